@@ -1,1 +1,115 @@
+//! # switchboard-server
+//!
+//! The HTTP shell around the store: the versioned REST API under `/api/v1`,
+//! its OpenAPI document, authentication and permission checks, health
+//! probes, and first-start setup ([`bootstrap`]).
+//!
+//! A request passes through, in order: the router (axum), the body limit,
+//! the extractors ([`auth::Principal`] for who is calling, [`extract::ApiJson`]
+//! for a body with field-precise errors), the handler's permission check, the
+//! model's validation, reference resolution, and finally one store
+//! transaction that writes the change and its audit row together.
 
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use switchboard_store::{Blobs, Store};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a session token lasts after sign-in.
+    pub session_ttl: chrono::Duration,
+    /// Largest prompt file accepted.
+    pub max_prompt_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: chrono::Duration::hours(12),
+            max_prompt_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub blobs: Blobs,
+    pub settings: Arc<Settings>,
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers too.
+async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "reason": "the database does not answer"})),
+            )
+        }
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::field(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "path",
+        format!("no endpoint at {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::field(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method",
+        format!("{method} is not allowed here"),
+    )
+}
+
+/// A panic becomes a 500 with the usual error body, never a dropped connection.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    ApiError::internal("a handler panicked").into_response()
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let api = api::router(&state)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

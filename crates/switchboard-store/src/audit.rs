@@ -102,7 +102,17 @@ impl Store {
         object_name: &str,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        insert_audit(&mut conn, actor, action, kind, object_id, object_name, None, None).await
+        insert_audit(
+            &mut conn,
+            actor,
+            action,
+            kind,
+            object_id,
+            object_name,
+            None,
+            None,
+        )
+        .await
     }
 
     pub async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

@@ -55,7 +55,10 @@ fn api_key(row: &sqlx::any::AnyRow) -> Result<ApiKey, StoreError> {
 
 impl Store {
     /// The user id and password hash for a username, if the user exists.
-    pub async fn password_hash(&self, username: &str) -> Result<Option<(String, String)>, StoreError> {
+    pub async fn password_hash(
+        &self,
+        username: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let row = sqlx::query(
             "SELECT o.id, c.password_hash FROM objects o JOIN user_credentials c ON c.user_id = o.id \
              WHERE o.kind = 'user' AND o.name_key = $1",

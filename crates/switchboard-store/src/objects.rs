@@ -73,7 +73,11 @@ fn explain<T: ConfigSpec>(err: sqlx::Error, spec: &T) -> StoreError {
     match StoreError::violation(&err) {
         Some(sqlx::error::ErrorKind::UniqueViolation) => StoreError::conflict(
             "name",
-            format!("a {} named '{}' already exists", T::KIND.label(), spec.name()),
+            format!(
+                "a {} named '{}' already exists",
+                T::KIND.label(),
+                spec.name()
+            ),
         ),
         Some(_) => StoreError::conflict(
             "references",
@@ -157,7 +161,17 @@ impl Store {
     ) -> Result<Record<T>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let record = insert(&mut tx, spec, refs, builtin).await?;
-        insert_audit(&mut tx, actor, "create", T::KIND, &record.id, record.spec.name(), None, Some(&to_value(&record))).await?;
+        insert_audit(
+            &mut tx,
+            actor,
+            "create",
+            T::KIND,
+            &record.id,
+            record.spec.name(),
+            None,
+            Some(&to_value(&record)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -174,7 +188,17 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let record = insert(&mut tx, spec, refs, false).await?;
         crate::auth::upsert_password(&mut tx, &record.id, password_hash).await?;
-        insert_audit(&mut tx, actor, "create", ObjectKind::User, &record.id, &record.spec.username, None, Some(&to_value(&record))).await?;
+        insert_audit(
+            &mut tx,
+            actor,
+            "create",
+            ObjectKind::User,
+            &record.id,
+            &record.spec.username,
+            None,
+            Some(&to_value(&record)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -194,7 +218,11 @@ impl Store {
         if let Some(v) = expected_version.filter(|v| *v != before.version) {
             return Err(StoreError::conflict(
                 "version",
-                format!("the {} changed since version {v}; it is now version {}", T::KIND.label(), before.version),
+                format!(
+                    "the {} changed since version {v}; it is now version {}",
+                    T::KIND.label(),
+                    before.version
+                ),
             ));
         }
         let now = now_ms();
@@ -222,7 +250,17 @@ impl Store {
             updated_at: from_ms(now),
             spec,
         };
-        insert_audit(&mut tx, actor, "update", T::KIND, &after.id, after.spec.name(), Some(&to_value(&before)), Some(&to_value(&after))).await?;
+        insert_audit(
+            &mut tx,
+            actor,
+            "update",
+            T::KIND,
+            &after.id,
+            after.spec.name(),
+            Some(&to_value(&before)),
+            Some(&to_value(&after)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -235,7 +273,9 @@ impl Store {
         actor: &Actor,
     ) -> Result<Record<T>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let record: Record<T> = fetch(&mut tx, id_or_name).await?.ok_or(StoreError::NotFound)?;
+        let record: Record<T> = fetch(&mut tx, id_or_name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if record.builtin {
             return Err(StoreError::conflict(
                 "id",
@@ -267,13 +307,26 @@ impl Store {
                 Some(_) => StoreError::conflict("id", "it became referenced meanwhile; try again"),
                 None => StoreError::Database(e),
             })?;
-        insert_audit(&mut tx, actor, "delete", T::KIND, &record.id, record.spec.name(), Some(&to_value(&record)), None).await?;
+        insert_audit(
+            &mut tx,
+            actor,
+            "delete",
+            T::KIND,
+            &record.id,
+            record.spec.name(),
+            Some(&to_value(&record)),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
 
     /// One object by id or (case-insensitive) name.
-    pub async fn get<T: ConfigSpec>(&self, id_or_name: &str) -> Result<Option<Record<T>>, StoreError> {
+    pub async fn get<T: ConfigSpec>(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Option<Record<T>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         fetch(&mut conn, id_or_name).await
     }
@@ -290,7 +343,11 @@ impl Store {
     }
 
     /// The id of the object of `kind` with this id or name.
-    pub async fn resolve(&self, kind: ObjectKind, id_or_name: &str) -> Result<Option<String>, StoreError> {
+    pub async fn resolve(
+        &self,
+        kind: ObjectKind,
+        id_or_name: &str,
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
             "SELECT id FROM objects WHERE kind = $1 AND (id = $2 OR name_key = $3) \
              ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1",
@@ -341,7 +398,9 @@ async fn insert<T: ConfigSpec>(
     .execute(&mut *conn)
     .await
     .map_err(|e| explain(e, &spec))?;
-    write_refs(conn, &id, refs).await.map_err(|e| explain(e, &spec))?;
+    write_refs(conn, &id, refs)
+        .await
+        .map_err(|e| explain(e, &spec))?;
     Ok(Record {
         id,
         version: 1,
@@ -350,4 +409,37 @@ async fn insert<T: ConfigSpec>(
         updated_at: from_ms(now),
         spec,
     })
+}
+
+impl Store {
+    /// Resolves every reference of `spec` (given by id or name) to an id, in
+    /// place, and returns them as rows to store. A reference to nothing is a
+    /// field error, all of them reported together.
+    pub async fn resolve_refs<T: ConfigSpec>(
+        &self,
+        spec: &mut T,
+    ) -> Result<Result<Vec<Ref>, Vec<switchboard_model::FieldError>>, StoreError> {
+        let mut refs = Vec::new();
+        let mut missing = Vec::new();
+        for slot in spec.references_mut() {
+            match self.resolve(slot.kind, slot.value).await? {
+                Some(id) => {
+                    *slot.value = id.clone();
+                    refs.push(Ref {
+                        field: slot.field,
+                        to_id: id,
+                    });
+                }
+                None => missing.push(switchboard_model::FieldError::new(
+                    slot.field,
+                    format!("no {} with id or name '{}'", slot.kind.label(), slot.value),
+                )),
+            }
+        }
+        Ok(if missing.is_empty() {
+            Ok(refs)
+        } else {
+            Err(missing)
+        })
+    }
 }

@@ -5,7 +5,9 @@ use switchboard_model::objects::hours::always_open;
 use switchboard_model::objects::routing_profile::{
     CrossChannelBehavior, MediaConcurrency, RoutingProfileQueue,
 };
-use switchboard_model::{Channel, ConfigSpec, HoursOfOperation, Queue, QueueStatus, RoutingProfile};
+use switchboard_model::{
+    Channel, ConfigSpec, HoursOfOperation, Queue, QueueStatus, RoutingProfile,
+};
 use switchboard_store::testing::stores;
 use switchboard_store::{Actor, AuditQuery, Ref, Store, StoreError};
 
@@ -27,11 +29,17 @@ fn queue(name: &str, hours_id: &str) -> Queue {
 fn refs_of<T: ConfigSpec>(spec: &mut T) -> Vec<Ref> {
     spec.references_mut()
         .into_iter()
-        .map(|s| Ref { field: s.field, to_id: s.value.clone() })
+        .map(|s| Ref {
+            field: s.field,
+            to_id: s.value.clone(),
+        })
         .collect()
 }
 
-async fn create<T: ConfigSpec>(store: &Store, mut spec: T) -> Result<switchboard_store::Record<T>, StoreError> {
+async fn create<T: ConfigSpec>(
+    store: &Store,
+    mut spec: T,
+) -> Result<switchboard_store::Record<T>, StoreError> {
     let refs = refs_of(&mut spec);
     store.create(spec, &refs, false, &Actor::system()).await
 }
@@ -48,19 +56,42 @@ async fn create_get_by_id_and_name_update_delete() {
         let by_name = s.get::<Queue>("sALES").await.unwrap().unwrap();
         assert_eq!(by_id, q.spec, "{backend}");
         assert_eq!(by_name.id, q.id, "{backend}: names are case-insensitive");
-        assert!(s.get::<HoursOfOperation>("Sales").await.unwrap().is_none(), "{backend}: kinds are separate");
+        assert!(
+            s.get::<HoursOfOperation>("Sales").await.unwrap().is_none(),
+            "{backend}: kinds are separate"
+        );
 
         let mut changed = q.spec.clone();
         changed.max_contacts = Some(10);
         let refs = refs_of(&mut changed);
-        let updated = s.update(&q.id, changed, &refs, Some(1), &Actor::system()).await.unwrap();
+        let updated = s
+            .update(&q.id, changed, &refs, Some(1), &Actor::system())
+            .await
+            .unwrap();
         assert_eq!(updated.version, 2, "{backend}");
-        let stale = s.update(&q.id, updated.spec.clone(), &refs, Some(1), &Actor::system()).await;
-        assert!(matches!(stale, Err(StoreError::Conflict { ref field, .. }) if field == "version"), "{backend}");
+        let stale = s
+            .update(
+                &q.id,
+                updated.spec.clone(),
+                &refs,
+                Some(1),
+                &Actor::system(),
+            )
+            .await;
+        assert!(
+            matches!(stale, Err(StoreError::Conflict { ref field, .. }) if field == "version"),
+            "{backend}"
+        );
 
         s.delete::<Queue>(&q.id, &Actor::system()).await.unwrap();
         assert!(s.get::<Queue>(&q.id).await.unwrap().is_none(), "{backend}");
-        assert!(matches!(s.delete::<Queue>(&q.id, &Actor::system()).await, Err(StoreError::NotFound)), "{backend}");
+        assert!(
+            matches!(
+                s.delete::<Queue>(&q.id, &Actor::system()).await,
+                Err(StoreError::NotFound)
+            ),
+            "{backend}"
+        );
     }
 }
 
@@ -69,7 +100,9 @@ async fn duplicate_names_conflict_case_insensitively() {
     for (backend, db) in stores().await {
         let s = &db.store;
         create(s, always_open("Basic Hours", "UTC")).await.unwrap();
-        let err = create(s, always_open("basic hours", "UTC")).await.unwrap_err();
+        let err = create(s, always_open("basic hours", "UTC"))
+            .await
+            .unwrap_err();
         match err {
             StoreError::Conflict { field, reason } => {
                 assert_eq!(field, "name", "{backend}");
@@ -108,30 +141,56 @@ async fn a_queue_used_by_a_routing_profile_cannot_be_deleted() {
         .await
         .unwrap();
 
-        let err = s.delete::<Queue>("Sales", &Actor::system()).await.unwrap_err();
+        let err = s
+            .delete::<Queue>("Sales", &Actor::system())
+            .await
+            .unwrap_err();
         match err {
             StoreError::Conflict { reason, .. } => {
-                assert!(reason.contains("routing profile 'Sales agents'"), "{backend}: {reason}");
+                assert!(
+                    reason.contains("routing profile 'Sales agents'"),
+                    "{backend}: {reason}"
+                );
             }
             other => panic!("{backend}: {other:?}"),
         }
         // Hours are used by the queue, too.
-        assert!(s.delete::<HoursOfOperation>(&hours.id, &Actor::system()).await.is_err(), "{backend}");
+        assert!(
+            s.delete::<HoursOfOperation>(&hours.id, &Actor::system())
+                .await
+                .is_err(),
+            "{backend}"
+        );
         let referrers = s.referrers(&sales.id).await.unwrap();
-        assert_eq!(referrers.len(), 2, "{backend}: default outbound queue and queue config");
+        assert_eq!(
+            referrers.len(),
+            2,
+            "{backend}: default outbound queue and queue config"
+        );
 
         // Once the profile is gone, the queue can go.
-        s.delete::<RoutingProfile>(&profile.id, &Actor::system()).await.unwrap();
-        s.delete::<Queue>(&sales.id, &Actor::system()).await.unwrap();
-        s.delete::<HoursOfOperation>(&hours.id, &Actor::system()).await.unwrap();
+        s.delete::<RoutingProfile>(&profile.id, &Actor::system())
+            .await
+            .unwrap();
+        s.delete::<Queue>(&sales.id, &Actor::system())
+            .await
+            .unwrap();
+        s.delete::<HoursOfOperation>(&hours.id, &Actor::system())
+            .await
+            .unwrap();
     }
 }
 
 #[tokio::test]
 async fn a_reference_to_a_missing_object_is_refused_by_the_database() {
     for (backend, db) in stores().await {
-        let err = create(&db.store, queue("Orphan", "no-such-hours")).await.unwrap_err();
-        assert!(matches!(err, StoreError::Conflict { .. }), "{backend}: {err:?}");
+        let err = create(&db.store, queue("Orphan", "no-such-hours"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { .. }),
+            "{backend}: {err:?}"
+        );
     }
 }
 
@@ -139,9 +198,20 @@ async fn a_reference_to_a_missing_object_is_refused_by_the_database() {
 async fn builtin_objects_cannot_be_deleted() {
     for (backend, db) in stores().await {
         let s = &db.store;
-        let h = s.create(always_open("Basic Hours", "UTC"), &[], true, &Actor::system()).await.unwrap();
+        let h = s
+            .create(
+                always_open("Basic Hours", "UTC"),
+                &[],
+                true,
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
         assert!(h.builtin);
-        let err = s.delete::<HoursOfOperation>(&h.id, &Actor::system()).await.unwrap_err();
+        let err = s
+            .delete::<HoursOfOperation>(&h.id, &Actor::system())
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{backend}");
     }
 }
@@ -150,7 +220,11 @@ async fn builtin_objects_cannot_be_deleted() {
 async fn every_change_is_audited_with_before_and_after() {
     for (backend, db) in stores().await {
         let s = &db.store;
-        let actor = Actor { user_id: Some("u1".into()), name: "jane".into(), via: "session".into() };
+        let actor = Actor {
+            user_id: Some("u1".into()),
+            name: "jane".into(),
+            via: "session".into(),
+        };
         let mut h = always_open("Hours", "UTC");
         let rec = s.create(h.clone(), &[], false, &actor).await.unwrap();
         h.time_zone = "Europe/London".into();
@@ -158,18 +232,38 @@ async fn every_change_is_audited_with_before_and_after() {
         s.delete::<HoursOfOperation>(&rec.id, &actor).await.unwrap();
 
         let log = s
-            .audit_log(&AuditQuery { object_id: Some(rec.id.clone()), limit: 10, ..Default::default() })
+            .audit_log(&AuditQuery {
+                object_id: Some(rec.id.clone()),
+                limit: 10,
+                ..Default::default()
+            })
             .await
             .unwrap();
         let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["delete", "update", "create"], "{backend}: newest first");
+        assert_eq!(
+            actions,
+            ["delete", "update", "create"],
+            "{backend}: newest first"
+        );
         let update = &log[1];
         assert_eq!(update.actor_name, "jane");
-        assert_eq!(update.before.as_ref().unwrap()["time_zone"], "UTC", "{backend}");
-        assert_eq!(update.after.as_ref().unwrap()["time_zone"], "Europe/London", "{backend}");
+        assert_eq!(
+            update.before.as_ref().unwrap()["time_zone"],
+            "UTC",
+            "{backend}"
+        );
+        assert_eq!(
+            update.after.as_ref().unwrap()["time_zone"],
+            "Europe/London",
+            "{backend}"
+        );
         // Paging: older than the newest entry.
         let older = s
-            .audit_log(&AuditQuery { before_seq: Some(log[0].seq), limit: 10, ..Default::default() })
+            .audit_log(&AuditQuery {
+                before_seq: Some(log[0].seq),
+                limit: 10,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(older.len(), 2, "{backend}");
@@ -179,7 +273,10 @@ async fn every_change_is_audited_with_before_and_after() {
 #[tokio::test]
 async fn data_survives_reopening_the_database() {
     for (backend, db) in stores().await {
-        let id = create(&db.store, always_open("Basic Hours", "UTC")).await.unwrap().id;
+        let id = create(&db.store, always_open("Basic Hours", "UTC"))
+            .await
+            .unwrap()
+            .id;
         db.store.close().await;
         let reopened = Store::connect(&db.url).await.unwrap();
         let h = reopened.get::<HoursOfOperation>(&id).await.unwrap();
@@ -192,22 +289,45 @@ async fn sessions_expire_and_api_keys_are_found_by_hash() {
     use chrono::{Duration, Utc};
     for (backend, db) in stores().await {
         let s = &db.store;
-        let user = create(s, always_open("stand-in for a user row", "UTC")).await.unwrap();
-        s.create_session("live", &user.id, Utc::now() + Duration::hours(1)).await.unwrap();
-        s.create_session("dead", &user.id, Utc::now() - Duration::seconds(1)).await.unwrap();
-        assert_eq!(s.session("live").await.unwrap().unwrap().user_id, user.id, "{backend}");
+        let user = create(s, always_open("stand-in for a user row", "UTC"))
+            .await
+            .unwrap();
+        s.create_session("live", &user.id, Utc::now() + Duration::hours(1))
+            .await
+            .unwrap();
+        s.create_session("dead", &user.id, Utc::now() - Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.session("live").await.unwrap().unwrap().user_id,
+            user.id,
+            "{backend}"
+        );
         assert!(s.session("dead").await.unwrap().is_none(), "{backend}");
 
         let key = s.create_api_key("ci", "hash-1", &user.id).await.unwrap();
-        assert!(matches!(s.create_api_key("ci", "hash-2", &user.id).await, Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            s.create_api_key("ci", "hash-2", &user.id).await,
+            Err(StoreError::Conflict { .. })
+        ));
         let used = s.use_api_key("hash-1").await.unwrap().unwrap();
         assert_eq!(used.id, key.id, "{backend}");
-        assert!(s.api_keys(Some(&user.id)).await.unwrap()[0].last_used_at.is_some(), "{backend}");
+        assert!(
+            s.api_keys(Some(&user.id)).await.unwrap()[0]
+                .last_used_at
+                .is_some(),
+            "{backend}"
+        );
         s.delete_api_key(&key.id).await.unwrap();
-        assert!(s.use_api_key("hash-1").await.unwrap().is_none(), "{backend}");
+        assert!(
+            s.use_api_key("hash-1").await.unwrap().is_none(),
+            "{backend}"
+        );
 
         // Deleting the owner ends its sessions with it.
-        s.delete::<HoursOfOperation>(&user.id, &Actor::system()).await.unwrap();
+        s.delete::<HoursOfOperation>(&user.id, &Actor::system())
+            .await
+            .unwrap();
         assert!(s.session("live").await.unwrap().is_none(), "{backend}");
     }
 }

@@ -1,1 +1,144 @@
-fn main() {}
+//! The `switchboard` command.
+//!
+//! `switchboard serve` runs a whole contact centre from one process. With no
+//! options it keeps everything under `./data` (an SQLite database and a blob
+//! folder) and listens on 127.0.0.1:8080; `--database-url postgres://...`
+//! and a TOML `--config` file move it onto production parts.
+
+mod config;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_store::{Blobs, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A self-hosted omni-channel contact centre"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file; command-line options override it.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the SQLite database and stored files [default: ./data].
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://... or postgres://... [default: SQLite in the data folder].
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address for HTTP [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHBOARD_LISTEN")]
+    pub listen: Option<String>,
+    /// Seed a demo centre: a number, an inbound flow, two queues, a routing profile, two agents.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = config::Config::resolve(&args)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating the data folder {}", cfg.data_dir.display()))?;
+    let store = Store::connect(&cfg.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", config::redact(&cfg.database_url)))?;
+    let blobs = Blobs::local(&cfg.blob_dir)
+        .with_context(|| format!("opening blob storage at {}", cfg.blob_dir.display()))?;
+
+    bootstrap::ensure_defaults(&store).await?;
+    let admin_password = std::env::var("SWITCHBOARD_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if let Some(account) = bootstrap::ensure_admin(&store, admin_password).await? {
+        announce(&account, "administrator");
+    }
+    if args.demo {
+        for account in bootstrap::seed_demo(&store).await? {
+            announce(&account, "demo agent");
+        }
+        println!(
+            "Demo centre ready: calls to {} run the flow '{}'.",
+            bootstrap::DEMO_NUMBER,
+            bootstrap::DEMO_FLOW
+        );
+    }
+
+    let state = AppState {
+        store: store.clone(),
+        blobs,
+        settings: std::sync::Arc::new(Settings {
+            session_ttl: chrono::Duration::hours(cfg.session_hours),
+            ..Settings::default()
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
+    tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");
+    axum::serve(listener, switchboard_server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Prints a new account's password once; it is never shown again.
+fn announce(account: &bootstrap::NewAccount, what: &str) {
+    match &account.generated_password {
+        Some(pw) => println!(
+            "Created {what} '{}' with password: {pw}  (shown once; change it after signing in)",
+            account.username
+        ),
+        None => println!(
+            "Created {what} '{}' with the password from SWITCHBOARD_ADMIN_PASSWORD",
+            account.username
+        ),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -265,8 +265,16 @@ mod tests {
             description: String::new(),
             time_zone: "Europe/London".into(),
             config: vec![
-                WeeklyRange { day: Day::Monday, start: t(9, 0), end: t(17, 30) },
-                WeeklyRange { day: Day::Friday, start: t(22, 0), end: t(2, 0) },
+                WeeklyRange {
+                    day: Day::Monday,
+                    start: t(9, 0),
+                    end: t(17, 30),
+                },
+                WeeklyRange {
+                    day: Day::Friday,
+                    start: t(22, 0),
+                    end: t(2, 0),
+                },
             ],
             overrides: vec![HoursOverride {
                 name: "Christmas".into(),
@@ -290,7 +298,7 @@ mod tests {
         assert!(h.is_open(utc(2026, 7, 6, 8, 0))); // 09:00 local
         assert!(h.is_open(utc(2026, 7, 6, 16, 29))); // 17:29 local
         assert!(!h.is_open(utc(2026, 7, 6, 16, 30))); // 17:30 local: closed
-        // Monday 2026-01-05: UTC+0 in winter.
+                                                      // Monday 2026-01-05: UTC+0 in winter.
         assert!(h.is_open(utc(2026, 1, 5, 9, 0)));
         assert!(!h.is_open(utc(2026, 1, 5, 8, 59)));
         // Tuesday: no range.

@@ -110,16 +110,61 @@ mod tests {
     fn real_numbers_of_several_countries() {
         let cases = [
             // (input, E.164, country, type)
-            ("+44 20 7946 0123", "+442079460123", "GB", PhoneNumberType::Did),
-            ("+44 800 123 4567", "+448001234567", "GB", PhoneNumberType::TollFree),
-            ("+1 212-555-0123", "+12125550123", "US", PhoneNumberType::Did),
-            ("+1 (800) 555-0199", "+18005550199", "US", PhoneNumberType::TollFree),
-            ("+33 1 42 68 53 00", "+33142685300", "FR", PhoneNumberType::Did),
+            (
+                "+44 20 7946 0123",
+                "+442079460123",
+                "GB",
+                PhoneNumberType::Did,
+            ),
+            (
+                "+44 800 123 4567",
+                "+448001234567",
+                "GB",
+                PhoneNumberType::TollFree,
+            ),
+            (
+                "+1 212-555-0123",
+                "+12125550123",
+                "US",
+                PhoneNumberType::Did,
+            ),
+            (
+                "+1 (800) 555-0199",
+                "+18005550199",
+                "US",
+                PhoneNumberType::TollFree,
+            ),
+            (
+                "+33 1 42 68 53 00",
+                "+33142685300",
+                "FR",
+                PhoneNumberType::Did,
+            ),
             ("+49 30 901820", "+4930901820", "DE", PhoneNumberType::Did),
-            ("+61 2 9374 4000", "+61293744000", "AU", PhoneNumberType::Did),
-            ("+81 3-3224-2000", "+81332242000", "JP", PhoneNumberType::Did),
-            ("+353 1 234 5678", "+35312345678", "IE", PhoneNumberType::Did),
-            ("+34 900 123 456", "+34900123456", "ES", PhoneNumberType::TollFree),
+            (
+                "+61 2 9374 4000",
+                "+61293744000",
+                "AU",
+                PhoneNumberType::Did,
+            ),
+            (
+                "+81 3-3224-2000",
+                "+81332242000",
+                "JP",
+                PhoneNumberType::Did,
+            ),
+            (
+                "+353 1 234 5678",
+                "+35312345678",
+                "IE",
+                PhoneNumberType::Did,
+            ),
+            (
+                "+34 900 123 456",
+                "+34900123456",
+                "ES",
+                PhoneNumberType::TollFree,
+            ),
         ];
         for (input, e164, country, ty) in cases {
             let got = parse_e164(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -132,10 +177,10 @@ mod tests {
     #[test]
     fn refuses_what_is_not_e164() {
         for bad in [
-            "020 7946 0123",  // national form, no country code
-            "+44 20 7946",    // too short for the UK
+            "020 7946 0123",       // national form, no country code
+            "+44 20 7946",         // too short for the UK
             "+1 212 555 01234567", // too long
-            "+999 1234",      // no such country code
+            "+999 1234",           // no such country code
             "hello",
             "",
         ] {

@@ -14,6 +14,15 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The name as written in requests: `VOICE`, `CHAT`, `TASK`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Voice => "VOICE",
+            Channel::Chat => "CHAT",
+            Channel::Task => "TASK",
+        }
+    }
+
     /// Most contacts of this channel one agent may hold at once (Connect's limits).
     pub fn max_concurrency(self) -> u32 {
         match self {
@@ -91,18 +100,22 @@ impl ConfigSpec for RoutingProfile {
         );
         for (i, m) in self.media_concurrencies.iter().enumerate() {
             let field = format!("media_concurrencies[{i}]");
-            e.range(
+            let max = m.channel.max_concurrency();
+            e.check(
+                (1..=max).contains(&m.concurrency),
                 format!("{field}.concurrency"),
-                m.concurrency.into(),
-                1,
-                m.channel.max_concurrency().into(),
+                format!(
+                    "must be between 1 and {max} for {}, got {}",
+                    m.channel.as_str(),
+                    m.concurrency
+                ),
             );
             e.check(
                 !self.media_concurrencies[..i]
                     .iter()
                     .any(|o| o.channel == m.channel),
                 format!("{field}.channel"),
-                format!("{:?} is listed twice", m.channel),
+                format!("{} is listed twice", m.channel.as_str()),
             );
         }
         for (i, q) in self.queue_configs.iter().enumerate() {
@@ -115,8 +128,8 @@ impl ConfigSpec for RoutingProfile {
                     .any(|m| m.channel == q.channel),
                 format!("{field}.channel"),
                 format!(
-                    "{:?} is not among media_concurrencies; add it there first",
-                    q.channel
+                    "{} is not among media_concurrencies; add it there first",
+                    q.channel.as_str()
                 ),
             );
             e.check(
@@ -124,7 +137,11 @@ impl ConfigSpec for RoutingProfile {
                     .iter()
                     .any(|o| o.queue == q.queue && o.channel == q.channel),
                 format!("{field}.queue"),
-                format!("queue '{}' is listed twice for {:?}", q.queue, q.channel),
+                format!(
+                    "queue '{}' is listed twice for {}",
+                    q.queue,
+                    q.channel.as_str()
+                ),
             );
         }
         e.finish()

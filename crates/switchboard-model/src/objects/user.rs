@@ -86,7 +86,10 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
         return Err("must be 8 to 64 characters");
     }
     let has = |f: fn(&char) -> bool| password.chars().any(|c| f(&c));
-    if !(has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase) && has(char::is_ascii_digit)) {
+    if !(has(char::is_ascii_uppercase)
+        && has(char::is_ascii_lowercase)
+        && has(char::is_ascii_digit))
+    {
         return Err("must contain an upper-case letter, a lower-case letter and a digit");
     }
     Ok(())
@@ -106,8 +109,16 @@ impl ConfigSpec for User {
             "username",
             "must be 1-64 letters, digits or . _ - @ +",
         );
-        e.check(self.first_name.chars().count() <= 100, "first_name", "must be at most 100 characters");
-        e.check(self.last_name.chars().count() <= 100, "last_name", "must be at most 100 characters");
+        e.check(
+            self.first_name.chars().count() <= 100,
+            "first_name",
+            "must be at most 100 characters",
+        );
+        e.check(
+            self.last_name.chars().count() <= 100,
+            "last_name",
+            "must be at most 100 characters",
+        );
         if let Some(email) = &self.email {
             let ok = email.len() <= 254
                 && email

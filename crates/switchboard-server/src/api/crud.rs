@@ -1,0 +1,166 @@
+//! The five operations every configuration object has, written once:
+//! `GET /{kind}`, `POST /{kind}`, `GET|PUT|DELETE /{kind}/{id_or_name}`.
+//!
+//! A write goes: parse (field-precise errors) -> model validation ->
+//! permission rules -> resolve references (names to ids) -> store, which
+//! enforces unique names and referential integrity and writes the audit row
+//! in the same transaction.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use switchboard_store::{Record, Ref};
+use utoipa::ToSchema;
+
+use super::resource::Resource;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::AppState;
+
+/// What the store adds to every object, shown beside its fields.
+#[derive(Serialize, ToSchema)]
+pub struct RecordMeta {
+    pub id: String,
+    /// 1 on creation, one more on each update. Send it back as `If-Match`
+    /// to refuse an update if someone else changed the object first.
+    pub version: i64,
+    /// Created by Switchboard itself; cannot be deleted.
+    pub builtin: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An object as the API shows it: its fields plus [`RecordMeta`].
+pub fn view<T: Serialize>(record: &Record<T>) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), record.id.clone().into());
+    if let Ok(Value::Object(fields)) = serde_json::to_value(&record.spec) {
+        out.extend(fields);
+    }
+    out.insert("version".into(), record.version.into());
+    out.insert("builtin".into(), record.builtin.into());
+    out.insert("created_at".into(), record.created_at.to_rfc3339().into());
+    out.insert("updated_at".into(), record.updated_at.to_rfc3339().into());
+    Value::Object(out)
+}
+
+/// A list of objects.
+#[derive(Serialize, ToSchema)]
+pub struct Items {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+}
+
+/// All five operations.
+pub fn routes<T: Resource>() -> Router<AppState> {
+    routes_without_create::<T>().route(&format!("/{}", T::PATH), post(create::<T>))
+}
+
+/// List, read, update and delete, for kinds whose creation takes more than
+/// JSON (users need a password, prompts an audio file).
+pub fn routes_without_create<T: Resource>() -> Router<AppState> {
+    Router::new()
+        .route(&format!("/{}", T::PATH), get(list::<T>))
+        .route(
+            &format!("/{}/{{id}}", T::PATH),
+            get(read::<T>).put(update::<T>).delete(remove::<T>),
+        )
+}
+
+/// Validates a spec and resolves its references, reporting every bad field at once.
+pub async fn prepare<T: Resource>(app: &AppState, spec: &mut T) -> ApiResult<Vec<Ref>> {
+    let mut errors = spec.validate().err().unwrap_or_default();
+    match app.store.resolve_refs(spec).await? {
+        Ok(refs) if errors.is_empty() => Ok(refs),
+        Ok(_) => Err(ApiError::validation(errors)),
+        Err(missing) => {
+            errors.extend(missing);
+            Err(ApiError::validation(errors))
+        }
+    }
+}
+
+pub async fn find<T: Resource>(app: &AppState, id: &str) -> ApiResult<Record<T>> {
+    app.store
+        .get::<T>(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(T::KIND, id))
+}
+
+async fn list<T: Resource>(State(app): State<AppState>, who: Principal) -> ApiResult<Json<Items>> {
+    who.require_any(T::GUARDS.view)?;
+    let items = app.store.list::<T>().await?.iter().map(view).collect();
+    Ok(Json(Items { items }))
+}
+
+async fn read<T: Resource>(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    who.require_any(T::GUARDS.view)?;
+    Ok(Json(view(&find::<T>(&app, &id).await?)))
+}
+
+async fn create<T: Resource>(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiJson(mut spec): ApiJson<T>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    who.require(T::GUARDS.create)?;
+    let refs = prepare(&app, &mut spec).await?;
+    T::check_write(&app, &who, None, &spec).await?;
+    let record = app.store.create(spec, &refs, false, &who.actor()).await?;
+    Ok((StatusCode::CREATED, Json(view(&record))))
+}
+
+/// The version named by an `If-Match` header, if any.
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_matches('"'))
+        .and_then(|v| v.parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request("if-match", "must be the object's version number"))
+}
+
+async fn update<T: Resource>(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(mut spec): ApiJson<T>,
+) -> ApiResult<Json<Value>> {
+    who.require(T::GUARDS.edit)?;
+    let expected = if_match(&headers)?;
+    let stored = find::<T>(&app, &id).await?;
+    spec.keep_server_fields(&stored.spec);
+    let refs = prepare(&app, &mut spec).await?;
+    T::check_write(&app, &who, Some(&stored), &spec).await?;
+    let record = app
+        .store
+        .update(&stored.id, spec, &refs, expected, &who.actor())
+        .await?;
+    Ok(Json(view(&record)))
+}
+
+async fn remove<T: Resource>(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    who.require(T::GUARDS.delete)?;
+    let stored = find::<T>(&app, &id).await?;
+    T::check_delete(&app, &who, &stored).await?;
+    let deleted = app.store.delete::<T>(&stored.id, &who.actor()).await?;
+    T::after_delete(&app, &deleted).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,72 @@
+//! The `/api/v1` REST API: one module per concern, assembled here.
+
+pub mod api_keys;
+pub mod audit;
+pub mod crud;
+pub mod prompts;
+pub mod resource;
+pub mod session;
+pub mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use switchboard_model::{
+    permissions, AgentStatus, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue, QuickConnect,
+    RoutingProfile, SecurityProfile, User,
+};
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::extract::MAX_JSON_BYTES;
+use crate::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// Every permission a security profile can grant. Any signed-in user may read it.
+#[utoipa::path(get, path = "/api/v1/permissions", tag = "Security profiles",
+    responses((status = 200, body = Vec<PermissionInfo>), (status = 401, body = crate::error::ApiError)),
+    security(("bearer" = [])))]
+pub async fn list_permissions(_who: Principal) -> Json<Vec<PermissionInfo>> {
+    Json(
+        permissions::CATALOGUE
+            .iter()
+            .map(|(name, description)| PermissionInfo { name, description })
+            .collect(),
+    )
+}
+
+pub fn router(app: &AppState) -> Router<AppState> {
+    let prompt_limit = app.settings.max_prompt_bytes + 64 * 1024; // room for the form's own bytes
+    Router::new()
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route("/me", get(session::me))
+        .route("/permissions", get(list_permissions))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
+        .route("/audit-log", get(audit::list))
+        .merge(crud::routes::<SecurityProfile>())
+        .merge(crud::routes_without_create::<User>())
+        .route("/users", post(users::create_user))
+        .route("/users/{id}/password", post(users::change_password))
+        .merge(crud::routes::<AgentStatus>())
+        .merge(crud::routes::<HoursOfOperation>())
+        .merge(crud::routes::<Queue>())
+        .merge(crud::routes::<RoutingProfile>())
+        .merge(crud::routes::<PhoneNumber>())
+        .merge(crud::routes::<QuickConnect>())
+        .merge(crud::routes::<Flow>())
+        .merge(crud::routes_without_create::<Prompt>())
+        .route(
+            "/prompts",
+            post(prompts::upload).layer(DefaultBodyLimit::max(prompt_limit)),
+        )
+        .route("/prompts/{id}/audio", get(prompts::audio))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+}

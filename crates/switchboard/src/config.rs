@@ -1,0 +1,146 @@
+//! Where settings come from: command line, then environment (clap reads
+//! both), then the TOML file, then the embedded defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::ServeArgs;
+
+/// The TOML file's shape. Every key is optional.
+///
+/// ```toml
+/// listen = "0.0.0.0:8080"
+/// data_dir = "/var/lib/switchboard"
+/// database_url = "postgres://switchboard@db/switchboard"
+/// blob_dir = "/srv/switchboard/blobs"
+/// session_hours = 12
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    blob_dir: Option<PathBuf>,
+    session_hours: Option<i64>,
+}
+
+/// The settings in force.
+#[derive(Debug)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub blob_dir: PathBuf,
+    pub session_hours: i64,
+}
+
+impl Config {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("in the config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| sqlite_url(&data_dir.join("switchboard.db")));
+        let session_hours = file.session_hours.unwrap_or(12);
+        anyhow::ensure!(
+            (1..=24 * 30).contains(&session_hours),
+            "session_hours must be between 1 and 720, got {session_hours}"
+        );
+        Ok(Self {
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            blob_dir: file.blob_dir.unwrap_or_else(|| data_dir.join("objects")),
+            database_url,
+            data_dir,
+            session_hours,
+        })
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A database URL fit for a log line: the password replaced.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_flags() {
+        let cfg = Config::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:8080");
+        assert_eq!(cfg.database_url, "sqlite://data/switchboard.db?mode=rwc");
+        assert_eq!(cfg.blob_dir, PathBuf::from("data/objects"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sb.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/sb\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            listen: Some("127.0.0.1:9001".into()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(&args).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:9001", "flag beats file");
+        assert_eq!(cfg.data_dir, PathBuf::from("/srv/sb"), "file beats default");
+        assert_eq!(cfg.database_url, "sqlite:///srv/sb/switchboard.db?mode=rwc");
+
+        std::fs::write(&file, "listne = \"oops\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Config::resolve(&ServeArgs {
+                config: Some(file),
+                ..Default::default()
+            })
+            .unwrap_err()
+        );
+        assert!(err.contains("unknown field `listne`"), "{err}");
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://sb:secret@db:5432/sb"),
+            "postgres://sb:***@db:5432/sb"
+        );
+        assert_eq!(redact("sqlite://data/sb.db"), "sqlite://data/sb.db");
+    }
+}
