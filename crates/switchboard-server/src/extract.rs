@@ -67,17 +67,17 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
         .map_err(|err| field_error(&err.path().to_string(), err.inner().to_string()))
 }
 
-/// For a missing or unknown field serde reports the parent's path; the
-/// error is clearer against the field itself.
+/// For a missing field serde reports the parent's path; the error is
+/// clearer against the field itself.
 fn field_error(path: &str, reason: String) -> ApiError {
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| reason.strip_prefix(prefix))
+    let named = reason
+        .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
     let field = match (path, named) {
         (".", Some(name)) => name.to_string(),
         (parent, Some(name)) => format!("{parent}.{name}"),
-        (".", None) => "body".to_string(),
+        // "?" is serde_path_to_error's "somewhere unknown": broken syntax.
+        (".", None) | ("?", None) => "body".to_string(),
         (parent, None) => parent.to_string(),
     };
     ApiError::bad_request(field, reason)

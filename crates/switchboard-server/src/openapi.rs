@@ -85,9 +85,13 @@ fn error(status: &str, what: &str) -> (String, utoipa::openapi::Response) {
 fn add_crud<T: Resource>(doc: &mut utoipa::openapi::OpenApi, with_create: bool) {
     let name = <T as utoipa::ToSchema>::name().to_string();
     let components = doc.components.take().unwrap_or_default();
+    // The kind's own schema and those of the types inside it.
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
     doc.components = Some(
         ComponentsBuilder::from(components)
             .schema_from::<T>()
+            .schemas_from_iter(nested)
             .build(),
     );
 
