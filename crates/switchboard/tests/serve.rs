@@ -1,0 +1,132 @@
+//! The real binary, over real HTTP: first start, demo seeding, and that
+//! everything survives the process being killed and started again, on
+//! SQLite and PostgreSQL.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ADMIN_PASSWORD: &str = "First-Start-Passw0rd";
+
+struct Server {
+    child: Child,
+    base: String,
+    /// What the server printed up to "listening".
+    banner: Vec<String>,
+}
+
+async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.arg("serve").arg("--data-dir").arg(data_dir).arg("--listen").arg("127.0.0.1:0");
+    if let Some(url) = database_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start switchboard");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            banner.push(line.clone());
+            if let Some(rest) = line.strip_prefix("Switchboard is listening on ") {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("switchboard exited before listening: {banner:?}");
+    })
+    .await
+    .expect("switchboard did not start within 60 s");
+    Server { child, base, banner }
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let r: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap_or_else(|| panic!("login failed: {r}")).to_string()
+}
+
+async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
+    let r = client.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+
+    let mut server = start(dir.path(), database_url, true).await;
+    let base = server.base.clone();
+    assert!(server.banner.iter().any(|l| l.contains("Created administrator 'admin'")), "{label}: {:?}", server.banner);
+    assert!(server.banner.iter().any(|l| l.contains("Created demo agent 'alice' with password: ")), "{label}");
+    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+
+    let token = login(&client, &base).await;
+    // The demo centre: a number running the inbound flow, two queues, a routing profile, two agents.
+    let (_, number) = get(&client, &base, &token, "/api/v1/phone-numbers/+442079460123").await;
+    let (_, flow) = get(&client, &base, &token, "/api/v1/flows/Demo%20inbound").await;
+    assert_eq!(number["flow"], flow["id"], "{label}");
+    for q in ["Sales", "Support"] {
+        assert_eq!(get(&client, &base, &token, &format!("/api/v1/queues/{q}")).await.0, 200, "{label}: {q}");
+    }
+    let (_, profile) = get(&client, &base, &token, "/api/v1/routing-profiles/Demo%20agents").await;
+    for agent in ["alice", "bob"] {
+        let (status, user) = get(&client, &base, &token, &format!("/api/v1/users/{agent}")).await;
+        assert_eq!(status, 200, "{label}");
+        assert_eq!(user["routing_profile"], profile["id"], "{label}");
+    }
+
+    let created = client
+        .post(format!("{base}/api/v1/queues"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Persisted", "hours_of_operation": "Basic Hours", "max_contacts": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{label}");
+
+    // Killed outright, not shut down politely: committed data must still be there.
+    server.child.kill().await.unwrap();
+
+    let server = start(dir.path(), database_url, true).await;
+    assert!(
+        !server.banner.iter().any(|l| l.starts_with("Created")),
+        "{label}: nothing is created twice: {:?}",
+        server.banner
+    );
+    let token = login(&client, &server.base).await;
+    let (status, queue) = get(&client, &server.base, &token, "/api/v1/queues/Persisted").await;
+    assert_eq!((status, queue["max_contacts"].clone()), (200, json!(7)), "{label}");
+    let (_, users) = get(&client, &server.base, &token, "/api/v1/users").await;
+    assert_eq!(users["items"].as_array().unwrap().len(), 3, "{label}: admin, alice, bob");
+}
+
+#[tokio::test]
+async fn sqlite_first_start_demo_and_restart() {
+    first_start_demo_and_restart(None, "sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_first_start_demo_and_restart() {
+    let Some(admin) = switchboard_store::testing::postgres_admin_url() else { return };
+    let url = switchboard_store::testing::postgres_url(&admin).await;
+    first_start_demo_and_restart(Some(&url), "postgres").await;
+}
