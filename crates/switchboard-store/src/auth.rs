@@ -75,7 +75,7 @@ impl Store {
     /// Sets a user's password and ends all their sessions, so a changed
     /// password locks out whoever knew the old one.
     pub async fn set_password(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         upsert_password(&mut tx, user_id, hash).await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)

@@ -110,14 +110,17 @@ async fn write_refs(
     Ok(())
 }
 
+/// `lock` is appended to the SELECT: `FOR UPDATE` to hold the row until
+/// the transaction ends (PostgreSQL), or empty.
 async fn fetch<T: ConfigSpec>(
     conn: &mut AnyConnection,
     id_or_name: &str,
+    lock: &str,
 ) -> Result<Option<Record<T>>, StoreError> {
     // An id wins over a name that happens to look like one.
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM objects WHERE kind = $1 AND (id = $2 OR name_key = $3) \
-         ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1"
+         ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1{lock}"
     ))
     .bind(T::KIND.as_str())
     .bind(id_or_name)
@@ -159,7 +162,7 @@ impl Store {
         builtin: bool,
         actor: &Actor,
     ) -> Result<Record<T>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let record = insert(&mut tx, spec, refs, builtin).await?;
         insert_audit(
             &mut tx,
@@ -185,7 +188,7 @@ impl Store {
         password_hash: &str,
         actor: &Actor,
     ) -> Result<Record<switchboard_model::User>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let record = insert(&mut tx, spec, refs, false).await?;
         crate::auth::upsert_password(&mut tx, &record.id, password_hash).await?;
         insert_audit(
@@ -213,8 +216,13 @@ impl Store {
         expected_version: Option<i64>,
         actor: &Actor,
     ) -> Result<Record<T>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let before: Record<T> = fetch(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let mut tx = self.begin_write().await?;
+        // The row stays locked (PostgreSQL) or the database write-locked
+        // (SQLite) until commit, so concurrent updates queue rather than
+        // overwrite each other.
+        let before: Record<T> = fetch(&mut tx, id, self.row_lock())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if let Some(v) = expected_version.filter(|v| *v != before.version) {
             return Err(StoreError::conflict(
                 "version",
@@ -226,14 +234,14 @@ impl Store {
             ));
         }
         let now = now_ms();
-        let body = to_json(&spec)?;
         sqlx::query(
-            "UPDATE objects SET name = $1, name_key = $2, body = $3, version = version + 1, \
-             updated_at = $4 WHERE id = $5",
+            "UPDATE objects SET name = $1, name_key = $2, body = $3, version = $4, \
+             updated_at = $5 WHERE id = $6",
         )
         .bind(spec.name())
         .bind(name_key(spec.name()))
-        .bind(&body)
+        .bind(to_json(&spec)?)
+        .bind(before.version + 1)
         .bind(now)
         .bind(&before.id)
         .execute(&mut *tx)
@@ -272,8 +280,8 @@ impl Store {
         id_or_name: &str,
         actor: &Actor,
     ) -> Result<Record<T>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let record: Record<T> = fetch(&mut tx, id_or_name)
+        let mut tx = self.begin_write().await?;
+        let record: Record<T> = fetch(&mut tx, id_or_name, self.row_lock())
             .await?
             .ok_or(StoreError::NotFound)?;
         if record.builtin {
@@ -328,7 +336,7 @@ impl Store {
         id_or_name: &str,
     ) -> Result<Option<Record<T>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        fetch(&mut conn, id_or_name).await
+        fetch(&mut conn, id_or_name, "").await
     }
 
     /// Every object of a kind, by name.

@@ -102,6 +102,29 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a transaction that reads first and upgrades
+    /// later can fail with SQLITE_BUSY when another writer got in between,
+    /// whatever the busy timeout.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// What to append to a SELECT that reads a row about to be changed.
+    /// SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already
+    /// holds the database's one write lock.
+    pub(crate) fn row_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

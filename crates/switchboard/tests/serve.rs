@@ -20,7 +20,11 @@ struct Server {
 
 async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.arg("serve").arg("--data-dir").arg(data_dir).arg("--listen").arg("127.0.0.1:0");
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0");
     if let Some(url) = database_url {
         cmd.arg("--database-url").arg(url);
     }
@@ -47,7 +51,11 @@ async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: boo
     })
     .await
     .expect("switchboard did not start within 60 s");
-    Server { child, base, banner }
+    Server {
+        child,
+        base,
+        banner,
+    }
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
@@ -60,11 +68,19 @@ async fn login(client: &reqwest::Client, base: &str) -> String {
         .json()
         .await
         .unwrap();
-    r["token"].as_str().unwrap_or_else(|| panic!("login failed: {r}")).to_string()
+    r["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login failed: {r}"))
+        .to_string()
 }
 
 async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
-    let r = client.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+    let r = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -74,20 +90,67 @@ async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
 
     let mut server = start(dir.path(), database_url, true).await;
     let base = server.base.clone();
-    assert!(server.banner.iter().any(|l| l.contains("Created administrator 'admin'")), "{label}: {:?}", server.banner);
-    assert!(server.banner.iter().any(|l| l.contains("Created demo agent 'alice' with password: ")), "{label}");
-    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("Created administrator 'admin'")),
+        "{label}: {:?}",
+        server.banner
+    );
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("Created demo agent 'alice' with password: ")),
+        "{label}"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     let token = login(&client, &base).await;
     // The demo centre: a number running the inbound flow, two queues, a routing profile, two agents.
-    let (_, number) = get(&client, &base, &token, "/api/v1/phone-numbers/+442079460123").await;
+    let (_, number) = get(
+        &client,
+        &base,
+        &token,
+        "/api/v1/phone-numbers/+442079460123",
+    )
+    .await;
     let (_, flow) = get(&client, &base, &token, "/api/v1/flows/Demo%20inbound").await;
     assert_eq!(number["flow"], flow["id"], "{label}");
     for q in ["Sales", "Support"] {
-        assert_eq!(get(&client, &base, &token, &format!("/api/v1/queues/{q}")).await.0, 200, "{label}: {q}");
+        assert_eq!(
+            get(&client, &base, &token, &format!("/api/v1/queues/{q}"))
+                .await
+                .0,
+            200,
+            "{label}: {q}"
+        );
     }
-    let (_, profile) = get(&client, &base, &token, "/api/v1/routing-profiles/Demo%20agents").await;
+    let (_, profile) = get(
+        &client,
+        &base,
+        &token,
+        "/api/v1/routing-profiles/Demo%20agents",
+    )
+    .await;
     for agent in ["alice", "bob"] {
         let (status, user) = get(&client, &base, &token, &format!("/api/v1/users/{agent}")).await;
         assert_eq!(status, 200, "{label}");
@@ -114,9 +177,17 @@ async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
     );
     let token = login(&client, &server.base).await;
     let (status, queue) = get(&client, &server.base, &token, "/api/v1/queues/Persisted").await;
-    assert_eq!((status, queue["max_contacts"].clone()), (200, json!(7)), "{label}");
+    assert_eq!(
+        (status, queue["max_contacts"].clone()),
+        (200, json!(7)),
+        "{label}"
+    );
     let (_, users) = get(&client, &server.base, &token, "/api/v1/users").await;
-    assert_eq!(users["items"].as_array().unwrap().len(), 3, "{label}: admin, alice, bob");
+    assert_eq!(
+        users["items"].as_array().unwrap().len(),
+        3,
+        "{label}: admin, alice, bob"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +197,9 @@ async fn sqlite_first_start_demo_and_restart() {
 
 #[tokio::test]
 async fn postgres_first_start_demo_and_restart() {
-    let Some(admin) = switchboard_store::testing::postgres_admin_url() else { return };
+    let Some(admin) = switchboard_store::testing::postgres_admin_url() else {
+        return;
+    };
     let url = switchboard_store::testing::postgres_url(&admin).await;
     first_start_demo_and_restart(Some(&url), "postgres").await;
 }
