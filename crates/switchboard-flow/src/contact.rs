@@ -1,0 +1,135 @@
+//! What the flow knows about the contact, and how `$.` references read it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::{EventHook, Participant};
+use crate::operand::{Operand, Path};
+
+/// The queue a contact is targeted at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// The contact as the flow sees and changes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactData {
+    pub contact_id: String,
+    pub initial_contact_id: String,
+    /// `VOICE` or `CHAT`.
+    pub channel: String,
+    /// `INBOUND`, `OUTBOUND`, `TRANSFER`, `API`...
+    pub initiation_method: String,
+    /// The customer's number (or chat participant id).
+    pub customer_address: String,
+    /// The number the customer called.
+    pub system_address: String,
+    pub attributes: BTreeMap<String, String>,
+    /// What the last external function returned.
+    pub external: BTreeMap<String, Value>,
+    pub flow_attributes: BTreeMap<String, String>,
+    pub stored_input: Option<String>,
+    pub queue: Option<QueueRef>,
+    pub voice: String,
+    pub language: String,
+    pub recording: Vec<Participant>,
+    #[serde(serialize_with = "hooks_by_name")]
+    pub event_hooks: BTreeMap<EventHook, String>,
+    pub queue_priority: Option<u32>,
+    pub queue_time_adjustment_seconds: Option<i64>,
+    pub lex_intent: Option<String>,
+    pub lex_slots: BTreeMap<String, String>,
+    pub logging: bool,
+}
+
+fn hooks_by_name<S: serde::Serializer>(hooks: &BTreeMap<EventHook, String>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(hooks.len()))?;
+    for (k, v) in hooks {
+        map.serialize_entry(&format!("{k:?}"), v)?;
+    }
+    map.end()
+}
+
+impl ContactData {
+    /// A new voice contact from `customer` to `system`.
+    pub fn voice(contact_id: &str, customer: &str, system: &str) -> Self {
+        Self {
+            contact_id: contact_id.into(),
+            initial_contact_id: contact_id.into(),
+            channel: "VOICE".into(),
+            initiation_method: "INBOUND".into(),
+            customer_address: customer.into(),
+            system_address: system.into(),
+            attributes: BTreeMap::new(),
+            external: BTreeMap::new(),
+            flow_attributes: BTreeMap::new(),
+            stored_input: None,
+            queue: None,
+            voice: "Joanna".into(),
+            language: "en-US".into(),
+            recording: vec![],
+            event_hooks: BTreeMap::new(),
+            queue_priority: None,
+            queue_time_adjustment_seconds: None,
+            lex_intent: None,
+            lex_slots: BTreeMap::new(),
+            logging: false,
+        }
+    }
+
+    /// The value a reference reads, if the contact has it.
+    pub fn lookup(&self, path: &Path) -> Option<String> {
+        let segs: Vec<&str> = path.0.iter().map(String::as_str).collect();
+        let text = |v: &str| Some(v.to_string());
+        match segs.as_slice() {
+            ["Attributes", key] => self.attributes.get(*key).cloned(),
+            ["External", rest @ ..] if !rest.is_empty() => {
+                let mut v = self.external.get(rest[0])?;
+                for key in &rest[1..] {
+                    v = v.get(*key)?;
+                }
+                Some(match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            }
+            ["FlowAttributes", key] => self.flow_attributes.get(*key).cloned(),
+            ["CustomerEndpoint", "Address"] => text(&self.customer_address),
+            ["SystemEndpoint", "Address"] => text(&self.system_address),
+            ["CustomerEndpoint" | "SystemEndpoint", "Type"] => text("TELEPHONE_NUMBER"),
+            ["Channel"] => text(&self.channel),
+            ["InitiationMethod"] => text(&self.initiation_method),
+            ["ContactId"] => text(&self.contact_id),
+            ["InitialContactId"] => text(&self.initial_contact_id),
+            ["Queue", "Name"] => self.queue.as_ref().map(|q| q.name.clone()),
+            ["Queue", "ARN" | "Id" | "QueueId"] => self.queue.as_ref().map(|q| q.id.clone()),
+            ["StoredCustomerInput"] => self.stored_input.clone(),
+            ["Lex", "IntentName"] => self.lex_intent.clone(),
+            ["Lex", "Slots", slot] => self.lex_slots.get(*slot).cloned(),
+            ["TextToSpeechVoice"] => text(&self.voice),
+            ["LanguageCode"] => text(&self.language),
+            // There is no AWS region here; flows that splice it into ARNs
+            // still get a stable value.
+            ["AwsRegion"] => text("local"),
+            _ => None,
+        }
+    }
+
+    pub fn render(&self, op: &Operand) -> String {
+        op.resolve(|p| self.lookup(p))
+    }
+
+    /// A value that is exactly one reference must find something; text with
+    /// references inside renders missing ones as empty.
+    pub fn render_strict(&self, op: &Operand) -> Option<String> {
+        match op.single_path() {
+            Some(p) => self.lookup(p),
+            None => Some(self.render(op)),
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! From JSON text to a typed [`Flow`], reporting every problem with its
+//! JSON path and action. Accepts the bare flow and Connect's describe/export
+//! wrapper (`{"Name", "Type", "Content": "<flow as a JSON string>"}`).
+//!
+//! The JSON is walked by hand rather than derived with serde because real
+//! exports carry parameters we do not use (which must be warnings, not
+//! failures) and because every error must name where it is.
+
+use serde_json::{Map, Value};
+
+use crate::model::*;
+use crate::operand::Operand;
+use crate::problem::Problems;
+
+/// A flow and what was found while reading it.
+#[derive(Debug)]
+pub struct Parsed {
+    pub flow: Option<Flow>,
+    pub problems: Problems,
+}
+
+/// Most bytes of flow JSON accepted: far above 250 real actions.
+pub const MAX_FLOW_BYTES: usize = 4 * 1024 * 1024;
+
+/// Parses flow JSON, bare or wrapped. `flow` is `None` only when the
+/// structure is too broken to build one; otherwise problems in actions are
+/// reported and those actions kept with what could be read.
+pub fn parse(text: &str) -> Parsed {
+    let mut problems = Problems::default();
+    if text.len() > MAX_FLOW_BYTES {
+        problems.error("$", None, format!("the flow is {} bytes; at most {MAX_FLOW_BYTES}", text.len()));
+        return Parsed { flow: None, problems };
+    }
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.error("$", None, format!("not JSON: {e}"));
+            return Parsed { flow: None, problems };
+        }
+    };
+    let flow = parse_value(&value, &mut problems);
+    Parsed { flow, problems }
+}
+
+pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
+    let Some(top) = value.as_object() else {
+        problems.error("$", None, "a flow must be a JSON object");
+        return None;
+    };
+    // Connect's export wrapper.
+    if let Some(content) = top.get("Content") {
+        let name = top.get("Name").and_then(Value::as_str).map(str::to_string);
+        let flow_type = match top.get("Type").and_then(Value::as_str) {
+            Some(t) => match FlowType::parse(t) {
+                Some(ft) => Some(ft),
+                None => {
+                    problems.error("Type", None, format!("unknown flow type '{t}'"));
+                    None
+                }
+            },
+            // Connect exports modules without a Type.
+            None => Some(FlowType::Module),
+        };
+        let inner = match content {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(v) => v,
+                Err(e) => {
+                    problems.error("Content", None, format!("is not JSON: {e}"));
+                    return None;
+                }
+            },
+            Value::Object(_) => content.clone(),
+            _ => {
+                problems.error("Content", None, "must be the flow, as a JSON string or object");
+                return None;
+            }
+        };
+        let mut flow = parse_value(&inner, problems)?;
+        flow.name = name;
+        flow.flow_type = flow_type;
+        return Some(flow);
+    }
+
+    match top.get("Version").and_then(Value::as_str) {
+        Some(VERSION) => {}
+        Some(v) => problems.error("Version", None, format!("is '{v}'; the flow language version is {VERSION}")),
+        None => problems.error("Version", None, format!("missing; must be \"{VERSION}\"")),
+    }
+    let start = match top.get("StartAction").and_then(Value::as_str) {
+        Some(s) => s.to_string(),
+        None => {
+            problems.error("StartAction", None, "missing: name the first action");
+            String::new()
+        }
+    };
+    let Some(list) = top.get("Actions").and_then(Value::as_array) else {
+        problems.error("Actions", None, "missing: must be a list of actions");
+        return None;
+    };
+    if list.len() > MAX_ACTIONS {
+        problems.error("Actions", None, format!("has {} actions; at most {MAX_ACTIONS}", list.len()));
+    }
+    let actions = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| parse_action(i, a, problems))
+        .collect();
+    Some(Flow::new(None, None, start, actions))
+}
+
+const FORBIDDEN_ID_CHARS: &str = "%:(\\/)=$,;[]{}";
+
+fn parse_action(i: usize, value: &Value, problems: &mut Problems) -> Option<Action> {
+    let path = format!("Actions[{i}]");
+    let Some(obj) = value.as_object() else {
+        problems.error(&path, None, "an action must be an object");
+        return None;
+    };
+    let Some(id) = obj.get("Identifier").and_then(Value::as_str) else {
+        problems.error(format!("{path}.Identifier"), None, "missing: every action needs an Identifier");
+        return None;
+    };
+    let id = id.to_string();
+    if id.is_empty() || id.chars().count() > 50 {
+        problems.error(format!("{path}.Identifier"), Some(&id), "must be 1 to 50 characters");
+    }
+    if let Some(c) = id.chars().find(|c| FORBIDDEN_ID_CHARS.contains(*c)) {
+        problems.error(format!("{path}.Identifier"), Some(&id), format!("must not contain '{c}'"));
+    }
+    let Some(type_name) = obj.get("Type").and_then(Value::as_str) else {
+        problems.error(format!("{path}.Type"), Some(&id), "missing: every action needs a Type");
+        return None;
+    };
+    let empty = Map::new();
+    let params_value = obj.get("Parameters");
+    let params_map = match params_value {
+        Some(Value::Object(m)) => m,
+        None | Some(Value::Null) => &empty,
+        Some(_) => {
+            problems.error(format!("{path}.Parameters"), Some(&id), "must be an object");
+            &empty
+        }
+    };
+    let mut p = Params {
+        map: params_map,
+        path: format!("{path}.Parameters"),
+        id: &id,
+        used: Vec::new(),
+        problems,
+    };
+    let kind = parse_kind(type_name, &mut p);
+    // Nothing can be said about the parameters of an unknown type.
+    if kind.is_some() {
+        p.warn_unused();
+    }
+    let transitions = parse_transitions(obj.get("Transitions"), &format!("{path}.Transitions"), &id, problems);
+    let kind = match kind {
+        Some(k) => k,
+        None => return None,
+    };
+    Some(Action {
+        id,
+        type_name: type_name.to_string(),
+        kind,
+        transitions,
+    })
+}
+
+fn parse_transitions(value: Option<&Value>, path: &str, id: &str, problems: &mut Problems) -> Transitions {
+    let mut t = Transitions::default();
+    let Some(value) = value else { return t };
+    let Some(obj) = value.as_object() else {
+        problems.error(path, Some(id), "must be an object");
+        return t;
+    };
+    match obj.get("NextAction") {
+        Some(Value::String(s)) => t.next = Some(s.clone()),
+        None | Some(Value::Null) => {}
+        Some(_) => problems.error(format!("{path}.NextAction"), Some(id), "must be an action Identifier"),
+    }
+    if let Some(conds) = obj.get("Conditions") {
+        let Some(list) = conds.as_array() else {
+            problems.error(format!("{path}.Conditions"), Some(id), "must be a list");
+            return t;
+        };
+        for (i, c) in list.iter().enumerate() {
+            let cpath = format!("{path}.Conditions[{i}]");
+            let next = c.get("NextAction").and_then(Value::as_str);
+            let op = c.pointer("/Condition/Operator").and_then(Value::as_str);
+            let operands = c.pointer("/Condition/Operands").and_then(Value::as_array);
+            match (next, op, operands) {
+                (Some(next), Some(op), Some(operands)) => {
+                    let Some(operator) = Operator::parse(op) else {
+                        problems.error(format!("{cpath}.Condition.Operator"), Some(id), format!("unknown operator '{op}'"));
+                        continue;
+                    };
+                    let operand = match operands.as_slice() {
+                        [Value::String(s)] => s.clone(),
+                        [Value::Number(n)] => n.to_string(),
+                        _ => {
+                            problems.error(format!("{cpath}.Condition.Operands"), Some(id), "must hold exactly one value");
+                            continue;
+                        }
+                    };
+                    if operator.is_numeric() && operand.trim().parse::<f64>().is_err() {
+                        problems.error(format!("{cpath}.Condition.Operands[0]"), Some(id), format!("{op} needs a number, got '{operand}'"));
+                    }
+                    t.conditions.push(Condition { next: next.to_string(), operator, operand });
+                }
+                (None, _, _) => problems.error(format!("{cpath}.NextAction"), Some(id), "missing"),
+                (_, None, _) => problems.error(format!("{cpath}.Condition.Operator"), Some(id), "missing"),
+                (_, _, None) => problems.error(format!("{cpath}.Condition.Operands"), Some(id), "missing"),
+            }
+        }
+    }
+    if let Some(errs) = obj.get("Errors") {
+        let Some(list) = errs.as_array() else {
+            problems.error(format!("{path}.Errors"), Some(id), "must be a list");
+            return t;
+        };
+        for (i, e) in list.iter().enumerate() {
+            match (e.get("ErrorType").and_then(Value::as_str), e.get("NextAction").and_then(Value::as_str)) {
+                (Some(ty), Some(next)) => t.errors.push(ErrorBranch { error_type: ty.to_string(), next: next.to_string() }),
+                _ => problems.error(format!("{path}.Errors[{i}]"), Some(id), "needs ErrorType and NextAction"),
+            }
+        }
+    }
+    t
+}
+
+/// Reads one action's parameters, remembering which were used so the rest
+/// can be reported.
+struct Params<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+    id: &'a str,
+    used: Vec<&'static str>,
+    problems: &'a mut Problems,
+}
+
+impl Params<'_> {
+    fn get(&mut self, key: &'static str) -> Option<&Value> {
+        self.used.push(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn error(&mut self, key: &str, message: impl Into<String>) {
+        let path = format!("{}.{key}", self.path);
+        self.problems.error(path, Some(self.id), message);
+    }
+
+    /// A text value (strings, and numbers or booleans written bare).
+    fn text(&mut self, key: &'static str) -> Option<Operand> {
+        match self.get(key)? {
+            Value::String(s) => Some(Operand::parse(s)),
+            Value::Number(n) => Some(Operand::literal(&n.to_string())),
+            Value::Bool(b) => Some(Operand::literal(if *b { "True" } else { "False" })),
+            _ => {
+                self.error(key, "must be text");
+                None
+            }
+        }
+    }
+
+    fn required_text(&mut self, key: &'static str) -> Option<Operand> {
+        let v = self.text(key);
+        if v.is_none() && !self.map.contains_key(key) {
+            self.error(key, "missing");
+        }
+        v
+    }
+
+    /// A whole number in `min..=max`, written as a number or a string.
+    fn number(&mut self, key: &'static str, min: u32, max: u32) -> Option<u32> {
+        let n = match self.get(key)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if n.fract() == 0.0 && n >= f64::from(min) && n <= f64::from(max) => Some(n as u32),
+            _ => {
+                self.error(key, format!("must be a whole number from {min} to {max}"));
+                None
+            }
+        }
+    }
+
+    /// Connect writes booleans as "True"/"False" strings.
+    fn boolean(&mut self, key: &'static str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => {
+                self.error(key, "must be True or False");
+                None
+            }
+        }
+    }
+
+    /// An object of text values.
+    fn text_map(&mut self, key: &'static str) -> Vec<(String, Operand)> {
+        match self.get(key) {
+            None => vec![],
+            Some(Value::Object(m)) => {
+                let m = m.clone();
+                let mut out = Vec::new();
+                for (k, v) in m {
+                    match v {
+                        Value::String(s) => out.push((k, Operand::parse(&s))),
+                        Value::Number(n) => out.push((k, Operand::literal(&n.to_string()))),
+                        _ => self.error(&format!("{key}.{k}"), "must be text"),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                self.error(key, "must be an object of names to values");
+                vec![]
+            }
+        }
+    }
+
+    fn object(&mut self, key: &'static str) -> Option<Map<String, Value>> {
+        match self.get(key)? {
+            Value::Object(m) => Some(m.clone()),
+            _ => {
+                self.error(key, "must be an object");
+                None
+            }
+        }
+    }
+
+    /// One of Text, SSML or PromptId, as a message.
+    fn message(&mut self, required: bool) -> Option<Message> {
+        let text = self.text("Text");
+        let ssml = self.text("SSML");
+        let prompt = self.text("PromptId");
+        let given = [text.is_some(), ssml.is_some(), prompt.is_some()].iter().filter(|b| **b).count();
+        if given > 1 {
+            self.error("Text", "give only one of Text, SSML or PromptId");
+        }
+        if given == 0 && required {
+            self.error("Text", "missing: give one of Text, SSML or PromptId");
+        }
+        text.map(Message::Text)
+            .or(ssml.map(Message::Ssml))
+            .or(prompt.map(Message::Prompt))
+    }
+
+    fn warn_unused(&mut self) {
+        let mut unused: Vec<&String> = self.map.keys().filter(|k| !self.used.contains(&k.as_str())).collect();
+        unused.sort();
+        for key in unused {
+            let path = format!("{}.{key}", self.path);
+            self.problems.warning(path, Some(self.id), "Switchboard does not use this parameter; it is kept but has no effect");
+        }
+    }
+}
+
+fn message_of(value: &Value) -> Option<Message> {
+    let obj = value.as_object()?;
+    let s = |k: &str| obj.get(k).and_then(Value::as_str).map(Operand::parse);
+    s("Text").map(Message::Text).or(s("SSML").map(Message::Ssml)).or(s("PromptId").map(Message::Prompt))
+}
+
+fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
+    Some(match type_name {
+        "MessageParticipant" => ActionKind::MessageParticipant {
+            message: p.message(true).unwrap_or(Message::Text(Operand::literal(""))),
+        },
+        "GetParticipantInput" => {
+            let prompt = p.message(false);
+            let timeout_seconds = p.number("InputTimeLimitSeconds", 1, 180).unwrap_or(5);
+            let store_input = p.boolean("StoreInput").unwrap_or(false);
+            let mut validation = None;
+            if let Some(v) = p.object("InputValidation") {
+                if let Some(custom) = v.get("CustomValidation") {
+                    let max = custom.get("MaximumLength").and_then(|m| m.as_str().and_then(|s| s.parse().ok()).or(m.as_u64().map(|n| n as u32)));
+                    match max {
+                        Some(n) if (1..=20).contains(&n) => validation = Some(InputValidation::MaxLength(n)),
+                        _ => p.error("InputValidation.CustomValidation.MaximumLength", "must be a whole number from 1 to 20"),
+                    }
+                } else if let Some(phone) = v.get("PhoneNumberValidation") {
+                    let format = phone.get("NumberFormat").and_then(Value::as_str).unwrap_or("E164");
+                    let local_country = match format {
+                        "Local" => {
+                            let c = phone.get("CountryCode").and_then(Value::as_str).map(str::to_string);
+                            if c.is_none() {
+                                p.error("InputValidation.PhoneNumberValidation.CountryCode", "a Local number format needs a CountryCode");
+                            }
+                            c
+                        }
+                        "E164" => None,
+                        other => {
+                            p.error("InputValidation.PhoneNumberValidation.NumberFormat", format!("must be E164 or Local, got '{other}'"));
+                            None
+                        }
+                    };
+                    validation = Some(InputValidation::PhoneNumber { local_country });
+                } else {
+                    p.error("InputValidation", "give CustomValidation or PhoneNumberValidation");
+                }
+                if !store_input {
+                    p.error("InputValidation", "only applies with StoreInput True");
+                }
+            }
+            let (mut terminator, mut disable_cancel_key) = (None, false);
+            if let Some(dtmf) = p.object("DTMFConfiguration") {
+                terminator = dtmf.get("InputTerminationSequence").and_then(Value::as_str).map(str::to_string);
+                if let Some(t) = &terminator {
+                    if t.is_empty() || t.len() > 5 || !t.chars().all(|c| c.is_ascii_digit() || c == '#' || c == '*') {
+                        p.error("DTMFConfiguration.InputTerminationSequence", "must be 1 to 5 of 0-9 * #");
+                    }
+                }
+                disable_cancel_key = dtmf.get("DisableCancelKey").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"));
+            }
+            ActionKind::GetParticipantInput { prompt, timeout_seconds, store_input, validation, terminator, disable_cancel_key }
+        }
+        "MessageParticipantIteratively" => {
+            let messages: Vec<Message> = match p.get("Messages") {
+                Some(Value::Array(list)) => {
+                    let list = list.clone();
+                    list.iter()
+                        .enumerate()
+                        .filter_map(|(i, m)| {
+                            let msg = message_of(m);
+                            if msg.is_none() {
+                                p.error(&format!("Messages[{i}]"), "must have Text, SSML or PromptId");
+                            }
+                            msg
+                        })
+                        .collect()
+                }
+                _ => {
+                    p.error("Messages", "missing: a list of messages");
+                    vec![]
+                }
+            };
+            ActionKind::MessageParticipantIteratively { messages, interrupt_seconds: p.number("InterruptFrequencySeconds", 1, 3600) }
+        }
+        "UpdateContactTextToSpeechVoice" => ActionKind::UpdateContactTextToSpeechVoice {
+            voice: p.required_text("TextToSpeechVoice").unwrap_or(Operand::literal("")),
+            engine: p.text("TextToSpeechEngine").map(|o| o.raw),
+        },
+        "UpdateContactAttributes" => {
+            let _ = p.text("TargetContact");
+            let attributes = p.text_map("Attributes");
+            if attributes.is_empty() {
+                p.error("Attributes", "must set at least one attribute");
+            }
+            ActionKind::UpdateContactAttributes { attributes }
+        }
+        "Compare" => ActionKind::Compare { value: p.required_text("ComparisonValue").unwrap_or(Operand::literal("")) },
+        "CheckHoursOfOperation" => ActionKind::CheckHoursOfOperation { hours: p.text("HoursOfOperationId") },
+        "CheckMetricData" => {
+            let metric = match p.text("MetricType") {
+                Some(m) => MetricType::parse(&m.raw).or_else(|| {
+                    p.error("MetricType", format!("unknown metric '{}'", m.raw));
+                    None
+                }),
+                None => {
+                    p.error("MetricType", "missing");
+                    None
+                }
+            };
+            ActionKind::CheckMetricData { metric: metric.unwrap_or(MetricType::NumberOfContactsInQueue), queue: p.text("QueueId") }
+        }
+        "DistributeByPercentage" => ActionKind::DistributeByPercentage,
+        "Loop" => {
+            let count = p.required_text("LoopCount").unwrap_or(Operand::literal("0"));
+            if count.paths().next().is_none() {
+                match count.raw.trim().parse::<u32>() {
+                    Ok(n) if n <= 100 => {}
+                    _ => p.error("LoopCount", "must be a whole number from 0 to 100"),
+                }
+            }
+            ActionKind::Loop { count }
+        }
+        "Wait" => {
+            let timeout_seconds = p.number("TimeoutSeconds", 1, 7 * 24 * 3600).unwrap_or_else(|| {
+                if !p.map.contains_key("TimeoutSeconds") {
+                    p.error("TimeoutSeconds", "missing");
+                }
+                60
+            });
+            let customer_returned = match p.get("Events") {
+                Some(Value::Array(events)) => events.iter().any(|e| e.as_str() == Some("CustomerReturned")),
+                _ => false,
+            };
+            ActionKind::Wait { timeout_seconds, customer_returned }
+        }
+        "UpdateContactTargetQueue" => {
+            let queue = p.text("QueueId");
+            let agent = p.text("AgentId");
+            if queue.is_none() == agent.is_none() {
+                p.error("QueueId", "give exactly one of QueueId or AgentId");
+            }
+            ActionKind::UpdateContactTargetQueue { queue, agent }
+        }
+        "TransferContactToQueue" => ActionKind::TransferContactToQueue,
+        "TransferToFlow" => ActionKind::TransferToFlow { flow: p.required_text("ContactFlowId").unwrap_or(Operand::literal("")) },
+        "TransferParticipantToThirdParty" => {
+            let number = p.required_text("ThirdPartyPhoneNumber").unwrap_or(Operand::literal(""));
+            let timeout_seconds = p.number("ThirdPartyConnectionTimeLimitSeconds", 1, 600).unwrap_or(30);
+            let continue_flow = p.boolean("ContinueFlowExecution").unwrap_or(false);
+            let caller = p.object("CallerId").unwrap_or_default();
+            let s = |k: &str| caller.get(k).and_then(Value::as_str).map(Operand::parse);
+            let _ = p.text("ThirdPartyDTMFDigits");
+            ActionKind::TransferParticipantToThirdParty { number, timeout_seconds, continue_flow, caller_id_number: s("Number"), caller_id_name: s("Name") }
+        }
+        "UpdateContactRecordingBehavior" => {
+            let mut participants = Vec::new();
+            if let Some(rb) = p.object("RecordingBehavior") {
+                match rb.get("RecordedParticipants").and_then(Value::as_array) {
+                    Some(list) => {
+                        for (i, v) in list.iter().enumerate() {
+                            match v.as_str() {
+                                Some("Agent") => participants.push(Participant::Agent),
+                                Some("Customer") => participants.push(Participant::Customer),
+                                _ => p.error(&format!("RecordingBehavior.RecordedParticipants[{i}]"), "must be Agent or Customer"),
+                            }
+                        }
+                    }
+                    None => p.error("RecordingBehavior.RecordedParticipants", "missing: a list (empty turns recording off)"),
+                }
+            } else {
+                p.error("RecordingBehavior", "missing");
+            }
+            participants.sort();
+            participants.dedup();
+            ActionKind::UpdateContactRecordingBehavior { participants }
+        }
+        "UpdateContactEventHooks" => {
+            let mut hooks = Vec::new();
+            for (name, flow) in p.text_map("EventHooks") {
+                match EventHook::parse(&name) {
+                    Some(h) => hooks.push((h, flow)),
+                    None => p.error(&format!("EventHooks.{name}"), "unknown event hook"),
+                }
+            }
+            let _ = p.object("EventHooksConfiguration");
+            if hooks.is_empty() {
+                p.error("EventHooks", "must set one event hook");
+            }
+            ActionKind::UpdateContactEventHooks { hooks }
+        }
+        "UpdateContactRoutingBehavior" => {
+            let priority = p.text("QueuePriority");
+            let time_adjustment_seconds = p.text("QueueTimeAdjustmentSeconds");
+            if let Some(pr) = priority.as_ref().filter(|o| o.paths().next().is_none()) {
+                if !pr.raw.trim().parse::<u32>().is_ok_and(|n| n >= 1) {
+                    p.error("QueuePriority", "must be a whole number, 1 or more (lower goes first)");
+                }
+            }
+            if let Some(adj) = time_adjustment_seconds.as_ref().filter(|o| o.paths().next().is_none()) {
+                if adj.raw.trim().parse::<i64>().is_err() {
+                    p.error("QueueTimeAdjustmentSeconds", "must be a whole number of seconds");
+                }
+            }
+            if priority.is_none() && time_adjustment_seconds.is_none() {
+                p.error("QueuePriority", "give QueuePriority or QueueTimeAdjustmentSeconds");
+            }
+            ActionKind::UpdateContactRoutingBehavior { priority, time_adjustment_seconds }
+        }
+        "InvokeLambdaFunction" => {
+            let function = p.required_text("LambdaFunctionARN").unwrap_or(Operand::literal(""));
+            let timeout_seconds = p.number("InvocationTimeLimitSeconds", 1, 8).unwrap_or(3);
+            let attributes = p.text_map("LambdaInvocationAttributes");
+            let json_response = match p.object("ResponseValidation").and_then(|r| r.get("ResponseType").cloned()) {
+                Some(Value::String(s)) if s == "JSON" => true,
+                Some(Value::String(s)) if s == "STRING_MAP" => false,
+                Some(_) => {
+                    p.error("ResponseValidation.ResponseType", "must be STRING_MAP or JSON");
+                    false
+                }
+                None => false,
+            };
+            let _ = p.text("InvocationType");
+            ActionKind::InvokeLambdaFunction { function, timeout_seconds, attributes, json_response }
+        }
+        "ConnectParticipantWithLexBot" => {
+            let prompt = p.message(false);
+            let bot = match (p.object("LexV2Bot"), p.object("LexBot")) {
+                (Some(v2), _) => v2.get("AliasArn").and_then(Value::as_str).map(Operand::parse),
+                (None, Some(v1)) => v1.get("Name").and_then(Value::as_str).map(Operand::parse),
+                (None, None) => None,
+            };
+            if bot.is_none() {
+                p.error("LexV2Bot", "missing: name the bot (LexV2Bot.AliasArn or LexBot.Name)");
+            }
+            ActionKind::ConnectParticipantWithLexBot {
+                bot: bot.unwrap_or(Operand::literal("")),
+                prompt,
+                session_attributes: p.text_map("LexSessionAttributes"),
+            }
+        }
+        "UpdateFlowAttributes" => {
+            let mut attributes = Vec::new();
+            match p.get("FlowAttributes") {
+                Some(Value::Object(m)) => {
+                    let m = m.clone();
+                    for (k, v) in m {
+                        match v.get("Value").and_then(Value::as_str) {
+                            Some(s) => attributes.push((k, Operand::parse(s))),
+                            None => p.error(&format!("FlowAttributes.{k}.Value"), "missing: each attribute is {\"Value\": \"...\"}"),
+                        }
+                    }
+                }
+                _ => p.error("FlowAttributes", "missing: an object of names to {\"Value\": ...}"),
+            }
+            ActionKind::UpdateFlowAttributes { attributes }
+        }
+        "UpdateFlowLoggingBehavior" => {
+            let enabled = match p.text("FlowLoggingBehavior").map(|o| o.raw) {
+                Some(s) if s == "Enabled" => true,
+                Some(s) if s == "Disabled" => false,
+                _ => {
+                    p.error("FlowLoggingBehavior", "must be Enabled or Disabled");
+                    false
+                }
+            };
+            ActionKind::UpdateFlowLoggingBehavior { enabled }
+        }
+        "InvokeFlowModule" => ActionKind::InvokeFlowModule { module: p.required_text("FlowModuleId").unwrap_or(Operand::literal("")) },
+        "EndFlowModuleExecution" => ActionKind::EndFlowModuleExecution,
+        "DisconnectParticipant" => ActionKind::DisconnectParticipant,
+        "EndFlowExecution" => ActionKind::EndFlowExecution,
+        other => {
+            let path = p.path.trim_end_matches(".Parameters").to_string();
+            p.problems.error(
+                format!("{path}.Type"),
+                Some(p.id),
+                format!("action type '{other}' is not supported by Switchboard"),
+            );
+            return None;
+        }
+    })
+}

@@ -1,0 +1,178 @@
+//! Runs a flow against a script instead of the world: the customer's key
+//! presses, what functions return, whether it is open, which queues are full.
+//! Used by `switchboard flow simulate` and by tests. Pure like the
+//! interpreter: the caller supplies everything, including the hours answer.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::contact::{ContactData, QueueRef};
+use crate::import::arn_target;
+use crate::interp::{Effect, Event, Outcome, Session, Step};
+use crate::model::Flow;
+
+/// One answer to a GetParticipantInput.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keypress {
+    Digits(String),
+    Timeout,
+}
+
+impl Keypress {
+    /// `timeout` (or empty) for no input, anything else as the keys pressed.
+    pub fn parse(s: &str) -> Self {
+        if s.is_empty() || s.eq_ignore_ascii_case("timeout") {
+            Keypress::Timeout
+        } else {
+            Keypress::Digits(s.to_string())
+        }
+    }
+}
+
+/// What the simulated world answers.
+#[derive(Default)]
+pub struct Script {
+    /// Answers to successive GetParticipantInput actions; when they run
+    /// out, the customer presses nothing.
+    pub keypresses: VecDeque<Keypress>,
+    /// Intents the bot recognises, in order; when they run out, the bot fails.
+    pub intents: VecDeque<String>,
+    /// Function name (or ARN) to response; `None` means it fails.
+    pub functions: HashMap<String, Option<BTreeMap<String, Value>>>,
+    /// Whether hours are open: by hours name, or `None` for any.
+    pub hours: Option<Box<dyn Fn(Option<&str>) -> bool>>,
+    /// Values of real-time metrics by metric name; absent ones are 0.
+    pub metrics: HashMap<String, f64>,
+    /// Queues that refuse new contacts.
+    pub full_queues: HashSet<String>,
+    /// Flow modules by name.
+    pub modules: HashMap<String, Arc<Flow>>,
+    /// Known queue names: with `None` any name is a queue.
+    pub queues: Option<HashSet<String>>,
+    /// Wait actions see the customer come back (chat) rather than time out.
+    pub customer_returns: bool,
+    /// Events to feed at most before giving up (a queue flow loops for ever).
+    pub max_events: usize,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub path: Vec<Step>,
+    pub effects: Vec<Effect>,
+    /// `None` if the flow was still running when the script ran out.
+    pub outcome: Option<Outcome>,
+    /// Why it stopped without an outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    pub contact: ContactData,
+}
+
+/// A name from a reference: the ARN's object name, or the value itself.
+fn name_of(reference: &str) -> String {
+    arn_target(reference).map(|t| t.name).unwrap_or_else(|| reference.to_string())
+}
+
+impl Script {
+    fn answer(&mut self, effect: &Effect) -> Option<Event> {
+        Some(match effect {
+            Effect::Play { .. } => Event::PromptFinished,
+            Effect::GetInput { .. } => match self.keypresses.pop_front() {
+                Some(Keypress::Digits(d)) => Event::Input(d),
+                Some(Keypress::Timeout) | None => Event::InputTimeout,
+            },
+            Effect::PlayLoop { interrupt_seconds, .. } => {
+                interrupt_seconds.as_ref()?;
+                Event::TimerFired
+            }
+            Effect::StartBot { .. } => match self.intents.pop_front() {
+                Some(intent) => Event::BotResult { intent, slots: BTreeMap::new() },
+                None => Event::Failed("the bot did not understand".into()),
+            },
+            Effect::InvokeFunction { function, .. } => {
+                let response = self.functions.get(function).or_else(|| self.functions.get(&name_of(function)));
+                match response {
+                    Some(Some(values)) => Event::FunctionResult(values.clone()),
+                    Some(None) => Event::Failed(format!("function {function} failed")),
+                    None => Event::Failed(format!("no response scripted for function {}", name_of(function))),
+                }
+            }
+            Effect::CheckHours { hours, .. } => {
+                let name = hours.as_deref().map(name_of);
+                let open = self.hours.as_ref().is_none_or(|f| f(name.as_deref()));
+                Event::HoursChecked { open }
+            }
+            Effect::QueryMetric { metric, .. } => Event::MetricValue(self.metrics.get(metric).copied().unwrap_or(0.0)),
+            Effect::ResolveQueue { queue, agent } => {
+                let name = name_of(queue.as_deref().or(agent.as_deref()).unwrap_or_default());
+                match &self.queues {
+                    Some(known) if !known.contains(&name) => Event::Failed(format!("no queue named '{name}'")),
+                    _ => Event::QueueFound(QueueRef { id: name.clone(), name }),
+                }
+            }
+            Effect::Enqueue { queue, .. } => {
+                if self.full_queues.contains(&queue.name) {
+                    Event::QueueAtCapacity
+                } else {
+                    Event::Enqueued
+                }
+            }
+            Effect::TransferToNumber { .. } => Event::TransferEnded,
+            Effect::TransferToFlow { .. } => Event::FlowFound,
+            Effect::LoadModule { module } => match self.modules.get(&name_of(module)) {
+                Some(flow) => Event::ModuleLoaded(flow.clone()),
+                None => Event::Failed(format!("no module named '{}'", name_of(module))),
+            },
+            Effect::StartTimer { .. } => {
+                if self.customer_returns {
+                    Event::CustomerReturned
+                } else {
+                    Event::TimerFired
+                }
+            }
+            Effect::SetVoice { .. }
+            | Effect::SetRecording { .. }
+            | Effect::SetEventHook { .. }
+            | Effect::SetRoutingBehavior { .. }
+            | Effect::SetLogging { .. }
+            | Effect::Disconnect
+            | Effect::End => return None,
+        })
+    }
+}
+
+/// Runs `flow` for `contact` against `script`.
+pub fn simulate(flow: Arc<Flow>, contact: ContactData, script: &mut Script, seed: u64) -> Report {
+    let max_events = if script.max_events == 0 { 500 } else { script.max_events };
+    let (mut session, mut pending) = Session::start(flow, contact, seed);
+    let mut all = Vec::new();
+    let mut stopped = None;
+    let mut events = 0;
+    loop {
+        let event = pending.iter().rev().find_map(|e| script.answer(e));
+        all.append(&mut pending);
+        if session.is_finished() {
+            break;
+        }
+        let Some(event) = event else {
+            stopped = Some("waiting: nothing in the script answers the last effect (e.g. looping messages until an agent answers)".to_string());
+            break;
+        };
+        events += 1;
+        if events > max_events {
+            stopped = Some(format!("still running after {max_events} events"));
+            break;
+        }
+        pending = session.handle(event);
+    }
+    Report {
+        path: session.trace().to_vec(),
+        effects: all,
+        outcome: session.outcome().cloned(),
+        stopped,
+        contact: session.contact().clone(),
+    }
+}

@@ -1,0 +1,345 @@
+//! Checks a parsed flow as a whole: that its graph holds together, that each
+//! action has the branches it needs, that it only uses actions its flow type
+//! allows, and that it cannot spin forever without the customer.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::*;
+use crate::operand::ROOTS;
+use crate::problem::Problems;
+
+/// The error branches each action can take.
+fn error_types(kind: &ActionKind) -> &'static [&'static str] {
+    use ActionKind::*;
+    match kind {
+        GetParticipantInput { .. } => &["InputTimeLimitExceeded", "NoMatchingCondition", "InvalidPhoneNumber", "NoMatchingError"],
+        MessageParticipantIteratively { .. } => &["MessagesInterrupted", "NoMatchingError"],
+        Compare { .. } | CheckMetricData { .. } | DistributeByPercentage => &["NoMatchingCondition", "NoMatchingError"],
+        TransferContactToQueue => &["QueueAtCapacity", "NoMatchingError"],
+        TransferParticipantToThirdParty { .. } => &["ConnectionTimeLimitExceeded", "CallFailed", "NoMatchingError"],
+        ConnectParticipantWithLexBot { .. } => &["NoMatchingCondition", "InputTimeLimitExceeded", "NoMatchingError"],
+        DisconnectParticipant | EndFlowExecution | EndFlowModuleExecution => &[],
+        _ => &["NoMatchingError"],
+    }
+}
+
+/// Whether the flow type may use the action (Connect's rules, where a block
+/// is only offered in some flow types).
+pub fn allowed_in(kind: &ActionKind, ft: FlowType) -> bool {
+    use ActionKind::*;
+    use FlowType::*;
+    let talks_to_customer = matches!(ft, ContactFlow | CustomerQueue | AgentTransfer | QueueTransfer | Module);
+    let whisper_or_hold = matches!(ft, CustomerWhisper | AgentWhisper | OutboundWhisper | CustomerHold | AgentHold);
+    match kind {
+        EndFlowModuleExecution => ft == Module,
+        InvokeFlowModule { .. } => ft != Module,
+        MessageParticipantIteratively { .. } => whisper_or_hold || ft == CustomerQueue,
+        GetParticipantInput { .. }
+        | ConnectParticipantWithLexBot { .. }
+        | Wait { .. }
+        | UpdateContactTargetQueue { .. }
+        | TransferContactToQueue
+        | TransferParticipantToThirdParty { .. } => talks_to_customer,
+        TransferToFlow { .. } => talks_to_customer && ft != Module,
+        DisconnectParticipant => !whisper_or_hold,
+        _ => true,
+    }
+}
+
+/// Actions whose success path goes on to a next action, so need `NextAction`.
+fn needs_next(kind: &ActionKind) -> bool {
+    use ActionKind::*;
+    match kind {
+        GetParticipantInput { store_input, .. } => *store_input,
+        MessageParticipant { .. }
+        | UpdateContactTextToSpeechVoice { .. }
+        | UpdateContactAttributes { .. }
+        | DistributeByPercentage
+        | UpdateContactTargetQueue { .. }
+        | UpdateContactRecordingBehavior { .. }
+        | UpdateContactEventHooks { .. }
+        | UpdateContactRoutingBehavior { .. }
+        | InvokeLambdaFunction { .. }
+        | UpdateFlowAttributes { .. }
+        | UpdateFlowLoggingBehavior { .. }
+        | InvokeFlowModule { .. } => true,
+        TransferParticipantToThirdParty { continue_flow, .. } => *continue_flow,
+        _ => false,
+    }
+}
+
+/// The condition operands an action's transitions must (and may) use.
+fn required_outcomes(kind: &ActionKind) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    use ActionKind::*;
+    match kind {
+        CheckHoursOfOperation { .. } => Some((&["True", "False"], &["True", "False"])),
+        Loop { .. } => Some((&["ContinueLooping", "DoneLooping"], &["ContinueLooping", "DoneLooping"])),
+        Wait { .. } => Some((&["WaitCompleted"], &["WaitCompleted", "CustomerReturned"])),
+        _ => None,
+    }
+}
+
+fn takes_conditions(kind: &ActionKind) -> bool {
+    use ActionKind::*;
+    matches!(
+        kind,
+        GetParticipantInput { store_input: false, .. }
+            | Compare { .. }
+            | CheckHoursOfOperation { .. }
+            | CheckMetricData { .. }
+            | DistributeByPercentage
+            | Loop { .. }
+            | Wait { .. }
+            | ConnectParticipantWithLexBot { .. }
+    )
+}
+
+/// Every operand of an action, for reference checks.
+fn operands(kind: &ActionKind) -> Vec<&crate::operand::Operand> {
+    use ActionKind::*;
+    fn msg(m: &Message) -> &crate::operand::Operand {
+        match m {
+            Message::Text(o) | Message::Ssml(o) | Message::Prompt(o) => o,
+        }
+    }
+    let mut out = Vec::new();
+    match kind {
+        MessageParticipant { message } => out.push(msg(message)),
+        GetParticipantInput { prompt, .. } => out.extend(prompt.as_ref().map(msg)),
+        MessageParticipantIteratively { messages, .. } => out.extend(messages.iter().map(msg)),
+        UpdateContactTextToSpeechVoice { voice, .. } => out.push(voice),
+        UpdateContactAttributes { attributes } | UpdateFlowAttributes { attributes } => out.extend(attributes.iter().map(|(_, v)| v)),
+        Compare { value } => out.push(value),
+        CheckHoursOfOperation { hours } => out.extend(hours.iter()),
+        CheckMetricData { queue, .. } => out.extend(queue.iter()),
+        Loop { count } => out.push(count),
+        UpdateContactTargetQueue { queue, agent } => out.extend(queue.iter().chain(agent.iter())),
+        TransferToFlow { flow } => out.push(flow),
+        TransferParticipantToThirdParty { number, caller_id_number, caller_id_name, .. } => {
+            out.push(number);
+            out.extend(caller_id_number.iter().chain(caller_id_name.iter()));
+        }
+        UpdateContactEventHooks { hooks } => out.extend(hooks.iter().map(|(_, v)| v)),
+        UpdateContactRoutingBehavior { priority, time_adjustment_seconds } => out.extend(priority.iter().chain(time_adjustment_seconds.iter())),
+        InvokeLambdaFunction { function, attributes, .. } => {
+            out.push(function);
+            out.extend(attributes.iter().map(|(_, v)| v));
+        }
+        ConnectParticipantWithLexBot { bot, prompt, session_attributes } => {
+            out.push(bot);
+            out.extend(prompt.as_ref().map(msg));
+            out.extend(session_attributes.iter().map(|(_, v)| v));
+        }
+        InvokeFlowModule { module } => out.push(module),
+        _ => {}
+    }
+    out
+}
+
+/// Validates `flow` as a flow of type `ft`, adding to `problems`.
+pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
+    let path = |i: usize| format!("Actions[{i}]");
+    let mut seen = HashSet::new();
+    for (i, a) in flow.actions.iter().enumerate() {
+        if !seen.insert(a.id.as_str()) {
+            problems.error(format!("{}.Identifier", path(i)), Some(&a.id), "another action has the same Identifier");
+        }
+    }
+    if flow.action(&flow.start).is_none() && !flow.start.is_empty() {
+        problems.error("StartAction", None, format!("names '{}', which is not an action of this flow", flow.start));
+    }
+
+    for (i, a) in flow.actions.iter().enumerate() {
+        let id = Some(a.id.as_str());
+        let t = &a.transitions;
+        let tpath = format!("{}.Transitions", path(i));
+        if !allowed_in(&a.kind, ft) {
+            problems.error(format!("{}.Type", path(i)), id, format!("{} is not allowed in a {ft} flow", a.type_name));
+        }
+        for target in t.targets() {
+            if flow.action(target).is_none() {
+                problems.error(&tpath, id, format!("leads to '{target}', which is not an action of this flow"));
+            }
+        }
+        if a.kind.is_terminal() {
+            if t.targets().next().is_some() {
+                problems.error(&tpath, id, format!("{} ends the flow and takes no transitions", a.type_name));
+            }
+            continue;
+        }
+        if needs_next(&a.kind) && t.next.is_none() {
+            problems.error(format!("{tpath}.NextAction"), id, "missing: where the flow goes when this action succeeds");
+        }
+        let allowed_errors = error_types(&a.kind);
+        for (j, e) in t.errors.iter().enumerate() {
+            if !allowed_errors.contains(&e.error_type.as_str()) {
+                problems.error(
+                    format!("{tpath}.Errors[{j}].ErrorType"),
+                    id,
+                    format!("{} has no error '{}'; its errors are {}", a.type_name, e.error_type, allowed_errors.join(", ")),
+                );
+            }
+            if t.errors[..j].iter().any(|o| o.error_type == e.error_type) {
+                problems.error(format!("{tpath}.Errors[{j}]"), id, format!("'{}' is listed twice", e.error_type));
+            }
+        }
+        check_conditions(a, &tpath, problems);
+        for op in operands(&a.kind) {
+            for p in op.paths() {
+                if !ROOTS.contains(&p.root()) {
+                    problems.error(format!("{}.Parameters", path(i)), id, format!("'{p}' refers to '$.{}', which is not a contact field", p.root()));
+                }
+            }
+        }
+    }
+
+    check_reachability(flow, problems);
+    check_cycles(flow, ft, problems);
+}
+
+fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
+    let id = Some(a.id.as_str());
+    let t = &a.transitions;
+    if !takes_conditions(&a.kind) {
+        if !t.conditions.is_empty() {
+            problems.error(format!("{tpath}.Conditions"), id, format!("{} takes no conditions", a.type_name));
+        }
+        return;
+    }
+    if let Some((required, allowed)) = required_outcomes(&a.kind) {
+        for r in required {
+            if !t.conditions.iter().any(|c| c.operator == Operator::Equals && c.operand == *r) {
+                problems.error(format!("{tpath}.Conditions"), id, format!("{} needs a condition Equals {r}", a.type_name));
+            }
+        }
+        for (j, c) in t.conditions.iter().enumerate() {
+            if c.operator != Operator::Equals || !allowed.contains(&c.operand.as_str()) {
+                problems.error(format!("{tpath}.Conditions[{j}]"), id, format!("must be Equals one of {}", allowed.join(", ")));
+            }
+        }
+        return;
+    }
+    if t.conditions.is_empty() {
+        problems.error(format!("{tpath}.Conditions"), id, format!("{} needs at least one condition", a.type_name));
+    }
+    match &a.kind {
+        ActionKind::GetParticipantInput { .. } => {
+            for (j, c) in t.conditions.iter().enumerate() {
+                let one_key = c.operand.len() == 1 && c.operand.chars().all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#');
+                if c.operator != Operator::Equals || !one_key {
+                    problems.error(format!("{tpath}.Conditions[{j}]"), id, "a menu condition is Equals one key: 0-9, * or #");
+                }
+            }
+        }
+        ActionKind::DistributeByPercentage => {
+            let mut last = 0.0;
+            for (j, c) in t.conditions.iter().enumerate() {
+                let v = c.operand.parse::<f64>().unwrap_or(-1.0);
+                if c.operator != Operator::NumberLessThan || v <= last || v > 101.0 {
+                    problems.error(format!("{tpath}.Conditions[{j}]"), id, "percentages are NumberLessThan with rising values up to 101");
+                }
+                last = v;
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_reachability(flow: &Flow, problems: &mut Problems) {
+    let Some(_) = flow.action(&flow.start) else { return };
+    let mut reached = HashSet::new();
+    let mut stack = vec![flow.start.as_str()];
+    while let Some(id) = stack.pop() {
+        if !reached.insert(id) {
+            continue;
+        }
+        if let Some(a) = flow.action(id) {
+            stack.extend(a.transitions.targets());
+        }
+    }
+    for (i, a) in flow.actions.iter().enumerate() {
+        if !reached.contains(a.id.as_str()) {
+            problems.error(format!("Actions[{i}]"), Some(&a.id), "cannot be reached from StartAction");
+        }
+    }
+}
+
+/// Strongly connected components (Tarjan), to find cycles.
+fn components(flow: &Flow) -> Vec<Vec<usize>> {
+    struct Tarjan<'a> {
+        flow: &'a Flow,
+        index: Vec<Option<usize>>,
+        low: Vec<usize>,
+        on_stack: Vec<bool>,
+        stack: Vec<usize>,
+        next: usize,
+        out: Vec<Vec<usize>>,
+    }
+    impl Tarjan<'_> {
+        // Recursion depth is bounded by the 250-action limit checked before.
+        fn visit(&mut self, v: usize) {
+            self.index[v] = Some(self.next);
+            self.low[v] = self.next;
+            self.next += 1;
+            self.stack.push(v);
+            self.on_stack[v] = true;
+            let targets: Vec<usize> = self.flow.actions[v].transitions.targets().filter_map(|t| self.flow.position(t)).collect();
+            for w in targets {
+                match self.index[w] {
+                    None => {
+                        self.visit(w);
+                        self.low[v] = self.low[v].min(self.low[w]);
+                    }
+                    Some(iw) if self.on_stack[w] => self.low[v] = self.low[v].min(iw),
+                    _ => {}
+                }
+            }
+            if Some(self.low[v]) == self.index[v] {
+                let mut comp = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    self.on_stack[w] = false;
+                    comp.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                self.out.push(comp);
+            }
+        }
+    }
+    let n = flow.actions.len();
+    let mut t = Tarjan { flow, index: vec![None; n], low: vec![0; n], on_stack: vec![false; n], stack: vec![], next: 0, out: vec![] };
+    for v in 0..n {
+        if t.index[v].is_none() {
+            t.visit(v);
+        }
+    }
+    t.out
+}
+
+fn check_cycles(flow: &Flow, ft: FlowType, problems: &mut Problems) {
+    if flow.actions.len() > MAX_ACTIONS {
+        return;
+    }
+    let position: HashMap<&str, usize> = flow.actions.iter().enumerate().map(|(i, a)| (a.id.as_str(), i)).collect();
+    for comp in components(flow) {
+        let is_cycle = comp.len() > 1 || {
+            let a = &flow.actions[comp[0]];
+            a.transitions.targets().any(|t| position.get(t) == Some(&comp[0]))
+        };
+        if !is_cycle || comp.iter().any(|i| flow.actions[*i].kind.bounds_a_cycle(ft)) {
+            continue;
+        }
+        let mut ids: Vec<&str> = comp.iter().map(|i| flow.actions[*i].id.as_str()).collect();
+        ids.sort();
+        let first = comp.iter().min().copied().unwrap_or(0);
+        problems.error(
+            format!("Actions[{first}]"),
+            Some(&flow.actions[first].id),
+            format!(
+                "these actions loop with no customer input, wait or Loop counter, so the flow could run forever: {}",
+                ids.join(", ")
+            ),
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! Real Amazon Connect exports (from a public sample repository, not written
+//! by us) import, validate and simulate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use switchboard_flow::simulate::{simulate, Script};
+use switchboard_flow::{check, ContactData, FlowType, Outcome, Severity};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/connect-exports/flows")
+}
+
+fn load(name: &str) -> Arc<switchboard_flow::Flow> {
+    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
+    let (flow, problems) = check(&text, FlowType::ContactFlow);
+    let errors: Vec<_> = problems.iter().filter(|p| p.severity == Severity::Error).collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}");
+    Arc::new(flow.unwrap())
+}
+
+#[test]
+fn every_export_parses_and_validates() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(fixtures()).expect("../shared/fixtures beside the repository") {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let flow = load(&name);
+        assert!(flow.name.is_some(), "{name}: the wrapper's Name is kept");
+        n += 1;
+    }
+    assert_eq!(n, 9);
+}
+
+#[test]
+fn the_main_flow_runs_to_the_queue_through_its_module() {
+    let main = load("acme_main_AUTO.json");
+    let module = load("acme_contact_flow_module_AUTO.json");
+    assert_eq!(main.flow_type, Some(FlowType::ContactFlow));
+    assert_eq!(module.flow_type, Some(FlowType::Module));
+    let mut script = Script::default();
+    script.intents.push_back("Finance".into());
+    script.modules.insert("acme_contact_flow_module_AUTO".into(), module);
+    script.functions.insert("acme-exampleFunction-use1".into(), Some(BTreeMap::from([("customerName".to_string(), "Ada".into())])));
+    let contact = ContactData::voice("c1", "+442079460999", "+442079460123");
+    let report = simulate(main, contact, &mut script, 1);
+    let types: Vec<_> = report.path.iter().map(|s| s.action_type.as_str()).collect();
+    // The bot alias is not among the flow attributes (as in the export), so
+    // the bot step fails over to the apology and disconnect.
+    assert_eq!(
+        types,
+        ["UpdateFlowLoggingBehavior", "UpdateFlowAttributes", "UpdateContactTextToSpeechVoice", "MessageParticipant",
+         "UpdateContactEventHooks", "ConnectParticipantWithLexBot", "MessageParticipant", "DisconnectParticipant"],
+        "{:#?}", report.path
+    );
+    assert_eq!(report.outcome, Some(Outcome::Disconnected));
+    assert_eq!(report.contact.voice, "Joanna");
+}
