@@ -46,7 +46,10 @@ pub struct ContactData {
     pub logging: bool,
 }
 
-fn hooks_by_name<S: serde::Serializer>(hooks: &BTreeMap<EventHook, String>, s: S) -> Result<S::Ok, S::Error> {
+fn hooks_by_name<S: serde::Serializer>(
+    hooks: &BTreeMap<EventHook, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(hooks.len()))?;
     for (k, v) in hooks {

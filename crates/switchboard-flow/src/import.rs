@@ -20,19 +20,35 @@ pub fn arn_target(value: &str) -> Option<ArnTarget> {
         return None;
     }
     if value.starts_with("arn:aws:lambda:") || value.contains(":lambda:") {
-        let name = value.rsplit(":function:").next()?.split(':').next()?.to_string();
-        return Some(ArnTarget { kind: "function".into(), name });
+        let name = value
+            .rsplit(":function:")
+            .next()?
+            .split(':')
+            .next()?
+            .to_string();
+        return Some(ArnTarget {
+            kind: "function".into(),
+            name,
+        });
     }
     if value.contains(":bot-alias/") {
         let rest = value.split(":bot-alias/").nth(1)?;
         let name = rest.split('/').next()?.to_string();
-        return Some(ArnTarget { kind: "bot-alias".into(), name });
+        return Some(ArnTarget {
+            kind: "bot-alias".into(),
+            name,
+        });
     }
     let after_instance = value.split("/").skip(1).collect::<Vec<_>>();
     // .../instance/<id>/<kind>/<id-or-placeholder>
-    let [_, kind, id, ..] = after_instance.as_slice() else { return None };
+    let [_, kind, id, ..] = after_instance.as_slice() else {
+        return None;
+    };
     let name = placeholder_name(id).unwrap_or_else(|| id.to_string());
-    Some(ArnTarget { kind: kind.to_string(), name })
+    Some(ArnTarget {
+        kind: kind.to_string(),
+        name,
+    })
 }
 
 /// `${Q:finance:Q}` -> `finance`.
@@ -49,17 +65,32 @@ mod tests {
 
     #[test]
     fn reads_connect_arns() {
-        let q = arn_target("arn:aws:connect:${REGION}:${ACCT_ID}:instance/${INSTANCE_ID}/queue/${Q:finance:Q}").unwrap();
+        let q = arn_target(
+            "arn:aws:connect:${REGION}:${ACCT_ID}:instance/${INSTANCE_ID}/queue/${Q:finance:Q}",
+        )
+        .unwrap();
         assert_eq!((q.kind.as_str(), q.name.as_str()), ("queue", "finance"));
         let f = arn_target("arn:aws:connect:${REGION}:${ACCT_ID}:instance/${INSTANCE_ID}/contact-flow/${F:acme_queue_transfer_AUTO:F}").unwrap();
-        assert_eq!((f.kind.as_str(), f.name.as_str()), ("contact-flow", "acme_queue_transfer_AUTO"));
+        assert_eq!(
+            (f.kind.as_str(), f.name.as_str()),
+            ("contact-flow", "acme_queue_transfer_AUTO")
+        );
         let p = arn_target("arn:aws:connect:${REGION}:${ACCT_ID}:instance/${INSTANCE_ID}/prompt/${P:CustomerQueue.wav:P}").unwrap();
         assert_eq!(p.name, "CustomerQueue.wav");
-        let l = arn_target("arn:aws:lambda:local:${ACCT_ID}:function:acme-exampleFunction-use1").unwrap();
-        assert_eq!((l.kind.as_str(), l.name.as_str()), ("function", "acme-exampleFunction-use1"));
-        let b = arn_target("arn:aws:lex:local:${ACCT_ID}:bot-alias/ACME-lexbot2-tfdemo/current").unwrap();
-        assert_eq!((b.kind.as_str(), b.name.as_str()), ("bot-alias", "ACME-lexbot2-tfdemo"));
-        let real = arn_target("arn:aws:connect:us-east-1:123456789012:instance/abc/queue/def-123").unwrap();
+        let l = arn_target("arn:aws:lambda:local:${ACCT_ID}:function:acme-exampleFunction-use1")
+            .unwrap();
+        assert_eq!(
+            (l.kind.as_str(), l.name.as_str()),
+            ("function", "acme-exampleFunction-use1")
+        );
+        let b = arn_target("arn:aws:lex:local:${ACCT_ID}:bot-alias/ACME-lexbot2-tfdemo/current")
+            .unwrap();
+        assert_eq!(
+            (b.kind.as_str(), b.name.as_str()),
+            ("bot-alias", "ACME-lexbot2-tfdemo")
+        );
+        let real = arn_target("arn:aws:connect:us-east-1:123456789012:instance/abc/queue/def-123")
+            .unwrap();
         assert_eq!(real.name, "def-123");
         assert_eq!(arn_target("Sales"), None);
     }

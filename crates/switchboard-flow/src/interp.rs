@@ -49,7 +49,10 @@ pub enum Rendered {
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Play (voice) or send (chat) a message; answer `PromptFinished`.
-    Play { message: Rendered, voice: String },
+    Play {
+        message: Rendered,
+        voice: String,
+    },
     /// Play the prompt, then collect DTMF: at most `max_digits`, ending early
     /// on `terminator`; answer `Input(digits)` or `InputTimeout`.
     GetInput {
@@ -62,34 +65,85 @@ pub enum Effect {
     /// Play the messages round and round; with `interrupt_seconds`, answer
     /// `TimerFired` after that long. Without, this plays until the contact
     /// leaves (a hold or queue flow).
-    PlayLoop { messages: Vec<Rendered>, voice: String, interrupt_seconds: Option<u32> },
+    PlayLoop {
+        messages: Vec<Rendered>,
+        voice: String,
+        interrupt_seconds: Option<u32>,
+    },
     /// Hand the customer to a bot; answer `BotResult` or `Failed`.
-    StartBot { bot: String, prompt: Option<Rendered>, voice: String, session_attributes: BTreeMap<String, String> },
+    StartBot {
+        bot: String,
+        prompt: Option<Rendered>,
+        voice: String,
+        session_attributes: BTreeMap<String, String>,
+    },
     /// Call an external function; answer `FunctionResult` or `Failed`.
-    InvokeFunction { function: String, parameters: BTreeMap<String, String>, timeout_seconds: u32, json_response: bool },
+    InvokeFunction {
+        function: String,
+        parameters: BTreeMap<String, String>,
+        timeout_seconds: u32,
+        json_response: bool,
+    },
     /// Is it open? `hours` names hours of operation; `None` means the target
     /// queue's. Answer `HoursChecked` or `Failed`.
-    CheckHours { hours: Option<String>, queue: Option<String> },
+    CheckHours {
+        hours: Option<String>,
+        queue: Option<String>,
+    },
     /// Read a real-time metric; answer `MetricValue` or `Failed`.
-    QueryMetric { metric: String, queue: Option<String> },
+    QueryMetric {
+        metric: String,
+        queue: Option<String>,
+    },
     /// Find a queue (or an agent's personal queue); answer `QueueFound` or `Failed`.
-    ResolveQueue { queue: Option<String>, agent: Option<String> },
+    ResolveQueue {
+        queue: Option<String>,
+        agent: Option<String>,
+    },
     /// Put the contact in its target queue; answer `Enqueued`, `QueueAtCapacity` or `Failed`.
-    Enqueue { queue: QueueRef, priority: Option<u32>, time_adjustment_seconds: Option<i64> },
+    Enqueue {
+        queue: QueueRef,
+        priority: Option<u32>,
+        time_adjustment_seconds: Option<i64>,
+    },
     /// Call a number and connect the customer; answer `TransferEnded`,
     /// `ConnectionTimeout`, `CallFailed` or `Failed`.
-    TransferToNumber { number: String, timeout_seconds: u32, caller_id_number: Option<String>, caller_id_name: Option<String>, continue_flow: bool },
+    TransferToNumber {
+        number: String,
+        timeout_seconds: u32,
+        caller_id_number: Option<String>,
+        caller_id_name: Option<String>,
+        continue_flow: bool,
+    },
     /// Continue in another flow; answer `FlowFound` (this session ends) or `Failed`.
-    TransferToFlow { flow: String },
+    TransferToFlow {
+        flow: String,
+    },
     /// Load a flow module to run now; answer `ModuleLoaded` or `Failed`.
-    LoadModule { module: String },
+    LoadModule {
+        module: String,
+    },
     /// Answer `TimerFired` after this long (or `CustomerReturned`, for chat).
-    StartTimer { seconds: u32 },
-    SetVoice { voice: String },
-    SetRecording { participants: Vec<String> },
-    SetEventHook { hook: String, flow: String },
-    SetRoutingBehavior { priority: Option<u32>, time_adjustment_seconds: Option<i64> },
-    SetLogging { enabled: bool },
+    StartTimer {
+        seconds: u32,
+    },
+    SetVoice {
+        voice: String,
+    },
+    SetRecording {
+        participants: Vec<String>,
+    },
+    SetEventHook {
+        hook: String,
+        flow: String,
+    },
+    SetRoutingBehavior {
+        priority: Option<u32>,
+        time_adjustment_seconds: Option<i64>,
+    },
+    SetLogging {
+        enabled: bool,
+    },
     /// Hang up or end the chat.
     Disconnect,
     /// The flow is done; whatever ran it carries on (a whisper ends, a hold resumes).
@@ -102,9 +156,14 @@ pub enum Event {
     PromptFinished,
     Input(String),
     InputTimeout,
-    BotResult { intent: String, slots: BTreeMap<String, String> },
+    BotResult {
+        intent: String,
+        slots: BTreeMap<String, String>,
+    },
     FunctionResult(BTreeMap<String, Value>),
-    HoursChecked { open: bool },
+    HoursChecked {
+        open: bool,
+    },
     MetricValue(f64),
     QueueFound(QueueRef),
     Enqueued,
@@ -130,12 +189,21 @@ pub enum Outcome {
     Disconnected,
     /// EndFlowExecution (or the end of a module run on its own).
     Ended,
-    Queued { queue: QueueRef },
-    TransferredToNumber { number: String },
-    TransferredToFlow { flow: String },
+    Queued {
+        queue: QueueRef,
+    },
+    TransferredToNumber {
+        number: String,
+    },
+    TransferredToFlow {
+        flow: String,
+    },
     CustomerHungUp,
     /// The flow could not go on: an error with no branch, or the step limit.
-    Failed { action: Option<String>, reason: String },
+    Failed {
+        action: Option<String>,
+        reason: String,
+    },
 }
 
 /// One action run, and which way it went: the path taken.
@@ -201,14 +269,34 @@ impl Session {
     /// Starts `flow` for `contact`. `seed` drives DistributeByPercentage,
     /// so a run can be replayed exactly.
     pub fn start(flow: Arc<Flow>, contact: ContactData, seed: u64) -> (Self, Vec<Effect>) {
-        let mut s = Session { frames: vec![], contact, awaiting: None, outcome: None, trace: vec![], steps: 0, steps_since_event: 0, rng: seed };
+        let mut s = Session {
+            frames: vec![],
+            contact,
+            awaiting: None,
+            outcome: None,
+            trace: vec![],
+            steps: 0,
+            steps_since_event: 0,
+            rng: seed,
+        };
         let mut effects = Vec::new();
         match flow.position(&flow.start) {
             Some(at) => {
-                s.frames.push(Frame { flow, at, return_to: None, loops: HashMap::new() });
+                s.frames.push(Frame {
+                    flow,
+                    at,
+                    return_to: None,
+                    loops: HashMap::new(),
+                });
                 s.run(&mut effects);
             }
-            None => s.finish(Outcome::Failed { action: None, reason: format!("StartAction '{}' is not in the flow", flow.start) }, &mut effects),
+            None => s.finish(
+                Outcome::Failed {
+                    action: None,
+                    reason: format!("StartAction '{}' is not in the flow", flow.start),
+                },
+                &mut effects,
+            ),
         }
         (s, effects)
     }
@@ -247,7 +335,9 @@ impl Session {
             self.outcome = Some(Outcome::CustomerHungUp);
             return effects;
         }
-        let Some(waiting) = self.awaiting else { return effects };
+        let Some(waiting) = self.awaiting else {
+            return effects;
+        };
         let Some(next) = self.resume(waiting, event) else {
             return effects; // not what we wait for
         };
@@ -304,7 +394,11 @@ impl Session {
             let f = self.frame();
             &f.flow.actions[f.at]
         };
-        let step = Step { action: a.id.clone(), action_type: a.type_name.clone(), branch };
+        let step = Step {
+            action: a.id.clone(),
+            action_type: a.type_name.clone(),
+            branch,
+        };
         self.trace.push(step);
     }
 
@@ -332,7 +426,13 @@ impl Session {
                     Some(at) => frame.at = at,
                     None => {
                         let action = Some(frame.flow.actions[frame.at].id.clone());
-                        self.finish(Outcome::Failed { action, reason: format!("transition to '{id}', which is not in the flow") }, effects);
+                        self.finish(
+                            Outcome::Failed {
+                                action,
+                                reason: format!("transition to '{id}', which is not in the flow"),
+                            },
+                            effects,
+                        );
                     }
                 }
             }
@@ -361,7 +461,11 @@ impl Session {
             .transitions
             .on_error(error_type)
             .map(|n| (error_type, n))
-            .or_else(|| a.transitions.on_error("NoMatchingError").map(|n| ("NoMatchingError", n)));
+            .or_else(|| {
+                a.transitions
+                    .on_error("NoMatchingError")
+                    .map(|n| ("NoMatchingError", n))
+            });
         match branch {
             Some((ty, next)) => {
                 let next = next.to_string();
@@ -370,14 +474,22 @@ impl Session {
             }
             None => {
                 self.record(format!("error {error_type} (no branch)"));
-                Next::Finish(Outcome::Failed { action: Some(a.id.clone()), reason: format!("{error_type}: {why}") })
+                Next::Finish(Outcome::Failed {
+                    action: Some(a.id.clone()),
+                    reason: format!("{error_type}: {why}"),
+                })
             }
         }
     }
 
     /// Takes the first condition that holds for `value`, else `otherwise`.
     fn by_condition(&mut self, a: &Action, value: &str, otherwise: &str) -> Next {
-        if let Some(c) = a.transitions.conditions.iter().find(|c| c.operator.test(value, &c.operand)) {
+        if let Some(c) = a
+            .transitions
+            .conditions
+            .iter()
+            .find(|c| c.operator.test(value, &c.operand))
+        {
             let next = c.next.clone();
             self.record(format!("condition {:?} {}", c.operator, c.operand));
             return Next::Goto(next);
@@ -392,16 +504,30 @@ impl Session {
         let voice = c.voice.clone();
         match &a.kind {
             MessageParticipant { message } => {
-                effects.push(Effect::Play { message: render_message(c, message), voice });
+                effects.push(Effect::Play {
+                    message: render_message(c, message),
+                    voice,
+                });
                 Next::Wait(Awaiting::Prompt)
             }
-            GetParticipantInput { prompt, timeout_seconds, store_input, validation, terminator, .. } => {
+            GetParticipantInput {
+                prompt,
+                timeout_seconds,
+                store_input,
+                validation,
+                terminator,
+                ..
+            } => {
                 let max_digits = match (store_input, validation) {
                     (false, _) => 1,
                     (true, Some(InputValidation::MaxLength(n))) => *n,
                     (true, _) => 20,
                 };
-                let terminator = if *store_input { Some(terminator.clone().unwrap_or_else(|| "#".into())) } else { None };
+                let terminator = if *store_input {
+                    Some(terminator.clone().unwrap_or_else(|| "#".into()))
+                } else {
+                    None
+                };
                 effects.push(Effect::GetInput {
                     prompt: prompt.as_ref().map(|m| render_message(c, m)),
                     voice,
@@ -411,26 +537,41 @@ impl Session {
                 });
                 Next::Wait(Awaiting::Input)
             }
-            MessageParticipantIteratively { messages, interrupt_seconds } => {
+            MessageParticipantIteratively {
+                messages,
+                interrupt_seconds,
+            } => {
                 let messages = messages.iter().map(|m| render_message(c, m)).collect();
-                effects.push(Effect::PlayLoop { messages, voice, interrupt_seconds: *interrupt_seconds });
+                effects.push(Effect::PlayLoop {
+                    messages,
+                    voice,
+                    interrupt_seconds: *interrupt_seconds,
+                });
                 Next::Wait(Awaiting::Loop)
             }
-            UpdateContactTextToSpeechVoice { voice, .. } => match c.render_strict(voice).filter(|v| !v.is_empty()) {
-                Some(v) => {
-                    self.contact.voice = v.clone();
-                    effects.push(Effect::SetVoice { voice: v });
-                    self.next()
+            UpdateContactTextToSpeechVoice { voice, .. } => {
+                match c.render_strict(voice).filter(|v| !v.is_empty()) {
+                    Some(v) => {
+                        self.contact.voice = v.clone();
+                        effects.push(Effect::SetVoice { voice: v });
+                        self.next()
+                    }
+                    None => self.error_on(&a, "NoMatchingError", "the voice is empty"),
                 }
-                None => self.error_on(&a, "NoMatchingError", "the voice is empty"),
-            },
+            }
             UpdateContactAttributes { attributes } | UpdateFlowAttributes { attributes } => {
                 // All or none: a value that names nothing sets nothing.
                 let mut values = Vec::new();
                 for (k, v) in attributes {
                     match c.render_strict(v) {
                         Some(val) => values.push((k.clone(), val)),
-                        None => return self.error_on(&a, "NoMatchingError", &format!("'{}' has no value", v.raw)),
+                        None => {
+                            return self.error_on(
+                                &a,
+                                "NoMatchingError",
+                                &format!("'{}' has no value", v.raw),
+                            )
+                        }
                     }
                 }
                 let target = if matches!(a.kind, UpdateContactAttributes { .. }) {
@@ -446,25 +587,47 @@ impl Session {
                 self.by_condition(&a, &v, "NoMatchingCondition")
             }
             CheckHoursOfOperation { hours } => {
-                let hours = hours.as_ref().map(|h| c.render(h)).filter(|h| !h.is_empty());
+                let hours = hours
+                    .as_ref()
+                    .map(|h| c.render(h))
+                    .filter(|h| !h.is_empty());
                 let queue = c.queue.as_ref().map(|q| q.id.clone());
                 if hours.is_none() && queue.is_none() {
-                    return self.error_on(&a, "NoMatchingError", "no hours given and no target queue set");
+                    return self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        "no hours given and no target queue set",
+                    );
                 }
                 effects.push(Effect::CheckHours { hours, queue });
                 Next::Wait(Awaiting::Hours)
             }
             CheckMetricData { metric, queue } => {
-                let queue = queue.as_ref().map(|q| c.render(q)).filter(|q| !q.is_empty()).or_else(|| c.queue.as_ref().map(|q| q.id.clone()));
-                effects.push(Effect::QueryMetric { metric: format!("{metric:?}"), queue });
+                let queue = queue
+                    .as_ref()
+                    .map(|q| c.render(q))
+                    .filter(|q| !q.is_empty())
+                    .or_else(|| c.queue.as_ref().map(|q| q.id.clone()));
+                effects.push(Effect::QueryMetric {
+                    metric: format!("{metric:?}"),
+                    queue,
+                });
                 Next::Wait(Awaiting::Metric)
             }
             DistributeByPercentage => {
                 let roll = (splitmix64(&mut self.rng) % 100 + 1) as f64;
-                let hit = a.transitions.conditions.iter().find(|c| c.operand.parse::<f64>().is_ok_and(|limit| roll < limit)).cloned();
+                let hit = a
+                    .transitions
+                    .conditions
+                    .iter()
+                    .find(|c| c.operand.parse::<f64>().is_ok_and(|limit| roll < limit))
+                    .cloned();
                 match hit {
                     Some(cond) => {
-                        self.record(format!("condition NumberLessThan {} (rolled {roll})", cond.operand));
+                        self.record(format!(
+                            "condition NumberLessThan {} (rolled {roll})",
+                            cond.operand
+                        ));
                         Next::Goto(cond.next)
                     }
                     None => match a.transitions.next.clone() {
@@ -477,8 +640,15 @@ impl Session {
                 }
             }
             Loop { count } => {
-                let Some(limit) = c.render_strict(count).and_then(|v| v.trim().parse::<u32>().ok()) else {
-                    return self.error_on(&a, "NoMatchingError", &format!("loop count '{}' is not a number", count.raw));
+                let Some(limit) = c
+                    .render_strict(count)
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                else {
+                    return self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        &format!("loop count '{}' is not a number", count.raw),
+                    );
                 };
                 let frame = self.frames.last_mut().expect("frame");
                 let done = frame.loops.entry(a.id.clone()).or_insert(0);
@@ -492,13 +662,23 @@ impl Session {
                 };
                 self.by_condition(&a, outcome, "NoMatchingError")
             }
-            Wait { timeout_seconds, .. } => {
-                effects.push(Effect::StartTimer { seconds: *timeout_seconds });
+            Wait {
+                timeout_seconds, ..
+            } => {
+                effects.push(Effect::StartTimer {
+                    seconds: *timeout_seconds,
+                });
                 Next::Wait(Awaiting::Timer)
             }
             UpdateContactTargetQueue { queue, agent } => {
-                let queue = queue.as_ref().map(|q| c.render(q)).filter(|q| !q.is_empty());
-                let agent = agent.as_ref().map(|q| c.render(q)).filter(|q| !q.is_empty());
+                let queue = queue
+                    .as_ref()
+                    .map(|q| c.render(q))
+                    .filter(|q| !q.is_empty());
+                let agent = agent
+                    .as_ref()
+                    .map(|q| c.render(q))
+                    .filter(|q| !q.is_empty());
                 if queue.is_none() && agent.is_none() {
                     return self.error_on(&a, "NoMatchingError", "the queue reference is empty");
                 }
@@ -507,22 +687,47 @@ impl Session {
             }
             TransferContactToQueue => match c.queue.clone() {
                 Some(queue) => {
-                    effects.push(Effect::Enqueue { queue, priority: c.queue_priority, time_adjustment_seconds: c.queue_time_adjustment_seconds });
+                    effects.push(Effect::Enqueue {
+                        queue,
+                        priority: c.queue_priority,
+                        time_adjustment_seconds: c.queue_time_adjustment_seconds,
+                    });
                     Next::Wait(Awaiting::Enqueue)
                 }
-                None => self.error_on(&a, "NoMatchingError", "no target queue set (use UpdateContactTargetQueue first)"),
+                None => self.error_on(
+                    &a,
+                    "NoMatchingError",
+                    "no target queue set (use UpdateContactTargetQueue first)",
+                ),
             },
             TransferToFlow { flow } => match c.render_strict(flow).filter(|f| !f.is_empty()) {
                 Some(flow) => {
                     effects.push(Effect::TransferToFlow { flow });
                     Next::Wait(Awaiting::Flow)
                 }
-                None => self.error_on(&a, "NoMatchingError", &format!("'{}' names no flow", flow.raw)),
+                None => self.error_on(
+                    &a,
+                    "NoMatchingError",
+                    &format!("'{}' names no flow", flow.raw),
+                ),
             },
-            TransferParticipantToThirdParty { number, timeout_seconds, continue_flow, caller_id_number, caller_id_name } => {
+            TransferParticipantToThirdParty {
+                number,
+                timeout_seconds,
+                continue_flow,
+                caller_id_number,
+                caller_id_name,
+            } => {
                 let number = c.render(number);
-                if !number.starts_with('+') || number.len() < 8 || !number[1..].chars().all(|ch| ch.is_ascii_digit()) {
-                    return self.error_on(&a, "CallFailed", &format!("'{number}' is not an E.164 number"));
+                if !number.starts_with('+')
+                    || number.len() < 8
+                    || !number[1..].chars().all(|ch| ch.is_ascii_digit())
+                {
+                    return self.error_on(
+                        &a,
+                        "CallFailed",
+                        &format!("'{number}' is not an E.164 number"),
+                    );
                 }
                 effects.push(Effect::TransferToNumber {
                     number,
@@ -544,20 +749,40 @@ impl Session {
                 for (hook, flow) in hooks {
                     match c.render_strict(flow).filter(|f| !f.is_empty()) {
                         Some(f) => resolved.push((*hook, f)),
-                        None => return self.error_on(&a, "NoMatchingError", &format!("'{}' names no flow", flow.raw)),
+                        None => {
+                            return self.error_on(
+                                &a,
+                                "NoMatchingError",
+                                &format!("'{}' names no flow", flow.raw),
+                            )
+                        }
                     }
                 }
                 for (hook, flow) in resolved {
-                    effects.push(Effect::SetEventHook { hook: format!("{hook:?}"), flow: flow.clone() });
+                    effects.push(Effect::SetEventHook {
+                        hook: format!("{hook:?}"),
+                        flow: flow.clone(),
+                    });
                     self.contact.event_hooks.insert(hook, flow);
                 }
                 self.next()
             }
-            UpdateContactRoutingBehavior { priority, time_adjustment_seconds } => {
-                let p = priority.as_ref().map(|o| c.render(o).trim().parse::<u32>().ok().filter(|n| *n >= 1));
-                let t = time_adjustment_seconds.as_ref().map(|o| c.render(o).trim().parse::<i64>().ok());
+            UpdateContactRoutingBehavior {
+                priority,
+                time_adjustment_seconds,
+            } => {
+                let p = priority
+                    .as_ref()
+                    .map(|o| c.render(o).trim().parse::<u32>().ok().filter(|n| *n >= 1));
+                let t = time_adjustment_seconds
+                    .as_ref()
+                    .map(|o| c.render(o).trim().parse::<i64>().ok());
                 if p == Some(None) || t == Some(None) {
-                    return self.error_on(&a, "NoMatchingError", "the priority or time adjustment is not a number");
+                    return self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        "the priority or time adjustment is not a number",
+                    );
                 }
                 let (p, t) = (p.flatten(), t.flatten());
                 if p.is_some() {
@@ -566,19 +791,39 @@ impl Session {
                 if t.is_some() {
                     self.contact.queue_time_adjustment_seconds = t;
                 }
-                effects.push(Effect::SetRoutingBehavior { priority: self.contact.queue_priority, time_adjustment_seconds: self.contact.queue_time_adjustment_seconds });
+                effects.push(Effect::SetRoutingBehavior {
+                    priority: self.contact.queue_priority,
+                    time_adjustment_seconds: self.contact.queue_time_adjustment_seconds,
+                });
                 self.next()
             }
-            InvokeLambdaFunction { function, timeout_seconds, attributes, json_response } => {
+            InvokeLambdaFunction {
+                function,
+                timeout_seconds,
+                attributes,
+                json_response,
+            } => {
                 let function = c.render(function);
                 if function.is_empty() {
                     return self.error_on(&a, "NoMatchingError", "the function reference is empty");
                 }
-                let parameters = attributes.iter().map(|(k, v)| (k.clone(), c.render(v))).collect();
-                effects.push(Effect::InvokeFunction { function, parameters, timeout_seconds: *timeout_seconds, json_response: *json_response });
+                let parameters = attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), c.render(v)))
+                    .collect();
+                effects.push(Effect::InvokeFunction {
+                    function,
+                    parameters,
+                    timeout_seconds: *timeout_seconds,
+                    json_response: *json_response,
+                });
                 Next::Wait(Awaiting::Function)
             }
-            ConnectParticipantWithLexBot { bot, prompt, session_attributes } => {
+            ConnectParticipantWithLexBot {
+                bot,
+                prompt,
+                session_attributes,
+            } => {
                 let bot = c.render(bot);
                 if bot.is_empty() {
                     return self.error_on(&a, "NoMatchingError", "the bot reference is empty");
@@ -587,7 +832,10 @@ impl Session {
                     bot,
                     prompt: prompt.as_ref().map(|m| render_message(c, m)),
                     voice,
-                    session_attributes: session_attributes.iter().map(|(k, v)| (k.clone(), c.render(v))).collect(),
+                    session_attributes: session_attributes
+                        .iter()
+                        .map(|(k, v)| (k.clone(), c.render(v)))
+                        .collect(),
                 });
                 Next::Wait(Awaiting::Bot)
             }
@@ -596,13 +844,24 @@ impl Session {
                 effects.push(Effect::SetLogging { enabled: *enabled });
                 self.next()
             }
-            InvokeFlowModule { module } => match c.render_strict(module).filter(|m| !m.is_empty()) {
-                Some(module) => {
-                    effects.push(Effect::LoadModule { module });
-                    Next::Wait(Awaiting::Module)
+            InvokeFlowModule { module } => {
+                match c.render_strict(module).filter(|m| !m.is_empty()) {
+                    Some(module) => {
+                        effects.push(Effect::LoadModule { module });
+                        Next::Wait(Awaiting::Module)
+                    }
+                    None => self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        &format!("'{}' names no module", module.raw),
+                    ),
                 }
-                None => self.error_on(&a, "NoMatchingError", &format!("'{}' names no module", module.raw)),
-            },
+            }
+            Unsupported => self.error_on(
+                &a,
+                "NoMatchingError",
+                &format!("{} is not supported", a.type_name),
+            ),
             EndFlowModuleExecution => {
                 self.record("end".into());
                 self.end_frame(effects)
@@ -630,7 +889,10 @@ impl Session {
             (Some(next), false) => Next::Goto(next),
             _ => {
                 // A module run on its own (e.g. simulated): it simply ends.
-                self.frames.push(Frame { return_to: None, ..frame });
+                self.frames.push(Frame {
+                    return_to: None,
+                    ..frame
+                });
                 effects.push(Effect::End);
                 Next::Finish(Outcome::Ended)
             }
@@ -645,7 +907,9 @@ impl Session {
         let next = match (waiting, event) {
             (_, Event::Failed(why)) => self.error_on(&a, "NoMatchingError", &why),
             (W::Prompt, Event::PromptFinished) => self.next(),
-            (W::Input, Event::InputTimeout) | (W::Bot, Event::InputTimeout) => self.error_on(&a, "InputTimeLimitExceeded", "no input in time"),
+            (W::Input, Event::InputTimeout) | (W::Bot, Event::InputTimeout) => {
+                self.error_on(&a, "InputTimeLimitExceeded", "no input in time")
+            }
             (W::Input, Event::Input(digits)) => self.input(&a, digits),
             (W::Loop, Event::TimerFired) => self.error_on(&a, "MessagesInterrupted", "interrupt"),
             (W::Bot, Event::BotResult { intent, slots }) => {
@@ -654,16 +918,32 @@ impl Session {
                 self.by_condition(&a, &intent, "NoMatchingCondition")
             }
             (W::Function, Event::FunctionResult(values)) => {
-                let json = matches!(a.kind, ActionKind::InvokeLambdaFunction { json_response: true, .. });
+                let json = matches!(
+                    a.kind,
+                    ActionKind::InvokeLambdaFunction {
+                        json_response: true,
+                        ..
+                    }
+                );
                 if !json && values.values().any(|v| !v.is_string()) {
-                    return Some(self.error_on(&a, "NoMatchingError", "a STRING_MAP response must be flat text values"));
+                    return Some(self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        "a STRING_MAP response must be flat text values",
+                    ));
                 }
                 self.contact.external = values;
                 self.next()
             }
-            (W::Hours, Event::HoursChecked { open }) => self.by_condition(&a, if open { "True" } else { "False" }, "NoMatchingError"),
+            (W::Hours, Event::HoursChecked { open }) => {
+                self.by_condition(&a, if open { "True" } else { "False" }, "NoMatchingError")
+            }
             (W::Metric, Event::MetricValue(v)) => {
-                let text = if v.fract() == 0.0 { format!("{}", v as i64) } else { v.to_string() };
+                let text = if v.fract() == 0.0 {
+                    format!("{}", v as i64)
+                } else {
+                    v.to_string()
+                };
                 self.by_condition(&a, &text, "NoMatchingCondition")
             }
             (W::Queue, Event::QueueFound(q)) => {
@@ -675,16 +955,25 @@ impl Session {
                 let queue = self.contact.queue.clone().expect("enqueued with a queue");
                 Next::Finish(Outcome::Queued { queue })
             }
-            (W::Enqueue, Event::QueueAtCapacity) => self.error_on(&a, "QueueAtCapacity", "the queue is full"),
+            (W::Enqueue, Event::QueueAtCapacity) => {
+                self.error_on(&a, "QueueAtCapacity", "the queue is full")
+            }
             (W::Transfer, Event::TransferEnded) => match &a.kind {
-                ActionKind::TransferParticipantToThirdParty { continue_flow: true, .. } => self.next(),
+                ActionKind::TransferParticipantToThirdParty {
+                    continue_flow: true,
+                    ..
+                } => self.next(),
                 ActionKind::TransferParticipantToThirdParty { number, .. } => {
                     self.record("transferred".into());
-                    Next::Finish(Outcome::TransferredToNumber { number: self.contact.render(number) })
+                    Next::Finish(Outcome::TransferredToNumber {
+                        number: self.contact.render(number),
+                    })
                 }
                 _ => unreachable!("awaiting a transfer only after a transfer action"),
             },
-            (W::Transfer, Event::ConnectionTimeout) => self.error_on(&a, "ConnectionTimeLimitExceeded", "nobody answered in time"),
+            (W::Transfer, Event::ConnectionTimeout) => {
+                self.error_on(&a, "ConnectionTimeLimitExceeded", "nobody answered in time")
+            }
             (W::Transfer, Event::CallFailed) => self.error_on(&a, "CallFailed", "the call failed"),
             (W::Flow, Event::FlowFound) => {
                 self.record("transferred".into());
@@ -696,15 +985,34 @@ impl Session {
             }
             (W::Module, Event::ModuleLoaded(module)) => {
                 let Some(at) = module.position(&module.start) else {
-                    return Some(self.error_on(&a, "NoMatchingError", "the module has no StartAction"));
+                    return Some(self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        "the module has no StartAction",
+                    ));
                 };
                 let return_to = a.transitions.next.clone();
                 self.record("module".into());
-                self.frames.push(Frame { flow: module, at, return_to, loops: HashMap::new() });
+                self.frames.push(Frame {
+                    flow: module,
+                    at,
+                    return_to,
+                    loops: HashMap::new(),
+                });
                 Next::Continue
             }
-            (W::Timer, Event::TimerFired) => self.by_condition(&a, "WaitCompleted", "NoMatchingError"),
-            (W::Timer, Event::CustomerReturned) if matches!(a.kind, ActionKind::Wait { customer_returned: true, .. }) => {
+            (W::Timer, Event::TimerFired) => {
+                self.by_condition(&a, "WaitCompleted", "NoMatchingError")
+            }
+            (W::Timer, Event::CustomerReturned)
+                if matches!(
+                    a.kind,
+                    ActionKind::Wait {
+                        customer_returned: true,
+                        ..
+                    }
+                ) =>
+            {
                 self.by_condition(&a, "CustomerReturned", "NoMatchingError")
             }
             _ => return None,
@@ -714,7 +1022,12 @@ impl Session {
 
     /// Digits for a GetParticipantInput.
     fn input(&mut self, a: &Action, digits: String) -> Next {
-        let ActionKind::GetParticipantInput { store_input, validation, .. } = &a.kind else {
+        let ActionKind::GetParticipantInput {
+            store_input,
+            validation,
+            ..
+        } = &a.kind
+        else {
             unreachable!("awaiting input only after GetParticipantInput")
         };
         if !*store_input {
@@ -725,10 +1038,18 @@ impl Session {
             return self.error_on(a, "InputTimeLimitExceeded", "nothing entered");
         }
         match validation {
-            Some(InputValidation::PhoneNumber { local_country }) => match crate::phone::normalise(&digits, local_country.as_deref()) {
-                Some(number) => self.contact.stored_input = Some(number),
-                None => return self.error_on(a, "InvalidPhoneNumber", &format!("'{digits}' is not a valid phone number")),
-            },
+            Some(InputValidation::PhoneNumber { local_country }) => {
+                match crate::phone::normalise(&digits, local_country.as_deref()) {
+                    Some(number) => self.contact.stored_input = Some(number),
+                    None => {
+                        return self.error_on(
+                            a,
+                            "InvalidPhoneNumber",
+                            &format!("'{digits}' is not a valid phone number"),
+                        )
+                    }
+                }
+            }
             Some(InputValidation::MaxLength(n)) if digits.chars().count() > *n as usize => {
                 return self.error_on(a, "NoMatchingError", &format!("more than {n} digits"));
             }

@@ -127,7 +127,12 @@ impl Operator {
     /// Whether `value` satisfies the condition against `operand`. Number
     /// operators are false when either side is not a number.
     pub fn test(self, value: &str, operand: &str) -> bool {
-        let num = || Some((value.trim().parse::<f64>().ok()?, operand.trim().parse::<f64>().ok()?));
+        let num = || {
+            Some((
+                value.trim().parse::<f64>().ok()?,
+                operand.trim().parse::<f64>().ok()?,
+            ))
+        };
         match self {
             Operator::Equals => value == operand,
             Operator::TextStartsWith => value.starts_with(operand),
@@ -342,6 +347,9 @@ pub enum ActionKind {
     EndFlowModuleExecution,
     DisconnectParticipant,
     EndFlowExecution,
+    /// A Connect action type Switchboard does not run. Kept so the rest of
+    /// the flow can still be checked; validation reports it as an error.
+    Unsupported,
 }
 
 impl ActionKind {
@@ -372,6 +380,8 @@ impl ActionKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
+    /// Position in the flow's `Actions` list as written, for error paths.
+    pub index: usize,
     pub id: String,
     /// The `Type` as written.
     pub type_name: String,
@@ -391,7 +401,12 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn new(name: Option<String>, flow_type: Option<FlowType>, start: String, actions: Vec<Action>) -> Self {
+    pub fn new(
+        name: Option<String>,
+        flow_type: Option<FlowType>,
+        start: String,
+        actions: Vec<Action>,
+    ) -> Self {
         let index = actions
             .iter()
             .enumerate()

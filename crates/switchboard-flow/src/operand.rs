@@ -170,11 +170,23 @@ mod tests {
     fn finds_references_in_text() {
         assert_eq!(refs("$.Queue.Name"), ["$.Queue.Name"]);
         assert_eq!(refs("Going to $.Queue.Name."), ["$.Queue.Name"]);
-        assert_eq!(refs("$.Attributes.Journey >> went"), ["$.Attributes.Journey"]);
-        assert_eq!(refs("arn:aws:lambda:$.AwsRegion:${ACCT_ID}:fn"), ["$.AwsRegion"]);
-        assert_eq!(refs("$.Attributes['first name'] and $.External.x-y"), ["$.Attributes['first name']", "$.External.x-y"]);
+        assert_eq!(
+            refs("$.Attributes.Journey >> went"),
+            ["$.Attributes.Journey"]
+        );
+        assert_eq!(
+            refs("arn:aws:lambda:$.AwsRegion:${ACCT_ID}:fn"),
+            ["$.AwsRegion"]
+        );
+        assert_eq!(
+            refs("$.Attributes['first name'] and $.External.x-y"),
+            ["$.Attributes['first name']", "$.External.x-y"]
+        );
         assert!(refs("costs $5, or ${X}").is_empty());
-        assert_eq!(Operand::parse("$.External.a").single_path().unwrap().0, ["External", "a"]);
+        assert_eq!(
+            Operand::parse("$.External.a").single_path().unwrap().0,
+            ["External", "a"]
+        );
         assert!(Operand::parse("x $.External.a").single_path().is_none());
     }
 

@@ -28,14 +28,24 @@ pub const MAX_FLOW_BYTES: usize = 4 * 1024 * 1024;
 pub fn parse(text: &str) -> Parsed {
     let mut problems = Problems::default();
     if text.len() > MAX_FLOW_BYTES {
-        problems.error("$", None, format!("the flow is {} bytes; at most {MAX_FLOW_BYTES}", text.len()));
-        return Parsed { flow: None, problems };
+        problems.error(
+            "$",
+            None,
+            format!("the flow is {} bytes; at most {MAX_FLOW_BYTES}", text.len()),
+        );
+        return Parsed {
+            flow: None,
+            problems,
+        };
     }
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             problems.error("$", None, format!("not JSON: {e}"));
-            return Parsed { flow: None, problems };
+            return Parsed {
+                flow: None,
+                problems,
+            };
         }
     };
     let flow = parse_value(&value, &mut problems);
@@ -71,7 +81,11 @@ pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
             },
             Value::Object(_) => content.clone(),
             _ => {
-                problems.error("Content", None, "must be the flow, as a JSON string or object");
+                problems.error(
+                    "Content",
+                    None,
+                    "must be the flow, as a JSON string or object",
+                );
                 return None;
             }
         };
@@ -83,7 +97,11 @@ pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
 
     match top.get("Version").and_then(Value::as_str) {
         Some(VERSION) => {}
-        Some(v) => problems.error("Version", None, format!("is '{v}'; the flow language version is {VERSION}")),
+        Some(v) => problems.error(
+            "Version",
+            None,
+            format!("is '{v}'; the flow language version is {VERSION}"),
+        ),
         None => problems.error("Version", None, format!("missing; must be \"{VERSION}\"")),
     }
     let start = match top.get("StartAction").and_then(Value::as_str) {
@@ -98,7 +116,11 @@ pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
         return None;
     };
     if list.len() > MAX_ACTIONS {
-        problems.error("Actions", None, format!("has {} actions; at most {MAX_ACTIONS}", list.len()));
+        problems.error(
+            "Actions",
+            None,
+            format!("has {} actions; at most {MAX_ACTIONS}", list.len()),
+        );
     }
     let actions = list
         .iter()
@@ -117,18 +139,34 @@ fn parse_action(i: usize, value: &Value, problems: &mut Problems) -> Option<Acti
         return None;
     };
     let Some(id) = obj.get("Identifier").and_then(Value::as_str) else {
-        problems.error(format!("{path}.Identifier"), None, "missing: every action needs an Identifier");
+        problems.error(
+            format!("{path}.Identifier"),
+            None,
+            "missing: every action needs an Identifier",
+        );
         return None;
     };
     let id = id.to_string();
     if id.is_empty() || id.chars().count() > 50 {
-        problems.error(format!("{path}.Identifier"), Some(&id), "must be 1 to 50 characters");
+        problems.error(
+            format!("{path}.Identifier"),
+            Some(&id),
+            "must be 1 to 50 characters",
+        );
     }
     if let Some(c) = id.chars().find(|c| FORBIDDEN_ID_CHARS.contains(*c)) {
-        problems.error(format!("{path}.Identifier"), Some(&id), format!("must not contain '{c}'"));
+        problems.error(
+            format!("{path}.Identifier"),
+            Some(&id),
+            format!("must not contain '{c}'"),
+        );
     }
     let Some(type_name) = obj.get("Type").and_then(Value::as_str) else {
-        problems.error(format!("{path}.Type"), Some(&id), "missing: every action needs a Type");
+        problems.error(
+            format!("{path}.Type"),
+            Some(&id),
+            "missing: every action needs a Type",
+        );
         return None;
     };
     let empty = Map::new();
@@ -150,15 +188,18 @@ fn parse_action(i: usize, value: &Value, problems: &mut Problems) -> Option<Acti
     };
     let kind = parse_kind(type_name, &mut p);
     // Nothing can be said about the parameters of an unknown type.
-    if kind.is_some() {
+    if kind != Some(ActionKind::Unsupported) {
         p.warn_unused();
     }
-    let transitions = parse_transitions(obj.get("Transitions"), &format!("{path}.Transitions"), &id, problems);
-    let kind = match kind {
-        Some(k) => k,
-        None => return None,
-    };
+    let transitions = parse_transitions(
+        obj.get("Transitions"),
+        &format!("{path}.Transitions"),
+        &id,
+        problems,
+    );
+    let kind = kind?;
     Some(Action {
+        index: i,
         id,
         type_name: type_name.to_string(),
         kind,
@@ -166,7 +207,12 @@ fn parse_action(i: usize, value: &Value, problems: &mut Problems) -> Option<Acti
     })
 }
 
-fn parse_transitions(value: Option<&Value>, path: &str, id: &str, problems: &mut Problems) -> Transitions {
+fn parse_transitions(
+    value: Option<&Value>,
+    path: &str,
+    id: &str,
+    problems: &mut Problems,
+) -> Transitions {
     let mut t = Transitions::default();
     let Some(value) = value else { return t };
     let Some(obj) = value.as_object() else {
@@ -176,7 +222,11 @@ fn parse_transitions(value: Option<&Value>, path: &str, id: &str, problems: &mut
     match obj.get("NextAction") {
         Some(Value::String(s)) => t.next = Some(s.clone()),
         None | Some(Value::Null) => {}
-        Some(_) => problems.error(format!("{path}.NextAction"), Some(id), "must be an action Identifier"),
+        Some(_) => problems.error(
+            format!("{path}.NextAction"),
+            Some(id),
+            "must be an action Identifier",
+        ),
     }
     if let Some(conds) = obj.get("Conditions") {
         let Some(list) = conds.as_array() else {
@@ -191,25 +241,45 @@ fn parse_transitions(value: Option<&Value>, path: &str, id: &str, problems: &mut
             match (next, op, operands) {
                 (Some(next), Some(op), Some(operands)) => {
                     let Some(operator) = Operator::parse(op) else {
-                        problems.error(format!("{cpath}.Condition.Operator"), Some(id), format!("unknown operator '{op}'"));
+                        problems.error(
+                            format!("{cpath}.Condition.Operator"),
+                            Some(id),
+                            format!("unknown operator '{op}'"),
+                        );
                         continue;
                     };
                     let operand = match operands.as_slice() {
                         [Value::String(s)] => s.clone(),
                         [Value::Number(n)] => n.to_string(),
                         _ => {
-                            problems.error(format!("{cpath}.Condition.Operands"), Some(id), "must hold exactly one value");
+                            problems.error(
+                                format!("{cpath}.Condition.Operands"),
+                                Some(id),
+                                "must hold exactly one value",
+                            );
                             continue;
                         }
                     };
                     if operator.is_numeric() && operand.trim().parse::<f64>().is_err() {
-                        problems.error(format!("{cpath}.Condition.Operands[0]"), Some(id), format!("{op} needs a number, got '{operand}'"));
+                        problems.error(
+                            format!("{cpath}.Condition.Operands[0]"),
+                            Some(id),
+                            format!("{op} needs a number, got '{operand}'"),
+                        );
                     }
-                    t.conditions.push(Condition { next: next.to_string(), operator, operand });
+                    t.conditions.push(Condition {
+                        next: next.to_string(),
+                        operator,
+                        operand,
+                    });
                 }
                 (None, _, _) => problems.error(format!("{cpath}.NextAction"), Some(id), "missing"),
-                (_, None, _) => problems.error(format!("{cpath}.Condition.Operator"), Some(id), "missing"),
-                (_, _, None) => problems.error(format!("{cpath}.Condition.Operands"), Some(id), "missing"),
+                (_, None, _) => {
+                    problems.error(format!("{cpath}.Condition.Operator"), Some(id), "missing")
+                }
+                (_, _, None) => {
+                    problems.error(format!("{cpath}.Condition.Operands"), Some(id), "missing")
+                }
             }
         }
     }
@@ -219,9 +289,19 @@ fn parse_transitions(value: Option<&Value>, path: &str, id: &str, problems: &mut
             return t;
         };
         for (i, e) in list.iter().enumerate() {
-            match (e.get("ErrorType").and_then(Value::as_str), e.get("NextAction").and_then(Value::as_str)) {
-                (Some(ty), Some(next)) => t.errors.push(ErrorBranch { error_type: ty.to_string(), next: next.to_string() }),
-                _ => problems.error(format!("{path}.Errors[{i}]"), Some(id), "needs ErrorType and NextAction"),
+            match (
+                e.get("ErrorType").and_then(Value::as_str),
+                e.get("NextAction").and_then(Value::as_str),
+            ) {
+                (Some(ty), Some(next)) => t.errors.push(ErrorBranch {
+                    error_type: ty.to_string(),
+                    next: next.to_string(),
+                }),
+                _ => problems.error(
+                    format!("{path}.Errors[{i}]"),
+                    Some(id),
+                    "needs ErrorType and NextAction",
+                ),
             }
         }
     }
@@ -278,7 +358,9 @@ impl Params<'_> {
             _ => None,
         };
         match n {
-            Some(n) if n.fract() == 0.0 && n >= f64::from(min) && n <= f64::from(max) => Some(n as u32),
+            Some(n) if n.fract() == 0.0 && n >= f64::from(min) && n <= f64::from(max) => {
+                Some(n as u32)
+            }
             _ => {
                 self.error(key, format!("must be a whole number from {min} to {max}"));
                 None
@@ -337,7 +419,10 @@ impl Params<'_> {
         let text = self.text("Text");
         let ssml = self.text("SSML");
         let prompt = self.text("PromptId");
-        let given = [text.is_some(), ssml.is_some(), prompt.is_some()].iter().filter(|b| **b).count();
+        let given = [text.is_some(), ssml.is_some(), prompt.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if given > 1 {
             self.error("Text", "give only one of Text, SSML or PromptId");
         }
@@ -350,11 +435,19 @@ impl Params<'_> {
     }
 
     fn warn_unused(&mut self) {
-        let mut unused: Vec<&String> = self.map.keys().filter(|k| !self.used.contains(&k.as_str())).collect();
+        let mut unused: Vec<&String> = self
+            .map
+            .keys()
+            .filter(|k| !self.used.contains(&k.as_str()))
+            .collect();
         unused.sort();
         for key in unused {
             let path = format!("{}.{key}", self.path);
-            self.problems.warning(path, Some(self.id), "Switchboard does not use this parameter; it is kept but has no effect");
+            self.problems.warning(
+                path,
+                Some(self.id),
+                "Switchboard does not use this parameter; it is kept but has no effect",
+            );
         }
     }
 }
@@ -362,13 +455,18 @@ impl Params<'_> {
 fn message_of(value: &Value) -> Option<Message> {
     let obj = value.as_object()?;
     let s = |k: &str| obj.get(k).and_then(Value::as_str).map(Operand::parse);
-    s("Text").map(Message::Text).or(s("SSML").map(Message::Ssml)).or(s("PromptId").map(Message::Prompt))
+    s("Text")
+        .map(Message::Text)
+        .or(s("SSML").map(Message::Ssml))
+        .or(s("PromptId").map(Message::Prompt))
 }
 
 fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
     Some(match type_name {
         "MessageParticipant" => ActionKind::MessageParticipant {
-            message: p.message(true).unwrap_or(Message::Text(Operand::literal(""))),
+            message: p
+                .message(true)
+                .unwrap_or(Message::Text(Operand::literal(""))),
         },
         "GetParticipantInput" => {
             let prompt = p.message(false);
@@ -377,30 +475,54 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             let mut validation = None;
             if let Some(v) = p.object("InputValidation") {
                 if let Some(custom) = v.get("CustomValidation") {
-                    let max = custom.get("MaximumLength").and_then(|m| m.as_str().and_then(|s| s.parse().ok()).or(m.as_u64().map(|n| n as u32)));
+                    let max = custom.get("MaximumLength").and_then(|m| {
+                        m.as_str()
+                            .and_then(|s| s.parse().ok())
+                            .or(m.as_u64().map(|n| n as u32))
+                    });
                     match max {
-                        Some(n) if (1..=20).contains(&n) => validation = Some(InputValidation::MaxLength(n)),
-                        _ => p.error("InputValidation.CustomValidation.MaximumLength", "must be a whole number from 1 to 20"),
+                        Some(n) if (1..=20).contains(&n) => {
+                            validation = Some(InputValidation::MaxLength(n))
+                        }
+                        _ => p.error(
+                            "InputValidation.CustomValidation.MaximumLength",
+                            "must be a whole number from 1 to 20",
+                        ),
                     }
                 } else if let Some(phone) = v.get("PhoneNumberValidation") {
-                    let format = phone.get("NumberFormat").and_then(Value::as_str).unwrap_or("E164");
+                    let format = phone
+                        .get("NumberFormat")
+                        .and_then(Value::as_str)
+                        .unwrap_or("E164");
                     let local_country = match format {
                         "Local" => {
-                            let c = phone.get("CountryCode").and_then(Value::as_str).map(str::to_string);
+                            let c = phone
+                                .get("CountryCode")
+                                .and_then(Value::as_str)
+                                .map(str::to_string);
                             if c.is_none() {
-                                p.error("InputValidation.PhoneNumberValidation.CountryCode", "a Local number format needs a CountryCode");
+                                p.error(
+                                    "InputValidation.PhoneNumberValidation.CountryCode",
+                                    "a Local number format needs a CountryCode",
+                                );
                             }
                             c
                         }
                         "E164" => None,
                         other => {
-                            p.error("InputValidation.PhoneNumberValidation.NumberFormat", format!("must be E164 or Local, got '{other}'"));
+                            p.error(
+                                "InputValidation.PhoneNumberValidation.NumberFormat",
+                                format!("must be E164 or Local, got '{other}'"),
+                            );
                             None
                         }
                     };
                     validation = Some(InputValidation::PhoneNumber { local_country });
                 } else {
-                    p.error("InputValidation", "give CustomValidation or PhoneNumberValidation");
+                    p.error(
+                        "InputValidation",
+                        "give CustomValidation or PhoneNumberValidation",
+                    );
                 }
                 if !store_input {
                     p.error("InputValidation", "only applies with StoreInput True");
@@ -408,15 +530,36 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             }
             let (mut terminator, mut disable_cancel_key) = (None, false);
             if let Some(dtmf) = p.object("DTMFConfiguration") {
-                terminator = dtmf.get("InputTerminationSequence").and_then(Value::as_str).map(str::to_string);
+                terminator = dtmf
+                    .get("InputTerminationSequence")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 if let Some(t) = &terminator {
-                    if t.is_empty() || t.len() > 5 || !t.chars().all(|c| c.is_ascii_digit() || c == '#' || c == '*') {
-                        p.error("DTMFConfiguration.InputTerminationSequence", "must be 1 to 5 of 0-9 * #");
+                    if t.is_empty()
+                        || t.len() > 5
+                        || !t
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || c == '#' || c == '*')
+                    {
+                        p.error(
+                            "DTMFConfiguration.InputTerminationSequence",
+                            "must be 1 to 5 of 0-9 * #",
+                        );
                     }
                 }
-                disable_cancel_key = dtmf.get("DisableCancelKey").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"));
+                disable_cancel_key = dtmf
+                    .get("DisableCancelKey")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true"));
             }
-            ActionKind::GetParticipantInput { prompt, timeout_seconds, store_input, validation, terminator, disable_cancel_key }
+            ActionKind::GetParticipantInput {
+                prompt,
+                timeout_seconds,
+                store_input,
+                validation,
+                terminator,
+                disable_cancel_key,
+            }
         }
         "MessageParticipantIteratively" => {
             let messages: Vec<Message> = match p.get("Messages") {
@@ -427,7 +570,10 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                         .filter_map(|(i, m)| {
                             let msg = message_of(m);
                             if msg.is_none() {
-                                p.error(&format!("Messages[{i}]"), "must have Text, SSML or PromptId");
+                                p.error(
+                                    &format!("Messages[{i}]"),
+                                    "must have Text, SSML or PromptId",
+                                );
                             }
                             msg
                         })
@@ -438,10 +584,15 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                     vec![]
                 }
             };
-            ActionKind::MessageParticipantIteratively { messages, interrupt_seconds: p.number("InterruptFrequencySeconds", 1, 3600) }
+            ActionKind::MessageParticipantIteratively {
+                messages,
+                interrupt_seconds: p.number("InterruptFrequencySeconds", 1, 3600),
+            }
         }
         "UpdateContactTextToSpeechVoice" => ActionKind::UpdateContactTextToSpeechVoice {
-            voice: p.required_text("TextToSpeechVoice").unwrap_or(Operand::literal("")),
+            voice: p
+                .required_text("TextToSpeechVoice")
+                .unwrap_or(Operand::literal("")),
             engine: p.text("TextToSpeechEngine").map(|o| o.raw),
         },
         "UpdateContactAttributes" => {
@@ -452,8 +603,14 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             }
             ActionKind::UpdateContactAttributes { attributes }
         }
-        "Compare" => ActionKind::Compare { value: p.required_text("ComparisonValue").unwrap_or(Operand::literal("")) },
-        "CheckHoursOfOperation" => ActionKind::CheckHoursOfOperation { hours: p.text("HoursOfOperationId") },
+        "Compare" => ActionKind::Compare {
+            value: p
+                .required_text("ComparisonValue")
+                .unwrap_or(Operand::literal("")),
+        },
+        "CheckHoursOfOperation" => ActionKind::CheckHoursOfOperation {
+            hours: p.text("HoursOfOperationId"),
+        },
         "CheckMetricData" => {
             let metric = match p.text("MetricType") {
                 Some(m) => MetricType::parse(&m.raw).or_else(|| {
@@ -465,11 +622,16 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                     None
                 }
             };
-            ActionKind::CheckMetricData { metric: metric.unwrap_or(MetricType::NumberOfContactsInQueue), queue: p.text("QueueId") }
+            ActionKind::CheckMetricData {
+                metric: metric.unwrap_or(MetricType::NumberOfContactsInQueue),
+                queue: p.text("QueueId"),
+            }
         }
         "DistributeByPercentage" => ActionKind::DistributeByPercentage,
         "Loop" => {
-            let count = p.required_text("LoopCount").unwrap_or(Operand::literal("0"));
+            let count = p
+                .required_text("LoopCount")
+                .unwrap_or(Operand::literal("0"));
             if count.paths().next().is_none() {
                 match count.raw.trim().parse::<u32>() {
                     Ok(n) if n <= 100 => {}
@@ -479,17 +641,24 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             ActionKind::Loop { count }
         }
         "Wait" => {
-            let timeout_seconds = p.number("TimeoutSeconds", 1, 7 * 24 * 3600).unwrap_or_else(|| {
-                if !p.map.contains_key("TimeoutSeconds") {
-                    p.error("TimeoutSeconds", "missing");
-                }
-                60
-            });
+            let timeout_seconds =
+                p.number("TimeoutSeconds", 1, 7 * 24 * 3600)
+                    .unwrap_or_else(|| {
+                        if !p.map.contains_key("TimeoutSeconds") {
+                            p.error("TimeoutSeconds", "missing");
+                        }
+                        60
+                    });
             let customer_returned = match p.get("Events") {
-                Some(Value::Array(events)) => events.iter().any(|e| e.as_str() == Some("CustomerReturned")),
+                Some(Value::Array(events)) => events
+                    .iter()
+                    .any(|e| e.as_str() == Some("CustomerReturned")),
                 _ => false,
             };
-            ActionKind::Wait { timeout_seconds, customer_returned }
+            ActionKind::Wait {
+                timeout_seconds,
+                customer_returned,
+            }
         }
         "UpdateContactTargetQueue" => {
             let queue = p.text("QueueId");
@@ -500,15 +669,29 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             ActionKind::UpdateContactTargetQueue { queue, agent }
         }
         "TransferContactToQueue" => ActionKind::TransferContactToQueue,
-        "TransferToFlow" => ActionKind::TransferToFlow { flow: p.required_text("ContactFlowId").unwrap_or(Operand::literal("")) },
+        "TransferToFlow" => ActionKind::TransferToFlow {
+            flow: p
+                .required_text("ContactFlowId")
+                .unwrap_or(Operand::literal("")),
+        },
         "TransferParticipantToThirdParty" => {
-            let number = p.required_text("ThirdPartyPhoneNumber").unwrap_or(Operand::literal(""));
-            let timeout_seconds = p.number("ThirdPartyConnectionTimeLimitSeconds", 1, 600).unwrap_or(30);
+            let number = p
+                .required_text("ThirdPartyPhoneNumber")
+                .unwrap_or(Operand::literal(""));
+            let timeout_seconds = p
+                .number("ThirdPartyConnectionTimeLimitSeconds", 1, 600)
+                .unwrap_or(30);
             let continue_flow = p.boolean("ContinueFlowExecution").unwrap_or(false);
             let caller = p.object("CallerId").unwrap_or_default();
             let s = |k: &str| caller.get(k).and_then(Value::as_str).map(Operand::parse);
             let _ = p.text("ThirdPartyDTMFDigits");
-            ActionKind::TransferParticipantToThirdParty { number, timeout_seconds, continue_flow, caller_id_number: s("Number"), caller_id_name: s("Name") }
+            ActionKind::TransferParticipantToThirdParty {
+                number,
+                timeout_seconds,
+                continue_flow,
+                caller_id_number: s("Number"),
+                caller_id_name: s("Name"),
+            }
         }
         "UpdateContactRecordingBehavior" => {
             let mut participants = Vec::new();
@@ -519,11 +702,17 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                             match v.as_str() {
                                 Some("Agent") => participants.push(Participant::Agent),
                                 Some("Customer") => participants.push(Participant::Customer),
-                                _ => p.error(&format!("RecordingBehavior.RecordedParticipants[{i}]"), "must be Agent or Customer"),
+                                _ => p.error(
+                                    &format!("RecordingBehavior.RecordedParticipants[{i}]"),
+                                    "must be Agent or Customer",
+                                ),
                             }
                         }
                     }
-                    None => p.error("RecordingBehavior.RecordedParticipants", "missing: a list (empty turns recording off)"),
+                    None => p.error(
+                        "RecordingBehavior.RecordedParticipants",
+                        "missing: a list (empty turns recording off)",
+                    ),
                 }
             } else {
                 p.error("RecordingBehavior", "missing");
@@ -551,44 +740,78 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             let time_adjustment_seconds = p.text("QueueTimeAdjustmentSeconds");
             if let Some(pr) = priority.as_ref().filter(|o| o.paths().next().is_none()) {
                 if !pr.raw.trim().parse::<u32>().is_ok_and(|n| n >= 1) {
-                    p.error("QueuePriority", "must be a whole number, 1 or more (lower goes first)");
+                    p.error(
+                        "QueuePriority",
+                        "must be a whole number, 1 or more (lower goes first)",
+                    );
                 }
             }
-            if let Some(adj) = time_adjustment_seconds.as_ref().filter(|o| o.paths().next().is_none()) {
+            if let Some(adj) = time_adjustment_seconds
+                .as_ref()
+                .filter(|o| o.paths().next().is_none())
+            {
                 if adj.raw.trim().parse::<i64>().is_err() {
-                    p.error("QueueTimeAdjustmentSeconds", "must be a whole number of seconds");
+                    p.error(
+                        "QueueTimeAdjustmentSeconds",
+                        "must be a whole number of seconds",
+                    );
                 }
             }
             if priority.is_none() && time_adjustment_seconds.is_none() {
-                p.error("QueuePriority", "give QueuePriority or QueueTimeAdjustmentSeconds");
+                p.error(
+                    "QueuePriority",
+                    "give QueuePriority or QueueTimeAdjustmentSeconds",
+                );
             }
-            ActionKind::UpdateContactRoutingBehavior { priority, time_adjustment_seconds }
+            ActionKind::UpdateContactRoutingBehavior {
+                priority,
+                time_adjustment_seconds,
+            }
         }
         "InvokeLambdaFunction" => {
-            let function = p.required_text("LambdaFunctionARN").unwrap_or(Operand::literal(""));
+            let function = p
+                .required_text("LambdaFunctionARN")
+                .unwrap_or(Operand::literal(""));
             let timeout_seconds = p.number("InvocationTimeLimitSeconds", 1, 8).unwrap_or(3);
             let attributes = p.text_map("LambdaInvocationAttributes");
-            let json_response = match p.object("ResponseValidation").and_then(|r| r.get("ResponseType").cloned()) {
+            let json_response = match p
+                .object("ResponseValidation")
+                .and_then(|r| r.get("ResponseType").cloned())
+            {
                 Some(Value::String(s)) if s == "JSON" => true,
                 Some(Value::String(s)) if s == "STRING_MAP" => false,
                 Some(_) => {
-                    p.error("ResponseValidation.ResponseType", "must be STRING_MAP or JSON");
+                    p.error(
+                        "ResponseValidation.ResponseType",
+                        "must be STRING_MAP or JSON",
+                    );
                     false
                 }
                 None => false,
             };
             let _ = p.text("InvocationType");
-            ActionKind::InvokeLambdaFunction { function, timeout_seconds, attributes, json_response }
+            ActionKind::InvokeLambdaFunction {
+                function,
+                timeout_seconds,
+                attributes,
+                json_response,
+            }
         }
         "ConnectParticipantWithLexBot" => {
             let prompt = p.message(false);
             let bot = match (p.object("LexV2Bot"), p.object("LexBot")) {
-                (Some(v2), _) => v2.get("AliasArn").and_then(Value::as_str).map(Operand::parse),
+                (Some(v2), _) => v2
+                    .get("AliasArn")
+                    .and_then(Value::as_str)
+                    .map(Operand::parse),
                 (None, Some(v1)) => v1.get("Name").and_then(Value::as_str).map(Operand::parse),
                 (None, None) => None,
             };
             if bot.is_none() {
-                p.error("LexV2Bot", "missing: name the bot (LexV2Bot.AliasArn or LexBot.Name)");
+                p.error(
+                    "LexV2Bot",
+                    "missing: name the bot (LexV2Bot.AliasArn or LexBot.Name)",
+                );
             }
             ActionKind::ConnectParticipantWithLexBot {
                 bot: bot.unwrap_or(Operand::literal("")),
@@ -604,11 +827,17 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                     for (k, v) in m {
                         match v.get("Value").and_then(Value::as_str) {
                             Some(s) => attributes.push((k, Operand::parse(s))),
-                            None => p.error(&format!("FlowAttributes.{k}.Value"), "missing: each attribute is {\"Value\": \"...\"}"),
+                            None => p.error(
+                                &format!("FlowAttributes.{k}.Value"),
+                                "missing: each attribute is {\"Value\": \"...\"}",
+                            ),
                         }
                     }
                 }
-                _ => p.error("FlowAttributes", "missing: an object of names to {\"Value\": ...}"),
+                _ => p.error(
+                    "FlowAttributes",
+                    "missing: an object of names to {\"Value\": ...}",
+                ),
             }
             ActionKind::UpdateFlowAttributes { attributes }
         }
@@ -623,7 +852,11 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             };
             ActionKind::UpdateFlowLoggingBehavior { enabled }
         }
-        "InvokeFlowModule" => ActionKind::InvokeFlowModule { module: p.required_text("FlowModuleId").unwrap_or(Operand::literal("")) },
+        "InvokeFlowModule" => ActionKind::InvokeFlowModule {
+            module: p
+                .required_text("FlowModuleId")
+                .unwrap_or(Operand::literal("")),
+        },
         "EndFlowModuleExecution" => ActionKind::EndFlowModuleExecution,
         "DisconnectParticipant" => ActionKind::DisconnectParticipant,
         "EndFlowExecution" => ActionKind::EndFlowExecution,
@@ -634,7 +867,7 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                 Some(p.id),
                 format!("action type '{other}' is not supported by Switchboard"),
             );
-            return None;
+            return Some(ActionKind::Unsupported);
         }
     })
 }

@@ -14,7 +14,8 @@ pub fn normalise(digits: &str, local_country: Option<&str>) -> Option<String> {
             phonenumber::parse(Some(id), digits).ok()?
         }
     };
-    phonenumber::is_valid(&parsed).then(|| parsed.format().mode(phonenumber::Mode::E164).to_string())
+    phonenumber::is_valid(&parsed)
+        .then(|| parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 #[cfg(test)]
@@ -23,9 +24,18 @@ mod tests {
 
     #[test]
     fn typed_numbers() {
-        assert_eq!(normalise("442079460123", None).as_deref(), Some("+442079460123"));
-        assert_eq!(normalise("02079460123", Some("GB")).as_deref(), Some("+442079460123"));
-        assert_eq!(normalise("2125550143", Some("US")).as_deref(), Some("+12125550143"));
+        assert_eq!(
+            normalise("442079460123", None).as_deref(),
+            Some("+442079460123")
+        );
+        assert_eq!(
+            normalise("02079460123", Some("GB")).as_deref(),
+            Some("+442079460123")
+        );
+        assert_eq!(
+            normalise("2125550143", Some("US")).as_deref(),
+            Some("+12125550143")
+        );
         assert_eq!(normalise("12345", None), None);
         assert_eq!(normalise("", Some("GB")), None);
     }

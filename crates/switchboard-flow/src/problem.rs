@@ -43,15 +43,31 @@ impl fmt::Display for Problem {
 pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
-    pub fn error(&mut self, path: impl Into<String>, action: Option<&str>, message: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        path: impl Into<String>,
+        action: Option<&str>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Error, path, action, message);
     }
 
-    pub fn warning(&mut self, path: impl Into<String>, action: Option<&str>, message: impl Into<String>) {
+    pub fn warning(
+        &mut self,
+        path: impl Into<String>,
+        action: Option<&str>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Warning, path, action, message);
     }
 
-    fn push(&mut self, severity: Severity, path: impl Into<String>, action: Option<&str>, message: impl Into<String>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        path: impl Into<String>,
+        action: Option<&str>,
+        message: impl Into<String>,
+    ) {
         self.0.push(Problem {
             severity,
             path: path.into(),

@@ -32,6 +32,10 @@ impl Keypress {
     }
 }
 
+/// Says whether the named hours of operation (or, for `None`, the target
+/// queue's) are open.
+pub type HoursRule = Box<dyn Fn(Option<&str>) -> bool>;
+
 /// What the simulated world answers.
 #[derive(Default)]
 pub struct Script {
@@ -43,7 +47,7 @@ pub struct Script {
     /// Function name (or ARN) to response; `None` means it fails.
     pub functions: HashMap<String, Option<BTreeMap<String, Value>>>,
     /// Whether hours are open: by hours name, or `None` for any.
-    pub hours: Option<Box<dyn Fn(Option<&str>) -> bool>>,
+    pub hours: Option<HoursRule>,
     /// Values of real-time metrics by metric name; absent ones are 0.
     pub metrics: HashMap<String, f64>,
     /// Queues that refuse new contacts.
@@ -73,7 +77,9 @@ pub struct Report {
 
 /// A name from a reference: the ARN's object name, or the value itself.
 fn name_of(reference: &str) -> String {
-    arn_target(reference).map(|t| t.name).unwrap_or_else(|| reference.to_string())
+    arn_target(reference)
+        .map(|t| t.name)
+        .unwrap_or_else(|| reference.to_string())
 }
 
 impl Script {
@@ -84,20 +90,31 @@ impl Script {
                 Some(Keypress::Digits(d)) => Event::Input(d),
                 Some(Keypress::Timeout) | None => Event::InputTimeout,
             },
-            Effect::PlayLoop { interrupt_seconds, .. } => {
+            Effect::PlayLoop {
+                interrupt_seconds, ..
+            } => {
                 interrupt_seconds.as_ref()?;
                 Event::TimerFired
             }
             Effect::StartBot { .. } => match self.intents.pop_front() {
-                Some(intent) => Event::BotResult { intent, slots: BTreeMap::new() },
+                Some(intent) => Event::BotResult {
+                    intent,
+                    slots: BTreeMap::new(),
+                },
                 None => Event::Failed("the bot did not understand".into()),
             },
             Effect::InvokeFunction { function, .. } => {
-                let response = self.functions.get(function).or_else(|| self.functions.get(&name_of(function)));
+                let response = self
+                    .functions
+                    .get(function)
+                    .or_else(|| self.functions.get(&name_of(function)));
                 match response {
                     Some(Some(values)) => Event::FunctionResult(values.clone()),
                     Some(None) => Event::Failed(format!("function {function} failed")),
-                    None => Event::Failed(format!("no response scripted for function {}", name_of(function))),
+                    None => Event::Failed(format!(
+                        "no response scripted for function {}",
+                        name_of(function)
+                    )),
                 }
             }
             Effect::CheckHours { hours, .. } => {
@@ -105,12 +122,19 @@ impl Script {
                 let open = self.hours.as_ref().is_none_or(|f| f(name.as_deref()));
                 Event::HoursChecked { open }
             }
-            Effect::QueryMetric { metric, .. } => Event::MetricValue(self.metrics.get(metric).copied().unwrap_or(0.0)),
+            Effect::QueryMetric { metric, .. } => {
+                Event::MetricValue(self.metrics.get(metric).copied().unwrap_or(0.0))
+            }
             Effect::ResolveQueue { queue, agent } => {
                 let name = name_of(queue.as_deref().or(agent.as_deref()).unwrap_or_default());
                 match &self.queues {
-                    Some(known) if !known.contains(&name) => Event::Failed(format!("no queue named '{name}'")),
-                    _ => Event::QueueFound(QueueRef { id: name.clone(), name }),
+                    Some(known) if !known.contains(&name) => {
+                        Event::Failed(format!("no queue named '{name}'"))
+                    }
+                    _ => Event::QueueFound(QueueRef {
+                        id: name.clone(),
+                        name,
+                    }),
                 }
             }
             Effect::Enqueue { queue, .. } => {
@@ -146,7 +170,11 @@ impl Script {
 
 /// Runs `flow` for `contact` against `script`.
 pub fn simulate(flow: Arc<Flow>, contact: ContactData, script: &mut Script, seed: u64) -> Report {
-    let max_events = if script.max_events == 0 { 500 } else { script.max_events };
+    let max_events = if script.max_events == 0 {
+        500
+    } else {
+        script.max_events
+    };
     let (mut session, mut pending) = Session::start(flow, contact, seed);
     let mut all = Vec::new();
     let mut stopped = None;

@@ -12,12 +12,27 @@ use crate::problem::Problems;
 fn error_types(kind: &ActionKind) -> &'static [&'static str] {
     use ActionKind::*;
     match kind {
-        GetParticipantInput { .. } => &["InputTimeLimitExceeded", "NoMatchingCondition", "InvalidPhoneNumber", "NoMatchingError"],
+        GetParticipantInput { .. } => &[
+            "InputTimeLimitExceeded",
+            "NoMatchingCondition",
+            "InvalidPhoneNumber",
+            "NoMatchingError",
+        ],
         MessageParticipantIteratively { .. } => &["MessagesInterrupted", "NoMatchingError"],
-        Compare { .. } | CheckMetricData { .. } | DistributeByPercentage => &["NoMatchingCondition", "NoMatchingError"],
+        Compare { .. } | CheckMetricData { .. } | DistributeByPercentage => {
+            &["NoMatchingCondition", "NoMatchingError"]
+        }
         TransferContactToQueue => &["QueueAtCapacity", "NoMatchingError"],
-        TransferParticipantToThirdParty { .. } => &["ConnectionTimeLimitExceeded", "CallFailed", "NoMatchingError"],
-        ConnectParticipantWithLexBot { .. } => &["NoMatchingCondition", "InputTimeLimitExceeded", "NoMatchingError"],
+        TransferParticipantToThirdParty { .. } => &[
+            "ConnectionTimeLimitExceeded",
+            "CallFailed",
+            "NoMatchingError",
+        ],
+        ConnectParticipantWithLexBot { .. } => &[
+            "NoMatchingCondition",
+            "InputTimeLimitExceeded",
+            "NoMatchingError",
+        ],
         DisconnectParticipant | EndFlowExecution | EndFlowModuleExecution => &[],
         _ => &["NoMatchingError"],
     }
@@ -28,8 +43,14 @@ fn error_types(kind: &ActionKind) -> &'static [&'static str] {
 pub fn allowed_in(kind: &ActionKind, ft: FlowType) -> bool {
     use ActionKind::*;
     use FlowType::*;
-    let talks_to_customer = matches!(ft, ContactFlow | CustomerQueue | AgentTransfer | QueueTransfer | Module);
-    let whisper_or_hold = matches!(ft, CustomerWhisper | AgentWhisper | OutboundWhisper | CustomerHold | AgentHold);
+    let talks_to_customer = matches!(
+        ft,
+        ContactFlow | CustomerQueue | AgentTransfer | QueueTransfer | Module
+    );
+    let whisper_or_hold = matches!(
+        ft,
+        CustomerWhisper | AgentWhisper | OutboundWhisper | CustomerHold | AgentHold
+    );
     match kind {
         EndFlowModuleExecution => ft == Module,
         InvokeFlowModule { .. } => ft != Module,
@@ -69,11 +90,16 @@ fn needs_next(kind: &ActionKind) -> bool {
 }
 
 /// The condition operands an action's transitions must (and may) use.
-fn required_outcomes(kind: &ActionKind) -> Option<(&'static [&'static str], &'static [&'static str])> {
+fn required_outcomes(
+    kind: &ActionKind,
+) -> Option<(&'static [&'static str], &'static [&'static str])> {
     use ActionKind::*;
     match kind {
         CheckHoursOfOperation { .. } => Some((&["True", "False"], &["True", "False"])),
-        Loop { .. } => Some((&["ContinueLooping", "DoneLooping"], &["ContinueLooping", "DoneLooping"])),
+        Loop { .. } => Some((
+            &["ContinueLooping", "DoneLooping"],
+            &["ContinueLooping", "DoneLooping"],
+        )),
         Wait { .. } => Some((&["WaitCompleted"], &["WaitCompleted", "CustomerReturned"])),
         _ => None,
     }
@@ -83,8 +109,10 @@ fn takes_conditions(kind: &ActionKind) -> bool {
     use ActionKind::*;
     matches!(
         kind,
-        GetParticipantInput { store_input: false, .. }
-            | Compare { .. }
+        GetParticipantInput {
+            store_input: false,
+            ..
+        } | Compare { .. }
             | CheckHoursOfOperation { .. }
             | CheckMetricData { .. }
             | DistributeByPercentage
@@ -108,24 +136,42 @@ fn operands(kind: &ActionKind) -> Vec<&crate::operand::Operand> {
         GetParticipantInput { prompt, .. } => out.extend(prompt.as_ref().map(msg)),
         MessageParticipantIteratively { messages, .. } => out.extend(messages.iter().map(msg)),
         UpdateContactTextToSpeechVoice { voice, .. } => out.push(voice),
-        UpdateContactAttributes { attributes } | UpdateFlowAttributes { attributes } => out.extend(attributes.iter().map(|(_, v)| v)),
+        UpdateContactAttributes { attributes } | UpdateFlowAttributes { attributes } => {
+            out.extend(attributes.iter().map(|(_, v)| v))
+        }
         Compare { value } => out.push(value),
         CheckHoursOfOperation { hours } => out.extend(hours.iter()),
         CheckMetricData { queue, .. } => out.extend(queue.iter()),
         Loop { count } => out.push(count),
         UpdateContactTargetQueue { queue, agent } => out.extend(queue.iter().chain(agent.iter())),
         TransferToFlow { flow } => out.push(flow),
-        TransferParticipantToThirdParty { number, caller_id_number, caller_id_name, .. } => {
+        TransferParticipantToThirdParty {
+            number,
+            caller_id_number,
+            caller_id_name,
+            ..
+        } => {
             out.push(number);
             out.extend(caller_id_number.iter().chain(caller_id_name.iter()));
         }
         UpdateContactEventHooks { hooks } => out.extend(hooks.iter().map(|(_, v)| v)),
-        UpdateContactRoutingBehavior { priority, time_adjustment_seconds } => out.extend(priority.iter().chain(time_adjustment_seconds.iter())),
-        InvokeLambdaFunction { function, attributes, .. } => {
+        UpdateContactRoutingBehavior {
+            priority,
+            time_adjustment_seconds,
+        } => out.extend(priority.iter().chain(time_adjustment_seconds.iter())),
+        InvokeLambdaFunction {
+            function,
+            attributes,
+            ..
+        } => {
             out.push(function);
             out.extend(attributes.iter().map(|(_, v)| v));
         }
-        ConnectParticipantWithLexBot { bot, prompt, session_attributes } => {
+        ConnectParticipantWithLexBot {
+            bot,
+            prompt,
+            session_attributes,
+        } => {
             out.push(bot);
             out.extend(prompt.as_ref().map(msg));
             out.extend(session_attributes.iter().map(|(_, v)| v));
@@ -140,35 +186,66 @@ fn operands(kind: &ActionKind) -> Vec<&crate::operand::Operand> {
 pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
     let path = |i: usize| format!("Actions[{i}]");
     let mut seen = HashSet::new();
-    for (i, a) in flow.actions.iter().enumerate() {
+    for a in &flow.actions {
+        let i = a.index;
         if !seen.insert(a.id.as_str()) {
-            problems.error(format!("{}.Identifier", path(i)), Some(&a.id), "another action has the same Identifier");
+            problems.error(
+                format!("{}.Identifier", path(i)),
+                Some(&a.id),
+                "another action has the same Identifier",
+            );
         }
     }
     if flow.action(&flow.start).is_none() && !flow.start.is_empty() {
-        problems.error("StartAction", None, format!("names '{}', which is not an action of this flow", flow.start));
+        problems.error(
+            "StartAction",
+            None,
+            format!(
+                "names '{}', which is not an action of this flow",
+                flow.start
+            ),
+        );
     }
 
-    for (i, a) in flow.actions.iter().enumerate() {
+    for a in &flow.actions {
+        let i = a.index;
         let id = Some(a.id.as_str());
         let t = &a.transitions;
         let tpath = format!("{}.Transitions", path(i));
-        if !allowed_in(&a.kind, ft) {
-            problems.error(format!("{}.Type", path(i)), id, format!("{} is not allowed in a {ft} flow", a.type_name));
+        if a.kind == ActionKind::Unsupported {
+            // Already reported by the parser; its transitions are still checked.
+        } else if !allowed_in(&a.kind, ft) {
+            problems.error(
+                format!("{}.Type", path(i)),
+                id,
+                format!("{} is not allowed in a {ft} flow", a.type_name),
+            );
         }
         for target in t.targets() {
             if flow.action(target).is_none() {
-                problems.error(&tpath, id, format!("leads to '{target}', which is not an action of this flow"));
+                problems.error(
+                    &tpath,
+                    id,
+                    format!("leads to '{target}', which is not an action of this flow"),
+                );
             }
         }
         if a.kind.is_terminal() {
             if t.targets().next().is_some() {
-                problems.error(&tpath, id, format!("{} ends the flow and takes no transitions", a.type_name));
+                problems.error(
+                    &tpath,
+                    id,
+                    format!("{} ends the flow and takes no transitions", a.type_name),
+                );
             }
             continue;
         }
         if needs_next(&a.kind) && t.next.is_none() {
-            problems.error(format!("{tpath}.NextAction"), id, "missing: where the flow goes when this action succeeds");
+            problems.error(
+                format!("{tpath}.NextAction"),
+                id,
+                "missing: where the flow goes when this action succeeds",
+            );
         }
         let allowed_errors = error_types(&a.kind);
         for (j, e) in t.errors.iter().enumerate() {
@@ -176,18 +253,34 @@ pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
                 problems.error(
                     format!("{tpath}.Errors[{j}].ErrorType"),
                     id,
-                    format!("{} has no error '{}'; its errors are {}", a.type_name, e.error_type, allowed_errors.join(", ")),
+                    format!(
+                        "{} has no error '{}'; its errors are {}",
+                        a.type_name,
+                        e.error_type,
+                        allowed_errors.join(", ")
+                    ),
                 );
             }
             if t.errors[..j].iter().any(|o| o.error_type == e.error_type) {
-                problems.error(format!("{tpath}.Errors[{j}]"), id, format!("'{}' is listed twice", e.error_type));
+                problems.error(
+                    format!("{tpath}.Errors[{j}]"),
+                    id,
+                    format!("'{}' is listed twice", e.error_type),
+                );
             }
         }
         check_conditions(a, &tpath, problems);
         for op in operands(&a.kind) {
             for p in op.paths() {
                 if !ROOTS.contains(&p.root()) {
-                    problems.error(format!("{}.Parameters", path(i)), id, format!("'{p}' refers to '$.{}', which is not a contact field", p.root()));
+                    problems.error(
+                        format!("{}.Parameters", path(i)),
+                        id,
+                        format!(
+                            "'{p}' refers to '$.{}', which is not a contact field",
+                            p.root()
+                        ),
+                    );
                 }
             }
         }
@@ -202,32 +295,59 @@ fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
     let t = &a.transitions;
     if !takes_conditions(&a.kind) {
         if !t.conditions.is_empty() {
-            problems.error(format!("{tpath}.Conditions"), id, format!("{} takes no conditions", a.type_name));
+            problems.error(
+                format!("{tpath}.Conditions"),
+                id,
+                format!("{} takes no conditions", a.type_name),
+            );
         }
         return;
     }
     if let Some((required, allowed)) = required_outcomes(&a.kind) {
         for r in required {
-            if !t.conditions.iter().any(|c| c.operator == Operator::Equals && c.operand == *r) {
-                problems.error(format!("{tpath}.Conditions"), id, format!("{} needs a condition Equals {r}", a.type_name));
+            if !t
+                .conditions
+                .iter()
+                .any(|c| c.operator == Operator::Equals && c.operand == *r)
+            {
+                problems.error(
+                    format!("{tpath}.Conditions"),
+                    id,
+                    format!("{} needs a condition Equals {r}", a.type_name),
+                );
             }
         }
         for (j, c) in t.conditions.iter().enumerate() {
             if c.operator != Operator::Equals || !allowed.contains(&c.operand.as_str()) {
-                problems.error(format!("{tpath}.Conditions[{j}]"), id, format!("must be Equals one of {}", allowed.join(", ")));
+                problems.error(
+                    format!("{tpath}.Conditions[{j}]"),
+                    id,
+                    format!("must be Equals one of {}", allowed.join(", ")),
+                );
             }
         }
         return;
     }
     if t.conditions.is_empty() {
-        problems.error(format!("{tpath}.Conditions"), id, format!("{} needs at least one condition", a.type_name));
+        problems.error(
+            format!("{tpath}.Conditions"),
+            id,
+            format!("{} needs at least one condition", a.type_name),
+        );
     }
     match &a.kind {
         ActionKind::GetParticipantInput { .. } => {
             for (j, c) in t.conditions.iter().enumerate() {
-                let one_key = c.operand.len() == 1 && c.operand.chars().all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#');
+                let one_key = c.operand.len() == 1
+                    && c.operand
+                        .chars()
+                        .all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#');
                 if c.operator != Operator::Equals || !one_key {
-                    problems.error(format!("{tpath}.Conditions[{j}]"), id, "a menu condition is Equals one key: 0-9, * or #");
+                    problems.error(
+                        format!("{tpath}.Conditions[{j}]"),
+                        id,
+                        "a menu condition is Equals one key: 0-9, * or #",
+                    );
                 }
             }
         }
@@ -236,7 +356,11 @@ fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
             for (j, c) in t.conditions.iter().enumerate() {
                 let v = c.operand.parse::<f64>().unwrap_or(-1.0);
                 if c.operator != Operator::NumberLessThan || v <= last || v > 101.0 {
-                    problems.error(format!("{tpath}.Conditions[{j}]"), id, "percentages are NumberLessThan with rising values up to 101");
+                    problems.error(
+                        format!("{tpath}.Conditions[{j}]"),
+                        id,
+                        "percentages are NumberLessThan with rising values up to 101",
+                    );
                 }
                 last = v;
             }
@@ -246,7 +370,9 @@ fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
 }
 
 fn check_reachability(flow: &Flow, problems: &mut Problems) {
-    let Some(_) = flow.action(&flow.start) else { return };
+    let Some(_) = flow.action(&flow.start) else {
+        return;
+    };
     let mut reached = HashSet::new();
     let mut stack = vec![flow.start.as_str()];
     while let Some(id) = stack.pop() {
@@ -257,9 +383,13 @@ fn check_reachability(flow: &Flow, problems: &mut Problems) {
             stack.extend(a.transitions.targets());
         }
     }
-    for (i, a) in flow.actions.iter().enumerate() {
+    for a in &flow.actions {
         if !reached.contains(a.id.as_str()) {
-            problems.error(format!("Actions[{i}]"), Some(&a.id), "cannot be reached from StartAction");
+            problems.error(
+                format!("Actions[{}]", a.index),
+                Some(&a.id),
+                "cannot be reached from StartAction",
+            );
         }
     }
 }
@@ -283,7 +413,11 @@ fn components(flow: &Flow) -> Vec<Vec<usize>> {
             self.next += 1;
             self.stack.push(v);
             self.on_stack[v] = true;
-            let targets: Vec<usize> = self.flow.actions[v].transitions.targets().filter_map(|t| self.flow.position(t)).collect();
+            let targets: Vec<usize> = self.flow.actions[v]
+                .transitions
+                .targets()
+                .filter_map(|t| self.flow.position(t))
+                .collect();
             for w in targets {
                 match self.index[w] {
                     None => {
@@ -308,7 +442,15 @@ fn components(flow: &Flow) -> Vec<Vec<usize>> {
         }
     }
     let n = flow.actions.len();
-    let mut t = Tarjan { flow, index: vec![None; n], low: vec![0; n], on_stack: vec![false; n], stack: vec![], next: 0, out: vec![] };
+    let mut t = Tarjan {
+        flow,
+        index: vec![None; n],
+        low: vec![0; n],
+        on_stack: vec![false; n],
+        stack: vec![],
+        next: 0,
+        out: vec![],
+    };
     for v in 0..n {
         if t.index[v].is_none() {
             t.visit(v);
@@ -321,20 +463,31 @@ fn check_cycles(flow: &Flow, ft: FlowType, problems: &mut Problems) {
     if flow.actions.len() > MAX_ACTIONS {
         return;
     }
-    let position: HashMap<&str, usize> = flow.actions.iter().enumerate().map(|(i, a)| (a.id.as_str(), i)).collect();
+    let position: HashMap<&str, usize> = flow
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
     for comp in components(flow) {
         let is_cycle = comp.len() > 1 || {
             let a = &flow.actions[comp[0]];
-            a.transitions.targets().any(|t| position.get(t) == Some(&comp[0]))
+            a.transitions
+                .targets()
+                .any(|t| position.get(t) == Some(&comp[0]))
         };
-        if !is_cycle || comp.iter().any(|i| flow.actions[*i].kind.bounds_a_cycle(ft)) {
+        if !is_cycle
+            || comp
+                .iter()
+                .any(|i| flow.actions[*i].kind.bounds_a_cycle(ft))
+        {
             continue;
         }
         let mut ids: Vec<&str> = comp.iter().map(|i| flow.actions[*i].id.as_str()).collect();
         ids.sort();
         let first = comp.iter().min().copied().unwrap_or(0);
         problems.error(
-            format!("Actions[{first}]"),
+            format!("Actions[{}]", flow.actions[first].index),
             Some(&flow.actions[first].id),
             format!(
                 "these actions loop with no customer input, wait or Loop counter, so the flow could run forever: {}",

@@ -15,7 +15,10 @@ fn fixtures() -> PathBuf {
 fn load(name: &str) -> Arc<switchboard_flow::Flow> {
     let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
     let (flow, problems) = check(&text, FlowType::ContactFlow);
-    let errors: Vec<_> = problems.iter().filter(|p| p.severity == Severity::Error).collect();
+    let errors: Vec<_> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "{name}: {errors:#?}");
     Arc::new(flow.unwrap())
 }
@@ -41,8 +44,13 @@ fn the_main_flow_runs_to_the_queue_through_its_module() {
     assert_eq!(module.flow_type, Some(FlowType::Module));
     let mut script = Script::default();
     script.intents.push_back("Finance".into());
-    script.modules.insert("acme_contact_flow_module_AUTO".into(), module);
-    script.functions.insert("acme-exampleFunction-use1".into(), Some(BTreeMap::from([("customerName".to_string(), "Ada".into())])));
+    script
+        .modules
+        .insert("acme_contact_flow_module_AUTO".into(), module);
+    script.functions.insert(
+        "acme-exampleFunction-use1".into(),
+        Some(BTreeMap::from([("customerName".to_string(), "Ada".into())])),
+    );
     let contact = ContactData::voice("c1", "+442079460999", "+442079460123");
     let report = simulate(main, contact, &mut script, 1);
     let types: Vec<_> = report.path.iter().map(|s| s.action_type.as_str()).collect();
@@ -50,9 +58,18 @@ fn the_main_flow_runs_to_the_queue_through_its_module() {
     // the bot step fails over to the apology and disconnect.
     assert_eq!(
         types,
-        ["UpdateFlowLoggingBehavior", "UpdateFlowAttributes", "UpdateContactTextToSpeechVoice", "MessageParticipant",
-         "UpdateContactEventHooks", "ConnectParticipantWithLexBot", "MessageParticipant", "DisconnectParticipant"],
-        "{:#?}", report.path
+        [
+            "UpdateFlowLoggingBehavior",
+            "UpdateFlowAttributes",
+            "UpdateContactTextToSpeechVoice",
+            "MessageParticipant",
+            "UpdateContactEventHooks",
+            "ConnectParticipantWithLexBot",
+            "MessageParticipant",
+            "DisconnectParticipant"
+        ],
+        "{:#?}",
+        report.path
     );
     assert_eq!(report.outcome, Some(Outcome::Disconnected));
     assert_eq!(report.contact.voice, "Joanna");
