@@ -81,45 +81,102 @@ fn with_a_bot_the_main_flow_queues_through_its_module_and_transfer_flow() {
     let module = load("acme_contact_flow_module_AUTO.json");
     let mut script = Script::default();
     script.intents.push_back("Finance".into());
-    script.modules.insert("acme_contact_flow_module_AUTO".into(), module);
-    script.functions.insert("acme-exampleFunction-use1".into(), Some(BTreeMap::from([("customerName".to_string(), "Ada".into())])));
+    script
+        .modules
+        .insert("acme_contact_flow_module_AUTO".into(), module);
+    script.functions.insert(
+        "acme-exampleFunction-use1".into(),
+        Some(BTreeMap::from([("customerName".to_string(), "Ada".into())])),
+    );
     let mut contact = ContactData::voice("c1", "+442079460999", "+442079460123");
     // The export names its bot "acme-lexbot" but maps only another alias;
     // an importer would fill this in from the local bot of that name.
-    contact.flow_attributes.insert("acme-lexbot".into(), "arn:aws:lex:local:1:bot-alias/acme-lexbot/live".into());
+    contact.flow_attributes.insert(
+        "acme-lexbot".into(),
+        "arn:aws:lex:local:1:bot-alias/acme-lexbot/live".into(),
+    );
     contact.attributes.insert("Journey".into(), "start".into());
     let report = simulate(main, contact, &mut script, 1);
     let types: Vec<_> = report.path.iter().map(|s| s.action_type.as_str()).collect();
     assert_eq!(
         types,
-        ["UpdateFlowLoggingBehavior", "UpdateFlowAttributes", "UpdateContactTextToSpeechVoice", "MessageParticipant",
-         "UpdateContactEventHooks", "ConnectParticipantWithLexBot", "UpdateContactTargetQueue", "InvokeFlowModule",
-         "UpdateFlowAttributes", "UpdateContactAttributes", "UpdateContactEventHooks", "EndFlowModuleExecution",
-         "InvokeLambdaFunction", "TransferToFlow"],
-        "{:#?}", report.path
+        [
+            "UpdateFlowLoggingBehavior",
+            "UpdateFlowAttributes",
+            "UpdateContactTextToSpeechVoice",
+            "MessageParticipant",
+            "UpdateContactEventHooks",
+            "ConnectParticipantWithLexBot",
+            "UpdateContactTargetQueue",
+            "InvokeFlowModule",
+            "UpdateFlowAttributes",
+            "UpdateContactAttributes",
+            "UpdateContactEventHooks",
+            "EndFlowModuleExecution",
+            "InvokeLambdaFunction",
+            "TransferToFlow"
+        ],
+        "{:#?}",
+        report.path
     );
     assert_eq!(report.contact.queue.as_ref().unwrap().name, "finance");
-    assert_eq!(report.contact.attributes["Journey"], "start >> went_through_module");
+    assert_eq!(
+        report.contact.attributes["Journey"],
+        "start >> went_through_module"
+    );
     assert_eq!(report.contact.external["customerName"], "Ada");
-    assert!(matches!(&report.outcome, Some(Outcome::TransferredToFlow { flow }) if flow.contains("acme_queue_transfer_AUTO")));
+    assert!(
+        matches!(&report.outcome, Some(Outcome::TransferredToFlow { flow }) if flow.contains("acme_queue_transfer_AUTO"))
+    );
 
     // The queue transfer flow sets the whispers and queues the contact.
     let transfer = load("acme_queue_transfer_AUTO.json");
     let mut contact = report.contact.clone();
     contact.flow_attributes.clear();
     let r = simulate(transfer, contact, &mut Script::default(), 1);
-    assert!(matches!(&r.outcome, Some(Outcome::Queued { queue }) if queue.name == "finance"), "{:?}", r.outcome);
-    assert_eq!(r.contact.event_hooks.len(), 3, "customer queue, customer whisper, agent whisper");
+    assert!(
+        matches!(&r.outcome, Some(Outcome::Queued { queue }) if queue.name == "finance"),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(
+        r.contact.event_hooks.len(),
+        3,
+        "customer queue, customer whisper, agent whisper"
+    );
 
     // Whisper, hold, queue and outbound flows run to their ends.
-    let whisper = simulate(load("acme_agent_whisper_AUTO.json"), r.contact.clone(), &mut Script::default(), 1);
+    let whisper = simulate(
+        load("acme_agent_whisper_AUTO.json"),
+        r.contact.clone(),
+        &mut Script::default(),
+        1,
+    );
     assert_eq!(whisper.outcome, Some(Outcome::Ended));
     assert!(whisper.effects.iter().any(|e| matches!(e, switchboard_flow::Effect::Play { message: switchboard_flow::Rendered::Text(t), .. } if t == "finance")));
-    let outbound = simulate(load("acme_outbound_flow1_AUTO.json"), r.contact.clone(), &mut Script::default(), 1);
+    let outbound = simulate(
+        load("acme_outbound_flow1_AUTO.json"),
+        r.contact.clone(),
+        &mut Script::default(),
+        1,
+    );
     assert_eq!(outbound.outcome, Some(Outcome::Ended));
     assert_eq!(outbound.contact.recording.len(), 2);
-    let queue = simulate(load("acme_customer_queue_AUTO.json"), r.contact.clone(), &mut Script::default(), 1);
-    assert!(queue.stopped.is_some(), "a queue flow loops its messages until an agent answers");
-    let hold = simulate(load("acme_hold_AUTO.json"), r.contact, &mut Script::default(), 1);
+    let queue = simulate(
+        load("acme_customer_queue_AUTO.json"),
+        r.contact.clone(),
+        &mut Script::default(),
+        1,
+    );
+    assert!(
+        queue.stopped.is_some(),
+        "a queue flow loops its messages until an agent answers"
+    );
+    let hold = simulate(
+        load("acme_hold_AUTO.json"),
+        r.contact,
+        &mut Script::default(),
+        1,
+    );
     assert!(hold.stopped.is_some());
 }

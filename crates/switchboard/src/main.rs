@@ -6,6 +6,7 @@
 //! and a TOML `--config` file move it onto production parts.
 
 mod config;
+mod flow_cli;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Work with contact flow files: validate, simulate.
+    #[command(subcommand)]
+    Flow(flow_cli::FlowCommand),
 }
 
 #[derive(Args, Debug, Default)]
@@ -50,8 +54,18 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -60,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Flow(cmd) => flow_cli::run(cmd),
     }
 }
 

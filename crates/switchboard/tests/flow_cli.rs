@@ -1,0 +1,150 @@
+//! `switchboard flow validate` and `switchboard flow simulate`, run as a user would.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn switchboard(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/connect-exports/flows")
+}
+
+#[test]
+fn validate_accepts_real_exports_and_lists_every_problem() {
+    let files: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["flow", "validate"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out, err) = switchboard(&args);
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.matches(": valid").count(), 9, "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"Version": "2019-10-30", "StartAction": "a", "Actions": [
+        {"Identifier": "a", "Type": "CheckHoursOfOperation", "Parameters": {},
+         "Transitions": {"Conditions": [{"NextAction": "b", "Condition": {"Operator": "Equals", "Operands": ["True"]}}]}},
+        {"Identifier": "b", "Type": "Teleport", "Parameters": {}, "Transitions": {"NextAction": "nowhere"}}]}"#).unwrap();
+    let (ok, out, err) = switchboard(&["flow", "validate", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("error: Actions[0].Transitions.Conditions (action 'a'): CheckHoursOfOperation needs a condition Equals False"), "{out}");
+    assert!(
+        out.contains(
+            "error: Actions[1].Type (action 'b'): action type 'Teleport' is not supported"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("leads to 'nowhere'"), "{out}");
+    assert!(err.contains("1 of 1 flows have errors"), "{err}");
+}
+
+#[test]
+fn simulate_the_demo_menu() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("demo.json");
+    std::fs::write(
+        &flow,
+        switchboard_server::bootstrap::demo_flow_content().to_string(),
+    )
+    .unwrap();
+    let f = flow.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["flow", "simulate", f];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = switchboard(&args);
+        assert!(ok, "{out}{err}");
+        out
+    };
+    let one = run(&["--digits", "1"]);
+    assert!(
+        one.contains("menu [GetParticipantInput] -> condition Equals 1"),
+        "{one}"
+    );
+    assert!(
+        one.contains("to-sales [UpdateContactTargetQueue] -> next"),
+        "{one}"
+    );
+    assert!(one.contains("Outcome: queued in Sales"), "{one}");
+    assert!(
+        one.contains("play \"Thank you for calling the Switchboard demo.\""),
+        "{one}"
+    );
+    assert!(run(&["--digits", "2"]).contains("Outcome: queued in Support"));
+    let timeout = run(&["--digits", "timeout"]);
+    assert!(
+        timeout.contains("menu [GetParticipantInput] -> error InputTimeLimitExceeded"),
+        "{timeout}"
+    );
+    assert!(timeout.contains("Outcome: queued in Sales"));
+    // An invalid key asks again; then 2.
+    let invalid = run(&["--digits", "7", "--digits", "2"]);
+    assert!(
+        invalid.contains("menu [GetParticipantInput] -> error NoMatchingCondition"),
+        "{invalid}"
+    );
+    assert!(invalid.contains("Outcome: queued in Support"), "{invalid}");
+    // A full queue gets the apology.
+    let full = run(&["--digits", "1", "--full", "Sales"]);
+    assert!(
+        full.contains("transfer [TransferContactToQueue] -> error QueueAtCapacity"),
+        "{full}"
+    );
+    assert!(full.contains("Outcome: disconnected"), "{full}");
+    // JSON for machines.
+    let json: serde_json::Value = serde_json::from_str(&run(&["--digits", "2", "--json"])).unwrap();
+    assert_eq!(json["outcome"]["outcome"], "queued");
+    assert_eq!(json["outcome"]["queue"]["name"], "Support");
+}
+
+#[test]
+fn simulate_checks_hours_at_the_given_time_and_uses_function_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("hours.json");
+    std::fs::write(&flow, serde_json::json!({"Version": "2019-10-30", "StartAction": "fn", "Actions": [
+        {"Identifier": "fn", "Type": "InvokeLambdaFunction", "Parameters": {"LambdaFunctionARN": "crm-lookup"},
+         "Transitions": {"NextAction": "hours", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "closed"}]}},
+        {"Identifier": "hours", "Type": "CheckHoursOfOperation", "Parameters": {"HoursOfOperationId": "Office"},
+         "Transitions": {"Conditions": [
+            {"NextAction": "open", "Condition": {"Operator": "Equals", "Operands": ["True"]}},
+            {"NextAction": "closed", "Condition": {"Operator": "Equals", "Operands": ["False"]}}]}},
+        {"Identifier": "open", "Type": "MessageParticipant", "Parameters": {"Text": "Hello $.External.name"}, "Transitions": {"NextAction": "bye"}},
+        {"Identifier": "closed", "Type": "MessageParticipant", "Parameters": {"Text": "Closed"}, "Transitions": {"NextAction": "bye"}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]}).to_string()).unwrap();
+    let hours = dir.path().join("office.json");
+    std::fs::write(&hours, r#"{"name": "Office", "time_zone": "Europe/London",
+        "config": [{"day": "TUESDAY", "start": {"hours": 9, "minutes": 0}, "end": {"hours": 17, "minutes": 0}}]}"#).unwrap();
+    let answer = dir.path().join("crm.json");
+    std::fs::write(&answer, r#"{"name": "Ada"}"#).unwrap();
+    let base = [
+        "flow",
+        "simulate",
+        flow.to_str().unwrap(),
+        "--hours",
+        hours.to_str().unwrap(),
+    ];
+    let function = format!("crm-lookup={}", answer.display());
+    let run = |now: &str, function: &str| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--now", now, "--function", function]);
+        let (ok, out, err) = switchboard(&args);
+        assert!(ok, "{out}{err}");
+        out
+    };
+    // Tuesday 24 November 2026, 10:00 in London.
+    assert!(run("2026-11-24T10:00:00Z", &function).contains("play \"Hello Ada\""));
+    assert!(run("2026-11-24T18:00:00Z", &function).contains("play \"Closed\""));
+    assert!(run("2026-11-24T10:00:00Z", "crm-lookup=fail")
+        .contains("fn [InvokeLambdaFunction] -> error NoMatchingError"));
+}
