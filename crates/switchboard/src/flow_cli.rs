@@ -26,7 +26,7 @@ pub enum FlowCommand {
         flow_type: String,
     },
     /// Run a flow against scripted answers and print the path it takes.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 #[derive(Args)]
@@ -129,7 +129,7 @@ pub fn run(cmd: FlowCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        FlowCommand::Simulate(args) => simulate_cmd(args),
+        FlowCommand::Simulate(args) => simulate_cmd(*args),
     }
 }
 
@@ -147,9 +147,12 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
     }
     let flow = Arc::new(flow.expect("checked above"));
 
-    let mut script = Script::default();
-    script.keypresses = args.digits.iter().map(|d| Keypress::parse(d)).collect();
-    script.intents = args.intents.iter().cloned().collect();
+    let mut script = Script {
+        keypresses: args.digits.iter().map(|d| Keypress::parse(d)).collect(),
+        intents: args.intents.iter().cloned().collect(),
+        full_queues: args.full.iter().cloned().collect(),
+        ..Script::default()
+    };
     for f in &args.functions {
         let (name, source) = pair(f, "--function")?;
         let response = if source == "fail" {
@@ -175,7 +178,6 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--metric {name}: not a number"))?,
         );
     }
-    script.full_queues = args.full.iter().cloned().collect();
     for path in &args.modules {
         let (module, problems) = load(path, FlowType::Module)?;
         let Some(module) =
