@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::crud::RecordMeta;
 use crate::api::resource::Resource;
-use crate::api::{api_keys, audit, prompts, session, users};
+use crate::api::{api_keys, audit, flows, prompts, session, users};
 use crate::error::ApiError;
 use switchboard_model::{
     AgentStatus, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue, QuickConnect, RoutingProfile,
@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         prompts::upload, prompts::audio,
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
+        flows::validate, flows::publish, flows::versions, flows::export, flows::import,
     ),
     components(schemas(ApiError, RecordMeta)),
     modifiers(&BearerAuth)

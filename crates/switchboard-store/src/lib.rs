@@ -15,6 +15,7 @@ mod audit;
 mod auth;
 mod blobs;
 mod error;
+mod flows;
 mod objects;
 mod pool;
 
@@ -22,6 +23,7 @@ pub use audit::{Actor, AuditEntry, AuditQuery};
 pub use auth::{ApiKey, Session};
 pub use blobs::Blobs;
 pub use error::StoreError;
+pub use flows::FlowVersion;
 pub use objects::{Record, Ref, Referrer};
 pub use pool::{Backend, Store};
 

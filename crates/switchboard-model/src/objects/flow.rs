@@ -1,8 +1,10 @@
-//! Contact flows as stored objects.
+//! Contact flows as stored objects: the draft being edited, in Amazon
+//! Connect's flow language. Published versions are kept apart (the store's
+//! flow versions) and are what serves traffic; publishing validates.
 //!
-//! The flow language itself (typed model, validator, interpreter) is its own
-//! crate, still to come; until then a flow is kept as the Connect-format JSON
-//! it was given, checked only for the envelope every flow must have.
+//! A draft must parse (its structure is sound, every action has an
+//! Identifier and Type) but may still fail validation while it is being
+//! built; `switchboard_flow::validate` says what is left to fix.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,6 +12,14 @@ use utoipa::ToSchema;
 
 use crate::kind::{ConfigSpec, ObjectKind};
 use crate::validation::{Errors, FieldError};
+
+/// A flow problem as a field error's reason: the action it is in, and what.
+pub fn problem_reason(p: &switchboard_flow::Problem) -> String {
+    match &p.action {
+        Some(a) => format!("action '{a}': {}", p.message),
+        None => p.message.clone(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,10 +46,44 @@ pub enum FlowType {
     OutboundWhisper,
     AgentTransfer,
     QueueTransfer,
+    /// A reusable piece of flow, run by InvokeFlowModule.
+    FlowModule,
 }
 
-/// Connect's limit on actions in one flow.
-pub const MAX_ACTIONS: usize = 250;
+impl FlowType {
+    /// The flow language's view of the type.
+    pub fn language_type(self) -> switchboard_flow::FlowType {
+        use switchboard_flow::FlowType as L;
+        match self {
+            FlowType::ContactFlow => L::ContactFlow,
+            FlowType::CustomerQueue => L::CustomerQueue,
+            FlowType::CustomerHold => L::CustomerHold,
+            FlowType::CustomerWhisper => L::CustomerWhisper,
+            FlowType::AgentHold => L::AgentHold,
+            FlowType::AgentWhisper => L::AgentWhisper,
+            FlowType::OutboundWhisper => L::OutboundWhisper,
+            FlowType::AgentTransfer => L::AgentTransfer,
+            FlowType::QueueTransfer => L::QueueTransfer,
+            FlowType::FlowModule => L::Module,
+        }
+    }
+
+    pub fn from_language_type(t: switchboard_flow::FlowType) -> Self {
+        use switchboard_flow::FlowType as L;
+        match t {
+            L::ContactFlow => FlowType::ContactFlow,
+            L::CustomerQueue => FlowType::CustomerQueue,
+            L::CustomerHold => FlowType::CustomerHold,
+            L::CustomerWhisper => FlowType::CustomerWhisper,
+            L::AgentHold => FlowType::AgentHold,
+            L::AgentWhisper => FlowType::AgentWhisper,
+            L::OutboundWhisper => FlowType::OutboundWhisper,
+            L::AgentTransfer => FlowType::AgentTransfer,
+            L::QueueTransfer => FlowType::QueueTransfer,
+            L::Module => FlowType::FlowModule,
+        }
+    }
+}
 
 impl ConfigSpec for Flow {
     const KIND: ObjectKind = ObjectKind::Flow;
@@ -52,28 +96,15 @@ impl ConfigSpec for Flow {
         let mut e = Errors::new();
         e.name("name", &self.name);
         e.description("description", &self.description);
-        match &self.content {
-            Value::Object(flow) => {
-                e.check(
-                    flow.get("Version").and_then(Value::as_str) == Some("2019-10-30"),
-                    "content.Version",
-                    "must be \"2019-10-30\"",
-                );
-                e.check(
-                    flow.get("StartAction").is_some_and(Value::is_string),
-                    "content.StartAction",
-                    "must name the first action",
-                );
-                match flow.get("Actions").and_then(Value::as_array) {
-                    Some(actions) => e.check(
-                        actions.len() <= MAX_ACTIONS,
-                        "content.Actions",
-                        format!("has {} actions; at most {MAX_ACTIONS}", actions.len()),
-                    ),
-                    None => e.add("content.Actions", "must be a list of actions"),
-                }
-            }
-            _ => e.add("content", "must be a flow object"),
+        // A draft must parse; validation problems are for publishing.
+        let parsed = switchboard_flow::parse::parse(&self.content.to_string());
+        for p in parsed
+            .problems
+            .0
+            .iter()
+            .filter(|p| p.severity == switchboard_flow::Severity::Error)
+        {
+            e.add(format!("content.{}", p.path), problem_reason(p));
         }
         e.finish()
     }

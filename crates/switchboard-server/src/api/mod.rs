@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod crud;
+pub mod flows;
 pub mod prompts;
 pub mod resource;
 pub mod session;
@@ -62,6 +63,11 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .merge(crud::routes::<PhoneNumber>())
         .merge(crud::routes::<QuickConnect>())
         .merge(crud::routes::<Flow>())
+        .route("/flows/import", post(flows::import))
+        .route("/flows/{id}/validate", post(flows::validate))
+        .route("/flows/{id}/publish", post(flows::publish))
+        .route("/flows/{id}/versions", get(flows::versions))
+        .route("/flows/{id}/export", get(flows::export))
         .merge(crud::routes_without_create::<Prompt>())
         .route(
             "/prompts",

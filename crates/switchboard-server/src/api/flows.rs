@@ -1,0 +1,360 @@
+//! Flow lifecycle beyond CRUD: validate, publish (versions), import from a
+//! Connect export with its ARNs mapped to local objects, and export.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_flow::import::arn_target;
+use switchboard_flow::{Problem, Severity};
+use switchboard_model::objects::flow::problem_reason;
+use switchboard_model::{FieldError, Flow, FlowType, ObjectKind};
+use switchboard_store::{FlowVersion, Record};
+use utoipa::{IntoParams, ToSchema};
+
+use super::crud::{find, prepare, view};
+use super::resource::Resource;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{from_value, ApiJson, ApiPath, ApiQuery};
+use crate::AppState;
+
+/// Parses and validates a flow's content as its type.
+fn check(flow: &Flow) -> Vec<Problem> {
+    switchboard_flow::check(&flow.content.to_string(), flow.flow_type.language_type()).1
+}
+
+fn as_field_errors(problems: &[Problem]) -> Vec<FieldError> {
+    problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| FieldError::new(format!("content.{}", p.path), problem_reason(p)))
+        .collect()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValidationReport {
+    pub valid: bool,
+    /// Every error and warning, with its JSON path and action.
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<Problem>,
+}
+
+/// Validates the draft as publishing would, without publishing.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/validate", tag = "Flows",
+    params(("id" = String, Path, description = "Flow id or name")),
+    responses((status = 200, body = ValidationReport), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn validate(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<ValidationReport>> {
+    who.require_any(Flow::GUARDS.view)?;
+    let flow = find::<Flow>(&app, &id).await?;
+    let problems = check(&flow.spec);
+    Ok(Json(ValidationReport {
+        valid: !problems.iter().any(|p| p.severity == Severity::Error),
+        problems,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    #[schema(value_type = Object)]
+    pub version: FlowVersion,
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<Problem>,
+}
+
+/// Validates the draft and, if it has no errors, publishes it as the next
+/// version: the one that serves traffic from now on.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/publish", tag = "Flows",
+    params(("id" = String, Path, description = "Flow id or name")),
+    responses((status = 201, body = Published), (status = 400, body = ApiError, description = "The flow has errors; each is listed"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<Published>)> {
+    who.require("ContactFlows.Publish")?;
+    let flow = find::<Flow>(&app, &id).await?;
+    publish_record(&app, &who, &flow)
+        .await
+        .map(|p| (StatusCode::CREATED, Json(p)))
+}
+
+async fn publish_record(
+    app: &AppState,
+    who: &Principal,
+    flow: &Record<Flow>,
+) -> ApiResult<Published> {
+    let problems = check(&flow.spec);
+    let errors = as_field_errors(&problems);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let flow_type = serde_json::to_value(flow.spec.flow_type)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let version = app
+        .store
+        .publish_flow(
+            &flow.id,
+            &flow.spec.name,
+            &flow_type,
+            &flow.spec.content,
+            &who.actor(),
+        )
+        .await?;
+    Ok(Published {
+        version,
+        warnings: problems,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Versions {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<FlowVersion>,
+}
+
+/// Published versions, newest first.
+#[utoipa::path(get, path = "/api/v1/flows/{id}/versions", tag = "Flows",
+    params(("id" = String, Path, description = "Flow id or name")),
+    responses((status = 200, body = Versions), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn versions(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Versions>> {
+    who.require_any(Flow::GUARDS.view)?;
+    let flow = find::<Flow>(&app, &id).await?;
+    Ok(Json(Versions {
+        items: app.store.flow_versions(&flow.id).await?,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// A published version; absent: the draft.
+    pub version: Option<i64>,
+}
+
+/// The flow in Connect's export format: `{"Name", "Type", "Description", "Content": "<flow JSON>"}`.
+#[utoipa::path(get, path = "/api/v1/flows/{id}/export", tag = "Flows",
+    params(("id" = String, Path, description = "Flow id or name"), ExportParams),
+    responses((status = 200, description = "Connect export wrapper"), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(p): ApiQuery<ExportParams>,
+) -> ApiResult<Json<Value>> {
+    who.require_any(Flow::GUARDS.view)?;
+    let flow = find::<Flow>(&app, &id).await?;
+    let content = match p.version {
+        None => flow.spec.content.clone(),
+        Some(n) => {
+            app.store
+                .flow_version(&flow.id, Some(n))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::field(
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        "version",
+                        format!("flow '{}' has no version {n}", flow.spec.name),
+                    )
+                })?
+                .content
+        }
+    };
+    let type_name = flow.spec.flow_type.language_type();
+    let mut out = serde_json::json!({"Name": flow.spec.name, "Description": flow.spec.description, "Content": content.to_string()});
+    if type_name != switchboard_flow::FlowType::Module {
+        out["Type"] = Value::String(type_name.as_str().to_string());
+    }
+    Ok(Json(out))
+}
+
+/// How one ARN of an imported flow was mapped.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ArnMapping {
+    pub arn: String,
+    /// What the ARN names: `queue`, `contact-flow`, `prompt`, `function`...
+    pub kind: String,
+    pub name: String,
+    /// `mapped` (replaced by the local object's id), `missing` (no local
+    /// object of that kind and name: create it and import again), or `kept`
+    /// (a kind Switchboard resolves by name when the flow runs).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_id: Option<String>,
+}
+
+fn local_kind(arn_kind: &str) -> Option<ObjectKind> {
+    Some(match arn_kind {
+        "queue" => ObjectKind::Queue,
+        "contact-flow" | "flow-module" => ObjectKind::Flow,
+        "prompt" => ObjectKind::Prompt,
+        "hours-of-operation" | "operating-hours" => ObjectKind::HoursOfOperation,
+        "agent" => ObjectKind::User,
+        "phone-number" => ObjectKind::PhoneNumber,
+        "transfer-destination" => ObjectKind::QuickConnect,
+        _ => return None,
+    })
+}
+
+/// Replaces every ARN in `value` that names a local object with its id.
+async fn map_arns(
+    app: &AppState,
+    value: &mut Value,
+    report: &mut Vec<ArnMapping>,
+) -> ApiResult<()> {
+    // Iterative walk: flow JSON nests only a few levels, but input is untrusted.
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => {
+                let Some(target) = arn_target(s) else {
+                    continue;
+                };
+                let arn = s.clone();
+                let (status, local_id) = match local_kind(&target.kind) {
+                    Some(kind) => match app.store.resolve(kind, &target.name).await? {
+                        Some(id) => {
+                            *s = id.clone();
+                            ("mapped", Some(id))
+                        }
+                        None => ("missing", None),
+                    },
+                    None => ("kept", None),
+                };
+                if !report.iter().any(|m| m.arn == arn) {
+                    report.push(ArnMapping {
+                        arn,
+                        kind: target.kind,
+                        name: target.name,
+                        status: status.into(),
+                        local_id,
+                    });
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => stack.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    /// Publish the imported flow at once (only if it validates).
+    #[serde(default)]
+    pub publish: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportReport {
+    #[schema(value_type = Object)]
+    pub flow: Value,
+    /// `created` or `updated` (a flow of that name existed: its draft was replaced).
+    pub action: &'static str,
+    pub mappings: Vec<ArnMapping>,
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<Problem>,
+    pub published_version: Option<i64>,
+}
+
+/// Imports a flow exported from Amazon Connect (`{"Name", "Type",
+/// "Description", "Content"}`), mapping its ARNs to local objects by name.
+#[utoipa::path(post, path = "/api/v1/flows/import", tag = "Flows",
+    params(ImportParams),
+    request_body(content = Object, description = "A Connect flow export"),
+    responses((status = 200, body = ImportReport), (status = 400, body = ApiError), (status = 403, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn import(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiQuery(params): ApiQuery<ImportParams>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<ImportReport>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Export {
+        name: String,
+        #[serde(rename = "Type")]
+        flow_type: Option<String>,
+        #[serde(default)]
+        description: String,
+        content: Value,
+    }
+    let export: Export = from_value(body)?;
+    let language_type = match export.flow_type.as_deref() {
+        None => switchboard_flow::FlowType::Module,
+        Some(t) => switchboard_flow::FlowType::parse(t)
+            .ok_or_else(|| ApiError::bad_request("Type", format!("unknown flow type '{t}'")))?,
+    };
+    let mut content = match export.content {
+        Value::String(s) => serde_json::from_str(&s)
+            .map_err(|e| ApiError::bad_request("Content", format!("is not JSON: {e}")))?,
+        v @ Value::Object(_) => v,
+        _ => {
+            return Err(ApiError::bad_request(
+                "Content",
+                "must be the flow, as a JSON string or object",
+            ))
+        }
+    };
+    let mut mappings = Vec::new();
+    map_arns(&app, &mut content, &mut mappings).await?;
+    let mut spec = Flow {
+        name: export.name.clone(),
+        description: export.description.chars().take(250).collect(),
+        flow_type: FlowType::from_language_type(language_type),
+        content,
+    };
+    let existing = app.store.get::<Flow>(&export.name).await?;
+    let refs = prepare(&app, &mut spec).await?;
+    let (record, action) = match existing {
+        Some(old) => {
+            who.require(Flow::GUARDS.edit)?;
+            (
+                app.store
+                    .update(&old.id, spec, &refs, None, &who.actor())
+                    .await?,
+                "updated",
+            )
+        }
+        None => {
+            who.require(Flow::GUARDS.create)?;
+            (
+                app.store.create(spec, &refs, false, &who.actor()).await?,
+                "created",
+            )
+        }
+    };
+    let problems = check(&record.spec);
+    let published_version = if params.publish {
+        who.require("ContactFlows.Publish")?;
+        Some(publish_record(&app, &who, &record).await?.version.version)
+    } else {
+        None
+    };
+    Ok(Json(ImportReport {
+        flow: view(&record),
+        action,
+        mappings,
+        problems,
+        published_version,
+    }))
+}

@@ -1,0 +1,248 @@
+//! Flows through the API: drafts, validation, publishing versions, and
+//! importing real Connect exports with their ARNs mapped by name.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../../shared/fixtures/connect-exports/flows/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn hours_check(with_false: bool) -> Value {
+    let mut conditions = vec![
+        json!({"NextAction": "bye", "Condition": {"Operator": "Equals", "Operands": ["True"]}}),
+    ];
+    if with_false {
+        conditions.push(json!({"NextAction": "bye", "Condition": {"Operator": "Equals", "Operands": ["False"]}}));
+    }
+    json!({"Version": "2019-10-30", "StartAction": "hours", "Actions": [
+        {"Identifier": "hours", "Type": "CheckHoursOfOperation", "Parameters": {"HoursOfOperationId": "Basic Hours"},
+         "Transitions": {"Conditions": conditions, "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]})
+}
+
+#[tokio::test]
+async fn drafts_validate_publish_and_keep_versions() {
+    for app in apps().await {
+        let r = app
+            .post(
+                "/api/v1/flows",
+                &app.admin,
+                json!({"name": "Main", "type": "CONTACT_FLOW", "content": hours_check(false)}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}: a draft may be unfinished: {}",
+            app.backend,
+            r.body
+        );
+        let v = app
+            .post("/api/v1/flows/Main/validate", &app.admin, json!({}))
+            .await;
+        assert_eq!(v.body["valid"], false);
+        assert_eq!(v.body["problems"][0]["action"], "hours");
+        let p = app
+            .post("/api/v1/flows/Main/publish", &app.admin, json!({}))
+            .await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+        assert_eq!(p.field(), "content.Actions[0].Transitions.Conditions");
+        assert!(p.body["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("action 'hours': CheckHoursOfOperation needs a condition Equals False"));
+
+        let r = app
+            .put(
+                "/api/v1/flows/Main",
+                &app.admin,
+                json!({"name": "Main", "type": "CONTACT_FLOW", "content": hours_check(true)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        for expected in [1, 2] {
+            let p = app
+                .post("/api/v1/flows/Main/publish", &app.admin, json!({}))
+                .await;
+            assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+            assert_eq!(p.body["version"]["version"], expected);
+            assert_eq!(p.body["version"]["published_by"], "admin");
+        }
+        let versions = app.get("/api/v1/flows/Main/versions", &app.admin).await;
+        assert_eq!(versions.body["items"].as_array().unwrap().len(), 2);
+        assert_eq!(versions.body["items"][0]["version"], 2);
+
+        let export = app
+            .get("/api/v1/flows/Main/export?version=1", &app.admin)
+            .await;
+        assert_eq!(export.body["Name"], "Main");
+        assert_eq!(export.body["Type"], "CONTACT_FLOW");
+        let content: Value =
+            serde_json::from_str(export.body["Content"].as_str().unwrap()).unwrap();
+        assert_eq!(content, hours_check(true));
+        assert_eq!(
+            app.get("/api/v1/flows/Main/export?version=9", &app.admin)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+
+        // A draft that does not even parse is refused, naming the spot.
+        let r = app.put("/api/v1/flows/Main", &app.admin, json!({"name": "Main", "type": "CONTACT_FLOW",
+            "content": {"Version": "2019-10-30", "StartAction": "a", "Actions": [{"Identifier": "a", "Type": "Teleport"}]}})).await;
+        assert_eq!(
+            (r.status, r.field()),
+            (StatusCode::BAD_REQUEST, "content.Actions[0].Type"),
+            "{}",
+            r.body
+        );
+
+        // Managers see flows but do not publish them.
+        let ccm = app.user_with("manager", "CallCenterManager").await;
+        assert_eq!(
+            app.post("/api/v1/flows/Main/publish", &ccm, json!({}))
+                .await
+                .body["missing_permission"],
+            "ContactFlows.Publish"
+        );
+        assert_eq!(
+            app.post("/api/v1/flows/Main/validate", &ccm, json!({}))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn connect_exports_import_with_arns_mapped_by_name() {
+    for app in apps().await {
+        for q in ["finance", "sales"] {
+            app.post(
+                "/api/v1/queues",
+                &app.admin,
+                json!({"name": q, "hours_of_operation": "Basic Hours"}),
+            )
+            .await;
+        }
+        // Importing the transfer flow before its whispers: the report says what is missing.
+        let r = app
+            .post(
+                "/api/v1/flows/import",
+                &app.admin,
+                fixture("acme_queue_transfer_AUTO.json"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", app.backend, r.body);
+        assert_eq!(r.body["action"], "created");
+        let statuses: Vec<_> = r.body["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    m["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            statuses.contains(&("acme_agent_whisper_AUTO".into(), "missing".into())),
+            "{statuses:?}"
+        );
+
+        for name in [
+            "acme_agent_whisper_AUTO.json",
+            "acme_customer_whisper_AUTO.json",
+            "acme_customer_queue_AUTO.json",
+            "acme_queue_transfer_AUTO.json",
+            "acme_contact_flow_module_AUTO.json",
+            "acme_hold_AUTO.json",
+            "acme_outbound_flow1_AUTO.json",
+        ] {
+            let r = app
+                .post(
+                    "/api/v1/flows/import?publish=true",
+                    &app.admin,
+                    fixture(name),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+            assert_eq!(r.body["published_version"], 1, "{name}: {}", r.body);
+        }
+        let r = app
+            .post(
+                "/api/v1/flows/import?publish=true",
+                &app.admin,
+                fixture("acme_main_AUTO.json"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mappings = r.body["mappings"].as_array().unwrap();
+        let by_name = |n: &str| {
+            mappings
+                .iter()
+                .find(|m| m["name"] == n)
+                .unwrap_or_else(|| panic!("no mapping for {n}: {mappings:?}"))
+        };
+        let finance = app.get("/api/v1/queues/finance", &app.admin).await.body["id"].clone();
+        assert_eq!(by_name("finance")["status"], "mapped");
+        assert_eq!(by_name("finance")["local_id"], finance);
+        assert_eq!(by_name("acme_queue_transfer_AUTO")["status"], "mapped");
+        assert_eq!(by_name("acme_contact_flow_module_AUTO")["status"], "mapped");
+        assert_eq!(by_name("acme-exampleFunction-use1")["status"], "kept");
+        assert_eq!(r.body["published_version"], 1);
+        // The flow now names the local queue by id.
+        let content = &r.body["flow"]["content"];
+        let attrs = content["Actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Identifier"] == "FLOW_OBJECT_MAPS#")
+            .unwrap();
+        assert_eq!(
+            attrs["Parameters"]["FlowAttributes"]["finance"]["Value"],
+            finance
+        );
+        assert_eq!(
+            app.get("/api/v1/flows/acme_contact_flow_module_AUTO", &app.admin)
+                .await
+                .body["type"],
+            "FLOW_MODULE"
+        );
+
+        // Importing again replaces the draft.
+        let again = app
+            .post(
+                "/api/v1/flows/import",
+                &app.admin,
+                fixture("acme_main_AUTO.json"),
+            )
+            .await;
+        assert_eq!(again.body["action"], "updated");
+        let bad = app
+            .post(
+                "/api/v1/flows/import",
+                &app.admin,
+                json!({"Name": "X", "Type": "NOPE", "Content": "{}"}),
+            )
+            .await;
+        assert_eq!((bad.status, bad.field()), (StatusCode::BAD_REQUEST, "Type"));
+        let bad = app
+            .post(
+                "/api/v1/flows/import",
+                &app.admin,
+                json!({"Name": "X", "Type": "CONTACT_FLOW"}),
+            )
+            .await;
+        assert_eq!(bad.field(), "Content", "{}", bad.body);
+    }
+}
