@@ -34,7 +34,7 @@ impl Keypress {
 
 /// Says whether the named hours of operation (or, for `None`, the target
 /// queue's) are open.
-pub type HoursRule = Box<dyn Fn(Option<&str>) -> bool>;
+pub type HoursRule = Box<dyn Fn(Option<&str>) -> bool + Send + Sync>;
 
 /// What the simulated world answers.
 #[derive(Default)]
@@ -76,14 +76,15 @@ pub struct Report {
 }
 
 /// A name from a reference: the ARN's object name, or the value itself.
-fn name_of(reference: &str) -> String {
+pub fn name_of(reference: &str) -> String {
     arn_target(reference)
         .map(|t| t.name)
         .unwrap_or_else(|| reference.to_string())
 }
 
 impl Script {
-    fn answer(&mut self, effect: &Effect) -> Option<Event> {
+    /// The scripted answer to an effect, if it needs one.
+    pub fn answer(&mut self, effect: &Effect) -> Option<Event> {
         Some(match effect {
             Effect::Play { .. } => Event::PromptFinished,
             Effect::GetInput { .. } => match self.keypresses.pop_front() {

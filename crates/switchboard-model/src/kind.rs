@@ -20,10 +20,11 @@ pub enum ObjectKind {
     Prompt,
     QuickConnect,
     Flow,
+    ExternalFunction,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 10] = [
+    pub const ALL: [ObjectKind; 11] = [
         ObjectKind::SecurityProfile,
         ObjectKind::User,
         ObjectKind::AgentStatus,
@@ -34,6 +35,7 @@ impl ObjectKind {
         ObjectKind::Prompt,
         ObjectKind::QuickConnect,
         ObjectKind::Flow,
+        ObjectKind::ExternalFunction,
     ];
 
     /// The stable name stored in the database and shown in errors and the audit log.
@@ -49,6 +51,7 @@ impl ObjectKind {
             ObjectKind::Prompt => "prompt",
             ObjectKind::QuickConnect => "quick_connect",
             ObjectKind::Flow => "flow",
+            ObjectKind::ExternalFunction => "external_function",
         }
     }
 

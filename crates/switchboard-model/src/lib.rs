@@ -22,6 +22,7 @@ pub mod validation;
 pub use kind::{ConfigSpec, ObjectKind, RefSlot};
 pub use objects::{
     agent_status::{AgentStatus, AgentStatusType},
+    external_function::ExternalFunction,
     flow::{Flow, FlowType},
     hours::HoursOfOperation,
     phone_number::{PhoneNumber, PhoneNumberType},

@@ -297,7 +297,17 @@ pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError>
         flow_type: FlowType::ContactFlow,
         content: demo_flow_content(),
     };
-    put(store, flow, false).await?;
+    let flow_id = put(store, flow, false).await?;
+    // Published, so it serves calls from the start.
+    store
+        .publish_flow(
+            &flow_id,
+            DEMO_FLOW,
+            "CONTACT_FLOW",
+            &demo_flow_content(),
+            &Actor::system(),
+        )
+        .await?;
     let number = PhoneNumber {
         number: DEMO_NUMBER.into(),
         description: "Demo number (a UK drama range: not a real subscriber)".into(),

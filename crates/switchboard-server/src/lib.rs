@@ -15,6 +15,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod error;
 pub mod extract;
+pub mod flow_shell;
+pub mod functions;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -53,6 +55,7 @@ impl Default for Settings {
 pub struct AppState {
     pub store: Store,
     pub blobs: Blobs,
+    pub functions: functions::FunctionClient,
     pub settings: Arc<Settings>,
 }
 

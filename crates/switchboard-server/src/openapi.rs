@@ -20,8 +20,8 @@ use crate::api::resource::Resource;
 use crate::api::{api_keys, audit, flows, prompts, session, users};
 use crate::error::ApiError;
 use switchboard_model::{
-    AgentStatus, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue, QuickConnect, RoutingProfile,
-    SecurityProfile, User,
+    AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    QuickConnect, RoutingProfile, SecurityProfile, User,
 };
 
 struct BearerAuth;
@@ -57,7 +57,7 @@ impl Modify for BearerAuth {
         prompts::upload, prompts::audio,
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
-        flows::validate, flows::publish, flows::versions, flows::export, flows::import,
+        flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
     ),
     components(schemas(ApiError, RecordMeta)),
     modifiers(&BearerAuth)
@@ -225,6 +225,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add_crud::<Prompt>(&mut doc, false);
     add_crud::<QuickConnect>(&mut doc, true);
     add_crud::<Flow>(&mut doc, true);
+    add_crud::<ExternalFunction>(&mut doc, true);
     doc
 }
 

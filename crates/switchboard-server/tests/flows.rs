@@ -198,7 +198,12 @@ async fn connect_exports_import_with_arns_mapped_by_name() {
         assert_eq!(by_name("finance")["local_id"], finance);
         assert_eq!(by_name("acme_queue_transfer_AUTO")["status"], "mapped");
         assert_eq!(by_name("acme_contact_flow_module_AUTO")["status"], "mapped");
-        assert_eq!(by_name("acme-exampleFunction-use1")["status"], "kept");
+        assert_eq!(
+            by_name("acme-exampleFunction-use1")["status"],
+            "missing",
+            "no external function of that name yet"
+        );
+        assert_eq!(by_name("ACME-lexbot2-tfdemo")["status"], "kept");
         assert_eq!(r.body["published_version"], 1);
         // The flow now names the local queue by id.
         let content = &r.body["flow"]["content"];

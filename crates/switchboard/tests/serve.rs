@@ -135,6 +135,17 @@ async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
     .await;
     let (_, flow) = get(&client, &base, &token, "/api/v1/flows/Demo%20inbound").await;
     assert_eq!(number["flow"], flow["id"], "{label}");
+    let (_, versions) = get(
+        &client,
+        &base,
+        &token,
+        "/api/v1/flows/Demo%20inbound/versions",
+    )
+    .await;
+    assert_eq!(
+        versions["items"][0]["version"], 1,
+        "{label}: the demo flow is published"
+    );
     for q in ["Sales", "Support"] {
         assert_eq!(
             get(&client, &base, &token, &format!("/api/v1/queues/{q}"))

@@ -193,7 +193,7 @@ pub struct ArnMapping {
     pub name: String,
     /// `mapped` (replaced by the local object's id), `missing` (no local
     /// object of that kind and name: create it and import again), or `kept`
-    /// (a kind Switchboard resolves by name when the flow runs).
+    /// (a kind Switchboard has no objects for yet, such as bots).
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_id: Option<String>,
@@ -208,6 +208,7 @@ fn local_kind(arn_kind: &str) -> Option<ObjectKind> {
         "agent" => ObjectKind::User,
         "phone-number" => ObjectKind::PhoneNumber,
         "transfer-destination" => ObjectKind::QuickConnect,
+        "function" => ObjectKind::ExternalFunction,
         _ => return None,
     })
 }
@@ -357,4 +358,113 @@ pub async fn import(
         problems,
         published_version,
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateRequest {
+    /// Keys the customer presses at each input in turn; `timeout` for none.
+    #[serde(default)]
+    pub digits: Vec<String>,
+    /// Intents a bot recognises in turn.
+    #[serde(default)]
+    pub intents: Vec<String>,
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// The caller's number.
+    #[serde(default = "default_from")]
+    pub from: String,
+    /// The number called.
+    #[serde(default = "default_to")]
+    pub to: String,
+    /// `VOICE` or `CHAT`.
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    /// When the contact arrives, for hours checks; default now.
+    #[serde(default)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// A published version; default the draft.
+    #[serde(default)]
+    pub version: Option<i64>,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_from() -> String {
+    "+447700900123".into()
+}
+fn default_to() -> String {
+    "+442079460123".into()
+}
+fn default_channel() -> String {
+    "VOICE".into()
+}
+
+/// Runs the flow against this instance's real hours, queues, flows and
+/// external functions, with the customer's part scripted, and returns the
+/// path taken, the effects and the outcome.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/simulate", tag = "Flows",
+    params(("id" = String, Path, description = "Flow id or name")),
+    request_body = SimulateRequest,
+    responses((status = 200, description = "The run: path, effects, outcome, contact"), (status = 400, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn simulate(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<SimulateRequest>,
+) -> ApiResult<Json<Value>> {
+    who.require_any(Flow::GUARDS.view)?;
+    let record = find::<Flow>(&app, &id).await?;
+    let content = match req.version {
+        None => record.spec.content.clone(),
+        Some(n) => {
+            app.store
+                .flow_version(&record.id, Some(n))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "version",
+                        format!("flow '{}' has no version {n}", record.spec.name),
+                    )
+                })?
+                .content
+        }
+    };
+    let (flow, problems) =
+        switchboard_flow::check(&content.to_string(), record.spec.flow_type.language_type());
+    let errors = as_field_errors(&problems);
+    let Some(flow) = flow.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let channel = req.channel.to_uppercase();
+    if channel != "VOICE" && channel != "CHAT" {
+        return Err(ApiError::bad_request("channel", "must be VOICE or CHAT"));
+    }
+    let mut contact =
+        switchboard_flow::ContactData::voice(&uuid::Uuid::new_v4().to_string(), &req.from, &req.to);
+    contact.channel = channel;
+    contact.attributes = req.attributes;
+    let mut customer = switchboard_flow::simulate::Script {
+        keypresses: req
+            .digits
+            .iter()
+            .map(|d| switchboard_flow::simulate::Keypress::parse(d))
+            .collect(),
+        intents: req.intents.into(),
+        ..Default::default()
+    };
+    let now = req.now.unwrap_or_else(chrono::Utc::now);
+    let report = crate::flow_shell::run(
+        &app,
+        std::sync::Arc::new(flow),
+        contact,
+        &mut customer,
+        now,
+        req.seed,
+    )
+    .await;
+    Ok(Json(
+        serde_json::to_value(report).map_err(ApiError::internal)?,
+    ))
 }

@@ -14,8 +14,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use switchboard_model::{
-    permissions, AgentStatus, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue, QuickConnect,
-    RoutingProfile, SecurityProfile, User,
+    permissions, AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    QuickConnect, RoutingProfile, SecurityProfile, User,
 };
 use utoipa::ToSchema;
 
@@ -62,10 +62,12 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .merge(crud::routes::<RoutingProfile>())
         .merge(crud::routes::<PhoneNumber>())
         .merge(crud::routes::<QuickConnect>())
+        .merge(crud::routes::<ExternalFunction>())
         .merge(crud::routes::<Flow>())
         .route("/flows/import", post(flows::import))
         .route("/flows/{id}/validate", post(flows::validate))
         .route("/flows/{id}/publish", post(flows::publish))
+        .route("/flows/{id}/simulate", post(flows::simulate))
         .route("/flows/{id}/versions", get(flows::versions))
         .route("/flows/{id}/export", get(flows::export))
         .merge(crud::routes_without_create::<Prompt>())

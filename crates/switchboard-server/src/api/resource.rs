@@ -7,8 +7,8 @@ use std::future::Future;
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::permissions::ADMIN;
 use switchboard_model::{
-    AgentStatus, ConfigSpec, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue, QuickConnect,
-    RoutingProfile, SecurityProfile, User,
+    AgentStatus, ConfigSpec, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    QuickConnect, RoutingProfile, SecurityProfile, User,
 };
 use switchboard_store::Record;
 
@@ -309,5 +309,16 @@ impl Resource for Flow {
         create: "ContactFlows.Create",
         edit: "ContactFlows.Edit",
         delete: "ContactFlows.Delete",
+    };
+}
+
+impl Resource for ExternalFunction {
+    const PATH: &'static str = "external-functions";
+    const TAG: &'static str = "External functions";
+    const GUARDS: Guards = Guards {
+        view: &["ExternalFunctions.View"],
+        create: "ExternalFunctions.Create",
+        edit: "ExternalFunctions.Edit",
+        delete: "ExternalFunctions.Delete",
     };
 }

@@ -49,6 +49,7 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
         let state = AppState {
             store: store.clone(),
             blobs: Blobs::in_memory(),
+            functions: Default::default(),
             settings: Arc::new(settings.clone()),
         };
         let mut app = TestApp {

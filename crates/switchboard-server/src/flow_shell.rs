@@ -1,0 +1,212 @@
+//! Runs a flow against this instance's real configuration: hours of
+//! operation from the store evaluated at a given time, queues that exist and
+//! are enabled, flow modules and transfer flows that exist, and external
+//! functions called over HTTP. Only the customer is scripted (keys, bot
+//! intents). This is what `POST /api/v1/flows/{id}/simulate` runs, and the
+//! part of the voice and chat shells that does not touch media.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use switchboard_flow::simulate::{name_of, Report, Script};
+use switchboard_flow::{ContactData, Effect, Event, QueueRef, Session};
+use switchboard_model::{
+    ExternalFunction, Flow as FlowObject, HoursOfOperation, Queue, QueueStatus,
+};
+
+use crate::AppState;
+
+/// Most events one run may take before it is reported as still running.
+const MAX_EVENTS: usize = 500;
+
+/// The flow language's flow for a stored flow: its newest published version,
+/// or its draft if it has never been published.
+pub async fn load_flow(
+    app: &AppState,
+    reference: &str,
+) -> Result<Arc<switchboard_flow::Flow>, String> {
+    let name = name_of(reference);
+    let record = app
+        .store
+        .get::<FlowObject>(&name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no flow '{name}'"))?;
+    let content = match app
+        .store
+        .flow_version(&record.id, None)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(published) => published.content,
+        None => record.spec.content,
+    };
+    let (flow, problems) =
+        switchboard_flow::check(&content.to_string(), record.spec.flow_type.language_type());
+    match flow {
+        Some(f)
+            if !problems
+                .iter()
+                .any(|p| p.severity == switchboard_flow::Severity::Error) =>
+        {
+            Ok(Arc::new(f))
+        }
+        _ => Err(format!("flow '{}' does not validate", record.spec.name)),
+    }
+}
+
+async fn queue(app: &AppState, reference: &str) -> Result<QueueRef, String> {
+    let name = name_of(reference);
+    let q = app
+        .store
+        .get::<Queue>(&name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no queue '{name}'"))?;
+    Ok(QueueRef {
+        id: q.id,
+        name: q.spec.name,
+    })
+}
+
+async fn hours_open(
+    app: &AppState,
+    hours: Option<&str>,
+    queue: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, String> {
+    let hours_ref = match (hours, queue) {
+        (Some(h), _) => name_of(h),
+        (None, Some(q)) => {
+            let q = app
+                .store
+                .get::<Queue>(q)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the target queue is gone")?;
+            q.spec.hours_of_operation
+        }
+        (None, None) => return Err("no hours and no queue".into()),
+    };
+    let h = app
+        .store
+        .get::<HoursOfOperation>(&hours_ref)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no hours of operation '{hours_ref}'"))?;
+    Ok(h.spec.is_open(now))
+}
+
+/// Answers the effects that concern this instance; `None` for the ones
+/// that concern the customer.
+async fn answer_world(
+    app: &AppState,
+    effect: &Effect,
+    contact: &ContactData,
+    now: DateTime<Utc>,
+) -> Option<Event> {
+    let failed = |e: String| Event::Failed(e);
+    Some(match effect {
+        Effect::CheckHours { hours, queue } => {
+            match hours_open(app, hours.as_deref(), queue.as_deref(), now).await {
+                Ok(open) => Event::HoursChecked { open },
+                Err(e) => failed(e),
+            }
+        }
+        Effect::ResolveQueue { queue: Some(q), .. } => match queue(app, q).await {
+            Ok(q) => Event::QueueFound(q),
+            Err(e) => failed(e),
+        },
+        Effect::ResolveQueue { queue: None, .. } => {
+            failed("agent queues arrive with the routing engine".into())
+        }
+        Effect::Enqueue { queue: q, .. } => match app.store.get::<Queue>(&q.id).await {
+            Ok(Some(rec)) if rec.spec.status == QueueStatus::Enabled => Event::Enqueued,
+            Ok(Some(_)) => failed(format!("queue '{}' is disabled", q.name)),
+            Ok(None) => failed(format!("queue '{}' is gone", q.name)),
+            Err(e) => failed(e.to_string()),
+        },
+        Effect::QueryMetric { .. } => {
+            failed("real-time metrics arrive with the routing engine".into())
+        }
+        Effect::TransferToFlow { flow } => match load_flow(app, flow).await {
+            Ok(_) => Event::FlowFound,
+            Err(e) => failed(e),
+        },
+        Effect::LoadModule { module } => match load_flow(app, module).await {
+            Ok(m) => Event::ModuleLoaded(m),
+            Err(e) => failed(e),
+        },
+        Effect::InvokeFunction {
+            function,
+            parameters,
+            timeout_seconds,
+            json_response,
+        } => {
+            let name = name_of(function);
+            let url = match app.store.get::<ExternalFunction>(&name).await {
+                Ok(Some(f)) => f.spec.url,
+                Ok(None) => return Some(failed(format!("no external function '{name}'"))),
+                Err(e) => return Some(failed(e.to_string())),
+            };
+            let timeout = std::time::Duration::from_secs(u64::from(*timeout_seconds));
+            match app
+                .functions
+                .invoke(&url, contact, parameters, timeout, *json_response)
+                .await
+            {
+                Ok(values) => Event::FunctionResult(values),
+                Err(e) => failed(format!("function '{name}': {e}")),
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Runs `flow` for `contact`, the customer answering from `customer`.
+pub async fn run(
+    app: &AppState,
+    flow: Arc<switchboard_flow::Flow>,
+    contact: ContactData,
+    customer: &mut Script,
+    now: DateTime<Utc>,
+    seed: u64,
+) -> Report {
+    let (mut session, mut pending) = Session::start(flow, contact, seed);
+    let mut effects = Vec::new();
+    let mut stopped = None;
+    for events in 0.. {
+        let mut event = None;
+        for e in pending.iter().rev() {
+            event = match answer_world(app, e, session.contact(), now).await {
+                Some(ev) => Some(ev),
+                None => customer.answer(e),
+            };
+            if event.is_some() {
+                break;
+            }
+        }
+        effects.append(&mut pending);
+        if session.is_finished() {
+            break;
+        }
+        match event {
+            _ if events >= MAX_EVENTS => {
+                stopped = Some(format!("still running after {MAX_EVENTS} events"));
+                break;
+            }
+            Some(ev) => pending = session.handle(ev),
+            None => {
+                stopped = Some("waiting: nothing answers the last effect (e.g. looping messages until an agent answers)".into());
+                break;
+            }
+        }
+    }
+    Report {
+        path: session.trace().to_vec(),
+        effects,
+        outcome: session.outcome().cloned(),
+        stopped,
+        contact: session.contact().clone(),
+    }
+}
