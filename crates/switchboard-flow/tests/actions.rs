@@ -550,3 +550,152 @@ fn a_runaway_flow_hits_the_step_limit() {
     );
     assert_eq!(effects, [Effect::Disconnect]);
 }
+
+/// One action between `start` and two endings: `ok` on success, `err` on its
+/// NoMatchingError branch.
+fn single(ft: FlowType, action_type: &str, params: Value, next: bool) -> Arc<Flow> {
+    let mut transitions =
+        json!({"Errors": [{"ErrorType": "NoMatchingError", "NextAction": "err"}]});
+    if next {
+        transitions["NextAction"] = json!("ok");
+    }
+    build(
+        ft,
+        json!([
+            {"Identifier": "x", "Type": action_type, "Parameters": params, "Transitions": transitions},
+            say("ok", "ok", "bye"), say("err", "err", "bye"), end("bye")
+        ]),
+    )
+}
+
+#[test]
+fn error_transitions_of_every_action_that_can_fail() {
+    // (type, parameters, event that fails it, or None when the failure comes from the contact's data)
+    let cases: Vec<(&str, Value, Option<Event>)> = vec![
+        (
+            "MessageParticipant",
+            json!({"PromptId": "Missing prompt"}),
+            Some(Event::Failed("no such prompt".into())),
+        ),
+        (
+            "UpdateContactTextToSpeechVoice",
+            json!({"TextToSpeechVoice": "$.Attributes.none"}),
+            None,
+        ),
+        (
+            "UpdateContactAttributes",
+            json!({"Attributes": {"a": "$.External.none"}}),
+            None,
+        ),
+        (
+            "UpdateFlowAttributes",
+            json!({"FlowAttributes": {"a": {"Value": "$.Attributes.none"}}}),
+            None,
+        ),
+        (
+            "UpdateContactTargetQueue",
+            json!({"QueueId": "Nowhere"}),
+            Some(Event::Failed("no queue".into())),
+        ),
+        (
+            "UpdateContactTargetQueue",
+            json!({"QueueId": "$.Attributes.none"}),
+            None,
+        ),
+        (
+            "UpdateContactEventHooks",
+            json!({"EventHooks": {"CustomerQueue": "$.FlowAttributes.none"}}),
+            None,
+        ),
+        (
+            "UpdateContactRoutingBehavior",
+            json!({"QueuePriority": "$.Attributes.p"}),
+            None,
+        ),
+        (
+            "InvokeLambdaFunction",
+            json!({"LambdaFunctionARN": "f"}),
+            Some(Event::Failed("timeout".into())),
+        ),
+        (
+            "InvokeFlowModule",
+            json!({"FlowModuleId": "m"}),
+            Some(Event::Failed("no module".into())),
+        ),
+        (
+            "TransferToFlow",
+            json!({"ContactFlowId": "$.Attributes.none"}),
+            None,
+        ),
+        (
+            "CheckHoursOfOperation",
+            json!({"HoursOfOperationId": "h"}),
+            Some(Event::Failed("no hours".into())),
+        ),
+        ("Loop", json!({"LoopCount": "$.Attributes.none"}), None),
+    ];
+    for (ty, params, failure) in cases {
+        let next = !matches!(ty, "CheckHoursOfOperation" | "Loop");
+        let flow = match ty {
+            "CheckHoursOfOperation" | "Loop" => {
+                let outcomes = if ty == "Loop" {
+                    ["ContinueLooping", "DoneLooping"]
+                } else {
+                    ["True", "False"]
+                };
+                build(
+                    FlowType::ContactFlow,
+                    json!([
+                        {"Identifier": "x", "Type": ty, "Parameters": params,
+                         "Transitions": {"Conditions": [
+                            {"NextAction": "ok", "Condition": {"Operator": "Equals", "Operands": [outcomes[0]]}},
+                            {"NextAction": "ok", "Condition": {"Operator": "Equals", "Operands": [outcomes[1]]}}],
+                            "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "err"}]}},
+                        say("ok", "ok", "bye"), say("err", "err", "bye"), end("bye")
+                    ]),
+                )
+            }
+            _ => single(FlowType::ContactFlow, ty, params, next),
+        };
+        let (mut s, _) = Session::start(flow, contact(), 1);
+        if let Some(event) = failure {
+            assert!(s.is_waiting(), "{ty} waits for the world");
+            s.handle(event);
+        }
+        assert_eq!(
+            s.trace()[0].branch,
+            "error NoMatchingError",
+            "{ty}: {:?}",
+            s.trace()
+        );
+        assert_eq!(s.trace()[0].action, "x");
+    }
+}
+
+#[test]
+fn modules_return_to_the_caller() {
+    let module = build(
+        FlowType::Module,
+        json!([
+            {"Identifier": "m1", "Type": "UpdateContactAttributes", "Parameters": {"Attributes": {"in_module": "yes"}},
+             "Transitions": {"NextAction": "m2"}},
+            {"Identifier": "m2", "Type": "EndFlowModuleExecution", "Parameters": {}, "Transitions": {}}
+        ]),
+    );
+    let main = build(
+        FlowType::ContactFlow,
+        json!([
+            {"Identifier": "call", "Type": "InvokeFlowModule", "Parameters": {"FlowModuleId": "Helpers"},
+             "Transitions": {"NextAction": "after", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            say("after", "Back: $.Attributes.in_module", "bye"), end("bye")
+        ]),
+    );
+    let mut script = Script::default();
+    script.modules.insert("Helpers".into(), module);
+    let r = run(main, &mut script);
+    assert_eq!(ids(&r), ["call", "m1", "m2", "after", "bye"]);
+    assert!(r.effects.contains(&Effect::Play {
+        message: Rendered::Text("Back: yes".into()),
+        voice: "Joanna".into()
+    }));
+}
