@@ -1,0 +1,140 @@
+//! What the router needs to know about queues, routing profiles and agents.
+//! Objects are numbered densely (the shell maps its ids to these numbers), so
+//! the router can keep its state in vectors.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds on the shell's clock. The router never reads a clock.
+pub type Millis = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContactId(pub u64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AgentId(pub u32);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QueueId(pub u32);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProfileId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Channel {
+    Voice = 0,
+    Chat = 1,
+    Task = 2,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Voice, Channel::Chat, Channel::Task];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How a queue picks among agents who could take its contact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    /// Connect's rule: the agent idle longest.
+    #[default]
+    LongestIdle,
+    /// The agent with the least talk time so far (spreads the work).
+    LeastTalkTime,
+    /// The agent who has handled the fewest contacts so far.
+    FewestContacts,
+    /// Voice: offer to every eligible agent at once; the first to accept
+    /// takes it and the others' offers are withdrawn.
+    RingAll,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConfig {
+    /// Most contacts waiting at once; more are refused.
+    pub max_contacts: Option<u32>,
+    /// A disabled queue refuses new contacts; those waiting are still served.
+    pub enabled: bool,
+    /// An agent must have been idle this long before this queue's contacts are offered to them.
+    pub min_agent_idle_ms: Millis,
+    pub strategy: Strategy,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_contacts: None,
+            enabled: true,
+            min_agent_idle_ms: 0,
+            strategy: Strategy::LongestIdle,
+        }
+    }
+}
+
+/// One queue in a routing profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileQueue {
+    pub queue: QueueId,
+    pub channel: Channel,
+    /// 1-99, lower first.
+    pub priority: u32,
+    /// A contact must have waited this long before these agents see it.
+    pub delay_ms: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileConfig {
+    /// Contacts at once per channel (index by `Channel::index`); 0: not handled.
+    pub concurrency: [u32; 3],
+    /// Per channel: while working a contact of this channel, may the agent
+    /// be offered contacts of other channels (Connect's ROUTE_ANY_CHANNEL)?
+    pub route_any_channel: [bool; 3],
+    pub queues: Vec<ProfileQueue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub profile: ProfileId,
+    /// After-contact work ends by itself after this long; 0 waits for the agent.
+    pub acw_timeout_ms: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingConfig {
+    pub queues: Vec<QueueConfig>,
+    pub profiles: Vec<ProfileConfig>,
+    pub agents: Vec<AgentConfig>,
+    /// An offer not accepted within this long is missed (Connect: 20 s).
+    pub offer_timeout_ms: Millis,
+}
+
+impl RoutingConfig {
+    /// Checks that every reference points at something, so the router can
+    /// index without checking.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, p) in self.profiles.iter().enumerate() {
+            for pq in &p.queues {
+                if pq.queue.0 as usize >= self.queues.len() {
+                    return Err(format!(
+                        "profile {i} names queue {} of {}",
+                        pq.queue.0,
+                        self.queues.len()
+                    ));
+                }
+                if p.concurrency[pq.channel.index()] == 0 {
+                    return Err(format!(
+                        "profile {i} routes {:?} from queue {} but takes no {:?}",
+                        pq.channel, pq.queue.0, pq.channel
+                    ));
+                }
+            }
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            if a.profile.0 as usize >= self.profiles.len() {
+                return Err(format!(
+                    "agent {i} has profile {} of {}",
+                    a.profile.0,
+                    self.profiles.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1009 @@
+//! The router: a deterministic state machine. Every call takes the current
+//! time and one event, and appends what the shell must do to `out`.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::*;
+
+/// What an agent chose to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Offline,
+    Available,
+    /// A custom status (Lunch, Training...): not routable.
+    Custom(u32),
+}
+
+/// What an agent is, as reports and dashboards show it: the chosen status,
+/// or the system state their work puts them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentState {
+    Offline,
+    Available,
+    Custom(u32),
+    /// A contact is being offered.
+    Incoming,
+    OnContact,
+    AfterContactWork,
+    /// An offer was not accepted in time; not routable until the agent sets a status.
+    Missed,
+    /// The agent rejected an offer; not routable until they set a status.
+    Rejected,
+    /// The agent's phone failed; not routable until they set a status.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    UnknownQueue,
+    QueueDisabled,
+    QueueAtCapacity,
+    /// A contact with this id is already routed.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A contact joins a queue. Lower `priority` goes first (Connect's
+    /// default is 5); a positive `time_adjustment_ms` counts it as having
+    /// waited that much longer.
+    Enqueue {
+        contact: ContactId,
+        queue: QueueId,
+        channel: Channel,
+        priority: u32,
+        time_adjustment_ms: i64,
+    },
+    /// The customer left before the contact ended (hung up in queue, or while connected).
+    Abandon {
+        contact: ContactId,
+    },
+    SetStatus {
+        agent: AgentId,
+        status: Status,
+    },
+    Accept {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    Reject {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    /// The agent's phone or browser failed: offers are withdrawn and the
+    /// agent leaves routing until they set a status.
+    AgentError {
+        agent: AgentId,
+    },
+    /// The conversation ended; the agent goes into after-contact work.
+    ContactEnded {
+        contact: ContactId,
+    },
+    CloseAcw {
+        agent: AgentId,
+        contact: ContactId,
+    },
+    /// Nothing happened but time passed: due timers run.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Effect {
+    Offer {
+        contact: ContactId,
+        agent: AgentId,
+        queue: QueueId,
+        channel: Channel,
+    },
+    /// Withdraw an offer (another agent took it, or the customer left).
+    Rescind {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    Connected {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    Refused {
+        contact: ContactId,
+        reason: Refusal,
+    },
+    /// A missed or rejected offer put the contact back in its place.
+    Requeued {
+        contact: ContactId,
+    },
+    /// The contact left routing (abandoned, or its after-contact work closed).
+    Done {
+        contact: ContactId,
+    },
+    AgentState {
+        agent: AgentId,
+        state: AgentState,
+        at: Millis,
+    },
+}
+
+/// An event that does not fit the state; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventError {
+    UnknownAgent(AgentId),
+    UnknownContact(ContactId),
+    /// Accept or reject of a contact that is not offered to that agent.
+    NotOffered(ContactId, AgentId),
+    /// ContactEnded for a contact that is not connected, or CloseAcw for
+    /// one that is not in after-contact work with that agent.
+    WrongStage(ContactId),
+}
+
+/// Sort key of a waiting contact: priority, then when it counts as having
+/// arrived, then arrival order.
+type WaitKey = (u32, i64, u64);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    Waiting,
+    Offered { agents: Vec<AgentId>, round: u64 },
+    Connected { agent: AgentId, since: Millis },
+    Acw { agent: AgentId },
+}
+
+#[derive(Debug, Clone)]
+struct Contact {
+    queue: QueueId,
+    channel: Channel,
+    enqueued_at: Millis,
+    key: WaitKey,
+    stage: Stage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flag {
+    Missed,
+    Rejected,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+struct Agent {
+    status: Status,
+    flag: Option<Flag>,
+    /// Slots used per channel: offered, connected and in after-contact work.
+    working: [u32; 3],
+    offered: u32,
+    connected: u32,
+    acw: u32,
+    idle_since: Millis,
+    talk_ms: u64,
+    handled: u32,
+    /// The key under which the agent is in each channel's availability set.
+    indexed: [Option<(u64, Millis)>; 3],
+    state: AgentState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    ContactDelay(ContactId),
+    AgentIdle(AgentId),
+    OfferTimeout(ContactId, u64),
+    AcwTimeout(AgentId, ContactId),
+}
+
+/// A routing profile prepared for routing: its queues per channel, in
+/// groups of equal priority, lowest first.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    groups: [Vec<(u32, Vec<(QueueId, Millis)>)>; 3],
+}
+
+/// The router.
+pub struct Router {
+    config: RoutingConfig,
+    profiles: Vec<Profile>,
+    /// Per queue and channel: the profiles that take from it, with their delay.
+    takers: Vec<[Vec<(ProfileId, Millis)>; 3]>,
+    waiting: Vec<[BTreeSet<(WaitKey, ContactId)>; 3]>,
+    /// Contacts counted against each queue's capacity: waiting or offered.
+    in_queue: Vec<u32>,
+    /// Per profile and channel: agents who can take a contact now, by strategy key.
+    available: Vec<[BTreeSet<(u64, Millis, AgentId)>; 3]>,
+    contacts: HashMap<ContactId, Contact>,
+    agents: Vec<Agent>,
+    timers: BinaryHeap<Reverse<(Millis, Timer)>>,
+    seq: u64,
+    decisions: u64,
+}
+
+impl Router {
+    pub fn new(config: RoutingConfig) -> Result<Self, String> {
+        config.check()?;
+        let agents = config
+            .agents
+            .iter()
+            .map(|_| Agent {
+                status: Status::Offline,
+                flag: None,
+                working: [0; 3],
+                offered: 0,
+                connected: 0,
+                acw: 0,
+                idle_since: 0,
+                talk_ms: 0,
+                handled: 0,
+                indexed: [None; 3],
+                state: AgentState::Offline,
+            })
+            .collect();
+        let mut r = Router {
+            profiles: vec![],
+            takers: vec![],
+            waiting: (0..config.queues.len())
+                .map(|_| Default::default())
+                .collect(),
+            in_queue: vec![0; config.queues.len()],
+            available: (0..config.profiles.len())
+                .map(|_| Default::default())
+                .collect(),
+            contacts: HashMap::new(),
+            agents,
+            timers: BinaryHeap::new(),
+            seq: 0,
+            decisions: 0,
+            config,
+        };
+        r.prepare();
+        Ok(r)
+    }
+
+    fn prepare(&mut self) {
+        self.profiles = self
+            .config
+            .profiles
+            .iter()
+            .map(|p| {
+                let mut prof = Profile::default();
+                for c in Channel::ALL {
+                    let mut entries: Vec<&ProfileQueue> =
+                        p.queues.iter().filter(|q| q.channel == c).collect();
+                    entries.sort_by_key(|q| q.priority);
+                    for e in entries {
+                        let groups = &mut prof.groups[c.index()];
+                        match groups.last_mut() {
+                            Some((prio, qs)) if *prio == e.priority => {
+                                qs.push((e.queue, e.delay_ms))
+                            }
+                            _ => groups.push((e.priority, vec![(e.queue, e.delay_ms)])),
+                        }
+                    }
+                }
+                prof
+            })
+            .collect();
+        self.takers = (0..self.config.queues.len())
+            .map(|_| Default::default())
+            .collect();
+        for (i, p) in self.config.profiles.iter().enumerate() {
+            for pq in &p.queues {
+                self.takers[pq.queue.0 as usize][pq.channel.index()]
+                    .push((ProfileId(i as u32), pq.delay_ms));
+            }
+        }
+    }
+
+    /// Replaces the configuration. Queues, profiles and agents keep their
+    /// numbers; new ones are appended. Waiting contacts stay where they are.
+    pub fn reconfigure(
+        &mut self,
+        now: Millis,
+        config: RoutingConfig,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        config.check()?;
+        if config.queues.len() < self.config.queues.len()
+            || config.agents.len() < self.config.agents.len()
+        {
+            return Err("queues and agents can be added or changed, not removed".into());
+        }
+        for a in 0..self.agents.len() {
+            self.unindex(AgentId(a as u32));
+        }
+        self.waiting
+            .resize_with(config.queues.len(), Default::default);
+        self.in_queue.resize(config.queues.len(), 0);
+        self.available = (0..config.profiles.len())
+            .map(|_| Default::default())
+            .collect();
+        while self.agents.len() < config.agents.len() {
+            let mut a = self.agents[0].clone();
+            a.status = Status::Offline;
+            a.flag = None;
+            a.working = [0; 3];
+            (a.offered, a.connected, a.acw, a.talk_ms, a.handled) = (0, 0, 0, 0, 0);
+            a.indexed = [None; 3];
+            a.state = AgentState::Offline;
+            self.agents.push(a);
+        }
+        self.config = config;
+        self.prepare();
+        for a in 0..self.agents.len() {
+            self.reindex(AgentId(a as u32));
+        }
+        for a in 0..self.agents.len() {
+            self.route_agent(AgentId(a as u32), now, out);
+        }
+        Ok(())
+    }
+
+    /// When the router next needs a `Tick`, if ever.
+    pub fn next_wake(&self) -> Option<Millis> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Offers made so far.
+    pub fn decisions(&self) -> u64 {
+        self.decisions
+    }
+
+    pub fn agent_state(&self, agent: AgentId) -> Option<AgentState> {
+        self.agents.get(agent.0 as usize).map(|a| a.state)
+    }
+
+    /// Contacts waiting (not yet offered) in a queue on a channel, and when the oldest arrived.
+    pub fn queue_depth(&self, queue: QueueId, channel: Channel) -> (usize, Option<Millis>) {
+        let Some(sets) = self.waiting.get(queue.0 as usize) else {
+            return (0, None);
+        };
+        let set = &sets[channel.index()];
+        let oldest = set
+            .iter()
+            .filter_map(|(_, c)| self.contacts.get(c).map(|c| c.enqueued_at))
+            .min();
+        (set.len(), oldest)
+    }
+
+    /// Handles one event at `now`, after running the timers due by then.
+    pub fn handle(
+        &mut self,
+        now: Millis,
+        event: Event,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        self.run_timers(now, out);
+        match event {
+            Event::Enqueue {
+                contact,
+                queue,
+                channel,
+                priority,
+                time_adjustment_ms,
+            } => {
+                self.enqueue(
+                    now,
+                    contact,
+                    queue,
+                    channel,
+                    priority,
+                    time_adjustment_ms,
+                    out,
+                );
+                Ok(())
+            }
+            Event::Abandon { contact } => self.abandon(now, contact, out),
+            Event::SetStatus { agent, status } => self.set_status(now, agent, status, out),
+            Event::Accept { contact, agent } => self.accept(now, contact, agent, out),
+            Event::Reject { contact, agent } => {
+                self.decline(now, contact, agent, Flag::Rejected, out)
+            }
+            Event::AgentError { agent } => {
+                self.agent(agent)?;
+                self.withdraw_offers(now, agent, Flag::Error, out);
+                self.flag(now, agent, Flag::Error, out);
+                Ok(())
+            }
+            Event::ContactEnded { contact } => self.end(now, contact, out),
+            Event::CloseAcw { agent, contact } => self.close_acw(now, agent, contact, out),
+            Event::Tick => Ok(()),
+        }
+    }
+
+    fn agent(&self, agent: AgentId) -> Result<&Agent, EventError> {
+        self.agents
+            .get(agent.0 as usize)
+            .ok_or(EventError::UnknownAgent(agent))
+    }
+
+    fn run_timers(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::ContactDelay(c) => {
+                    if self
+                        .contacts
+                        .get(&c)
+                        .is_some_and(|c| c.stage == Stage::Waiting)
+                    {
+                        self.route_contact(at, c, out);
+                    }
+                }
+                Timer::AgentIdle(a) => self.route_agent(a, at, out),
+                Timer::OfferTimeout(c, round) => {
+                    let agents = match self.contacts.get(&c).map(|c| &c.stage) {
+                        Some(Stage::Offered { agents, round: r }) if *r == round => agents.clone(),
+                        _ => continue,
+                    };
+                    for a in agents {
+                        let _ = self.decline(at, c, a, Flag::Missed, out);
+                    }
+                }
+                Timer::AcwTimeout(a, c) => {
+                    let _ = self.close_acw(at, a, c, out);
+                }
+            }
+        }
+    }
+
+    // ----- agents -----
+
+    fn profile_of(&self, agent: AgentId) -> ProfileId {
+        self.config.agents[agent.0 as usize].profile
+    }
+
+    /// Whether the agent can be offered a contact on `channel` now.
+    fn can_take(&self, agent: AgentId, channel: Channel) -> bool {
+        let a = &self.agents[agent.0 as usize];
+        if a.status != Status::Available || a.flag.is_some() {
+            return false;
+        }
+        let p = &self.config.profiles[self.profile_of(agent).0 as usize];
+        let c = channel.index();
+        if a.working[c] >= p.concurrency[c] {
+            return false;
+        }
+        // Busy on another channel that keeps the agent to it?
+        Channel::ALL
+            .iter()
+            .all(|x| x.index() == c || a.working[x.index()] == 0 || p.route_any_channel[x.index()])
+    }
+
+    /// The strategy key agents are sorted by in the availability sets:
+    /// the same for all strategies (idle longest first); other strategies
+    /// choose among the eligible agents by their own measure.
+    fn unindex(&mut self, agent: AgentId) {
+        let p = self.profile_of(agent).0 as usize;
+        for c in Channel::ALL {
+            if let Some((k, t)) = self.agents[agent.0 as usize].indexed[c.index()].take() {
+                self.available[p][c.index()].remove(&(k, t, agent));
+            }
+        }
+    }
+
+    fn reindex(&mut self, agent: AgentId) {
+        self.unindex(agent);
+        let p = self.profile_of(agent).0 as usize;
+        for c in Channel::ALL {
+            if self.can_take(agent, c) {
+                let idle = self.agents[agent.0 as usize].idle_since;
+                self.available[p][c.index()].insert((0, idle, agent));
+                self.agents[agent.0 as usize].indexed[c.index()] = Some((0, idle));
+            }
+        }
+    }
+
+    fn derive(a: &Agent) -> AgentState {
+        if a.connected > 0 {
+            AgentState::OnContact
+        } else if a.offered > 0 {
+            AgentState::Incoming
+        } else if a.acw > 0 {
+            AgentState::AfterContactWork
+        } else {
+            match (a.flag, a.status) {
+                (Some(Flag::Missed), _) => AgentState::Missed,
+                (Some(Flag::Rejected), _) => AgentState::Rejected,
+                (Some(Flag::Error), _) => AgentState::Error,
+                (None, Status::Offline) => AgentState::Offline,
+                (None, Status::Available) => AgentState::Available,
+                (None, Status::Custom(n)) => AgentState::Custom(n),
+            }
+        }
+    }
+
+    /// Re-derives the agent's state, reporting a change, and reindexes.
+    fn update(&mut self, now: Millis, agent: AgentId, out: &mut Vec<Effect>) {
+        let a = &mut self.agents[agent.0 as usize];
+        let state = Self::derive(a);
+        if state != a.state {
+            a.state = state;
+            out.push(Effect::AgentState {
+                agent,
+                state,
+                at: now,
+            });
+        }
+        self.reindex(agent);
+    }
+
+    fn flag(&mut self, now: Millis, agent: AgentId, flag: Flag, out: &mut Vec<Effect>) {
+        self.agents[agent.0 as usize].flag = Some(flag);
+        self.update(now, agent, out);
+    }
+
+    fn set_status(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        status: Status,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        self.agent(agent)?;
+        let a = &mut self.agents[agent.0 as usize];
+        let became_available =
+            status == Status::Available && (a.status != Status::Available || a.flag.is_some());
+        a.status = status;
+        a.flag = None;
+        if became_available && a.working == [0; 3] {
+            a.idle_since = now;
+        }
+        if status != Status::Available {
+            // Going offline or on a break withdraws offers not yet accepted;
+            // contacts in progress carry on and the status shows when they end.
+            let offered: Vec<ContactId> = self.offers_of(agent);
+            for c in offered {
+                self.retract(now, c, agent, out);
+            }
+        }
+        self.update(now, agent, out);
+        self.route_agent(agent, now, out);
+        Ok(())
+    }
+
+    fn offers_of(&self, agent: AgentId) -> Vec<ContactId> {
+        if self.agents[agent.0 as usize].offered == 0 {
+            return vec![];
+        }
+        let mut out: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| matches!(&c.stage, Stage::Offered { agents, .. } if agents.contains(&agent)))
+            .map(|(id, _)| *id)
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn withdraw_offers(&mut self, now: Millis, agent: AgentId, _why: Flag, out: &mut Vec<Effect>) {
+        for c in self.offers_of(agent) {
+            self.retract(now, c, agent, out);
+        }
+    }
+
+    /// Removes `agent` from the contact's offer without flagging them;
+    /// requeues the contact if nobody else is offered it.
+    fn retract(&mut self, now: Millis, contact: ContactId, agent: AgentId, out: &mut Vec<Effect>) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let Stage::Offered { agents, .. } = &mut c.stage else {
+            return;
+        };
+        agents.retain(|a| *a != agent);
+        let nobody = agents.is_empty();
+        let ch = c.channel.index();
+        out.push(Effect::Rescind { contact, agent });
+        let a = &mut self.agents[agent.0 as usize];
+        a.working[ch] -= 1;
+        a.offered -= 1;
+        self.update(now, agent, out);
+        if nobody {
+            self.requeue(now, contact, out);
+        }
+    }
+
+    // ----- contacts -----
+
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        queue: QueueId,
+        channel: Channel,
+        priority: u32,
+        adjust: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        let refuse = |reason| Effect::Refused { contact, reason };
+        let Some(qc) = self.config.queues.get(queue.0 as usize) else {
+            return out.push(refuse(Refusal::UnknownQueue));
+        };
+        if self.contacts.contains_key(&contact) {
+            return out.push(refuse(Refusal::Duplicate));
+        }
+        if !qc.enabled {
+            return out.push(refuse(Refusal::QueueDisabled));
+        }
+        if qc
+            .max_contacts
+            .is_some_and(|max| self.in_queue[queue.0 as usize] >= max)
+        {
+            return out.push(refuse(Refusal::QueueAtCapacity));
+        }
+        self.seq += 1;
+        let key = (priority, now as i64 - adjust, self.seq);
+        self.contacts.insert(
+            contact,
+            Contact {
+                queue,
+                channel,
+                enqueued_at: now,
+                key,
+                stage: Stage::Waiting,
+            },
+        );
+        self.waiting[queue.0 as usize][channel.index()].insert((key, contact));
+        self.in_queue[queue.0 as usize] += 1;
+        // Wake when the contact passes each profile's delay.
+        let mut delays: Vec<Millis> = self.takers[queue.0 as usize][channel.index()]
+            .iter()
+            .map(|(_, d)| *d)
+            .filter(|d| *d > 0)
+            .collect();
+        delays.sort_unstable();
+        delays.dedup();
+        for d in delays {
+            self.timers
+                .push(Reverse((now + d, Timer::ContactDelay(contact))));
+        }
+        self.route_contact(now, contact, out);
+    }
+
+    /// Puts a contact whose offer failed back in its place in the queue.
+    fn requeue(&mut self, now: Millis, contact: ContactId, out: &mut Vec<Effect>) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        c.stage = Stage::Waiting;
+        self.waiting[c.queue.0 as usize][c.channel.index()].insert((c.key, contact));
+        out.push(Effect::Requeued { contact });
+        self.route_contact(now, contact, out);
+    }
+
+    /// Finds agents for a waiting contact, by the queue's strategy.
+    fn route_contact(&mut self, now: Millis, contact: ContactId, out: &mut Vec<Effect>) {
+        let c = &self.contacts[&contact];
+        let (q, ch) = (c.queue.0 as usize, c.channel);
+        let waited = now.saturating_sub(c.enqueued_at);
+        let qc = &self.config.queues[q];
+        let idle_before = now.saturating_sub(qc.min_agent_idle_ms);
+        let mut best: Option<(u64, Millis, AgentId)> = None;
+        let mut ring = Vec::new();
+        let mut later_idle: Option<Millis> = None;
+        for (profile, delay) in &self.takers[q][ch.index()] {
+            if waited < *delay {
+                continue;
+            }
+            let set = &self.available[profile.0 as usize][ch.index()];
+            match qc.strategy {
+                Strategy::LongestIdle => {
+                    if let Some(first) = set.first() {
+                        if first.1 <= idle_before {
+                            if best.is_none_or(|b| (first.1, first.2) < (b.1, b.2)) {
+                                best = Some(*first);
+                            }
+                        } else {
+                            later_idle = Some(later_idle.map_or(first.1, |t| t.min(first.1)));
+                        }
+                    }
+                }
+                Strategy::LeastTalkTime | Strategy::FewestContacts => {
+                    for cand in set.iter().take_while(|e| e.1 <= idle_before) {
+                        let a = &self.agents[cand.2 .0 as usize];
+                        let measure = if qc.strategy == Strategy::LeastTalkTime {
+                            a.talk_ms
+                        } else {
+                            u64::from(a.handled)
+                        };
+                        if best.is_none_or(|b| (measure, cand.1, cand.2) < (b.0, b.1, b.2)) {
+                            best = Some((measure, cand.1, cand.2));
+                        }
+                    }
+                    if let Some(first) = set.iter().find(|e| e.1 > idle_before) {
+                        later_idle = Some(later_idle.map_or(first.1, |t| t.min(first.1)));
+                    }
+                }
+                Strategy::RingAll => {
+                    ring.extend(set.iter().take_while(|e| e.1 <= idle_before).map(|e| e.2));
+                    if let Some(first) = set.iter().find(|e| e.1 > idle_before) {
+                        later_idle = Some(later_idle.map_or(first.1, |t| t.min(first.1)));
+                    }
+                }
+            }
+        }
+        if qc.strategy == Strategy::RingAll && ch == Channel::Voice && !ring.is_empty() {
+            ring.sort();
+            ring.dedup();
+            self.offer(now, contact, ring, out);
+        } else if let Some((_, _, agent)) = best.or_else(|| ring.first().map(|a| (0, 0, *a))) {
+            self.offer(now, contact, vec![agent], out);
+        } else if let Some(idle) = later_idle {
+            // Someone becomes idle long enough later: look again then.
+            self.timers.push(Reverse((
+                idle + qc.min_agent_idle_ms,
+                Timer::ContactDelay(contact),
+            )));
+        }
+    }
+
+    fn offer(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        agents: Vec<AgentId>,
+        out: &mut Vec<Effect>,
+    ) {
+        self.seq += 1;
+        let round = self.seq;
+        let c = self
+            .contacts
+            .get_mut(&contact)
+            .expect("offered contact exists");
+        self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
+        let (queue, channel) = (c.queue, c.channel);
+        c.stage = Stage::Offered {
+            agents: agents.clone(),
+            round,
+        };
+        self.decisions += 1;
+        for agent in agents {
+            let a = &mut self.agents[agent.0 as usize];
+            a.working[channel.index()] += 1;
+            a.offered += 1;
+            out.push(Effect::Offer {
+                contact,
+                agent,
+                queue,
+                channel,
+            });
+            self.update(now, agent, out);
+        }
+        self.timers.push(Reverse((
+            now + self.config.offer_timeout_ms,
+            Timer::OfferTimeout(contact, round),
+        )));
+    }
+
+    /// Finds the best waiting contact for an agent who may have room, and
+    /// offers it; repeats while the agent has room (chat concurrency).
+    fn route_agent(&mut self, agent: AgentId, now: Millis, out: &mut Vec<Effect>) {
+        let profile = self.profile_of(agent).0 as usize;
+        let mut wake: Option<Millis> = None;
+        loop {
+            let idle_for = now.saturating_sub(self.agents[agent.0 as usize].idle_since);
+            let mut best: Option<((u32, WaitKey), ContactId)> = None;
+            for ch in Channel::ALL {
+                if !self.can_take(agent, ch) {
+                    continue;
+                }
+                for (prio, queues) in &self.profiles[profile].groups[ch.index()] {
+                    let mut group_best: Option<(WaitKey, ContactId)> = None;
+                    for (q, delay) in queues {
+                        let min_idle = self.config.queues[q.0 as usize].min_agent_idle_ms;
+                        if idle_for < min_idle {
+                            let at = self.agents[agent.0 as usize].idle_since + min_idle;
+                            if !self.waiting[q.0 as usize][ch.index()].is_empty() {
+                                wake = Some(wake.map_or(at, |w| w.min(at)));
+                            }
+                            continue;
+                        }
+                        if let Some(found) = self.first_eligible(*q, ch, now, *delay) {
+                            if group_best.is_none_or(|g| found < g) {
+                                group_best = Some(found);
+                            }
+                        }
+                    }
+                    if let Some((key, c)) = group_best {
+                        if best.is_none_or(|b| (*prio, key) < b.0) {
+                            best = Some(((*prio, key), c));
+                        }
+                        break;
+                    }
+                }
+            }
+            match best {
+                Some((_, contact)) => self.offer(now, contact, vec![agent], out),
+                None => break,
+            }
+        }
+        if let Some(at) = wake {
+            self.timers.push(Reverse((at, Timer::AgentIdle(agent))));
+        }
+    }
+
+    /// The first contact of a queue that has waited at least `delay`. Within
+    /// one contact priority, contacts are in arrival order (but for time
+    /// adjustments), so only the head of each priority class is checked.
+    fn first_eligible(
+        &self,
+        q: QueueId,
+        ch: Channel,
+        now: Millis,
+        delay: Millis,
+    ) -> Option<(WaitKey, ContactId)> {
+        let set = &self.waiting[q.0 as usize][ch.index()];
+        let mut next = set.first().copied();
+        while let Some((key, c)) = next {
+            let enqueued = self.contacts[&c].enqueued_at;
+            if now.saturating_sub(enqueued) >= delay {
+                return Some((key, c));
+            }
+            next = set
+                .range(((key.0 + 1, i64::MIN, 0), ContactId(0))..)
+                .next()
+                .copied();
+        }
+        None
+    }
+
+    fn accept(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        agent: AgentId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        self.agent(agent)?;
+        let c = self
+            .contacts
+            .get_mut(&contact)
+            .ok_or(EventError::UnknownContact(contact))?;
+        let Stage::Offered { agents, .. } = &c.stage else {
+            return Err(EventError::NotOffered(contact, agent));
+        };
+        if !agents.contains(&agent) {
+            return Err(EventError::NotOffered(contact, agent));
+        }
+        let others: Vec<AgentId> = agents.iter().copied().filter(|a| *a != agent).collect();
+        let (queue, ch) = (c.queue, c.channel.index());
+        c.stage = Stage::Connected { agent, since: now };
+        self.in_queue[queue.0 as usize] -= 1;
+        let a = &mut self.agents[agent.0 as usize];
+        a.offered -= 1;
+        a.connected += 1;
+        out.push(Effect::Connected { contact, agent });
+        self.update(now, agent, out);
+        for other in others {
+            out.push(Effect::Rescind {
+                contact,
+                agent: other,
+            });
+            let o = &mut self.agents[other.0 as usize];
+            o.working[ch] -= 1;
+            o.offered -= 1;
+            self.update(now, other, out);
+            self.route_agent(other, now, out);
+        }
+        Ok(())
+    }
+
+    /// A rejected or missed offer: the agent is flagged and leaves routing;
+    /// the contact goes back to its place if nobody else is offered it.
+    fn decline(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        agent: AgentId,
+        flag: Flag,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        self.agent(agent)?;
+        let c = self
+            .contacts
+            .get(&contact)
+            .ok_or(EventError::UnknownContact(contact))?;
+        match &c.stage {
+            Stage::Offered { agents, .. } if agents.contains(&agent) => {}
+            _ => return Err(EventError::NotOffered(contact, agent)),
+        }
+        self.agents[agent.0 as usize].flag = Some(flag);
+        self.retract(now, contact, agent, out);
+        Ok(())
+    }
+
+    fn abandon(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        let c = self
+            .contacts
+            .get(&contact)
+            .ok_or(EventError::UnknownContact(contact))?
+            .clone();
+        match c.stage {
+            Stage::Waiting => {
+                self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
+                self.in_queue[c.queue.0 as usize] -= 1;
+                self.contacts.remove(&contact);
+                out.push(Effect::Done { contact });
+            }
+            Stage::Offered { agents, .. } => {
+                self.in_queue[c.queue.0 as usize] -= 1;
+                self.contacts.remove(&contact);
+                for agent in agents {
+                    out.push(Effect::Rescind { contact, agent });
+                    let a = &mut self.agents[agent.0 as usize];
+                    a.working[c.channel.index()] -= 1;
+                    a.offered -= 1;
+                    self.update(now, agent, out);
+                    self.route_agent(agent, now, out);
+                }
+                out.push(Effect::Done { contact });
+            }
+            // The customer hung up on the agent: the conversation ended.
+            Stage::Connected { .. } => return self.end(now, contact, out),
+            Stage::Acw { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn end(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        let c = self
+            .contacts
+            .get_mut(&contact)
+            .ok_or(EventError::UnknownContact(contact))?;
+        let Stage::Connected { agent, since } = c.stage else {
+            return Err(EventError::WrongStage(contact));
+        };
+        c.stage = Stage::Acw { agent };
+        let a = &mut self.agents[agent.0 as usize];
+        a.connected -= 1;
+        a.acw += 1;
+        a.talk_ms += now.saturating_sub(since);
+        a.handled += 1;
+        let timeout = self.config.agents[agent.0 as usize].acw_timeout_ms;
+        if timeout > 0 {
+            self.timers
+                .push(Reverse((now + timeout, Timer::AcwTimeout(agent, contact))));
+        }
+        self.update(now, agent, out);
+        Ok(())
+    }
+
+    fn close_acw(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        contact: ContactId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        self.agent(agent)?;
+        let c = self
+            .contacts
+            .get(&contact)
+            .ok_or(EventError::UnknownContact(contact))?;
+        if c.stage != (Stage::Acw { agent }) {
+            return Err(EventError::WrongStage(contact));
+        }
+        let ch = c.channel.index();
+        self.contacts.remove(&contact);
+        let a = &mut self.agents[agent.0 as usize];
+        a.acw -= 1;
+        a.working[ch] -= 1;
+        a.idle_since = now;
+        out.push(Effect::Done { contact });
+        self.update(now, agent, out);
+        self.route_agent(agent, now, out);
+        Ok(())
+    }
+}
