@@ -191,11 +191,14 @@ enum Timer {
     AcwTimeout(AgentId, ContactId),
 }
 
+/// Queues of one priority in a profile, with each queue's delay.
+type PriorityGroup = (u32, Vec<(QueueId, Millis)>);
+
 /// A routing profile prepared for routing: its queues per channel, in
 /// groups of equal priority, lowest first.
 #[derive(Debug, Clone, Default)]
 struct Profile {
-    groups: [Vec<(u32, Vec<(QueueId, Millis)>)>; 3],
+    groups: [Vec<PriorityGroup>; 3],
 }
 
 /// The router.
