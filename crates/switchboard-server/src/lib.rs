@@ -18,6 +18,7 @@ pub mod extract;
 pub mod flow_shell;
 pub mod functions;
 pub mod openapi;
+pub mod routing;
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub struct AppState {
     pub store: Store,
     pub blobs: Blobs,
     pub functions: functions::FunctionClient,
+    pub routing: routing::RoutingHandle,
     pub settings: Arc<Settings>,
 }
 

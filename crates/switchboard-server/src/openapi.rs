@@ -58,6 +58,7 @@ impl Modify for BearerAuth {
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
+        crate::api::routing::agents, crate::api::routing::queues, crate::api::routing::set_my_status,
     ),
     components(schemas(ApiError, RecordMeta)),
     modifiers(&BearerAuth)

@@ -18,6 +18,7 @@ mod error;
 mod flows;
 mod objects;
 mod pool;
+mod routing;
 
 pub use audit::{Actor, AuditEntry, AuditQuery};
 pub use auth::{ApiKey, Session};

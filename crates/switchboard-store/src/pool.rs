@@ -36,6 +36,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "flow versions",
         include_str!("../migrations/sqlite/0002_flow_versions.sql"),
     ),
+    (
+        3,
+        "routing events",
+        include_str!("../migrations/sqlite/0003_routing_events.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -47,6 +52,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "flow versions",
         include_str!("../migrations/postgres/0002_flow_versions.sql"),
+    ),
+    (
+        3,
+        "routing events",
+        include_str!("../migrations/postgres/0003_routing_events.sql"),
     ),
 ];
 

@@ -110,6 +110,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         blobs,
         functions: Default::default(),
+        routing: switchboard_server::routing::start(store.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,
         settings: std::sync::Arc::new(Settings {
             session_ttl: chrono::Duration::hours(cfg.session_hours),
             ..Settings::default()

@@ -6,6 +6,7 @@ pub mod crud;
 pub mod flows;
 pub mod prompts;
 pub mod resource;
+pub mod routing;
 pub mod session;
 pub mod users;
 
@@ -49,6 +50,9 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/auth/logout", post(session::logout))
         .route("/me", get(session::me))
         .route("/permissions", get(list_permissions))
+        .route("/me/status", axum::routing::put(routing::set_my_status))
+        .route("/routing/agents", get(routing::agents))
+        .route("/routing/queues", get(routing::queues))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/audit-log", get(audit::list))

@@ -56,6 +56,7 @@ pub async fn create_user(
         .store
         .create_user(user, &refs, &hash, &who.actor())
         .await?;
+    crate::routing::config_changed(&app, ObjectKind::User).await;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 

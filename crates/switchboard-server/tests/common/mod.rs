@@ -19,6 +19,7 @@ pub const USER_PASSWORD: &str = "Agent-Passw0rd";
 
 pub struct TestApp {
     pub backend: &'static str,
+    pub routing: switchboard_server::routing::RoutingHandle,
     pub router: Router,
     pub store: Store,
     pub admin: String,
@@ -46,14 +47,19 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
         bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into()))
             .await
             .unwrap();
+        let routing = switchboard_server::routing::start(store.clone())
+            .await
+            .unwrap();
         let state = AppState {
             store: store.clone(),
             blobs: Blobs::in_memory(),
             functions: Default::default(),
+            routing: routing.clone(),
             settings: Arc::new(settings.clone()),
         };
         let mut app = TestApp {
             backend,
+            routing,
             router: app(state),
             store,
             admin: String::new(),

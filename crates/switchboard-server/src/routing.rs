@@ -1,0 +1,655 @@
+//! The router's shell: one tokio task owns the [`Router`] state machine and
+//! is the only thing that touches it. Everything else talks to it through a
+//! [`RoutingHandle`]:
+//!
+//! - events go in by message, each first appended to the store's event log,
+//!   so a restart replays them and rebuilds who is available and who waits;
+//! - decisions come out on a broadcast bus ([`RoutingUpdate`]) that the voice,
+//!   chat and CCP shells subscribe to;
+//! - the task sleeps until the router's next timer and then ticks it;
+//! - configuration changes (queues, routing profiles, users, statuses) are
+//!   re-read from the store and applied without a restart.
+//!
+//! The router numbers objects densely; this shell maps the store's ids to
+//! those numbers and back, keeping numbers stable for the life of the process.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_model::objects::agent_status::AgentStatusType;
+use switchboard_model::objects::routing_profile::CrossChannelBehavior;
+use switchboard_model::{
+    AgentStatus, Channel as ModelChannel, Queue, QueueStatus, RoutingProfile, User,
+};
+use switchboard_routing as r;
+use switchboard_store::Store;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use utoipa::ToSchema;
+
+/// A routing event with the store's ids: what the event log holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoutingEvent {
+    Enqueue {
+        contact: String,
+        queue: String,
+        channel: ModelChannel,
+        priority: u32,
+        time_adjustment_seconds: i64,
+    },
+    Abandon {
+        contact: String,
+    },
+    /// `status` is an agent status id.
+    SetStatus {
+        agent: String,
+        status: String,
+    },
+    Accept {
+        contact: String,
+        agent: String,
+    },
+    Reject {
+        contact: String,
+        agent: String,
+    },
+    AgentError {
+        agent: String,
+    },
+    ContactEnded {
+        contact: String,
+    },
+    CloseAcw {
+        agent: String,
+        contact: String,
+    },
+}
+
+/// A routing decision or change, with the store's ids: what the bus carries.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoutingUpdate {
+    Offer {
+        contact: String,
+        agent: String,
+        queue: String,
+        channel: ModelChannel,
+    },
+    Rescind {
+        contact: String,
+        agent: String,
+    },
+    Connected {
+        contact: String,
+        agent: String,
+    },
+    /// `reason`: `unknown_queue`, `queue_disabled`, `queue_at_capacity`, `duplicate`.
+    Refused {
+        contact: String,
+        reason: String,
+    },
+    Requeued {
+        contact: String,
+    },
+    Done {
+        contact: String,
+    },
+    /// `state`: `Offline`, `Available`, a custom status's name, `Incoming`,
+    /// `OnContact`, `AfterContactWork`, `Missed`, `Rejected`, `Error`.
+    AgentState {
+        agent: String,
+        state: String,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentSnapshot {
+    pub agent: String,
+    pub state: String,
+    pub since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueueSnapshot {
+    pub queue: String,
+    pub channel: ModelChannel,
+    pub waiting: usize,
+    pub oldest_waiting_seconds: Option<u64>,
+}
+
+fn channel(c: ModelChannel) -> r::Channel {
+    match c {
+        ModelChannel::Voice => r::Channel::Voice,
+        ModelChannel::Chat => r::Channel::Chat,
+        ModelChannel::Task => r::Channel::Task,
+    }
+}
+
+fn model_channel(c: r::Channel) -> ModelChannel {
+    match c {
+        r::Channel::Voice => ModelChannel::Voice,
+        r::Channel::Chat => ModelChannel::Chat,
+        r::Channel::Task => ModelChannel::Task,
+    }
+}
+
+/// Stable dense numbers for the store's ids.
+#[derive(Default)]
+struct Numbers {
+    ids: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Numbers {
+    fn number(&mut self, id: &str) -> u32 {
+        if let Some(n) = self.index.get(id) {
+            return *n;
+        }
+        let n = self.ids.len() as u32;
+        self.ids.push(id.to_string());
+        self.index.insert(id.to_string(), n);
+        n
+    }
+
+    fn get(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    fn id(&self, n: u32) -> String {
+        self.ids.get(n as usize).cloned().unwrap_or_default()
+    }
+}
+
+enum Command {
+    Event(
+        RoutingEvent,
+        oneshot::Sender<Result<Vec<RoutingUpdate>, String>>,
+    ),
+    Reload(oneshot::Sender<Result<(), String>>),
+    Agents(oneshot::Sender<Vec<AgentSnapshot>>),
+    Queues(oneshot::Sender<Vec<QueueSnapshot>>),
+}
+
+/// Talks to the routing task. Cheap to clone.
+#[derive(Clone)]
+pub struct RoutingHandle {
+    tx: mpsc::Sender<Command>,
+    updates: broadcast::Sender<RoutingUpdate>,
+}
+
+impl RoutingHandle {
+    /// Applies an event; returns what it caused (also sent on the bus).
+    pub async fn send(&self, event: RoutingEvent) -> Result<Vec<RoutingUpdate>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Event(event, tx))
+            .await
+            .map_err(|_| "the router stopped".to_string())?;
+        rx.await.map_err(|_| "the router stopped".to_string())?
+    }
+
+    /// Re-reads queues, routing profiles, users and statuses from the store.
+    pub async fn reload(&self) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Reload(tx))
+            .await
+            .map_err(|_| "the router stopped".to_string())?;
+        rx.await.map_err(|_| "the router stopped".to_string())?
+    }
+
+    pub async fn agents(&self) -> Vec<AgentSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Agents(tx)).await;
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn queues(&self) -> Vec<QueueSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Queues(tx)).await;
+        rx.await.unwrap_or_default()
+    }
+
+    /// Every routing update from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RoutingUpdate> {
+        self.updates.subscribe()
+    }
+}
+
+/// The state the task owns.
+struct Service {
+    store: Store,
+    router: r::Router,
+    config: r::RoutingConfig,
+    queues: Numbers,
+    profiles: Numbers,
+    agents: Numbers,
+    contacts: Numbers,
+    /// Agent status id -> router status, and custom number -> name.
+    statuses: HashMap<String, r::Status>,
+    custom_names: HashMap<u32, String>,
+    since: HashMap<u32, (r::AgentState, u64)>,
+    updates: broadcast::Sender<RoutingUpdate>,
+}
+
+/// Tells the router to re-read its configuration after a change to a kind
+/// of object it uses. A failure is logged: the change is stored either way,
+/// and the next reload picks it up.
+pub async fn config_changed(app: &crate::AppState, kind: switchboard_model::ObjectKind) {
+    use switchboard_model::ObjectKind as K;
+    if matches!(
+        kind,
+        K::Queue | K::RoutingProfile | K::User | K::AgentStatus
+    ) {
+        if let Err(e) = app.routing.reload().await {
+            tracing::error!(error = %e, "routing could not apply the configuration change");
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    Utc::now().timestamp_millis().max(0) as u64
+}
+
+/// Starts the routing task: builds the router from the store's
+/// configuration, replays the event log, and serves the handle.
+pub async fn start(store: Store) -> Result<RoutingHandle, String> {
+    let (updates, _) = broadcast::channel(4096);
+    let empty = r::RoutingConfig {
+        queues: vec![],
+        profiles: vec![],
+        agents: vec![],
+        offer_timeout_ms: 20_000,
+    };
+    let mut service = Service {
+        store,
+        router: r::Router::new(empty.clone())?,
+        config: empty,
+        queues: Numbers::default(),
+        profiles: Numbers::default(),
+        agents: Numbers::default(),
+        contacts: Numbers::default(),
+        statuses: HashMap::new(),
+        custom_names: HashMap::new(),
+        since: HashMap::new(),
+        updates: updates.clone(),
+    };
+    service.reload(0).await?;
+    let log = service
+        .store
+        .routing_events()
+        .await
+        .map_err(|e| e.to_string())?;
+    let replayed = log.len();
+    for (at, json) in log {
+        if let Ok(event) = serde_json::from_str::<RoutingEvent>(&json) {
+            let _ = service.apply(at.max(0) as u64, event, false);
+        }
+    }
+    if replayed > 0 {
+        tracing::info!(
+            events = replayed,
+            "routing state rebuilt from the event log"
+        );
+    }
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(service.run(rx));
+    Ok(RoutingHandle { tx, updates })
+}
+
+impl Service {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            let wake = self.router.next_wake();
+            let sleep = async {
+                match wake {
+                    Some(at) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            at.saturating_sub(now_ms()),
+                        ))
+                        .await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = rx.recv() => {
+                    let Some(command) = command else { return };
+                    self.command(command).await;
+                }
+                _ = sleep => {
+                    let mut out = Vec::new();
+                    let _ = self.router.handle(now_ms(), r::Event::Tick, &mut out);
+                    self.publish(out, true);
+                }
+            }
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Event(event, reply) => {
+                let at = now_ms();
+                let result = match serde_json::to_string(&event) {
+                    Ok(json) => match self.store.append_routing_event(at as i64, &json).await {
+                        Ok(()) => self.apply(at, event, true),
+                        Err(e) => Err(format!("could not record the event: {e}")),
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Reload(reply) => {
+                let _ = reply.send(self.reload(now_ms()).await);
+            }
+            Command::Agents(reply) => {
+                let snapshot = (0..self.agents.ids.len() as u32)
+                    .map(|n| {
+                        let state = self
+                            .router
+                            .agent_state(r::AgentId(n))
+                            .unwrap_or(r::AgentState::Offline);
+                        AgentSnapshot {
+                            agent: self.agents.id(n),
+                            state: self.state_name(state),
+                            since: self
+                                .since
+                                .get(&n)
+                                .and_then(|(_, at)| DateTime::from_timestamp_millis(*at as i64)),
+                        }
+                    })
+                    .collect();
+                let _ = reply.send(snapshot);
+            }
+            Command::Queues(reply) => {
+                let now = now_ms();
+                let mut snapshot = Vec::new();
+                for n in 0..self.queues.ids.len() as u32 {
+                    for c in r::Channel::ALL {
+                        let (waiting, oldest) = self.router.queue_depth(r::QueueId(n), c);
+                        snapshot.push(QueueSnapshot {
+                            queue: self.queues.id(n),
+                            channel: model_channel(c),
+                            waiting,
+                            oldest_waiting_seconds: oldest.map(|t| now.saturating_sub(t) / 1000),
+                        });
+                    }
+                }
+                let _ = reply.send(snapshot);
+            }
+        }
+    }
+
+    fn state_name(&self, s: r::AgentState) -> String {
+        match s {
+            r::AgentState::Custom(n) => self
+                .custom_names
+                .get(&n)
+                .cloned()
+                .unwrap_or_else(|| format!("Custom {n}")),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Turns a store-id event into a router event and applies it.
+    fn apply(
+        &mut self,
+        at: u64,
+        event: RoutingEvent,
+        publish: bool,
+    ) -> Result<Vec<RoutingUpdate>, String> {
+        let agent = |s: &Self, id: &str| {
+            s.agents
+                .get(id)
+                .map(r::AgentId)
+                .ok_or_else(|| format!("'{id}' is not a user known to routing"))
+        };
+        let contact = |s: &Self, id: &str| {
+            s.contacts
+                .get(id)
+                .map(|n| r::ContactId(u64::from(n)))
+                .ok_or_else(|| format!("no contact '{id}' in routing"))
+        };
+        let e = match &event {
+            RoutingEvent::Enqueue {
+                contact: c,
+                queue,
+                channel: ch,
+                priority,
+                time_adjustment_seconds,
+            } => {
+                let queue = self
+                    .queues
+                    .get(queue)
+                    .map(r::QueueId)
+                    .unwrap_or(r::QueueId(u32::MAX));
+                let c = r::ContactId(u64::from(self.contacts.number(c)));
+                r::Event::Enqueue {
+                    contact: c,
+                    queue,
+                    channel: channel(*ch),
+                    priority: *priority,
+                    time_adjustment_ms: time_adjustment_seconds.saturating_mul(1000),
+                }
+            }
+            RoutingEvent::Abandon { contact: c } => r::Event::Abandon {
+                contact: contact(self, c)?,
+            },
+            RoutingEvent::SetStatus { agent: a, status } => {
+                let status = *self
+                    .statuses
+                    .get(status)
+                    .ok_or_else(|| format!("no agent status '{status}'"))?;
+                r::Event::SetStatus {
+                    agent: agent(self, a)?,
+                    status,
+                }
+            }
+            RoutingEvent::Accept {
+                contact: c,
+                agent: a,
+            } => r::Event::Accept {
+                contact: contact(self, c)?,
+                agent: agent(self, a)?,
+            },
+            RoutingEvent::Reject {
+                contact: c,
+                agent: a,
+            } => r::Event::Reject {
+                contact: contact(self, c)?,
+                agent: agent(self, a)?,
+            },
+            RoutingEvent::AgentError { agent: a } => r::Event::AgentError {
+                agent: agent(self, a)?,
+            },
+            RoutingEvent::ContactEnded { contact: c } => r::Event::ContactEnded {
+                contact: contact(self, c)?,
+            },
+            RoutingEvent::CloseAcw {
+                agent: a,
+                contact: c,
+            } => r::Event::CloseAcw {
+                agent: agent(self, a)?,
+                contact: contact(self, c)?,
+            },
+        };
+        let mut out = Vec::new();
+        self.router
+            .handle(at, e, &mut out)
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(self.publish(out, publish))
+    }
+
+    fn publish(&mut self, effects: Vec<r::Effect>, send: bool) -> Vec<RoutingUpdate> {
+        let contact = |s: &Self, c: r::ContactId| s.contacts.id(c.0 as u32);
+        let updates: Vec<RoutingUpdate> = effects
+            .into_iter()
+            .map(|e| match e {
+                r::Effect::Offer {
+                    contact: c,
+                    agent,
+                    queue,
+                    channel: ch,
+                } => RoutingUpdate::Offer {
+                    contact: contact(self, c),
+                    agent: self.agents.id(agent.0),
+                    queue: self.queues.id(queue.0),
+                    channel: model_channel(ch),
+                },
+                r::Effect::Rescind { contact: c, agent } => RoutingUpdate::Rescind {
+                    contact: contact(self, c),
+                    agent: self.agents.id(agent.0),
+                },
+                r::Effect::Connected { contact: c, agent } => RoutingUpdate::Connected {
+                    contact: contact(self, c),
+                    agent: self.agents.id(agent.0),
+                },
+                r::Effect::Refused { contact: c, reason } => RoutingUpdate::Refused {
+                    contact: contact(self, c),
+                    reason: match reason {
+                        r::Refusal::UnknownQueue => "unknown_queue",
+                        r::Refusal::QueueDisabled => "queue_disabled",
+                        r::Refusal::QueueAtCapacity => "queue_at_capacity",
+                        r::Refusal::Duplicate => "duplicate",
+                    }
+                    .into(),
+                },
+                r::Effect::Requeued { contact: c } => RoutingUpdate::Requeued {
+                    contact: contact(self, c),
+                },
+                r::Effect::Done { contact: c } => RoutingUpdate::Done {
+                    contact: contact(self, c),
+                },
+                r::Effect::AgentState { agent, state, at } => {
+                    self.since.insert(agent.0, (state, at));
+                    RoutingUpdate::AgentState {
+                        agent: self.agents.id(agent.0),
+                        state: self.state_name(state),
+                        at: DateTime::from_timestamp_millis(at as i64).unwrap_or_default(),
+                    }
+                }
+            })
+            .collect();
+        if send {
+            for u in &updates {
+                // Nobody listening is fine: the router does not wait for anyone.
+                let _ = self.updates.send(u.clone());
+            }
+        }
+        updates
+    }
+
+    /// Builds the routing configuration from the store and applies it.
+    async fn reload(&mut self, now: u64) -> Result<(), String> {
+        let err = |e: switchboard_store::StoreError| e.to_string();
+        let queues = self.store.list::<Queue>().await.map_err(err)?;
+        let profiles = self.store.list::<RoutingProfile>().await.map_err(err)?;
+        let users = self.store.list::<User>().await.map_err(err)?;
+        let statuses = self.store.list::<AgentStatus>().await.map_err(err)?;
+
+        let mut custom = 0;
+        self.statuses.clear();
+        self.custom_names.clear();
+        for s in &statuses {
+            let status = match s.spec.status_type {
+                AgentStatusType::Routable => r::Status::Available,
+                AgentStatusType::Offline => r::Status::Offline,
+                AgentStatusType::Custom => {
+                    custom += 1;
+                    self.custom_names.insert(custom, s.spec.name.clone());
+                    r::Status::Custom(custom)
+                }
+            };
+            if s.spec.enabled {
+                self.statuses.insert(s.id.clone(), status);
+            }
+        }
+
+        for q in &queues {
+            self.queues.number(&q.id);
+        }
+        for p in &profiles {
+            self.profiles.number(&p.id);
+        }
+        for u in &users {
+            self.agents.number(&u.id);
+        }
+        // Everything keeps its number; what was deleted stays, disabled.
+        let mut config = r::RoutingConfig {
+            queues: vec![
+                r::QueueConfig {
+                    enabled: false,
+                    ..Default::default()
+                };
+                self.queues.ids.len()
+            ],
+            profiles: vec![
+                r::ProfileConfig {
+                    concurrency: [0; 3],
+                    route_any_channel: [false; 3],
+                    queues: vec![]
+                };
+                self.profiles.ids.len().max(1)
+            ],
+            agents: vec![
+                r::AgentConfig {
+                    profile: r::ProfileId(0),
+                    acw_timeout_ms: 0
+                };
+                self.agents.ids.len()
+            ],
+            offer_timeout_ms: self.config.offer_timeout_ms,
+        };
+        for q in &queues {
+            config.queues[self.queues.number(&q.id) as usize] = r::QueueConfig {
+                max_contacts: q.spec.max_contacts,
+                enabled: q.spec.status == QueueStatus::Enabled,
+                min_agent_idle_ms: 0,
+                strategy: r::Strategy::LongestIdle,
+            };
+        }
+        for p in &profiles {
+            let mut pc = r::ProfileConfig {
+                concurrency: [0; 3],
+                route_any_channel: [false; 3],
+                queues: vec![],
+            };
+            for m in &p.spec.media_concurrencies {
+                let c = channel(m.channel).index();
+                pc.concurrency[c] = m.concurrency;
+                pc.route_any_channel[c] =
+                    m.cross_channel_behavior == CrossChannelBehavior::RouteAnyChannel;
+            }
+            for qc in &p.spec.queue_configs {
+                if let Some(q) = self.queues.get(&qc.queue) {
+                    pc.queues.push(r::ProfileQueue {
+                        queue: r::QueueId(q),
+                        channel: channel(qc.channel),
+                        priority: qc.priority,
+                        delay_ms: u64::from(qc.delay) * 1000,
+                    });
+                }
+            }
+            config.profiles[self.profiles.number(&p.id) as usize] = pc;
+        }
+        for u in &users {
+            let profile = self.profiles.get(&u.spec.routing_profile).unwrap_or(0);
+            config.agents[self.agents.number(&u.id) as usize] = r::AgentConfig {
+                profile: r::ProfileId(profile),
+                acw_timeout_ms: u64::from(u.spec.phone_config.after_contact_work_timeout_seconds)
+                    * 1000,
+            };
+        }
+        let mut out = Vec::new();
+        if self.config.agents.is_empty() && self.config.queues.is_empty() {
+            self.router = r::Router::new(config.clone())?;
+        } else {
+            self.router.reconfigure(now, config.clone(), &mut out)?;
+        }
+        self.config = config;
+        self.publish(out, true);
+        Ok(())
+    }
+}
