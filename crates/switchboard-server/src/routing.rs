@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_model::objects::agent_status::AgentStatusType;
+use switchboard_model::objects::queue::RoutingStrategy;
 use switchboard_model::objects::routing_profile::CrossChannelBehavior;
 use switchboard_model::{
     AgentStatus, Channel as ModelChannel, Queue, QueueStatus, RoutingProfile, User,
@@ -606,8 +607,13 @@ impl Service {
             config.queues[self.queues.number(&q.id) as usize] = r::QueueConfig {
                 max_contacts: q.spec.max_contacts,
                 enabled: q.spec.status == QueueStatus::Enabled,
-                min_agent_idle_ms: 0,
-                strategy: r::Strategy::LongestIdle,
+                min_agent_idle_ms: u64::from(q.spec.min_agent_idle_seconds) * 1000,
+                strategy: match q.spec.routing_strategy {
+                    RoutingStrategy::LongestIdle => r::Strategy::LongestIdle,
+                    RoutingStrategy::LeastTalkTime => r::Strategy::LeastTalkTime,
+                    RoutingStrategy::FewestContacts => r::Strategy::FewestContacts,
+                    RoutingStrategy::RingAll => r::Strategy::RingAll,
+                },
             };
         }
         for p in &profiles {

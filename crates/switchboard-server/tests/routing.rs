@@ -258,3 +258,45 @@ async fn configuration_changes_apply_without_a_restart() {
         );
     }
 }
+
+#[tokio::test]
+async fn queue_strategy_and_minimum_idle_come_from_the_queue() {
+    for app in apps().await {
+        let admin = &app.admin;
+        let r = app.post("/api/v1/queues", admin, json!({"name": "Ring", "hours_of_operation": "Basic Hours", "routing_strategy": "RING_ALL"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(app.post("/api/v1/queues", admin, json!({"name": "X", "hours_of_operation": "Basic Hours", "min_agent_idle_seconds": 4000})).await.field(), "min_agent_idle_seconds");
+        app.put(
+            "/api/v1/routing-profiles/Basic%20Routing%20Profile",
+            admin,
+            json!({"name": "Basic Routing Profile",
+            "media_concurrencies": [{"channel": "VOICE", "concurrency": 1}],
+            "queue_configs": [{"queue": "Ring", "channel": "VOICE", "priority": 1}],
+            "default_outbound_queue": "Ring"}),
+        )
+        .await;
+        let mut agents = vec![];
+        for name in ["dee", "eve"] {
+            let t = app.user_with(name, "Agent").await;
+            app.put("/api/v1/me/status", &t, json!({"status": "Available"}))
+                .await;
+            agents.push(id_of(&app, &format!("/api/v1/users/{name}")).await);
+        }
+        let ring = id_of(&app, "/api/v1/queues/Ring").await;
+        let updates = app
+            .routing
+            .send(RoutingEvent::Enqueue {
+                contact: "r-1".into(),
+                queue: ring,
+                channel: Channel::Voice,
+                priority: 5,
+                time_adjustment_seconds: 0,
+            })
+            .await
+            .unwrap();
+        let mut offered: Vec<String> = offered_to(&updates).into_iter().map(|(_, a)| a).collect();
+        offered.sort();
+        agents.sort();
+        assert_eq!(offered, agents, "{}: ring-all offers to both", app.backend);
+    }
+}

@@ -23,6 +23,8 @@ fn queue(name: &str, hours_id: &str) -> Queue {
         outbound_flow: None,
         quick_connects: vec![],
         status: QueueStatus::Enabled,
+        routing_strategy: Default::default(),
+        min_agent_idle_seconds: 0,
     }
 }
 

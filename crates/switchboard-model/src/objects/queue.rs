@@ -34,6 +34,27 @@ pub struct Queue {
     pub quick_connects: Vec<String>,
     #[serde(default = "enabled")]
     pub status: QueueStatus,
+    /// How an agent is chosen among those who could take a contact.
+    #[serde(default)]
+    pub routing_strategy: RoutingStrategy,
+    /// Seconds an agent must have been idle before this queue's contacts
+    /// are offered to them (0-3600).
+    #[serde(default)]
+    pub min_agent_idle_seconds: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoutingStrategy {
+    /// The agent idle longest (Amazon Connect's rule).
+    #[default]
+    LongestIdle,
+    /// The agent with the least talk time so far.
+    LeastTalkTime,
+    /// The agent who has handled the fewest contacts so far.
+    FewestContacts,
+    /// Voice: ring every eligible agent; the first to accept takes the call.
+    RingAll,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -62,6 +83,12 @@ impl ConfigSpec for Queue {
         if let Some(max) = self.max_contacts {
             e.range("max_contacts", max.into(), 1, 1_000_000);
         }
+        e.range(
+            "min_agent_idle_seconds",
+            self.min_agent_idle_seconds.into(),
+            0,
+            3600,
+        );
         if let Some(name) = &self.outbound_caller_id_name {
             e.check(
                 name.chars().count() <= 255,
