@@ -61,6 +61,14 @@ pub enum Event {
     Abandon {
         contact: ContactId,
     },
+    /// A contact still waiting (or being offered) moves to another queue,
+    /// e.g. a customer queue flow sends it on. It joins the new queue at the
+    /// back of its priority, and is refused there as an enqueue would be,
+    /// in which case it stays where it was.
+    Transfer {
+        contact: ContactId,
+        queue: QueueId,
+    },
     SetStatus {
         agent: AgentId,
         status: Status,
@@ -394,6 +402,7 @@ impl Router {
                 Ok(())
             }
             Event::Abandon { contact } => self.abandon(now, contact, out),
+            Event::Transfer { contact, queue } => self.transfer(now, contact, queue, out),
             Event::SetStatus { agent, status } => self.set_status(now, agent, status, out),
             Event::Accept { contact, agent } => self.accept(now, contact, agent, out),
             Event::Reject { contact, agent } => {
@@ -650,7 +659,18 @@ impl Router {
         );
         self.waiting[queue.0 as usize][channel.index()].insert((key, contact));
         self.in_queue[queue.0 as usize] += 1;
-        // Wake when the contact passes each profile's delay.
+        self.schedule_delays(now, contact, queue, channel);
+        self.route_contact(now, contact, out);
+    }
+
+    /// Wakes the router when the contact passes each profile's delay.
+    fn schedule_delays(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        queue: QueueId,
+        channel: Channel,
+    ) {
         let mut delays: Vec<Millis> = self.takers[queue.0 as usize][channel.index()]
             .iter()
             .map(|(_, d)| *d)
@@ -662,7 +682,6 @@ impl Router {
             self.timers
                 .push(Reverse((now + d, Timer::ContactDelay(contact))));
         }
-        self.route_contact(now, contact, out);
     }
 
     /// Puts a contact whose offer failed back in its place in the queue.
@@ -951,6 +970,69 @@ impl Router {
             // The customer hung up on the agent: the conversation ended.
             Stage::Connected { .. } => return self.end(now, contact, out),
             Stage::Acw { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn transfer(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        queue: QueueId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        let c = self
+            .contacts
+            .get(&contact)
+            .ok_or(EventError::UnknownContact(contact))?
+            .clone();
+        if !matches!(c.stage, Stage::Waiting | Stage::Offered { .. }) {
+            return Err(EventError::WrongStage(contact));
+        }
+        let refusal = match self.config.queues.get(queue.0 as usize) {
+            None => Some(Refusal::UnknownQueue),
+            Some(q) if !q.enabled => Some(Refusal::QueueDisabled),
+            Some(q)
+                if q.max_contacts
+                    .is_some_and(|max| self.in_queue[queue.0 as usize] >= max) =>
+            {
+                Some(Refusal::QueueAtCapacity)
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = refusal {
+            out.push(Effect::Refused { contact, reason });
+            return Ok(());
+        }
+        // Withdraw any offer, or take it out of its old queue.
+        if let Stage::Offered { agents, .. } = &c.stage {
+            for agent in agents.clone() {
+                out.push(Effect::Rescind { contact, agent });
+                let a = &mut self.agents[agent.0 as usize];
+                a.working[c.channel.index()] -= 1;
+                a.offered -= 1;
+                self.update(now, agent, out);
+            }
+        } else {
+            self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
+        }
+        self.in_queue[c.queue.0 as usize] -= 1;
+        self.seq += 1;
+        let key = (c.key.0, now as i64, self.seq);
+        let moved = self.contacts.get_mut(&contact).expect("checked above");
+        moved.queue = queue;
+        moved.key = key;
+        moved.enqueued_at = now;
+        moved.stage = Stage::Waiting;
+        self.waiting[queue.0 as usize][c.channel.index()].insert((key, contact));
+        self.in_queue[queue.0 as usize] += 1;
+        self.schedule_delays(now, contact, queue, c.channel);
+        out.push(Effect::Requeued { contact });
+        self.route_contact(now, contact, out);
+        if let Stage::Offered { agents, .. } = c.stage {
+            for agent in agents {
+                self.route_agent(agent, now, out);
+            }
         }
         Ok(())
     }

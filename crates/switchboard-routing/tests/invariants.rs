@@ -83,6 +83,7 @@ fn config() -> RoutingConfig {
 enum Step {
     Enqueue(u64, u32, bool),
     Abandon(u64),
+    Transfer(u64, u32),
     Status(u32, u8),
     Accept(u64, u32),
     Reject(u64, u32),
@@ -96,6 +97,7 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         (0..12u64, 0..3u32, any::<bool>()).prop_map(|(c, q, chat)| Step::Enqueue(c, q, chat)),
         (0..12u64).prop_map(Step::Abandon),
+        (0..12u64, 0..3u32).prop_map(|(c, q)| Step::Transfer(c, q)),
         (0..5u32, 0..3u8).prop_map(|(a, s)| Step::Status(a, s)),
         (0..12u64, 0..5u32).prop_map(|(c, a)| Step::Accept(c, a)),
         (0..12u64, 0..5u32).prop_map(|(c, a)| Step::Reject(c, a)),
@@ -117,6 +119,10 @@ fn event(s: &Step) -> Event {
         },
         Step::Abandon(c) => Event::Abandon {
             contact: ContactId(c),
+        },
+        Step::Transfer(c, q) => Event::Transfer {
+            contact: ContactId(c),
+            queue: QueueId(q),
         },
         Step::Status(a, s) => Event::SetStatus {
             agent: AgentId(a),

@@ -586,3 +586,71 @@ fn abandoned_contacts_and_invalid_events() {
         Err(EventError::UnknownAgent(AgentId(99)))
     );
 }
+
+#[test]
+fn transfers_move_waiting_contacts_between_queues() {
+    let profiles = vec![
+        profile(vec![pq(0, VOICE, 1, 0)]),
+        profile(vec![pq(1, VOICE, 1, 0)]),
+    ];
+    let full = QueueConfig {
+        max_contacts: Some(1),
+        ..QueueConfig::default()
+    };
+    let mut t = T::new(
+        vec![QueueConfig::default(), QueueConfig::default(), full],
+        profiles,
+        &[0, 1],
+        0,
+    );
+    t.available(0, 1); // takes queue 1 only
+    t.enqueue(10, 1, 0, VOICE);
+    t.enqueue(11, 2, 2, VOICE);
+    // Queue 2 is full: refused, the contact stays in queue 0.
+    assert_eq!(
+        t.at(
+            20,
+            Event::Transfer {
+                contact: ContactId(1),
+                queue: QueueId(2)
+            }
+        ),
+        [Effect::Refused {
+            contact: ContactId(1),
+            reason: Refusal::QueueAtCapacity
+        }]
+    );
+    assert_eq!(t.r.queue_depth(QueueId(0), VOICE).0, 1);
+    let e = t.at(
+        30,
+        Event::Transfer {
+            contact: ContactId(1),
+            queue: QueueId(1),
+        },
+    );
+    assert!(e.contains(&Effect::Requeued {
+        contact: ContactId(1)
+    }));
+    assert_eq!(offers(&e), [(1, 1)]);
+    assert_eq!(t.r.queue_depth(QueueId(0), VOICE).0, 0);
+    // Connected contacts are not moved this way.
+    t.at(
+        31,
+        Event::Accept {
+            contact: ContactId(1),
+            agent: AgentId(1),
+        },
+    );
+    let mut out = vec![];
+    assert_eq!(
+        t.r.handle(
+            32,
+            Event::Transfer {
+                contact: ContactId(1),
+                queue: QueueId(0)
+            },
+            &mut out
+        ),
+        Err(EventError::WrongStage(ContactId(1)))
+    );
+}

@@ -42,6 +42,11 @@ pub enum RoutingEvent {
     Abandon {
         contact: String,
     },
+    /// Move a waiting contact to another queue (by id).
+    Transfer {
+        contact: String,
+        queue: String,
+    },
     /// `status` is an agent status id.
     SetStatus {
         agent: String,
@@ -323,7 +328,8 @@ impl Service {
                 _ = sleep => {
                     let mut out = Vec::new();
                     let _ = self.router.handle(now_ms(), r::Event::Tick, &mut out);
-                    self.publish(out, true);
+                    let updates = self.publish(out, true);
+                    self.persist_states(&updates).await;
                 }
             }
         }
@@ -340,6 +346,9 @@ impl Service {
                     },
                     Err(e) => Err(e.to_string()),
                 };
+                if let Ok(updates) = &result {
+                    self.persist_states(updates).await;
+                }
                 let _ = reply.send(result);
             }
             Command::Reload(reply) => {
@@ -379,6 +388,22 @@ impl Service {
                     }
                 }
                 let _ = reply.send(snapshot);
+            }
+        }
+    }
+
+    /// Keeps every agent state change for reports. Replayed events are not
+    /// recorded again: their changes were recorded when they first happened.
+    async fn persist_states(&self, updates: &[RoutingUpdate]) {
+        for u in updates {
+            if let RoutingUpdate::AgentState { agent, state, at } = u {
+                if let Err(e) = self
+                    .store
+                    .record_agent_state(agent, state, at.timestamp_millis())
+                    .await
+                {
+                    tracing::error!(error = %e, %agent, "could not record an agent state change");
+                }
             }
         }
     }
@@ -437,6 +462,14 @@ impl Service {
             }
             RoutingEvent::Abandon { contact: c } => r::Event::Abandon {
                 contact: contact(self, c)?,
+            },
+            RoutingEvent::Transfer { contact: c, queue } => r::Event::Transfer {
+                contact: contact(self, c)?,
+                queue: self
+                    .queues
+                    .get(queue)
+                    .map(r::QueueId)
+                    .unwrap_or(r::QueueId(u32::MAX)),
             },
             RoutingEvent::SetStatus { agent: a, status } => {
                 let status = *self
@@ -655,7 +688,8 @@ impl Service {
             self.router.reconfigure(now, config.clone(), &mut out)?;
         }
         self.config = config;
-        self.publish(out, true);
+        let updates = self.publish(out, true);
+        self.persist_states(&updates).await;
         Ok(())
     }
 }

@@ -181,6 +181,22 @@ async fn agents_take_status_and_contacts_through_the_router() {
         );
         assert!(offered_to(&closed).is_empty(), "no calls at lunch");
 
+        // Every state change is kept with its time, for reports.
+        let history = app.store.agent_states(&alice, 0, i64::MAX).await.unwrap();
+        let states: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            states,
+            [
+                "Available",
+                "Incoming",
+                "OnContact",
+                "AfterContactWork",
+                "Lunch"
+            ],
+            "{}",
+            app.backend
+        );
+
         // Only supervisors read the board.
         assert_eq!(
             app.get("/api/v1/routing/agents", &tokens[0]).await.body["missing_permission"],

@@ -41,6 +41,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "routing events",
         include_str!("../migrations/sqlite/0003_routing_events.sql"),
     ),
+    (
+        4,
+        "agent states",
+        include_str!("../migrations/sqlite/0004_agent_states.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -57,6 +62,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "routing events",
         include_str!("../migrations/postgres/0003_routing_events.sql"),
+    ),
+    (
+        4,
+        "agent states",
+        include_str!("../migrations/postgres/0004_agent_states.sql"),
     ),
 ];
 

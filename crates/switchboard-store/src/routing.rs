@@ -1,4 +1,4 @@
-//! The router's event log.
+//! The router's event log, and the agent state changes it produced.
 
 use sqlx::Row;
 
@@ -22,6 +22,44 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("at")?, r.try_get("event")?)))
+            .collect()
+    }
+}
+
+impl Store {
+    /// Records that `agent` entered `state` at `at` (Unix ms).
+    pub async fn record_agent_state(
+        &self,
+        agent: &str,
+        state: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO agent_state_changes (agent_id, state, at) VALUES ($1, $2, $3)")
+            .bind(agent)
+            .bind(state)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// An agent's state changes in `[from, to)`, oldest first, as (state, Unix ms).
+    pub async fn agent_states(
+        &self,
+        agent: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, at FROM agent_state_changes WHERE agent_id = $1 AND at >= $2 AND at < $3 ORDER BY at",
+        )
+        .bind(agent)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("at")?)))
             .collect()
     }
 }
