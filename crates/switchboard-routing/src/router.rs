@@ -191,6 +191,25 @@ struct Agent {
     state: AgentState,
 }
 
+impl Agent {
+    /// A new agent: offline, with nothing to do.
+    fn offline() -> Self {
+        Agent {
+            status: Status::Offline,
+            flag: None,
+            working: [0; 3],
+            offered: 0,
+            connected: 0,
+            acw: 0,
+            idle_since: 0,
+            talk_ms: 0,
+            handled: 0,
+            indexed: [None; 3],
+            state: AgentState::Offline,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     ContactDelay(ContactId),
@@ -230,23 +249,7 @@ pub struct Router {
 impl Router {
     pub fn new(config: RoutingConfig) -> Result<Self, String> {
         config.check()?;
-        let agents = config
-            .agents
-            .iter()
-            .map(|_| Agent {
-                status: Status::Offline,
-                flag: None,
-                working: [0; 3],
-                offered: 0,
-                connected: 0,
-                acw: 0,
-                idle_since: 0,
-                talk_ms: 0,
-                handled: 0,
-                indexed: [None; 3],
-                state: AgentState::Offline,
-            })
-            .collect();
+        let agents = config.agents.iter().map(|_| Agent::offline()).collect();
         let mut r = Router {
             profiles: vec![],
             takers: vec![],
@@ -326,16 +329,7 @@ impl Router {
         self.available = (0..config.profiles.len())
             .map(|_| Default::default())
             .collect();
-        while self.agents.len() < config.agents.len() {
-            let mut a = self.agents[0].clone();
-            a.status = Status::Offline;
-            a.flag = None;
-            a.working = [0; 3];
-            (a.offered, a.connected, a.acw, a.talk_ms, a.handled) = (0, 0, 0, 0, 0);
-            a.indexed = [None; 3];
-            a.state = AgentState::Offline;
-            self.agents.push(a);
-        }
+        self.agents.resize_with(config.agents.len(), Agent::offline);
         self.config = config;
         self.prepare();
         for a in 0..self.agents.len() {

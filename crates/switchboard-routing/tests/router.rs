@@ -654,3 +654,65 @@ fn transfers_move_waiting_contacts_between_queues() {
         Err(EventError::WrongStage(ContactId(1)))
     );
 }
+
+#[test]
+fn reconfigure_adds_agents_and_queues_and_moves_agents_between_profiles() {
+    let empty = RoutingConfig {
+        queues: vec![QueueConfig::default()],
+        profiles: vec![profile(vec![])],
+        agents: vec![],
+        offer_timeout_ms: 20_000,
+    };
+    let mut r = Router::new(empty).unwrap();
+    let mut out = vec![];
+    r.handle(
+        1,
+        Event::Enqueue {
+            contact: ContactId(1),
+            queue: QueueId(0),
+            channel: VOICE,
+            priority: 5,
+            time_adjustment_ms: 0,
+        },
+        &mut out,
+    )
+    .unwrap();
+    // From no agents to one, whose profile takes the queue: the waiting contact is offered.
+    let cfg = RoutingConfig {
+        queues: vec![QueueConfig::default()],
+        profiles: vec![profile(vec![]), profile(vec![pq(0, VOICE, 1, 0)])],
+        agents: vec![AgentConfig {
+            profile: ProfileId(0),
+            acw_timeout_ms: 0,
+        }],
+        offer_timeout_ms: 20_000,
+    };
+    r.reconfigure(2, cfg.clone(), &mut out).unwrap();
+    r.handle(
+        3,
+        Event::SetStatus {
+            agent: AgentId(0),
+            status: Status::Available,
+        },
+        &mut out,
+    )
+    .unwrap();
+    assert!(offers(&out).is_empty(), "profile 0 takes nothing");
+    let mut moved = cfg.clone();
+    moved.agents[0].profile = ProfileId(1);
+    out.clear();
+    r.reconfigure(4, moved, &mut out).unwrap();
+    assert_eq!(offers(&out), [(1, 0)]);
+    assert!(
+        r.reconfigure(
+            5,
+            RoutingConfig {
+                agents: vec![],
+                ..cfg
+            },
+            &mut out
+        )
+        .is_err(),
+        "agents are never removed"
+    );
+}
