@@ -599,15 +599,27 @@ impl Router {
         };
         agents.retain(|a| *a != agent);
         let nobody = agents.is_empty();
-        let ch = c.channel.index();
-        out.push(Effect::Rescind { contact, agent });
-        let a = &mut self.agents[agent.0 as usize];
-        a.working[ch] -= 1;
-        a.offered -= 1;
-        self.update(now, agent, out);
+        let channel = c.channel;
+        self.release_offer(now, contact, agent, channel, out);
         if nobody {
             self.requeue(now, contact, out);
         }
+    }
+
+    /// Withdraws one agent's offer of a contact and frees the slot it held.
+    fn release_offer(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        agent: AgentId,
+        channel: Channel,
+        out: &mut Vec<Effect>,
+    ) {
+        out.push(Effect::Rescind { contact, agent });
+        let a = &mut self.agents[agent.0 as usize];
+        a.working[channel.index()] -= 1;
+        a.offered -= 1;
+        self.update(now, agent, out);
     }
 
     // ----- contacts -----
@@ -884,7 +896,7 @@ impl Router {
             return Err(EventError::NotOffered(contact, agent));
         }
         let others: Vec<AgentId> = agents.iter().copied().filter(|a| *a != agent).collect();
-        let (queue, ch) = (c.queue, c.channel.index());
+        let (queue, channel) = (c.queue, c.channel);
         c.stage = Stage::Connected { agent, since: now };
         self.in_queue[queue.0 as usize] -= 1;
         let a = &mut self.agents[agent.0 as usize];
@@ -893,14 +905,7 @@ impl Router {
         out.push(Effect::Connected { contact, agent });
         self.update(now, agent, out);
         for other in others {
-            out.push(Effect::Rescind {
-                contact,
-                agent: other,
-            });
-            let o = &mut self.agents[other.0 as usize];
-            o.working[ch] -= 1;
-            o.offered -= 1;
-            self.update(now, other, out);
+            self.release_offer(now, contact, other, channel, out);
             self.route_agent(other, now, out);
         }
         Ok(())
@@ -952,11 +957,7 @@ impl Router {
                 self.in_queue[c.queue.0 as usize] -= 1;
                 self.contacts.remove(&contact);
                 for agent in agents {
-                    out.push(Effect::Rescind { contact, agent });
-                    let a = &mut self.agents[agent.0 as usize];
-                    a.working[c.channel.index()] -= 1;
-                    a.offered -= 1;
-                    self.update(now, agent, out);
+                    self.release_offer(now, contact, agent, c.channel, out);
                     self.route_agent(agent, now, out);
                 }
                 out.push(Effect::Done { contact });
@@ -1001,11 +1002,7 @@ impl Router {
         // Withdraw any offer, or take it out of its old queue.
         if let Stage::Offered { agents, .. } = &c.stage {
             for agent in agents.clone() {
-                out.push(Effect::Rescind { contact, agent });
-                let a = &mut self.agents[agent.0 as usize];
-                a.working[c.channel.index()] -= 1;
-                a.offered -= 1;
-                self.update(now, agent, out);
+                self.release_offer(now, contact, agent, c.channel, out);
             }
         } else {
             self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
