@@ -150,12 +150,68 @@ pub enum EventError {
 /// arrived, then arrival order.
 type WaitKey = (u32, i64, u64);
 
+/// The contacts waiting in one queue on one channel, in routing order, and
+/// by real arrival time (to tell at once whether any has waited long enough
+/// for a profile's delay).
+#[derive(Debug, Default)]
+struct WaitList {
+    by_key: BTreeSet<(WaitKey, ContactId)>,
+    by_arrival: BTreeSet<(Millis, u64, ContactId)>,
+}
+
+impl WaitList {
+    fn insert(&mut self, key: WaitKey, arrived: Millis, contact: ContactId) {
+        self.by_key.insert((key, contact));
+        self.by_arrival.insert((arrived, key.2, contact));
+    }
+
+    fn remove(&mut self, key: WaitKey, arrived: Millis, contact: ContactId) {
+        self.by_key.remove(&(key, contact));
+        self.by_arrival.remove(&(arrived, key.2, contact));
+    }
+
+    fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    fn oldest_arrival(&self) -> Option<Millis> {
+        self.by_arrival.first().map(|(t, _, _)| *t)
+    }
+
+    /// The first contact in routing order that arrived at or before
+    /// `cutoff`. Only contacts sorted ahead of it by priority or time
+    /// adjustment are passed over, and none at all when nobody is old enough.
+    fn first_arrived_by(
+        &self,
+        cutoff: Millis,
+        contacts: &HashMap<ContactId, Contact>,
+    ) -> Option<(WaitKey, ContactId)> {
+        if self.oldest_arrival()? > cutoff {
+            return None;
+        }
+        self.by_key
+            .iter()
+            .find(|(_, c)| contacts[c].enqueued_at <= cutoff)
+            .copied()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Stage {
     Waiting,
-    Offered { agents: Vec<AgentId>, round: u64 },
-    Connected { agent: AgentId, since: Millis },
-    Acw { agent: AgentId },
+    Offered {
+        agents: Vec<AgentId>,
+        round: u64,
+    },
+    Connected {
+        agent: AgentId,
+        since: Millis,
+    },
+    /// `round` tells this after-contact work from an earlier one of the same contact.
+    Acw {
+        agent: AgentId,
+        round: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -215,7 +271,7 @@ enum Timer {
     ContactDelay(ContactId),
     AgentIdle(AgentId),
     OfferTimeout(ContactId, u64),
-    AcwTimeout(AgentId, ContactId),
+    AcwTimeout(AgentId, ContactId, u64),
 }
 
 /// Queues of one priority in a profile, with each queue's delay.
@@ -234,7 +290,7 @@ pub struct Router {
     profiles: Vec<Profile>,
     /// Per queue and channel: the profiles that take from it, with their delay.
     takers: Vec<[Vec<(ProfileId, Millis)>; 3]>,
-    waiting: Vec<[BTreeSet<(WaitKey, ContactId)>; 3]>,
+    waiting: Vec<[WaitList; 3]>,
     /// Contacts counted against each queue's capacity: waiting or offered.
     in_queue: Vec<u32>,
     /// Per profile and channel: agents who can take a contact now, by strategy key.
@@ -335,8 +391,22 @@ impl Router {
         for a in 0..self.agents.len() {
             self.reindex(AgentId(a as u32));
         }
-        for a in 0..self.agents.len() {
-            self.route_agent(AgentId(a as u32), now, out);
+        // Hand out what waits, contact by contact in routing order, so each
+        // goes to the agent its queue's strategy picks.
+        let mut waiting: Vec<(WaitKey, ContactId)> = self
+            .waiting
+            .iter()
+            .flat_map(|sets| sets.iter().flat_map(|l| l.by_key.iter().copied()))
+            .collect();
+        waiting.sort();
+        for (_, contact) in waiting {
+            if self
+                .contacts
+                .get(&contact)
+                .is_some_and(|c| c.stage == Stage::Waiting)
+            {
+                self.route_contact(now, contact, out);
+            }
         }
         Ok(())
     }
@@ -360,12 +430,8 @@ impl Router {
         let Some(sets) = self.waiting.get(queue.0 as usize) else {
             return (0, None);
         };
-        let set = &sets[channel.index()];
-        let oldest = set
-            .iter()
-            .filter_map(|(_, c)| self.contacts.get(c).map(|c| c.enqueued_at))
-            .min();
-        (set.len(), oldest)
+        let list = &sets[channel.index()];
+        (list.len(), list.oldest_arrival())
     }
 
     /// Handles one event at `now`, after running the timers due by then.
@@ -404,8 +470,10 @@ impl Router {
             }
             Event::AgentError { agent } => {
                 self.agent(agent)?;
-                self.withdraw_offers(now, agent, Flag::Error, out);
-                self.flag(now, agent, Flag::Error, out);
+                // Flagged first, so the withdrawn offers cannot come straight back.
+                self.agents[agent.0 as usize].flag = Some(Flag::Error);
+                self.withdraw_offers(now, agent, out);
+                self.update(now, agent, out);
                 Ok(())
             }
             Event::ContactEnded { contact } => self.end(now, contact, out),
@@ -446,8 +514,11 @@ impl Router {
                         let _ = self.decline(at, c, a, Flag::Missed, out);
                     }
                 }
-                Timer::AcwTimeout(a, c) => {
-                    let _ = self.close_acw(at, a, c, out);
+                Timer::AcwTimeout(a, c, round) => {
+                    let current = matches!(self.contacts.get(&c).map(|c| &c.stage), Some(Stage::Acw { round: r, .. }) if *r == round);
+                    if current {
+                        let _ = self.close_acw(at, a, c, out);
+                    }
                 }
             }
         }
@@ -534,11 +605,6 @@ impl Router {
         self.reindex(agent);
     }
 
-    fn flag(&mut self, now: Millis, agent: AgentId, flag: Flag, out: &mut Vec<Effect>) {
-        self.agents[agent.0 as usize].flag = Some(flag);
-        self.update(now, agent, out);
-    }
-
     fn set_status(
         &mut self,
         now: Millis,
@@ -558,10 +624,7 @@ impl Router {
         if status != Status::Available {
             // Going offline or on a break withdraws offers not yet accepted;
             // contacts in progress carry on and the status shows when they end.
-            let offered: Vec<ContactId> = self.offers_of(agent);
-            for c in offered {
-                self.retract(now, c, agent, out);
-            }
+            self.withdraw_offers(now, agent, out);
         }
         self.update(now, agent, out);
         self.route_agent(agent, now, out);
@@ -582,7 +645,7 @@ impl Router {
         out
     }
 
-    fn withdraw_offers(&mut self, now: Millis, agent: AgentId, _why: Flag, out: &mut Vec<Effect>) {
+    fn withdraw_offers(&mut self, now: Millis, agent: AgentId, out: &mut Vec<Effect>) {
         for c in self.offers_of(agent) {
             self.retract(now, c, agent, out);
         }
@@ -652,7 +715,7 @@ impl Router {
             return out.push(refuse(Refusal::QueueAtCapacity));
         }
         self.seq += 1;
-        let key = (priority, now as i64 - adjust, self.seq);
+        let key = (priority, (now as i64).saturating_sub(adjust), self.seq);
         self.contacts.insert(
             contact,
             Contact {
@@ -663,7 +726,7 @@ impl Router {
                 stage: Stage::Waiting,
             },
         );
-        self.waiting[queue.0 as usize][channel.index()].insert((key, contact));
+        self.waiting[queue.0 as usize][channel.index()].insert(key, now, contact);
         self.in_queue[queue.0 as usize] += 1;
         self.schedule_delays(now, contact, queue, channel);
         self.route_contact(now, contact, out);
@@ -696,7 +759,7 @@ impl Router {
             return;
         };
         c.stage = Stage::Waiting;
-        self.waiting[c.queue.0 as usize][c.channel.index()].insert((c.key, contact));
+        self.waiting[c.queue.0 as usize][c.channel.index()].insert(c.key, c.enqueued_at, contact);
         out.push(Effect::Requeued { contact });
         self.route_contact(now, contact, out);
     }
@@ -780,7 +843,7 @@ impl Router {
             .contacts
             .get_mut(&contact)
             .expect("offered contact exists");
-        self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
+        self.waiting[c.queue.0 as usize][c.channel.index()].remove(c.key, c.enqueued_at, contact);
         let (queue, channel) = (c.queue, c.channel);
         c.stage = Stage::Offered {
             agents: agents.clone(),
@@ -823,14 +886,30 @@ impl Router {
                         let min_idle = self.config.queues[q.0 as usize].min_agent_idle_ms;
                         if idle_for < min_idle {
                             let at = self.agents[agent.0 as usize].idle_since + min_idle;
-                            if !self.waiting[q.0 as usize][ch.index()].is_empty() {
+                            if self.waiting[q.0 as usize][ch.index()].len() > 0 {
                                 wake = Some(wake.map_or(at, |w| w.min(at)));
                             }
                             continue;
                         }
-                        if let Some(found) = self.first_eligible(*q, ch, now, *delay) {
-                            if group_best.is_none_or(|g| found < g) {
-                                group_best = Some(found);
+                        match self.first_eligible(*q, ch, now, *delay) {
+                            Some(found) => {
+                                if group_best.is_none_or(|g| found < g) {
+                                    group_best = Some(found);
+                                }
+                            }
+                            // Someone waits but not yet long enough for this
+                            // profile: look again when the oldest has. (Delay
+                            // timers set at enqueue cover the usual case; this
+                            // covers delays made longer by a reconfiguration.)
+                            None => {
+                                if let Some(oldest) =
+                                    self.waiting[q.0 as usize][ch.index()].oldest_arrival()
+                                {
+                                    let at = oldest + delay;
+                                    if at > now {
+                                        wake = Some(wake.map_or(at, |w| w.min(at)));
+                                    }
+                                }
                             }
                         }
                     }
@@ -852,9 +931,7 @@ impl Router {
         }
     }
 
-    /// The first contact of a queue that has waited at least `delay`. Within
-    /// one contact priority, contacts are in arrival order (but for time
-    /// adjustments), so only the head of each priority class is checked.
+    /// The first contact of a queue, in routing order, that has waited at least `delay`.
     fn first_eligible(
         &self,
         q: QueueId,
@@ -862,19 +939,8 @@ impl Router {
         now: Millis,
         delay: Millis,
     ) -> Option<(WaitKey, ContactId)> {
-        let set = &self.waiting[q.0 as usize][ch.index()];
-        let mut next = set.first().copied();
-        while let Some((key, c)) = next {
-            let enqueued = self.contacts[&c].enqueued_at;
-            if now.saturating_sub(enqueued) >= delay {
-                return Some((key, c));
-            }
-            next = set
-                .range(((key.0 + 1, i64::MIN, 0), ContactId(0))..)
-                .next()
-                .copied();
-        }
-        None
+        let cutoff = now.checked_sub(delay)?;
+        self.waiting[q.0 as usize][ch.index()].first_arrived_by(cutoff, &self.contacts)
     }
 
     fn accept(
@@ -948,7 +1014,11 @@ impl Router {
             .clone();
         match c.stage {
             Stage::Waiting => {
-                self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
+                self.waiting[c.queue.0 as usize][c.channel.index()].remove(
+                    c.key,
+                    c.enqueued_at,
+                    contact,
+                );
                 self.in_queue[c.queue.0 as usize] -= 1;
                 self.contacts.remove(&contact);
                 out.push(Effect::Done { contact });
@@ -1005,7 +1075,11 @@ impl Router {
                 self.release_offer(now, contact, agent, c.channel, out);
             }
         } else {
-            self.waiting[c.queue.0 as usize][c.channel.index()].remove(&(c.key, contact));
+            self.waiting[c.queue.0 as usize][c.channel.index()].remove(
+                c.key,
+                c.enqueued_at,
+                contact,
+            );
         }
         self.in_queue[c.queue.0 as usize] -= 1;
         self.seq += 1;
@@ -1015,7 +1089,7 @@ impl Router {
         moved.key = key;
         moved.enqueued_at = now;
         moved.stage = Stage::Waiting;
-        self.waiting[queue.0 as usize][c.channel.index()].insert((key, contact));
+        self.waiting[queue.0 as usize][c.channel.index()].insert(key, now, contact);
         self.in_queue[queue.0 as usize] += 1;
         self.schedule_delays(now, contact, queue, c.channel);
         out.push(Effect::Requeued { contact });
@@ -1041,7 +1115,9 @@ impl Router {
         let Stage::Connected { agent, since } = c.stage else {
             return Err(EventError::WrongStage(contact));
         };
-        c.stage = Stage::Acw { agent };
+        self.seq += 1;
+        let round = self.seq;
+        c.stage = Stage::Acw { agent, round };
         let a = &mut self.agents[agent.0 as usize];
         a.connected -= 1;
         a.acw += 1;
@@ -1049,8 +1125,10 @@ impl Router {
         a.handled += 1;
         let timeout = self.config.agents[agent.0 as usize].acw_timeout_ms;
         if timeout > 0 {
-            self.timers
-                .push(Reverse((now + timeout, Timer::AcwTimeout(agent, contact))));
+            self.timers.push(Reverse((
+                now + timeout,
+                Timer::AcwTimeout(agent, contact, round),
+            )));
         }
         self.update(now, agent, out);
         Ok(())
@@ -1068,7 +1146,7 @@ impl Router {
             .contacts
             .get(&contact)
             .ok_or(EventError::UnknownContact(contact))?;
-        if c.stage != (Stage::Acw { agent }) {
+        if !matches!(c.stage, Stage::Acw { agent: a, .. } if a == agent) {
             return Err(EventError::WrongStage(contact));
         }
         let ch = c.channel.index();

@@ -716,3 +716,88 @@ fn reconfigure_adds_agents_and_queues_and_moves_agents_between_profiles() {
         "agents are never removed"
     );
 }
+
+#[test]
+fn a_failed_phone_is_not_offered_the_same_contact_again() {
+    let mut t = one_queue();
+    t.available(0, 0);
+    t.available(1, 1);
+    assert_eq!(offers(&t.enqueue(10, 1, 0, VOICE)), [(1, 0)]);
+    let e = t.at(11, Event::AgentError { agent: AgentId(0) });
+    assert_eq!(offers(&e), [(1, 1)], "the other agent gets it");
+    assert_eq!(t.r.agent_state(AgentId(0)), Some(AgentState::Error));
+}
+
+#[test]
+fn a_time_adjusted_contact_does_not_hide_an_older_one_from_a_delayed_profile() {
+    let profiles = vec![profile(vec![pq(0, VOICE, 1, 30_000)])];
+    let mut t = T::new(vec![QueueConfig::default()], profiles, &[0], 0);
+    t.enqueue(0, 1, 0, VOICE); // B: arrives first
+                               // A arrives later but counts as having waited a minute longer: sorts first.
+    t.at(
+        25_000,
+        Event::Enqueue {
+            contact: ContactId(2),
+            queue: QueueId(0),
+            channel: VOICE,
+            priority: 5,
+            time_adjustment_ms: 60_000,
+        },
+    );
+    // At 31 s only B has really waited 30 s: B is offered.
+    assert_eq!(offers(&t.available(31_000, 0)), [(1, 0)]);
+}
+
+#[test]
+fn a_stale_acw_timer_does_not_close_a_later_acw() {
+    let mut t = T::new(
+        vec![QueueConfig::default()],
+        vec![profile(vec![pq(0, VOICE, 1, 0)])],
+        &[0],
+        10_000,
+    );
+    t.available(0, 0);
+    t.enqueue(1, 1, 0, VOICE);
+    t.at(
+        2,
+        Event::Accept {
+            contact: ContactId(1),
+            agent: AgentId(0),
+        },
+    );
+    t.at(
+        3,
+        Event::ContactEnded {
+            contact: ContactId(1),
+        },
+    ); // ACW timer at 10_003
+    t.at(
+        4,
+        Event::CloseAcw {
+            agent: AgentId(0),
+            contact: ContactId(1),
+        },
+    );
+    // The same contact comes back and ends again at 9_000: its ACW lasts until 19_000.
+    t.enqueue(5, 1, 0, VOICE);
+    t.at(
+        6,
+        Event::Accept {
+            contact: ContactId(1),
+            agent: AgentId(0),
+        },
+    );
+    t.at(
+        9_000,
+        Event::ContactEnded {
+            contact: ContactId(1),
+        },
+    );
+    t.at(10_500, Event::Tick);
+    assert_eq!(
+        t.r.agent_state(AgentId(0)),
+        Some(AgentState::AfterContactWork)
+    );
+    t.at(19_000, Event::Tick);
+    assert_eq!(t.r.agent_state(AgentId(0)), Some(AgentState::Available));
+}

@@ -72,6 +72,32 @@ pub enum RoutingEvent {
     },
 }
 
+/// Longest queue-time adjustment accepted: a week either way.
+const MAX_ADJUSTMENT_SECONDS: i64 = 7 * 24 * 3600;
+
+impl RoutingEvent {
+    /// Refuses values the router cannot order by, before they reach the
+    /// event log (where a bad event would be replayed at every start).
+    pub fn check(&self) -> Result<(), String> {
+        if let RoutingEvent::Enqueue {
+            priority,
+            time_adjustment_seconds,
+            ..
+        } = self
+        {
+            if !(1..=1000).contains(priority) {
+                return Err(format!("priority {priority} must be between 1 and 1000"));
+            }
+            if time_adjustment_seconds.abs() > MAX_ADJUSTMENT_SECONDS {
+                return Err(format!(
+                    "time adjustment must be within {MAX_ADJUSTMENT_SECONDS} seconds"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A routing decision or change, with the store's ids: what the bus carries.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -188,6 +214,7 @@ pub struct RoutingHandle {
 impl RoutingHandle {
     /// Applies an event; returns what it caused (also sent on the bus).
     pub async fn send(&self, event: RoutingEvent) -> Result<Vec<RoutingUpdate>, String> {
+        event.check()?;
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Command::Event(event, tx))
@@ -235,6 +262,9 @@ struct Service {
     contacts: Numbers,
     /// Agent status id -> router status, and custom number -> name.
     statuses: HashMap<String, r::Status>,
+    /// Custom statuses keep their number for the life of the process, so a
+    /// state recorded as "Lunch" stays "Lunch" when statuses are added.
+    custom_numbers: Numbers,
     custom_names: HashMap<u32, String>,
     since: HashMap<u32, (r::AgentState, u64)>,
     updates: broadcast::Sender<RoutingUpdate>,
@@ -278,6 +308,7 @@ pub async fn start(store: Store) -> Result<RoutingHandle, String> {
         agents: Numbers::default(),
         contacts: Numbers::default(),
         statuses: HashMap::new(),
+        custom_numbers: Numbers::default(),
         custom_names: HashMap::new(),
         since: HashMap::new(),
         updates: updates.clone(),
@@ -583,7 +614,6 @@ impl Service {
         let users = self.store.list::<User>().await.map_err(err)?;
         let statuses = self.store.list::<AgentStatus>().await.map_err(err)?;
 
-        let mut custom = 0;
         self.statuses.clear();
         self.custom_names.clear();
         for s in &statuses {
@@ -591,9 +621,9 @@ impl Service {
                 AgentStatusType::Routable => r::Status::Available,
                 AgentStatusType::Offline => r::Status::Offline,
                 AgentStatusType::Custom => {
-                    custom += 1;
-                    self.custom_names.insert(custom, s.spec.name.clone());
-                    r::Status::Custom(custom)
+                    let n = self.custom_numbers.number(&s.id) + 1;
+                    self.custom_names.insert(n, s.spec.name.clone());
+                    r::Status::Custom(n)
                 }
             };
             if s.spec.enabled {
@@ -604,6 +634,9 @@ impl Service {
         for q in &queues {
             self.queues.number(&q.id);
         }
+        // Profile 0 takes nothing: users without a (live) profile, and
+        // deleted users, sit there and are never offered a contact.
+        self.profiles.number("");
         for p in &profiles {
             self.profiles.number(&p.id);
         }
@@ -625,7 +658,7 @@ impl Service {
                     route_any_channel: [false; 3],
                     queues: vec![]
                 };
-                self.profiles.ids.len().max(1)
+                self.profiles.ids.len()
             ],
             agents: vec![
                 r::AgentConfig {
