@@ -30,9 +30,10 @@ use crate::model::*;
 
 /// Most actions run between two events. A flow that gets this far without
 /// waiting for anything is looping; it is stopped with [`Outcome::Failed`].
-pub const MAX_STEPS_PER_EVENT: u32 = 1_000;
+/// High enough for a Loop of 100 over a body of up to 100 actions.
+pub const MAX_STEPS_PER_EVENT: u32 = 20_000;
 /// Most actions one session may run in all.
-pub const MAX_STEPS: u32 = 100_000;
+pub const MAX_STEPS: u32 = 1_000_000;
 
 /// A message ready to play or send: references filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -630,12 +631,24 @@ impl Session {
                         ));
                         Next::Goto(cond.next)
                     }
-                    None => match a.transitions.next.clone() {
-                        Some(n) => {
+                    // No bucket: Connect's default branch is NoMatchingCondition;
+                    // exports may also carry a NextAction for it.
+                    None => match (
+                        a.transitions.on_error("NoMatchingCondition"),
+                        a.transitions.next.clone(),
+                    ) {
+                        (Some(n), _) => {
+                            let n = n.to_string();
+                            self.record(format!("error NoMatchingCondition (rolled {roll})"));
+                            Next::Goto(n)
+                        }
+                        (None, Some(n)) => {
                             self.record(format!("next (rolled {roll})"));
                             Next::Goto(n)
                         }
-                        None => self.error_on(&a, "NoMatchingCondition", "no bucket for the roll"),
+                        (None, None) => {
+                            self.error_on(&a, "NoMatchingCondition", "no bucket for the roll")
+                        }
                     },
                 }
             }

@@ -93,7 +93,12 @@ impl Operand {
         let mut pieces = Vec::new();
         let mut text = String::new();
         let mut rest = raw;
-        while let Some(at) = rest.find("$.").or_else(|| rest.find("$[")) {
+        // The earlier of the two reference forms comes first.
+        while let Some(at) = [rest.find("$."), rest.find("$[")]
+            .into_iter()
+            .flatten()
+            .min()
+        {
             text.push_str(&rest[..at]);
             let mut after = &rest[at + 1..];
             let mut segs = Vec::new();
@@ -183,6 +188,10 @@ mod tests {
             ["$.Attributes['first name']", "$.External.x-y"]
         );
         assert!(refs("costs $5, or ${X}").is_empty());
+        assert_eq!(
+            refs("$['Attributes']['x'] and $.Channel"),
+            ["$.Attributes.x", "$.Channel"]
+        );
         assert_eq!(
             Operand::parse("$.External.a").single_path().unwrap().0,
             ["External", "a"]

@@ -53,12 +53,27 @@ pub fn parse(text: &str) -> Parsed {
 }
 
 pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
+    parse_level(value, problems, true)
+}
+
+/// `wrapper_allowed`: only the outermost level may be Connect's export
+/// wrapper; a wrapper inside a wrapper is refused rather than unwrapped
+/// again (so nesting cannot run the parser arbitrarily deep).
+fn parse_level(value: &Value, problems: &mut Problems, wrapper_allowed: bool) -> Option<Flow> {
     let Some(top) = value.as_object() else {
         problems.error("$", None, "a flow must be a JSON object");
         return None;
     };
     // Connect's export wrapper.
     if let Some(content) = top.get("Content") {
+        if !wrapper_allowed {
+            problems.error(
+                "Content",
+                None,
+                "a flow export wrapper cannot hold another wrapper",
+            );
+            return None;
+        }
         let name = top.get("Name").and_then(Value::as_str).map(str::to_string);
         let flow_type = match top.get("Type").and_then(Value::as_str) {
             Some(t) => match FlowType::parse(t) {
@@ -89,7 +104,7 @@ pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
                 return None;
             }
         };
-        let mut flow = parse_value(&inner, problems)?;
+        let mut flow = parse_level(&inner, problems, false)?;
         flow.name = name;
         flow.flow_type = flow_type;
         return Some(flow);
@@ -344,7 +359,7 @@ impl Params<'_> {
 
     fn required_text(&mut self, key: &'static str) -> Option<Operand> {
         let v = self.text(key);
-        if v.is_none() && !self.map.contains_key(key) {
+        if v.is_none() && self.map.get(key).is_none_or(Value::is_null) {
             self.error(key, "missing");
         }
         v
@@ -478,7 +493,7 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                     let max = custom.get("MaximumLength").and_then(|m| {
                         m.as_str()
                             .and_then(|s| s.parse().ok())
-                            .or(m.as_u64().map(|n| n as u32))
+                            .or(m.as_u64().and_then(|n| u32::try_from(n).ok()))
                     });
                     match max {
                         Some(n) if (1..=20).contains(&n) => {
@@ -644,7 +659,7 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             let timeout_seconds =
                 p.number("TimeoutSeconds", 1, 7 * 24 * 3600)
                     .unwrap_or_else(|| {
-                        if !p.map.contains_key("TimeoutSeconds") {
+                        if p.map.get("TimeoutSeconds").is_none_or(Value::is_null) {
                             p.error("TimeoutSeconds", "missing");
                         }
                         60

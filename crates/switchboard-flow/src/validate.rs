@@ -2,7 +2,7 @@
 //! action has the branches it needs, that it only uses actions its flow type
 //! allows, and that it cannot spin forever without the customer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::model::*;
 use crate::operand::ROOTS;
@@ -75,7 +75,6 @@ fn needs_next(kind: &ActionKind) -> bool {
         MessageParticipant { .. }
         | UpdateContactTextToSpeechVoice { .. }
         | UpdateContactAttributes { .. }
-        | DistributeByPercentage
         | UpdateContactTargetQueue { .. }
         | UpdateContactRecordingBehavior { .. }
         | UpdateContactEventHooks { .. }
@@ -395,9 +394,9 @@ fn check_reachability(flow: &Flow, problems: &mut Problems) {
 }
 
 /// Strongly connected components (Tarjan), to find cycles.
-fn components(flow: &Flow) -> Vec<Vec<usize>> {
+fn components(flow: &Flow, edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     struct Tarjan<'a> {
-        flow: &'a Flow,
+        edges: &'a [Vec<usize>],
         index: Vec<Option<usize>>,
         low: Vec<usize>,
         on_stack: Vec<bool>,
@@ -413,11 +412,7 @@ fn components(flow: &Flow) -> Vec<Vec<usize>> {
             self.next += 1;
             self.stack.push(v);
             self.on_stack[v] = true;
-            let targets: Vec<usize> = self.flow.actions[v]
-                .transitions
-                .targets()
-                .filter_map(|t| self.flow.position(t))
-                .collect();
+            let targets = self.edges[v].clone();
             for w in targets {
                 match self.index[w] {
                     None => {
@@ -443,7 +438,7 @@ fn components(flow: &Flow) -> Vec<Vec<usize>> {
     }
     let n = flow.actions.len();
     let mut t = Tarjan {
-        flow,
+        edges,
         index: vec![None; n],
         low: vec![0; n],
         on_stack: vec![false; n],
@@ -463,24 +458,36 @@ fn check_cycles(flow: &Flow, ft: FlowType, problems: &mut Problems) {
     if flow.actions.len() > MAX_ACTIONS {
         return;
     }
-    let position: HashMap<&str, usize> = flow
+    // The graph a runaway loop would travel: actions that wait for the
+    // customer (or play while they wait) have no way on, and a Loop's
+    // ContinueLooping branch is bounded by its counter. DoneLooping resets
+    // the counter, so it stays. Any cycle left can spin for ever.
+    let edges: Vec<Vec<usize>> = flow
         .actions
         .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id.as_str(), i))
-        .collect();
-    for comp in components(flow) {
-        let is_cycle = comp.len() > 1 || {
-            let a = &flow.actions[comp[0]];
+        .map(|a| {
+            if a.kind.bounds_a_cycle(ft) && !matches!(a.kind, ActionKind::Loop { .. }) {
+                return vec![];
+            }
+            let continue_looping = a
+                .transitions
+                .conditions
+                .iter()
+                .filter(|c| {
+                    matches!(a.kind, ActionKind::Loop { .. }) && c.operand == "ContinueLooping"
+                })
+                .map(|c| c.next.as_str())
+                .collect::<Vec<_>>();
             a.transitions
                 .targets()
-                .any(|t| position.get(t) == Some(&comp[0]))
-        };
-        if !is_cycle
-            || comp
-                .iter()
-                .any(|i| flow.actions[*i].kind.bounds_a_cycle(ft))
-        {
+                .filter(|t| !continue_looping.contains(t))
+                .filter_map(|t| flow.position(t))
+                .collect()
+        })
+        .collect();
+    for comp in components(flow, &edges) {
+        let is_cycle = comp.len() > 1 || edges[comp[0]].contains(&comp[0]);
+        if !is_cycle {
             continue;
         }
         let mut ids: Vec<&str> = comp.iter().map(|i| flow.actions[*i].id.as_str()).collect();

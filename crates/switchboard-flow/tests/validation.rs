@@ -38,6 +38,30 @@ fn a_valid_flow_has_no_problems() {
 }
 
 #[test]
+fn nested_wrappers_and_null_parameters_are_refused() {
+    let inner = json!({"Name": "in", "Type": "CONTACT_FLOW", "Content": "{}"}).to_string();
+    let outer = json!({"Name": "out", "Type": "CONTACT_FLOW", "Content": inner}).to_string();
+    let (_, p) = check(&outer, FlowType::ContactFlow);
+    assert!(
+        p.iter()
+            .any(|p| p.message.contains("cannot hold another wrapper")),
+        "{p:#?}"
+    );
+    let f = flow(json!([
+        {"Identifier": "c", "Type": "Compare", "Parameters": {"ComparisonValue": null},
+         "Transitions": {"Conditions": [{"NextAction": "bye", "Condition": {"Operator": "Equals", "Operands": ["1"]}}],
+                         "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "bye"}]}},
+        end("bye")
+    ]));
+    assert!(has(
+        &errors(FlowType::ContactFlow, f),
+        "Actions[0].Parameters.ComparisonValue",
+        "c",
+        "missing"
+    ));
+}
+
+#[test]
 fn structure_errors() {
     assert_eq!(
         errors(FlowType::ContactFlow, json!([]))[0].2,
@@ -197,6 +221,22 @@ fn too_many_actions_and_runaway_loops() {
             .any(|(_, _, m)| m.contains("could run forever: a, b")),
         "{e:#?}"
     );
+    // A Loop whose DoneLooping leads back to it resets its counter: endless.
+    let done_loops = flow(json!([
+        {"Identifier": "l", "Type": "Loop", "Parameters": {"LoopCount": "3"},
+         "Transitions": {"Conditions": [
+            {"NextAction": "body", "Condition": {"Operator": "Equals", "Operands": ["ContinueLooping"]}},
+            {"NextAction": "after", "Condition": {"Operator": "Equals", "Operands": ["DoneLooping"]}}]}},
+        {"Identifier": "body", "Type": "UpdateFlowLoggingBehavior", "Parameters": {"FlowLoggingBehavior": "Enabled"}, "Transitions": {"NextAction": "l"}},
+        {"Identifier": "after", "Type": "UpdateFlowLoggingBehavior", "Parameters": {"FlowLoggingBehavior": "Disabled"}, "Transitions": {"NextAction": "l"}}
+    ]));
+    let e = errors(FlowType::ContactFlow, done_loops);
+    assert!(
+        e.iter()
+            .any(|(_, _, m)| m.contains("could run forever: after, l")),
+        "{e:#?}"
+    );
+
     // In a queue flow, playing a message is the waiting; the same loop is fine.
     assert!(errors(FlowType::CustomerQueue, looping)
         .iter()
