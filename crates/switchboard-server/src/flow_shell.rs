@@ -19,24 +19,38 @@ use crate::AppState;
 /// Most events one run may take before it is reported as still running.
 const MAX_EVENTS: usize = 500;
 
+/// A store failure, logged in full and reported without its detail (the
+/// report goes back to API callers).
+fn store_failure(e: switchboard_store::StoreError) -> String {
+    tracing::error!(error = %e, "flow shell could not read the store");
+    "the store could not be read".to_string()
+}
+
 /// The flow language's flow for a stored flow: its newest published version,
-/// or its draft if it has never been published.
+/// or its draft if it has never been published. `module` says whether a flow
+/// module (for InvokeFlowModule) or a flow to transfer to is wanted.
 pub async fn load_flow(
     app: &AppState,
     reference: &str,
+    module: bool,
 ) -> Result<Arc<switchboard_flow::Flow>, String> {
     let name = name_of(reference);
     let record = app
         .store
         .get::<FlowObject>(&name)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(store_failure)?
         .ok_or_else(|| format!("no flow '{name}'"))?;
+    let is_module = record.spec.flow_type == switchboard_model::FlowType::FlowModule;
+    if module != is_module {
+        let what = if is_module { "" } else { "not " };
+        return Err(format!("'{}' is {what}a flow module", record.spec.name));
+    }
     let content = match app
         .store
         .flow_version(&record.id, None)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(store_failure)?
     {
         Some(published) => published.content,
         None => record.spec.content,
@@ -61,7 +75,7 @@ async fn queue(app: &AppState, reference: &str) -> Result<QueueRef, String> {
         .store
         .get::<Queue>(&name)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(store_failure)?
         .ok_or_else(|| format!("no queue '{name}'"))?;
     Ok(QueueRef {
         id: q.id,
@@ -82,7 +96,7 @@ async fn hours_open(
                 .store
                 .get::<Queue>(q)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(store_failure)?
                 .ok_or("the target queue is gone")?;
             q.spec.hours_of_operation
         }
@@ -92,7 +106,7 @@ async fn hours_open(
         .store
         .get::<HoursOfOperation>(&hours_ref)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(store_failure)?
         .ok_or_else(|| format!("no hours of operation '{hours_ref}'"))?;
     Ok(h.spec.is_open(now))
 }
@@ -124,16 +138,16 @@ async fn answer_world(
             Ok(Some(rec)) if rec.spec.status == QueueStatus::Enabled => Event::Enqueued,
             Ok(Some(_)) => failed(format!("queue '{}' is disabled", q.name)),
             Ok(None) => failed(format!("queue '{}' is gone", q.name)),
-            Err(e) => failed(e.to_string()),
+            Err(e) => failed(store_failure(e)),
         },
         Effect::QueryMetric { .. } => {
             failed("real-time metrics arrive with the routing engine".into())
         }
-        Effect::TransferToFlow { flow } => match load_flow(app, flow).await {
+        Effect::TransferToFlow { flow } => match load_flow(app, flow, false).await {
             Ok(_) => Event::FlowFound,
             Err(e) => failed(e),
         },
-        Effect::LoadModule { module } => match load_flow(app, module).await {
+        Effect::LoadModule { module } => match load_flow(app, module, true).await {
             Ok(m) => Event::ModuleLoaded(m),
             Err(e) => failed(e),
         },
@@ -147,7 +161,7 @@ async fn answer_world(
             let url = match app.store.get::<ExternalFunction>(&name).await {
                 Ok(Some(f)) => f.spec.url,
                 Ok(None) => return Some(failed(format!("no external function '{name}'"))),
-                Err(e) => return Some(failed(e.to_string())),
+                Err(e) => return Some(failed(store_failure(e))),
             };
             let timeout = std::time::Duration::from_secs(u64::from(*timeout_seconds));
             match app
@@ -176,6 +190,17 @@ pub async fn run(
     let mut effects = Vec::new();
     let mut stopped = None;
     for events in 0.. {
+        // Stop before doing anything more: a finished flow's last effects
+        // need no answer, and past the limit no more calls are made.
+        if session.is_finished() {
+            effects.append(&mut pending);
+            break;
+        }
+        if events >= MAX_EVENTS {
+            effects.append(&mut pending);
+            stopped = Some(format!("still running after {MAX_EVENTS} events"));
+            break;
+        }
         let mut event = None;
         for e in pending.iter().rev() {
             event = match answer_world(app, e, session.contact(), now).await {
@@ -187,14 +212,7 @@ pub async fn run(
             }
         }
         effects.append(&mut pending);
-        if session.is_finished() {
-            break;
-        }
         match event {
-            _ if events >= MAX_EVENTS => {
-                stopped = Some(format!("still running after {MAX_EVENTS} events"));
-                break;
-            }
             Some(ev) => pending = session.handle(ev),
             None => {
                 stopped = Some("waiting: nothing answers the last effect (e.g. looping messages until an agent answers)".into());

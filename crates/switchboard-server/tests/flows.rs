@@ -119,6 +119,25 @@ async fn drafts_validate_publish_and_keep_versions() {
                 .status,
             StatusCode::OK
         );
+        assert_eq!(
+            app.post("/api/v1/flows/Main/simulate", &ccm, json!({}))
+                .await
+                .body["missing_permission"],
+            "ContactFlows.Edit"
+        );
+        let r = app
+            .post("/api/v1/flows/import", &ccm, fixture("acme_main_AUTO.json"))
+            .await;
+        assert_eq!(
+            r.body["missing_permission"], "ContactFlows.Create",
+            "refused before anything is read"
+        );
+        // The stored type decides the rules: a wrapper with a type of its own is not stored.
+        let wrapped = json!({"name": "W", "type": "AGENT_WHISPER", "content": {"Name": "x", "Type": "CONTACT_FLOW", "Content": "{}"}});
+        assert_eq!(
+            app.post("/api/v1/flows", &app.admin, wrapped).await.field(),
+            "content.Content"
+        );
     }
 }
 

@@ -96,6 +96,15 @@ impl ConfigSpec for Flow {
         let mut e = Errors::new();
         e.name("name", &self.name);
         e.description("description", &self.description);
+        // The stored type decides the rules, so the content is the flow
+        // itself, never an export wrapper with a type of its own.
+        if self.content.get("Content").is_some() {
+            e.add(
+                "content.Content",
+                "store the flow itself here; import Connect exports with POST /api/v1/flows/import",
+            );
+            return e.finish();
+        }
         // A draft must parse; validation problems are for publishing.
         let parsed = switchboard_flow::parse::parse(&self.content.to_string());
         for p in parsed

@@ -299,6 +299,11 @@ pub async fn import(
         description: String,
         content: Value,
     }
+    // Permissions first, so a refused caller learns nothing about what exists.
+    who.require_any(&[Flow::GUARDS.create, Flow::GUARDS.edit])?;
+    if params.publish {
+        who.require("ContactFlows.Publish")?;
+    }
     let export: Export = from_value(body)?;
     let language_type = match export.flow_type.as_deref() {
         None => switchboard_flow::FlowType::Module,
@@ -346,7 +351,6 @@ pub async fn import(
     };
     let problems = check(&record.spec);
     let published_version = if params.publish {
-        who.require("ContactFlows.Publish")?;
         Some(publish_record(&app, &who, &record).await?.version.version)
     } else {
         None
@@ -414,7 +418,9 @@ pub async fn simulate(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<SimulateRequest>,
 ) -> ApiResult<Json<Value>> {
-    who.require_any(Flow::GUARDS.view)?;
+    // Simulation calls the instance's real external functions: it is for
+    // people who build flows, not everyone who may read them.
+    who.require(Flow::GUARDS.edit)?;
     let record = find::<Flow>(&app, &id).await?;
     let content = match req.version {
         None => record.spec.content.clone(),
