@@ -168,7 +168,7 @@ fn model_channel(c: r::Channel) -> ModelChannel {
 }
 
 /// Stable dense numbers for the store's ids.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Numbers {
     ids: Vec<String>,
     index: HashMap<String, u32>,
@@ -185,6 +185,15 @@ impl Numbers {
         n
     }
 
+    fn from_ids(ids: Vec<String>) -> Self {
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (id.clone(), n as u32))
+            .collect();
+        Numbers { ids, index }
+    }
+
     fn get(&self, id: &str) -> Option<u32> {
         self.index.get(id).copied()
     }
@@ -192,6 +201,29 @@ impl Numbers {
     fn id(&self, n: u32) -> String {
         self.ids.get(n as usize).cloned().unwrap_or_default()
     }
+}
+
+/// The configuration the router ran with from some moment on, with the
+/// numbering of the store's ids. Written to the event log at every reload,
+/// so a replay runs each event under the configuration it first ran under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Snapshot {
+    config: r::RoutingConfig,
+    queues: Vec<String>,
+    profiles: Vec<String>,
+    agents: Vec<String>,
+    /// Agent status id -> router status (enabled statuses only).
+    statuses: Vec<(String, r::Status)>,
+    custom_ids: Vec<String>,
+    custom_names: Vec<(u32, String)>,
+}
+
+/// One line of the event log.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum LogRecord {
+    Configure { configure: Box<Snapshot> },
+    Event(RoutingEvent),
 }
 
 enum Command {
@@ -313,7 +345,6 @@ pub async fn start(store: Store) -> Result<RoutingHandle, String> {
         since: HashMap::new(),
         updates: updates.clone(),
     };
-    service.reload(0).await?;
     let log = service
         .store
         .routing_events()
@@ -321,16 +352,27 @@ pub async fn start(store: Store) -> Result<RoutingHandle, String> {
         .map_err(|e| e.to_string())?;
     let replayed = log.len();
     for (at, json) in log {
-        if let Ok(event) = serde_json::from_str::<RoutingEvent>(&json) {
-            let _ = service.apply(at.max(0) as u64, event, false);
+        let at = at.max(0) as u64;
+        match serde_json::from_str::<LogRecord>(&json) {
+            Ok(LogRecord::Configure { configure }) => {
+                if let Err(e) = service.apply_snapshot(*configure, at) {
+                    tracing::warn!(error = %e, "a logged configuration could not be replayed");
+                }
+            }
+            Ok(LogRecord::Event(event)) => {
+                let _ = service.apply(at, event, false);
+            }
+            Err(e) => tracing::warn!(error = %e, "an unreadable routing log line was skipped"),
         }
     }
     if replayed > 0 {
         tracing::info!(
-            events = replayed,
+            records = replayed,
             "routing state rebuilt from the event log"
         );
     }
+    // Then today's configuration, logged like any change.
+    service.reload(now_ms()).await?;
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(service.run(rx));
     Ok(RoutingHandle { tx, updates })
@@ -370,7 +412,7 @@ impl Service {
         match command {
             Command::Event(event, reply) => {
                 let at = now_ms();
-                let result = match serde_json::to_string(&event) {
+                let result = match serde_json::to_string(&LogRecord::Event(event.clone())) {
                     Ok(json) => match self.store.append_routing_event(at as i64, &json).await {
                         Ok(()) => self.apply(at, event, true),
                         Err(e) => Err(format!("could not record the event: {e}")),
@@ -607,27 +649,64 @@ impl Service {
     }
 
     /// Builds the routing configuration from the store and applies it.
+    /// Reads the configuration from the store, logs it, and applies it.
     async fn reload(&mut self, now: u64) -> Result<(), String> {
+        let snapshot = self.read_snapshot().await?;
+        let json = serde_json::to_string(&LogRecord::Configure {
+            configure: Box::new(snapshot.clone()),
+        })
+        .map_err(|e| e.to_string())?;
+        self.store
+            .append_routing_event(now as i64, &json)
+            .await
+            .map_err(|e| e.to_string())?;
+        let updates = self.apply_snapshot(snapshot, now)?;
+        self.persist_states(&updates).await;
+        Ok(())
+    }
+
+    /// Puts a configuration and its numbering in force.
+    fn apply_snapshot(&mut self, snap: Snapshot, now: u64) -> Result<Vec<RoutingUpdate>, String> {
+        let mut out = Vec::new();
+        if self.config.agents.is_empty() && self.config.queues.is_empty() {
+            self.router = r::Router::new(snap.config.clone())?;
+        } else {
+            self.router
+                .reconfigure(now, snap.config.clone(), &mut out)?;
+        }
+        self.config = snap.config;
+        self.queues = Numbers::from_ids(snap.queues);
+        self.profiles = Numbers::from_ids(snap.profiles);
+        self.agents = Numbers::from_ids(snap.agents);
+        self.statuses = snap.statuses.into_iter().collect();
+        self.custom_numbers = Numbers::from_ids(snap.custom_ids);
+        self.custom_names = snap.custom_names.into_iter().collect();
+        Ok(self.publish(out, true))
+    }
+
+    /// Builds the routing configuration from the store. Numbers already
+    /// given keep their meaning; new objects get new numbers.
+    async fn read_snapshot(&mut self) -> Result<Snapshot, String> {
         let err = |e: switchboard_store::StoreError| e.to_string();
         let queues = self.store.list::<Queue>().await.map_err(err)?;
         let profiles = self.store.list::<RoutingProfile>().await.map_err(err)?;
         let users = self.store.list::<User>().await.map_err(err)?;
         let statuses = self.store.list::<AgentStatus>().await.map_err(err)?;
 
-        self.statuses.clear();
-        self.custom_names.clear();
+        let mut statuses_now: HashMap<String, r::Status> = HashMap::new();
+        let mut custom_names_now: HashMap<u32, String> = HashMap::new();
         for s in &statuses {
             let status = match s.spec.status_type {
                 AgentStatusType::Routable => r::Status::Available,
                 AgentStatusType::Offline => r::Status::Offline,
                 AgentStatusType::Custom => {
                     let n = self.custom_numbers.number(&s.id) + 1;
-                    self.custom_names.insert(n, s.spec.name.clone());
+                    custom_names_now.insert(n, s.spec.name.clone());
                     r::Status::Custom(n)
                 }
             };
             if s.spec.enabled {
-                self.statuses.insert(s.id.clone(), status);
+                statuses_now.insert(s.id.clone(), status);
             }
         }
 
@@ -714,15 +793,14 @@ impl Service {
                     * 1000,
             };
         }
-        let mut out = Vec::new();
-        if self.config.agents.is_empty() && self.config.queues.is_empty() {
-            self.router = r::Router::new(config.clone())?;
-        } else {
-            self.router.reconfigure(now, config.clone(), &mut out)?;
-        }
-        self.config = config;
-        let updates = self.publish(out, true);
-        self.persist_states(&updates).await;
-        Ok(())
+        Ok(Snapshot {
+            config,
+            queues: self.queues.ids.clone(),
+            profiles: self.profiles.ids.clone(),
+            agents: self.agents.ids.clone(),
+            statuses: statuses_now.into_iter().collect(),
+            custom_ids: self.custom_numbers.ids.clone(),
+            custom_names: custom_names_now.into_iter().collect(),
+        })
     }
 }

@@ -316,3 +316,81 @@ async fn queue_strategy_and_minimum_idle_come_from_the_queue() {
         assert_eq!(offered, agents, "{}: ring-all offers to both", app.backend);
     }
 }
+
+#[tokio::test]
+async fn a_restart_replays_each_event_under_the_configuration_of_its_time() {
+    for app in apps().await {
+        let admin = &app.admin;
+        let token = app.user_with("dana", "Agent").await;
+        let dana = id_of(&app, "/api/v1/users/dana").await;
+        app.put("/api/v1/me/status", &token, json!({"status": "Available"}))
+            .await;
+        app.post(
+            "/api/v1/queues",
+            admin,
+            json!({"name": "Billing", "hours_of_operation": "Basic Hours"}),
+        )
+        .await;
+        let billing = id_of(&app, "/api/v1/queues/Billing").await;
+        let profile = |queues: serde_json::Value| {
+            json!({"name": "Basic Routing Profile",
+            "media_concurrencies": [{"channel": "VOICE", "concurrency": 1}], "queue_configs": queues, "default_outbound_queue": "BasicQueue"})
+        };
+        app.put(
+            "/api/v1/routing-profiles/Basic%20Routing%20Profile",
+            admin,
+            profile(json!([{"queue": "Billing", "channel": "VOICE", "priority": 1}])),
+        )
+        .await;
+        let offered = app
+            .routing
+            .send(RoutingEvent::Enqueue {
+                contact: "b-1".into(),
+                queue: billing.clone(),
+                channel: Channel::Voice,
+                priority: 5,
+                time_adjustment_seconds: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(offered_to(&offered), [("b-1".to_string(), dana.clone())]);
+        app.routing
+            .send(RoutingEvent::Accept {
+                contact: "b-1".into(),
+                agent: dana.clone(),
+            })
+            .await
+            .unwrap();
+        // Later the profile stops taking Billing.
+        app.put(
+            "/api/v1/routing-profiles/Basic%20Routing%20Profile",
+            admin,
+            profile(json!([{"queue": "BasicQueue", "channel": "VOICE", "priority": 1}])),
+        )
+        .await;
+
+        let restarted = switchboard_server::routing::start(app.store.clone())
+            .await
+            .unwrap();
+        let state = restarted
+            .agents()
+            .await
+            .into_iter()
+            .find(|a| a.agent == dana)
+            .unwrap()
+            .state;
+        assert_eq!(
+            state, "OnContact",
+            "{}: the call was offered and accepted under the old profile",
+            app.backend
+        );
+        let waiting: usize = restarted
+            .queues()
+            .await
+            .iter()
+            .filter(|q| q.queue == billing)
+            .map(|q| q.waiting)
+            .sum();
+        assert_eq!(waiting, 0, "no phantom contact");
+    }
+}
