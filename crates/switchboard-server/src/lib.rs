@@ -19,6 +19,7 @@ pub mod flow_shell;
 pub mod functions;
 pub mod openapi;
 pub mod routing;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ pub struct AppState {
     pub blobs: Blobs,
     pub functions: functions::FunctionClient,
     pub routing: routing::RoutingHandle,
+    pub login_throttle: Arc<throttle::LoginThrottle>,
     pub settings: Arc<Settings>,
 }
 

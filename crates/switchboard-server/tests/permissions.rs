@@ -415,3 +415,34 @@ async fn changing_a_password_ends_sessions() {
         );
     }
 }
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_throttled() {
+    for app in apps().await {
+        let wrong = json!({"username": "admin", "password": "Wrong-Passw0rd"});
+        for _ in 0..5 {
+            let r = app
+                .call(
+                    Method::POST,
+                    "/api/v1/auth/login",
+                    None,
+                    Some(wrong.clone()),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        }
+        let right = json!({"username": "admin", "password": ADMIN_PASSWORD});
+        let r = app
+            .call(Method::POST, "/api/v1/auth/login", None, Some(right))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "even the right password waits: {}",
+            r.body
+        );
+        assert_eq!(r.field(), "username");
+        // Other users are not affected.
+        app.user_with("other", "Agent").await;
+    }
+}

@@ -110,6 +110,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         blobs,
         functions: Default::default(),
+        login_throttle: Default::default(),
         routing: switchboard_server::routing::start(store.clone())
             .await
             .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,

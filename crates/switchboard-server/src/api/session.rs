@@ -37,11 +37,23 @@ pub struct LoginResult {
 /// Signs in with a username and password and returns a session token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "Authentication",
     request_body = Login,
-    responses((status = 200, body = LoginResult), (status = 401, body = ApiError)))]
+    responses((status = 200, body = LoginResult), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "Too many failed sign-ins for this username")))]
 pub async fn login(
     State(app): State<AppState>,
     ApiJson(login): ApiJson<Login>,
 ) -> ApiResult<Json<LoginResult>> {
+    let now = std::time::Instant::now();
+    if let Some(wait) = app.login_throttle.blocked(&login.username, now) {
+        return Err(ApiError::field(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "username",
+            format!(
+                "too many failed sign-ins; try again in {} seconds",
+                wait.as_secs().max(1)
+            ),
+        ));
+    }
     let found = app.store.password_hash(&login.username).await?;
     let (user_id, hash) = match found {
         Some((id, hash)) => (Some(id), Some(hash)),
@@ -49,10 +61,12 @@ pub async fn login(
     };
     let ok = verify_password(login.password, hash).await?;
     let Some(user_id) = user_id.filter(|_| ok) else {
+        app.login_throttle.failed(&login.username, now);
         return Err(ApiError::unauthenticated(
             "the username or password is wrong",
         ));
     };
+    app.login_throttle.succeeded(&login.username);
     let user = app
         .store
         .get::<User>(&user_id)

@@ -54,6 +54,7 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
             store: store.clone(),
             blobs: Blobs::in_memory(),
             functions: Default::default(),
+            login_throttle: Default::default(),
             routing: routing.clone(),
             settings: Arc::new(settings.clone()),
         };
