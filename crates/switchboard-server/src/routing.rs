@@ -300,6 +300,7 @@ struct Service {
     custom_names: HashMap<u32, String>,
     since: HashMap<u32, (r::AgentState, u64)>,
     updates: broadcast::Sender<RoutingUpdate>,
+    offer_timeout_ms: u64,
 }
 
 /// Tells the router to re-read its configuration after a change to a kind
@@ -323,13 +324,24 @@ fn now_ms() -> u64 {
 
 /// Starts the routing task: builds the router from the store's
 /// configuration, replays the event log, and serves the handle.
+/// Connect's time for an agent to accept an offer before it is missed.
+pub const DEFAULT_OFFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub async fn start(store: Store) -> Result<RoutingHandle, String> {
+    start_with(store, DEFAULT_OFFER_TIMEOUT).await
+}
+
+/// Like [`start`], with the time agents have to accept an offer.
+pub async fn start_with(
+    store: Store,
+    offer_timeout: std::time::Duration,
+) -> Result<RoutingHandle, String> {
     let (updates, _) = broadcast::channel(4096);
     let empty = r::RoutingConfig {
         queues: vec![],
         profiles: vec![],
         agents: vec![],
-        offer_timeout_ms: 20_000,
+        offer_timeout_ms: offer_timeout.as_millis() as u64,
     };
     let mut service = Service {
         store,
@@ -344,6 +356,7 @@ pub async fn start(store: Store) -> Result<RoutingHandle, String> {
         custom_names: HashMap::new(),
         since: HashMap::new(),
         updates: updates.clone(),
+        offer_timeout_ms: offer_timeout.as_millis() as u64,
     };
     let log = service
         .store
@@ -746,7 +759,7 @@ impl Service {
                 };
                 self.agents.ids.len()
             ],
-            offer_timeout_ms: self.config.offer_timeout_ms,
+            offer_timeout_ms: self.offer_timeout_ms,
         };
         for q in &queues {
             config.queues[self.queues.number(&q.id) as usize] = r::QueueConfig {

@@ -16,6 +16,7 @@ use crate::ServeArgs;
 /// database_url = "postgres://switchboard@db/switchboard"
 /// blob_dir = "/srv/switchboard/blobs"
 /// session_hours = 12
+/// offer_timeout_seconds = 20
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +26,7 @@ struct FileConfig {
     database_url: Option<String>,
     blob_dir: Option<PathBuf>,
     session_hours: Option<i64>,
+    offer_timeout_seconds: Option<u64>,
 }
 
 /// The settings in force.
@@ -35,6 +37,8 @@ pub struct Config {
     pub database_url: String,
     pub blob_dir: PathBuf,
     pub session_hours: i64,
+    /// How long an agent has to accept an offered contact.
+    pub offer_timeout_seconds: u64,
 }
 
 impl Config {
@@ -59,6 +63,11 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| sqlite_url(&data_dir.join("switchboard.db")));
         let session_hours = file.session_hours.unwrap_or(12);
+        let offer_timeout_seconds = file.offer_timeout_seconds.unwrap_or(20);
+        anyhow::ensure!(
+            (5..=300).contains(&offer_timeout_seconds),
+            "offer_timeout_seconds must be between 5 and 300, got {offer_timeout_seconds}"
+        );
         anyhow::ensure!(
             (1..=24 * 30).contains(&session_hours),
             "session_hours must be between 1 and 720, got {session_hours}"
@@ -73,6 +82,7 @@ impl Config {
             database_url,
             data_dir,
             session_hours,
+            offer_timeout_seconds,
         })
     }
 }
@@ -122,6 +132,20 @@ mod tests {
         assert_eq!(cfg.listen, "127.0.0.1:9001", "flag beats file");
         assert_eq!(cfg.data_dir, PathBuf::from("/srv/sb"), "file beats default");
         assert_eq!(cfg.database_url, "sqlite:///srv/sb/switchboard.db?mode=rwc");
+
+        std::fs::write(&file, "offer_timeout_seconds = 1\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Config::resolve(&ServeArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("offer_timeout_seconds must be between 5 and 300"),
+            "{err}"
+        );
 
         std::fs::write(&file, "listne = \"oops\"\n").unwrap();
         let err = format!(

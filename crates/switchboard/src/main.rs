@@ -111,9 +111,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         blobs,
         functions: Default::default(),
         login_throttle: Default::default(),
-        routing: switchboard_server::routing::start(store.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,
+        routing: switchboard_server::routing::start_with(
+            store.clone(),
+            std::time::Duration::from_secs(cfg.offer_timeout_seconds),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,
         settings: std::sync::Arc::new(Settings {
             session_ttl: chrono::Duration::hours(cfg.session_hours),
             ..Settings::default()
