@@ -698,21 +698,14 @@ impl Router {
         adjust: i64,
         out: &mut Vec<Effect>,
     ) {
-        let refuse = |reason| Effect::Refused { contact, reason };
-        let Some(qc) = self.config.queues.get(queue.0 as usize) else {
-            return out.push(refuse(Refusal::UnknownQueue));
+        let known_queue = (queue.0 as usize) < self.config.queues.len();
+        let refusal = if known_queue && self.contacts.contains_key(&contact) {
+            Some(Refusal::Duplicate)
+        } else {
+            self.admission(queue)
         };
-        if self.contacts.contains_key(&contact) {
-            return out.push(refuse(Refusal::Duplicate));
-        }
-        if !qc.enabled {
-            return out.push(refuse(Refusal::QueueDisabled));
-        }
-        if qc
-            .max_contacts
-            .is_some_and(|max| self.in_queue[queue.0 as usize] >= max)
-        {
-            return out.push(refuse(Refusal::QueueAtCapacity));
+        if let Some(reason) = refusal {
+            return out.push(Effect::Refused { contact, reason });
         }
         self.seq += 1;
         let key = (priority, (now as i64).saturating_sub(adjust), self.seq);
@@ -730,6 +723,21 @@ impl Router {
         self.in_queue[queue.0 as usize] += 1;
         self.schedule_delays(now, contact, queue, channel);
         self.route_contact(now, contact, out);
+    }
+
+    /// Why `queue` would refuse one more contact now, if it would.
+    fn admission(&self, queue: QueueId) -> Option<Refusal> {
+        match self.config.queues.get(queue.0 as usize) {
+            None => Some(Refusal::UnknownQueue),
+            Some(q) if !q.enabled => Some(Refusal::QueueDisabled),
+            Some(q)
+                if q.max_contacts
+                    .is_some_and(|max| self.in_queue[queue.0 as usize] >= max) =>
+            {
+                Some(Refusal::QueueAtCapacity)
+            }
+            Some(_) => None,
+        }
     }
 
     /// Wakes the router when the contact passes each profile's delay.
@@ -1054,18 +1062,7 @@ impl Router {
         if !matches!(c.stage, Stage::Waiting | Stage::Offered { .. }) {
             return Err(EventError::WrongStage(contact));
         }
-        let refusal = match self.config.queues.get(queue.0 as usize) {
-            None => Some(Refusal::UnknownQueue),
-            Some(q) if !q.enabled => Some(Refusal::QueueDisabled),
-            Some(q)
-                if q.max_contacts
-                    .is_some_and(|max| self.in_queue[queue.0 as usize] >= max) =>
-            {
-                Some(Refusal::QueueAtCapacity)
-            }
-            Some(_) => None,
-        };
-        if let Some(reason) = refusal {
+        if let Some(reason) = self.admission(queue) {
             out.push(Effect::Refused { contact, reason });
             return Ok(());
         }
