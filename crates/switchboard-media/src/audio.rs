@@ -1,0 +1,169 @@
+//! Telephone audio from files: any WAV (8-32 bit integer or float, mono or
+//! stereo, any common rate) becomes 8 kHz mono 16-bit samples, resampled
+//! with `rubato`; plus the built-in hold music.
+
+use std::io::Cursor;
+
+use audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
+
+use crate::SAMPLE_RATE;
+
+/// Longest prompt we accept (a prompt is speech, not an album).
+pub const MAX_PROMPT_SECONDS: u32 = 600;
+
+/// Decodes a WAV file to 8 kHz mono.
+pub fn wav_to_telephone(bytes: &[u8]) -> Result<Vec<i16>, String> {
+    let mut reader =
+        hound::WavReader::new(Cursor::new(bytes)).map_err(|e| format!("not a WAV file: {e}"))?;
+    let spec = reader.spec();
+    if spec.channels == 0 || spec.sample_rate < 4_000 || spec.sample_rate > 192_000 {
+        return Err(format!(
+            "unsupported WAV: {} channels at {} Hz",
+            spec.channels, spec.sample_rate
+        ));
+    }
+    if reader.duration() / spec.sample_rate > MAX_PROMPT_SECONDS {
+        return Err(format!("longer than {MAX_PROMPT_SECONDS} seconds"));
+    }
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect::<Result<_, _>>()
+        }
+    }
+    .map_err(|e| format!("damaged WAV data: {e}"))?;
+    let channels = usize::from(spec.channels);
+    let mono: Vec<f32> = interleaved
+        .chunks_exact(channels)
+        .map(|frame| frame.iter().sum::<f32>() / channels as f32)
+        .collect();
+    let resampled = resample(&mono, spec.sample_rate, SAMPLE_RATE)?;
+    Ok(resampled.iter().map(|&s| to_i16(s)).collect())
+}
+
+/// Mono resampling of a whole clip.
+pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+    if from == to || input.is_empty() {
+        return Ok(input.to_vec());
+    }
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
+        .map_err(|e| format!("resampler: {e}"))?;
+    let input_adapter = InterleavedSlice::new(input, 1, input.len())
+        .map_err(|e| format!("resampler input: {e}"))?;
+    let out_len = resampler.process_all_needed_output_len(input.len());
+    let mut output = vec![0f32; out_len];
+    let mut output_adapter = InterleavedSlice::new_mut(&mut output, 1, out_len)
+        .map_err(|e| format!("resampler output: {e}"))?;
+    let (_, written) = resampler
+        .process_all_into_buffer(&input_adapter, &mut output_adapter, input.len(), None)
+        .map_err(|e| format!("resampling: {e}"))?;
+    output.truncate(written);
+    Ok(output)
+}
+
+fn to_i16(s: f32) -> i16 {
+    (s.clamp(-1.0, 1.0) * 32_767.0) as i16
+}
+
+/// Root-mean-square level of a stretch of audio, 0 for silence.
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / samples.len() as f64).sqrt()
+}
+
+/// The built-in hold music: a slow, quiet arpeggio (C, E, G, B, A, F) in
+/// soft sine tones, eight seconds long, loopable without a click. Used
+/// while a caller waits and no customer queue flow gives other audio.
+pub fn hold_music() -> Vec<i16> {
+    const NOTES: [f32; 8] = [261.63, 329.63, 392.0, 493.88, 440.0, 349.23, 392.0, 329.63];
+    let note_len = SAMPLE_RATE as usize; // one second each
+    let mut out = Vec::with_capacity(NOTES.len() * note_len);
+    for (n, freq) in NOTES.iter().enumerate() {
+        for i in 0..note_len {
+            let t = i as f32 / SAMPLE_RATE as f32;
+            // Attack 50 ms, gentle decay: each note fades to nothing, so the loop joins cleanly.
+            let envelope = (t / 0.05).min(1.0) * (1.0 - t).powi(2);
+            let fifth = if n % 2 == 0 {
+                0.3 * (2.0 * std::f32::consts::PI * freq * 1.5 * t).sin()
+            } else {
+                0.0
+            };
+            let s = ((2.0 * std::f32::consts::PI * freq * t).sin() + fifth) * envelope * 0.18;
+            out.push(to_i16(s));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine_wav(rate: u32, channels: u16, seconds: f32, freq: f32) -> Vec<u8> {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut out = Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        for i in 0..(rate as f32 * seconds) as usize {
+            let s = ((2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin() * 16_000.0)
+                as i16;
+            for _ in 0..channels {
+                w.write_sample(s).unwrap();
+            }
+        }
+        w.finalize().unwrap();
+        out.into_inner()
+    }
+
+    /// Zero crossings per second of the middle of a clip: twice the tone's frequency.
+    fn frequency(samples: &[i16]) -> f32 {
+        let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
+        let crossings = middle
+            .windows(2)
+            .filter(|w| (w[0] < 0) != (w[1] < 0))
+            .count();
+        crossings as f32 / 2.0 / (middle.len() as f32 / 8_000.0)
+    }
+
+    #[test]
+    fn common_rates_become_8khz_keeping_pitch_and_length() {
+        for rate in [8_000, 16_000, 22_050, 44_100, 48_000] {
+            let out = wav_to_telephone(&sine_wav(rate, 2, 1.0, 440.0)).unwrap();
+            assert!(
+                (7_900..=8_100).contains(&out.len()),
+                "{rate}: {} samples",
+                out.len()
+            );
+            let f = frequency(&out);
+            assert!((430.0..450.0).contains(&f), "{rate}: {f} Hz");
+            assert!(rms(&out) > 8_000.0, "{rate}: level kept");
+        }
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_a_reason() {
+        assert!(wav_to_telephone(b"RIFF....").unwrap_err().contains("WAV"));
+        assert!(wav_to_telephone(&[]).is_err());
+    }
+
+    #[test]
+    fn hold_music_is_quiet_audible_and_loops_cleanly() {
+        let m = hold_music();
+        assert_eq!(m.len(), 64_000);
+        let level = rms(&m);
+        assert!((1_000.0..8_000.0).contains(&level), "{level}");
+        assert!(m[0].abs() < 200 && m[m.len() - 1].abs() < 200);
+    }
+}

@@ -1,0 +1,267 @@
+//! DTMF: RFC 4733 telephone-events in, digits out, and the collector that
+//! answers GetParticipantInput.
+
+/// One RFC 4733 event payload (4 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEvent {
+    pub event: u8,
+    pub end: bool,
+    pub volume: u8,
+    pub duration: u16,
+}
+
+impl TelephoneEvent {
+    pub fn parse(payload: &[u8]) -> Option<TelephoneEvent> {
+        let [event, flags, d1, d2, ..] = *payload else {
+            return None;
+        };
+        Some(TelephoneEvent {
+            event,
+            end: flags & 0x80 != 0,
+            volume: flags & 0x3F,
+            duration: u16::from_be_bytes([d1, d2]),
+        })
+    }
+
+    pub fn to_bytes(self) -> [u8; 4] {
+        let d = self.duration.to_be_bytes();
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3F),
+            d[0],
+            d[1],
+        ]
+    }
+
+    /// The key pressed, for the 16 DTMF events (0-9, *, #, A-D).
+    pub fn digit(self) -> Option<char> {
+        digit_of(self.event)
+    }
+}
+
+pub fn digit_of(event: u8) -> Option<char> {
+    Some(match event {
+        0..=9 => (b'0' + event) as char,
+        10 => '*',
+        11 => '#',
+        12..=15 => (b'A' + event - 12) as char,
+        _ => return None,
+    })
+}
+
+pub fn event_of(digit: char) -> Option<u8> {
+    Some(match digit {
+        '0'..='9' => digit as u8 - b'0',
+        '*' => 10,
+        '#' => 11,
+        'A'..='D' => digit as u8 - b'A' + 12,
+        _ => return None,
+    })
+}
+
+/// Turns a stream of telephone-event packets into key presses, once each.
+///
+/// Every packet of one key press carries the same RTP timestamp (the start
+/// of the event), and the end packet is sent three times. A press is
+/// reported on the first packet we see of it, whichever that is, so lost,
+/// late or repeated packets neither drop nor double a digit.
+#[derive(Debug, Default, Clone)]
+pub struct EventDetector {
+    last: Option<(u32, u32)>,
+}
+
+impl EventDetector {
+    pub fn packet(&mut self, ssrc: u32, timestamp: u32, payload: &[u8]) -> Option<char> {
+        let event = TelephoneEvent::parse(payload)?;
+        let digit = event.digit()?;
+        if self.last == Some((ssrc, timestamp)) {
+            return None;
+        }
+        self.last = Some((ssrc, timestamp));
+        Some(digit)
+    }
+}
+
+/// How GetParticipantInput listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRules {
+    pub max_digits: u32,
+    /// From the end of the prompt to the first key.
+    pub first_digit_timeout_ms: u64,
+    /// Between keys, once the caller has started.
+    pub inter_digit_timeout_ms: u64,
+    /// A key that ends the input early (it is not part of the input).
+    pub terminator: Option<char>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputOutcome {
+    Digits(String),
+    /// Nothing was pressed in time.
+    Timeout,
+}
+
+/// Collects one input. Keys pressed while the prompt still plays count
+/// (barge-in); the first-digit clock starts when the prompt ends.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    rules: InputRules,
+    digits: String,
+    deadline: Option<u64>,
+    done: bool,
+}
+
+impl Collector {
+    pub fn new(rules: InputRules) -> Self {
+        Self {
+            rules,
+            digits: String::new(),
+            deadline: None,
+            done: false,
+        }
+    }
+
+    /// The prompt finished at `now_ms`.
+    pub fn prompt_finished(&mut self, now_ms: u64) {
+        if self.digits.is_empty() && self.deadline.is_none() {
+            self.deadline = Some(now_ms + self.rules.first_digit_timeout_ms);
+        }
+    }
+
+    pub fn digit(&mut self, key: char, now_ms: u64) -> Option<InputOutcome> {
+        if self.done {
+            return None;
+        }
+        if Some(key) == self.rules.terminator {
+            return self.finish_with_digits();
+        }
+        self.digits.push(key);
+        if self.digits.len() as u32 >= self.rules.max_digits.max(1) {
+            return self.finish_with_digits();
+        }
+        self.deadline = Some(now_ms + self.rules.inter_digit_timeout_ms);
+        None
+    }
+
+    /// Call when `deadline()` has passed.
+    pub fn poll(&mut self, now_ms: u64) -> Option<InputOutcome> {
+        match self.deadline {
+            Some(at) if !self.done && now_ms >= at => {
+                if self.digits.is_empty() {
+                    self.done = true;
+                    Some(InputOutcome::Timeout)
+                } else {
+                    self.finish_with_digits()
+                }
+            }
+            _ => None,
+        }
+    }
+
+    pub fn deadline(&self) -> Option<u64> {
+        if self.done {
+            None
+        } else {
+            self.deadline
+        }
+    }
+
+    /// Whether any key has been pressed (the prompt should stop).
+    pub fn started(&self) -> bool {
+        !self.digits.is_empty()
+    }
+
+    fn finish_with_digits(&mut self) -> Option<InputOutcome> {
+        self.done = true;
+        if self.digits.is_empty() {
+            Some(InputOutcome::Timeout)
+        } else {
+            Some(InputOutcome::Digits(std::mem::take(&mut self.digits)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(event: u8, end: bool) -> [u8; 4] {
+        TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration: 800,
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn each_press_counts_once_whatever_packets_arrive() {
+        let mut d = EventDetector::default();
+        // Press 1: start, continuation, three end packets.
+        assert_eq!(d.packet(9, 1000, &ev(1, false)), Some('1'));
+        assert_eq!(d.packet(9, 1000, &ev(1, false)), None);
+        for _ in 0..3 {
+            assert_eq!(d.packet(9, 1000, &ev(1, true)), None);
+        }
+        // Press 2 whose start packets were lost: the end still counts.
+        assert_eq!(d.packet(9, 5000, &ev(2, true)), Some('2'));
+        // Same key again is a new press (new timestamp).
+        assert_eq!(d.packet(9, 9000, &ev(2, false)), Some('2'));
+        assert_eq!(d.packet(9, 9000, &[1, 2]), None, "short payload");
+        assert_eq!(d.packet(9, 12000, &ev(11, false)), Some('#'));
+        assert_eq!(d.packet(9, 13000, &ev(40, false)), None, "not a DTMF event");
+    }
+
+    fn rules(max: u32) -> InputRules {
+        InputRules {
+            max_digits: max,
+            first_digit_timeout_ms: 5_000,
+            inter_digit_timeout_ms: 3_000,
+            terminator: Some('#'),
+        }
+    }
+
+    #[test]
+    fn menu_choice_ends_at_the_first_key_even_during_the_prompt() {
+        let mut c = Collector::new(rules(1));
+        assert_eq!(c.digit('2', 100), Some(InputOutcome::Digits("2".into())));
+        c.prompt_finished(2_000);
+        assert_eq!(c.poll(10_000), None);
+    }
+
+    #[test]
+    fn first_digit_timeout_counts_from_the_end_of_the_prompt() {
+        let mut c = Collector::new(rules(1));
+        assert_eq!(c.poll(60_000), None, "no clock while the prompt plays");
+        c.prompt_finished(60_000);
+        assert_eq!(c.deadline(), Some(65_000));
+        assert_eq!(c.poll(64_999), None);
+        assert_eq!(c.poll(65_000), Some(InputOutcome::Timeout));
+        assert_eq!(c.poll(70_000), None, "once");
+    }
+
+    #[test]
+    fn terminator_and_inter_digit_timeout_end_longer_input() {
+        let mut c = Collector::new(rules(10));
+        c.prompt_finished(0);
+        assert_eq!(c.digit('1', 1_000), None);
+        assert_eq!(c.digit('2', 2_000), None);
+        assert_eq!(c.digit('#', 2_500), Some(InputOutcome::Digits("12".into())));
+
+        let mut c = Collector::new(rules(10));
+        c.prompt_finished(0);
+        c.digit('4', 1_000);
+        c.digit('2', 3_900);
+        assert_eq!(c.poll(6_899), None);
+        assert_eq!(c.poll(6_900), Some(InputOutcome::Digits("42".into())));
+
+        let mut c = Collector::new(rules(3));
+        c.prompt_finished(0);
+        assert_eq!(
+            c.digit('#', 100),
+            Some(InputOutcome::Timeout),
+            "terminator alone is no input"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Switchboard's media core: everything about a call's audio that can be
+//! decided without a socket or a clock.
+//!
+//! The voice shell (`switchboard-voice`) owns the UDP sockets and the 20 ms
+//! tick; it hands packets and the current time to the types here and sends
+//! what they return. That keeps every timing rule (when a digit counts, when
+//! input times out, where a late packet lands in a recording) testable in
+//! microseconds, the same way the flow interpreter and the router are.
+//!
+//! - [`g711`]: µ-law and A-law sample conversion.
+//! - [`rtp`]: reading incoming RTP and stamping our outgoing streams.
+//! - [`sdp`]: RFC 3264 offer/answer for one audio stream.
+//! - [`dtmf`]: RFC 4733 telephone-events and the digit collector behind
+//!   GetParticipantInput.
+//! - [`playout`]: what to send in the next 20 ms frame (prompts, loops, music).
+//! - [`audio`]: turning WAV files of any rate into 8 kHz telephone audio.
+//! - [`recording`]: the stereo call recording (customer left, agent right).
+
+pub mod audio;
+pub mod dtmf;
+pub mod g711;
+pub mod playout;
+pub mod recording;
+pub mod rtp;
+pub mod sdp;
+
+/// Telephone audio: 8,000 samples a second.
+pub const SAMPLE_RATE: u32 = 8_000;
+/// Samples in one 20 ms packet.
+pub const FRAME_SAMPLES: usize = 160;
+/// Milliseconds in one packet.
+pub const FRAME_MS: u64 = 20;

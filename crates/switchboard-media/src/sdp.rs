@@ -1,0 +1,357 @@
+//! RFC 3264 offer/answer for one G.711 audio stream, on `sdp-types`.
+//!
+//! We offer PCMU, PCMA and telephone-event (RFC 4733) and answer with the
+//! first G.711 law the peer listed; anything else (video, other codecs) is
+//! declined by setting its port to 0, as RFC 3264 section 6 asks.
+
+use std::net::{IpAddr, SocketAddr};
+
+use sdp_types::{Attribute, Connection, Media, Origin, Session, Time};
+
+use crate::g711::Law;
+
+/// The payload type we use for telephone-events in our own offers.
+pub const EVENT_PAYLOAD_TYPE: u8 = 101;
+
+/// Which way audio flows, from the describing side's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    fn attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    /// What the answerer says to this offer.
+    pub fn reversed(self) -> Direction {
+        match self {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            d => d,
+        }
+    }
+
+    /// The peer has put us on hold (RFC 3264 section 8.4, and the old
+    /// `c=0.0.0.0` way, which `RemoteAudio::parse` maps to Inactive).
+    pub fn is_hold(self) -> bool {
+        matches!(self, Direction::SendOnly | Direction::Inactive)
+    }
+}
+
+/// The peer's audio stream, from its offer or answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAudio {
+    /// Where the peer wants our RTP.
+    pub addr: SocketAddr,
+    /// The G.711 laws it accepts, in its order of preference.
+    pub laws: Vec<Law>,
+    pub event_payload_type: Option<u8>,
+    pub direction: Direction,
+    /// Which m= line is the audio (an answer needs one m= per offered m=).
+    media_index: usize,
+    media_count: usize,
+}
+
+/// What both sides agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    pub law: Law,
+    pub event_payload_type: Option<u8>,
+}
+
+impl RemoteAudio {
+    pub fn parse(body: &[u8]) -> Result<RemoteAudio, String> {
+        let session = Session::parse(body).map_err(|e| format!("SDP: {e}"))?;
+        let media_count = session.medias.len();
+        let (media_index, media) = session
+            .medias
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.media == "audio" && m.port != 0)
+            .ok_or("SDP: no audio stream")?;
+        let connection = media
+            .connections
+            .first()
+            .or(session.connection.as_ref())
+            .ok_or("SDP: the audio stream has no connection address (c=)")?;
+        let ip: IpAddr = connection
+            .connection_address
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| {
+                format!(
+                    "SDP: '{}' is not an IP address",
+                    connection.connection_address
+                )
+            })?;
+        let mut laws = Vec::new();
+        let mut event_payload_type = None;
+        for fmt in media.fmt.split_whitespace() {
+            let Ok(pt) = fmt.parse::<u8>() else { continue };
+            match rtpmap(media, pt).as_deref() {
+                Some(name) if name.eq_ignore_ascii_case("telephone-event/8000") => {
+                    event_payload_type = Some(pt)
+                }
+                Some(name) if name.eq_ignore_ascii_case("PCMU/8000") => laws.push(Law::MuLaw),
+                Some(name) if name.eq_ignore_ascii_case("PCMA/8000") => laws.push(Law::ALaw),
+                Some(_) => {}
+                // Static payload types need no rtpmap (RFC 3551).
+                None => laws.extend(Law::from_payload_type(pt)),
+            }
+        }
+        let direction = if ip.is_unspecified() {
+            Direction::Inactive
+        } else {
+            direction_of(&media.attributes)
+                .or_else(|| direction_of(&session.attributes))
+                .unwrap_or(Direction::SendRecv)
+        };
+        Ok(RemoteAudio {
+            addr: SocketAddr::new(ip, media.port),
+            laws,
+            event_payload_type,
+            direction,
+            media_index,
+            media_count,
+        })
+    }
+
+    /// Our answer to this offer, sending and receiving at `local`.
+    pub fn answer(
+        &self,
+        local: SocketAddr,
+        session_id: u64,
+        version: u64,
+    ) -> Result<(Vec<u8>, Negotiated), String> {
+        let law = *self
+            .laws
+            .first()
+            .ok_or("SDP: the offer has no G.711 codec (PCMU or PCMA)")?;
+        let negotiated = Negotiated {
+            law,
+            event_payload_type: self.event_payload_type,
+        };
+        let mut session = base_session(local.ip(), session_id, version);
+        for index in 0..self.media_count {
+            if index == self.media_index {
+                session.medias.push(audio_media(
+                    local,
+                    &[law],
+                    self.event_payload_type,
+                    self.direction.reversed(),
+                ));
+            } else {
+                // Declined (RFC 3264 section 6): same position, port 0.
+                session.medias.push(Media {
+                    media: "audio".into(),
+                    port: 0,
+                    num_ports: None,
+                    proto: "RTP/AVP".into(),
+                    fmt: "0".into(),
+                    media_title: None,
+                    connections: vec![],
+                    bandwidths: vec![],
+                    key: None,
+                    attributes: vec![],
+                });
+            }
+        }
+        Ok((write(&session), negotiated))
+    }
+
+    /// What an answer to our offer agreed.
+    pub fn negotiated(&self) -> Result<Negotiated, String> {
+        Ok(Negotiated {
+            law: *self
+                .laws
+                .first()
+                .ok_or("SDP: the answer has no G.711 codec")?,
+            event_payload_type: self.event_payload_type,
+        })
+    }
+}
+
+/// Our offer: PCMU and PCMA (in `laws` order) and telephone-events.
+pub fn offer(
+    local: SocketAddr,
+    laws: &[Law],
+    direction: Direction,
+    session_id: u64,
+    version: u64,
+) -> Vec<u8> {
+    let mut session = base_session(local.ip(), session_id, version);
+    session.medias.push(audio_media(
+        local,
+        laws,
+        Some(EVENT_PAYLOAD_TYPE),
+        direction,
+    ));
+    write(&session)
+}
+
+fn base_session(ip: IpAddr, session_id: u64, version: u64) -> Session {
+    let mut origin = Origin::with_ip_addr(session_id, version, ip);
+    origin.set_username("switchboard");
+    Session {
+        origin,
+        session_name: "switchboard".into(),
+        session_description: None,
+        uri: None,
+        emails: vec![],
+        phones: vec![],
+        connection: Some(Connection::from_ip_addr(ip)),
+        bandwidths: vec![],
+        times: vec![Time::new(0, 0)],
+        time_zones: vec![],
+        key: None,
+        attributes: vec![],
+        medias: vec![],
+    }
+}
+
+fn audio_media(local: SocketAddr, laws: &[Law], event: Option<u8>, direction: Direction) -> Media {
+    let mut fmt: Vec<String> = laws.iter().map(|l| l.payload_type().to_string()).collect();
+    let mut attributes: Vec<Attribute> = laws
+        .iter()
+        .map(|l| {
+            attr(
+                "rtpmap",
+                Some(format!("{} {}/8000", l.payload_type(), l.encoding_name())),
+            )
+        })
+        .collect();
+    if let Some(pt) = event {
+        fmt.push(pt.to_string());
+        attributes.push(attr("rtpmap", Some(format!("{pt} telephone-event/8000"))));
+        attributes.push(attr("fmtp", Some(format!("{pt} 0-16"))));
+    }
+    attributes.push(attr("ptime", Some("20".into())));
+    attributes.push(attr(direction.attribute(), None));
+    Media {
+        media: "audio".into(),
+        port: local.port(),
+        num_ports: None,
+        proto: "RTP/AVP".into(),
+        fmt: fmt.join(" "),
+        media_title: None,
+        connections: vec![],
+        bandwidths: vec![],
+        key: None,
+        attributes,
+    }
+}
+
+fn attr(name: &str, value: Option<String>) -> Attribute {
+    Attribute {
+        attribute: name.into(),
+        value,
+    }
+}
+
+fn write(session: &Session) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = session.write(&mut out);
+    out
+}
+
+fn rtpmap(media: &Media, pt: u8) -> Option<String> {
+    media.attributes.iter().find_map(|a| {
+        let value = a.value.as_deref()?;
+        let (number, name) = value.split_once(' ')?;
+        (a.attribute == "rtpmap" && number.trim().parse::<u8>().ok()? == pt)
+            .then(|| name.trim().to_string())
+    })
+}
+
+fn direction_of(attributes: &[Attribute]) -> Option<Direction> {
+    attributes.iter().find_map(|a| match a.attribute.as_str() {
+        "sendrecv" => Some(Direction::SendRecv),
+        "sendonly" => Some(Direction::SendOnly),
+        "recvonly" => Some(Direction::RecvOnly),
+        "inactive" => Some(Direction::Inactive),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
+
+    #[test]
+    fn answers_a_sipp_offer_with_its_law_and_events() {
+        let remote = RemoteAudio::parse(SIPP_OFFER.as_bytes()).unwrap();
+        assert_eq!(remote.addr, "127.0.0.1:6000".parse().unwrap());
+        assert_eq!(remote.laws, vec![Law::ALaw]);
+        assert_eq!(remote.event_payload_type, Some(101));
+        let (answer, negotiated) = remote
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1)
+            .unwrap();
+        assert_eq!(negotiated.law, Law::ALaw);
+        let ours = RemoteAudio::parse(&answer).unwrap();
+        assert_eq!(ours.addr, "127.0.0.1:20000".parse().unwrap());
+        assert_eq!(ours.laws, vec![Law::ALaw]);
+        assert_eq!(ours.event_payload_type, Some(101));
+        assert_eq!(ours.direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn hold_offers_are_recognised() {
+        let sendonly =
+            SIPP_OFFER.replace("a=fmtp:101 0-15\r\n", "a=fmtp:101 0-15\r\na=sendonly\r\n");
+        let remote = RemoteAudio::parse(sendonly.as_bytes()).unwrap();
+        assert!(remote.direction.is_hold());
+        let (answer, _) = remote
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 2)
+            .unwrap();
+        assert!(String::from_utf8(answer).unwrap().contains("a=recvonly"));
+        let old_style = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+        assert_eq!(
+            RemoteAudio::parse(old_style.as_bytes()).unwrap().direction,
+            Direction::Inactive
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_answer() {
+        assert!(RemoteAudio::parse(b"not sdp").is_err());
+        let video_only = SIPP_OFFER.replace("m=audio", "m=video");
+        assert!(RemoteAudio::parse(video_only.as_bytes()).is_err());
+        let g729 = SIPP_OFFER
+            .replace("RTP/AVP 8 101", "RTP/AVP 18")
+            .replace("a=rtpmap:8 PCMA/8000\r\n", "");
+        let remote = RemoteAudio::parse(g729.as_bytes()).unwrap();
+        assert!(remote
+            .answer("127.0.0.1:1".parse().unwrap(), 1, 1)
+            .unwrap_err()
+            .contains("G.711"));
+    }
+
+    #[test]
+    fn our_offer_parses_back() {
+        let offer = offer(
+            "10.0.0.1:30000".parse().unwrap(),
+            &[Law::MuLaw, Law::ALaw],
+            Direction::SendRecv,
+            5,
+            1,
+        );
+        let remote = RemoteAudio::parse(&offer).unwrap();
+        assert_eq!(remote.laws, vec![Law::MuLaw, Law::ALaw]);
+        assert_eq!(remote.event_payload_type, Some(EVENT_PAYLOAD_TYPE));
+    }
+}
