@@ -21,10 +21,11 @@ pub enum ObjectKind {
     QuickConnect,
     Flow,
     ExternalFunction,
+    SipTrunk,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 11] = [
+    pub const ALL: [ObjectKind; 12] = [
         ObjectKind::SecurityProfile,
         ObjectKind::User,
         ObjectKind::AgentStatus,
@@ -36,6 +37,7 @@ impl ObjectKind {
         ObjectKind::QuickConnect,
         ObjectKind::Flow,
         ObjectKind::ExternalFunction,
+        ObjectKind::SipTrunk,
     ];
 
     /// The stable name stored in the database and shown in errors and the audit log.
@@ -52,6 +54,7 @@ impl ObjectKind {
             ObjectKind::QuickConnect => "quick_connect",
             ObjectKind::Flow => "flow",
             ObjectKind::ExternalFunction => "external_function",
+            ObjectKind::SipTrunk => "sip_trunk",
         }
     }
 

@@ -14,15 +14,18 @@
 //! self-contained validation, and the fields that reference other objects
 //! (given by id or name in requests, always stored as ids).
 
+pub mod contact_record;
 pub mod kind;
 pub mod objects;
 pub mod permissions;
 pub mod validation;
 
+pub use contact_record::ContactRecord;
 pub use kind::{ConfigSpec, ObjectKind, RefSlot};
 pub use objects::{
     agent_status::{AgentStatus, AgentStatusType},
     external_function::ExternalFunction,
+    sip_trunk::{SipTransport, SipTrunk},
     flow::{Flow, FlowType},
     hours::HoursOfOperation,
     phone_number::{PhoneNumber, PhoneNumberType},

@@ -20,7 +20,7 @@ use crate::api::resource::Resource;
 use crate::api::{api_keys, audit, flows, prompts, session, users};
 use crate::error::ApiError;
 use switchboard_model::{
-    AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    AgentStatus, ExternalFunction, SipTrunk, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
     QuickConnect, RoutingProfile, SecurityProfile, User,
 };
 
@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         prompts::upload, prompts::audio,
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
+        crate::api::contacts::list, crate::api::contacts::get, crate::api::contacts::recording,
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
         crate::api::routing::agents, crate::api::routing::queues, crate::api::routing::set_my_status,
     ),
@@ -227,6 +228,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add_crud::<QuickConnect>(&mut doc, true);
     add_crud::<Flow>(&mut doc, true);
     add_crud::<ExternalFunction>(&mut doc, true);
+    add_crud::<SipTrunk>(&mut doc, true);
     doc
 }
 

@@ -61,7 +61,7 @@ pub(crate) async fn insert_audit(
     conn: &mut AnyConnection,
     actor: &Actor,
     action: &str,
-    kind: ObjectKind,
+    kind: &str,
     object_id: &str,
     object_name: &str,
     before: Option<&Value>,
@@ -76,7 +76,7 @@ pub(crate) async fn insert_audit(
     .bind(&actor.name)
     .bind(&actor.via)
     .bind(action)
-    .bind(kind.as_str())
+    .bind(kind)
     .bind(object_id)
     .bind(object_name)
     .bind(before.map(Value::to_string))
@@ -106,13 +106,24 @@ impl Store {
             &mut conn,
             actor,
             action,
-            kind,
+            kind.as_str(),
             object_id,
             object_name,
             None,
             None,
         )
         .await
+    }
+
+    /// Records an action on a contact (a recording or transcript read).
+    pub async fn audit_contact(
+        &self,
+        actor: &Actor,
+        action: &str,
+        contact_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, actor, action, "contact", contact_id, contact_id, None, None).await
     }
 
     pub async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

@@ -85,7 +85,7 @@ impl Store {
             &mut tx,
             actor,
             "publish",
-            ObjectKind::Flow,
+            ObjectKind::Flow.as_str(),
             flow_id,
             flow_name,
             None,

@@ -14,6 +14,7 @@
 mod audit;
 mod auth;
 mod blobs;
+mod contacts;
 mod error;
 mod flows;
 mod objects;
@@ -23,6 +24,7 @@ mod routing;
 pub use audit::{Actor, AuditEntry, AuditQuery};
 pub use auth::{ApiKey, Session};
 pub use blobs::Blobs;
+pub use contacts::ContactQuery;
 pub use error::StoreError;
 pub use flows::FlowVersion;
 pub use objects::{Record, Ref, Referrer};

@@ -46,6 +46,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent states",
         include_str!("../migrations/sqlite/0004_agent_states.sql"),
     ),
+    (
+        5,
+        "contacts",
+        include_str!("../migrations/sqlite/0005_contacts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -67,6 +72,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "agent states",
         include_str!("../migrations/postgres/0004_agent_states.sql"),
+    ),
+    (
+        5,
+        "contacts",
+        include_str!("../migrations/postgres/0005_contacts.sql"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 
 pub mod agent_status;
 pub mod external_function;
+pub mod sip_trunk;
 pub mod flow;
 pub mod hours;
 pub mod phone_number;

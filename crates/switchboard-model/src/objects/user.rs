@@ -44,6 +44,11 @@ pub struct PhoneConfig {
     /// user's registered SIP phone.
     #[serde(default)]
     pub desk_phone_number: Option<String>,
+    /// For DESK_PHONE: the password the agent's SIP phone registers with
+    /// (digest authentication, username = the user's username). At least
+    /// 12 characters; absent: the phone cannot register.
+    #[serde(default)]
+    pub sip_password: Option<String>,
 }
 
 impl Default for PhoneConfig {
@@ -53,6 +58,7 @@ impl Default for PhoneConfig {
             auto_accept: false,
             after_contact_work_timeout_seconds: 0,
             desk_phone_number: None,
+            sip_password: None,
         }
     }
 }
@@ -143,6 +149,14 @@ impl ConfigSpec for User {
                 Ok(parsed) => pc.desk_phone_number = Some(parsed.number),
                 Err(reason) => e.add("phone_config.desk_phone_number", reason),
             }
+        }
+        if let Some(password) = &pc.sip_password {
+            e.check(
+                (12..=128).contains(&password.chars().count())
+                    && password.chars().all(|c| c.is_ascii_graphic()),
+                "phone_config.sip_password",
+                "must be 12 to 128 printable ASCII characters without spaces",
+            );
         }
         e.finish()
     }

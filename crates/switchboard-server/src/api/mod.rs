@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod contacts;
 pub mod crud;
 pub mod flows;
 pub mod prompts;
@@ -15,7 +16,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use switchboard_model::{
-    permissions, AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    permissions, AgentStatus, ExternalFunction, SipTrunk, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
     QuickConnect, RoutingProfile, SecurityProfile, User,
 };
 use utoipa::ToSchema;
@@ -56,6 +57,9 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/audit-log", get(audit::list))
+        .route("/contacts", get(contacts::list))
+        .route("/contacts/{id}", get(contacts::get))
+        .route("/contacts/{id}/recording", get(contacts::recording))
         .merge(crud::routes::<SecurityProfile>())
         .merge(crud::routes_without_create::<User>())
         .route("/users", post(users::create_user))
@@ -67,6 +71,7 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .merge(crud::routes::<PhoneNumber>())
         .merge(crud::routes::<QuickConnect>())
         .merge(crud::routes::<ExternalFunction>())
+        .merge(crud::routes::<SipTrunk>())
         .merge(crud::routes::<Flow>())
         .route("/flows/import", post(flows::import))
         .route("/flows/{id}/validate", post(flows::validate))

@@ -7,7 +7,7 @@ use std::future::Future;
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::permissions::ADMIN;
 use switchboard_model::{
-    AgentStatus, ConfigSpec, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    AgentStatus, ConfigSpec, ExternalFunction, SipTrunk, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
     QuickConnect, RoutingProfile, SecurityProfile, User,
 };
 use switchboard_store::Record;
@@ -320,5 +320,16 @@ impl Resource for ExternalFunction {
         create: "ExternalFunctions.Create",
         edit: "ExternalFunctions.Edit",
         delete: "ExternalFunctions.Delete",
+    };
+}
+
+impl Resource for SipTrunk {
+    const PATH: &'static str = "sip-trunks";
+    const TAG: &'static str = "SIP trunks";
+    const GUARDS: Guards = Guards {
+        view: &["SipTrunks.View"],
+        create: "SipTrunks.Create",
+        edit: "SipTrunks.Edit",
+        delete: "SipTrunks.Delete",
     };
 }

@@ -1,0 +1,112 @@
+//! The contact record: what happened to one contact, modelled on Amazon
+//! Connect's contact trace record (CTR). Channels write it at every change
+//! of state, so a crash loses at most the step in progress.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ContactRecord {
+    pub id: String,
+    /// `VOICE` or `CHAT`.
+    pub channel: String,
+    /// `INBOUND`, `OUTBOUND`, `TRANSFER` or `API`.
+    pub initiation_method: String,
+    pub initiation_timestamp: DateTime<Utc>,
+    /// When the call was answered by Switchboard (the flow started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_to_system_timestamp: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_timestamp: Option<DateTime<Utc>>,
+    /// `CUSTOMER_DISCONNECT`, `AGENT_DISCONNECT`, `CONTACT_FLOW_DISCONNECT`,
+    /// `TELECOM_PROBLEM`, `SYSTEM_ERROR`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<String>,
+    /// The caller (voice: an E.164 number or a SIP URI user part).
+    pub customer_endpoint: Endpoint,
+    /// The number dialled.
+    pub system_endpoint: Endpoint,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<String>,
+    /// The actions the contact went through, in order, with the branch taken.
+    #[serde(default)]
+    pub flow_path: Vec<FlowStep>,
+    /// Keypad input collected by the flow, in order.
+    #[serde(default)]
+    pub dtmf_inputs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentInfo>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingInfo>,
+    /// Where this record stands: `IN_FLOW`, `QUEUED`, `CONNECTED`, `ENDED`.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Endpoint {
+    /// `TELEPHONE_NUMBER` or `SIP_URI`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FlowStep {
+    pub action: String,
+    #[serde(rename = "type")]
+    pub action_type: String,
+    pub branch: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QueueInfo {
+    pub id: String,
+    pub name: String,
+    pub enqueue_timestamp: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dequeue_timestamp: Option<DateTime<Utc>>,
+    /// Seconds in queue, once dequeued (answered or abandoned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentInfo {
+    pub id: String,
+    pub username: String,
+    pub connected_to_agent_timestamp: DateTime<Utc>,
+    #[serde(default)]
+    pub talk_duration_seconds: f64,
+    #[serde(default)]
+    pub hold_count: u32,
+    #[serde(default)]
+    pub hold_duration_seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_start_timestamp: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_end_timestamp: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_duration_seconds: Option<f64>,
+    /// Offers this agent missed before answering are not counted here; see
+    /// the routing log.
+    #[serde(default)]
+    pub number_of_offers: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordingInfo {
+    /// Object-storage key of the stereo WAV (customer left, agent right).
+    pub location: String,
+    pub duration_seconds: f64,
+    /// `AVAILABLE`, or `FAILED` with the reason in `status_reason`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+}

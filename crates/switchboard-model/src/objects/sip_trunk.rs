@@ -1,0 +1,143 @@
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::kind::{ConfigSpec, ObjectKind};
+use crate::validation::{Errors, FieldError};
+
+/// A SIP trunk: a carrier or PBX that sends us calls for our numbers and
+/// carries the calls we place to external numbers.
+///
+/// Inbound calls are accepted only from the trunk's addresses; a call from
+/// anywhere else is refused with 403 and logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SipTrunk {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// IP addresses or CIDR blocks (`203.0.113.0/24`) the carrier sends from.
+    #[serde(default)]
+    pub inbound_addresses: Vec<String>,
+    /// `host:port` calls out to external numbers are sent to (the carrier's
+    /// proxy). Absent: the trunk only takes calls in.
+    #[serde(default)]
+    pub outbound_proxy: Option<String>,
+    /// Digest credentials the carrier asks for on our outbound calls.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// E.164 number shown to people we call when the flow sets none.
+    #[serde(default)]
+    pub caller_id_number: Option<String>,
+    #[serde(default)]
+    pub transport: SipTransport,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SipTransport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// An inbound address rule: one address or a block.
+pub fn parse_address_rule(rule: &str) -> Result<ipnet::IpNet, String> {
+    let rule = rule.trim();
+    if let Ok(net) = rule.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    rule.parse::<IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("'{rule}' is neither an IP address nor a CIDR block like 203.0.113.0/24"))
+}
+
+impl SipTrunk {
+    /// Whether a request from `ip` may come in over this trunk.
+    pub fn admits(&self, ip: IpAddr) -> bool {
+        self.inbound_addresses
+            .iter()
+            .filter_map(|r| parse_address_rule(r).ok())
+            .any(|net| net.contains(&ip))
+    }
+}
+
+impl ConfigSpec for SipTrunk {
+    const KIND: ObjectKind = ObjectKind::SipTrunk;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::new();
+        e.name("name", &self.name);
+        e.description("description", &self.description);
+        e.check(self.inbound_addresses.len() <= 100, "inbound_addresses", "at most 100 rules");
+        for (i, rule) in self.inbound_addresses.iter().enumerate() {
+            if let Err(reason) = parse_address_rule(rule) {
+                e.add(format!("inbound_addresses[{i}]"), reason);
+            }
+        }
+        if let Some(proxy) = &self.outbound_proxy {
+            let ok = proxy
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok_and(|p| p > 0));
+            e.check(ok, "outbound_proxy", "must be host:port, like sip.carrier.example:5060");
+        }
+        e.check(
+            self.username.is_some() == self.password.is_some(),
+            "password",
+            "username and password go together",
+        );
+        if let Some(number) = &self.caller_id_number {
+            e.check(
+                crate::objects::phone_number::parse_e164(number).is_ok(),
+                "caller_id_number",
+                "must be an E.164 number like +442079460123",
+            );
+        }
+        e.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunk(rules: &[&str]) -> SipTrunk {
+        SipTrunk {
+            name: "carrier".into(),
+            description: String::new(),
+            inbound_addresses: rules.iter().map(|s| s.to_string()).collect(),
+            outbound_proxy: None,
+            username: None,
+            password: None,
+            caller_id_number: None,
+            transport: SipTransport::Udp,
+        }
+    }
+
+    #[test]
+    fn admits_only_its_addresses() {
+        let t = trunk(&["127.0.0.1", "203.0.113.0/24", "2001:db8::/32"]);
+        assert!(t.admits("127.0.0.1".parse().unwrap()));
+        assert!(t.admits("203.0.113.77".parse().unwrap()));
+        assert!(t.admits("2001:db8::1".parse().unwrap()));
+        assert!(!t.admits("127.0.0.2".parse().unwrap()));
+        assert!(!t.admits("198.51.100.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let mut t = trunk(&["127.0.0.1", "not-an-ip", "10.0.0.0/33"]);
+        t.outbound_proxy = Some("nohost".into());
+        let errors = t.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["inbound_addresses[1]", "inbound_addresses[2]", "outbound_proxy"]);
+    }
+}
