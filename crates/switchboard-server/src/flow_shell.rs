@@ -113,7 +113,7 @@ async fn hours_open(
 
 /// Answers the effects that concern this instance; `None` for the ones
 /// that concern the customer.
-async fn answer_world(
+pub async fn answer_world(
     app: &AppState,
     effect: &Effect,
     contact: &ContactData,

@@ -1,0 +1,956 @@
+//! One call: a tokio task that owns the customer leg, the agent leg when
+//! there is one, the flow session, the media tick and the recording.
+//!
+//! The task is a loop over four kinds of input: a datagram on either RTP
+//! socket, the 20 ms tick, a message from outside (SIP dialog changes,
+//! routing decisions, answers to effects it started), and nothing else.
+//! Slow work (text-to-speech, the store, HTTP functions, INVITEs to
+//! agents) runs in spawned tasks that post their answer back as a
+//! [`CallInput`], so the media never waits for it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{Header, StatusCode};
+use rsipstack::transport::SipAddr;
+use switchboard_flow::{ContactData, Effect, Event, Outcome, Session};
+use switchboard_media::dtmf::{Collector, InputOutcome, InputRules};
+use switchboard_media::g711::Law;
+use switchboard_media::playout::{Clip, Playout};
+use switchboard_media::recording::{Recorder, Side};
+use switchboard_media::sdp::{self, Direction, RemoteAudio};
+use switchboard_media::FRAME_SAMPLES;
+use switchboard_model::contact_record::{AgentInfo, Endpoint, FlowStep, QueueInfo, RecordingInfo};
+use switchboard_model::objects::routing_profile::Channel;
+use switchboard_model::objects::user::PhoneType;
+use switchboard_model::{ContactRecord, User};
+use switchboard_server::flow_shell;
+use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::leg::{Heard, Leg};
+use crate::sip::Voice;
+
+/// Seconds we ring an agent's phone; the router's offer timeout usually
+/// ends the ringing first (the agent is then Missed).
+const AGENT_RING_SECONDS: u64 = 60;
+/// A GetParticipantInput without its own inter-digit timeout waits this long between keys.
+const INTER_DIGIT_MS: u64 = 5_000;
+
+/// Everything that reaches a call from outside its sockets.
+pub enum CallInput {
+    /// A dialog of this call ended (BYE, CANCEL, timeout), by SIP Call-ID.
+    DialogEnded { call_id: String, reason: String },
+    /// A re-INVITE on a leg: new SDP, and where to send our answer.
+    Reinvite {
+        call_id: String,
+        sdp: Vec<u8>,
+        reply: rsipstack::dialog::dialog::TransactionHandle,
+    },
+    /// A key pressed, sent as SIP INFO (the fallback for phones without RFC 4733).
+    InfoDigit { call_id: String, digit: char },
+    Routing(RoutingUpdate),
+    /// The answer to an effect handed to a spawned task.
+    FlowEvent { session: u64, event: Event },
+    /// Audio to play, ready.
+    Audio { session: u64, purpose: Purpose, result: Result<Vec<Clip>, String> },
+    /// The agent's phone answered, with its SDP.
+    AgentAnswered {
+        agent: String,
+        dialog: InviteDialog,
+        sdp: Vec<u8>,
+    },
+    /// Run this flow now (a transfer to a flow, or the customer queue flow).
+    StartFlow { flow: Arc<switchboard_flow::Flow> },
+    /// The agent's phone did not answer (busy, declined, unreachable).
+    AgentFailed { agent: String, status: Option<u16>, reason: String },
+}
+
+/// Why audio was fetched.
+#[derive(Debug, Clone)]
+pub enum Purpose {
+    Prompt,
+    Input(InputRules),
+    Loop { interrupt_ms: Option<u64> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    InFlow,
+    Queued,
+    Bridged,
+    Ended,
+}
+
+enum Waiting {
+    Nothing,
+    /// A spawned task answers (world effect, audio).
+    Answer,
+    Prompt(u64),
+    Input,
+    /// A loop plays; it ends (TimerFired) at the deadline if there is one.
+    Loop(Option<u64>),
+    Timer(u64),
+}
+
+struct AgentLeg {
+    agent: String,
+    username: String,
+    leg: Leg,
+    sip_call_id: String,
+    dialog: Option<InviteDialog>,
+    connected_at: Option<DateTime<Utc>>,
+    on_hold_since: Option<Instant>,
+}
+
+pub struct Call {
+    voice: Voice,
+    contact_id: String,
+    customer_call_id: String,
+    customer_dialog: InviteDialog,
+    customer: Leg,
+    agent: Option<AgentLeg>,
+    inputs: mpsc::UnboundedReceiver<CallInput>,
+    started: Instant,
+    phase: Phase,
+    playout: Playout,
+    waiting: Waiting,
+    collector: Option<Collector>,
+    session: Option<Session>,
+    /// Counts sessions (main flow, queue flow) so late answers to an old one are ignored.
+    session_no: u64,
+    recorder: Option<Recorder>,
+    record_requested: bool,
+    contact: ContactData,
+    ctr: ContactRecord,
+    ctr_tx: mpsc::UnboundedSender<ContactRecord>,
+    seed: u64,
+}
+
+pub struct NewCall {
+    pub contact_id: String,
+    pub customer_call_id: String,
+    pub customer_dialog: InviteDialog,
+    pub customer: Leg,
+    pub inputs: mpsc::UnboundedReceiver<CallInput>,
+    pub flow: Arc<switchboard_flow::Flow>,
+    pub flow_id: String,
+    pub customer_number: String,
+    pub system_number: String,
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+impl Call {
+    /// Runs the call to its end. The customer leg has been answered.
+    pub async fn run(voice: Voice, new: NewCall) {
+        let started_at = now();
+        let ctr = ContactRecord {
+            id: new.contact_id.clone(),
+            channel: "VOICE".into(),
+            initiation_method: "INBOUND".into(),
+            initiation_timestamp: started_at,
+            connected_to_system_timestamp: Some(started_at),
+            customer_endpoint: Endpoint { kind: "TELEPHONE_NUMBER".into(), address: new.customer_number.clone() },
+            system_endpoint: Endpoint { kind: "TELEPHONE_NUMBER".into(), address: new.system_number.clone() },
+            flow_id: Some(new.flow_id.clone()),
+            state: "IN_FLOW".into(),
+            ..Default::default()
+        };
+        let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_records(voice.clone(), ctr_rx));
+        let contact = ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
+        let mut call = Call {
+            voice,
+            contact_id: new.contact_id,
+            customer_call_id: new.customer_call_id,
+            customer_dialog: new.customer_dialog,
+            customer: new.customer,
+            agent: None,
+            inputs: new.inputs,
+            started: Instant::now(),
+            phase: Phase::InFlow,
+            playout: Playout::default(),
+            waiting: Waiting::Nothing,
+            collector: None,
+            session: None,
+            session_no: 0,
+            recorder: None,
+            record_requested: false,
+            contact,
+            ctr,
+            ctr_tx,
+            seed: rand::random(),
+        };
+        call.save();
+        call.start_session(new.flow);
+        call.main_loop().await;
+        call.finish().await;
+        drop(call);
+        let _ = writer.await;
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn save(&mut self) {
+        if let Some(session) = &self.session {
+            self.ctr.flow_path.extend(session.trace()[self.ctr.flow_path.len().min(session.trace().len())..].iter().map(|s| FlowStep {
+                action: s.action.clone(),
+                action_type: s.action_type.clone(),
+                branch: s.branch.clone(),
+            }));
+        }
+        self.ctr.attributes = self.contact.attributes.clone();
+        let _ = self.ctr_tx.send(self.ctr.clone());
+    }
+
+    async fn main_loop(&mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut customer_buf = vec![0u8; 2048];
+        let mut agent_buf = vec![0u8; 2048];
+        while self.phase != Phase::Ended {
+            let agent_socket = self.agent.as_ref().map(|a| &a.leg.socket);
+            tokio::select! {
+                r = self.customer.socket.recv_from(&mut customer_buf) => {
+                    if let Ok((n, from)) = r {
+                        let heard = self.customer.heard(from, &customer_buf[..n]);
+                        self.from_customer(heard);
+                    }
+                }
+                r = async { agent_socket.unwrap().recv_from(&mut agent_buf).await }, if agent_socket.is_some() => {
+                    if let Ok((n, from)) = r {
+                        self.from_agent(from, &agent_buf[..n]);
+                    }
+                }
+                _ = tick.tick() => self.on_tick(),
+                input = self.inputs.recv() => match input {
+                    Some(input) => self.on_input(input).await,
+                    None => self.phase = Phase::Ended,
+                },
+            }
+        }
+    }
+
+    fn from_customer(&mut self, heard: Heard) {
+        match heard {
+            Heard::Digit(d) => self.on_digit(d),
+            Heard::Audio(payload) => {
+                if let Some(rec) = &mut self.recorder {
+                    let at = self.started.elapsed().as_millis() as u64;
+                    rec.push(Side::Customer, at, &self.customer.law().decode_all(&payload));
+                }
+                if self.phase == Phase::Bridged {
+                    if let Some(agent) = &mut self.agent {
+                        if agent.on_hold_since.is_none() {
+                            relay(&payload, self.customer.law(), &mut agent.leg);
+                        }
+                    }
+                }
+            }
+            Heard::Nothing => {}
+        }
+    }
+
+    fn from_agent(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
+        let Some(agent) = &mut self.agent else { return };
+        let Heard::Audio(payload) = agent.leg.heard(from, datagram) else { return };
+        if self.phase != Phase::Bridged || agent.on_hold_since.is_some() {
+            return;
+        }
+        if let Some(rec) = &mut self.recorder {
+            let at = self.started.elapsed().as_millis() as u64;
+            rec.push(Side::Agent, at, &agent.leg.law().decode_all(&payload));
+        }
+        relay(&payload, agent.leg.law(), &mut self.customer);
+    }
+
+    fn on_digit(&mut self, digit: char) {
+        let now = self.now_ms();
+        let Some(collector) = &mut self.collector else { return };
+        let outcome = collector.digit(digit, now);
+        if collector.started() {
+            // Barge-in: the caller knows what they want.
+            self.playout.stop();
+            collector.prompt_finished(now);
+        }
+        if let Some(outcome) = outcome {
+            self.input_done(outcome);
+        }
+    }
+
+    fn input_done(&mut self, outcome: InputOutcome) {
+        self.collector = None;
+        self.playout.stop();
+        let event = match outcome {
+            InputOutcome::Digits(d) => {
+                self.ctr.dtmf_inputs.push(d.clone());
+                Event::Input(d)
+            }
+            InputOutcome::Timeout => Event::InputTimeout,
+        };
+        self.feed(event);
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.now_ms();
+        let tick = self.playout.tick();
+        let bridged_live = self.phase == Phase::Bridged && self.agent.as_ref().is_some_and(|a| a.on_hold_since.is_none());
+        if !bridged_live {
+            match tick.frame {
+                Some(frame) => self.customer.send_samples(&frame),
+                None => self.customer.send_samples(&[0; FRAME_SAMPLES]),
+            }
+        }
+        if let Some(finished) = tick.finished {
+            match self.waiting {
+                Waiting::Prompt(g) if g == finished => {
+                    self.waiting = Waiting::Nothing;
+                    self.feed(Event::PromptFinished);
+                }
+                Waiting::Input => {
+                    if let Some(c) = &mut self.collector {
+                        c.prompt_finished(now);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = &mut self.collector {
+            if let Some(outcome) = c.poll(now) {
+                self.input_done(outcome);
+            }
+        }
+        match self.waiting {
+            Waiting::Timer(at) | Waiting::Loop(Some(at)) if now >= at => {
+                self.waiting = Waiting::Nothing;
+                self.playout.stop();
+                self.feed(Event::TimerFired);
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_input(&mut self, input: CallInput) {
+        match input {
+            CallInput::DialogEnded { call_id, reason } => {
+                if call_id == self.customer_call_id {
+                    self.customer_left(&reason).await;
+                } else if self.agent.as_ref().is_some_and(|a| a.sip_call_id == call_id) {
+                    self.agent_left().await;
+                }
+            }
+            CallInput::InfoDigit { call_id, digit } => {
+                if call_id == self.customer_call_id {
+                    self.on_digit(digit);
+                }
+            }
+            CallInput::Reinvite { call_id, sdp, reply } => self.reinvite(&call_id, &sdp, reply).await,
+            CallInput::Routing(update) => self.on_routing(update).await,
+            CallInput::FlowEvent { session, event } => {
+                if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
+                    self.waiting = Waiting::Nothing;
+                    self.feed(event);
+                }
+            }
+            CallInput::Audio { session, purpose, result } => {
+                if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
+                    self.audio_ready(purpose, result);
+                }
+            }
+            CallInput::StartFlow { flow } => {
+                if self.phase != Phase::Bridged {
+                    self.waiting = Waiting::Nothing;
+                    self.start_session(flow);
+                }
+            }
+            CallInput::AgentAnswered { agent, dialog, sdp } => self.agent_answered(agent, dialog, sdp).await,
+            CallInput::AgentFailed { agent, status, reason } => {
+                if self.agent.as_ref().is_some_and(|a| a.agent == agent && a.dialog.is_none()) {
+                    info!(contact = %self.contact_id, %agent, ?status, "agent phone did not answer: {reason}");
+                    self.agent = None;
+                    let event = if matches!(status, Some(486 | 600 | 603)) {
+                        RoutingEvent::Reject { contact: self.contact_id.clone(), agent }
+                    } else {
+                        RoutingEvent::AgentError { agent }
+                    };
+                    self.route(event).await;
+                }
+            }
+        }
+    }
+
+    // ---- the flow ----
+
+    fn start_session(&mut self, flow: Arc<switchboard_flow::Flow>) {
+        self.session_no += 1;
+        self.ctr.flow_path.clear();
+        let (session, effects) = Session::start(flow, self.contact.clone(), self.seed ^ self.session_no);
+        self.session = Some(session);
+        self.apply(effects);
+    }
+
+    fn feed(&mut self, event: Event) {
+        let Some(session) = &mut self.session else { return };
+        let effects = session.handle(event);
+        self.apply(effects);
+    }
+
+    /// Acts on what the flow asked for; the last effect that needs an
+    /// answer decides what the call waits for.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        let session_no = self.session_no;
+        for effect in effects {
+            match effect {
+                Effect::Play { message, voice } => {
+                    self.fetch_audio(vec![message], voice, Purpose::Prompt);
+                }
+                Effect::GetInput { prompt, voice, timeout_seconds, max_digits, terminator } => {
+                    let rules = InputRules {
+                        max_digits,
+                        first_digit_timeout_ms: u64::from(timeout_seconds) * 1000,
+                        inter_digit_timeout_ms: INTER_DIGIT_MS,
+                        terminator: terminator.and_then(|t| t.chars().next()),
+                    };
+                    self.collector = Some(Collector::new(rules.clone()));
+                    self.fetch_audio(prompt.into_iter().collect(), voice, Purpose::Input(rules));
+                }
+                Effect::PlayLoop { messages, voice, interrupt_seconds } => {
+                    let interrupt_ms = interrupt_seconds.map(|s| u64::from(s) * 1000);
+                    self.fetch_audio(messages, voice, Purpose::Loop { interrupt_ms });
+                }
+                Effect::StartTimer { seconds } => {
+                    self.waiting = Waiting::Timer(self.now_ms() + u64::from(seconds) * 1000);
+                }
+                Effect::StartBot { .. } => {
+                    self.feed_later(Event::Failed("no bot engine is configured".into()));
+                }
+                Effect::TransferToNumber { .. } => {
+                    self.feed_later(Event::CallFailed);
+                }
+                Effect::SetRecording { participants } => {
+                    self.record_requested = !participants.is_empty();
+                }
+                Effect::Enqueue { queue, priority, time_adjustment_seconds } => {
+                    self.waiting = Waiting::Answer;
+                    let voice = self.voice.clone();
+                    let contact = self.contact_id.clone();
+                    tokio::spawn(async move {
+                        let event = RoutingEvent::Enqueue {
+                            contact: contact.clone(),
+                            queue: queue.id.clone(),
+                            channel: Channel::Voice,
+                            priority: priority.unwrap_or(5),
+                            time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
+                        };
+                        let answer: Event = match voice.app().routing.send(event).await {
+                            Ok(updates) => match updates.iter().find_map(|u| match u {
+                                RoutingUpdate::Refused { contact: c, reason } if *c == contact => Some(reason.clone()),
+                                _ => None,
+                            }) {
+                                Some(r) if r == "queue_at_capacity" => Event::QueueAtCapacity,
+                                Some(r) => Event::Failed(r),
+                                None => Event::Enqueued,
+                            },
+                            Err(e) => Event::Failed(e),
+                        };
+                        voice.post(&contact, CallInput::FlowEvent { session: session_no, event: answer });
+                    });
+                }
+                Effect::Disconnect => {
+                    self.ctr.disconnect_reason.get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                    self.phase = Phase::Ended;
+                }
+                Effect::End => {}
+                ref world @ (Effect::CheckHours { .. }
+                | Effect::QueryMetric { .. }
+                | Effect::ResolveQueue { .. }
+                | Effect::TransferToFlow { .. }
+                | Effect::LoadModule { .. }
+                | Effect::InvokeFunction { .. }) => {
+                    self.waiting = Waiting::Answer;
+                    let voice = self.voice.clone();
+                    let contact = self.contact_id.clone();
+                    let data = self.session.as_ref().map(|s| s.contact().clone()).unwrap_or_else(|| self.contact.clone());
+                    let world = world.clone();
+                    tokio::spawn(async move {
+                        let event = flow_shell::answer_world(voice.app(), &world, &data, Utc::now())
+                            .await
+                            .unwrap_or_else(|| Event::Failed("not answered".into()));
+                        voice.post(&contact, CallInput::FlowEvent { session: session_no, event });
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.after_flow_step();
+    }
+
+    /// Answers the flow on the next turn of the loop (never re-entrantly).
+    fn feed_later(&mut self, event: Event) {
+        self.waiting = Waiting::Answer;
+        self.voice.post(&self.contact_id, CallInput::FlowEvent { session: self.session_no, event });
+    }
+
+    fn fetch_audio(&mut self, messages: Vec<switchboard_flow::Rendered>, voice_name: String, purpose: Purpose) {
+        self.waiting = Waiting::Answer;
+        let voice = self.voice.clone();
+        let contact = self.contact_id.clone();
+        let session = self.session_no;
+        tokio::spawn(async move {
+            let mut clips = Vec::new();
+            let mut result = Ok(());
+            for m in &messages {
+                match voice.library().render(voice.app(), m, &voice_name).await {
+                    Ok(c) => clips.push(c),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let result = result.map(|_| clips);
+            voice.post(&contact, CallInput::Audio { session, purpose, result });
+        });
+    }
+
+    fn audio_ready(&mut self, purpose: Purpose, result: Result<Vec<Clip>, String>) {
+        let clips = match result {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(contact = %self.contact_id, "audio: {e}");
+                self.collector = None;
+                self.waiting = Waiting::Nothing;
+                self.feed(Event::Failed(e));
+                return;
+            }
+        };
+        let now = self.now_ms();
+        match purpose {
+            Purpose::Prompt => {
+                let generation = self.playout.play(clips, false);
+                self.waiting = Waiting::Prompt(generation);
+            }
+            Purpose::Input(_) => {
+                self.playout.play(clips, false);
+                self.waiting = Waiting::Input;
+                if !self.playout.is_playing() {
+                    if let Some(c) = &mut self.collector {
+                        c.prompt_finished(now);
+                    }
+                }
+            }
+            Purpose::Loop { interrupt_ms } => {
+                let clips = if clips.iter().all(|c| c.is_empty()) { vec![self.voice.library().hold_music()] } else { clips };
+                self.playout.play(clips, true);
+                self.waiting = Waiting::Loop(interrupt_ms.map(|ms| now + ms));
+            }
+        }
+    }
+
+    /// After the flow moved: is it over, and what next?
+    fn after_flow_step(&mut self) {
+        let Some(session) = &self.session else { return };
+        self.contact = session.contact().clone();
+        if !session.is_finished() {
+            return;
+        }
+        let outcome = session.outcome().cloned();
+        let in_main_flow = self.phase == Phase::InFlow;
+        self.save();
+        self.session = None;
+        match outcome {
+            Some(Outcome::Queued { queue }) if in_main_flow => {
+                self.phase = Phase::Queued;
+                self.ctr.state = "QUEUED".into();
+                self.ctr.queue = Some(QueueInfo { id: queue.id, name: queue.name, enqueue_timestamp: now(), ..Default::default() });
+                let _ = self.ctr_tx.send(self.ctr.clone());
+                self.start_queue_audio();
+            }
+            Some(Outcome::TransferredToFlow { flow }) => {
+                self.load_and_start(flow);
+            }
+            _ if self.phase == Phase::Queued => {
+                // The queue flow ended: music until an agent answers.
+                self.playout.play(vec![self.voice.library().hold_music()], true);
+                self.waiting = Waiting::Loop(None);
+            }
+            Some(Outcome::Failed { reason, .. }) => {
+                warn!(contact = %self.contact_id, "flow failed: {reason}");
+                self.ctr.disconnect_reason.get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                self.phase = Phase::Ended;
+            }
+            _ => {
+                self.ctr.disconnect_reason.get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                self.phase = Phase::Ended;
+            }
+        }
+    }
+}
+
+impl Call {
+    fn load_and_start(&mut self, flow: String) {
+        self.waiting = Waiting::Answer;
+        let voice = self.voice.clone();
+        let contact = self.contact_id.clone();
+        let queued = self.phase == Phase::Queued;
+        tokio::spawn(async move {
+            match flow_shell::load_flow(voice.app(), &flow, false).await {
+                Ok(f) => voice.post(&contact, CallInput::StartFlow { flow: f }),
+                Err(e) => {
+                    warn!(%contact, "flow '{flow}': {e}");
+                    if queued {
+                        // Waiting callers still hear music.
+                        voice.post(&contact, CallInput::FlowEvent { session: u64::MAX, event: Event::Hangup });
+                    } else {
+                        voice.post(&contact, CallInput::DialogEnded { call_id: "flow".into(), reason: e });
+                    }
+                }
+            }
+        });
+    }
+
+    /// While queued: the customer queue flow if the flow set one, else music.
+    fn start_queue_audio(&mut self) {
+        match self.contact.event_hooks.get(&switchboard_flow::model::EventHook::CustomerQueue).cloned() {
+            Some(flow) => {
+                self.playout.play(vec![self.voice.library().hold_music()], true);
+                self.load_and_start(flow);
+                self.waiting = Waiting::Loop(None);
+            }
+            None => {
+                self.playout.play(vec![self.voice.library().hold_music()], true);
+                self.waiting = Waiting::Loop(None);
+            }
+        }
+    }
+
+    async fn route(&mut self, event: RoutingEvent) {
+        if let Err(e) = self.voice.app().routing.send(event).await {
+            warn!(contact = %self.contact_id, "routing: {e}");
+        }
+    }
+
+    async fn on_routing(&mut self, update: RoutingUpdate) {
+        match update {
+            RoutingUpdate::Offer { agent, .. } if self.phase == Phase::Queued && self.agent.is_none() => {
+                self.ring_agent(agent).await;
+            }
+            RoutingUpdate::Rescind { agent, .. } => {
+                // The offer timed out (the router marks the agent Missed and
+                // puts the contact back in its place): stop ringing.
+                if let Some(a) = self.agent.take_if(|a| a.agent == agent && a.connected_at.is_none()) {
+                    self.stop_ringing(&a).await;
+                }
+            }
+            RoutingUpdate::Connected { agent, .. } => {
+                let now_ms = self.now_ms();
+                if let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) {
+                    let at = now();
+                    a.connected_at = Some(at);
+                    self.phase = Phase::Bridged;
+                    self.session = None;
+                    self.collector = None;
+                    self.playout.stop();
+                    self.waiting = Waiting::Nothing;
+                    if let Some(q) = &mut self.ctr.queue {
+                        q.dequeue_timestamp = Some(at);
+                        q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, at));
+                    }
+                    let number_of_offers = self.ctr.agent.as_ref().map(|a| a.number_of_offers).unwrap_or(0) + 1;
+                    self.ctr.agent = Some(AgentInfo {
+                        id: a.agent.clone(),
+                        username: a.username.clone(),
+                        connected_to_agent_timestamp: at,
+                        number_of_offers,
+                        ..Default::default()
+                    });
+                    self.ctr.state = "CONNECTED".into();
+                    if self.record_requested || !self.contact.recording.is_empty() {
+                        self.recorder = Some(Recorder::new(now_ms));
+                    }
+                    let _ = self.ctr_tx.send(self.ctr.clone());
+                    info!(contact = %self.contact_id, agent = %a.username, "connected to agent");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn stop_ringing(&self, a: &AgentLeg) {
+        let dialogs = self.voice.dialogs().get_client_dialog_by_call_id(&a.sip_call_id);
+        for d in dialogs {
+            let _ = d.cancel().await;
+        }
+        if let Some(d) = &a.dialog {
+            let _ = d.bye().await;
+        }
+    }
+
+    /// Calls the agent's desk phone (or their external number) for an offer.
+    async fn ring_agent(&mut self, agent: String) {
+        let user = match self.voice.app().store.get::<User>(&agent).await {
+            Ok(Some(u)) => u,
+            _ => {
+                self.route(RoutingEvent::AgentError { agent }).await;
+                return;
+            }
+        };
+        if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
+            // Softphone agents answer in the browser (the CCP); the offer stays
+            // with the router, which times it out if nobody takes it.
+            return;
+        }
+        let Some(binding) = self.voice.registrar().lookup(&user.spec.username) else {
+            warn!(agent = %user.spec.username, "desk phone not registered");
+            self.route(RoutingEvent::AgentError { agent }).await;
+            return;
+        };
+        let leg = match Leg::bind(self.voice.config().media_ip).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("agent RTP socket: {e}");
+                self.route(RoutingEvent::AgentError { agent }).await;
+                return;
+            }
+        };
+        let offer = sdp::offer(leg.local, &[self.customer.law(), other(self.customer.law())], Direction::SendRecv, rand::random::<u32>().into(), 1);
+        let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
+        let caller = format!("sip:{}@{}", sip_user(&self.ctr.customer_endpoint.address), self.voice.local_sip());
+        let option = InviteOption {
+            caller_display_name: Some(self.ctr.customer_endpoint.address.clone()),
+            caller: caller.as_str().try_into().unwrap_or_default(),
+            callee: binding.contact.clone(),
+            contact: self.voice.contact_uri(),
+            destination: Some(SipAddr::new(rsipstack::sip::Transport::Udp, binding.source.into())),
+            content_type: Some("application/sdp".into()),
+            offer: Some(offer),
+            call_id: Some(sip_call_id.clone()),
+            ..Default::default()
+        };
+        self.voice.bind_call_id(&sip_call_id, &self.contact_id);
+        self.agent = Some(AgentLeg {
+            agent: agent.clone(),
+            username: user.spec.username.clone(),
+            leg,
+            sip_call_id,
+            dialog: None,
+            connected_at: None,
+            on_hold_since: None,
+        });
+        let voice = self.voice.clone();
+        let contact = self.contact_id.clone();
+        tokio::spawn(async move {
+            let invite = voice.dialogs().do_invite(option, voice.state_sender());
+            let input = match tokio::time::timeout(Duration::from_secs(AGENT_RING_SECONDS), invite).await {
+                Ok(Ok((dialog, Some(resp)))) if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful => {
+                    CallInput::AgentAnswered { agent, dialog, sdp: resp.body.clone() }
+                }
+                Ok(Ok((_, resp))) => {
+                    let status = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
+                    CallInput::AgentFailed { agent, status, reason: "refused".into() }
+                }
+                Ok(Err(e)) => CallInput::AgentFailed { agent, status: None, reason: e.to_string() },
+                Err(_) => CallInput::AgentFailed { agent, status: None, reason: "no answer".into() },
+            };
+            voice.post(&contact, input);
+        });
+    }
+
+    async fn agent_answered(&mut self, agent: String, dialog: InviteDialog, sdp_body: Vec<u8>) {
+        let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent && a.dialog.is_none()) else {
+            // Rescinded meanwhile: this phone answered too late.
+            let _ = dialog.bye().await;
+            return;
+        };
+        a.dialog = Some(dialog);
+        let remote = RemoteAudio::parse(&sdp_body).and_then(|r| r.negotiated().map(|n| (r, n)));
+        match remote {
+            Ok((remote, negotiated)) => a.leg.connect(&remote, negotiated),
+            Err(e) => {
+                warn!(contact = %self.contact_id, "agent SDP: {e}");
+                let a = self.agent.take();
+                if let Some(a) = a {
+                    self.stop_ringing(&a).await;
+                }
+                self.route(RoutingEvent::AgentError { agent }).await;
+                return;
+            }
+        }
+        self.route(RoutingEvent::Accept { contact: self.contact_id.clone(), agent }).await;
+    }
+
+    async fn reinvite(&mut self, call_id: &str, body: &[u8], reply: rsipstack::dialog::dialog::TransactionHandle) {
+        let remote = match RemoteAudio::parse(body) {
+            Ok(r) => r,
+            Err(_) => {
+                let _ = reply.reply(StatusCode::NotAcceptableHere).await;
+                return;
+            }
+        };
+        let (leg, is_agent) = if call_id == self.customer_call_id {
+            (&mut self.customer, false)
+        } else if let Some(a) = self.agent.as_mut().filter(|a| a.sip_call_id == call_id) {
+            (&mut a.leg, true)
+        } else {
+            let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
+            return;
+        };
+        let answer = remote.answer(leg.local, rand::random::<u32>().into(), 2);
+        let Ok((answer, negotiated)) = answer else {
+            let _ = reply.reply(StatusCode::NotAcceptableHere).await;
+            return;
+        };
+        leg.connect(&remote, negotiated);
+        let _ = reply
+            .respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(answer))
+            .await;
+        if is_agent {
+            let hold = remote.direction.is_hold();
+            let music = self.voice.library().hold_music();
+            if let Some(a) = &mut self.agent {
+                match (hold, a.on_hold_since) {
+                    (true, None) => {
+                        a.on_hold_since = Some(Instant::now());
+                        if let Some(info) = &mut self.ctr.agent {
+                            info.hold_count += 1;
+                        }
+                        self.playout.play(vec![music], true);
+                    }
+                    (false, Some(since)) => {
+                        a.on_hold_since = None;
+                        if let Some(info) = &mut self.ctr.agent {
+                            info.hold_duration_seconds += since.elapsed().as_secs_f64();
+                        }
+                        self.playout.stop();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    async fn customer_left(&mut self, reason: &str) {
+        info!(contact = %self.contact_id, "customer left ({reason})");
+        self.ctr.disconnect_reason.get_or_insert_with(|| "CUSTOMER_DISCONNECT".into());
+        self.phase = Phase::Ended;
+    }
+
+    async fn agent_left(&mut self) {
+        if self.phase == Phase::Bridged {
+            self.ctr.disconnect_reason.get_or_insert_with(|| "AGENT_DISCONNECT".into());
+            self.phase = Phase::Ended;
+        }
+    }
+
+    /// Hangs up what is still up, tells the router, stores the recording
+    /// and the final contact record.
+    async fn finish(&mut self) {
+        let ended = now();
+        let queued_or_ringing = self.ctr.queue.as_ref().is_some_and(|q| q.dequeue_timestamp.is_none());
+        if queued_or_ringing {
+            if let Some(a) = self.agent.take() {
+                self.stop_ringing(&a).await;
+            }
+            self.route(RoutingEvent::Abandon { contact: self.contact_id.clone() }).await;
+            if let Some(q) = &mut self.ctr.queue {
+                q.dequeue_timestamp = Some(ended);
+                q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
+            }
+        }
+        if let Some(a) = self.agent.take() {
+            if a.connected_at.is_some() {
+                self.route(RoutingEvent::ContactEnded { contact: self.contact_id.clone() }).await;
+                if let Some(info) = &mut self.ctr.agent {
+                    if let Some(since) = a.on_hold_since {
+                        info.hold_duration_seconds += since.elapsed().as_secs_f64();
+                    }
+                    let total = seconds_between(info.connected_to_agent_timestamp, ended);
+                    info.talk_duration_seconds = (total - info.hold_duration_seconds).max(0.0);
+                }
+            }
+            if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
+                self.stop_ringing(&a).await;
+            }
+            self.voice.unbind_call_id(&a.sip_call_id);
+        }
+        if self.ctr.disconnect_reason.as_deref() != Some("CUSTOMER_DISCONNECT") {
+            let _ = self.customer_dialog.bye().await;
+        }
+        if let Some(recorder) = self.recorder.take() {
+            let duration = recorder.duration_ms() as f64 / 1000.0;
+            let key = format!("recordings/{}/{}.wav", ended.format("%Y/%m/%d"), self.contact_id);
+            let wav = tokio::task::spawn_blocking(move || recorder.finish()).await.unwrap_or_default();
+            self.ctr.recording = Some(match self.voice.app().blobs.put(&key, wav.into()).await {
+                Ok(()) => RecordingInfo { location: key, duration_seconds: duration, status: "AVAILABLE".into(), status_reason: None },
+                Err(e) => {
+                    warn!(contact = %self.contact_id, "recording not stored: {e}");
+                    RecordingInfo { location: key, duration_seconds: duration, status: "FAILED".into(), status_reason: Some(e.to_string()) }
+                }
+            });
+        }
+        self.ctr.disconnect_timestamp = Some(ended);
+        self.ctr.state = "ENDED".into();
+        self.save();
+        self.voice.forget(&self.contact_id, &self.customer_call_id);
+        info!(contact = %self.contact_id, reason = ?self.ctr.disconnect_reason, "call ended");
+    }
+}
+
+fn other(law: Law) -> Law {
+    match law {
+        Law::MuLaw => Law::ALaw,
+        Law::ALaw => Law::MuLaw,
+    }
+}
+
+/// The user part for a SIP URI from a number or address.
+fn sip_user(address: &str) -> String {
+    let user: String = address.chars().filter(|c| c.is_ascii_alphanumeric() || "+-_.".contains(*c)).collect();
+    if user.is_empty() {
+        "anonymous".into()
+    } else {
+        user
+    }
+}
+
+/// Sends audio heard in `from_law` out of `to`, transcoding only if the laws differ.
+fn relay(payload: &[u8], from_law: Law, to: &mut Leg) {
+    if to.law() == from_law {
+        to.send_payload(payload);
+    } else {
+        let converted = to.law().encode_all(&from_law.decode_all(payload));
+        to.send_payload(&converted);
+    }
+}
+
+/// Writes a call's contact records one after another, in order.
+async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<ContactRecord>) {
+    while let Some(mut record) = records.recv().await {
+        // Only the newest matters if several are waiting.
+        while let Ok(newer) = records.try_recv() {
+            record = newer;
+        }
+        for attempt in 0..3 {
+            match voice.app().store.put_contact(&record).await {
+                Ok(()) => break,
+                Err(e) => {
+                    warn!(contact = %record.id, attempt, "contact record not written: {e}");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+            }
+        }
+    }
+}

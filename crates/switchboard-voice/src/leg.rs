@@ -1,0 +1,122 @@
+//! One call leg's RTP: a UDP socket and the media cores that read and
+//! write it (latching, stream stamping, G.711, telephone-events).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use switchboard_media::dtmf::EventDetector;
+use switchboard_media::g711::Law;
+use switchboard_media::rtp::{self, Latch, OutStream};
+use switchboard_media::sdp::{Negotiated, RemoteAudio};
+use switchboard_media::FRAME_SAMPLES;
+use tokio::net::UdpSocket;
+
+/// What a datagram turned out to be.
+pub enum Heard {
+    /// Audio in the leg's law.
+    Audio(Vec<u8>),
+    /// A key press (RFC 4733).
+    Digit(char),
+    /// Nothing to act on: a repeat, RTCP, comfort noise, an unknown payload.
+    Nothing,
+}
+
+pub struct Leg {
+    pub socket: UdpSocket,
+    pub local: SocketAddr,
+    latch: Option<Latch>,
+    out: OutStream,
+    negotiated: Option<Negotiated>,
+    detector: EventDetector,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub malformed: u64,
+}
+
+impl Leg {
+    /// A socket on `ip` with a port the system picks.
+    pub async fn bind(ip: IpAddr) -> io::Result<Leg> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let local = socket.local_addr()?;
+        Ok(Leg {
+            socket,
+            local,
+            latch: None,
+            out: OutStream::new(rand::random()),
+            negotiated: None,
+            detector: EventDetector::default(),
+            packets_in: 0,
+            packets_out: 0,
+            malformed: 0,
+        })
+    }
+
+    /// The peer's SDP (offer or answer) and what was agreed.
+    pub fn connect(&mut self, remote: &RemoteAudio, negotiated: Negotiated) {
+        match &mut self.latch {
+            Some(latch) => latch.resignal(remote.addr),
+            None => self.latch = Some(Latch::new(remote.addr)),
+        }
+        self.negotiated = Some(negotiated);
+    }
+
+    pub fn law(&self) -> Law {
+        self.negotiated.map(|n| n.law).unwrap_or(Law::MuLaw)
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.latch.as_ref().map(Latch::refused).unwrap_or(0)
+    }
+
+    /// Sends 20 ms of linear audio.
+    pub fn send_samples(&mut self, samples: &[i16; FRAME_SAMPLES]) {
+        let law = self.law();
+        let payload: Vec<u8> = samples.iter().map(|&s| law.encode(s)).collect();
+        self.send_payload(&payload);
+    }
+
+    /// Sends 20 ms already in this leg's law (a relay needs no transcoding).
+    pub fn send_payload(&mut self, payload: &[u8]) {
+        let Some(latch) = &self.latch else { return };
+        let packet = self.out.audio(self.law().payload_type(), payload, payload.len() as u32);
+        // A full socket buffer drops this packet, as the network would.
+        if self.socket.try_send_to(&packet, latch.destination()).is_ok() {
+            self.packets_out += 1;
+        }
+    }
+
+    /// Nothing to send this tick: keep the RTP clock running.
+    pub fn skip(&mut self) {
+        self.out.skip(FRAME_SAMPLES as u32);
+    }
+
+    /// Reads one datagram from `from`.
+    pub fn heard(&mut self, from: SocketAddr, datagram: &[u8]) -> Heard {
+        let (Some(latch), Some(negotiated)) = (&mut self.latch, self.negotiated) else {
+            return Heard::Nothing;
+        };
+        if !latch.accept(from) {
+            return Heard::Nothing;
+        }
+        let packet = match rtp::parse(datagram) {
+            Ok(p) => p,
+            Err(_) => {
+                self.malformed += 1;
+                return Heard::Nothing;
+            }
+        };
+        self.packets_in += 1;
+        if Some(packet.payload_type) == negotiated.event_payload_type {
+            return match self.detector.packet(packet.ssrc, packet.timestamp, &packet.payload) {
+                Some(d) => Heard::Digit(d),
+                None => Heard::Nothing,
+            };
+        }
+        match Law::from_payload_type(packet.payload_type) {
+            Some(law) if law == negotiated.law => Heard::Audio(packet.payload),
+            // The peer switched law mid-call (allowed if both were offered).
+            Some(law) => Heard::Audio(negotiated.law.encode_all(&law.decode_all(&packet.payload))),
+            None => Heard::Nothing,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! # switchboard-voice
+//!
+//! The voice channel: Switchboard as a SIP back-to-back user agent.
+//!
+//! ```text
+//!  carrier ──SIP/RTP──▶ [customer leg] ── call task ── [agent leg] ──SIP/RTP──▶ desk phone
+//!                                          │  flow Session (switchboard-flow)
+//!                                          │  routing (RoutingHandle)
+//!                                          └  media cores (switchboard-media)
+//! ```
+//!
+//! - [`sip`]: the rsipstack endpoint; every request that is not part of a
+//!   dialog (INVITE, REGISTER, OPTIONS) is decided here: which trunk it came
+//!   over, which number it is for, who registers.
+//! - [`registrar`]: desk phones REGISTER with digest authentication.
+//! - [`call`]: one tokio task per call owns both legs' RTP sockets, the
+//!   20 ms media tick, the flow session and the recording. Everything it
+//!   decides about time and audio is done by the sans-IO types of
+//!   `switchboard-media`; it only moves bytes and awaits.
+//! - [`library`]: the audio a flow asks for: uploaded prompts and espeak-ng
+//!   text-to-speech, converted to 8 kHz once and cached.
+
+pub mod call;
+pub mod library;
+pub mod leg;
+pub mod registrar;
+pub mod sip;
+
+pub use sip::{start, Voice, VoiceConfig};

@@ -1,0 +1,192 @@
+//! The audio flows play: prompts from object storage and text-to-speech by
+//! espeak-ng, both turned into 8 kHz clips once and shared by every call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use switchboard_flow::Rendered;
+use switchboard_media::audio::{hold_music, wav_to_telephone};
+use switchboard_media::playout::Clip;
+use switchboard_model::Prompt;
+use switchboard_server::AppState;
+
+/// Entries kept in each cache before the oldest half is dropped.
+const CACHE_LIMIT: usize = 2_000;
+
+pub struct Library {
+    tts_command: String,
+    speech: Mutex<HashMap<(String, String), Clip>>,
+    prompts: Mutex<HashMap<String, (i64, Clip)>>,
+    music: Clip,
+}
+
+/// Connect's Polly voices, spoken by the nearest espeak-ng voice. A name
+/// espeak-ng knows (`en-gb`, `fr+f2`) is used as it is.
+fn espeak_voice(voice: &str) -> String {
+    let v = voice.trim();
+    let mapped = match v.to_ascii_lowercase().as_str() {
+        "" | "joanna" | "salli" | "kimberly" | "kendra" | "ivy" | "ruth" => "en-us+f3",
+        "joey" | "justin" | "matthew" | "kevin" | "stephen" => "en-us+m3",
+        "amy" | "emma" => "en-gb+f3",
+        "brian" | "arthur" => "en-gb+m3",
+        "nicole" | "olivia" => "en-gb-x-rp+f3",
+        "russell" => "en-gb-x-rp+m3",
+        "aditi" | "raveena" | "kajal" => "en-gb+f4",
+        "celine" | "céline" | "lea" | "léa" => "fr+f3",
+        "mathieu" | "remi" | "rémi" => "fr+m3",
+        "marlene" | "vicki" => "de+f3",
+        "hans" | "daniel" => "de+m3",
+        "conchita" | "lucia" | "lupe" | "mia" => "es+f3",
+        "enrique" | "miguel" => "es+m3",
+        _ => "",
+    };
+    if !mapped.is_empty() {
+        return mapped.to_string();
+    }
+    // Only characters espeak-ng voice names use: never an option or a path.
+    if v.chars().all(|c| c.is_ascii_alphanumeric() || "-+_".contains(c)) && !v.starts_with('-') {
+        v.to_string()
+    } else {
+        "en-us+f3".to_string()
+    }
+}
+
+/// SSML becomes plain text (espeak-ng's own SSML support is partial; the
+/// words matter more than the prosody on a phone line).
+fn ssml_to_text(ssml: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in ssml.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'")
+}
+
+fn trim_cache<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.len() >= CACHE_LIMIT {
+        let drop: Vec<K> = map.keys().take(CACHE_LIMIT / 2).cloned().collect();
+        for k in drop {
+            map.remove(&k);
+        }
+    }
+}
+
+impl Library {
+    pub fn new(tts_command: impl Into<String>) -> Self {
+        Self {
+            tts_command: tts_command.into(),
+            speech: Mutex::new(HashMap::new()),
+            prompts: Mutex::new(HashMap::new()),
+            music: hold_music().into(),
+        }
+    }
+
+    pub fn hold_music(&self) -> Clip {
+        self.music.clone()
+    }
+
+    /// The audio for one rendered message.
+    pub async fn render(&self, app: &AppState, message: &Rendered, voice: &str) -> Result<Clip, String> {
+        match message {
+            Rendered::Text(text) => self.speak(text, voice).await,
+            Rendered::Ssml(ssml) => self.speak(&ssml_to_text(ssml), voice).await,
+            Rendered::Prompt(reference) => self.prompt(app, reference).await,
+        }
+    }
+
+    /// Text-to-speech, cached per text and voice.
+    pub async fn speak(&self, text: &str, voice: &str) -> Result<Clip, String> {
+        let voice = espeak_voice(voice);
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Ok(Vec::new().into());
+        }
+        let key = (voice.clone(), text.clone());
+        if let Some(clip) = self.speech.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(clip.clone());
+        }
+        let output = tokio::process::Command::new(&self.tts_command)
+            .arg("--stdout")
+            .arg("-v")
+            .arg(&voice)
+            .arg("--")
+            .arg(&text)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| format!("text-to-speech ({}): {e}", self.tts_command))?;
+        if !output.status.success() {
+            return Err(format!(
+                "text-to-speech failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let samples = tokio::task::spawn_blocking(move || wav_to_telephone(&output.stdout))
+            .await
+            .map_err(|e| e.to_string())??;
+        let clip: Clip = samples.into();
+        let mut cache = self.speech.lock().unwrap_or_else(|e| e.into_inner());
+        trim_cache(&mut cache);
+        cache.insert(key, clip.clone());
+        Ok(clip)
+    }
+
+    /// An uploaded prompt, by id, name or ARN (its last part is the id or name).
+    pub async fn prompt(&self, app: &AppState, reference: &str) -> Result<Clip, String> {
+        let name = reference.rsplit('/').next().unwrap_or(reference);
+        let record = app
+            .store
+            .get::<Prompt>(name)
+            .await
+            .map_err(|e| format!("prompt '{name}': {e}"))?
+            .ok_or_else(|| format!("no prompt '{name}'"))?;
+        if let Some((version, clip)) = self.prompts.lock().unwrap_or_else(|e| e.into_inner()).get(&record.id) {
+            if *version == record.version {
+                return Ok(clip.clone());
+            }
+        }
+        let bytes = app
+            .blobs
+            .get(&record.spec.audio.blob_key)
+            .await
+            .map_err(|e| format!("prompt '{name}' audio: {e}"))?;
+        let samples = tokio::task::spawn_blocking(move || wav_to_telephone(&bytes))
+            .await
+            .map_err(|e| e.to_string())??;
+        let clip: Clip = samples.into();
+        let mut cache = self.prompts.lock().unwrap_or_else(|e| e.into_inner());
+        trim_cache(&mut cache);
+        cache.insert(record.id.clone(), (record.version, clip.clone()));
+        Ok(clip)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voices_map_to_espeak_and_never_to_options() {
+        assert_eq!(espeak_voice("Joanna"), "en-us+f3");
+        assert_eq!(espeak_voice("Brian"), "en-gb+m3");
+        assert_eq!(espeak_voice("fr+f2"), "fr+f2");
+        assert_eq!(espeak_voice("--help"), "en-us+f3");
+        assert_eq!(espeak_voice("../../etc/passwd"), "en-us+f3");
+    }
+
+    #[test]
+    fn ssml_keeps_the_words() {
+        assert_eq!(
+            ssml_to_text("<speak>Press <emphasis>one</emphasis> &amp; wait</speak>").split_whitespace().collect::<Vec<_>>(),
+            ["Press", "one", "&", "wait"]
+        );
+    }
+}

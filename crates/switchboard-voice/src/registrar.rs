@@ -1,0 +1,155 @@
+//! The registrar for agents' desk phones (RFC 3261 section 10) with digest
+//! authentication (RFC 2617/8760 MD5 via rsipstack's `verify_digest`).
+//!
+//! A phone registers as its user's username with the user's
+//! `phone_config.sip_password`. Bindings live in memory: phones refresh
+//! them every few minutes, so a restart costs at most one refresh interval.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rsipstack::dialog::authenticate::verify_digest;
+use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+use rsipstack::sip::{Header, StatusCode, Uri};
+use rsipstack::transaction::transaction::Transaction;
+use switchboard_model::User;
+use switchboard_server::AppState;
+use tracing::{info, warn};
+
+/// A nonce is good for this long.
+const NONCE_LIFETIME: Duration = Duration::from_secs(300);
+const MIN_EXPIRES: u32 = 60;
+const MAX_EXPIRES: u32 = 3600;
+
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The phone's Contact URI (where to send the INVITE's Request-URI).
+    pub contact: Uri,
+    /// Where its REGISTER came from: where to send (NAT).
+    pub source: SocketAddr,
+    pub expires_at: Instant,
+}
+
+pub struct Registrar {
+    realm: String,
+    nonces: Mutex<HashMap<String, Instant>>,
+    bindings: Mutex<HashMap<String, Binding>>,
+}
+
+impl Registrar {
+    pub fn new(realm: impl Into<String>) -> Self {
+        Self {
+            realm: realm.into(),
+            nonces: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Where `username`'s phone can be reached now.
+    pub fn lookup(&self, username: &str) -> Option<Binding> {
+        let bindings = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+        bindings
+            .get(&username.to_lowercase())
+            .filter(|b| b.expires_at > Instant::now())
+            .cloned()
+    }
+
+    fn new_nonce(&self) -> String {
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let mut nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        nonces.retain(|_, at| now.duration_since(*at) < NONCE_LIFETIME);
+        nonces.insert(nonce.clone(), now);
+        nonce
+    }
+
+    fn nonce_is_fresh(&self, nonce: &str) -> bool {
+        let nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        nonces.get(nonce).is_some_and(|at| at.elapsed() < NONCE_LIFETIME)
+    }
+
+    async fn challenge(&self, tx: &mut Transaction) {
+        let value = format!(
+            "Digest realm=\"{}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"",
+            self.realm,
+            self.new_nonce()
+        );
+        let header = Header::WwwAuthenticate(value.into());
+        if let Err(e) = tx.reply_with(StatusCode::Unauthorized, vec![header], None).await {
+            warn!("REGISTER challenge not sent: {e}");
+        }
+    }
+
+    /// Answers one REGISTER.
+    pub async fn register(&self, app: &AppState, tx: &mut Transaction, source: SocketAddr) {
+        let Some(auth_header) = tx.original.authorization_header().cloned() else {
+            return self.challenge(tx).await;
+        };
+        let raw = auth_header.value().to_string();
+        let Ok(auth) = rsipstack::sip::typed::Authorization::parse(&raw) else {
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            return;
+        };
+        if !self.nonce_is_fresh(&auth.nonce) || auth.realm != self.realm {
+            return self.challenge(tx).await;
+        }
+        let user = match app.store.get::<User>(&auth.username).await {
+            Ok(u) => u,
+            Err(e) => {
+                warn!("registrar: {e}");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let password = user
+            .as_ref()
+            .filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username))
+            .and_then(|u| u.spec.phone_config.sip_password.clone());
+        let verified = password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
+        if !verified {
+            warn!(username = %auth.username, %source, "REGISTER refused: wrong credentials");
+            let _ = tx.reply(StatusCode::Forbidden).await;
+            return;
+        }
+        let username = user.map(|u| u.spec.username).unwrap_or_default();
+        let expires = tx
+            .original
+            .expires_header()
+            .and_then(|e| e.value().trim().parse::<u32>().ok())
+            .unwrap_or(3600);
+        let contact = tx.original.contact_header().ok().and_then(|c| c.typed().ok()).map(|c| c.uri);
+        let key = username.to_lowercase();
+        if expires == 0 {
+            self.bindings.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            info!(%username, "desk phone unregistered");
+            let _ = tx.reply(StatusCode::OK).await;
+            return;
+        }
+        if expires < MIN_EXPIRES {
+            let header = Header::MinExpires(MIN_EXPIRES.to_string().into());
+            let _ = tx.reply_with(StatusCode::IntervalTooBrief, vec![header], None).await;
+            return;
+        }
+        let Some(contact) = contact else {
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            return;
+        };
+        let expires = expires.min(MAX_EXPIRES);
+        self.bindings.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            key,
+            Binding {
+                contact: contact.clone(),
+                source,
+                expires_at: Instant::now() + Duration::from_secs(u64::from(expires)),
+            },
+        );
+        info!(%username, %source, "desk phone registered");
+        let headers = vec![
+            Header::Contact(format!("<{contact}>;expires={expires}").into()),
+            Header::Expires(expires.to_string().into()),
+        ];
+        let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+    }
+}

@@ -1,0 +1,428 @@
+//! The SIP endpoint: transports, the requests that start something
+//! (INVITE from a trunk, REGISTER from a desk phone, OPTIONS keep-alives),
+//! and the fan-out of dialog and routing events to the calls they concern.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Method, StatusCode, Uri};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::connection::SipConnection;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::TransportLayer;
+use rsipstack::EndpointBuilder;
+use switchboard_media::sdp::RemoteAudio;
+use switchboard_model::objects::phone_number::parse_e164;
+use switchboard_model::{PhoneNumber, SipTrunk};
+use switchboard_server::routing::RoutingUpdate;
+use switchboard_server::{flow_shell, AppState};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::call::{Call, CallInput, NewCall};
+use crate::leg::Leg;
+use crate::library::Library;
+use crate::registrar::Registrar;
+
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Where SIP listens (UDP and TCP on the same port). Port 0 picks one.
+    pub sip_listen: SocketAddr,
+    /// The address RTP sockets bind to and SDP advertises.
+    pub media_ip: IpAddr,
+    /// Digest realm for desk phones.
+    pub realm: String,
+    /// The espeak-ng program.
+    pub tts_command: String,
+}
+
+impl VoiceConfig {
+    pub fn local(sip_listen: SocketAddr) -> Self {
+        Self {
+            sip_listen,
+            media_ip: sip_listen.ip(),
+            realm: "switchboard".into(),
+            tts_command: "espeak-ng".into(),
+        }
+    }
+}
+
+/// The running voice channel; cheap to clone.
+#[derive(Clone)]
+pub struct Voice {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app: AppState,
+    config: VoiceConfig,
+    local_sip: SocketAddr,
+    dialogs: Arc<DialogLayer>,
+    state_sender: DialogStateSender,
+    registrar: Registrar,
+    library: Library,
+    /// Calls by contact id.
+    calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>,
+    /// Contact ids by the SIP Call-ID of each of their legs.
+    call_ids: Mutex<HashMap<String, String>>,
+    cancel: CancellationToken,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Voice {
+    pub fn app(&self) -> &AppState {
+        &self.inner.app
+    }
+    pub fn library(&self) -> &Library {
+        &self.inner.library
+    }
+    pub fn registrar(&self) -> &Registrar {
+        &self.inner.registrar
+    }
+    pub fn config(&self) -> &VoiceConfig {
+        &self.inner.config
+    }
+    pub fn dialogs(&self) -> &Arc<DialogLayer> {
+        &self.inner.dialogs
+    }
+    pub fn state_sender(&self) -> DialogStateSender {
+        self.inner.state_sender.clone()
+    }
+    /// The address SIP listens on.
+    pub fn local_sip(&self) -> SocketAddr {
+        self.inner.local_sip
+    }
+    pub fn contact_uri(&self) -> Uri {
+        format!("sip:switchboard@{}", self.inner.local_sip).as_str().try_into().unwrap_or_default()
+    }
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        lock(&self.inner.calls).len()
+    }
+    pub fn shutdown(&self) {
+        self.inner.cancel.cancel();
+    }
+
+    /// Delivers `input` to the call handling `contact`.
+    pub fn post(&self, contact: &str, input: CallInput) {
+        if let Some(tx) = lock(&self.inner.calls).get(contact) {
+            let _ = tx.send(input);
+        }
+    }
+
+    fn post_by_call_id(&self, call_id: &str, input: impl FnOnce() -> CallInput) {
+        let contact = lock(&self.inner.call_ids).get(call_id).cloned();
+        if let Some(contact) = contact {
+            self.post(&contact, input());
+        }
+    }
+
+    pub fn bind_call_id(&self, call_id: &str, contact: &str) {
+        lock(&self.inner.call_ids).insert(call_id.to_string(), contact.to_string());
+    }
+
+    pub fn unbind_call_id(&self, call_id: &str) {
+        lock(&self.inner.call_ids).remove(call_id);
+    }
+
+    pub fn forget(&self, contact: &str, call_id: &str) {
+        lock(&self.inner.calls).remove(contact);
+        self.unbind_call_id(call_id);
+    }
+}
+
+/// Starts SIP on `config.sip_listen` and everything behind it.
+pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> {
+    let cancel = CancellationToken::new();
+    let transport = TransportLayer::new(cancel.clone());
+    let udp = UdpConnection::create_connection(config.sip_listen, None, Some(cancel.child_token()))
+        .await
+        .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;
+    let local_sip: SocketAddr = udp
+        .get_addr()
+        .addr
+        .clone()
+        .try_into()
+        .map_err(|e| format!("SIP address: {e:?}"))?;
+    transport.add_transport(udp.into());
+    let tcp_addr = SocketAddr::new(local_sip.ip(), local_sip.port());
+    match TcpListenerConnection::new(tcp_addr.into(), None).await {
+        Ok(tcp) => transport.add_transport(tcp.into()),
+        Err(e) => warn!("SIP TCP on {tcp_addr} not available: {e}"),
+    }
+    let endpoint = EndpointBuilder::new()
+        .with_cancel_token(cancel.clone())
+        .with_transport_layer(transport)
+        .with_user_agent("Switchboard")
+        .build();
+    let incoming = endpoint.incoming_transactions().map_err(|e| e.to_string())?;
+    let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
+    let voice = Voice {
+        inner: Arc::new(Inner {
+            registrar: Registrar::new(config.realm.clone()),
+            library: Library::new(config.tts_command.clone()),
+            app,
+            config,
+            local_sip,
+            dialogs,
+            state_sender,
+            calls: Mutex::new(HashMap::new()),
+            call_ids: Mutex::new(HashMap::new()),
+            cancel: cancel.clone(),
+        }),
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = endpoint.serve() => warn!("SIP endpoint stopped"),
+            _ = cancel.cancelled() => {}
+        }
+    });
+    tokio::spawn(accept_requests(voice.clone(), incoming));
+    tokio::spawn(dialog_events(voice.clone(), state_receiver));
+    tokio::spawn(routing_updates(voice.clone()));
+    info!(%local_sip, "SIP listening (UDP and TCP)");
+    Ok(voice)
+}
+
+async fn accept_requests(voice: Voice, mut incoming: rsipstack::transaction::TransactionReceiver) {
+    while let Some(tx) = incoming.recv().await {
+        let voice = voice.clone();
+        tokio::spawn(async move { voice.on_request(tx).await });
+    }
+}
+
+/// Where a request came from: the Via's received/rport, which the
+/// transport layer fills in from the packet's real source.
+fn source_of(tx: &Transaction) -> Option<SocketAddr> {
+    let via = tx.original.via_header().ok()?;
+    let (_, host_with_port) = SipConnection::parse_target_from_via(via).ok()?;
+    host_with_port.try_into().ok()
+}
+
+impl Voice {
+    async fn on_request(&self, mut tx: Transaction) {
+        let in_dialog = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+        if in_dialog || matches!(tx.original.method, Method::Ack | Method::Cancel | Method::Bye | Method::Info) {
+            if let Some(mut dialog) = self.dialogs().match_dialog(&tx) {
+                if let Err(e) = dialog.handle(&mut tx).await {
+                    warn!("in-dialog {}: {e}", tx.original.method);
+                }
+                return;
+            }
+            if tx.original.method == Method::Options {
+                let _ = tx.reply(StatusCode::OK).await;
+            } else if tx.original.method != Method::Ack {
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
+            return;
+        }
+        let Some(source) = source_of(&tx) else {
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            return;
+        };
+        match tx.original.method {
+            Method::Invite => self.inbound_call(tx, source).await,
+            Method::Register => self.inner.registrar.register(self.app(), &mut tx, source).await,
+            Method::Options => {
+                let allow = Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER".into());
+                let _ = tx.reply_with(StatusCode::OK, vec![allow], None).await;
+            }
+            _ => {
+                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+            }
+        }
+    }
+
+    async fn inbound_call(&self, mut tx: Transaction, source: SocketAddr) {
+        let trunks = match self.app().store.list::<SipTrunk>().await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!("trunks: {e}");
+                let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                return;
+            }
+        };
+        if !trunks.iter().any(|t| t.spec.admits(source.ip())) {
+            warn!(%source, "INVITE refused: no SIP trunk admits this address");
+            let _ = tx.reply(StatusCode::Forbidden).await;
+            return;
+        }
+        let dialled = tx.original.uri.user().unwrap_or_default().to_string();
+        let number = match lookup_number(self.app(), &dialled).await {
+            Some(n) => n,
+            None => {
+                warn!(%source, %dialled, "INVITE refused: not one of our numbers (or it has no flow)");
+                let _ = tx.reply(StatusCode::NotFound).await;
+                return;
+            }
+        };
+        let remote = match RemoteAudio::parse(&tx.original.body) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(%source, "INVITE refused: {e}");
+                let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+                return;
+            }
+        };
+        let flow = match flow_shell::load_flow(self.app(), number.1.as_str(), false).await {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(number = %number.0, "INVITE refused: flow: {e}");
+                let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                return;
+            }
+        };
+        let mut leg = match Leg::bind(self.config().media_ip).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("RTP socket: {e}");
+                let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                return;
+            }
+        };
+        let (answer, negotiated) = match remote.answer(leg.local, rand::random::<u32>().into(), 1) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(%source, "INVITE refused: {e}");
+                let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+                return;
+            }
+        };
+        leg.connect(&remote, negotiated);
+        let call_id = tx.original.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+        let caller = tx
+            .original
+            .from_header()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.user().map(str::to_string))
+            .unwrap_or_else(|| "anonymous".into());
+        let caller = parse_e164(&caller).map(|e| e.number).unwrap_or(caller);
+        let dialog = match self.dialogs().get_or_create_server_invite(&tx, self.state_sender(), None, Some(self.contact_uri())) {
+            Ok(d) => d,
+            Err(_) => {
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let contact_id = uuid::Uuid::new_v4().to_string();
+        let (inputs_tx, inputs) = mpsc::unbounded_channel();
+        lock(&self.inner.calls).insert(contact_id.clone(), inputs_tx);
+        self.bind_call_id(&call_id, &contact_id);
+        // The dialog answers the INVITE transaction (and its ACK) in its own task.
+        let mut handler = dialog.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handler.handle(&mut tx).await {
+                warn!("INVITE transaction: {e}");
+            }
+        });
+        if let Err(e) = dialog.accept(Some(vec![Header::ContentType("application/sdp".into())]), Some(answer)) {
+            warn!("answer not sent: {e}");
+        }
+        info!(contact = %contact_id, from = %caller, to = %number.0, "call answered");
+        Call::run(
+            self.clone(),
+            NewCall {
+                contact_id,
+                customer_call_id: call_id,
+                customer_dialog: dialog,
+                customer: leg,
+                inputs,
+                flow,
+                flow_id: number.1,
+                customer_number: caller,
+                system_number: number.0,
+            },
+        )
+        .await;
+    }
+}
+
+/// Our number (E.164) and its flow, for the dialled user part.
+async fn lookup_number(app: &AppState, dialled: &str) -> Option<(String, String)> {
+    let candidate = if dialled.starts_with('+') { dialled.to_string() } else { format!("+{dialled}") };
+    let e164 = parse_e164(&candidate).ok()?.number;
+    let numbers = app.store.list::<PhoneNumber>().await.ok()?;
+    let n = numbers.into_iter().find(|n| n.spec.number == e164)?;
+    Some((e164, n.spec.flow?))
+}
+
+async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {
+    while let Some(state) = states.recv().await {
+        match state {
+            DialogState::Terminated(id, reason) => {
+                voice.dialogs().remove_dialog(&id);
+                voice.post_by_call_id(&id.call_id, || CallInput::DialogEnded {
+                    call_id: id.call_id.clone(),
+                    reason: format!("{reason:?}"),
+                });
+            }
+            DialogState::Updated(id, request, handle) => {
+                if request.method == Method::Invite {
+                    let call_id = id.call_id.clone();
+                    let known = lock(&voice.inner.call_ids).contains_key(&call_id);
+                    if known {
+                        voice.post_by_call_id(&call_id, || CallInput::Reinvite {
+                            call_id: call_id.clone(),
+                            sdp: request.body.clone(),
+                            reply: handle,
+                        });
+                    } else {
+                        let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    }
+                } else {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+            }
+            DialogState::Info(id, request, handle) => {
+                let body = String::from_utf8_lossy(&request.body).to_string();
+                let digit = body
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Signal=").or_else(|| l.trim().strip_prefix("Signal =")))
+                    .and_then(|d| d.trim().chars().next());
+                let _ = handle.reply(StatusCode::OK).await;
+                if let Some(digit) = digit {
+                    voice.post_by_call_id(&id.call_id, || CallInput::InfoDigit { call_id: id.call_id.clone(), digit });
+                }
+            }
+            DialogState::Options(_, _, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+            }
+            DialogState::Notify(_, _, handle) | DialogState::Message(_, _, handle) | DialogState::Publish(_, _, handle) | DialogState::Refer(_, _, handle) => {
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn routing_updates(voice: Voice) {
+    let mut updates = voice.app().routing.subscribe();
+    loop {
+        match updates.recv().await {
+            Ok(update) => {
+                let contact = match &update {
+                    RoutingUpdate::Offer { contact, .. }
+                    | RoutingUpdate::Rescind { contact, .. }
+                    | RoutingUpdate::Connected { contact, .. } => contact.clone(),
+                    _ => continue,
+                };
+                voice.post(&contact, CallInput::Routing(update));
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                warn!("voice fell {n} routing updates behind");
+            }
+            Err(_) => break,
+        }
+    }
+}
