@@ -14,6 +14,8 @@ pub const MAX_PROMPT_SECONDS: u32 = 600;
 
 /// Decodes a WAV file to 8 kHz mono.
 pub fn wav_to_telephone(bytes: &[u8]) -> Result<Vec<i16>, String> {
+    let repaired = repair_streamed_wav(bytes);
+    let bytes = repaired.as_deref().unwrap_or(bytes);
     let mut reader =
         hound::WavReader::new(Cursor::new(bytes)).map_err(|e| format!("not a WAV file: {e}"))?;
     let spec = reader.spec();
@@ -44,6 +46,36 @@ pub fn wav_to_telephone(bytes: &[u8]) -> Result<Vec<i16>, String> {
         .collect();
     let resampled = resample(&mono, spec.sample_rate, SAMPLE_RATE)?;
     Ok(resampled.iter().map(|&s| to_i16(s)).collect())
+}
+
+/// Programs that stream WAV to a pipe (espeak-ng --stdout, sox -) cannot go
+/// back to write the sizes, and leave 0x7FFFFFFF or 0xFFFFFFFF there. When
+/// the data chunk claims more than the file holds, the sizes are set to
+/// what is really there; a file whose sizes are right is left alone.
+fn repair_streamed_wav(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        if id == b"data" {
+            let available = bytes.len() - (at + 8);
+            if size <= available {
+                return None;
+            }
+            let mut fixed = bytes.to_vec();
+            let available = available - available % 2;
+            fixed.truncate(at + 8 + available);
+            fixed[at + 4..at + 8].copy_from_slice(&(available as u32).to_le_bytes());
+            let riff = (fixed.len() - 8) as u32;
+            fixed[4..8].copy_from_slice(&riff.to_le_bytes());
+            return Some(fixed);
+        }
+        at += 8 + size + size % 2;
+    }
+    None
 }
 
 /// Mono resampling of a whole clip.
@@ -150,6 +182,16 @@ mod tests {
             assert!((430.0..450.0).contains(&f), "{rate}: {f} Hz");
             assert!(rms(&out) > 8_000.0, "{rate}: level kept");
         }
+    }
+
+    #[test]
+    fn streamed_wavs_with_unknown_sizes_are_read() {
+        let mut wav = sine_wav(22_050, 1, 0.5, 440.0);
+        wav[4..8].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+        let data = wav.windows(4).position(|w| w == b"data").unwrap();
+        wav[data + 4..data + 8].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+        let out = wav_to_telephone(&wav).unwrap();
+        assert!((3_900..=4_100).contains(&out.len()), "{}", out.len());
     }
 
     #[test]

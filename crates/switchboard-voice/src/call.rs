@@ -734,7 +734,7 @@ impl Call {
             caller: caller.as_str().try_into().unwrap_or_default(),
             callee: binding.contact.clone(),
             contact: self.voice.contact_uri(),
-            destination: Some(SipAddr::new(rsipstack::sip::Transport::Udp, binding.source.into())),
+            destination: Some(SipAddr::new(rsipstack::sip::Transport::Udp, binding.destination().into())),
             content_type: Some("application/sdp".into()),
             offer: Some(offer),
             call_id: Some(sip_call_id.clone()),

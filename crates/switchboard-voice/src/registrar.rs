@@ -32,6 +32,20 @@ pub struct Binding {
     pub expires_at: Instant,
 }
 
+impl Binding {
+    /// Where to send requests for this phone. The Contact's own address
+    /// when the phone registered from that IP (it can be reached there);
+    /// otherwise the phone is behind NAT and only the address its REGISTER
+    /// came from reaches it.
+    pub fn destination(&self) -> SocketAddr {
+        let contact: Option<SocketAddr> = self.contact.host_with_port.clone().try_into().ok();
+        match contact {
+            Some(c) if c.ip() == self.source.ip() => c,
+            _ => self.source,
+        }
+    }
+}
+
 pub struct Registrar {
     realm: String,
     nonces: Mutex<HashMap<String, Instant>>,

@@ -27,6 +27,8 @@ struct FileConfig {
     blob_dir: Option<PathBuf>,
     session_hours: Option<i64>,
     offer_timeout_seconds: Option<u64>,
+    sip_listen: Option<String>,
+    media_ip: Option<String>,
 }
 
 /// The settings in force.
@@ -39,6 +41,10 @@ pub struct Config {
     pub session_hours: i64,
     /// How long an agent has to accept an offered contact.
     pub offer_timeout_seconds: u64,
+    /// SIP (UDP and TCP) for trunks and desk phones.
+    pub sip_listen: std::net::SocketAddr,
+    /// The address RTP binds to and SDP advertises [default: the SIP address].
+    pub media_ip: std::net::IpAddr,
 }
 
 impl Config {
@@ -72,7 +78,23 @@ impl Config {
             (1..=24 * 30).contains(&session_hours),
             "session_hours must be between 1 and 720, got {session_hours}"
         );
+        let sip_text = args
+            .sip_listen
+            .clone()
+            .or(file.sip_listen)
+            .unwrap_or_else(|| "127.0.0.1:5060".into());
+        let sip_listen: std::net::SocketAddr = sip_text
+            .parse()
+            .with_context(|| format!("sip_listen must be IP:port, got '{sip_text}'"))?;
+        let media_ip = match file.media_ip {
+            Some(ip) => ip
+                .parse()
+                .with_context(|| format!("media_ip must be an IP address, got '{ip}'"))?,
+            None => sip_listen.ip(),
+        };
         Ok(Self {
+            sip_listen,
+            media_ip,
             listen: args
                 .listen
                 .clone()

@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Address for HTTP [default: 127.0.0.1:8080].
     #[arg(long, env = "SWITCHBOARD_LISTEN")]
     pub listen: Option<String>,
+    /// Address for SIP, UDP and TCP [default: 127.0.0.1:5060].
+    #[arg(long, env = "SWITCHBOARD_SIP_LISTEN")]
+    pub sip_listen: Option<String>,
     /// Seed a demo centre: a number, an inbound flow, two queues, a routing profile, two agents.
     #[arg(long)]
     pub demo: bool,
@@ -122,6 +125,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Settings::default()
         }),
     };
+    let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
+    voice_config.media_ip = cfg.media_ip;
+    let voice = switchboard_voice::start(state.clone(), voice_config)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting SIP: {e}"))?;
+    println!("SIP (trunks and desk phones) on {} UDP and TCP", voice.local_sip());
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
@@ -131,6 +140,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     axum::serve(listener, switchboard_server::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    voice.shutdown();
     store.close().await;
     Ok(())
 }

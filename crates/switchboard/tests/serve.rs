@@ -24,6 +24,8 @@ async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: boo
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--sip-listen")
         .arg("127.0.0.1:0");
     if let Some(url) = database_url {
         cmd.arg("--database-url").arg(url);

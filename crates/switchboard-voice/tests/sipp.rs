@@ -1,0 +1,384 @@
+//! Real SIP peers: SIPp callers and desk phones against the voice shell on
+//! loopback, with the HTTP API beside it to configure and read contact
+//! records. Needs `sipp` (Debian: sip-tester); under CI its absence fails.
+
+use std::io::Cursor;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_store::testing::{stores, TestDb};
+use switchboard_store::Blobs;
+use switchboard_voice::{Voice, VoiceConfig};
+
+const ADMIN_PASSWORD: &str = "Admin-Passw0rd";
+const AGENT_PASSWORD: &str = "Agent-Passw0rd";
+const SIP_PASSWORD: &str = "desk-phone-secret-1";
+const NUMBER: &str = "442079460999";
+
+fn sipp_ready() -> bool {
+    let ok = std::process::Command::new("sipp").arg("-v").output().is_ok();
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("sipp is missing (Debian package sip-tester); .ci/run installs it");
+    }
+    ok
+}
+
+/// A scenario from tests/sipp, with `[pcaps]` (SIPp does not expand keys in
+/// exec attributes) replaced by the folder of SIPp's audio captures.
+fn scenario(name: &str) -> String {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name);
+    let text = std::fs::read_to_string(&source).unwrap().replace("[pcaps]", &pcaps());
+    let out = std::env::temp_dir().join(format!("switchboard-{}-{name}", std::process::id()));
+    std::fs::write(&out, text).unwrap();
+    out.display().to_string()
+}
+
+fn pcaps() -> String {
+    std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into())
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Rig {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    voice: Voice,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()))
+            .with_test_writer()
+            .try_init();
+        let (_, db) = stores().await.into_iter().next().unwrap();
+        let store = db.store.clone();
+        bootstrap::ensure_defaults(&store).await.unwrap();
+        bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into())).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let routing = switchboard_server::routing::start_with(store.clone(), Duration::from_secs(5)).await.unwrap();
+        let state = AppState {
+            store: store.clone(),
+            blobs: Blobs::local(dir.path()).unwrap(),
+            functions: Default::default(),
+            login_throttle: Default::default(),
+            routing,
+            settings: Arc::new(Settings::default()),
+        };
+        let voice = switchboard_voice::start(state.clone(), VoiceConfig::local("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum_serve(listener, state).await });
+        let http = reqwest::Client::new();
+        let mut rig = Rig { http, base, token: String::new(), voice, _db: db, _dir: dir };
+        rig.token = rig.login("admin", ADMIN_PASSWORD).await;
+        rig
+    }
+
+    fn sip(&self) -> SocketAddr {
+        self.voice.local_sip()
+    }
+
+    async fn login(&self, user: &str, password: &str) -> String {
+        let r = self.call("POST", "/auth/login", Some(json!({"username": user, "password": password})), None).await;
+        r["token"].as_str().unwrap_or_else(|| panic!("login: {r}")).to_string()
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Value {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method.parse().unwrap(), url);
+        if let Some(t) = token.or(Some(self.token.as_str())).filter(|t| !t.is_empty()) {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{method} {path}: {status} {value}");
+        value
+    }
+
+    /// A trunk for loopback, the menu flow on our number, a desk-phone agent who is Available.
+    async fn centre(&self) {
+        self.call("POST", "/sip-trunks", Some(json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]})), None).await;
+        let flow = self
+            .call("POST", "/flows", Some(json!({"name": "Voice test", "type": "CONTACT_FLOW", "content": menu_flow()})), None)
+            .await;
+        let id = flow["id"].as_str().unwrap().to_string();
+        self.call("POST", &format!("/flows/{id}/publish"), None, None).await;
+        self.call("POST", "/phone-numbers", Some(json!({"number": format!("+{NUMBER}"), "flow": id})), None).await;
+        self.call(
+            "POST",
+            "/users",
+            Some(json!({
+                "username": "deskagent", "first_name": "Desk", "last_name": "Agent", "password": AGENT_PASSWORD,
+                "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
+                "phone_config": {"phone_type": "DESK_PHONE", "after_contact_work_timeout_seconds": 1, "sip_password": SIP_PASSWORD}
+            })),
+            None,
+        )
+        .await;
+        let agent = self.login("deskagent", AGENT_PASSWORD).await;
+        self.call("PUT", "/me/status", Some(json!({"status": "Available"})), Some(&agent)).await;
+    }
+
+    async fn contacts(&self) -> Vec<Value> {
+        self.call("GET", "/contacts", None, None).await["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for `n` contact records in state ENDED.
+    async fn ended(&self, n: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            let all = self.contacts().await;
+            let ended: Vec<Value> = all.iter().filter(|c| c["state"] == "ENDED").cloned().collect();
+            if ended.len() >= n {
+                return ended;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("contact records did not end: {:#?}", self.contacts().await);
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, state: AppState) {
+    let _ = axum::serve(listener, switchboard_server::app(state)).await;
+}
+
+fn menu_flow() -> Value {
+    json!({
+        "Version": "2019-10-30",
+        "StartAction": "menu",
+        "Actions": [
+            {"Identifier": "menu", "Type": "GetParticipantInput",
+             "Parameters": {"Text": "Welcome to the voice test. For sales, press 1.", "StoreInput": "False", "InputTimeLimitSeconds": "8"},
+             "Transitions": {"NextAction": "bye",
+                "Conditions": [{"NextAction": "record", "Condition": {"Operator": "Equals", "Operands": ["1"]}}],
+                "Errors": [
+                    {"ErrorType": "InputTimeLimitExceeded", "NextAction": "bye"},
+                    {"ErrorType": "NoMatchingCondition", "NextAction": "bye"},
+                    {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "record", "Type": "UpdateContactRecordingBehavior",
+             "Parameters": {"RecordingBehavior": {"RecordedParticipants": ["Agent", "Customer"]}},
+             "Transitions": {"NextAction": "queue"}},
+            {"Identifier": "queue", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": "BasicQueue"},
+             "Transitions": {"NextAction": "transfer", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
+             "Transitions": {"NextAction": "bye", "Errors": [
+                {"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
+                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+        ]
+    })
+}
+
+/// Runs SIPp to the end; returns its exit code and what it printed.
+async fn sipp(args: &[String]) -> (i32, String) {
+    let child = tokio::process::Command::new("sipp")
+        .args(args)
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run sipp");
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("sipp finished")
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn common(rig: &Rig, file: &str, service: &str, ip: &str) -> Vec<String> {
+    vec![
+        rig.sip().to_string(),
+        "-sf".into(),
+        scenario(file),
+        "-s".into(),
+        service.into(),
+        "-i".into(),
+        ip.into(),
+        "-p".into(),
+        free_port().to_string(),
+        "-mp".into(),
+        free_port().to_string(),
+    ]
+}
+
+fn channels(wav: &[u8]) -> (Vec<i16>, Vec<i16>) {
+    let mut r = hound::WavReader::new(Cursor::new(wav)).unwrap();
+    assert_eq!((r.spec().channels, r.spec().sample_rate), (2, 8000));
+    let all: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    (all.iter().step_by(2).copied().collect(), all.iter().skip(1).step_by(2).copied().collect())
+}
+
+fn rms(s: &[i16]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    (s.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+}
+
+/// Best normalised correlation of `b` against `a` shifted by 0..max_lag samples.
+fn best_correlation(a: &[i16], b: &[i16], max_lag: usize) -> f64 {
+    let n = a.len().min(b.len()).saturating_sub(max_lag);
+    (0..max_lag)
+        .step_by(8)
+        .map(|lag| {
+            let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+            for i in 0..n {
+                let x = f64::from(a[i]);
+                let y = f64::from(b[i + lag]);
+                ab += x * y;
+                aa += x * x;
+                bb += y * y;
+            }
+            if aa == 0.0 || bb == 0.0 {
+                0.0
+            } else {
+                ab / (aa.sqrt() * bb.sqrt())
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+
+    // The desk phone: its call side waits, then it registers pointing there.
+    let phone_port = free_port();
+    let mut phone_args = common(&rig, "agent_phone.xml", "deskagent", "127.0.0.1");
+    phone_args[8] = phone_port.to_string();
+    phone_args.push("-rtp_echo".into());
+    let phone = tokio::spawn(async move { sipp(&phone_args).await });
+    let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
+    register.extend(["-au", "deskagent", "-ap", SIP_PASSWORD, "-key", "phone_port"].map(String::from));
+    register.push(phone_port.to_string());
+    let (code, out) = sipp(&register).await;
+    assert_eq!(code, 0, "REGISTER: {out}");
+    let binding = rig.voice.registrar().lookup("deskagent").expect("registered");
+    assert_eq!(binding.destination().port(), phone_port);
+
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone: {out}");
+
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["channel"], "VOICE");
+    assert_eq!(record["customer_endpoint"]["address"], "+447700900123");
+    assert_eq!(record["system_endpoint"]["address"], format!("+{NUMBER}"));
+    assert_eq!(record["dtmf_inputs"], json!(["1"]), "{record:#}");
+    let path: Vec<String> = record["flow_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} {}", s["action"].as_str().unwrap(), s["branch"].as_str().unwrap()))
+        .collect();
+    assert_eq!(path[0], "menu condition Equals 1", "{path:?}");
+    assert!(path.iter().any(|p| p.starts_with("transfer")), "{path:?}");
+    assert_eq!(record["queue"]["name"], "BasicQueue");
+    assert!(record["queue"]["dequeue_timestamp"].is_string());
+    assert!(record["queue"]["duration_seconds"].as_f64().unwrap() < 3.0);
+    assert_eq!(record["agent"]["username"], "deskagent");
+    let talk = record["agent"]["talk_duration_seconds"].as_f64().unwrap();
+    assert!((6.0..12.0).contains(&talk), "talk {talk}");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    assert_eq!(record["recording"]["status"], "AVAILABLE", "{record:#}");
+
+    // The recording: the caller's speech on the left; on the right the
+    // agent's phone echoing it, which it could only do if it heard it.
+    let id = record["id"].as_str().unwrap();
+    let wav = rig
+        .http
+        .get(format!("{}/contacts/{id}/recording", rig.base))
+        .bearer_auth(&rig.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (left, right) = channels(&wav);
+    assert!(left.len() > 8000 * 6, "recording is {} samples", left.len());
+    let (l, r) = (rms(&left), rms(&right));
+    assert!(l > 300.0 && r > 300.0, "levels: customer {l:.0}, agent {r:.0}");
+    let correlation = best_correlation(&left, &right, 8000 / 2);
+    assert!(correlation > 0.5, "agent side does not carry the caller's audio (correlation {correlation:.2})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_record() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+
+    // Not our number: 404. From an address no trunk admits: 403.
+    let (code, out) = sipp(&common(&rig, "invite_refused_404.xml", "15550001111", "127.0.0.1")).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = sipp(&common(&rig, "invite_refused_403.xml", NUMBER, "127.0.0.2")).await;
+    assert_eq!(code, 0, "{out}");
+    // A phone with the wrong password: challenged, then refused.
+    let mut wrong = common(&rig, "register_unauthenticated.xml", "deskagent", "127.0.0.1");
+    wrong.extend(["-au", "deskagent", "-ap", "not-the-password"].map(String::from));
+    let (code, out) = sipp(&wrong).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(rig.voice.registrar().lookup("deskagent").is_none());
+
+    // Garbage on the SIP port does not hurt: the next calls are served.
+    let junk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for datagram in [&b"\x00\x01garbage"[..], b"INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n", &[0xff; 1400]] {
+        junk.send_to(datagram, rig.sip()).await.unwrap();
+    }
+
+    // Hang up during the welcome prompt.
+    let mut early = common(&rig, "caller_hangs_up.xml", NUMBER, "127.0.0.1");
+    early.extend(["-d", "700"].map(String::from));
+    let (code, out) = sipp(&early).await;
+    assert_eq!(code, 0, "{out}");
+    // Press 1 and give up in the queue (the agent's phone is not registered,
+    // so the agent is made unroutable and the caller waits).
+    let mut abandon = common(&rig, "caller_abandons.xml", NUMBER, "127.0.0.1");
+    abandon.extend(["-d", "2500"].map(String::from));
+    let (code, out) = sipp(&abandon).await;
+    assert_eq!(code, 0, "{out}");
+
+    let records = rig.ended(2).await;
+    assert_eq!(records.len(), 2, "only accepted calls have records: {records:#?}");
+    let abandoned = &records[0];
+    let hung_up = &records[1];
+    assert_eq!(hung_up["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    assert!(hung_up["queue"].is_null(), "{hung_up:#}");
+    assert_eq!(hung_up["dtmf_inputs"], json!([]));
+    assert_eq!(abandoned["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    assert_eq!(abandoned["dtmf_inputs"], json!(["1"]));
+    assert_eq!(abandoned["queue"]["name"], "BasicQueue");
+    assert!(abandoned["queue"]["dequeue_timestamp"].is_string());
+    assert!(abandoned["agent"].is_null());
+    assert_eq!(rig.voice.active_calls(), 0);
+    // The router holds nothing for the abandoned call.
+    let queues = rig.call("GET", "/routing/queues", None, None).await;
+    assert!(queues["items"].as_array().unwrap().iter().all(|q| q["waiting"].as_u64().unwrap_or(0) == 0), "{queues}");
+}
