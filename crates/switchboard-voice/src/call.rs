@@ -129,6 +129,9 @@ pub struct Call {
     ctr: ContactRecord,
     ctr_tx: mpsc::UnboundedSender<ContactRecord>,
     seed: u64,
+    /// An offer that arrived before the flow finished handing the contact
+    /// to the queue (the router can decide faster than the flow ends).
+    early_offer: Option<RoutingUpdate>,
 }
 
 pub struct NewCall {
@@ -191,6 +194,7 @@ impl Call {
             ctr,
             ctr_tx,
             seed: rand::random(),
+            early_offer: None,
         };
         call.save();
         call.start_session(new.flow);
@@ -573,11 +577,15 @@ impl Call {
         self.session = None;
         match outcome {
             Some(Outcome::Queued { queue }) if in_main_flow => {
+                info!(contact = %self.contact_id, queue = %queue.name, "queued");
                 self.phase = Phase::Queued;
                 self.ctr.state = "QUEUED".into();
                 self.ctr.queue = Some(QueueInfo { id: queue.id, name: queue.name, enqueue_timestamp: now(), ..Default::default() });
                 let _ = self.ctr_tx.send(self.ctr.clone());
                 self.start_queue_audio();
+                if let Some(offer) = self.early_offer.take() {
+                    self.voice.post(&self.contact_id, CallInput::Routing(offer));
+                }
             }
             Some(Outcome::TransferredToFlow { flow }) => {
                 self.load_and_start(flow);
@@ -647,6 +655,14 @@ impl Call {
         match update {
             RoutingUpdate::Offer { agent, .. } if self.phase == Phase::Queued && self.agent.is_none() => {
                 self.ring_agent(agent).await;
+            }
+            offer @ RoutingUpdate::Offer { .. } if self.phase == Phase::InFlow => {
+                self.early_offer = Some(offer);
+            }
+            RoutingUpdate::Rescind { ref agent, .. }
+                if matches!(&self.early_offer, Some(RoutingUpdate::Offer { agent: a, .. }) if a == agent) =>
+            {
+                self.early_offer = None;
             }
             RoutingUpdate::Rescind { agent, .. } => {
                 // The offer timed out (the router marks the agent Missed and
@@ -750,6 +766,7 @@ impl Call {
             connected_at: None,
             on_hold_since: None,
         });
+        info!(contact = %self.contact_id, agent = %user.spec.username, phone = %binding.destination(), "ringing the agent's desk phone");
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
         tokio::spawn(async move {
