@@ -25,7 +25,6 @@ pub use kind::{ConfigSpec, ObjectKind, RefSlot};
 pub use objects::{
     agent_status::{AgentStatus, AgentStatusType},
     external_function::ExternalFunction,
-    sip_trunk::{SipTransport, SipTrunk},
     flow::{Flow, FlowType},
     hours::HoursOfOperation,
     phone_number::{PhoneNumber, PhoneNumberType},
@@ -34,6 +33,7 @@ pub use objects::{
     quick_connect::{QuickConnect, QuickConnectTarget},
     routing_profile::{Channel, RoutingProfile},
     security_profile::SecurityProfile,
+    sip_trunk::{SipTransport, SipTrunk},
     user::User,
 };
 pub use validation::FieldError;

@@ -20,8 +20,8 @@ use crate::api::resource::Resource;
 use crate::api::{api_keys, audit, flows, prompts, session, users};
 use crate::error::ApiError;
 use switchboard_model::{
-    AgentStatus, ExternalFunction, SipTrunk, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
-    QuickConnect, RoutingProfile, SecurityProfile, User,
+    AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 
 struct BearerAuth;

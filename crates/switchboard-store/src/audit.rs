@@ -123,7 +123,10 @@ impl Store {
         contact_id: &str,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        insert_audit(&mut conn, actor, action, "contact", contact_id, contact_id, None, None).await
+        insert_audit(
+            &mut conn, actor, action, "contact", contact_id, contact_id, None, None,
+        )
+        .await
     }
 
     pub async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

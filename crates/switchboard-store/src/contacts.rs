@@ -46,7 +46,8 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| decode(&r.try_get::<String, _>("record")?)).transpose()
+        row.map(|r| decode(&r.try_get::<String, _>("record")?))
+            .transpose()
     }
 
     pub async fn list_contacts(&self, q: &ContactQuery) -> Result<Vec<ContactRecord>, StoreError> {
@@ -76,7 +77,9 @@ impl Store {
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
-        let sql = format!("SELECT record FROM contacts {filter} ORDER BY initiated_at DESC, id LIMIT ${limit}");
+        let sql = format!(
+            "SELECT record FROM contacts {filter} ORDER BY initiated_at DESC, id LIMIT ${limit}"
+        );
         let mut query = sqlx::query(&sql);
         if let Some(v) = q.initiated_from {
             query = query.bind(v);
@@ -90,7 +93,10 @@ impl Store {
         if let Some(v) = &q.queue_id {
             query = query.bind(v.clone());
         }
-        let rows = query.bind(q.limit.clamp(1, 1000)).fetch_all(&self.pool).await?;
+        let rows = query
+            .bind(q.limit.clamp(1, 1000))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| decode(&r.try_get::<String, _>("record")?))
             .collect()

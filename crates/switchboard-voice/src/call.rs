@@ -44,7 +44,10 @@ const INTER_DIGIT_MS: u64 = 5_000;
 /// Everything that reaches a call from outside its sockets.
 pub enum CallInput {
     /// A dialog of this call ended (BYE, CANCEL, timeout), by SIP Call-ID.
-    DialogEnded { call_id: String, reason: String },
+    DialogEnded {
+        call_id: String,
+        reason: String,
+    },
     /// A re-INVITE on a leg: new SDP, and where to send our answer.
     Reinvite {
         call_id: String,
@@ -52,12 +55,22 @@ pub enum CallInput {
         reply: rsipstack::dialog::dialog::TransactionHandle,
     },
     /// A key pressed, sent as SIP INFO (the fallback for phones without RFC 4733).
-    InfoDigit { call_id: String, digit: char },
+    InfoDigit {
+        call_id: String,
+        digit: char,
+    },
     Routing(RoutingUpdate),
     /// The answer to an effect handed to a spawned task.
-    FlowEvent { session: u64, event: Event },
+    FlowEvent {
+        session: u64,
+        event: Event,
+    },
     /// Audio to play, ready.
-    Audio { session: u64, purpose: Purpose, result: Result<Vec<Clip>, String> },
+    Audio {
+        session: u64,
+        purpose: Purpose,
+        result: Result<Vec<Clip>, String>,
+    },
     /// The agent's phone answered, with its SDP.
     AgentAnswered {
         agent: String,
@@ -65,9 +78,15 @@ pub enum CallInput {
         sdp: Vec<u8>,
     },
     /// Run this flow now (a transfer to a flow, or the customer queue flow).
-    StartFlow { flow: Arc<switchboard_flow::Flow> },
+    StartFlow {
+        flow: Arc<switchboard_flow::Flow>,
+    },
     /// The agent's phone did not answer (busy, declined, unreachable).
-    AgentFailed { agent: String, status: Option<u16>, reason: String },
+    AgentFailed {
+        agent: String,
+        status: Option<u16>,
+        reason: String,
+    },
 }
 
 /// Why audio was fetched.
@@ -164,8 +183,14 @@ impl Call {
             initiation_method: "INBOUND".into(),
             initiation_timestamp: started_at,
             connected_to_system_timestamp: Some(started_at),
-            customer_endpoint: Endpoint { kind: "TELEPHONE_NUMBER".into(), address: new.customer_number.clone() },
-            system_endpoint: Endpoint { kind: "TELEPHONE_NUMBER".into(), address: new.system_number.clone() },
+            customer_endpoint: Endpoint {
+                kind: "TELEPHONE_NUMBER".into(),
+                address: new.customer_number.clone(),
+            },
+            system_endpoint: Endpoint {
+                kind: "TELEPHONE_NUMBER".into(),
+                address: new.system_number.clone(),
+            },
             flow_id: Some(new.flow_id.clone()),
             state: "IN_FLOW".into(),
             ..Default::default()
@@ -210,11 +235,15 @@ impl Call {
 
     fn save(&mut self) {
         if let Some(session) = &self.session {
-            self.ctr.flow_path.extend(session.trace()[self.ctr.flow_path.len().min(session.trace().len())..].iter().map(|s| FlowStep {
-                action: s.action.clone(),
-                action_type: s.action_type.clone(),
-                branch: s.branch.clone(),
-            }));
+            self.ctr.flow_path.extend(
+                session.trace()[self.ctr.flow_path.len().min(session.trace().len())..]
+                    .iter()
+                    .map(|s| FlowStep {
+                        action: s.action.clone(),
+                        action_type: s.action_type.clone(),
+                        branch: s.branch.clone(),
+                    }),
+            );
         }
         self.ctr.attributes = self.contact.attributes.clone();
         let _ = self.ctr_tx.send(self.ctr.clone());
@@ -231,12 +260,12 @@ impl Call {
                 r = self.customer.socket.recv_from(&mut customer_buf) => {
                     if let Ok((n, from)) = r {
                         let heard = self.customer.heard(from, &customer_buf[..n]);
-                        self.from_customer(heard);
+                        self.heard_customer(heard);
                     }
                 }
                 r = async { agent_socket.unwrap().recv_from(&mut agent_buf).await }, if agent_socket.is_some() => {
                     if let Ok((n, from)) = r {
-                        self.from_agent(from, &agent_buf[..n]);
+                        self.heard_agent(from, &agent_buf[..n]);
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
@@ -248,13 +277,17 @@ impl Call {
         }
     }
 
-    fn from_customer(&mut self, heard: Heard) {
+    fn heard_customer(&mut self, heard: Heard) {
         match heard {
             Heard::Digit(d) => self.on_digit(d),
             Heard::Audio(payload) => {
                 if let Some(rec) = &mut self.recorder {
                     let at = self.started.elapsed().as_millis() as u64;
-                    rec.push(Side::Customer, at, &self.customer.law().decode_all(&payload));
+                    rec.push(
+                        Side::Customer,
+                        at,
+                        &self.customer.law().decode_all(&payload),
+                    );
                 }
                 if self.phase == Phase::Bridged {
                     if let Some(agent) = &mut self.agent {
@@ -268,9 +301,11 @@ impl Call {
         }
     }
 
-    fn from_agent(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
+    fn heard_agent(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
         let Some(agent) = &mut self.agent else { return };
-        let Heard::Audio(payload) = agent.leg.heard(from, datagram) else { return };
+        let Heard::Audio(payload) = agent.leg.heard(from, datagram) else {
+            return;
+        };
         if self.phase != Phase::Bridged || agent.on_hold_since.is_some() {
             return;
         }
@@ -283,7 +318,9 @@ impl Call {
 
     fn on_digit(&mut self, digit: char) {
         let now = self.now_ms();
-        let Some(collector) = &mut self.collector else { return };
+        let Some(collector) = &mut self.collector else {
+            return;
+        };
         let outcome = collector.digit(digit, now);
         if collector.started() {
             // Barge-in: the caller knows what they want.
@@ -311,7 +348,11 @@ impl Call {
     fn on_tick(&mut self) {
         let now = self.now_ms();
         let tick = self.playout.tick();
-        let bridged_live = self.phase == Phase::Bridged && self.agent.as_ref().is_some_and(|a| a.on_hold_since.is_none());
+        let bridged_live = self.phase == Phase::Bridged
+            && self
+                .agent
+                .as_ref()
+                .is_some_and(|a| a.on_hold_since.is_none());
         if !bridged_live {
             match tick.frame {
                 Some(frame) => self.customer.send_samples(&frame),
@@ -352,7 +393,11 @@ impl Call {
             CallInput::DialogEnded { call_id, reason } => {
                 if call_id == self.customer_call_id {
                     self.customer_left(&reason).await;
-                } else if self.agent.as_ref().is_some_and(|a| a.sip_call_id == call_id) {
+                } else if self
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| a.sip_call_id == call_id)
+                {
                     self.agent_left().await;
                 }
             }
@@ -361,7 +406,11 @@ impl Call {
                     self.on_digit(digit);
                 }
             }
-            CallInput::Reinvite { call_id, sdp, reply } => self.reinvite(&call_id, &sdp, reply).await,
+            CallInput::Reinvite {
+                call_id,
+                sdp,
+                reply,
+            } => self.reinvite(&call_id, &sdp, reply).await,
             CallInput::Routing(update) => self.on_routing(update).await,
             CallInput::FlowEvent { session, event } => {
                 if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
@@ -369,7 +418,11 @@ impl Call {
                     self.feed(event);
                 }
             }
-            CallInput::Audio { session, purpose, result } => {
+            CallInput::Audio {
+                session,
+                purpose,
+                result,
+            } => {
                 if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
                     self.audio_ready(purpose, result);
                 }
@@ -380,13 +433,26 @@ impl Call {
                     self.start_session(flow);
                 }
             }
-            CallInput::AgentAnswered { agent, dialog, sdp } => self.agent_answered(agent, dialog, sdp).await,
-            CallInput::AgentFailed { agent, status, reason } => {
-                if self.agent.as_ref().is_some_and(|a| a.agent == agent && a.dialog.is_none()) {
+            CallInput::AgentAnswered { agent, dialog, sdp } => {
+                self.agent_answered(agent, dialog, sdp).await
+            }
+            CallInput::AgentFailed {
+                agent,
+                status,
+                reason,
+            } => {
+                if self
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| a.agent == agent && a.dialog.is_none())
+                {
                     info!(contact = %self.contact_id, %agent, ?status, "agent phone did not answer: {reason}");
                     self.agent = None;
                     let event = if matches!(status, Some(486 | 600 | 603)) {
-                        RoutingEvent::Reject { contact: self.contact_id.clone(), agent }
+                        RoutingEvent::Reject {
+                            contact: self.contact_id.clone(),
+                            agent,
+                        }
                     } else {
                         RoutingEvent::AgentError { agent }
                     };
@@ -401,13 +467,16 @@ impl Call {
     fn start_session(&mut self, flow: Arc<switchboard_flow::Flow>) {
         self.session_no += 1;
         self.ctr.flow_path.clear();
-        let (session, effects) = Session::start(flow, self.contact.clone(), self.seed ^ self.session_no);
+        let (session, effects) =
+            Session::start(flow, self.contact.clone(), self.seed ^ self.session_no);
         self.session = Some(session);
         self.apply(effects);
     }
 
     fn feed(&mut self, event: Event) {
-        let Some(session) = &mut self.session else { return };
+        let Some(session) = &mut self.session else {
+            return;
+        };
         let effects = session.handle(event);
         self.apply(effects);
     }
@@ -421,7 +490,13 @@ impl Call {
                 Effect::Play { message, voice } => {
                     self.fetch_audio(vec![message], voice, Purpose::Prompt);
                 }
-                Effect::GetInput { prompt, voice, timeout_seconds, max_digits, terminator } => {
+                Effect::GetInput {
+                    prompt,
+                    voice,
+                    timeout_seconds,
+                    max_digits,
+                    terminator,
+                } => {
                     let rules = InputRules {
                         max_digits,
                         first_digit_timeout_ms: u64::from(timeout_seconds) * 1000,
@@ -431,7 +506,11 @@ impl Call {
                     self.collector = Some(Collector::new(rules.clone()));
                     self.fetch_audio(prompt.into_iter().collect(), voice, Purpose::Input(rules));
                 }
-                Effect::PlayLoop { messages, voice, interrupt_seconds } => {
+                Effect::PlayLoop {
+                    messages,
+                    voice,
+                    interrupt_seconds,
+                } => {
                     let interrupt_ms = interrupt_seconds.map(|s| u64::from(s) * 1000);
                     self.fetch_audio(messages, voice, Purpose::Loop { interrupt_ms });
                 }
@@ -447,7 +526,11 @@ impl Call {
                 Effect::SetRecording { participants } => {
                     self.record_requested = !participants.is_empty();
                 }
-                Effect::Enqueue { queue, priority, time_adjustment_seconds } => {
+                Effect::Enqueue {
+                    queue,
+                    priority,
+                    time_adjustment_seconds,
+                } => {
                     self.waiting = Waiting::Answer;
                     let voice = self.voice.clone();
                     let contact = self.contact_id.clone();
@@ -461,7 +544,9 @@ impl Call {
                         };
                         let answer: Event = match voice.app().routing.send(event).await {
                             Ok(updates) => match updates.iter().find_map(|u| match u {
-                                RoutingUpdate::Refused { contact: c, reason } if *c == contact => Some(reason.clone()),
+                                RoutingUpdate::Refused { contact: c, reason } if *c == contact => {
+                                    Some(reason.clone())
+                                }
                                 _ => None,
                             }) {
                                 Some(r) if r == "queue_at_capacity" => Event::QueueAtCapacity,
@@ -470,11 +555,19 @@ impl Call {
                             },
                             Err(e) => Event::Failed(e),
                         };
-                        voice.post(&contact, CallInput::FlowEvent { session: session_no, event: answer });
+                        voice.post(
+                            &contact,
+                            CallInput::FlowEvent {
+                                session: session_no,
+                                event: answer,
+                            },
+                        );
                     });
                 }
                 Effect::Disconnect => {
-                    self.ctr.disconnect_reason.get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                    self.ctr
+                        .disconnect_reason
+                        .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
                     self.phase = Phase::Ended;
                 }
                 Effect::End => {}
@@ -487,13 +580,24 @@ impl Call {
                     self.waiting = Waiting::Answer;
                     let voice = self.voice.clone();
                     let contact = self.contact_id.clone();
-                    let data = self.session.as_ref().map(|s| s.contact().clone()).unwrap_or_else(|| self.contact.clone());
+                    let data = self
+                        .session
+                        .as_ref()
+                        .map(|s| s.contact().clone())
+                        .unwrap_or_else(|| self.contact.clone());
                     let world = world.clone();
                     tokio::spawn(async move {
-                        let event = flow_shell::answer_world(voice.app(), &world, &data, Utc::now())
-                            .await
-                            .unwrap_or_else(|| Event::Failed("not answered".into()));
-                        voice.post(&contact, CallInput::FlowEvent { session: session_no, event });
+                        let event =
+                            flow_shell::answer_world(voice.app(), &world, &data, Utc::now())
+                                .await
+                                .unwrap_or_else(|| Event::Failed("not answered".into()));
+                        voice.post(
+                            &contact,
+                            CallInput::FlowEvent {
+                                session: session_no,
+                                event,
+                            },
+                        );
                     });
                 }
                 _ => {}
@@ -505,10 +609,21 @@ impl Call {
     /// Answers the flow on the next turn of the loop (never re-entrantly).
     fn feed_later(&mut self, event: Event) {
         self.waiting = Waiting::Answer;
-        self.voice.post(&self.contact_id, CallInput::FlowEvent { session: self.session_no, event });
+        self.voice.post(
+            &self.contact_id,
+            CallInput::FlowEvent {
+                session: self.session_no,
+                event,
+            },
+        );
     }
 
-    fn fetch_audio(&mut self, messages: Vec<switchboard_flow::Rendered>, voice_name: String, purpose: Purpose) {
+    fn fetch_audio(
+        &mut self,
+        messages: Vec<switchboard_flow::Rendered>,
+        voice_name: String,
+        purpose: Purpose,
+    ) {
         self.waiting = Waiting::Answer;
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
@@ -526,7 +641,14 @@ impl Call {
                 }
             }
             let result = result.map(|_| clips);
-            voice.post(&contact, CallInput::Audio { session, purpose, result });
+            voice.post(
+                &contact,
+                CallInput::Audio {
+                    session,
+                    purpose,
+                    result,
+                },
+            );
         });
     }
 
@@ -557,7 +679,11 @@ impl Call {
                 }
             }
             Purpose::Loop { interrupt_ms } => {
-                let clips = if clips.iter().all(|c| c.is_empty()) { vec![self.voice.library().hold_music()] } else { clips };
+                let clips = if clips.iter().all(|c| c.is_empty()) {
+                    vec![self.voice.library().hold_music()]
+                } else {
+                    clips
+                };
                 self.playout.play(clips, true);
                 self.waiting = Waiting::Loop(interrupt_ms.map(|ms| now + ms));
             }
@@ -580,7 +706,12 @@ impl Call {
                 info!(contact = %self.contact_id, queue = %queue.name, "queued");
                 self.phase = Phase::Queued;
                 self.ctr.state = "QUEUED".into();
-                self.ctr.queue = Some(QueueInfo { id: queue.id, name: queue.name, enqueue_timestamp: now(), ..Default::default() });
+                self.ctr.queue = Some(QueueInfo {
+                    id: queue.id,
+                    name: queue.name,
+                    enqueue_timestamp: now(),
+                    ..Default::default()
+                });
                 let _ = self.ctr_tx.send(self.ctr.clone());
                 self.start_queue_audio();
                 if let Some(offer) = self.early_offer.take() {
@@ -592,16 +723,21 @@ impl Call {
             }
             _ if self.phase == Phase::Queued => {
                 // The queue flow ended: music until an agent answers.
-                self.playout.play(vec![self.voice.library().hold_music()], true);
+                self.playout
+                    .play(vec![self.voice.library().hold_music()], true);
                 self.waiting = Waiting::Loop(None);
             }
             Some(Outcome::Failed { reason, .. }) => {
                 warn!(contact = %self.contact_id, "flow failed: {reason}");
-                self.ctr.disconnect_reason.get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                self.ctr
+                    .disconnect_reason
+                    .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
                 self.phase = Phase::Ended;
             }
             _ => {
-                self.ctr.disconnect_reason.get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                self.ctr
+                    .disconnect_reason
+                    .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
                 self.phase = Phase::Ended;
             }
         }
@@ -621,9 +757,21 @@ impl Call {
                     warn!(%contact, "flow '{flow}': {e}");
                     if queued {
                         // Waiting callers still hear music.
-                        voice.post(&contact, CallInput::FlowEvent { session: u64::MAX, event: Event::Hangup });
+                        voice.post(
+                            &contact,
+                            CallInput::FlowEvent {
+                                session: u64::MAX,
+                                event: Event::Hangup,
+                            },
+                        );
                     } else {
-                        voice.post(&contact, CallInput::DialogEnded { call_id: "flow".into(), reason: e });
+                        voice.post(
+                            &contact,
+                            CallInput::DialogEnded {
+                                call_id: "flow".into(),
+                                reason: e,
+                            },
+                        );
                     }
                 }
             }
@@ -632,14 +780,21 @@ impl Call {
 
     /// While queued: the customer queue flow if the flow set one, else music.
     fn start_queue_audio(&mut self) {
-        match self.contact.event_hooks.get(&switchboard_flow::model::EventHook::CustomerQueue).cloned() {
+        match self
+            .contact
+            .event_hooks
+            .get(&switchboard_flow::model::EventHook::CustomerQueue)
+            .cloned()
+        {
             Some(flow) => {
-                self.playout.play(vec![self.voice.library().hold_music()], true);
+                self.playout
+                    .play(vec![self.voice.library().hold_music()], true);
                 self.load_and_start(flow);
                 self.waiting = Waiting::Loop(None);
             }
             None => {
-                self.playout.play(vec![self.voice.library().hold_music()], true);
+                self.playout
+                    .play(vec![self.voice.library().hold_music()], true);
                 self.waiting = Waiting::Loop(None);
             }
         }
@@ -653,21 +808,25 @@ impl Call {
 
     async fn on_routing(&mut self, update: RoutingUpdate) {
         match update {
-            RoutingUpdate::Offer { agent, .. } if self.phase == Phase::Queued && self.agent.is_none() => {
+            RoutingUpdate::Offer { agent, .. }
+                if self.phase == Phase::Queued && self.agent.is_none() =>
+            {
                 self.ring_agent(agent).await;
             }
             offer @ RoutingUpdate::Offer { .. } if self.phase == Phase::InFlow => {
                 self.early_offer = Some(offer);
             }
-            RoutingUpdate::Rescind { ref agent, .. }
-                if matches!(&self.early_offer, Some(RoutingUpdate::Offer { agent: a, .. }) if a == agent) =>
+            RoutingUpdate::Rescind { ref agent, .. } if matches!(&self.early_offer, Some(RoutingUpdate::Offer { agent: a, .. }) if a == agent) =>
             {
                 self.early_offer = None;
             }
             RoutingUpdate::Rescind { agent, .. } => {
                 // The offer timed out (the router marks the agent Missed and
                 // puts the contact back in its place): stop ringing.
-                if let Some(a) = self.agent.take_if(|a| a.agent == agent && a.connected_at.is_none()) {
+                if let Some(a) = self
+                    .agent
+                    .take_if(|a| a.agent == agent && a.connected_at.is_none())
+                {
                     self.stop_ringing(&a).await;
                 }
             }
@@ -685,7 +844,13 @@ impl Call {
                         q.dequeue_timestamp = Some(at);
                         q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, at));
                     }
-                    let number_of_offers = self.ctr.agent.as_ref().map(|a| a.number_of_offers).unwrap_or(0) + 1;
+                    let number_of_offers = self
+                        .ctr
+                        .agent
+                        .as_ref()
+                        .map(|a| a.number_of_offers)
+                        .unwrap_or(0)
+                        + 1;
                     self.ctr.agent = Some(AgentInfo {
                         id: a.agent.clone(),
                         username: a.username.clone(),
@@ -706,7 +871,10 @@ impl Call {
     }
 
     async fn stop_ringing(&self, a: &AgentLeg) {
-        let dialogs = self.voice.dialogs().get_client_dialog_by_call_id(&a.sip_call_id);
+        let dialogs = self
+            .voice
+            .dialogs()
+            .get_client_dialog_by_call_id(&a.sip_call_id);
         for d in dialogs {
             let _ = d.cancel().await;
         }
@@ -742,15 +910,28 @@ impl Call {
                 return;
             }
         };
-        let offer = sdp::offer(leg.local, &[self.customer.law(), other(self.customer.law())], Direction::SendRecv, rand::random::<u32>().into(), 1);
+        let offer = sdp::offer(
+            leg.local,
+            &[self.customer.law(), other(self.customer.law())],
+            Direction::SendRecv,
+            rand::random::<u32>().into(),
+            1,
+        );
         let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
-        let caller = format!("sip:{}@{}", sip_user(&self.ctr.customer_endpoint.address), self.voice.local_sip());
+        let caller = format!(
+            "sip:{}@{}",
+            sip_user(&self.ctr.customer_endpoint.address),
+            self.voice.local_sip()
+        );
         let option = InviteOption {
             caller_display_name: Some(self.ctr.customer_endpoint.address.clone()),
             caller: caller.as_str().try_into().unwrap_or_default(),
             callee: binding.contact.clone(),
             contact: self.voice.contact_uri(),
-            destination: Some(SipAddr::new(rsipstack::sip::Transport::Udp, binding.destination().into())),
+            destination: Some(SipAddr::new(
+                rsipstack::sip::Transport::Udp,
+                binding.destination().into(),
+            )),
             content_type: Some("application/sdp".into()),
             offer: Some(offer),
             call_id: Some(sip_call_id.clone()),
@@ -771,23 +952,47 @@ impl Call {
         let contact = self.contact_id.clone();
         tokio::spawn(async move {
             let invite = voice.dialogs().do_invite(option, voice.state_sender());
-            let input = match tokio::time::timeout(Duration::from_secs(AGENT_RING_SECONDS), invite).await {
-                Ok(Ok((dialog, Some(resp)))) if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful => {
-                    CallInput::AgentAnswered { agent, dialog, sdp: resp.body.clone() }
+            let input = match tokio::time::timeout(Duration::from_secs(AGENT_RING_SECONDS), invite)
+                .await
+            {
+                Ok(Ok((dialog, Some(resp))))
+                    if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful =>
+                {
+                    CallInput::AgentAnswered {
+                        agent,
+                        dialog,
+                        sdp: resp.body.clone(),
+                    }
                 }
                 Ok(Ok((_, resp))) => {
                     let status = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
-                    CallInput::AgentFailed { agent, status, reason: "refused".into() }
+                    CallInput::AgentFailed {
+                        agent,
+                        status,
+                        reason: "refused".into(),
+                    }
                 }
-                Ok(Err(e)) => CallInput::AgentFailed { agent, status: None, reason: e.to_string() },
-                Err(_) => CallInput::AgentFailed { agent, status: None, reason: "no answer".into() },
+                Ok(Err(e)) => CallInput::AgentFailed {
+                    agent,
+                    status: None,
+                    reason: e.to_string(),
+                },
+                Err(_) => CallInput::AgentFailed {
+                    agent,
+                    status: None,
+                    reason: "no answer".into(),
+                },
             };
             voice.post(&contact, input);
         });
     }
 
     async fn agent_answered(&mut self, agent: String, dialog: InviteDialog, sdp_body: Vec<u8>) {
-        let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent && a.dialog.is_none()) else {
+        let Some(a) = self
+            .agent
+            .as_mut()
+            .filter(|a| a.agent == agent && a.dialog.is_none())
+        else {
             // Rescinded meanwhile: this phone answered too late.
             let _ = dialog.bye().await;
             return;
@@ -806,10 +1011,19 @@ impl Call {
                 return;
             }
         }
-        self.route(RoutingEvent::Accept { contact: self.contact_id.clone(), agent }).await;
+        self.route(RoutingEvent::Accept {
+            contact: self.contact_id.clone(),
+            agent,
+        })
+        .await;
     }
 
-    async fn reinvite(&mut self, call_id: &str, body: &[u8], reply: rsipstack::dialog::dialog::TransactionHandle) {
+    async fn reinvite(
+        &mut self,
+        call_id: &str,
+        body: &[u8],
+        reply: rsipstack::dialog::dialog::TransactionHandle,
+    ) {
         let remote = match RemoteAudio::parse(body) {
             Ok(r) => r,
             Err(_) => {
@@ -832,7 +1046,11 @@ impl Call {
         };
         leg.connect(&remote, negotiated);
         let _ = reply
-            .respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(answer))
+            .respond(
+                StatusCode::OK,
+                Some(vec![Header::ContentType("application/sdp".into())]),
+                Some(answer),
+            )
             .await;
         if is_agent {
             let hold = remote.direction.is_hold();
@@ -861,13 +1079,17 @@ impl Call {
 
     async fn customer_left(&mut self, reason: &str) {
         info!(contact = %self.contact_id, "customer left ({reason})");
-        self.ctr.disconnect_reason.get_or_insert_with(|| "CUSTOMER_DISCONNECT".into());
+        self.ctr
+            .disconnect_reason
+            .get_or_insert_with(|| "CUSTOMER_DISCONNECT".into());
         self.phase = Phase::Ended;
     }
 
     async fn agent_left(&mut self) {
         if self.phase == Phase::Bridged {
-            self.ctr.disconnect_reason.get_or_insert_with(|| "AGENT_DISCONNECT".into());
+            self.ctr
+                .disconnect_reason
+                .get_or_insert_with(|| "AGENT_DISCONNECT".into());
             self.phase = Phase::Ended;
         }
     }
@@ -876,12 +1098,19 @@ impl Call {
     /// and the final contact record.
     async fn finish(&mut self) {
         let ended = now();
-        let queued_or_ringing = self.ctr.queue.as_ref().is_some_and(|q| q.dequeue_timestamp.is_none());
+        let queued_or_ringing = self
+            .ctr
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.dequeue_timestamp.is_none());
         if queued_or_ringing {
             if let Some(a) = self.agent.take() {
                 self.stop_ringing(&a).await;
             }
-            self.route(RoutingEvent::Abandon { contact: self.contact_id.clone() }).await;
+            self.route(RoutingEvent::Abandon {
+                contact: self.contact_id.clone(),
+            })
+            .await;
             if let Some(q) = &mut self.ctr.queue {
                 q.dequeue_timestamp = Some(ended);
                 q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
@@ -889,7 +1118,10 @@ impl Call {
         }
         if let Some(a) = self.agent.take() {
             if a.connected_at.is_some() {
-                self.route(RoutingEvent::ContactEnded { contact: self.contact_id.clone() }).await;
+                self.route(RoutingEvent::ContactEnded {
+                    contact: self.contact_id.clone(),
+                })
+                .await;
                 if let Some(info) = &mut self.ctr.agent {
                     if let Some(since) = a.on_hold_since {
                         info.hold_duration_seconds += since.elapsed().as_secs_f64();
@@ -908,13 +1140,29 @@ impl Call {
         }
         if let Some(recorder) = self.recorder.take() {
             let duration = recorder.duration_ms() as f64 / 1000.0;
-            let key = format!("recordings/{}/{}.wav", ended.format("%Y/%m/%d"), self.contact_id);
-            let wav = tokio::task::spawn_blocking(move || recorder.finish()).await.unwrap_or_default();
+            let key = format!(
+                "recordings/{}/{}.wav",
+                ended.format("%Y/%m/%d"),
+                self.contact_id
+            );
+            let wav = tokio::task::spawn_blocking(move || recorder.finish())
+                .await
+                .unwrap_or_default();
             self.ctr.recording = Some(match self.voice.app().blobs.put(&key, wav.into()).await {
-                Ok(()) => RecordingInfo { location: key, duration_seconds: duration, status: "AVAILABLE".into(), status_reason: None },
+                Ok(()) => RecordingInfo {
+                    location: key,
+                    duration_seconds: duration,
+                    status: "AVAILABLE".into(),
+                    status_reason: None,
+                },
                 Err(e) => {
                     warn!(contact = %self.contact_id, "recording not stored: {e}");
-                    RecordingInfo { location: key, duration_seconds: duration, status: "FAILED".into(), status_reason: Some(e.to_string()) }
+                    RecordingInfo {
+                        location: key,
+                        duration_seconds: duration,
+                        status: "FAILED".into(),
+                        status_reason: Some(e.to_string()),
+                    }
                 }
             });
         }
@@ -935,7 +1183,10 @@ fn other(law: Law) -> Law {
 
 /// The user part for a SIP URI from a number or address.
 fn sip_user(address: &str) -> String {
-    let user: String = address.chars().filter(|c| c.is_ascii_alphanumeric() || "+-_.".contains(*c)).collect();
+    let user: String = address
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+-_.".contains(*c))
+        .collect();
     if user.is_empty() {
         "anonymous".into()
     } else {

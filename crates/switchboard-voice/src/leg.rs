@@ -78,9 +78,15 @@ impl Leg {
     /// Sends 20 ms already in this leg's law (a relay needs no transcoding).
     pub fn send_payload(&mut self, payload: &[u8]) {
         let Some(latch) = &self.latch else { return };
-        let packet = self.out.audio(self.law().payload_type(), payload, payload.len() as u32);
+        let packet = self
+            .out
+            .audio(self.law().payload_type(), payload, payload.len() as u32);
         // A full socket buffer drops this packet, as the network would.
-        if self.socket.try_send_to(&packet, latch.destination()).is_ok() {
+        if self
+            .socket
+            .try_send_to(&packet, latch.destination())
+            .is_ok()
+        {
             self.packets_out += 1;
         }
     }
@@ -107,7 +113,10 @@ impl Leg {
         };
         self.packets_in += 1;
         if Some(packet.payload_type) == negotiated.event_payload_type {
-            return match self.detector.packet(packet.ssrc, packet.timestamp, &packet.payload) {
+            return match self
+                .detector
+                .packet(packet.ssrc, packet.timestamp, &packet.payload)
+            {
                 Some(d) => Heard::Digit(d),
                 None => Heard::Nothing,
             };

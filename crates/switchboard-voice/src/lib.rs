@@ -21,8 +21,8 @@
 //!   text-to-speech, converted to 8 kHz once and cached.
 
 pub mod call;
-pub mod library;
 pub mod leg;
+pub mod library;
 pub mod registrar;
 pub mod sip;
 

@@ -44,7 +44,10 @@ fn espeak_voice(voice: &str) -> String {
         return mapped.to_string();
     }
     // Only characters espeak-ng voice names use: never an option or a path.
-    if v.chars().all(|c| c.is_ascii_alphanumeric() || "-+_".contains(c)) && !v.starts_with('-') {
+    if v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-+_".contains(c))
+        && !v.starts_with('-')
+    {
         v.to_string()
     } else {
         "en-us+f3".to_string()
@@ -67,7 +70,11 @@ fn ssml_to_text(ssml: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'")
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
 }
 
 fn trim_cache<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
@@ -94,7 +101,12 @@ impl Library {
     }
 
     /// The audio for one rendered message.
-    pub async fn render(&self, app: &AppState, message: &Rendered, voice: &str) -> Result<Clip, String> {
+    pub async fn render(
+        &self,
+        app: &AppState,
+        message: &Rendered,
+        voice: &str,
+    ) -> Result<Clip, String> {
         match message {
             Rendered::Text(text) => self.speak(text, voice).await,
             Rendered::Ssml(ssml) => self.speak(&ssml_to_text(ssml), voice).await,
@@ -110,7 +122,12 @@ impl Library {
             return Ok(Vec::new().into());
         }
         let key = (voice.clone(), text.clone());
-        if let Some(clip) = self.speech.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(clip) = self
+            .speech
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(clip.clone());
         }
         let output = tokio::process::Command::new(&self.tts_command)
@@ -148,7 +165,12 @@ impl Library {
             .await
             .map_err(|e| format!("prompt '{name}': {e}"))?
             .ok_or_else(|| format!("no prompt '{name}'"))?;
-        if let Some((version, clip)) = self.prompts.lock().unwrap_or_else(|e| e.into_inner()).get(&record.id) {
+        if let Some((version, clip)) = self
+            .prompts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&record.id)
+        {
             if *version == record.version {
                 return Ok(clip.clone());
             }
@@ -185,7 +207,9 @@ mod tests {
     #[test]
     fn ssml_keeps_the_words() {
         assert_eq!(
-            ssml_to_text("<speak>Press <emphasis>one</emphasis> &amp; wait</speak>").split_whitespace().collect::<Vec<_>>(),
+            ssml_to_text("<speak>Press <emphasis>one</emphasis> &amp; wait</speak>")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
             ["Press", "one", "&", "wait"]
         );
     }

@@ -81,7 +81,9 @@ impl Registrar {
 
     fn nonce_is_fresh(&self, nonce: &str) -> bool {
         let nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        nonces.get(nonce).is_some_and(|at| at.elapsed() < NONCE_LIFETIME)
+        nonces
+            .get(nonce)
+            .is_some_and(|at| at.elapsed() < NONCE_LIFETIME)
     }
 
     async fn challenge(&self, tx: &mut Transaction) {
@@ -91,7 +93,10 @@ impl Registrar {
             self.new_nonce()
         );
         let header = Header::WwwAuthenticate(value.into());
-        if let Err(e) = tx.reply_with(StatusCode::Unauthorized, vec![header], None).await {
+        if let Err(e) = tx
+            .reply_with(StatusCode::Unauthorized, vec![header], None)
+            .await
+        {
             warn!("REGISTER challenge not sent: {e}");
         }
     }
@@ -121,7 +126,8 @@ impl Registrar {
             .as_ref()
             .filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username))
             .and_then(|u| u.spec.phone_config.sip_password.clone());
-        let verified = password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
+        let verified =
+            password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
         if !verified {
             warn!(username = %auth.username, %source, "REGISTER refused: wrong credentials");
             let _ = tx.reply(StatusCode::Forbidden).await;
@@ -133,17 +139,27 @@ impl Registrar {
             .expires_header()
             .and_then(|e| e.value().trim().parse::<u32>().ok())
             .unwrap_or(3600);
-        let contact = tx.original.contact_header().ok().and_then(|c| c.typed().ok()).map(|c| c.uri);
+        let contact = tx
+            .original
+            .contact_header()
+            .ok()
+            .and_then(|c| c.typed().ok())
+            .map(|c| c.uri);
         let key = username.to_lowercase();
         if expires == 0 {
-            self.bindings.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            self.bindings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
             info!(%username, "desk phone unregistered");
             let _ = tx.reply(StatusCode::OK).await;
             return;
         }
         if expires < MIN_EXPIRES {
             let header = Header::MinExpires(MIN_EXPIRES.to_string().into());
-            let _ = tx.reply_with(StatusCode::IntervalTooBrief, vec![header], None).await;
+            let _ = tx
+                .reply_with(StatusCode::IntervalTooBrief, vec![header], None)
+                .await;
             return;
         }
         let Some(contact) = contact else {
@@ -151,14 +167,17 @@ impl Registrar {
             return;
         };
         let expires = expires.min(MAX_EXPIRES);
-        self.bindings.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            key,
-            Binding {
-                contact: contact.clone(),
-                source,
-                expires_at: Instant::now() + Duration::from_secs(u64::from(expires)),
-            },
-        );
+        self.bindings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                key,
+                Binding {
+                    contact: contact.clone(),
+                    source,
+                    expires_at: Instant::now() + Duration::from_secs(u64::from(expires)),
+                },
+            );
         info!(%username, %source, "desk phone registered");
         let headers = vec![
             Header::Contact(format!("<{contact}>;expires={expires}").into()),

@@ -102,7 +102,10 @@ impl Voice {
         self.inner.local_sip
     }
     pub fn contact_uri(&self) -> Uri {
-        format!("sip:switchboard@{}", self.inner.local_sip).as_str().try_into().unwrap_or_default()
+        format!("sip:switchboard@{}", self.inner.local_sip)
+            .as_str()
+            .try_into()
+            .unwrap_or_default()
     }
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
@@ -155,7 +158,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
         .map_err(|e| format!("SIP address: {e:?}"))?;
     transport.add_transport(udp.into());
     let tcp_addr = SocketAddr::new(local_sip.ip(), local_sip.port());
-    match TcpListenerConnection::new(tcp_addr.into(), None).await {
+    match TcpListenerConnection::new(tcp_addr, None).await {
         Ok(tcp) => transport.add_transport(tcp.into()),
         Err(e) => warn!("SIP TCP on {tcp_addr} not available: {e}"),
     }
@@ -164,7 +167,9 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
         .with_transport_layer(transport)
         .with_user_agent("Switchboard")
         .build();
-    let incoming = endpoint.incoming_transactions().map_err(|e| e.to_string())?;
+    let incoming = endpoint
+        .incoming_transactions()
+        .map_err(|e| e.to_string())?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
     let voice = Voice {
@@ -211,8 +216,18 @@ fn source_of(tx: &Transaction) -> Option<SocketAddr> {
 
 impl Voice {
     async fn on_request(&self, mut tx: Transaction) {
-        let in_dialog = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
-        if in_dialog || matches!(tx.original.method, Method::Ack | Method::Cancel | Method::Bye | Method::Info) {
+        let in_dialog = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().ok().flatten())
+            .is_some();
+        if in_dialog
+            || matches!(
+                tx.original.method,
+                Method::Ack | Method::Cancel | Method::Bye | Method::Info
+            )
+        {
             if let Some(mut dialog) = self.dialogs().match_dialog(&tx) {
                 if let Err(e) = dialog.handle(&mut tx).await {
                     warn!("in-dialog {}: {e}", tx.original.method);
@@ -232,9 +247,15 @@ impl Voice {
         };
         match tx.original.method {
             Method::Invite => self.inbound_call(tx, source).await,
-            Method::Register => self.inner.registrar.register(self.app(), &mut tx, source).await,
+            Method::Register => {
+                self.inner
+                    .registrar
+                    .register(self.app(), &mut tx, source)
+                    .await
+            }
             Method::Options => {
-                let allow = Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER".into());
+                let allow =
+                    Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER".into());
                 let _ = tx.reply_with(StatusCode::OK, vec![allow], None).await;
             }
             _ => {
@@ -299,7 +320,11 @@ impl Voice {
             }
         };
         leg.connect(&remote, negotiated);
-        let call_id = tx.original.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+        let call_id = tx
+            .original
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
         let caller = tx
             .original
             .from_header()
@@ -308,7 +333,12 @@ impl Voice {
             .and_then(|u| u.user().map(str::to_string))
             .unwrap_or_else(|| "anonymous".into());
         let caller = parse_e164(&caller).map(|e| e.number).unwrap_or(caller);
-        let dialog = match self.dialogs().get_or_create_server_invite(&tx, self.state_sender(), None, Some(self.contact_uri())) {
+        let dialog = match self.dialogs().get_or_create_server_invite(
+            &tx,
+            self.state_sender(),
+            None,
+            Some(self.contact_uri()),
+        ) {
             Ok(d) => d,
             Err(_) => {
                 let _ = tx.reply(StatusCode::ServerInternalError).await;
@@ -326,7 +356,10 @@ impl Voice {
                 warn!("INVITE transaction: {e}");
             }
         });
-        if let Err(e) = dialog.accept(Some(vec![Header::ContentType("application/sdp".into())]), Some(answer)) {
+        if let Err(e) = dialog.accept(
+            Some(vec![Header::ContentType("application/sdp".into())]),
+            Some(answer),
+        ) {
             warn!("answer not sent: {e}");
         }
         info!(contact = %contact_id, from = %caller, to = %number.0, "call answered");
@@ -350,7 +383,11 @@ impl Voice {
 
 /// Our number (E.164) and its flow, for the dialled user part.
 async fn lookup_number(app: &AppState, dialled: &str) -> Option<(String, String)> {
-    let candidate = if dialled.starts_with('+') { dialled.to_string() } else { format!("+{dialled}") };
+    let candidate = if dialled.starts_with('+') {
+        dialled.to_string()
+    } else {
+        format!("+{dialled}")
+    };
     let e164 = parse_e164(&candidate).ok()?.number;
     let numbers = app.store.list::<PhoneNumber>().await.ok()?;
     let n = numbers.into_iter().find(|n| n.spec.number == e164)?;
@@ -388,17 +425,27 @@ async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {
                 let body = String::from_utf8_lossy(&request.body).to_string();
                 let digit = body
                     .lines()
-                    .find_map(|l| l.trim().strip_prefix("Signal=").or_else(|| l.trim().strip_prefix("Signal =")))
+                    .find_map(|l| {
+                        l.trim()
+                            .strip_prefix("Signal=")
+                            .or_else(|| l.trim().strip_prefix("Signal ="))
+                    })
                     .and_then(|d| d.trim().chars().next());
                 let _ = handle.reply(StatusCode::OK).await;
                 if let Some(digit) = digit {
-                    voice.post_by_call_id(&id.call_id, || CallInput::InfoDigit { call_id: id.call_id.clone(), digit });
+                    voice.post_by_call_id(&id.call_id, || CallInput::InfoDigit {
+                        call_id: id.call_id.clone(),
+                        digit,
+                    });
                 }
             }
             DialogState::Options(_, _, handle) => {
                 let _ = handle.reply(StatusCode::OK).await;
             }
-            DialogState::Notify(_, _, handle) | DialogState::Message(_, _, handle) | DialogState::Publish(_, _, handle) | DialogState::Refer(_, _, handle) => {
+            DialogState::Notify(_, _, handle)
+            | DialogState::Message(_, _, handle)
+            | DialogState::Publish(_, _, handle)
+            | DialogState::Refer(_, _, handle) => {
                 let _ = handle.reply(StatusCode::NotImplemented).await;
             }
             _ => {}

@@ -21,7 +21,10 @@ const SIP_PASSWORD: &str = "desk-phone-secret-1";
 const NUMBER: &str = "442079460999";
 
 fn sipp_ready() -> bool {
-    let ok = std::process::Command::new("sipp").arg("-v").output().is_ok();
+    let ok = std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_ok();
     if !ok && std::env::var_os("CI").is_some() {
         panic!("sipp is missing (Debian package sip-tester); .ci/run installs it");
     }
@@ -31,8 +34,12 @@ fn sipp_ready() -> bool {
 /// A scenario from tests/sipp, with `[pcaps]` (SIPp does not expand keys in
 /// exec attributes) replaced by the folder of SIPp's audio captures.
 fn scenario(name: &str) -> String {
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name);
-    let text = std::fs::read_to_string(&source).unwrap().replace("[pcaps]", &pcaps());
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name);
+    let text = std::fs::read_to_string(&source)
+        .unwrap()
+        .replace("[pcaps]", &pcaps());
     let out = std::env::temp_dir().join(format!("switchboard-{}-{name}", std::process::id()));
     std::fs::write(&out, text).unwrap();
     out.display().to_string()
@@ -43,7 +50,11 @@ fn pcaps() -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Rig {
@@ -58,15 +69,22 @@ struct Rig {
 impl Rig {
     async fn new() -> Rig {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()))
+            .with_env_filter(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()),
+            )
             .with_test_writer()
             .try_init();
         let (_, db) = stores().await.into_iter().next().unwrap();
         let store = db.store.clone();
         bootstrap::ensure_defaults(&store).await.unwrap();
-        bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into())).await.unwrap();
+        bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into()))
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let routing = switchboard_server::routing::start_with(store.clone(), Duration::from_secs(5)).await.unwrap();
+        let routing =
+            switchboard_server::routing::start_with(store.clone(), Duration::from_secs(5))
+                .await
+                .unwrap();
         let state = AppState {
             store: store.clone(),
             blobs: Blobs::local(dir.path()).unwrap(),
@@ -75,14 +93,24 @@ impl Rig {
             routing,
             settings: Arc::new(Settings::default()),
         };
-        let voice = switchboard_voice::start(state.clone(), VoiceConfig::local("127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
+        let voice = switchboard_voice::start(
+            state.clone(),
+            VoiceConfig::local("127.0.0.1:0".parse().unwrap()),
+        )
+        .await
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
         tokio::spawn(async move { axum_serve(listener, state).await });
         let http = reqwest::Client::new();
-        let mut rig = Rig { http, base, token: String::new(), voice, _db: db, _dir: dir };
+        let mut rig = Rig {
+            http,
+            base,
+            token: String::new(),
+            voice,
+            _db: db,
+            _dir: dir,
+        };
         rig.token = rig.login("admin", ADMIN_PASSWORD).await;
         rig
     }
@@ -92,14 +120,33 @@ impl Rig {
     }
 
     async fn login(&self, user: &str, password: &str) -> String {
-        let r = self.call("POST", "/auth/login", Some(json!({"username": user, "password": password})), None).await;
-        r["token"].as_str().unwrap_or_else(|| panic!("login: {r}")).to_string()
+        let r = self
+            .call(
+                "POST",
+                "/auth/login",
+                Some(json!({"username": user, "password": password})),
+                None,
+            )
+            .await;
+        r["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login: {r}"))
+            .to_string()
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Value {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Value {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(method.parse().unwrap(), url);
-        if let Some(t) = token.or(Some(self.token.as_str())).filter(|t| !t.is_empty()) {
+        if let Some(t) = token
+            .or(Some(self.token.as_str()))
+            .filter(|t| !t.is_empty())
+        {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
@@ -114,13 +161,31 @@ impl Rig {
 
     /// A trunk for loopback, the menu flow on our number, a desk-phone agent who is Available.
     async fn centre(&self) {
-        self.call("POST", "/sip-trunks", Some(json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]})), None).await;
+        self.call(
+            "POST",
+            "/sip-trunks",
+            Some(json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]})),
+            None,
+        )
+        .await;
         let flow = self
-            .call("POST", "/flows", Some(json!({"name": "Voice test", "type": "CONTACT_FLOW", "content": menu_flow()})), None)
+            .call(
+                "POST",
+                "/flows",
+                Some(json!({"name": "Voice test", "type": "CONTACT_FLOW", "content": menu_flow()})),
+                None,
+            )
             .await;
         let id = flow["id"].as_str().unwrap().to_string();
-        self.call("POST", &format!("/flows/{id}/publish"), None, None).await;
-        self.call("POST", "/phone-numbers", Some(json!({"number": format!("+{NUMBER}"), "flow": id})), None).await;
+        self.call("POST", &format!("/flows/{id}/publish"), None, None)
+            .await;
+        self.call(
+            "POST",
+            "/phone-numbers",
+            Some(json!({"number": format!("+{NUMBER}"), "flow": id})),
+            None,
+        )
+        .await;
         self.call(
             "POST",
             "/users",
@@ -133,18 +198,31 @@ impl Rig {
         )
         .await;
         let agent = self.login("deskagent", AGENT_PASSWORD).await;
-        self.call("PUT", "/me/status", Some(json!({"status": "Available"})), Some(&agent)).await;
+        self.call(
+            "PUT",
+            "/me/status",
+            Some(json!({"status": "Available"})),
+            Some(&agent),
+        )
+        .await;
     }
 
     async fn contacts(&self) -> Vec<Value> {
-        self.call("GET", "/contacts", None, None).await["items"].as_array().cloned().unwrap_or_default()
+        self.call("GET", "/contacts", None, None).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Waits for `n` contact records in state ENDED.
     async fn ended(&self, n: usize) -> Vec<Value> {
         for _ in 0..100 {
             let all = self.contacts().await;
-            let ended: Vec<Value> = all.iter().filter(|c| c["state"] == "ENDED").cloned().collect();
+            let ended: Vec<Value> = all
+                .iter()
+                .filter(|c| c["state"] == "ENDED")
+                .cloned()
+                .collect();
             if ended.len() >= n {
                 return ended;
             }
@@ -200,7 +278,11 @@ async fn sipp(args: &[String]) -> (i32, String) {
         .await
         .expect("sipp finished")
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -224,7 +306,10 @@ fn channels(wav: &[u8]) -> (Vec<i16>, Vec<i16>) {
     let mut r = hound::WavReader::new(Cursor::new(wav)).unwrap();
     assert_eq!((r.spec().channels, r.spec().sample_rate), (2, 8000));
     let all: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
-    (all.iter().step_by(2).copied().collect(), all.iter().skip(1).step_by(2).copied().collect())
+    (
+        all.iter().step_by(2).copied().collect(),
+        all.iter().skip(1).step_by(2).copied().collect(),
+    )
 }
 
 fn rms(s: &[i16]) -> f64 {
@@ -272,11 +357,25 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
     phone_args.push("-rtp_echo".into());
     let phone = tokio::spawn(async move { sipp(&phone_args).await });
     let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
-    register.extend(["-au", "deskagent", "-ap", SIP_PASSWORD, "-key", "phone_port"].map(String::from));
+    register.extend(
+        [
+            "-au",
+            "deskagent",
+            "-ap",
+            SIP_PASSWORD,
+            "-key",
+            "phone_port",
+        ]
+        .map(String::from),
+    );
     register.push(phone_port.to_string());
     let (code, out) = sipp(&register).await;
     assert_eq!(code, 0, "REGISTER: {out}");
-    let binding = rig.voice.registrar().lookup("deskagent").expect("registered");
+    let binding = rig
+        .voice
+        .registrar()
+        .lookup("deskagent")
+        .expect("registered");
     assert_eq!(binding.destination().port(), phone_port);
 
     let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
@@ -293,7 +392,13 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| format!("{} {}", s["action"].as_str().unwrap(), s["branch"].as_str().unwrap()))
+        .map(|s| {
+            format!(
+                "{} {}",
+                s["action"].as_str().unwrap(),
+                s["branch"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(path[0], "menu condition Equals 1", "{path:?}");
     assert!(path.iter().any(|p| p.starts_with("transfer")), "{path:?}");
@@ -322,9 +427,15 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
     let (left, right) = channels(&wav);
     assert!(left.len() > 8000 * 6, "recording is {} samples", left.len());
     let (l, r) = (rms(&left), rms(&right));
-    assert!(l > 300.0 && r > 300.0, "levels: customer {l:.0}, agent {r:.0}");
+    assert!(
+        l > 300.0 && r > 300.0,
+        "levels: customer {l:.0}, agent {r:.0}"
+    );
     let correlation = best_correlation(&left, &right, 8000 / 2);
-    assert!(correlation > 0.5, "agent side does not carry the caller's audio (correlation {correlation:.2})");
+    assert!(
+        correlation > 0.5,
+        "agent side does not carry the caller's audio (correlation {correlation:.2})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,12 +447,23 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     rig.centre().await;
 
     // Not our number: 404. From an address no trunk admits: 403.
-    let (code, out) = sipp(&common(&rig, "invite_refused_404.xml", "15550001111", "127.0.0.1")).await;
+    let (code, out) = sipp(&common(
+        &rig,
+        "invite_refused_404.xml",
+        "15550001111",
+        "127.0.0.1",
+    ))
+    .await;
     assert_eq!(code, 0, "{out}");
     let (code, out) = sipp(&common(&rig, "invite_refused_403.xml", NUMBER, "127.0.0.2")).await;
     assert_eq!(code, 0, "{out}");
     // A phone with the wrong password: challenged, then refused.
-    let mut wrong = common(&rig, "register_unauthenticated.xml", "deskagent", "127.0.0.1");
+    let mut wrong = common(
+        &rig,
+        "register_unauthenticated.xml",
+        "deskagent",
+        "127.0.0.1",
+    );
     wrong.extend(["-au", "deskagent", "-ap", "not-the-password"].map(String::from));
     let (code, out) = sipp(&wrong).await;
     assert_eq!(code, 0, "{out}");
@@ -349,7 +471,11 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
 
     // Garbage on the SIP port does not hurt: the next calls are served.
     let junk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    for datagram in [&b"\x00\x01garbage"[..], b"INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n", &[0xff; 1400]] {
+    for datagram in [
+        &b"\x00\x01garbage"[..],
+        b"INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n",
+        &[0xff; 1400],
+    ] {
         junk.send_to(datagram, rig.sip()).await.unwrap();
     }
 
@@ -366,7 +492,11 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     assert_eq!(code, 0, "{out}");
 
     let records = rig.ended(2).await;
-    assert_eq!(records.len(), 2, "only accepted calls have records: {records:#?}");
+    assert_eq!(
+        records.len(),
+        2,
+        "only accepted calls have records: {records:#?}"
+    );
     let abandoned = &records[0];
     let hung_up = &records[1];
     assert_eq!(hung_up["disconnect_reason"], "CUSTOMER_DISCONNECT");
@@ -380,5 +510,12 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     assert_eq!(rig.voice.active_calls(), 0);
     // The router holds nothing for the abandoned call.
     let queues = rig.call("GET", "/routing/queues", None, None).await;
-    assert!(queues["items"].as_array().unwrap().iter().all(|q| q["waiting"].as_u64().unwrap_or(0) == 0), "{queues}");
+    assert!(
+        queues["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["waiting"].as_u64().unwrap_or(0) == 0),
+        "{queues}"
+    );
 }

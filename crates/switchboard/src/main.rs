@@ -130,7 +130,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let voice = switchboard_voice::start(state.clone(), voice_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting SIP: {e}"))?;
-    println!("SIP (trunks and desk phones) on {} UDP and TCP", voice.local_sip());
+    println!(
+        "SIP (trunks and desk phones) on {} UDP and TCP",
+        voice.local_sip()
+    );
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;

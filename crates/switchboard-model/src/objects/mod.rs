@@ -2,7 +2,6 @@
 
 pub mod agent_status;
 pub mod external_function;
-pub mod sip_trunk;
 pub mod flow;
 pub mod hours;
 pub mod phone_number;
@@ -11,4 +10,5 @@ pub mod queue;
 pub mod quick_connect;
 pub mod routing_profile;
 pub mod security_profile;
+pub mod sip_trunk;
 pub mod user;

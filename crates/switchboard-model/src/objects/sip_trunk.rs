@@ -51,9 +51,9 @@ pub fn parse_address_rule(rule: &str) -> Result<ipnet::IpNet, String> {
     if let Ok(net) = rule.parse::<ipnet::IpNet>() {
         return Ok(net.trunc());
     }
-    rule.parse::<IpAddr>()
-        .map(ipnet::IpNet::from)
-        .map_err(|_| format!("'{rule}' is neither an IP address nor a CIDR block like 203.0.113.0/24"))
+    rule.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| {
+        format!("'{rule}' is neither an IP address nor a CIDR block like 203.0.113.0/24")
+    })
 }
 
 impl SipTrunk {
@@ -77,17 +77,27 @@ impl ConfigSpec for SipTrunk {
         let mut e = Errors::new();
         e.name("name", &self.name);
         e.description("description", &self.description);
-        e.check(self.inbound_addresses.len() <= 100, "inbound_addresses", "at most 100 rules");
+        e.check(
+            self.inbound_addresses.len() <= 100,
+            "inbound_addresses",
+            "at most 100 rules",
+        );
         for (i, rule) in self.inbound_addresses.iter().enumerate() {
             if let Err(reason) = parse_address_rule(rule) {
                 e.add(format!("inbound_addresses[{i}]"), reason);
             }
         }
         if let Some(proxy) = &self.outbound_proxy {
-            let ok = proxy
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok_and(|p| p > 0));
-            e.check(ok, "outbound_proxy", "must be host:port, like sip.carrier.example:5060");
+            let ok = proxy.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty()
+                    && !host.contains(char::is_whitespace)
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            e.check(
+                ok,
+                "outbound_proxy",
+                "must be host:port, like sip.carrier.example:5060",
+            );
         }
         e.check(
             self.username.is_some() == self.password.is_some(),
@@ -138,6 +148,13 @@ mod tests {
         t.outbound_proxy = Some("nohost".into());
         let errors = t.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["inbound_addresses[1]", "inbound_addresses[2]", "outbound_proxy"]);
+        assert_eq!(
+            fields,
+            [
+                "inbound_addresses[1]",
+                "inbound_addresses[2]",
+                "outbound_proxy"
+            ]
+        );
     }
 }

@@ -64,7 +64,12 @@ pub async fn list(
 
 async fn find(app: &AppState, id: &str) -> ApiResult<ContactRecord> {
     app.store.get_contact(id).await?.ok_or_else(|| {
-        ApiError::field(StatusCode::NOT_FOUND, "not_found", "id", format!("no contact with id '{id}'"))
+        ApiError::field(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "id",
+            format!("no contact with id '{id}'"),
+        )
     })
 }
 
@@ -98,10 +103,17 @@ pub async fn recording(
         .filter(|r| r.status == "AVAILABLE")
         .map(|r| r.location)
         .ok_or_else(|| {
-            ApiError::field(StatusCode::NOT_FOUND, "id", "id", format!("contact '{id}' has no recording"))
+            ApiError::field(
+                StatusCode::NOT_FOUND,
+                "id",
+                "id",
+                format!("contact '{id}' has no recording"),
+            )
         })?;
     let bytes = app.blobs.get(&location).await.map_err(ApiError::internal)?;
     let actor: Actor = who.actor();
-    app.store.audit_contact(&actor, "recording_download", &id).await?;
+    app.store
+        .audit_contact(&actor, "recording_download", &id)
+        .await?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes))
 }

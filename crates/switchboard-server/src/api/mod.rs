@@ -16,8 +16,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use switchboard_model::{
-    permissions, AgentStatus, ExternalFunction, SipTrunk, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
-    QuickConnect, RoutingProfile, SecurityProfile, User,
+    permissions, AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 use utoipa::ToSchema;
 
