@@ -151,6 +151,10 @@ pub struct Call {
     /// An offer that arrived before the flow finished handing the contact
     /// to the queue (the router can decide faster than the flow ends).
     early_offer: Option<RoutingUpdate>,
+    /// When the caller's RTP was last heard (its packet count then).
+    last_heard: (Instant, u64),
+    /// The caller put us on hold (re-INVITE sendonly/inactive): no media expected.
+    customer_held: bool,
 }
 
 pub struct NewCall {
@@ -220,6 +224,8 @@ impl Call {
             ctr_tx,
             seed: rand::random(),
             early_offer: None,
+            last_heard: (Instant::now(), 0),
+            customer_held: false,
         };
         call.save();
         call.start_session(new.flow);
@@ -347,6 +353,18 @@ impl Call {
 
     fn on_tick(&mut self) {
         let now = self.now_ms();
+        if self.customer.packets_in != self.last_heard.1 {
+            self.last_heard = (Instant::now(), self.customer.packets_in);
+        } else if !self.customer_held
+            && self.last_heard.0.elapsed() >= self.voice.config().media_timeout
+        {
+            warn!(contact = %self.contact_id, "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
+            self.ctr
+                .disconnect_reason
+                .get_or_insert_with(|| "TELECOM_PROBLEM".into());
+            self.phase = Phase::Ended;
+            return;
+        }
         let tick = self.playout.tick();
         let bridged_live = self.phase == Phase::Bridged
             && self
@@ -897,10 +915,27 @@ impl Call {
             // with the router, which times it out if nobody takes it.
             return;
         }
-        let Some(binding) = self.voice.registrar().lookup(&user.spec.username) else {
-            warn!(agent = %user.spec.username, "desk phone not registered");
-            self.route(RoutingEvent::AgentError { agent }).await;
-            return;
+        let route = match self.voice.registrar().lookup(&user.spec.username) {
+            Some(binding) => Ok(PhoneRoute {
+                uri: binding.contact.clone(),
+                destination: binding.destination(),
+                credential: None,
+            }),
+            None => match &user.spec.phone_config.desk_phone_number {
+                Some(number) => self.voice.route_out(number).await,
+                None => Err(
+                    "the desk phone is not registered and the agent has no external number"
+                        .to_string(),
+                ),
+            },
+        };
+        let route = match route {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(agent = %user.spec.username, "cannot reach the agent: {e}");
+                self.route(RoutingEvent::AgentError { agent }).await;
+                return;
+            }
         };
         let leg = match Leg::bind(self.voice.config().media_ip).await {
             Ok(l) => l,
@@ -926,12 +961,13 @@ impl Call {
         let option = InviteOption {
             caller_display_name: Some(self.ctr.customer_endpoint.address.clone()),
             caller: caller.as_str().try_into().unwrap_or_default(),
-            callee: binding.contact.clone(),
+            callee: route.uri.clone(),
             contact: self.voice.contact_uri(),
             destination: Some(SipAddr::new(
                 rsipstack::sip::Transport::Udp,
-                binding.destination().into(),
+                route.destination.into(),
             )),
+            credential: route.credential.clone(),
             content_type: Some("application/sdp".into()),
             offer: Some(offer),
             call_id: Some(sip_call_id.clone()),
@@ -947,7 +983,7 @@ impl Call {
             connected_at: None,
             on_hold_since: None,
         });
-        info!(contact = %self.contact_id, agent = %user.spec.username, phone = %binding.destination(), "ringing the agent's desk phone");
+        info!(contact = %self.contact_id, agent = %user.spec.username, phone = %route.destination, uri = %route.uri, "ringing the agent's phone");
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
         tokio::spawn(async move {
@@ -1052,6 +1088,10 @@ impl Call {
                 Some(answer),
             )
             .await;
+        if !is_agent {
+            self.customer_held = remote.direction.is_hold();
+            self.last_heard = (Instant::now(), self.customer.packets_in);
+        }
         if is_agent {
             let hold = remote.direction.is_hold();
             let music = self.voice.library().hold_music();
@@ -1172,6 +1212,13 @@ impl Call {
         self.voice.forget(&self.contact_id, &self.customer_call_id);
         info!(contact = %self.contact_id, reason = ?self.ctr.disconnect_reason, "call ended");
     }
+}
+
+/// Where and how to reach a phone.
+pub struct PhoneRoute {
+    pub uri: rsipstack::sip::Uri,
+    pub destination: std::net::SocketAddr,
+    pub credential: Option<rsipstack::dialog::authenticate::Credential>,
 }
 
 fn other(law: Law) -> Law {

@@ -40,6 +40,9 @@ pub struct VoiceConfig {
     pub realm: String,
     /// The espeak-ng program.
     pub tts_command: String,
+    /// A call whose caller sends no RTP for this long (and has not put us
+    /// on hold) has lost its media path, usually with its BYE: it is ended.
+    pub media_timeout: std::time::Duration,
 }
 
 impl VoiceConfig {
@@ -49,6 +52,7 @@ impl VoiceConfig {
             media_ip: sip_listen.ip(),
             realm: "switchboard".into(),
             tts_command: "espeak-ng".into(),
+            media_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -135,6 +139,45 @@ impl Voice {
 
     pub fn unbind_call_id(&self, call_id: &str) {
         lock(&self.inner.call_ids).remove(call_id);
+    }
+
+    /// How to call an external number: through the first SIP trunk with an
+    /// outbound proxy, with its credentials for the carrier's challenge.
+    pub async fn route_out(&self, number: &str) -> Result<crate::call::PhoneRoute, String> {
+        let trunks = self
+            .app()
+            .store
+            .list::<SipTrunk>()
+            .await
+            .map_err(|e| e.to_string())?;
+        let trunk = trunks
+            .into_iter()
+            .find(|t| t.spec.outbound_proxy.is_some())
+            .ok_or("no SIP trunk has an outbound proxy for external numbers")?;
+        let proxy = trunk.spec.outbound_proxy.clone().unwrap_or_default();
+        let destination = tokio::net::lookup_host(proxy.as_str())
+            .await
+            .map_err(|e| format!("trunk '{}' proxy {proxy}: {e}", trunk.spec.name))?
+            .next()
+            .ok_or_else(|| format!("trunk '{}' proxy {proxy} has no address", trunk.spec.name))?;
+        let uri: Uri = format!("sip:{number}@{proxy}")
+            .as_str()
+            .try_into()
+            .map_err(|e| format!("'{number}' cannot be dialled: {e:?}"))?;
+        let credential = match (&trunk.spec.username, &trunk.spec.password) {
+            (Some(username), Some(password)) => Some(rsipstack::dialog::authenticate::Credential {
+                username: username.clone(),
+                password: password.clone(),
+                realm: None,
+                auth_username: None,
+            }),
+            _ => None,
+        };
+        Ok(crate::call::PhoneRoute {
+            uri,
+            destination,
+            credential,
+        })
     }
 
     pub fn forget(&self, contact: &str, call_id: &str) {

@@ -68,6 +68,10 @@ struct Rig {
 
 impl Rig {
     async fn new() -> Rig {
+        Rig::with_media_timeout(Duration::from_secs(60)).await
+    }
+
+    async fn with_media_timeout(media_timeout: Duration) -> Rig {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()),
@@ -93,12 +97,11 @@ impl Rig {
             routing,
             settings: Arc::new(Settings::default()),
         };
-        let voice = switchboard_voice::start(
-            state.clone(),
-            VoiceConfig::local("127.0.0.1:0".parse().unwrap()),
-        )
-        .await
-        .unwrap();
+        let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
+        config.media_timeout = media_timeout;
+        let voice = switchboard_voice::start(state.clone(), config)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
         tokio::spawn(async move { axum_serve(listener, state).await });
@@ -161,13 +164,20 @@ impl Rig {
 
     /// A trunk for loopback, the menu flow on our number, a desk-phone agent who is Available.
     async fn centre(&self) {
-        self.call(
-            "POST",
-            "/sip-trunks",
-            Some(json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]})),
-            None,
+        self.centre_with(
+            json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+            json!({}),
         )
-        .await;
+        .await
+    }
+
+    /// `trunk` is the SIP trunk; `phone` is merged into the agent's phone_config.
+    async fn centre_with(&self, trunk: Value, phone: Value) {
+        self.call("POST", "/sip-trunks", Some(trunk), None).await;
+        let mut phone_config = json!({"phone_type": "DESK_PHONE", "after_contact_work_timeout_seconds": 1, "sip_password": SIP_PASSWORD});
+        for (k, v) in phone.as_object().unwrap() {
+            phone_config[k] = v.clone();
+        }
         let flow = self
             .call(
                 "POST",
@@ -192,7 +202,7 @@ impl Rig {
             Some(json!({
                 "username": "deskagent", "first_name": "Desk", "last_name": "Agent", "password": AGENT_PASSWORD,
                 "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
-                "phone_config": {"phone_type": "DESK_PHONE", "after_contact_work_timeout_seconds": 1, "sip_password": SIP_PASSWORD}
+                "phone_config": phone_config
             })),
             None,
         )
@@ -211,6 +221,54 @@ impl Rig {
         self.call("GET", "/contacts", None, None).await["items"]
             .as_array()
             .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Starts the desk phone's call side with `scenario` and registers it.
+    async fn desk_phone(
+        &self,
+        scenario: &str,
+        echo: bool,
+    ) -> tokio::task::JoinHandle<(i32, String)> {
+        let phone_port = free_port();
+        let mut phone_args = common(self, scenario, "deskagent", "127.0.0.1");
+        phone_args[8] = phone_port.to_string();
+        if echo {
+            phone_args.push("-rtp_echo".into());
+        }
+        let phone = tokio::spawn(async move { sipp(&phone_args).await });
+        let mut register = common(self, "register.xml", "deskagent", "127.0.0.1");
+        register.extend(
+            [
+                "-au",
+                "deskagent",
+                "-ap",
+                SIP_PASSWORD,
+                "-key",
+                "phone_port",
+            ]
+            .map(String::from),
+        );
+        register.push(phone_port.to_string());
+        let (code, out) = sipp(&register).await;
+        assert_eq!(code, 0, "REGISTER: {out}");
+        let binding = self
+            .voice
+            .registrar()
+            .lookup("deskagent")
+            .expect("registered");
+        assert_eq!(binding.destination().port(), phone_port);
+        phone
+    }
+
+    async fn agent_state(&self) -> String {
+        let agents = self.call("GET", "/routing/agents", None, None).await;
+        agents["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["username"] == "deskagent")
+            .map(|a| a["state"].as_str().unwrap_or_default().to_string())
             .unwrap_or_default()
     }
 
@@ -518,4 +576,136 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
             .all(|q| q["waiting"].as_u64().unwrap_or(0) == 0),
         "{queues}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_holds_and_resumes_and_the_record_counts_the_hold() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = rig.desk_phone("agent_holds.xml", true).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone: {out}");
+    let record = rig.ended(1).await.remove(0);
+    let agent = &record["agent"];
+    assert_eq!(agent["hold_count"], 1, "{record:#}");
+    let hold = agent["hold_duration_seconds"].as_f64().unwrap();
+    assert!((1.5..3.5).contains(&hold), "hold {hold}");
+    let talk = agent["talk_duration_seconds"].as_f64().unwrap();
+    assert!(talk > 4.0, "talk {talk}");
+    // After the call the agent does after-contact work (1 s here), then is Available again.
+    for _ in 0..50 {
+        if rig.agent_state().await == "Available" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("agent is {} after ACW", rig.agent_state().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_desk_phone_misses_the_offer_and_the_caller_keeps_waiting() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = rig.desk_phone("agent_no_answer.xml", false).await;
+    // The offer times out after 5 s: the phone is CANCELled, the agent is
+    // Missed (not offered again), and the caller is still queued until they give up.
+    let mut caller = common(&rig, "caller_abandons.xml", NUMBER, "127.0.0.1");
+    caller.extend(["-d", "8000"].map(String::from));
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone (expects CANCEL): {out}");
+    assert_eq!(rig.agent_state().await, "Missed");
+    let record = rig.ended(1).await.remove(0);
+    assert!(record["agent"].is_null(), "{record:#}");
+    assert_eq!(record["queue"]["name"], "BasicQueue");
+    let waited = record["queue"]["duration_seconds"].as_f64().unwrap();
+    assert!(
+        waited > 7.0,
+        "the caller stayed queued after the missed offer ({waited} s)"
+    );
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_by_sip_info_and_media_from_the_wrong_place() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    // SIP INFO digits work like RFC 4733 ones.
+    let mut info = common(&rig, "caller_info_dtmf.xml", NUMBER, "127.0.0.1");
+    info.extend(["-d", "1000"].map(String::from));
+    let (code, out) = sipp(&info).await;
+    assert_eq!(code, 0, "INFO caller: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["dtmf_inputs"], json!(["1"]), "{record:#}");
+    assert_eq!(record["queue"]["name"], "BasicQueue");
+
+    // A key press from an address the SDP did not name is not the caller's.
+    let (code, out) = sipp(&common(
+        &rig,
+        "caller_wrong_source.xml",
+        NUMBER,
+        "127.0.0.1",
+    ))
+    .await;
+    assert_eq!(code, 0, "wrong-source caller: {out}");
+    let records = rig.ended(2).await;
+    let record = &records[0];
+    assert_eq!(record["dtmf_inputs"], json!([]), "{record:#}");
+    assert_eq!(
+        record["flow_path"][0]["branch"],
+        "error InputTimeLimitExceeded"
+    );
+    assert_eq!(record["disconnect_reason"], "CONTACT_FLOW_DISCONNECT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_media_stops_is_ended_and_recorded_as_a_telecom_problem() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::with_media_timeout(Duration::from_secs(2)).await;
+    rig.centre().await;
+    let (code, out) = sipp(&common(&rig, "caller_silent.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "silent caller: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["disconnect_reason"], "TELECOM_PROBLEM", "{record:#}");
+    assert_eq!(rig.voice.active_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    let carrier_port = free_port();
+    rig.centre_with(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": format!("127.0.0.1:{carrier_port}")}),
+        json!({"desk_phone_number": "+447911123456"}),
+    )
+    .await;
+    let mut carrier_args = common(&rig, "agent_external.xml", "carrier", "127.0.0.1");
+    carrier_args[8] = carrier_port.to_string();
+    carrier_args.push("-rtp_echo".into());
+    let carrier = tokio::spawn(async move { sipp(&carrier_args).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = carrier.await.unwrap();
+    assert_eq!(code, 0, "carrier: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    assert_eq!(record["recording"]["status"], "AVAILABLE");
 }
