@@ -709,3 +709,42 @@ async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
     assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
     assert_eq!(record["recording"]["status"], "AVAILABLE");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_agent_hangs_up_the_caller_is_released() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone_port = free_port();
+    let mut phone_args = common(&rig, "agent_hangs_up.xml", "deskagent", "127.0.0.1");
+    phone_args[8] = phone_port.to_string();
+    phone_args.extend(["-d", "2000"].map(String::from));
+    let phone = tokio::spawn(async move { sipp(&phone_args).await });
+    let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
+    register.extend(
+        [
+            "-au",
+            "deskagent",
+            "-ap",
+            SIP_PASSWORD,
+            "-key",
+            "phone_port",
+        ]
+        .map(String::from),
+    );
+    register.push(phone_port.to_string());
+    let (code, out) = sipp(&register).await;
+    assert_eq!(code, 0, "REGISTER: {out}");
+    let (code, out) = sipp(&common(&rig, "caller_stays.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["disconnect_reason"], "AGENT_DISCONNECT",
+        "{record:#}"
+    );
+    assert_eq!(record["agent"]["username"], "deskagent");
+}
