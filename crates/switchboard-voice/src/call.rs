@@ -1158,6 +1158,7 @@ impl Call {
         }
         if let Some(a) = self.agent.take() {
             if a.connected_at.is_some() {
+                self.voice.agent_finished(&a.agent, &self.contact_id);
                 self.route(RoutingEvent::ContactEnded {
                     contact: self.contact_id.clone(),
                 })

@@ -75,6 +75,9 @@ struct Inner {
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>,
     /// Contact ids by the SIP Call-ID of each of their legs.
     call_ids: Mutex<HashMap<String, String>>,
+    /// Agents doing after-contact work, and the contact it is for: when the
+    /// router moves them on, the contact record gets its ACW times.
+    after_contact_work: Mutex<HashMap<String, String>>,
     cancel: CancellationToken,
 }
 
@@ -180,6 +183,11 @@ impl Voice {
         })
     }
 
+    /// `agent` has just finished talking on `contact`.
+    pub fn agent_finished(&self, agent: &str, contact: &str) {
+        lock(&self.inner.after_contact_work).insert(agent.to_string(), contact.to_string());
+    }
+
     pub fn forget(&self, contact: &str, call_id: &str) {
         lock(&self.inner.calls).remove(contact);
         self.unbind_call_id(call_id);
@@ -226,6 +234,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
             state_sender,
             calls: Mutex::new(HashMap::new()),
             call_ids: Mutex::new(HashMap::new()),
+            after_contact_work: Mutex::new(HashMap::new()),
             cancel: cancel.clone(),
         }),
     };
@@ -500,6 +509,14 @@ async fn routing_updates(voice: Voice) {
     let mut updates = voice.app().routing.subscribe();
     loop {
         match updates.recv().await {
+            Ok(RoutingUpdate::AgentState { agent, state, at }) => {
+                if state != "AfterContactWork" {
+                    let contact = lock(&voice.inner.after_contact_work).remove(&agent);
+                    if let Some(contact) = contact {
+                        tokio::spawn(record_after_contact_work(voice.clone(), contact, at));
+                    }
+                }
+            }
             Ok(update) => {
                 let contact = match &update {
                     RoutingUpdate::Offer { contact, .. }
@@ -513,6 +530,38 @@ async fn routing_updates(voice: Voice) {
                 warn!("voice fell {n} routing updates behind");
             }
             Err(_) => break,
+        }
+    }
+}
+
+/// Writes the end of after-contact work into the contact record (its start
+/// is the disconnect). The call writes its final record just before, so a
+/// record not yet ENDED is read again shortly.
+async fn record_after_contact_work(
+    voice: Voice,
+    contact: String,
+    ended: chrono::DateTime<chrono::Utc>,
+) {
+    for _ in 0..20 {
+        match voice.app().store.get_contact(&contact).await {
+            Ok(Some(mut record)) if record.state == "ENDED" => {
+                let start = record.disconnect_timestamp.unwrap_or(ended);
+                if let Some(agent) = &mut record.agent {
+                    agent.after_contact_work_start_timestamp = Some(start);
+                    agent.after_contact_work_end_timestamp = Some(ended);
+                    agent.after_contact_work_duration_seconds =
+                        Some((ended - start).num_milliseconds().max(0) as f64 / 1000.0);
+                }
+                if let Err(e) = voice.app().store.put_contact(&record).await {
+                    warn!(%contact, "after-contact work not recorded: {e}");
+                }
+                return;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Err(e) => {
+                warn!(%contact, "after-contact work not recorded: {e}");
+                return;
+            }
         }
     }
 }

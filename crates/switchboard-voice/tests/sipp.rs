@@ -598,13 +598,28 @@ async fn agent_holds_and_resumes_and_the_record_counts_the_hold() {
     let talk = agent["talk_duration_seconds"].as_f64().unwrap();
     assert!(talk > 4.0, "talk {talk}");
     // After the call the agent does after-contact work (1 s here), then is Available again.
+    // The contact record then gets the after-contact work's times.
     for _ in 0..50 {
-        if rig.agent_state().await == "Available" {
+        let record = rig
+            .call(
+                "GET",
+                &format!("/contacts/{}", record["id"].as_str().unwrap()),
+                None,
+                None,
+            )
+            .await;
+        if let Some(acw) = record["agent"]["after_contact_work_duration_seconds"].as_f64() {
+            assert!((0.8..3.0).contains(&acw), "ACW {acw}");
+            assert!(record["agent"]["after_contact_work_end_timestamp"].is_string());
+            assert_eq!(rig.agent_state().await, "Available");
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("agent is {} after ACW", rig.agent_state().await);
+    panic!(
+        "no after-contact work recorded; agent is {}",
+        rig.agent_state().await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
