@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::leg::{Heard, Leg};
+use crate::session_timer::SessionTimer;
 use crate::sip::Voice;
 
 /// Seconds we ring an agent's phone; the router's offer timeout usually
@@ -53,6 +54,10 @@ pub enum CallInput {
         call_id: String,
         sdp: Vec<u8>,
         reply: rsipstack::dialog::dialog::TransactionHandle,
+    },
+    /// A session refresh (UPDATE) on a leg.
+    Refreshed {
+        call_id: String,
     },
     /// A key pressed, sent as SIP INFO (the fallback for phones without RFC 4733).
     InfoDigit {
@@ -155,6 +160,7 @@ pub struct Call {
     last_heard: (Instant, u64),
     /// The caller put us on hold (re-INVITE sendonly/inactive): no media expected.
     customer_held: bool,
+    session_timer: Option<SessionTimer>,
 }
 
 pub struct NewCall {
@@ -166,6 +172,8 @@ pub struct NewCall {
     pub flow: Arc<switchboard_flow::Flow>,
     pub flow_id: String,
     pub customer_number: String,
+    /// The session-timer interval agreed with the caller (RFC 4028).
+    pub session_seconds: Option<u32>,
     pub system_number: String,
 }
 
@@ -226,6 +234,7 @@ impl Call {
             early_offer: None,
             last_heard: (Instant::now(), 0),
             customer_held: false,
+            session_timer: new.session_seconds.map(|s| SessionTimer::new(s, 0)),
         };
         call.save();
         call.start_session(new.flow);
@@ -353,6 +362,14 @@ impl Call {
 
     fn on_tick(&mut self) {
         let now = self.now_ms();
+        if self.session_timer.as_ref().is_some_and(|t| t.expired(now)) {
+            warn!(contact = %self.contact_id, "session timer expired without a refresh: ending the call");
+            self.ctr
+                .disconnect_reason
+                .get_or_insert_with(|| "TELECOM_PROBLEM".into());
+            self.phase = Phase::Ended;
+            return;
+        }
         if self.customer.packets_in != self.last_heard.1 {
             self.last_heard = (Instant::now(), self.customer.packets_in);
         } else if !self.customer_held
@@ -417,6 +434,14 @@ impl Call {
                     .is_some_and(|a| a.sip_call_id == call_id)
                 {
                     self.agent_left().await;
+                }
+            }
+            CallInput::Refreshed { call_id } => {
+                if call_id == self.customer_call_id {
+                    let now = self.now_ms();
+                    if let Some(t) = &mut self.session_timer {
+                        t.refreshed(now);
+                    }
                 }
             }
             CallInput::InfoDigit { call_id, digit } => {
@@ -1089,6 +1114,10 @@ impl Call {
             )
             .await;
         if !is_agent {
+            let now = self.now_ms();
+            if let Some(t) = &mut self.session_timer {
+                t.refreshed(now);
+            }
             self.customer_held = remote.direction.is_hold();
             self.last_heard = (Instant::now(), self.customer.packets_in);
         }

@@ -24,6 +24,7 @@ pub mod call;
 pub mod leg;
 pub mod library;
 pub mod registrar;
+pub mod session_timer;
 pub mod sip;
 
 pub use sip::{start, Voice, VoiceConfig};

@@ -29,6 +29,7 @@ use crate::call::{Call, CallInput, NewCall};
 use crate::leg::Leg;
 use crate::library::Library;
 use crate::registrar::Registrar;
+use crate::session_timer::{negotiate, Negotiation};
 
 #[derive(Debug, Clone)]
 pub struct VoiceConfig {
@@ -43,6 +44,8 @@ pub struct VoiceConfig {
     /// A call whose caller sends no RTP for this long (and has not put us
     /// on hold) has lost its media path, usually with its BYE: it is ended.
     pub media_timeout: std::time::Duration,
+    /// The smallest session-timer interval accepted (RFC 4028 Min-SE, at least 90 in production).
+    pub min_session_expires: u32,
 }
 
 impl VoiceConfig {
@@ -53,6 +56,7 @@ impl VoiceConfig {
             realm: "switchboard".into(),
             tts_command: "espeak-ng".into(),
             media_timeout: std::time::Duration::from_secs(60),
+            min_session_expires: crate::session_timer::RFC_MIN_SE,
         }
     }
 }
@@ -347,6 +351,42 @@ impl Voice {
                 return;
             }
         };
+        let supported: Vec<String> = tx
+            .original
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::Supported(v) => Some(v.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        let session_expires = tx
+            .original
+            .session_expires_header()
+            .map(|h| h.value().to_string());
+        let mut answer_headers = vec![Header::ContentType("application/sdp".into())];
+        let session_seconds = match negotiate(
+            session_expires.as_deref(),
+            &supported,
+            self.config().min_session_expires,
+        ) {
+            Negotiation::None => None,
+            Negotiation::TooSmall { min_se } => {
+                let header = Header::MinSE(min_se.to_string().into());
+                let _ = tx
+                    .reply_with(StatusCode::SessionIntervalTooSmall, vec![header], None)
+                    .await;
+                return;
+            }
+            Negotiation::Timer {
+                seconds,
+                session_expires,
+            } => {
+                answer_headers.push(Header::SessionExpires(session_expires.into()));
+                answer_headers.push(Header::Require("timer".into()));
+                Some(seconds)
+            }
+        };
         let flow = match flow_shell::load_flow(self.app(), number.1.as_str(), false).await {
             Ok(f) => f,
             Err(e) => {
@@ -408,10 +448,7 @@ impl Voice {
                 warn!("INVITE transaction: {e}");
             }
         });
-        if let Err(e) = dialog.accept(
-            Some(vec![Header::ContentType("application/sdp".into())]),
-            Some(answer),
-        ) {
+        if let Err(e) = dialog.accept(Some(answer_headers), Some(answer)) {
             warn!("answer not sent: {e}");
         }
         info!(contact = %contact_id, from = %caller, to = %number.0, "call answered");
@@ -426,6 +463,7 @@ impl Voice {
                 flow,
                 flow_id: number.1,
                 customer_number: caller,
+                session_seconds,
                 system_number: number.0,
             },
         )
@@ -470,7 +508,11 @@ async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {
                         let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
                     }
                 } else {
+                    // UPDATE without a new offer: a session refresh.
                     let _ = handle.reply(StatusCode::OK).await;
+                    voice.post_by_call_id(&id.call_id, || CallInput::Refreshed {
+                        call_id: id.call_id.clone(),
+                    });
                 }
             }
             DialogState::Info(id, request, handle) => {

@@ -72,6 +72,10 @@ impl Rig {
     }
 
     async fn with_media_timeout(media_timeout: Duration) -> Rig {
+        Rig::with(media_timeout, 90).await
+    }
+
+    async fn with(media_timeout: Duration, min_session_expires: u32) -> Rig {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()),
@@ -99,6 +103,7 @@ impl Rig {
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
         config.media_timeout = media_timeout;
+        config.min_session_expires = min_session_expires;
         let voice = switchboard_voice::start(state.clone(), config)
             .await
             .unwrap();
@@ -762,4 +767,29 @@ async fn when_the_agent_hangs_up_the_caller_is_released() {
         "{record:#}"
     );
     assert_eq!(record["agent"]["username"], "deskagent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_timers_are_agreed_and_an_unrefreshed_session_ends() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::with(Duration::from_secs(60), 3).await;
+    rig.centre().await;
+    let mut small = common(&rig, "invite_refused_422.xml", NUMBER, "127.0.0.1");
+    small.extend(["-key", "session_expires", "2"].map(String::from));
+    let (code, out) = sipp(&small).await;
+    assert_eq!(code, 0, "422 expected: {out}");
+    let mut timer = common(&rig, "caller_session_timer.xml", NUMBER, "127.0.0.1");
+    timer.extend(["-key", "session_expires", "3"].map(String::from));
+    let started = std::time::Instant::now();
+    let (code, out) = sipp(&timer).await;
+    assert_eq!(code, 0, "session timer: {out}");
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        (1.5..3.5).contains(&took),
+        "the unrefreshed session ended after {took:.1} s (3 s interval, 1 s margin)"
+    );
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["disconnect_reason"], "TELECOM_PROBLEM", "{record:#}");
 }
