@@ -13,6 +13,7 @@ use rsipstack::sip::{Header, Method, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::connection::SipConnection;
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::tls::{TlsConfig, TlsListenerConnection};
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::TransportLayer;
 use rsipstack::EndpointBuilder;
@@ -46,6 +47,16 @@ pub struct VoiceConfig {
     pub media_timeout: std::time::Duration,
     /// The smallest session-timer interval accepted (RFC 4028 Min-SE, at least 90 in production).
     pub min_session_expires: u32,
+    /// SIP over TLS (SIPS), for trunks that require it.
+    pub tls: Option<TlsListen>,
+}
+
+/// A TLS listener: address and PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    pub listen: SocketAddr,
+    pub cert_pem: std::path::PathBuf,
+    pub key_pem: std::path::PathBuf,
 }
 
 impl VoiceConfig {
@@ -57,6 +68,7 @@ impl VoiceConfig {
             tts_command: "espeak-ng".into(),
             media_timeout: std::time::Duration::from_secs(60),
             min_session_expires: crate::session_timer::RFC_MIN_SE,
+            tls: None,
         }
     }
 }
@@ -216,6 +228,23 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
     match TcpListenerConnection::new(tcp_addr, None).await {
         Ok(tcp) => transport.add_transport(tcp.into()),
         Err(e) => warn!("SIP TCP on {tcp_addr} not available: {e}"),
+    }
+    if let Some(tls) = &config.tls {
+        // One process-wide rustls provider (ring), chosen before any TLS use.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| format!("SIP TLS: reading {}: {e}", p.display()))
+        };
+        let tls_config = TlsConfig {
+            cert: Some(read(&tls.cert_pem)?),
+            key: Some(read(&tls.key_pem)?),
+            ..Default::default()
+        };
+        let listener = TlsListenerConnection::new(tls.listen, None, tls_config)
+            .await
+            .map_err(|e| format!("SIP TLS on {}: {e}", tls.listen))?;
+        transport.add_transport(listener.into());
+        info!(listen = %tls.listen, "SIP over TLS listening");
     }
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())

@@ -520,6 +520,11 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     assert_eq!(code, 0, "{out}");
     let (code, out) = sipp(&common(&rig, "invite_refused_403.xml", NUMBER, "127.0.0.2")).await;
     assert_eq!(code, 0, "{out}");
+    // The same over TCP.
+    let mut tcp = common(&rig, "invite_refused_404.xml", "15550001111", "127.0.0.1");
+    tcp.extend(["-t", "t1"].map(String::from));
+    let (code, out) = sipp(&tcp).await;
+    assert_eq!(code, 0, "over TCP: {out}");
     // A phone with the wrong password: challenged, then refused.
     let mut wrong = common(
         &rig,

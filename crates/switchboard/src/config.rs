@@ -17,6 +17,11 @@ use crate::ServeArgs;
 /// blob_dir = "/srv/switchboard/blobs"
 /// session_hours = 12
 /// offer_timeout_seconds = 20
+/// sip_listen = "0.0.0.0:5060"          # UDP and TCP
+/// media_ip = "203.0.113.10"             # RTP sockets and SDP
+/// sip_tls_listen = "0.0.0.0:5061"       # SIP over TLS (all three keys or none)
+/// sip_tls_cert = "/etc/switchboard/sip.pem"
+/// sip_tls_key = "/etc/switchboard/sip.key"
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +34,10 @@ struct FileConfig {
     offer_timeout_seconds: Option<u64>,
     sip_listen: Option<String>,
     media_ip: Option<String>,
+    /// SIP over TLS: all three or none.
+    sip_tls_listen: Option<String>,
+    sip_tls_cert: Option<PathBuf>,
+    sip_tls_key: Option<PathBuf>,
 }
 
 /// The settings in force.
@@ -45,6 +54,7 @@ pub struct Config {
     pub sip_listen: std::net::SocketAddr,
     /// The address RTP binds to and SDP advertises [default: the SIP address].
     pub media_ip: std::net::IpAddr,
+    pub sip_tls: Option<switchboard_voice::TlsListen>,
 }
 
 impl Config {
@@ -92,7 +102,19 @@ impl Config {
                 .with_context(|| format!("media_ip must be an IP address, got '{ip}'"))?,
             None => sip_listen.ip(),
         };
+        let sip_tls = match (file.sip_tls_listen, file.sip_tls_cert, file.sip_tls_key) {
+            (None, None, None) => None,
+            (Some(listen), Some(cert_pem), Some(key_pem)) => Some(switchboard_voice::TlsListen {
+                listen: listen
+                    .parse()
+                    .with_context(|| format!("sip_tls_listen must be IP:port, got '{listen}'"))?,
+                cert_pem,
+                key_pem,
+            }),
+            _ => anyhow::bail!("sip_tls_listen, sip_tls_cert and sip_tls_key go together"),
+        };
         Ok(Self {
+            sip_tls,
             sip_listen,
             media_ip,
             listen: args

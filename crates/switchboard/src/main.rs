@@ -127,6 +127,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
+    voice_config.tls = cfg.sip_tls.clone();
     let voice = switchboard_voice::start(state.clone(), voice_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting SIP: {e}"))?;

@@ -1,0 +1,92 @@
+//! SIP over TLS: a client that trusts the server's certificate exchanges
+//! SIP with it; the listener is the same endpoint as UDP and TCP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_store::testing::stores;
+use switchboard_store::Blobs;
+use switchboard_voice::{TlsListen, VoiceConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn sip_over_tls_answers_options() {
+    let (_, db) = stores().await.into_iter().next().unwrap();
+    bootstrap::ensure_defaults(&db.store).await.unwrap();
+    let state = AppState {
+        store: db.store.clone(),
+        blobs: Blobs::in_memory(),
+        functions: Default::default(),
+        login_throttle: Default::default(),
+        routing: switchboard_server::routing::start(db.store.clone())
+            .await
+            .unwrap(),
+        settings: Arc::new(Settings::default()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert_pem = dir.path().join("cert.pem");
+    let key_pem = dir.path().join("key.pem");
+    std::fs::write(&cert_pem, certified.cert.pem()).unwrap();
+    std::fs::write(&key_pem, certified.signing_key.serialize_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
+    config.tls = Some(TlsListen {
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        cert_pem,
+        key_pem,
+    });
+    let _voice = switchboard_voice::start(state, config).await.unwrap();
+
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let client = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    // The listener binds when the endpoint's task starts serving.
+    let mut tcp = None;
+    for _ in 0..100 {
+        if let Ok(t) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            tcp = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tcp = tcp.expect("the TLS listener accepts connections");
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake with the SIP listener");
+    let local = "127.0.0.1:5099";
+    let options = format!(
+        "OPTIONS sip:switchboard@127.0.0.1:{port};transport=tls SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {local};branch=z9hG4bK-tls-1;rport\r\n\
+         From: <sip:probe@{local}>;tag=probe1\r\n\
+         To: <sip:switchboard@127.0.0.1:{port}>\r\n\
+         Call-ID: tls-options-1\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    tls.write_all(options.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+        .await
+        .expect("an answer over TLS")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert!(answer.contains("Call-ID: tls-options-1"), "{answer}");
+}
