@@ -434,6 +434,22 @@ impl Router {
         (list.len(), list.oldest_arrival())
     }
 
+    /// Where a waiting contact stands in its queue (1: next to be
+    /// offered) and how many wait there, or `None` if it is not waiting.
+    /// Counts the contacts ahead of it: O(position), meant for
+    /// announcements to callers, not for the routing path.
+    pub fn position(&self, contact: ContactId) -> Option<(usize, usize)> {
+        let c = self.contacts.get(&contact)?;
+        let list = &self.waiting.get(c.queue.0 as usize)?[c.channel.index()];
+        if !list.by_key.contains(&(c.key, contact)) {
+            return None;
+        }
+        Some((
+            list.by_key.range(..(c.key, contact)).count() + 1,
+            list.len(),
+        ))
+    }
+
     /// Handles one event at `now`, after running the timers due by then.
     pub fn handle(
         &mut self,

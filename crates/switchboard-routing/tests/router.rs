@@ -801,3 +801,29 @@ fn a_stale_acw_timer_does_not_close_a_later_acw() {
     t.at(19_000, Event::Tick);
     assert_eq!(t.r.agent_state(AgentId(0)), Some(AgentState::Available));
 }
+
+#[test]
+fn position_counts_the_contacts_ahead_in_routing_order() {
+    let mut t = one_queue();
+    t.enqueue(10, 1, 0, VOICE);
+    t.enqueue(20, 2, 0, VOICE);
+    t.at(
+        30,
+        Event::Enqueue {
+            contact: ContactId(3),
+            queue: QueueId(0),
+            channel: VOICE,
+            priority: 1,
+            time_adjustment_ms: 0,
+        },
+    );
+    // Contact 3's priority puts it first.
+    assert_eq!(t.r.position(ContactId(3)), Some((1, 3)));
+    assert_eq!(t.r.position(ContactId(1)), Some((2, 3)));
+    assert_eq!(t.r.position(ContactId(2)), Some((3, 3)));
+    // Offered contacts no longer wait; the rest move up.
+    assert_eq!(offers(&t.available(40, 0)), [(3, 0)]);
+    assert_eq!(t.r.position(ContactId(3)), None);
+    assert_eq!(t.r.position(ContactId(2)), Some((2, 2)));
+    assert_eq!(t.r.position(ContactId(99)), None);
+}

@@ -234,6 +234,7 @@ enum Command {
     Reload(oneshot::Sender<Result<(), String>>),
     Agents(oneshot::Sender<Vec<AgentSnapshot>>),
     Queues(oneshot::Sender<Vec<QueueSnapshot>>),
+    Position(String, oneshot::Sender<Option<(usize, usize)>>),
 }
 
 /// Talks to the routing task. Cheap to clone.
@@ -275,6 +276,17 @@ impl RoutingHandle {
         let (tx, rx) = oneshot::channel();
         let _ = self.tx.send(Command::Queues(tx)).await;
         rx.await.unwrap_or_default()
+    }
+
+    /// A waiting contact's place in its queue (1: next) and the queue's
+    /// length; `None` once it is no longer waiting.
+    pub async fn position(&self, contact: &str) -> Option<(usize, usize)> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self
+            .tx
+            .send(Command::Position(contact.to_string(), tx))
+            .await;
+        rx.await.ok().flatten()
     }
 
     /// Every routing update from now on.
@@ -458,6 +470,13 @@ impl Service {
                     })
                     .collect();
                 let _ = reply.send(snapshot);
+            }
+            Command::Position(contact, reply) => {
+                let position = self
+                    .contacts
+                    .get(&contact)
+                    .and_then(|n| self.router.position(r::ContactId(u64::from(n))));
+                let _ = reply.send(position);
             }
             Command::Queues(reply) => {
                 let now = now_ms();

@@ -34,11 +34,15 @@ use tracing::{info, warn};
 
 use crate::leg::{Heard, Leg};
 use crate::session_timer::SessionTimer;
-use crate::sip::Voice;
+use crate::sip::{Voice, VoiceStats};
 
 /// Seconds we ring an agent's phone; the router's offer timeout usually
 /// ends the ringing first (the agent is then Missed).
 const AGENT_RING_SECONDS: u64 = 60;
+/// A caller queued on music hears their position this long after queuing,
+/// then every `ANNOUNCE_EVERY_MS`.
+const FIRST_ANNOUNCEMENT_MS: u64 = 5_000;
+const ANNOUNCE_EVERY_MS: u64 = 60_000;
 /// A GetParticipantInput without its own inter-digit timeout waits this long between keys.
 const INTER_DIGIT_MS: u64 = 5_000;
 
@@ -82,6 +86,10 @@ pub enum CallInput {
         dialog: InviteDialog,
         sdp: Vec<u8>,
     },
+    /// A queue announcement to play over the music.
+    Announcement {
+        clip: Clip,
+    },
     /// Run this flow now (a transfer to a flow, or the customer queue flow).
     StartFlow {
         flow: Arc<switchboard_flow::Flow>,
@@ -118,6 +126,8 @@ enum Waiting {
     Input,
     /// A loop plays; it ends (TimerFired) at the deadline if there is one.
     Loop(Option<u64>),
+    /// A queue announcement plays; music resumes after it.
+    Announcement(u64),
     Timer(u64),
 }
 
@@ -161,6 +171,8 @@ pub struct Call {
     /// The caller put us on hold (re-INVITE sendonly/inactive): no media expected.
     customer_held: bool,
     session_timer: Option<SessionTimer>,
+    /// When the next position/wait announcement is due (queued on music).
+    next_announcement: Option<u64>,
 }
 
 pub struct NewCall {
@@ -235,6 +247,7 @@ impl Call {
             last_heard: (Instant::now(), 0),
             customer_held: false,
             session_timer: new.session_seconds.map(|s| SessionTimer::new(s, 0)),
+            next_announcement: None,
         };
         call.save();
         call.start_session(new.flow);
@@ -395,6 +408,11 @@ impl Call {
             }
         }
         if let Some(finished) = tick.finished {
+            if matches!(self.waiting, Waiting::Announcement(g) if g == finished) {
+                self.playout
+                    .play(vec![self.voice.library().hold_music()], true);
+                self.waiting = Waiting::Loop(None);
+            }
             match self.waiting {
                 Waiting::Prompt(g) if g == finished => {
                     self.waiting = Waiting::Nothing;
@@ -412,6 +430,14 @@ impl Call {
             if let Some(outcome) = c.poll(now) {
                 self.input_done(outcome);
             }
+        }
+        if self.phase == Phase::Queued
+            && matches!(self.waiting, Waiting::Loop(None))
+            && self.session.is_none()
+            && self.next_announcement.is_some_and(|at| now >= at)
+        {
+            self.next_announcement = Some(now + ANNOUNCE_EVERY_MS);
+            self.announce();
         }
         match self.waiting {
             Waiting::Timer(at) | Waiting::Loop(Some(at)) if now >= at => {
@@ -468,6 +494,15 @@ impl Call {
             } => {
                 if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
                     self.audio_ready(purpose, result);
+                }
+            }
+            CallInput::Announcement { clip } => {
+                if self.phase == Phase::Queued
+                    && matches!(self.waiting, Waiting::Loop(None))
+                    && self.session.is_none()
+                {
+                    let generation = self.playout.play(vec![clip], false);
+                    self.waiting = Waiting::Announcement(generation);
                 }
             }
             CallInput::StartFlow { flow } => {
@@ -839,8 +874,36 @@ impl Call {
                 self.playout
                     .play(vec![self.voice.library().hold_music()], true);
                 self.waiting = Waiting::Loop(None);
+                self.next_announcement = Some(self.now_ms() + FIRST_ANNOUNCEMENT_MS);
             }
         }
+    }
+
+    /// Tells the caller their place in the queue and, when the queue's
+    /// recent pace allows an estimate, the expected wait.
+    fn announce(&self) {
+        let voice = self.voice.clone();
+        let contact = self.contact_id.clone();
+        let queue = self
+            .ctr
+            .queue
+            .as_ref()
+            .map(|q| q.id.clone())
+            .unwrap_or_default();
+        let voice_name = self.contact.voice.clone();
+        tokio::spawn(async move {
+            let Some((position, _)) = voice.app().routing.position(&contact).await else {
+                return;
+            };
+            let text = announcement_text(position, voice.expected_wait(&queue, position));
+            match voice.library().speak(&text, &voice_name).await {
+                Ok(clip) => {
+                    VoiceStats::add(&voice.stats().queue_announcements, 1);
+                    voice.post(&contact, CallInput::Announcement { clip })
+                }
+                Err(e) => warn!(%contact, "queue announcement: {e}"),
+            }
+        });
     }
 
     async fn route(&mut self, event: RoutingEvent) {
@@ -883,9 +946,11 @@ impl Call {
                     self.collector = None;
                     self.playout.stop();
                     self.waiting = Waiting::Nothing;
+                    self.next_announcement = None;
                     if let Some(q) = &mut self.ctr.queue {
                         q.dequeue_timestamp = Some(at);
                         q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, at));
+                        self.voice.note_answer(&q.id);
                     }
                     let number_of_offers = self
                         .ctr
@@ -1167,6 +1232,13 @@ impl Call {
     /// and the final contact record.
     async fn finish(&mut self) {
         let ended = now();
+        let stats = self.voice.stats();
+        let legs = std::iter::once(&self.customer).chain(self.agent.as_ref().map(|a| &a.leg));
+        for leg in legs {
+            VoiceStats::add(&stats.rtp_packets_in, leg.packets_in);
+            VoiceStats::add(&stats.rtp_packets_out, leg.packets_out);
+            VoiceStats::add(&stats.rtp_packets_refused, leg.refused());
+        }
         let queued_or_ringing = self
             .ctr
             .queue
@@ -1251,6 +1323,23 @@ pub struct PhoneRoute {
     pub credential: Option<rsipstack::dialog::authenticate::Credential>,
 }
 
+/// "You are caller number 3 in the queue. Your expected wait is about 4 minutes."
+pub fn announcement_text(position: usize, wait: Option<Duration>) -> String {
+    let mut text = if position == 1 {
+        "Thank you for waiting. You are next in the queue.".to_string()
+    } else {
+        format!("Thank you for waiting. You are caller number {position} in the queue.")
+    };
+    if let Some(wait) = wait {
+        let minutes = (wait.as_secs() + 59) / 60;
+        text.push_str(&match minutes {
+            0 | 1 => " Your expected wait is less than a minute.".to_string(),
+            m => format!(" Your expected wait is about {m} minutes."),
+        });
+    }
+    text
+}
+
 fn other(law: Law) -> Law {
     match law {
         Law::MuLaw => Law::ALaw,
@@ -1297,5 +1386,25 @@ async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<Contac
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_say_place_and_wait() {
+        assert_eq!(
+            announcement_text(1, None),
+            "Thank you for waiting. You are next in the queue."
+        );
+        assert_eq!(
+            announcement_text(3, Some(Duration::from_secs(200))),
+            "Thank you for waiting. You are caller number 3 in the queue. Your expected wait is about 4 minutes."
+        );
+        assert!(
+            announcement_text(2, Some(Duration::from_secs(30))).ends_with("less than a minute.")
+        );
     }
 }

@@ -27,4 +27,4 @@ pub mod registrar;
 pub mod session_timer;
 pub mod sip;
 
-pub use sip::{start, TlsListen, Voice, VoiceConfig};
+pub use sip::{start, TlsListen, Voice, VoiceConfig, VoiceStats};

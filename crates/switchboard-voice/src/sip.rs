@@ -73,6 +73,27 @@ impl VoiceConfig {
     }
 }
 
+/// Counters for monitoring (and for tests to see what happened).
+#[derive(Debug, Default)]
+pub struct VoiceStats {
+    pub calls_answered: std::sync::atomic::AtomicU64,
+    pub calls_refused: std::sync::atomic::AtomicU64,
+    pub queue_announcements: std::sync::atomic::AtomicU64,
+    pub rtp_packets_in: std::sync::atomic::AtomicU64,
+    pub rtp_packets_out: std::sync::atomic::AtomicU64,
+    /// RTP packets from an address that is not the call's (dropped).
+    pub rtp_packets_refused: std::sync::atomic::AtomicU64,
+}
+
+impl VoiceStats {
+    pub fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
+        counter.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {
+        counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The running voice channel; cheap to clone.
 #[derive(Clone)]
 pub struct Voice {
@@ -94,6 +115,10 @@ struct Inner {
     /// Agents doing after-contact work, and the contact it is for: when the
     /// router moves them on, the contact record gets its ACW times.
     after_contact_work: Mutex<HashMap<String, String>>,
+    /// When each queue's recent calls were answered: the pace that
+    /// estimates a caller's wait.
+    answers: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
+    stats: VoiceStats,
     cancel: CancellationToken,
 }
 
@@ -130,6 +155,10 @@ impl Voice {
             .try_into()
             .unwrap_or_default()
     }
+    pub fn stats(&self) -> &VoiceStats {
+        &self.inner.stats
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         lock(&self.inner.calls).len()
@@ -197,6 +226,40 @@ impl Voice {
             destination,
             credential,
         })
+    }
+
+    /// A call waiting in `queue` was answered now.
+    pub fn note_answer(&self, queue: &str) {
+        let mut answers = lock(&self.inner.answers);
+        let recent = answers.entry(queue.to_string()).or_default();
+        recent.push_back(std::time::Instant::now());
+        while recent.len() > 20 {
+            recent.pop_front();
+        }
+    }
+
+    /// How long a caller at `position` in `queue` can expect to wait: the
+    /// position over the pace at which the queue's last calls (up to 20, in
+    /// the last hour) were answered. `None` without enough history.
+    pub fn expected_wait(&self, queue: &str, position: usize) -> Option<std::time::Duration> {
+        let answers = lock(&self.inner.answers);
+        let recent: Vec<_> = answers
+            .get(queue)?
+            .iter()
+            .filter(|t| t.elapsed() < std::time::Duration::from_secs(3600))
+            .copied()
+            .collect();
+        if recent.len() < 2 {
+            return None;
+        }
+        let span = recent
+            .last()?
+            .duration_since(*recent.first()?)
+            .as_secs_f64();
+        let per_answer = span / (recent.len() - 1) as f64;
+        Some(std::time::Duration::from_secs_f64(
+            per_answer * position as f64,
+        ))
     }
 
     /// `agent` has just finished talking on `contact`.
@@ -268,6 +331,8 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
             calls: Mutex::new(HashMap::new()),
             call_ids: Mutex::new(HashMap::new()),
             after_contact_work: Mutex::new(HashMap::new()),
+            answers: Mutex::new(HashMap::new()),
+            stats: VoiceStats::default(),
             cancel: cancel.clone(),
         }),
     };
@@ -354,12 +419,14 @@ impl Voice {
             Ok(t) => t,
             Err(e) => {
                 warn!("trunks: {e}");
+                VoiceStats::add(&self.inner.stats.calls_refused, 1);
                 let _ = tx.reply(StatusCode::ServiceUnavailable).await;
                 return;
             }
         };
         if !trunks.iter().any(|t| t.spec.admits(source.ip())) {
             warn!(%source, "INVITE refused: no SIP trunk admits this address");
+            VoiceStats::add(&self.inner.stats.calls_refused, 1);
             let _ = tx.reply(StatusCode::Forbidden).await;
             return;
         }
@@ -368,6 +435,7 @@ impl Voice {
             Some(n) => n,
             None => {
                 warn!(%source, %dialled, "INVITE refused: not one of our numbers (or it has no flow)");
+                VoiceStats::add(&self.inner.stats.calls_refused, 1);
                 let _ = tx.reply(StatusCode::NotFound).await;
                 return;
             }
@@ -376,6 +444,7 @@ impl Voice {
             Ok(r) => r,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
+                VoiceStats::add(&self.inner.stats.calls_refused, 1);
                 let _ = tx.reply(StatusCode::NotAcceptableHere).await;
                 return;
             }
@@ -420,6 +489,7 @@ impl Voice {
             Ok(f) => f,
             Err(e) => {
                 warn!(number = %number.0, "INVITE refused: flow: {e}");
+                VoiceStats::add(&self.inner.stats.calls_refused, 1);
                 let _ = tx.reply(StatusCode::ServiceUnavailable).await;
                 return;
             }
@@ -428,6 +498,7 @@ impl Voice {
             Ok(l) => l,
             Err(e) => {
                 warn!("RTP socket: {e}");
+                VoiceStats::add(&self.inner.stats.calls_refused, 1);
                 let _ = tx.reply(StatusCode::ServiceUnavailable).await;
                 return;
             }
@@ -436,6 +507,7 @@ impl Voice {
             Ok(a) => a,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
+                VoiceStats::add(&self.inner.stats.calls_refused, 1);
                 let _ = tx.reply(StatusCode::NotAcceptableHere).await;
                 return;
             }
@@ -480,12 +552,14 @@ impl Voice {
         if let Err(e) = dialog.accept(Some(answer_headers), Some(answer)) {
             warn!("answer not sent: {e}");
         }
+        VoiceStats::add(&self.inner.stats.calls_answered, 1);
         info!(contact = %contact_id, from = %caller, to = %number.0, "call answered");
-        Call::run(
+        let customer_dialog = dialog.clone();
+        let task = tokio::spawn(Call::run(
             self.clone(),
             NewCall {
-                contact_id,
-                customer_call_id: call_id,
+                contact_id: contact_id.clone(),
+                customer_call_id: call_id.clone(),
                 customer_dialog: dialog,
                 customer: leg,
                 inputs,
@@ -495,8 +569,34 @@ impl Voice {
                 session_seconds,
                 system_number: number.0,
             },
-        )
-        .await;
+        ));
+        if let Err(e) = task.await {
+            // A bug must not lose an accepted contact: hang up, free the
+            // router, and close the record with the reason.
+            tracing::error!(contact = %contact_id, "call task failed: {e}");
+            let _ = customer_dialog.bye().await;
+            self.forget(&contact_id, &call_id);
+            let _ = self
+                .app()
+                .routing
+                .send(switchboard_server::routing::RoutingEvent::Abandon {
+                    contact: contact_id.clone(),
+                })
+                .await;
+            let _ = self
+                .app()
+                .routing
+                .send(switchboard_server::routing::RoutingEvent::ContactEnded {
+                    contact: contact_id.clone(),
+                })
+                .await;
+            if let Ok(Some(mut record)) = self.app().store.get_contact(&contact_id).await {
+                record.state = "ENDED".into();
+                record.disconnect_timestamp = Some(chrono::Utc::now());
+                record.disconnect_reason = Some("SYSTEM_ERROR".into());
+                let _ = self.app().store.put_contact(&record).await;
+            }
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use switchboard_server::{bootstrap, AppState, Settings};
 use switchboard_store::testing::{stores, TestDb};
 use switchboard_store::Blobs;
-use switchboard_voice::{Voice, VoiceConfig};
+use switchboard_voice::{Voice, VoiceConfig, VoiceStats};
 
 const ADMIN_PASSWORD: &str = "Admin-Passw0rd";
 const AGENT_PASSWORD: &str = "Agent-Passw0rd";
@@ -576,6 +576,13 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     assert!(abandoned["queue"]["dequeue_timestamp"].is_string());
     assert!(abandoned["agent"].is_null());
     assert_eq!(rig.voice.active_calls(), 0);
+    let stats = rig.voice.stats();
+    assert_eq!(
+        VoiceStats::get(&stats.calls_refused),
+        3,
+        "404 twice (UDP, TCP) and 403"
+    );
+    assert_eq!(VoiceStats::get(&stats.calls_answered), 2);
     // The router holds nothing for the abandoned call.
     let queues = rig.call("GET", "/routing/queues", None, None).await;
     assert!(
@@ -657,6 +664,9 @@ async fn an_unanswered_desk_phone_misses_the_offer_and_the_caller_keeps_waiting(
         waited > 7.0,
         "the caller stayed queued after the missed offer ({waited} s)"
     );
+    // Five seconds into the wait the caller heard their place in the queue.
+    let stats = rig.voice.stats();
+    assert_eq!(VoiceStats::get(&stats.queue_announcements), 1);
     assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
 }
 
@@ -692,6 +702,7 @@ async fn keys_by_sip_info_and_media_from_the_wrong_place() {
         record["flow_path"][0]["branch"],
         "error InputTimeLimitExceeded"
     );
+    assert!(VoiceStats::get(&rig.voice.stats().rtp_packets_refused) >= 1);
     assert_eq!(record["disconnect_reason"], "CONTACT_FLOW_DISCONNECT");
 }
 
