@@ -1331,7 +1331,7 @@ pub fn announcement_text(position: usize, wait: Option<Duration>) -> String {
         format!("Thank you for waiting. You are caller number {position} in the queue.")
     };
     if let Some(wait) = wait {
-        let minutes = (wait.as_secs() + 59) / 60;
+        let minutes = wait.as_secs().div_ceil(60);
         text.push_str(&match minutes {
             0 | 1 => " Your expected wait is less than a minute.".to_string(),
             m => format!(" Your expected wait is about {m} minutes."),
