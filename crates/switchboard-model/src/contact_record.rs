@@ -29,6 +29,9 @@ pub struct ContactRecord {
     pub customer_endpoint: Endpoint,
     /// The number dialled.
     pub system_endpoint: Endpoint,
+    /// Where the flow transferred the customer (TransferToNumber).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transferred_to_endpoint: Option<Endpoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_id: Option<String>,
     /// The actions the contact went through, in order, with the branch taken.

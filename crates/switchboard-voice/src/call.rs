@@ -86,6 +86,15 @@ pub enum CallInput {
         dialog: InviteDialog,
         sdp: Vec<u8>,
     },
+    /// Call a third party for the flow's TransferToNumber.
+    DialThirdParty {
+        session: u64,
+        route: PhoneRoute,
+        number: String,
+        ring: Duration,
+        caller_id: Option<String>,
+        continue_flow: bool,
+    },
     /// A queue announcement to play over the music.
     Announcement {
         clip: Clip,
@@ -139,6 +148,9 @@ struct AgentLeg {
     dialog: Option<InviteDialog>,
     connected_at: Option<DateTime<Utc>>,
     on_hold_since: Option<Instant>,
+    /// A third party the flow transferred to (not a routed agent); whether
+    /// the flow continues when they hang up.
+    third_party: Option<bool>,
 }
 
 pub struct Call {
@@ -496,6 +508,30 @@ impl Call {
                     self.audio_ready(purpose, result);
                 }
             }
+            CallInput::DialThirdParty {
+                session,
+                route,
+                number,
+                ring,
+                caller_id,
+                continue_flow,
+            } => {
+                if session == self.session_no
+                    && matches!(self.waiting, Waiting::Answer)
+                    && self.agent.is_none()
+                {
+                    info!(contact = %self.contact_id, %number, "transferring to a third party");
+                    let who = format!("third-party:{number}");
+                    if let Err(e) = self
+                        .dial(who, number, route, ring, caller_id, Some(continue_flow))
+                        .await
+                    {
+                        warn!(contact = %self.contact_id, "transfer: {e}");
+                        self.waiting = Waiting::Nothing;
+                        self.feed(Event::CallFailed);
+                    }
+                }
+            }
             CallInput::Announcement { clip } => {
                 if self.phase == Phase::Queued
                     && matches!(self.waiting, Waiting::Loop(None))
@@ -524,8 +560,17 @@ impl Call {
                     .as_ref()
                     .is_some_and(|a| a.agent == agent && a.dialog.is_none())
                 {
-                    info!(contact = %self.contact_id, %agent, ?status, "agent phone did not answer: {reason}");
-                    self.agent = None;
+                    info!(contact = %self.contact_id, %agent, ?status, "phone did not answer: {reason}");
+                    let third_party = self.agent.take().and_then(|a| a.third_party).is_some();
+                    if third_party {
+                        self.waiting = Waiting::Nothing;
+                        self.feed(if reason == "no answer" {
+                            Event::ConnectionTimeout
+                        } else {
+                            Event::CallFailed
+                        });
+                        return;
+                    }
                     let event = if matches!(status, Some(486 | 600 | 603)) {
                         RoutingEvent::Reject {
                             contact: self.contact_id.clone(),
@@ -598,8 +643,36 @@ impl Call {
                 Effect::StartBot { .. } => {
                     self.feed_later(Event::Failed("no bot engine is configured".into()));
                 }
-                Effect::TransferToNumber { .. } => {
-                    self.feed_later(Event::CallFailed);
+                Effect::TransferToNumber {
+                    number,
+                    timeout_seconds,
+                    caller_id_number,
+                    continue_flow,
+                    ..
+                } => {
+                    self.waiting = Waiting::Answer;
+                    let voice = self.voice.clone();
+                    let contact = self.contact_id.clone();
+                    tokio::spawn(async move {
+                        let input = match voice.route_out(&number).await {
+                            Ok(route) => CallInput::DialThirdParty {
+                                session: session_no,
+                                route,
+                                number,
+                                ring: Duration::from_secs(u64::from(timeout_seconds)),
+                                caller_id: caller_id_number,
+                                continue_flow,
+                            },
+                            Err(e) => {
+                                warn!(%contact, "transfer to {number}: {e}");
+                                CallInput::FlowEvent {
+                                    session: session_no,
+                                    event: Event::CallFailed,
+                                }
+                            }
+                        };
+                        voice.post(&contact, input);
+                    });
                 }
                 Effect::SetRecording { participants } => {
                     self.record_requested = !participants.is_empty();
@@ -1027,14 +1100,39 @@ impl Call {
                 return;
             }
         };
-        let leg = match Leg::bind(self.voice.config().media_ip).await {
-            Ok(l) => l,
-            Err(e) => {
-                warn!("agent RTP socket: {e}");
-                self.route(RoutingEvent::AgentError { agent }).await;
-                return;
-            }
-        };
+        info!(contact = %self.contact_id, agent = %user.spec.username, phone = %route.destination, uri = %route.uri, "ringing the agent's phone");
+        let ring = Duration::from_secs(AGENT_RING_SECONDS);
+        if let Err(e) = self
+            .dial(
+                agent.clone(),
+                user.spec.username.clone(),
+                route,
+                ring,
+                None,
+                None,
+            )
+            .await
+        {
+            warn!("agent leg: {e}");
+            self.route(RoutingEvent::AgentError { agent }).await;
+        }
+    }
+
+    /// Calls a phone for the customer: an agent's (for an offer) or a third
+    /// party's (`third_party`: the flow's TransferToNumber, with whether the
+    /// flow continues after). The answer comes back as AgentAnswered/AgentFailed.
+    async fn dial(
+        &mut self,
+        agent: String,
+        username: String,
+        route: PhoneRoute,
+        ring: Duration,
+        caller_id: Option<String>,
+        third_party: Option<bool>,
+    ) -> Result<(), String> {
+        let leg = Leg::bind(self.voice.config().media_ip)
+            .await
+            .map_err(|e| format!("RTP socket: {e}"))?;
         let offer = sdp::offer(
             leg.local,
             &[self.customer.law(), other(self.customer.law())],
@@ -1043,13 +1141,10 @@ impl Call {
             1,
         );
         let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
-        let caller = format!(
-            "sip:{}@{}",
-            sip_user(&self.ctr.customer_endpoint.address),
-            self.voice.local_sip()
-        );
+        let shown = caller_id.unwrap_or_else(|| self.ctr.customer_endpoint.address.clone());
+        let caller = format!("sip:{}@{}", sip_user(&shown), self.voice.local_sip());
         let option = InviteOption {
-            caller_display_name: Some(self.ctr.customer_endpoint.address.clone()),
+            caller_display_name: Some(shown),
             caller: caller.as_str().try_into().unwrap_or_default(),
             callee: route.uri.clone(),
             contact: self.voice.contact_uri(),
@@ -1066,21 +1161,19 @@ impl Call {
         self.voice.bind_call_id(&sip_call_id, &self.contact_id);
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
-            username: user.spec.username.clone(),
+            username,
             leg,
             sip_call_id,
             dialog: None,
             connected_at: None,
             on_hold_since: None,
+            third_party,
         });
-        info!(contact = %self.contact_id, agent = %user.spec.username, phone = %route.destination, uri = %route.uri, "ringing the agent's phone");
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
         tokio::spawn(async move {
             let invite = voice.dialogs().do_invite(option, voice.state_sender());
-            let input = match tokio::time::timeout(Duration::from_secs(AGENT_RING_SECONDS), invite)
-                .await
-            {
+            let input = match tokio::time::timeout(ring, invite).await {
                 Ok(Ok((dialog, Some(resp))))
                     if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful =>
                 {
@@ -1111,6 +1204,7 @@ impl Call {
             };
             voice.post(&contact, input);
         });
+        Ok(())
     }
 
     async fn agent_answered(&mut self, agent: String, dialog: InviteDialog, sdp_body: Vec<u8>) {
@@ -1136,6 +1230,22 @@ impl Call {
                 self.route(RoutingEvent::AgentError { agent }).await;
                 return;
             }
+        }
+        if let Some(a) = self.agent.as_mut().filter(|a| a.third_party.is_some()) {
+            a.connected_at = Some(now());
+            self.waiting = Waiting::Nothing;
+            self.ctr.transferred_to_endpoint = Some(Endpoint {
+                kind: "TELEPHONE_NUMBER".into(),
+                address: a.username.clone(),
+            });
+            self.phase = Phase::Bridged;
+            self.collector = None;
+            self.playout.stop();
+            if self.record_requested || !self.contact.recording.is_empty() {
+                self.recorder = Some(Recorder::new(self.now_ms()));
+            }
+            let _ = self.ctr_tx.send(self.ctr.clone());
+            return;
         }
         self.route(RoutingEvent::Accept {
             contact: self.contact_id.clone(),
@@ -1220,6 +1330,22 @@ impl Call {
     }
 
     async fn agent_left(&mut self) {
+        if let Some(continue_flow) = self.agent.as_ref().and_then(|a| a.third_party) {
+            // The third party hung up: back to the flow, which goes on or ends.
+            let a = self.agent.take();
+            if let Some(a) = a {
+                self.voice.unbind_call_id(&a.sip_call_id);
+            }
+            self.phase = Phase::InFlow;
+            self.waiting = Waiting::Nothing;
+            if !continue_flow {
+                self.ctr
+                    .disconnect_reason
+                    .get_or_insert_with(|| "THIRD_PARTY_DISCONNECT".into());
+            }
+            self.feed(Event::TransferEnded);
+            return;
+        }
         if self.phase == Phase::Bridged {
             self.ctr
                 .disconnect_reason
@@ -1258,7 +1384,7 @@ impl Call {
             }
         }
         if let Some(a) = self.agent.take() {
-            if a.connected_at.is_some() {
+            if a.connected_at.is_some() && a.third_party.is_none() {
                 self.voice.agent_finished(&a.agent, &self.contact_id);
                 self.route(RoutingEvent::ContactEnded {
                     contact: self.contact_id.clone(),

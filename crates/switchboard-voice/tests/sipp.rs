@@ -34,13 +34,20 @@ fn sipp_ready() -> bool {
 /// A scenario from tests/sipp, with `[pcaps]` (SIPp does not expand keys in
 /// exec attributes) replaced by the folder of SIPp's audio captures.
 fn scenario(name: &str) -> String {
+    scenario_pressing(name, '1')
+}
+
+/// A scenario whose caller presses `digit` where it says `[digit]`.
+fn scenario_pressing(name: &str, digit: char) -> String {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp")
         .join(name);
     let text = std::fs::read_to_string(&source)
         .unwrap()
-        .replace("[pcaps]", &pcaps());
-    let out = std::env::temp_dir().join(format!("switchboard-{}-{name}", std::process::id()));
+        .replace("[pcaps]", &pcaps())
+        .replace("[digit]", &digit.to_string());
+    let out =
+        std::env::temp_dir().join(format!("switchboard-{}-{digit}-{name}", std::process::id()));
     std::fs::write(&out, text).unwrap();
     out.display().to_string()
 }
@@ -307,7 +314,9 @@ fn menu_flow() -> Value {
             {"Identifier": "menu", "Type": "GetParticipantInput",
              "Parameters": {"Text": "Welcome to the voice test. For sales, press 1.", "StoreInput": "False", "InputTimeLimitSeconds": "8"},
              "Transitions": {"NextAction": "bye",
-                "Conditions": [{"NextAction": "record", "Condition": {"Operator": "Equals", "Operands": ["1"]}}],
+                "Conditions": [
+                    {"NextAction": "record", "Condition": {"Operator": "Equals", "Operands": ["1"]}},
+                    {"NextAction": "third", "Condition": {"Operator": "Equals", "Operands": ["2"]}}],
                 "Errors": [
                     {"ErrorType": "InputTimeLimitExceeded", "NextAction": "bye"},
                     {"ErrorType": "NoMatchingCondition", "NextAction": "bye"},
@@ -321,6 +330,12 @@ fn menu_flow() -> Value {
             {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
              "Transitions": {"NextAction": "bye", "Errors": [
                 {"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
+                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "third", "Type": "TransferParticipantToThirdParty",
+             "Parameters": {"ThirdPartyPhoneNumber": "+447911123456", "ThirdPartyConnectionTimeLimitSeconds": "10", "ContinueFlowExecution": "False"},
+             "Transitions": {"NextAction": "bye", "Errors": [
+                {"ErrorType": "ConnectionTimeLimitExceeded", "NextAction": "bye"},
+                {"ErrorType": "CallFailed", "NextAction": "bye"},
                 {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
             {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
         ]
@@ -808,4 +823,46 @@ async fn session_timers_are_agreed_and_an_unrefreshed_session_ends() {
     );
     let record = rig.ended(1).await.remove(0);
     assert_eq!(record["disconnect_reason"], "TELECOM_PROBLEM", "{record:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_transfers_a_caller_to_an_external_number() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    let carrier_port = free_port();
+    rig.centre_with(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": format!("127.0.0.1:{carrier_port}")}),
+        json!({}),
+    )
+    .await;
+    // The third party answers, talks 2 s and hangs up; the flow does not
+    // continue, so the caller is released.
+    let mut third = common(&rig, "agent_hangs_up.xml", "third", "127.0.0.1");
+    third[8] = carrier_port.to_string();
+    third.extend(["-d", "2000"].map(String::from));
+    let third = tokio::spawn(async move { sipp(&third).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut caller = common(&rig, "caller_stays.xml", NUMBER, "127.0.0.1");
+    caller[2] = scenario_pressing("caller_stays.xml", '2');
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = third.await.unwrap();
+    assert_eq!(code, 0, "third party: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["dtmf_inputs"], json!(["2"]), "{record:#}");
+    assert_eq!(
+        record["transferred_to_endpoint"]["address"],
+        "+447911123456"
+    );
+    assert_eq!(record["disconnect_reason"], "THIRD_PARTY_DISCONNECT");
+    assert!(record["agent"].is_null() && record["queue"].is_null());
+    let path: Vec<&str> = record["flow_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(path[..2], ["menu", "third"], "{path:?}");
 }
