@@ -89,7 +89,7 @@ pub enum CallInput {
     /// Call a third party for the flow's TransferToNumber.
     DialThirdParty {
         session: u64,
-        route: PhoneRoute,
+        route: Box<PhoneRoute>,
         number: String,
         ring: Duration,
         caller_id: Option<String>,
@@ -523,7 +523,7 @@ impl Call {
                     info!(contact = %self.contact_id, %number, "transferring to a third party");
                     let who = format!("third-party:{number}");
                     if let Err(e) = self
-                        .dial(who, number, route, ring, caller_id, Some(continue_flow))
+                        .dial(who, number, *route, ring, caller_id, Some(continue_flow))
                         .await
                     {
                         warn!(contact = %self.contact_id, "transfer: {e}");
@@ -657,7 +657,7 @@ impl Call {
                         let input = match voice.route_out(&number).await {
                             Ok(route) => CallInput::DialThirdParty {
                                 session: session_no,
-                                route,
+                                route: Box::new(route),
                                 number,
                                 ring: Duration::from_secs(u64::from(timeout_seconds)),
                                 caller_id: caller_id_number,
