@@ -80,11 +80,13 @@ pub enum CallInput {
         purpose: Purpose,
         result: Result<Vec<Clip>, String>,
     },
-    /// The agent's phone answered, with its SDP.
+    /// The agent's phone answered, with its SDP, and the whisper the agent
+    /// hears before the caller (the queue's name).
     AgentAnswered {
         agent: String,
         dialog: InviteDialog,
         sdp: Vec<u8>,
+        whisper: Option<Clip>,
     },
     /// Call a third party for the flow's TransferToNumber.
     DialThirdParty {
@@ -151,6 +153,10 @@ struct AgentLeg {
     /// A third party the flow transferred to (not a routed agent); whether
     /// the flow continues when they hang up.
     third_party: Option<bool>,
+    /// The agent whisper, until it plays when the call connects.
+    whisper: Option<Clip>,
+    /// Plays the whisper to the agent; the legs are joined when it ends.
+    whispering: Option<Playout>,
 }
 
 pub struct Call {
@@ -331,7 +337,7 @@ impl Call {
                 }
                 if self.phase == Phase::Bridged {
                     if let Some(agent) = &mut self.agent {
-                        if agent.on_hold_since.is_none() {
+                        if agent.on_hold_since.is_none() && agent.whispering.is_none() {
                             relay(&payload, self.customer.law(), &mut agent.leg);
                         }
                     }
@@ -346,7 +352,10 @@ impl Call {
         let Heard::Audio(payload) = agent.leg.heard(from, datagram) else {
             return;
         };
-        if self.phase != Phase::Bridged || agent.on_hold_since.is_some() {
+        if self.phase != Phase::Bridged
+            || agent.on_hold_since.is_some()
+            || agent.whispering.is_some()
+        {
             return;
         }
         if let Some(rec) = &mut self.recorder {
@@ -408,11 +417,23 @@ impl Call {
             return;
         }
         let tick = self.playout.tick();
+        if let Some(a) = &mut self.agent {
+            if let Some(whisper) = &mut a.whispering {
+                let tick = whisper.tick();
+                match tick.frame {
+                    Some(frame) => a.leg.send_samples(&frame),
+                    None => a.whispering = None,
+                }
+                if tick.finished.is_some() {
+                    a.whispering = None;
+                }
+            }
+        }
         let bridged_live = self.phase == Phase::Bridged
             && self
                 .agent
                 .as_ref()
-                .is_some_and(|a| a.on_hold_since.is_none());
+                .is_some_and(|a| a.on_hold_since.is_none() && a.whispering.is_none());
         if !bridged_live {
             match tick.frame {
                 Some(frame) => self.customer.send_samples(&frame),
@@ -547,9 +568,12 @@ impl Call {
                     self.start_session(flow);
                 }
             }
-            CallInput::AgentAnswered { agent, dialog, sdp } => {
-                self.agent_answered(agent, dialog, sdp).await
-            }
+            CallInput::AgentAnswered {
+                agent,
+                dialog,
+                sdp,
+                whisper,
+            } => self.agent_answered(agent, dialog, sdp, whisper).await,
             CallInput::AgentFailed {
                 agent,
                 status,
@@ -1014,6 +1038,12 @@ impl Call {
                 if let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) {
                     let at = now();
                     a.connected_at = Some(at);
+                    if let Some(clip) = a.whisper.take() {
+                        let mut whisper = Playout::default();
+                        whisper.play(vec![clip], false);
+                        a.whispering = Some(whisper);
+                        VoiceStats::add(&self.voice.stats().whispers, 1);
+                    }
                     self.phase = Phase::Bridged;
                     self.session = None;
                     self.collector = None;
@@ -1168,12 +1198,27 @@ impl Call {
             connected_at: None,
             on_hold_since: None,
             third_party,
+            whisper: None,
+            whispering: None,
         });
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
+        // Connect's default agent whisper: the queue's name.
+        let whisper_text = match third_party {
+            None => self.ctr.queue.as_ref().map(|q| q.name.clone()),
+            Some(_) => None,
+        };
+        let voice_name = self.contact.voice.clone();
         tokio::spawn(async move {
             let invite = voice.dialogs().do_invite(option, voice.state_sender());
-            let input = match tokio::time::timeout(ring, invite).await {
+            let whisper = async {
+                match &whisper_text {
+                    Some(text) => voice.library().speak(text, &voice_name).await.ok(),
+                    None => None,
+                }
+            };
+            let (answer, whisper) = tokio::join!(tokio::time::timeout(ring, invite), whisper);
+            let input = match answer {
                 Ok(Ok((dialog, Some(resp))))
                     if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful =>
                 {
@@ -1181,6 +1226,7 @@ impl Call {
                         agent,
                         dialog,
                         sdp: resp.body.clone(),
+                        whisper,
                     }
                 }
                 Ok(Ok((_, resp))) => {
@@ -1207,7 +1253,13 @@ impl Call {
         Ok(())
     }
 
-    async fn agent_answered(&mut self, agent: String, dialog: InviteDialog, sdp_body: Vec<u8>) {
+    async fn agent_answered(
+        &mut self,
+        agent: String,
+        dialog: InviteDialog,
+        sdp_body: Vec<u8>,
+        whisper: Option<Clip>,
+    ) {
         let Some(a) = self
             .agent
             .as_mut()
@@ -1218,6 +1270,7 @@ impl Call {
             return;
         };
         a.dialog = Some(dialog);
+        a.whisper = whisper;
         let remote = RemoteAudio::parse(&sdp_body).and_then(|r| r.negotiated().map(|n| (r, n)));
         match remote {
             Ok((remote, negotiated)) => a.leg.connect(&remote, negotiated),

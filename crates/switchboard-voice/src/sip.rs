@@ -79,6 +79,8 @@ pub struct VoiceStats {
     pub calls_answered: std::sync::atomic::AtomicU64,
     pub calls_refused: std::sync::atomic::AtomicU64,
     pub queue_announcements: std::sync::atomic::AtomicU64,
+    /// Agent whispers played (the queue's name, before the caller is put through).
+    pub whispers: std::sync::atomic::AtomicU64,
     pub rtp_packets_in: std::sync::atomic::AtomicU64,
     pub rtp_packets_out: std::sync::atomic::AtomicU64,
     /// RTP packets from an address that is not the call's (dropped).

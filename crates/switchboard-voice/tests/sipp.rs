@@ -488,6 +488,8 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
     assert!((6.0..12.0).contains(&talk), "talk {talk}");
     assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
     assert_eq!(record["recording"]["status"], "AVAILABLE", "{record:#}");
+    // Before the caller, the agent heard the queue's name.
+    assert_eq!(VoiceStats::get(&rig.voice.stats().whispers), 1);
 
     // The recording: the caller's speech on the left; on the right the
     // agent's phone echoing it, which it could only do if it heard it.
