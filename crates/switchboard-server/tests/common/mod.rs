@@ -22,6 +22,7 @@ pub struct TestApp {
     pub routing: switchboard_server::routing::RoutingHandle,
     pub router: Router,
     pub store: Store,
+    pub blobs: Blobs,
     pub admin: String,
     _db: TestDb,
 }
@@ -50,9 +51,10 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
         let routing = switchboard_server::routing::start(store.clone())
             .await
             .unwrap();
+        let blobs = Blobs::in_memory();
         let state = AppState {
             store: store.clone(),
-            blobs: Blobs::in_memory(),
+            blobs: blobs.clone(),
             functions: Default::default(),
             login_throttle: Default::default(),
             routing: routing.clone(),
@@ -63,6 +65,7 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
             routing,
             router: app(state),
             store,
+            blobs,
             admin: String::new(),
             _db: db,
         };

@@ -1,0 +1,187 @@
+//! Contact records over the API: written by the channels through the
+//! store, read, filtered and their recordings fetched (and audited) here.
+
+mod common;
+
+use axum::http::StatusCode;
+use chrono::{Duration, TimeZone, Utc};
+use common::*;
+use switchboard_model::contact_record::{AgentInfo, Endpoint, QueueInfo, RecordingInfo};
+use switchboard_model::ContactRecord;
+
+fn record(id: &str, minute: u32, agent: Option<&str>, queue: Option<&str>) -> ContactRecord {
+    let start = Utc.with_ymd_and_hms(2026, 11, 2, 9, minute, 0).unwrap();
+    ContactRecord {
+        id: id.into(),
+        channel: "VOICE".into(),
+        initiation_method: "INBOUND".into(),
+        initiation_timestamp: start,
+        disconnect_timestamp: Some(start + Duration::minutes(3)),
+        disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
+        customer_endpoint: Endpoint {
+            kind: "TELEPHONE_NUMBER".into(),
+            address: "+447911123456".into(),
+        },
+        system_endpoint: Endpoint {
+            kind: "TELEPHONE_NUMBER".into(),
+            address: "+442079460123".into(),
+        },
+        queue: queue.map(|q| QueueInfo {
+            id: q.into(),
+            name: q.into(),
+            enqueue_timestamp: start,
+            ..Default::default()
+        }),
+        agent: agent.map(|a| AgentInfo {
+            id: a.into(),
+            username: a.into(),
+            connected_to_agent_timestamp: start,
+            ..Default::default()
+        }),
+        state: "ENDED".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn contact_records_are_listed_filtered_and_read() {
+    for app in apps().await {
+        let b = app.backend;
+        // Written twice, as a call does at each change: the last version wins.
+        let mut first = record("c1", 0, None, Some("q-sales"));
+        first.state = "QUEUED".into();
+        app.store.put_contact(&first).await.unwrap();
+        app.store
+            .put_contact(&record("c1", 0, Some("a-1"), Some("q-sales")))
+            .await
+            .unwrap();
+        app.store
+            .put_contact(&record("c2", 10, Some("a-2"), Some("q-support")))
+            .await
+            .unwrap();
+        app.store
+            .put_contact(&record("c3", 20, None, None))
+            .await
+            .unwrap();
+
+        let all = app.get("/api/v1/contacts", &app.admin).await;
+        assert_eq!(all.status, StatusCode::OK, "{b}: {}", all.body);
+        let ids: Vec<&str> = all.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["c3", "c2", "c1"], "{b}: newest first");
+
+        let one = app.get("/api/v1/contacts/c1", &app.admin).await;
+        assert_eq!(one.body["state"], "ENDED", "{b}");
+        assert_eq!(one.body["agent"]["id"], "a-1", "{b}");
+
+        let by_agent = app.get("/api/v1/contacts?agent_id=a-2", &app.admin).await;
+        assert_eq!(by_agent.body["items"].as_array().unwrap().len(), 1, "{b}");
+        let by_queue = app
+            .get("/api/v1/contacts?queue_id=q-sales", &app.admin)
+            .await;
+        assert_eq!(by_queue.body["items"][0]["id"], "c1", "{b}");
+        let window = app
+            .get(
+                "/api/v1/contacts?from=2026-11-02T09:05:00Z&to=2026-11-02T09:15:00Z",
+                &app.admin,
+            )
+            .await;
+        assert_eq!(
+            window.body["items"].as_array().unwrap().len(),
+            1,
+            "{b}: {}",
+            window.body
+        );
+        assert_eq!(window.body["items"][0]["id"], "c2", "{b}");
+
+        let bad = app.get("/api/v1/contacts?limit=0", &app.admin).await;
+        assert_eq!(
+            (bad.status, bad.field()),
+            (StatusCode::BAD_REQUEST, "limit"),
+            "{b}"
+        );
+        let bad = app.get("/api/v1/contacts?from=yesterday", &app.admin).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{b}: {}", bad.body);
+        let missing = app.get("/api/v1/contacts/nope", &app.admin).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{b}");
+
+        // Agents cannot search contacts.
+        let agent = app.user_with("agent1", "Agent").await;
+        let denied = app.get("/api/v1/contacts", &agent).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(
+            denied.body["missing_permission"], "ContactSearch.View",
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn recordings_are_served_to_listeners_and_every_download_is_audited() {
+    for app in apps().await {
+        let b = app.backend;
+        let mut with_recording = record("c9", 30, Some("a-1"), Some("q-sales"));
+        let wav = wav(8000, 0.5);
+        app.blobs
+            .put("recordings/2026/11/02/c9.wav", wav.clone().into())
+            .await
+            .unwrap();
+        with_recording.recording = Some(RecordingInfo {
+            location: "recordings/2026/11/02/c9.wav".into(),
+            duration_seconds: 0.5,
+            status: "AVAILABLE".into(),
+            status_reason: None,
+        });
+        app.store.put_contact(&with_recording).await.unwrap();
+        app.store
+            .put_contact(&record("c8", 31, None, None))
+            .await
+            .unwrap();
+
+        let got = app.get("/api/v1/contacts/c9/recording", &app.admin).await;
+        assert_eq!(got.status, StatusCode::OK, "{b}");
+        assert_eq!(got.bytes, wav, "{b}");
+        let none = app.get("/api/v1/contacts/c8/recording", &app.admin).await;
+        assert_eq!(none.status, StatusCode::NOT_FOUND, "{b}: {}", none.body);
+
+        // A quality analyst may listen; an agent may not.
+        let analyst = app.user_with("qa1", "QualityAnalyst").await;
+        assert_eq!(
+            app.get("/api/v1/contacts/c9/recording", &analyst)
+                .await
+                .status,
+            StatusCode::OK,
+            "{b}"
+        );
+        let agent = app.user_with("agent2", "Agent").await;
+        assert_eq!(
+            app.get("/api/v1/contacts/c9/recording", &agent)
+                .await
+                .status,
+            StatusCode::FORBIDDEN,
+            "{b}"
+        );
+
+        let audit = app.get("/api/v1/audit-log?object_id=c9", &app.admin).await;
+        let actions: Vec<(&str, &str)> = audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap(),
+                    e["actor_name"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(actions.len(), 2, "{b}: {}", audit.body);
+        assert!(
+            actions.iter().all(|(a, _)| *a == "recording_download"),
+            "{b}: {actions:?}"
+        );
+    }
+}
