@@ -1160,7 +1160,7 @@ impl Call {
         caller_id: Option<String>,
         third_party: Option<bool>,
     ) -> Result<(), String> {
-        let leg = Leg::bind(self.voice.config().media_ip)
+        let leg = Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports)
             .await
             .map_err(|e| format!("RTP socket: {e}"))?;
         let offer = sdp::offer(

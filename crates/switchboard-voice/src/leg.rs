@@ -34,9 +34,13 @@ pub struct Leg {
 }
 
 impl Leg {
-    /// A socket on `ip` with a port the system picks.
-    pub async fn bind(ip: IpAddr) -> io::Result<Leg> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+    /// A socket on `ip`: on an even port from `ports` (firewalls open a
+    /// range for RTP), or one the system picks when no range is set.
+    pub async fn bind(ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<Leg> {
+        let socket = match ports {
+            None => UdpSocket::bind(SocketAddr::new(ip, 0)).await?,
+            Some((low, high)) => bind_in_range(ip, low, high).await?,
+        };
         let local = socket.local_addr()?;
         Ok(Leg {
             socket,
@@ -127,5 +131,45 @@ impl Leg {
             Some(law) => Heard::Audio(negotiated.law.encode_all(&law.decode_all(&packet.payload))),
             None => Heard::Nothing,
         }
+    }
+}
+
+/// Tries random even ports in `low..=high` (RTP on even ports, RFC 3550
+/// section 11), a bounded number of times.
+async fn bind_in_range(ip: IpAddr, low: u16, high: u16) -> io::Result<UdpSocket> {
+    let first_even = u32::from(low) + u32::from(low % 2);
+    if first_even <= u32::from(high) {
+        let evens = (u32::from(high) - first_even) / 2 + 1;
+        for _ in 0..64 {
+            let port = (first_even + 2 * (rand::random::<u32>() % evens)) as u16;
+            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+                return Ok(socket);
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("no free RTP port in {low}-{high}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rtp_ports_come_from_the_configured_range_and_are_even() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let leg = Leg::bind(ip, Some((41000, 41100))).await.unwrap();
+            assert!((41000..=41100).contains(&leg.local.port()) && leg.local.port() % 2 == 0);
+            held.push(leg);
+        }
+        // A range with one port, already taken: a clear error.
+        let only = Leg::bind(ip, Some((41200, 41200))).await.unwrap();
+        assert_eq!(only.local.port(), 41200);
+        let err = Leg::bind(ip, Some((41200, 41200))).await.err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     }
 }

@@ -49,6 +49,8 @@ pub struct VoiceConfig {
     pub min_session_expires: u32,
     /// SIP over TLS (SIPS), for trunks that require it.
     pub tls: Option<TlsListen>,
+    /// RTP ports (inclusive) when a firewall allows only a range.
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 /// A TLS listener: address and PEM files.
@@ -69,6 +71,7 @@ impl VoiceConfig {
             media_timeout: std::time::Duration::from_secs(60),
             min_session_expires: crate::session_timer::RFC_MIN_SE,
             tls: None,
+            rtp_ports: None,
         }
     }
 }
@@ -496,7 +499,7 @@ impl Voice {
                 return;
             }
         };
-        let mut leg = match Leg::bind(self.config().media_ip).await {
+        let mut leg = match Leg::bind(self.config().media_ip, self.config().rtp_ports).await {
             Ok(l) => l,
             Err(e) => {
                 warn!("RTP socket: {e}");

@@ -22,6 +22,8 @@ use crate::ServeArgs;
 /// sip_tls_listen = "0.0.0.0:5061"       # SIP over TLS (all three keys or none)
 /// sip_tls_cert = "/etc/switchboard/sip.pem"
 /// sip_tls_key = "/etc/switchboard/sip.key"
+/// rtp_port_min = 10000                  # RTP port range for firewalls
+/// rtp_port_max = 20000
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +40,9 @@ struct FileConfig {
     sip_tls_listen: Option<String>,
     sip_tls_cert: Option<PathBuf>,
     sip_tls_key: Option<PathBuf>,
+    /// RTP ports, inclusive (both or neither).
+    rtp_port_min: Option<u16>,
+    rtp_port_max: Option<u16>,
 }
 
 /// The settings in force.
@@ -55,6 +60,7 @@ pub struct Config {
     /// The address RTP binds to and SDP advertises [default: the SIP address].
     pub media_ip: std::net::IpAddr,
     pub sip_tls: Option<switchboard_voice::TlsListen>,
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 impl Config {
@@ -113,7 +119,16 @@ impl Config {
             }),
             _ => anyhow::bail!("sip_tls_listen, sip_tls_cert and sip_tls_key go together"),
         };
+        let rtp_ports = match (file.rtp_port_min, file.rtp_port_max) {
+            (None, None) => None,
+            (Some(low), Some(high)) if 1024 <= low && low < high => Some((low, high)),
+            (Some(low), Some(high)) => anyhow::bail!(
+                "rtp_port_min must be at least 1024 and below rtp_port_max, got {low}-{high}"
+            ),
+            _ => anyhow::bail!("rtp_port_min and rtp_port_max go together"),
+        };
         Ok(Self {
+            rtp_ports,
             sip_tls,
             sip_listen,
             media_ip,

@@ -128,6 +128,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
     voice_config.tls = cfg.sip_tls.clone();
+    voice_config.rtp_ports = cfg.rtp_ports;
     let voice = switchboard_voice::start(state.clone(), voice_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting SIP: {e}"))?;
