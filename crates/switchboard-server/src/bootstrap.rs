@@ -16,7 +16,7 @@ use switchboard_model::objects::user::PhoneConfig;
 use switchboard_model::permissions;
 use switchboard_model::{
     AgentStatus, Channel, ConfigSpec, Flow, FlowType, PhoneNumber, Queue, QueueStatus,
-    RoutingProfile, SecurityProfile, User,
+    RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 use switchboard_store::{Actor, Ref, Store, StoreError};
 
@@ -318,6 +318,20 @@ pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError>
         number_type: Default::default(),
     };
     put(store, number, false).await?;
+    // Lets a SIP phone or SIPp on this machine call the demo number.
+    let trunk = SipTrunk {
+        name: "Local test trunk".into(),
+        description: "Demo: calls from this machine (127.0.0.1)".into(),
+        inbound_addresses: vec!["127.0.0.1".into(), "::1".into()],
+        outbound_proxy: None,
+        username: None,
+        password: None,
+        caller_id_number: None,
+        transport: Default::default(),
+    };
+    if store.resolve(SipTrunk::KIND, &trunk.name).await?.is_none() {
+        put(store, trunk, false).await?;
+    }
     let mut accounts = Vec::new();
     for (username, first_name) in [("alice", "Alice"), ("bob", "Bob")] {
         if store.resolve(User::KIND, username).await?.is_none() {

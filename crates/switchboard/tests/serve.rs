@@ -170,6 +170,8 @@ async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
         assert_eq!(user["routing_profile"], profile["id"], "{label}");
     }
 
+    demo_call(&client, &server, &token, label).await;
+
     let created = client
         .post(format!("{base}/api/v1/queues"))
         .bearer_auth(&token)
@@ -215,4 +217,83 @@ async fn postgres_first_start_demo_and_restart() {
     };
     let url = switchboard_store::testing::postgres_url(&admin).await;
     first_start_demo_and_restart(Some(&url), "postgres").await;
+}
+
+/// A SIPp caller rings the demo number on the real binary and hangs up
+/// during the greeting; the call leaves its contact record.
+async fn demo_call(client: &reqwest::Client, server: &Server, token: &str, label: &str) {
+    if std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "sipp is missing (sip-tester)"
+        );
+        return;
+    }
+    let sip = server
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("SIP (trunks and desk phones) on "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{label}: no SIP address in {:?}", server.banner))
+        .to_string();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../switchboard-voice/tests/sipp/caller_hangs_up.xml"
+    );
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tokio::process::Command::new("sipp")
+        .args([
+            sip.as_str(),
+            "-sf",
+            scenario,
+            "-s",
+            "442079460123",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args([
+            "-d",
+            "1500",
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: demo call: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for _ in 0..50 {
+        let (_, contacts) = get(client, &server.base, token, "/api/v1/contacts").await;
+        if contacts["items"][0]["state"] == "ENDED" {
+            assert_eq!(
+                contacts["items"][0]["disconnect_reason"], "CUSTOMER_DISCONNECT",
+                "{label}"
+            );
+            assert_eq!(
+                contacts["items"][0]["system_endpoint"]["address"], "+442079460123",
+                "{label}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{label}: the demo call left no finished contact record");
 }
