@@ -71,12 +71,12 @@ pub enum CallInput {
     Routing(RoutingUpdate),
     /// The answer to an effect handed to a spawned task.
     FlowEvent {
-        session: u64,
+        request: u64,
         event: Event,
     },
     /// Audio to play, ready.
     Audio {
-        session: u64,
+        request: u64,
         purpose: Purpose,
         result: Result<Vec<Clip>, String>,
     },
@@ -90,7 +90,7 @@ pub enum CallInput {
     },
     /// Call a third party for the flow's TransferToNumber.
     DialThirdParty {
-        session: u64,
+        request: u64,
         route: Box<PhoneRoute>,
         number: String,
         ring: Duration,
@@ -100,6 +100,12 @@ pub enum CallInput {
     /// A queue announcement to play over the music.
     Announcement {
         clip: Clip,
+    },
+    /// A flow to run could not be loaded: a queued caller keeps the music,
+    /// a caller in the flow is disconnected.
+    FlowFailed {
+        reason: String,
+        queued: bool,
     },
     /// Run this flow now (a transfer to a flow, or the customer queue flow).
     StartFlow {
@@ -131,8 +137,9 @@ enum Phase {
 
 enum Waiting {
     Nothing,
-    /// A spawned task answers (world effect, audio).
-    Answer,
+    /// A spawned task answers (world effect, audio): the request's number,
+    /// so an answer to an earlier request is never taken for this one.
+    Answer(u64),
     Prompt(u64),
     Input,
     /// A loop plays; it ends (TimerFired) at the deadline if there is one.
@@ -173,8 +180,13 @@ pub struct Call {
     waiting: Waiting,
     collector: Option<Collector>,
     session: Option<Session>,
-    /// Counts sessions (main flow, queue flow) so late answers to an old one are ignored.
+    /// Counts sessions (main flow, queue flow).
     session_no: u64,
+    /// Numbers the requests handed to spawned tasks (see `Waiting::Answer`).
+    request_no: u64,
+    /// The flow handed the contact to the router (it must be abandoned or ended there).
+    enqueue_sent: bool,
+    enqueue_task: Option<tokio::task::JoinHandle<()>>,
     recorder: Option<Recorder>,
     record_requested: bool,
     contact: ContactData,
@@ -255,6 +267,9 @@ impl Call {
             collector: None,
             session: None,
             session_no: 0,
+            request_no: 0,
+            enqueue_sent: false,
+            enqueue_task: None,
             recorder: None,
             record_requested: false,
             contact,
@@ -514,31 +529,30 @@ impl Call {
                 reply,
             } => self.reinvite(&call_id, &sdp, reply).await,
             CallInput::Routing(update) => self.on_routing(update).await,
-            CallInput::FlowEvent { session, event } => {
-                if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
+            CallInput::FlowEvent { request, event } => {
+                if matches!(self.waiting, Waiting::Answer(r) if r == request) {
                     self.waiting = Waiting::Nothing;
                     self.feed(event);
                 }
             }
             CallInput::Audio {
-                session,
+                request,
                 purpose,
                 result,
             } => {
-                if session == self.session_no && matches!(self.waiting, Waiting::Answer) {
+                if matches!(self.waiting, Waiting::Answer(r) if r == request) {
                     self.audio_ready(purpose, result);
                 }
             }
             CallInput::DialThirdParty {
-                session,
+                request,
                 route,
                 number,
                 ring,
                 caller_id,
                 continue_flow,
             } => {
-                if session == self.session_no
-                    && matches!(self.waiting, Waiting::Answer)
+                if matches!(self.waiting, Waiting::Answer(r) if r == request)
                     && self.agent.is_none()
                 {
                     info!(contact = %self.contact_id, %number, "transferring to a third party");
@@ -560,6 +574,24 @@ impl Call {
                 {
                     let generation = self.playout.play(vec![clip], false);
                     self.waiting = Waiting::Announcement(generation);
+                    if !self.playout.is_playing() {
+                        self.playout
+                            .play(vec![self.voice.library().hold_music()], true);
+                        self.waiting = Waiting::Loop(None);
+                    }
+                }
+            }
+            CallInput::FlowFailed { reason, queued } => {
+                warn!(contact = %self.contact_id, "flow not loaded: {reason}");
+                if queued && self.phase == Phase::Queued {
+                    self.playout
+                        .play(vec![self.voice.library().hold_music()], true);
+                    self.waiting = Waiting::Loop(None);
+                } else if self.phase == Phase::InFlow {
+                    self.ctr
+                        .disconnect_reason
+                        .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
+                    self.phase = Phase::Ended;
                 }
             }
             CallInput::StartFlow { flow } => {
@@ -585,7 +617,10 @@ impl Call {
                     .is_some_and(|a| a.agent == agent && a.dialog.is_none())
                 {
                     info!(contact = %self.contact_id, %agent, ?status, "phone did not answer: {reason}");
-                    let third_party = self.agent.take().and_then(|a| a.third_party).is_some();
+                    let third_party = self
+                        .drop_agent_leg(|_| true)
+                        .and_then(|a| a.third_party)
+                        .is_some();
                     if third_party {
                         self.waiting = Waiting::Nothing;
                         self.feed(if reason == "no answer" {
@@ -631,7 +666,6 @@ impl Call {
     /// Acts on what the flow asked for; the last effect that needs an
     /// answer decides what the call waits for.
     fn apply(&mut self, effects: Vec<Effect>) {
-        let session_no = self.session_no;
         for effect in effects {
             match effect {
                 Effect::Play { message, voice } => {
@@ -674,13 +708,13 @@ impl Call {
                     continue_flow,
                     ..
                 } => {
-                    self.waiting = Waiting::Answer;
+                    let session_no = self.await_answer();
                     let voice = self.voice.clone();
                     let contact = self.contact_id.clone();
                     tokio::spawn(async move {
                         let input = match voice.route_out(&number).await {
                             Ok(route) => CallInput::DialThirdParty {
-                                session: session_no,
+                                request: session_no,
                                 route: Box::new(route),
                                 number,
                                 ring: Duration::from_secs(u64::from(timeout_seconds)),
@@ -690,7 +724,7 @@ impl Call {
                             Err(e) => {
                                 warn!(%contact, "transfer to {number}: {e}");
                                 CallInput::FlowEvent {
-                                    session: session_no,
+                                    request: session_no,
                                     event: Event::CallFailed,
                                 }
                             }
@@ -706,10 +740,11 @@ impl Call {
                     priority,
                     time_adjustment_seconds,
                 } => {
-                    self.waiting = Waiting::Answer;
+                    let session_no = self.await_answer();
                     let voice = self.voice.clone();
                     let contact = self.contact_id.clone();
-                    tokio::spawn(async move {
+                    self.enqueue_sent = true;
+                    self.enqueue_task = Some(tokio::spawn(async move {
                         let event = RoutingEvent::Enqueue {
                             contact: contact.clone(),
                             queue: queue.id.clone(),
@@ -733,11 +768,11 @@ impl Call {
                         voice.post(
                             &contact,
                             CallInput::FlowEvent {
-                                session: session_no,
+                                request: session_no,
                                 event: answer,
                             },
                         );
-                    });
+                    }));
                 }
                 Effect::Disconnect => {
                     self.ctr
@@ -752,7 +787,7 @@ impl Call {
                 | Effect::TransferToFlow { .. }
                 | Effect::LoadModule { .. }
                 | Effect::InvokeFunction { .. }) => {
-                    self.waiting = Waiting::Answer;
+                    let session_no = self.await_answer();
                     let voice = self.voice.clone();
                     let contact = self.contact_id.clone();
                     let data = self
@@ -769,7 +804,7 @@ impl Call {
                         voice.post(
                             &contact,
                             CallInput::FlowEvent {
-                                session: session_no,
+                                request: session_no,
                                 event,
                             },
                         );
@@ -783,14 +818,16 @@ impl Call {
 
     /// Answers the flow on the next turn of the loop (never re-entrantly).
     fn feed_later(&mut self, event: Event) {
-        self.waiting = Waiting::Answer;
-        self.voice.post(
-            &self.contact_id,
-            CallInput::FlowEvent {
-                session: self.session_no,
-                event,
-            },
-        );
+        let request = self.await_answer();
+        self.voice
+            .post(&self.contact_id, CallInput::FlowEvent { request, event });
+    }
+
+    /// The call now waits for a spawned task's answer; returns the request's number.
+    fn await_answer(&mut self) -> u64 {
+        self.request_no += 1;
+        self.waiting = Waiting::Answer(self.request_no);
+        self.request_no
     }
 
     fn fetch_audio(
@@ -799,10 +836,9 @@ impl Call {
         voice_name: String,
         purpose: Purpose,
     ) {
-        self.waiting = Waiting::Answer;
+        let request = self.await_answer();
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
-        let session = self.session_no;
         tokio::spawn(async move {
             let mut clips = Vec::new();
             let mut result = Ok(());
@@ -819,7 +855,7 @@ impl Call {
             voice.post(
                 &contact,
                 CallInput::Audio {
-                    session,
+                    request,
                     purpose,
                     result,
                 },
@@ -843,6 +879,11 @@ impl Call {
             Purpose::Prompt => {
                 let generation = self.playout.play(clips, false);
                 self.waiting = Waiting::Prompt(generation);
+                if !self.playout.is_playing() {
+                    // Nothing to say (empty text): done at once.
+                    self.waiting = Waiting::Nothing;
+                    self.feed(Event::PromptFinished);
+                }
             }
             Purpose::Input(_) => {
                 self.playout.play(clips, false);
@@ -921,7 +962,7 @@ impl Call {
 
 impl Call {
     fn load_and_start(&mut self, flow: String) {
-        self.waiting = Waiting::Answer;
+        self.await_answer();
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
         let queued = self.phase == Phase::Queued;
@@ -930,24 +971,7 @@ impl Call {
                 Ok(f) => voice.post(&contact, CallInput::StartFlow { flow: f }),
                 Err(e) => {
                     warn!(%contact, "flow '{flow}': {e}");
-                    if queued {
-                        // Waiting callers still hear music.
-                        voice.post(
-                            &contact,
-                            CallInput::FlowEvent {
-                                session: u64::MAX,
-                                event: Event::Hangup,
-                            },
-                        );
-                    } else {
-                        voice.post(
-                            &contact,
-                            CallInput::DialogEnded {
-                                call_id: "flow".into(),
-                                reason: e,
-                            },
-                        );
-                    }
+                    voice.post(&contact, CallInput::FlowFailed { reason: e, queued });
                 }
             }
         });
@@ -1026,9 +1050,8 @@ impl Call {
             RoutingUpdate::Rescind { agent, .. } => {
                 // The offer timed out (the router marks the agent Missed and
                 // puts the contact back in its place): stop ringing.
-                if let Some(a) = self
-                    .agent
-                    .take_if(|a| a.agent == agent && a.connected_at.is_none())
+                if let Some(a) =
+                    self.drop_agent_leg(|a| a.agent == agent && a.connected_at.is_none())
                 {
                     self.stop_ringing(&a).await;
                 }
@@ -1079,6 +1102,14 @@ impl Call {
             }
             _ => {}
         }
+    }
+
+    /// Takes the agent (or third-party) leg if `keep` says so, forgetting its
+    /// SIP Call-ID, so no entry outlives the leg.
+    fn drop_agent_leg(&mut self, drop: impl FnOnce(&AgentLeg) -> bool) -> Option<AgentLeg> {
+        let a = self.agent.take_if(|a| drop(a))?;
+        self.voice.unbind_call_id(&a.sip_call_id);
+        Some(a)
     }
 
     async fn stop_ringing(&self, a: &AgentLeg) {
@@ -1276,8 +1307,7 @@ impl Call {
             Ok((remote, negotiated)) => a.leg.connect(&remote, negotiated),
             Err(e) => {
                 warn!(contact = %self.contact_id, "agent SDP: {e}");
-                let a = self.agent.take();
-                if let Some(a) = a {
+                if let Some(a) = self.drop_agent_leg(|_| true) {
                     self.stop_ringing(&a).await;
                 }
                 self.route(RoutingEvent::AgentError { agent }).await;
@@ -1383,12 +1413,15 @@ impl Call {
     }
 
     async fn agent_left(&mut self) {
+        if let Some(a) = &self.agent {
+            if a.third_party.is_some() && a.connected_at.is_none() {
+                // Busy or unanswered: AgentFailed reports it to the flow.
+                return;
+            }
+        }
         if let Some(continue_flow) = self.agent.as_ref().and_then(|a| a.third_party) {
             // The third party hung up: back to the flow, which goes on or ends.
-            let a = self.agent.take();
-            if let Some(a) = a {
-                self.voice.unbind_call_id(&a.sip_call_id);
-            }
+            self.drop_agent_leg(|_| true);
             self.phase = Phase::InFlow;
             self.waiting = Waiting::Nothing;
             if !continue_flow {
@@ -1418,19 +1451,27 @@ impl Call {
             VoiceStats::add(&stats.rtp_packets_out, leg.packets_out);
             VoiceStats::add(&stats.rtp_packets_refused, leg.refused());
         }
-        let queued_or_ringing = self
-            .ctr
-            .queue
+        // An Enqueue still on its way to the router must land before the
+        // Abandon, or the router would keep a contact nobody handles.
+        if let Some(enqueue) = self.enqueue_task.take() {
+            let _ = enqueue.await;
+        }
+        let connected = self
+            .agent
             .as_ref()
-            .is_some_and(|q| q.dequeue_timestamp.is_none());
+            .is_some_and(|a| a.connected_at.is_some() && a.third_party.is_none());
+        let queued_or_ringing = self.enqueue_sent && !connected && self.ctr.agent.is_none();
         if queued_or_ringing {
-            if let Some(a) = self.agent.take() {
+            if let Some(a) = self.drop_agent_leg(|_| true) {
                 self.stop_ringing(&a).await;
             }
-            self.route(RoutingEvent::Abandon {
+            // Refused if the queue had refused the contact: nothing to undo then.
+            let abandon = RoutingEvent::Abandon {
                 contact: self.contact_id.clone(),
-            })
-            .await;
+            };
+            if let Err(e) = self.voice.app().routing.send(abandon).await {
+                tracing::debug!(contact = %self.contact_id, "abandon: {e}");
+            }
             if let Some(q) = &mut self.ctr.queue {
                 q.dequeue_timestamp = Some(ended);
                 q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
