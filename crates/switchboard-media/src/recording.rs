@@ -27,6 +27,7 @@ pub struct Recorder {
     left: Vec<i16>,
     right: Vec<i16>,
     truncated: bool,
+    dropped: u64,
 }
 
 impl Recorder {
@@ -36,6 +37,7 @@ impl Recorder {
             left: Vec::new(),
             right: Vec::new(),
             truncated: false,
+            dropped: 0,
         }
     }
 
@@ -49,6 +51,13 @@ impl Recorder {
             Side::Agent => &mut self.right,
         };
         let start = position.max(channel.len());
+        // More than a second ahead of the clock: the peer sends faster than
+        // real time (a flood, or a broken clock). Dropped, so it cannot
+        // grow the recording without bound.
+        if start > position + SAMPLE_RATE as usize {
+            self.dropped += 1;
+            return;
+        }
         if start + samples.len() > max {
             self.truncated = true;
             return;
@@ -59,6 +68,11 @@ impl Recorder {
 
     pub fn truncated(&self) -> bool {
         self.truncated
+    }
+
+    /// Packets dropped for running ahead of real time.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     pub fn duration_ms(&self) -> u64 {
@@ -115,6 +129,17 @@ mod tests {
         assert!(left[320..].iter().all(|&s| s == 0));
         assert!(right[..4_000].iter().all(|&s| s == 0));
         assert!(right[4_000..].iter().all(|&s| s == -200));
+    }
+
+    #[test]
+    fn a_flood_faster_than_real_time_is_dropped() {
+        let mut r = Recorder::new(0);
+        for _ in 0..10_000 {
+            r.push(Side::Customer, 10, &[7; 160]);
+        }
+        // One second's worth (plus the packet that crossed it), no more.
+        assert!(r.duration_ms() <= 1_040, "{} ms", r.duration_ms());
+        assert!(r.dropped() > 9_000);
     }
 
     #[test]

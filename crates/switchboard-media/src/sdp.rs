@@ -55,24 +55,34 @@ pub struct RemoteAudio {
     pub addr: SocketAddr,
     /// The G.711 laws it accepts, in its order of preference.
     pub laws: Vec<Law>,
+    /// The payload type it gave each of `laws` (static 0/8, or dynamic).
+    pub law_payload_types: Vec<u8>,
     pub event_payload_type: Option<u8>,
     pub direction: Direction,
     /// Which m= line is the audio (an answer needs one m= per offered m=).
     media_index: usize,
-    media_count: usize,
+    /// Every offered m= line's media, protocol and formats, to decline the
+    /// others in kind (RFC 3264 section 6).
+    lines: Vec<(String, String, String)>,
 }
 
 /// What both sides agreed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     pub law: Law,
+    /// The number both sides use for `law` (the offerer's choice).
+    pub payload_type: u8,
     pub event_payload_type: Option<u8>,
 }
 
 impl RemoteAudio {
     pub fn parse(body: &[u8]) -> Result<RemoteAudio, String> {
         let session = Session::parse(body).map_err(|e| format!("SDP: {e}"))?;
-        let media_count = session.medias.len();
+        let lines = session
+            .medias
+            .iter()
+            .map(|m| (m.media.clone(), m.proto.clone(), m.fmt.clone()))
+            .collect();
         let (media_index, media) = session
             .medias
             .iter()
@@ -97,6 +107,7 @@ impl RemoteAudio {
                 )
             })?;
         let mut laws = Vec::new();
+        let mut law_payload_types = Vec::new();
         let mut event_payload_type = None;
         for fmt in media.fmt.split_whitespace() {
             let Ok(pt) = fmt.parse::<u8>() else { continue };
@@ -104,11 +115,22 @@ impl RemoteAudio {
                 Some(name) if name.eq_ignore_ascii_case("telephone-event/8000") => {
                     event_payload_type = Some(pt)
                 }
-                Some(name) if name.eq_ignore_ascii_case("PCMU/8000") => laws.push(Law::MuLaw),
-                Some(name) if name.eq_ignore_ascii_case("PCMA/8000") => laws.push(Law::ALaw),
+                Some(name) if name.eq_ignore_ascii_case("PCMU/8000") => {
+                    laws.push(Law::MuLaw);
+                    law_payload_types.push(pt);
+                }
+                Some(name) if name.eq_ignore_ascii_case("PCMA/8000") => {
+                    laws.push(Law::ALaw);
+                    law_payload_types.push(pt);
+                }
                 Some(_) => {}
                 // Static payload types need no rtpmap (RFC 3551).
-                None => laws.extend(Law::from_payload_type(pt)),
+                None => {
+                    if let Some(law) = Law::from_payload_type(pt) {
+                        laws.push(law);
+                        law_payload_types.push(pt);
+                    }
+                }
             }
         }
         let direction = if ip.is_unspecified() {
@@ -121,10 +143,11 @@ impl RemoteAudio {
         Ok(RemoteAudio {
             addr: SocketAddr::new(ip, media.port),
             laws,
+            law_payload_types,
             event_payload_type,
             direction,
             media_index,
-            media_count,
+            lines,
         })
     }
 
@@ -135,31 +158,26 @@ impl RemoteAudio {
         session_id: u64,
         version: u64,
     ) -> Result<(Vec<u8>, Negotiated), String> {
-        let law = *self
-            .laws
-            .first()
-            .ok_or("SDP: the offer has no G.711 codec (PCMU or PCMA)")?;
-        let negotiated = Negotiated {
-            law,
-            event_payload_type: self.event_payload_type,
-        };
+        let negotiated = self
+            .negotiated()
+            .map_err(|_| "SDP: the offer has no G.711 codec (PCMU or PCMA)".to_string())?;
         let mut session = base_session(local.ip(), session_id, version);
-        for index in 0..self.media_count {
+        for (index, (media, proto, fmt)) in self.lines.iter().enumerate() {
             if index == self.media_index {
                 session.medias.push(audio_media(
                     local,
-                    &[law],
+                    &[(negotiated.law, negotiated.payload_type)],
                     self.event_payload_type,
                     self.direction.reversed(),
                 ));
             } else {
                 // Declined (RFC 3264 section 6): same position, port 0.
                 session.medias.push(Media {
-                    media: "audio".into(),
+                    media: media.clone(),
                     port: 0,
                     num_ports: None,
-                    proto: "RTP/AVP".into(),
-                    fmt: "0".into(),
+                    proto: proto.clone(),
+                    fmt: fmt.clone(),
                     media_title: None,
                     connections: vec![],
                     bandwidths: vec![],
@@ -173,11 +191,14 @@ impl RemoteAudio {
 
     /// What an answer to our offer agreed.
     pub fn negotiated(&self) -> Result<Negotiated, String> {
+        let law = *self.laws.first().ok_or("SDP: no G.711 codec")?;
         Ok(Negotiated {
-            law: *self
-                .laws
+            law,
+            payload_type: self
+                .law_payload_types
                 .first()
-                .ok_or("SDP: the answer has no G.711 codec")?,
+                .copied()
+                .unwrap_or(law.payload_type()),
             event_payload_type: self.event_payload_type,
         })
     }
@@ -192,9 +213,10 @@ pub fn offer(
     version: u64,
 ) -> Vec<u8> {
     let mut session = base_session(local.ip(), session_id, version);
+    let laws: Vec<(Law, u8)> = laws.iter().map(|l| (*l, l.payload_type())).collect();
     session.medias.push(audio_media(
         local,
-        laws,
+        &laws,
         Some(EVENT_PAYLOAD_TYPE),
         direction,
     ));
@@ -221,16 +243,16 @@ fn base_session(ip: IpAddr, session_id: u64, version: u64) -> Session {
     }
 }
 
-fn audio_media(local: SocketAddr, laws: &[Law], event: Option<u8>, direction: Direction) -> Media {
-    let mut fmt: Vec<String> = laws.iter().map(|l| l.payload_type().to_string()).collect();
+fn audio_media(
+    local: SocketAddr,
+    laws: &[(Law, u8)],
+    event: Option<u8>,
+    direction: Direction,
+) -> Media {
+    let mut fmt: Vec<String> = laws.iter().map(|(_, pt)| pt.to_string()).collect();
     let mut attributes: Vec<Attribute> = laws
         .iter()
-        .map(|l| {
-            attr(
-                "rtpmap",
-                Some(format!("{} {}/8000", l.payload_type(), l.encoding_name())),
-            )
-        })
+        .map(|(l, pt)| attr("rtpmap", Some(format!("{pt} {}/8000", l.encoding_name()))))
         .collect();
     if let Some(pt) = event {
         fmt.push(pt.to_string());
@@ -339,6 +361,20 @@ mod tests {
             .answer("127.0.0.1:1".parse().unwrap(), 1, 1)
             .unwrap_err()
             .contains("G.711"));
+    }
+
+    #[test]
+    fn dynamic_payload_types_and_other_media_are_answered_in_kind() {
+        let offer = "v=0\r\no=x 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=video 5000 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 6000 RTP/AVP 97 101\r\na=rtpmap:97 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let remote = RemoteAudio::parse(offer.as_bytes()).unwrap();
+        let (answer, negotiated) = remote
+            .answer("10.0.0.1:7000".parse().unwrap(), 1, 1)
+            .unwrap();
+        assert_eq!((negotiated.law, negotiated.payload_type), (Law::MuLaw, 97));
+        let text = String::from_utf8(answer).unwrap();
+        assert!(text.contains("m=video 0 RTP/SAVP 96"), "{text}");
+        assert!(text.contains("m=audio 7000 RTP/AVP 97 101"), "{text}");
+        assert!(text.contains("a=rtpmap:97 PCMU/8000"), "{text}");
     }
 
     #[test]

@@ -59,9 +59,10 @@ pub enum CallInput {
         sdp: Vec<u8>,
         reply: rsipstack::dialog::dialog::TransactionHandle,
     },
-    /// A session refresh (UPDATE) on a leg.
+    /// A session refresh (UPDATE without an offer) on a leg, to answer.
     Refreshed {
         call_id: String,
+        reply: rsipstack::dialog::dialog::TransactionHandle,
     },
     /// A key pressed, sent as SIP INFO (the fallback for phones without RFC 4733).
     InfoDigit {
@@ -510,13 +511,16 @@ impl Call {
                     self.agent_left().await;
                 }
             }
-            CallInput::Refreshed { call_id } => {
+            CallInput::Refreshed { call_id, reply } => {
+                let mut headers = vec![];
                 if call_id == self.customer_call_id {
                     let now = self.now_ms();
                     if let Some(t) = &mut self.session_timer {
                         t.refreshed(now);
                     }
+                    headers = self.session_timer_headers();
                 }
+                let _ = reply.respond(StatusCode::OK, Some(headers), None).await;
             }
             CallInput::InfoDigit { call_id, digit } => {
                 if call_id == self.customer_call_id {
@@ -1191,15 +1195,16 @@ impl Call {
         caller_id: Option<String>,
         third_party: Option<bool>,
     ) -> Result<(), String> {
-        let leg = Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports)
+        let mut leg = Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports)
             .await
             .map_err(|e| format!("RTP socket: {e}"))?;
+        let origin = leg.next_sdp_origin();
         let offer = sdp::offer(
             leg.local,
             &[self.customer.law(), other(self.customer.law())],
             Direction::SendRecv,
-            rand::random::<u32>().into(),
-            1,
+            origin.0,
+            origin.1,
         );
         let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
         let shown = caller_id.unwrap_or_else(|| self.ctr.customer_endpoint.address.clone());
@@ -1343,6 +1348,47 @@ impl Call {
         body: &[u8],
         reply: rsipstack::dialog::dialog::TransactionHandle,
     ) {
+        let timer_headers = if call_id == self.customer_call_id {
+            self.session_timer_headers()
+        } else {
+            vec![]
+        };
+        if body.is_empty() {
+            // A re-INVITE without an offer (often a session refresh): we
+            // offer what is in use; the answer comes in the ACK.
+            let leg = if call_id == self.customer_call_id {
+                Some(&mut self.customer)
+            } else {
+                self.agent
+                    .as_mut()
+                    .filter(|a| a.sip_call_id == call_id)
+                    .map(|a| &mut a.leg)
+            };
+            let Some(leg) = leg else {
+                let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
+                return;
+            };
+            let origin = leg.next_sdp_origin();
+            let offer = sdp::offer(
+                leg.local,
+                &[leg.law()],
+                Direction::SendRecv,
+                origin.0,
+                origin.1,
+            );
+            let mut headers = vec![Header::ContentType("application/sdp".into())];
+            headers.extend(timer_headers);
+            let _ = reply
+                .respond(StatusCode::OK, Some(headers), Some(offer))
+                .await;
+            if call_id == self.customer_call_id {
+                let now = self.now_ms();
+                if let Some(t) = &mut self.session_timer {
+                    t.refreshed(now);
+                }
+            }
+            return;
+        }
         let remote = match RemoteAudio::parse(body) {
             Ok(r) => r,
             Err(_) => {
@@ -1358,18 +1404,17 @@ impl Call {
             let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
             return;
         };
-        let answer = remote.answer(leg.local, rand::random::<u32>().into(), 2);
+        let origin = leg.next_sdp_origin();
+        let answer = remote.answer(leg.local, origin.0, origin.1);
         let Ok((answer, negotiated)) = answer else {
             let _ = reply.reply(StatusCode::NotAcceptableHere).await;
             return;
         };
         leg.connect(&remote, negotiated);
+        let mut headers = vec![Header::ContentType("application/sdp".into())];
+        headers.extend(timer_headers);
         let _ = reply
-            .respond(
-                StatusCode::OK,
-                Some(vec![Header::ContentType("application/sdp".into())]),
-                Some(answer),
-            )
+            .respond(StatusCode::OK, Some(headers), Some(answer))
             .await;
         if !is_agent {
             let now = self.now_ms();
@@ -1401,6 +1446,18 @@ impl Call {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// RFC 4028 section 9: every 2xx to a refresh repeats the interval, or
+    /// the caller would take the timer as switched off.
+    fn session_timer_headers(&self) -> Vec<Header> {
+        match &self.session_timer {
+            Some(t) => vec![
+                Header::SessionExpires(format!("{};refresher=uac", t.seconds()).into()),
+                Header::Require("timer".into()),
+            ],
+            None => vec![],
         }
     }
 

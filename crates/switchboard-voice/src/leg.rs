@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use switchboard_media::dtmf::EventDetector;
 use switchboard_media::g711::Law;
 use switchboard_media::rtp::{self, Latch, OutStream};
-use switchboard_media::sdp::{Negotiated, RemoteAudio};
+use switchboard_media::sdp::{Direction, Negotiated, RemoteAudio};
 use switchboard_media::FRAME_SAMPLES;
 use tokio::net::UdpSocket;
 
@@ -27,10 +27,17 @@ pub struct Leg {
     latch: Option<Latch>,
     out: OutStream,
     negotiated: Option<Negotiated>,
+    /// What the peer's last SDP said: it may not want our audio (hold).
+    remote_direction: Direction,
+    remote_unspecified: bool,
     detector: EventDetector,
     pub packets_in: u64,
     pub packets_out: u64,
     pub malformed: u64,
+    /// Our SDP origin for this leg: one session id, a version that grows
+    /// with every new offer or answer (RFC 3264 section 8).
+    sdp_id: u64,
+    sdp_version: u64,
 }
 
 impl Leg {
@@ -48,10 +55,14 @@ impl Leg {
             latch: None,
             out: OutStream::new(rand::random()),
             negotiated: None,
+            remote_direction: Direction::SendRecv,
+            remote_unspecified: false,
             detector: EventDetector::default(),
             packets_in: 0,
             packets_out: 0,
             malformed: 0,
+            sdp_id: u64::from(rand::random::<u32>()),
+            sdp_version: 0,
         })
     }
 
@@ -62,6 +73,14 @@ impl Leg {
             None => self.latch = Some(Latch::new(remote.addr)),
         }
         self.negotiated = Some(negotiated);
+        self.remote_direction = remote.direction;
+        self.remote_unspecified = remote.addr.ip().is_unspecified();
+    }
+
+    /// The o= line's session id and the next version, for a new description.
+    pub fn next_sdp_origin(&mut self) -> (u64, u64) {
+        self.sdp_version += 1;
+        (self.sdp_id, self.sdp_version)
     }
 
     pub fn law(&self) -> Law {
@@ -82,9 +101,22 @@ impl Leg {
     /// Sends 20 ms already in this leg's law (a relay needs no transcoding).
     pub fn send_payload(&mut self, payload: &[u8]) {
         let Some(latch) = &self.latch else { return };
-        let packet = self
-            .out
-            .audio(self.law().payload_type(), payload, payload.len() as u32);
+        // A peer that holds (sendonly, inactive, c=0.0.0.0) gets no audio;
+        // the RTP clock still runs for when it resumes.
+        if self.remote_unspecified
+            || matches!(
+                self.remote_direction,
+                Direction::SendOnly | Direction::Inactive
+            )
+        {
+            self.out.skip(payload.len() as u32);
+            return;
+        }
+        let pt = self
+            .negotiated
+            .map(|n| n.payload_type)
+            .unwrap_or(self.law().payload_type());
+        let packet = self.out.audio(pt, payload, payload.len() as u32);
         // A full socket buffer drops this packet, as the network would.
         if self
             .socket
@@ -124,6 +156,9 @@ impl Leg {
                 Some(d) => Heard::Digit(d),
                 None => Heard::Nothing,
             };
+        }
+        if packet.payload_type == negotiated.payload_type {
+            return Heard::Audio(packet.payload);
         }
         match Law::from_payload_type(packet.payload_type) {
             Some(law) if law == negotiated.law => Heard::Audio(packet.payload),

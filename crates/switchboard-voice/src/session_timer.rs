@@ -65,6 +65,11 @@ impl SessionTimer {
         }
     }
 
+    /// The agreed interval, in seconds.
+    pub fn seconds(&self) -> u64 {
+        self.interval_ms / 1000
+    }
+
     /// A refresh (re-INVITE or UPDATE) arrived.
     pub fn refreshed(&mut self, now_ms: u64) {
         self.last_refresh_ms = now_ms;

@@ -508,7 +508,8 @@ impl Voice {
                 return;
             }
         };
-        let (answer, negotiated) = match remote.answer(leg.local, rand::random::<u32>().into(), 1) {
+        let origin = leg.next_sdp_origin();
+        let (answer, negotiated) = match remote.answer(leg.local, origin.0, origin.1) {
             Ok(a) => a,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
@@ -629,7 +630,9 @@ async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {
                 });
             }
             DialogState::Updated(id, request, handle) => {
-                if request.method == Method::Invite {
+                // A re-INVITE, or an UPDATE with a new offer, changes the media;
+                // an UPDATE without one only refreshes the session timer.
+                if request.method == Method::Invite || !request.body.is_empty() {
                     let call_id = id.call_id.clone();
                     let known = lock(&voice.inner.call_ids).contains_key(&call_id);
                     if known {
@@ -642,11 +645,15 @@ async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {
                         let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
                     }
                 } else {
-                    // UPDATE without a new offer: a session refresh.
-                    let _ = handle.reply(StatusCode::OK).await;
-                    voice.post_by_call_id(&id.call_id, || CallInput::Refreshed {
-                        call_id: id.call_id.clone(),
-                    });
+                    let known = lock(&voice.inner.call_ids).contains_key(&id.call_id);
+                    if known {
+                        voice.post_by_call_id(&id.call_id, || CallInput::Refreshed {
+                            call_id: id.call_id.clone(),
+                            reply: handle,
+                        });
+                    } else {
+                        let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    }
                 }
             }
             DialogState::Info(id, request, handle) => {

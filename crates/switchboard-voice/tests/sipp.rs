@@ -825,6 +825,18 @@ async fn session_timers_are_agreed_and_an_unrefreshed_session_ends() {
     );
     let record = rig.ended(1).await.remove(0);
     assert_eq!(record["disconnect_reason"], "TELECOM_PROBLEM", "{record:#}");
+
+    // Refreshed in time (UPDATE), the call lives past the interval.
+    let mut refreshed = common(&rig, "caller_session_refresh.xml", NUMBER, "127.0.0.1");
+    refreshed.extend(["-key", "session_expires", "3"].map(String::from));
+    let (code, out) = sipp(&refreshed).await;
+    assert_eq!(code, 0, "refreshing caller: {out}");
+    let records = rig.ended(2).await;
+    assert_eq!(
+        records[0]["disconnect_reason"], "CUSTOMER_DISCONNECT",
+        "{:#}",
+        records[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
