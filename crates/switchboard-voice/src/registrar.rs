@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rsipstack::dialog::authenticate::verify_digest;
+use rsipstack::sip::headers::auth::AuthQop;
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
@@ -21,6 +22,15 @@ use tracing::{info, warn};
 /// A nonce is good for this long.
 const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 const MIN_EXPIRES: u32 = 60;
+/// Outstanding nonces kept at most.
+const MAX_NONCES: usize = 10_000;
+
+enum NonceCheck {
+    Fresh,
+    Stale,
+    Unknown,
+    Replayed,
+}
 const MAX_EXPIRES: u32 = 3600;
 
 #[derive(Debug, Clone)]
@@ -48,7 +58,8 @@ impl Binding {
 
 pub struct Registrar {
     realm: String,
-    nonces: Mutex<HashMap<String, Instant>>,
+    /// Nonce -> when issued, highest nonce count seen.
+    nonces: Mutex<HashMap<String, (Instant, u8)>>,
     bindings: Mutex<HashMap<String, Binding>>,
 }
 
@@ -74,23 +85,41 @@ impl Registrar {
         let nonce = format!("{:032x}", rand::random::<u128>());
         let mut nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        nonces.retain(|_, at| now.duration_since(*at) < NONCE_LIFETIME);
-        nonces.insert(nonce.clone(), now);
+        // Expired nonces are swept only when the table is full, so a flood
+        // of unauthenticated REGISTERs costs O(1) each, and the table
+        // never holds more than MAX_NONCES.
+        if nonces.len() >= MAX_NONCES {
+            nonces.retain(|_, (at, _)| now.duration_since(*at) < NONCE_LIFETIME);
+            if nonces.len() >= MAX_NONCES {
+                nonces.clear();
+            }
+        }
+        nonces.insert(nonce.clone(), (now, 0));
         nonce
     }
 
-    fn nonce_is_fresh(&self, nonce: &str) -> bool {
-        let nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        nonces
-            .get(nonce)
-            .is_some_and(|at| at.elapsed() < NONCE_LIFETIME)
+    /// Checks a nonce and its count: known, not expired, and `nc` higher
+    /// than any seen with it (RFC 7616 section 3.4: a replayed request
+    /// repeats its count).
+    fn use_nonce(&self, nonce: &str, nc: u8) -> NonceCheck {
+        let mut nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        match nonces.get_mut(nonce) {
+            None => NonceCheck::Unknown,
+            Some((at, _)) if at.elapsed() >= NONCE_LIFETIME => NonceCheck::Stale,
+            Some((_, last)) if nc <= *last => NonceCheck::Replayed,
+            Some((_, last)) => {
+                *last = nc;
+                NonceCheck::Fresh
+            }
+        }
     }
 
-    async fn challenge(&self, tx: &mut Transaction) {
+    async fn challenge(&self, tx: &mut Transaction, stale: bool) {
         let value = format!(
-            "Digest realm=\"{}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"",
+            "Digest realm=\"{}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"{}",
             self.realm,
-            self.new_nonce()
+            self.new_nonce(),
+            if stale { ", stale=true" } else { "" }
         );
         let header = Header::WwwAuthenticate(value.into());
         if let Err(e) = tx
@@ -104,15 +133,28 @@ impl Registrar {
     /// Answers one REGISTER.
     pub async fn register(&self, app: &AppState, tx: &mut Transaction, source: SocketAddr) {
         let Some(auth_header) = tx.original.authorization_header().cloned() else {
-            return self.challenge(tx).await;
+            return self.challenge(tx, false).await;
         };
         let raw = auth_header.value().to_string();
         let Ok(auth) = rsipstack::sip::typed::Authorization::parse(&raw) else {
             let _ = tx.reply(StatusCode::BadRequest).await;
             return;
         };
-        if !self.nonce_is_fresh(&auth.nonce) || auth.realm != self.realm {
-            return self.challenge(tx).await;
+        // qop=auth is required: without its client nonce and count a
+        // captured REGISTER could be replayed.
+        let Some(AuthQop::Auth { nc, .. }) = auth.qop.clone() else {
+            return self.challenge(tx, false).await;
+        };
+        if auth.realm != self.realm {
+            return self.challenge(tx, false).await;
+        }
+        match self.use_nonce(&auth.nonce, nc) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return self.challenge(tx, true).await,
+            NonceCheck::Unknown | NonceCheck::Replayed => {
+                warn!(username = %auth.username, %source, "REGISTER with an unknown or replayed nonce");
+                return self.challenge(tx, false).await;
+            }
         }
         let user = match app.store.get::<User>(&auth.username).await {
             Ok(u) => u,
@@ -184,5 +226,29 @@ impl Registrar {
             Header::Expires(expires.to_string().into()),
         ];
         let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_counts_up_and_refuses_replays() {
+        let r = Registrar::new("switchboard");
+        let nonce = r.new_nonce();
+        assert!(matches!(r.use_nonce(&nonce, 1), NonceCheck::Fresh));
+        assert!(matches!(r.use_nonce(&nonce, 1), NonceCheck::Replayed));
+        assert!(matches!(r.use_nonce(&nonce, 2), NonceCheck::Fresh));
+        assert!(matches!(r.use_nonce("made-up", 1), NonceCheck::Unknown));
+    }
+
+    #[test]
+    fn the_nonce_table_stays_bounded() {
+        let r = Registrar::new("switchboard");
+        for _ in 0..(MAX_NONCES + 10) {
+            r.new_nonce();
+        }
+        assert!(r.nonces.lock().unwrap().len() <= MAX_NONCES);
     }
 }
