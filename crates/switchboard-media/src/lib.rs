@@ -9,6 +9,7 @@
 //!
 //! - [`g711`]: µ-law and A-law sample conversion.
 //! - [`rtp`]: reading incoming RTP and stamping our outgoing streams.
+//! - [`rtcp`]: reception statistics and the reports sent and read (RFC 3550).
 //! - [`sdp`]: RFC 3264 offer/answer for one audio stream.
 //! - [`dtmf`]: RFC 4733 telephone-events and the digit collector behind
 //!   GetParticipantInput.
@@ -21,6 +22,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod playout;
 pub mod recording;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 

@@ -59,6 +59,8 @@ pub struct RemoteAudio {
     pub law_payload_types: Vec<u8>,
     pub event_payload_type: Option<u8>,
     pub direction: Direction,
+    /// Where the peer wants RTCP when not on the next port (RFC 3605 `a=rtcp`).
+    pub rtcp_port: Option<u16>,
     /// Which m= line is the audio (an answer needs one m= per offered m=).
     media_index: usize,
     /// Every offered m= line's media, protocol and formats, to decline the
@@ -146,6 +148,11 @@ impl RemoteAudio {
             law_payload_types,
             event_payload_type,
             direction,
+            rtcp_port: media
+                .attributes
+                .iter()
+                .find(|a| a.attribute == "rtcp")
+                .and_then(|a| a.value.as_deref()?.split_whitespace().next()?.parse().ok()),
             media_index,
             lines,
         })

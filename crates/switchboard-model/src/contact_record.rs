@@ -48,6 +48,9 @@ pub struct ContactRecord {
     pub attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
+    /// Voice: how each leg's audio arrived (from RTP and RTCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<CallQuality>,
     /// Where this record stands: `IN_FLOW`, `QUEUED`, `CONNECTED`, `ENDED`.
     pub state: String,
 }
@@ -112,4 +115,23 @@ pub struct RecordingInfo {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CallQuality {
+    pub customer: LegQuality,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<LegQuality>,
+}
+
+/// One leg's audio: what reached Switchboard, and what the far end reported
+/// of Switchboard's audio (RTCP).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LegQuality {
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    /// Interarrival jitter (RFC 3550 A.8), milliseconds.
+    pub jitter_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_reported_loss_percent: Option<f64>,
 }

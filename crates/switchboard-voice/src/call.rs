@@ -23,7 +23,9 @@ use switchboard_media::playout::{Clip, Playout};
 use switchboard_media::recording::{Recorder, Side};
 use switchboard_media::sdp::{self, Direction, RemoteAudio};
 use switchboard_media::FRAME_SAMPLES;
-use switchboard_model::contact_record::{AgentInfo, Endpoint, FlowStep, QueueInfo, RecordingInfo};
+use switchboard_model::contact_record::{
+    AgentInfo, CallQuality, Endpoint, FlowStep, QueueInfo, RecordingInfo,
+};
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{ContactRecord, User};
@@ -39,6 +41,8 @@ use crate::sip::{Voice, VoiceStats};
 /// Seconds we ring an agent's phone; the router's offer timeout usually
 /// ends the ringing first (the agent is then Missed).
 const AGENT_RING_SECONDS: u64 = 60;
+/// RTCP reports every 5 s (250 ticks of 20 ms), RFC 3550's usual interval.
+const RTCP_EVERY_TICKS: u64 = 250;
 /// A caller queued on music hears their position this long after queuing,
 /// then every `ANNOUNCE_EVERY_MS`.
 const FIRST_ANNOUNCEMENT_MS: u64 = 5_000;
@@ -316,9 +320,25 @@ impl Call {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut customer_buf = vec![0u8; 2048];
         let mut agent_buf = vec![0u8; 2048];
+        let mut rtcp_buf = vec![0u8; 1500];
+        let mut agent_rtcp_buf = vec![0u8; 1500];
+        let mut ticks: u64 = 0;
         while self.phase != Phase::Ended {
             let agent_socket = self.agent.as_ref().map(|a| &a.leg.socket);
+            let agent_rtcp = self.agent.as_ref().map(|a| &a.leg.rtcp_socket);
             tokio::select! {
+                r = self.customer.rtcp_socket.recv_from(&mut rtcp_buf) => {
+                    if let Ok((n, from)) = r {
+                        self.customer.heard_rtcp(from, &rtcp_buf[..n]);
+                    }
+                }
+                r = async { agent_rtcp.unwrap().recv_from(&mut agent_rtcp_buf).await }, if agent_rtcp.is_some() => {
+                    if let Ok((n, from)) = r {
+                        if let Some(a) = &mut self.agent {
+                            a.leg.heard_rtcp(from, &agent_rtcp_buf[..n]);
+                        }
+                    }
+                }
                 r = self.customer.socket.recv_from(&mut customer_buf) => {
                     if let Ok((n, from)) = r {
                         let heard = self.customer.heard(from, &customer_buf[..n]);
@@ -330,7 +350,16 @@ impl Call {
                         self.heard_agent(from, &agent_buf[..n]);
                     }
                 }
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => {
+                    self.on_tick();
+                    ticks += 1;
+                    if ticks % RTCP_EVERY_TICKS == 0 {
+                        self.customer.send_rtcp();
+                        if let Some(a) = &mut self.agent {
+                            a.leg.send_rtcp();
+                        }
+                    }
+                }
                 input = self.inputs.recv() => match input {
                     Some(input) => self.on_input(input).await,
                     None => self.phase = Phase::Ended,
@@ -1501,6 +1530,14 @@ impl Call {
     /// and the final contact record.
     async fn finish(&mut self) {
         let ended = now();
+        self.ctr.quality = Some(CallQuality {
+            customer: self.customer.quality(),
+            agent: self
+                .agent
+                .as_ref()
+                .filter(|a| a.connected_at.is_some())
+                .map(|a| a.leg.quality()),
+        });
         let stats = self.voice.stats();
         let legs = std::iter::once(&self.customer).chain(self.agent.as_ref().map(|a| &a.leg));
         for leg in legs {

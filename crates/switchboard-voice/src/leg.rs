@@ -3,6 +3,10 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use switchboard_media::rtcp::{self, Block, ReceptionStats, SenderInfo};
+use switchboard_model::contact_record::LegQuality;
 
 use switchboard_media::dtmf::EventDetector;
 use switchboard_media::g711::Law;
@@ -23,8 +27,17 @@ pub enum Heard {
 
 pub struct Leg {
     pub socket: UdpSocket,
+    /// RTCP, on the port after RTP's (RFC 3550 section 11).
+    pub rtcp_socket: UdpSocket,
     pub local: SocketAddr,
     latch: Option<Latch>,
+    rtcp_latch: Option<Latch>,
+    /// Loss and jitter of what the peer sends us.
+    stats: ReceptionStats,
+    /// The peer's last report about what we send.
+    peer_report: Option<Block>,
+    octets_out: u64,
+    created: Instant,
     out: OutStream,
     negotiated: Option<Negotiated>,
     /// What the peer's last SDP said: it may not want our audio (hold).
@@ -44,15 +57,18 @@ impl Leg {
     /// A socket on `ip`: on an even port from `ports` (firewalls open a
     /// range for RTP), or one the system picks when no range is set.
     pub async fn bind(ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<Leg> {
-        let socket = match ports {
-            None => UdpSocket::bind(SocketAddr::new(ip, 0)).await?,
-            Some((low, high)) => bind_in_range(ip, low, high).await?,
-        };
+        let (socket, rtcp_socket) = bind_pair(ip, ports).await?;
         let local = socket.local_addr()?;
         Ok(Leg {
             socket,
+            rtcp_socket,
             local,
             latch: None,
+            rtcp_latch: None,
+            stats: ReceptionStats::default(),
+            peer_report: None,
+            octets_out: 0,
+            created: Instant::now(),
             out: OutStream::new(rand::random()),
             negotiated: None,
             remote_direction: Direction::SendRecv,
@@ -71,6 +87,14 @@ impl Leg {
         match &mut self.latch {
             Some(latch) => latch.resignal(remote.addr),
             None => self.latch = Some(Latch::new(remote.addr)),
+        }
+        let rtcp_port = remote
+            .rtcp_port
+            .unwrap_or(remote.addr.port().wrapping_add(1));
+        let rtcp = SocketAddr::new(remote.addr.ip(), rtcp_port);
+        match &mut self.rtcp_latch {
+            Some(latch) => latch.resignal(rtcp),
+            None => self.rtcp_latch = Some(Latch::new(rtcp)),
         }
         self.negotiated = Some(negotiated);
         self.remote_direction = remote.direction;
@@ -124,6 +148,7 @@ impl Leg {
             .is_ok()
         {
             self.packets_out += 1;
+            self.octets_out += payload.len() as u64;
         }
     }
 
@@ -148,6 +173,9 @@ impl Leg {
             }
         };
         self.packets_in += 1;
+        let arrival_ms = self.created.elapsed().as_millis() as u64;
+        self.stats
+            .on_rtp(packet.ssrc, packet.sequence, packet.timestamp, arrival_ms);
         if Some(packet.payload_type) == negotiated.event_payload_type {
             return match self
                 .detector
@@ -167,6 +195,90 @@ impl Leg {
             None => Heard::Nothing,
         }
     }
+}
+
+impl Leg {
+    /// Reads one RTCP datagram from `from` (the peer's reports).
+    pub fn heard_rtcp(&mut self, from: SocketAddr, datagram: &[u8]) {
+        let Some(latch) = &mut self.rtcp_latch else {
+            return;
+        };
+        if !latch.accept(from) {
+            return;
+        }
+        let Some(report) = rtcp::parse(datagram, self.out.ssrc()) else {
+            self.malformed += 1;
+            return;
+        };
+        if let Some(ntp) = report.sender_ntp {
+            self.stats
+                .on_sender_report(ntp, self.created.elapsed().as_millis() as u64);
+        }
+        if let Some(block) = report.about_us {
+            self.peer_report = Some(block);
+        }
+    }
+
+    /// Sends our periodic report: SR (we send audio) with a block about
+    /// the peer's stream, and our CNAME.
+    pub fn send_rtcp(&mut self) {
+        let Some(latch) = &self.rtcp_latch else {
+            return;
+        };
+        if self.remote_unspecified {
+            return;
+        }
+        let destination = latch.destination();
+        let now_ms = self.created.elapsed().as_millis() as u64;
+        let block = self.stats.block(now_ms);
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let sender = (self.packets_out > 0).then(|| SenderInfo {
+            ntp: rtcp::ntp_from_unix_ms(wall_ms),
+            rtp_timestamp: self.out.timestamp(),
+            packets: self.packets_out as u32,
+            octets: self.octets_out as u32,
+        });
+        let cname = format!("switchboard@{}", self.local.ip());
+        let packet = rtcp::report(self.out.ssrc(), sender, block, &cname);
+        let _ = self.rtcp_socket.try_send_to(&packet, destination);
+    }
+
+    /// How the peer's audio reached us, and what the peer said of ours.
+    pub fn quality(&self) -> LegQuality {
+        LegQuality {
+            packets_received: self.stats.packets_received(),
+            packets_lost: self.stats.packets_lost(),
+            jitter_ms: (self.stats.jitter_ms() * 10.0).round() / 10.0,
+            peer_reported_loss_percent: self
+                .peer_report
+                .map(|b| (f64::from(b.fraction_lost) * 1000.0 / 256.0).round() / 10.0),
+        }
+    }
+}
+
+/// Binds RTP on an even port and RTCP on the next (RFC 3550 section 11):
+/// from `ports` if given, else from what the system hands out.
+async fn bind_pair(ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<(UdpSocket, UdpSocket)> {
+    for _ in 0..64 {
+        let rtp = match ports {
+            Some((low, high)) => bind_in_range(ip, low, high.saturating_sub(1)).await?,
+            None => UdpSocket::bind(SocketAddr::new(ip, 0)).await?,
+        };
+        let port = rtp.local_addr()?.port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)).await {
+            return Ok((rtp, rtcp));
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "no free pair of RTP/RTCP ports",
+    ))
 }
 
 /// Tries random even ports in `low..=high` (RTP on even ports, RFC 3550
@@ -201,10 +313,11 @@ mod tests {
             assert!((41000..=41100).contains(&leg.local.port()) && leg.local.port() % 2 == 0);
             held.push(leg);
         }
-        // A range with one port, already taken: a clear error.
-        let only = Leg::bind(ip, Some((41200, 41200))).await.unwrap();
+        // A range with one pair, already taken: a clear error.
+        let only = Leg::bind(ip, Some((41200, 41201))).await.unwrap();
         assert_eq!(only.local.port(), 41200);
-        let err = Leg::bind(ip, Some((41200, 41200))).await.err().unwrap();
+        assert_eq!(only.rtcp_socket.local_addr().unwrap().port(), 41201);
+        let err = Leg::bind(ip, Some((41200, 41201))).await.err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     }
 }

@@ -56,6 +56,20 @@ fn pcaps() -> String {
     std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into())
 }
 
+/// An even port whose next port is free too (RTP and its RTCP), with a
+/// socket already on the RTCP port.
+fn free_rtp_pair() -> (u16, std::net::UdpSocket) {
+    for _ in 0..200 {
+        let port = free_port();
+        if port % 2 == 0 {
+            if let Ok(rtcp) = std::net::UdpSocket::bind(("127.0.0.1", port + 1)) {
+                return (port, rtcp);
+            }
+        }
+    }
+    panic!("no free RTP/RTCP port pair");
+}
+
 fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -456,12 +470,56 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
         .expect("registered");
     assert_eq!(binding.destination().port(), phone_port);
 
-    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    // Switchboard's RTCP reaches the caller on the port after its RTP.
+    let (media_port, rtcp) = free_rtp_pair();
+    rtcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let call_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let over = call_over.clone();
+    let rtcp_reports = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1500];
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < until && !over.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            if let Ok(n) = rtcp.recv(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+        }
+        got
+    });
+    let mut caller = common(&rig, "caller.xml", NUMBER, "127.0.0.1");
+    caller[10] = media_port.to_string();
+    let (code, out) = sipp(&caller).await;
     assert_eq!(code, 0, "caller: {out}");
     let (code, out) = phone.await.unwrap();
     assert_eq!(code, 0, "agent phone: {out}");
 
     let record = rig.ended(1).await.remove(0);
+    // Quality from RTP: the caller's recorded speech arrived whole.
+    let quality = &record["quality"]["customer"];
+    assert!(
+        quality["packets_received"].as_u64().unwrap() >= 200,
+        "{quality}"
+    );
+    assert_eq!(quality["packets_lost"], 0, "{quality}");
+    assert!(
+        record["quality"]["agent"]["packets_received"]
+            .as_u64()
+            .unwrap()
+            > 100,
+        "{:#}",
+        record["quality"]
+    );
+    call_over.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reports = rtcp_reports.join().unwrap();
+    assert!(
+        reports.len() >= 2,
+        "{} RTCP reports in a ~12 s call",
+        reports.len()
+    );
+    let first = switchboard_media::rtcp::parse(&reports[0], 0).expect("valid RTCP");
+    assert!(first.sender_ntp.is_some(), "a sender report: we send audio");
     assert_eq!(record["channel"], "VOICE");
     assert_eq!(record["customer_endpoint"]["address"], "+447700900123");
     assert_eq!(record["system_endpoint"]["address"], format!("+{NUMBER}"));
