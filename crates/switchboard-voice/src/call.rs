@@ -353,7 +353,7 @@ impl Call {
                 _ = tick.tick() => {
                     self.on_tick();
                     ticks += 1;
-                    if ticks % RTCP_EVERY_TICKS == 0 {
+                    if ticks.is_multiple_of(RTCP_EVERY_TICKS) {
                         self.customer.send_rtcp();
                         if let Some(a) = &mut self.agent {
                             a.leg.send_rtcp();
