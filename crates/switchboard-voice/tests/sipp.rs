@@ -61,7 +61,7 @@ fn pcaps() -> String {
 fn free_rtp_pair() -> (u16, std::net::UdpSocket) {
     for _ in 0..200 {
         let port = free_port();
-        if port % 2 == 0 {
+        if port.is_multiple_of(2) {
             if let Ok(rtcp) = std::net::UdpSocket::bind(("127.0.0.1", port + 1)) {
                 return (port, rtcp);
             }
