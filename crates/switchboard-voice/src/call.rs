@@ -1177,6 +1177,7 @@ impl Call {
                 uri: binding.contact.clone(),
                 destination: binding.destination(),
                 credential: None,
+                caller_id: None,
             }),
             None => match &user.spec.phone_config.desk_phone_number {
                 Some(number) => self.voice.route_out(number).await,
@@ -1236,7 +1237,10 @@ impl Call {
             origin.1,
         );
         let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
-        let shown = caller_id.unwrap_or_else(|| self.ctr.customer_endpoint.address.clone());
+        // The flow's caller ID, else the trunk's, else the caller's own number.
+        let shown = caller_id
+            .or_else(|| route.caller_id.clone())
+            .unwrap_or_else(|| self.ctr.customer_endpoint.address.clone());
         let caller = format!("sip:{}@{}", sip_user(&shown), self.voice.local_sip());
         let option = InviteOption {
             caller_display_name: Some(shown),
@@ -1635,6 +1639,9 @@ pub struct PhoneRoute {
     pub uri: rsipstack::sip::Uri,
     pub destination: std::net::SocketAddr,
     pub credential: Option<rsipstack::dialog::authenticate::Credential>,
+    /// The number the trunk presents on calls out, if it sets one (carriers
+    /// often refuse numbers that are not the customer's own).
+    pub caller_id: Option<String>,
 }
 
 /// "You are caller number 3 in the queue. Your expected wait is about 4 minutes."

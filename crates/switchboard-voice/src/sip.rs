@@ -230,6 +230,7 @@ impl Voice {
             uri,
             destination,
             credential,
+            caller_id: trunk.spec.caller_id_number.clone(),
         })
     }
 

@@ -803,7 +803,7 @@ async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
     let rig = Rig::new().await;
     let carrier_port = free_port();
     rig.centre_with(
-        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": format!("127.0.0.1:{carrier_port}")}),
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": format!("127.0.0.1:{carrier_port}"), "caller_id_number": "+442079460100"}),
         json!({"desk_phone_number": "+447911123456"}),
     )
     .await;
