@@ -79,5 +79,8 @@ sent = int(sys.argv[6]) - int(sys.argv[5]); secs = float(sys.argv[8]) - float(sy
 n = int(sys.argv[9])
 print(f"calls: successful {ok}, failed {failed}")
 print(f"server CPU {cpu:.0f}% of one core ({cpu / n * 10:.2f}% per 10 calls), memory {rss/1024:.0f} MiB ({(rss - before) / n:.0f} KiB per call)")
-print(f"RTP packets sent: {sent / secs:.0f}/s for {n * 50}/s due ({100 * sent / secs / (n * 50):.1f}%); SIPp sends no RTP here, so UDP datagrams out on this machine are the server's")
+# SIPp sends no RTP here: UDP datagrams out are the server's RTP plus its
+# RTCP reports (one per call every 5 s).
+rtp = sent / secs - n / 5
+print(f"RTP packets sent: {rtp:.0f}/s for {n * 50}/s due ({100 * rtp / (n * 50):.1f}%), plus {n / 5:.0f} RTCP reports/s")
 PY
