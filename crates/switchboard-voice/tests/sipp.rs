@@ -250,18 +250,17 @@ impl Rig {
             .unwrap_or_default()
     }
 
-    /// Starts the desk phone's call side with `scenario` and registers it.
+    /// Starts the desk phone's call side with `scenario` (and `extra` SIPp
+    /// options) and registers it, its Contact pointing there.
     async fn desk_phone(
         &self,
         scenario: &str,
-        echo: bool,
+        extra: &[&str],
     ) -> tokio::task::JoinHandle<(i32, String)> {
         let phone_port = free_port();
         let mut phone_args = common(self, scenario, "deskagent", "127.0.0.1");
         phone_args[8] = phone_port.to_string();
-        if echo {
-            phone_args.push("-rtp_echo".into());
-        }
+        phone_args.extend(extra.iter().map(|a| a.to_string()));
         let phone = tokio::spawn(async move { sipp(&phone_args).await });
         let mut register = common(self, "register.xml", "deskagent", "127.0.0.1");
         register.extend(
@@ -443,32 +442,7 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
     rig.centre().await;
 
     // The desk phone: its call side waits, then it registers pointing there.
-    let phone_port = free_port();
-    let mut phone_args = common(&rig, "agent_phone.xml", "deskagent", "127.0.0.1");
-    phone_args[8] = phone_port.to_string();
-    phone_args.push("-rtp_echo".into());
-    let phone = tokio::spawn(async move { sipp(&phone_args).await });
-    let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
-    register.extend(
-        [
-            "-au",
-            "deskagent",
-            "-ap",
-            SIP_PASSWORD,
-            "-key",
-            "phone_port",
-        ]
-        .map(String::from),
-    );
-    register.push(phone_port.to_string());
-    let (code, out) = sipp(&register).await;
-    assert_eq!(code, 0, "REGISTER: {out}");
-    let binding = rig
-        .voice
-        .registrar()
-        .lookup("deskagent")
-        .expect("registered");
-    assert_eq!(binding.destination().port(), phone_port);
+    let phone = rig.desk_phone("agent_phone.xml", &["-rtp_echo"]).await;
 
     // Switchboard's RTCP reaches the caller on the port after its RTP.
     let (media_port, rtcp) = free_rtp_pair();
@@ -677,7 +651,7 @@ async fn agent_holds_and_resumes_and_the_record_counts_the_hold() {
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let phone = rig.desk_phone("agent_holds.xml", true).await;
+    let phone = rig.desk_phone("agent_holds.xml", &["-rtp_echo"]).await;
     let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
     assert_eq!(code, 0, "caller: {out}");
     let (code, out) = phone.await.unwrap();
@@ -721,7 +695,7 @@ async fn an_unanswered_desk_phone_misses_the_offer_and_the_caller_keeps_waiting(
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let phone = rig.desk_phone("agent_no_answer.xml", false).await;
+    let phone = rig.desk_phone("agent_no_answer.xml", &[]).await;
     // The offer times out after 5 s: the phone is CANCELled, the agent is
     // Missed (not offered again), and the caller is still queued until they give up.
     let mut caller = common(&rig, "caller_abandons.xml", NUMBER, "127.0.0.1");
@@ -828,26 +802,7 @@ async fn when_the_agent_hangs_up_the_caller_is_released() {
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let phone_port = free_port();
-    let mut phone_args = common(&rig, "agent_hangs_up.xml", "deskagent", "127.0.0.1");
-    phone_args[8] = phone_port.to_string();
-    phone_args.extend(["-d", "2000"].map(String::from));
-    let phone = tokio::spawn(async move { sipp(&phone_args).await });
-    let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
-    register.extend(
-        [
-            "-au",
-            "deskagent",
-            "-ap",
-            SIP_PASSWORD,
-            "-key",
-            "phone_port",
-        ]
-        .map(String::from),
-    );
-    register.push(phone_port.to_string());
-    let (code, out) = sipp(&register).await;
-    assert_eq!(code, 0, "REGISTER: {out}");
+    let phone = rig.desk_phone("agent_hangs_up.xml", &["-d", "2000"]).await;
     let (code, out) = sipp(&common(&rig, "caller_stays.xml", NUMBER, "127.0.0.1")).await;
     assert_eq!(code, 0, "caller: {out}");
     let (code, out) = phone.await.unwrap();
