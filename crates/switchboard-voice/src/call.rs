@@ -193,7 +193,6 @@ pub struct Call {
     enqueue_sent: bool,
     enqueue_task: Option<tokio::task::JoinHandle<()>>,
     recorder: Option<Recorder>,
-    record_requested: bool,
     contact: ContactData,
     ctr: ContactRecord,
     ctr_tx: mpsc::UnboundedSender<ContactRecord>,
@@ -276,7 +275,6 @@ impl Call {
             enqueue_sent: false,
             enqueue_task: None,
             recorder: None,
-            record_requested: false,
             contact,
             ctr,
             ctr_tx,
@@ -543,10 +541,7 @@ impl Call {
             CallInput::Refreshed { call_id, reply } => {
                 let mut headers = vec![];
                 if call_id == self.customer_call_id {
-                    let now = self.now_ms();
-                    if let Some(t) = &mut self.session_timer {
-                        t.refreshed(now);
-                    }
+                    self.refresh_session_timer();
                     headers = self.session_timer_headers();
                 }
                 let _ = reply.respond(StatusCode::OK, Some(headers), None).await;
@@ -765,9 +760,7 @@ impl Call {
                         voice.post(&contact, input);
                     });
                 }
-                Effect::SetRecording { participants } => {
-                    self.record_requested = !participants.is_empty();
-                }
+
                 Effect::Enqueue {
                     queue,
                     priority,
@@ -1126,11 +1119,9 @@ impl Call {
                         ..Default::default()
                     });
                     self.ctr.state = "CONNECTED".into();
-                    if self.record_requested || !self.contact.recording.is_empty() {
-                        self.recorder = Some(Recorder::new(now_ms));
-                    }
-                    let _ = self.ctr_tx.send(self.ctr.clone());
                     info!(contact = %self.contact_id, agent = %a.username, "connected to agent");
+                    self.start_recording(now_ms);
+                    let _ = self.ctr_tx.send(self.ctr.clone());
                 }
             }
             _ => {}
@@ -1362,9 +1353,7 @@ impl Call {
             self.phase = Phase::Bridged;
             self.collector = None;
             self.playout.stop();
-            if self.record_requested || !self.contact.recording.is_empty() {
-                self.recorder = Some(Recorder::new(self.now_ms()));
-            }
+            self.start_recording(self.now_ms());
             let _ = self.ctr_tx.send(self.ctr.clone());
             return;
         }
@@ -1415,10 +1404,7 @@ impl Call {
                 .respond(StatusCode::OK, Some(headers), Some(offer))
                 .await;
             if call_id == self.customer_call_id {
-                let now = self.now_ms();
-                if let Some(t) = &mut self.session_timer {
-                    t.refreshed(now);
-                }
+                self.refresh_session_timer();
             }
             return;
         }
@@ -1450,10 +1436,7 @@ impl Call {
             .respond(StatusCode::OK, Some(headers), Some(answer))
             .await;
         if !is_agent {
-            let now = self.now_ms();
-            if let Some(t) = &mut self.session_timer {
-                t.refreshed(now);
-            }
+            self.refresh_session_timer();
             self.customer_held = remote.direction.is_hold();
             self.last_heard = (Instant::now(), self.customer.packets_in);
         }
@@ -1479,6 +1462,21 @@ impl Call {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// The caller refreshed the session (re-INVITE or UPDATE).
+    fn refresh_session_timer(&mut self) {
+        let now = self.now_ms();
+        if let Some(t) = &mut self.session_timer {
+            t.refreshed(now);
+        }
+    }
+
+    /// Starts the recording when the flow asked for one (UpdateContactRecordingBehavior).
+    fn start_recording(&mut self, now_ms: u64) {
+        if !self.contact.recording.is_empty() {
+            self.recorder = Some(Recorder::new(now_ms));
         }
     }
 
