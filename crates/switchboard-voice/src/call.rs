@@ -441,10 +441,7 @@ impl Call {
         let now = self.now_ms();
         if self.session_timer.as_ref().is_some_and(|t| t.expired(now)) {
             warn!(contact = %self.contact_id, "session timer expired without a refresh: ending the call");
-            self.ctr
-                .disconnect_reason
-                .get_or_insert_with(|| "TELECOM_PROBLEM".into());
-            self.phase = Phase::Ended;
+            self.end("TELECOM_PROBLEM");
             return;
         }
         if self.customer.packets_in != self.last_heard.1 {
@@ -453,10 +450,7 @@ impl Call {
             && self.last_heard.0.elapsed() >= self.voice.config().media_timeout
         {
             warn!(contact = %self.contact_id, "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
-            self.ctr
-                .disconnect_reason
-                .get_or_insert_with(|| "TELECOM_PROBLEM".into());
-            self.phase = Phase::Ended;
+            self.end("TELECOM_PROBLEM");
             return;
         }
         let tick = self.playout.tick();
@@ -616,10 +610,7 @@ impl Call {
                         .play(vec![self.voice.library().hold_music()], true);
                     self.waiting = Waiting::Loop(None);
                 } else if self.phase == Phase::InFlow {
-                    self.ctr
-                        .disconnect_reason
-                        .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
-                    self.phase = Phase::Ended;
+                    self.end("CONTACT_FLOW_DISCONNECT");
                 }
             }
             CallInput::StartFlow { flow } => {
@@ -801,10 +792,7 @@ impl Call {
                     }));
                 }
                 Effect::Disconnect => {
-                    self.ctr
-                        .disconnect_reason
-                        .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
-                    self.phase = Phase::Ended;
+                    self.end("CONTACT_FLOW_DISCONNECT");
                 }
                 Effect::End => {}
                 ref world @ (Effect::CheckHours { .. }
@@ -969,18 +957,11 @@ impl Call {
                     .play(vec![self.voice.library().hold_music()], true);
                 self.waiting = Waiting::Loop(None);
             }
-            Some(Outcome::Failed { reason, .. }) => {
-                warn!(contact = %self.contact_id, "flow failed: {reason}");
-                self.ctr
-                    .disconnect_reason
-                    .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
-                self.phase = Phase::Ended;
-            }
-            _ => {
-                self.ctr
-                    .disconnect_reason
-                    .get_or_insert_with(|| "CONTACT_FLOW_DISCONNECT".into());
-                self.phase = Phase::Ended;
+            other => {
+                if let Some(Outcome::Failed { reason, .. }) = other {
+                    warn!(contact = %self.contact_id, "flow failed: {reason}");
+                }
+                self.end("CONTACT_FLOW_DISCONNECT");
             }
         }
     }
@@ -1465,6 +1446,14 @@ impl Call {
         }
     }
 
+    /// Ends the call; the first reason given is the one recorded.
+    fn end(&mut self, reason: &str) {
+        self.ctr
+            .disconnect_reason
+            .get_or_insert_with(|| reason.into());
+        self.phase = Phase::Ended;
+    }
+
     /// The caller refreshed the session (re-INVITE or UPDATE).
     fn refresh_session_timer(&mut self) {
         let now = self.now_ms();
@@ -1494,10 +1483,7 @@ impl Call {
 
     async fn customer_left(&mut self, reason: &str) {
         info!(contact = %self.contact_id, "customer left ({reason})");
-        self.ctr
-            .disconnect_reason
-            .get_or_insert_with(|| "CUSTOMER_DISCONNECT".into());
-        self.phase = Phase::Ended;
+        self.end("CUSTOMER_DISCONNECT");
     }
 
     async fn agent_left(&mut self) {
@@ -1521,10 +1507,7 @@ impl Call {
             return;
         }
         if self.phase == Phase::Bridged {
-            self.ctr
-                .disconnect_reason
-                .get_or_insert_with(|| "AGENT_DISCONNECT".into());
-            self.phase = Phase::Ended;
+            self.end("AGENT_DISCONNECT");
         }
     }
 

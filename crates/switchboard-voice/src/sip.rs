@@ -420,20 +420,24 @@ impl Voice {
         }
     }
 
+    /// Answers an INVITE we will not take, and counts it.
+    async fn refuse(&self, tx: &mut Transaction, status: StatusCode) {
+        VoiceStats::add(&self.inner.stats.calls_refused, 1);
+        let _ = tx.reply(status).await;
+    }
+
     async fn inbound_call(&self, mut tx: Transaction, source: SocketAddr) {
         let trunks = match self.app().store.list::<SipTrunk>().await {
             Ok(t) => t,
             Err(e) => {
                 warn!("trunks: {e}");
-                VoiceStats::add(&self.inner.stats.calls_refused, 1);
-                let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                self.refuse(&mut tx, StatusCode::ServiceUnavailable).await;
                 return;
             }
         };
         if !trunks.iter().any(|t| t.spec.admits(source.ip())) {
             warn!(%source, "INVITE refused: no SIP trunk admits this address");
-            VoiceStats::add(&self.inner.stats.calls_refused, 1);
-            let _ = tx.reply(StatusCode::Forbidden).await;
+            self.refuse(&mut tx, StatusCode::Forbidden).await;
             return;
         }
         let dialled = tx.original.uri.user().unwrap_or_default().to_string();
@@ -441,8 +445,7 @@ impl Voice {
             Some(n) => n,
             None => {
                 warn!(%source, %dialled, "INVITE refused: not one of our numbers (or it has no flow)");
-                VoiceStats::add(&self.inner.stats.calls_refused, 1);
-                let _ = tx.reply(StatusCode::NotFound).await;
+                self.refuse(&mut tx, StatusCode::NotFound).await;
                 return;
             }
         };
@@ -450,8 +453,7 @@ impl Voice {
             Ok(r) => r,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
-                VoiceStats::add(&self.inner.stats.calls_refused, 1);
-                let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+                self.refuse(&mut tx, StatusCode::NotAcceptableHere).await;
                 return;
             }
         };
@@ -495,8 +497,7 @@ impl Voice {
             Ok(f) => f,
             Err(e) => {
                 warn!(number = %number.0, "INVITE refused: flow: {e}");
-                VoiceStats::add(&self.inner.stats.calls_refused, 1);
-                let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                self.refuse(&mut tx, StatusCode::ServiceUnavailable).await;
                 return;
             }
         };
@@ -504,8 +505,7 @@ impl Voice {
             Ok(l) => l,
             Err(e) => {
                 warn!("RTP socket: {e}");
-                VoiceStats::add(&self.inner.stats.calls_refused, 1);
-                let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                self.refuse(&mut tx, StatusCode::ServiceUnavailable).await;
                 return;
             }
         };
@@ -514,8 +514,7 @@ impl Voice {
             Ok(a) => a,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
-                VoiceStats::add(&self.inner.stats.calls_refused, 1);
-                let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+                self.refuse(&mut tx, StatusCode::NotAcceptableHere).await;
                 return;
             }
         };
