@@ -186,6 +186,14 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
+        Principal::authenticate(app, token).await
+    }
+}
+
+impl Principal {
+    /// Who holds `token` (a session token or an API key), for transports
+    /// without an Authorization header, such as the CCP's WebSocket.
+    pub async fn authenticate(app: &AppState, token: &str) -> Result<Principal, ApiError> {
         let hash = token_hash(token);
         let (user_id, via) = if token.starts_with(API_KEY_PREFIX) {
             let key = app

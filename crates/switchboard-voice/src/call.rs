@@ -34,7 +34,9 @@ use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::agent_media::{relay, AgentMedia, BrowserLeg};
 use crate::leg::{Heard, Leg};
+use crate::softphone::ContactView;
 use crate::session_timer::SessionTimer;
 use crate::sip::{Voice, VoiceStats};
 
@@ -116,12 +118,24 @@ pub enum CallInput {
     StartFlow {
         flow: Arc<switchboard_flow::Flow>,
     },
+            /// The whisper for a softphone agent, spoken.
+    Whisper { agent: String, clip: Clip },
+    /// The agent did something in the CCP.
+    Agent { agent: String, action: AgentAction },
     /// The agent's phone did not answer (busy, declined, unreachable).
     AgentFailed {
         agent: String,
         status: Option<u16>,
         reason: String,
     },
+}
+
+/// What an agent can do to their contact from the CCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentAction {
+    Hold,
+    Resume,
+    End,
 }
 
 /// Why audio was fetched.
@@ -156,8 +170,9 @@ enum Waiting {
 
 struct AgentLeg {
     agent: String,
-    username: String,
-    leg: Leg,
+        username: String,
+    media: AgentMedia,
+    /// Empty for a browser softphone.
     sip_call_id: String,
     dialog: Option<InviteDialog>,
     connected_at: Option<DateTime<Utc>>,
@@ -322,8 +337,12 @@ impl Call {
         let mut agent_rtcp_buf = vec![0u8; 1500];
         let mut ticks: u64 = 0;
         while self.phase != Phase::Ended {
-            let agent_socket = self.agent.as_ref().map(|a| &a.leg.socket);
-            let agent_rtcp = self.agent.as_ref().map(|a| &a.leg.rtcp_socket);
+                        let (agent_socket, agent_rtcp, from_browser) =
+                match self.agent.as_mut().map(|a| &mut a.media) {
+                    Some(AgentMedia::Phone(leg)) => (Some(&leg.socket), Some(&leg.rtcp_socket), None),
+                    Some(AgentMedia::Browser(b)) => (None, None, b.from_browser.as_mut()),
+                    None => (None, None, None),
+                };
             tokio::select! {
                 r = self.customer.rtcp_socket.recv_from(&mut rtcp_buf) => {
                     if let Ok((n, from)) = r {
@@ -332,8 +351,8 @@ impl Call {
                 }
                 r = async { agent_rtcp.unwrap().recv_from(&mut agent_rtcp_buf).await }, if agent_rtcp.is_some() => {
                     if let Ok((n, from)) = r {
-                        if let Some(a) = &mut self.agent {
-                            a.leg.heard_rtcp(from, &agent_rtcp_buf[..n]);
+                                                if let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) {
+                            leg.heard_rtcp(from, &agent_rtcp_buf[..n]);
                         }
                     }
                 }
@@ -343,9 +362,24 @@ impl Call {
                         self.heard_customer(heard);
                     }
                 }
-                r = async { agent_socket.unwrap().recv_from(&mut agent_buf).await }, if agent_socket.is_some() => {
+                                r = async { agent_socket.unwrap().recv_from(&mut agent_buf).await }, if agent_socket.is_some() => {
                     if let Ok((n, from)) = r {
-                        self.heard_agent(from, &agent_buf[..n]);
+                        self.heard_agent_phone(from, &agent_buf[..n]);
+                    }
+                }
+                frame = async { from_browser.unwrap().recv().await }, if from_browser.is_some() => {
+                    match frame {
+                        Some((law, payload)) => {
+                            if let Some(a) = &mut self.agent {
+                                a.media.heard_browser();
+                            }
+                            self.heard_agent(law, &payload);
+                        }
+                        None => {
+                            if let Some(AgentMedia::Browser(b)) = self.agent.as_mut().map(|a| &mut a.media) {
+                                b.from_browser = None;
+                            }
+                        }
                     }
                 }
                 _ = tick.tick() => {
@@ -353,8 +387,8 @@ impl Call {
                     ticks += 1;
                     if ticks.is_multiple_of(RTCP_EVERY_TICKS) {
                         self.customer.send_rtcp();
-                        if let Some(a) = &mut self.agent {
-                            a.leg.send_rtcp();
+                                                if let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) {
+                            leg.send_rtcp();
                         }
                     }
                 }
@@ -381,7 +415,7 @@ impl Call {
                 if self.phase == Phase::Bridged {
                     if let Some(agent) = &mut self.agent {
                         if agent.on_hold_since.is_none() && agent.whispering.is_none() {
-                            relay(&payload, self.customer.law(), &mut agent.leg);
+                                                        relay(&payload, self.customer.law(), &mut agent.media);
                         }
                     }
                 }
@@ -390,11 +424,19 @@ impl Call {
         }
     }
 
-    fn heard_agent(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
-        let Some(agent) = &mut self.agent else { return };
-        let Heard::Audio(payload) = agent.leg.heard(from, datagram) else {
+        fn heard_agent_phone(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
+        let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) else {
             return;
         };
+        if let Heard::Audio(payload) = leg.heard(from, datagram) {
+            let law = leg.law();
+            self.heard_agent(law, &payload);
+        }
+    }
+
+    /// The agent (or third party) spoke: to the caller and the recording.
+    fn heard_agent(&mut self, law: Law, payload: &[u8]) {
+        let Some(agent) = &mut self.agent else { return };
         if self.phase != Phase::Bridged
             || agent.on_hold_since.is_some()
             || agent.whispering.is_some()
@@ -403,9 +445,9 @@ impl Call {
         }
         if let Some(rec) = &mut self.recorder {
             let at = self.started.elapsed().as_millis() as u64;
-            rec.push(Side::Agent, at, &agent.leg.law().decode_all(&payload));
+                        rec.push(Side::Agent, at, &law.decode_all(payload));
         }
-        relay(&payload, agent.leg.law(), &mut self.customer);
+        relay(payload, law, &mut self.customer);
     }
 
     fn on_digit(&mut self, digit: char) {
@@ -458,7 +500,7 @@ impl Call {
             if let Some(whisper) = &mut a.whispering {
                 let tick = whisper.tick();
                 match tick.frame {
-                    Some(frame) => a.leg.send_samples(&frame),
+                                        Some(frame) => a.media.send_samples(&frame),
                     None => a.whispering = None,
                 }
                 if tick.finished.is_some() {
@@ -625,6 +667,16 @@ impl Call {
                 sdp,
                 whisper,
             } => self.agent_answered(agent, dialog, sdp, whisper).await,
+                        CallInput::Agent { agent, action } => self.agent_action(&agent, action),
+            CallInput::Whisper { agent, clip } => {
+                if let Some(a) = self
+                    .agent
+                    .as_mut()
+                    .filter(|a| a.agent == agent && a.connected_at.is_none())
+                {
+                    a.whisper = Some(clip);
+                }
+            }
             CallInput::AgentFailed {
                 agent,
                 status,
@@ -975,7 +1027,9 @@ impl Call {
         let queued = self.phase == Phase::Queued;
         tokio::spawn(async move {
             match flow_shell::load_flow(voice.app(), &flow, false).await {
-                Ok(f) => voice.post(&contact, CallInput::StartFlow { flow: f }),
+                Ok(f) => {
+                    voice.post(&contact, CallInput::StartFlow { flow: f });
+                }
                 Err(e) => {
                     warn!(%contact, "flow '{flow}': {e}");
                     voice.post(&contact, CallInput::FlowFailed { reason: e, queued });
@@ -1027,7 +1081,7 @@ impl Call {
             match voice.library().speak(&text, &voice_name).await {
                 Ok(clip) => {
                     VoiceStats::add(&voice.stats().queue_announcements, 1);
-                    voice.post(&contact, CallInput::Announcement { clip })
+                    voice.post(&contact, CallInput::Announcement { clip });
                 }
                 Err(e) => warn!(%contact, "queue announcement: {e}"),
             }
@@ -1067,7 +1121,11 @@ impl Call {
                 let now_ms = self.now_ms();
                 if let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) {
                     let at = now();
-                    a.connected_at = Some(at);
+                                        a.connected_at = Some(at);
+                    if let AgentMedia::Browser(b) = &mut a.media {
+                        b.from_browser = Some(b.line.bridge(&self.contact_id));
+                        b.line.set_contact_state(&self.contact_id, "connected");
+                    }
                     if let Some(clip) = a.whisper.take() {
                         let mut whisper = Playout::default();
                         whisper.play(vec![clip], false);
@@ -1112,8 +1170,16 @@ impl Call {
     /// Takes the agent (or third-party) leg if `keep` says so, forgetting its
     /// SIP Call-ID, so no entry outlives the leg.
     fn drop_agent_leg(&mut self, drop: impl FnOnce(&AgentLeg) -> bool) -> Option<AgentLeg> {
-        let a = self.agent.take_if(|a| drop(a))?;
+                let a = self.agent.take_if(|a| drop(a))?;
         self.voice.unbind_call_id(&a.sip_call_id);
+        if let Some(line) = a.media.line() {
+            line.unbridge(&self.contact_id);
+            if a.connected_at.is_some() {
+                line.set_contact_state(&self.contact_id, "ended");
+            } else {
+                line.remove_contact(&self.contact_id);
+            }
+        }
         Some(a)
     }
 
@@ -1139,9 +1205,8 @@ impl Call {
                 return;
             }
         };
-        if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
-            // Softphone agents answer in the browser (the CCP); the offer stays
-            // with the router, which times it out if nobody takes it.
+                if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
+            self.offer_to_browser(agent, &user.spec).await;
             return;
         }
         let route = match self.voice.registrar().lookup(&user.spec.username) {
@@ -1182,6 +1247,64 @@ impl Call {
         {
             warn!("agent leg: {e}");
             self.route(RoutingEvent::AgentError { agent }).await;
+        }
+    }
+
+        /// Offers the contact to a softphone agent's CCP, where they accept or
+    /// reject it; the router's offer timeout makes them Missed otherwise.
+    async fn offer_to_browser(&mut self, agent: String, user: &User) {
+        let Some(line) = self.voice.softphones().get(&agent).filter(|l| l.present()) else {
+            warn!(agent = %user.username, "the agent's CCP is not open: offer refused");
+            self.route(RoutingEvent::AgentError { agent }).await;
+            return;
+        };
+        info!(contact = %self.contact_id, agent = %user.username, "offering to the agent's CCP");
+        line.put_contact(ContactView {
+            contact: self.contact_id.clone(),
+            channel: self.ctr.channel.clone(),
+            initiation_method: self.ctr.initiation_method.clone(),
+            customer: self.ctr.customer_endpoint.address.clone(),
+            queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
+            attributes: self.contact.attributes.clone(),
+            state: "incoming".into(),
+            since: now(),
+        });
+        self.agent = Some(AgentLeg {
+            agent: agent.clone(),
+            username: user.username.clone(),
+            media: AgentMedia::Browser(BrowserLeg {
+                line,
+                from_browser: None,
+                law: self.customer.law(),
+                packets_in: 0,
+                packets_out: 0,
+            }),
+            sip_call_id: String::new(),
+            dialog: None,
+            connected_at: None,
+            on_hold_since: None,
+            third_party: None,
+            whisper: None,
+            whispering: None,
+        });
+        // Connect's default agent whisper: the queue's name, ready by the time they accept.
+        if let Some(text) = self.ctr.queue.as_ref().map(|q| q.name.clone()) {
+            let voice = self.voice.clone();
+            let contact = self.contact_id.clone();
+            let voice_name = self.contact.voice.clone();
+            let agent = agent.clone();
+            tokio::spawn(async move {
+                if let Ok(clip) = voice.library().speak(&text, &voice_name).await {
+                    voice.post(&contact, CallInput::Whisper { agent, clip });
+                }
+            });
+        }
+        if user.phone_config.auto_accept {
+            self.route(RoutingEvent::Accept {
+                contact: self.contact_id.clone(),
+                agent,
+            })
+            .await;
         }
     }
 
@@ -1230,10 +1353,10 @@ impl Call {
             ..Default::default()
         };
         self.voice.bind_call_id(&sip_call_id, &self.contact_id);
-        self.agent = Some(AgentLeg {
+                self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username,
-            leg,
+            media: AgentMedia::Phone(leg),
             sip_call_id,
             dialog: None,
             connected_at: None,
@@ -1314,7 +1437,11 @@ impl Call {
         a.whisper = whisper;
         let remote = RemoteAudio::parse(&sdp_body).and_then(|r| r.negotiated().map(|n| (r, n)));
         match remote {
-            Ok((remote, negotiated)) => a.leg.connect(&remote, negotiated),
+                        Ok((remote, negotiated)) => {
+                if let Some(leg) = a.media.phone() {
+                    leg.connect(&remote, negotiated)
+                }
+            }
             Err(e) => {
                 warn!(contact = %self.contact_id, "agent SDP: {e}");
                 if let Some(a) = self.drop_agent_leg(|_| true) {
@@ -1364,8 +1491,8 @@ impl Call {
             } else {
                 self.agent
                     .as_mut()
-                    .filter(|a| a.sip_call_id == call_id)
-                    .map(|a| &mut a.leg)
+                                        .filter(|a| a.sip_call_id == call_id)
+                    .and_then(|a| a.media.phone())
             };
             let Some(leg) = leg else {
                 let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
@@ -1398,8 +1525,13 @@ impl Call {
         };
         let (leg, is_agent) = if call_id == self.customer_call_id {
             (&mut self.customer, false)
-        } else if let Some(a) = self.agent.as_mut().filter(|a| a.sip_call_id == call_id) {
-            (&mut a.leg, true)
+                } else if let Some(leg) = self
+            .agent
+            .as_mut()
+            .filter(|a| a.sip_call_id == call_id)
+            .and_then(|a| a.media.phone())
+        {
+            (leg, true)
         } else {
             let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
             return;
@@ -1421,27 +1553,52 @@ impl Call {
             self.customer_held = remote.direction.is_hold();
             self.last_heard = (Instant::now(), self.customer.packets_in);
         }
-        if is_agent {
-            let hold = remote.direction.is_hold();
-            let music = self.voice.library().hold_music();
-            if let Some(a) = &mut self.agent {
-                match (hold, a.on_hold_since) {
-                    (true, None) => {
-                        a.on_hold_since = Some(Instant::now());
-                        if let Some(info) = &mut self.ctr.agent {
-                            info.hold_count += 1;
-                        }
-                        self.playout.play(vec![music], true);
-                    }
-                    (false, Some(since)) => {
-                        a.on_hold_since = None;
-                        if let Some(info) = &mut self.ctr.agent {
-                            info.hold_duration_seconds += since.elapsed().as_secs_f64();
-                        }
-                        self.playout.stop();
-                    }
-                    _ => {}
+                if is_agent {
+            self.hold(remote.direction.is_hold());
+        }
+    }
+
+    /// The agent puts the caller on hold (music, counted in the record) or takes them off it.
+    fn hold(&mut self, hold: bool) {
+        let music = self.voice.library().hold_music();
+        let Some(a) = &mut self.agent else { return };
+        match (hold, a.on_hold_since) {
+            (true, None) => {
+                a.on_hold_since = Some(Instant::now());
+                if let Some(info) = &mut self.ctr.agent {
+                    info.hold_count += 1;
                 }
+                self.playout.play(vec![music], true);
+            }
+            (false, Some(since)) => {
+                a.on_hold_since = None;
+                if let Some(info) = &mut self.ctr.agent {
+                    info.hold_duration_seconds += since.elapsed().as_secs_f64();
+                }
+                self.playout.stop();
+            }
+            _ => return,
+        }
+        if let Some(line) = a.media.line() {
+            line.set_contact_state(&self.contact_id, if hold { "on_hold" } else { "connected" });
+        }
+    }
+
+    /// What the agent did in the CCP to the contact they are connected to.
+    fn agent_action(&mut self, agent: &str, action: AgentAction) {
+        let connected = self
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.agent == agent && a.connected_at.is_some() && a.third_party.is_none());
+        if !connected || self.phase != Phase::Bridged {
+            return;
+        }
+        match action {
+            AgentAction::Hold => self.hold(true),
+            AgentAction::Resume => self.hold(false),
+            AgentAction::End => {
+                info!(contact = %self.contact_id, "the agent ended the contact");
+                self.end("AGENT_DISCONNECT");
             }
         }
     }
@@ -1520,15 +1677,20 @@ impl Call {
             agent: self
                 .agent
                 .as_ref()
-                .filter(|a| a.connected_at.is_some())
-                .map(|a| a.leg.quality()),
+                                .filter(|a| a.connected_at.is_some())
+                .map(|a| a.media.quality()),
         });
         let stats = self.voice.stats();
-        let legs = std::iter::once(&self.customer).chain(self.agent.as_ref().map(|a| &a.leg));
-        for leg in legs {
-            VoiceStats::add(&stats.rtp_packets_in, leg.packets_in);
-            VoiceStats::add(&stats.rtp_packets_out, leg.packets_out);
-            VoiceStats::add(&stats.rtp_packets_refused, leg.refused());
+                let counts = std::iter::once((
+            self.customer.packets_in,
+            self.customer.packets_out,
+            self.customer.refused(),
+        ))
+        .chain(self.agent.as_ref().map(|a| a.media.counts()));
+        for (packets_in, packets_out, refused) in counts {
+            VoiceStats::add(&stats.rtp_packets_in, packets_in);
+            VoiceStats::add(&stats.rtp_packets_out, packets_out);
+            VoiceStats::add(&stats.rtp_packets_refused, refused);
         }
         // An Enqueue still on its way to the router must land before the
         // Abandon, or the router would keep a contact nobody handles.
@@ -1556,7 +1718,7 @@ impl Call {
                 q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
             }
         }
-        if let Some(a) = self.agent.take() {
+                if let Some(a) = self.drop_agent_leg(|_| true) {
             if a.connected_at.is_some() && a.third_party.is_none() {
                 self.voice.agent_finished(&a.agent, &self.contact_id);
                 self.route(RoutingEvent::ContactEnded {
@@ -1571,10 +1733,9 @@ impl Call {
                     info.talk_duration_seconds = (total - info.hold_duration_seconds).max(0.0);
                 }
             }
-            if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
+                        if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
                 self.stop_ringing(&a).await;
             }
-            self.voice.unbind_call_id(&a.sip_call_id);
         }
         if self.ctr.disconnect_reason.as_deref() != Some("CUSTOMER_DISCONNECT") {
             let _ = self.customer_dialog.bye().await;
@@ -1662,15 +1823,7 @@ fn sip_user(address: &str) -> String {
     }
 }
 
-/// Sends audio heard in `from_law` out of `to`, transcoding only if the laws differ.
-fn relay(payload: &[u8], from_law: Law, to: &mut Leg) {
-    if to.law() == from_law {
-        to.send_payload(payload);
-    } else {
-        let converted = to.law().encode_all(&from_law.decode_all(payload));
-        to.send_payload(&converted);
-    }
-}
+
 
 /// Writes a call's contact records one after another, in order.
 async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<ContactRecord>) {

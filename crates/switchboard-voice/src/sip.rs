@@ -49,8 +49,11 @@ pub struct VoiceConfig {
     pub min_session_expires: u32,
     /// SIP over TLS (SIPS), for trunks that require it.
     pub tls: Option<TlsListen>,
-    /// RTP ports (inclusive) when a firewall allows only a range.
+        /// RTP ports (inclusive) when a firewall allows only a range.
     pub rtp_ports: Option<(u16, u16)>,
+    /// How long an agent's CCP may stay away (a refresh, a network drop)
+    /// before they are made unroutable and their offers go back to the queue.
+    pub ccp_grace: std::time::Duration,
 }
 
 /// A TLS listener: address and PEM files.
@@ -70,8 +73,9 @@ impl VoiceConfig {
             tts_command: "espeak-ng".into(),
             media_timeout: std::time::Duration::from_secs(60),
             min_session_expires: crate::session_timer::RFC_MIN_SE,
-            tls: None,
+                        tls: None,
             rtp_ports: None,
+            ccp_grace: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -123,7 +127,8 @@ struct Inner {
     /// When each queue's recent calls were answered: the pace that
     /// estimates a caller's wait.
     answers: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
-    stats: VoiceStats,
+        stats: VoiceStats,
+    softphones: crate::softphone::Softphones,
     cancel: CancellationToken,
 }
 
@@ -172,17 +177,23 @@ impl Voice {
         self.inner.cancel.cancel();
     }
 
-    /// Delivers `input` to the call handling `contact`.
-    pub fn post(&self, contact: &str, input: CallInput) {
-        if let Some(tx) = lock(&self.inner.calls).get(contact) {
-            let _ = tx.send(input);
+        /// Delivers `input` to the call handling `contact`; false if there is none.
+    pub fn post(&self, contact: &str, input: CallInput) -> bool {
+        match lock(&self.inner.calls).get(contact) {
+            Some(tx) => tx.send(input).is_ok(),
+            None => false,
         }
+    }
+
+    /// Every agent's browser softphone line.
+    pub fn softphones(&self) -> &crate::softphone::Softphones {
+        &self.inner.softphones
     }
 
     fn post_by_call_id(&self, call_id: &str, input: impl FnOnce() -> CallInput) {
         let contact = lock(&self.inner.call_ids).get(call_id).cloned();
         if let Some(contact) = contact {
-            self.post(&contact, input());
+                        self.post(&contact, input());
         }
     }
 
@@ -339,6 +350,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
             after_contact_work: Mutex::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
             stats: VoiceStats::default(),
+            softphones: Default::default(),
             cancel: cancel.clone(),
         }),
     };

@@ -142,7 +142,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
     tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");
-    axum::serve(listener, switchboard_server::app(state))
+    println!("Agents: the Contact Control Panel is at http://{addr}/ccp");
+    let app = switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     voice.shutdown();

@@ -1,0 +1,137 @@
+//! Where the agent side of a call sends and hears audio: RTP to a SIP phone
+//! (desk phone, external number, third party) or the agent's browser
+//! softphone through their [`Line`]. The call relays audio through
+//! [`AudioSink`] and does not care which.
+
+use std::sync::Arc;
+
+use switchboard_media::g711::Law;
+use switchboard_media::FRAME_SAMPLES;
+use switchboard_model::contact_record::LegQuality;
+use tokio::sync::mpsc;
+
+use crate::leg::Leg;
+use crate::softphone::{Frame, Line};
+
+/// Something audio can be sent to, in its law.
+pub trait AudioSink {
+    fn law(&self) -> Law;
+    fn send_payload(&mut self, payload: &[u8]);
+}
+
+impl AudioSink for Leg {
+    fn law(&self) -> Law {
+        Leg::law(self)
+    }
+    fn send_payload(&mut self, payload: &[u8]) {
+        Leg::send_payload(self, payload)
+    }
+}
+
+/// Sends audio heard in `from_law` out of `to`, transcoding only if the laws differ.
+pub fn relay(payload: &[u8], from_law: Law, to: &mut impl AudioSink) {
+    if to.law() == from_law {
+        to.send_payload(payload);
+    } else {
+        let converted = to.law().encode_all(&from_law.decode_all(payload));
+        to.send_payload(&converted);
+    }
+}
+
+/// The agent's browser, reached through their softphone line.
+pub struct BrowserLeg {
+    pub line: Arc<Line>,
+    /// The agent's audio, once the contact is bridged to them.
+    pub from_browser: Option<mpsc::Receiver<Frame>>,
+    /// We speak to the browser in the caller's law: the peer connection
+    /// converts only if the browser chose the other one.
+    pub law: Law,
+    pub packets_in: u64,
+    pub packets_out: u64,
+}
+
+pub enum AgentMedia {
+    Phone(Leg),
+    Browser(BrowserLeg),
+}
+
+impl AgentMedia {
+    pub fn phone(&mut self) -> Option<&mut Leg> {
+        match self {
+            AgentMedia::Phone(leg) => Some(leg),
+            AgentMedia::Browser(_) => None,
+        }
+    }
+
+    pub fn line(&self) -> Option<&Arc<Line>> {
+        match self {
+            AgentMedia::Phone(_) => None,
+            AgentMedia::Browser(b) => Some(&b.line),
+        }
+    }
+
+    pub fn send_samples(&mut self, samples: &[i16; FRAME_SAMPLES]) {
+        match self {
+            AgentMedia::Phone(leg) => leg.send_samples(samples),
+            AgentMedia::Browser(b) => {
+                let payload = b.law.encode_all(samples);
+                b.send_payload(&payload);
+            }
+        }
+    }
+
+    /// A frame from the browser arrived (counted here, as RTP is for phones).
+    pub fn heard_browser(&mut self) {
+        if let AgentMedia::Browser(b) = self {
+            b.packets_in += 1;
+        }
+    }
+
+    pub fn quality(&self) -> LegQuality {
+        match self {
+            AgentMedia::Phone(leg) => leg.quality(),
+            // Loss and jitter on the WebRTC leg are the browser's business
+            // (it reports them in its own statistics); we count what arrived.
+            AgentMedia::Browser(b) => LegQuality {
+                packets_received: b.packets_in,
+                packets_lost: 0,
+                jitter_ms: 0.0,
+                peer_reported_loss_percent: None,
+            },
+        }
+    }
+
+    /// Packets in, out, and refused, for the voice counters.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        match self {
+            AgentMedia::Phone(leg) => (leg.packets_in, leg.packets_out, leg.refused()),
+            AgentMedia::Browser(b) => (b.packets_in, b.packets_out, 0),
+        }
+    }
+}
+
+impl AudioSink for BrowserLeg {
+    fn law(&self) -> Law {
+        self.law
+    }
+    fn send_payload(&mut self, payload: &[u8]) {
+        if self.line.send_audio(self.law, payload) {
+            self.packets_out += 1;
+        }
+    }
+}
+
+impl AudioSink for AgentMedia {
+    fn law(&self) -> Law {
+        match self {
+            AgentMedia::Phone(leg) => leg.law(),
+            AgentMedia::Browser(b) => b.law,
+        }
+    }
+    fn send_payload(&mut self, payload: &[u8]) {
+        match self {
+            AgentMedia::Phone(leg) => leg.send_payload(payload),
+            AgentMedia::Browser(b) => b.send_payload(payload),
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! The Contact Control Panel (CCP): the agent's page and its WebSocket.
+//!
+//! `GET /ccp` serves the page (plain ES modules and CSS compiled into the
+//! binary: no CDN, no build step). The page signs in through the REST API,
+//! then opens `GET /ccp/ws` and sends `hello` with its session token. From
+//! then on the socket carries, both ways, everything the agent does all day:
+//!
+//! - server to page: `welcome` (who, statuses, quick connects, the agent's
+//!   state and contacts in progress), `agent_state`, `contact`,
+//!   `contact_gone`, `media` (audio path and level), `answer` (SDP), `error`
+//!   (with the field at fault), `done` (an action's acknowledgement);
+//! - page to server: `offer` (the softphone's SDP), `set_status`, `accept`,
+//!   `reject`, `hold`, `resume`, `end`, `close` (after-contact work done),
+//!   `ping`.
+//!
+//! A page that reloads or loses the network sends `hello` again and gets the
+//! same contacts back; its new peer connection replaces the old one under
+//! the call. An agent whose pages all stay away for the grace period is made
+//! unroutable: offers waiting for them go back to the queue and their status
+//! becomes Offline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_model::objects::agent_status::AgentStatusType;
+use switchboard_model::objects::user::PhoneType;
+use switchboard_model::{AgentStatus, QuickConnect};
+use switchboard_server::auth::Principal;
+use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{info, warn};
+
+use crate::call::{AgentAction, CallInput};
+use crate::softphone::{answer_offer, Line};
+use crate::Voice;
+
+/// The longest message a page may send (an SDP offer is a few KiB).
+const MAX_MESSAGE: usize = 64 * 1024;
+/// A page must say hello this soon after connecting.
+const HELLO_WITHIN: Duration = Duration::from_secs(10);
+
+/// The CCP's routes: the page, its assets and its WebSocket.
+pub fn routes(voice: Voice) -> Router {
+    Router::new()
+        .route("/ccp", get(|| async { asset("text/html", PAGE) }))
+        .route("/ccp/", get(|| async { asset("text/html", PAGE) }))
+        .route(
+            "/ccp/ccp.js",
+            get(|| async { asset("text/javascript", SCRIPT) }),
+        )
+        .route("/ccp/ccp.css", get(|| async { asset("text/css", STYLE) }))
+        .route("/ccp/ws", get(upgrade))
+        .with_state(voice)
+}
+
+const PAGE: &str = include_str!("../web/ccp/index.html");
+const SCRIPT: &str = include_str!("../web/ccp/ccp.js");
+const STYLE: &str = include_str!("../web/ccp/ccp.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn upgrade(State(voice): State<Voice>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| session(voice, socket))
+}
+
+/// What a page sends.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum Request {
+    Hello {
+        token: String,
+    },
+    Offer {
+        sdp: String,
+    },
+    SetStatus {
+        status: String,
+    },
+    Accept {
+        contact: String,
+    },
+    Reject {
+        contact: String,
+    },
+    Hold {
+        contact: String,
+    },
+    Resume {
+        contact: String,
+    },
+    End {
+        contact: String,
+    },
+    Close {
+        contact: String,
+    },
+    Ping,
+}
+
+fn error(field: &str, message: impl Into<String>) -> Value {
+    json!({"type": "error", "field": field, "message": message.into()})
+}
+
+async fn send(socket: &mut WebSocket, value: Value) -> bool {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .is_ok()
+}
+
+/// Reads the next request; `None` when the page went away.
+async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, String>> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(text)) => {
+                return Some(
+                    serde_json::from_str(&text).map_err(|e| format!("unreadable message: {e}")),
+                )
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// One CCP page's connection.
+async fn session(voice: Voice, mut socket: WebSocket) {
+    let who = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await {
+        Ok(Some(Ok(Request::Hello { token }))) => {
+            match Principal::authenticate(voice.app(), &token).await {
+                Ok(p) if p.permissions.has("BasicAgentAccess") => p,
+                Ok(_) => {
+                    send(
+                        &mut socket,
+                        error("token", "the CCP needs the BasicAgentAccess permission"),
+                    )
+                    .await;
+                    return;
+                }
+                Err(e) => {
+                    send(&mut socket, error("token", e.message)).await;
+                    return;
+                }
+            }
+        }
+        Ok(Some(Ok(_))) => {
+            send(&mut socket, error("type", "say hello with a token first")).await;
+            return;
+        }
+        Ok(Some(Err(e))) => {
+            send(&mut socket, error("type", e)).await;
+            return;
+        }
+        _ => return,
+    };
+    let agent = who.user.id.clone();
+    let line = voice.softphones().line(&agent);
+    line.connected();
+    info!(agent = %who.user.spec.username, "CCP connected");
+    let mut line_events = line.subscribe();
+    let mut routing = voice.app().routing.subscribe();
+    let mut my_peer: Option<u64> = None;
+    if send(&mut socket, welcome(&voice, &who, &line).await).await {
+        loop {
+            tokio::select! {
+                request = next_request(&mut socket) => {
+                    let Some(request) = request else { break };
+                    let reply = match request {
+                        Ok(r) => handle(&voice, &who, &line, &mut my_peer, r).await,
+                        Err(e) => error("type", e),
+                    };
+                    if !send(&mut socket, reply).await {
+                        break;
+                    }
+                }
+                event = line_events.recv() => {
+                    let value = match event {
+                        Ok(e) => serde_json::to_value(e).unwrap_or_default(),
+                        Err(RecvError::Lagged(_)) => json!({"type": "resync", "contacts": line.contacts()}),
+                        Err(RecvError::Closed) => break,
+                    };
+                    if !send(&mut socket, value).await {
+                        break;
+                    }
+                }
+                update = routing.recv() => match update {
+                    Ok(RoutingUpdate::AgentState { agent: a, state, at }) if a == agent => {
+                        if state != "AfterContactWork" {
+                            line.clear_ended();
+                        }
+                        if !send(&mut socket, json!({"type": "agent_state", "state": state, "since": at})).await {
+                            break;
+                        }
+                    }
+                    Err(RecvError::Closed) => break,
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let Some(peer) = my_peer {
+        line.close_peer(peer);
+    }
+    info!(agent = %who.user.spec.username, "CCP disconnected");
+    let (none_left, generation) = line.disconnected();
+    if none_left {
+        tokio::spawn(grace(voice, line, generation));
+    }
+}
+
+/// After the grace period, an agent with no CCP left is made unroutable.
+async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
+    tokio::time::sleep(voice.config().ccp_grace).await;
+    if !line.still_away(generation) {
+        return;
+    }
+    warn!(agent = %line.agent, "the agent's CCP stayed away: offers go back to the queue, status Offline");
+    for c in line.contacts() {
+        if c.state == "incoming" {
+            let _ = voice
+                .app()
+                .routing
+                .send(RoutingEvent::Reject {
+                    contact: c.contact.clone(),
+                    agent: line.agent.clone(),
+                })
+                .await;
+            line.remove_contact(&c.contact);
+        }
+    }
+    if let Ok(statuses) = voice.app().store.list::<AgentStatus>().await {
+        if let Some(offline) = statuses
+            .iter()
+            .find(|s| s.spec.status_type == AgentStatusType::Offline && s.spec.enabled)
+        {
+            let _ = voice
+                .app()
+                .routing
+                .send(RoutingEvent::SetStatus {
+                    agent: line.agent.clone(),
+                    status: offline.id.clone(),
+                })
+                .await;
+        }
+    }
+}
+
+async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
+    let app = voice.app();
+    let mut statuses: Vec<_> = app
+        .store
+        .list::<AgentStatus>()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.spec.enabled)
+        .collect();
+    statuses.sort_by_key(|s| (s.spec.display_order.unwrap_or(u32::MAX), s.spec.name.clone()));
+    let quick_connects: Vec<Value> = app
+        .store
+        .list::<QuickConnect>()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|q| json!({"id": q.id, "name": q.spec.name, "target": q.spec.target}))
+        .collect();
+    let state = app
+        .routing
+        .agents()
+        .await
+        .into_iter()
+        .find(|a| a.agent == who.user.id);
+    json!({
+        "type": "welcome",
+        "agent": {
+            "id": who.user.id,
+            "username": who.user.spec.username,
+            "name": format!("{} {}", who.user.spec.first_name, who.user.spec.last_name).trim(),
+            "softphone": who.user.spec.phone_config.phone_type == PhoneType::SoftPhone,
+        },
+        "statuses": statuses.iter().map(|s| json!({
+            "id": s.id, "name": s.spec.name, "type": s.spec.status_type,
+        })).collect::<Vec<_>>(),
+        "quick_connects": quick_connects,
+        "state": state.as_ref().map(|s| s.state.clone()).unwrap_or_else(|| "Offline".into()),
+        "since": state.and_then(|s| s.since),
+        "contacts": line.contacts(),
+        "media": line.media(),
+    })
+}
+
+fn done(action: &str) -> Value {
+    json!({"type": "done", "action": action})
+}
+
+async fn handle(
+    voice: &Voice,
+    who: &Principal,
+    line: &Arc<Line>,
+    my_peer: &mut Option<u64>,
+    request: Request,
+) -> Value {
+    let agent = who.user.id.clone();
+    let routing = &voice.app().routing;
+    // The contact must be this agent's, in one of `states`.
+    let mine = |contact: &str, states: &[&str]| -> Result<(), Value> {
+        match line.contact(contact) {
+            Some(c) if states.contains(&c.state.as_str()) => Ok(()),
+            Some(c) => Err(error(
+                "contact",
+                format!("the contact is {}, not {}", c.state, states.join(" or ")),
+            )),
+            None => Err(error("contact", "no such contact for this agent")),
+        }
+    };
+    match request {
+        Request::Hello { .. } => error("type", "already signed in"),
+        Request::Ping => json!({"type": "pong"}),
+        Request::Offer { sdp } => {
+            match answer_offer(line.clone(), voice.config().media_ip, &sdp).await {
+                Ok((answer, peer)) => {
+                    *my_peer = Some(peer);
+                    json!({"type": "answer", "sdp": answer})
+                }
+                Err(e) => error("sdp", e),
+            }
+        }
+        Request::SetStatus { status } => {
+            let statuses = voice
+                .app()
+                .store
+                .list::<AgentStatus>()
+                .await
+                .unwrap_or_default();
+            let Some(found) = statuses.iter().find(|s| {
+                s.id == status || s.spec.name.eq_ignore_ascii_case(&status)
+            }) else {
+                return error("status", format!("no agent status '{status}'"));
+            };
+            if !found.spec.enabled {
+                return error("status", format!("'{}' is disabled", found.spec.name));
+            }
+            let softphone = who.user.spec.phone_config.phone_type == PhoneType::SoftPhone;
+            if found.spec.status_type == AgentStatusType::Routable
+                && softphone
+                && !line.media_ready()
+            {
+                return error(
+                    "status",
+                    "the softphone has no audio path yet: allow the microphone and wait for the audio check",
+                );
+            }
+            match routing
+                .send(RoutingEvent::SetStatus {
+                    agent,
+                    status: found.id.clone(),
+                })
+                .await
+            {
+                Ok(_) => done("set_status"),
+                Err(e) => error("status", e),
+            }
+        }
+        Request::Accept { contact } => {
+            if let Err(e) = mine(&contact, &["incoming"]) {
+                return e;
+            }
+            match routing.send(RoutingEvent::Accept { contact, agent }).await {
+                Ok(_) => done("accept"),
+                Err(e) => error("contact", e),
+            }
+        }
+        Request::Reject { contact } => {
+            if let Err(e) = mine(&contact, &["incoming"]) {
+                return e;
+            }
+            match routing
+                .send(RoutingEvent::Reject {
+                    contact: contact.clone(),
+                    agent,
+                })
+                .await
+            {
+                Ok(_) => {
+                    line.remove_contact(&contact);
+                    done("reject")
+                }
+                Err(e) => error("contact", e),
+            }
+        }
+        Request::Hold { contact } => {
+            if let Err(e) = mine(&contact, &["connected"]) {
+                return e;
+            }
+            post(voice, &contact, agent, AgentAction::Hold)
+        }
+        Request::Resume { contact } => {
+            if let Err(e) = mine(&contact, &["on_hold"]) {
+                return e;
+            }
+            post(voice, &contact, agent, AgentAction::Resume)
+        }
+        Request::End { contact } => {
+            if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
+                return e;
+            }
+            post(voice, &contact, agent, AgentAction::End)
+        }
+        Request::Close { contact } => {
+            if let Err(e) = mine(&contact, &["ended"]) {
+                return e;
+            }
+            match routing
+                .send(RoutingEvent::CloseAcw {
+                    agent,
+                    contact: contact.clone(),
+                })
+                .await
+            {
+                Ok(_) => {
+                    line.remove_contact(&contact);
+                    done("close")
+                }
+                Err(e) => error("contact", e),
+            }
+        }
+    }
+}
+
+fn post(voice: &Voice, contact: &str, agent: String, action: AgentAction) -> Value {
+    if voice.post(contact, CallInput::Agent { agent, action }) {
+        done("contact")
+    } else {
+        error("contact", "the contact has ended")
+    }
+}

@@ -1,0 +1,585 @@
+//! The browser softphone: each agent's [`Line`], and the WebRTC peer
+//! connection that carries their audio.
+//!
+//! An agent signed in to the CCP has one `Line`, shared by every CCP page
+//! they have open and by the call they are on. It holds what survives a page
+//! refresh: the contacts offered to or handled by the agent (so a reloaded
+//! page shows them again), where the browser's audio goes (the call bridged
+//! to the agent) and where the call's audio goes (the newest peer
+//! connection). A page that reconnects simply offers a new peer connection;
+//! the call never notices.
+//!
+//! The peer connection is [`str0m`]'s sans-IO `Rtc` (ICE-lite, DTLS-SRTP)
+//! driven by [`run_peer`]: one UDP socket, one task, the usual str0m loop
+//! (mutate, drain outputs to the next timeout, wait). Only G.711 (PCMU,
+//! PCMA) is negotiated, so audio is relayed between SIP and browser legs
+//! without transcoding when the laws match.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use str0m::change::SdpOffer;
+use str0m::format::Codec;
+use str0m::media::{Frequency, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use switchboard_media::g711::Law;
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// Audio frames waiting for the browser (about 0.6 s): a slow peer loses
+/// the oldest audio rather than holding up the call.
+const TO_BROWSER_FRAMES: usize = 32;
+/// Audio frames from the browser waiting for the call.
+const TO_CALL_FRAMES: usize = 32;
+/// How often the CCP hears the level of the audio we receive from it.
+const LEVEL_EVERY: Duration = Duration::from_millis(500);
+
+/// A contact as the agent's CCP shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContactView {
+    pub contact: String,
+    pub channel: String,
+    pub initiation_method: String,
+    /// The customer's number.
+    pub customer: String,
+    pub queue: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    /// `incoming`, `connected`, `on_hold`, `ended` (after-contact work).
+    pub state: String,
+    /// When the contact entered `state`.
+    pub since: DateTime<Utc>,
+}
+
+/// What a line tells the agent's CCP pages.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LineEvent {
+    /// A contact appeared or changed.
+    Contact { contact: ContactView },
+    /// A contact is no longer the agent's (rescinded, missed, closed).
+    ContactGone { contact: String },
+    /// The audio path: whether the browser's peer connection is up, how
+    /// many audio packets came from it, and the level heard (0..1, RMS).
+    Media {
+        connected: bool,
+        packets: u64,
+        level: f32,
+    },
+}
+
+/// G.711 audio with its law.
+pub type Frame = (Law, Vec<u8>);
+
+struct Peer {
+    id: u64,
+    to_browser: mpsc::Sender<Frame>,
+    cancel: CancellationToken,
+}
+
+#[derive(Default)]
+struct LineState {
+    /// CCP connections open now; the line is "present" while this is > 0.
+    connections: u32,
+    /// Bumped at every connect, so a grace timer knows it was overtaken.
+    generation: u64,
+    peer: Option<Peer>,
+    peer_counter: u64,
+    media_connected: bool,
+    packets: u64,
+    /// The call the agent's audio goes to.
+    to_call: Option<(String, mpsc::Sender<Frame>)>,
+    contacts: BTreeMap<String, ContactView>,
+}
+
+/// One agent's softphone.
+pub struct Line {
+    pub agent: String,
+    events: broadcast::Sender<LineEvent>,
+    state: Mutex<LineState>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Line {
+    fn new(agent: &str) -> Line {
+        Line {
+            agent: agent.to_string(),
+            events: broadcast::channel(256).0,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LineEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: LineEvent) {
+        // No CCP page open is fine: the state is kept for the next one.
+        let _ = self.events.send(event);
+    }
+
+    /// A CCP page connected; returns its generation.
+    pub fn connected(&self) -> u64 {
+        let mut s = lock(&self.state);
+        s.connections += 1;
+        s.generation += 1;
+        s.generation
+    }
+
+    /// A CCP page went away. Returns whether none is left, and the
+    /// generation to compare after the grace period.
+    pub fn disconnected(&self) -> (bool, u64) {
+        let mut s = lock(&self.state);
+        s.connections = s.connections.saturating_sub(1);
+        (s.connections == 0, s.generation)
+    }
+
+    /// Whether a page is still away since `generation`.
+    pub fn still_away(&self, generation: u64) -> bool {
+        let s = lock(&self.state);
+        s.connections == 0 && s.generation == generation
+    }
+
+    /// Whether any CCP page is open.
+    pub fn present(&self) -> bool {
+        lock(&self.state).connections > 0
+    }
+
+    /// Whether the browser's audio reaches us (the check before Available).
+    pub fn media_ready(&self) -> bool {
+        let s = lock(&self.state);
+        s.peer.is_some() && s.media_connected && s.packets > 0
+    }
+
+    pub fn media(&self) -> LineEvent {
+        let s = lock(&self.state);
+        LineEvent::Media {
+            connected: s.peer.is_some() && s.media_connected,
+            packets: s.packets,
+            level: 0.0,
+        }
+    }
+
+    /// The contacts the agent has now, oldest first.
+    pub fn contacts(&self) -> Vec<ContactView> {
+        let mut v: Vec<_> = lock(&self.state).contacts.values().cloned().collect();
+        v.sort_by_key(|c| c.since);
+        v
+    }
+
+    pub fn contact(&self, contact: &str) -> Option<ContactView> {
+        lock(&self.state).contacts.get(contact).cloned()
+    }
+
+    /// Adds or replaces a contact and tells the pages.
+    pub fn put_contact(&self, view: ContactView) {
+        lock(&self.state)
+            .contacts
+            .insert(view.contact.clone(), view.clone());
+        self.emit(LineEvent::Contact { contact: view });
+    }
+
+    /// Moves a contact to a new state (no-op if the agent does not have it).
+    pub fn set_contact_state(&self, contact: &str, state: &str) {
+        let view = {
+            let mut s = lock(&self.state);
+            let Some(v) = s.contacts.get_mut(contact) else {
+                return;
+            };
+            if v.state == state {
+                return;
+            }
+            v.state = state.into();
+            v.since = Utc::now();
+            v.clone()
+        };
+        self.emit(LineEvent::Contact { contact: view });
+    }
+
+    pub fn remove_contact(&self, contact: &str) {
+        let removed = lock(&self.state).contacts.remove(contact).is_some();
+        if removed {
+            self.emit(LineEvent::ContactGone {
+                contact: contact.into(),
+            });
+        }
+    }
+
+    /// Drops contacts in after-contact work: the router moved the agent on.
+    pub fn clear_ended(&self) {
+        let gone: Vec<String> = lock(&self.state)
+            .contacts
+            .values()
+            .filter(|c| c.state == "ended")
+            .map(|c| c.contact.clone())
+            .collect();
+        for c in gone {
+            self.remove_contact(&c);
+        }
+    }
+
+    /// Sends the browser's audio to this call from now on; returns where it arrives.
+    pub fn bridge(&self, contact: &str) -> mpsc::Receiver<Frame> {
+        let (tx, rx) = mpsc::channel(TO_CALL_FRAMES);
+        lock(&self.state).to_call = Some((contact.to_string(), tx));
+        rx
+    }
+
+    /// Stops sending the browser's audio to `contact`'s call.
+    pub fn unbridge(&self, contact: &str) {
+        let mut s = lock(&self.state);
+        if s.to_call.as_ref().is_some_and(|(c, _)| c == contact) {
+            s.to_call = None;
+        }
+    }
+
+    /// Audio for the agent's ears. Dropped when no browser is connected
+    /// or it cannot keep up.
+    pub fn send_audio(&self, law: Law, payload: &[u8]) -> bool {
+        let s = lock(&self.state);
+        match &s.peer {
+            Some(peer) => peer.to_browser.try_send((law, payload.to_vec())).is_ok(),
+            None => false,
+        }
+    }
+
+    fn heard(&self, frame: Frame) {
+        let mut s = lock(&self.state);
+        s.packets += 1;
+        if let Some((_, to_call)) = &s.to_call {
+            let _ = to_call.try_send(frame);
+        }
+    }
+
+    fn set_media_connected(&self, peer: u64, connected: bool) {
+        {
+            let mut s = lock(&self.state);
+            if s.peer.as_ref().map(|p| p.id) != Some(peer) {
+                return;
+            }
+            s.media_connected = connected;
+        }
+        self.emit(self.media());
+    }
+
+    fn level(&self, peer: u64, level: f32) {
+        let event = {
+            let s = lock(&self.state);
+            if s.peer.as_ref().map(|p| p.id) != Some(peer) {
+                return;
+            }
+            LineEvent::Media {
+                connected: s.media_connected,
+                packets: s.packets,
+                level,
+            }
+        };
+        self.emit(event);
+    }
+
+    /// Installs a new peer connection, closing the previous one.
+    fn install_peer(&self, to_browser: mpsc::Sender<Frame>, cancel: CancellationToken) -> u64 {
+        let mut s = lock(&self.state);
+        s.peer_counter += 1;
+        let id = s.peer_counter;
+        if let Some(old) = s.peer.replace(Peer {
+            id,
+            to_browser,
+            cancel,
+        }) {
+            old.cancel.cancel();
+        }
+        s.media_connected = false;
+        s.packets = 0;
+        id
+    }
+
+    /// Closes the peer connection if it is still `peer`.
+    pub fn close_peer(&self, peer: u64) {
+        let mut s = lock(&self.state);
+        if s.peer.as_ref().is_some_and(|p| p.id == peer) {
+            if let Some(p) = s.peer.take() {
+                p.cancel.cancel();
+            }
+            s.media_connected = false;
+        }
+    }
+
+    fn peer_ended(&self, peer: u64) {
+        self.close_peer(peer);
+        self.emit(self.media());
+    }
+}
+
+/// Every agent's line.
+#[derive(Default)]
+pub struct Softphones {
+    lines: Mutex<HashMap<String, Arc<Line>>>,
+}
+
+impl Softphones {
+    /// The agent's line, made on first use.
+    pub fn line(&self, agent: &str) -> Arc<Line> {
+        lock(&self.lines)
+            .entry(agent.to_string())
+            .or_insert_with(|| Arc::new(Line::new(agent)))
+            .clone()
+    }
+
+    /// The agent's line if they ever opened the CCP.
+    pub fn get(&self, agent: &str) -> Option<Arc<Line>> {
+        lock(&self.lines).get(agent).cloned()
+    }
+}
+
+/// Answers a browser's SDP offer and starts the peer connection on a new
+/// UDP socket at `media_ip`. Returns the SDP answer and the peer's number.
+pub async fn answer_offer(
+    line: Arc<Line>,
+    media_ip: IpAddr,
+    offer_sdp: &str,
+) -> Result<(String, u64), String> {
+    let offer =
+        SdpOffer::from_sdp_string(offer_sdp).map_err(|e| format!("the offer is not SDP: {e}"))?;
+    let socket = UdpSocket::bind(SocketAddr::new(media_ip, 0))
+        .await
+        .map_err(|e| format!("media socket: {e}"))?;
+    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let mut rtc = RtcConfig::new()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .set_ice_lite(true)
+        .clear_codecs()
+        .enable_pcmu(true, false)
+        .enable_pcma(true, false)
+        .build(Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+    rtc.add_local_candidate(candidate)
+        .ok_or("the media address was refused")?;
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| format!("the offer cannot be answered: {e}"))?;
+    let (to_browser, from_call) = mpsc::channel(TO_BROWSER_FRAMES);
+    let cancel = CancellationToken::new();
+    let peer = line.install_peer(to_browser, cancel.clone());
+    info!(agent = %line.agent, peer, %local, "softphone peer connection");
+    tokio::spawn(run_peer(line, peer, rtc, socket, local, from_call, cancel));
+    Ok((answer.to_sdp_string(), peer))
+}
+
+/// Where we are in the RTP clock of the audio we send: it follows the
+/// wall clock across silences, so the browser's jitter buffer never sees
+/// time run backwards or stall.
+struct SendClock {
+    start: Instant,
+    next: u64,
+}
+
+impl SendClock {
+    fn stamp(&mut self, now: Instant, samples: u64) -> u64 {
+        let wall = now.duration_since(self.start).as_millis() as u64 * 8;
+        // A burst must not run ahead of real time by more than one frame
+        // nor fall behind it after a pause.
+        let at = self.next.max(wall.saturating_sub(160));
+        self.next = at + samples;
+        at
+    }
+}
+
+/// Drives one peer connection until the page, the network or a newer
+/// peer connection ends it.
+async fn run_peer(
+    line: Arc<Line>,
+    peer: u64,
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    mut from_call: mpsc::Receiver<Frame>,
+    cancel: CancellationToken,
+) {
+    let mut buf = vec![0u8; 2000];
+    let mut audio: Option<Mid> = None;
+    let mut clock = SendClock {
+        start: Instant::now(),
+        next: 0,
+    };
+    let mut energy = (0f64, 0u64);
+    let mut last_level = Instant::now();
+    loop {
+        // Drain every output to the next timeout (str0m's one rule).
+        let deadline = loop {
+            let output = match rtc.poll_output() {
+                Ok(o) => o,
+                Err(e) => {
+                    warn!(agent = %line.agent, "softphone: {e}");
+                    line.peer_ended(peer);
+                    return;
+                }
+            };
+            match output {
+                Output::Timeout(t) => break t,
+                Output::Transmit(t) => {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(event) => match event {
+                    Event::Connected => {
+                        debug!(agent = %line.agent, peer, "softphone DTLS connected");
+                        line.set_media_connected(peer, true);
+                    }
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        info!(agent = %line.agent, peer, "softphone disconnected");
+                        line.peer_ended(peer);
+                        return;
+                    }
+                    Event::MediaAdded(m) => audio = Some(m.mid),
+                    Event::MediaData(data) => {
+                        let law = match data.params.spec().codec {
+                            Codec::PCMU => Law::MuLaw,
+                            Codec::PCMA => Law::ALaw,
+                            _ => continue,
+                        };
+                        for s in law.decode_all(&data.data) {
+                            energy.0 += f64::from(s) * f64::from(s);
+                        }
+                        energy.1 += data.data.len() as u64;
+                        line.heard((law, data.data.to_vec()));
+                    }
+                    _ => {}
+                },
+            }
+        };
+        if last_level.elapsed() >= LEVEL_EVERY && energy.1 > 0 {
+            let rms = (energy.0 / energy.1 as f64).sqrt() / 32768.0;
+            line.level(peer, rms as f32);
+            energy = (0.0, 0);
+            last_level = Instant::now();
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                rtc.disconnect();
+                return;
+            }
+            received = socket.recv_from(&mut buf) => {
+                let Ok((n, source)) = received else { continue };
+                let Ok(contents) = buf[..n].try_into() else { continue };
+                let input = Input::Receive(Instant::now(), Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: local,
+                    contents,
+                });
+                if rtc.accepts(&input) {
+                    if let Err(e) = rtc.handle_input(input) {
+                        debug!(agent = %line.agent, "softphone input: {e}");
+                    }
+                }
+            }
+            frame = from_call.recv() => {
+                let (Some((law, payload)), Some(mid)) = (frame, audio) else { continue };
+                send_frame(&mut rtc, mid, &mut clock, law, &payload);
+            }
+            _ = tokio::time::sleep(wait) => {
+                if let Err(e) = rtc.handle_input(Input::Timeout(Instant::now())) {
+                    debug!(agent = %line.agent, "softphone timer: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Writes one G.711 frame to the browser, in the negotiated law.
+fn send_frame(rtc: &mut Rtc, mid: Mid, clock: &mut SendClock, law: Law, payload: &[u8]) {
+    let Some(writer) = rtc.writer(mid) else {
+        return;
+    };
+    let chosen = writer
+        .payload_params()
+        .find(|p| matches!(p.spec().codec, Codec::PCMU | Codec::PCMA))
+        .map(|p| (p.pt(), p.spec().codec));
+    let Some((pt, codec)) = chosen else { return };
+    let peer_law = if codec == Codec::PCMU {
+        Law::MuLaw
+    } else {
+        Law::ALaw
+    };
+    let data = if peer_law == law {
+        payload.to_vec()
+    } else {
+        peer_law.encode_all(&law.decode_all(payload))
+    };
+    let now = Instant::now();
+    let at = clock.stamp(now, data.len() as u64);
+    let _ = writer.write(pt, now, MediaTime::new(at, Frequency::EIGHT_KHZ), data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_clock_follows_real_time_across_silences() {
+        let start = Instant::now();
+        let mut c = SendClock { start, next: 0 };
+        assert_eq!(c.stamp(start, 160), 0);
+        assert_eq!(c.stamp(start, 160), 160, "a burst keeps counting");
+        // After a second of silence the clock has moved on by a second.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(c.stamp(later, 160), 8000 - 160);
+        assert_eq!(c.stamp(later, 160), 8000);
+    }
+
+    #[test]
+    fn a_line_keeps_contacts_for_the_next_page_and_forgets_closed_ones() {
+        let line = Line::new("a");
+        let mut events = line.subscribe();
+        let view = ContactView {
+            contact: "c1".into(),
+            channel: "VOICE".into(),
+            initiation_method: "INBOUND".into(),
+            customer: "+15550100".into(),
+            queue: Some("Sales".into()),
+            attributes: BTreeMap::new(),
+            state: "incoming".into(),
+            since: Utc::now(),
+        };
+        line.put_contact(view);
+        line.set_contact_state("c1", "connected");
+        line.set_contact_state("c1", "ended");
+        assert_eq!(line.contacts()[0].state, "ended");
+        line.clear_ended();
+        assert!(line.contacts().is_empty());
+        let kinds: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+            .map(|e| match e {
+                LineEvent::Contact { contact } => contact.state,
+                LineEvent::ContactGone { .. } => "gone".into(),
+                LineEvent::Media { .. } => "media".into(),
+            })
+            .collect();
+        assert_eq!(kinds, ["incoming", "connected", "ended", "gone"]);
+    }
+
+    #[test]
+    fn presence_survives_a_refresh_but_not_a_departure() {
+        let line = Line::new("a");
+        let first = line.connected();
+        let second = line.connected(); // the refreshed page
+        assert!(second > first);
+        let (none_left, _) = line.disconnected(); // the old page goes
+        assert!(!none_left);
+        let (none_left, generation) = line.disconnected();
+        assert!(none_left && line.still_away(generation));
+        line.connected();
+        assert!(!line.still_away(generation), "a return cancels the grace period");
+    }
+}

@@ -1,0 +1,446 @@
+//! What the voice tests share: a server with the voice shell and the CCP on
+//! loopback (the [`Rig`]), SIPp helpers, and audio measurements.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::Cursor;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_store::testing::{stores, TestDb};
+use switchboard_store::Blobs;
+use switchboard_voice::{Voice, VoiceConfig};
+
+pub const ADMIN_PASSWORD: &str = "Admin-Passw0rd";
+pub const AGENT_PASSWORD: &str = "Agent-Passw0rd";
+pub const SIP_PASSWORD: &str = "desk-phone-secret-1";
+pub const NUMBER: &str = "442079460999";
+
+pub fn sipp_ready() -> bool {
+    let ok = std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("sipp is missing (Debian package sip-tester); .ci/run installs it");
+    }
+    ok
+}
+
+/// A scenario from tests/sipp, with `[pcaps]` (SIPp does not expand keys in
+/// exec attributes) replaced by the folder of SIPp's audio captures.
+pub fn scenario(name: &str) -> String {
+    scenario_pressing(name, '1')
+}
+
+/// A scenario whose caller presses `digit` where it says `[digit]`.
+pub fn scenario_pressing(name: &str, digit: char) -> String {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name);
+    let text = std::fs::read_to_string(&source)
+        .unwrap()
+        .replace("[pcaps]", &pcaps())
+        .replace("[digit]", &digit.to_string());
+    let out =
+        std::env::temp_dir().join(format!("switchboard-{}-{digit}-{name}", std::process::id()));
+    std::fs::write(&out, text).unwrap();
+    out.display().to_string()
+}
+
+pub fn pcaps() -> String {
+    std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into())
+}
+
+/// An even port whose next port is free too (RTP and its RTCP), with a
+/// socket already on the RTCP port.
+pub fn free_rtp_pair() -> (u16, std::net::UdpSocket) {
+    for _ in 0..200 {
+        let port = free_port();
+        if port.is_multiple_of(2) {
+            if let Ok(rtcp) = std::net::UdpSocket::bind(("127.0.0.1", port + 1)) {
+                return (port, rtcp);
+            }
+        }
+    }
+    panic!("no free RTP/RTCP port pair");
+}
+
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Rig {
+    pub http: reqwest::Client,
+    /// The HTTP origin (`http://127.0.0.1:port`): the CCP is at `{origin}/ccp`.
+    pub origin: String,
+    /// The API root (`{origin}/api/v1`).
+    pub base: String,
+    pub token: String,
+    pub voice: Voice,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    pub async fn new() -> Rig {
+        Rig::with_media_timeout(Duration::from_secs(60)).await
+    }
+
+    pub async fn with_media_timeout(media_timeout: Duration) -> Rig {
+        Rig::with(media_timeout, 90).await
+    }
+
+    pub async fn with(media_timeout: Duration, min_session_expires: u32) -> Rig {
+        Rig::configured(|c| {
+            c.media_timeout = media_timeout;
+            c.min_session_expires = min_session_expires;
+        })
+        .await
+    }
+
+    /// A rig whose voice settings `tweak` adjusts.
+    pub async fn configured(tweak: impl FnOnce(&mut VoiceConfig)) -> Rig {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let (_, db) = stores().await.into_iter().next().unwrap();
+        let store = db.store.clone();
+        bootstrap::ensure_defaults(&store).await.unwrap();
+        bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into()))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let routing =
+            switchboard_server::routing::start_with(store.clone(), Duration::from_secs(5))
+                .await
+                .unwrap();
+        let state = AppState {
+            store: store.clone(),
+            blobs: Blobs::local(dir.path()).unwrap(),
+            functions: Default::default(),
+            login_throttle: Default::default(),
+            routing,
+            settings: Arc::new(Settings::default()),
+        };
+        let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
+        tweak(&mut config);
+        let voice = switchboard_voice::start(state.clone(), config)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("{origin}/api/v1");
+        let app = switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let mut rig = Rig {
+            http,
+            origin,
+            base,
+            token: String::new(),
+            voice,
+            _db: db,
+            _dir: dir,
+        };
+        rig.token = rig.login("admin", ADMIN_PASSWORD).await;
+        rig
+    }
+
+    pub fn sip(&self) -> SocketAddr {
+        self.voice.local_sip()
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/auth/login",
+                Some(json!({"username": user, "password": password})),
+                None,
+            )
+            .await;
+        r["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login: {r}"))
+            .to_string()
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Value {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method.parse().unwrap(), url);
+        if let Some(t) = token
+            .or(Some(self.token.as_str()))
+            .filter(|t| !t.is_empty())
+        {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{method} {path}: {status} {value}");
+        value
+    }
+
+    /// A trunk for loopback, the menu flow on our number, a desk-phone agent who is Available.
+    pub async fn centre(&self) {
+        self.centre_with(
+            json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+            json!({}),
+        )
+        .await
+    }
+
+    /// `trunk` is the SIP trunk; `phone` is merged into the agent's phone_config.
+    pub async fn centre_with(&self, trunk: Value, phone: Value) {
+        self.call("POST", "/sip-trunks", Some(trunk), None).await;
+        let mut phone_config = json!({"phone_type": "DESK_PHONE", "after_contact_work_timeout_seconds": 1, "sip_password": SIP_PASSWORD});
+        for (k, v) in phone.as_object().unwrap() {
+            phone_config[k] = v.clone();
+        }
+        let flow = self
+            .call(
+                "POST",
+                "/flows",
+                Some(json!({"name": "Voice test", "type": "CONTACT_FLOW", "content": menu_flow()})),
+                None,
+            )
+            .await;
+        let id = flow["id"].as_str().unwrap().to_string();
+        self.call("POST", &format!("/flows/{id}/publish"), None, None)
+            .await;
+        self.call(
+            "POST",
+            "/phone-numbers",
+            Some(json!({"number": format!("+{NUMBER}"), "flow": id})),
+            None,
+        )
+        .await;
+        self.call(
+            "POST",
+            "/users",
+            Some(json!({
+                "username": "deskagent", "first_name": "Desk", "last_name": "Agent", "password": AGENT_PASSWORD,
+                "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
+                "phone_config": phone_config
+            })),
+            None,
+        )
+        .await;
+        let agent = self.login("deskagent", AGENT_PASSWORD).await;
+        self.call(
+            "PUT",
+            "/me/status",
+            Some(json!({"status": "Available"})),
+            Some(&agent),
+        )
+        .await;
+    }
+
+    pub async fn contacts(&self) -> Vec<Value> {
+        self.call("GET", "/contacts", None, None).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Starts the desk phone's call side with `scenario` (and `extra` SIPp
+    /// options) and registers it, its Contact pointing there.
+    pub async fn desk_phone(
+        &self,
+        scenario: &str,
+        extra: &[&str],
+    ) -> tokio::task::JoinHandle<(i32, String)> {
+        let phone_port = free_port();
+        let mut phone_args = common(self, scenario, "deskagent", "127.0.0.1");
+        phone_args[8] = phone_port.to_string();
+        phone_args.extend(extra.iter().map(|a| a.to_string()));
+        let phone = tokio::spawn(async move { sipp(&phone_args).await });
+        let mut register = common(self, "register.xml", "deskagent", "127.0.0.1");
+        register.extend(
+            [
+                "-au",
+                "deskagent",
+                "-ap",
+                SIP_PASSWORD,
+                "-key",
+                "phone_port",
+            ]
+            .map(String::from),
+        );
+        register.push(phone_port.to_string());
+        let (code, out) = sipp(&register).await;
+        assert_eq!(code, 0, "REGISTER: {out}");
+        let binding = self
+            .voice
+            .registrar()
+            .lookup("deskagent")
+            .expect("registered");
+        assert_eq!(binding.destination().port(), phone_port);
+        phone
+    }
+
+    pub async fn agent_state(&self) -> String {
+        let agents = self.call("GET", "/routing/agents", None, None).await;
+        agents["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["username"] == "deskagent")
+            .map(|a| a["state"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Waits for `n` contact records in state ENDED.
+    pub async fn ended(&self, n: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            let all = self.contacts().await;
+            let ended: Vec<Value> = all
+                .iter()
+                .filter(|c| c["state"] == "ENDED")
+                .cloned()
+                .collect();
+            if ended.len() >= n {
+                return ended;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("contact records did not end: {:#?}", self.contacts().await);
+    }
+}
+
+
+pub fn menu_flow() -> Value {
+    json!({
+        "Version": "2019-10-30",
+        "StartAction": "menu",
+        "Actions": [
+            {"Identifier": "menu", "Type": "GetParticipantInput",
+             "Parameters": {"Text": "Welcome to the voice test. For sales, press 1.", "StoreInput": "False", "InputTimeLimitSeconds": "8"},
+             "Transitions": {"NextAction": "bye",
+                "Conditions": [
+                    {"NextAction": "record", "Condition": {"Operator": "Equals", "Operands": ["1"]}},
+                    {"NextAction": "third", "Condition": {"Operator": "Equals", "Operands": ["2"]}}],
+                "Errors": [
+                    {"ErrorType": "InputTimeLimitExceeded", "NextAction": "bye"},
+                    {"ErrorType": "NoMatchingCondition", "NextAction": "bye"},
+                    {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "record", "Type": "UpdateContactRecordingBehavior",
+             "Parameters": {"RecordingBehavior": {"RecordedParticipants": ["Agent", "Customer"]}},
+             "Transitions": {"NextAction": "queue"}},
+            {"Identifier": "queue", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": "BasicQueue"},
+             "Transitions": {"NextAction": "transfer", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
+             "Transitions": {"NextAction": "bye", "Errors": [
+                {"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
+                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "third", "Type": "TransferParticipantToThirdParty",
+             "Parameters": {"ThirdPartyPhoneNumber": "+447911123456", "ThirdPartyConnectionTimeLimitSeconds": "10", "ContinueFlowExecution": "False"},
+             "Transitions": {"NextAction": "bye", "Errors": [
+                {"ErrorType": "ConnectionTimeLimitExceeded", "NextAction": "bye"},
+                {"ErrorType": "CallFailed", "NextAction": "bye"},
+                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+        ]
+    })
+}
+
+/// Runs SIPp to the end; returns its exit code and what it printed.
+pub async fn sipp(args: &[String]) -> (i32, String) {
+    let child = tokio::process::Command::new("sipp")
+        .args(args)
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run sipp");
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("sipp finished")
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+pub fn common(rig: &Rig, file: &str, service: &str, ip: &str) -> Vec<String> {
+    vec![
+        rig.sip().to_string(),
+        "-sf".into(),
+        scenario(file),
+        "-s".into(),
+        service.into(),
+        "-i".into(),
+        ip.into(),
+        "-p".into(),
+        free_port().to_string(),
+        "-mp".into(),
+        free_port().to_string(),
+    ]
+}
+
+pub fn channels(wav: &[u8]) -> (Vec<i16>, Vec<i16>) {
+    let mut r = hound::WavReader::new(Cursor::new(wav)).unwrap();
+    assert_eq!((r.spec().channels, r.spec().sample_rate), (2, 8000));
+    let all: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    (
+        all.iter().step_by(2).copied().collect(),
+        all.iter().skip(1).step_by(2).copied().collect(),
+    )
+}
+
+pub fn rms(s: &[i16]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    (s.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+}
+
+/// Best normalised correlation of `b` against `a` shifted by 0..max_lag samples.
+pub fn best_correlation(a: &[i16], b: &[i16], max_lag: usize) -> f64 {
+    let n = a.len().min(b.len()).saturating_sub(max_lag);
+    (0..max_lag)
+        .step_by(8)
+        .map(|lag| {
+            let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+            for i in 0..n {
+                let x = f64::from(a[i]);
+                let y = f64::from(b[i + lag]);
+                ab += x * y;
+                aa += x * x;
+                bb += y * y;
+            }
+            if aa == 0.0 || bb == 0.0 {
+                0.0
+            } else {
+                ab / (aa.sqrt() * bb.sqrt())
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
