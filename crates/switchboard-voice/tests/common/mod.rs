@@ -212,7 +212,14 @@ impl Rig {
     }
 
     /// `trunk` is the SIP trunk; `phone` is merged into the agent's phone_config.
-    pub async fn centre_with(&self, trunk: Value, phone: Value) {
+        pub async fn centre_with(&self, trunk: Value, phone: Value) {
+        self.centre_for(trunk, phone, ("deskagent", "Desk", "Agent"))
+            .await
+    }
+
+    /// Like [`Rig::centre_with`], for the agent (username, first and last name) given.
+    pub async fn centre_for(&self, trunk: Value, phone: Value, agent: (&str, &str, &str)) {
+        let (username, first_name, last_name) = agent;
         self.call("POST", "/sip-trunks", Some(trunk), None).await;
         let mut phone_config = json!({"phone_type": "DESK_PHONE", "after_contact_work_timeout_seconds": 1, "sip_password": SIP_PASSWORD});
         for (k, v) in phone.as_object().unwrap() {
@@ -240,14 +247,14 @@ impl Rig {
             "POST",
             "/users",
             Some(json!({
-                "username": "deskagent", "first_name": "Desk", "last_name": "Agent", "password": AGENT_PASSWORD,
+                "username": username, "first_name": first_name, "last_name": last_name, "password": AGENT_PASSWORD,
                 "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
                 "phone_config": phone_config
             })),
             None,
         )
         .await;
-        let agent = self.login("deskagent", AGENT_PASSWORD).await;
+                let agent = self.login(username, AGENT_PASSWORD).await;
         self.call(
             "PUT",
             "/me/status",
@@ -300,13 +307,17 @@ impl Rig {
         phone
     }
 
-    pub async fn agent_state(&self) -> String {
+        pub async fn agent_state(&self) -> String {
+        self.agent_state_of("deskagent").await
+    }
+
+    pub async fn agent_state_of(&self, username: &str) -> String {
         let agents = self.call("GET", "/routing/agents", None, None).await;
         agents["items"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|a| a["username"] == "deskagent")
+                        .find(|a| a["username"] == username)
             .map(|a| a["state"].as_str().unwrap_or_default().to_string())
             .unwrap_or_default()
     }
@@ -368,15 +379,20 @@ pub fn menu_flow() -> Value {
 
 /// Runs SIPp to the end; returns its exit code and what it printed.
 pub async fn sipp(args: &[String]) -> (i32, String) {
+    sipp_within(args, 40).await
+}
+
+/// Like [`sipp`], for a call that may last up to `seconds`.
+pub async fn sipp_within(args: &[String], seconds: u64) -> (i32, String) {
     let child = tokio::process::Command::new("sipp")
         .args(args)
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .args(["-m", "1", "-timeout", &format!("{seconds}s"), "-timeout_error", "-nostdin"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("run sipp");
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        let out = tokio::time::timeout(Duration::from_secs(seconds + 20), child.wait_with_output())
         .await
         .expect("sipp finished")
         .unwrap();

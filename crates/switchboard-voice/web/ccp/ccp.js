@@ -350,12 +350,14 @@ window.ccpAudioStats = async () => {
 function renderEmpty() {
   const empty = ccp.contacts.size === 0;
   $("empty").hidden = !empty;
+    const flagged = { Missed: "You missed a contact.", Rejected: "You rejected a contact.", Error: "Your phone could not be reached." };
   $("empty-text").textContent =
     ccp.state === "Available"
       ? "You are Available. Contacts will appear here."
-      : ccp.state === "Missed"
-        ? "You missed a contact. Set your status to Available to take the next one."
+      : flagged[ccp.state]
+        ? `${flagged[ccp.state]} You receive no contacts until you say you are ready.`
         : "Set your status to Available to receive contacts.";
+  $("ready-again").hidden = !flagged[ccp.state];
 }
 
 function button(label, cls, onclick, name) {
@@ -432,6 +434,9 @@ function start() {
 
 $("login-form").addEventListener("submit", signIn);
 $("logout").addEventListener("click", signOut);
+$("ready-again").addEventListener("click", () => {
+  send({ type: "set_status", status: ccp.lastStatus || "Available" });
+});
 $("status-select").addEventListener("change", (e) => {
   send({ type: "set_status", status: e.target.value });
 });

@@ -1,0 +1,235 @@
+//! The CCP in a real browser: headless Chromium (Debian's, driven by
+//! playwright-core from tests/browser) signs an agent in, checks the audio
+//! path, and takes SIPp callers through the WebRTC softphone: accept, hold,
+//! resume, a page reload mid-call, hang-up, after-contact work, a missed
+//! offer that comes back, and an agent who vanishes while a call is offered.
+//! The browser script prints `STEP <name>` lines; this side places the calls
+//! and checks the records. Screenshots land in `artifacts/ccp/`.
+//!
+//! Needs `node`, `/usr/bin/chromium`, `tests/browser/node_modules` and
+//! `sipp`; under CI their absence fails (.ci/run installs them).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use switchboard_media::g711::Law;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const AGENT: &str = "ana";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn browser_ready() -> bool {
+    let ok = std::path::Path::new("/usr/bin/chromium").exists()
+        && root()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok();
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("the browser test needs node, /usr/bin/chromium and tests/browser/node_modules (.ci/run installs them)");
+    }
+    ok
+}
+
+/// A caller who presses 1 and talks: a raw A-law file SIPp streams in a loop
+/// (a 440 Hz tone, so the agent's side can be told apart from silence).
+fn talking_caller() -> String {
+    let samples: Vec<i16> = (0..16_000)
+        .map(|i| {
+            let t = i as f64 / 8000.0;
+            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+        })
+        .collect();
+    let raw = std::env::temp_dir().join(format!("switchboard-ccp-{}.alaw", std::process::id()));
+    std::fs::write(&raw, Law::ALaw.encode_all(&samples)).unwrap();
+        let text = std::fs::read_to_string(scenario("caller_talks.xml"))
+        .unwrap()
+        .replace("[stream]", &raw.display().to_string());
+    // Not where `scenario` writes: `common` writes there again.
+    let path = std::env::temp_dir().join(format!("switchboard-ccp-{}.xml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn caller_args(rig: &Rig, scenario_path: &str) -> Vec<String> {
+    let mut args = common(rig, "caller_talks.xml", NUMBER, "127.0.0.1");
+    args[2] = scenario_path.to_string();
+    args
+}
+
+async fn ended_for(rig: &Rig, n: usize) -> Vec<Value> {
+    let mut ended = rig.ended(n).await;
+    ended.sort_by(|a, b| {
+        a["initiation_timestamp"]
+            .as_str()
+            .cmp(&b["initiation_timestamp"].as_str())
+    });
+    ended
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_takes_calls_in_the_browser_softphone() {
+    if !sipp_ready() || !browser_ready() {
+        return;
+    }
+    let rig = Rig::configured(|c| c.ccp_grace = Duration::from_secs(3)).await;
+    rig.centre_for(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+        json!({"phone_type": "SOFT_PHONE", "after_contact_work_timeout_seconds": 0}),
+        (AGENT, "Ana", "Lima"),
+    )
+    .await;
+    // The agent starts Offline: the CCP's audio check comes first.
+    let token = rig.login(AGENT, AGENT_PASSWORD).await;
+    rig.call(
+        "PUT",
+        "/me/status",
+        Some(json!({"status": "Offline"})),
+        Some(&token),
+    )
+    .await;
+
+    let artifacts = root().join("artifacts/ccp");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let mut browser = tokio::process::Command::new("node")
+        .arg(root().join("tests/browser/ccp.mjs"))
+        .env("CCP_URL", &rig.origin)
+        .env("CCP_USER", AGENT)
+        .env("CCP_PASSWORD", AGENT_PASSWORD)
+        .env("CCP_ARTIFACTS", &artifacts)
+        .env("NODE_PATH", root().join("tests/browser/node_modules"))
+        .current_dir(root().join("tests/browser"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let mut transcript = Vec::new();
+    // The next step the browser reports (its other lines are kept for failures).
+    let mut next_step = async |transcript: &mut Vec<String>| -> String {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(90), lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("the browser went quiet:\n{}", transcript.join("\n")))
+                .unwrap();
+            let Some(line) = line else {
+                panic!("the browser script ended:\n{}", transcript.join("\n"));
+            };
+            println!("browser: {line}");
+            transcript.push(line.clone());
+            if line.starts_with("FAIL") {
+                panic!("browser: {line}\n{}", transcript.join("\n"));
+            }
+            if let Some(step) = line.strip_prefix("STEP ") {
+                return step.to_string();
+            }
+        }
+    };
+    let caller = talking_caller();
+
+    // 1. Accept, hold, resume, reload mid-call, hang up, after-contact work.
+    assert_eq!(next_step(&mut transcript).await, "READY");
+    assert_eq!(rig.agent_state_of(AGENT).await, "Available");
+    let args = caller_args(&rig, &caller);
+    let first = tokio::spawn(async move { sipp_within(&args, 90).await });
+    assert_eq!(next_step(&mut transcript).await, "CONNECTED");
+    assert_eq!(next_step(&mut transcript).await, "RELOADED");
+    let reloaded_at = chrono::Utc::now();
+    assert_eq!(next_step(&mut transcript).await, "NEXT");
+    let (code, out) = first.await.unwrap();
+    assert_eq!(code, 0, "first caller: {out}");
+    let record = ended_for(&rig, 1).await.remove(0);
+    assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
+    assert_eq!(record["disconnect_reason"], "AGENT_DISCONNECT");
+    assert_eq!(record["agent"]["hold_count"], 1);
+    let hold = record["agent"]["hold_duration_seconds"].as_f64().unwrap();
+    assert!((1.5..6.0).contains(&hold), "hold {hold}");
+    assert_eq!(record["queue"]["name"], "BasicQueue");
+    assert_eq!(record["recording"]["status"], "AVAILABLE");
+        let id = record["id"].as_str().unwrap().to_string();
+    // The after-contact work the agent closed in the CCP, recorded when it ended.
+    let mut acw = None;
+    for _ in 0..50 {
+        let r = rig.call("GET", &format!("/contacts/{id}"), None, None).await;
+        acw = r["agent"]["after_contact_work_duration_seconds"].as_f64();
+        if acw.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(acw.is_some_and(|s| s > 0.0), "after-contact work: {acw:?}");
+
+
+    // Audio both ways, from the recording: the caller's tone on the left,
+    // the browser's fake microphone on the right, also after the reload.
+        let wav = rig
+        .http
+        .get(format!("{}/contacts/{id}/recording", rig.base))
+        .bearer_auth(&rig.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (customer, agent) = channels(&wav);
+    let (customer_rms, agent_rms) = (rms(&customer), rms(&agent));
+    println!("recording: {} s, customer RMS {customer_rms:.0}, agent RMS {agent_rms:.0}", customer.len() / 8000);
+    assert!(customer_rms > 1000.0, "the caller was not heard: {customer_rms}");
+    assert!(agent_rms > 100.0, "the agent was not heard: {agent_rms}");
+    let ended_at: chrono::DateTime<chrono::Utc> =
+        record["disconnect_timestamp"].as_str().unwrap().parse().unwrap();
+    let after_reload = (ended_at - reloaded_at).num_milliseconds().max(0) as usize * 8;
+    let tail = &agent[agent.len().saturating_sub(after_reload)..];
+    assert!(tail.len() >= 8000, "too little audio after the reload");
+    assert!(rms(tail) > 100.0, "the agent was not heard after the reload: {}", rms(tail));
+
+    // 2. Missed, then offered again and answered.
+    let args = caller_args(&rig, &caller);
+    let second = tokio::spawn(async move { sipp_within(&args, 90).await });
+    assert_eq!(next_step(&mut transcript).await, "DONE");
+    let (code, out) = second.await.unwrap();
+    assert_eq!(code, 0, "second caller: {out}");
+    let record = ended_for(&rig, 2).await.remove(1);
+    assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
+
+    // 3. The agent's browser vanishes while a call is offered: after the
+    // grace period the agent is Offline and the caller waits in the queue.
+    let args = caller_args(&rig, &caller);
+    let third = tokio::spawn(async move { sipp_within(&args, 60).await });
+    assert_eq!(next_step(&mut transcript).await, "GONE");
+    let status = tokio::time::timeout(Duration::from_secs(30), browser.wait())
+        .await
+        .expect("the browser closed")
+        .unwrap();
+    assert!(status.success(), "browser: {}", transcript.join("\n"));
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = rig.agent_state_of(AGENT).await;
+        if state == "Offline" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "Offline", "the vanished agent is still routable");
+    let waiting = rig.call("GET", "/routing/queues", None, None).await;
+    let queued: u64 = waiting["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["waiting"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(queued, 1, "the offered caller went back to the queue: {waiting}");
+    third.abort();
+}

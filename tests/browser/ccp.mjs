@@ -1,0 +1,164 @@
+// The agent's side of the CCP browser test, in headless Chromium.
+//
+// Run by crates/switchboard-voice/tests/ccp.rs, which starts Switchboard and
+// the SIPp callers. This script plays the agent: it prints `STEP <name>`
+// when the Rust side should act (place a call) and exits non-zero with
+// `FAIL <why>` when something is wrong. Screenshots of every state go to
+// $CCP_ARTIFACTS.
+//
+// Environment: CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS.
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp" } = process.env;
+mkdirSync(CCP_ARTIFACTS, { recursive: true });
+
+const step = (name) => console.log(`STEP ${name}`);
+const fail = (why) => {
+  console.log(`FAIL ${why}`);
+  process.exitCode = 1;
+  throw new Error(why);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+await context.grantPermissions(["microphone"], { origin: new URL(CCP_URL).origin });
+const page = await context.newPage();
+page.on("console", (m) => {
+  if (m.type() === "error") console.log(`browser: ${m.text()}`);
+});
+
+let shot = 0;
+async function screenshot(name) {
+  shot += 1;
+  await page.screenshot({ path: join(CCP_ARTIFACTS, `${String(shot).padStart(2, "0")}-${name}.png`) });
+}
+
+const contact = (state) => page.locator(`.contact[data-state="${state}"]`);
+const agentState = (state) => page.waitForSelector(`#agent-status[data-state="${state}"]`, { timeout: 30000 });
+
+async function heardEnergy() {
+  const stats = await page.evaluate(() => window.ccpAudioStats());
+  return stats?.inbound?.energy ?? 0;
+}
+
+// The browser hears the caller: the energy of what it played grows.
+async function expectHearing(what) {
+  const before = await heardEnergy();
+  await page.waitForTimeout(2500);
+  const after = await heardEnergy();
+  console.log(`heard energy ${what}: ${before.toFixed(4)} -> ${after.toFixed(4)}`);
+  if (!(after > before)) fail(`the browser heard no audio ${what}`);
+}
+
+async function goAvailable() {
+  await page.selectOption("#status-select", "Available");
+  await agentState("Available");
+}
+
+async function clickOn(state, action) {
+  await contact(state).locator(`button[data-action="${action}"]`).click();
+}
+
+try {
+  await page.goto(`${CCP_URL}/ccp`);
+  await page.fill("#username", CCP_USER);
+  await page.fill("#password", "wrong password");
+  await page.click("#login-button");
+  await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
+  await screenshot("sign-in-refused");
+  await page.fill("#password", CCP_PASSWORD);
+  await page.click("#login-button");
+  await page.waitForSelector("#workspace:not([hidden])");
+  await page.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
+  await screenshot("signed-in-audio-checked");
+
+  await goAvailable();
+  await screenshot("available");
+  step("READY");
+
+  // 1. A call: accept, talk, hold, resume, reload the page mid-call, hang up, ACW.
+  await contact("incoming").waitFor({ timeout: 30000 });
+  const caller = await contact("incoming").locator(".caller").textContent();
+  if (!caller.includes("447700900123")) fail(`the incoming contact shows '${caller}'`);
+  await agentState("Incoming");
+  await screenshot("incoming");
+  await clickOn("incoming", "accept");
+  await contact("connected").waitFor({ timeout: 10000 });
+  await agentState("OnContact");
+  await expectHearing("once connected");
+  await screenshot("connected");
+  step("CONNECTED");
+
+  await clickOn("connected", "mute");
+  await page.waitForSelector('.contact button[data-action="mute"].toggled');
+  await clickOn("connected", "mute");
+  await clickOn("connected", "hold");
+  await contact("on_hold").waitFor({ timeout: 5000 });
+  await screenshot("on-hold");
+  await page.waitForTimeout(2000);
+  await clickOn("on_hold", "resume");
+  await contact("connected").waitFor({ timeout: 5000 });
+
+  await page.reload();
+  await page.waitForSelector("#workspace:not([hidden])", { timeout: 10000 });
+  await contact("connected").waitFor({ timeout: 10000 });
+  await page.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
+  await expectHearing("after a reload");
+  await screenshot("reconnected-mid-call");
+  step("RELOADED");
+  await page.waitForTimeout(2000);
+
+  await clickOn("connected", "end");
+  await contact("ended").waitFor({ timeout: 10000 });
+  await agentState("AfterContactWork");
+  await screenshot("after-contact-work");
+  await clickOn("ended", "close");
+  await agentState("Available");
+  if ((await page.locator(".contact").count()) !== 0) fail("a closed contact is still shown");
+  step("NEXT");
+
+  // 2. The next call is missed (no answer in time), then offered again and taken.
+  await contact("incoming").waitFor({ timeout: 30000 });
+  await screenshot("second-call-incoming");
+  await agentState("Missed");
+  await screenshot("missed");
+    if ((await contact("incoming").count()) !== 0) fail("the missed offer is still shown");
+  // Missed agents get nothing until they say they are ready; then the same caller comes back.
+  await page.click("#ready-again");
+  await contact("incoming").waitFor({ timeout: 15000 });
+  await clickOn("incoming", "accept");
+  await contact("connected").waitFor({ timeout: 10000 });
+  await expectHearing("on the second call");
+  await clickOn("connected", "end");
+  await contact("ended").waitFor({ timeout: 10000 });
+  await clickOn("ended", "close");
+  await agentState("Available");
+  step("DONE");
+
+  // 3. The agent disappears while a call is offered: the browser just goes.
+  await contact("incoming").waitFor({ timeout: 30000 });
+  await screenshot("offered-then-gone");
+  step("GONE");
+} catch (e) {
+  if (!process.exitCode) console.log(`FAIL ${e.message.split("\n")[0]}`);
+  process.exitCode = 1;
+  await screenshot("failure").catch(() => {});
+} finally {
+  await browser.close();
+}
