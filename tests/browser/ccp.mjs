@@ -144,9 +144,11 @@ try {
   await contact("incoming").waitFor({ timeout: 15000 });
   await clickOn("incoming", "accept");
   await contact("connected").waitFor({ timeout: 10000 });
-  await expectHearing("on the second call");
-  await clickOn("connected", "end");
+    await expectHearing("on the second call");
+  await contact("connected").locator('select[data-action="transfer"]').selectOption("Support line");
   await contact("ended").waitFor({ timeout: 10000 });
+  await agentState("AfterContactWork");
+  await screenshot("transferred-after-contact-work");
   await clickOn("ended", "close");
   await agentState("Available");
   step("DONE");

@@ -131,11 +131,13 @@ pub enum CallInput {
 }
 
 /// What an agent can do to their contact from the CCP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentAction {
     Hold,
     Resume,
     End,
+    /// Hand the caller to an external number and leave (a cold transfer).
+    TransferToNumber(String),
 }
 
 /// Why audio was fetched.
@@ -667,7 +669,7 @@ impl Call {
                 sdp,
                 whisper,
             } => self.agent_answered(agent, dialog, sdp, whisper).await,
-                        CallInput::Agent { agent, action } => self.agent_action(&agent, action),
+                                    CallInput::Agent { agent, action } => self.agent_action(&agent, action).await,
             CallInput::Whisper { agent, clip } => {
                 if let Some(a) = self
                     .agent
@@ -692,6 +694,11 @@ impl Call {
                         .drop_agent_leg(|_| true)
                         .and_then(|a| a.third_party)
                         .is_some();
+                                        if third_party && self.session.is_none() {
+                        // The agent's transfer failed: nobody is left to talk to.
+                        self.end("THIRD_PARTY_DISCONNECT");
+                        return;
+                    }
                     if third_party {
                         self.waiting = Waiting::Nothing;
                         self.feed(if reason == "no answer" {
@@ -1585,7 +1592,7 @@ impl Call {
     }
 
     /// What the agent did in the CCP to the contact they are connected to.
-    fn agent_action(&mut self, agent: &str, action: AgentAction) {
+        async fn agent_action(&mut self, agent: &str, action: AgentAction) {
         let connected = self
             .agent
             .as_ref()
@@ -1596,10 +1603,58 @@ impl Call {
         match action {
             AgentAction::Hold => self.hold(true),
             AgentAction::Resume => self.hold(false),
-            AgentAction::End => {
+                        AgentAction::End => {
                 info!(contact = %self.contact_id, "the agent ended the contact");
                 self.end("AGENT_DISCONNECT");
             }
+            AgentAction::TransferToNumber(number) => self.cold_transfer(number).await,
+        }
+    }
+
+    /// The agent hands the caller to an external number and moves on to
+    /// after-contact work; the caller hears music until the number answers.
+    async fn cold_transfer(&mut self, number: String) {
+        let route = match self.voice.route_out(&number).await {
+            Ok(route) => route,
+            Err(e) => {
+                warn!(contact = %self.contact_id, %number, "transfer not possible: {e}");
+                return;
+            }
+        };
+        info!(contact = %self.contact_id, %number, "the agent transfers the caller");
+        if let Some(a) = self.drop_agent_leg(|_| true) {
+            self.agent_done(&a, now()).await;
+            self.stop_ringing(&a).await;
+        }
+        self.phase = Phase::InFlow;
+        self.playout
+            .play(vec![self.voice.library().hold_music()], true);
+        let who = format!("third-party:{number}");
+        let ring = Duration::from_secs(AGENT_RING_SECONDS);
+        if let Err(e) = self.dial(who, number, route, ring, None, Some(false)).await {
+            warn!(contact = %self.contact_id, "transfer: {e}");
+            self.end("THIRD_PARTY_DISCONNECT");
+        }
+    }
+
+    /// A routed agent's part of the contact is over (hang-up, transfer):
+    /// the router moves them to after-contact work; the record gets their
+    /// talk and hold time.
+    async fn agent_done(&mut self, a: &AgentLeg, at: DateTime<Utc>) {
+        if a.connected_at.is_none() || a.third_party.is_some() {
+            return;
+        }
+        self.voice.agent_finished(&a.agent, &self.contact_id);
+        self.route(RoutingEvent::ContactEnded {
+            contact: self.contact_id.clone(),
+        })
+        .await;
+        if let Some(info) = &mut self.ctr.agent {
+            if let Some(since) = a.on_hold_since {
+                info.hold_duration_seconds += since.elapsed().as_secs_f64();
+            }
+            let total = seconds_between(info.connected_to_agent_timestamp, at);
+            info.talk_duration_seconds = (total - info.hold_duration_seconds).max(0.0);
         }
     }
 
@@ -1620,8 +1675,9 @@ impl Call {
     }
 
     /// Starts the recording when the flow asked for one (UpdateContactRecordingBehavior).
-    fn start_recording(&mut self, now_ms: u64) {
-        if !self.contact.recording.is_empty() {
+        fn start_recording(&mut self, now_ms: u64) {
+        // A transfer keeps the recording that is running.
+        if !self.contact.recording.is_empty() && self.recorder.is_none() {
             self.recorder = Some(Recorder::new(now_ms));
         }
     }
@@ -1655,10 +1711,15 @@ impl Call {
             self.drop_agent_leg(|_| true);
             self.phase = Phase::InFlow;
             self.waiting = Waiting::Nothing;
-            if !continue_flow {
+                        if !continue_flow || self.session.is_none() {
                 self.ctr
                     .disconnect_reason
                     .get_or_insert_with(|| "THIRD_PARTY_DISCONNECT".into());
+            }
+            if self.session.is_none() {
+                // Transferred by the agent: no flow to go back to.
+                self.end("THIRD_PARTY_DISCONNECT");
+                return;
             }
             self.feed(Event::TransferEnded);
             return;
@@ -1718,22 +1779,9 @@ impl Call {
                 q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
             }
         }
-                if let Some(a) = self.drop_agent_leg(|_| true) {
-            if a.connected_at.is_some() && a.third_party.is_none() {
-                self.voice.agent_finished(&a.agent, &self.contact_id);
-                self.route(RoutingEvent::ContactEnded {
-                    contact: self.contact_id.clone(),
-                })
-                .await;
-                if let Some(info) = &mut self.ctr.agent {
-                    if let Some(since) = a.on_hold_since {
-                        info.hold_duration_seconds += since.elapsed().as_secs_f64();
-                    }
-                    let total = seconds_between(info.connected_to_agent_timestamp, ended);
-                    info.talk_duration_seconds = (total - info.hold_duration_seconds).max(0.0);
-                }
-            }
-                        if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
+                        if let Some(a) = self.drop_agent_leg(|_| true) {
+            self.agent_done(&a, ended).await;
+            if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
                 self.stop_ringing(&a).await;
             }
         }

@@ -11,7 +11,7 @@
 //!   (with the field at fault), `done` (an action's acknowledgement);
 //! - page to server: `offer` (the softphone's SDP), `set_status`, `accept`,
 //!   `reject`, `hold`, `resume`, `end`, `close` (after-contact work done),
-//!   `ping`.
+//!   `transfer` (to a phone-number quick connect), `ping`.
 //!
 //! A page that reloads or loses the network sends `hello` again and gets the
 //! same contacts back; its new peer connection replaces the old one under
@@ -31,6 +31,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_model::objects::agent_status::AgentStatusType;
+use switchboard_model::objects::quick_connect::QuickConnectTarget;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{AgentStatus, QuickConnect};
 use switchboard_server::auth::Principal;
@@ -56,7 +57,8 @@ pub fn routes(voice: Voice) -> Router {
             "/ccp/ccp.js",
             get(|| async { asset("text/javascript", SCRIPT) }),
         )
-        .route("/ccp/ccp.css", get(|| async { asset("text/css", STYLE) }))
+                .route("/ccp/ccp.css", get(|| async { asset("text/css", STYLE) }))
+        .route("/ccp/icon.svg", get(|| async { asset("image/svg+xml", ICON) }))
         .route("/ccp/ws", get(upgrade))
         .with_state(voice)
 }
@@ -64,6 +66,7 @@ pub fn routes(voice: Voice) -> Router {
 const PAGE: &str = include_str!("../web/ccp/index.html");
 const SCRIPT: &str = include_str!("../web/ccp/ccp.js");
 const STYLE: &str = include_str!("../web/ccp/ccp.css");
+const ICON: &str = include_str!("../web/ccp/icon.svg");
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
@@ -109,8 +112,13 @@ enum Request {
     End {
         contact: String,
     },
-    Close {
+        Close {
         contact: String,
+    },
+    /// A cold transfer to a quick connect (id or name).
+    Transfer {
+        contact: String,
+        quick_connect: String,
     },
     Ping,
 }
@@ -279,7 +287,8 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
         .list::<QuickConnect>()
         .await
         .unwrap_or_default()
-        .into_iter()
+                .into_iter()
+        .filter(|q| matches!(q.spec.target, QuickConnectTarget::PhoneNumber { .. }))
         .map(|q| json!({"id": q.id, "name": q.spec.name, "target": q.spec.target}))
         .collect();
     let state = app
@@ -423,6 +432,36 @@ async fn handle(
                 return e;
             }
             post(voice, &contact, agent, AgentAction::End)
+        }
+                Request::Transfer {
+            contact,
+            quick_connect,
+        } => {
+            if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
+                return e;
+            }
+            let found = match voice.app().store.list::<QuickConnect>().await {
+                Ok(list) => list
+                    .into_iter()
+                    .find(|q| q.id == quick_connect || q.spec.name == quick_connect),
+                Err(e) => return error("quick_connect", e.to_string()),
+            };
+            match found.map(|q| q.spec.target) {
+                Some(QuickConnectTarget::PhoneNumber { phone_number }) => post(
+                    voice,
+                    &contact,
+                    agent,
+                    AgentAction::TransferToNumber(phone_number),
+                ),
+                Some(_) => error(
+                    "quick_connect",
+                    "only phone-number quick connects can be used from the CCP so far",
+                ),
+                None => error(
+                    "quick_connect",
+                    format!("no quick connect '{quick_connect}'"),
+                ),
+            }
         }
         Request::Close { contact } => {
             if let Err(e) = mine(&contact, &["ended"]) {

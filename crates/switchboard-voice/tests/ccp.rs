@@ -82,11 +82,19 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     if !sipp_ready() || !browser_ready() {
         return;
     }
-    let rig = Rig::configured(|c| c.ccp_grace = Duration::from_secs(3)).await;
+        let rig = Rig::configured(|c| c.ccp_grace = Duration::from_secs(3)).await;
+    let carrier_port = free_port();
     rig.centre_for(
-        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": format!("127.0.0.1:{carrier_port}")}),
         json!({"phone_type": "SOFT_PHONE", "after_contact_work_timeout_seconds": 0}),
         (AGENT, "Ana", "Lima"),
+    )
+    .await;
+        rig.call(
+        "POST",
+        "/quick-connects",
+        Some(json!({"name": "Support line", "target": {"type": "PHONE_NUMBER", "phone_number": "+447911123456"}})),
+        None,
     )
     .await;
     // The agent starts Offline: the CCP's audio check comes first.
@@ -195,14 +203,28 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert!(tail.len() >= 8000, "too little audio after the reload");
     assert!(rms(tail) > 100.0, "the agent was not heard after the reload: {}", rms(tail));
 
-    // 2. Missed, then offered again and answered.
+        // 2. Missed, then offered again, answered, and transferred to the
+    // "Support line" quick connect: a third party on the carrier who talks
+    // for 2 s and hangs up.
+    let mut third = common(&rig, "agent_hangs_up.xml", "third", "127.0.0.1");
+    third[8] = carrier_port.to_string();
+    third.extend(["-d", "2000"].map(String::from));
+    let third = tokio::spawn(async move { sipp_within(&third, 80).await });
     let args = caller_args(&rig, &caller);
     let second = tokio::spawn(async move { sipp_within(&args, 90).await });
     assert_eq!(next_step(&mut transcript).await, "DONE");
     let (code, out) = second.await.unwrap();
     assert_eq!(code, 0, "second caller: {out}");
+    let (code, out) = third.await.unwrap();
+    assert_eq!(code, 0, "third party: {out}");
     let record = ended_for(&rig, 2).await.remove(1);
     assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
+    assert_eq!(
+        record["transferred_to_endpoint"]["address"],
+        "+447911123456"
+    );
+    assert_eq!(record["disconnect_reason"], "THIRD_PARTY_DISCONNECT");
+    assert!(record["agent"]["talk_duration_seconds"].as_f64().unwrap() > 1.0);
 
     // 3. The agent's browser vanishes while a call is offered: after the
     // grace period the agent is Offline and the caller waits in the queue.

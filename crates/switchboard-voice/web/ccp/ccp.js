@@ -389,6 +389,16 @@ function renderContacts() {
           ? button("Resume", "toggled", act("resume"), "resume")
           : button("Hold", "", act("hold"), "hold"),
       );
+            const targets = ccp.welcome?.quick_connects || [];
+      if (targets.length) {
+        const picker = el("select", { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer" },
+          el("option", { value: "", text: "Transfer…" }),
+          ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.target.phone_number})` })));
+        picker.addEventListener("change", () => {
+          if (picker.value) send({ type: "transfer", contact: id, quick_connect: picker.value });
+        });
+        actions.push(picker);
+      }
       actions.push(button("End call", "danger", act("end"), "end"));
     } else if (c.state === "ended") {
       actions.push(button("Close contact", "primary", act("close"), "close"));
