@@ -9,6 +9,7 @@
 // Environment: CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS.
 
 import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -16,6 +17,16 @@ const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp" } = pro
 mkdirSync(CCP_ARTIFACTS, { recursive: true });
 
 const step = (name) => console.log(`STEP ${name}`);
+// Lines the Rust side writes to us (it says when a peer is ready).
+const stdin = createInterface({ input: process.stdin });
+const said = stdin[Symbol.asyncIterator]();
+async function waitFor(word) {
+  for (;;) {
+    const { value, done } = await said.next();
+    if (done) fail(`stdin closed while waiting for ${word}`);
+    if (value.trim() === word) return;
+  }
+}
 const fail = (why) => {
   console.log(`FAIL ${why}`);
   process.exitCode = 1;
@@ -151,9 +162,24 @@ try {
   await screenshot("transferred-after-contact-work");
   await clickOn("ended", "close");
   await agentState("Available");
-  step("DONE");
+    step("DONE");
 
-  // 3. The agent disappears while a call is offered: the browser just goes.
+  // 3. The agent calls a customer from the dial pad; the customer answers, then hangs up.
+  await waitFor("DIAL");
+  await page.fill("#dial-number", "+44 7911 123457");
+  await page.click("#dial-button");
+    // The loopback customer answers within milliseconds, so "Calling…" may not be seen.
+  await page.locator('.contact[data-state="dialing"], .contact[data-state="connected"]').waitFor({ timeout: 10000 });
+  await contact("connected").waitFor({ timeout: 20000 });
+  await agentState("OnContact");
+  await screenshot("outbound-connected");
+  await contact("ended").waitFor({ timeout: 20000 });
+  await clickOn("ended", "close");
+  await agentState("Available");
+  step("DIALED");
+
+
+    // 4. The agent disappears while a call is offered: the browser just goes.
   await contact("incoming").waitFor({ timeout: 30000 });
   await screenshot("offered-then-gone");
   step("GONE");
@@ -162,5 +188,6 @@ try {
   process.exitCode = 1;
   await screenshot("failure").catch(() => {});
 } finally {
+  stdin.close();
   await browser.close();
 }

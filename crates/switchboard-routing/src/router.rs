@@ -94,6 +94,16 @@ pub enum Event {
         agent: AgentId,
         contact: ContactId,
     },
+    /// The agent places a call themselves (Connect's outbound call): the
+    /// contact is theirs at once, counted in `queue` (their routing
+    /// profile's default outbound queue) for reports. Refused while the
+    /// agent is being offered a contact or already works one on `channel`.
+    Outbound {
+        contact: ContactId,
+        agent: AgentId,
+        queue: QueueId,
+        channel: Channel,
+    },
     /// Nothing happened but time passed: due timers run.
     Tick,
 }
@@ -144,6 +154,29 @@ pub enum EventError {
     /// ContactEnded for a contact that is not connected, or CloseAcw for
     /// one that is not in after-contact work with that agent.
     WrongStage(ContactId),
+    /// An outbound contact with an id already in use, or for a queue that does not exist.
+    Duplicate(ContactId),
+    UnknownQueue(QueueId),
+    /// An outbound call by an agent who is offered a contact or already on one.
+    Busy(AgentId),
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventError::UnknownAgent(a) => write!(f, "agent {} is not known to routing", a.0),
+            EventError::UnknownContact(c) => write!(f, "contact {} is not known to routing", c.0),
+            EventError::NotOffered(c, a) => {
+                write!(f, "contact {} is not offered to agent {}", c.0, a.0)
+            }
+            EventError::WrongStage(c) => write!(f, "contact {} is not at that stage", c.0),
+            EventError::Duplicate(c) => write!(f, "contact {} already exists", c.0),
+            EventError::UnknownQueue(q) => write!(f, "queue {} does not exist", q.0),
+            EventError::Busy(_) => {
+                write!(f, "the agent is already on a contact or being offered one")
+            }
+        }
+    }
 }
 
 /// Sort key of a waiting contact: priority, then when it counts as having
@@ -494,6 +527,12 @@ impl Router {
             }
             Event::ContactEnded { contact } => self.end(now, contact, out),
             Event::CloseAcw { agent, contact } => self.close_acw(now, agent, contact, out),
+            Event::Outbound {
+                contact,
+                agent,
+                queue,
+                channel,
+            } => self.outbound(now, contact, agent, queue, channel, out),
             Event::Tick => Ok(()),
         }
     }
@@ -1143,6 +1182,44 @@ impl Router {
                 Timer::AcwTimeout(agent, contact, round),
             )));
         }
+        self.update(now, agent, out);
+        Ok(())
+    }
+
+    fn outbound(
+        &mut self,
+        now: Millis,
+        contact: ContactId,
+        agent: AgentId,
+        queue: QueueId,
+        channel: Channel,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), EventError> {
+        self.agent(agent)?;
+        if (queue.0 as usize) >= self.config.queues.len() {
+            return Err(EventError::UnknownQueue(queue));
+        }
+        if self.contacts.contains_key(&contact) {
+            return Err(EventError::Duplicate(contact));
+        }
+        let a = &mut self.agents[agent.0 as usize];
+        if a.offered > 0 || a.working[channel.index()] > 0 {
+            return Err(EventError::Busy(agent));
+        }
+        a.working[channel.index()] += 1;
+        a.connected += 1;
+        self.seq += 1;
+        self.contacts.insert(
+            contact,
+            Contact {
+                queue,
+                channel,
+                enqueued_at: now,
+                key: (0, now as i64, self.seq),
+                stage: Stage::Connected { agent, since: now },
+            },
+        );
+        out.push(Effect::Connected { contact, agent });
         self.update(now, agent, out);
         Ok(())
     }

@@ -827,3 +827,56 @@ fn position_counts_the_contacts_ahead_in_routing_order() {
     assert_eq!(t.r.position(ContactId(2)), Some((2, 2)));
     assert_eq!(t.r.position(ContactId(99)), None);
 }
+
+#[test]
+fn an_agent_calling_out_is_on_that_contact_and_routed_nothing_else_until_after_contact_work_ends() {
+    let mut t = one_queue();
+    t.available(0, 0);
+    let outbound = |contact: u64| Event::Outbound {
+        contact: ContactId(contact),
+        agent: AgentId(0),
+        queue: QueueId(0),
+        channel: VOICE,
+    };
+    let out = t.at(10, outbound(1));
+    assert!(out.contains(&Effect::Connected {
+        contact: ContactId(1),
+        agent: AgentId(0)
+    }));
+    assert_eq!(t.r.agent_state(AgentId(0)), Some(AgentState::OnContact));
+    // A caller arriving meanwhile waits: the agent is busy.
+    assert!(offers(&t.enqueue(20, 2, 0, VOICE)).is_empty());
+    // A second call out at the same time is refused, as is a reused id.
+    assert_eq!(
+        t.r.handle(30, outbound(3), &mut vec![]),
+        Err(EventError::Busy(AgentId(0)))
+    );
+    assert_eq!(
+        t.r.handle(30, outbound(2), &mut vec![]),
+        Err(EventError::Duplicate(ContactId(2)))
+    );
+    // The call ends; after-contact work; then the waiting caller is offered.
+    t.at(
+        40,
+        Event::ContactEnded {
+            contact: ContactId(1),
+        },
+    );
+    assert_eq!(
+        t.r.agent_state(AgentId(0)),
+        Some(AgentState::AfterContactWork)
+    );
+    let out = t.at(
+        50,
+        Event::CloseAcw {
+            agent: AgentId(0),
+            contact: ContactId(1),
+        },
+    );
+    assert_eq!(offers(&out), vec![(2, 0)]);
+    assert_eq!(
+        t.r.handle(60, outbound(4), &mut vec![]),
+        Err(EventError::Busy(AgentId(0))),
+        "an agent being offered a contact cannot call out"
+    );
+}

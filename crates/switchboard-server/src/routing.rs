@@ -70,6 +70,13 @@ pub enum RoutingEvent {
         agent: String,
         contact: String,
     },
+    /// The agent calls out: the contact is theirs at once, counted in `queue`.
+    Outbound {
+        contact: String,
+        agent: String,
+        queue: String,
+        channel: ModelChannel,
+    },
 }
 
 /// Longest queue-time adjustment accepted: a week either way.
@@ -613,11 +620,26 @@ impl Service {
                 agent: agent(self, a)?,
                 contact: contact(self, c)?,
             },
+            RoutingEvent::Outbound {
+                contact: c,
+                agent: a,
+                queue,
+                channel: ch,
+            } => r::Event::Outbound {
+                agent: agent(self, a)?,
+                queue: self
+                    .queues
+                    .get(queue)
+                    .map(r::QueueId)
+                    .ok_or_else(|| format!("no queue '{queue}' in routing"))?,
+                contact: r::ContactId(u64::from(self.contacts.number(c))),
+                channel: channel(*ch),
+            },
         };
         let mut out = Vec::new();
         self.router
             .handle(at, e, &mut out)
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| e.to_string())?;
         Ok(self.publish(out, publish))
     }
 

@@ -16,6 +16,7 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transport::SipAddr;
+use switchboard_flow::model::Participant;
 use switchboard_flow::{ContactData, Effect, Event, Outcome, Session};
 use switchboard_media::dtmf::{Collector, InputOutcome, InputRules};
 use switchboard_media::g711::Law;
@@ -36,9 +37,9 @@ use tracing::{info, warn};
 
 use crate::agent_media::{relay, AgentMedia, BrowserLeg};
 use crate::leg::{Heard, Leg};
-use crate::softphone::ContactView;
 use crate::session_timer::SessionTimer;
 use crate::sip::{Voice, VoiceStats};
+use crate::softphone::ContactView;
 
 /// Seconds we ring an agent's phone; the router's offer timeout usually
 /// ends the ringing first (the agent is then Missed).
@@ -118,10 +119,16 @@ pub enum CallInput {
     StartFlow {
         flow: Arc<switchboard_flow::Flow>,
     },
-            /// The whisper for a softphone agent, spoken.
-    Whisper { agent: String, clip: Clip },
+    /// The whisper for a softphone agent, spoken.
+    Whisper {
+        agent: String,
+        clip: Clip,
+    },
     /// The agent did something in the CCP.
-    Agent { agent: String, action: AgentAction },
+    Agent {
+        agent: String,
+        action: AgentAction,
+    },
     /// The agent's phone did not answer (busy, declined, unreachable).
     AgentFailed {
         agent: String,
@@ -172,7 +179,7 @@ enum Waiting {
 
 struct AgentLeg {
     agent: String,
-        username: String,
+    username: String,
     media: AgentMedia,
     /// Empty for a browser softphone.
     sip_call_id: String,
@@ -232,12 +239,23 @@ pub struct NewCall {
     pub customer_dialog: InviteDialog,
     pub customer: Leg,
     pub inputs: mpsc::UnboundedReceiver<CallInput>,
-    pub flow: Arc<switchboard_flow::Flow>,
-    pub flow_id: String,
+    /// The flow the call starts in (none for an agent's outbound call).
+    pub flow: Option<Arc<switchboard_flow::Flow>>,
+    pub flow_id: Option<String>,
     pub customer_number: String,
     /// The session-timer interval agreed with the caller (RFC 4028).
     pub session_seconds: Option<u32>,
     pub system_number: String,
+    /// An agent's outbound call: the agent, connected from the start.
+    pub outbound: Option<OutboundAgent>,
+}
+
+/// The agent who placed an outbound call, and the queue it counts in (id, name).
+pub struct OutboundAgent {
+    pub agent: String,
+    pub username: String,
+    pub line: Arc<crate::softphone::Line>,
+    pub queue: (String, String),
 }
 
 fn now() -> DateTime<Utc> {
@@ -255,7 +273,6 @@ impl Call {
         let ctr = ContactRecord {
             id: new.contact_id.clone(),
             channel: "VOICE".into(),
-            initiation_method: "INBOUND".into(),
             initiation_timestamp: started_at,
             connected_to_system_timestamp: Some(started_at),
             customer_endpoint: Endpoint {
@@ -266,7 +283,12 @@ impl Call {
                 kind: "TELEPHONE_NUMBER".into(),
                 address: new.system_number.clone(),
             },
-            flow_id: Some(new.flow_id.clone()),
+            flow_id: new.flow_id.clone(),
+            initiation_method: if new.outbound.is_some() {
+                "OUTBOUND".into()
+            } else {
+                "INBOUND".into()
+            },
             state: "IN_FLOW".into(),
             ..Default::default()
         };
@@ -303,11 +325,59 @@ impl Call {
             next_announcement: None,
         };
         call.save();
-        call.start_session(new.flow);
+        match (new.outbound, new.flow) {
+            (Some(agent), _) => call.connect_outbound(agent),
+            (None, Some(flow)) => call.start_session(flow),
+            (None, None) => call.end("CONTACT_FLOW_DISCONNECT"),
+        }
         call.main_loop().await;
         call.finish().await;
         drop(call);
         let _ = writer.await;
+    }
+
+    /// The agent who placed this call is on it from the first moment;
+    /// outbound calls are recorded, both sides.
+    fn connect_outbound(&mut self, o: OutboundAgent) {
+        let at = now();
+        let from_browser = Some(o.line.bridge(&self.contact_id));
+        o.line.set_contact_state(&self.contact_id, "connected");
+        self.agent = Some(AgentLeg {
+            agent: o.agent.clone(),
+            username: o.username.clone(),
+            media: AgentMedia::Browser(BrowserLeg {
+                line: o.line,
+                from_browser,
+                law: self.customer.law(),
+                packets_in: 0,
+                packets_out: 0,
+            }),
+            sip_call_id: String::new(),
+            dialog: None,
+            connected_at: Some(at),
+            on_hold_since: None,
+            third_party: None,
+            whisper: None,
+            whispering: None,
+        });
+        self.ctr.queue = Some(QueueInfo {
+            id: o.queue.0,
+            name: o.queue.1,
+            enqueue_timestamp: at,
+            dequeue_timestamp: Some(at),
+            duration_seconds: Some(0.0),
+        });
+        self.ctr.agent = Some(AgentInfo {
+            id: o.agent,
+            username: o.username,
+            connected_to_agent_timestamp: at,
+            ..Default::default()
+        });
+        self.ctr.state = "CONNECTED".into();
+        self.phase = Phase::Bridged;
+        self.contact.recording = vec![Participant::Agent, Participant::Customer];
+        self.start_recording(self.now_ms());
+        self.save();
     }
 
     fn now_ms(&self) -> u64 {
@@ -339,9 +409,11 @@ impl Call {
         let mut agent_rtcp_buf = vec![0u8; 1500];
         let mut ticks: u64 = 0;
         while self.phase != Phase::Ended {
-                        let (agent_socket, agent_rtcp, from_browser) =
+            let (agent_socket, agent_rtcp, from_browser) =
                 match self.agent.as_mut().map(|a| &mut a.media) {
-                    Some(AgentMedia::Phone(leg)) => (Some(&leg.socket), Some(&leg.rtcp_socket), None),
+                    Some(AgentMedia::Phone(leg)) => {
+                        (Some(&leg.socket), Some(&leg.rtcp_socket), None)
+                    }
                     Some(AgentMedia::Browser(b)) => (None, None, b.from_browser.as_mut()),
                     None => (None, None, None),
                 };
@@ -417,7 +489,7 @@ impl Call {
                 if self.phase == Phase::Bridged {
                     if let Some(agent) = &mut self.agent {
                         if agent.on_hold_since.is_none() && agent.whispering.is_none() {
-                                                        relay(&payload, self.customer.law(), &mut agent.media);
+                            relay(&payload, self.customer.law(), &mut agent.media);
                         }
                     }
                 }
@@ -426,7 +498,7 @@ impl Call {
         }
     }
 
-        fn heard_agent_phone(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
+    fn heard_agent_phone(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
         let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) else {
             return;
         };
@@ -447,7 +519,7 @@ impl Call {
         }
         if let Some(rec) = &mut self.recorder {
             let at = self.started.elapsed().as_millis() as u64;
-                        rec.push(Side::Agent, at, &law.decode_all(payload));
+            rec.push(Side::Agent, at, &law.decode_all(payload));
         }
         relay(payload, law, &mut self.customer);
     }
@@ -502,7 +574,7 @@ impl Call {
             if let Some(whisper) = &mut a.whispering {
                 let tick = whisper.tick();
                 match tick.frame {
-                                        Some(frame) => a.media.send_samples(&frame),
+                    Some(frame) => a.media.send_samples(&frame),
                     None => a.whispering = None,
                 }
                 if tick.finished.is_some() {
@@ -669,7 +741,7 @@ impl Call {
                 sdp,
                 whisper,
             } => self.agent_answered(agent, dialog, sdp, whisper).await,
-                                    CallInput::Agent { agent, action } => self.agent_action(&agent, action).await,
+            CallInput::Agent { agent, action } => self.agent_action(&agent, action).await,
             CallInput::Whisper { agent, clip } => {
                 if let Some(a) = self
                     .agent
@@ -694,7 +766,7 @@ impl Call {
                         .drop_agent_leg(|_| true)
                         .and_then(|a| a.third_party)
                         .is_some();
-                                        if third_party && self.session.is_none() {
+                    if third_party && self.session.is_none() {
                         // The agent's transfer failed: nobody is left to talk to.
                         self.end("THIRD_PARTY_DISCONNECT");
                         return;
@@ -1128,7 +1200,7 @@ impl Call {
                 let now_ms = self.now_ms();
                 if let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) {
                     let at = now();
-                                        a.connected_at = Some(at);
+                    a.connected_at = Some(at);
                     if let AgentMedia::Browser(b) = &mut a.media {
                         b.from_browser = Some(b.line.bridge(&self.contact_id));
                         b.line.set_contact_state(&self.contact_id, "connected");
@@ -1177,7 +1249,7 @@ impl Call {
     /// Takes the agent (or third-party) leg if `keep` says so, forgetting its
     /// SIP Call-ID, so no entry outlives the leg.
     fn drop_agent_leg(&mut self, drop: impl FnOnce(&AgentLeg) -> bool) -> Option<AgentLeg> {
-                let a = self.agent.take_if(|a| drop(a))?;
+        let a = self.agent.take_if(|a| drop(a))?;
         self.voice.unbind_call_id(&a.sip_call_id);
         if let Some(line) = a.media.line() {
             line.unbridge(&self.contact_id);
@@ -1212,7 +1284,7 @@ impl Call {
                 return;
             }
         };
-                if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
+        if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
             self.offer_to_browser(agent, &user.spec).await;
             return;
         }
@@ -1257,7 +1329,7 @@ impl Call {
         }
     }
 
-        /// Offers the contact to a softphone agent's CCP, where they accept or
+    /// Offers the contact to a softphone agent's CCP, where they accept or
     /// reject it; the router's offer timeout makes them Missed otherwise.
     async fn offer_to_browser(&mut self, agent: String, user: &User) {
         let Some(line) = self.voice.softphones().get(&agent).filter(|l| l.present()) else {
@@ -1360,7 +1432,7 @@ impl Call {
             ..Default::default()
         };
         self.voice.bind_call_id(&sip_call_id, &self.contact_id);
-                self.agent = Some(AgentLeg {
+        self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username,
             media: AgentMedia::Phone(leg),
@@ -1444,7 +1516,7 @@ impl Call {
         a.whisper = whisper;
         let remote = RemoteAudio::parse(&sdp_body).and_then(|r| r.negotiated().map(|n| (r, n)));
         match remote {
-                        Ok((remote, negotiated)) => {
+            Ok((remote, negotiated)) => {
                 if let Some(leg) = a.media.phone() {
                     leg.connect(&remote, negotiated)
                 }
@@ -1498,7 +1570,7 @@ impl Call {
             } else {
                 self.agent
                     .as_mut()
-                                        .filter(|a| a.sip_call_id == call_id)
+                    .filter(|a| a.sip_call_id == call_id)
                     .and_then(|a| a.media.phone())
             };
             let Some(leg) = leg else {
@@ -1532,7 +1604,7 @@ impl Call {
         };
         let (leg, is_agent) = if call_id == self.customer_call_id {
             (&mut self.customer, false)
-                } else if let Some(leg) = self
+        } else if let Some(leg) = self
             .agent
             .as_mut()
             .filter(|a| a.sip_call_id == call_id)
@@ -1560,7 +1632,7 @@ impl Call {
             self.customer_held = remote.direction.is_hold();
             self.last_heard = (Instant::now(), self.customer.packets_in);
         }
-                if is_agent {
+        if is_agent {
             self.hold(remote.direction.is_hold());
         }
     }
@@ -1592,18 +1664,17 @@ impl Call {
     }
 
     /// What the agent did in the CCP to the contact they are connected to.
-        async fn agent_action(&mut self, agent: &str, action: AgentAction) {
-        let connected = self
-            .agent
-            .as_ref()
-            .is_some_and(|a| a.agent == agent && a.connected_at.is_some() && a.third_party.is_none());
+    async fn agent_action(&mut self, agent: &str, action: AgentAction) {
+        let connected = self.agent.as_ref().is_some_and(|a| {
+            a.agent == agent && a.connected_at.is_some() && a.third_party.is_none()
+        });
         if !connected || self.phase != Phase::Bridged {
             return;
         }
         match action {
             AgentAction::Hold => self.hold(true),
             AgentAction::Resume => self.hold(false),
-                        AgentAction::End => {
+            AgentAction::End => {
                 info!(contact = %self.contact_id, "the agent ended the contact");
                 self.end("AGENT_DISCONNECT");
             }
@@ -1675,7 +1746,7 @@ impl Call {
     }
 
     /// Starts the recording when the flow asked for one (UpdateContactRecordingBehavior).
-        fn start_recording(&mut self, now_ms: u64) {
+    fn start_recording(&mut self, now_ms: u64) {
         // A transfer keeps the recording that is running.
         if !self.contact.recording.is_empty() && self.recorder.is_none() {
             self.recorder = Some(Recorder::new(now_ms));
@@ -1711,7 +1782,7 @@ impl Call {
             self.drop_agent_leg(|_| true);
             self.phase = Phase::InFlow;
             self.waiting = Waiting::Nothing;
-                        if !continue_flow || self.session.is_none() {
+            if !continue_flow || self.session.is_none() {
                 self.ctr
                     .disconnect_reason
                     .get_or_insert_with(|| "THIRD_PARTY_DISCONNECT".into());
@@ -1738,11 +1809,11 @@ impl Call {
             agent: self
                 .agent
                 .as_ref()
-                                .filter(|a| a.connected_at.is_some())
+                .filter(|a| a.connected_at.is_some())
                 .map(|a| a.media.quality()),
         });
         let stats = self.voice.stats();
-                let counts = std::iter::once((
+        let counts = std::iter::once((
             self.customer.packets_in,
             self.customer.packets_out,
             self.customer.refused(),
@@ -1779,7 +1850,7 @@ impl Call {
                 q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
             }
         }
-                        if let Some(a) = self.drop_agent_leg(|_| true) {
+        if let Some(a) = self.drop_agent_leg(|_| true) {
             self.agent_done(&a, ended).await;
             if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
                 self.stop_ringing(&a).await;
@@ -1870,8 +1941,6 @@ fn sip_user(address: &str) -> String {
         user
     }
 }
-
-
 
 /// Writes a call's contact records one after another, in order.
 async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<ContactRecord>) {

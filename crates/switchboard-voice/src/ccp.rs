@@ -11,7 +11,8 @@
 //!   (with the field at fault), `done` (an action's acknowledgement);
 //! - page to server: `offer` (the softphone's SDP), `set_status`, `accept`,
 //!   `reject`, `hold`, `resume`, `end`, `close` (after-contact work done),
-//!   `transfer` (to a phone-number quick connect), `ping`.
+//!   `transfer` (to a phone-number quick connect), `dial` (an outbound
+//!   call), `ping`.
 //!
 //! A page that reloads or loses the network sends `hello` again and gets the
 //! same contacts back; its new peer connection replaces the old one under
@@ -57,8 +58,11 @@ pub fn routes(voice: Voice) -> Router {
             "/ccp/ccp.js",
             get(|| async { asset("text/javascript", SCRIPT) }),
         )
-                .route("/ccp/ccp.css", get(|| async { asset("text/css", STYLE) }))
-        .route("/ccp/icon.svg", get(|| async { asset("image/svg+xml", ICON) }))
+        .route("/ccp/ccp.css", get(|| async { asset("text/css", STYLE) }))
+        .route(
+            "/ccp/icon.svg",
+            get(|| async { asset("image/svg+xml", ICON) }),
+        )
         .route("/ccp/ws", get(upgrade))
         .with_state(voice)
 }
@@ -112,8 +116,12 @@ enum Request {
     End {
         contact: String,
     },
-        Close {
+    Close {
         contact: String,
+    },
+    /// Call a number (E.164) from the softphone.
+    Dial {
+        number: String,
     },
     /// A cold transfer to a quick connect (id or name).
     Transfer {
@@ -281,13 +289,18 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
         .into_iter()
         .filter(|s| s.spec.enabled)
         .collect();
-    statuses.sort_by_key(|s| (s.spec.display_order.unwrap_or(u32::MAX), s.spec.name.clone()));
+    statuses.sort_by_key(|s| {
+        (
+            s.spec.display_order.unwrap_or(u32::MAX),
+            s.spec.name.clone(),
+        )
+    });
     let quick_connects: Vec<Value> = app
         .store
         .list::<QuickConnect>()
         .await
         .unwrap_or_default()
-                .into_iter()
+        .into_iter()
         .filter(|q| matches!(q.spec.target, QuickConnectTarget::PhoneNumber { .. }))
         .map(|q| json!({"id": q.id, "name": q.spec.name, "target": q.spec.target}))
         .collect();
@@ -359,9 +372,10 @@ async fn handle(
                 .list::<AgentStatus>()
                 .await
                 .unwrap_or_default();
-            let Some(found) = statuses.iter().find(|s| {
-                s.id == status || s.spec.name.eq_ignore_ascii_case(&status)
-            }) else {
+            let Some(found) = statuses
+                .iter()
+                .find(|s| s.id == status || s.spec.name.eq_ignore_ascii_case(&status))
+            else {
                 return error("status", format!("no agent status '{status}'"));
             };
             if !found.spec.enabled {
@@ -428,12 +442,12 @@ async fn handle(
             post(voice, &contact, agent, AgentAction::Resume)
         }
         Request::End { contact } => {
-            if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
+            if let Err(e) = mine(&contact, &["dialing", "connected", "on_hold"]) {
                 return e;
             }
             post(voice, &contact, agent, AgentAction::End)
         }
-                Request::Transfer {
+        Request::Transfer {
             contact,
             quick_connect,
         } => {
@@ -463,6 +477,10 @@ async fn handle(
                 ),
             }
         }
+        Request::Dial { number } => match crate::outbound::dial(voice, &who.user, &number).await {
+            Ok(contact) => json!({"type": "dialing", "contact": contact}),
+            Err((field, message)) => error(field, message),
+        },
         Request::Close { contact } => {
             if let Err(e) = mine(&contact, &["ended"]) {
                 return e;

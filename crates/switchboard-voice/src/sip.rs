@@ -49,7 +49,7 @@ pub struct VoiceConfig {
     pub min_session_expires: u32,
     /// SIP over TLS (SIPS), for trunks that require it.
     pub tls: Option<TlsListen>,
-        /// RTP ports (inclusive) when a firewall allows only a range.
+    /// RTP ports (inclusive) when a firewall allows only a range.
     pub rtp_ports: Option<(u16, u16)>,
     /// How long an agent's CCP may stay away (a refresh, a network drop)
     /// before they are made unroutable and their offers go back to the queue.
@@ -73,7 +73,7 @@ impl VoiceConfig {
             tts_command: "espeak-ng".into(),
             media_timeout: std::time::Duration::from_secs(60),
             min_session_expires: crate::session_timer::RFC_MIN_SE,
-                        tls: None,
+            tls: None,
             rtp_ports: None,
             ccp_grace: std::time::Duration::from_secs(30),
         }
@@ -127,7 +127,7 @@ struct Inner {
     /// When each queue's recent calls were answered: the pace that
     /// estimates a caller's wait.
     answers: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
-        stats: VoiceStats,
+    stats: VoiceStats,
     softphones: crate::softphone::Softphones,
     cancel: CancellationToken,
 }
@@ -177,12 +177,17 @@ impl Voice {
         self.inner.cancel.cancel();
     }
 
-        /// Delivers `input` to the call handling `contact`; false if there is none.
+    /// Delivers `input` to the call handling `contact`; false if there is none.
     pub fn post(&self, contact: &str, input: CallInput) -> bool {
         match lock(&self.inner.calls).get(contact) {
             Some(tx) => tx.send(input).is_ok(),
             None => false,
         }
+    }
+
+    /// Delivers inputs for `contact` to `tx` from now on.
+    pub fn track_call(&self, contact: &str, tx: mpsc::UnboundedSender<CallInput>) {
+        lock(&self.inner.calls).insert(contact.to_string(), tx);
     }
 
     /// Every agent's browser softphone line.
@@ -193,7 +198,7 @@ impl Voice {
     fn post_by_call_id(&self, call_id: &str, input: impl FnOnce() -> CallInput) {
         let contact = lock(&self.inner.call_ids).get(call_id).cloned();
         if let Some(contact) = contact {
-                        self.post(&contact, input());
+            self.post(&contact, input());
         }
     }
 
@@ -581,11 +586,12 @@ impl Voice {
                 customer_dialog: dialog,
                 customer: leg,
                 inputs,
-                flow,
-                flow_id: number.1,
+                flow: Some(flow),
+                flow_id: Some(number.1),
                 customer_number: caller,
                 session_seconds,
                 system_number: number.0,
+                outbound: None,
             },
         ));
         if let Err(e) = task.await {

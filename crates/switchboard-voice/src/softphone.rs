@@ -580,6 +580,9 @@ mod tests {
         let (none_left, generation) = line.disconnected();
         assert!(none_left && line.still_away(generation));
         line.connected();
-        assert!(!line.still_away(generation), "a return cancels the grace period");
+        assert!(
+            !line.still_away(generation),
+            "a return cancels the grace period"
+        );
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 use switchboard_media::g711::Law;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const AGENT: &str = "ana";
 
@@ -52,7 +52,7 @@ fn talking_caller() -> String {
         .collect();
     let raw = std::env::temp_dir().join(format!("switchboard-ccp-{}.alaw", std::process::id()));
     std::fs::write(&raw, Law::ALaw.encode_all(&samples)).unwrap();
-        let text = std::fs::read_to_string(scenario("caller_talks.xml"))
+    let text = std::fs::read_to_string(scenario("caller_talks.xml"))
         .unwrap()
         .replace("[stream]", &raw.display().to_string());
     // Not where `scenario` writes: `common` writes there again.
@@ -82,7 +82,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     if !sipp_ready() || !browser_ready() {
         return;
     }
-        let rig = Rig::configured(|c| c.ccp_grace = Duration::from_secs(3)).await;
+    let rig = Rig::configured(|c| c.ccp_grace = Duration::from_secs(3)).await;
     let carrier_port = free_port();
     rig.centre_for(
         json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": format!("127.0.0.1:{carrier_port}")}),
@@ -90,7 +90,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         (AGENT, "Ana", "Lima"),
     )
     .await;
-        rig.call(
+    rig.call(
         "POST",
         "/quick-connects",
         Some(json!({"name": "Support line", "target": {"type": "PHONE_NUMBER", "phone_number": "+447911123456"}})),
@@ -117,12 +117,14 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         .env("CCP_ARTIFACTS", &artifacts)
         .env("NODE_PATH", root().join("tests/browser/node_modules"))
         .current_dir(root().join("tests/browser"))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .expect("run node");
     let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let mut to_browser = browser.stdin.take().unwrap();
     let mut transcript = Vec::new();
     // The next step the browser reports (its other lines are kept for failures).
     let mut next_step = async |transcript: &mut Vec<String>| -> String {
@@ -165,11 +167,13 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert!((1.5..6.0).contains(&hold), "hold {hold}");
     assert_eq!(record["queue"]["name"], "BasicQueue");
     assert_eq!(record["recording"]["status"], "AVAILABLE");
-        let id = record["id"].as_str().unwrap().to_string();
+    let id = record["id"].as_str().unwrap().to_string();
     // The after-contact work the agent closed in the CCP, recorded when it ended.
     let mut acw = None;
     for _ in 0..50 {
-        let r = rig.call("GET", &format!("/contacts/{id}"), None, None).await;
+        let r = rig
+            .call("GET", &format!("/contacts/{id}"), None, None)
+            .await;
         acw = r["agent"]["after_contact_work_duration_seconds"].as_f64();
         if acw.is_some() {
             break;
@@ -178,10 +182,9 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     }
     assert!(acw.is_some_and(|s| s > 0.0), "after-contact work: {acw:?}");
 
-
     // Audio both ways, from the recording: the caller's tone on the left,
     // the browser's fake microphone on the right, also after the reload.
-        let wav = rig
+    let wav = rig
         .http
         .get(format!("{}/contacts/{id}/recording", rig.base))
         .bearer_auth(&rig.token)
@@ -193,17 +196,30 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         .unwrap();
     let (customer, agent) = channels(&wav);
     let (customer_rms, agent_rms) = (rms(&customer), rms(&agent));
-    println!("recording: {} s, customer RMS {customer_rms:.0}, agent RMS {agent_rms:.0}", customer.len() / 8000);
-    assert!(customer_rms > 1000.0, "the caller was not heard: {customer_rms}");
+    println!(
+        "recording: {} s, customer RMS {customer_rms:.0}, agent RMS {agent_rms:.0}",
+        customer.len() / 8000
+    );
+    assert!(
+        customer_rms > 1000.0,
+        "the caller was not heard: {customer_rms}"
+    );
     assert!(agent_rms > 100.0, "the agent was not heard: {agent_rms}");
-    let ended_at: chrono::DateTime<chrono::Utc> =
-        record["disconnect_timestamp"].as_str().unwrap().parse().unwrap();
+    let ended_at: chrono::DateTime<chrono::Utc> = record["disconnect_timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let after_reload = (ended_at - reloaded_at).num_milliseconds().max(0) as usize * 8;
     let tail = &agent[agent.len().saturating_sub(after_reload)..];
     assert!(tail.len() >= 8000, "too little audio after the reload");
-    assert!(rms(tail) > 100.0, "the agent was not heard after the reload: {}", rms(tail));
+    assert!(
+        rms(tail) > 100.0,
+        "the agent was not heard after the reload: {}",
+        rms(tail)
+    );
 
-        // 2. Missed, then offered again, answered, and transferred to the
+    // 2. Missed, then offered again, answered, and transferred to the
     // "Support line" quick connect: a third party on the carrier who talks
     // for 2 s and hangs up.
     let mut third = common(&rig, "agent_hangs_up.xml", "third", "127.0.0.1");
@@ -226,11 +242,31 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(record["disconnect_reason"], "THIRD_PARTY_DISCONNECT");
     assert!(record["agent"]["talk_duration_seconds"].as_f64().unwrap() > 1.0);
 
-    // 3. The agent's browser vanishes while a call is offered: after the
+    // 3. The agent calls out from the dial pad, through the trunk; the
+    // customer answers, talks 3 s and hangs up.
+    let mut customer = common(&rig, "agent_hangs_up.xml", "customer", "127.0.0.1");
+    customer[8] = carrier_port.to_string();
+    customer.extend(["-d", "3000"].map(String::from));
+    let customer = tokio::spawn(async move { sipp_within(&customer, 60).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    to_browser.write_all(b"DIAL\n").await.unwrap();
+    assert_eq!(next_step(&mut transcript).await, "DIALED");
+    let (code, out) = customer.await.unwrap();
+    assert_eq!(code, 0, "called customer: {out}");
+    let record = ended_for(&rig, 3).await.remove(2);
+    assert_eq!(record["initiation_method"], "OUTBOUND", "{record:#}");
+    assert_eq!(record["customer_endpoint"]["address"], "+447911123457");
+    assert_eq!(record["agent"]["username"], AGENT);
+    assert_eq!(record["queue"]["name"], "BasicQueue");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    assert_eq!(record["recording"]["status"], "AVAILABLE");
+
+    // 4. The agent's browser vanishes while a call is offered: after the
     // grace period the agent is Offline and the caller waits in the queue.
     let args = caller_args(&rig, &caller);
     let third = tokio::spawn(async move { sipp_within(&args, 60).await });
     assert_eq!(next_step(&mut transcript).await, "GONE");
+    drop(to_browser);
     let status = tokio::time::timeout(Duration::from_secs(30), browser.wait())
         .await
         .expect("the browser closed")
@@ -252,6 +288,9 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         .iter()
         .map(|q| q["waiting"].as_u64().unwrap_or(0))
         .sum();
-    assert_eq!(queued, 1, "the offered caller went back to the queue: {waiting}");
+    assert_eq!(
+        queued, 1,
+        "the offered caller went back to the queue: {waiting}"
+    );
     third.abort();
 }

@@ -142,7 +142,8 @@ impl Rig {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let base = format!("{origin}/api/v1");
-        let app = switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
+        let app =
+            switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let http = reqwest::Client::new();
         let mut rig = Rig {
@@ -212,7 +213,7 @@ impl Rig {
     }
 
     /// `trunk` is the SIP trunk; `phone` is merged into the agent's phone_config.
-        pub async fn centre_with(&self, trunk: Value, phone: Value) {
+    pub async fn centre_with(&self, trunk: Value, phone: Value) {
         self.centre_for(trunk, phone, ("deskagent", "Desk", "Agent"))
             .await
     }
@@ -254,7 +255,7 @@ impl Rig {
             None,
         )
         .await;
-                let agent = self.login(username, AGENT_PASSWORD).await;
+        let agent = self.login(username, AGENT_PASSWORD).await;
         self.call(
             "PUT",
             "/me/status",
@@ -307,7 +308,7 @@ impl Rig {
         phone
     }
 
-        pub async fn agent_state(&self) -> String {
+    pub async fn agent_state(&self) -> String {
         self.agent_state_of("deskagent").await
     }
 
@@ -317,7 +318,7 @@ impl Rig {
             .as_array()
             .unwrap()
             .iter()
-                        .find(|a| a["username"] == username)
+            .find(|a| a["username"] == username)
             .map(|a| a["state"].as_str().unwrap_or_default().to_string())
             .unwrap_or_default()
     }
@@ -339,7 +340,6 @@ impl Rig {
         panic!("contact records did not end: {:#?}", self.contacts().await);
     }
 }
-
 
 pub fn menu_flow() -> Value {
     json!({
@@ -386,13 +386,20 @@ pub async fn sipp(args: &[String]) -> (i32, String) {
 pub async fn sipp_within(args: &[String], seconds: u64) -> (i32, String) {
     let child = tokio::process::Command::new("sipp")
         .args(args)
-        .args(["-m", "1", "-timeout", &format!("{seconds}s"), "-timeout_error", "-nostdin"])
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            &format!("{seconds}s"),
+            "-timeout_error",
+            "-nostdin",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("run sipp");
-        let out = tokio::time::timeout(Duration::from_secs(seconds + 20), child.wait_with_output())
+    let out = tokio::time::timeout(Duration::from_secs(seconds + 20), child.wait_with_output())
         .await
         .expect("sipp finished")
         .unwrap();
@@ -459,4 +466,3 @@ pub fn best_correlation(a: &[i16], b: &[i16], max_lag: usize) -> f64 {
         })
         .fold(0.0, f64::max)
 }
-

@@ -19,6 +19,7 @@ const STATE_LABELS = {
   Error: "Error",
 };
 const CONTACT_LABELS = {
+  dialing: "Calling…",
   incoming: "Incoming call",
   connected: "Connected",
   on_hold: "On hold",
@@ -188,7 +189,12 @@ function onMessage(m) {
       }
       toast(m.message);
       log(`⚠ ${m.message}`);
-      if (m.field === "status") fillStatuses(ccp.welcome.statuses);
+            if (m.field === "status") fillStatuses(ccp.welcome.statuses);
+      if (m.field === "number") $("dial-error").textContent = m.message;
+      break;
+    case "dialing":
+      $("dial-error").textContent = "";
+      $("dial-number").value = "";
       break;
     case "agent_state":
       setState(m.state, m.since);
@@ -400,6 +406,8 @@ function renderContacts() {
         actions.push(picker);
       }
       actions.push(button("End call", "danger", act("end"), "end"));
+        } else if (c.state === "dialing") {
+      actions.push(button("Hang up", "danger", act("end"), "end"));
     } else if (c.state === "ended") {
       actions.push(button("Close contact", "primary", act("close"), "close"));
     }
@@ -444,6 +452,13 @@ function start() {
 
 $("login-form").addEventListener("submit", signIn);
 $("logout").addEventListener("click", signOut);
+$("dial-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const number = $("dial-number").value.replace(/[\s().-]/g, "");
+  $("dial-error").textContent = "";
+  if (!number) return;
+  send({ type: "dial", number });
+});
 $("ready-again").addEventListener("click", () => {
   send({ type: "set_status", status: ccp.lastStatus || "Available" });
 });
