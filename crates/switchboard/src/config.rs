@@ -24,6 +24,7 @@ use crate::ServeArgs;
 /// sip_tls_key = "/etc/switchboard/sip.key"
 /// rtp_port_min = 10000                  # RTP port range for firewalls
 /// rtp_port_max = 20000
+/// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +44,7 @@ struct FileConfig {
     /// RTP ports, inclusive (both or neither).
     rtp_port_min: Option<u16>,
     rtp_port_max: Option<u16>,
+    ccp_grace_seconds: Option<u64>,
 }
 
 /// The settings in force.
@@ -61,6 +63,8 @@ pub struct Config {
     pub media_ip: std::net::IpAddr,
     pub sip_tls: Option<switchboard_voice::TlsListen>,
     pub rtp_ports: Option<(u16, u16)>,
+    /// How long an agent's CCP may be away (reload, network) before they are made unroutable.
+    pub ccp_grace_seconds: u64,
 }
 
 impl Config {
@@ -85,6 +89,11 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| sqlite_url(&data_dir.join("switchboard.db")));
         let session_hours = file.session_hours.unwrap_or(12);
+        let ccp_grace_seconds = file.ccp_grace_seconds.unwrap_or(30);
+        anyhow::ensure!(
+            (5..=600).contains(&ccp_grace_seconds),
+            "ccp_grace_seconds must be between 5 and 600, got {ccp_grace_seconds}"
+        );
         let offer_timeout_seconds = file.offer_timeout_seconds.unwrap_or(20);
         anyhow::ensure!(
             (5..=300).contains(&offer_timeout_seconds),
@@ -128,6 +137,7 @@ impl Config {
             _ => anyhow::bail!("rtp_port_min and rtp_port_max go together"),
         };
         Ok(Self {
+            ccp_grace_seconds,
             rtp_ports,
             sip_tls,
             sip_listen,

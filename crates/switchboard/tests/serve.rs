@@ -126,6 +126,18 @@ async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
         200
     );
 
+    // The CCP is served by the binary itself, page and assets.
+    for (path, kind, text) in [
+        ("/ccp", "text/html", "Contact Control Panel"),
+        ("/ccp/ccp.js", "text/javascript", "RTCPeerConnection"),
+        ("/ccp/ccp.css", "text/css", ".contact"),
+    ] {
+        let r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], kind, "{path}");
+        assert!(r.text().await.unwrap().contains(text), "{path}");
+    }
+
     let token = login(&client, &base).await;
     // The demo centre: a number running the inbound flow, two queues, a routing profile, two agents.
     let (_, number) = get(

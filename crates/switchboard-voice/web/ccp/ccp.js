@@ -433,9 +433,47 @@ function renderContacts() {
       ),
     );
   }
-  list.replaceChildren(...cards);
+    list.replaceChildren(...cards);
+  ringing([...ccp.contacts.values()].some((c) => c.state === "incoming"));
   applyMute();
   renderEmpty();
+}
+
+// ---------- ringing ----------
+
+// A soft two-tone ring while a contact is offered (the page may be in a
+// background tab: the title says so too). Made here, no audio file.
+const ring = { ctx: null, timer: null };
+function ringing(on) {
+  document.title = on ? "● Incoming call · Switchboard" : "Switchboard · Contact Control Panel";
+  if (on && !ring.timer) {
+    const burst = () => {
+      try {
+        ring.ctx = ring.ctx || new AudioContext();
+        const t = ring.ctx.currentTime;
+        const gain = ring.ctx.createGain();
+        gain.gain.setValueAtTime(0.0001, t);
+        gain.gain.exponentialRampToValueAtTime(0.08, t + 0.05);
+        gain.gain.setValueAtTime(0.08, t + 1.2);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t + 1.4);
+        gain.connect(ring.ctx.destination);
+        for (const f of [440, 480]) {
+          const osc = ring.ctx.createOscillator();
+          osc.frequency.value = f;
+          osc.connect(gain);
+          osc.start(t);
+          osc.stop(t + 1.5);
+        }
+      } catch {
+        // No audio output: the card and the title still show the call.
+      }
+    };
+    burst();
+    ring.timer = setInterval(burst, 3000);
+  } else if (!on && ring.timer) {
+    clearInterval(ring.timer);
+    ring.timer = null;
+  }
 }
 
 function tick() {

@@ -1,0 +1,177 @@
+//! The CCP's WebSocket protocol without a browser: who may connect, what
+//! bad messages get back, and the rules the page relies on (no Available
+//! without an audio path, actions only on the agent's own contacts, an
+//! absent agent made unroutable).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(rig: &Rig) -> Socket {
+    let url = format!("{}/ccp/ws", rig.origin.replace("http://", "ws://"));
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+async fn say(socket: &mut Socket, value: Value) {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next message of `kind` (others are skipped).
+async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no '{kind}' message"))
+            .expect("socket open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == kind {
+                return value;
+            }
+        }
+    }
+}
+
+async fn softphone_agent(rig: &Rig) -> String {
+    rig.call(
+        "POST",
+        "/users",
+        Some(json!({
+            "username": "sam", "first_name": "Sam", "last_name": "Reyes", "password": AGENT_PASSWORD,
+            "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
+            "phone_config": {"phone_type": "SOFT_PHONE"}
+        })),
+        None,
+    )
+    .await;
+    rig.login("sam", AGENT_PASSWORD).await
+}
+
+#[tokio::test]
+async fn only_signed_in_agents_connect_and_bad_messages_are_answered_with_the_field() {
+    let rig = Rig::new().await;
+    let token = softphone_agent(&rig).await;
+
+    let mut socket = open(&rig).await;
+    say(&mut socket, json!({"type": "hello", "token": "sbs_forged"})).await;
+    let refused = next_of(&mut socket, "error").await;
+    assert_eq!(refused["field"], "token", "{refused}");
+
+    let mut socket = open(&rig).await;
+    say(&mut socket, json!({"type": "accept", "contact": "x"})).await;
+    let refused = next_of(&mut socket, "error").await;
+    assert_eq!(refused["field"], "type", "hello must come first: {refused}");
+
+    let mut socket = open(&rig).await;
+    say(&mut socket, json!({"type": "hello", "token": token})).await;
+    let welcome = next_of(&mut socket, "welcome").await;
+    assert_eq!(welcome["agent"]["username"], "sam");
+    assert_eq!(welcome["agent"]["softphone"], true);
+    assert!(welcome["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "Available"));
+
+    socket
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    assert_eq!(next_of(&mut socket, "error").await["field"], "type");
+    say(&mut socket, json!({"type": "launch_rockets"})).await;
+    assert_eq!(next_of(&mut socket, "error").await["field"], "type");
+    say(&mut socket, json!({"type": "offer", "sdp": "hello"})).await;
+    assert_eq!(next_of(&mut socket, "error").await["field"], "sdp");
+    say(
+        &mut socket,
+        json!({"type": "set_status", "status": "Napping"}),
+    )
+    .await;
+    let e = next_of(&mut socket, "error").await;
+    assert_eq!(e["field"], "status");
+    assert!(e["message"].as_str().unwrap().contains("Napping"));
+    // No audio path yet: a softphone agent cannot become routable.
+    say(
+        &mut socket,
+        json!({"type": "set_status", "status": "Available"}),
+    )
+    .await;
+    let e = next_of(&mut socket, "error").await;
+    assert_eq!(e["field"], "status");
+    assert!(e["message"].as_str().unwrap().contains("audio"), "{e}");
+    assert_eq!(rig.agent_state_of("sam").await, "Offline");
+    // Actions on contacts that are not the agent's.
+    for action in ["accept", "reject", "hold", "resume", "end", "close"] {
+        say(
+            &mut socket,
+            json!({"type": action, "contact": "someone-elses"}),
+        )
+        .await;
+        let e = next_of(&mut socket, "error").await;
+        assert_eq!(e["field"], "contact", "{action}: {e}");
+    }
+    say(
+        &mut socket,
+        json!({"type": "dial", "number": "not a number"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut socket, "error").await["field"], "number");
+    say(
+        &mut socket,
+        json!({"type": "dial", "number": "+447911123456"}),
+    )
+    .await;
+    let e = next_of(&mut socket, "error").await;
+    assert!(e["message"].as_str().unwrap().contains("audio"), "{e}");
+    say(&mut socket, json!({"type": "ping"})).await;
+    next_of(&mut socket, "pong").await;
+}
+
+#[tokio::test]
+async fn an_agent_whose_ccp_stays_away_is_made_offline() {
+    let rig = Rig::configured(|c| c.ccp_grace = Duration::from_millis(300)).await;
+    let token = softphone_agent(&rig).await;
+    // Available through the API (no audio check there), then the CCP comes and goes.
+    rig.call(
+        "PUT",
+        "/me/status",
+        Some(json!({"status": "Available"})),
+        Some(&token),
+    )
+    .await;
+    let mut socket = open(&rig).await;
+    say(&mut socket, json!({"type": "hello", "token": token})).await;
+    let welcome = next_of(&mut socket, "welcome").await;
+    assert_eq!(welcome["state"], "Available");
+    drop(socket);
+    // Back within the grace period: nothing changes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut socket = open(&rig).await;
+    say(&mut socket, json!({"type": "hello", "token": token})).await;
+    next_of(&mut socket, "welcome").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(rig.agent_state_of("sam").await, "Available");
+    // Gone for good.
+    drop(socket);
+    let mut state = String::new();
+    for _ in 0..50 {
+        state = rig.agent_state_of("sam").await;
+        if state == "Offline" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "Offline");
+}
