@@ -17,8 +17,9 @@
 //! A page that reloads or loses the network sends `hello` again and gets the
 //! same contacts back; its new peer connection replaces the old one under
 //! the call. An agent whose pages all stay away for the grace period is made
-//! unroutable: offers waiting for them go back to the queue and their status
-//! becomes Offline.
+//! unroutable: offers waiting for them go back to the queue, calls they were
+//! on are ended (their audio went with the page), and their status becomes
+//! Offline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,6 +251,16 @@ async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
     }
     warn!(agent = %line.agent, "the agent's CCP stayed away: offers go back to the queue, status Offline");
     for c in line.contacts() {
+        if matches!(c.state.as_str(), "dialing" | "connected" | "on_hold") {
+            // The agent's audio went with the page: nobody is left to talk to.
+            voice.post(
+                &c.contact,
+                CallInput::Agent {
+                    agent: line.agent.clone(),
+                    action: AgentAction::End,
+                },
+            );
+        }
         if c.state == "incoming" {
             let _ = voice
                 .app()
