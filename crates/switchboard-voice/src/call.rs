@@ -143,6 +143,8 @@ pub enum AgentAction {
     Hold,
     Resume,
     End,
+    /// Cut (or restore) the agent's microphone from the call.
+    Mute(bool),
     /// Hand the caller to an external number and leave (a cold transfer).
     TransferToNumber(String),
 }
@@ -193,6 +195,8 @@ struct AgentLeg {
     whisper: Option<Clip>,
     /// Plays the whisper to the agent; the legs are joined when it ends.
     whispering: Option<Playout>,
+    /// The agent muted their microphone: the caller (and the recording) hear silence.
+    muted: bool,
 }
 
 pub struct Call {
@@ -359,6 +363,7 @@ impl Call {
             third_party: None,
             whisper: None,
             whispering: None,
+            muted: false,
         });
         self.ctr.queue = Some(QueueInfo {
             id: o.queue.0,
@@ -514,6 +519,7 @@ impl Call {
         if self.phase != Phase::Bridged
             || agent.on_hold_since.is_some()
             || agent.whispering.is_some()
+            || agent.muted
         {
             return;
         }
@@ -1329,25 +1335,37 @@ impl Call {
         }
     }
 
-    /// Offers the contact to a softphone agent's CCP, where they accept or
-    /// reject it; the router's offer timeout makes them Missed otherwise.
-    async fn offer_to_browser(&mut self, agent: String, user: &User) {
-        let Some(line) = self.voice.softphones().get(&agent).filter(|l| l.present()) else {
-            warn!(agent = %user.username, "the agent's CCP is not open: offer refused");
-            self.route(RoutingEvent::AgentError { agent }).await;
-            return;
-        };
-        info!(contact = %self.contact_id, agent = %user.username, "offering to the agent's CCP");
-        line.put_contact(ContactView {
+    /// The contact as the agent's CCP shows it, in `state`.
+    fn view(&self, state: &str) -> ContactView {
+        ContactView {
             contact: self.contact_id.clone(),
             channel: self.ctr.channel.clone(),
             initiation_method: self.ctr.initiation_method.clone(),
             customer: self.ctr.customer_endpoint.address.clone(),
             queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
             attributes: self.contact.attributes.clone(),
-            state: "incoming".into(),
+            state: state.into(),
+            muted: false,
             since: now(),
-        });
+        }
+    }
+
+    /// Offers the contact to a softphone agent's CCP, where they accept or
+    /// reject it; the router's offer timeout makes them Missed otherwise.
+    async fn offer_to_browser(&mut self, agent: String, user: &User) {
+        let grace = self.voice.config().ccp_grace;
+        let Some(line) = self
+            .voice
+            .softphones()
+            .get(&agent)
+            .filter(|l| l.reachable(grace))
+        else {
+            warn!(agent = %user.username, "the agent's CCP is not open: offer refused");
+            self.route(RoutingEvent::AgentError { agent }).await;
+            return;
+        };
+        info!(contact = %self.contact_id, agent = %user.username, "offering to the agent's CCP");
+        line.put_contact(self.view("incoming"));
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username: user.username.clone(),
@@ -1365,6 +1383,7 @@ impl Call {
             third_party: None,
             whisper: None,
             whispering: None,
+            muted: false,
         });
         // Connect's default agent whisper: the queue's name, ready by the time they accept.
         if let Some(text) = self.ctr.queue.as_ref().map(|q| q.name.clone()) {
@@ -1443,6 +1462,7 @@ impl Call {
             third_party,
             whisper: None,
             whispering: None,
+            muted: false,
         });
         let voice = self.voice.clone();
         let contact = self.contact_id.clone();
@@ -1678,6 +1698,14 @@ impl Call {
                 info!(contact = %self.contact_id, "the agent ended the contact");
                 self.end("AGENT_DISCONNECT");
             }
+            AgentAction::Mute(muted) => {
+                if let Some(a) = &mut self.agent {
+                    a.muted = muted;
+                    if let Some(line) = a.media.line() {
+                        line.set_muted(&self.contact_id, muted);
+                    }
+                }
+            }
             AgentAction::TransferToNumber(number) => self.cold_transfer(number).await,
         }
     }
@@ -1835,15 +1863,29 @@ impl Call {
             .is_some_and(|a| a.connected_at.is_some() && a.third_party.is_none());
         let queued_or_ringing = self.enqueue_sent && !connected && self.ctr.agent.is_none();
         if queued_or_ringing {
-            if let Some(a) = self.drop_agent_leg(|_| true) {
-                self.stop_ringing(&a).await;
+            let offered = self.drop_agent_leg(|_| true);
+            if let Some(a) = &offered {
+                self.stop_ringing(a).await;
             }
             // Refused if the queue had refused the contact: nothing to undo then.
             let abandon = RoutingEvent::Abandon {
                 contact: self.contact_id.clone(),
             };
-            if let Err(e) = self.voice.app().routing.send(abandon).await {
-                tracing::debug!(contact = %self.contact_id, "abandon: {e}");
+            match self.voice.app().routing.send(abandon).await {
+                Ok(updates) => {
+                    // The agent accepted just as the caller hung up: the router
+                    // had connected them, and now puts them in after-contact work.
+                    let accepted = offered.filter(|a| {
+                        updates.iter().any(|u| matches!(u, RoutingUpdate::AgentState { agent, state, .. } if *agent == a.agent && state == "AfterContactWork"))
+                    });
+                    if let Some(a) = accepted {
+                        self.voice.agent_finished(&a.agent, &self.contact_id);
+                        if let Some(line) = a.media.line() {
+                            line.put_contact(self.view("ended"));
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(contact = %self.contact_id, "abandon: {e}"),
             }
             if let Some(q) = &mut self.ctr.queue {
                 q.dequeue_timestamp = Some(ended);

@@ -10,7 +10,7 @@
 //!   `contact_gone`, `media` (audio path and level), `answer` (SDP), `error`
 //!   (with the field at fault), `done` (an action's acknowledgement);
 //! - page to server: `offer` (the softphone's SDP), `set_status`, `accept`,
-//!   `reject`, `hold`, `resume`, `end`, `close` (after-contact work done),
+//!   `reject`, `mute`, `hold`, `resume`, `end`, `close` (after-contact work done),
 //!   `transfer` (to a phone-number quick connect), `dial` (an outbound
 //!   call), `ping`.
 //!
@@ -49,6 +49,12 @@ use crate::Voice;
 const MAX_MESSAGE: usize = 64 * 1024;
 /// A page must say hello this soon after connecting.
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
+/// Pages ping every 10 s; one silent this long is gone (a half-open
+/// connection after a network loss closes nothing by itself).
+const SILENT_FOR: Duration = Duration::from_secs(30);
+/// How often an open page's session is checked again (sign-out, expiry,
+/// a deleted user or a removed permission end the page's connection).
+const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// The CCP's routes: the page, its assets and its WebSocket.
 pub fn routes(voice: Voice) -> Router {
@@ -111,6 +117,10 @@ enum Request {
     Hold {
         contact: String,
     },
+    Mute {
+        contact: String,
+        muted: bool,
+    },
     Resume {
         contact: String,
     },
@@ -160,10 +170,10 @@ async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, String>>
 
 /// One CCP page's connection.
 async fn session(voice: Voice, mut socket: WebSocket) {
-    let who = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await {
+    let (who, token) = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await {
         Ok(Some(Ok(Request::Hello { token }))) => {
             match Principal::authenticate(voice.app(), &token).await {
-                Ok(p) if p.permissions.has("BasicAgentAccess") => p,
+                Ok(p) if p.permissions.has("BasicAgentAccess") => (p, token),
                 Ok(_) => {
                     send(
                         &mut socket,
@@ -195,11 +205,26 @@ async fn session(voice: Voice, mut socket: WebSocket) {
     let mut line_events = line.subscribe();
     let mut routing = voice.app().routing.subscribe();
     let mut my_peer: Option<u64> = None;
+    let mut heard = tokio::time::Instant::now();
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.tick().await;
     if send(&mut socket, welcome(&voice, &who, &line).await).await {
         loop {
             tokio::select! {
+                _ = tokio::time::sleep_until(heard + SILENT_FOR) => {
+                    info!(agent = %who.user.spec.username, "CCP silent: taken as gone");
+                    break;
+                }
+                _ = recheck.tick() => {
+                    let still = Principal::authenticate(voice.app(), &token).await;
+                    if !still.is_ok_and(|p| p.permissions.has("BasicAgentAccess")) {
+                        send(&mut socket, error("token", "the session has ended; sign in again")).await;
+                        break;
+                    }
+                }
                 request = next_request(&mut socket) => {
                     let Some(request) = request else { break };
+                    heard = tokio::time::Instant::now();
                     let reply = match request {
                         Ok(r) => handle(&voice, &who, &line, &mut my_peer, r).await,
                         Err(e) => error("type", e),
@@ -218,13 +243,19 @@ async fn session(voice: Voice, mut socket: WebSocket) {
                         break;
                     }
                 }
-                update = routing.recv() => match update {
+                                update = routing.recv() => match update {
                     Ok(RoutingUpdate::AgentState { agent: a, state, at }) if a == agent => {
-                        if state != "AfterContactWork" {
-                            line.clear_ended();
-                        }
                         if !send(&mut socket, json!({"type": "agent_state", "state": state, "since": at})).await {
                             break;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        // Updates were missed: send the state as it is now.
+                        let now = voice.app().routing.agents().await.into_iter().find(|s| s.agent == agent);
+                        if let Some(s) = now {
+                            if !send(&mut socket, json!({"type": "agent_state", "state": s.state, "since": s.since})).await {
+                                break;
+                            }
                         }
                     }
                     Err(RecvError::Closed) => break,
@@ -332,13 +363,17 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
         "statuses": statuses.iter().map(|s| json!({
             "id": s.id, "name": s.spec.name, "type": s.spec.status_type,
         })).collect::<Vec<_>>(),
-        "quick_connects": quick_connects,
+                "quick_connects": quick_connects,
+        "can_dial": who.permissions.has(OUTBOUND),
         "state": state.as_ref().map(|s| s.state.clone()).unwrap_or_else(|| "Offline".into()),
         "since": state.and_then(|s| s.since),
         "contacts": line.contacts(),
         "media": line.media(),
     })
 }
+
+/// Connect's permission to place outbound calls from the CCP.
+const OUTBOUND: &str = "OutboundCallAccess";
 
 fn done(action: &str) -> Value {
     json!({"type": "done", "action": action})
@@ -368,10 +403,11 @@ async fn handle(
         Request::Hello { .. } => error("type", "already signed in"),
         Request::Ping => json!({"type": "pong"}),
         Request::Offer { sdp } => {
-            match answer_offer(line.clone(), voice.config().media_ip, &sdp).await {
+            let config = voice.config();
+            match answer_offer(line.clone(), config.media_ip, config.rtp_ports, &sdp).await {
                 Ok((answer, peer)) => {
                     *my_peer = Some(peer);
-                    json!({"type": "answer", "sdp": answer})
+                    json!({"type": "answer", "sdp": answer, "peer": peer})
                 }
                 Err(e) => error("sdp", e),
             }
@@ -419,7 +455,10 @@ async fn handle(
             }
             match routing.send(RoutingEvent::Accept { contact, agent }).await {
                 Ok(_) => done("accept"),
-                Err(e) => error("contact", e),
+                Err(e) => {
+                    warn!(agent = %who.user.spec.username, "accept: {e}");
+                    error("contact", "the contact is no longer offered to you")
+                }
             }
         }
         Request::Reject { contact } => {
@@ -437,26 +476,36 @@ async fn handle(
                     line.remove_contact(&contact);
                     done("reject")
                 }
-                Err(e) => error("contact", e),
+                Err(e) => {
+                    warn!(agent = %who.user.spec.username, "reject: {e}");
+                    line.remove_contact(&contact);
+                    error("contact", "the contact is no longer offered to you")
+                }
             }
         }
         Request::Hold { contact } => {
             if let Err(e) = mine(&contact, &["connected"]) {
                 return e;
             }
-            post(voice, &contact, agent, AgentAction::Hold)
+            post(voice, line, &contact, agent, AgentAction::Hold)
+        }
+        Request::Mute { contact, muted } => {
+            if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
+                return e;
+            }
+            post(voice, line, &contact, agent, AgentAction::Mute(muted))
         }
         Request::Resume { contact } => {
             if let Err(e) = mine(&contact, &["on_hold"]) {
                 return e;
             }
-            post(voice, &contact, agent, AgentAction::Resume)
+            post(voice, line, &contact, agent, AgentAction::Resume)
         }
         Request::End { contact } => {
             if let Err(e) = mine(&contact, &["dialing", "connected", "on_hold"]) {
                 return e;
             }
-            post(voice, &contact, agent, AgentAction::End)
+            post(voice, line, &contact, agent, AgentAction::End)
         }
         Request::Transfer {
             contact,
@@ -472,12 +521,19 @@ async fn handle(
                 Err(e) => return error("quick_connect", e.to_string()),
             };
             match found.map(|q| q.spec.target) {
-                Some(QuickConnectTarget::PhoneNumber { phone_number }) => post(
-                    voice,
-                    &contact,
-                    agent,
-                    AgentAction::TransferToNumber(phone_number),
-                ),
+                Some(QuickConnectTarget::PhoneNumber { phone_number }) => {
+                    // Checked here so the agent hears why; the call looks it up again.
+                    if let Err(e) = voice.route_out(&phone_number).await {
+                        return error("quick_connect", e);
+                    }
+                    post(
+                        voice,
+                        line,
+                        &contact,
+                        agent,
+                        AgentAction::TransferToNumber(phone_number),
+                    )
+                }
                 Some(_) => error(
                     "quick_connect",
                     "only phone-number quick connects can be used from the CCP so far",
@@ -488,6 +544,10 @@ async fn handle(
                 ),
             }
         }
+        Request::Dial { .. } if !who.permissions.has(OUTBOUND) => error(
+            "number",
+            format!("placing calls needs the {OUTBOUND} permission"),
+        ),
         Request::Dial { number } => match crate::outbound::dial(voice, &who.user, &number).await {
             Ok(contact) => json!({"type": "dialing", "contact": contact}),
             Err((field, message)) => error(field, message),
@@ -507,16 +567,23 @@ async fn handle(
                     line.remove_contact(&contact);
                     done("close")
                 }
-                Err(e) => error("contact", e),
+                Err(e) => {
+                    // The router has moved on (the work timed out, the
+                    // server restarted): the card has nothing left to close.
+                    warn!(agent = %who.user.spec.username, "close: {e}");
+                    line.remove_contact(&contact);
+                    done("close")
+                }
             }
         }
     }
 }
 
-fn post(voice: &Voice, contact: &str, agent: String, action: AgentAction) -> Value {
+fn post(voice: &Voice, line: &Line, contact: &str, agent: String, action: AgentAction) -> Value {
     if voice.post(contact, CallInput::Agent { agent, action }) {
         done("contact")
     } else {
+        line.call_gone(contact);
         error("contact", "the contact has ended")
     }
 }

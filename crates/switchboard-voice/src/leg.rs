@@ -261,7 +261,10 @@ impl Leg {
 
 /// Binds RTP on an even port and RTCP on the next (RFC 3550 section 11):
 /// from `ports` if given, else from what the system hands out.
-async fn bind_pair(ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<(UdpSocket, UdpSocket)> {
+pub(crate) async fn bind_pair(
+    ip: IpAddr,
+    ports: Option<(u16, u16)>,
+) -> io::Result<(UdpSocket, UdpSocket)> {
     for _ in 0..64 {
         let rtp = match ports {
             Some((low, high)) => bind_in_range(ip, low, high.saturating_sub(1)).await?,

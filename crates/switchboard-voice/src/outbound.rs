@@ -86,6 +86,7 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
         queue: Some(queue.spec.name.clone()),
         attributes: Default::default(),
         state: "dialing".into(),
+        muted: false,
         since: Utc::now(),
     });
     info!(%contact, agent = %agent.spec.username, %number, "calling out");
@@ -214,11 +215,12 @@ async fn ring(
     match outcome {
         Ok((dialog, leg)) => {
             info!(%contact, %number, "the called number answered");
-            Call::run(
+            let customer_dialog = dialog.clone();
+            let task = tokio::spawn(Call::run(
                 voice.clone(),
                 NewCall {
-                    contact_id: contact,
-                    customer_call_id: sip_call_id,
+                    contact_id: contact.clone(),
+                    customer_call_id: sip_call_id.clone(),
                     customer_dialog: dialog,
                     customer: leg,
                     inputs,
@@ -229,8 +231,12 @@ async fn ring(
                     system_number: caller_id.unwrap_or_default(),
                     outbound: Some(agent),
                 },
-            )
-            .await;
+            ));
+            if let Err(e) = task.await {
+                voice
+                    .call_task_failed(&contact, &sip_call_id, &customer_dialog, e)
+                    .await;
+            }
         }
         Err(failed) => {
             let reason = match &failed {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Method, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
@@ -595,31 +596,44 @@ impl Voice {
             },
         ));
         if let Err(e) = task.await {
-            // A bug must not lose an accepted contact: hang up, free the
-            // router, and close the record with the reason.
-            tracing::error!(contact = %contact_id, "call task failed: {e}");
-            let _ = customer_dialog.bye().await;
-            self.forget(&contact_id, &call_id);
-            let _ = self
-                .app()
-                .routing
-                .send(switchboard_server::routing::RoutingEvent::Abandon {
-                    contact: contact_id.clone(),
-                })
+            self.call_task_failed(&contact_id, &call_id, &customer_dialog, e)
                 .await;
-            let _ = self
-                .app()
-                .routing
-                .send(switchboard_server::routing::RoutingEvent::ContactEnded {
-                    contact: contact_id.clone(),
-                })
-                .await;
-            if let Ok(Some(mut record)) = self.app().store.get_contact(&contact_id).await {
-                record.state = "ENDED".into();
-                record.disconnect_timestamp = Some(chrono::Utc::now());
-                record.disconnect_reason = Some("SYSTEM_ERROR".into());
-                let _ = self.app().store.put_contact(&record).await;
-            }
+        }
+    }
+
+    /// A bug must not lose an accepted contact: when a call task fails,
+    /// hang up, free the router, tell the agent's CCP, and close the record
+    /// with the reason.
+    pub(crate) async fn call_task_failed(
+        &self,
+        contact_id: &str,
+        call_id: &str,
+        customer_dialog: &InviteDialog,
+        error: tokio::task::JoinError,
+    ) {
+        tracing::error!(contact = %contact_id, "call task failed: {error}");
+        let _ = customer_dialog.bye().await;
+        self.forget(contact_id, call_id);
+        let _ = self
+            .app()
+            .routing
+            .send(switchboard_server::routing::RoutingEvent::Abandon {
+                contact: contact_id.to_string(),
+            })
+            .await;
+        let _ = self
+            .app()
+            .routing
+            .send(switchboard_server::routing::RoutingEvent::ContactEnded {
+                contact: contact_id.to_string(),
+            })
+            .await;
+        self.softphones().call_gone(contact_id);
+        if let Ok(Some(mut record)) = self.app().store.get_contact(contact_id).await {
+            record.state = "ENDED".into();
+            record.disconnect_timestamp = Some(chrono::Utc::now());
+            record.disconnect_reason = Some("SYSTEM_ERROR".into());
+            let _ = self.app().store.put_contact(&record).await;
         }
     }
 }
@@ -712,6 +726,10 @@ async fn routing_updates(voice: Voice) {
         match updates.recv().await {
             Ok(RoutingUpdate::AgentState { agent, state, at }) => {
                 if state != "AfterContactWork" {
+                    // After-contact work is over (closed, or timed out with no page open).
+                    if let Some(line) = voice.softphones().get(&agent) {
+                        line.clear_ended();
+                    }
                     let contact = lock(&voice.inner.after_contact_work).remove(&agent);
                     if let Some(contact) = contact {
                         tokio::spawn(record_after_contact_work(voice.clone(), contact, at));
@@ -743,7 +761,11 @@ async fn record_after_contact_work(
     contact: String,
     ended: chrono::DateTime<chrono::Utc>,
 ) {
-    for _ in 0..20 {
+    // The call may still be running (an agent who transferred it closes
+    // their after-contact work first): wait for its final record, up to a day.
+    let mut wait = std::time::Duration::from_millis(100);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600);
+    while std::time::Instant::now() < give_up {
         match voice.app().store.get_contact(&contact).await {
             Ok(Some(mut record)) if record.state == "ENDED" => {
                 let start = record.disconnect_timestamp.unwrap_or(ended);
@@ -758,7 +780,10 @@ async fn record_after_contact_work(
                 }
                 return;
             }
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Ok(_) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
             Err(e) => {
                 warn!(%contact, "after-contact work not recorded: {e}");
                 return;

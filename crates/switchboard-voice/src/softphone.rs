@@ -51,8 +51,10 @@ pub struct ContactView {
     pub customer: String,
     pub queue: Option<String>,
     pub attributes: BTreeMap<String, String>,
-    /// `incoming`, `connected`, `on_hold`, `ended` (after-contact work).
+    /// `dialing`, `incoming`, `connected`, `on_hold`, `ended` (after-contact work).
     pub state: String,
+    /// The agent's microphone is cut from the call.
+    pub muted: bool,
     /// When the contact entered `state`.
     pub since: DateTime<Utc>,
 }
@@ -65,9 +67,11 @@ pub enum LineEvent {
     Contact { contact: ContactView },
     /// A contact is no longer the agent's (rescinded, missed, closed).
     ContactGone { contact: String },
-    /// The audio path: whether the browser's peer connection is up, how
-    /// many audio packets came from it, and the level heard (0..1, RMS).
+    /// The audio path: which peer connection carries the agent's audio
+    /// (a page whose own is not it is not the softphone now), whether it is
+    /// up, how many audio packets came from it, and the level heard (0..1, RMS).
     Media {
+        peer: Option<u64>,
         connected: bool,
         packets: u64,
         level: f32,
@@ -89,6 +93,8 @@ struct LineState {
     connections: u32,
     /// Bumped at every connect, so a grace timer knows it was overtaken.
     generation: u64,
+    /// When the last page went away (none open since).
+    away_since: Option<Instant>,
     peer: Option<Peer>,
     peer_counter: u64,
     media_connected: bool,
@@ -133,6 +139,7 @@ impl Line {
         let mut s = lock(&self.state);
         s.connections += 1;
         s.generation += 1;
+        s.away_since = None;
         s.generation
     }
 
@@ -141,6 +148,9 @@ impl Line {
     pub fn disconnected(&self) -> (bool, u64) {
         let mut s = lock(&self.state);
         s.connections = s.connections.saturating_sub(1);
+        if s.connections == 0 {
+            s.away_since = Some(Instant::now());
+        }
         (s.connections == 0, s.generation)
     }
 
@@ -150,9 +160,11 @@ impl Line {
         s.connections == 0 && s.generation == generation
     }
 
-    /// Whether any CCP page is open.
-    pub fn present(&self) -> bool {
-        lock(&self.state).connections > 0
+    /// Whether a contact can be offered here: a page is open, or one went
+    /// away less than `grace` ago (a reload, a network blip) and may be back.
+    pub fn reachable(&self, grace: Duration) -> bool {
+        let s = lock(&self.state);
+        s.connections > 0 || s.away_since.is_some_and(|t| t.elapsed() < grace)
     }
 
     /// Whether the browser's audio reaches us (the check before Available).
@@ -164,6 +176,7 @@ impl Line {
     pub fn media(&self) -> LineEvent {
         let s = lock(&self.state);
         LineEvent::Media {
+            peer: s.peer.as_ref().map(|p| p.id),
             connected: s.peer.is_some() && s.media_connected,
             packets: s.packets,
             level: 0.0,
@@ -204,6 +217,28 @@ impl Line {
             v.clone()
         };
         self.emit(LineEvent::Contact { contact: view });
+    }
+
+    pub fn set_muted(&self, contact: &str, muted: bool) {
+        let view = {
+            let mut s = lock(&self.state);
+            let Some(v) = s.contacts.get_mut(contact) else {
+                return;
+            };
+            v.muted = muted;
+            v.clone()
+        };
+        self.emit(LineEvent::Contact { contact: view });
+    }
+
+    /// The contact's call is gone (it ended, or its task failed): a card
+    /// the agent worked becomes after-contact work to close; an offer goes.
+    pub fn call_gone(&self, contact: &str) {
+        match self.contact(contact).map(|c| c.state) {
+            Some(state) if state == "incoming" => self.remove_contact(contact),
+            Some(state) if state != "ended" => self.set_contact_state(contact, "ended"),
+            _ => {}
+        }
     }
 
     pub fn remove_contact(&self, contact: &str) {
@@ -279,6 +314,7 @@ impl Line {
                 return;
             }
             LineEvent::Media {
+                peer: Some(peer),
                 connected: s.media_connected,
                 packets: s.packets,
                 level,
@@ -301,6 +337,9 @@ impl Line {
         }
         s.media_connected = false;
         s.packets = 0;
+        drop(s);
+        // Tells the other pages their softphone was taken over.
+        self.emit(self.media());
         id
     }
 
@@ -340,6 +379,14 @@ impl Softphones {
     pub fn get(&self, agent: &str) -> Option<Arc<Line>> {
         lock(&self.lines).get(agent).cloned()
     }
+
+    /// A call ended or failed: whichever line shows it is told.
+    pub fn call_gone(&self, contact: &str) {
+        let lines: Vec<Arc<Line>> = lock(&self.lines).values().cloned().collect();
+        for line in lines {
+            line.call_gone(contact);
+        }
+    }
 }
 
 /// Answers a browser's SDP offer and starts the peer connection on a new
@@ -347,11 +394,14 @@ impl Softphones {
 pub async fn answer_offer(
     line: Arc<Line>,
     media_ip: IpAddr,
+    ports: Option<(u16, u16)>,
     offer_sdp: &str,
 ) -> Result<(String, u64), String> {
     let offer =
         SdpOffer::from_sdp_string(offer_sdp).map_err(|e| format!("the offer is not SDP: {e}"))?;
-    let socket = UdpSocket::bind(SocketAddr::new(media_ip, 0))
+    // In the RTP port range when one is set (the firewall opens only that);
+    // RTCP travels on the same port (rtcp-mux), so the pair's odd port goes unused.
+    let (socket, _) = crate::leg::bind_pair(media_ip, ports)
         .await
         .map_err(|e| format!("media socket: {e}"))?;
     let local = socket.local_addr().map_err(|e| e.to_string())?;
@@ -377,20 +427,28 @@ pub async fn answer_offer(
     Ok((answer.to_sdp_string(), peer))
 }
 
-/// Where we are in the RTP clock of the audio we send: it follows the
-/// wall clock across silences, so the browser's jitter buffer never sees
-/// time run backwards or stall.
+/// Where we are in the RTP clock of the audio we send. Frames count on
+/// one after another, so jitter on the way in (late frames, then a burst)
+/// reaches the browser's jitter buffer as the steady timeline it was; only
+/// after a real pause (no audio between calls, a held caller) does the
+/// clock jump ahead to the wall clock, so silence keeps its length.
 struct SendClock {
     start: Instant,
     next: u64,
 }
 
+/// How far the counted timeline may fall behind real time before it is
+/// taken for a pause (200 ms at 8 kHz).
+const PAUSE_SAMPLES: u64 = 1600;
+
 impl SendClock {
     fn stamp(&mut self, now: Instant, samples: u64) -> u64 {
         let wall = now.duration_since(self.start).as_millis() as u64 * 8;
-        // A burst must not run ahead of real time by more than one frame
-        // nor fall behind it after a pause.
-        let at = self.next.max(wall.saturating_sub(160));
+        let at = if wall > self.next + PAUSE_SAMPLES {
+            wall
+        } else {
+            self.next
+        };
         self.next = at + samples;
         at
     }
@@ -528,15 +586,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_send_clock_follows_real_time_across_silences() {
+    fn the_send_clock_absorbs_jitter_and_keeps_pauses() {
         let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
         let mut c = SendClock { start, next: 0 };
-        assert_eq!(c.stamp(start, 160), 0);
-        assert_eq!(c.stamp(start, 160), 160, "a burst keeps counting");
+        assert_eq!(c.stamp(at(0), 160), 0);
+        // A frame 60 ms late, then two at once: still one 20 ms step each.
+        assert_eq!(c.stamp(at(80), 160), 160);
+        assert_eq!(c.stamp(at(80), 160), 320);
+        assert_eq!(c.stamp(at(81), 160), 480);
         // After a second of silence the clock has moved on by a second.
-        let later = start + Duration::from_secs(1);
-        assert_eq!(c.stamp(later, 160), 8000 - 160);
-        assert_eq!(c.stamp(later, 160), 8000);
+        assert_eq!(c.stamp(at(1640), 160), 1640 * 8);
+        assert_eq!(c.stamp(at(1660), 160), 1640 * 8 + 160);
     }
 
     #[test]
@@ -551,6 +612,7 @@ mod tests {
             queue: Some("Sales".into()),
             attributes: BTreeMap::new(),
             state: "incoming".into(),
+            muted: false,
             since: Utc::now(),
         };
         line.put_contact(view);
@@ -572,6 +634,7 @@ mod tests {
     #[test]
     fn presence_survives_a_refresh_but_not_a_departure() {
         let line = Line::new("a");
+        assert!(!line.reachable(Duration::from_secs(30)), "never opened");
         let first = line.connected();
         let second = line.connected(); // the refreshed page
         assert!(second > first);
@@ -579,6 +642,11 @@ mod tests {
         assert!(!none_left);
         let (none_left, generation) = line.disconnected();
         assert!(none_left && line.still_away(generation));
+        assert!(
+            line.reachable(Duration::from_secs(30)),
+            "within the grace period"
+        );
+        assert!(!line.reachable(Duration::ZERO), "after it");
         line.connected();
         assert!(
             !line.still_away(generation),

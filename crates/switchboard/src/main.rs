@@ -141,9 +141,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    // Printed before the "listening" line: whoever waits for that line may stop reading.
+    println!("Agents: the Contact Control Panel is at http://{addr}/ccp");
     println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
     tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");
-    println!("Agents: the Contact Control Panel is at http://{addr}/ccp");
     let app = switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

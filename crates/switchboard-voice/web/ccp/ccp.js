@@ -34,7 +34,8 @@ const ccp = {
   state: "Offline",
   since: null,
   contacts: new Map(),
-  muted: new Set(),
+    myPeer: null,
+
   media: { connected: false, packets: 0, level: 0 },
   retry: 0,
   closing: false,
@@ -171,7 +172,8 @@ function onMessage(m) {
       setConnection(true);
       $("login").hidden = true;
       $("workspace").hidden = false;
-      $("agent-name").textContent = m.agent.name || m.agent.username;
+            $("agent-name").textContent = m.agent.name || m.agent.username;
+      $("dial-form").hidden = !m.can_dial;
       fillStatuses(m.statuses);
       ccp.contacts = new Map(m.contacts.map((c) => [c.contact, c]));
       setState(m.state, m.since);
@@ -210,7 +212,7 @@ function onMessage(m) {
     }
     case "contact_gone":
       ccp.contacts.delete(m.contact);
-      ccp.muted.delete(m.contact);
+      
       renderContacts();
       break;
     case "resync":
@@ -221,6 +223,7 @@ function onMessage(m) {
       onMedia(m);
       break;
     case "answer":
+            ccp.myPeer = m.peer;
       if (ccp.pc) ccp.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).catch((e) => mediaFailed(e));
       break;
     default:
@@ -266,14 +269,24 @@ function setState(state, since) {
 
 // ---------- softphone ----------
 
+// Whether this page's softphone is the agent's (another tab may have taken it).
+function mine() {
+  return ccp.myPeer !== null && ccp.media.peer === ccp.myPeer;
+}
+
 function pathOk() {
-  return ccp.media.connected && ccp.media.packets > 0;
+  return mine() && ccp.media.connected && ccp.media.packets > 0;
 }
 
 function onMedia(m) {
   const wasOk = pathOk();
   ccp.media = { ...ccp.media, ...m };
-  $("check-peer").dataset.ok = String(ccp.media.connected);
+  const elsewhere = ccp.myPeer !== null && ccp.media.peer !== null && ccp.media.peer !== ccp.myPeer;
+  $("use-here").hidden = !elsewhere;
+  if (elsewhere) {
+    $("media-note").textContent = "Your softphone is open in another tab or window; calls play there.";
+  }
+  $("check-peer").dataset.ok = String(mine() && ccp.media.connected);
   $("check-path").dataset.ok = String(pathOk());
   $("meter-bar").style.width = `${Math.min(100, Math.round((m.level || 0) * 400))}%`;
   if (pathOk() && !wasOk) {
@@ -293,7 +306,8 @@ async function startSoftphone() {
     ccp.pc.close();
     ccp.pc = null;
   }
-  ccp.media = { connected: false, packets: 0, level: 0 };
+    ccp.myPeer = null;
+  ccp.media = { peer: null, connected: false, packets: 0, level: 0 };
   onMedia(ccp.media);
   try {
     if (!ccp.mic) {
@@ -310,16 +324,15 @@ async function startSoftphone() {
   }
   const pc = new RTCPeerConnection({ iceServers: [] });
   ccp.pc = pc;
-  for (const track of ccp.mic.getAudioTracks()) {
-    track.enabled = !anyMuted();
-    pc.addTrack(track, ccp.mic);
-  }
+    for (const track of ccp.mic.getAudioTracks()) pc.addTrack(track, ccp.mic);
   pc.ontrack = (event) => {
     $("remote-audio").srcObject = event.streams[0] || new MediaStream([event.track]);
   };
   pc.onconnectionstatechange = () => {
     if (pc !== ccp.pc) return;
-    if (pc.connectionState === "failed") {
+        // Retried only while this tab is the softphone: a tab that was taken
+    // over stays quiet until the agent says "use here".
+    if (pc.connectionState === "failed" && (mine() || ccp.media.peer === null)) {
       mediaFailed("the audio connection failed; retrying");
       setTimeout(() => ccp.pc === pc && startSoftphone(), 2000);
     }
@@ -329,13 +342,7 @@ async function startSoftphone() {
   send({ type: "offer", sdp: pc.localDescription.sdp });
 }
 
-function anyMuted() {
-  return [...ccp.muted].some((id) => ccp.contacts.has(id));
-}
 
-function applyMute() {
-  for (const track of ccp.mic?.getAudioTracks() || []) track.enabled = !anyMuted();
-}
 
 // What the browser received and played: for the tests and for support.
 window.ccpAudioStats = async () => {
@@ -381,13 +388,11 @@ function renderContacts() {
       actions.push(button("Accept", "accept", act("accept"), "accept"));
       actions.push(button("Reject", "", act("reject"), "reject"));
     } else if (c.state === "connected" || c.state === "on_hold") {
-      const muted = ccp.muted.has(id);
+            // Muting is done by Switchboard (the caller and the recording get
+      // silence), so every tab shows the same and none can leave a mic open.
       actions.push(
-        button(muted ? "Unmute" : "Mute", muted ? "toggled" : "", () => {
-          if (ccp.muted.has(id)) ccp.muted.delete(id);
-          else ccp.muted.add(id);
-          applyMute();
-          renderContacts();
+        button(c.muted ? "Unmute" : "Mute", c.muted ? "toggled" : "", () => {
+          send({ type: "mute", contact: id, muted: !c.muted });
         }, "mute"),
       );
       actions.push(
@@ -434,8 +439,7 @@ function renderContacts() {
     );
   }
     list.replaceChildren(...cards);
-  ringing([...ccp.contacts.values()].some((c) => c.state === "incoming"));
-  applyMute();
+    ringing([...ccp.contacts.values()].some((c) => c.state === "incoming"));
   renderEmpty();
 }
 
@@ -490,6 +494,11 @@ function start() {
 
 $("login-form").addEventListener("submit", signIn);
 $("logout").addEventListener("click", signOut);
+$("use-here").addEventListener("click", () => startSoftphone());
+// A ping every 10 s: the server takes a page silent for 30 s as gone.
+setInterval(() => {
+  if (ccp.socket && ccp.socket.readyState === WebSocket.OPEN) ccp.socket.send('{"type":"ping"}');
+}, 10000);
 $("dial-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const number = $("dial-number").value.replace(/[\s().-]/g, "");
