@@ -243,24 +243,20 @@ async fn session(voice: Voice, mut socket: WebSocket) {
                         break;
                     }
                 }
-                                update = routing.recv() => match update {
-                    Ok(RoutingUpdate::AgentState { agent: a, state, at }) if a == agent => {
-                        if !send(&mut socket, json!({"type": "agent_state", "state": state, "since": at})).await {
-                            break;
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
+                update = routing.recv() => {
+                    let now = match update {
+                        Ok(RoutingUpdate::AgentState { agent: a, state, at }) if a == agent => Some((state, Some(at))),
                         // Updates were missed: send the state as it is now.
-                        let now = voice.app().routing.agents().await.into_iter().find(|s| s.agent == agent);
-                        if let Some(s) = now {
-                            if !send(&mut socket, json!({"type": "agent_state", "state": s.state, "since": s.since})).await {
-                                break;
-                            }
-                        }
+                        Err(RecvError::Lagged(_)) => voice.app().routing.agents().await
+                            .into_iter().find(|s| s.agent == agent).map(|s| (s.state, s.since)),
+                        Err(RecvError::Closed) => break,
+                        _ => None,
+                    };
+                    let Some((state, since)) = now else { continue };
+                    if !send(&mut socket, json!({"type": "agent_state", "state": state, "since": since})).await {
+                        break;
                     }
-                    Err(RecvError::Closed) => break,
-                    _ => {}
-                },
+                }
             }
         }
     }
