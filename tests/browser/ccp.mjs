@@ -135,10 +135,19 @@ try {
   step("RELOADED");
   await page.waitForTimeout(2000);
 
-  await clickOn("connected", "end");
+    // Transfer to the queue: the agent goes to after-contact work; once they
+  // close it, the same caller (now a transferred contact) is offered again.
+  await contact("connected").locator('select[data-action="transfer"]').selectOption("Back to the queue");
   await contact("ended").waitFor({ timeout: 10000 });
   await agentState("AfterContactWork");
   await screenshot("after-contact-work");
+  await clickOn("ended", "close");
+  await contact("incoming").waitFor({ timeout: 15000 });
+  await clickOn("incoming", "accept");
+  await contact("connected").waitFor({ timeout: 10000 });
+  await expectHearing("after the transfer");
+  await clickOn("connected", "end");
+  await contact("ended").waitFor({ timeout: 10000 });
   await clickOn("ended", "close");
   await agentState("Available");
   if ((await page.locator(".contact").count()) !== 0) fail("a closed contact is still shown");

@@ -15,6 +15,12 @@ pub struct ContactRecord {
     pub channel: String,
     /// `INBOUND`, `OUTBOUND`, `TRANSFER` or `API`.
     pub initiation_method: String,
+    /// The contact this one continues (an agent transferred it here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_contact_id: Option<String>,
+    /// The contact that continued this one (the agent transferred it on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_contact_id: Option<String>,
     pub initiation_timestamp: DateTime<Utc>,
     /// When the call was answered by Switchboard (the flow started).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -147,6 +147,8 @@ pub enum AgentAction {
     Mute(bool),
     /// Hand the caller to an external number and leave (a cold transfer).
     TransferToNumber(String),
+    /// Put the caller in a queue (id, name) as a new contact and leave.
+    TransferToQueue(String, String),
 }
 
 /// Why audio was fetched.
@@ -1707,6 +1709,7 @@ impl Call {
                 }
             }
             AgentAction::TransferToNumber(number) => self.cold_transfer(number).await,
+            AgentAction::TransferToQueue(id, name) => self.transfer_to_queue(id, name).await,
         }
     }
 
@@ -1734,6 +1737,124 @@ impl Call {
             warn!(contact = %self.contact_id, "transfer: {e}");
             self.end("THIRD_PARTY_DISCONNECT");
         }
+    }
+
+    /// Stores the recording (if one runs) and notes where in the record.
+    async fn store_recording(&mut self, ended: DateTime<Utc>) {
+        if let Some(recorder) = self.recorder.take() {
+            let duration = recorder.duration_ms() as f64 / 1000.0;
+            let key = format!(
+                "recordings/{}/{}.wav",
+                ended.format("%Y/%m/%d"),
+                self.contact_id
+            );
+            let wav = tokio::task::spawn_blocking(move || recorder.finish())
+                .await
+                .unwrap_or_default();
+            self.ctr.recording = Some(match self.voice.app().blobs.put(&key, wav.into()).await {
+                Ok(()) => RecordingInfo {
+                    location: key,
+                    duration_seconds: duration,
+                    status: "AVAILABLE".into(),
+                    status_reason: None,
+                },
+                Err(e) => {
+                    warn!(contact = %self.contact_id, "recording not stored: {e}");
+                    RecordingInfo {
+                        location: key,
+                        duration_seconds: duration,
+                        status: "FAILED".into(),
+                        status_reason: Some(e.to_string()),
+                    }
+                }
+            });
+        }
+    }
+
+    /// The agent puts the caller in a queue and moves on to after-contact
+    /// work. As in Connect, the queued part is a new contact (initiation
+    /// TRANSFER) linked both ways to this one, which ends here.
+    async fn transfer_to_queue(&mut self, queue_id: String, queue_name: String) {
+        let next = uuid::Uuid::new_v4().to_string();
+        // Routing decisions for the new contact must reach this call from
+        // the moment it is queued: the call answers to both ids until the switch.
+        self.voice.also_route(&self.contact_id, &next);
+        let enqueue = RoutingEvent::Enqueue {
+            contact: next.clone(),
+            queue: queue_id.clone(),
+            channel: Channel::Voice,
+            priority: 5,
+            time_adjustment_seconds: 0,
+        };
+        let refused = match self.voice.app().routing.send(enqueue).await {
+            Ok(updates) => updates.into_iter().find_map(|u| match u {
+                RoutingUpdate::Refused { contact, reason } if contact == next => Some(reason),
+                _ => None,
+            }),
+            Err(e) => Some(e),
+        };
+        if let Some(reason) = refused {
+            self.voice.forget_id(&next);
+            warn!(contact = %self.contact_id, queue = %queue_name, "transfer refused: {reason}");
+            if let Some(line) = self.agent.as_ref().and_then(|a| a.media.line()) {
+                let why = if reason == "queue_at_capacity" {
+                    "is full"
+                } else {
+                    "cannot take contacts"
+                };
+                line.notice(format!("Not transferred: {queue_name} {why}."));
+            }
+            return;
+        }
+        info!(contact = %self.contact_id, next = %next, queue = %queue_name, "the agent transfers the caller to a queue");
+        let ended = now();
+        if let Some(a) = self.drop_agent_leg(|_| true) {
+            self.agent_done(&a, ended).await;
+            self.stop_ringing(&a).await;
+        }
+        // This contact ends here, pointing at the next.
+        self.store_recording(ended).await;
+        self.ctr.quality = Some(CallQuality {
+            customer: self.customer.quality(),
+            agent: None,
+        });
+        self.ctr.next_contact_id = Some(next.clone());
+        self.ctr.disconnect_timestamp = Some(ended);
+        self.ctr.disconnect_reason = Some("AGENT_DISCONNECT".into());
+        self.ctr.state = "ENDED".into();
+        self.save();
+        // The caller goes on as the next contact, waiting in the queue.
+        let previous = std::mem::replace(&mut self.contact_id, next.clone());
+        self.voice.switch_id(&previous, &next);
+        self.ctr = ContactRecord {
+            id: next.clone(),
+            channel: self.ctr.channel.clone(),
+            initiation_method: "TRANSFER".into(),
+            initiation_timestamp: ended,
+            connected_to_system_timestamp: Some(ended),
+            previous_contact_id: Some(previous),
+            customer_endpoint: self.ctr.customer_endpoint.clone(),
+            system_endpoint: self.ctr.system_endpoint.clone(),
+            attributes: self.ctr.attributes.clone(),
+            queue: Some(QueueInfo {
+                id: queue_id,
+                name: queue_name,
+                enqueue_timestamp: ended,
+                ..Default::default()
+            }),
+            state: "QUEUED".into(),
+            ..Default::default()
+        };
+        self.contact.contact_id = next;
+        self.contact.initiation_method = "TRANSFER".into();
+        self.phase = Phase::Queued;
+        self.session = None;
+        self.collector = None;
+        self.early_offer = None;
+        self.enqueue_sent = true;
+        self.waiting = Waiting::Nothing;
+        let _ = self.ctr_tx.send(self.ctr.clone());
+        self.start_queue_audio();
     }
 
     /// A routed agent's part of the contact is over (hang-up, transfer):
@@ -1901,34 +2022,7 @@ impl Call {
         if self.ctr.disconnect_reason.as_deref() != Some("CUSTOMER_DISCONNECT") {
             let _ = self.customer_dialog.bye().await;
         }
-        if let Some(recorder) = self.recorder.take() {
-            let duration = recorder.duration_ms() as f64 / 1000.0;
-            let key = format!(
-                "recordings/{}/{}.wav",
-                ended.format("%Y/%m/%d"),
-                self.contact_id
-            );
-            let wav = tokio::task::spawn_blocking(move || recorder.finish())
-                .await
-                .unwrap_or_default();
-            self.ctr.recording = Some(match self.voice.app().blobs.put(&key, wav.into()).await {
-                Ok(()) => RecordingInfo {
-                    location: key,
-                    duration_seconds: duration,
-                    status: "AVAILABLE".into(),
-                    status_reason: None,
-                },
-                Err(e) => {
-                    warn!(contact = %self.contact_id, "recording not stored: {e}");
-                    RecordingInfo {
-                        location: key,
-                        duration_seconds: duration,
-                        status: "FAILED".into(),
-                        status_reason: Some(e.to_string()),
-                    }
-                }
-            });
-        }
+        self.store_recording(ended).await;
         self.ctr.disconnect_timestamp = Some(ended);
         self.ctr.state = "ENDED".into();
         self.save();
@@ -1986,10 +2080,17 @@ fn sip_user(address: &str) -> String {
 
 /// Writes a call's contact records one after another, in order.
 async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<ContactRecord>) {
-    while let Some(mut record) = records.recv().await {
-        // Only the newest matters if several are waiting.
+    let mut next = records.recv().await;
+    while let Some(mut record) = next.take() {
+        // Only the newest of one contact's records matters if several are
+        // waiting (a transfer to a queue writes two contacts, both kept).
         while let Ok(newer) = records.try_recv() {
-            record = newer;
+            if newer.id == record.id {
+                record = newer;
+            } else {
+                next = Some(newer);
+                break;
+            }
         }
         for attempt in 0..3 {
             match voice.app().store.put_contact(&record).await {
@@ -1999,6 +2100,9 @@ async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<Contac
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 }
             }
+        }
+        if next.is_none() {
+            next = records.recv().await;
         }
     }
 }

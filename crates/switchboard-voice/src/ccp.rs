@@ -11,7 +11,7 @@
 //!   (with the field at fault), `done` (an action's acknowledgement);
 //! - page to server: `offer` (the softphone's SDP), `set_status`, `accept`,
 //!   `reject`, `mute`, `hold`, `resume`, `end`, `close` (after-contact work done),
-//!   `transfer` (to a phone-number quick connect), `dial` (an outbound
+//!   `transfer` (to a queue or phone-number quick connect), `dial` (an outbound
 //!   call), `ping`.
 //!
 //! A page that reloads or loses the network sends `hello` again and gets the
@@ -35,7 +35,7 @@ use serde_json::{json, Value};
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::objects::quick_connect::QuickConnectTarget;
 use switchboard_model::objects::user::PhoneType;
-use switchboard_model::{AgentStatus, QuickConnect};
+use switchboard_model::{AgentStatus, Queue, QuickConnect};
 use switchboard_server::auth::Principal;
 use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
 use tokio::sync::broadcast::error::RecvError;
@@ -333,14 +333,32 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
             s.spec.name.clone(),
         )
     });
+    let queue_names: std::collections::HashMap<String, String> = app
+        .store
+        .list::<Queue>()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|q| (q.id, q.spec.name))
+        .collect();
     let quick_connects: Vec<Value> = app
         .store
         .list::<QuickConnect>()
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|q| matches!(q.spec.target, QuickConnectTarget::PhoneNumber { .. }))
-        .map(|q| json!({"id": q.id, "name": q.spec.name, "target": q.spec.target}))
+        .filter(|q| !matches!(q.spec.target, QuickConnectTarget::User { .. }))
+        .map(|q| {
+            let to = match &q.spec.target {
+                QuickConnectTarget::PhoneNumber { phone_number } => phone_number.clone(),
+                QuickConnectTarget::Queue { queue, .. } => queue_names
+                    .get(queue)
+                    .cloned()
+                    .unwrap_or_else(|| queue.clone()),
+                QuickConnectTarget::User { user, .. } => user.clone(),
+            };
+            json!({"id": q.id, "name": q.spec.name, "to": to, "target": q.spec.target})
+        })
         .collect();
     let state = app
         .routing
@@ -530,9 +548,24 @@ async fn handle(
                         AgentAction::TransferToNumber(phone_number),
                     )
                 }
-                Some(_) => error(
+                Some(QuickConnectTarget::Queue { queue, .. }) => {
+                    match voice.app().store.get::<Queue>(&queue).await {
+                        Ok(Some(q)) => post(
+                            voice,
+                            line,
+                            &contact,
+                            agent,
+                            AgentAction::TransferToQueue(q.id, q.spec.name),
+                        ),
+                        _ => error(
+                            "quick_connect",
+                            format!("the queue '{queue}' does not exist"),
+                        ),
+                    }
+                }
+                Some(QuickConnectTarget::User { .. }) => error(
                     "quick_connect",
-                    "only phone-number quick connects can be used from the CCP so far",
+                    "transfers to an agent are not available yet; use a queue or a number",
                 ),
                 None => error(
                     "quick_connect",

@@ -186,6 +186,31 @@ impl Voice {
         }
     }
 
+    /// Inputs for `also` go to the call handling `contact` too (a transfer
+    /// to a queue makes a new contact for the same call).
+    pub fn also_route(&self, contact: &str, also: &str) {
+        let mut calls = lock(&self.inner.calls);
+        if let Some(tx) = calls.get(contact).cloned() {
+            calls.insert(also.to_string(), tx);
+        }
+    }
+
+    /// Stops routing inputs for `contact` (a refused transfer's new id).
+    pub fn forget_id(&self, contact: &str) {
+        lock(&self.inner.calls).remove(contact);
+    }
+
+    /// The call goes on as `next`: its SIP dialogs now belong to `next`,
+    /// and `previous` no longer reaches it.
+    pub fn switch_id(&self, previous: &str, next: &str) {
+        let mut ids = lock(&self.inner.call_ids);
+        for bound in ids.values_mut().filter(|c| c.as_str() == previous) {
+            *bound = next.to_string();
+        }
+        drop(ids);
+        lock(&self.inner.calls).remove(previous);
+    }
+
     /// Delivers inputs for `contact` to `tx` from now on.
     pub fn track_call(&self, contact: &str, tx: mpsc::UnboundedSender<CallInput>) {
         lock(&self.inner.calls).insert(contact.to_string(), tx);

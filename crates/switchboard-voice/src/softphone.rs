@@ -67,6 +67,8 @@ pub enum LineEvent {
     Contact { contact: ContactView },
     /// A contact is no longer the agent's (rescinded, missed, closed).
     ContactGone { contact: String },
+    /// Something the agent should read (an action that could not be done).
+    Notice { message: String },
     /// The audio path: which peer connection carries the agent's audio
     /// (a page whose own is not it is not the softphone now), whether it is
     /// up, how many audio packets came from it, and the level heard (0..1, RMS).
@@ -217,6 +219,11 @@ impl Line {
             v.clone()
         };
         self.emit(LineEvent::Contact { contact: view });
+    }
+
+    /// Tells the agent's pages something went wrong with what they asked.
+    pub fn notice(&self, message: String) {
+        self.emit(LineEvent::Notice { message });
     }
 
     pub fn set_muted(&self, contact: &str, muted: bool) {
@@ -625,6 +632,7 @@ mod tests {
             .map(|e| match e {
                 LineEvent::Contact { contact } => contact.state,
                 LineEvent::ContactGone { .. } => "gone".into(),
+                LineEvent::Notice { .. } => "notice".into(),
                 LineEvent::Media { .. } => "media".into(),
             })
             .collect();

@@ -93,7 +93,14 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     rig.call(
         "POST",
         "/quick-connects",
-        Some(json!({"name": "Support line", "target": {"type": "PHONE_NUMBER", "phone_number": "+447911123456"}})),
+                Some(json!({"name": "Support line", "target": {"type": "PHONE_NUMBER", "phone_number": "+447911123456"}})),
+        None,
+    )
+    .await;
+    rig.call(
+        "POST",
+        "/quick-connects",
+        Some(json!({"name": "Back to the queue", "target": {"type": "QUEUE", "queue": "BasicQueue"}})),
         None,
     )
     .await;
@@ -148,7 +155,8 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     };
     let caller = talking_caller();
 
-    // 1. Accept, hold, resume, reload mid-call, hang up, after-contact work.
+    // 1. Accept, hold, resume, reload mid-call, transfer back to the queue,
+    // after-contact work, take the caller again, hang up.
     assert_eq!(next_step(&mut transcript).await, "READY");
     assert_eq!(rig.agent_state_of(AGENT).await, "Available");
     let args = caller_args(&rig, &caller);
@@ -159,7 +167,17 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(next_step(&mut transcript).await, "NEXT");
     let (code, out) = first.await.unwrap();
     assert_eq!(code, 0, "first caller: {out}");
-    let record = ended_for(&rig, 1).await.remove(0);
+    // The first contact ended with the transfer to the queue; the caller
+    // went on as a second contact, which the agent took again.
+    let ended = ended_for(&rig, 2).await;
+    let (record, again) = (ended[0].clone(), ended[1].clone());
+    assert_eq!(record["next_contact_id"], again["id"], "{record:#}");
+    assert_eq!(again["previous_contact_id"], record["id"], "{again:#}");
+    assert_eq!(again["initiation_method"], "TRANSFER");
+    assert_eq!(again["agent"]["username"], AGENT);
+    assert_eq!(again["queue"]["name"], "BasicQueue");
+    assert_eq!(again["disconnect_reason"], "AGENT_DISCONNECT");
+    assert_eq!(again["recording"]["status"], "AVAILABLE");
     assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
     assert_eq!(record["disconnect_reason"], "AGENT_DISCONNECT");
     assert_eq!(record["agent"]["hold_count"], 1);
@@ -233,7 +251,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(code, 0, "second caller: {out}");
     let (code, out) = third.await.unwrap();
     assert_eq!(code, 0, "third party: {out}");
-    let record = ended_for(&rig, 2).await.remove(1);
+    let record = ended_for(&rig, 3).await.remove(2);
     assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
     assert_eq!(
         record["transferred_to_endpoint"]["address"],
@@ -253,7 +271,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(next_step(&mut transcript).await, "DIALED");
     let (code, out) = customer.await.unwrap();
     assert_eq!(code, 0, "called customer: {out}");
-    let record = ended_for(&rig, 3).await.remove(2);
+    let record = ended_for(&rig, 4).await.remove(3);
     assert_eq!(record["initiation_method"], "OUTBOUND", "{record:#}");
     assert_eq!(record["customer_endpoint"]["address"], "+447911123457");
     assert_eq!(record["agent"]["username"], AGENT);

@@ -219,8 +219,12 @@ function onMessage(m) {
       ccp.contacts = new Map(m.contacts.map((c) => [c.contact, c]));
       renderContacts();
       break;
-    case "media":
+        case "media":
       onMedia(m);
+      break;
+    case "notice":
+      toast(m.message);
+      log(`⚠ ${m.message}`);
       break;
     case "answer":
             ccp.myPeer = m.peer;
@@ -404,7 +408,7 @@ function renderContacts() {
       if (targets.length) {
         const picker = el("select", { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer" },
           el("option", { value: "", text: "Transfer…" }),
-          ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.target.phone_number})` })));
+                    ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.to})` })));
         picker.addEventListener("change", () => {
           if (picker.value) send({ type: "transfer", contact: id, quick_connect: picker.value });
         });
