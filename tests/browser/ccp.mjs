@@ -99,6 +99,21 @@ try {
   await page.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
   await screenshot("signed-in-audio-checked");
 
+    // A second tab: it shows the same agent, takes the softphone over, and
+  // the first tab says so and can take it back.
+  const second = await context.newPage();
+  await second.goto(`${CCP_URL}/ccp`);
+  await second.fill("#username", CCP_USER);
+  await second.fill("#password", CCP_PASSWORD);
+  await second.click("#login-button");
+  await second.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
+  await page.waitForSelector("#use-here:not([hidden])", { timeout: 10000 });
+  await screenshot("softphone-in-another-tab");
+  await page.click("#use-here");
+  await page.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
+  await second.waitForSelector("#use-here:not([hidden])", { timeout: 10000 });
+  await second.close();
+
   await goAvailable();
   await screenshot("available");
   step("READY");

@@ -263,8 +263,11 @@ function setState(state, since) {
   const box = $("agent-status");
   box.dataset.state = state;
   $("state-label").textContent = STATE_LABELS[state] || state;
-  const statusNames = (ccp.welcome?.statuses || []).map((s) => s.name);
+    const statusNames = (ccp.welcome?.statuses || []).map((s) => s.name);
   if (statusNames.includes(state)) ccp.lastStatus = state;
+  // The chosen status is in the picker; the label adds what routing says
+  // only when it differs (Incoming, On contact, After contact work...).
+  $("state-label").hidden = statusNames.includes(state);
   showSelected();
   if (changed) log(`Status: ${STATE_LABELS[state] || state}`);
   renderEmpty();
@@ -292,7 +295,8 @@ function onMedia(m) {
   }
   $("check-peer").dataset.ok = String(mine() && ccp.media.connected);
   $("check-path").dataset.ok = String(pathOk());
-  $("meter-bar").style.width = `${Math.min(100, Math.round((m.level || 0) * 400))}%`;
+    const level = mine() ? m.level || 0 : 0;
+  $("meter-bar").style.width = `${Math.min(100, Math.round(level * 400))}%`;
   if (pathOk() && !wasOk) {
     $("media-note").textContent = "Switchboard hears your microphone. You can go Available.";
     log("Audio path tested");
