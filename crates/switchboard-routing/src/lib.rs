@@ -30,4 +30,4 @@ pub mod config;
 pub mod router;
 
 pub use config::*;
-pub use router::{AgentState, Effect, Event, EventError, Refusal, Router, Status};
+pub use router::{AgentState, ContactStage, Effect, Event, EventError, Refusal, Router, Status};

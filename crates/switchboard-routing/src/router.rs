@@ -144,6 +144,15 @@ pub enum Effect {
     },
 }
 
+/// Where a contact stands in routing (see [`Router::contacts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactStage {
+    Waiting,
+    Offered,
+    Connected,
+    AfterContactWork,
+}
+
 /// An event that does not fit the state; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventError {
@@ -452,6 +461,23 @@ impl Router {
     /// Offers made so far.
     pub fn decisions(&self) -> u64 {
         self.decisions
+    }
+
+    /// Every contact routing holds, where it stands, and the agent it is
+    /// with (offered: the first agent offered it). For recovery after a
+    /// restart, not for the routing path.
+    pub fn contacts(&self) -> Vec<(ContactId, ContactStage, Option<AgentId>)> {
+        self.contacts
+            .iter()
+            .map(|(id, c)| match &c.stage {
+                Stage::Waiting => (*id, ContactStage::Waiting, None),
+                Stage::Offered { agents, .. } => {
+                    (*id, ContactStage::Offered, agents.first().copied())
+                }
+                Stage::Connected { agent, .. } => (*id, ContactStage::Connected, Some(*agent)),
+                Stage::Acw { agent, .. } => (*id, ContactStage::AfterContactWork, Some(*agent)),
+            })
+            .collect()
     }
 
     pub fn agent_state(&self, agent: AgentId) -> Option<AgentState> {

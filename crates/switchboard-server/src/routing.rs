@@ -150,6 +150,15 @@ pub struct AgentSnapshot {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// A contact routing holds: `stage` is `waiting`, `offered`, `connected`
+/// or `after_contact_work`; `agent` the agent it is with (or offered to).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactSnapshot {
+    pub contact: String,
+    pub stage: &'static str,
+    pub agent: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueSnapshot {
     pub queue: String,
@@ -242,6 +251,7 @@ enum Command {
     Agents(oneshot::Sender<Vec<AgentSnapshot>>),
     Queues(oneshot::Sender<Vec<QueueSnapshot>>),
     Position(String, oneshot::Sender<Option<(usize, usize)>>),
+    Contacts(oneshot::Sender<Vec<ContactSnapshot>>),
 }
 
 /// Talks to the routing task. Cheap to clone.
@@ -294,6 +304,13 @@ impl RoutingHandle {
             .send(Command::Position(contact.to_string(), tx))
             .await;
         rx.await.ok().flatten()
+    }
+
+    /// Every contact routing holds now (for recovery after a restart).
+    pub async fn contacts(&self) -> Vec<ContactSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Contacts(tx)).await;
+        rx.await.unwrap_or_default()
     }
 
     /// Every routing update from now on.
@@ -477,6 +494,24 @@ impl Service {
                     })
                     .collect();
                 let _ = reply.send(snapshot);
+            }
+            Command::Contacts(reply) => {
+                let list = self
+                    .router
+                    .contacts()
+                    .into_iter()
+                    .map(|(c, stage, agent)| ContactSnapshot {
+                        contact: self.contacts.id(c.0 as u32),
+                        stage: match stage {
+                            r::ContactStage::Waiting => "waiting",
+                            r::ContactStage::Offered => "offered",
+                            r::ContactStage::Connected => "connected",
+                            r::ContactStage::AfterContactWork => "after_contact_work",
+                        },
+                        agent: agent.map(|a| self.agents.id(a.0)),
+                    })
+                    .collect();
+                let _ = reply.send(list);
             }
             Command::Position(contact, reply) => {
                 let position = self

@@ -394,6 +394,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
     tokio::spawn(accept_requests(voice.clone(), incoming));
     tokio::spawn(dialog_events(voice.clone(), state_receiver));
     tokio::spawn(routing_updates(voice.clone()));
+    recover_lost_calls(&voice).await;
     info!(%local_sip, "SIP listening (UDP and TCP)");
     Ok(voice)
 }
@@ -659,6 +660,66 @@ impl Voice {
             record.disconnect_timestamp = Some(chrono::Utc::now());
             record.disconnect_reason = Some("SYSTEM_ERROR".into());
             let _ = self.app().store.put_contact(&record).await;
+        }
+    }
+}
+
+/// After a restart no call survives (its SIP dialogs and media lived in the
+/// old process), but routing, rebuilt from its log, still holds their
+/// contacts. Each is closed as a system error so nobody waits on a call that
+/// is gone: waiting and offered contacts leave routing, connected ones end,
+/// and their agents (like those already in after-contact work) find a card
+/// to close in the CCP.
+async fn recover_lost_calls(voice: &Voice) {
+    let app = voice.app();
+    for c in app.routing.contacts().await {
+        // Only voice contacts are this shell's (a record says which).
+        let Ok(Some(mut record)) = app.store.get_contact(&c.contact).await else {
+            continue;
+        };
+        if record.channel != "VOICE" {
+            continue;
+        }
+        let event = match c.stage {
+            "waiting" | "offered" => Some(switchboard_server::routing::RoutingEvent::Abandon {
+                contact: c.contact.clone(),
+            }),
+            "connected" => Some(switchboard_server::routing::RoutingEvent::ContactEnded {
+                contact: c.contact.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(event) = event {
+            if let Err(e) = app.routing.send(event).await {
+                warn!(contact = %c.contact, "recovery: {e}");
+            }
+        }
+        let now = chrono::Utc::now();
+        if record.state != "ENDED" {
+            warn!(contact = %c.contact, stage = c.stage, "a call lost in a restart is closed");
+            record.state = "ENDED".into();
+            record.disconnect_timestamp = Some(now);
+            record.disconnect_reason = Some("SYSTEM_ERROR".into());
+            if let Err(e) = app.store.put_contact(&record).await {
+                warn!(contact = %c.contact, "recovery: {e}");
+            }
+        }
+        if let (Some(agent), "connected" | "after_contact_work") = (&c.agent, c.stage) {
+            voice.agent_finished(agent, &c.contact);
+            voice
+                .softphones()
+                .line(agent)
+                .put_contact(crate::softphone::ContactView {
+                    contact: c.contact.clone(),
+                    channel: record.channel.clone(),
+                    initiation_method: record.initiation_method.clone(),
+                    customer: record.customer_endpoint.address.clone(),
+                    queue: record.queue.as_ref().map(|q| q.name.clone()),
+                    attributes: record.attributes.clone(),
+                    state: "ended".into(),
+                    muted: false,
+                    since: now,
+                });
         }
     }
 }

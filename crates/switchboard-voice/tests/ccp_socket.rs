@@ -175,3 +175,88 @@ async fn an_agent_whose_ccp_stays_away_is_made_offline() {
     }
     assert_eq!(state, "Offline");
 }
+
+#[tokio::test]
+async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
+    use switchboard_model::ContactRecord;
+    use switchboard_server::routing::RoutingEvent;
+
+    let rig = Rig::new().await;
+    let token = softphone_agent(&rig).await;
+    rig.call(
+        "PUT",
+        "/me/status",
+        Some(json!({"status": "Available"})),
+        Some(&token),
+    )
+    .await;
+    let agent = rig.call("GET", "/me", None, Some(&token)).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let queue = rig.call("GET", "/queues/BasicQueue", None, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A call in progress, as the voice shell leaves it in the store and in
+    // routing: a record, and a contact connected to the agent.
+    let app = rig.voice.app().clone();
+    let mut record = ContactRecord {
+        id: "lost-call".into(),
+        channel: "VOICE".into(),
+        initiation_method: "INBOUND".into(),
+        initiation_timestamp: chrono::Utc::now(),
+        state: "CONNECTED".into(),
+        ..Default::default()
+    };
+    record.customer_endpoint.address = "+447700900123".into();
+    app.store.put_contact(&record).await.unwrap();
+    let routing = &app.routing;
+    routing
+        .send(RoutingEvent::Enqueue {
+            contact: "lost-call".into(),
+            queue,
+            channel: switchboard_model::Channel::Voice,
+            priority: 5,
+            time_adjustment_seconds: 0,
+        })
+        .await
+        .unwrap();
+    routing
+        .send(RoutingEvent::Accept {
+            contact: "lost-call".into(),
+            agent: agent.clone(),
+        })
+        .await
+        .unwrap();
+
+    // The process restarts: routing replays its log, the voice shell starts again.
+    let state = switchboard_server::AppState {
+        routing: switchboard_server::routing::start(app.store.clone())
+            .await
+            .unwrap(),
+        ..app.clone()
+    };
+    let voice = switchboard_voice::start(
+        state.clone(),
+        switchboard_voice::VoiceConfig::local("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let record = app.store.get_contact("lost-call").await.unwrap().unwrap();
+    assert_eq!(record.state, "ENDED");
+    assert_eq!(record.disconnect_reason.as_deref(), Some("SYSTEM_ERROR"));
+    let now = state.routing.agents().await;
+    let me = now.iter().find(|a| a.agent == agent).unwrap();
+    assert_eq!(
+        me.state, "AfterContactWork",
+        "the agent is no longer on a dead call"
+    );
+    let cards = voice.softphones().get(&agent).unwrap().contacts();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(
+        (cards[0].state.as_str(), cards[0].customer.as_str()),
+        ("ended", "+447700900123")
+    );
+    voice.shutdown();
+}
