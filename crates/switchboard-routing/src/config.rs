@@ -55,6 +55,11 @@ pub struct QueueConfig {
     /// An agent must have been idle this long before this queue's contacts are offered to them.
     pub min_agent_idle_ms: Millis,
     pub strategy: Strategy,
+    /// An agent's own queue (Connect's agent queue: transfers to that
+    /// agent wait here): only its owner is offered its contacts, before any
+    /// queue of their routing profile, whatever the profile says.
+    #[serde(default)]
+    pub owner: Option<AgentId>,
 }
 
 impl Default for QueueConfig {
@@ -64,6 +69,7 @@ impl Default for QueueConfig {
             enabled: true,
             min_agent_idle_ms: 0,
             strategy: Strategy::LongestIdle,
+            owner: None,
         }
     }
 }
@@ -124,6 +130,11 @@ impl RoutingConfig {
                         pq.channel, pq.queue.0, pq.channel
                     ));
                 }
+            }
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.owner.is_some_and(|a| a.0 as usize >= self.agents.len()) {
+                return Err(format!("queue {i} belongs to an agent who does not exist"));
             }
         }
         for (i, a) in self.agents.iter().enumerate() {

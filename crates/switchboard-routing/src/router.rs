@@ -332,6 +332,8 @@ pub struct Router {
     profiles: Vec<Profile>,
     /// Per queue and channel: the profiles that take from it, with their delay.
     takers: Vec<[Vec<(ProfileId, Millis)>; 3]>,
+    /// Per agent: their own queue, if they have one.
+    own_queue: Vec<Option<QueueId>>,
     waiting: Vec<[WaitList; 3]>,
     /// Contacts counted against each queue's capacity: waiting or offered.
     in_queue: Vec<u32>,
@@ -351,6 +353,7 @@ impl Router {
         let mut r = Router {
             profiles: vec![],
             takers: vec![],
+            own_queue: vec![],
             waiting: (0..config.queues.len())
                 .map(|_| Default::default())
                 .collect(),
@@ -400,6 +403,12 @@ impl Router {
             for pq in &p.queues {
                 self.takers[pq.queue.0 as usize][pq.channel.index()]
                     .push((ProfileId(i as u32), pq.delay_ms));
+            }
+        }
+        self.own_queue = vec![None; self.config.agents.len()];
+        for (q, qc) in self.config.queues.iter().enumerate() {
+            if let Some(owner) = qc.owner {
+                self.own_queue[owner.0 as usize] = Some(QueueId(q as u32));
             }
         }
     }
@@ -858,6 +867,13 @@ impl Router {
         let c = &self.contacts[&contact];
         let (q, ch) = (c.queue.0 as usize, c.channel);
         let waited = now.saturating_sub(c.enqueued_at);
+        if let Some(owner) = self.config.queues[q].owner {
+            // An agent's own queue: theirs or nobody's; it waits until they can.
+            if self.can_take(owner, ch) {
+                self.offer(now, contact, vec![owner], out);
+            }
+            return;
+        }
         let qc = &self.config.queues[q];
         let idle_before = now.saturating_sub(qc.min_agent_idle_ms);
         let mut best: Option<(u64, Millis, AgentId)> = None;
@@ -965,9 +981,16 @@ impl Router {
         loop {
             let idle_for = now.saturating_sub(self.agents[agent.0 as usize].idle_since);
             let mut best: Option<((u32, WaitKey), ContactId)> = None;
+            let own = self.own_queue.get(agent.0 as usize).copied().flatten();
             for ch in Channel::ALL {
                 if !self.can_take(agent, ch) {
                     continue;
+                }
+                // Contacts transferred to this agent come first (priority 0).
+                if let Some(found) = own.and_then(|q| self.first_eligible(q, ch, now, 0)) {
+                    if best.is_none_or(|b| (0, found.0) < b.0) {
+                        best = Some(((0, found.0), found.1));
+                    }
                 }
                 for (prio, queues) in &self.profiles[profile].groups[ch.index()] {
                     let mut group_best: Option<(WaitKey, ContactId)> = None;

@@ -880,3 +880,61 @@ fn an_agent_calling_out_is_on_that_contact_and_routed_nothing_else_until_after_c
         "an agent being offered a contact cannot call out"
     );
 }
+
+#[test]
+fn a_contact_in_an_agents_own_queue_waits_for_that_agent_and_goes_first() {
+    // Queue 0 is served by the profile; queue 1 is agent 1's own queue.
+    let mut t = T::new(
+        vec![
+            QueueConfig::default(),
+            QueueConfig {
+                owner: Some(AgentId(1)),
+                ..Default::default()
+            },
+        ],
+        vec![profile(vec![pq(0, VOICE, 1, 0)])],
+        &[0, 0],
+        0,
+    );
+    t.available(0, 0);
+    // Agent 0 takes contact 2; contact 3 then waits in the profile's queue.
+    assert_eq!(offers(&t.enqueue(5, 2, 0, VOICE)), [(2, 0)]);
+    assert!(offers(&t.enqueue(6, 3, 0, VOICE)).is_empty());
+    // Contact 1 is agent 1's: nobody else is offered it, even when free.
+    assert!(offers(&t.enqueue(10, 1, 1, VOICE)).is_empty());
+    // Agent 1 arrives: their own contact first, though contact 3 is older.
+    assert_eq!(offers(&t.available(40, 1)), [(1, 1)]);
+    // Once done, agent 1 takes the profile's queue as usual.
+    t.at(
+        50,
+        Event::Accept {
+            contact: ContactId(1),
+            agent: AgentId(1),
+        },
+    );
+    t.at(
+        60,
+        Event::ContactEnded {
+            contact: ContactId(1),
+        },
+    );
+    let out = t.at(
+        70,
+        Event::CloseAcw {
+            agent: AgentId(1),
+            contact: ContactId(1),
+        },
+    );
+    assert_eq!(offers(&out), [(3, 1)]);
+    // An agent's own queue that names nobody real is refused.
+    let bad = RoutingConfig {
+        queues: vec![QueueConfig {
+            owner: Some(AgentId(7)),
+            ..Default::default()
+        }],
+        profiles: vec![],
+        agents: vec![],
+        offer_timeout_ms: 1000,
+    };
+    assert!(Router::new(bad).is_err());
+}

@@ -79,6 +79,12 @@ pub enum RoutingEvent {
     },
 }
 
+/// The routing id of a user's own queue (Connect's agent queue): contacts
+/// transferred to that agent wait there, and only they are offered them.
+pub fn agent_queue(user_id: &str) -> String {
+    format!("agent:{user_id}")
+}
+
 /// Longest queue-time adjustment accepted: a week either way.
 const MAX_ADJUSTMENT_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -810,6 +816,7 @@ impl Service {
         }
         for u in &users {
             self.agents.number(&u.id);
+            self.queues.number(&agent_queue(&u.id));
         }
         // Everything keeps its number; what was deleted stays, disabled.
         let mut config = r::RoutingConfig {
@@ -848,6 +855,7 @@ impl Service {
                     RoutingStrategy::FewestContacts => r::Strategy::FewestContacts,
                     RoutingStrategy::RingAll => r::Strategy::RingAll,
                 },
+                owner: None,
             };
         }
         for p in &profiles {
@@ -873,6 +881,12 @@ impl Service {
                 }
             }
             config.profiles[self.profiles.number(&p.id) as usize] = pc;
+        }
+        for u in &users {
+            config.queues[self.queues.number(&agent_queue(&u.id)) as usize] = r::QueueConfig {
+                owner: Some(r::AgentId(self.agents.number(&u.id))),
+                ..Default::default()
+            };
         }
         for u in &users {
             let profile = self.profiles.get(&u.spec.routing_profile).unwrap_or(0);

@@ -11,7 +11,7 @@
 //!   (with the field at fault), `done` (an action's acknowledgement);
 //! - page to server: `offer` (the softphone's SDP), `set_status`, `accept`,
 //!   `reject`, `mute`, `hold`, `resume`, `end`, `close` (after-contact work done),
-//!   `transfer` (to a queue or phone-number quick connect), `dial` (an outbound
+//!   `transfer` (to a quick connect: agent, queue or number), `dial` (an outbound
 //!   call), `ping`.
 //!
 //! A page that reloads or loses the network sends `hello` again and gets the
@@ -35,9 +35,9 @@ use serde_json::{json, Value};
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::objects::quick_connect::QuickConnectTarget;
 use switchboard_model::objects::user::PhoneType;
-use switchboard_model::{AgentStatus, Queue, QuickConnect};
+use switchboard_model::{AgentStatus, Queue, QuickConnect, User};
 use switchboard_server::auth::Principal;
-use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_server::routing::{agent_queue, RoutingEvent, RoutingUpdate};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
@@ -341,13 +341,20 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
         .into_iter()
         .map(|q| (q.id, q.spec.name))
         .collect();
+    let user_names: std::collections::HashMap<String, String> = app
+        .store
+        .list::<User>()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| (u.id, u.spec.username))
+        .collect();
     let quick_connects: Vec<Value> = app
         .store
         .list::<QuickConnect>()
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|q| !matches!(q.spec.target, QuickConnectTarget::User { .. }))
         .map(|q| {
             let to = match &q.spec.target {
                 QuickConnectTarget::PhoneNumber { phone_number } => phone_number.clone(),
@@ -355,7 +362,10 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
                     .get(queue)
                     .cloned()
                     .unwrap_or_else(|| queue.clone()),
-                QuickConnectTarget::User { user, .. } => user.clone(),
+                QuickConnectTarget::User { user, .. } => user_names
+                    .get(user)
+                    .cloned()
+                    .unwrap_or_else(|| user.clone()),
             };
             json!({"id": q.id, "name": q.spec.name, "to": to, "target": q.spec.target})
         })
@@ -563,10 +573,28 @@ async fn handle(
                         ),
                     }
                 }
-                Some(QuickConnectTarget::User { .. }) => error(
-                    "quick_connect",
-                    "transfers to an agent are not available yet; use a queue or a number",
-                ),
+                Some(QuickConnectTarget::User { user, .. }) => {
+                    let users = voice.app().store.list::<User>().await.unwrap_or_default();
+                    match users
+                        .into_iter()
+                        .find(|u| u.id == user || u.spec.username == user)
+                    {
+                        Some(u) if u.id == agent => {
+                            error("quick_connect", "that quick connect is you")
+                        }
+                        Some(u) => post(
+                            voice,
+                            line,
+                            &contact,
+                            agent,
+                            AgentAction::TransferToQueue(agent_queue(&u.id), u.spec.username),
+                        ),
+                        None => error(
+                            "quick_connect",
+                            format!("the agent '{user}' does not exist"),
+                        ),
+                    }
+                }
                 None => error(
                     "quick_connect",
                     format!("no quick connect '{quick_connect}'"),

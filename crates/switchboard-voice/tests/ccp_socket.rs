@@ -260,3 +260,107 @@ async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
     );
     voice.shutdown();
 }
+
+/// Signs `username` in over the CCP socket.
+async fn ccp_for(rig: &Rig, token: &str) -> Socket {
+    let mut socket = open(rig).await;
+    say(&mut socket, json!({"type": "hello", "token": token})).await;
+    next_of(&mut socket, "welcome").await;
+    socket
+}
+
+/// Waits for a contact card in `state` on the agent's socket; returns its id.
+async fn card(socket: &mut Socket, state: &str) -> String {
+    loop {
+        let event = next_of(socket, "contact").await;
+        if event["contact"]["state"] == state {
+            return event["contact"]["contact"].as_str().unwrap().to_string();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_transfers_a_caller_to_another_agent() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre_for(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+        json!({"phone_type": "SOFT_PHONE"}),
+        ("sam", "Sam", "Reyes"),
+    )
+    .await;
+    rig.call(
+        "POST",
+        "/users",
+        Some(json!({
+            "username": "bo", "first_name": "Bo", "last_name": "Lind", "password": AGENT_PASSWORD,
+            "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
+            "phone_config": {"phone_type": "SOFT_PHONE"}
+        })),
+        None,
+    )
+    .await;
+    rig.call(
+        "POST",
+        "/quick-connects",
+        Some(json!({"name": "Bo directly", "target": {"type": "USER", "user": "bo"}})),
+        None,
+    )
+    .await;
+    let sam_token = rig.login("sam", AGENT_PASSWORD).await;
+    let bo_token = rig.login("bo", AGENT_PASSWORD).await;
+    let mut sam = ccp_for(&rig, &sam_token).await;
+    let mut bo = ccp_for(&rig, &bo_token).await;
+    // Bo is busy on a break: only Sam takes the call from the queue.
+    for (token, status) in [(&bo_token, "Offline"), (&sam_token, "Available")] {
+        rig.call(
+            "PUT",
+            "/me/status",
+            Some(json!({"status": status})),
+            Some(token),
+        )
+        .await;
+    }
+
+    let mut caller = common(&rig, "caller_stays.xml", NUMBER, "127.0.0.1");
+    caller[2] = scenario_pressing("caller_stays.xml", '1');
+    let caller = tokio::spawn(async move { sipp_within(&caller, 60).await });
+    let first = card(&mut sam, "incoming").await;
+    say(&mut sam, json!({"type": "accept", "contact": first})).await;
+    card(&mut sam, "connected").await;
+    say(
+        &mut sam,
+        json!({"type": "transfer", "contact": first, "quick_connect": "Bo directly"}),
+    )
+    .await;
+    card(&mut sam, "ended").await;
+    // The caller waits in Bo's own queue: nobody else is offered it, and Bo
+    // gets it as soon as they are Available.
+    rig.call(
+        "PUT",
+        "/me/status",
+        Some(json!({"status": "Available"})),
+        Some(&bo_token),
+    )
+    .await;
+    let second = card(&mut bo, "incoming").await;
+    assert_ne!(second, first);
+    say(&mut bo, json!({"type": "accept", "contact": second})).await;
+    card(&mut bo, "connected").await;
+    say(&mut bo, json!({"type": "end", "contact": second})).await;
+    card(&mut bo, "ended").await;
+    let (code, out) = caller.await.unwrap();
+    assert_eq!(code, 0, "caller: {out}");
+
+    let ended = rig.ended(2).await;
+    let old = ended.iter().find(|r| r["id"] == first.as_str()).unwrap();
+    let new = ended.iter().find(|r| r["id"] == second.as_str()).unwrap();
+    assert_eq!(old["agent"]["username"], "sam");
+    assert_eq!(old["next_contact_id"], second.as_str());
+    assert_eq!(new["previous_contact_id"], first.as_str());
+    assert_eq!(new["initiation_method"], "TRANSFER");
+    assert_eq!(new["agent"]["username"], "bo");
+    assert_eq!(new["queue"]["name"], "bo", "{new:#}");
+}
