@@ -264,6 +264,15 @@ impl ChatRoom {
         if let Some(p) = self.participants.get_mut(participant) {
             p.present = false;
         }
+        let agents_left = !self
+            .participants
+            .values()
+            .any(|p| p.present && p.role == Role::Agent);
+        if agents_left {
+            // Nobody is waiting for the customer any more (a transfer, say).
+            self.owed_since_ms = None;
+            self.warned = false;
+        }
         let mut kept = vec![self.push(participant, ItemKind::Left, now_ms).seq];
         if role == Role::Customer {
             kept.push(self.end_with("CUSTOMER_DISCONNECT", now_ms).seq);
@@ -314,9 +323,12 @@ impl ChatRoom {
                 self.owed_since_ms = None;
                 self.warned = false;
             }
-            Role::Agent | Role::System => {
+            // Only an agent waits for an answer: the flow's messages ("an
+            // agent will be with you") ask nothing of a queued customer.
+            Role::Agent => {
                 self.owed_since_ms.get_or_insert(now_ms);
             }
+            Role::System => {}
         }
         let seq = self
             .push(
@@ -411,9 +423,9 @@ impl ChatRoom {
         }
         let idle = self.owed_since_ms.map(|t| {
             if self.warned {
-                t + self.limits.idle_disconnect_ms
+                t.saturating_add(self.limits.idle_disconnect_ms)
             } else {
-                t + self.limits.idle_warning_ms
+                t.saturating_add(self.limits.idle_warning_ms)
             }
         });
         Some(idle.map_or(self.ends_at_ms, |i| i.min(self.ends_at_ms)))
@@ -431,12 +443,12 @@ impl ChatRoom {
             return Some(Timeout::Expired);
         }
         let owed = self.owed_since_ms?;
-        if !self.warned && now_ms >= owed + self.limits.idle_warning_ms {
+        if !self.warned && now_ms >= owed.saturating_add(self.limits.idle_warning_ms) {
             self.warned = true;
             self.system_says(IDLE_WARNING, now_ms);
             return Some(Timeout::IdleWarning);
         }
-        if self.warned && now_ms >= owed + self.limits.idle_disconnect_ms {
+        if self.warned && now_ms >= owed.saturating_add(self.limits.idle_disconnect_ms) {
             self.system_says(IDLE_CLOSED, now_ms);
             self.end_with("CUSTOMER_IDLE", now_ms);
             return Some(Timeout::IdleDisconnect);

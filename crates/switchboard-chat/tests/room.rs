@@ -178,7 +178,16 @@ fn an_idle_customer_is_warned_then_disconnected_but_only_when_they_owe_a_reply()
     };
     let mut c = ChatRoom::new("c1", limits, 0, 25 * HOUR);
     c.join("cust", "Dana", Role::Customer, 0).unwrap();
-    // Waiting in the queue is not idling: nobody asked them anything.
+    // Waiting in the queue is not idling: the flow's messages ask nothing.
+    c.join("flow", "Switchboard", Role::System, 0).unwrap();
+    c.send(
+        "flow",
+        "text/plain",
+        "An agent will be with you shortly.",
+        None,
+        0,
+    )
+    .unwrap();
     assert_eq!(c.tick(60_000), None);
     c.join("ag", "Sam", Role::Agent, 60_000).unwrap();
     c.send("ag", "text/plain", "How can I help?", None, 60_000)
@@ -193,10 +202,32 @@ fn an_idle_customer_is_warned_then_disconnected_but_only_when_they_owe_a_reply()
     c.send("ag", "text/plain", "Anything else?", None, 70_000)
         .unwrap();
     assert_eq!(c.tick(71_000), Some(Timeout::IdleWarning));
-    assert_eq!(c.tick(73_000), Some(Timeout::IdleDisconnect));
+    // An agent leaving (a transfer) stops the clock.
+    c.leave("ag", 71_500).unwrap();
+    assert_eq!(c.tick(80_000), None);
+    c.join("ag", "Sam", Role::Agent, 80_000).unwrap();
+    c.send("ag", "text/plain", "Still there?", None, 80_000)
+        .unwrap();
+    assert_eq!(c.tick(81_000), Some(Timeout::IdleWarning));
+    assert_eq!(c.tick(83_000), Some(Timeout::IdleDisconnect));
     assert!(c.is_ended());
     let last = c.items().last().unwrap();
     assert!(matches!(&last.kind, ItemKind::Ended { reason } if reason == "CUSTOMER_IDLE"));
+}
+
+#[test]
+fn limits_that_never_run_out_do_not_overflow() {
+    let limits = Limits {
+        idle_warning_ms: u64::MAX,
+        idle_disconnect_ms: u64::MAX,
+        ..Limits::default()
+    };
+    let mut c = ChatRoom::new("c1", limits, 5, u64::MAX);
+    c.join("cust", "Dana", Role::Customer, 5).unwrap();
+    c.join("ag", "Sam", Role::Agent, 5).unwrap();
+    c.send("ag", "text/plain", "hi", None, 10).unwrap();
+    assert_eq!(c.next_wake(), Some(u64::MAX));
+    assert_eq!(c.tick(u64::MAX - 1), None);
 }
 
 #[test]

@@ -475,16 +475,19 @@ impl Router {
     /// Every contact routing holds, where it stands, and the agent it is
     /// with (offered: the first agent offered it). For recovery after a
     /// restart, not for the routing path.
-    pub fn contacts(&self) -> Vec<(ContactId, ContactStage, Option<AgentId>)> {
+    pub fn contacts(&self) -> Vec<(ContactId, Channel, ContactStage, Option<AgentId>)> {
         self.contacts
             .iter()
-            .map(|(id, c)| match &c.stage {
-                Stage::Waiting => (*id, ContactStage::Waiting, None),
-                Stage::Offered { agents, .. } => {
-                    (*id, ContactStage::Offered, agents.first().copied())
-                }
-                Stage::Connected { agent, .. } => (*id, ContactStage::Connected, Some(*agent)),
-                Stage::Acw { agent, .. } => (*id, ContactStage::AfterContactWork, Some(*agent)),
+            .map(|(id, c)| {
+                let (stage, agent) = match &c.stage {
+                    Stage::Waiting => (ContactStage::Waiting, None),
+                    Stage::Offered { agents, .. } => {
+                        (ContactStage::Offered, agents.first().copied())
+                    }
+                    Stage::Connected { agent, .. } => (ContactStage::Connected, Some(*agent)),
+                    Stage::Acw { agent, .. } => (ContactStage::AfterContactWork, Some(*agent)),
+                };
+                (*id, c.channel, stage, agent)
             })
             .collect()
     }

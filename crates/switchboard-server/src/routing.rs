@@ -161,6 +161,7 @@ pub struct AgentSnapshot {
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactSnapshot {
     pub contact: String,
+    pub channel: ModelChannel,
     pub stage: &'static str,
     pub agent: Option<String>,
 }
@@ -506,8 +507,9 @@ impl Service {
                     .router
                     .contacts()
                     .into_iter()
-                    .map(|(c, stage, agent)| ContactSnapshot {
+                    .map(|(c, channel, stage, agent)| ContactSnapshot {
                         contact: self.contacts.id(c.0 as u32),
+                        channel: model_channel(channel),
                         stage: match stage {
                             r::ContactStage::Waiting => "waiting",
                             r::ContactStage::Offered => "offered",
@@ -882,11 +884,18 @@ impl Service {
             }
             config.profiles[self.profiles.number(&p.id) as usize] = pc;
         }
-        for u in &users {
-            config.queues[self.queues.number(&agent_queue(&u.id)) as usize] = r::QueueConfig {
-                owner: Some(r::AgentId(self.agents.number(&u.id))),
-                ..Default::default()
-            };
+        // Every agent ever numbered keeps their own queue's owner, so a
+        // contact waiting there is never offered to someone else; a deleted
+        // user's queue refuses new contacts.
+        let live: std::collections::HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        for (n, id) in self.agents.ids.clone().iter().enumerate() {
+            if let Some(q) = self.queues.get(&agent_queue(id)) {
+                config.queues[q as usize] = r::QueueConfig {
+                    owner: Some(r::AgentId(n as u32)),
+                    enabled: live.contains(id.as_str()),
+                    ..Default::default()
+                };
+            }
         }
         for u in &users {
             let profile = self.profiles.get(&u.spec.routing_profile).unwrap_or(0);

@@ -582,6 +582,13 @@ async fn handle(
                         Some(u) if u.id == agent => {
                             error("quick_connect", "that quick connect is you")
                         }
+                        Some(u) if !takes_voice(voice, &u.spec).await => error(
+                            "quick_connect",
+                            format!(
+                                "{} does not take calls (their routing profile has no voice)",
+                                u.spec.username
+                            ),
+                        ),
                         Some(u) => post(
                             voice,
                             line,
@@ -633,6 +640,24 @@ async fn handle(
                 }
             }
         }
+    }
+}
+
+/// Whether an agent's routing profile takes voice contacts at all.
+async fn takes_voice(voice: &Voice, user: &User) -> bool {
+    use switchboard_model::objects::routing_profile::Channel;
+    match voice
+        .app()
+        .store
+        .get::<switchboard_model::RoutingProfile>(&user.routing_profile)
+        .await
+    {
+        Ok(Some(p)) => p
+            .spec
+            .media_concurrencies
+            .iter()
+            .any(|m| m.channel == Channel::Voice && m.concurrency > 0),
+        _ => false,
     }
 }
 

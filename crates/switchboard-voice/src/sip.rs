@@ -637,6 +637,10 @@ impl Voice {
         customer_dialog: &InviteDialog,
         error: tokio::task::JoinError,
     ) {
+        // A transfer to a queue moves the call to a new contact id; the
+        // SIP binding follows it, so it names the contact the call was on.
+        let current = lock(&self.inner.call_ids).get(call_id).cloned();
+        let contact_id = current.as_deref().unwrap_or(contact_id);
         tracing::error!(contact = %contact_id, "call task failed: {error}");
         let _ = customer_dialog.bye().await;
         self.forget(contact_id, call_id);
@@ -655,7 +659,12 @@ impl Voice {
             })
             .await;
         self.softphones().call_gone(contact_id);
+        // The call's own record writer may still be saving; give it a moment.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         if let Ok(Some(mut record)) = self.app().store.get_contact(contact_id).await {
+            if record.state == "ENDED" {
+                return;
+            }
             record.state = "ENDED".into();
             record.disconnect_timestamp = Some(chrono::Utc::now());
             record.disconnect_reason = Some("SYSTEM_ERROR".into());
@@ -672,12 +681,26 @@ impl Voice {
 /// to close in the CCP.
 async fn recover_lost_calls(voice: &Voice) {
     let app = voice.app();
+    let states: HashMap<String, String> = app
+        .routing
+        .agents()
+        .await
+        .into_iter()
+        .map(|a| (a.agent, a.state))
+        .collect();
     for c in app.routing.contacts().await {
-        // Only voice contacts are this shell's (a record says which).
-        let Ok(Some(mut record)) = app.store.get_contact(&c.contact).await else {
-            continue;
+        let record = match app.store.get_contact(&c.contact).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(contact = %c.contact, "recovery: {e}");
+                continue;
+            }
         };
-        if record.channel != "VOICE" {
+        // Only voice contacts are this shell's (a record says which; a
+        // voice contact routed before its record was written has none).
+        let channel_ok = record.as_ref().is_none_or(|r| r.channel == "VOICE")
+            && c.channel == switchboard_model::Channel::Voice;
+        if !channel_ok {
             continue;
         }
         let event = match c.stage {
@@ -694,6 +717,10 @@ async fn recover_lost_calls(voice: &Voice) {
                 warn!(contact = %c.contact, "recovery: {e}");
             }
         }
+        let Some(mut record) = record else {
+            warn!(contact = %c.contact, "a call lost in a restart, with no record, left routing");
+            continue;
+        };
         let now = chrono::Utc::now();
         if record.state != "ENDED" {
             warn!(contact = %c.contact, stage = c.stage, "a call lost in a restart is closed");
@@ -705,7 +732,13 @@ async fn recover_lost_calls(voice: &Voice) {
             }
         }
         if let (Some(agent), "connected" | "after_contact_work") = (&c.agent, c.stage) {
-            voice.agent_finished(agent, &c.contact);
+            // Ending a connected contact just put its agent in after-contact
+            // work; one already there is only noted if routing has not moved
+            // them on since (a timer due during the downtime).
+            let in_acw = states.get(agent).map(String::as_str) == Some("AfterContactWork");
+            if c.stage == "connected" || in_acw {
+                voice.agent_finished(agent, &c.contact);
+            }
             voice
                 .softphones()
                 .line(agent)
