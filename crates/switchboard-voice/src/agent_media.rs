@@ -48,6 +48,22 @@ pub struct BrowserLeg {
     pub law: Law,
     pub packets_in: u64,
     pub packets_out: u64,
+    /// The line's lost count when this leg began (its loss is what came after).
+    pub lost_at_start: u64,
+}
+
+impl BrowserLeg {
+    pub fn new(line: Arc<Line>, from_browser: Option<mpsc::Receiver<Frame>>, law: Law) -> Self {
+        let lost_at_start = line.quality().lost_total;
+        BrowserLeg {
+            line,
+            from_browser,
+            law,
+            packets_in: 0,
+            packets_out: 0,
+            lost_at_start,
+        }
+    }
 }
 
 // One per call, moved rarely: the size difference between a phone's RTP
@@ -93,14 +109,16 @@ impl AgentMedia {
     pub fn quality(&self) -> LegQuality {
         match self {
             AgentMedia::Phone(leg) => leg.quality(),
-            // Loss and jitter on the WebRTC leg are the browser's business
-            // (it reports them in its own statistics); we count what arrived.
-            AgentMedia::Browser(b) => LegQuality {
-                packets_received: b.packets_in,
-                packets_lost: 0,
-                jitter_ms: 0.0,
-                peer_reported_loss_percent: None,
-            },
+            // str0m's receive statistics (RTCP), across page reloads.
+            AgentMedia::Browser(b) => {
+                let q = b.line.quality();
+                LegQuality {
+                    packets_received: b.packets_in,
+                    packets_lost: q.lost_total.saturating_sub(b.lost_at_start),
+                    jitter_ms: q.jitter_ms,
+                    peer_reported_loss_percent: q.browser_loss.map(|f| f64::from(f) * 100.0),
+                }
+            }
         }
     }
 

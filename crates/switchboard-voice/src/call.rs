@@ -351,13 +351,7 @@ impl Call {
         self.agent = Some(AgentLeg {
             agent: o.agent.clone(),
             username: o.username.clone(),
-            media: AgentMedia::Browser(BrowserLeg {
-                line: o.line,
-                from_browser,
-                law: self.customer.law(),
-                packets_in: 0,
-                packets_out: 0,
-            }),
+            media: AgentMedia::Browser(BrowserLeg::new(o.line, from_browser, self.customer.law())),
             sip_call_id: String::new(),
             dialog: None,
             connected_at: Some(at),
@@ -1371,13 +1365,7 @@ impl Call {
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username: user.username.clone(),
-            media: AgentMedia::Browser(BrowserLeg {
-                line,
-                from_browser: None,
-                law: self.customer.law(),
-                packets_in: 0,
-                packets_out: 0,
-            }),
+            media: AgentMedia::Browser(BrowserLeg::new(line, None, self.customer.law())),
             sip_call_id: String::new(),
             dialog: None,
             connected_at: None,
@@ -1808,6 +1796,7 @@ impl Call {
         }
         info!(contact = %self.contact_id, next = %next, queue = %queue_name, "the agent transfers the caller to a queue");
         let ended = now();
+        let agent_quality = self.agent.as_ref().map(|a| a.media.quality());
         if let Some(a) = self.drop_agent_leg(|_| true) {
             self.agent_done(&a, ended).await;
             self.stop_ringing(&a).await;
@@ -1816,7 +1805,7 @@ impl Call {
         self.store_recording(ended).await;
         self.ctr.quality = Some(CallQuality {
             customer: self.customer.quality(),
-            agent: None,
+            agent: agent_quality,
         });
         self.ctr.next_contact_id = Some(next.clone());
         self.ctr.disconnect_timestamp = Some(ended);

@@ -38,6 +38,8 @@ use tracing::{debug, info, warn};
 const TO_BROWSER_FRAMES: usize = 32;
 /// Audio frames from the browser waiting for the call.
 const TO_CALL_FRAMES: usize = 32;
+/// How often str0m reports loss and jitter (RTCP's usual 5 s).
+const STATS_EVERY: Duration = Duration::from_secs(5);
 /// How often the CCP hears the level of the audio we receive from it.
 const LEVEL_EVERY: Duration = Duration::from_millis(500);
 
@@ -104,6 +106,22 @@ struct LineState {
     /// The call the agent's audio goes to.
     to_call: Option<(String, mpsc::Sender<Frame>)>,
     contacts: BTreeMap<String, ContactView>,
+    /// Audio from the browser lost on the way, over every peer connection
+    /// (str0m's receive statistics), and the latest interarrival jitter.
+    lost_total: u64,
+    peer_lost: u64,
+    jitter_ms: f64,
+    /// What the browser reports losing of our audio (fraction, RTCP).
+    browser_loss: Option<f32>,
+}
+
+/// The browser leg's audio quality, as str0m measures it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LineQuality {
+    /// Packets from the browser lost so far on this line (all peer connections).
+    pub lost_total: u64,
+    pub jitter_ms: f64,
+    pub browser_loss: Option<f32>,
 }
 
 /// One agent's softphone.
@@ -295,6 +313,33 @@ impl Line {
         }
     }
 
+    pub fn quality(&self) -> LineQuality {
+        let s = lock(&self.state);
+        LineQuality {
+            lost_total: s.lost_total,
+            jitter_ms: s.jitter_ms,
+            browser_loss: s.browser_loss,
+        }
+    }
+
+    fn note_ingress(&self, peer: u64, lost: u64, jitter_ms: f64) {
+        let mut s = lock(&self.state);
+        if s.peer.as_ref().map(|p| p.id) != Some(peer) {
+            return;
+        }
+        let more = lost.saturating_sub(s.peer_lost);
+        s.peer_lost = lost;
+        s.lost_total += more;
+        s.jitter_ms = jitter_ms;
+    }
+
+    fn note_egress(&self, peer: u64, loss: Option<f32>) {
+        let mut s = lock(&self.state);
+        if s.peer.as_ref().map(|p| p.id) == Some(peer) && loss.is_some() {
+            s.browser_loss = loss;
+        }
+    }
+
     fn heard(&self, frame: Frame) {
         let mut s = lock(&self.state);
         s.packets += 1;
@@ -344,6 +389,7 @@ impl Line {
         }
         s.media_connected = false;
         s.packets = 0;
+        s.peer_lost = 0;
         drop(s);
         // Tells the other pages their softphone was taken over.
         self.emit(self.media());
@@ -415,6 +461,7 @@ pub async fn answer_offer(
     let mut rtc = RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
         .set_ice_lite(true)
+        .set_stats_interval(Some(STATS_EVERY))
         .clear_codecs()
         .enable_pcmu(true, false)
         .enable_pcma(true, false)
@@ -507,6 +554,16 @@ async fn run_peer(
                         return;
                     }
                     Event::MediaAdded(m) => audio = Some(m.mid),
+                    Event::MediaIngressStats(st) => {
+                        // Sent (the browser's sender reports) minus received.
+                        let lost = st
+                            .remote
+                            .as_ref()
+                            .map_or(0, |r| r.packets.saturating_sub(st.packets));
+                        // Jitter in RTP units of G.711's 8 kHz clock.
+                        line.note_ingress(peer, lost, f64::from(st.jitter) / 8.0);
+                    }
+                    Event::MediaEgressStats(st) => line.note_egress(peer, st.loss),
                     Event::MediaData(data) => {
                         let law = match data.params.spec().codec {
                             Codec::PCMU => Law::MuLaw,

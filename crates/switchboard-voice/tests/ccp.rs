@@ -178,6 +178,19 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(again["queue"]["name"], "BasicQueue");
     assert_eq!(again["disconnect_reason"], "AGENT_DISCONNECT");
     assert_eq!(again["recording"]["status"], "AVAILABLE");
+    // The browser leg's quality, from str0m's statistics: audio arrived, none lost on loopback.
+    for r in [&record, &again] {
+        let agent_leg = &r["quality"]["agent"];
+        assert!(
+            agent_leg["packets_received"].as_u64().unwrap() > 100,
+            "{agent_leg}"
+        );
+        assert_eq!(agent_leg["packets_lost"], 0, "{agent_leg}");
+        assert!(
+            agent_leg["jitter_ms"].as_f64().unwrap() < 60.0,
+            "{agent_leg}"
+        );
+    }
     assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
     assert_eq!(record["disconnect_reason"], "AGENT_DISCONNECT");
     assert_eq!(record["agent"]["hold_count"], 1);
