@@ -1424,22 +1424,7 @@ impl Call {
         let shown = caller_id
             .or_else(|| route.caller_id.clone())
             .unwrap_or_else(|| self.ctr.customer_endpoint.address.clone());
-        let caller = format!("sip:{}@{}", sip_user(&shown), self.voice.local_sip());
-        let option = InviteOption {
-            caller_display_name: Some(shown),
-            caller: caller.as_str().try_into().unwrap_or_default(),
-            callee: route.uri.clone(),
-            contact: self.voice.contact_uri(),
-            destination: Some(SipAddr::new(
-                rsipstack::sip::Transport::Udp,
-                route.destination.into(),
-            )),
-            credential: route.credential.clone(),
-            content_type: Some("application/sdp".into()),
-            offer: Some(offer),
-            call_id: Some(sip_call_id.clone()),
-            ..Default::default()
-        };
+        let option = route.invite(&self.voice, shown, offer, &sip_call_id);
         self.voice.bind_call_id(&sip_call_id, &self.contact_id);
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
@@ -2028,6 +2013,35 @@ pub struct PhoneRoute {
     /// The number the trunk presents on calls out, if it sets one (carriers
     /// often refuse numbers that are not the customer's own).
     pub caller_id: Option<String>,
+}
+
+impl PhoneRoute {
+    /// The INVITE to this phone: showing `shown` as the caller, offering
+    /// `offer` (SDP), with the route's credentials for a digest challenge.
+    pub fn invite(
+        &self,
+        voice: &Voice,
+        shown: String,
+        offer: Vec<u8>,
+        sip_call_id: &str,
+    ) -> InviteOption {
+        let caller = format!("sip:{}@{}", sip_user(&shown), voice.local_sip());
+        InviteOption {
+            caller_display_name: Some(shown),
+            caller: caller.as_str().try_into().unwrap_or_default(),
+            callee: self.uri.clone(),
+            contact: voice.contact_uri(),
+            destination: Some(SipAddr::new(
+                rsipstack::sip::Transport::Udp,
+                self.destination.into(),
+            )),
+            credential: self.credential.clone(),
+            content_type: Some("application/sdp".into()),
+            offer: Some(offer),
+            call_id: Some(sip_call_id.to_string()),
+            ..Default::default()
+        }
+    }
 }
 
 /// "You are caller number 3 in the queue. Your expected wait is about 4 minutes."

@@ -11,8 +11,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::transport::SipAddr;
 use switchboard_media::g711::Law;
 use switchboard_media::sdp::{self, Direction, RemoteAudio};
 use switchboard_model::contact_record::{AgentInfo, Endpoint, QueueInfo};
@@ -140,26 +138,7 @@ async fn ring(
             origin.1,
         );
         let shown = caller_id.clone().unwrap_or_else(|| "anonymous".into());
-        let caller = format!(
-            "sip:{}@{}",
-            shown.trim_start_matches('+'),
-            voice.local_sip()
-        );
-        let option = InviteOption {
-            caller_display_name: Some(shown),
-            caller: caller.as_str().try_into().unwrap_or_default(),
-            callee: route.uri.clone(),
-            contact: voice.contact_uri(),
-            destination: Some(SipAddr::new(
-                rsipstack::sip::Transport::Udp,
-                route.destination.into(),
-            )),
-            credential: route.credential.clone(),
-            content_type: Some("application/sdp".into()),
-            offer: Some(offer),
-            call_id: Some(sip_call_id.clone()),
-            ..Default::default()
-        };
+        let option = route.invite(&voice, shown, offer, &sip_call_id);
         voice.bind_call_id(&sip_call_id, &contact);
         let invite = voice.dialogs().do_invite(option, voice.state_sender());
         tokio::pin!(invite);

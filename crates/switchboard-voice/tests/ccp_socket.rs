@@ -44,19 +44,24 @@ async fn next_of(socket: &mut Socket, kind: &str) -> Value {
     }
 }
 
+/// Sam, a softphone agent on the Basic Routing Profile, signed in.
 async fn softphone_agent(rig: &Rig) -> String {
+    add_softphone_agent(rig, ("sam", "Sam", "Reyes")).await;
+    rig.login("sam", AGENT_PASSWORD).await
+}
+
+async fn add_softphone_agent(rig: &Rig, (username, first_name, last_name): (&str, &str, &str)) {
     rig.call(
         "POST",
         "/users",
         Some(json!({
-            "username": "sam", "first_name": "Sam", "last_name": "Reyes", "password": AGENT_PASSWORD,
+            "username": username, "first_name": first_name, "last_name": last_name, "password": AGENT_PASSWORD,
             "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
             "phone_config": {"phone_type": "SOFT_PHONE"}
         })),
         None,
     )
     .await;
-    rig.login("sam", AGENT_PASSWORD).await
 }
 
 #[tokio::test]
@@ -291,17 +296,7 @@ async fn an_agent_transfers_a_caller_to_another_agent() {
         ("sam", "Sam", "Reyes"),
     )
     .await;
-    rig.call(
-        "POST",
-        "/users",
-        Some(json!({
-            "username": "bo", "first_name": "Bo", "last_name": "Lind", "password": AGENT_PASSWORD,
-            "security_profiles": ["Agent"], "routing_profile": "Basic Routing Profile",
-            "phone_config": {"phone_type": "SOFT_PHONE"}
-        })),
-        None,
-    )
-    .await;
+    add_softphone_agent(&rig, ("bo", "Bo", "Lind")).await;
     rig.call(
         "POST",
         "/quick-connects",
