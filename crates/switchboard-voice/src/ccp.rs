@@ -489,20 +489,18 @@ async fn handle(
             if let Err(e) = mine(&contact, &["incoming"]) {
                 return e;
             }
-            match routing
+            let rejected = routing
                 .send(RoutingEvent::Reject {
                     contact: contact.clone(),
                     agent,
                 })
-                .await
-            {
-                Ok(_) => {
-                    line.remove_contact(&contact);
-                    done("reject")
-                }
+                .await;
+            // Rejected now or withdrawn before: either way the offer is gone.
+            line.remove_contact(&contact);
+            match rejected {
+                Ok(_) => done("reject"),
                 Err(e) => {
                     warn!(agent = %who.user.spec.username, "reject: {e}");
-                    line.remove_contact(&contact);
                     error("contact", "the contact is no longer offered to you")
                 }
             }
@@ -620,25 +618,19 @@ async fn handle(
             if let Err(e) = mine(&contact, &["ended"]) {
                 return e;
             }
-            match routing
+            if let Err(e) = routing
                 .send(RoutingEvent::CloseAcw {
                     agent,
                     contact: contact.clone(),
                 })
                 .await
             {
-                Ok(_) => {
-                    line.remove_contact(&contact);
-                    done("close")
-                }
-                Err(e) => {
-                    // The router has moved on (the work timed out, the
-                    // server restarted): the card has nothing left to close.
-                    warn!(agent = %who.user.spec.username, "close: {e}");
-                    line.remove_contact(&contact);
-                    done("close")
-                }
+                // The router has moved on (the work timed out, the server
+                // restarted): the card has nothing left to close either way.
+                warn!(agent = %who.user.spec.username, "close: {e}");
             }
+            line.remove_contact(&contact);
+            done("close")
         }
     }
 }

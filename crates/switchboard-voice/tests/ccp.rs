@@ -200,31 +200,14 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(record["recording"]["status"], "AVAILABLE");
     let id = record["id"].as_str().unwrap().to_string();
     // The after-contact work the agent closed in the CCP, recorded when it ended.
-    let mut acw = None;
-    for _ in 0..50 {
-        let r = rig
-            .call("GET", &format!("/contacts/{id}"), None, None)
-            .await;
-        acw = r["agent"]["after_contact_work_duration_seconds"].as_f64();
-        if acw.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let acw = rig.with_after_contact_work(&id).await["agent"]
+        ["after_contact_work_duration_seconds"]
+        .as_f64();
     assert!(acw.is_some_and(|s| s > 0.0), "after-contact work: {acw:?}");
 
     // Audio both ways, from the recording: the caller's tone on the left,
     // the browser's fake microphone on the right, also after the reload.
-    let wav = rig
-        .http
-        .get(format!("{}/contacts/{id}/recording", rig.base))
-        .bearer_auth(&rig.token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let wav = rig.recording(&id).await;
     let (customer, agent) = channels(&wav);
     let (customer_rms, agent_rms) = (rms(&customer), rms(&agent));
     println!(
@@ -303,15 +286,11 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         .expect("the browser closed")
         .unwrap();
     assert!(status.success(), "browser: {}", transcript.join("\n"));
-    let mut state = String::new();
-    for _ in 0..100 {
-        state = rig.agent_state_of(AGENT).await;
-        if state == "Offline" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(state, "Offline", "the vanished agent is still routable");
+    assert_eq!(
+        rig.wait_agent_state(AGENT, "Offline").await,
+        "Offline",
+        "the vanished agent is still routable"
+    );
     let waiting = rig.call("GET", "/routing/queues", None, None).await;
     let queued: u64 = waiting["items"]
         .as_array()

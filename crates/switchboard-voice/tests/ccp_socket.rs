@@ -170,15 +170,7 @@ async fn an_agent_whose_ccp_stays_away_is_made_offline() {
     assert_eq!(rig.agent_state_of("sam").await, "Available");
     // Gone for good.
     drop(socket);
-    let mut state = String::new();
-    for _ in 0..50 {
-        state = rig.agent_state_of("sam").await;
-        if state == "Offline" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(state, "Offline");
+    assert_eq!(rig.wait_agent_state("sam", "Offline").await, "Offline");
 }
 
 #[tokio::test]

@@ -103,17 +103,7 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
 
     // The recording: the caller's speech on the left; on the right the
     // agent's phone echoing it, which it could only do if it heard it.
-    let id = record["id"].as_str().unwrap();
-    let wav = rig
-        .http
-        .get(format!("{}/contacts/{id}/recording", rig.base))
-        .bearer_auth(&rig.token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
     let (left, right) = channels(&wav);
     assert!(left.len() > 8000 * 6, "recording is {} samples", left.len());
     let (l, r) = (rms(&left), rms(&right));
@@ -243,27 +233,18 @@ async fn agent_holds_and_resumes_and_the_record_counts_the_hold() {
     assert!(talk > 4.0, "talk {talk}");
     // After the call the agent does after-contact work (1 s here), then is Available again.
     // The contact record then gets the after-contact work's times.
-    for _ in 0..50 {
-        let record = rig
-            .call(
-                "GET",
-                &format!("/contacts/{}", record["id"].as_str().unwrap()),
-                None,
-                None,
-            )
-            .await;
-        if let Some(acw) = record["agent"]["after_contact_work_duration_seconds"].as_f64() {
-            assert!((0.8..3.0).contains(&acw), "ACW {acw}");
-            assert!(record["agent"]["after_contact_work_end_timestamp"].is_string());
-            assert_eq!(rig.agent_state().await, "Available");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "no after-contact work recorded; agent is {}",
-        rig.agent_state().await
-    );
+    let record = rig
+        .with_after_contact_work(record["id"].as_str().unwrap())
+        .await;
+    let Some(acw) = record["agent"]["after_contact_work_duration_seconds"].as_f64() else {
+        panic!(
+            "no after-contact work recorded; agent is {}",
+            rig.agent_state().await
+        );
+    };
+    assert!((0.8..3.0).contains(&acw), "ACW {acw}");
+    assert!(record["agent"]["after_contact_work_end_timestamp"].is_string());
+    assert_eq!(rig.agent_state().await, "Available");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

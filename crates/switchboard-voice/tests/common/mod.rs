@@ -312,6 +312,49 @@ impl Rig {
         self.agent_state_of("deskagent").await
     }
 
+    /// The contact's recording (WAV), as a supervisor downloads it.
+    pub async fn recording(&self, contact: &str) -> Vec<u8> {
+        self.http
+            .get(format!("{}/contacts/{contact}/recording", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// Waits (up to 10 s) for the agent to be in `state`; returns the state last seen.
+    pub async fn wait_agent_state(&self, username: &str, state: &str) -> String {
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = self.agent_state_of(username).await;
+            if seen == state {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        seen
+    }
+
+    /// Waits (up to 5 s) for the contact's record to carry its after-contact
+    /// work (written when the router moves the agent on); the record then.
+    pub async fn with_after_contact_work(&self, contact: &str) -> Value {
+        let mut record = Value::Null;
+        for _ in 0..50 {
+            record = self
+                .call("GET", &format!("/contacts/{contact}"), None, None)
+                .await;
+            if record["agent"]["after_contact_work_duration_seconds"].is_f64() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        record
+    }
+
     pub async fn agent_state_of(&self, username: &str) -> String {
         let agents = self.call("GET", "/routing/agents", None, None).await;
         agents["items"]
