@@ -312,8 +312,14 @@ impl ChatRoom {
                 len: content.len(),
             });
         }
-        let limits = self.limits;
-        if let Some(p) = self.participants.get_mut(participant) {
+                let limits = self.limits;
+        // The flow's own messages are not throttled: a flow may say several
+        // things in a row, and a runaway one is stopped by the step limit.
+        if let Some(p) = self
+            .participants
+            .get_mut(participant)
+            .filter(|p| p.role != Role::System)
+        {
             p.bucket
                 .take(&limits, now_ms)
                 .map_err(|retry_after_ms| ChatError::RateLimited { retry_after_ms })?;

@@ -85,6 +85,18 @@ impl ContactData {
         }
     }
 
+        /// A new chat contact started by a customer called `display_name`
+    /// (Connect's StartChatContact: initiation method API, no phone numbers).
+    pub fn chat(contact_id: &str, display_name: &str) -> Self {
+        Self {
+            channel: "CHAT".into(),
+            initiation_method: "API".into(),
+            customer_address: String::new(),
+            system_address: String::new(),
+            ..Self::voice(contact_id, display_name, "")
+        }
+    }
+
     /// The value a reference reads, if the contact has it.
     pub fn lookup(&self, path: &Path) -> Option<String> {
         let segs: Vec<&str> = path.0.iter().map(String::as_str).collect();

@@ -1043,8 +1043,14 @@ impl Session {
         else {
             unreachable!("awaiting input only after GetParticipantInput")
         };
-        if !*store_input {
-            let key: String = digits.chars().take(1).collect();
+                if !*store_input {
+            // A caller's key is one digit; a chat customer's answer is the
+            // whole message they typed.
+            let key: String = if self.contact.channel == "CHAT" {
+                digits.trim().to_string()
+            } else {
+                digits.chars().take(1).collect()
+            };
             return self.by_condition(a, &key, "NoMatchingCondition");
         }
         if digits.is_empty() {

@@ -54,6 +54,9 @@ pub struct ContactRecord {
     pub attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
+        /// Chat: the transcript kept at the end of the chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<TranscriptInfo>,
     /// Voice: how each leg's audio arrived (from RTP and RTCP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<CallQuality>,
@@ -110,6 +113,19 @@ pub struct AgentInfo {
     /// the routing log.
     #[serde(default)]
     pub number_of_offers: u32,
+}
+
+/// Where a chat's transcript (Connect's JSON shape) was stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TranscriptInfo {
+    /// Object-storage key of the transcript JSON.
+    pub location: String,
+    /// Messages in it (not counting joins, receipts and other events).
+    pub message_count: u64,
+    /// `AVAILABLE`, or `FAILED` with the reason in `status_reason`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

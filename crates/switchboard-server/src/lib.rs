@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod bootstrap;
 pub mod error;
 pub mod extract;
@@ -60,7 +61,9 @@ pub struct AppState {
     pub functions: functions::FunctionClient,
     pub routing: routing::RoutingHandle,
     pub login_throttle: Arc<throttle::LoginThrottle>,
-    pub settings: Arc<Settings>,
+        pub settings: Arc<Settings>,
+    /// Live chats (issue 7): the participant API and the CCP reach them here.
+    pub chat: chat::ChatHub,
 }
 
 /// Liveness: the process answers.
@@ -113,7 +116,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/openapi.json", get(openapi::serve))
+                .route("/api/v1/openapi.json", get(openapi::serve))
+        .merge(chat::api::assets())
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(panic_response))

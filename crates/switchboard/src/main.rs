@@ -122,8 +122,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,
         settings: std::sync::Arc::new(Settings {
             session_ttl: chrono::Duration::hours(cfg.session_hours),
-            ..Settings::default()
+                        ..Settings::default()
         }),
+        chat: Default::default(),
     };
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
@@ -146,7 +147,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
     tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");
     let app = switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
-    axum::serve(listener, app)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     voice.shutdown();

@@ -117,3 +117,34 @@ pub async fn recording(
         .await?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes))
 }
+
+/// A chat's transcript (Connect's JSON), as stored when the chat ended.
+/// Every read is written to the audit log.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/transcript", tag = "Contacts",
+    responses((status = 200, content_type = "application/json"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn transcript(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<impl IntoResponse> {
+    who.require(SEARCH)?;
+    let contact = find(&app, &id).await?;
+    let location = contact
+        .transcript
+        .filter(|t| t.status == "AVAILABLE")
+        .map(|t| t.location)
+        .ok_or_else(|| {
+            ApiError::field(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "id",
+                format!("contact '{id}' has no transcript"),
+            )
+        })?;
+    let bytes = app.blobs.get(&location).await.map_err(ApiError::internal)?;
+    app.store
+        .audit_contact(&who.actor(), "transcript_view", &id)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes))
+}

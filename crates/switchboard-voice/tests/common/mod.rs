@@ -133,6 +133,7 @@ impl Rig {
             login_throttle: Default::default(),
             routing,
             settings: Arc::new(Settings::default()),
+            chat: Default::default(),
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);

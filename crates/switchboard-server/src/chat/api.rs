@@ -1,0 +1,312 @@
+//! The chat's HTTP side: start a chat (Connect's StartChatContact), the
+//! participant's transcript, the WebSocket, and the widget's files.
+//!
+//! Starting a chat needs no sign-in (a company's web page calls it), so it
+//! is open to any origin (CORS) and throttled per client address; it only
+//! runs published inbound contact flows, as a phone number would.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use switchboard_chat::{ChatRoom, Role, Transcript};
+use switchboard_model::{Flow as FlowObject, FlowType};
+use tokio::sync::mpsc;
+use tower_http::cors::{Any, CorsLayer};
+use utoipa::ToSchema;
+
+use super::task::{Chat, ChatInput, NewChat};
+use super::{lock, ChatHub};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+
+use crate::AppState;
+
+/// Connect's limits on ChatDurationInMinutes.
+const MIN_DURATION_MINUTES: u32 = 60;
+const MAX_DURATION_MINUTES: u32 = 10_080;
+const MAX_DISPLAY_NAME: usize = 256;
+const MAX_ATTRIBUTES: usize = 50;
+const MAX_ATTRIBUTE_BYTES: usize = 1024;
+
+const PARTICIPANT_TOKEN: &str = "x-participant-token";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitialMessage {
+    #[serde(default = "plain")]
+    pub content_type: String,
+    pub content: String,
+}
+
+fn plain() -> String {
+    "text/plain".into()
+}
+
+/// Starts a chat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartChat {
+    /// A published contact flow, by id or name.
+    pub flow: String,
+    /// The customer's name as agents see it.
+    pub display_name: String,
+    pub initial_message: Option<InitialMessage>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// 60-10080; 1500 when not given.
+    pub duration_minutes: Option<u32>,
+    /// The same token again (a retried request) returns the same chat.
+    pub client_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Started {
+    pub contact_id: String,
+    pub participant_id: String,
+    /// The customer's secret for the WebSocket and the transcript.
+    pub participant_token: String,
+    pub websocket: &'static str,
+    pub transcript: &'static str,
+}
+
+/// The client's address when the server was started with connect info
+/// (`switchboard serve` is); "unknown" otherwise, which then shares one limit.
+pub struct ClientAddr(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+
+
+fn validate(start: &StartChat, hub: &ChatHub) -> Vec<switchboard_model::FieldError> {
+    use switchboard_model::FieldError;
+    let mut errors = Vec::new();
+    if start.flow.trim().is_empty() {
+        errors.push(FieldError::new("flow", "is required"));
+    }
+    let name = start.display_name.trim();
+    if name.is_empty() {
+        errors.push(FieldError::new("display_name", "is required"));
+    } else if name.chars().count() > MAX_DISPLAY_NAME {
+        errors.push(FieldError::new(
+            "display_name",
+            format!("at most {MAX_DISPLAY_NAME} characters"),
+        ));
+    }
+    if let Some(m) = &start.initial_message {
+        // The room's own rules, tried on a scratch room.
+        let mut room = ChatRoom::new("check", hub.settings().limits, 0, u64::MAX);
+        let _ = room.join("c", "c", Role::Customer, 0);
+        if let Err(e) = room.send("c", &m.content_type, &m.content, None, 0) {
+            let field = match e {
+                switchboard_chat::ChatError::UnsupportedContentType(_) => {
+                    "initial_message.content_type"
+                }
+                _ => "initial_message.content",
+            };
+            errors.push(FieldError::new(field, e.to_string()));
+        }
+    }
+    if start.attributes.len() > MAX_ATTRIBUTES {
+        errors.push(FieldError::new(
+            "attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (k, v) in &start.attributes {
+        if k.trim().is_empty() || k.len() > 128 {
+            errors.push(FieldError::new(
+                "attributes",
+                "names must be 1-128 characters",
+            ));
+        } else if v.len() > MAX_ATTRIBUTE_BYTES {
+            errors.push(FieldError::new(
+                format!("attributes.{k}"),
+                format!("at most {MAX_ATTRIBUTE_BYTES} bytes"),
+            ));
+        }
+    }
+    if let Some(d) = start.duration_minutes {
+        if !(MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&d) {
+            errors.push(FieldError::new(
+                "duration_minutes",
+                format!("must be between {MIN_DURATION_MINUTES} and {MAX_DURATION_MINUTES}"),
+            ));
+        }
+    }
+    if start.client_token.as_ref().is_some_and(|t| t.len() > 128) {
+        errors.push(FieldError::new("client_token", "at most 128 characters"));
+    }
+    errors
+}
+
+/// Starts a chat contact: the flow runs at once; the answer carries the
+/// customer's participant token.
+#[utoipa::path(post, path = "/api/v1/chat/start", tag = "Chat",
+    request_body = StartChat,
+    responses((status = 200, body = Started), (status = 400, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn start(
+    State(app): State<AppState>,
+        ClientAddr(client): ClientAddr,
+    ApiJson(start): ApiJson<StartChat>,
+) -> ApiResult<Json<Started>> {
+    let hub = app.chat.clone();
+    let errors = validate(&start, &hub);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    
+    let now = Instant::now();
+    if let Some(token) = &start.client_token {
+        let mut started = lock(&hub.inner.started);
+        started.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(3600));
+        if let Some((s, _)) = started.get(token) {
+            return Ok(Json(s.clone()));
+        }
+    }
+        let throttle = hub.start_throttle();
+    if let Some(wait) = throttle.blocked(&client, now) {
+        return Err(ApiError::field(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "flow",
+            format!(
+                "too many chats started from this address; try again in {} seconds",
+                wait.as_secs().max(1)
+            ),
+        ));
+    }
+        // Every start counts (the window rule is the one for failed sign-ins).
+    throttle.failed(&client, now);
+    let record = app
+        .store
+        .get::<FlowObject>(start.flow.trim())
+        .await?
+        .filter(|f| f.spec.flow_type == FlowType::ContactFlow)
+        .ok_or_else(|| {
+            ApiError::bad_request("flow", format!("no contact flow '{}'", start.flow.trim()))
+        })?;
+    let flow = crate::flow_shell::load_flow(&app, &record.id, false)
+        .await
+        .map_err(|e| ApiError::bad_request("flow", e))?;
+    hub.listen(&app);
+    let contact_id = uuid::Uuid::new_v4().to_string();
+    let customer = uuid::Uuid::new_v4().to_string();
+    let display_name = start.display_name.trim().to_string();
+    let (token, hash) = hub.issue(&contact_id, &customer, &display_name, Role::Customer);
+    let (tx, inputs) = mpsc::unbounded_channel::<ChatInput>();
+    hub.register(&contact_id, tx);
+    let minutes = start.duration_minutes.map(|m| u64::from(m) * 60);
+    let new = NewChat {
+        contact_id: contact_id.clone(),
+        customer: customer.clone(),
+        display_name,
+        customer_token: hash,
+        flow,
+        flow_id: Some(record.id),
+        attributes: start.attributes,
+        initial_message: start.initial_message.map(|m| (m.content_type, m.content)),
+        duration: minutes.map_or(hub.settings().default_duration, Duration::from_secs),
+        inputs,
+    };
+    tokio::spawn(Chat::run(app.clone(), hub.clone(), new));
+    let started = Started {
+        contact_id,
+        participant_id: customer,
+        participant_token: token,
+        websocket: "/api/v1/chat/connect",
+        transcript: "/api/v1/chat/transcript",
+    };
+    if let Some(t) = start.client_token {
+        lock(&hub.inner.started).insert(t, (started.clone(), now));
+    }
+    Ok(Json(started))
+}
+
+/// The transcript so far, for a participant (Connect's GetTranscript).
+#[utoipa::path(get, path = "/api/v1/chat/transcript", tag = "Chat",
+    params(("x-participant-token" = String, Header, description = "The participant token from the start")),
+    responses((status = 200, description = "Connect's transcript JSON"), (status = 401, body = ApiError)))]
+pub async fn transcript(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Transcript>> {
+    let token = headers
+        .get(PARTICIPANT_TOKEN)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthenticated("send the participant token in X-Participant-Token"))?;
+    let grant = app.chat.grant(token).map_err(ApiError::unauthenticated)?;
+    app.chat
+        .ask(&grant.chat, |reply| ChatInput::Transcript { reply })
+        .await
+        .map(Json)
+        .ok_or_else(|| ApiError::unauthenticated(super::TOKEN_EXPIRED))
+}
+
+/// The routes under `/api/v1/chat`.
+pub fn routes() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(PARTICIPANT_TOKEN)]);
+    Router::new()
+        .route("/chat/start", post(start))
+        .route("/chat/transcript", get(transcript))
+        .route_layer(cors)
+        .route("/chat/connect", get(super::socket::upgrade))
+}
+
+const WIDGET: &str = include_str!("../../web/chat/widget.js");
+const CLIENT: &str = include_str!("../../web/chat/client.js");
+const DEMO: &str = include_str!("../../web/chat/index.html");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Company pages on other origins load the widget as a module.
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The widget's files and a demo page, at `/chat/`.
+pub fn assets() -> Router<AppState> {
+    Router::new()
+        .route("/chat", get(|| async { asset("text/html", DEMO) }))
+        .route("/chat/", get(|| async { asset("text/html", DEMO) }))
+        .route(
+            "/chat/widget.js",
+            get(|| async { asset("text/javascript", WIDGET) }),
+        )
+        .route(
+            "/chat/client.js",
+            get(|| async { asset("text/javascript", CLIENT) }),
+        )
+}
+
+

@@ -1,0 +1,337 @@
+//! The chat channel's shell: runs [`switchboard_chat::ChatRoom`]s for real
+//! customers and agents.
+//!
+//! ```text
+//!  widget ──POST /api/v1/chat/start──▶ api.rs ──spawns──▶ task.rs (one per chat)
+//!  widget ──WS /api/v1/chat/connect──▶ socket.rs ──ChatInput──▶ │ ChatRoom  (order, limits, idle)
+//!  CCP    ──WS /api/v1/chat/connect──▶ socket.rs ◀──broadcast── │ Session   (the flow)
+//!                                                               │ routing   (queue, offers, agents)
+//! ```
+//!
+//! One tokio task owns each chat: the room, the flow session, the contact
+//! record. Everything reaches it as a [`task::ChatInput`] on its channel, so
+//! the order of a chat's messages is the order the task handled them, with
+//! no lock. Every item kept goes out once on the chat's broadcast channel as
+//! ready-made JSON text; a socket subscribes *before* it asks for the
+//! backlog, inside the task's turn, so a reconnecting client misses nothing
+//! and sees nothing twice.
+//!
+//! Participant tokens are bearer secrets: only their SHA-256 is kept. They
+//! outlive the chat by [`ChatSettings::linger`] so a client can read the end
+//! and the transcript, then the task forgets them and exits.
+//!
+//! Agents see their chats in the CCP: the hub hands [`AgentChatEvent`]s to
+//! the sink the voice shell installs ([`ChatHub::set_agent_sink`]), which
+//! shows them next to calls.
+
+pub mod api;
+mod socket;
+mod task;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use switchboard_chat::{Limits, Role};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::routing::RoutingUpdate;
+use crate::AppState;
+
+pub use task::ChatInput;
+
+/// Tunables of the chat channel.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    pub limits: Limits,
+    /// How long participant tokens keep working after the chat ended.
+    pub linger: Duration,
+        /// How long a chat may last when the start request does not say.
+    pub default_duration: Duration,
+    /// Chats one client address may start per minute. Behind a reverse
+    /// proxy every customer has the proxy's address: raise it there.
+    pub starts_per_minute: usize,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            linger: Duration::from_secs(15 * 60),
+            // Connect's default chat duration: 25 hours.
+                        default_duration: Duration::from_secs(1500 * 60),
+            starts_per_minute: 30,
+        }
+    }
+}
+
+/// A chat as an agent's CCP shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChatCard {
+    pub agent: String,
+    pub contact: String,
+    pub initiation_method: String,
+    /// The customer's display name.
+    pub customer: String,
+    pub queue: Option<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// `incoming`, `connected`, `ended` (after-contact work).
+    pub state: String,
+    pub since: DateTime<Utc>,
+    /// The agent's participant token, once connected.
+    pub token: Option<String>,
+}
+
+/// What the CCP should show an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentChatEvent {
+    Card(ChatCard),
+    /// The chat is no longer this agent's (rescinded, transferred, closed).
+    Gone { agent: String, contact: String },
+}
+
+pub type AgentSink = Arc<dyn Fn(AgentChatEvent) + Send + Sync>;
+
+/// Who a participant token belongs to.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The chat (its first contact's id; a transfer keeps it).
+    pub chat: String,
+    pub participant: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Set when the chat ends.
+    expires: Option<Instant>,
+}
+
+/// Why a token was refused.
+pub const TOKEN_UNKNOWN: &str = "this participant token is not valid";
+pub const TOKEN_EXPIRED: &str = "this chat has ended and its token has expired";
+
+/// The registry of live chats. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ChatHub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    settings: ChatSettings,
+    /// Chat id and every contact id the chat has had -> its task.
+    chats: Mutex<HashMap<String, mpsc::UnboundedSender<ChatInput>>>,
+    /// SHA-256 of a participant token -> who it is.
+    tokens: Mutex<HashMap<[u8; 32], Grant>>,
+    /// A start request's client token -> what it started, for an hour.
+    started: Mutex<HashMap<String, (api::Started, Instant)>>,
+        sink: RwLock<Option<AgentSink>>,
+    listening: AtomicBool,
+    throttle: std::sync::OnceLock<crate::throttle::LoginThrottle>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl ChatHub {
+    pub fn new(settings: ChatSettings) -> ChatHub {
+        ChatHub {
+            inner: Arc::new(Inner {
+                settings,
+                ..Default::default()
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &ChatSettings {
+        &self.inner.settings
+    }
+
+        fn start_throttle(&self) -> &crate::throttle::LoginThrottle {
+        self.inner.throttle.get_or_init(|| {
+            crate::throttle::LoginThrottle::new(
+                self.inner.settings.starts_per_minute,
+                Duration::from_secs(60),
+            )
+        })
+    }
+
+    /// Where agents' chat cards go (the CCP). Without a sink they are dropped.
+    pub fn set_agent_sink(&self, sink: AgentSink) {
+        *self.inner.sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
+    fn tell_agent(&self, event: AgentChatEvent) {
+        let sink = self
+            .inner
+            .sink
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(sink) = sink {
+            sink(event);
+        }
+    }
+
+    /// Live chats (not counting those ended and lingering).
+    pub fn len(&self) -> usize {
+        lock(&self.inner.chats)
+            .values()
+            .filter(|tx| !tx.is_closed())
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `contact` is a chat this node runs.
+    pub fn is_chat(&self, contact: &str) -> bool {
+        lock(&self.inner.chats).contains_key(contact)
+    }
+
+    /// Hands `input` to the chat with this id (or contact id); false if it is gone.
+    pub fn post(&self, chat: &str, input: ChatInput) -> bool {
+        let tx = lock(&self.inner.chats).get(chat).cloned();
+        tx.is_some_and(|tx| tx.send(input).is_ok())
+    }
+
+    /// Asks the chat something and waits for the answer.
+    async fn ask<T>(
+        &self,
+        chat: &str,
+        make: impl FnOnce(oneshot::Sender<T>) -> ChatInput,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        if !self.post(chat, make(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+        fn inner_sender(&self, chat: &str) -> Option<mpsc::UnboundedSender<ChatInput>> {
+        lock(&self.inner.chats).get(chat).cloned()
+    }
+
+    fn register(&self, key: &str, tx: mpsc::UnboundedSender<ChatInput>) {
+        lock(&self.inner.chats).insert(key.to_string(), tx);
+    }
+
+    fn forget(&self, keys: &[String], tokens: &[[u8; 32]]) {
+        let mut chats = lock(&self.inner.chats);
+        for k in keys {
+            chats.remove(k);
+        }
+        drop(chats);
+        let mut map = lock(&self.inner.tokens);
+        for t in tokens {
+            map.remove(t);
+        }
+    }
+
+    /// A new participant token for `participant` of `chat`; returns it and its hash.
+    fn issue(
+        &self,
+        chat: &str,
+        participant: &str,
+        display_name: &str,
+        role: Role,
+    ) -> (String, [u8; 32]) {
+        use base64::Engine;
+        let bytes: [u8; 32] = rand::random();
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let h = hash(&token);
+        lock(&self.inner.tokens).insert(
+            h,
+            Grant {
+                chat: chat.to_string(),
+                participant: participant.to_string(),
+                display_name: display_name.to_string(),
+                role,
+                expires: None,
+            },
+        );
+        (token, h)
+    }
+
+    /// The chat ended: its tokens last until `until`.
+    fn expire(&self, tokens: &[[u8; 32]], until: Instant) {
+        let mut map = lock(&self.inner.tokens);
+        for t in tokens {
+            if let Some(g) = map.get_mut(t) {
+                g.expires = Some(until);
+            }
+        }
+    }
+
+    /// Who holds `token`, or why it is refused.
+    pub fn grant(&self, token: &str) -> Result<Grant, &'static str> {
+        match lock(&self.inner.tokens).get(&hash(token)) {
+            Some(g) if g.expires.is_some_and(|t| Instant::now() >= t) => Err(TOKEN_EXPIRED),
+            Some(g) => Ok(g.clone()),
+            None => Err(TOKEN_UNKNOWN),
+        }
+    }
+
+    /// The agent ends a chat they are on (Connect's agent disconnect).
+    pub async fn agent_end(&self, contact: &str, agent: &str) -> Result<(), String> {
+        self.ask(contact, |reply| ChatInput::AgentEnd {
+            agent: agent.to_string(),
+            reply,
+        })
+        .await
+        .unwrap_or_else(|| Err("the chat has ended".into()))
+    }
+
+    /// The agent hands the customer to a queue (id, name) and leaves.
+    pub async fn agent_transfer(
+        &self,
+        contact: &str,
+        agent: &str,
+        queue: (String, String),
+    ) -> Result<(), String> {
+        self.ask(contact, |reply| ChatInput::AgentTransfer {
+            agent: agent.to_string(),
+            queue,
+            reply,
+        })
+        .await
+        .unwrap_or_else(|| Err("the chat has ended".into()))
+    }
+
+    /// Starts passing routing decisions to chats (once per hub).
+    fn listen(&self, app: &AppState) {
+        if self.inner.listening.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let hub = self.clone();
+        let mut updates = app.routing.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match updates.recv().await {
+                    Ok(update) => {
+                        let contact = match &update {
+                            RoutingUpdate::Offer { contact, .. }
+                            | RoutingUpdate::Rescind { contact, .. }
+                            | RoutingUpdate::Connected { contact, .. } => contact,
+                            _ => continue,
+                        };
+                        let contact = contact.clone();
+                        hub.post(&contact, ChatInput::Routing(update));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("chat fell {n} routing updates behind");
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+}
