@@ -337,15 +337,28 @@ fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
     match &a.kind {
         ActionKind::GetParticipantInput { .. } => {
             for (j, c) in t.conditions.iter().enumerate() {
-                let one_key = c.operand.len() == 1
+                                let keys = !c.operand.is_empty()
                     && c.operand
                         .chars()
                         .all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#');
-                if c.operator != Operator::Equals || !one_key {
+                let one_key = keys && c.operand.len() == 1;
+                // A caller presses one key; a chat customer types a word,
+                // so a word is a chat's menu choice (and never a caller's).
+                let word = !keys && !c.operand.trim().is_empty();
+                if c.operator != Operator::Equals || !(one_key || word) {
                     problems.error(
                         format!("{tpath}.Conditions[{j}]"),
                         id,
-                        "a menu condition is Equals one key: 0-9, * or #",
+                        "a menu condition is Equals one key (0-9, * or #) or, for chat, a word",
+                    );
+                } else if word {
+                    problems.warning(
+                        format!("{tpath}.Conditions[{j}]"),
+                        id,
+                        format!(
+                            "'{}' can only match a chat customer's answer; a caller presses one key",
+                            c.operand
+                        ),
                     );
                 }
             }

@@ -42,7 +42,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
 use crate::call::{AgentAction, CallInput};
-use crate::softphone::{answer_offer, Line};
+use crate::softphone::{answer_offer, ContactView, Line};
 use crate::Voice;
 
 /// The longest message a page may send (an SDP offer is a few KiB).
@@ -410,8 +410,9 @@ async fn handle(
     my_peer: &mut Option<u64>,
     request: Request,
 ) -> Value {
-    let agent = who.user.id.clone();
+        let agent = who.user.id.clone();
     let routing = &voice.app().routing;
+    let is_chat = |contact: &str| line.contact(contact).is_some_and(|c| c.channel == "CHAT");
     // The contact must be this agent's, in one of `states`.
     let mine = |contact: &str, states: &[&str]| -> Result<(), Value> {
         match line.contact(contact) {
@@ -452,10 +453,13 @@ async fn handle(
             if !found.spec.enabled {
                 return error("status", format!("'{}' is disabled", found.spec.name));
             }
-            let softphone = who.user.spec.phone_config.phone_type == PhoneType::SoftPhone;
+                        let softphone = who.user.spec.phone_config.phone_type == PhoneType::SoftPhone;
+            // Only an agent who takes calls needs the audio path; a chat-only
+            // agent is ready without a microphone.
             if found.spec.status_type == AgentStatusType::Routable
                 && softphone
                 && !line.media_ready()
+                && takes_voice(voice, &who.user.spec).await
             {
                 return error(
                     "status",
@@ -505,6 +509,22 @@ async fn handle(
                 }
             }
         }
+                Request::Hold { contact }
+        | Request::Resume { contact }
+        | Request::Mute { contact, .. }
+            if is_chat(&contact) =>
+        {
+            error("contact", "a chat cannot be put on hold or muted")
+        }
+        Request::End { contact } if is_chat(&contact) => {
+            if let Err(e) = mine(&contact, &["connected"]) {
+                return e;
+            }
+            match voice.app().chat.agent_end(&contact, &agent).await {
+                Ok(()) => done("contact"),
+                Err(e) => error("contact", e),
+            }
+        }
         Request::Hold { contact } => {
             if let Err(e) = mine(&contact, &["connected"]) {
                 return e;
@@ -536,12 +556,15 @@ async fn handle(
             if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
                 return e;
             }
-            let found = match voice.app().store.list::<QuickConnect>().await {
+                        let found = match voice.app().store.list::<QuickConnect>().await {
                 Ok(list) => list
                     .into_iter()
                     .find(|q| q.id == quick_connect || q.spec.name == quick_connect),
                 Err(e) => return error("quick_connect", e.to_string()),
             };
+            if is_chat(&contact) {
+                return transfer_chat(voice, &contact, agent, found.map(|q| q.spec.target)).await;
+            }
             match found.map(|q| q.spec.target) {
                 Some(QuickConnectTarget::PhoneNumber { phone_number }) => {
                     // Checked here so the agent hears why; the call looks it up again.
@@ -629,6 +652,15 @@ async fn handle(
                 // restarted): the card has nothing left to close either way.
                 warn!(agent = %who.user.spec.username, "close: {e}");
             }
+                        if is_chat(&contact) {
+                // A call notes its after-contact work when the agent's state
+                // leaves it; chats run side by side, so each notes its own.
+                tokio::spawn(crate::sip::record_after_contact_work(
+                    voice.clone(),
+                    contact.clone(),
+                    chrono::Utc::now(),
+                ));
+            }
             line.remove_contact(&contact);
             done("close")
         }
@@ -660,4 +692,88 @@ fn post(voice: &Voice, line: &Line, contact: &str, agent: String, action: AgentA
         line.call_gone(contact);
         error("contact", "the contact has ended")
     }
+}
+
+/// A chat goes to a queue or to an agent (their own queue); a chat has no
+/// phone number to go to.
+async fn transfer_chat(
+    voice: &Voice,
+    contact: &str,
+    agent: String,
+    target: Option<QuickConnectTarget>,
+) -> Value {
+    let app = voice.app();
+    let queue = match target {
+        Some(QuickConnectTarget::Queue { queue, .. }) => {
+            match app.store.get::<Queue>(&queue).await {
+                Ok(Some(q)) => (q.id, q.spec.name),
+                _ => {
+                    return error(
+                        "quick_connect",
+                        format!("the queue '{queue}' does not exist"),
+                    )
+                }
+            }
+        }
+        Some(QuickConnectTarget::User { user, .. }) => {
+            let users = app.store.list::<User>().await.unwrap_or_default();
+            match users
+                .into_iter()
+                .find(|u| u.id == user || u.spec.username == user)
+            {
+                Some(u) if u.id == agent => {
+                    return error("quick_connect", "that quick connect is you")
+                }
+                Some(u) => (agent_queue(&u.id), u.spec.username),
+                None => {
+                    return error(
+                        "quick_connect",
+                        format!("the agent '{user}' does not exist"),
+                    )
+                }
+            }
+        }
+        Some(QuickConnectTarget::PhoneNumber { .. }) => {
+            return error(
+                "quick_connect",
+                "a chat cannot be transferred to a phone number",
+            )
+        }
+        None => return error("quick_connect", "no such quick connect"),
+    };
+    match app.chat.agent_transfer(contact, &agent, queue).await {
+        Ok(()) => done("contact"),
+        Err(e) => error("quick_connect", e),
+    }
+}
+
+/// Shows chats in their agents' CCPs next to calls: the chat shell's cards
+/// become contacts on the agent's line (and so survive a page reload).
+pub(crate) fn show_chats(voice: &Voice) {
+    use switchboard_server::chat::AgentChatEvent;
+    let v = voice.clone();
+    voice
+        .app()
+        .chat
+        .set_agent_sink(Arc::new(move |event| match event {
+            AgentChatEvent::Card(c) => {
+                v.softphones().line(&c.agent).put_contact(ContactView {
+                    contact: c.contact,
+                    channel: "CHAT".into(),
+                    initiation_method: c.initiation_method,
+                    customer: c.customer,
+                    queue: c.queue,
+                    attributes: c.attributes,
+                    state: c.state,
+                    muted: false,
+                    since: c.since,
+                    chat_token: c.token,
+                });
+            }
+            AgentChatEvent::Gone { agent, contact } => {
+                if let Some(line) = v.softphones().get(&agent) {
+                    line.remove_contact(&contact);
+                }
+            }
+        }));
 }

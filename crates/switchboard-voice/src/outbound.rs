@@ -86,6 +86,7 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
         state: "dialing".into(),
         muted: false,
         since: Utc::now(),
+        chat_token: None,
     });
     info!(%contact, agent = %agent.spec.username, %number, "calling out");
     let outbound = OutboundAgent {

@@ -393,7 +393,8 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
     });
     tokio::spawn(accept_requests(voice.clone(), incoming));
     tokio::spawn(dialog_events(voice.clone(), state_receiver));
-    tokio::spawn(routing_updates(voice.clone()));
+        tokio::spawn(routing_updates(voice.clone()));
+    crate::ccp::show_chats(&voice);
     recover_lost_calls(&voice).await;
     info!(%local_sip, "SIP listening (UDP and TCP)");
     Ok(voice)
@@ -696,11 +697,15 @@ async fn recover_lost_calls(voice: &Voice) {
                 continue;
             }
         };
-        // Only voice contacts are this shell's (a record says which; a
-        // voice contact routed before its record was written has none).
-        let channel_ok = record.as_ref().is_none_or(|r| r.channel == "VOICE")
-            && c.channel == switchboard_model::Channel::Voice;
-        if !channel_ok {
+                // Calls and chats both live in this process's memory, so both are
+        // lost in a restart (a record says which channel; a contact routed
+        // before its record was written has none).
+        let chat = c.channel == switchboard_model::Channel::Chat;
+        let channel_ok = match &record {
+            Some(r) => r.channel == if chat { "CHAT" } else { "VOICE" },
+            None => true,
+        };
+        if !channel_ok || (chat && app.chat.is_chat(&c.contact)) {
             continue;
         }
         let event = match c.stage {
@@ -736,7 +741,8 @@ async fn recover_lost_calls(voice: &Voice) {
             // work; one already there is only noted if routing has not moved
             // them on since (a timer due during the downtime).
             let in_acw = states.get(agent).map(String::as_str) == Some("AfterContactWork");
-            if c.stage == "connected" || in_acw {
+                        // A chat's after-contact work is noted when its card is closed.
+            if (c.stage == "connected" || in_acw) && !chat {
                 voice.agent_finished(agent, &c.contact);
             }
             voice
@@ -752,6 +758,7 @@ async fn recover_lost_calls(voice: &Voice) {
                     state: "ended".into(),
                     muted: false,
                     since: now,
+                    chat_token: None,
                 });
         }
     }
@@ -844,11 +851,16 @@ async fn routing_updates(voice: Voice) {
     loop {
         match updates.recv().await {
             Ok(RoutingUpdate::AgentState { agent, state, at }) => {
-                if state != "AfterContactWork" {
-                    // After-contact work is over (closed, or timed out with no page open).
+                                // After-contact work is over (closed, or timed out with no
+                // page open) and nothing else is going on: ended cards go.
+                // While on another contact (chats side by side) they stay
+                // until closed.
+                if !matches!(state.as_str(), "AfterContactWork" | "OnContact" | "Incoming") {
                     if let Some(line) = voice.softphones().get(&agent) {
                         line.clear_ended();
                     }
+                }
+                if state != "AfterContactWork" {
                     let contact = lock(&voice.inner.after_contact_work).remove(&agent);
                     if let Some(contact) = contact {
                         tokio::spawn(record_after_contact_work(voice.clone(), contact, at));
@@ -875,7 +887,7 @@ async fn routing_updates(voice: Voice) {
 /// Writes the end of after-contact work into the contact record (its start
 /// is the disconnect). The call writes its final record just before, so a
 /// record not yet ENDED is read again shortly.
-async fn record_after_contact_work(
+pub(crate) async fn record_after_contact_work(
     voice: Voice,
     contact: String,
     ended: chrono::DateTime<chrono::Utc>,

@@ -57,8 +57,12 @@ pub struct ContactView {
     pub state: String,
     /// The agent's microphone is cut from the call.
     pub muted: bool,
-    /// When the contact entered `state`.
+        /// When the contact entered `state`.
     pub since: DateTime<Utc>,
+    /// A chat's participant token for this agent, once connected: the page
+    /// opens the chat's own WebSocket with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_token: Option<String>,
 }
 
 /// What a line tells the agent's CCP pages.
@@ -678,6 +682,7 @@ mod tests {
             state: "incoming".into(),
             muted: false,
             since: Utc::now(),
+            chat_token: None,
         };
         line.put_contact(view);
         line.set_contact_state("c1", "connected");

@@ -224,15 +224,12 @@ impl ChatHub {
         lock(&self.inner.chats).insert(key.to_string(), tx);
     }
 
-    fn forget(&self, keys: &[String], tokens: &[[u8; 32]]) {
+        /// The chat's task is done. Its tokens stay known (as expired, so a
+    /// late client hears why) for a day, then go with the next prune.
+    fn forget(&self, keys: &[String]) {
         let mut chats = lock(&self.inner.chats);
         for k in keys {
             chats.remove(k);
-        }
-        drop(chats);
-        let mut map = lock(&self.inner.tokens);
-        for t in tokens {
-            map.remove(t);
         }
     }
 
@@ -247,8 +244,17 @@ impl ChatHub {
         use base64::Engine;
         let bytes: [u8; 32] = rand::random();
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        let h = hash(&token);
-        lock(&self.inner.tokens).insert(
+                let h = hash(&token);
+        let mut tokens = lock(&self.inner.tokens);
+        if tokens.len().is_power_of_two() && tokens.len() >= 1024 {
+            // Amortised: prune when the map doubles.
+            let day_ago = Instant::now().checked_sub(Duration::from_secs(24 * 3600));
+            tokens.retain(|_, g| match (g.expires, day_ago) {
+                (Some(e), Some(d)) => e > d,
+                _ => true,
+            });
+        }
+        tokens.insert(
             h,
             Grant {
                 chat: chat.to_string(),

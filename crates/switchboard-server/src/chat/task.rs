@@ -283,25 +283,28 @@ impl Chat {
         chat.start_session(new.flow);
         chat.main_loop().await;
         chat.linger().await;
-        let Chat {
-            hub, keys, tokens, ..
-        } = chat;
-        hub.forget(&keys, &tokens);
+                chat.hub.forget(&chat.keys);
+        drop(chat);
         let _ = writer.await;
     }
 
-    fn save(&mut self) {
+        fn save(&mut self) {
+        self.note_flow_path();
+        self.ctr.attributes = self.contact.attributes.clone();
+        let _ = self.ctr_tx.send(self.ctr.clone());
+    }
+
+    /// Copies the steps the flow took since the last save into the record.
+    fn note_flow_path(&mut self) {
         if let Some(session) = &self.session {
             let trace = session.trace();
             let done = self.ctr.flow_path.len().min(trace.len());
             self.ctr.flow_path.extend(trace[done..].iter().map(|s| FlowStep {
                 action: s.action.clone(),
                 action_type: s.action_type.clone(),
-                branch: s.branch.clone(),
+                                branch: s.branch.clone(),
             }));
         }
-        self.ctr.attributes = self.contact.attributes.clone();
-        let _ = self.ctr_tx.send(self.ctr.clone());
     }
 
     /// Sends every item not yet sent to the chat's sockets.
@@ -997,7 +1000,8 @@ impl Chat {
         if self.phase == Phase::Ended {
             return;
         }
-        self.publish();
+                self.publish();
+        self.note_flow_path();
         self.session = None;
         self.waiting = Waiting::Nothing;
         self.pending.clear();

@@ -23,7 +23,8 @@ pub struct TestApp {
     pub router: Router,
     pub store: Store,
     pub blobs: Blobs,
-    pub admin: String,
+        pub admin: String,
+    pub state: AppState,
     _db: TestDb,
 }
 
@@ -41,6 +42,14 @@ impl Reply {
 }
 
 pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
+    apps_with_chat(settings, Default::default()).await
+}
+
+/// Apps whose chat channel runs with `chat` (short timeouts, say).
+pub async fn apps_with_chat(
+    settings: Settings,
+    chat: switchboard_server::chat::ChatSettings,
+) -> Vec<TestApp> {
     let mut out = Vec::new();
     for (backend, db) in stores().await {
         let store = db.store.clone();
@@ -59,11 +68,13 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
             login_throttle: Default::default(),
             routing: routing.clone(),
             settings: Arc::new(settings.clone()),
+                        chat: switchboard_server::chat::ChatHub::new(chat.clone()),
         };
         let mut app = TestApp {
             backend,
             routing,
-            router: app(state),
+                        router: app(state.clone()),
+            state,
             store,
             blobs,
             admin: String::new(),
@@ -80,6 +91,22 @@ pub async fn apps() -> Vec<TestApp> {
 }
 
 impl TestApp {
+    /// Serves the app on a loopback port (for WebSockets); returns its address.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        addr
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Reply {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();

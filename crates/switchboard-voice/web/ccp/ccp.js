@@ -25,6 +25,12 @@ const CONTACT_LABELS = {
   on_hold: "On hold",
   ended: "After contact work",
 };
+const CHAT_LABELS = {
+  incoming: "Incoming chat",
+  connected: "Chat",
+  ended: "After contact work",
+};
+const labelFor = (c) => (c.channel === "CHAT" ? CHAT_LABELS : CONTACT_LABELS)[c.state] || c.state;
 
 const ccp = {
   socket: null,
@@ -205,7 +211,7 @@ function onMessage(m) {
       const before = ccp.contacts.get(m.contact.contact);
       ccp.contacts.set(m.contact.contact, m.contact);
       if (!before || before.state !== m.contact.state) {
-        log(`${CONTACT_LABELS[m.contact.state] || m.contact.state}: ${m.contact.customer}`);
+        log(`${labelFor(m.contact)}: ${m.contact.customer}`);
       }
       renderContacts();
       break;
@@ -389,6 +395,10 @@ function renderContacts() {
   const list = $("contact-list");
   const cards = [];
   for (const c of [...ccp.contacts.values()].sort((a, b) => a.since.localeCompare(b.since))) {
+    if (c.channel === "CHAT") {
+      cards.push(chatCard(c));
+      continue;
+    }
     const id = c.contact;
     const act = (type) => () => send({ type, contact: id });
     const actions = [];
@@ -446,18 +456,264 @@ function renderContacts() {
       ),
     );
   }
-    list.replaceChildren(...cards);
-    ringing([...ccp.contacts.values()].some((c) => c.state === "incoming"));
+  place(list, cards);
+  forgetChats();
+  const incoming = [...ccp.contacts.values()].filter((c) => c.state === "incoming");
+  ringing(incoming.some((c) => c.channel !== "CHAT"), incoming.some((c) => c.channel === "CHAT"));
+  chime(incoming.filter((c) => c.channel === "CHAT").map((c) => c.contact));
   renderEmpty();
 }
 
+// Puts the cards in order, moving as few nodes as possible: a chat panel
+// taken out of the page loses its scroll position and the agent's focus.
+function place(list, cards) {
+  const keep = new Set(cards);
+  for (const node of [...list.children]) if (!keep.has(node)) node.remove();
+  const focused = document.activeElement;
+  let cursor = list.firstChild;
+  for (const card of cards) {
+    if (card === cursor) cursor = cursor.nextSibling;
+    else list.insertBefore(card, cursor);
+  }
+  if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
+}
+
+// ---------- chats ----------
+//
+// A chat contact's card is kept across renders (unlike a call's): it holds
+// the conversation, the agent's half-written reply and its own participant
+// WebSocket (/api/v1/chat/connect with the contact's chat_token).
+
+const chats = new Map(); // contact id -> { el, top, body, actions, conn, transcript, token, shown }
+window.ccpChats = chats; // for the browser tests
+
+// Loaded on the first chat only: a voice-only day never needs it.
+let chatModule = null;
+const loadChat = () => (chatModule ||= import("/chat/client.js"));
+
+const CHAT_STATUS = {
+  connecting: "Connecting to the chat…",
+  reconnecting: "Connection lost; reconnecting…",
+  ended: "Chat ended",
+  refused: "This chat is no longer open to you",
+  closed: "",
+  connected: "",
+};
+
+function chatCard(c) {
+  const id = c.contact;
+  let view = chats.get(id);
+  if (!view) {
+    view = {
+      el: el("article", { class: "contact chat", "data-contact": id, "data-chat": id, "data-channel": "CHAT" }),
+      top: el("div", { class: "chat-top" }),
+      body: null,
+      actions: el("div", { class: "actions" }),
+      conn: null,
+      transcript: null,
+      token: null,
+      shown: "",
+    };
+    view.el.append(view.top, view.actions);
+    chats.set(id, view);
+  }
+  // Only what changed is drawn again: the conversation is never redrawn.
+  const shown = JSON.stringify(c);
+  if (view.shown !== shown) {
+    view.shown = shown;
+    view.el.dataset.state = c.state;
+    drawChatTop(view, c);
+    drawChatActions(view, c);
+  }
+  if (c.state !== "incoming" && c.chat_token) openChat(view, c);
+  if (view.body) {
+    const over = c.state === "ended" || view.conn?.ended;
+    view.input.disabled = Boolean(over);
+    view.sendButton.disabled = Boolean(over);
+  }
+  return view.el;
+}
+
+function drawChatTop(view, c) {
+  const meta = el("dl", { class: "meta" });
+  const row = (k, v) => meta.append(el("dt", { text: k }), el("dd", { text: v }));
+  row("Queue", c.queue || "—");
+  row("Channel", "Chat");
+  row("Initiated", (c.initiation_method || "").toLowerCase());
+  for (const [k, v] of Object.entries(c.attributes || {})) row(k, v);
+  // Once talking, the details fold away to leave room for the conversation.
+  const details =
+    c.state === "incoming"
+      ? meta
+      : el("details", { class: "chat-details" }, el("summary", { text: `${c.queue || "No queue"} · details` }), meta);
+  view.top.replaceChildren(
+    el(
+      "div",
+      { class: "contact-head" },
+      el("span", { class: "badge", text: labelFor(c) }),
+      el("span", { class: "timer", "data-since": c.since, text: clock(c.since) }),
+    ),
+    el("div", { class: "caller", text: c.customer || "Customer" }),
+    details,
+  );
+}
+
+function drawChatActions(view, c) {
+  const id = c.contact;
+  const act = (type) => () => send({ type, contact: id });
+  const actions = [];
+  if (c.state === "incoming") {
+    actions.push(el("button", { class: "accept", "data-action": "accept", "data-sb": "accept", onclick: act("accept"), text: "Accept" }));
+    actions.push(el("button", { "data-action": "reject", "data-sb": "reject", onclick: act("reject"), text: "Reject" }));
+  } else if (c.state === "connected") {
+    // A chat can only wait in a queue: agent and number quick connects are for calls.
+    const targets = (ccp.welcome?.quick_connects || []).filter((q) => q.target?.type === "QUEUE");
+    if (targets.length) {
+      const picker = el(
+        "select",
+        { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer", "data-sb": "transfer" },
+        el("option", { value: "", text: "Transfer…" }),
+        ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.to})` })),
+      );
+      picker.addEventListener("change", () => {
+        if (picker.value) send({ type: "transfer", contact: id, quick_connect: picker.value });
+      });
+      actions.push(picker);
+    }
+    actions.push(el("button", { class: "danger", "data-action": "end", "data-sb": "end", onclick: act("end"), text: "End chat" }));
+  } else if (c.state === "ended") {
+    actions.push(el("button", { class: "primary", "data-action": "close", "data-sb": "close", onclick: act("close"), text: "Close contact" }));
+  }
+  view.actions.replaceChildren(...actions);
+}
+
+function buildChatBody(view) {
+  view.messages = el("div", { class: "chat-messages", "data-sb": "messages", role: "log", "aria-live": "polite" });
+  view.typing = el("p", { class: "chat-typing", "data-sb": "typing", hidden: "" });
+  view.status = el("p", { class: "chat-status", "data-sb": "status", role: "status" });
+  view.input = el("textarea", { rows: "2", maxlength: "4096", placeholder: "Reply…", "aria-label": "Reply", "data-sb": "input" });
+  view.sendButton = el("button", { class: "primary", type: "button", "data-sb": "send", text: "Send" });
+  const sendNow = () => {
+    const text = view.input.value;
+    if (!view.conn || !text.trim()) return;
+    if (view.conn.send(text)) view.input.value = "";
+  };
+  view.sendButton.addEventListener("click", sendNow);
+  view.input.addEventListener("keydown", (e) => {
+    // Enter sends; Shift+Enter is a new line; an IME composition is left alone.
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendNow();
+    }
+  });
+  view.input.addEventListener("input", () => view.conn?.typing());
+  view.body = el(
+    "div",
+    { class: "chat-body" },
+    view.messages,
+    view.typing,
+    el("div", { class: "chat-composer" }, view.input, view.sendButton),
+    view.status,
+  );
+  view.el.insertBefore(view.body, view.actions);
+}
+
+const statusTimers = new WeakMap();
+function chatStatus(view, text, ms = 0) {
+  view.status.textContent = text;
+  clearTimeout(statusTimers.get(view));
+  if (ms) {
+    statusTimers.set(
+      view,
+      setTimeout(() => (view.status.textContent = CHAT_STATUS[view.conn?.state] || ""), ms),
+    );
+  }
+}
+
+// The agent has read what is on a visible page.
+function markChatRead(view) {
+  if (!view.conn || !view.transcript || document.visibilityState !== "visible") return;
+  for (const seq of view.transcript.takeUnread()) view.conn.receipt(seq, "READ");
+}
+
+function openChat(view, c) {
+  if (view.token === c.chat_token) return;
+  view.conn?.close();
+  view.conn = null;
+  view.token = c.chat_token;
+  if (!view.body) buildChatBody(view);
+  chatStatus(view, CHAT_STATUS.connecting);
+  const token = c.chat_token;
+  loadChat().then(
+    ({ ChatConnection, ChatTranscript }) => {
+      // The contact may have gone, or its token changed, while loading.
+      if (chats.get(c.contact) !== view || view.token !== token) return;
+      // One transcript per panel: a new connection replays from 0 and the
+      // transcript skips what it already shows.
+      view.transcript ||= new ChatTranscript(view.messages, view.typing, {
+        self: () => view.conn?.participantId,
+        receiptsFor: (item) => item.role === "CUSTOMER",
+      });
+      view.conn = new ChatConnection({
+        base: "",
+        token,
+        since: 0,
+        onItem: (item) => {
+          const theirs = view.transcript.add(item);
+          if (theirs) {
+            view.conn.receipt(item.seq, "DELIVERED");
+            markChatRead(view);
+          }
+          if (item.type === "ENDED") {
+            view.input.disabled = true;
+            view.sendButton.disabled = true;
+          }
+        },
+        onTyping: (t) => view.transcript.showTyping(t),
+        onState: (s) => chatStatus(view, CHAT_STATUS[s] ?? ""),
+        onError: (e) => {
+          if (e.retry_after_ms != null) {
+            const secs = Math.max(1, Math.ceil(e.retry_after_ms / 1000));
+            chatStatus(view, `Sending too fast; sending again in ${secs} s`, e.retry_after_ms + 500);
+          } else if (e.field !== "token") {
+            chatStatus(view, e.message || "Something went wrong", 6000);
+          } else {
+            chatStatus(view, e.message || CHAT_STATUS.refused);
+          }
+        },
+        onOutbox: (entries) => view.transcript.showPending(entries),
+      });
+    },
+    (e) => chatStatus(view, `The chat cannot be shown: ${e.message || e}`),
+  );
+}
+
+// Chats whose contact is gone (closed, rejected, missed) close their socket.
+function forgetChats() {
+  for (const [id, view] of chats) {
+    if (ccp.contacts.get(id)?.channel === "CHAT") continue;
+    view.conn?.close();
+    view.transcript?.hideTyping();
+    view.el.remove();
+    chats.delete(id);
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  for (const view of chats.values()) markChatRead(view);
+});
+
 // ---------- ringing ----------
 
-// A soft two-tone ring while a contact is offered (the page may be in a
+// A soft two-tone ring while a call is offered (the page may be in a
 // background tab: the title says so too). Made here, no audio file.
 const ring = { ctx: null, timer: null };
-function ringing(on) {
-  document.title = on ? "● Incoming call · Switchboard" : "Switchboard · Contact Control Panel";
+function ringing(on, chatWaiting = false) {
+  document.title = on
+    ? "● Incoming call · Switchboard"
+    : chatWaiting
+      ? "● Incoming chat · Switchboard"
+      : "Switchboard · Contact Control Panel";
   if (on && !ring.timer) {
     const burst = () => {
       try {
@@ -485,6 +741,36 @@ function ringing(on) {
   } else if (!on && ring.timer) {
     clearInterval(ring.timer);
     ring.timer = null;
+  }
+}
+
+// A chat waits without a caller on the line, so it gets a gentler sound:
+// one short rising chime when it is offered, not a repeating ring.
+const chimed = new Set();
+function chime(ids) {
+  for (const id of [...chimed]) if (!ids.includes(id)) chimed.delete(id);
+  const fresh = ids.filter((id) => !chimed.has(id));
+  if (!fresh.length) return;
+  for (const id of fresh) chimed.add(id);
+  try {
+    ring.ctx = ring.ctx || new AudioContext();
+    const t = ring.ctx.currentTime;
+    [660, 880].forEach((f, i) => {
+      const start = t + i * 0.18;
+      const gain = ring.ctx.createGain();
+      gain.gain.setValueAtTime(0.0001, start);
+      gain.gain.exponentialRampToValueAtTime(0.06, start + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.35);
+      gain.connect(ring.ctx.destination);
+      const osc = ring.ctx.createOscillator();
+      osc.type = "sine";
+      osc.frequency.value = f;
+      osc.connect(gain);
+      osc.start(start);
+      osc.stop(start + 0.4);
+    });
+  } catch {
+    // No audio output: the card and the title still show the chat.
   }
 }
 
