@@ -8,60 +8,25 @@
 //
 // Environment: CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS.
 
-import { chromium } from "playwright-core";
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { agentState as agentStateOf, echoErrors, failed, fail, fromRust, launch, screenshots, signIn, step, submitSignIn } from "./lib.mjs";
 
 const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp" } = process.env;
-mkdirSync(CCP_ARTIFACTS, { recursive: true });
+const shoot = screenshots(CCP_ARTIFACTS);
 
-const step = (name) => console.log(`STEP ${name}`);
 // Lines the Rust side writes to us (it says when a peer is ready).
-const stdin = createInterface({ input: process.stdin });
-const said = stdin[Symbol.asyncIterator]();
-async function waitFor(word) {
-  for (;;) {
-    const { value, done } = await said.next();
-    if (done) fail(`stdin closed while waiting for ${word}`);
-    if (value.trim() === word) return;
-  }
-}
-const fail = (why) => {
-  console.log(`FAIL ${why}`);
-  process.exitCode = 1;
-  throw new Error(why);
-};
+const rust = fromRust();
+const waitFor = rust.waitFor;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-    "--allow-loopback-in-peer-connection",
-  ],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 await context.grantPermissions(["microphone"], { origin: new URL(CCP_URL).origin });
 const page = await context.newPage();
-page.on("console", (m) => {
-  if (m.type() === "error") console.log(`browser: ${m.text()}`);
-});
+echoErrors(page);
 
-let shot = 0;
-async function screenshot(name) {
-  shot += 1;
-  await page.screenshot({ path: join(CCP_ARTIFACTS, `${String(shot).padStart(2, "0")}-${name}.png`) });
-}
+const screenshot = (name) => shoot(page, name);
 
 const contact = (state) => page.locator(`.contact[data-state="${state}"]`);
-const agentState = (state) => page.waitForSelector(`#agent-status[data-state="${state}"]`, { timeout: 30000 });
+const agentState = (state) => agentStateOf(page, state);
 
 async function heardEnergy() {
   const stats = await page.evaluate(() => window.ccpAudioStats());
@@ -88,13 +53,10 @@ async function clickOn(state, action) {
 
 try {
   await page.goto(`${CCP_URL}/ccp`);
-  await page.fill("#username", CCP_USER);
-  await page.fill("#password", "wrong password");
-  await page.click("#login-button");
+  await submitSignIn(page, CCP_USER, "wrong password");
   await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
   await screenshot("sign-in-refused");
-  await page.fill("#password", CCP_PASSWORD);
-  await page.click("#login-button");
+  await submitSignIn(page, CCP_USER, CCP_PASSWORD);
   await page.waitForSelector("#workspace:not([hidden])");
   await page.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
   await screenshot("signed-in-audio-checked");
@@ -102,10 +64,7 @@ try {
     // A second tab: it shows the same agent, takes the softphone over, and
   // the first tab says so and can take it back.
   const second = await context.newPage();
-  await second.goto(`${CCP_URL}/ccp`);
-  await second.fill("#username", CCP_USER);
-  await second.fill("#password", CCP_PASSWORD);
-  await second.click("#login-button");
+  await signIn(second, CCP_URL, CCP_USER, CCP_PASSWORD);
   await second.waitForSelector('#check-path[data-ok="true"]', { timeout: 20000 });
   await page.waitForSelector("#use-here:not([hidden])", { timeout: 10000 });
   await screenshot("softphone-in-another-tab");
@@ -208,10 +167,9 @@ try {
   await screenshot("offered-then-gone");
   step("GONE");
 } catch (e) {
-  if (!process.exitCode) console.log(`FAIL ${e.message.split("\n")[0]}`);
-  process.exitCode = 1;
+  failed(e);
   await screenshot("failure").catch(() => {});
 } finally {
-  stdin.close();
+  rust.close();
   await browser.close();
 }

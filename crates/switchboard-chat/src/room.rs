@@ -312,7 +312,7 @@ impl ChatRoom {
                 len: content.len(),
             });
         }
-                let limits = self.limits;
+        let limits = self.limits;
         // The flow's own messages are not throttled: a flow may say several
         // things in a row, and a runaway one is stopped by the step limit.
         if let Some(p) = self

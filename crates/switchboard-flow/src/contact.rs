@@ -85,7 +85,7 @@ impl ContactData {
         }
     }
 
-        /// A new chat contact started by a customer called `display_name`
+    /// A new chat contact started by a customer called `display_name`
     /// (Connect's StartChatContact: initiation method API, no phone numbers).
     pub fn chat(contact_id: &str, display_name: &str) -> Self {
         Self {

@@ -1043,7 +1043,7 @@ impl Session {
         else {
             unreachable!("awaiting input only after GetParticipantInput")
         };
-                if !*store_input {
+        if !*store_input {
             // A caller's key is one digit; a chat customer's answer is the
             // whole message they typed.
             let key: String = if self.contact.channel == "CHAT" {

@@ -337,7 +337,7 @@ fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
     match &a.kind {
         ActionKind::GetParticipantInput { .. } => {
             for (j, c) in t.conditions.iter().enumerate() {
-                                let keys = !c.operand.is_empty()
+                let keys = !c.operand.is_empty()
                     && c.operand
                         .chars()
                         .all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#');

@@ -54,7 +54,7 @@ pub struct ContactRecord {
     pub attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
-        /// Chat: the transcript kept at the end of the chat.
+    /// Chat: the transcript kept at the end of the chat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<TranscriptInfo>,
     /// Voice: how each leg's audio arrived (from RTP and RTCP).

@@ -267,10 +267,80 @@ pub fn demo_flow_content() -> serde_json::Value {
     })
 }
 
-/// Seeds a working demo centre: a number, an inbound flow, two queues, a
-/// routing profile and two agents. Does nothing if the demo flow exists.
+pub const DEMO_CHAT_FLOW: &str = "Demo chat";
+
+/// The demo centre's chat flow: greet, ask "sales or support" (the customer
+/// types it), queue the chat.
+pub fn demo_chat_flow_content() -> serde_json::Value {
+    json!({
+        "Version": "2019-10-30",
+        "StartAction": "greet",
+        "Metadata": {"name": DEMO_CHAT_FLOW},
+        "Actions": [
+            {"Identifier": "greet", "Type": "MessageParticipant",
+             "Parameters": {"Text": "Hi! Thanks for contacting the Switchboard demo."},
+             "Transitions": {"NextAction": "menu", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "menu"}]}},
+            {"Identifier": "menu", "Type": "GetParticipantInput",
+             "Parameters": {"Text": "Type sales or support.", "StoreInput": "False", "InputTimeLimitSeconds": "180"},
+             "Transitions": {"NextAction": "to-sales",
+                "Conditions": [
+                    {"NextAction": "to-sales", "Condition": {"Operator": "Equals", "Operands": ["sales"]}},
+                    {"NextAction": "to-support", "Condition": {"Operator": "Equals", "Operands": ["support"]}}],
+                "Errors": [
+                    {"ErrorType": "InputTimeLimitExceeded", "NextAction": "to-sales"},
+                    {"ErrorType": "NoMatchingCondition", "NextAction": "to-sales"},
+                    {"ErrorType": "NoMatchingError", "NextAction": "to-sales"}]}},
+            {"Identifier": "to-sales", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": "Sales"},
+             "Transitions": {"NextAction": "wait-msg", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "sorry"}]}},
+            {"Identifier": "to-support", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": "Support"},
+             "Transitions": {"NextAction": "wait-msg", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "sorry"}]}},
+            {"Identifier": "wait-msg", "Type": "MessageParticipant",
+             "Parameters": {"Text": "Thanks. An agent will be with you shortly."},
+             "Transitions": {"NextAction": "transfer", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "transfer"}]}},
+            {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
+             "Transitions": {"NextAction": "sorry", "Errors": [
+                {"ErrorType": "QueueAtCapacity", "NextAction": "sorry"},
+                {"ErrorType": "NoMatchingError", "NextAction": "sorry"}]}},
+            {"Identifier": "sorry", "Type": "MessageParticipant",
+             "Parameters": {"Text": "Sorry, nobody can chat now. Please try again later."},
+             "Transitions": {"NextAction": "bye", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+        ]
+    })
+}
+
+/// The demo chat flow, published; added to demo centres made before it existed.
+async fn seed_demo_chat(store: &Store) -> Result<(), BootstrapError> {
+    if store.resolve(Flow::KIND, DEMO_CHAT_FLOW).await?.is_some() {
+        return Ok(());
+    }
+    let flow = Flow {
+        name: DEMO_CHAT_FLOW.into(),
+        description: "Greets the chat customer, asks sales or support, queues the chat".into(),
+        flow_type: FlowType::ContactFlow,
+        content: demo_chat_flow_content(),
+    };
+    let id = put(store, flow, false).await?;
+    store
+        .publish_flow(
+            &id,
+            DEMO_CHAT_FLOW,
+            "CONTACT_FLOW",
+            &demo_chat_flow_content(),
+            &Actor::system(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Seeds a working demo centre: a number, an inbound flow and a chat flow,
+/// two queues, a routing profile and two agents. Does nothing if the demo
+/// flows exist.
 pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError> {
     if store.resolve(Flow::KIND, DEMO_FLOW).await?.is_some() {
+        seed_demo_chat(store).await?;
         return Ok(vec![]);
     }
     put(store, queue("Sales", "Demo: callers who pressed 1"), false).await?;
@@ -318,6 +388,7 @@ pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError>
         number_type: Default::default(),
     };
     put(store, number, false).await?;
+    seed_demo_chat(store).await?;
     // Lets a SIP phone or SIPp on this machine call the demo number.
     let trunk = SipTrunk {
         name: "Local test trunk".into(),

@@ -12,8 +12,8 @@
 
 pub mod api;
 pub mod auth;
-pub mod chat;
 pub mod bootstrap;
+pub mod chat;
 pub mod error;
 pub mod extract;
 pub mod flow_shell;
@@ -61,7 +61,7 @@ pub struct AppState {
     pub functions: functions::FunctionClient,
     pub routing: routing::RoutingHandle,
     pub login_throttle: Arc<throttle::LoginThrottle>,
-        pub settings: Arc<Settings>,
+    pub settings: Arc<Settings>,
     /// Live chats (issue 7): the participant API and the CCP reach them here.
     pub chat: chat::ChatHub,
 }
@@ -116,7 +116,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-                .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(chat::api::assets())
         .nest("/api/v1", api)
         .fallback(not_found)

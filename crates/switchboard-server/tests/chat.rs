@@ -65,10 +65,16 @@ async fn centre(app: &TestApp, concurrency: u32, names: &[&str]) -> Vec<(String,
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = app.post("/api/v1/routing-profiles", admin, json!({"name": "Chat agents",
+    let r = app
+        .post(
+            "/api/v1/routing-profiles",
+            admin,
+            json!({"name": "Chat agents",
         "media_concurrencies": [{"channel": "CHAT", "concurrency": concurrency}],
         "queue_configs": [{"queue": "Sales", "channel": "CHAT", "priority": 1}],
-        "default_outbound_queue": "Sales"})).await;
+        "default_outbound_queue": "Sales"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let r = app
         .post(
@@ -99,11 +105,9 @@ async fn centre(app: &TestApp, concurrency: u32, names: &[&str]) -> Vec<(String,
 /// The chat shell's cards for agents, as the CCP would get them.
 fn cards(app: &TestApp) -> mpsc::UnboundedReceiver<AgentChatEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
-    app.state
-        .chat
-        .set_agent_sink(std::sync::Arc::new(move |e| {
-            let _ = tx.send(e);
-        }));
+    app.state.chat.set_agent_sink(std::sync::Arc::new(move |e| {
+        let _ = tx.send(e);
+    }));
     rx
 }
 
@@ -116,7 +120,7 @@ async fn next_card(rx: &mut mpsc::UnboundedReceiver<AgentChatEvent>) -> AgentCha
 
 async fn card(rx: &mut mpsc::UnboundedReceiver<AgentChatEvent>, state: &str) -> ChatCard {
     loop {
-                if let AgentChatEvent::Card(c) = next_card(rx).await {
+        if let AgentChatEvent::Card(c) = next_card(rx).await {
             if c.state == state {
                 return c;
             }
@@ -136,7 +140,11 @@ async fn open(addr: std::net::SocketAddr, token: &str, since: u64) -> (Socket, V
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/chat/connect"))
         .await
         .unwrap();
-    send(&mut ws, json!({"type": "hello", "token": token, "since": since})).await;
+    send(
+        &mut ws,
+        json!({"type": "hello", "token": token, "since": since}),
+    )
+    .await;
     let welcome = recv(&mut ws).await;
     (ws, welcome)
 }
@@ -182,12 +190,16 @@ async fn say(ws: &mut Socket, text: &str, client_token: &str) -> Value {
         json!({"type": "send", "content": text, "client_token": client_token}),
     )
     .await;
-    until(ws, |f| f["type"] == "sent" || f["type"] == "error").await.0
+    until(ws, |f| f["type"] == "sent" || f["type"] == "error")
+        .await
+        .0
 }
 
 async fn record(app: &TestApp, contact: &str, state: &str) -> Value {
     for _ in 0..100 {
-        let r = app.get(&format!("/api/v1/contacts/{contact}"), &app.admin).await;
+        let r = app
+            .get(&format!("/api/v1/contacts/{contact}"), &app.admin)
+            .await;
         if r.status == StatusCode::OK && r.body["state"] == state {
             return r.body;
         }
@@ -203,9 +215,12 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         let (alice, alice_token) = &agents[0];
         let mut cards = cards(&app);
         let addr = app.serve().await;
-        let started = start(&app, json!({"flow": "Web chat", "display_name": "Ada",
+        let started = start(
+            &app,
+            json!({"flow": "Web chat", "display_name": "Ada",
             "initial_message": {"content_type": "text/plain", "content": "Hi there"},
-            "attributes": {"plan": "gold"}}))
+            "attributes": {"plan": "gold"}}),
+        )
         .await;
         let contact = started["contact_id"].as_str().unwrap().to_string();
         let token = started["participant_token"].as_str().unwrap().to_string();
@@ -222,7 +237,10 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
             .filter(|i| i["type"] == "MESSAGE")
             .map(|i| i["content"].as_str().unwrap())
             .collect();
-        assert_eq!(said, ["Hi there", "Hello gold customer", "Type sales or wait"]);
+        assert_eq!(
+            said,
+            ["Hi there", "Hello gold customer", "Type sales or wait"]
+        );
         let seqs: Vec<u64> = items.iter().map(|i| i["seq"].as_u64().unwrap()).collect();
         assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "gapless");
 
@@ -242,7 +260,11 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
 
         // Alice becomes available and is offered the chat; she accepts.
         let r = app
-            .put("/api/v1/me/status", alice_token, json!({"status": "Available"}))
+            .put(
+                "/api/v1/me/status",
+                alice_token,
+                json!({"status": "Available"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let offer = card(&mut cards, "incoming").await;
@@ -264,16 +286,26 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         // The agent reads the whole conversation so far.
         let (_, history) = until(&mut agent, is_message("sales")).await;
         assert!(history.iter().any(|i| i["content"] == "Hi there"));
-        until(&mut customer, |f| f["item"]["type"] == "JOINED" && f["item"]["role"] == "AGENT").await;
+        until(&mut customer, |f| {
+            f["item"]["type"] == "JOINED" && f["item"]["role"] == "AGENT"
+        })
+        .await;
 
         // Messages, typing and receipts both ways.
         let sent = say(&mut agent, "Hello Ada, <b>how</b> can I help?", "a1").await;
         assert_eq!(sent["type"], "sent", "{sent}");
-        let (f, _) = until(&mut customer, |f| f["item"]["role"] == "AGENT" && f["item"]["type"] == "MESSAGE").await;
+        let (f, _) = until(&mut customer, |f| {
+            f["item"]["role"] == "AGENT" && f["item"]["type"] == "MESSAGE"
+        })
+        .await;
         // Markup is kept as the text it is; pages show it as text.
         assert_eq!(f["item"]["content"], "Hello Ada, <b>how</b> can I help?");
         let agent_msg = f["item"]["seq"].as_u64().unwrap();
-        send(&mut customer, json!({"type": "receipt", "seq": agent_msg, "kind": "READ"})).await;
+        send(
+            &mut customer,
+            json!({"type": "receipt", "seq": agent_msg, "kind": "READ"}),
+        )
+        .await;
         let (r, _) = until(&mut agent, |f| f["item"]["type"] == "RECEIPT").await;
         assert_eq!(r["item"]["kind"], "READ");
         assert_eq!(r["item"]["message"], agent_msg);
@@ -295,11 +327,18 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         for _ in 0..3 {
             let f = recv(&mut customer).await;
             assert_eq!(f["type"], "item", "{f}");
-            got.push((f["item"]["seq"].as_u64().unwrap(), f["item"]["content"].clone()));
+            got.push((
+                f["item"]["seq"].as_u64().unwrap(),
+                f["item"]["content"].clone(),
+            ));
         }
         assert_eq!(
             got,
-            [(last + 1, json!("one")), (last + 2, json!("two")), (last + 3, json!("three"))]
+            [
+                (last + 1, json!("one")),
+                (last + 2, json!("two")),
+                (last + 3, json!("three"))
+            ]
         );
         // A retried send (same client token) is kept once.
         let first = say(&mut customer, "Thanks", "c9").await;
@@ -339,7 +378,10 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         // welcome back, question, sales, agent hello, one, two, three, Thanks.
         assert_eq!(ended["transcript"]["message_count"], 16, "{ended}");
         let stored = app
-            .get(&format!("/api/v1/contacts/{contact}/transcript"), &app.admin)
+            .get(
+                &format!("/api/v1/contacts/{contact}/transcript"),
+                &app.admin,
+            )
             .await;
         assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
         assert_eq!(stored.body["ContactId"], contact.as_str());
@@ -360,8 +402,12 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
         let agents = centre(&app, 2, &["bea"]).await;
         let (bea, bea_token) = &agents[0];
         let mut cards = cards(&app);
-        app.put("/api/v1/me/status", bea_token, json!({"status": "Available"}))
-            .await;
+        app.put(
+            "/api/v1/me/status",
+            bea_token,
+            json!({"status": "Available"}),
+        )
+        .await;
         let mut contacts = vec![];
         let mut sockets = vec![];
         let addr = app.serve().await;
@@ -373,7 +419,7 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
             contacts.push(s["contact_id"].as_str().unwrap().to_string());
             sockets.push(ws);
         }
-                // Two offers at once (the router fills the agent's two slots),
+        // Two offers at once (the router fills the agent's two slots),
         // both accepted; the third waits.
         let offers = [
             card(&mut cards, "incoming").await,
@@ -391,7 +437,10 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
         card(&mut cards, "connected").await;
         card(&mut cards, "connected").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(cards.try_recv().is_err(), "no third offer while two chats are on");
+        assert!(
+            cards.try_recv().is_err(),
+            "no third offer while two chats are on"
+        );
         let on: Vec<String> = app
             .state
             .routing
@@ -409,10 +458,13 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
         send(&mut sockets[i], json!({"type": "leave"})).await;
         let (end, _) = until(&mut sockets[i], |f| f["item"]["type"] == "ENDED").await;
         assert_eq!(end["item"]["reason"], "CUSTOMER_DISCONNECT");
-                // The first chat's card turns to after-contact work; the waiting
+        // The first chat's card turns to after-contact work; the waiting
         // chat is offered (at once, or once that work is closed).
         let mut seen = vec![];
-        while !seen.iter().any(|c: &ChatCard| c.state == "ended" && c.contact == first) {
+        while !seen
+            .iter()
+            .any(|c: &ChatCard| c.state == "ended" && c.contact == first)
+        {
             if let AgentChatEvent::Card(c) = next_card(&mut cards).await {
                 seen.push(c);
             }
@@ -453,10 +505,16 @@ async fn bad_input_is_refused_with_the_field_and_reason() {
             }
         };
         let r = start_err(json!({"flow": "Nope", "display_name": "A"})).await;
-        assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "flow"), "{}", r.body);
+        assert_eq!(
+            (r.status, r.field()),
+            (StatusCode::BAD_REQUEST, "flow"),
+            "{}",
+            r.body
+        );
         let r = start_err(json!({"flow": "Web chat", "display_name": " "})).await;
         assert_eq!(r.field(), "display_name");
-        let r = start_err(json!({"flow": "Web chat", "display_name": "A", "duration_minutes": 5})).await;
+        let r = start_err(json!({"flow": "Web chat", "display_name": "A", "duration_minutes": 5}))
+            .await;
         assert_eq!(r.field(), "duration_minutes");
         let r = start_err(json!({"flow": "Web chat", "display_name": "A",
             "initial_message": {"content_type": "text/html", "content": "<b>x</b>"}}))
@@ -466,22 +524,41 @@ async fn bad_input_is_refused_with_the_field_and_reason() {
             "initial_message": {"content": "x".repeat(5000)}}))
         .await;
         assert_eq!(r.field(), "initial_message.content");
-        assert!(r.body["message"].as_str().unwrap().contains("4096"), "{}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("4096"),
+            "{}",
+            r.body
+        );
         let r = start_err(json!({"flow": "Web chat", "name": "A"})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
         // A client token makes a retried start return the same chat.
-        let a = start(&app, json!({"flow": "Web chat", "display_name": "A", "client_token": "k1"})).await;
-        let b = start(&app, json!({"flow": "Web chat", "display_name": "A", "client_token": "k1"})).await;
+        let a = start(
+            &app,
+            json!({"flow": "Web chat", "display_name": "A", "client_token": "k1"}),
+        )
+        .await;
+        let b = start(
+            &app,
+            json!({"flow": "Web chat", "display_name": "A", "client_token": "k1"}),
+        )
+        .await;
         assert_eq!(a["contact_id"], b["contact_id"]);
 
         // Tokens: forged, missing hello.
         let (mut ws, reply) = open(addr, "forged", 0).await;
-        assert_eq!((reply["type"].as_str(), reply["field"].as_str()), (Some("error"), Some("token")));
-        assert!(matches!(ws.next().await, None | Some(Ok(Message::Close(_))) | Some(Err(_))));
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/chat/connect"))
-            .await
-            .unwrap();
+        assert_eq!(
+            (reply["type"].as_str(), reply["field"].as_str()),
+            (Some("error"), Some("token"))
+        );
+        assert!(matches!(
+            ws.next().await,
+            None | Some(Ok(Message::Close(_))) | Some(Err(_))
+        ));
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/chat/connect"))
+                .await
+                .unwrap();
         send(&mut ws, json!({"type": "typing"})).await;
         assert_eq!(recv(&mut ws).await["field"], "type");
 
@@ -489,11 +566,23 @@ async fn bad_input_is_refused_with_the_field_and_reason() {
         let (mut ws, _) = open(addr, a["participant_token"].as_str().unwrap(), 0).await;
         until(&mut ws, is_message("Type sales or wait")).await;
         let r = say(&mut ws, &"x".repeat(4097), "long").await;
-        assert_eq!((r["type"].as_str(), r["field"].as_str()), (Some("error"), Some("content")), "{r}");
-        send(&mut ws, json!({"type": "send", "content_type": "text/html", "content": "x"})).await;
+        assert_eq!(
+            (r["type"].as_str(), r["field"].as_str()),
+            (Some("error"), Some("content")),
+            "{r}"
+        );
+        send(
+            &mut ws,
+            json!({"type": "send", "content_type": "text/html", "content": "x"}),
+        )
+        .await;
         let r = until(&mut ws, |f| f["type"] == "error").await.0;
         assert_eq!(r["field"], "content_type");
-        send(&mut ws, json!({"type": "receipt", "seq": 999, "kind": "READ"})).await;
+        send(
+            &mut ws,
+            json!({"type": "receipt", "seq": 999, "kind": "READ"}),
+        )
+        .await;
         let r = until(&mut ws, |f| f["type"] == "error").await.0;
         assert_eq!(r["field"], "seq");
         let mut limited = None;
@@ -518,7 +607,12 @@ async fn bad_input_is_refused_with_the_field_and_reason() {
             }
         }
         let refused = refused.expect("a flood of starts is refused");
-        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            refused.body
+        );
     }
 }
 
@@ -537,8 +631,12 @@ async fn idle_customers_are_warned_then_disconnected_and_tokens_expire() {
         let agents = centre(&app, 1, &["cy"]).await;
         let (cy, cy_token) = &agents[0];
         let mut cards = cards(&app);
-        app.put("/api/v1/me/status", cy_token, json!({"status": "Available"}))
-            .await;
+        app.put(
+            "/api/v1/me/status",
+            cy_token,
+            json!({"status": "Available"}),
+        )
+        .await;
         let addr = app.serve().await;
         let s = start(&app, json!({"flow": "Web chat", "display_name": "Idle"})).await;
         let token = s["participant_token"].as_str().unwrap();
@@ -557,7 +655,15 @@ async fn idle_customers_are_warned_then_disconnected_and_tokens_expire() {
         let c = card(&mut cards, "connected").await;
         let (mut agent, _) = open(addr, c.token.as_deref().unwrap(), 0).await;
         say(&mut agent, "Are you there?", "a").await;
-        let (warning, _) = until(&mut ws, |f| f["item"]["role"] == "SYSTEM" && f["item"]["type"] == "MESSAGE" && f["item"]["content"].as_str().unwrap().contains("still there")).await;
+        let (warning, _) = until(&mut ws, |f| {
+            f["item"]["role"] == "SYSTEM"
+                && f["item"]["type"] == "MESSAGE"
+                && f["item"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .contains("still there")
+        })
+        .await;
         assert_eq!(warning["item"]["display_name"], "Switchboard");
         let (end, _) = until(&mut ws, |f| f["item"]["type"] == "ENDED").await;
         assert_eq!(end["item"]["reason"], "CUSTOMER_IDLE");
@@ -569,7 +675,10 @@ async fn idle_customers_are_warned_then_disconnected_and_tokens_expire() {
         tokio::time::sleep(Duration::from_millis(1700)).await;
         let (_, refused) = open(addr, token, 0).await;
         assert_eq!(refused["field"], "token");
-        assert!(refused["message"].as_str().unwrap().contains("expired"), "{refused}");
+        assert!(
+            refused["message"].as_str().unwrap().contains("expired"),
+            "{refused}"
+        );
     }
 }
 
@@ -589,6 +698,132 @@ async fn a_chat_expires_at_its_longest_duration_and_a_flow_without_queue_disconn
         let ended = record(&app, s["contact_id"].as_str().unwrap(), "ENDED").await;
         assert_eq!(ended["disconnect_reason"], "EXPIRED");
         // The flow's path is in the record.
-        assert!(ended["flow_path"].as_array().unwrap().iter().any(|s| s["action"] == "greet"), "{ended}");
+        assert!(
+            ended["flow_path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["action"] == "greet"),
+            "{ended}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
+    for app in apps().await {
+        let agents = centre(&app, 1, &["dee", "eve"]).await;
+        let (dee, dee_token) = &agents[0];
+        let (eve, eve_token) = &agents[1];
+        let r = app
+            .post(
+                "/api/v1/queues",
+                &app.admin,
+                json!({"name": "Billing", "hours_of_operation": "Basic Hours"}),
+            )
+            .await;
+        let billing = r.body["id"].as_str().unwrap().to_string();
+        // Eve takes only Billing chats.
+        app.post(
+            "/api/v1/routing-profiles",
+            &app.admin,
+            json!({"name": "Billing agents",
+            "media_concurrencies": [{"channel": "CHAT", "concurrency": 1}],
+            "queue_configs": [{"queue": "Billing", "channel": "CHAT", "priority": 1}],
+            "default_outbound_queue": "Billing"}),
+        )
+        .await;
+        let r = app
+            .put(
+                "/api/v1/users/eve",
+                &app.admin,
+                json!({"username": "eve", "first_name": "eve", "security_profiles": ["Agent"],
+                    "routing_profile": "Billing agents"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mut cards = cards(&app);
+        app.put(
+            "/api/v1/me/status",
+            dee_token,
+            json!({"status": "Available"}),
+        )
+        .await;
+        app.put(
+            "/api/v1/me/status",
+            eve_token,
+            json!({"status": "Available"}),
+        )
+        .await;
+        let addr = app.serve().await;
+        let s = start(&app, json!({"flow": "Web chat", "display_name": "Fay"})).await;
+        let first = s["contact_id"].as_str().unwrap().to_string();
+        let (mut ws, _) = open(addr, s["participant_token"].as_str().unwrap(), 0).await;
+        until(&mut ws, is_message("Type sales or wait")).await;
+        say(&mut ws, "sales", "q").await;
+        let offer = card(&mut cards, "incoming").await;
+        assert_eq!(&offer.agent, dee);
+        app.routing
+            .send(RoutingEvent::Accept {
+                contact: first.clone(),
+                agent: dee.clone(),
+            })
+            .await
+            .unwrap();
+        card(&mut cards, "connected").await;
+        let r = app
+            .state
+            .chat
+            .agent_transfer(&first, dee, (billing.clone(), "Billing".into()))
+            .await;
+        assert_eq!(r, Ok(()));
+        // Dee leaves (the customer sees it) and has after-contact work on the first contact.
+        until(&mut ws, |f| {
+            f["item"]["type"] == "LEFT" && f["item"]["role"] == "AGENT"
+        })
+        .await;
+        let mut seen: Vec<ChatCard> = vec![];
+        while !seen
+            .iter()
+            .any(|c| c.state == "incoming" && &c.agent == eve)
+        {
+            if let AgentChatEvent::Card(c) = next_card(&mut cards).await {
+                seen.push(c);
+            }
+        }
+        assert!(seen
+            .iter()
+            .any(|c| c.state == "ended" && c.contact == first && &c.agent == dee));
+        let second = seen
+            .iter()
+            .find(|c| c.state == "incoming")
+            .unwrap()
+            .contact
+            .clone();
+        assert_ne!(second, first);
+        app.routing
+            .send(RoutingEvent::Accept {
+                contact: second.clone(),
+                agent: eve.clone(),
+            })
+            .await
+            .unwrap();
+        let c = card(&mut cards, "connected").await;
+        let (mut eve_ws, _) = open(addr, c.token.as_deref().unwrap(), 0).await;
+        // Eve reads the whole conversation, including the part with Dee.
+        until(&mut eve_ws, |f| f["item"]["type"] == "LEFT").await;
+        say(&mut eve_ws, "Billing here", "e1").await;
+        until(&mut ws, is_message("Billing here")).await;
+        send(&mut ws, json!({"type": "leave"})).await;
+        let old = record(&app, &first, "ENDED").await;
+        assert_eq!(old["disconnect_reason"], "TRANSFERRED");
+        assert_eq!(old["next_contact_id"], second.as_str());
+        let new = record(&app, &second, "ENDED").await;
+        assert_eq!(new["initiation_method"], "TRANSFER");
+        assert_eq!(new["previous_contact_id"], first.as_str());
+        assert_eq!(new["queue"]["name"], "Billing");
+        assert_eq!(new["agent"]["username"], "eve");
+        assert_eq!(new["disconnect_reason"], "CUSTOMER_DISCONNECT");
+        assert_eq!(new["transcript"]["status"], "AVAILABLE");
     }
 }

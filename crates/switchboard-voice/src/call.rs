@@ -1341,7 +1341,7 @@ impl Call {
             queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
             attributes: self.contact.attributes.clone(),
             state: state.into(),
-                        muted: false,
+            muted: false,
             since: now(),
             chat_token: None,
         }

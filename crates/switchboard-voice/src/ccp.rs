@@ -382,7 +382,8 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
             "id": who.user.id,
             "username": who.user.spec.username,
             "name": format!("{} {}", who.user.spec.first_name, who.user.spec.last_name).trim(),
-            "softphone": who.user.spec.phone_config.phone_type == PhoneType::SoftPhone,
+                        "softphone": who.user.spec.phone_config.phone_type == PhoneType::SoftPhone,
+            "takes_voice": takes_voice(voice, &who.user.spec).await,
         },
         "statuses": statuses.iter().map(|s| json!({
             "id": s.id, "name": s.spec.name, "type": s.spec.status_type,
@@ -410,7 +411,7 @@ async fn handle(
     my_peer: &mut Option<u64>,
     request: Request,
 ) -> Value {
-        let agent = who.user.id.clone();
+    let agent = who.user.id.clone();
     let routing = &voice.app().routing;
     let is_chat = |contact: &str| line.contact(contact).is_some_and(|c| c.channel == "CHAT");
     // The contact must be this agent's, in one of `states`.
@@ -453,7 +454,7 @@ async fn handle(
             if !found.spec.enabled {
                 return error("status", format!("'{}' is disabled", found.spec.name));
             }
-                        let softphone = who.user.spec.phone_config.phone_type == PhoneType::SoftPhone;
+            let softphone = who.user.spec.phone_config.phone_type == PhoneType::SoftPhone;
             // Only an agent who takes calls needs the audio path; a chat-only
             // agent is ready without a microphone.
             if found.spec.status_type == AgentStatusType::Routable
@@ -509,9 +510,7 @@ async fn handle(
                 }
             }
         }
-                Request::Hold { contact }
-        | Request::Resume { contact }
-        | Request::Mute { contact, .. }
+        Request::Hold { contact } | Request::Resume { contact } | Request::Mute { contact, .. }
             if is_chat(&contact) =>
         {
             error("contact", "a chat cannot be put on hold or muted")
@@ -556,7 +555,7 @@ async fn handle(
             if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
                 return e;
             }
-                        let found = match voice.app().store.list::<QuickConnect>().await {
+            let found = match voice.app().store.list::<QuickConnect>().await {
                 Ok(list) => list
                     .into_iter()
                     .find(|q| q.id == quick_connect || q.spec.name == quick_connect),
@@ -652,7 +651,7 @@ async fn handle(
                 // restarted): the card has nothing left to close either way.
                 warn!(agent = %who.user.spec.username, "close: {e}");
             }
-                        if is_chat(&contact) {
+            if is_chat(&contact) {
                 // A call notes its after-contact work when the agent's state
                 // leaves it; chats run side by side, so each notes its own.
                 tokio::spawn(crate::sip::record_after_contact_work(

@@ -393,7 +393,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
     });
     tokio::spawn(accept_requests(voice.clone(), incoming));
     tokio::spawn(dialog_events(voice.clone(), state_receiver));
-        tokio::spawn(routing_updates(voice.clone()));
+    tokio::spawn(routing_updates(voice.clone()));
     crate::ccp::show_chats(&voice);
     recover_lost_calls(&voice).await;
     info!(%local_sip, "SIP listening (UDP and TCP)");
@@ -697,7 +697,7 @@ async fn recover_lost_calls(voice: &Voice) {
                 continue;
             }
         };
-                // Calls and chats both live in this process's memory, so both are
+        // Calls and chats both live in this process's memory, so both are
         // lost in a restart (a record says which channel; a contact routed
         // before its record was written has none).
         let chat = c.channel == switchboard_model::Channel::Chat;
@@ -741,7 +741,7 @@ async fn recover_lost_calls(voice: &Voice) {
             // work; one already there is only noted if routing has not moved
             // them on since (a timer due during the downtime).
             let in_acw = states.get(agent).map(String::as_str) == Some("AfterContactWork");
-                        // A chat's after-contact work is noted when its card is closed.
+            // A chat's after-contact work is noted when its card is closed.
             if (c.stage == "connected" || in_acw) && !chat {
                 voice.agent_finished(agent, &c.contact);
             }
@@ -851,11 +851,14 @@ async fn routing_updates(voice: Voice) {
     loop {
         match updates.recv().await {
             Ok(RoutingUpdate::AgentState { agent, state, at }) => {
-                                // After-contact work is over (closed, or timed out with no
+                // After-contact work is over (closed, or timed out with no
                 // page open) and nothing else is going on: ended cards go.
                 // While on another contact (chats side by side) they stay
                 // until closed.
-                if !matches!(state.as_str(), "AfterContactWork" | "OnContact" | "Incoming") {
+                if !matches!(
+                    state.as_str(),
+                    "AfterContactWork" | "OnContact" | "Incoming"
+                ) {
                     if let Some(line) = voice.softphones().get(&agent) {
                         line.clear_ended();
                     }

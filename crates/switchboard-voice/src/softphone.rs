@@ -57,7 +57,7 @@ pub struct ContactView {
     pub state: String,
     /// The agent's microphone is cut from the call.
     pub muted: bool,
-        /// When the contact entered `state`.
+    /// When the contact entered `state`.
     pub since: DateTime<Utc>,
     /// A chat's participant token for this agent, once connected: the page
     /// opens the chat's own WebSocket with it.

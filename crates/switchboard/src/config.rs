@@ -25,6 +25,7 @@ use crate::ServeArgs;
 /// rtp_port_min = 10000                  # RTP port range for firewalls
 /// rtp_port_max = 20000
 /// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
+/// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +46,7 @@ struct FileConfig {
     rtp_port_min: Option<u16>,
     rtp_port_max: Option<u16>,
     ccp_grace_seconds: Option<u64>,
+    chat_starts_per_minute: Option<usize>,
 }
 
 /// The settings in force.
@@ -65,6 +67,8 @@ pub struct Config {
     pub rtp_ports: Option<(u16, u16)>,
     /// How long an agent's CCP may be away (reload, network) before they are made unroutable.
     pub ccp_grace_seconds: u64,
+    /// Chats one client address may start per minute.
+    pub chat_starts_per_minute: usize,
 }
 
 impl Config {
@@ -93,6 +97,11 @@ impl Config {
         anyhow::ensure!(
             (5..=600).contains(&ccp_grace_seconds),
             "ccp_grace_seconds must be between 5 and 600, got {ccp_grace_seconds}"
+        );
+        let chat_starts_per_minute = file.chat_starts_per_minute.unwrap_or(30);
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&chat_starts_per_minute),
+            "chat_starts_per_minute must be between 1 and 1000000, got {chat_starts_per_minute}"
         );
         let offer_timeout_seconds = file.offer_timeout_seconds.unwrap_or(20);
         anyhow::ensure!(
@@ -138,6 +147,7 @@ impl Config {
         };
         Ok(Self {
             ccp_grace_seconds,
+            chat_starts_per_minute,
             rtp_ports,
             sip_tls,
             sip_listen,

@@ -122,9 +122,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,
         settings: std::sync::Arc::new(Settings {
             session_ttl: chrono::Duration::hours(cfg.session_hours),
-                        ..Settings::default()
+            ..Settings::default()
         }),
-        chat: Default::default(),
+        chat: switchboard_server::chat::ChatHub::new(switchboard_server::chat::ChatSettings {
+            starts_per_minute: cfg.chat_starts_per_minute,
+            ..Default::default()
+        }),
     };
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
@@ -151,8 +154,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     voice.shutdown();
     store.close().await;
     Ok(())

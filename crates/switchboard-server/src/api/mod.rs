@@ -59,7 +59,7 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/audit-log", get(audit::list))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::get))
-                .route("/contacts/{id}/recording", get(contacts::recording))
+        .route("/contacts/{id}/recording", get(contacts::recording))
         .route("/contacts/{id}/transcript", get(contacts::transcript))
         .merge(crate::chat::api::routes())
         .merge(crud::routes::<SecurityProfile>())

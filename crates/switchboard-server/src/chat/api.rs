@@ -97,8 +97,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     }
 }
 
-
-
 fn validate(start: &StartChat, hub: &ChatHub) -> Vec<switchboard_model::FieldError> {
     use switchboard_model::FieldError;
     let mut errors = Vec::new();
@@ -168,7 +166,7 @@ fn validate(start: &StartChat, hub: &ChatHub) -> Vec<switchboard_model::FieldErr
     responses((status = 200, body = Started), (status = 400, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn start(
     State(app): State<AppState>,
-        ClientAddr(client): ClientAddr,
+    ClientAddr(client): ClientAddr,
     ApiJson(start): ApiJson<StartChat>,
 ) -> ApiResult<Json<Started>> {
     let hub = app.chat.clone();
@@ -176,7 +174,7 @@ pub async fn start(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    
+
     let now = Instant::now();
     if let Some(token) = &start.client_token {
         let mut started = lock(&hub.inner.started);
@@ -185,7 +183,7 @@ pub async fn start(
             return Ok(Json(s.clone()));
         }
     }
-        let throttle = hub.start_throttle();
+    let throttle = hub.start_throttle();
     if let Some(wait) = throttle.blocked(&client, now) {
         return Err(ApiError::field(
             StatusCode::TOO_MANY_REQUESTS,
@@ -197,7 +195,7 @@ pub async fn start(
             ),
         ));
     }
-        // Every start counts (the window rule is the one for failed sign-ins).
+    // Every start counts (the window rule is the one for failed sign-ins).
     throttle.failed(&client, now);
     let record = app
         .store
@@ -255,7 +253,9 @@ pub async fn transcript(
     let token = headers
         .get(PARTICIPANT_TOKEN)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::unauthenticated("send the participant token in X-Participant-Token"))?;
+        .ok_or_else(|| {
+            ApiError::unauthenticated("send the participant token in X-Participant-Token")
+        })?;
     let grant = app.chat.grant(token).map_err(ApiError::unauthenticated)?;
     app.chat
         .ask(&grant.chat, |reply| ChatInput::Transcript { reply })
@@ -269,7 +269,10 @@ pub fn routes() -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(PARTICIPANT_TOKEN)]);
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static(PARTICIPANT_TOKEN),
+        ]);
     Router::new()
         .route("/chat/start", post(start))
         .route("/chat/transcript", get(transcript))
@@ -308,5 +311,3 @@ pub fn assets() -> Router<AppState> {
             get(|| async { asset("text/javascript", CLIENT) }),
         )
 }
-
-

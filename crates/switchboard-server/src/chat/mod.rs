@@ -50,7 +50,7 @@ pub struct ChatSettings {
     pub limits: Limits,
     /// How long participant tokens keep working after the chat ended.
     pub linger: Duration,
-        /// How long a chat may last when the start request does not say.
+    /// How long a chat may last when the start request does not say.
     pub default_duration: Duration,
     /// Chats one client address may start per minute. Behind a reverse
     /// proxy every customer has the proxy's address: raise it there.
@@ -63,7 +63,7 @@ impl Default for ChatSettings {
             limits: Limits::default(),
             linger: Duration::from_secs(15 * 60),
             // Connect's default chat duration: 25 hours.
-                        default_duration: Duration::from_secs(1500 * 60),
+            default_duration: Duration::from_secs(1500 * 60),
             starts_per_minute: 30,
         }
     }
@@ -91,7 +91,10 @@ pub struct ChatCard {
 pub enum AgentChatEvent {
     Card(ChatCard),
     /// The chat is no longer this agent's (rescinded, transferred, closed).
-    Gone { agent: String, contact: String },
+    Gone {
+        agent: String,
+        contact: String,
+    },
 }
 
 pub type AgentSink = Arc<dyn Fn(AgentChatEvent) + Send + Sync>;
@@ -127,7 +130,7 @@ struct Inner {
     tokens: Mutex<HashMap<[u8; 32], Grant>>,
     /// A start request's client token -> what it started, for an hour.
     started: Mutex<HashMap<String, (api::Started, Instant)>>,
-        sink: RwLock<Option<AgentSink>>,
+    sink: RwLock<Option<AgentSink>>,
     listening: AtomicBool,
     throttle: std::sync::OnceLock<crate::throttle::LoginThrottle>,
 }
@@ -154,7 +157,7 @@ impl ChatHub {
         &self.inner.settings
     }
 
-        fn start_throttle(&self) -> &crate::throttle::LoginThrottle {
+    fn start_throttle(&self) -> &crate::throttle::LoginThrottle {
         self.inner.throttle.get_or_init(|| {
             crate::throttle::LoginThrottle::new(
                 self.inner.settings.starts_per_minute,
@@ -216,7 +219,7 @@ impl ChatHub {
         rx.await.ok()
     }
 
-        fn inner_sender(&self, chat: &str) -> Option<mpsc::UnboundedSender<ChatInput>> {
+    fn inner_sender(&self, chat: &str) -> Option<mpsc::UnboundedSender<ChatInput>> {
         lock(&self.inner.chats).get(chat).cloned()
     }
 
@@ -224,7 +227,7 @@ impl ChatHub {
         lock(&self.inner.chats).insert(key.to_string(), tx);
     }
 
-        /// The chat's task is done. Its tokens stay known (as expired, so a
+    /// The chat's task is done. Its tokens stay known (as expired, so a
     /// late client hears why) for a day, then go with the next prune.
     fn forget(&self, keys: &[String]) {
         let mut chats = lock(&self.inner.chats);
@@ -244,7 +247,7 @@ impl ChatHub {
         use base64::Engine;
         let bytes: [u8; 32] = rand::random();
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-                let h = hash(&token);
+        let h = hash(&token);
         let mut tokens = lock(&self.inner.tokens);
         if tokens.len().is_power_of_two() && tokens.len() >= 1024 {
             // Amortised: prune when the map doubles.

@@ -68,13 +68,18 @@ fn field_of(e: &ChatError) -> &'static str {
         }
         ChatError::UnsupportedContentType(_) => "content_type",
         ChatError::UnknownMessage(_) => "seq",
-                ChatError::Ended => "chat",
+        ChatError::Ended => "chat",
         ChatError::UnknownParticipant(_) | ChatError::NotInChat(_) => "participant",
     }
 }
 
 pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    // Small buffers: tens of thousands of chat sockets stay open at once,
+    // and a chat frame is a few hundred bytes (the 128 KiB defaults would
+    // cost more than the chat itself).
     ws.max_message_size(MAX_FRAME)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| session(app.chat.clone(), socket))
 }
 
@@ -108,8 +113,7 @@ async fn attach(hub: &ChatHub, grant: &Grant, since: u64) -> Option<Attached> {
 }
 
 async fn session(hub: ChatHub, mut socket: WebSocket) {
-    let (grant, since) = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await
-    {
+    let (grant, since) = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await {
         Ok(Some(Ok(Request::Hello { token, since }))) => match hub.grant(&token) {
             Ok(g) => (g, since),
             Err(reason) => {
@@ -242,7 +246,9 @@ async fn handle(hub: &ChatHub, grant: &Grant, request: Request) -> Option<Value>
                 .await
                 .unwrap_or(Err(ChatError::Ended));
             Some(match answer {
-                Ok((seq, id)) => json!({"type": "sent", "client_token": token, "seq": seq, "id": id}),
+                Ok((seq, id)) => {
+                    json!({"type": "sent", "client_token": token, "seq": seq, "id": id})
+                }
                 Err(e) => {
                     let mut v = error(field_of(&e), e.to_string());
                     if let ChatError::RateLimited { retry_after_ms } = e {
@@ -263,9 +269,7 @@ async fn handle(hub: &ChatHub, grant: &Grant, request: Request) -> Option<Value>
                 })
                 .await
                 .unwrap_or(Err(ChatError::Ended));
-            answer
-                .err()
-                .map(|e| error(field_of(&e), e.to_string()))
+            answer.err().map(|e| error(field_of(&e), e.to_string()))
         }
     }
 }

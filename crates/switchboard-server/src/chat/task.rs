@@ -271,9 +271,9 @@ impl Chat {
         };
         if let Some((content_type, content)) = &new.initial_message {
             // Checked by the start request already; a failure here is logged.
-            if let Err(e) =
-                chat.room
-                    .send(&new.customer, content_type, content, None, unix_ms())
+            if let Err(e) = chat
+                .room
+                .send(&new.customer, content_type, content, None, unix_ms())
             {
                 warn!(contact = %chat.contact_id, "initial message: {e}");
             }
@@ -281,14 +281,17 @@ impl Chat {
         chat.publish();
         chat.save();
         chat.start_session(new.flow);
+        // The flow runs as far as it can now (greeting, question), not at
+        // the first input.
+        chat.after_flow_events().await;
         chat.main_loop().await;
         chat.linger().await;
-                chat.hub.forget(&chat.keys);
+        chat.hub.forget(&chat.keys);
         drop(chat);
         let _ = writer.await;
     }
 
-        fn save(&mut self) {
+    fn save(&mut self) {
         self.note_flow_path();
         self.ctr.attributes = self.contact.attributes.clone();
         let _ = self.ctr_tx.send(self.ctr.clone());
@@ -299,11 +302,13 @@ impl Chat {
         if let Some(session) = &self.session {
             let trace = session.trace();
             let done = self.ctr.flow_path.len().min(trace.len());
-            self.ctr.flow_path.extend(trace[done..].iter().map(|s| FlowStep {
-                action: s.action.clone(),
-                action_type: s.action_type.clone(),
-                                branch: s.branch.clone(),
-            }));
+            self.ctr
+                .flow_path
+                .extend(trace[done..].iter().map(|s| FlowStep {
+                    action: s.action.clone(),
+                    action_type: s.action_type.clone(),
+                    branch: s.branch.clone(),
+                }));
         }
     }
 
@@ -348,9 +353,10 @@ impl Chat {
             Waiting::Input(t) | Waiting::Timer(t) | Waiting::Loop(Some(t)) => Some(t),
             _ => None,
         };
-        let room = self.room.next_wake().map(|at| {
-            Instant::now() + Duration::from_millis(at.saturating_sub(unix_ms()))
-        });
+        let room = self
+            .room
+            .next_wake()
+            .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(unix_ms())));
         [flow, room]
             .into_iter()
             .flatten()
@@ -544,9 +550,7 @@ impl Chat {
             return (self.customer_name.clone(), Role::Customer);
         }
         match &self.agent {
-            Some(a) if a.participant == participant => {
-                (a.card.agent.clone(), Role::Agent)
-            }
+            Some(a) if a.participant == participant => (a.card.agent.clone(), Role::Agent),
             _ => (String::new(), Role::System),
         }
     }
@@ -628,7 +632,7 @@ impl Chat {
                     Box::pin(self.on_routing(offer)).await;
                 }
             }
-                        Some(Outcome::TransferredToFlow { flow }) => self.load_and_start(flow),
+            Some(Outcome::TransferredToFlow { flow }) => self.load_and_start(flow),
             Some(Outcome::Disconnected) => self.end("CONTACT_FLOW_DISCONNECT").await,
             // The customer queue flow ended: the chat waits for an agent.
             _ if self.phase != Phase::InFlow => {}
@@ -801,12 +805,14 @@ impl Chat {
         match update {
             RoutingUpdate::Offer { agent, contact, .. } if contact == self.contact_id => {
                 match self.phase {
-                    Phase::InFlow => self.early_offer = Some(RoutingUpdate::Offer {
-                        agent,
-                        contact,
-                        queue: String::new(),
-                        channel: switchboard_model::Channel::Chat,
-                    }),
+                    Phase::InFlow => {
+                        self.early_offer = Some(RoutingUpdate::Offer {
+                            agent,
+                            contact,
+                            queue: String::new(),
+                            channel: switchboard_model::Channel::Chat,
+                        })
+                    }
                     Phase::Queued if self.agent.is_none() => {
                         self.offered = Some(agent.clone());
                         let card = self.card(&agent, "incoming", None);
@@ -844,7 +850,11 @@ impl Chat {
             ),
             None => (agent.clone(), String::new()),
         };
-        let display = if name.is_empty() { username.clone() } else { name };
+        let display = if name.is_empty() {
+            username.clone()
+        } else {
+            name
+        };
         let participant = uuid::Uuid::new_v4().to_string();
         let now_ms = unix_ms();
         if self
@@ -899,6 +909,10 @@ impl Chat {
         };
         let participant = a.participant.clone();
         let next = uuid::Uuid::new_v4().to_string();
+        // Reachable under the new id first: the router may offer it at once.
+        if let Some(tx) = self.hub_sender() {
+            self.hub.register(&next, tx);
+        }
         let enqueued = self
             .app
             .routing
@@ -912,6 +926,7 @@ impl Chat {
             .await;
         let answer = enqueue_answer(&next, enqueued);
         if answer != Event::Enqueued {
+            self.hub.forget(std::slice::from_ref(&next));
             return Err(match answer {
                 Event::QueueAtCapacity => format!("the queue {} is full", queue.1),
                 Event::Failed(r) => format!("the queue {} refused the chat: {r}", queue.1),
@@ -951,9 +966,6 @@ impl Chat {
         self.contact.contact_id = next.clone();
         self.contact.initiation_method = "TRANSFER".into();
         self.keys.push(next.clone());
-        if let Some(tx) = self.hub_sender() {
-            self.hub.register(&next, tx);
-        }
         self.phase = Phase::Queued;
         self.enqueue_sent = true;
         self.save();
@@ -1000,7 +1012,7 @@ impl Chat {
         if self.phase == Phase::Ended {
             return;
         }
-                self.publish();
+        self.publish();
         self.note_flow_path();
         self.session = None;
         self.waiting = Waiting::Nothing;

@@ -23,7 +23,7 @@ pub struct TestApp {
     pub router: Router,
     pub store: Store,
     pub blobs: Blobs,
-        pub admin: String,
+    pub admin: String,
     pub state: AppState,
     _db: TestDb,
 }
@@ -68,12 +68,12 @@ pub async fn apps_with_chat(
             login_throttle: Default::default(),
             routing: routing.clone(),
             settings: Arc::new(settings.clone()),
-                        chat: switchboard_server::chat::ChatHub::new(chat.clone()),
+            chat: switchboard_server::chat::ChatHub::new(chat.clone()),
         };
         let mut app = TestApp {
             backend,
             routing,
-                        router: app(state.clone()),
+            router: app(state.clone()),
             state,
             store,
             blobs,

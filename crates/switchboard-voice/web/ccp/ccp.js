@@ -246,9 +246,11 @@ function onMessage(m) {
 function fillStatuses(statuses) {
   const select = $("status-select");
   select.replaceChildren(
-    ...statuses.map((s) => {
+        ...statuses.map((s) => {
       const option = el("option", { value: s.name, text: s.name });
-      if (s.type === "ROUTABLE" && !pathOk()) option.disabled = true;
+      // An agent who takes calls needs the audio path first (the server
+      // refuses too); a chat-only agent does not.
+      if (s.type === "ROUTABLE" && ccp.welcome?.agent?.takes_voice && !pathOk()) option.disabled = true;
       return option;
     }),
   );

@@ -1,0 +1,256 @@
+//! A web chat in a real browser: headless Chromium (Debian's, driven by
+//! playwright-core from tests/browser) opens the embeddable widget on the
+//! demo page as two customers and the CCP as a chat-only agent with no
+//! microphone. They exchange messages both ways, with typing and receipts;
+//! markup the customer sends stays text and never runs; the customer reloads
+//! mid-chat and the conversation is drawn once and goes on; the agent holds
+//! two chats side by side; the agent ends one, the customer the other. The
+//! browser script (tests/browser/chat.mjs) prints `STEP <name>` lines; this
+//! side sets the centre up and checks the contact records and the stored
+//! transcripts. Screenshots land in `artifacts/chat/`.
+//!
+//! Needs `node`, `/usr/bin/chromium` and `tests/browser/node_modules`; under
+//! CI their absence fails (.ci/run installs them).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const AGENT: &str = "ana";
+const FLOW: &str = "Web chat";
+const GREETING: &str = "Thank you for contacting us. An agent will be with you shortly.";
+const IMG: &str = r#"<img src=x onerror="window.__pwned=1">"#;
+const SCRIPT: &str = "<script>window.__pwned=2</script>";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn browser_ready() -> bool {
+    let ok = std::path::Path::new("/usr/bin/chromium").exists()
+        && root()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok();
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("the browser test needs node, /usr/bin/chromium and tests/browser/node_modules (.ci/run installs them)");
+    }
+    ok
+}
+
+/// Greets the customer and queues the chat for Sales.
+fn chat_flow() -> Value {
+    json!({"Version": "2019-10-30", "StartAction": "greet", "Actions": [
+        {"Identifier": "greet", "Type": "MessageParticipant", "Parameters": {"Text": GREETING},
+         "Transitions": {"NextAction": "to-sales", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "to-sales"}]}},
+        {"Identifier": "to-sales", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "Sales"},
+         "Transitions": {"NextAction": "queue", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "queue", "Type": "TransferContactToQueue", "Parameters": {},
+         "Transitions": {"NextAction": "bye", "Errors": [{"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
+                                                         {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]})
+}
+
+/// A Sales queue, a published chat flow, and a soft-phone agent whose
+/// routing profile takes two chats at once and no calls.
+async fn chat_centre(rig: &Rig) {
+    rig.call(
+        "POST",
+        "/queues",
+        Some(json!({"name": "Sales", "hours_of_operation": "Basic Hours"})),
+        None,
+    )
+    .await;
+    rig.call(
+        "POST",
+        "/routing-profiles",
+        Some(json!({"name": "Chat agents",
+            "media_concurrencies": [{"channel": "CHAT", "concurrency": 2}],
+            "queue_configs": [{"queue": "Sales", "channel": "CHAT", "priority": 1}],
+            "default_outbound_queue": "Sales"})),
+        None,
+    )
+    .await;
+    let flow = rig
+        .call(
+            "POST",
+            "/flows",
+            Some(json!({"name": FLOW, "type": "CONTACT_FLOW", "content": chat_flow()})),
+            None,
+        )
+        .await;
+    let id = flow["id"].as_str().unwrap();
+    rig.call("POST", &format!("/flows/{id}/publish"), None, None)
+        .await;
+    rig.call(
+        "POST",
+        "/users",
+        Some(json!({
+            "username": AGENT, "first_name": "Ana", "last_name": "Lima", "password": AGENT_PASSWORD,
+            "security_profiles": ["Agent"], "routing_profile": "Chat agents",
+            "phone_config": {"phone_type": "SOFT_PHONE", "after_contact_work_timeout_seconds": 0}
+        })),
+        None,
+    )
+    .await;
+}
+
+/// The contact's record once it has ended and its transcript is stored.
+async fn ended_record(rig: &Rig, contact: &str) -> Value {
+    let mut record = Value::Null;
+    for _ in 0..50 {
+        record = rig
+            .call("GET", &format!("/contacts/{contact}"), None, None)
+            .await;
+        if record["state"] == "ENDED" && record["transcript"]["status"].is_string() {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("contact {contact} did not end with a transcript: {record:#}");
+}
+
+/// The stored transcript's messages, as (role, content).
+async fn stored_messages(rig: &Rig, contact: &str) -> Vec<(String, String)> {
+    let transcript = rig
+        .call(
+            "GET",
+            &format!("/contacts/{contact}/transcript"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(transcript["ContactId"], contact, "{transcript:#}");
+    transcript["Transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["Type"] == "MESSAGE")
+        .map(|e| {
+            (
+                e["ParticipantRole"].as_str().unwrap().to_string(),
+                e["Content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn said(lines: &[(&str, &str)]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .map(|(role, text)| (role.to_string(), text.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_and_an_agent_chat_in_the_browser() {
+    if !browser_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    chat_centre(&rig).await;
+
+    let artifacts = root().join("artifacts/chat");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let mut browser = tokio::process::Command::new("node")
+        .arg(root().join("tests/browser/chat.mjs"))
+        .env("CHAT_URL", &rig.origin)
+        .env("CHAT_USER", AGENT)
+        .env("CHAT_PASSWORD", AGENT_PASSWORD)
+        .env("CHAT_FLOW", FLOW)
+        .env("CHAT_ARTIFACTS", &artifacts)
+        .env("NODE_PATH", root().join("tests/browser/node_modules"))
+        .current_dir(root().join("tests/browser"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let mut transcript = Vec::new();
+    // The next step the browser reports (its other lines are kept for failures).
+    let mut next_step = async |transcript: &mut Vec<String>| -> String {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("the browser went quiet:\n{}", transcript.join("\n")))
+                .unwrap();
+            let Some(line) = line else {
+                panic!("the browser script ended:\n{}", transcript.join("\n"));
+            };
+            println!("browser: {line}");
+            transcript.push(line.clone());
+            if line.starts_with("FAIL") {
+                panic!("browser: {line}\n{}", transcript.join("\n"));
+            }
+            if let Some(step) = line.strip_prefix("STEP ") {
+                return step.to_string();
+            }
+        }
+    };
+
+    // The agent went Available in the CCP without a microphone.
+    assert_eq!(next_step(&mut transcript).await, "READY");
+    assert_eq!(rig.agent_state_of(AGENT).await, "Available");
+    let first = next_step(&mut transcript).await;
+    let first = first.strip_prefix("FIRST ").expect("FIRST <contact>");
+    let second = next_step(&mut transcript).await;
+    let second = second.strip_prefix("SECOND ").expect("SECOND <contact>");
+    assert_eq!(next_step(&mut transcript).await, "DONE");
+    let status = tokio::time::timeout(Duration::from_secs(20), browser.wait())
+        .await
+        .expect("the browser closed")
+        .unwrap();
+    assert!(status.success(), "browser: {}", transcript.join("\n"));
+
+    // Ada's chat: the agent ended it.
+    let record = ended_record(&rig, first).await;
+    assert_eq!(record["channel"], "CHAT", "{record:#}");
+    assert_eq!(record["initiation_method"], "API");
+    assert_eq!(record["disconnect_reason"], "AGENT_DISCONNECT");
+    assert_eq!(record["agent"]["username"], AGENT);
+    assert_eq!(record["queue"]["name"], "Sales");
+    assert_eq!(record["transcript"]["status"], "AVAILABLE", "{record:#}");
+    let expected = said(&[
+        ("CUSTOMER", "Hello, I have a question about my order"),
+        ("SYSTEM", GREETING),
+        ("AGENT", "Hi Ada, this is Ana. How can I help?"),
+        ("CUSTOMER", "My parcel has not arrived"),
+        ("CUSTOMER", IMG),
+        ("CUSTOMER", SCRIPT),
+        ("CUSTOMER", "Still here after a reload"),
+        ("AGENT", "Good to see you back"),
+        ("AGENT", "One moment, Ada"),
+    ]);
+    assert_eq!(record["transcript"]["message_count"], expected.len());
+    assert_eq!(stored_messages(&rig, first).await, expected);
+
+    // Grace's chat: she ended it from the widget.
+    let record = ended_record(&rig, second).await;
+    assert_eq!(record["channel"], "CHAT", "{record:#}");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    assert_eq!(record["agent"]["username"], AGENT);
+    assert_eq!(record["transcript"]["status"], "AVAILABLE", "{record:#}");
+    let expected = said(&[
+        ("CUSTOMER", "Hi, I would like to change my plan"),
+        ("SYSTEM", GREETING),
+        ("AGENT", "Hello Grace, happy to help"),
+        ("CUSTOMER", "Thanks, that is all"),
+    ]);
+    assert_eq!(record["transcript"]["message_count"], expected.len());
+    assert_eq!(stored_messages(&rig, second).await, expected);
+
+    // Both closed in the CCP: the agent is Available again.
+    assert_eq!(rig.agent_state_of(AGENT).await, "Available");
+}
