@@ -723,7 +723,7 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
             )
             .await;
         let billing = r.body["id"].as_str().unwrap().to_string();
-        // Eve takes only Billing chats.
+                // Eve takes only Billing chats, and accepts them without a click.
         app.post(
             "/api/v1/routing-profiles",
             &app.admin,
@@ -738,7 +738,8 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
                 "/api/v1/users/eve",
                 &app.admin,
                 json!({"username": "eve", "first_name": "eve", "security_profiles": ["Agent"],
-                    "routing_profile": "Billing agents"}),
+                    "routing_profile": "Billing agents",
+                    "phone_config": {"phone_type": "SOFT_PHONE", "auto_accept": true}}),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -800,15 +801,9 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
             .unwrap()
             .contact
             .clone();
-        assert_ne!(second, first);
-        app.routing
-            .send(RoutingEvent::Accept {
-                contact: second.clone(),
-                agent: eve.clone(),
-            })
-            .await
-            .unwrap();
+                assert_ne!(second, first);
         let c = card(&mut cards, "connected").await;
+        assert_eq!((&c.agent, &c.contact), (eve, &second));
         let (mut eve_ws, _) = open(addr, c.token.as_deref().unwrap(), 0).await;
         // Eve reads the whole conversation, including the part with Dee.
         until(&mut eve_ws, |f| f["item"]["type"] == "LEFT").await;

@@ -813,10 +813,11 @@ impl Chat {
                             channel: switchboard_model::Channel::Chat,
                         })
                     }
-                    Phase::Queued if self.agent.is_none() => {
+                                        Phase::Queued if self.agent.is_none() => {
                         self.offered = Some(agent.clone());
                         let card = self.card(&agent, "incoming", None);
                         self.hub.tell_agent(AgentChatEvent::Card(card));
+                        self.auto_accept(agent).await;
                     }
                     _ => {}
                 }
@@ -838,6 +839,28 @@ impl Chat {
                 self.connect_agent(agent).await;
             }
             _ => {}
+        }
+    }
+
+        /// Agents set to auto-accept (Connect's phone setting, which covers
+    /// chats too) take the offer without a click.
+    async fn auto_accept(&self, agent: String) {
+        let auto = self
+            .app
+            .store
+            .get::<User>(&agent)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|u| u.spec.phone_config.auto_accept);
+        if auto {
+            let accept = RoutingEvent::Accept {
+                contact: self.contact_id.clone(),
+                agent,
+            };
+            if let Err(e) = self.app.routing.send(accept).await {
+                warn!(contact = %self.contact_id, "auto-accept: {e}");
+            }
         }
     }
 
