@@ -723,7 +723,7 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
             )
             .await;
         let billing = r.body["id"].as_str().unwrap().to_string();
-                // Eve takes only Billing chats, and accepts them without a click.
+        // Eve takes only Billing chats, and accepts them without a click.
         app.post(
             "/api/v1/routing-profiles",
             &app.admin,
@@ -801,7 +801,7 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
             .unwrap()
             .contact
             .clone();
-                assert_ne!(second, first);
+        assert_ne!(second, first);
         let c = card(&mut cards, "connected").await;
         assert_eq!((&c.agent, &c.contact), (eve, &second));
         let (mut eve_ws, _) = open(addr, c.token.as_deref().unwrap(), 0).await;

@@ -813,7 +813,7 @@ impl Chat {
                             channel: switchboard_model::Channel::Chat,
                         })
                     }
-                                        Phase::Queued if self.agent.is_none() => {
+                    Phase::Queued if self.agent.is_none() => {
                         self.offered = Some(agent.clone());
                         let card = self.card(&agent, "incoming", None);
                         self.hub.tell_agent(AgentChatEvent::Card(card));
@@ -842,7 +842,7 @@ impl Chat {
         }
     }
 
-        /// Agents set to auto-accept (Connect's phone setting, which covers
+    /// Agents set to auto-accept (Connect's phone setting, which covers
     /// chats too) take the offer without a click.
     async fn auto_accept(&self, agent: String) {
         let auto = self
