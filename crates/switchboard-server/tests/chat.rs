@@ -84,6 +84,20 @@ async fn centre(app: &TestApp, concurrency: u32, names: &[&str]) -> Vec<(String,
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    let r = app
+        .post(&format!("/api/v1/flows/{id}/publish"), admin, json!({}))
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    // A draft that was never published is not for customers.
+    let r = app
+        .post(
+            "/api/v1/flows",
+            admin,
+            json!({"name": "Draft chat", "type": "CONTACT_FLOW", "content": chat_flow()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let mut agents = vec![];
     for name in names {
         let r = app
@@ -511,6 +525,16 @@ async fn bad_input_is_refused_with_the_field_and_reason() {
             "{}",
             r.body
         );
+        let r = start_err(json!({"flow": "Draft chat", "display_name": "A"})).await;
+        assert_eq!(r.field(), "flow");
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("not published"),
+            "{}",
+            r.body
+        );
         let r = start_err(json!({"flow": "Web chat", "display_name": " "})).await;
         assert_eq!(r.field(), "display_name");
         let r = start_err(json!({"flow": "Web chat", "display_name": "A", "duration_minutes": 5}))
@@ -771,7 +795,9 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
             })
             .await
             .unwrap();
-        card(&mut cards, "connected").await;
+        let dee_card = card(&mut cards, "connected").await;
+        let dee_token = dee_card.token.unwrap();
+        let (mut dee_ws, _) = open(addr, &dee_token, 0).await;
         let r = app
             .state
             .chat
@@ -792,9 +818,19 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
                 seen.push(c);
             }
         }
-        assert!(seen
-            .iter()
-            .any(|c| c.state == "ended" && c.contact == first && &c.agent == dee));
+        assert!(seen.iter().any(|c| c.state == "ended"
+            && c.contact == first
+            && &c.agent == dee
+            && c.token.is_none()));
+        // Dee no longer reads the chat: the socket is told and closed, the token refused.
+        let (bye, _) = until(&mut dee_ws, |f| f["type"] == "error").await;
+        assert_eq!(bye["field"], "participant", "{bye}");
+        assert!(matches!(
+            dee_ws.next().await,
+            None | Some(Ok(Message::Close(_))) | Some(Err(_))
+        ));
+        let (_, refused) = open(addr, &dee_token, 0).await;
+        assert_eq!(refused["field"], "token", "{refused}");
         let second = seen
             .iter()
             .find(|c| c.state == "incoming")

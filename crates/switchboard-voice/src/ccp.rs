@@ -34,6 +34,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::objects::quick_connect::QuickConnectTarget;
+use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{AgentStatus, Queue, QuickConnect, User};
 use switchboard_server::auth::Principal;
@@ -278,7 +279,10 @@ async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
     }
     warn!(agent = %line.agent, "the agent's CCP stayed away: offers go back to the queue, status Offline");
     for c in line.contacts() {
-        if matches!(c.state.as_str(), "dialing" | "connected" | "on_hold") {
+        if c.channel == "CHAT" && c.state == "connected" {
+            // Nobody answers the customer any more: the chat ends, as a call would.
+            let _ = voice.app().chat.agent_end(&c.contact, &line.agent).await;
+        } else if matches!(c.state.as_str(), "dialing" | "connected" | "on_hold") {
             // The agent's audio went with the page: nobody is left to talk to.
             voice.post(
                 &c.contact,
@@ -555,17 +559,29 @@ async fn handle(
             if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
                 return e;
             }
-            let found = match voice.app().store.list::<QuickConnect>().await {
-                Ok(list) => list
-                    .into_iter()
-                    .find(|q| q.id == quick_connect || q.spec.name == quick_connect),
-                Err(e) => return error("quick_connect", e.to_string()),
+            let chat = is_chat(&contact);
+            let channel = if chat { Channel::Chat } else { Channel::Voice };
+            let target = match transfer_target(voice, &agent, &quick_connect, channel).await {
+                Ok(t) => t,
+                Err(e) => return e,
             };
-            if is_chat(&contact) {
-                return transfer_chat(voice, &contact, agent, found.map(|q| q.spec.target)).await;
-            }
-            match found.map(|q| q.spec.target) {
-                Some(QuickConnectTarget::PhoneNumber { phone_number }) => {
+            match (target, chat) {
+                (TransferTarget::Number(_), true) => error(
+                    "quick_connect",
+                    "a chat cannot be transferred to a phone number",
+                ),
+                (TransferTarget::Queue(id, name), true) => {
+                    match voice
+                        .app()
+                        .chat
+                        .agent_transfer(&contact, &agent, (id, name))
+                        .await
+                    {
+                        Ok(()) => done("contact"),
+                        Err(e) => error("quick_connect", e),
+                    }
+                }
+                (TransferTarget::Number(phone_number), false) => {
                     // Checked here so the agent hears why; the call looks it up again.
                     if let Err(e) = voice.route_out(&phone_number).await {
                         return error("quick_connect", e);
@@ -578,53 +594,12 @@ async fn handle(
                         AgentAction::TransferToNumber(phone_number),
                     )
                 }
-                Some(QuickConnectTarget::Queue { queue, .. }) => {
-                    match voice.app().store.get::<Queue>(&queue).await {
-                        Ok(Some(q)) => post(
-                            voice,
-                            line,
-                            &contact,
-                            agent,
-                            AgentAction::TransferToQueue(q.id, q.spec.name),
-                        ),
-                        _ => error(
-                            "quick_connect",
-                            format!("the queue '{queue}' does not exist"),
-                        ),
-                    }
-                }
-                Some(QuickConnectTarget::User { user, .. }) => {
-                    let users = voice.app().store.list::<User>().await.unwrap_or_default();
-                    match users
-                        .into_iter()
-                        .find(|u| u.id == user || u.spec.username == user)
-                    {
-                        Some(u) if u.id == agent => {
-                            error("quick_connect", "that quick connect is you")
-                        }
-                        Some(u) if !takes_voice(voice, &u.spec).await => error(
-                            "quick_connect",
-                            format!(
-                                "{} does not take calls (their routing profile has no voice)",
-                                u.spec.username
-                            ),
-                        ),
-                        Some(u) => post(
-                            voice,
-                            line,
-                            &contact,
-                            agent,
-                            AgentAction::TransferToQueue(agent_queue(&u.id), u.spec.username),
-                        ),
-                        None => error(
-                            "quick_connect",
-                            format!("the agent '{user}' does not exist"),
-                        ),
-                    }
-                }
-                None => error(
-                    "quick_connect",
-                    format!("no quick connect '{quick_connect}'"),
+                (TransferTarget::Queue(id, name), false) => post(
+                    voice,
+                    line,
+                    &contact,
+                    agent,
+                    AgentAction::TransferToQueue(id, name),
                 ),
             }
         }
@@ -666,9 +641,8 @@ async fn handle(
     }
 }
 
-/// Whether an agent's routing profile takes voice contacts at all.
-async fn takes_voice(voice: &Voice, user: &User) -> bool {
-    use switchboard_model::objects::routing_profile::Channel;
+/// Whether an agent's routing profile takes contacts on `channel` at all.
+async fn takes(voice: &Voice, user: &User, channel: Channel) -> bool {
     match voice
         .app()
         .store
@@ -679,8 +653,86 @@ async fn takes_voice(voice: &Voice, user: &User) -> bool {
             .spec
             .media_concurrencies
             .iter()
-            .any(|m| m.channel == Channel::Voice && m.concurrency > 0),
+            .any(|m| m.channel == channel && m.concurrency > 0),
         _ => false,
+    }
+}
+
+async fn takes_voice(voice: &Voice, user: &User) -> bool {
+    takes(voice, user, Channel::Voice).await
+}
+
+/// Where a quick connect sends a contact.
+enum TransferTarget {
+    Number(String),
+    /// A queue (id, name); an agent's own queue for an agent quick connect.
+    Queue(String, String),
+}
+
+/// The quick connect `quick_connect` (id or name) as a transfer target for
+/// a contact on `channel`, or the error to show the agent.
+async fn transfer_target(
+    voice: &Voice,
+    agent: &str,
+    quick_connect: &str,
+    channel: Channel,
+) -> Result<TransferTarget, Value> {
+    let app = voice.app();
+    let found = match app.store.list::<QuickConnect>().await {
+        Ok(list) => list
+            .into_iter()
+            .find(|q| q.id == quick_connect || q.spec.name == quick_connect),
+        Err(e) => return Err(error("quick_connect", e.to_string())),
+    };
+    match found.map(|q| q.spec.target) {
+        Some(QuickConnectTarget::PhoneNumber { phone_number }) => {
+            Ok(TransferTarget::Number(phone_number))
+        }
+        Some(QuickConnectTarget::Queue { queue, .. }) => match app.store.get::<Queue>(&queue).await
+        {
+            Ok(Some(q)) => Ok(TransferTarget::Queue(q.id, q.spec.name)),
+            _ => Err(error(
+                "quick_connect",
+                format!("the queue '{queue}' does not exist"),
+            )),
+        },
+        Some(QuickConnectTarget::User { user, .. }) => {
+            let users = app.store.list::<User>().await.unwrap_or_default();
+            match users
+                .into_iter()
+                .find(|u| u.id == user || u.spec.username == user)
+            {
+                Some(u) if u.id == agent => {
+                    Err(error("quick_connect", "that quick connect is you"))
+                }
+                Some(u) if !takes(voice, &u.spec, channel).await => Err(error(
+                    "quick_connect",
+                    format!(
+                        "{} does not take {} (their routing profile has no {})",
+                        u.spec.username,
+                        if channel == Channel::Chat {
+                            "chats"
+                        } else {
+                            "calls"
+                        },
+                        if channel == Channel::Chat {
+                            "chat"
+                        } else {
+                            "voice"
+                        },
+                    ),
+                )),
+                Some(u) => Ok(TransferTarget::Queue(agent_queue(&u.id), u.spec.username)),
+                None => Err(error(
+                    "quick_connect",
+                    format!("the agent '{user}' does not exist"),
+                )),
+            }
+        }
+        None => Err(error(
+            "quick_connect",
+            format!("no quick connect '{quick_connect}'"),
+        )),
     }
 }
 
@@ -693,63 +745,18 @@ fn post(voice: &Voice, line: &Line, contact: &str, agent: String, action: AgentA
     }
 }
 
-/// A chat goes to a queue or to an agent (their own queue); a chat has no
-/// phone number to go to.
-async fn transfer_chat(
-    voice: &Voice,
-    contact: &str,
-    agent: String,
-    target: Option<QuickConnectTarget>,
-) -> Value {
-    let app = voice.app();
-    let queue = match target {
-        Some(QuickConnectTarget::Queue { queue, .. }) => {
-            match app.store.get::<Queue>(&queue).await {
-                Ok(Some(q)) => (q.id, q.spec.name),
-                _ => {
-                    return error(
-                        "quick_connect",
-                        format!("the queue '{queue}' does not exist"),
-                    )
-                }
-            }
-        }
-        Some(QuickConnectTarget::User { user, .. }) => {
-            let users = app.store.list::<User>().await.unwrap_or_default();
-            match users
-                .into_iter()
-                .find(|u| u.id == user || u.spec.username == user)
-            {
-                Some(u) if u.id == agent => {
-                    return error("quick_connect", "that quick connect is you")
-                }
-                Some(u) => (agent_queue(&u.id), u.spec.username),
-                None => {
-                    return error(
-                        "quick_connect",
-                        format!("the agent '{user}' does not exist"),
-                    )
-                }
-            }
-        }
-        Some(QuickConnectTarget::PhoneNumber { .. }) => {
-            return error(
-                "quick_connect",
-                "a chat cannot be transferred to a phone number",
-            )
-        }
-        None => return error("quick_connect", "no such quick connect"),
-    };
-    match app.chat.agent_transfer(contact, &agent, queue).await {
-        Ok(()) => done("contact"),
-        Err(e) => error("quick_connect", e),
-    }
-}
-
 /// Shows chats in their agents' CCPs next to calls: the chat shell's cards
-/// become contacts on the agent's line (and so survive a page reload).
+/// become contacts on the agent's line (and so survive a page reload), and
+/// chats are offered only to agents whose CCP is there.
 pub(crate) fn show_chats(voice: &Voice) {
     use switchboard_server::chat::AgentChatEvent;
+    let v = voice.clone();
+    let grace = voice.config().ccp_grace;
+    voice.app().chat.set_agent_presence(Arc::new(move |agent| {
+        v.softphones()
+            .get(agent)
+            .is_some_and(|line| line.reachable(grace))
+    }));
     let v = voice.clone();
     voice
         .app()

@@ -3,7 +3,9 @@
 //!
 //! Starting a chat needs no sign-in (a company's web page calls it), so it
 //! is open to any origin (CORS) and throttled per client address; it only
-//! runs published inbound contact flows, as a phone number would.
+//! runs published inbound contact flows, as a phone number would. What a
+//! customer's page sends (name, attributes) is the customer's word: flows
+//! and agents must not take it as verified.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,13 +43,9 @@ const PARTICIPANT_TOKEN: &str = "x-participant-token";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitialMessage {
-    #[serde(default = "plain")]
+    #[serde(default = "super::plain_text")]
     pub content_type: String,
     pub content: String,
-}
-
-fn plain() -> String {
-    "text/plain".into()
 }
 
 /// Starts a chat.
@@ -176,13 +174,6 @@ pub async fn start(
     }
 
     let now = Instant::now();
-    if let Some(token) = &start.client_token {
-        let mut started = lock(&hub.inner.started);
-        started.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(3600));
-        if let Some((s, _)) = started.get(token) {
-            return Ok(Json(s.clone()));
-        }
-    }
     let throttle = hub.start_throttle();
     if let Some(wait) = throttle.blocked(&client, now) {
         return Err(ApiError::field(
@@ -195,6 +186,16 @@ pub async fn start(
             ),
         ));
     }
+    // A retried start returns the chat it started: only to the same
+    // address, so a guessed client token reveals nobody's chat.
+    let retry_key = start.client_token.as_ref().map(|t| format!("{client} {t}"));
+    if let Some(key) = &retry_key {
+        let mut started = lock(&hub.inner.started);
+        started.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(3600));
+        if let Some((s, _)) = started.get(key) {
+            return Ok(Json(s.clone()));
+        }
+    }
     // Every start counts (the window rule is the one for failed sign-ins).
     throttle.failed(&client, now);
     let record = app
@@ -205,6 +206,13 @@ pub async fn start(
         .ok_or_else(|| {
             ApiError::bad_request("flow", format!("no contact flow '{}'", start.flow.trim()))
         })?;
+    // Customers reach published flows only, never a draft being edited.
+    if app.store.flow_version(&record.id, None).await?.is_none() {
+        return Err(ApiError::bad_request(
+            "flow",
+            format!("the flow '{}' is not published", record.spec.name),
+        ));
+    }
     let flow = crate::flow_shell::load_flow(&app, &record.id, false)
         .await
         .map_err(|e| ApiError::bad_request("flow", e))?;
@@ -236,8 +244,8 @@ pub async fn start(
         websocket: "/api/v1/chat/connect",
         transcript: "/api/v1/chat/transcript",
     };
-    if let Some(t) = start.client_token {
-        lock(&hub.inner.started).insert(t, (started.clone(), now));
+    if let Some(key) = retry_key {
+        lock(&hub.inner.started).insert(key, (started.clone(), now));
     }
     Ok(Json(started))
 }

@@ -98,6 +98,8 @@ pub enum AgentChatEvent {
 }
 
 pub type AgentSink = Arc<dyn Fn(AgentChatEvent) + Send + Sync>;
+/// Whether an agent has a CCP open (or is within its grace period).
+pub type AgentPresence = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Who a participant token belongs to.
 #[derive(Debug, Clone)]
@@ -131,8 +133,14 @@ struct Inner {
     /// A start request's client token -> what it started, for an hour.
     started: Mutex<HashMap<String, (api::Started, Instant)>>,
     sink: RwLock<Option<AgentSink>>,
+    presence: RwLock<Option<AgentPresence>>,
     listening: AtomicBool,
     throttle: std::sync::OnceLock<crate::throttle::LoginThrottle>,
+}
+
+/// The content type of a message that does not say.
+fn plain_text() -> String {
+    "text/plain".into()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -169,6 +177,26 @@ impl ChatHub {
     /// Where agents' chat cards go (the CCP). Without a sink they are dropped.
     pub fn set_agent_sink(&self, sink: AgentSink) {
         *self.inner.sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
+    /// How to tell whether an agent can see a chat offered to them now.
+    /// Without it every agent counts as present.
+    pub fn set_agent_presence(&self, presence: AgentPresence) {
+        *self
+            .inner
+            .presence
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(presence);
+    }
+
+    fn agent_present(&self, agent: &str) -> bool {
+        let presence = self
+            .inner
+            .presence
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        presence.is_none_or(|p| p(agent))
     }
 
     fn tell_agent(&self, event: AgentChatEvent) {
@@ -321,6 +349,7 @@ impl ChatHub {
             return;
         }
         let hub = self.clone();
+        let routing = app.routing.clone();
         let mut updates = app.routing.subscribe();
         tokio::spawn(async move {
             loop {
@@ -336,7 +365,28 @@ impl ChatHub {
                         hub.post(&contact, ChatInput::Routing(update));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!("chat fell {n} routing updates behind");
+                        // Offers and connections may be lost: tell each chat
+                        // where routing has it now (chats ignore what they know).
+                        tracing::warn!("chat fell {n} routing updates behind; catching up");
+                        for c in routing.contacts().await {
+                            let Some(agent) = c.agent.clone() else {
+                                continue;
+                            };
+                            let update = match c.stage {
+                                "offered" => RoutingUpdate::Offer {
+                                    contact: c.contact.clone(),
+                                    agent,
+                                    queue: String::new(),
+                                    channel: switchboard_model::Channel::Chat,
+                                },
+                                "connected" => RoutingUpdate::Connected {
+                                    contact: c.contact.clone(),
+                                    agent,
+                                },
+                                _ => continue,
+                            };
+                            hub.post(&c.contact, ChatInput::Routing(update));
+                        }
                     }
                     Err(_) => break,
                 }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use switchboard_chat::{ChatError, ReceiptKind};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::task::{Attached, ChatInput};
+use super::task::{Attached, ChatInput, Out};
 use super::{ChatHub, Grant, TOKEN_EXPIRED};
 use crate::AppState;
 
@@ -26,6 +26,8 @@ use crate::AppState;
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
 /// Clients ping every 20 s; a socket silent for this long is gone.
 const SILENT_FOR: Duration = Duration::from_secs(60);
+/// A participant's typing is passed on at most this often.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
 /// Frames larger than this are refused (a message is at most 4 KiB of text).
 const MAX_FRAME: usize = 64 * 1024;
 
@@ -38,7 +40,7 @@ enum Request {
         since: u64,
     },
     Send {
-        #[serde(default = "plain")]
+        #[serde(default = "super::plain_text")]
         content_type: String,
         content: String,
         client_token: Option<String>,
@@ -50,10 +52,6 @@ enum Request {
     },
     Leave,
     Ping,
-}
-
-fn plain() -> String {
-    "text/plain".into()
 }
 
 fn error(field: &str, message: impl Into<String>) -> Value {
@@ -148,25 +146,30 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
     if !send_value(&mut socket, welcome).await {
         return;
     }
-    let mut last_sent = since;
+    // A client ahead of the chat (a bad `since`) gets what comes next.
+    let mut last_sent = since.min(attached.last_seq);
     let mut frames = attached.frames;
-    let mut ended = false;
-    for out in attached.backlog {
-        if !send(&mut socket, out.text.as_ref()).await {
-            return;
-        }
-        last_sent = out.seq;
-        ended |= out.ends;
+    let mut ended = attached.ended;
+    if !send_backlog(&mut socket, attached.backlog, &mut last_sent).await {
+        return;
     }
     let mut heard = tokio::time::Instant::now();
+    let mut typed = tokio::time::Instant::now() - TYPING_EVERY;
     while !ended {
         tokio::select! {
             _ = tokio::time::sleep_until(heard + SILENT_FOR) => break,
             request = next_request(&mut socket) => {
                 let Some(request) = request else { break };
                 heard = tokio::time::Instant::now();
-                let reply = match request {
-                    Ok(r) => handle(&hub, &grant, r).await,
+                                let reply = match request {
+                    // Typing is passed on at most once a second per socket.
+                    Ok(Request::Typing) if heard < typed + TYPING_EVERY => None,
+                    Ok(r) => {
+                        if matches!(r, Request::Typing) {
+                            typed = heard;
+                        }
+                        handle(&hub, &grant, r).await
+                    }
                     Err(e) => Some(error("type", e)),
                 };
                 if let Some(reply) = reply {
@@ -176,7 +179,14 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
                 }
             }
             frame = frames.recv() => match frame {
-                Ok(out) => {
+                                Ok(out) => {
+                    if let Some(only) = &out.only_for {
+                        if **only == *grant.participant {
+                            send(&mut socket, out.text.as_ref()).await;
+                            break;
+                        }
+                        continue;
+                    }
                     if out.seq == 0 {
                         // Typing: not to the one typing.
                         if *out.from != *grant.participant && !send(&mut socket, out.text.as_ref()).await {
@@ -195,14 +205,11 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
                 }
                 Err(RecvError::Lagged(_)) => {
                     // Too far behind: read the rest from the chat itself.
-                    let Some(again) = attach(&hub, &grant, last_sent).await else { break };
+                                        let Some(again) = attach(&hub, &grant, last_sent).await else { break };
                     frames = again.frames;
-                    for out in again.backlog {
-                        if !send(&mut socket, out.text.as_ref()).await {
-                            return;
-                        }
-                        last_sent = out.seq;
-                        ended |= out.ends;
+                    ended = again.ended;
+                    if !send_backlog(&mut socket, again.backlog, &mut last_sent).await {
+                        return;
                     }
                 }
                 Err(RecvError::Closed) => break,
@@ -210,6 +217,20 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
         }
     }
     let _ = socket.send(Message::Close(None)).await;
+}
+
+/// Sends items the client has not seen; false if the socket is gone.
+async fn send_backlog(socket: &mut WebSocket, backlog: Vec<Out>, last_sent: &mut u64) -> bool {
+    for out in backlog {
+        if out.seq <= *last_sent {
+            continue;
+        }
+        if !send(socket, out.text.as_ref()).await {
+            return false;
+        }
+        *last_sent = out.seq;
+    }
+    true
 }
 
 /// Acts on one request; what to answer, if anything.

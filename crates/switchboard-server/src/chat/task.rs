@@ -31,6 +31,8 @@ const FANOUT: usize = 256;
 /// The participant id and name the flow speaks with.
 const SYSTEM: &str = "SYSTEM";
 const SYSTEM_NAME: &str = "Switchboard";
+/// The disconnect reason of a contact an agent transferred on.
+const TRANSFERRED: &str = "TRANSFERRED";
 
 /// One frame for the chat's sockets, serialized once for all of them.
 #[derive(Debug, Clone)]
@@ -42,6 +44,21 @@ pub struct Out {
     pub text: Arc<str>,
     /// The chat ended with this item: the socket closes after it.
     pub ends: bool,
+    /// Only for this participant's sockets, which close after it (an agent
+    /// who transferred the chat no longer reads it).
+    pub only_for: Option<Arc<str>>,
+}
+
+impl Out {
+    fn item(item: &switchboard_chat::Item) -> Out {
+        Out {
+            seq: item.seq,
+            from: Arc::from(item.participant_id.as_str()),
+            text: Arc::from(json!({"type": "item", "item": item}).to_string()),
+            ends: matches!(item.kind, ItemKind::Ended { .. }),
+            only_for: None,
+        }
+    }
 }
 
 /// A socket joining the chat's fan-out.
@@ -87,10 +104,13 @@ pub enum ChatInput {
         request: u64,
         event: Event,
     },
+    /// A flow to run now, loaded for request `request`.
     StartFlow {
+        request: u64,
         flow: Arc<switchboard_flow::Flow>,
     },
     FlowFailed {
+        request: u64,
         reason: String,
     },
     AgentEnd {
@@ -142,6 +162,8 @@ enum Waiting {
 struct ChatAgent {
     agent: String,
     participant: String,
+    /// Their token's hash: it stops working when they leave.
+    token: [u8; 32],
     connected_at: DateTime<Utc>,
     card: ChatCard,
 }
@@ -315,30 +337,14 @@ impl Chat {
     /// Sends every item not yet sent to the chat's sockets.
     fn publish(&mut self) {
         for item in self.room.since(self.published) {
-            let text = json!({"type": "item", "item": item}).to_string();
-            let _ = self.out.send(Out {
-                seq: item.seq,
-                from: Arc::from(item.participant_id.as_str()),
-                text: Arc::from(text),
-                ends: matches!(item.kind, ItemKind::Ended { .. }),
-            });
+            let _ = self.out.send(Out::item(item));
             self.published = item.seq;
         }
     }
 
     fn attach(&self, since: u64) -> Attached {
         let frames = self.out.subscribe();
-        let backlog = self
-            .room
-            .since(since)
-            .iter()
-            .map(|item| Out {
-                seq: item.seq,
-                from: Arc::from(item.participant_id.as_str()),
-                text: Arc::from(json!({"type": "item", "item": item}).to_string()),
-                ends: matches!(item.kind, ItemKind::Ended { .. }),
-            })
-            .collect();
+        let backlog = self.room.since(since).iter().map(Out::item).collect();
         Attached {
             frames,
             backlog,
@@ -402,14 +408,48 @@ impl Chat {
                     Some(ChatInput::Receipt { reply, .. }) => {
                         let _ = reply.send(Err(ChatError::Ended));
                     }
-                    Some(ChatInput::AgentEnd { reply, .. } | ChatInput::AgentTransfer { reply, .. }) => {
+                                        Some(ChatInput::AgentEnd { reply, .. } | ChatInput::AgentTransfer { reply, .. }) => {
                         let _ = reply.send(Err("the chat has ended".into()));
+                    }
+                    Some(ChatInput::Routing(update)) => self.after_the_end(update).await,
+                    // The Enqueue reached the router after the customer left.
+                    Some(ChatInput::FlowEvent { event: Event::Enqueued, .. }) => {
+                        self.abandon().await;
                     }
                     Some(_) => {}
                     None => break,
                 },
             }
         }
+    }
+
+    /// Routing still moves a contact whose chat is over (an enqueue or an
+    /// accept that crossed the customer leaving): take it out again, and
+    /// give an agent who got connected a card to close.
+    async fn after_the_end(&mut self, update: RoutingUpdate) {
+        match update {
+            RoutingUpdate::Offer { contact, .. } if contact == self.contact_id => {
+                self.abandon().await;
+            }
+            RoutingUpdate::Connected { agent, contact } if contact == self.contact_id => {
+                // The abandon that follows ends it: the agent is in after-contact work.
+                self.abandon().await;
+                let mut card = self.card(&agent, "ended", None);
+                card.since = Utc::now();
+                self.hub.tell_agent(AgentChatEvent::Card(card));
+            }
+            _ => {}
+        }
+    }
+
+    async fn abandon(&self) {
+        let _ = self
+            .app
+            .routing
+            .send(RoutingEvent::Abandon {
+                contact: self.contact_id.clone(),
+            })
+            .await;
     }
 
     async fn on_timer(&mut self) {
@@ -478,6 +518,7 @@ impl Chat {
                         from: Arc::from(participant.as_str()),
                         text: Arc::from(text.to_string()),
                         ends: false,
+                        only_for: None,
                     });
                 }
             }
@@ -514,17 +555,22 @@ impl Chat {
                     self.feed(event);
                 }
             }
-            ChatInput::StartFlow { flow } => {
+            // Only the flow still awaited: a customer queue flow loaded
+            // after an agent answered is not run.
+            ChatInput::StartFlow { request, flow } if self.waiting == Waiting::Answer(request) => {
                 self.waiting = Waiting::Nothing;
                 self.start_session(flow);
             }
-            ChatInput::FlowFailed { reason } => {
+            ChatInput::FlowFailed { request, reason }
+                if self.waiting == Waiting::Answer(request) =>
+            {
                 warn!(contact = %self.contact_id, "flow: {reason}");
                 self.waiting = Waiting::Nothing;
                 if self.phase == Phase::InFlow {
                     self.end("CONTACT_FLOW_DISCONNECT").await;
                 }
             }
+            ChatInput::StartFlow { .. } | ChatInput::FlowFailed { .. } => {}
             ChatInput::AgentEnd { agent, reply } => {
                 if self.agent.as_ref().is_some_and(|a| a.agent == agent) {
                     self.end("AGENT_DISCONNECT").await;
@@ -721,13 +767,7 @@ impl Chat {
                     let hub = self.hub.clone();
                     let contact = self.contact_id.clone();
                     tokio::spawn(async move {
-                        let event = RoutingEvent::Enqueue {
-                            contact: contact.clone(),
-                            queue: queue.id.clone(),
-                            channel: Channel::Chat,
-                            priority: priority.unwrap_or(5),
-                            time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
-                        };
+                        let event = enqueue(&contact, &queue.id, priority, time_adjustment_seconds);
                         let answer = enqueue_answer(&contact, app.routing.send(event).await);
                         hub.post(
                             &contact,
@@ -772,14 +812,14 @@ impl Chat {
     }
 
     fn load_and_start(&mut self, flow: String) {
-        self.request();
+        let request = self.request();
         let app = self.app.clone();
         let hub = self.hub.clone();
         let contact = self.contact_id.clone();
         tokio::spawn(async move {
             let input = match flow_shell::load_flow(&app, &flow, false).await {
-                Ok(flow) => ChatInput::StartFlow { flow },
-                Err(reason) => ChatInput::FlowFailed { reason },
+                Ok(flow) => ChatInput::StartFlow { request, flow },
+                Err(reason) => ChatInput::FlowFailed { request, reason },
             };
             hub.post(&contact, input);
         });
@@ -813,6 +853,16 @@ impl Chat {
                             channel: switchboard_model::Channel::Chat,
                         })
                     }
+                    // Nobody would see the offer: the agent leaves routing
+                    // until they set a status, as for calls.
+                    Phase::Queued if !self.hub.agent_present(&agent) => {
+                        warn!(contact = %self.contact_id, %agent, "the agent has no CCP open for the chat offered");
+                        let _ = self
+                            .app
+                            .routing
+                            .send(RoutingEvent::AgentError { agent })
+                            .await;
+                    }
                     Phase::Queued if self.agent.is_none() => {
                         self.offered = Some(agent.clone());
                         let card = self.card(&agent, "incoming", None);
@@ -833,9 +883,12 @@ impl Chat {
                 }
             }
             RoutingUpdate::Connected { agent, contact } if contact == self.contact_id => {
-                if self.offered.take().as_ref() != Some(&agent) || self.phase != Phase::Queued {
+                // The offer itself may have been missed (the updates lagged).
+                let expected = self.offered.as_ref().is_none_or(|o| *o == agent);
+                if !expected || self.phase != Phase::Queued || self.agent.is_some() {
                     return;
                 }
+                self.offered = None;
                 self.connect_agent(agent).await;
             }
             _ => {}
@@ -915,6 +968,7 @@ impl Chat {
         self.agent = Some(ChatAgent {
             agent,
             participant,
+            token: hash,
             connected_at: at,
             card,
         });
@@ -939,13 +993,7 @@ impl Chat {
         let enqueued = self
             .app
             .routing
-            .send(RoutingEvent::Enqueue {
-                contact: next.clone(),
-                queue: queue.0.clone(),
-                channel: Channel::Chat,
-                priority: 5,
-                time_adjustment_seconds: 0,
-            })
+            .send(enqueue(&next, &queue.0, None, None))
             .await;
         let answer = enqueue_answer(&next, enqueued);
         if answer != Event::Enqueued {
@@ -959,11 +1007,11 @@ impl Chat {
         let _ = self.room.leave(&participant, unix_ms());
         self.publish();
         // The first contact ends here; the agent has after-contact work.
-        self.agent_leaves("TRANSFERRED").await;
+        self.agent_leaves(TRANSFERRED).await;
         self.ctr.next_contact_id = Some(next.clone());
         self.ctr.state = "ENDED".into();
         self.ctr.disconnect_timestamp = Some(Utc::now());
-        self.ctr.disconnect_reason = Some("TRANSFERRED".into());
+        self.ctr.disconnect_reason = Some(TRANSFERRED.into());
         self.save();
         let now = Utc::now();
         self.ctr = ContactRecord {
@@ -1001,7 +1049,7 @@ impl Chat {
 
     /// The agent's part of the current contact is over: routing puts them
     /// in after-contact work, and their card says so.
-    async fn agent_leaves(&mut self, _why: &str) {
+    async fn agent_leaves(&mut self, why: &str) {
         let Some(a) = self.agent.take() else { return };
         let at = Utc::now();
         if let Some(info) = &mut self.ctr.agent {
@@ -1020,6 +1068,23 @@ impl Chat {
         let mut card = a.card;
         card.state = "ended".into();
         card.since = at;
+        if why == TRANSFERRED {
+            // Their token and open sockets stop here: the chat goes on
+            // without them. (At the end of the chat they keep reading it, for
+            // after-contact work, until the tokens expire.)
+            self.hub.expire(&[a.token], Instant::now());
+            card.token = None;
+            let _ = self.out.send(Out {
+            seq: 0,
+            from: Arc::from(a.participant.as_str()),
+            text: Arc::from(
+                json!({"type": "error", "field": "participant", "message": "you have left this chat"})
+                    .to_string(),
+            ),
+                        ends: true,
+            only_for: Some(Arc::from(a.participant.as_str())),
+        });
+        }
         self.hub.tell_agent(AgentChatEvent::Card(card));
     }
 
@@ -1049,13 +1114,7 @@ impl Chat {
                     contact: self.contact_id.clone(),
                 });
             }
-            let _ = self
-                .app
-                .routing
-                .send(RoutingEvent::Abandon {
-                    contact: self.contact_id.clone(),
-                })
-                .await;
+            self.abandon().await;
         }
         let at = Utc::now();
         self.phase = Phase::Ended;
@@ -1097,6 +1156,22 @@ impl Chat {
                 }
             }
         }
+    }
+}
+
+/// A chat joins a queue (Connect's default priority is 5).
+fn enqueue(
+    contact: &str,
+    queue: &str,
+    priority: Option<u32>,
+    time_adjustment_seconds: Option<i64>,
+) -> RoutingEvent {
+    RoutingEvent::Enqueue {
+        contact: contact.to_string(),
+        queue: queue.to_string(),
+        channel: Channel::Chat,
+        priority: priority.unwrap_or(5),
+        time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
     }
 }
 
