@@ -1,0 +1,372 @@
+//! Historical metrics, as Amazon Connect defines them, over intervals of
+//! 15 minutes, an hour, a day or the whole period, grouped by queue, agent,
+//! routing profile or channel.
+//!
+//! A contact counts in the interval in which it entered its queue (its
+//! start, if it never queued), so its wait, answer and handle time stay
+//! together. Per contact:
+//! - **handled**: an agent was connected;
+//! - **abandoned**: it was queued, no agent was connected, and it ended;
+//! - **handle time**: the agent's talk + hold + after-contact work;
+//! - **speed of answer**: time in queue of a handled contact;
+//! - **abandon time**: time in queue until the customer left;
+//! - **service level X**: handled within X seconds of queuing, as a share of
+//!   the contacts that left the queue (handled + abandoned).
+//!
+//! Agent time comes from their state changes, cut at interval edges:
+//! - time in each state;
+//! - **non-productive**: time in custom statuses (neither Available, Offline,
+//!   nor a contact state);
+//! - **occupancy**: time on contacts (Incoming, OnContact, AfterContactWork)
+//!   over that plus Available time.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_model::ContactRecord;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    FifteenMinutes,
+    Hour,
+    Day,
+    Total,
+}
+
+impl Interval {
+    fn millis(self) -> Option<i64> {
+        match self {
+            Interval::FifteenMinutes => Some(15 * 60_000),
+            Interval::Hour => Some(3_600_000),
+            Interval::Day => Some(86_400_000),
+            Interval::Total => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Queue,
+    Agent,
+    RoutingProfile,
+    Channel,
+}
+
+/// An agent's state changes (state, Unix ms), oldest first, with the state
+/// they were in when the period began (if known).
+#[derive(Debug, Clone, Default)]
+pub struct AgentTimeline {
+    pub agent: String,
+    pub name: String,
+    pub routing_profile: String,
+    pub state_at_start: Option<String>,
+    pub changes: Vec<(String, i64)>,
+}
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub interval: Interval,
+    pub group_by: GroupBy,
+    /// Service level thresholds, in seconds.
+    pub service_levels: Vec<u32>,
+}
+
+/// One row: a group in one interval.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Row {
+    pub interval_start: DateTime<Utc>,
+    /// The group's id and name (queue, agent, routing profile or channel).
+    pub group: String,
+    pub group_name: String,
+    pub contacts_queued: u64,
+    pub contacts_handled: u64,
+    pub contacts_abandoned: u64,
+    /// Seconds; absent when there is nothing to average.
+    pub average_handle_time: Option<f64>,
+    pub average_talk_time: Option<f64>,
+    pub average_hold_time: Option<f64>,
+    pub average_after_contact_work_time: Option<f64>,
+    pub average_speed_of_answer: Option<f64>,
+    pub average_abandon_time: Option<f64>,
+    /// Threshold in seconds -> percent (0-100).
+    pub service_level: BTreeMap<u32, f64>,
+    /// Percent; agents' groups only.
+    pub occupancy: Option<f64>,
+    /// Seconds in custom statuses; agents' groups only.
+    pub non_productive_time: Option<f64>,
+    /// State -> seconds; agents' groups only.
+    pub time_in_state: BTreeMap<String, f64>,
+}
+
+#[derive(Default)]
+struct Acc {
+    name: String,
+    queued: u64,
+    handled: u64,
+    abandoned: u64,
+    handle: Vec<f64>,
+    talk: Vec<f64>,
+    hold: Vec<f64>,
+    acw: Vec<f64>,
+    answer: Vec<f64>,
+    abandon: Vec<f64>,
+    states: BTreeMap<String, f64>,
+    has_agents: bool,
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// Contact states that count as working on contacts.
+const ON_CONTACT: [&str; 3] = ["Incoming", "OnContact", "AfterContactWork"];
+/// Agent states that are neither productive nor custom.
+const NOT_CUSTOM: [&str; 7] = [
+    "Available",
+    "Offline",
+    "Incoming",
+    "OnContact",
+    "AfterContactWork",
+    "Missed",
+    "Rejected",
+];
+
+/// Computes the rows, ordered by interval then group.
+pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -> Vec<Row> {
+    let from = q.from.timestamp_millis();
+    let to = q.to.timestamp_millis();
+    let bucket = |at: i64| -> i64 {
+        match q.interval.millis() {
+            Some(step) => from + (at - from).div_euclid(step) * step,
+            None => from,
+        }
+    };
+    let profile_of: HashMap<&str, (&str, &str)> = agents
+        .iter()
+        .map(|a| {
+            (
+                a.agent.as_str(),
+                (a.routing_profile.as_str(), a.routing_profile.as_str()),
+            )
+        })
+        .collect();
+    let mut acc: BTreeMap<(i64, String), Acc> = BTreeMap::new();
+    for r in records {
+        let counted_at = r
+            .queue
+            .as_ref()
+            .map_or(r.initiation_timestamp, |qi| qi.enqueue_timestamp)
+            .timestamp_millis();
+        if counted_at < from || counted_at >= to {
+            continue;
+        }
+        let (group, name) = match q.group_by {
+            GroupBy::Queue => match &r.queue {
+                Some(qi) => (qi.id.clone(), qi.name.clone()),
+                None => continue,
+            },
+            GroupBy::Agent => match &r.agent {
+                Some(a) => (a.id.clone(), a.username.clone()),
+                None => continue,
+            },
+            GroupBy::RoutingProfile => {
+                match r.agent.as_ref().and_then(|a| profile_of.get(a.id.as_str())) {
+                    Some((id, name)) => (id.to_string(), name.to_string()),
+                    None => continue,
+                }
+            }
+            GroupBy::Channel => (r.channel.clone(), r.channel.clone()),
+        };
+        let a = acc.entry((bucket(counted_at), group)).or_default();
+        a.name = name;
+        let Some(queue) = &r.queue else { continue };
+        a.queued += 1;
+        match &r.agent {
+            Some(agent) => {
+                a.handled += 1;
+                let acw = agent.after_contact_work_duration_seconds.unwrap_or(0.0);
+                a.talk.push(agent.talk_duration_seconds);
+                a.hold.push(agent.hold_duration_seconds);
+                a.acw.push(acw);
+                a.handle
+                    .push(agent.talk_duration_seconds + agent.hold_duration_seconds + acw);
+                let waited = queue.duration_seconds.unwrap_or_else(|| {
+                    (agent.connected_to_agent_timestamp - queue.enqueue_timestamp)
+                        .num_milliseconds()
+                        .max(0) as f64
+                        / 1000.0
+                });
+                a.answer.push(waited);
+            }
+            None if r.state == "ENDED" => {
+                a.abandoned += 1;
+                if let Some(end) = r.disconnect_timestamp {
+                    a.abandon.push(
+                        (end - queue.enqueue_timestamp).num_milliseconds().max(0) as f64 / 1000.0,
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+    if matches!(q.group_by, GroupBy::Agent | GroupBy::RoutingProfile) {
+        for t in agents {
+            let (group, name) = match q.group_by {
+                GroupBy::Agent => (t.agent.clone(), t.name.clone()),
+                _ => (t.routing_profile.clone(), t.routing_profile.clone()),
+            };
+            // Each stretch in one state, cut at interval edges.
+            let mut state = t.state_at_start.clone();
+            let mut since = from;
+            let mut stretches = Vec::new();
+            for (next, at) in &t.changes {
+                let at = (*at).clamp(from, to);
+                if let Some(s) = &state {
+                    stretches.push((s.clone(), since, at));
+                }
+                state = Some(next.clone());
+                since = at;
+            }
+            if let Some(s) = state {
+                stretches.push((s, since, to));
+            }
+            for (s, mut start, end) in stretches {
+                while start < end {
+                    let b = bucket(start);
+                    let edge = q.interval.millis().map_or(to, |step| (b + step).min(to));
+                    let stop = end.min(edge);
+                    let a = acc.entry((b, group.clone())).or_default();
+                    a.name = name.clone();
+                    a.has_agents = true;
+                    *a.states.entry(s.clone()).or_default() += (stop - start) as f64 / 1000.0;
+                    start = stop;
+                }
+            }
+        }
+    }
+    acc.into_iter()
+        .map(|((b, group), a)| {
+            let leaving = a.handled + a.abandoned;
+            let service_level = q
+                .service_levels
+                .iter()
+                .filter(|_| leaving > 0)
+                .map(|&x| {
+                    let within = a.answer.iter().filter(|w| **w <= f64::from(x)).count();
+                    (x, 100.0 * within as f64 / leaving as f64)
+                })
+                .collect();
+            let time = |names: &[&str]| -> f64 {
+                a.states
+                    .iter()
+                    .filter(|(s, _)| names.contains(&s.as_str()))
+                    .map(|(_, t)| t)
+                    .sum()
+            };
+            let busy = time(&ON_CONTACT);
+            let idle = time(&["Available"]);
+            let custom: f64 = a
+                .states
+                .iter()
+                .filter(|(s, _)| !NOT_CUSTOM.contains(&s.as_str()) && s.as_str() != "Error")
+                .map(|(_, t)| t)
+                .sum();
+            Row {
+                interval_start: Utc.timestamp_millis_opt(b).single().unwrap_or(q.from),
+                group,
+                group_name: a.name,
+                contacts_queued: a.queued,
+                contacts_handled: a.handled,
+                contacts_abandoned: a.abandoned,
+                average_handle_time: mean(&a.handle),
+                average_talk_time: mean(&a.talk),
+                average_hold_time: mean(&a.hold),
+                average_after_contact_work_time: mean(&a.acw),
+                average_speed_of_answer: mean(&a.answer),
+                average_abandon_time: mean(&a.abandon),
+                service_level,
+                occupancy: (a.has_agents && busy + idle > 0.0)
+                    .then(|| 100.0 * busy / (busy + idle)),
+                non_productive_time: a.has_agents.then_some(custom),
+                time_in_state: a.states,
+            }
+        })
+        .collect()
+}
+
+/// The rows as CSV (RFC 4180), one column per service level threshold and
+/// per agent state seen.
+pub fn to_csv(rows: &[Row]) -> String {
+    let levels: std::collections::BTreeSet<u32> = rows
+        .iter()
+        .flat_map(|r| r.service_level.keys().copied())
+        .collect();
+    let states: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|r| r.time_in_state.keys().map(String::as_str))
+        .collect();
+    let mut out = String::from(
+        "interval_start,group,group_name,contacts_queued,contacts_handled,contacts_abandoned,\
+         average_handle_time,average_talk_time,average_hold_time,average_after_contact_work_time,\
+         average_speed_of_answer,average_abandon_time,occupancy,non_productive_time",
+    );
+    for l in &levels {
+        out.push_str(&format!(",service_level_{l}"));
+    }
+    for s in &states {
+        out.push_str(&format!(",time_in_{}", field(s)));
+    }
+    out.push_str("\r\n");
+    let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.2}"));
+    for r in rows {
+        let cells = [
+            r.interval_start.to_rfc3339(),
+            field(&r.group),
+            field(&r.group_name),
+            r.contacts_queued.to_string(),
+            r.contacts_handled.to_string(),
+            r.contacts_abandoned.to_string(),
+            num(r.average_handle_time),
+            num(r.average_talk_time),
+            num(r.average_hold_time),
+            num(r.average_after_contact_work_time),
+            num(r.average_speed_of_answer),
+            num(r.average_abandon_time),
+            num(r.occupancy),
+            num(r.non_productive_time),
+        ];
+        out.push_str(&cells.join(","));
+        for l in &levels {
+            out.push(',');
+            out.push_str(&num(r.service_level.get(l).copied()));
+        }
+        for s in &states {
+            out.push(',');
+            out.push_str(&num(r.time_in_state.get(*s).copied()));
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// A CSV field, quoted when it must be; a leading `=`, `+`, `-` or `@`
+/// is defused so spreadsheets do not run it as a formula.
+pub fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
