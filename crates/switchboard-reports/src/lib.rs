@@ -8,6 +8,9 @@
 //! - [`historical`]: Connect's historical metrics (contacts handled and
 //!   abandoned, average handle time, speed of answer, abandon time, service
 //!   level, occupancy, time in each agent status) per interval and group.
+//! - [`realtime`]: agents by kind of state (online, available, on contact,
+//!   after-contact work, non-productive, error, staffed) and queues now.
 
 pub mod historical;
+pub mod realtime;
 pub mod usage;

@@ -388,3 +388,56 @@ fn historical_metrics_match_a_hand_computed_morning() {
     assert_eq!(historical::field("=cmd()"), "'=cmd()");
     assert_eq!(historical::field("a,\"b\""), "\"a,\"\"b\"\"\"");
 }
+
+#[test]
+fn real_time_counts_put_each_agent_in_one_bucket() {
+    use switchboard_reports::realtime::{snapshot, AgentNow, QueueNow};
+    let agent = |name: &str, profile: &str, state: &str| AgentNow {
+        agent: name.into(),
+        name: name.into(),
+        routing_profile: profile.into(),
+        state: state.into(),
+        since: Some(at(0)),
+        seconds_in_state: None,
+    };
+    let board = vec![
+        agent("a", "Sales", "Available"),
+        agent("b", "Sales", "OnContact"),
+        agent("c", "Sales", "Incoming"),
+        agent("d", "Support", "AfterContactWork"),
+        agent("e", "Support", "Lunch"),
+        agent("f", "Support", "Missed"),
+        agent("g", "Support", "Offline"),
+    ];
+    let queue = |name: &str, n, oldest| QueueNow {
+        queue: name.into(),
+        name: name.into(),
+        channel: "VOICE".into(),
+        in_queue: n,
+        oldest_contact_age_seconds: oldest,
+    };
+    let s = snapshot(
+        at(90),
+        board,
+        vec![queue("Sales", 3, Some(75)), queue("Support", 0, None)],
+    );
+    let c = &s.agents;
+    assert_eq!(
+        (
+            c.online,
+            c.staffed,
+            c.available,
+            c.on_contact,
+            c.after_contact_work
+        ),
+        (6, 5, 1, 2, 1)
+    );
+    assert_eq!((c.non_productive, c.error, c.offline), (1, 1, 1));
+    assert_eq!(s.by_routing_profile["Sales"].on_contact, 2);
+    assert_eq!(s.by_routing_profile["Support"].staffed, 2);
+    assert_eq!(
+        (s.contacts_in_queue, s.oldest_contact_age_seconds),
+        (3, Some(75))
+    );
+    assert_eq!(s.board[0].seconds_in_state, Some(90));
+}

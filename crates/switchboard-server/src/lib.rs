@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod flow_shell;
 pub mod functions;
+pub mod metrics;
 pub mod openapi;
 pub mod routing;
 pub mod throttle;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub session_ttl: chrono::Duration,
     /// Largest prompt file accepted.
     pub max_prompt_bytes: usize,
+    /// Prices for usage reports.
+    pub rate_card: switchboard_reports::usage::RateCard,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
         Self {
             session_ttl: chrono::Duration::hours(12),
             max_prompt_bytes: 20 * 1024 * 1024,
+            rate_card: Default::default(),
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Live chats (issue 7): the participant API and the CCP reach them here.
     pub chat: chat::ChatHub,
+    /// Counters for `/metrics` (HTTP requests; gauges are read at scrape time).
+    pub metrics: metrics::Metrics,
 }
 
 /// Liveness: the process answers.
@@ -120,6 +126,10 @@ pub fn app(state: AppState) -> Router {
         .merge(chat::api::assets())
         .nest("/api/v1", api)
         .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -50,6 +50,25 @@ impl Store {
             .transpose()
     }
 
+    /// Every contact initiated in `[from, to)` (Unix ms), oldest first: what
+    /// reports read.
+    pub async fn contacts_initiated_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ContactRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT record FROM contacts WHERE initiated_at >= $1 AND initiated_at < $2 ORDER BY initiated_at, id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| decode(&r.try_get::<String, _>("record")?))
+            .collect()
+    }
+
     pub async fn list_contacts(&self, q: &ContactQuery) -> Result<Vec<ContactRecord>, StoreError> {
         // Only the filters given become conditions, so every parameter has a
         // type PostgreSQL can infer.

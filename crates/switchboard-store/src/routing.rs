@@ -63,3 +63,47 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Every agent's state changes in `[from, to)`, oldest first, as
+    /// (agent, state, Unix ms).
+    pub async fn all_agent_states(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT agent_id, state, at FROM agent_state_changes WHERE at >= $1 AND at < $2 ORDER BY at, agent_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("agent_id")?,
+                    r.try_get("state")?,
+                    r.try_get("at")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The state each agent was in at `at` (their last change before it).
+    pub async fn agent_states_at(
+        &self,
+        at: i64,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.agent_id, a.state FROM agent_state_changes a
+             WHERE a.at = (SELECT MAX(b.at) FROM agent_state_changes b WHERE b.agent_id = a.agent_id AND b.at < $1)",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("agent_id")?, r.try_get("state")?)))
+            .collect()
+    }
+}

@@ -30,6 +30,7 @@ pub mod call;
 pub mod ccp;
 pub mod leg;
 pub mod library;
+pub mod metrics;
 pub mod outbound;
 pub mod registrar;
 pub mod session_timer;

@@ -23,6 +23,7 @@ async fn sip_over_tls_answers_options() {
             .await
             .unwrap(),
         settings: Arc::new(Settings::default()),
+        metrics: Default::default(),
         chat: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();

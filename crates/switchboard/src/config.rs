@@ -26,6 +26,15 @@ use crate::ServeArgs;
 /// rtp_port_max = 20000
 /// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
 /// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
+///
+/// [rate_card]                           # prices for usage reports (default: Connect's UK rates)
+/// currency = "USD"
+/// voice_service_per_minute = 0.0018
+/// chat_per_message = 0.004
+/// numbers = [
+///   { country = "GB", number_type = "DID", inbound_per_minute = 0.004, per_day = 0.03 },
+///   # and, say, your carrier's prices: { country = "US", number_type = "TOLL_FREE", inbound_per_minute = ..., per_day = ... },
+/// ]
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +56,7 @@ struct FileConfig {
     rtp_port_max: Option<u16>,
     ccp_grace_seconds: Option<u64>,
     chat_starts_per_minute: Option<usize>,
+    rate_card: Option<switchboard_reports::usage::RateCard>,
 }
 
 /// The settings in force.
@@ -69,6 +79,8 @@ pub struct Config {
     pub ccp_grace_seconds: u64,
     /// Chats one client address may start per minute.
     pub chat_starts_per_minute: usize,
+    /// Prices for usage reports.
+    pub rate_card: switchboard_reports::usage::RateCard,
 }
 
 impl Config {
@@ -103,6 +115,10 @@ impl Config {
             (1..=1_000_000).contains(&chat_starts_per_minute),
             "chat_starts_per_minute must be between 1 and 1000000, got {chat_starts_per_minute}"
         );
+        let rate_card = file.rate_card.unwrap_or_default();
+        if let Some((field, reason)) = rate_card.validate().into_iter().next() {
+            anyhow::bail!("rate_card.{field} {reason}");
+        }
         let offer_timeout_seconds = file.offer_timeout_seconds.unwrap_or(20);
         anyhow::ensure!(
             (5..=300).contains(&offer_timeout_seconds),
@@ -148,6 +164,7 @@ impl Config {
         Ok(Self {
             ccp_grace_seconds,
             chat_starts_per_minute,
+            rate_card,
             rtp_ports,
             sip_tls,
             sip_listen,
@@ -236,6 +253,23 @@ mod tests {
             .unwrap_err()
         );
         assert!(err.contains("unknown field `listne`"), "{err}");
+
+        // A rate card from the file replaces the default; a bad price is refused.
+        let card = "[rate_card]\ncurrency = \"EUR\"\nvoice_service_per_minute = 0.002\nchat_per_message = 0.003\nnumbers = [{ country = \"DE\", number_type = \"DID\", inbound_per_minute = 0.005, per_day = 0.04 }]\n";
+        std::fs::write(&file, card).unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(&args).unwrap();
+        assert_eq!(cfg.rate_card.currency, "EUR");
+        assert_eq!(cfg.rate_card.numbers[0].per_day, Some(0.04));
+        std::fs::write(&file, card.replace("0.003", "-1")).unwrap();
+        let err = format!("{:#}", Config::resolve(&args).unwrap_err());
+        assert!(
+            err.contains("rate_card.chat_per_message must be a price"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -122,8 +122,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("starting the router: {e}"))?,
         settings: std::sync::Arc::new(Settings {
             session_ttl: chrono::Duration::hours(cfg.session_hours),
+            rate_card: cfg.rate_card.clone(),
             ..Settings::default()
         }),
+        metrics: Default::default(),
         chat: switchboard_server::chat::ChatHub::new(switchboard_server::chat::ChatSettings {
             starts_per_minute: cfg.chat_starts_per_minute,
             ..Default::default()
@@ -149,7 +151,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Agents: the Contact Control Panel is at http://{addr}/ccp");
     println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
     tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");
-    let app = switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
+    let app = switchboard_server::app(state)
+        .merge(switchboard_voice::ccp::routes(voice.clone()))
+        .merge(switchboard_voice::metrics::routes(voice.clone()));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod crud;
 pub mod flows;
 pub mod prompts;
+pub mod reports;
 pub mod resource;
 pub mod routing;
 pub mod session;
@@ -61,6 +62,11 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/contacts/{id}", get(contacts::get))
         .route("/contacts/{id}/recording", get(contacts::recording))
         .route("/contacts/{id}/transcript", get(contacts::transcript))
+        .route("/contacts/{id}/cost", get(reports::contact_cost))
+        .route("/reports/realtime", get(reports::realtime))
+        .route("/reports/realtime/ws", get(reports::realtime_socket))
+        .route("/reports/historical", get(reports::historical))
+        .route("/reports/usage", get(reports::usage_report))
         .merge(crate::chat::api::routes())
         .merge(crud::routes::<SecurityProfile>())
         .merge(crud::routes_without_create::<User>())

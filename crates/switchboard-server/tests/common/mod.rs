@@ -69,6 +69,7 @@ pub async fn apps_with_chat(
             routing: routing.clone(),
             settings: Arc::new(settings.clone()),
             chat: switchboard_server::chat::ChatHub::new(chat.clone()),
+            metrics: Default::default(),
         };
         let mut app = TestApp {
             backend,

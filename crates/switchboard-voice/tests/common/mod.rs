@@ -133,6 +133,7 @@ impl Rig {
             login_throttle: Default::default(),
             routing,
             settings: Arc::new(Settings::default()),
+            metrics: Default::default(),
             chat: Default::default(),
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
@@ -143,8 +144,9 @@ impl Rig {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let base = format!("{origin}/api/v1");
-        let app =
-            switchboard_server::app(state).merge(switchboard_voice::ccp::routes(voice.clone()));
+        let app = switchboard_server::app(state)
+            .merge(switchboard_voice::ccp::routes(voice.clone()))
+            .merge(switchboard_voice::metrics::routes(voice.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let http = reqwest::Client::new();
         let mut rig = Rig {

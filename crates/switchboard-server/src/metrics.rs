@@ -1,0 +1,200 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format, through
+//! the `prometheus-client` crate).
+//!
+//! Two kinds: counters kept as things happen (HTTP requests and their
+//! durations, here; SIP and RTP counters in the voice shell), and gauges
+//! read at scrape time from the router and the chat hub (contacts by
+//! stage, queue sizes and oldest contact, agents by state). Each scrape
+//! builds a fresh registry so the gauges are never stale; the counters
+//! are shared into it.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    /// The route's pattern (`/api/v1/queues/{id}`), never the raw path, so
+    /// ids do not multiply the series.
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+/// 1 ms to about 16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+type Latencies = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The counters kept as requests happen. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    requests: Family<HttpLabels, Counter>,
+    latency: Latencies,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+        }
+    }
+}
+
+/// Counts every request and times it (axum middleware).
+pub async fn track(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    let m = &app.metrics;
+    m.requests
+        .get_or_create(&HttpLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: response.status().as_u16(),
+        })
+        .inc();
+    m.latency
+        .get_or_create(&RouteLabels { method, route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    channel: String,
+    stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+    channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+fn lower(v: impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_lowercase))
+        .unwrap_or_default()
+}
+
+/// A registry with everything this crate knows; shells add theirs.
+pub async fn registry(app: &AppState) -> Registry {
+    let mut r = Registry::with_prefix("switchboard");
+    r.register(
+        "http_requests",
+        "HTTP requests by method, route and status",
+        app.metrics.requests.clone(),
+    );
+    r.register(
+        "http_request_duration_seconds",
+        "HTTP request duration by method and route",
+        app.metrics.latency.clone(),
+    );
+    let contacts = Family::<StageLabels, Gauge>::default();
+    for c in app.routing.contacts().await {
+        contacts
+            .get_or_create(&StageLabels {
+                channel: lower(c.channel),
+                stage: c.stage.to_string(),
+            })
+            .inc();
+    }
+    r.register(
+        "routed_contacts",
+        "Contacts routing holds, by channel and stage (waiting, offered, connected, after_contact_work)",
+        contacts,
+    );
+    let waiting = Family::<QueueLabels, Gauge>::default();
+    let oldest = Family::<QueueLabels, Gauge>::default();
+    let names: std::collections::HashMap<String, String> = app
+        .store
+        .list::<switchboard_model::Queue>()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|q| (q.id, q.spec.name))
+        .collect();
+    for q in app.routing.queues().await {
+        let labels = QueueLabels {
+            queue: names.get(&q.queue).cloned().unwrap_or(q.queue),
+            channel: lower(q.channel),
+        };
+        waiting.get_or_create(&labels).set(q.waiting as i64);
+        oldest
+            .get_or_create(&labels)
+            .set(q.oldest_waiting_seconds.unwrap_or(0) as i64);
+    }
+    r.register("queue_contacts", "Contacts waiting in each queue", waiting);
+    r.register(
+        "queue_oldest_contact_age_seconds",
+        "How long the oldest contact in each queue has waited (0 when none)",
+        oldest,
+    );
+    let agents = Family::<StateLabels, Gauge>::default();
+    for a in app.routing.agents().await {
+        agents.get_or_create(&StateLabels { state: a.state }).inc();
+    }
+    r.register("agents", "Agents by routing state", agents);
+    r.register(
+        "chats_live",
+        "Chats running on this node",
+        ConstGauge::new(app.chat.len() as i64),
+    );
+    r
+}
+
+/// Adds a counter read from an atomic (a shell's own statistics).
+pub fn counter(r: &mut Registry, name: &str, help: &str, value: u64) {
+    r.register(name, help, ConstCounter::new(value));
+}
+
+/// Adds a gauge read now.
+pub fn gauge(r: &mut Registry, name: &str, help: &str, value: i64) {
+    r.register(name, help, ConstGauge::new(value));
+}
+
+/// The registry in Prometheus' text format.
+pub fn render(r: &Registry) -> Response {
+    let mut body = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, r) {
+        return crate::error::ApiError::internal(e).into_response();
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
