@@ -404,6 +404,19 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
             .unwrap()
             .iter()
             .any(|e| e["Content"] == "three" && e["ParticipantRole"] == "AGENT"));
+                // Contact search finds the chat by its words.
+        let mut found = Value::Null;
+        for _ in 0..50 {
+            found = app
+                .get("/api/v1/contacts?text=how%3C%2Fb%3E%20can&channel=CHAT", &app.admin)
+                .await
+                .body;
+            if found["items"].as_array().is_some_and(|i| !i.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(found["items"][0]["id"], contact.as_str(), "{found}");
         let states = app.state.routing.agents().await;
         let alice_state = states.iter().find(|s| &s.agent == alice).unwrap();
         assert_eq!(alice_state.state, "AfterContactWork");

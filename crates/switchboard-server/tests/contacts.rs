@@ -185,3 +185,73 @@ async fn recordings_are_served_to_listeners_and_every_download_is_audited() {
         );
     }
 }
+
+#[tokio::test]
+async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
+    for app in apps().await {
+        let admin = &app.admin;
+        let mut out = record("out", 10, Some("ann"), None);
+        out.initiation_method = "OUTBOUND".into();
+        out.customer_endpoint.address = "+14155550100".into();
+        out.disconnect_reason = Some("AGENT_DISCONNECT".into());
+        let mut chat = record("chat", 20, Some("ann"), Some("Sales"));
+        chat.channel = "CHAT".into();
+        chat.initiation_method = "API".into();
+        chat.attributes.insert("plan".into(), "gold".into());
+        let mut other = record("other", 30, None, Some("Sales"));
+        other.attributes.insert("plan".into(), "golden".into());
+        for r in [record("in", 0, Some("bob"), Some("Sales")), out, chat, other] {
+            app.store.put_contact(&r).await.unwrap();
+        }
+        app.store
+            .set_contact_search_text("chat", "Hello, my ORDER 100% went missing")
+            .await
+            .unwrap();
+        let ids = |r: &Reply| -> Vec<String> {
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+                let app = &app;
+        let get = |q: &str| {
+            let path = format!("/api/v1/contacts?{q}");
+            async move { app.get(&path, admin).await }
+        };
+        assert_eq!(ids(&get("channel=chat").await), ["chat"]);
+        assert_eq!(ids(&get("initiation_method=OUTBOUND").await), ["out"]);
+        assert_eq!(ids(&get("disconnect_reason=AGENT_DISCONNECT").await), ["out"]);
+        assert_eq!(ids(&get("number=%2B14155550100").await), ["out"]);
+        assert_eq!(ids(&get("number=%2B442079460123").await).len(), 4);
+        // Exact attribute values (not "golden" for gold).
+        assert_eq!(ids(&get("attribute=plan:gold").await), ["chat"]);
+        // Transcript words, any case; % is a character, not a wildcard.
+        assert_eq!(ids(&get("text=order%20100%25").await), ["chat"]);
+        assert!(ids(&get("text=order%201000").await).is_empty());
+        // By disconnect time: 9:33 onwards catches only the last.
+        let r = get("time=disconnected&from=2026-11-02T09:33:00Z").await;
+        assert_eq!(ids(&r), ["other"]);
+        // Pages of two, newest first, then the rest.
+        let first = get("limit=2").await;
+        assert_eq!(ids(&first), ["other", "chat"]);
+        let cursor = first.body["next"].as_str().unwrap().to_string();
+        let second = get(&format!("limit=2&cursor={cursor}")).await;
+        assert_eq!(ids(&second), ["out", "in"]);
+        let cursor = second.body["next"].as_str().unwrap().to_string();
+        let third = get(&format!("limit=2&cursor={cursor}")).await;
+        assert!(ids(&third).is_empty() && third.body["next"].is_null());
+        // CSV.
+        let csv = get("format=csv&channel=VOICE").await;
+        assert_eq!(csv.status, StatusCode::OK);
+        let text = String::from_utf8(csv.bytes).unwrap();
+        assert!(text.starts_with("id,channel,initiation_method,"), "{text}");
+        assert_eq!(text.lines().count(), 4, "{text}");
+        // Bad input names the field.
+        assert_eq!(get("time=enqueued").await.field(), "time");
+        assert_eq!(get("attribute=plan").await.field(), "attribute");
+        assert_eq!(get("cursor=nonsense").await.field(), "cursor");
+        assert_eq!(get("format=xml").await.field(), "format");
+    }
+}

@@ -5,16 +5,72 @@ use switchboard_model::ContactRecord;
 
 use crate::{Store, StoreError};
 
+/// Which timestamp a search's time range applies to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContactTime {
+    #[default]
+    Initiated,
+    Disconnected,
+}
+
 /// Filters for listing contact records (all optional, newest first).
 #[derive(Debug, Clone, Default)]
 pub struct ContactQuery {
+    pub time: ContactTime,
     /// Unix ms, inclusive.
     pub initiated_from: Option<i64>,
     /// Unix ms, exclusive.
     pub initiated_to: Option<i64>,
     pub agent_id: Option<String>,
     pub queue_id: Option<String>,
+    pub channel: Option<String>,
+    pub initiation_method: Option<String>,
+    pub disconnect_reason: Option<String>,
+    /// The customer's or our number (exact).
+    pub number: Option<String>,
+    /// An attribute's exact value.
+    pub attribute: Option<(String, String)>,
+    /// Words in a chat's transcript (case-insensitive substring).
+    pub text: Option<String>,
+    /// Continue after this contact (the `next` of the previous page).
+    pub after: Option<ContactCursor>,
     pub limit: i64,
+}
+
+/// Where a page of contacts ended: its last row's time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactCursor {
+    pub at: i64,
+    pub id: String,
+}
+
+impl ContactCursor {
+    /// `at.id`, opaque to clients.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.at, self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<ContactCursor> {
+        let (at, id) = s.split_once('.')?;
+        Some(ContactCursor {
+            at: at.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// A page of contacts and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPage {
+    pub items: Vec<ContactRecord>,
+    pub next: Option<ContactCursor>,
+}
+
+/// `s` for a LIKE pattern, its wildcards taken literally (escape `\`).
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 impl Store {
@@ -22,10 +78,13 @@ impl Store {
     pub async fn put_contact(&self, record: &ContactRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO contacts (id, channel, state, initiated_at, disconnected_at, queue_id, agent_id, customer_address, record)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            "INSERT INTO contacts (id, channel, state, initiated_at, disconnected_at, queue_id, agent_id, customer_address, record,
+               initiation_method, disconnect_reason, system_address)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, disconnected_at = excluded.disconnected_at,
-               queue_id = excluded.queue_id, agent_id = excluded.agent_id, record = excluded.record",
+               queue_id = excluded.queue_id, agent_id = excluded.agent_id, record = excluded.record,
+               initiation_method = excluded.initiation_method, disconnect_reason = excluded.disconnect_reason,
+               system_address = excluded.system_address",
         )
         .bind(&record.id)
         .bind(&record.channel)
@@ -36,8 +95,21 @@ impl Store {
         .bind(record.agent.as_ref().map(|a| a.id.clone()))
         .bind(&record.customer_endpoint.address)
         .bind(json)
+        .bind(&record.initiation_method)
+        .bind(record.disconnect_reason.clone())
+        .bind(&record.system_endpoint.address)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// The words contact search finds the contact by (a chat's messages).
+    pub async fn set_contact_search_text(&self, id: &str, text: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE contacts SET search_text = $1 WHERE id = $2")
+            .bind(text.to_lowercase())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -69,56 +141,133 @@ impl Store {
             .collect()
     }
 
-    pub async fn list_contacts(&self, q: &ContactQuery) -> Result<Vec<ContactRecord>, StoreError> {
+    /// A page of contacts matching `q`, newest first.
+    pub async fn search_contacts(&self, q: &ContactQuery) -> Result<ContactPage, StoreError> {
         // Only the filters given become conditions, so every parameter has a
         // type PostgreSQL can infer.
-        let mut conditions = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
+        let time = match q.time {
+            ContactTime::Initiated => "initiated_at",
+            ContactTime::Disconnected => "disconnected_at",
         };
-        if q.initiated_from.is_some() {
-            conditions.push(format!("initiated_at >= ${}", next()));
-        }
-        if q.initiated_to.is_some() {
-            conditions.push(format!("initiated_at < ${}", next()));
-        }
-        if q.agent_id.is_some() {
-            conditions.push(format!("agent_id = ${}", next()));
-        }
-        if q.queue_id.is_some() {
-            conditions.push(format!("queue_id = ${}", next()));
-        }
-        let limit = next();
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT record FROM contacts {filter} ORDER BY initiated_at DESC, id LIMIT ${limit}"
-        );
-        let mut query = sqlx::query(&sql);
+        let mut w = Where::default();
         if let Some(v) = q.initiated_from {
-            query = query.bind(v);
+            w.add(&format!("{time} >= ?"), Bind::Int(v));
         }
         if let Some(v) = q.initiated_to {
-            query = query.bind(v);
+            w.add(&format!("{time} < ?"), Bind::Int(v));
         }
-        if let Some(v) = &q.agent_id {
-            query = query.bind(v.clone());
+        if q.time == ContactTime::Disconnected {
+            w.conditions.push("disconnected_at IS NOT NULL".into());
         }
-        if let Some(v) = &q.queue_id {
-            query = query.bind(v.clone());
+        for (column, value) in [
+            ("agent_id", &q.agent_id),
+            ("queue_id", &q.queue_id),
+            ("channel", &q.channel),
+            ("initiation_method", &q.initiation_method),
+            ("disconnect_reason", &q.disconnect_reason),
+        ] {
+            if let Some(v) = value {
+                w.add(&format!("{column} = ?"), Bind::Text(v.clone()));
+            }
         }
-        let rows = query
-            .bind(q.limit.clamp(1, 1000))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| decode(&r.try_get::<String, _>("record")?))
-            .collect()
+        if let Some(n) = &q.number {
+            let i = w.param(Bind::Text(n.clone()));
+            w.conditions.push(format!(
+                "(customer_address = ${i} OR system_address = ${i})"
+            ));
+        }
+        if let Some(t) = &q.text {
+            w.add(
+                "search_text LIKE ? ESCAPE '\\'",
+                Bind::Text(format!("%{}%", like_literal(&t.to_lowercase()))),
+            );
+        }
+        if let Some((k, v)) = &q.attribute {
+            // A pre-filter on the JSON text; the exact check is below.
+            let pair = serde_json::to_string(&serde_json::json!({ k: v })).unwrap_or_default();
+            let pair = pair.trim_start_matches('{').trim_end_matches('}');
+            w.add(
+                "record LIKE ? ESCAPE '\\'",
+                Bind::Text(format!("%{}%", like_literal(pair))),
+            );
+        }
+        if let Some(c) = &q.after {
+            let at = w.param(Bind::Int(c.at));
+            let id = w.param(Bind::Text(c.id.clone()));
+            w.conditions.push(format!(
+                "({time} < ${at} OR ({time} = ${at} AND id > ${id}))"
+            ));
+        }
+        let limit = q.limit.clamp(1, 1000);
+        let n = w.param(Bind::Int(limit));
+        let filter = if w.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", w.conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT record, {time} AS t, id FROM contacts {filter} ORDER BY {time} DESC, id LIMIT ${n}"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in w.binds {
+            query = match b {
+                Bind::Int(v) => query.bind(v),
+                Bind::Text(v) => query.bind(v),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let next = (rows.len() as i64 == limit)
+            .then(|| rows.last())
+            .flatten()
+            .map(|r| {
+                Ok::<_, StoreError>(ContactCursor {
+                    at: r.try_get::<Option<i64>, _>("t")?.unwrap_or(0),
+                    id: r.try_get("id")?,
+                })
+            })
+            .transpose()?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let record = decode(&r.try_get::<String, _>("record")?)?;
+            if let Some((k, v)) = &q.attribute {
+                if record.attributes.get(k) != Some(v) {
+                    continue;
+                }
+            }
+            items.push(record);
+        }
+        Ok(ContactPage { items, next })
+    }
+
+    /// Contacts matching `q`, newest first (one page).
+    pub async fn list_contacts(&self, q: &ContactQuery) -> Result<Vec<ContactRecord>, StoreError> {
+        Ok(self.search_contacts(q).await?.items)
+    }
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// A WHERE clause being built, with its numbered parameters.
+#[derive(Default)]
+struct Where {
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    /// A parameter; returns its number.
+    fn param(&mut self, b: Bind) -> usize {
+        self.binds.push(b);
+        self.binds.len()
+    }
+
+    /// A condition whose one `?` is `b`.
+    fn add(&mut self, sql: &str, b: Bind) {
+        let i = self.param(b);
+        self.conditions.push(sql.replace('?', &format!("${i}")));
     }
 }
 

@@ -24,7 +24,7 @@ mod routing;
 pub use audit::{Actor, AuditEntry, AuditQuery};
 pub use auth::{ApiKey, Session};
 pub use blobs::Blobs;
-pub use contacts::ContactQuery;
+pub use contacts::{ContactCursor, ContactPage, ContactQuery, ContactTime};
 pub use error::StoreError;
 pub use flows::FlowVersion;
 pub use objects::{Record, Ref, Referrer};

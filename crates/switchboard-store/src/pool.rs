@@ -51,6 +51,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "contacts",
         include_str!("../migrations/sqlite/0005_contacts.sql"),
     ),
+    (
+        6,
+        "contact search",
+        include_str!("../migrations/sqlite/0006_contact_search.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -77,6 +82,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "contacts",
         include_str!("../migrations/postgres/0005_contacts.sql"),
+    ),
+    (
+        6,
+        "contact search",
+        include_str!("../migrations/postgres/0006_contact_search.sql"),
     ),
 ];
 

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_model::ContactRecord;
-use switchboard_store::{Actor, ContactQuery};
+use switchboard_store::{Actor, ContactCursor, ContactQuery, ContactTime};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
@@ -20,46 +20,170 @@ const SEARCH: &str = "ContactSearch.View";
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ContactParams {
-    /// Contacts initiated at or after this time (RFC 3339).
+    /// Contacts whose `time` is at or after this (RFC 3339).
     pub from: Option<DateTime<Utc>>,
-    /// Contacts initiated before this time (RFC 3339).
+    /// Contacts whose `time` is before this (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Which timestamp `from`/`to` apply to: `initiated` (default) or `disconnected`.
+    pub time: Option<String>,
     pub agent_id: Option<String>,
     pub queue_id: Option<String>,
+    /// `VOICE` or `CHAT`.
+    pub channel: Option<String>,
+    /// `INBOUND`, `OUTBOUND`, `TRANSFER` or `API`.
+    pub initiation_method: Option<String>,
+    /// E.g. `CUSTOMER_DISCONNECT`, `AGENT_DISCONNECT`.
+    pub disconnect_reason: Option<String>,
+    /// The customer's number or ours (E.164).
+    pub number: Option<String>,
+    /// `name:value`: an attribute with exactly that value.
+    pub attribute: Option<String>,
+    /// Words in a chat transcript (case-insensitive).
+    pub text: Option<String>,
     /// 1-1000, default 100.
     pub limit: Option<i64>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactPage {
     pub items: Vec<ContactRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
-/// Contact records, newest first.
+/// Contact records, newest first: contact search.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "Contacts", params(ContactParams),
-    responses((status = 200, body = ContactPage), (status = 400, body = ApiError), (status = 403, body = ApiError)),
+        responses((status = 200, body = ContactPage, description = "JSON, or CSV with format=csv (next page's cursor in X-Next-Cursor)"), (status = 400, body = ApiError), (status = 403, body = ApiError)),
     security(("bearer" = [])))]
 pub async fn list(
     State(app): State<AppState>,
     who: Principal,
-    ApiQuery(p): ApiQuery<ContactParams>,
-) -> ApiResult<Json<ContactPage>> {
+        ApiQuery(p): ApiQuery<ContactParams>,
+) -> ApiResult<axum::response::Response> {
     who.require(SEARCH)?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit", "must be between 1 and 1000"));
     }
-    let items = app
+    let time = match p.time.as_deref() {
+        None | Some("initiated") => ContactTime::Initiated,
+        Some("disconnected") => ContactTime::Disconnected,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "time",
+                format!("'{other}' is not initiated or disconnected"),
+            ))
+        }
+    };
+    let attribute = match &p.attribute {
+        None => None,
+        Some(a) => match a.split_once(':') {
+            Some((k, v)) if !k.is_empty() => Some((k.to_string(), v.to_string())),
+            _ => return Err(ApiError::bad_request("attribute", "write it as name:value")),
+        },
+    };
+    let after = match &p.cursor {
+        None => None,
+        Some(c) => Some(
+            ContactCursor::decode(c)
+                .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor from a previous page"))?,
+        ),
+    };
+    let csv = match p.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "format",
+                format!("'{other}' is not json or csv"),
+            ))
+        }
+    };
+    let page = app
         .store
-        .list_contacts(&ContactQuery {
+        .search_contacts(&ContactQuery {
+            time,
             initiated_from: p.from.map(|t| t.timestamp_millis()),
             initiated_to: p.to.map(|t| t.timestamp_millis()),
             agent_id: p.agent_id,
             queue_id: p.queue_id,
+            channel: p.channel.map(|c| c.to_uppercase()),
+            initiation_method: p.initiation_method.map(|m| m.to_uppercase()),
+            disconnect_reason: p.disconnect_reason.map(|r| r.to_uppercase()),
+            number: p.number,
+            attribute,
+            text: p.text.filter(|t| !t.trim().is_empty()),
+            after,
             limit,
         })
         .await?;
-    Ok(Json(ContactPage { items }))
+    let next = page.next.map(|c| c.encode());
+    if csv {
+        return Ok(contacts_csv(&page.items, next.as_deref()));
+    }
+    Ok(Json(ContactPage {
+        items: page.items,
+        next,
+    })
+    .into_response())
+}
+
+/// The page as CSV; the next page's cursor, if any, in a `Link`-like header.
+fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::Response {
+    use switchboard_reports::historical::field;
+    let mut out = String::from(
+        "id,channel,initiation_method,initiation_timestamp,disconnect_timestamp,disconnect_reason,\
+         customer,system,queue,enqueue_timestamp,queue_seconds,agent,connected_to_agent_timestamp,\
+         talk_seconds,hold_count,hold_seconds,acw_seconds,previous_contact_id,next_contact_id,recording,transcript\r\n",
+    );
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+    for r in items {
+        let q = r.queue.as_ref();
+        let a = r.agent.as_ref();
+        let cells = [
+            field(&r.id),
+            field(&r.channel),
+            field(&r.initiation_method),
+            r.initiation_timestamp.to_rfc3339(),
+            time(r.disconnect_timestamp),
+            field(r.disconnect_reason.as_deref().unwrap_or("")),
+            field(&r.customer_endpoint.address),
+            field(&r.system_endpoint.address),
+            field(q.map_or("", |q| q.name.as_str())),
+            time(q.map(|q| q.enqueue_timestamp)),
+            num(q.and_then(|q| q.duration_seconds)),
+            field(a.map_or("", |a| a.username.as_str())),
+            time(a.map(|a| a.connected_to_agent_timestamp)),
+            num(a.map(|a| a.talk_duration_seconds)),
+            a.map(|a| a.hold_count.to_string()).unwrap_or_default(),
+            num(a.map(|a| a.hold_duration_seconds)),
+            num(a.and_then(|a| a.after_contact_work_duration_seconds)),
+            field(r.previous_contact_id.as_deref().unwrap_or("")),
+            field(r.next_contact_id.as_deref().unwrap_or("")),
+            field(r.recording.as_ref().map_or("", |x| x.location.as_str())),
+            field(r.transcript.as_ref().map_or("", |x| x.location.as_str())),
+        ];
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\""),
+        ],
+        out,
+    )
+        .into_response();
+    if let Some(n) = next.and_then(|n| axum::http::HeaderValue::from_str(n).ok()) {
+        response.headers_mut().insert("x-next-cursor", n);
+    }
+    response
 }
 
 async fn find(app: &AppState, id: &str) -> ApiResult<ContactRecord> {

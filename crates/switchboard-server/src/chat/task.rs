@@ -190,7 +190,7 @@ pub struct Chat {
     pending: VecDeque<Event>,
     contact: ContactData,
     ctr: ContactRecord,
-    ctr_tx: mpsc::UnboundedSender<ContactRecord>,
+    ctr_tx: mpsc::UnboundedSender<Write>,
     customer: String,
     customer_name: String,
     agent: Option<ChatAgent>,
@@ -316,7 +316,7 @@ impl Chat {
     fn save(&mut self) {
         self.note_flow_path();
         self.ctr.attributes = self.contact.attributes.clone();
-        let _ = self.ctr_tx.send(self.ctr.clone());
+        let _ = self.ctr_tx.send(Write::Record(self.ctr.clone()));
     }
 
     /// Copies the steps the flow took since the last save into the record.
@@ -1122,8 +1122,26 @@ impl Chat {
         self.ctr.disconnect_timestamp = Some(at);
         self.ctr.disconnect_reason = Some(reason.to_string());
         self.ctr.transcript = Some(self.store_transcript(at).await);
-        info!(contact = %self.contact_id, reason, "chat ended");
+                info!(contact = %self.contact_id, reason, "chat ended");
         self.save();
+        self.index_words();
+    }
+
+        /// Makes the chat findable by its words in contact search, once its
+    /// final record is written (in order, by the same writer).
+    fn index_words(&self) {
+        let words: Vec<&str> = self
+            .room
+            .items()
+            .iter()
+            .filter_map(|i| match &i.kind {
+                ItemKind::Message { content, .. } => Some(content.as_str()),
+                _ => None,
+            })
+            .collect();
+                let _ = self
+            .ctr_tx
+            .send(Write::Words(self.contact_id.clone(), words.join("\n")));
     }
 
     async fn store_transcript(&self, at: DateTime<Utc>) -> TranscriptInfo {
@@ -1190,20 +1208,50 @@ fn enqueue_answer(contact: &str, answer: Result<Vec<RoutingUpdate>, String>) -> 
     }
 }
 
+/// What the chat's writer stores, in order.
+enum Write {
+    Record(ContactRecord),
+    /// The words contact search finds a contact by.
+    Words(String, String),
+}
+
 /// Writes a chat's records in order; when several are waiting only the
 /// newest of each contact is written.
-async fn write_records(app: AppState, mut records: mpsc::UnboundedReceiver<ContactRecord>) {
-    while let Some(mut record) = records.recv().await {
-        while let Ok(next) = records.try_recv() {
-            if next.id != record.id {
-                if let Err(e) = app.store.put_contact(&record).await {
-                    warn!(contact = %record.id, "contact record not written: {e}");
+async fn write_records(app: AppState, mut writes: mpsc::UnboundedReceiver<Write>) {
+    let put = |record: ContactRecord| {
+        let app = app.clone();
+        async move {
+            if let Err(e) = app.store.put_contact(&record).await {
+                warn!(contact = %record.id, "contact record not written: {e}");
+            }
+        }
+    };
+    let mut waiting: Option<ContactRecord> = None;
+    while let Some(first) = writes.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = writes.try_recv() {
+            batch.push(next);
+        }
+        for write in batch {
+            match write {
+                Write::Record(r) => {
+                    if let Some(w) = waiting.take_if(|w| w.id != r.id) {
+                        put(w).await;
+                    }
+                    waiting = Some(r);
+                }
+                Write::Words(id, words) => {
+                    if let Some(w) = waiting.take() {
+                        put(w).await;
+                    }
+                    if let Err(e) = app.store.set_contact_search_text(&id, &words).await {
+                        warn!(contact = %id, "transcript words not indexed: {e}");
+                    }
                 }
             }
-            record = next;
         }
-        if let Err(e) = app.store.put_contact(&record).await {
-            warn!(contact = %record.id, "contact record not written: {e}");
+        if let Some(w) = waiting.take() {
+            put(w).await;
         }
     }
 }
