@@ -3,12 +3,12 @@
 //! What reports compute, with no I/O: the shell reads contact records,
 //! agent state changes and the configuration, and hands them here.
 //!
-//! - [`usage`]: metering (voice minutes per leg, chat messages, number-days)
+//! - [`usage`] meters (voice minutes per leg, chat messages, number-days)
 //!   and the [`usage::RateCard`] that prices them, per contact and per day.
-//! - [`historical`]: Connect's historical metrics (contacts handled and
+//! - [`historical`] computes Connect's historical metrics (contacts handled and
 //!   abandoned, average handle time, speed of answer, abandon time, service
 //!   level, occupancy, time in each agent status) per interval and group.
-//! - [`realtime`]: agents by kind of state (online, available, on contact,
+//! - [`realtime`] buckets agents by kind of state (online, available, on contact,
 //!   after-contact work, non-productive, error, staffed) and queues now.
 
 pub mod historical;

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routing;
 pub mod throttle;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -124,6 +125,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(chat::api::assets())
+        .merge(web::reports())
         .nest("/api/v1", api)
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(

@@ -64,7 +64,7 @@ impl Modify for BearerAuth {
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
         crate::api::routing::agents, crate::api::routing::queues, crate::api::routing::set_my_status,
     ),
-    components(schemas(ApiError, RecordMeta)),
+    components(schemas(ApiError, RecordMeta, crate::api::reports::Format)),
     modifiers(&BearerAuth)
 )]
 struct Documented;

@@ -404,11 +404,14 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
             .unwrap()
             .iter()
             .any(|e| e["Content"] == "three" && e["ParticipantRole"] == "AGENT"));
-                // Contact search finds the chat by its words.
+        // Contact search finds the chat by its words.
         let mut found = Value::Null;
         for _ in 0..50 {
             found = app
-                .get("/api/v1/contacts?text=how%3C%2Fb%3E%20can&channel=CHAT", &app.admin)
+                .get(
+                    "/api/v1/contacts?text=how%3C%2Fb%3E%20can&channel=CHAT",
+                    &app.admin,
+                )
                 .await
                 .body;
             if found["items"].as_array().is_some_and(|i| !i.is_empty()) {

@@ -200,7 +200,12 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
         chat.attributes.insert("plan".into(), "gold".into());
         let mut other = record("other", 30, None, Some("Sales"));
         other.attributes.insert("plan".into(), "golden".into());
-        for r in [record("in", 0, Some("bob"), Some("Sales")), out, chat, other] {
+        for r in [
+            record("in", 0, Some("bob"), Some("Sales")),
+            out,
+            chat,
+            other,
+        ] {
             app.store.put_contact(&r).await.unwrap();
         }
         app.store
@@ -215,14 +220,17 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
                 .map(|c| c["id"].as_str().unwrap().to_string())
                 .collect()
         };
-                let app = &app;
+        let app = &app;
         let get = |q: &str| {
             let path = format!("/api/v1/contacts?{q}");
             async move { app.get(&path, admin).await }
         };
         assert_eq!(ids(&get("channel=chat").await), ["chat"]);
         assert_eq!(ids(&get("initiation_method=OUTBOUND").await), ["out"]);
-        assert_eq!(ids(&get("disconnect_reason=AGENT_DISCONNECT").await), ["out"]);
+        assert_eq!(
+            ids(&get("disconnect_reason=AGENT_DISCONNECT").await),
+            ["out"]
+        );
         assert_eq!(ids(&get("number=%2B14155550100").await), ["out"]);
         assert_eq!(ids(&get("number=%2B442079460123").await).len(), 4);
         // Exact attribute values (not "golden" for gold).

@@ -26,8 +26,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -39,6 +38,7 @@ use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{AgentStatus, Queue, QuickConnect, User};
 use switchboard_server::auth::Principal;
 use switchboard_server::routing::{agent_queue, RoutingEvent, RoutingUpdate};
+use switchboard_server::web::asset;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
@@ -79,17 +79,6 @@ const PAGE: &str = include_str!("../web/ccp/index.html");
 const SCRIPT: &str = include_str!("../web/ccp/ccp.js");
 const STYLE: &str = include_str!("../web/ccp/ccp.css");
 const ICON: &str = include_str!("../web/ccp/icon.svg");
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
-}
 
 async fn upgrade(State(voice): State<Voice>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_MESSAGE)

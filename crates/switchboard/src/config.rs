@@ -246,8 +246,8 @@ mod tests {
         std::fs::write(&file, "listne = \"oops\"\n").unwrap();
         let err = format!(
             "{:#}",
-            Config::resolve(&ServeArgs {
-                config: Some(file),
+                        Config::resolve(&ServeArgs {
+                config: Some(file.clone()),
                 ..Default::default()
             })
             .unwrap_err()

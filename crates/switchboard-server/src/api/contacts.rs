@@ -63,7 +63,7 @@ pub struct ContactPage {
 pub async fn list(
     State(app): State<AppState>,
     who: Principal,
-        ApiQuery(p): ApiQuery<ContactParams>,
+    ApiQuery(p): ApiQuery<ContactParams>,
 ) -> ApiResult<axum::response::Response> {
     who.require(SEARCH)?;
     let limit = p.limit.unwrap_or(100);
@@ -87,13 +87,13 @@ pub async fn list(
             _ => return Err(ApiError::bad_request("attribute", "write it as name:value")),
         },
     };
-    let after = match &p.cursor {
-        None => None,
-        Some(c) => Some(
-            ContactCursor::decode(c)
-                .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor from a previous page"))?,
-        ),
-    };
+    let after =
+        match &p.cursor {
+            None => None,
+            Some(c) => Some(ContactCursor::decode(c).ok_or_else(|| {
+                ApiError::bad_request("cursor", "not a cursor from a previous page")
+            })?),
+        };
     let csv = match p.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -175,7 +175,10 @@ fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"contacts.csv\"",
+            ),
         ],
         out,
     )
@@ -229,7 +232,7 @@ pub async fn recording(
         .ok_or_else(|| {
             ApiError::field(
                 StatusCode::NOT_FOUND,
-                "id",
+                "not_found",
                 "id",
                 format!("contact '{id}' has no recording"),
             )

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,7 @@ use super::task::{Chat, ChatInput, NewChat};
 use super::{lock, ChatHub};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::web::asset;
 
 use crate::AppState;
 
@@ -292,17 +293,13 @@ const WIDGET: &str = include_str!("../../web/chat/widget.js");
 const CLIENT: &str = include_str!("../../web/chat/client.js");
 const DEMO: &str = include_str!("../../web/chat/index.html");
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-            // Company pages on other origins load the widget as a module.
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        body,
-    )
-        .into_response()
+/// Company pages on other origins load the widget as a module.
+async fn any_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 /// The widget's files and a demo page, at `/chat/`.
@@ -318,4 +315,5 @@ pub fn assets() -> Router<AppState> {
             "/chat/client.js",
             get(|| async { asset("text/javascript", CLIENT) }),
         )
+        .layer(axum::middleware::map_response(any_origin))
 }

@@ -316,7 +316,7 @@ impl Chat {
     fn save(&mut self) {
         self.note_flow_path();
         self.ctr.attributes = self.contact.attributes.clone();
-        let _ = self.ctr_tx.send(Write::Record(self.ctr.clone()));
+        let _ = self.ctr_tx.send(Write::Record(Box::new(self.ctr.clone())));
     }
 
     /// Copies the steps the flow took since the last save into the record.
@@ -1122,12 +1122,12 @@ impl Chat {
         self.ctr.disconnect_timestamp = Some(at);
         self.ctr.disconnect_reason = Some(reason.to_string());
         self.ctr.transcript = Some(self.store_transcript(at).await);
-                info!(contact = %self.contact_id, reason, "chat ended");
+        info!(contact = %self.contact_id, reason, "chat ended");
         self.save();
         self.index_words();
     }
 
-        /// Makes the chat findable by its words in contact search, once its
+    /// Makes the chat findable by its words in contact search, once its
     /// final record is written (in order, by the same writer).
     fn index_words(&self) {
         let words: Vec<&str> = self
@@ -1139,7 +1139,7 @@ impl Chat {
                 _ => None,
             })
             .collect();
-                let _ = self
+        let _ = self
             .ctr_tx
             .send(Write::Words(self.contact_id.clone(), words.join("\n")));
     }
@@ -1210,7 +1210,7 @@ fn enqueue_answer(contact: &str, answer: Result<Vec<RoutingUpdate>, String>) -> 
 
 /// What the chat's writer stores, in order.
 enum Write {
-    Record(ContactRecord),
+    Record(Box<ContactRecord>),
     /// The words contact search finds a contact by.
     Words(String, String),
 }
@@ -1234,11 +1234,11 @@ async fn write_records(app: AppState, mut writes: mpsc::UnboundedReceiver<Write>
         }
         for write in batch {
             match write {
-                Write::Record(r) => {
+                                Write::Record(r) => {
                     if let Some(w) = waiting.take_if(|w| w.id != r.id) {
                         put(w).await;
                     }
-                    waiting = Some(r);
+                    waiting = Some(*r);
                 }
                 Write::Words(id, words) => {
                     if let Some(w) = waiting.take() {

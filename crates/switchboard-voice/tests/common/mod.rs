@@ -86,6 +86,9 @@ pub struct Rig {
     pub base: String,
     pub token: String,
     pub voice: Voice,
+    /// The server's state: its store, blobs and router, for tests that set
+    /// data up directly.
+    pub app: AppState,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
@@ -144,7 +147,7 @@ impl Rig {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let base = format!("{origin}/api/v1");
-        let app = switchboard_server::app(state)
+        let app = switchboard_server::app(state.clone())
             .merge(switchboard_voice::ccp::routes(voice.clone()))
             .merge(switchboard_voice::metrics::routes(voice.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -155,6 +158,7 @@ impl Rig {
             base,
             token: String::new(),
             voice,
+            app: state,
             _db: db,
             _dir: dir,
         };

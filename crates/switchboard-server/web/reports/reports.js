@@ -1,0 +1,910 @@
+// Switchboard reports for supervisors: live (pushed over a WebSocket),
+// historical metrics with a chart, usage and its cost, and contact records
+// with their recordings and transcripts.
+//
+// Everything the server sends is drawn with textContent: a customer's name
+// or a chat message is never parsed as HTML. Files the API only gives to a
+// signed-in caller (CSV, recordings) are fetched with the bearer token and
+// handed to the browser as Blob URLs.
+
+import uPlot from "/vendor/uplot/uPlot.esm.js";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "switchboard.reports.token";
+const API = "/api/v1";
+
+const PERMISSION = {
+  live: "AccessMetrics.RealTimeMetrics.Access",
+  historical: "AccessMetrics.HistoricalMetrics.Access",
+  usage: "AccessMetrics.HistoricalMetrics.Access",
+  contacts: "ContactSearch.View",
+};
+const TABS = ["live", "historical", "usage", "contacts"];
+
+const STATE_LABELS = {
+  Available: "Available",
+  Offline: "Offline",
+  Incoming: "Incoming contact",
+  OnContact: "On contact",
+  AfterContactWork: "After contact work",
+  Missed: "Missed contact",
+  Rejected: "Rejected contact",
+  Error: "Error",
+};
+
+const CHANNEL_LABELS = { VOICE: "Voice", CHAT: "Chat", TASK: "Task" };
+
+/** The colour bucket of an agent state (the server's buckets; custom statuses are non-productive). */
+function bucketOf(state) {
+  switch (state) {
+    case "Available": return "available";
+    case "Offline": return "offline";
+    case "Incoming": return "incoming";
+    case "OnContact": return "on_contact";
+    case "AfterContactWork": return "after_contact_work";
+    case "Missed": case "Rejected": case "Error": return "error";
+    default: return "non_productive";
+  }
+}
+
+const reports = {
+  me: null,
+  tab: null,
+  opened: new Set(),
+  live: { socket: null, retry: 0, timer: null, refused: false, snapshot: null, receivedAt: 0, skew: 0 },
+  runs: { historical: 0, usage: 0, contacts: 0, contact: 0 },
+  chart: null,
+  contactsNext: null,
+  recordingUrl: null,
+};
+window.reports = reports; // for the browser tests and for curious supervisors
+
+// ---------- helpers ----------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null) continue;
+    if (k === "text") node.textContent = v;
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+/** Whole seconds as 0:45, 2:30 or 1:02:03; "—" when absent. */
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const percent = (p) => (p === null || p === undefined ? "—" : `${numberFormat.format(p)}%`);
+const count = (n) => (n === null || n === undefined ? "—" : new Intl.NumberFormat().format(n));
+const minutes = (m) => new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 }).format(m);
+
+function money(amount, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, {
+      style: "currency",
+      currency,
+      minimumFractionDigits: 2,
+      maximumFractionDigits: 4,
+    }).format(amount);
+  } catch {
+    return `${amount.toFixed(4)} ${currency}`;
+  }
+}
+
+function when(iso, withDate = true) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return withDate
+    ? d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })
+    : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/** `<input type=datetime-local>` value for a Date, in the browser's time zone. */
+function localInput(d) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local value (the browser's time zone) as RFC 3339 in UTC. */
+function fromLocalInput(value) {
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+// ---------- the API ----------
+
+class ApiFailure extends Error {
+  constructor(status, body) {
+    super(body?.message || `Switchboard answered ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+/** A request with the bearer token; JSON back (or the raw response with `raw`). */
+async function api(path, { raw = false, method = "GET", body } = {}) {
+  const headers = { authorization: `Bearer ${token()}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiFailure(0, { message: `Switchboard cannot be reached: ${e.message}` });
+  }
+  if (response.status === 401) {
+    signedOut("Your session has ended: sign in again.");
+    throw new ApiFailure(401, { message: "signed out" });
+  }
+  if (!response.ok) {
+    const error = await response.json().catch(() => ({}));
+    throw new ApiFailure(response.status, error);
+  }
+  return raw ? response : response.json();
+}
+
+const query = (params) =>
+  new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "")).toString();
+
+/** Clears a form's error slots. */
+function clearErrors(form) {
+  for (const slot of form.querySelectorAll("[data-field]")) slot.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+/** Shows a failure next to the fields it names; the rest under the form. */
+function showErrors(form, failure) {
+  const errors = failure.body?.errors?.length ? failure.body.errors : [{ field: "*", reason: failure.message }];
+  for (const { field, reason } of errors) {
+    const slot = form.querySelector(`.field-error[data-field="${CSS.escape(field)}"]`);
+    if (slot) {
+      slot.textContent = reason;
+      slot.closest("label")?.querySelector("input, select")?.setAttribute("aria-invalid", "true");
+    } else {
+      const general = form.querySelector('.form-error[data-field="*"]');
+      general.textContent = field === "*" ? reason : `${field}: ${reason}`;
+    }
+  }
+}
+
+/** Downloads `path` with the bearer token and saves it as `fallback` (or the server's file name). */
+async function download(path, fallback, form) {
+  const general = form.querySelector('.form-error[data-field="*"]');
+  general.textContent = "";
+  try {
+    const response = await api(path, { raw: true });
+    const disposition = response.headers.get("content-disposition") || "";
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] || fallback;
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    if (e.status !== 401) showErrors(form, e);
+  }
+}
+
+// ---------- sign in ----------
+
+async function signIn(event) {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  $("login-button").disabled = true;
+  try {
+    const response = await fetch(`${API}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      $("login-error").textContent = body.message || `Sign-in failed (${response.status})`;
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, body.token);
+    $("password").value = "";
+    await start();
+  } catch (e) {
+    $("login-error").textContent = `Switchboard cannot be reached: ${e.message}`;
+  } finally {
+    $("login-button").disabled = false;
+  }
+}
+
+async function signOut() {
+  const t = token();
+  signedOut("");
+  if (t) await fetch(`${API}/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${t}` } }).catch(() => {});
+}
+
+/** Back to the sign-in form, with `message`. */
+function signedOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  stopLive();
+  reports.me = null;
+  reports.opened.clear();
+  $("workspace").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  $("username").focus();
+}
+
+const allowed = (tab) => reports.me?.permissions.includes(PERMISSION[tab]);
+
+async function start() {
+  if (!token()) return signedOut("");
+  try {
+    reports.me = await api("/me");
+  } catch (e) {
+    if (e.status !== 401) signedOut(e.message);
+    return;
+  }
+  const user = reports.me.user || {};
+  $("user-name").textContent = [user.first_name, user.last_name].filter(Boolean).join(" ") || user.username || "";
+  for (const tab of TABS) $(`tab-${tab}`).hidden = !allowed(tab);
+  $("login").hidden = true;
+  $("workspace").hidden = false;
+  const first = TABS.filter(allowed);
+  $("no-access").hidden = first.length > 0;
+  if (allowed("live")) connectLive();
+  const wanted = location.hash.slice(1);
+  if (first.length) show(first.includes(wanted) ? wanted : first[0]);
+}
+
+// ---------- tabs ----------
+
+function show(tab) {
+  reports.tab = tab;
+  for (const t of TABS) {
+    $(`tab-${t}`).setAttribute("aria-selected", String(t === tab));
+    $(`panel-${t}`).hidden = t !== tab;
+  }
+  if (location.hash !== `#${tab}`) history.replaceState(null, "", `#${tab}`);
+  if (!reports.opened.has(tab)) {
+    reports.opened.add(tab);
+    if (tab === "historical") runHistorical();
+    if (tab === "usage") runUsage();
+    if (tab === "contacts") runContacts();
+  }
+  if (tab === "historical" && reports.chart) sizeChart();
+}
+
+// ---------- live ----------
+
+function connectLive() {
+  const live = reports.live;
+  clearTimeout(live.timer);
+  live.refused = false;
+  const old = live.socket;
+  live.socket = null;
+  old?.close();
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}${API}/reports/realtime/ws`);
+  live.socket = socket;
+  setConnection("connecting", "Connecting…");
+  socket.onopen = () => socket.send(JSON.stringify({ type: "hello", token: token() }));
+  socket.onmessage = (m) => {
+    let message;
+    try {
+      message = JSON.parse(m.data);
+    } catch {
+      return;
+    }
+    if (message.type === "snapshot") {
+      live.retry = 0;
+      $("live-error").textContent = "";
+      setConnection("live", "Live");
+      drawSnapshot(message.snapshot);
+    } else if (message.type === "error") {
+      live.refused = true;
+      setConnection("refused", "Not connected");
+      $("live-error").textContent = message.message;
+      socket.close();
+      // An ended session shows as a 401 here too, and signs out.
+      api("/me").catch(() => {});
+    }
+  };
+  socket.onclose = () => {
+    if (live.socket !== socket) return;
+    live.socket = null;
+    if (live.refused || !token()) return;
+    const wait = Math.min(30000, 1000 * 2 ** live.retry++) * (0.8 + Math.random() * 0.4);
+    live.reconnectAt = Date.now() + wait;
+    setConnection("reconnecting", `Reconnecting in ${Math.ceil(wait / 1000)} s…`);
+    live.timer = setTimeout(connectLive, wait);
+  };
+}
+
+function stopLive() {
+  const live = reports.live;
+  clearTimeout(live.timer);
+  const socket = live.socket;
+  live.socket = null;
+  socket?.close();
+}
+
+function setConnection(state, text) {
+  $("live-connection").dataset.state = state;
+  $("live-connection").textContent = text;
+}
+
+/** Server time now, from the last snapshot's clock. */
+const serverNow = () => Date.now() + reports.live.skew;
+
+function drawSnapshot(s) {
+  const live = reports.live;
+  live.snapshot = s;
+  live.receivedAt = Date.now();
+  live.skew = new Date(s.at).getTime() - Date.now();
+  $("live-at").textContent = `updated ${when(s.at, false)}`;
+  for (const tile of document.querySelectorAll("#agent-tiles .tile")) {
+    const metric = tile.dataset.metric;
+    const value = tile.querySelector(".value");
+    if (metric === "contacts_in_queue") value.textContent = count(s.contacts_in_queue);
+    else if (metric === "oldest_contact_age") value.dataset.age = s.oldest_contact_age_seconds ?? "";
+    else value.textContent = count(s.agents[metric]);
+  }
+
+  // One row per queue: the router reports each queue on every channel.
+  const byQueue = new Map();
+  for (const q of s.queues) {
+    const row = byQueue.get(q.queue) || { name: q.name, waiting: 0, channels: [], oldest: null };
+    row.waiting += q.in_queue;
+    if (q.in_queue) row.channels.push(`${CHANNEL_LABELS[q.channel] || q.channel} ${count(q.in_queue)}`);
+    if (q.oldest_contact_age_seconds !== null && q.oldest_contact_age_seconds !== undefined) {
+      row.oldest = Math.max(row.oldest ?? 0, q.oldest_contact_age_seconds);
+    }
+    byQueue.set(q.queue, row);
+  }
+  const queues = $("queue-table").tBodies[0];
+  queues.replaceChildren(
+    ...[...byQueue].map(([id, q]) =>
+      el("tr", { "data-queue": id, "data-name": q.name, "data-waiting": q.waiting ? "true" : "false" },
+        el("td", { text: q.name }),
+        el("td", { class: "num", text: count(q.waiting) }),
+        el("td", { text: q.channels.join(" · ") || "—" }),
+        el("td", { class: "num age", "data-age": q.oldest ?? "" })),
+    ),
+  );
+  $("queue-empty").hidden = s.contacts_in_queue > 0;
+
+  const profiles = $("profile-table").tBodies[0];
+  profiles.replaceChildren(
+    ...Object.entries(s.by_routing_profile).map(([name, c]) =>
+      el("tr", {},
+        el("td", { text: name }),
+        ...["online", "available", "on_contact", "after_contact_work", "non_productive", "error"].map((k) =>
+          el("td", { class: "num", text: count(c[k]) }))),
+    ),
+  );
+  drawBoard();
+  tick();
+}
+
+function drawBoard() {
+  const s = reports.live.snapshot;
+  if (!s) return;
+  const hideOffline = $("hide-offline").checked;
+  const board = $("board").tBodies[0];
+  board.replaceChildren(
+    ...s.board
+      .filter((a) => !(hideOffline && a.state === "Offline"))
+      .map((a) =>
+        el("tr", { "data-agent": a.agent, "data-name": a.name, "data-state": a.state },
+          el("td", { class: "name", text: a.name }),
+          el("td", { class: "profile", text: a.routing_profile }),
+          el("td", {}, el("span", { class: "badge state", "data-bucket": bucketOf(a.state), text: STATE_LABELS[a.state] || a.state })),
+          el("td", { class: "num timer", "data-since": a.since ?? "" })),
+      ),
+  );
+}
+
+/** Once a second: every clock on the Live tab moves on. */
+function tick() {
+  const live = reports.live;
+  if (!live.snapshot) return;
+  const now = serverNow();
+  const since = (Date.now() - live.receivedAt) / 1000;
+  for (const cell of document.querySelectorAll("#board .timer")) {
+    const from = cell.dataset.since;
+    cell.textContent = from ? duration((now - new Date(from).getTime()) / 1000) : "—";
+  }
+  for (const cell of document.querySelectorAll("#panel-live [data-age]")) {
+    const age = cell.dataset.age;
+    cell.textContent = age === "" ? "—" : duration(Number(age) + since);
+  }
+  if (live.socket === null && !live.refused && live.reconnectAt) {
+    const left = Math.max(0, Math.ceil((live.reconnectAt - Date.now()) / 1000));
+    setConnection("reconnecting", `Reconnecting in ${left} s…`);
+  }
+  // The server pushes every 5 s: a socket silent for 15 s is dead.
+  if (live.socket?.readyState === WebSocket.OPEN && Date.now() - live.receivedAt > 15000) live.socket.close();
+}
+
+// ---------- historical ----------
+
+function historicalParams() {
+  const form = $("hist-form");
+  const errors = [];
+  const from = fromLocalInput($("hist-from").value);
+  const to = fromLocalInput($("hist-to").value);
+  if (!from) errors.push({ field: "from", reason: "is required" });
+  if (!to) errors.push({ field: "to", reason: "is required" });
+  if (errors.length) {
+    showErrors(form, new ApiFailure(400, { errors }));
+    return null;
+  }
+  return {
+    from,
+    to,
+    interval: $("hist-interval").value,
+    group_by: $("hist-group").value,
+    service_levels: $("hist-levels").value.replace(/\s+/g, ""),
+  };
+}
+
+async function runHistorical(event) {
+  event?.preventDefault();
+  const form = $("hist-form");
+  clearErrors(form);
+  const params = historicalParams();
+  if (!params) return;
+  const run = ++reports.runs.historical;
+  $("hist-run").disabled = true;
+  try {
+    const report = await api(`/reports/historical?${query(params)}`);
+    if (run !== reports.runs.historical) return;
+    reports.historical = { params, report };
+    drawHistorical(report);
+    $("hist-csv").disabled = false;
+  } catch (e) {
+    if (run === reports.runs.historical && e.status !== 401) showErrors(form, e);
+  } finally {
+    if (run === reports.runs.historical) $("hist-run").disabled = false;
+  }
+}
+
+function drawHistorical(report) {
+  const rows = report.rows;
+  const levels = [...new Set(rows.flatMap((r) => Object.keys(r.service_level)))].sort((a, b) => a - b);
+  const agents = rows.some((r) => r.occupancy !== null && r.occupancy !== undefined);
+  const dayOnly = report.interval === "day";
+  const columns = [
+    ["Interval", (r) => (report.interval === "total" ? "Whole period" : dayOnly ? new Date(r.interval_start).toLocaleDateString() : when(r.interval_start)), "interval", false, "nowrap"],
+    [groupLabel(report.group_by), (r) => r.group_name, "group"],
+    ["Queued", (r) => count(r.contacts_queued), "queued", true],
+    ["Handled", (r) => count(r.contacts_handled), "handled", true],
+    ["Abandoned", (r) => count(r.contacts_abandoned), "abandoned", true],
+    ["Avg handle time", (r) => duration(r.average_handle_time), "aht", true],
+    ["Avg talk", (r) => duration(r.average_talk_time), "talk", true],
+    ["Avg hold", (r) => duration(r.average_hold_time), "hold", true],
+    ["Avg ACW", (r) => duration(r.average_after_contact_work_time), "acw", true],
+    ["Avg speed of answer", (r) => duration(r.average_speed_of_answer), "asa", true],
+    ["Avg abandon time", (r) => duration(r.average_abandon_time), "abandon-time", true],
+    ...levels.map((l) => [`Service level ${l} s`, (r) => percent(r.service_level[l]), `sl-${l}`, true]),
+  ];
+  if (agents) {
+    columns.push(
+      ["Occupancy", (r) => percent(r.occupancy), "occupancy", true],
+      ["Non-productive", (r) => duration(r.non_productive_time), "non-productive", true],
+      ["Time in state", (r) => Object.entries(r.time_in_state).map(([s, t]) => `${STATE_LABELS[s] || s} ${duration(t)}`).join(" · ") || "—", "states"],
+    );
+  }
+  const table = $("hist-table");
+  table.tHead.replaceChildren(el("tr", {}, ...columns.map(([title, , , num]) => el("th", { class: num ? "num" : null, text: title }))));
+  table.tBodies[0].replaceChildren(
+    ...rows.map((r) =>
+      el("tr", { "data-group": r.group, "data-interval": r.interval_start },
+        ...columns.map(([, value, key, num, extra]) => el("td", { class: num ? "num" : extra, "data-col": key, text: value(r) }))),
+    ),
+  );
+  $("hist-summary").textContent = `${rows.length} row${rows.length === 1 ? "" : "s"} · ${when(report.from)} to ${when(report.to)}`;
+  $("hist-empty").hidden = rows.length > 0;
+  $("hist-results").hidden = false;
+  drawChart(report);
+}
+
+const groupLabel = (g) => ({ queue: "Queue", agent: "Agent", routing_profile: "Routing profile", channel: "Channel" })[g] || g;
+
+const INTERVAL_SECONDS = { fifteen_minutes: 900, hour: 3600, day: 86400 };
+
+/** Handled and abandoned contacts per interval (all groups) as bars, and the average handle time. */
+function drawChart(report) {
+  const by = new Map();
+  for (const r of report.rows) {
+    const t = new Date(r.interval_start).getTime() / 1000;
+    const a = by.get(t) || { handled: 0, abandoned: 0, handle: 0, timed: 0 };
+    a.handled += r.contacts_handled;
+    a.abandoned += r.contacts_abandoned;
+    if (r.average_handle_time !== null && r.average_handle_time !== undefined) {
+      a.handle += r.average_handle_time * r.contacts_handled;
+      a.timed += r.contacts_handled;
+    }
+    by.set(t, a);
+  }
+  const xs = [...by.keys()].sort((a, b) => a - b);
+  reports.chart?.destroy();
+  reports.chart = null;
+  const holder = $("hist-chart");
+  holder.replaceChildren();
+  const note = $("hist-chart-note");
+  holder.hidden = xs.length === 0;
+  note.hidden = xs.length > 0;
+  note.textContent = "Nothing to chart in this period.";
+  if (!xs.length) return;
+  // Each interval's bars stand in the middle of its own span.
+  const step = INTERVAL_SECONDS[report.interval] ?? (new Date(report.to) - new Date(report.from)) / 1000;
+  const data = [
+    xs.map((x) => x + step / 2),
+    xs.map((x) => by.get(x).handled),
+    xs.map((x) => by.get(x).abandoned),
+    xs.map((x) => (by.get(x).timed ? by.get(x).handle / by.get(x).timed : null)),
+  ];
+  const css = getComputedStyle(document.documentElement);
+  const colour = (name) => css.getPropertyValue(name).trim();
+  const bars = (align) => uPlot.paths.bars({ size: [0.3, 48], align, gap: 2 });
+  const options = {
+    width: Math.max(320, holder.clientWidth),
+    height: 300,
+    scales: {
+      x: { time: true, range: () => [xs[0], xs[xs.length - 1] + step] },
+      n: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.15))] },
+      s: { range: (u, min, max) => [0, Math.max(60, max * 1.15)] },
+    },
+    series: [
+      { label: "Interval from", value: (u, v) => (v === null ? "—" : when(new Date((v - step / 2) * 1000).toISOString())) },
+      { label: "Handled", scale: "n", stroke: colour("--available"), fill: "rgba(20, 128, 74, 0.55)", width: 1, paths: bars(-1), points: { show: false } },
+      { label: "Abandoned", scale: "n", stroke: colour("--error"), fill: "rgba(185, 28, 28, 0.55)", width: 1, paths: bars(1), points: { show: false } },
+      { label: "Avg handle time", scale: "s", stroke: colour("--brand"), width: 2, points: { show: true, size: 8 }, value: (u, v) => duration(v) },
+    ],
+    axes: [
+      { space: 90 },
+      { scale: "n", label: "Contacts", values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) },
+      { scale: "s", side: 1, label: "Handle time", grid: { show: false }, values: (u, ticks) => ticks.map(duration) },
+    ],
+  };
+  reports.chart = new uPlot(options, data, holder);
+}
+
+function sizeChart() {
+  const holder = $("hist-chart");
+  if (reports.chart && holder.clientWidth) reports.chart.setSize({ width: Math.max(320, holder.clientWidth), height: 300 });
+}
+
+function historicalCsv() {
+  const params = reports.historical?.params;
+  if (params) download(`/reports/historical?${query({ ...params, format: "csv" })}`, "historical-metrics.csv", $("hist-form"));
+}
+
+// ---------- usage ----------
+
+/** The form's days as the API's period: from the first day's midnight (UTC) to the one after the last. */
+function usageParams() {
+  const form = $("usage-form");
+  const first = $("usage-from").value;
+  const last = $("usage-to").value;
+  const errors = [];
+  if (!first) errors.push({ field: "from", reason: "is required" });
+  if (!last) errors.push({ field: "to", reason: "is required" });
+  if (errors.length) {
+    showErrors(form, new ApiFailure(400, { errors }));
+    return null;
+  }
+  const end = new Date(`${last}T00:00:00Z`);
+  end.setUTCDate(end.getUTCDate() + 1);
+  return { from: `${first}T00:00:00Z`, to: end.toISOString() };
+}
+
+async function runUsage(event) {
+  event?.preventDefault();
+  const form = $("usage-form");
+  clearErrors(form);
+  const params = usageParams();
+  if (!params) return;
+  const run = ++reports.runs.usage;
+  $("usage-run").disabled = true;
+  try {
+    const bill = await api(`/reports/usage?${query(params)}`);
+    if (run !== reports.runs.usage) return;
+    reports.usage = { params, bill };
+    drawUsage(bill);
+    $("usage-csv").disabled = false;
+  } catch (e) {
+    if (run === reports.runs.usage && e.status !== 401) showErrors(form, e);
+  } finally {
+    if (run === reports.runs.usage) $("usage-run").disabled = false;
+  }
+}
+
+function drawUsage(bill) {
+  const cur = bill.currency;
+  const m = (v) => money(v, cur);
+  const sum = (k) => bill.days.reduce((a, d) => a + d[k], 0);
+  $("usage-total").textContent = m(bill.total.total);
+  $("usage-contacts").textContent = count(sum("contacts"));
+  $("usage-minutes").textContent = minutes(sum("voice_minutes"));
+  $("usage-messages").textContent = count(sum("chat_messages"));
+  const cells = (c) => [c.service, c.telephony, c.chat, c.numbers, c.total].map((v) => el("td", { class: "num", text: m(v) }));
+  const table = $("usage-table");
+  table.tBodies[0].replaceChildren(
+    ...bill.days.map((d) =>
+      el("tr", { "data-date": d.date },
+        el("td", { text: new Date(`${d.date}T00:00:00Z`).toLocaleDateString(undefined, { timeZone: "UTC", dateStyle: "medium" }) }),
+        el("td", { class: "num", text: count(d.contacts) }),
+        el("td", { class: "num", text: minutes(d.voice_minutes) }),
+        el("td", { class: "num", text: count(d.chat_messages) }),
+        el("td", { class: "num", text: count(d.number_days) }),
+        ...cells(d.cost))),
+  );
+  table.tFoot.replaceChildren(
+    el("tr", { id: "usage-total-row" },
+      el("td", { text: `Total (${cur})` }),
+      el("td", { class: "num", text: count(sum("contacts")) }),
+      el("td", { class: "num", text: minutes(sum("voice_minutes")) }),
+      el("td", { class: "num", text: count(sum("chat_messages")) }),
+      el("td", { class: "num", text: count(sum("number_days")) }),
+      ...cells(bill.total)),
+  );
+  const numbers = Object.entries(bill.numbers);
+  $("usage-numbers").tBodies[0].replaceChildren(
+    ...numbers.map(([number, c]) =>
+      el("tr", {},
+        el("td", { text: number }),
+        el("td", { class: "num", text: m(c.telephony) }),
+        el("td", { class: "num", text: m(c.numbers) }),
+        el("td", { class: "num", text: m(c.total) }),
+        el("td", { class: "small", text: c.unrated.join("; ") }))),
+  );
+  $("usage-numbers-empty").hidden = numbers.length > 0;
+  const unrated = [...new Set([...bill.total.unrated, ...bill.days.flatMap((d) => d.cost.unrated)])];
+  const warning = $("usage-unrated");
+  warning.querySelector("ul").replaceChildren(...unrated.map((u) => el("li", { text: u })));
+  warning.hidden = unrated.length === 0;
+  $("usage-total-label").textContent = unrated.length ? "Total for the period, without what is not priced" : "Total for the period";
+  $("usage-results").hidden = false;
+}
+
+function usageCsv() {
+  const params = reports.usage?.params;
+  if (params) download(`/reports/usage?${query({ ...params, format: "csv" })}`, "usage.csv", $("usage-form"));
+}
+
+// ---------- contacts ----------
+
+function contactParams() {
+  const from = $("contacts-from").value ? fromLocalInput($("contacts-from").value) : undefined;
+  const to = $("contacts-to").value ? fromLocalInput($("contacts-to").value) : undefined;
+  return { from, to, limit: $("contacts-limit").value };
+}
+
+async function runContacts(event, more = false) {
+  event?.preventDefault();
+  const form = $("contacts-form");
+  clearErrors(form);
+  const params = contactParams();
+  if (more) params.cursor = reports.contactsNext;
+  const run = ++reports.runs.contacts;
+  $("contacts-run").disabled = true;
+  try {
+    const page = await api(`/contacts?${query(params)}`);
+    if (run !== reports.runs.contacts) return;
+    drawContacts(page.items, more);
+    reports.contactsNext = page.next || null;
+    $("contacts-more").hidden = !page.next;
+  } catch (e) {
+    if (run === reports.runs.contacts && e.status !== 401) showErrors(form, e);
+  } finally {
+    if (run === reports.runs.contacts) $("contacts-run").disabled = false;
+  }
+}
+
+function drawContacts(items, more) {
+  const rows = items.map((c) => {
+    const ended = c.disconnect_timestamp ? new Date(c.disconnect_timestamp).getTime() : null;
+    const took = ended === null ? "ongoing" : duration((ended - new Date(c.initiation_timestamp).getTime()) / 1000);
+    const row = el("tr", { "data-contact": c.id, tabindex: "0" },
+      el("td", { class: "nowrap", text: new Date(c.initiation_timestamp).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }) }),
+      el("td", { text: c.channel }),
+      el("td", { text: c.initiation_method }),
+      el("td", { text: c.customer_endpoint?.address || "—" }),
+      el("td", { text: c.queue?.name || "—" }),
+      el("td", { text: c.agent?.username || "—" }),
+      el("td", { class: "num", text: took }),
+      el("td", { text: c.disconnect_reason || (c.state === "ENDED" ? "—" : c.state) }));
+    row.addEventListener("click", () => openContact(c.id));
+    row.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        openContact(c.id);
+      }
+    });
+    return row;
+  });
+  const body = $("contacts-table").tBodies[0];
+  if (more) body.append(...rows);
+  else body.replaceChildren(...rows);
+  $("contacts-empty").hidden = body.rows.length > 0;
+}
+
+function pair(list, label, value) {
+  if (value === undefined || value === null || value === "") return;
+  list.append(el("dt", { text: label }), el("dd", { text: String(value) }));
+}
+
+async function openContact(id) {
+  const run = ++reports.runs.contact;
+  for (const row of $("contacts-table").tBodies[0].rows) row.setAttribute("aria-selected", String(row.dataset.contact === id));
+  const panel = $("contact-detail");
+  panel.hidden = false;
+  panel.dataset.contact = id;
+  panel.removeAttribute("data-loaded");
+  $("contact-id").textContent = id;
+  $("contact-meta").replaceChildren();
+  $("contact-cost").replaceChildren();
+  $("contact-error").textContent = "";
+  $("contact-recording").hidden = true;
+  $("contact-transcript").hidden = true;
+  $("transcript-list").replaceChildren();
+  const player = $("recording-player");
+  player.removeAttribute("src");
+  if (reports.recordingUrl) URL.revokeObjectURL(reports.recordingUrl);
+  reports.recordingUrl = null;
+
+  let record;
+  try {
+    record = await api(`/contacts/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (run === reports.runs.contact && e.status !== 401) $("contact-error").textContent = e.message;
+    return;
+  }
+  if (run !== reports.runs.contact) return;
+  drawRecord(record);
+  const problems = [];
+  await Promise.all([
+    drawCost(id, run).catch((e) => problems.push(`Cost: ${e.message}`)),
+    record.recording?.status === "AVAILABLE" ? drawRecording(id, run).catch((e) => problems.push(`Recording: ${e.message}`)) : null,
+    record.transcript?.status === "AVAILABLE" ? drawTranscript(id, run).catch((e) => problems.push(`Transcript: ${e.message}`)) : null,
+  ]);
+  if (run !== reports.runs.contact) return;
+  $("contact-error").textContent = problems.join(" · ");
+  panel.dataset.loaded = "true";
+}
+
+function drawRecord(r) {
+  const meta = $("contact-meta");
+  pair(meta, "Channel", r.channel);
+  pair(meta, "Initiation", r.initiation_method);
+  pair(meta, "State", r.state);
+  pair(meta, "Initiated", when(r.initiation_timestamp));
+  if (r.connected_to_system_timestamp) pair(meta, "Answered by Switchboard", when(r.connected_to_system_timestamp));
+  pair(meta, "Customer", r.customer_endpoint?.address);
+  pair(meta, "Dialled", r.system_endpoint?.address);
+  if (r.queue) {
+    pair(meta, "Queue", r.queue.name);
+    pair(meta, "Entered queue", when(r.queue.enqueue_timestamp));
+    pair(meta, "Time in queue", r.queue.duration_seconds !== undefined ? duration(r.queue.duration_seconds) : null);
+  }
+  if (r.agent) {
+    pair(meta, "Agent", r.agent.username);
+    pair(meta, "Connected to agent", when(r.agent.connected_to_agent_timestamp));
+    pair(meta, "Talk time", duration(r.agent.talk_duration_seconds));
+    if (r.agent.hold_count) pair(meta, "Holds", `${r.agent.hold_count} (${duration(r.agent.hold_duration_seconds)})`);
+    if (r.agent.after_contact_work_duration_seconds !== undefined) pair(meta, "After contact work", duration(r.agent.after_contact_work_duration_seconds));
+  }
+  if (r.disconnect_timestamp) pair(meta, "Ended", when(r.disconnect_timestamp));
+  pair(meta, "Disconnect reason", r.disconnect_reason);
+  if (r.transferred_to_endpoint) pair(meta, "Transferred to", r.transferred_to_endpoint.address);
+  pair(meta, "Previous contact", r.previous_contact_id);
+  pair(meta, "Next contact", r.next_contact_id);
+  for (const [k, v] of Object.entries(r.attributes || {})) pair(meta, `Attribute ${k}`, v);
+  if (r.recording && r.recording.status !== "AVAILABLE") pair(meta, "Recording", `${r.recording.status}${r.recording.status_reason ? `: ${r.recording.status_reason}` : ""}`);
+  if (r.transcript && r.transcript.status !== "AVAILABLE") pair(meta, "Transcript", `${r.transcript.status}${r.transcript.status_reason ? `: ${r.transcript.status_reason}` : ""}`);
+}
+
+async function drawCost(id, run) {
+  const c = await api(`/contacts/${encodeURIComponent(id)}/cost`);
+  if (run !== reports.runs.contact) return;
+  const list = $("contact-cost");
+  const m = (v) => money(v, c.currency);
+  if (c.usage.service_minutes) pair(list, "Voice service", `${minutes(c.usage.service_minutes)} min · ${m(c.cost.service)}`);
+  for (const leg of c.usage.legs) pair(list, `Telephony (${leg.direction.toLowerCase()})`, `${minutes(leg.minutes)} min on ${leg.number}`);
+  if (c.cost.telephony) pair(list, "Telephony", m(c.cost.telephony));
+  if (c.usage.chat_messages) pair(list, "Chat", `${count(c.usage.chat_messages)} messages · ${m(c.cost.chat)}`);
+  pair(list, "Total", m(c.cost.total));
+  if (c.cost.unrated.length) pair(list, "Not priced", c.cost.unrated.join("; "));
+}
+
+async function drawRecording(id, run) {
+  const response = await api(`/contacts/${encodeURIComponent(id)}/recording`, { raw: true });
+  const blob = await response.blob();
+  if (run !== reports.runs.contact) return;
+  reports.recordingUrl = URL.createObjectURL(blob);
+  $("recording-player").src = reports.recordingUrl;
+  $("contact-recording").hidden = false;
+}
+
+async function drawTranscript(id, run) {
+  const transcript = await api(`/contacts/${encodeURIComponent(id)}/transcript`);
+  if (run !== reports.runs.contact) return;
+  const items = [];
+  for (const e of transcript.Transcript || []) {
+    const time = e.AbsoluteTime ? when(e.AbsoluteTime, false) : "";
+    if (e.Type === "MESSAGE") {
+      items.push(
+        el("li", { class: "msg", "data-role": e.ParticipantRole },
+          el("span", { class: "who", text: `${e.DisplayName || e.ParticipantRole} · ${time}` }),
+          el("span", { class: "bubble", text: e.Content ?? "" })),
+      );
+    } else {
+      const kind = (e.ContentType || "").split(".").slice(-2).join(".");
+      const text = {
+        "participant.joined": `${e.DisplayName || e.ParticipantRole} joined`,
+        "participant.left": `${e.DisplayName || e.ParticipantRole} left`,
+        "chat.ended": "Chat ended",
+      }[kind];
+      if (text) items.push(el("li", { class: "event", text: `${text} · ${time}` }));
+    }
+  }
+  $("transcript-list").replaceChildren(...items);
+  $("contact-transcript").hidden = false;
+}
+
+function closeContact() {
+  reports.runs.contact++;
+  $("contact-detail").hidden = true;
+  $("recording-player").pause();
+  for (const row of $("contacts-table").tBodies[0].rows) row.removeAttribute("aria-selected");
+}
+
+// ---------- start ----------
+
+function defaults() {
+  const now = new Date();
+  const midnight = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const nextHour = new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours() + 1);
+  $("hist-from").value = localInput(midnight);
+  $("hist-to").value = localInput(nextHour);
+  const today = now.toISOString().slice(0, 10);
+  $("usage-from").value = `${today.slice(0, 8)}01`;
+  $("usage-to").value = today;
+}
+
+$("login-form").addEventListener("submit", signIn);
+$("logout").addEventListener("click", signOut);
+for (const tab of TABS) $(`tab-${tab}`).addEventListener("click", () => show(tab));
+window.addEventListener("hashchange", () => {
+  const tab = location.hash.slice(1);
+  if (reports.me && TABS.includes(tab) && allowed(tab)) show(tab);
+});
+$("hide-offline").addEventListener("change", () => {
+  drawBoard();
+  tick();
+});
+$("hist-form").addEventListener("submit", runHistorical);
+$("hist-csv").addEventListener("click", historicalCsv);
+$("usage-form").addEventListener("submit", runUsage);
+$("usage-csv").addEventListener("click", usageCsv);
+$("contacts-form").addEventListener("submit", runContacts);
+$("contacts-more").addEventListener("click", () => runContacts(null, true));
+$("contact-close").addEventListener("click", closeContact);
+let resizeTimer;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(sizeChart, 150);
+});
+setInterval(tick, 1000);
+defaults();
+start();
