@@ -246,7 +246,7 @@ mod tests {
         std::fs::write(&file, "listne = \"oops\"\n").unwrap();
         let err = format!(
             "{:#}",
-                        Config::resolve(&ServeArgs {
+            Config::resolve(&ServeArgs {
                 config: Some(file.clone()),
                 ..Default::default()
             })

@@ -1234,7 +1234,7 @@ async fn write_records(app: AppState, mut writes: mpsc::UnboundedReceiver<Write>
         }
         for write in batch {
             match write {
-                                Write::Record(r) => {
+                Write::Record(r) => {
                     if let Some(w) = waiting.take_if(|w| w.id != r.id) {
                         put(w).await;
                     }
