@@ -126,6 +126,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(chat::api::assets())
         .merge(web::reports())
+        .merge(web::console())
         .nest("/api/v1", api)
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(

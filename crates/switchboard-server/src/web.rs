@@ -14,6 +14,14 @@ const REPORTS_SCRIPT: &str = include_str!("../web/reports/reports.js");
 const REPORTS_STYLE: &str = include_str!("../web/reports/reports.css");
 const UPLOT_SCRIPT: &str = include_str!("../web/vendor/uplot/uPlot.esm.js");
 const UPLOT_STYLE: &str = include_str!("../web/vendor/uplot/uPlot.min.css");
+const CONSOLE_PAGE: &str = include_str!("../web/console/index.html");
+const CONSOLE_SCRIPT: &str = include_str!("../web/console/console.js");
+const CONSOLE_STYLE: &str = include_str!("../web/console/console.css");
+const DESIGNER_PAGE: &str = include_str!("../web/console/designer.html");
+const DESIGNER_SCRIPT: &str = include_str!("../web/console/designer.js");
+const DESIGNER_STYLE: &str = include_str!("../web/console/designer.css");
+const DRAWFLOW_SCRIPT: &str = include_str!("../web/vendor/drawflow/drawflow.min.js");
+const DRAWFLOW_STYLE: &str = include_str!("../web/vendor/drawflow/drawflow.min.css");
 
 /// The reports page may load only Switchboard's own files and talk only to
 /// Switchboard; recordings play from `blob:` URLs; no other site may frame it.
@@ -34,12 +42,42 @@ pub fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-fn reports_page() -> Response {
+/// A page under the same-origin policy above.
+fn page(body: &'static str) -> Response {
     (
         [(header::CONTENT_SECURITY_POLICY, REPORTS_POLICY)],
-        asset("text/html; charset=utf-8", REPORTS_PAGE),
+        asset("text/html; charset=utf-8", body),
     )
         .into_response()
+}
+
+fn reports_page() -> Response {
+    page(REPORTS_PAGE)
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// The administrators' console (`/console`: every configuration object)
+/// and its flow designer (`/console/designer`), with Drawflow (MIT,
+/// vendored) drawing the flow's graph.
+pub fn console() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(|| async { page(CONSOLE_PAGE) }))
+        .route("/console/", get(|| async { page(CONSOLE_PAGE) }))
+        .route("/console/console.js", get(|| async { asset(JS, CONSOLE_SCRIPT) }))
+        .route("/console/console.css", get(|| async { asset(CSS, CONSOLE_STYLE) }))
+        .route("/console/designer", get(|| async { page(DESIGNER_PAGE) }))
+        .route("/console/designer.js", get(|| async { asset(JS, DESIGNER_SCRIPT) }))
+        .route("/console/designer.css", get(|| async { asset(CSS, DESIGNER_STYLE) }))
+        .route(
+            "/vendor/drawflow/drawflow.min.js",
+            get(|| async { asset(JS, DRAWFLOW_SCRIPT) }),
+        )
+        .route(
+            "/vendor/drawflow/drawflow.min.css",
+            get(|| async { asset(CSS, DRAWFLOW_STYLE) }),
+        )
 }
 
 /// The reports pages (real-time, historical, usage and contacts) and uPlot.
