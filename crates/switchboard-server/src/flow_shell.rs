@@ -111,6 +111,56 @@ async fn hours_open(
     Ok(h.spec.is_open(now))
 }
 
+/// Whether `effect` asks something of this instance (hours, metrics,
+/// queues, flows, functions) rather than of the customer's channel.
+pub fn is_world(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::CheckHours { .. }
+            | Effect::QueryMetric { .. }
+            | Effect::ResolveQueue { .. }
+            | Effect::TransferToFlow { .. }
+            | Effect::LoadModule { .. }
+            | Effect::InvokeFunction { .. }
+    )
+}
+
+/// Answers a world effect in a spawned task (store reads and HTTP calls
+/// must not hold up a channel's loop) and hands the answer to `reply`.
+pub fn answer_later(
+    app: &AppState,
+    effect: Effect,
+    contact: ContactData,
+    reply: impl FnOnce(Event) + Send + 'static,
+) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let event = answer_world(&app, &effect, &contact, Utc::now())
+            .await
+            .unwrap_or_else(|| Event::Failed("not answered".into()));
+        reply(event);
+    });
+}
+
+/// What the router's answer to a contact's Enqueue means to its flow.
+pub fn enqueue_answer(
+    contact: &str,
+    answer: Result<Vec<crate::routing::RoutingUpdate>, String>,
+) -> Event {
+    use crate::routing::RoutingUpdate;
+    match answer {
+        Ok(updates) => match updates.iter().find_map(|u| match u {
+            RoutingUpdate::Refused { contact: c, reason } if c == contact => Some(reason.clone()),
+            _ => None,
+        }) {
+            Some(r) if r == "queue_at_capacity" => Event::QueueAtCapacity,
+            Some(r) => Event::Failed(r),
+            None => Event::Enqueued,
+        },
+        Err(e) => Event::Failed(e),
+    }
+}
+
 /// Answers the effects that concern this instance; `None` for the ones
 /// that concern the customer.
 pub async fn answer_world(

@@ -902,19 +902,10 @@ impl Call {
                             priority: priority.unwrap_or(5),
                             time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
                         };
-                        let answer: Event = match voice.app().routing.send(event).await {
-                            Ok(updates) => match updates.iter().find_map(|u| match u {
-                                RoutingUpdate::Refused { contact: c, reason } if *c == contact => {
-                                    Some(reason.clone())
-                                }
-                                _ => None,
-                            }) {
-                                Some(r) if r == "queue_at_capacity" => Event::QueueAtCapacity,
-                                Some(r) => Event::Failed(r),
-                                None => Event::Enqueued,
-                            },
-                            Err(e) => Event::Failed(e),
-                        };
+                        let answer = flow_shell::enqueue_answer(
+                            &contact,
+                            voice.app().routing.send(event).await,
+                        );
                         voice.post(
                             &contact,
                             CallInput::FlowEvent {
@@ -928,33 +919,16 @@ impl Call {
                     self.end("CONTACT_FLOW_DISCONNECT");
                 }
                 Effect::End => {}
-                ref world @ (Effect::CheckHours { .. }
-                | Effect::QueryMetric { .. }
-                | Effect::ResolveQueue { .. }
-                | Effect::TransferToFlow { .. }
-                | Effect::LoadModule { .. }
-                | Effect::InvokeFunction { .. }) => {
-                    let session_no = self.await_answer();
-                    let voice = self.voice.clone();
-                    let contact = self.contact_id.clone();
+                world if flow_shell::is_world(&world) => {
+                    let request = self.await_answer();
+                    let (voice, contact) = (self.voice.clone(), self.contact_id.clone());
                     let data = self
                         .session
                         .as_ref()
                         .map(|s| s.contact().clone())
                         .unwrap_or_else(|| self.contact.clone());
-                    let world = world.clone();
-                    tokio::spawn(async move {
-                        let event =
-                            flow_shell::answer_world(voice.app(), &world, &data, Utc::now())
-                                .await
-                                .unwrap_or_else(|| Event::Failed("not answered".into()));
-                        voice.post(
-                            &contact,
-                            CallInput::FlowEvent {
-                                request: session_no,
-                                event,
-                            },
-                        );
+                    flow_shell::answer_later(self.voice.app(), world, data, move |event| {
+                        voice.post(&contact, CallInput::FlowEvent { request, event });
                     });
                 }
                 _ => {}

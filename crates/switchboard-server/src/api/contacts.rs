@@ -172,17 +172,7 @@ fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::
         out.push_str(&cells.join(","));
         out.push_str("\r\n");
     }
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"contacts.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response();
+    let mut response = super::reports::csv("contacts", out);
     if let Some(n) = next.and_then(|n| axum::http::HeaderValue::from_str(n).ok()) {
         response.headers_mut().insert("x-next-cursor", n);
     }

@@ -34,16 +34,21 @@ const PUSH_EVERY: Duration = Duration::from_secs(5);
 /// Changes are gathered this long before a snapshot goes out.
 const SETTLE: Duration = Duration::from_millis(250);
 
-/// Every agent and queue as the wall board shows them now.
-pub async fn snapshot(app: &AppState) -> ApiResult<Snapshot> {
-    let users = app.store.list::<User>().await?;
-    let profiles: HashMap<String, String> = app
+/// Routing profile names by id.
+async fn profile_names(app: &AppState) -> ApiResult<HashMap<String, String>> {
+    Ok(app
         .store
         .list::<RoutingProfile>()
         .await?
         .into_iter()
         .map(|p| (p.id, p.spec.name))
-        .collect();
+        .collect())
+}
+
+/// Every agent and queue as the wall board shows them now.
+pub async fn snapshot(app: &AppState) -> ApiResult<Snapshot> {
+    let users = app.store.list::<User>().await?;
+    let profiles = profile_names(app).await?;
     let queues: HashMap<String, String> = app
         .store
         .list::<Queue>()
@@ -217,7 +222,8 @@ fn period(from: DateTime<Utc>, to: DateTime<Utc>) -> ApiResult<()> {
     Ok(())
 }
 
-fn csv(name: &str, body: String) -> Response {
+/// A CSV download named `name`.csv.
+pub(crate) fn csv(name: &str, body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -239,13 +245,7 @@ async fn timelines(
     to: DateTime<Utc>,
 ) -> ApiResult<Vec<AgentTimeline>> {
     let users = app.store.list::<User>().await?;
-    let profiles: HashMap<String, String> = app
-        .store
-        .list::<RoutingProfile>()
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.spec.name))
-        .collect();
+    let profiles = profile_names(app).await?;
     let at_start = app.store.agent_states_at(from.timestamp_millis()).await?;
     let mut changes: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     for (agent, state, at) in app

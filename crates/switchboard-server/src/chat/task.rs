@@ -768,7 +768,8 @@ impl Chat {
                     let contact = self.contact_id.clone();
                     tokio::spawn(async move {
                         let event = enqueue(&contact, &queue.id, priority, time_adjustment_seconds);
-                        let answer = enqueue_answer(&contact, app.routing.send(event).await);
+                        let answer =
+                            flow_shell::enqueue_answer(&contact, app.routing.send(event).await);
                         hub.post(
                             &contact,
                             ChatInput::FlowEvent {
@@ -783,26 +784,15 @@ impl Chat {
                     self.waiting = Waiting::Nothing;
                     // Ended in `after_flow_events` (the session is finished).
                 }
-                ref world @ (Effect::CheckHours { .. }
-                | Effect::QueryMetric { .. }
-                | Effect::ResolveQueue { .. }
-                | Effect::TransferToFlow { .. }
-                | Effect::LoadModule { .. }
-                | Effect::InvokeFunction { .. }) => {
+                world if flow_shell::is_world(&world) => {
                     let request = self.request();
-                    let app = self.app.clone();
-                    let hub = self.hub.clone();
-                    let contact = self.contact_id.clone();
+                    let (hub, contact) = (self.hub.clone(), self.contact_id.clone());
                     let data = self
                         .session
                         .as_ref()
                         .map(|s| s.contact().clone())
                         .unwrap_or_else(|| self.contact.clone());
-                    let world = world.clone();
-                    tokio::spawn(async move {
-                        let event = flow_shell::answer_world(&app, &world, &data, Utc::now())
-                            .await
-                            .unwrap_or_else(|| Event::Failed("not answered".into()));
+                    flow_shell::answer_later(&self.app, world, data, move |event| {
                         hub.post(&contact, ChatInput::FlowEvent { request, event });
                     });
                 }
@@ -995,7 +985,7 @@ impl Chat {
             .routing
             .send(enqueue(&next, &queue.0, None, None))
             .await;
-        let answer = enqueue_answer(&next, enqueued);
+        let answer = flow_shell::enqueue_answer(&next, enqueued);
         if answer != Event::Enqueued {
             self.hub.forget(std::slice::from_ref(&next));
             return Err(match answer {
@@ -1190,21 +1180,6 @@ fn enqueue(
         channel: Channel::Chat,
         priority: priority.unwrap_or(5),
         time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
-    }
-}
-
-/// What the router's answer to an Enqueue means to the flow.
-fn enqueue_answer(contact: &str, answer: Result<Vec<RoutingUpdate>, String>) -> Event {
-    match answer {
-        Ok(updates) => match updates.iter().find_map(|u| match u {
-            RoutingUpdate::Refused { contact: c, reason } if c == contact => Some(reason.clone()),
-            _ => None,
-        }) {
-            Some(r) if r == "queue_at_capacity" => Event::QueueAtCapacity,
-            Some(r) => Event::Failed(r),
-            None => Event::Enqueued,
-        },
-        Err(e) => Event::Failed(e),
     }
 }
 
