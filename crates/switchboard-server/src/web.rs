@@ -65,11 +65,23 @@ pub fn console() -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { page(CONSOLE_PAGE) }))
         .route("/console/", get(|| async { page(CONSOLE_PAGE) }))
-        .route("/console/console.js", get(|| async { asset(JS, CONSOLE_SCRIPT) }))
-        .route("/console/console.css", get(|| async { asset(CSS, CONSOLE_STYLE) }))
+        .route(
+            "/console/console.js",
+            get(|| async { asset(JS, CONSOLE_SCRIPT) }),
+        )
+        .route(
+            "/console/console.css",
+            get(|| async { asset(CSS, CONSOLE_STYLE) }),
+        )
         .route("/console/designer", get(|| async { page(DESIGNER_PAGE) }))
-        .route("/console/designer.js", get(|| async { asset(JS, DESIGNER_SCRIPT) }))
-        .route("/console/designer.css", get(|| async { asset(CSS, DESIGNER_STYLE) }))
+        .route(
+            "/console/designer.js",
+            get(|| async { asset(JS, DESIGNER_SCRIPT) }),
+        )
+        .route(
+            "/console/designer.css",
+            get(|| async { asset(CSS, DESIGNER_STYLE) }),
+        )
         .route(
             "/vendor/drawflow/drawflow.min.js",
             get(|| async { asset(JS, DRAWFLOW_SCRIPT) }),
