@@ -11,35 +11,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::browser::{browser_ready, root, Browser};
 use common::*;
 use serde_json::{json, Value};
 use switchboard_media::g711::Law;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const AGENT: &str = "ana";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn browser_ready() -> bool {
-    let ok = std::path::Path::new("/usr/bin/chromium").exists()
-        && root()
-            .join("tests/browser/node_modules/playwright-core")
-            .exists()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok();
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("the browser test needs node, /usr/bin/chromium and tests/browser/node_modules (.ci/run installs them)");
-    }
-    ok
-}
 
 /// A caller who presses 1 and talks: a raw A-law file SIPp streams in a loop
 /// (a 440 Hz tone, so the agent's side can be told apart from silence).
@@ -116,55 +95,28 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
 
     let artifacts = root().join("artifacts/ccp");
     let _ = std::fs::remove_dir_all(&artifacts);
-    let mut browser = tokio::process::Command::new("node")
-        .arg(root().join("tests/browser/ccp.mjs"))
-        .env("CCP_URL", &rig.origin)
-        .env("CCP_USER", AGENT)
-        .env("CCP_PASSWORD", AGENT_PASSWORD)
-        .env("CCP_ARTIFACTS", &artifacts)
-        .env("NODE_PATH", root().join("tests/browser/node_modules"))
-        .current_dir(root().join("tests/browser"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run node");
-    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
-    let mut to_browser = browser.stdin.take().unwrap();
-    let mut transcript = Vec::new();
-    // The next step the browser reports (its other lines are kept for failures).
-    let mut next_step = async |transcript: &mut Vec<String>| -> String {
-        loop {
-            let line = tokio::time::timeout(Duration::from_secs(90), lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("the browser went quiet:\n{}", transcript.join("\n")))
-                .unwrap();
-            let Some(line) = line else {
-                panic!("the browser script ended:\n{}", transcript.join("\n"));
-            };
-            println!("browser: {line}");
-            transcript.push(line.clone());
-            if line.starts_with("FAIL") {
-                panic!("browser: {line}\n{}", transcript.join("\n"));
-            }
-            if let Some(step) = line.strip_prefix("STEP ") {
-                return step.to_string();
-            }
-        }
-    };
+    let mut browser = Browser::start(
+        "ccp.mjs",
+        &[
+            ("CCP_URL", rig.origin.clone()),
+            ("CCP_USER", AGENT.to_string()),
+            ("CCP_PASSWORD", AGENT_PASSWORD.to_string()),
+            ("CCP_ARTIFACTS", artifacts.display().to_string()),
+        ],
+        Duration::from_secs(90),
+    );
     let caller = talking_caller();
 
     // 1. Accept, hold, resume, reload mid-call, transfer back to the queue,
     // after-contact work, take the caller again, hang up.
-    assert_eq!(next_step(&mut transcript).await, "READY");
+    assert_eq!(browser.step().await, "READY");
     assert_eq!(rig.agent_state_of(AGENT).await, "Available");
     let args = caller_args(&rig, &caller);
     let first = tokio::spawn(async move { sipp_within(&args, 90).await });
-    assert_eq!(next_step(&mut transcript).await, "CONNECTED");
-    assert_eq!(next_step(&mut transcript).await, "RELOADED");
+    assert_eq!(browser.step().await, "CONNECTED");
+    assert_eq!(browser.step().await, "RELOADED");
     let reloaded_at = chrono::Utc::now();
-    assert_eq!(next_step(&mut transcript).await, "NEXT");
+    assert_eq!(browser.step().await, "NEXT");
     let (code, out) = first.await.unwrap();
     assert_eq!(code, 0, "first caller: {out}");
     // The first contact ended with the transfer to the queue; the caller
@@ -242,7 +194,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     let third = tokio::spawn(async move { sipp_within(&third, 80).await });
     let args = caller_args(&rig, &caller);
     let second = tokio::spawn(async move { sipp_within(&args, 90).await });
-    assert_eq!(next_step(&mut transcript).await, "DONE");
+    assert_eq!(browser.step().await, "DONE");
     let (code, out) = second.await.unwrap();
     assert_eq!(code, 0, "second caller: {out}");
     let (code, out) = third.await.unwrap();
@@ -263,8 +215,8 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     customer.extend(["-d", "3000"].map(String::from));
     let customer = tokio::spawn(async move { sipp_within(&customer, 60).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    to_browser.write_all(b"DIAL\n").await.unwrap();
-    assert_eq!(next_step(&mut transcript).await, "DIALED");
+    browser.tell("DIAL").await;
+    assert_eq!(browser.step().await, "DIALED");
     let (code, out) = customer.await.unwrap();
     assert_eq!(code, 0, "called customer: {out}");
     let record = ended_for(&rig, 4).await.remove(3);
@@ -279,13 +231,8 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     // grace period the agent is Offline and the caller waits in the queue.
     let args = caller_args(&rig, &caller);
     let third = tokio::spawn(async move { sipp_within(&args, 60).await });
-    assert_eq!(next_step(&mut transcript).await, "GONE");
-    drop(to_browser);
-    let status = tokio::time::timeout(Duration::from_secs(30), browser.wait())
-        .await
-        .expect("the browser closed")
-        .unwrap();
-    assert!(status.success(), "browser: {}", transcript.join("\n"));
+    assert_eq!(browser.step().await, "GONE");
+    browser.finish().await;
     assert_eq!(
         rig.wait_agent_state(AGENT, "Offline").await,
         "Offline",

@@ -14,38 +14,17 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::browser::{browser_ready, root, Browser};
 use common::*;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const AGENT: &str = "ana";
 const FLOW: &str = "Web chat";
 const GREETING: &str = "Thank you for contacting us. An agent will be with you shortly.";
 const IMG: &str = r#"<img src=x onerror="window.__pwned=1">"#;
 const SCRIPT: &str = "<script>window.__pwned=2</script>";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn browser_ready() -> bool {
-    let ok = std::path::Path::new("/usr/bin/chromium").exists()
-        && root()
-            .join("tests/browser/node_modules/playwright-core")
-            .exists()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok();
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("the browser test needs node, /usr/bin/chromium and tests/browser/node_modules (.ci/run installs them)");
-    }
-    ok
-}
 
 /// Greets the customer and queues the chat for Sales.
 fn chat_flow() -> Value {
@@ -162,57 +141,27 @@ async fn customers_and_an_agent_chat_in_the_browser() {
 
     let artifacts = root().join("artifacts/chat");
     let _ = std::fs::remove_dir_all(&artifacts);
-    let mut browser = tokio::process::Command::new("node")
-        .arg(root().join("tests/browser/chat.mjs"))
-        .env("CHAT_URL", &rig.origin)
-        .env("CHAT_USER", AGENT)
-        .env("CHAT_PASSWORD", AGENT_PASSWORD)
-        .env("CHAT_FLOW", FLOW)
-        .env("CHAT_ARTIFACTS", &artifacts)
-        .env("NODE_PATH", root().join("tests/browser/node_modules"))
-        .current_dir(root().join("tests/browser"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run node");
-    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
-    let mut transcript = Vec::new();
-    // The next step the browser reports (its other lines are kept for failures).
-    let mut next_step = async |transcript: &mut Vec<String>| -> String {
-        loop {
-            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("the browser went quiet:\n{}", transcript.join("\n")))
-                .unwrap();
-            let Some(line) = line else {
-                panic!("the browser script ended:\n{}", transcript.join("\n"));
-            };
-            println!("browser: {line}");
-            transcript.push(line.clone());
-            if line.starts_with("FAIL") {
-                panic!("browser: {line}\n{}", transcript.join("\n"));
-            }
-            if let Some(step) = line.strip_prefix("STEP ") {
-                return step.to_string();
-            }
-        }
-    };
+    let mut browser = Browser::start(
+        "chat.mjs",
+        &[
+            ("CHAT_URL", rig.origin.clone()),
+            ("CHAT_USER", AGENT.to_string()),
+            ("CHAT_PASSWORD", AGENT_PASSWORD.to_string()),
+            ("CHAT_FLOW", FLOW.to_string()),
+            ("CHAT_ARTIFACTS", artifacts.display().to_string()),
+        ],
+        Duration::from_secs(60),
+    );
 
     // The agent went Available in the CCP without a microphone.
-    assert_eq!(next_step(&mut transcript).await, "READY");
+    assert_eq!(browser.step().await, "READY");
     assert_eq!(rig.agent_state_of(AGENT).await, "Available");
-    let first = next_step(&mut transcript).await;
+    let first = browser.step().await;
     let first = first.strip_prefix("FIRST ").expect("FIRST <contact>");
-    let second = next_step(&mut transcript).await;
+    let second = browser.step().await;
     let second = second.strip_prefix("SECOND ").expect("SECOND <contact>");
-    assert_eq!(next_step(&mut transcript).await, "DONE");
-    let status = tokio::time::timeout(Duration::from_secs(20), browser.wait())
-        .await
-        .expect("the browser closed")
-        .unwrap();
-    assert!(status.success(), "browser: {}", transcript.join("\n"));
+    assert_eq!(browser.step().await, "DONE");
+    browser.finish().await;
 
     // Ada's chat: the agent ended it.
     let record = ended_record(&rig, first).await;

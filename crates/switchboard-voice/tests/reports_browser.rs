@@ -14,11 +14,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
+use common::browser::{browser_ready, root, Browser};
 use common::*;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -26,7 +25,6 @@ use switchboard_model::contact_record::{
     AgentInfo, Endpoint, QueueInfo, RecordingInfo, TranscriptInfo,
 };
 use switchboard_model::ContactRecord;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 const GB_NUMBER: &str = "+442079460777";
@@ -36,25 +34,6 @@ const CHAT_FLOW: &str = "Support chat";
 const CHAT_CONTACT: &str = "chat-2";
 const VOICE_CONTACT: &str = "voice-4";
 const IMG: &str = r#"<img src=x onerror="window.__pwned=1">"#;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn browser_ready() -> bool {
-    let ok = std::path::Path::new("/usr/bin/chromium").exists()
-        && root()
-            .join("tests/browser/node_modules/playwright-core")
-            .exists()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok();
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("the browser test needs node, /usr/bin/chromium and tests/browser/node_modules (.ci/run installs them)");
-    }
-    ok
-}
 
 /// Queues each chat for Support.
 fn chat_flow() -> Value {
@@ -451,51 +430,28 @@ async fn a_supervisor_watches_live_and_reads_reports_in_the_browser() {
     let _ = std::fs::remove_dir_all(&artifacts);
     let minute = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
     let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
-    let mut browser = tokio::process::Command::new("node")
-        .arg(root().join("tests/browser/reports.mjs"))
-        .env("REPORTS_URL", &rig.origin)
-        .env("REPORTS_USER", "admin")
-        .env("REPORTS_PASSWORD", ADMIN_PASSWORD)
-        .env("REPORTS_ARTIFACTS", &artifacts)
-        .env("HIST_FROM", minute(hour))
-        .env("HIST_TO", minute(hour + chrono::Duration::hours(2)))
-        .env("USAGE_FROM", day(hour))
-        .env("USAGE_TO", day(Utc::now()))
-        .env("CHAT_CONTACT", CHAT_CONTACT)
-        .env("VOICE_CONTACT", VOICE_CONTACT)
-        .env("NODE_PATH", root().join("tests/browser/node_modules"))
-        .current_dir(root().join("tests/browser"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run node");
-    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
-    let mut transcript = Vec::new();
-    // The next step the browser reports (its other lines are kept for failures).
-    let mut next_step = async |transcript: &mut Vec<String>| -> String {
-        loop {
-            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("the browser went quiet:\n{}", transcript.join("\n")))
-                .unwrap();
-            let Some(line) = line else {
-                panic!("the browser script ended:\n{}", transcript.join("\n"));
-            };
-            println!("browser: {line}");
-            transcript.push(line.clone());
-            if line.starts_with("FAIL") {
-                panic!("browser: {line}\n{}", transcript.join("\n"));
-            }
-            if let Some(step) = line.strip_prefix("STEP ") {
-                return step.to_string();
-            }
-        }
-    };
+    let mut browser = Browser::start(
+        "reports.mjs",
+        &[
+            ("REPORTS_URL", rig.origin.clone()),
+            ("REPORTS_USER", "admin".to_string()),
+            ("REPORTS_PASSWORD", ADMIN_PASSWORD.to_string()),
+            ("REPORTS_ARTIFACTS", artifacts.display().to_string()),
+            ("HIST_FROM", minute(hour).to_string()),
+            (
+                "HIST_TO",
+                minute(hour + chrono::Duration::hours(2)).to_string(),
+            ),
+            ("USAGE_FROM", day(hour).to_string()),
+            ("USAGE_TO", day(Utc::now()).to_string()),
+            ("CHAT_CONTACT", CHAT_CONTACT.to_string()),
+            ("VOICE_CONTACT", VOICE_CONTACT.to_string()),
+        ],
+        Duration::from_secs(60),
+    );
 
     // The board shows Ben at Lunch: he comes back, and the page follows.
-    assert_eq!(next_step(&mut transcript).await, "LIVE");
+    assert_eq!(browser.step().await, "LIVE");
     rig.call(
         "PUT",
         "/me/status",
@@ -503,12 +459,8 @@ async fn a_supervisor_watches_live_and_reads_reports_in_the_browser() {
         Some(&c.ben_token),
     )
     .await;
-    assert_eq!(next_step(&mut transcript).await, "DONE");
-    let status = tokio::time::timeout(Duration::from_secs(20), browser.wait())
-        .await
-        .expect("the browser closed")
-        .unwrap();
-    assert!(status.success(), "browser: {}", transcript.join("\n"));
+    assert_eq!(browser.step().await, "DONE");
+    browser.finish().await;
 
     // The page fetched the transcript and the recording as the admin did.
     assert!(audited(&rig, CHAT_CONTACT, "transcript_view").await);

@@ -2,6 +2,8 @@
 //! loopback (the [`Rig`]), SIPp helpers, and audio measurements.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod browser;
+
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::PathBuf;
