@@ -117,6 +117,10 @@ pub trait ConfigSpec:
     /// Fields the server owns (derived or uploaded) are carried over from the
     /// stored object on update, whatever the request said.
     fn keep_server_fields(&mut self, _stored: &Self) {}
+
+    /// Blanks what the API never shows (passwords). An update that leaves
+    /// them out keeps the stored ones ([`ConfigSpec::keep_server_fields`]).
+    fn hide_secrets(&mut self) {}
 }
 
 /// Pushes a slot for an optional reference.

@@ -729,3 +729,62 @@ async fn health_and_the_openapi_document() {
         }
     }
 }
+
+#[tokio::test]
+async fn passwords_are_never_shown_and_survive_updates_that_leave_them_out() {
+    for app in apps().await {
+        let admin = &app.admin;
+        let secret = "desk-phone-secret-77";
+        let r = app
+            .post(
+                "/api/v1/users",
+                admin,
+                json!({"username": "dee", "password": USER_PASSWORD, "security_profiles": ["Agent"],
+                    "routing_profile": "Basic Routing Profile",
+                    "phone_config": {"phone_type": "DESK_PHONE", "sip_password": secret}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(!r.body.to_string().contains(secret), "{}", r.body);
+        let mut shown = app.get("/api/v1/users/dee", admin).await.body;
+        assert!(shown["phone_config"]["sip_password"].is_null(), "{shown}");
+        // Edited as shown (no password): the stored one stays.
+        shown["first_name"] = json!("Dee");
+        for k in ["id", "version", "builtin", "created_at", "updated_at"] {
+            shown.as_object_mut().unwrap().remove(k);
+        }
+        let r = app.put("/api/v1/users/dee", admin, shown).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let stored = app
+            .store
+            .get::<switchboard_model::User>("dee")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.spec.phone_config.sip_password.as_deref(),
+            Some(secret)
+        );
+        // Nor does the audit log keep it.
+        let audit = app.get("/api/v1/audit-log", admin).await;
+        assert!(!audit.body.to_string().contains(secret));
+
+        let r = app
+            .post(
+                "/api/v1/sip-trunks",
+                admin,
+                json!({"name": "carrier", "inbound_addresses": ["192.0.2.10"],
+                    "outbound_proxy": "sip.example.net:5060", "username": "acct", "password": "trunk-secret-99"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(r.body["password"].is_null(), "{}", r.body);
+        let stored = app
+            .store
+            .get::<switchboard_model::SipTrunk>("carrier")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.spec.password.as_deref(), Some("trunk-secret-99"));
+    }
+}

@@ -64,8 +64,11 @@ fn to_json<T: ConfigSpec>(spec: &T) -> Result<String, StoreError> {
     serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// The object as the audit log keeps it: secrets hidden, as the API shows it.
 fn to_value<T: ConfigSpec>(record: &Record<T>) -> Value {
-    serde_json::to_value(&record.spec).unwrap_or(Value::Null)
+    let mut spec = record.spec.clone();
+    spec.hide_secrets();
+    serde_json::to_value(&spec).unwrap_or(Value::Null)
 }
 
 /// Turns the database's refusal into the conflict a person can act on.

@@ -69,6 +69,18 @@ impl SipTrunk {
 impl ConfigSpec for SipTrunk {
     const KIND: ObjectKind = ObjectKind::SipTrunk;
 
+    fn hide_secrets(&mut self) {
+        self.password = None;
+    }
+
+    /// A trunk that keeps its username keeps its password when the update
+    /// leaves it out (the API never shows it).
+    fn keep_server_fields(&mut self, stored: &Self) {
+        if self.password.is_none() && self.username.is_some() && self.username == stored.username {
+            self.password = stored.password.clone();
+        }
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -104,6 +104,16 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 impl ConfigSpec for User {
     const KIND: ObjectKind = ObjectKind::User;
 
+    fn hide_secrets(&mut self) {
+        self.phone_config.sip_password = None;
+    }
+
+    fn keep_server_fields(&mut self, stored: &Self) {
+        if self.phone_config.sip_password.is_none() {
+            self.phone_config.sip_password = stored.phone_config.sip_password.clone();
+        }
+    }
+
     fn name(&self) -> &str {
         &self.username
     }

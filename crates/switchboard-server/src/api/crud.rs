@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use switchboard_model::ConfigSpec;
 use switchboard_store::{Record, Ref};
 use utoipa::ToSchema;
 
@@ -34,11 +35,13 @@ pub struct RecordMeta {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// An object as the API shows it: its fields plus [`RecordMeta`].
-pub fn view<T: Serialize>(record: &Record<T>) -> Value {
+/// An object as the API shows it: its fields (secrets hidden) plus [`RecordMeta`].
+pub fn view<T: ConfigSpec>(record: &Record<T>) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), record.id.clone().into());
-    if let Ok(Value::Object(fields)) = serde_json::to_value(&record.spec) {
+    let mut spec = record.spec.clone();
+    spec.hide_secrets();
+    if let Ok(Value::Object(fields)) = serde_json::to_value(&spec) {
         out.extend(fields);
     }
     out.insert("version".into(), record.version.into());

@@ -1,0 +1,141 @@
+//! The administrators' console in a real browser: headless Chromium (Debian's,
+//! driven by playwright-core from tests/browser) signs in at `/console` as the
+//! admin, creates a queue (after one the API refuses, whose error shows next
+//! to its field), a routing profile taking calls from it, an agent on that
+//! profile and a phone number running a published flow; then the agent signs
+//! in and sees only the kinds their profile lets them read. The browser script
+//! (tests/browser/console.mjs) prints `STEP <name>` lines; screenshots land in
+//! `artifacts/console/`. What the page created is checked through the API.
+//!
+//! Needs `node`, `/usr/bin/chromium` and `tests/browser/node_modules`; under
+//! CI their absence fails (.ci/run installs them).
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{browser_ready, root, Browser};
+use common::*;
+use serde_json::{json, Value};
+
+const FLOW: &str = "Console greeting";
+const NUMBER_E164: &str = "+442079460555";
+
+fn hang_up_flow() -> Value {
+    json!({"Version": "2019-10-30", "StartAction": "bye", "Actions": [
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]})
+}
+
+/// The one object of `kind` called `name` (or with that `field`).
+async fn find(rig: &Rig, kind: &str, field: &str, name: &str) -> Value {
+    let list = rig.call("GET", &format!("/{kind}"), None, None).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o[field] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind} with {field} {name}: {list}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_configures_the_centre_in_the_console() {
+    if !browser_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    let flow = rig
+        .call(
+            "POST",
+            "/flows",
+            Some(json!({"name": FLOW, "type": "CONTACT_FLOW", "content": hang_up_flow()})),
+            None,
+        )
+        .await;
+    let flow_id = flow["id"].as_str().unwrap().to_string();
+    rig.call("POST", &format!("/flows/{flow_id}/publish"), None, None)
+        .await;
+
+    let artifacts = root().join("artifacts/console");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let mut browser = Browser::start(
+        "console.mjs",
+        &[
+            ("CONSOLE_URL", rig.origin.clone()),
+            ("CONSOLE_USER", "admin".to_string()),
+            ("CONSOLE_PASSWORD", ADMIN_PASSWORD.to_string()),
+            ("AGENT_PASSWORD", AGENT_PASSWORD.to_string()),
+            ("FLOW_NAME", FLOW.to_string()),
+            ("PHONE_NUMBER", NUMBER_E164.to_string()),
+            ("CONSOLE_ARTIFACTS", artifacts.display().to_string()),
+        ],
+        Duration::from_secs(60),
+    );
+    let mut steps = Vec::new();
+    loop {
+        let step = browser.step().await;
+        steps.push(step.clone());
+        if step == "DONE" {
+            break;
+        }
+    }
+    assert_eq!(
+        steps,
+        [
+            "SIGNED_IN",
+            "QUEUE",
+            "ROUTING_PROFILE",
+            "USER",
+            "PHONE_NUMBER",
+            "AGENT",
+            "DONE"
+        ]
+    );
+    browser.finish().await;
+
+    // What the page created, as the API sees it.
+    let queue = find(&rig, "queues", "name", "Escalations").await;
+    assert_eq!(queue["max_contacts"], 5, "{queue}");
+    let queue_id = queue["id"].as_str().unwrap();
+    let profile = find(&rig, "routing-profiles", "name", "Escalation desk").await;
+    assert_eq!(profile["queue_configs"][0]["queue"], queue_id, "{profile}");
+    assert_eq!(profile["queue_configs"][0]["channel"], "VOICE", "{profile}");
+    assert_eq!(profile["default_outbound_queue"], queue_id, "{profile}");
+    let user = find(&rig, "users", "username", "erin").await;
+    assert_eq!(user["routing_profile"], profile["id"], "{user}");
+    let agent = find(&rig, "security-profiles", "name", "Agent").await;
+    assert_eq!(user["security_profiles"], json!([agent["id"]]), "{user}");
+    let number = find(&rig, "phone-numbers", "number", NUMBER_E164).await;
+    assert_eq!(number["flow"], flow_id.as_str(), "{number}");
+    // Exactly one queue called Escalations: the refused attempts stored nothing.
+    let queues = rig.call("GET", "/queues", None, None).await;
+    let named = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["name"] == "Escalations")
+        .count();
+    assert_eq!(named, 1);
+    // The agent signs in with the password the page set.
+    rig.login("erin", AGENT_PASSWORD).await;
+
+    for shot in [
+        "signed-in",
+        "queue-error",
+        "routing-profile-list",
+        "user-list",
+        "phone-number-list",
+        "agent-sidebar",
+    ] {
+        let found = std::fs::read_dir(&artifacts)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(&format!("-{shot}.png"))
+            });
+        assert!(found, "no {shot} screenshot in {}", artifacts.display());
+    }
+}

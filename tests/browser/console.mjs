@@ -1,0 +1,155 @@
+// The administrators' console in Chromium (driven by console_browser.rs):
+// the admin creates a queue (after a refused one whose error shows next to
+// its field), a routing profile on it, an agent on that profile and a phone
+// number running a flow; then the agent signs in and sees only what they may.
+// Prints STEP lines; screenshots land in CONSOLE_ARTIFACTS.
+
+import { readFileSync } from "node:fs";
+import { launch, step, fail, failed, screenshots, echoErrors } from "./lib.mjs";
+
+const base = process.env.CONSOLE_URL;
+const admin = [process.env.CONSOLE_USER, process.env.CONSOLE_PASSWORD];
+const agentPassword = process.env.AGENT_PASSWORD;
+const flowName = process.env.FLOW_NAME || "";
+const number = process.env.PHONE_NUMBER;
+const shoot = screenshots(process.env.CONSOLE_ARTIFACTS);
+const T = { timeout: 10000 };
+
+async function signIn(page, user, password) {
+  await page.goto(`${base}/console`);
+  await page.fill("#username", user);
+  await page.fill("#password", password);
+  await page.click("#login-button");
+  await page.waitForSelector("#workspace:not([hidden]) #nav button", T);
+}
+
+async function openKind(page, kind) {
+  await page.click(`#nav button[data-kind="${kind}"]`);
+  await page.waitForSelector(`#list-table[data-kind="${kind}"][data-ready="true"]`, T);
+}
+
+async function newObject(page, kind) {
+  await openKind(page, kind);
+  await page.click("#create");
+  await page.waitForSelector(`#object-form[data-kind="${kind}"][data-mode="create"][data-ready="true"]`, T);
+}
+
+const input = (path) => `#object-form [data-path="${path}"]`;
+
+async function saved(page, kind, name) {
+  await page.waitForSelector(`#list-table[data-kind="${kind}"][data-ready="true"] tr[data-name="${name}"]`, T);
+}
+
+const browser = await launch();
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  echoErrors(page, "console");
+  if (process.env.CONSOLE_FROM_DISK) {
+    // Development only: serve the page's files from the working tree.
+    for (const f of ["console.js", "console.css", "index.html"]) {
+      const url = f === "index.html" ? `${base}/console` : `${base}/console/${f}`;
+      const type = { js: "text/javascript", css: "text/css", html: "text/html" }[f.split(".").pop()];
+      await page.route(url, (r) => r.fulfill({ contentType: type, body: readFileSync(`${process.env.CONSOLE_FROM_DISK}/${f}`) }));
+    }
+  }
+
+  await signIn(page, ...admin);
+  const kinds = await page.$$eval("#nav button", (b) => b.map((x) => x.dataset.kind));
+  if (kinds.length !== 12) fail(`the admin sees ${kinds.length} kinds: ${kinds}`);
+  await shoot(page, "signed-in");
+  step("SIGNED_IN");
+
+  // A queue: first refused (max_contacts -1), the error under that field.
+  await newObject(page, "queues");
+  await page.fill(input("name"), "Escalations");
+  await page.selectOption(input("hours_of_operation"), { label: "Basic Hours" });
+  await page.fill(input("max_contacts"), "-1");
+  await page.click("#save");
+  const slot = '#object-form .field-error[data-error-for="max_contacts"]';
+  await page.waitForFunction((s) => document.querySelector(s)?.textContent.length > 0, slot, T);
+  if (!(await page.textContent("#form-error"))) fail("no overall error message");
+  if ((await page.getAttribute(input("max_contacts"), "aria-invalid")) !== "true") fail("max_contacts not marked invalid");
+  await shoot(page, "queue-error");
+  await page.fill(input("name"), "");
+  await page.fill(input("max_contacts"), "5");
+  await page.click("#save");
+  await page.waitForFunction(() => document.querySelector('#object-form .field-error[data-error-for="name"]')?.textContent.length > 0, null, T);
+  if (await page.textContent('#object-form .field-error[data-error-for="max_contacts"]')) fail("a stale max_contacts error stays");
+  await shoot(page, "queue-name-error");
+  await page.fill(input("name"), "Escalations");
+  await page.click("#save");
+  await saved(page, "queues", "Escalations");
+  await shoot(page, "queue-list");
+  step("QUEUE");
+
+  // A routing profile taking voice calls from it.
+  await newObject(page, "routing-profiles");
+  await page.fill(input("name"), "Escalation desk");
+  await page.click('[data-add="media_concurrencies"]');
+  await page.selectOption(input("media_concurrencies[0].channel"), "VOICE");
+  await page.fill(input("media_concurrencies[0].concurrency"), "1");
+  await page.click('[data-add="queue_configs"]');
+  await page.selectOption(input("queue_configs[0].queue"), { label: "Escalations" });
+  await page.selectOption(input("queue_configs[0].channel"), "VOICE");
+  await page.fill(input("queue_configs[0].priority"), "1");
+  await page.selectOption(input("default_outbound_queue"), { label: "Escalations" });
+  await shoot(page, "routing-profile-form");
+  await page.click("#save");
+  await saved(page, "routing-profiles", "Escalation desk");
+  const configs = await page.textContent('tr[data-name="Escalation desk"] td[data-col="queue_configs"]');
+  if (!configs.includes("Escalations")) fail(`the profile's queues read ${configs}`);
+  await shoot(page, "routing-profile-list");
+  step("ROUTING_PROFILE");
+
+  // An agent on that profile.
+  await newObject(page, "users");
+  await page.fill(input("username"), "erin");
+  await page.fill(input("first_name"), "Erin");
+  await page.fill(input("last_name"), "Agent");
+  await page.check('#object-form [data-path="security_profiles"] input[data-label="Agent"]');
+  await page.selectOption(input("routing_profile"), { label: "Escalation desk" });
+  await page.fill(input("password"), agentPassword);
+  await shoot(page, "user-form");
+  await page.click("#save");
+  await saved(page, "users", "erin");
+  await shoot(page, "user-list");
+  step("USER");
+
+  // A phone number, running the published flow when there is one.
+  await newObject(page, "phone-numbers");
+  await page.fill(input("number"), number);
+  if (flowName) await page.selectOption(input("flow"), { label: flowName });
+  await page.click("#save");
+  await page.waitForSelector(`#list-table[data-kind="phone-numbers"][data-ready="true"] tr[data-name="${number}"]`, T);
+  if (flowName) {
+    const flow = await page.textContent(`tr[data-name="${number}"] td[data-col="flow"]`);
+    if (flow !== flowName) fail(`the number runs ${flow}`);
+  }
+  await shoot(page, "phone-number-list");
+  await openKind(page, "flows");
+  if (flowName) {
+    const href = await page.getAttribute(`tr[data-name="${flowName}"] a`, "href");
+    if (!href?.startsWith("/console/designer?flow=")) fail(`designer link ${href}`);
+  }
+  await shoot(page, "flows");
+  step("PHONE_NUMBER");
+
+  // The agent: only agent statuses and quick connects, and nothing to create.
+  await page.click("#logout");
+  await page.waitForSelector("#login:not([hidden])", T);
+  await signIn(page, "erin", agentPassword);
+  const theirs = await page.$$eval("#nav button", (b) => b.map((x) => x.dataset.kind));
+  for (const hidden of ["users", "queues", "routing-profiles", "phone-numbers", "security-profiles", "flows"]) {
+    if (theirs.includes(hidden)) fail(`the agent sees ${hidden}: ${theirs}`);
+  }
+  await page.waitForSelector('#list-table[data-ready="true"]', T);
+  if (await page.isVisible("#create")) fail("the agent may create");
+  await shoot(page, "agent-sidebar");
+  console.log(`agent sees: ${theirs.join(", ")}`);
+  step("AGENT");
+  step("DONE");
+} catch (e) {
+  failed(e);
+} finally {
+  await browser.close();
+}

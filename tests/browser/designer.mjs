@@ -1,0 +1,199 @@
+// The flow designer (/console/designer) in headless Chromium: a new contact
+// flow built by clicking the palette, dragging connections and filling the
+// side panel; saved, validated (a missing connection shown, clicked and
+// fixed), published; a real Connect export imported and drawn; the first
+// flow simulated with its path highlighted.
+//
+// Run by crates/switchboard-voice/tests/designer_browser.rs (which creates
+// the Sales queue first and checks the result over the API afterwards).
+// Prints `STEP DONE` at the end, `FAIL <why>` when something is wrong.
+// Screenshots go to $DESIGNER_ARTIFACTS.
+//
+// Environment: DESIGNER_URL, DESIGNER_USER, DESIGNER_PASSWORD,
+// DESIGNER_ARTIFACTS, FLOW_NAME, IMPORT_FILE (a Connect export).
+
+import { readFile } from "node:fs/promises";
+import { echoErrors, fail, failed, launch, screenshots, step } from "./lib.mjs";
+
+const env = process.env;
+const URL_ = env.DESIGNER_URL;
+const shoot = screenshots(env.DESIGNER_ARTIFACTS || "artifacts/designer");
+
+const browser = await launch();
+const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, timezoneId: "UTC", locale: "en-US" });
+const page = await context.newPage();
+echoErrors(page, "designer");
+const cspViolations = [];
+page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+
+async function until(what, read, want, timeout = 8000) {
+  const deadline = Date.now() + timeout;
+  let seen;
+  for (;;) {
+    seen = await read();
+    if (JSON.stringify(seen) === JSON.stringify(want)) return;
+    if (Date.now() > deadline) fail(`${what}: wanted ${JSON.stringify(want)}, saw ${JSON.stringify(seen)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const node = (id) => `.drawflow-node[data-action="${id}"]`;
+
+/** Adds an action from the palette; returns its Identifier (the one selected). */
+async function add(type) {
+  await page.click(`#palette button[data-type="${type}"]`);
+  return page.inputValue("#action-id");
+}
+
+async function selectNode(id) {
+  await page.click(`${node(id)} .node-id`);
+  await until(`${id} selected`, () => page.inputValue("#action-id"), id);
+}
+
+/** Drags from `from`'s output `branch` (next, condition-0, error-0...) to `to`'s input. */
+async function connect(from, branch, to) {
+  const out = await page.locator(`${node(from)} .outputs .output[data-branch="${branch}"]`).boundingBox();
+  const inp = await page.locator(`${node(to)} .inputs .input_1`).boundingBox();
+  if (!out || !inp) fail(`no output ${branch} on ${from} or no input on ${to}`);
+  await page.mouse.move(out.x + out.width / 2, out.y + out.height / 2);
+  await page.mouse.down();
+  await page.mouse.move((out.x + inp.x) / 2, (out.y + inp.y) / 2, { steps: 4 });
+  await page.mouse.move(inp.x + inp.width / 2, inp.y + inp.height / 2, { steps: 4 });
+  await page.mouse.up();
+}
+
+/** The content as the page holds it (what Save would send). */
+const content = () => page.evaluate(() => window.designer.content);
+
+try {
+  // ---------- sign in, new flow ----------
+  await page.goto(`${URL_}/console/designer`);
+  await page.fill("#username", env.DESIGNER_USER);
+  await page.fill("#password", env.DESIGNER_PASSWORD);
+  await page.click("#login-button");
+  await page.waitForSelector("#picker:not([hidden])", { timeout: 10000 });
+  if ((await page.evaluate(() => typeof window.Drawflow)) !== "function") fail("no Drawflow");
+  await page.fill("#new-flow-name", env.FLOW_NAME);
+  await page.selectOption("#new-flow-type", "CONTACT_FLOW");
+  await page.click("#new-flow-button");
+  await page.waitForSelector("#designer:not([hidden])", { timeout: 10000 });
+  await until("the flow's name", () => page.textContent("#flow-name"), env.FLOW_NAME);
+  if (!new URL(page.url()).searchParams.get("flow")) fail(`no flow in the address: ${page.url()}`);
+  const flowId = await page.evaluate(() => window.designer.flow.id);
+
+  // ---------- actions from the palette, with their parameters ----------
+  const welcome = await add("MessageParticipant");
+  await page.fill('#common-fields input[data-param="Text"]', "Welcome to <b>Sales</b>");
+  await page.click("#apply");
+  const menu = await add("GetParticipantInput");
+  await page.fill('#common-fields input[data-param="Text"]', "Press 1 for sales");
+  await page.fill('#common-fields input[data-param="InputTimeLimitSeconds"]', "7");
+  await page.click("#add-condition");
+  await page.fill("#conditions .condition:last-child .cond-operand", "1");
+  await page.click("#apply");
+  const target = await add("UpdateContactTargetQueue");
+  await page.fill('#common-fields input[data-param="QueueId"]', "Sales");
+  await page.click("#apply");
+  const transfer = await add("TransferContactToQueue");
+  // Renamed in the panel: references follow.
+  await page.fill("#action-id", "to-sales");
+  await page.click("#apply");
+  const bye = await add("DisconnectParticipant");
+  if (transfer !== "transfer-contact-to-queue-1") fail(`identifier ${transfer}`);
+  await until("five nodes", () => page.locator(".drawflow-node").count(), 5);
+  // Data is text, never markup.
+  await until("the welcome summary", () => page.textContent(`${node(welcome)} .node-summary`), "Text: Welcome to <b>Sales</b>");
+  if (await page.locator(`${node(welcome)} b`).count()) fail("a parameter was drawn as HTML");
+  await until("the menu's outputs", () => page.$$eval(`${node(menu)} .outputs .output`, (o) => o.map((x) => x.dataset.label)), ["= 1", "NoMatchingError"]);
+  await shoot(page, "actions-added");
+
+  // ---------- connect by dragging; leave one missing ----------
+  await connect(welcome, "next", menu);
+  await connect(menu, "condition-0", target);
+  for (const from of [welcome, menu, target, "to-sales"]) await connect(from, "error-0", bye);
+  await until("the connections", async () => {
+    const c = await content();
+    const t = (id) => c.Actions.find((a) => a.Identifier === id).Transitions;
+    return [t(welcome).NextAction, t(menu).Conditions[0].NextAction, t(menu).Errors[0].NextAction, t("to-sales").Errors[0].NextAction];
+  }, [menu, target, bye, bye]);
+  await until("drawn connections", () => page.locator("#canvas svg.connection").count(), 6);
+  await selectNode(welcome);
+  await page.click("#set-start");
+  await until("the start badge", () => page.locator(`${node(welcome)}.start`).count(), 1);
+  await page.click("#save");
+  await until("saved", () => page.isHidden("#dirty"), true);
+  await shoot(page, "connected-saved");
+
+  // ---------- validate: the missing connection, clicked, fixed ----------
+  await page.click("#validate");
+  await until("a problem", () => page.getAttribute("#problems", "data-valid"), "false");
+  const problems = await page.$$eval("#problems li", (l) => l.map((x) => [x.dataset.action, x.querySelector(".message").textContent]));
+  const missing = problems.find(([a]) => a === target);
+  if (!missing || !/missing/.test(missing[1])) fail(`the problems: ${JSON.stringify(problems)}`);
+  await shoot(page, "validation-problem");
+  await page.click(`#problems li[data-action="${target}"]`);
+  await until("the problem's node selected", () => page.locator(`${node(target)}.picked`).count(), 1);
+  await until("the panel follows", () => page.inputValue("#action-id"), target);
+  await connect(target, "next", "to-sales");
+  await page.click("#validate");
+  await until("valid", () => page.getAttribute("#problems", "data-valid"), "true");
+  await shoot(page, "validation-fixed");
+
+  // ---------- publish ----------
+  await page.click("#publish");
+  await until("published", () => page.getAttribute("#notice", "data-version"), "1");
+  await shoot(page, "published");
+  // Positions were kept in the flow's Metadata.
+  const saved = await page.evaluate(async (id) => {
+    const r = await fetch(`/api/v1/flows/${id}`, { headers: { authorization: `Bearer ${sessionStorage.getItem("switchboard.reports.token")}` } });
+    return r.json();
+  }, flowId);
+  const pos = saved.content.Metadata?.ActionMetadata?.[welcome]?.position;
+  if (!pos || typeof pos.x !== "number") fail(`no saved position: ${JSON.stringify(saved.content.Metadata)}`);
+
+  // ---------- import a real Connect export ----------
+  const exported = await readFile(env.IMPORT_FILE, "utf8");
+  const imported = JSON.parse(exported);
+  const innerActions = JSON.parse(imported.Content).Actions;
+  await page.click("#import-open");
+  await page.fill("#import-text", exported);
+  await page.click("#import-run");
+  await until("the imported flow", () => page.textContent("#flow-name"), imported.Name);
+  await until("its nodes", () => page.locator(".drawflow-node").count(), innerActions.length);
+  const drawnTypes = await page.$$eval(".drawflow-node .node-type", (l) => l.map((x) => x.textContent).sort());
+  if (JSON.stringify(drawnTypes) !== JSON.stringify(innerActions.map((a) => a.Type).sort())) fail(`imported types: ${drawnTypes}`);
+  await until("its connection", () => page.locator("#canvas svg.connection").count(), 1);
+  await shoot(page, "imported");
+
+  // ---------- simulate the first flow ----------
+  await page.goto(`${URL_}/console/designer?flow=${encodeURIComponent(flowId)}`);
+  await until("the first flow again", () => page.textContent("#flow-name"), env.FLOW_NAME);
+  await until("its nodes", () => page.locator(".drawflow-node").count(), 5);
+  await page.fill("#sim-digits", "1");
+  await page.selectOption("#sim-channel", "VOICE");
+  await page.click("#simulate");
+  await until("the outcome", () => page.getAttribute("#sim-outcome", "data-outcome"), "queued");
+  const steps = await page.$$eval("#sim-steps li", (l) => l.map((x) => x.dataset.action));
+  if (JSON.stringify(steps) !== JSON.stringify([welcome, menu, target, "to-sales"])) fail(`the path: ${JSON.stringify(steps)}`);
+  const lit = await page.$$eval(".drawflow-node.on-path", (l) => l.map((x) => x.dataset.action).sort());
+  if (JSON.stringify(lit) !== JSON.stringify([welcome, menu, target, "to-sales"].sort())) fail(`highlighted nodes: ${lit}`);
+  if ((await page.locator(`${node(bye)}.on-path`).count()) !== 0) fail("the disconnect is on the path");
+  await until("highlighted connections", () => page.locator("#canvas svg.connection.on-path").count(), 3);
+  if (!/Sales/.test(await page.textContent("#sim-outcome"))) fail(`outcome: ${await page.textContent("#sim-outcome")}`);
+  await shoot(page, "simulated");
+
+  // ---------- delete a connection and an action ----------
+  await selectNode(bye);
+  await page.click("#delete-action");
+  await until("four nodes", () => page.locator(".drawflow-node").count(), 4);
+  const after = await content();
+  if (after.Actions.some((a) => (a.Transitions.Errors || []).some((e) => e.NextAction === bye))) fail("a branch still leads to the deleted action");
+
+  if (cspViolations.length) fail(`CSP: ${cspViolations[0]}`);
+  step("DONE");
+  await browser.close();
+} catch (e) {
+  failed(e);
+  await shoot(page, "failure").catch(() => {});
+  await browser.close();
+}
