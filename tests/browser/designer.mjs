@@ -2,7 +2,8 @@
 // flow built by clicking the palette, dragging connections and filling the
 // side panel; saved, validated (a missing connection shown, clicked and
 // fixed), published; a real Connect export imported and drawn; the first
-// flow simulated with its path highlighted.
+// flow simulated with its path highlighted; then, in the console (same
+// sign-in), the phone number set to run it.
 //
 // Run by crates/switchboard-voice/tests/designer_browser.rs (which creates
 // the Sales queue first and checks the result over the API afterwards).
@@ -10,7 +11,8 @@
 // Screenshots go to $DESIGNER_ARTIFACTS.
 //
 // Environment: DESIGNER_URL, DESIGNER_USER, DESIGNER_PASSWORD,
-// DESIGNER_ARTIFACTS, FLOW_NAME, IMPORT_FILE (a Connect export).
+// DESIGNER_ARTIFACTS, FLOW_NAME, IMPORT_FILE (a Connect export),
+// PHONE_NUMBER (a number without a flow, as the list shows it).
 
 import { readFile } from "node:fs/promises";
 import { echoErrors, fail, failed, launch, screenshots, step } from "./lib.mjs";
@@ -145,7 +147,7 @@ try {
   await shoot(page, "published");
   // Positions were kept in the flow's Metadata.
   const saved = await page.evaluate(async (id) => {
-    const r = await fetch(`/api/v1/flows/${id}`, { headers: { authorization: `Bearer ${sessionStorage.getItem("switchboard.reports.token")}` } });
+    const r = await fetch(`/api/v1/flows/${id}`, { headers: { authorization: `Bearer ${sessionStorage.getItem("switchboard.staff.token")}` } });
     return r.json();
   }, flowId);
   const pos = saved.content.Metadata?.ActionMetadata?.[welcome]?.position;
@@ -181,8 +183,31 @@ try {
   await until("highlighted connections", () => page.locator("#canvas svg.connection.on-path").count(), 3);
   if (!/Sales/.test(await page.textContent("#sim-outcome"))) fail(`outcome: ${await page.textContent("#sim-outcome")}`);
   await shoot(page, "simulated");
+  step("SIMULATED");
 
-  // ---------- delete a connection and an action ----------
+  // ---------- the published flow answers a number, set in the console ----------
+  // Same tab, so the designer's sign-in carries over (no second login).
+  await page.goto(`${URL_}/console`);
+  await page.waitForSelector("#workspace:not([hidden]) #nav button", { timeout: 10000 });
+  await page.click('#nav button[data-kind="phone-numbers"]');
+  const row = `#list-table[data-kind="phone-numbers"][data-ready="true"] tr[data-name="${env.PHONE_NUMBER}"]`;
+  await page.waitForSelector(row, { timeout: 10000 });
+  await page.click(row);
+  await page.waitForSelector('#object-form[data-kind="phone-numbers"][data-mode="edit"][data-ready="true"]', { timeout: 10000 });
+  await page.selectOption('#object-form [data-path="flow"]', { label: env.FLOW_NAME });
+  await page.click("#save");
+  await until("the number's flow", async () => {
+    if (!(await page.locator(row).count())) return null;
+    return page.textContent(`${row} td[data-col="flow"]`);
+  }, env.FLOW_NAME);
+  await shoot(page, "number-assigned");
+  step("NUMBER_ASSIGNED");
+
+  // Back to the designer for the last edits.
+  await page.goto(`${URL_}/console/designer?flow=${encodeURIComponent(flowId)}`);
+  await until("its nodes once more", () => page.locator(".drawflow-node").count(), 5);
+
+  // ---------- delete an action: the branches into it go too ----------
   await selectNode(bye);
   await page.click("#delete-action");
   await until("four nodes", () => page.locator(".drawflow-node").count(), 4);

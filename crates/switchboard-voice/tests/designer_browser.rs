@@ -3,8 +3,9 @@
 //! the admin, builds a menu flow from the palette by dragging connections
 //! and filling the side panel, saves, validates (a missing connection is
 //! shown and fixed), publishes, imports a real Connect export and simulates
-//! the first flow, whose path is highlighted. Here: the published version
-//! serves a phone number, and simulating it over the API queues for Sales.
+//! the first flow, whose path is highlighted, then sets a phone number to it
+//! in the console. Here: a SIPp call to that number runs the designed flow,
+//! and simulating it over the API queues for Sales.
 //! Screenshots land in `artifacts/designer/`.
 //!
 //! Needs `node`, `/usr/bin/chromium` and `tests/browser/node_modules`; under
@@ -35,6 +36,23 @@ async fn an_admin_designs_publishes_and_simulates_a_flow_in_the_browser() {
     )
     .await;
 
+    // A number without a flow yet (the browser sets it in the console) on a
+    // trunk that admits this machine, so a real call can follow.
+    rig.call(
+        "POST",
+        "/sip-trunks",
+        Some(json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]})),
+        None,
+    )
+    .await;
+    rig.call(
+        "POST",
+        "/phone-numbers",
+        Some(json!({"number": NUMBER})),
+        None,
+    )
+    .await;
+
     let artifacts = root().join("artifacts/designer");
     let _ = std::fs::remove_dir_all(&artifacts);
     let import =
@@ -48,6 +66,7 @@ async fn an_admin_designs_publishes_and_simulates_a_flow_in_the_browser() {
             ("DESIGNER_ARTIFACTS", artifacts.display().to_string()),
             ("FLOW_NAME", FLOW.to_string()),
             ("IMPORT_FILE", import.display().to_string()),
+            ("PHONE_NUMBER", NUMBER.to_string()),
         ],
         Duration::from_secs(60),
     );
@@ -92,19 +111,35 @@ async fn an_admin_designs_publishes_and_simulates_a_flow_in_the_browser() {
     assert_eq!(content["StartAction"], "message-participant-1");
     assert!(content["Metadata"]["ActionMetadata"]["to-sales"]["position"]["x"].is_number());
 
-    // The published flow answers a number, and queues a caller who presses 1.
-    let number = rig
-        .call(
-            "POST",
-            "/phone-numbers",
-            Some(json!({"number": NUMBER, "flow": FLOW})),
-            None,
-        )
-        .await;
-    assert!(
-        number["flow"].as_str().is_some_and(|f| !f.is_empty()),
-        "{number}"
-    );
+    // The console set the number to the designed flow, and a real call to
+    // the number runs it.
+    let flow = rig.call("GET", &format!("/flows/{FLOW}"), None, None).await;
+    let numbers = rig.call("GET", "/phone-numbers", None, None).await;
+    let number = numbers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["number"] == NUMBER)
+        .unwrap_or_else(|| panic!("{numbers}"));
+    assert_eq!(number["flow"], flow["id"], "{number}");
+    if sipp_ready() {
+        let mut caller = common(
+            &rig,
+            "caller_hangs_up.xml",
+            NUMBER.trim_start_matches('+'),
+            "127.0.0.1",
+        );
+        caller.extend(["-d", "4000"].map(String::from));
+        let (code, out) = sipp(&caller).await;
+        assert_eq!(code, 0, "{out}");
+        let records = rig.ended(1).await;
+        assert_eq!(records[0]["flow_id"], flow["id"], "{:#}", records[0]);
+        assert_eq!(
+            records[0]["flow_path"][0]["action"], "message-participant-1",
+            "{:#}",
+            records[0]
+        );
+    }
     let run = rig
         .call(
             "POST",
@@ -147,6 +182,7 @@ async fn an_admin_designs_publishes_and_simulates_a_flow_in_the_browser() {
         "published",
         "imported",
         "simulated",
+        "number-assigned",
     ] {
         let found = std::fs::read_dir(&artifacts)
             .unwrap()

@@ -8,7 +8,8 @@
 // API names in `errors[].field`, so an error lands next to its input.
 
 const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "switchboard.console.token";
+// One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
+const TOKEN_KEY = "switchboard.staff.token";
 const API = "/api/v1";
 
 /** The kinds, in sidebar order. `perm` is the permission prefix; `view` the permissions that let one read (the API's guards). */

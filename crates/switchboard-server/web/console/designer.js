@@ -7,7 +7,8 @@
 // in afterwards with textContent, never parsed as HTML.
 
 const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "switchboard.reports.token";
+// One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
+const TOKEN_KEY = "switchboard.staff.token";
 const API = "/api/v1";
 const VERSION = "2019-10-30";
 
@@ -192,9 +193,20 @@ async function start() {
   $("user-name").textContent = [user.first_name, user.last_name].filter(Boolean).join(" ") || user.username || "";
   $("login").hidden = true;
   $("workspace").hidden = false;
+  applyPermissions();
   const wanted = new URLSearchParams(location.search).get("flow");
   if (wanted) await openFlow(wanted);
   else await showPicker();
+}
+
+/** Buttons follow the API's guards: what the user may not do is not offered. */
+function applyPermissions() {
+  const can = (p) => state.me?.permissions?.includes(p);
+  $("save").hidden = !can("ContactFlows.Edit");
+  $("import-open").hidden = !can("ContactFlows.Edit");
+  $("publish").hidden = !can("ContactFlows.Publish");
+  const create = $("new-flow-form");
+  if (create) create.hidden = !can("ContactFlows.Create");
 }
 
 // ---------- picker ----------

@@ -10,7 +10,8 @@
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 
 const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "switchboard.reports.token";
+// One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
+const TOKEN_KEY = "switchboard.staff.token";
 const API = "/api/v1";
 
 const PERMISSION = {
