@@ -1,7 +1,8 @@
 // The administrators' console in Chromium (driven by console_browser.rs):
 // the admin creates a queue (after a refused one whose error shows next to
 // its field), a routing profile on it, an agent on that profile and a phone
-// number running a flow; then the agent signs in and sees only what they may.
+// number running a flow, and a prompt (a refused file, then a WAV uploaded
+// and played back); then the agent signs in and sees only what they may.
 // Prints STEP lines; screenshots land in CONSOLE_ARTIFACTS.
 
 import { readFileSync } from "node:fs";
@@ -38,6 +39,18 @@ const input = (path) => `#object-form [data-path="${path}"]`;
 
 async function saved(page, kind, name) {
   await page.waitForSelector(`#list-table[data-kind="${kind}"][data-ready="true"] tr[data-name="${name}"]`, T);
+}
+
+/** A mono 16-bit PCM WAV of a 440 Hz tone. */
+function toneWav(seconds, rate) {
+  const samples = Math.round(seconds * rate);
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write("RIFF", 0); wav.writeUInt32LE(36 + samples * 2, 4); wav.write("WAVE", 8);
+  wav.write("fmt ", 12); wav.writeUInt32LE(16, 16); wav.writeUInt16LE(1, 20); wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24); wav.writeUInt32LE(rate * 2, 28); wav.writeUInt16LE(2, 32); wav.writeUInt16LE(16, 34);
+  wav.write("data", 36); wav.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  return wav;
 }
 
 const browser = await launch();
@@ -133,6 +146,34 @@ try {
   }
   await shoot(page, "flows");
   step("PHONE_NUMBER");
+
+  // A prompt: a file that is not WAV refused beside its field, then a real
+  // WAV uploaded and played back; markup in its description stays text.
+  const markup = '<img src=x onerror="window.__injected=1">';
+  await newObject(page, "prompts");
+  await page.fill(input("name"), "Closed message");
+  await page.fill(input("description"), markup);
+  await page.setInputFiles(input("file"), { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not audio") });
+  await page.click("#save");
+  await page.waitForFunction(() => document.querySelector('#object-form .field-error[data-error-for="file"]')?.textContent.length > 0, null, T);
+  await shoot(page, "prompt-error");
+  await page.setInputFiles(input("file"), { name: "closed.wav", mimeType: "audio/wav", buffer: toneWav(1.5, 8000) });
+  await page.click("#save");
+  await saved(page, "prompts", "Closed message");
+  if (await page.locator("#list-table img").count()) fail("a description was drawn as HTML");
+  await page.click('#list-table tr[data-name="Closed message"]');
+  await page.waitForSelector('#prompt-player[data-loaded="true"]', T);
+  const seconds = await page.evaluate(() => new Promise((resolve) => {
+    const player = document.getElementById("prompt-player");
+    const done = () => resolve(player.duration);
+    if (player.readyState >= 1) done();
+    else player.addEventListener("loadedmetadata", done, { once: true });
+  }));
+  if (!(Math.abs(seconds - 1.5) < 0.1)) fail(`the prompt plays for ${seconds} s`);
+  if (await page.evaluate(() => window.__injected)) fail("markup in a description ran");
+  await shoot(page, "prompt-listen");
+  console.log(`prompt plays for ${seconds.toFixed(2)} s`);
+  step("PROMPT");
 
   // The agent: only agent statuses and quick connects, and nothing to create.
   await page.click("#logout");

@@ -2,7 +2,8 @@
 //! driven by playwright-core from tests/browser) signs in at `/console` as the
 //! admin, creates a queue (after one the API refuses, whose error shows next
 //! to its field), a routing profile taking calls from it, an agent on that
-//! profile and a phone number running a published flow; then the agent signs
+//! profile, a phone number running a published flow and a prompt (a refused
+//! file, then a WAV uploaded and played back); then the agent signs
 //! in and sees only the kinds their profile lets them read. The browser script
 //! (tests/browser/console.mjs) prints `STEP <name>` lines; screenshots land in
 //! `artifacts/console/`. What the page created is checked through the API.
@@ -88,6 +89,7 @@ async fn an_administrator_configures_the_centre_in_the_console() {
             "ROUTING_PROFILE",
             "USER",
             "PHONE_NUMBER",
+            "PROMPT",
             "AGENT",
             "DONE"
         ]
@@ -108,6 +110,16 @@ async fn an_administrator_configures_the_centre_in_the_console() {
     assert_eq!(user["security_profiles"], json!([agent["id"]]), "{user}");
     let number = find(&rig, "phone-numbers", "number", NUMBER_E164).await;
     assert_eq!(number["flow"], flow_id.as_str(), "{number}");
+    // The prompt the page uploaded: the WAV's 1.5 s, its markup kept as text;
+    // the refused upload stored nothing.
+    let prompt = find(&rig, "prompts", "name", "Closed message").await;
+    assert_eq!(prompt["audio"]["duration_ms"], 1500, "{prompt}");
+    assert_eq!(
+        prompt["description"],
+        r#"<img src=x onerror="window.__injected=1">"#
+    );
+    let prompts = rig.call("GET", "/prompts", None, None).await;
+    assert_eq!(prompts["items"].as_array().unwrap().len(), 1, "{prompts}");
     // Exactly one queue called Escalations: the refused attempts stored nothing.
     let queues = rig.call("GET", "/queues", None, None).await;
     let named = queues["items"]
@@ -126,6 +138,8 @@ async fn an_administrator_configures_the_centre_in_the_console() {
         "routing-profile-list",
         "user-list",
         "phone-number-list",
+        "prompt-error",
+        "prompt-listen",
         "agent-sidebar",
     ] {
         let found = std::fs::read_dir(&artifacts)
