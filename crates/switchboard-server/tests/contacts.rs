@@ -200,12 +200,14 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
         chat.attributes.insert("plan".into(), "gold".into());
         let mut other = record("other", 30, None, Some("Sales"));
         other.attributes.insert("plan".into(), "golden".into());
-        for r in [
-            record("in", 0, Some("bob"), Some("Sales")),
-            out,
-            chat,
-            other,
-        ] {
+        let mut inbound = record("in", 0, Some("bob"), Some("Sales"));
+        if let Some(a) = inbound.agent.as_mut() {
+            a.after_contact_work_start_timestamp = inbound.disconnect_timestamp;
+            a.after_contact_work_end_timestamp = inbound
+                .disconnect_timestamp
+                .map(|t| t + Duration::minutes(1));
+        }
+        for r in [inbound, out, chat, other] {
             app.store.put_contact(&r).await.unwrap();
         }
         app.store
@@ -241,6 +243,24 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
         // By disconnect time: 9:33 onwards catches only the last.
         let r = get("time=disconnected&from=2026-11-02T09:33:00Z").await;
         assert_eq!(ids(&r), ["other"]);
+        // Any other timestamp: only contacts that reached it, newest first by it.
+        let r = get("time=enqueued&from=2026-11-02T09:20:00Z").await;
+        assert_eq!(ids(&r), ["other", "chat"]);
+        let r = get("time=connected_to_agent&to=2026-11-02T09:15:00Z").await;
+        assert_eq!(ids(&r), ["out", "in"]);
+        let r = get("time=after_contact_work_end&from=2026-11-02T09:04:00Z").await;
+        assert_eq!(ids(&r), ["in"]);
+        assert!(
+            ids(&get("time=after_contact_work_start&from=2026-11-02T09:04:00Z").await).is_empty()
+        );
+        assert_eq!(ids(&get("time=dequeued").await).len(), 0);
+        assert_eq!(ids(&get("time=connected_to_system").await).len(), 0);
+        // Paging follows the chosen timestamp.
+        let first = get("time=connected_to_agent&limit=1").await;
+        assert_eq!(ids(&first), ["chat"]);
+        let cursor = first.body["next"].as_str().unwrap().to_string();
+        let rest = get(&format!("time=connected_to_agent&limit=5&cursor={cursor}")).await;
+        assert_eq!(ids(&rest), ["out", "in"]);
         // Pages of two, newest first, then the rest.
         let first = get("limit=2").await;
         assert_eq!(ids(&first), ["other", "chat"]);
@@ -257,7 +277,13 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
         assert!(text.starts_with("id,channel,initiation_method,"), "{text}");
         assert_eq!(text.lines().count(), 4, "{text}");
         // Bad input names the field.
-        assert_eq!(get("time=enqueued").await.field(), "time");
+        let bad = get("time=whenever").await;
+        assert_eq!(bad.field(), "time");
+        assert!(
+            bad.body.to_string().contains("connected_to_agent"),
+            "{}",
+            bad.body
+        );
         assert_eq!(get("attribute=plan").await.field(), "attribute");
         assert_eq!(get("cursor=nonsense").await.field(), "cursor");
         assert_eq!(get("format=xml").await.field(), "format");

@@ -5,12 +5,73 @@ use switchboard_model::ContactRecord;
 
 use crate::{Store, StoreError};
 
-/// Which timestamp a search's time range applies to.
+/// Which timestamp a search's time range applies to: any of the record's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ContactTime {
     #[default]
     Initiated,
+    ConnectedToSystem,
+    Enqueued,
+    Dequeued,
+    ConnectedToAgent,
+    AfterContactWorkStarted,
+    AfterContactWorkEnded,
     Disconnected,
+}
+
+impl ContactTime {
+    /// Every one, with the name the API takes.
+    pub const ALL: [(&'static str, ContactTime); 8] = [
+        ("initiated", ContactTime::Initiated),
+        ("connected_to_system", ContactTime::ConnectedToSystem),
+        ("enqueued", ContactTime::Enqueued),
+        ("dequeued", ContactTime::Dequeued),
+        ("connected_to_agent", ContactTime::ConnectedToAgent),
+        (
+            "after_contact_work_start",
+            ContactTime::AfterContactWorkStarted,
+        ),
+        ("after_contact_work_end", ContactTime::AfterContactWorkEnded),
+        ("disconnected", ContactTime::Disconnected),
+    ];
+
+    /// The API's name for it (`connected_to_agent`...).
+    pub fn parse(name: &str) -> Option<ContactTime> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            ContactTime::Initiated => "initiated_at",
+            ContactTime::ConnectedToSystem => "connected_at",
+            ContactTime::Enqueued => "enqueued_at",
+            ContactTime::Dequeued => "dequeued_at",
+            ContactTime::ConnectedToAgent => "agent_connected_at",
+            ContactTime::AfterContactWorkStarted => "acw_started_at",
+            ContactTime::AfterContactWorkEnded => "acw_ended_at",
+            ContactTime::Disconnected => "disconnected_at",
+        }
+    }
+}
+
+/// Which columns a row is written with (`row_version`); rows below it are
+/// filled from their record at start ([`Store::reindex_old_contacts`]).
+const CONTACT_ROW_VERSION: i64 = 1;
+
+/// The record's timestamps other than initiation and disconnection, in
+/// the order of the columns after `system_address` (Unix ms).
+fn later_times(r: &ContactRecord) -> [Option<i64>; 6] {
+    let ms = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
+    let queue = r.queue.as_ref();
+    let agent = r.agent.as_ref();
+    [
+        ms(r.connected_to_system_timestamp),
+        ms(queue.map(|q| q.enqueue_timestamp)),
+        ms(queue.and_then(|q| q.dequeue_timestamp)),
+        ms(agent.map(|a| a.connected_to_agent_timestamp)),
+        ms(agent.and_then(|a| a.after_contact_work_start_timestamp)),
+        ms(agent.and_then(|a| a.after_contact_work_end_timestamp)),
+    ]
 }
 
 /// Filters for listing contact records (all optional, newest first).
@@ -77,14 +138,18 @@ impl Store {
     /// Writes the record as it stands now (insert or replace).
     pub async fn put_contact(&self, record: &ContactRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO contacts (id, channel, state, initiated_at, disconnected_at, queue_id, agent_id, customer_address, record,
-               initiation_method, disconnect_reason, system_address)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               initiation_method, disconnect_reason, system_address,
+               connected_at, enqueued_at, dequeued_at, agent_connected_at, acw_started_at, acw_ended_at, row_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, disconnected_at = excluded.disconnected_at,
                queue_id = excluded.queue_id, agent_id = excluded.agent_id, record = excluded.record,
                initiation_method = excluded.initiation_method, disconnect_reason = excluded.disconnect_reason,
-               system_address = excluded.system_address",
+               system_address = excluded.system_address, connected_at = excluded.connected_at,
+               enqueued_at = excluded.enqueued_at, dequeued_at = excluded.dequeued_at,
+               agent_connected_at = excluded.agent_connected_at, acw_started_at = excluded.acw_started_at,
+               acw_ended_at = excluded.acw_ended_at, row_version = excluded.row_version",
         )
         .bind(&record.id)
         .bind(&record.channel)
@@ -97,10 +162,52 @@ impl Store {
         .bind(json)
         .bind(&record.initiation_method)
         .bind(record.disconnect_reason.clone())
-        .bind(&record.system_endpoint.address)
-        .execute(&self.pool)
-        .await?;
+        .bind(&record.system_endpoint.address);
+        let mut query = query;
+        for t in later_times(record) {
+            query = query.bind(t);
+        }
+        query.bind(CONTACT_ROW_VERSION).execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Fills the time columns of rows written before they existed, from each
+    /// row's record, a batch at a time. Only the columns are written, and only
+    /// while the row is still old, so a node already writing newer records
+    /// beside this one loses nothing.
+    pub(crate) async fn reindex_old_contacts(&self) -> Result<(), StoreError> {
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, record FROM contacts WHERE row_version < $1 ORDER BY id LIMIT 500",
+            )
+            .bind(CONTACT_ROW_VERSION)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for row in &rows {
+                let id: String = row.try_get("id")?;
+                let text: String = row.try_get("record")?;
+                // A record that no longer decodes keeps its row as it is (it is
+                // still listed by the other columns); it is marked so the
+                // loop ends.
+                let times = decode(&text).map(|r| later_times(&r)).unwrap_or_default();
+                let mut query = sqlx::query(
+                    "UPDATE contacts SET connected_at = $1, enqueued_at = $2, dequeued_at = $3,
+                       agent_connected_at = $4, acw_started_at = $5, acw_ended_at = $6, row_version = $7
+                     WHERE id = $8 AND row_version < $7",
+                );
+                for t in times {
+                    query = query.bind(t);
+                }
+                query
+                    .bind(CONTACT_ROW_VERSION)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
     }
 
     /// The words contact search finds the contact by (a chat's messages).
@@ -145,10 +252,7 @@ impl Store {
     pub async fn search_contacts(&self, q: &ContactQuery) -> Result<ContactPage, StoreError> {
         // Only the filters given become conditions, so every parameter has a
         // type PostgreSQL can infer.
-        let time = match q.time {
-            ContactTime::Initiated => "initiated_at",
-            ContactTime::Disconnected => "disconnected_at",
-        };
+        let time = q.time.column();
         let mut w = Where::default();
         if let Some(v) = q.initiated_from {
             w.add(&format!("{time} >= ?"), Bind::Int(v));
@@ -156,8 +260,9 @@ impl Store {
         if let Some(v) = q.initiated_to {
             w.add(&format!("{time} < ?"), Bind::Int(v));
         }
-        if q.time == ContactTime::Disconnected {
-            w.conditions.push("disconnected_at IS NOT NULL".into());
+        if q.time != ContactTime::Initiated {
+            // Contacts that have not reached that point yet have no such time.
+            w.conditions.push(format!("{time} IS NOT NULL"));
         }
         for (column, value) in [
             ("agent_id", &q.agent_id),

@@ -56,6 +56,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "contact search",
         include_str!("../migrations/sqlite/0006_contact_search.sql"),
     ),
+    (
+        7,
+        "contact times",
+        include_str!("../migrations/sqlite/0007_contact_times.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -87,6 +92,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "contact search",
         include_str!("../migrations/postgres/0006_contact_search.sql"),
+    ),
+    (
+        7,
+        "contact times",
+        include_str!("../migrations/postgres/0007_contact_times.sql"),
     ),
 ];
 
@@ -153,7 +163,9 @@ impl Store {
             Backend::Postgres => migrator(POSTGRES_MIGRATIONS),
         };
         migrations.run(&pool).await?;
-        Ok(Self { pool, backend })
+        let store = Self { pool, backend };
+        store.reindex_old_contacts().await?;
+        Ok(store)
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at

@@ -393,3 +393,70 @@ async fn concurrent_writers_neither_fail_nor_lose_updates() {
         assert_eq!(log.len(), 17, "{backend}: one audit row per change");
     }
 }
+
+/// Rows written before the time columns existed (row_version 0, columns
+/// empty) are filled from their record when the store next opens.
+#[tokio::test]
+async fn contact_rows_from_before_the_time_columns_are_reindexed_at_start() {
+    use chrono::{TimeZone, Utc};
+    use sqlx::Connection;
+    use switchboard_model::contact_record::AgentInfo;
+    use switchboard_model::ContactRecord;
+    use switchboard_store::{ContactQuery, ContactTime};
+
+    for (backend, db) in stores().await {
+        let at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let record = ContactRecord {
+            id: "old".into(),
+            channel: "VOICE".into(),
+            initiation_method: "INBOUND".into(),
+            initiation_timestamp: at,
+            agent: Some(AgentInfo {
+                id: "a".into(),
+                username: "a".into(),
+                connected_to_agent_timestamp: at + chrono::Duration::seconds(30),
+                ..Default::default()
+            }),
+            state: "ENDED".into(),
+            ..Default::default()
+        };
+        db.store.put_contact(&record).await.unwrap();
+        let by_agent_time = ContactQuery {
+            time: ContactTime::ConnectedToAgent,
+            limit: 10,
+            ..Default::default()
+        };
+        let found = db.store.search_contacts(&by_agent_time).await.unwrap();
+        assert_eq!(found.items.len(), 1, "{backend}");
+
+        // As an older version left it.
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        sqlx::query("UPDATE contacts SET agent_connected_at = NULL, row_version = 0")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let found = db.store.search_contacts(&by_agent_time).await.unwrap();
+        assert!(found.items.is_empty(), "{backend}");
+
+        let reopened = Store::connect(&db.url).await.unwrap();
+        let found = reopened.search_contacts(&by_agent_time).await.unwrap();
+        assert_eq!(found.items.len(), 1, "{backend}");
+        assert_eq!(found.items[0].id, "old", "{backend}");
+        let at_ms = (at + chrono::Duration::seconds(30)).timestamp_millis();
+        assert_eq!(found.next, None, "{backend}");
+        let later = ContactQuery {
+            initiated_from: Some(at_ms + 1),
+            ..by_agent_time.clone()
+        };
+        assert!(
+            reopened
+                .search_contacts(&later)
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "{backend}"
+        );
+    }
+}

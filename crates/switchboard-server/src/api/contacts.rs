@@ -24,7 +24,10 @@ pub struct ContactParams {
     pub from: Option<DateTime<Utc>>,
     /// Contacts whose `time` is before this (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// Which timestamp `from`/`to` apply to: `initiated` (default) or `disconnected`.
+    /// Which timestamp `from`/`to` apply to: `initiated` (default),
+    /// `connected_to_system`, `enqueued`, `dequeued`, `connected_to_agent`,
+    /// `after_contact_work_start`, `after_contact_work_end` or `disconnected`.
+    /// Contacts without that timestamp are left out; pages are newest first by it.
     pub time: Option<String>,
     pub agent_id: Option<String>,
     pub queue_id: Option<String>,
@@ -71,14 +74,14 @@ pub async fn list(
         return Err(ApiError::bad_request("limit", "must be between 1 and 1000"));
     }
     let time = match p.time.as_deref() {
-        None | Some("initiated") => ContactTime::Initiated,
-        Some("disconnected") => ContactTime::Disconnected,
-        Some(other) => {
-            return Err(ApiError::bad_request(
+        None => ContactTime::Initiated,
+        Some(name) => ContactTime::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = ContactTime::ALL.iter().map(|(n, _)| *n).collect();
+            ApiError::bad_request(
                 "time",
-                format!("'{other}' is not initiated or disconnected"),
-            ))
-        }
+                format!("'{name}' is not one of {}", names.join(", ")),
+            )
+        })?,
     };
     let attribute = match &p.attribute {
         None => None,
