@@ -229,6 +229,42 @@ try {
   }
   await shoot(page, "contact-detail");
 
+  // Search: chats only, then by the time an agent was connected and words of
+  // the transcript, then by agent; the CSV holds what the search found.
+  const found = () => page.$$eval("#contacts-table tbody tr", (trs) => trs.map((tr) => [tr.dataset.contact, tr.cells[1].textContent]));
+  const searched = async (what, want) => {
+    await page.click("#contacts-run");
+    await until(what, async () => (await found()).map(([id]) => id), want);
+  };
+  await page.waitForSelector('#contacts-form[data-choices="ready"]', { timeout: 10000 });
+  await page.selectOption("#contacts-channel", "CHAT");
+  await page.click("#contacts-run");
+  await until("chats only", async () => {
+    const seen = await found();
+    return seen.some(([id]) => id === env.CHAT_CONTACT) && seen.every(([, channel]) => channel === "CHAT");
+  }, true);
+  const csv = await downloaded("#contacts-csv");
+  if (!csv.text.startsWith("id,channel,") || !csv.text.includes(env.CHAT_CONTACT) || csv.text.includes(env.VOICE_CONTACT)) {
+    fail(`the contacts CSV: ${csv.text}`);
+  }
+  await page.selectOption("#contacts-channel", "");
+  await page.selectOption("#contacts-time", "connected_to_agent");
+  await page.fill("#contacts-text", "a-1042");
+  await searched("by agent time and transcript words", [env.CHAT_CONTACT]);
+  await page.fill("#contacts-text", "no such words");
+  await searched("words nobody wrote", []);
+  await page.fill("#contacts-text", "");
+  await page.selectOption("#contacts-time", "initiated");
+  await page.selectOption("#contacts-agent", { label: "ana" });
+  await until("ana's contacts", async () => {
+    await page.click("#contacts-run");
+    return (await found()).some(([id]) => id === env.CHAT_CONTACT);
+  }, true);
+  await page.fill("#contacts-attribute", "nonsense");
+  await page.click("#contacts-run");
+  await until("the attribute's error", () => page.textContent('#contacts-form .field-error[data-field="attribute"]'), "write it as name:value");
+  await shoot(page, "contact-search");
+
   step("DONE");
 } catch (e) {
   failed(e);

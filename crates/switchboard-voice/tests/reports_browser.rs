@@ -347,6 +347,15 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
     for r in [&voice1, &chat2, &voice3, &voice4] {
         rig.app.store.put_contact(r).await.unwrap();
     }
+    // The words search finds a chat by, as the chat shell indexes them at its end.
+    rig.app
+        .store
+        .set_contact_search_text(
+            CHAT_CONTACT,
+            "Where is my order A-1042? Hi Grace, let me look. It ships tomorrow.",
+        )
+        .await
+        .unwrap();
 
     let message = |n: u32, role: &str, name: &str, s: i64, text: &str| {
         json!({"Id": format!("m{n}"), "Type": "MESSAGE", "AbsoluteTime": at(s).to_rfc3339(),
@@ -465,7 +474,13 @@ async fn a_supervisor_watches_live_and_reads_reports_in_the_browser() {
     // The page fetched the transcript and the recording as the admin did.
     assert!(audited(&rig, CHAT_CONTACT, "transcript_view").await);
     assert!(audited(&rig, VOICE_CONTACT, "recording_download").await);
-    for shot in ["live-dashboard", "historical", "usage", "contact-detail"] {
+    for shot in [
+        "live-dashboard",
+        "historical",
+        "usage",
+        "contact-detail",
+        "contact-search",
+    ] {
         let found = std::fs::read_dir(&artifacts)
             .unwrap()
             .filter_map(Result::ok)

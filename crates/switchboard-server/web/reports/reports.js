@@ -278,7 +278,10 @@ function show(tab) {
     reports.opened.add(tab);
     if (tab === "historical") runHistorical();
     if (tab === "usage") runUsage();
-    if (tab === "contacts") runContacts();
+    if (tab === "contacts") {
+      runContacts();
+      loadContactChoices();
+    }
   }
   if (tab === "historical" && reports.chart) sizeChart();
 }
@@ -685,10 +688,42 @@ function usageCsv() {
 
 // ---------- contacts ----------
 
+/** The search form as the API's query; empty fields are left out. */
 function contactParams() {
   const from = $("contacts-from").value ? fromLocalInput($("contacts-from").value) : undefined;
   const to = $("contacts-to").value ? fromLocalInput($("contacts-to").value) : undefined;
-  return { from, to, limit: $("contacts-limit").value };
+  const value = (id) => $(id).value.trim() || undefined;
+  return {
+    time: $("contacts-time").value, from, to,
+    channel: value("contacts-channel"), initiation_method: value("contacts-initiation"),
+    queue_id: value("contacts-queue"), agent_id: value("contacts-agent"),
+    number: value("contacts-number"), disconnect_reason: value("contacts-reason"),
+    attribute: value("contacts-attribute"), text: value("contacts-text"),
+    limit: $("contacts-limit").value,
+  };
+}
+
+/** Fills the queue and agent choices once; a list the user may not read stays "Any". */
+async function loadContactChoices() {
+  const fill = async (select, path, label) => {
+    try {
+      const list = await api(path);
+      const items = (list.items || []).slice().sort((a, b) => label(a).localeCompare(label(b)));
+      select.append(...items.map((item) => el("option", { value: item.id, text: label(item) })));
+    } catch (e) {
+      select.title = `Not listed: ${e.message}`;
+    }
+  };
+  await Promise.all([
+    fill($("contacts-queue"), "/queues", (q) => q.name),
+    fill($("contacts-agent"), "/users", (u) => u.username),
+  ]);
+  $("contacts-form").dataset.choices = "ready";
+}
+
+function contactsCsv() {
+  const params = contactParams();
+  download(`/contacts?${query({ ...params, format: "csv" })}`, "contacts.csv", $("contacts-form"));
 }
 
 async function runContacts(event, more = false) {
@@ -899,6 +934,7 @@ $("hist-csv").addEventListener("click", historicalCsv);
 $("usage-form").addEventListener("submit", runUsage);
 $("usage-csv").addEventListener("click", usageCsv);
 $("contacts-form").addEventListener("submit", runContacts);
+$("contacts-csv").addEventListener("click", contactsCsv);
 $("contacts-more").addEventListener("click", () => runContacts(null, true));
 $("contact-close").addEventListener("click", closeContact);
 let resizeTimer;
