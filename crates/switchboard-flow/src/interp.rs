@@ -124,9 +124,11 @@ pub enum Effect {
     LoadModule {
         module: String,
     },
-    /// Answer `TimerFired` after this long (or `CustomerReturned`, for chat).
+    /// Answer `TimerFired` after this long, or `CustomerReturned` when the
+    /// customer writes first and the Wait listens for it (chat).
     StartTimer {
         seconds: u32,
+        customer_returned: bool,
     },
     SetVoice {
         voice: String,
@@ -676,10 +678,12 @@ impl Session {
                 self.by_condition(&a, outcome, "NoMatchingError")
             }
             Wait {
-                timeout_seconds, ..
+                timeout_seconds,
+                customer_returned,
             } => {
                 effects.push(Effect::StartTimer {
                     seconds: *timeout_seconds,
+                    customer_returned: *customer_returned,
                 });
                 Next::Wait(Awaiting::Timer)
             }

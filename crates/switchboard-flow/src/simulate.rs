@@ -151,8 +151,10 @@ impl Script {
                 Some(flow) => Event::ModuleLoaded(flow.clone()),
                 None => Event::Failed(format!("no module named '{}'", name_of(module))),
             },
-            Effect::StartTimer { .. } => {
-                if self.customer_returns {
+            Effect::StartTimer {
+                customer_returned, ..
+            } => {
+                if self.customer_returns && *customer_returned {
                     Event::CustomerReturned
                 } else {
                     Event::TimerFired

@@ -400,6 +400,28 @@ fn wait_third_party_and_flow_transfers() {
         )),
         ["wait", "back", "bye"]
     );
+    // A Wait that does not listen for the customer runs its time even when
+    // they write (the chat shell leaves their message to the log).
+    let deaf = build(
+        FlowType::ContactFlow,
+        json!([
+            {"Identifier": "wait", "Type": "Wait", "Parameters": {"TimeoutSeconds": "30"},
+             "Transitions": {"Conditions": [
+                {"NextAction": "gone", "Condition": {"Operator": "Equals", "Operands": ["WaitCompleted"]}}],
+                "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "gone"}]}},
+            say("gone", "Bye", "bye"), end("bye")
+        ]),
+    );
+    assert_eq!(
+        ids(&run(
+            deaf,
+            &mut Script {
+                customer_returns: true,
+                ..Default::default()
+            }
+        )),
+        ["wait", "gone", "bye"]
+    );
 
     let xfer = build(
         FlowType::ContactFlow,

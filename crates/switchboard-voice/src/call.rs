@@ -847,7 +847,7 @@ impl Call {
                     let interrupt_ms = interrupt_seconds.map(|s| u64::from(s) * 1000);
                     self.fetch_audio(messages, voice, Purpose::Loop { interrupt_ms });
                 }
-                Effect::StartTimer { seconds } => {
+                Effect::StartTimer { seconds, .. } => {
                     self.waiting = Waiting::Timer(self.now_ms() + u64::from(seconds) * 1000);
                 }
                 Effect::StartBot { .. } => {

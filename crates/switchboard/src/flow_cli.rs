@@ -301,7 +301,7 @@ fn effect_line(e: &Effect) -> String {
         Effect::TransferToNumber { number, .. } => format!("call {number}"),
         Effect::TransferToFlow { flow } => format!("transfer to flow {flow}"),
         Effect::LoadModule { module } => format!("run module {module}"),
-        Effect::StartTimer { seconds } => format!("wait {seconds}s"),
+        Effect::StartTimer { seconds, .. } => format!("wait {seconds}s"),
         Effect::SetVoice { voice } => format!("set voice {voice}"),
         Effect::SetRecording { participants } => format!(
             "record {}",

@@ -153,8 +153,10 @@ enum Waiting {
     Answer(u64),
     /// GetParticipantInput: the customer's next message, until the deadline.
     Input(Instant),
-    /// Wait: the deadline, or the customer's next message (CustomerReturned).
-    Timer(Instant),
+    /// Wait: the deadline, and whether the customer's next message ends it
+    /// first (a Wait listening for CustomerReturned); otherwise messages
+    /// reach the agent or the log and the Wait runs its time.
+    Timer(Instant, bool),
     /// MessageParticipantIteratively: its interrupt, if any.
     Loop(Option<Instant>),
 }
@@ -356,7 +358,7 @@ impl Chat {
     /// The soonest of the flow's deadline and the room's timers.
     fn next_deadline(&self) -> Option<tokio::time::Instant> {
         let flow = match self.waiting {
-            Waiting::Input(t) | Waiting::Timer(t) | Waiting::Loop(Some(t)) => Some(t),
+            Waiting::Input(t) | Waiting::Timer(t, _) | Waiting::Loop(Some(t)) => Some(t),
             _ => None,
         };
         let room = self
@@ -459,7 +461,7 @@ impl Chat {
                 self.waiting = Waiting::Nothing;
                 self.feed(Event::InputTimeout);
             }
-            Waiting::Timer(t) | Waiting::Loop(Some(t)) if now >= t => {
+            Waiting::Timer(t, _) | Waiting::Loop(Some(t)) if now >= t => {
                 self.waiting = Waiting::Nothing;
                 self.feed(Event::TimerFired);
             }
@@ -608,7 +610,7 @@ impl Chat {
                 self.waiting = Waiting::Nothing;
                 self.contact_input(text);
             }
-            Waiting::Timer(_) => {
+            Waiting::Timer(_, true) => {
                 self.waiting = Waiting::Nothing;
                 self.pending.push_back(Event::CustomerReturned);
             }
@@ -743,9 +745,14 @@ impl Chat {
                             .map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
                     );
                 }
-                Effect::StartTimer { seconds } => {
-                    self.waiting =
-                        Waiting::Timer(Instant::now() + Duration::from_secs(u64::from(seconds)));
+                Effect::StartTimer {
+                    seconds,
+                    customer_returned,
+                } => {
+                    self.waiting = Waiting::Timer(
+                        Instant::now() + Duration::from_secs(u64::from(seconds)),
+                        customer_returned,
+                    );
                 }
                 Effect::StartBot { .. } => {
                     self.pending
