@@ -865,6 +865,21 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
         let old = record(&app, &first, "ENDED").await;
         assert_eq!(old["disconnect_reason"], "TRANSFERRED");
         assert_eq!(old["next_contact_id"], second.as_str());
+        // The first contact's transcript is the conversation up to the
+        // transfer: Fay's "sales", not what Eve said after it.
+        assert_eq!(old["transcript"]["status"], "AVAILABLE", "{old}");
+        let t = app
+            .get(&format!("/api/v1/contacts/{first}/transcript"), &app.admin)
+            .await;
+        assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+        let said: Vec<&str> = t.body["Transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["Content"].as_str())
+            .collect();
+        assert!(said.contains(&"sales"), "{said:?}");
+        assert!(!said.contains(&"Billing here"), "{said:?}");
         let new = record(&app, &second, "ENDED").await;
         assert_eq!(new["initiation_method"], "TRANSFER");
         assert_eq!(new["previous_contact_id"], first.as_str());

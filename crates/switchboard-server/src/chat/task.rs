@@ -1007,9 +1007,14 @@ impl Chat {
         self.agent_leaves(TRANSFERRED).await;
         self.ctr.next_contact_id = Some(next.clone());
         self.ctr.state = "ENDED".into();
-        self.ctr.disconnect_timestamp = Some(Utc::now());
+        let ended = Utc::now();
+        self.ctr.disconnect_timestamp = Some(ended);
         self.ctr.disconnect_reason = Some(TRANSFERRED.into());
+        // The first contact keeps the conversation up to here: its record
+        // links a transcript and search finds it by its words.
+        self.ctr.transcript = Some(self.store_transcript(ended).await);
         self.save();
+        self.index_words();
         let now = Utc::now();
         self.ctr = ContactRecord {
             id: next.clone(),
