@@ -26,6 +26,9 @@ use crate::ServeArgs;
 /// rtp_port_max = 20000
 /// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
 /// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
+/// chat_idle_warning_seconds = 300       # a customer who owes a reply this long is warned...
+/// chat_idle_disconnect_seconds = 600    # ...and disconnected once it has been this long
+/// chat_duration_minutes = 1500          # a chat's longest life when the start request does not say
 ///
 /// [rate_card]                           # prices for usage reports (default: Connect's UK rates)
 /// currency = "USD"
@@ -56,6 +59,9 @@ struct FileConfig {
     rtp_port_max: Option<u16>,
     ccp_grace_seconds: Option<u64>,
     chat_starts_per_minute: Option<usize>,
+    chat_idle_warning_seconds: Option<u64>,
+    chat_idle_disconnect_seconds: Option<u64>,
+    chat_duration_minutes: Option<u64>,
     rate_card: Option<switchboard_reports::usage::RateCard>,
 }
 
@@ -79,6 +85,12 @@ pub struct Config {
     pub ccp_grace_seconds: u64,
     /// Chats one client address may start per minute.
     pub chat_starts_per_minute: usize,
+    /// An idle customer who owes a reply is warned after this long...
+    pub chat_idle_warning_seconds: u64,
+    /// ...and disconnected once the reply has been owed this long.
+    pub chat_idle_disconnect_seconds: u64,
+    /// A chat's longest life when its start request names none.
+    pub chat_duration_minutes: u64,
     /// Prices for usage reports.
     pub rate_card: switchboard_reports::usage::RateCard,
 }
@@ -114,6 +126,27 @@ impl Config {
         anyhow::ensure!(
             (1..=1_000_000).contains(&chat_starts_per_minute),
             "chat_starts_per_minute must be between 1 and 1000000, got {chat_starts_per_minute}"
+        );
+        let chat_idle_warning_seconds = file.chat_idle_warning_seconds.unwrap_or(300);
+        let chat_idle_disconnect_seconds = file.chat_idle_disconnect_seconds.unwrap_or(600);
+        for (name, value) in [
+            ("chat_idle_warning_seconds", chat_idle_warning_seconds),
+            ("chat_idle_disconnect_seconds", chat_idle_disconnect_seconds),
+        ] {
+            anyhow::ensure!(
+                (10..=86_400).contains(&value),
+                "{name} must be between 10 and 86400, got {value}"
+            );
+        }
+        anyhow::ensure!(
+            chat_idle_warning_seconds < chat_idle_disconnect_seconds,
+            "chat_idle_warning_seconds ({chat_idle_warning_seconds}) must be below chat_idle_disconnect_seconds ({chat_idle_disconnect_seconds})"
+        );
+        let chat_duration_minutes = file.chat_duration_minutes.unwrap_or(1500);
+        // Connect's own range for a chat's duration: 1 hour to 7 days.
+        anyhow::ensure!(
+            (60..=10_080).contains(&chat_duration_minutes),
+            "chat_duration_minutes must be between 60 and 10080, got {chat_duration_minutes}"
         );
         let rate_card = file.rate_card.unwrap_or_default();
         if let Some((field, reason)) = rate_card.validate().into_iter().next() {
@@ -164,6 +197,9 @@ impl Config {
         Ok(Self {
             ccp_grace_seconds,
             chat_starts_per_minute,
+            chat_idle_warning_seconds,
+            chat_idle_disconnect_seconds,
+            chat_duration_minutes,
             rate_card,
             rtp_ports,
             sip_tls,
@@ -253,6 +289,37 @@ mod tests {
             .unwrap_err()
         );
         assert!(err.contains("unknown field `listne`"), "{err}");
+
+        std::fs::write(
+            &file,
+            "chat_idle_warning_seconds = 60\nchat_idle_disconnect_seconds = 90\nchat_duration_minutes = 120\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(&args).unwrap();
+        assert_eq!(
+            (
+                cfg.chat_idle_warning_seconds,
+                cfg.chat_idle_disconnect_seconds,
+                cfg.chat_duration_minutes
+            ),
+            (60, 90, 120)
+        );
+        std::fs::write(&file, "chat_idle_warning_seconds = 700\n").unwrap();
+        let err = format!("{:#}", Config::resolve(&args).unwrap_err());
+        assert!(
+            err.contains("must be below chat_idle_disconnect_seconds"),
+            "{err}"
+        );
+        std::fs::write(&file, "chat_duration_minutes = 5\n").unwrap();
+        let err = format!("{:#}", Config::resolve(&args).unwrap_err());
+        assert!(
+            err.contains("chat_duration_minutes must be between 60 and 10080"),
+            "{err}"
+        );
 
         // A rate card from the file replaces the default; a bad price is refused.
         let card = "[rate_card]\ncurrency = \"EUR\"\nvoice_service_per_minute = 0.002\nchat_per_message = 0.003\nnumbers = [{ country = \"DE\", number_type = \"DID\", inbound_per_minute = 0.005, per_day = 0.04 }]\n";

@@ -36,12 +36,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use switchboard_chat::{Limits, Role};
+use switchboard_chat::Role;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::routing::RoutingUpdate;
 use crate::AppState;
 
+/// The chat limits [`ChatSettings`] carries, for callers that configure them.
+pub use switchboard_chat::Limits;
 pub use task::ChatInput;
 
 /// Tunables of the chat channel.
