@@ -276,6 +276,11 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
         let text = String::from_utf8(csv.bytes).unwrap();
         assert!(text.starts_with("id,channel,initiation_method,"), "{text}");
         assert_eq!(text.lines().count(), 4, "{text}");
+        // With a limit, one page; without, every match.
+        let csv = get("format=csv&limit=1").await;
+        assert_eq!(String::from_utf8(csv.bytes).unwrap().lines().count(), 2);
+        let csv = get("format=csv").await;
+        assert_eq!(String::from_utf8(csv.bytes).unwrap().lines().count(), 5);
         // Bad input names the field.
         let bad = get("time=whenever").await;
         assert_eq!(bad.field(), "time");

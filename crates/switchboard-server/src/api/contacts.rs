@@ -47,7 +47,8 @@ pub struct ContactParams {
     pub limit: Option<i64>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
-    /// `json` (default) or `csv`.
+    /// `json` (default) or `csv`. A CSV without `limit` holds the whole
+    /// search (up to 100,000 rows); with `limit`, one page.
     pub format: Option<String>,
 }
 
@@ -61,7 +62,7 @@ pub struct ContactPage {
 
 /// Contact records, newest first: contact search.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "Contacts", params(ContactParams),
-        responses((status = 200, body = ContactPage, description = "JSON, or CSV with format=csv (next page's cursor in X-Next-Cursor)"), (status = 400, body = ApiError), (status = 403, body = ApiError)),
+        responses((status = 200, body = ContactPage, description = "JSON, or CSV with format=csv (the whole search without limit, else one page; the next page's cursor in X-Next-Cursor)"), (status = 400, body = ApiError), (status = 403, body = ApiError)),
     security(("bearer" = [])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -107,24 +108,37 @@ pub async fn list(
             ))
         }
     };
-    let page = app
-        .store
-        .search_contacts(&ContactQuery {
-            time,
-            initiated_from: p.from.map(|t| t.timestamp_millis()),
-            initiated_to: p.to.map(|t| t.timestamp_millis()),
-            agent_id: p.agent_id,
-            queue_id: p.queue_id,
-            channel: p.channel.map(|c| c.to_uppercase()),
-            initiation_method: p.initiation_method.map(|m| m.to_uppercase()),
-            disconnect_reason: p.disconnect_reason.map(|r| r.to_uppercase()),
-            number: p.number,
-            attribute,
-            text: p.text.filter(|t| !t.trim().is_empty()),
-            after,
-            limit,
-        })
-        .await?;
+    let mut query = ContactQuery {
+        time,
+        initiated_from: p.from.map(|t| t.timestamp_millis()),
+        initiated_to: p.to.map(|t| t.timestamp_millis()),
+        agent_id: p.agent_id,
+        queue_id: p.queue_id,
+        channel: p.channel.map(|c| c.to_uppercase()),
+        initiation_method: p.initiation_method.map(|m| m.to_uppercase()),
+        disconnect_reason: p.disconnect_reason.map(|r| r.to_uppercase()),
+        number: p.number,
+        attribute,
+        text: p.text.filter(|t| !t.trim().is_empty()),
+        after,
+        limit,
+    };
+    if csv && p.limit.is_none() {
+        // An export without a limit is the whole search, page after page,
+        // up to CSV_MAX_ROWS (the cursor to go on with is in X-Next-Cursor).
+        query.limit = 1000;
+        let mut items = Vec::new();
+        let next = loop {
+            let page = app.store.search_contacts(&query).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(c) if items.len() < CSV_MAX_ROWS => query.after = Some(c),
+                next => break next.map(|c| c.encode()),
+            }
+        };
+        return Ok(contacts_csv(&items, next.as_deref()));
+    }
+    let page = app.store.search_contacts(&query).await?;
     let next = page.next.map(|c| c.encode());
     if csv {
         return Ok(contacts_csv(&page.items, next.as_deref()));
@@ -135,6 +149,9 @@ pub async fn list(
     })
     .into_response())
 }
+
+/// The most rows one CSV export carries.
+const CSV_MAX_ROWS: usize = 100_000;
 
 /// The page as CSV; the next page's cursor, if any, in a `Link`-like header.
 fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::Response {

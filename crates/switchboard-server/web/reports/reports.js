@@ -722,7 +722,8 @@ async function loadContactChoices() {
 }
 
 function contactsCsv() {
-  const params = contactParams();
+  // Without a limit the export is the whole search, not the page shown.
+  const { limit, ...params } = contactParams();
   download(`/contacts?${query({ ...params, format: "csv" })}`, "contacts.csv", $("contacts-form"));
 }
 
