@@ -138,7 +138,7 @@ impl Store {
     /// Writes the record as it stands now (insert or replace).
     pub async fn put_contact(&self, record: &ContactRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let query = sqlx::query(
+        let mut query = sqlx::query(
             "INSERT INTO contacts (id, channel, state, initiated_at, disconnected_at, queue_id, agent_id, customer_address, record,
                initiation_method, disconnect_reason, system_address,
                connected_at, enqueued_at, dequeued_at, agent_connected_at, acw_started_at, acw_ended_at, row_version)
@@ -163,7 +163,6 @@ impl Store {
         .bind(&record.initiation_method)
         .bind(record.disconnect_reason.clone())
         .bind(&record.system_endpoint.address);
-        let mut query = query;
         for t in later_times(record) {
             query = query.bind(t);
         }
