@@ -101,6 +101,17 @@ try {
     fail(`the queue table: ${JSON.stringify(queues)}`);
   }
   if (!/^\d+:\d\d$/.test(support[3])) fail(`the oldest contact's age: ${support[3]}`);
+  // Per queue, the agents of the profiles taking from it: Dan (on a chat)
+  // for Support; Ana (available) and Ben (at lunch) for Sales.
+  if (support[4] !== "1" || support[5] !== "0" || sales[4] !== "2" || sales[5] !== "1") {
+    fail(`the queue table's agents: ${JSON.stringify(queues)}`);
+  }
+  // Per routing profile, the contacts waiting in what it takes from.
+  const profileRows = await page.$$eval("#profile-table tbody tr", (rows) =>
+    Object.fromEntries(rows.map((r) => [r.dataset.name, r.querySelector('[data-col="in_queue"]').textContent])));
+  if (profileRows["Support desk"] !== "1" || profileRows["Chat agents"] !== "0") {
+    fail(`the profile table's queues: ${JSON.stringify(profileRows)}`);
+  }
   const oldest = await page.textContent('#agent-tiles [data-metric="oldest_contact_age"] .value');
   if (!/^\d+:\d\d$/.test(oldest)) fail(`the oldest contact tile: ${oldest}`);
   // Time in state ticks every second without a new snapshot.
@@ -160,7 +171,7 @@ try {
   }
   await shoot(page, "historical");
   const hcsv = await downloaded("#hist-csv");
-  if (hcsv.name !== "historical-metrics.csv" || !hcsv.text.includes("service_level_20,service_level_60") || !hcsv.text.includes(",Sales,3,2,1,215.00,")) {
+  if (hcsv.name !== "historical-metrics.csv" || !hcsv.text.includes("service_level_20,service_level_60") || !hcsv.text.includes(",Sales,3,2,1,0,215.00,")) {
     fail(`the historical CSV: ${hcsv.name}\n${hcsv.text}`);
   }
   // By agent over the whole period: Ana's occupancy from her state changes.

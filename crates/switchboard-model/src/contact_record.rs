@@ -35,9 +35,13 @@ pub struct ContactRecord {
     pub customer_endpoint: Endpoint,
     /// The number dialled.
     pub system_endpoint: Endpoint,
-    /// Where the flow transferred the customer (TransferToNumber).
+    /// Where the flow or the agent transferred the customer (an external number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferred_to_endpoint: Option<Endpoint>,
+    /// When that number answered: the third party's leg runs from here to
+    /// the disconnect (metered as an outbound leg).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_completed_timestamp: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_id: Option<String>,
     /// The actions the contact went through, in order, with the branch taken.
@@ -96,6 +100,14 @@ pub struct QueueInfo {
 pub struct AgentInfo {
     pub id: String,
     pub username: String,
+    /// The agent's routing profile when they were connected (reports group
+    /// by it, whatever profile the agent has later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_profile: Option<RoutingProfileRef>,
+    /// The external number the agent took the call on (a desk phone on the
+    /// public network): their leg is metered as an outbound call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_number: Option<String>,
     pub connected_to_agent_timestamp: DateTime<Utc>,
     #[serde(default)]
     pub talk_duration_seconds: f64,
@@ -113,6 +125,12 @@ pub struct AgentInfo {
     /// the routing log.
     #[serde(default)]
     pub number_of_offers: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoutingProfileRef {
+    pub id: String,
+    pub name: String,
 }
 
 /// Where a chat's transcript (Connect's JSON shape) was stored.

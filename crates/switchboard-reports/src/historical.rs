@@ -6,12 +6,19 @@
 //! start, if it never queued), so its wait, answer and handle time stay
 //! together. Per contact:
 //! - **handled**: an agent was connected;
-//! - **abandoned**: it was queued, no agent was connected, and it ended;
+//! - **abandoned**: it was queued, no agent was connected, and it ended
+//!   without being transferred on;
+//! - **transferred out**: it was queued, no agent was connected, and it
+//!   left for another queue or an external number;
 //! - **handle time**: the agent's talk + hold + after-contact work;
 //! - **speed of answer**: time in queue of a handled contact;
 //! - **abandon time**: time in queue until the customer left;
 //! - **service level X**: handled within X seconds of queuing, as a share of
-//!   the contacts that left the queue (handled + abandoned).
+//!   the contacts that left the queue (handled + abandoned + transferred out).
+//!
+//! By routing profile, a contact counts under the profile its agent had
+//! when connected (kept in its record); agent time counts under each
+//! agent's current profile, as state changes do not carry one.
 //!
 //! Agent time comes from their state changes, cut at interval edges:
 //! - time in each state;
@@ -62,7 +69,9 @@ pub enum GroupBy {
 pub struct AgentTimeline {
     pub agent: String,
     pub name: String,
+    /// The routing profile's id and name.
     pub routing_profile: String,
+    pub routing_profile_name: String,
     pub state_at_start: Option<String>,
     pub changes: Vec<(String, i64)>,
 }
@@ -88,6 +97,7 @@ pub struct Row {
     pub contacts_queued: u64,
     pub contacts_handled: u64,
     pub contacts_abandoned: u64,
+    pub contacts_transferred_out: u64,
     /// Seconds; absent when there is nothing to average.
     pub average_handle_time: Option<f64>,
     pub average_talk_time: Option<f64>,
@@ -111,6 +121,7 @@ struct Acc {
     queued: u64,
     handled: u64,
     abandoned: u64,
+    transferred_out: u64,
     handle: Vec<f64>,
     talk: Vec<f64>,
     hold: Vec<f64>,
@@ -153,7 +164,7 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
         .map(|a| {
             (
                 a.agent.as_str(),
-                (a.routing_profile.as_str(), a.routing_profile.as_str()),
+                (a.routing_profile.as_str(), a.routing_profile_name.as_str()),
             )
         })
         .collect();
@@ -176,12 +187,17 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                 Some(a) => (a.id.clone(), a.username.clone()),
                 None => continue,
             },
-            GroupBy::RoutingProfile => {
-                match r.agent.as_ref().and_then(|a| profile_of.get(a.id.as_str())) {
-                    Some((id, name)) => (id.to_string(), name.to_string()),
-                    None => continue,
-                }
-            }
+            GroupBy::RoutingProfile => match &r.agent {
+                Some(a) => match &a.routing_profile {
+                    Some(p) => (p.id.clone(), p.name.clone()),
+                    // Records from before profiles were kept in them.
+                    None => match profile_of.get(a.id.as_str()) {
+                        Some((id, name)) => (id.to_string(), name.to_string()),
+                        None => continue,
+                    },
+                },
+                None => continue,
+            },
             GroupBy::Channel => (r.channel.clone(), r.channel.clone()),
         };
         let a = acc.entry((bucket(counted_at), group)).or_default();
@@ -205,6 +221,11 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                 });
                 a.answer.push(waited);
             }
+            None if r.state == "ENDED"
+                && (r.next_contact_id.is_some() || r.transfer_completed_timestamp.is_some()) =>
+            {
+                a.transferred_out += 1;
+            }
             None if r.state == "ENDED" => {
                 a.abandoned += 1;
                 if let Some(end) = r.disconnect_timestamp {
@@ -220,7 +241,7 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
         for t in agents {
             let (group, name) = match q.group_by {
                 GroupBy::Agent => (t.agent.clone(), t.name.clone()),
-                _ => (t.routing_profile.clone(), t.routing_profile.clone()),
+                _ => (t.routing_profile.clone(), t.routing_profile_name.clone()),
             };
             // Each stretch in one state, cut at interval edges.
             let mut state = t.state_at_start.clone();
@@ -253,7 +274,7 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
     }
     acc.into_iter()
         .map(|((b, group), a)| {
-            let leaving = a.handled + a.abandoned;
+            let leaving = a.handled + a.abandoned + a.transferred_out;
             let service_level = q
                 .service_levels
                 .iter()
@@ -285,6 +306,7 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                 contacts_queued: a.queued,
                 contacts_handled: a.handled,
                 contacts_abandoned: a.abandoned,
+                contacts_transferred_out: a.transferred_out,
                 average_handle_time: mean(&a.handle),
                 average_talk_time: mean(&a.talk),
                 average_hold_time: mean(&a.hold),
@@ -314,7 +336,7 @@ pub fn to_csv(rows: &[Row]) -> String {
         .collect();
     let mut out = String::from(
         "interval_start,group,group_name,contacts_queued,contacts_handled,contacts_abandoned,\
-         average_handle_time,average_talk_time,average_hold_time,average_after_contact_work_time,\
+         contacts_transferred_out,average_handle_time,average_talk_time,average_hold_time,average_after_contact_work_time,\
          average_speed_of_answer,average_abandon_time,occupancy,non_productive_time",
     );
     for l in &levels {
@@ -333,6 +355,7 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.contacts_queued.to_string(),
             r.contacts_handled.to_string(),
             r.contacts_abandoned.to_string(),
+            r.contacts_transferred_out.to_string(),
             num(r.average_handle_time),
             num(r.average_talk_time),
             num(r.average_hold_time),

@@ -10,7 +10,11 @@
 //!   level, occupancy, time in each agent status) per interval and group.
 //! - [`realtime`] buckets agents by kind of state (online, available, on contact,
 //!   after-contact work, non-productive, error, staffed) and queues now.
+//! - [`simulate`] plays a scripted day of contacts and agents through the
+//!   real router on a simulated clock and gives the records and state
+//!   changes the shells would write: the metrics' tests and benchmark run on it.
 
 pub mod historical;
 pub mod realtime;
+pub mod simulate;
 pub mod usage;

@@ -1,5 +1,8 @@
-//! Real-time metrics: how many agents are in which kind of state, in all
-//! and per routing profile, and how many contacts wait in each queue.
+//! Real-time metrics: how many agents are in which kind of state and how
+//! many contacts wait (and the oldest's age), in all, per queue and per
+//! routing profile. A queue's agents are those whose routing profile takes
+//! from it; a profile's contacts are those waiting in the queues (and
+//! channels) it takes from.
 //!
 //! An agent's routing state falls in one bucket:
 //! - Offline: not online;
@@ -23,7 +26,9 @@ use utoipa::ToSchema;
 pub struct AgentNow {
     pub agent: String,
     pub name: String,
+    /// The routing profile's name (and its id).
     pub routing_profile: String,
+    pub routing_profile_id: String,
     pub state: String,
     pub since: Option<DateTime<Utc>>,
     /// Seconds in this state.
@@ -53,6 +58,17 @@ pub struct AgentCounts {
 }
 
 impl AgentCounts {
+    fn merge(&mut self, o: &AgentCounts) {
+        self.online += o.online;
+        self.staffed += o.staffed;
+        self.available += o.available;
+        self.on_contact += o.on_contact;
+        self.after_contact_work += o.after_contact_work;
+        self.non_productive += o.non_productive;
+        self.error += o.error;
+        self.offline += o.offline;
+    }
+
     fn add(&mut self, state: &str) {
         match bucket(state) {
             Bucket::Offline => self.offline += 1,
@@ -94,31 +110,120 @@ fn bucket(state: &str) -> Bucket {
     }
 }
 
+/// A routing profile as the shell knows it: which queues it takes from, on which channels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileServes {
+    pub id: String,
+    pub name: String,
+    /// (queue id, channel as in [`QueueNow::channel`]).
+    pub queues: Vec<(String, String)>,
+}
+
+/// One queue now, all channels together, with the agents who take from it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct QueueSummary {
+    pub queue: String,
+    pub name: String,
+    pub in_queue: u64,
+    pub oldest_contact_age_seconds: Option<u64>,
+    pub agents: AgentCounts,
+}
+
+/// One routing profile now: its agents, and the contacts waiting for them.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ProfileNow {
+    pub routing_profile: String,
+    pub name: String,
+    pub agents: AgentCounts,
+    pub in_queue: u64,
+    pub oldest_contact_age_seconds: Option<u64>,
+}
+
 /// Everything a wallboard shows.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Snapshot {
     pub at: DateTime<Utc>,
     pub agents: AgentCounts,
-    pub by_routing_profile: BTreeMap<String, AgentCounts>,
+    /// Per routing profile, by name.
+    pub by_routing_profile: Vec<ProfileNow>,
+    /// Per queue on each channel.
     pub queues: Vec<QueueNow>,
+    /// Per queue, channels together, with its agents.
+    pub by_queue: Vec<QueueSummary>,
     pub contacts_in_queue: u64,
     pub oldest_contact_age_seconds: Option<u64>,
     /// Each agent, for the status board.
     pub board: Vec<AgentNow>,
 }
 
-/// The snapshot at `at` from each agent's state and each queue's waiting contacts.
-pub fn snapshot(at: DateTime<Utc>, mut board: Vec<AgentNow>, queues: Vec<QueueNow>) -> Snapshot {
+/// The snapshot at `at` from each agent's state, each queue's waiting
+/// contacts and what each routing profile takes from.
+pub fn snapshot(
+    at: DateTime<Utc>,
+    mut board: Vec<AgentNow>,
+    queues: Vec<QueueNow>,
+    profiles: &[ProfileServes],
+) -> Snapshot {
     let mut agents = AgentCounts::default();
-    let mut by_routing_profile: BTreeMap<String, AgentCounts> = BTreeMap::new();
+    let mut per_profile: BTreeMap<&str, AgentCounts> = BTreeMap::new();
     for a in &mut board {
         a.seconds_in_state = a.since.map(|s| (at - s).num_seconds().max(0) as u64);
         agents.add(&a.state);
-        by_routing_profile
-            .entry(a.routing_profile.clone())
+        per_profile
+            .entry(a.routing_profile_id.as_str())
             .or_default()
             .add(&a.state);
     }
+    let mut by_queue: BTreeMap<&str, QueueSummary> = BTreeMap::new();
+    for q in &queues {
+        let row = by_queue
+            .entry(q.queue.as_str())
+            .or_insert_with(|| QueueSummary {
+                queue: q.queue.clone(),
+                name: q.name.clone(),
+                in_queue: 0,
+                oldest_contact_age_seconds: None,
+                agents: AgentCounts::default(),
+            });
+        row.in_queue += q.in_queue;
+        row.oldest_contact_age_seconds = row
+            .oldest_contact_age_seconds
+            .max(q.oldest_contact_age_seconds);
+    }
+    let mut by_routing_profile = Vec::new();
+    for p in profiles {
+        let counts = per_profile.get(p.id.as_str()).cloned().unwrap_or_default();
+        let mut row = ProfileNow {
+            routing_profile: p.id.clone(),
+            name: p.name.clone(),
+            agents: counts.clone(),
+            in_queue: 0,
+            oldest_contact_age_seconds: None,
+        };
+        for q in queues.iter().filter(|q| {
+            p.queues
+                .iter()
+                .any(|(id, ch)| *id == q.queue && *ch == q.channel)
+        }) {
+            row.in_queue += q.in_queue;
+            row.oldest_contact_age_seconds = row
+                .oldest_contact_age_seconds
+                .max(q.oldest_contact_age_seconds);
+        }
+        // The profile's agents count once in each queue it takes from.
+        let mut served: Vec<&str> = p.queues.iter().map(|(id, _)| id.as_str()).collect();
+        served.sort_unstable();
+        served.dedup();
+        for id in served {
+            if let Some(q) = by_queue.get_mut(id) {
+                q.agents.merge(&counts);
+            }
+        }
+        by_routing_profile.push(row);
+    }
+    by_routing_profile.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut by_queue: Vec<QueueSummary> = by_queue.into_values().collect();
+    by_queue.sort_by(|a, b| a.name.cmp(&b.name));
     board.sort_by(|a, b| a.name.cmp(&b.name));
     Snapshot {
         at,
@@ -130,6 +235,7 @@ pub fn snapshot(at: DateTime<Utc>, mut board: Vec<AgentNow>, queues: Vec<QueueNo
         agents,
         by_routing_profile,
         queues,
+        by_queue,
         board,
     }
 }

@@ -5,9 +5,13 @@
 //!   answering (or placing) the call to its end;
 //! - **telephony minutes per leg**: the customer's leg, inbound on one of
 //!   our numbers (priced by that number's country and type) or outbound
-//!   (priced by the country called);
+//!   (priced by the country called); a third party the call was
+//!   transferred to, outbound from their answer to the end; an agent
+//!   reached on an external number, outbound while they were connected;
 //! - **chat messages**: every message in the transcript;
-//! - **number-days**: each calendar day (UTC) a number was claimed.
+//! - **number-days**: each calendar day (UTC) a number was ours at some
+//!   moment, released numbers included, once per day however often it was
+//!   released and claimed again.
 //!
 //! Minutes are counted to the second (a 10-minute call is 10.0 minutes).
 //! Usage the rate card has no price for is reported as unrated rather than
@@ -128,7 +132,45 @@ pub struct OwnedNumber {
     pub number: String,
     pub country: String,
     pub number_type: PhoneNumberType,
+    /// Each stretch it was ours: claimed, and released (`None`: still ours).
+    /// A number released and claimed again has several.
+    pub held: Vec<Held>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
     pub claimed_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+impl OwnedNumber {
+    /// The calendar days (UTC) of `[from, to)` on which the number was ours
+    /// at some moment: each is billed once, however many claims touch it.
+    pub fn days(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> std::collections::BTreeSet<NaiveDate> {
+        let mut days = std::collections::BTreeSet::new();
+        for h in &self.held {
+            let start = h.claimed_at.max(from);
+            let end = h.released_at.map_or(to, |r| r.min(to));
+            if start >= end {
+                continue;
+            }
+            // Both ends inclusive of the day they fall in; `end` is exclusive.
+            let mut date = start.date_naive();
+            let last = (end - Duration::milliseconds(1)).date_naive();
+            while date <= last {
+                days.insert(date);
+                match date.succ_opt() {
+                    Some(next) => date = next,
+                    None => break,
+                }
+            }
+        }
+        days
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -214,18 +256,9 @@ pub fn usage_of(
     let minutes = minutes_between(start, end);
     usage.service_minutes = minutes;
     if record.initiation_method == "OUTBOUND" {
-        let called = &record.customer_endpoint.address;
-        let (country, number_type) = match parse_e164(called) {
-            Ok(e) => (e.country_code, e.number_type),
-            Err(_) => (String::new(), PhoneNumberType::Did),
-        };
-        usage.legs.push(Leg {
-            direction: Direction::Outbound,
-            number: called.clone(),
-            country,
-            number_type,
-            minutes,
-        });
+        usage
+            .legs
+            .push(outbound_leg(&record.customer_endpoint.address, minutes));
     } else if let Some(ours) = numbers.get(&record.system_endpoint.address) {
         usage.legs.push(Leg {
             direction: Direction::Inbound,
@@ -235,7 +268,43 @@ pub fn usage_of(
             minutes,
         });
     }
+    if let (Some(to), Some(answered)) = (
+        &record.transferred_to_endpoint,
+        record.transfer_completed_timestamp,
+    ) {
+        usage
+            .legs
+            .push(outbound_leg(&to.address, minutes_between(answered, end)));
+    }
+    if let Some(agent) = &record.agent {
+        if let Some(number) = &agent.external_number {
+            let talked = agent.talk_duration_seconds + agent.hold_duration_seconds;
+            // Talk and hold are known once the agent's part is over; until
+            // then the leg runs to now (or the end).
+            let minutes = if talked > 0.0 {
+                talked / 60.0
+            } else {
+                minutes_between(agent.connected_to_agent_timestamp, end)
+            };
+            usage.legs.push(outbound_leg(number, minutes));
+        }
+    }
     usage
+}
+
+/// A call Switchboard placed to `number`, priced by the country called.
+fn outbound_leg(number: &str, minutes: f64) -> Leg {
+    let (country, number_type) = match parse_e164(number) {
+        Ok(e) => (e.country_code, e.number_type),
+        Err(_) => (String::new(), PhoneNumberType::Did),
+    };
+    Leg {
+        direction: Direction::Outbound,
+        number: number.to_string(),
+        country,
+        number_type,
+        minutes,
+    }
 }
 
 /// What `usage` costs on `card`.
@@ -276,15 +345,25 @@ pub fn cost_of(usage: &ContactUsage, card: &RateCard) -> Cost {
     cost
 }
 
-/// The calendar days (UTC) of `[from, to)` a number claimed at `claimed_at` is billed for.
-pub fn number_days(claimed_at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
-    let first = claimed_at.max(from).date_naive();
-    if to <= from || claimed_at >= to {
-        return 0;
+/// The calendar days (UTC) of `[from, to)` a number held from `claimed_at`
+/// until `released_at` (if released) is billed for.
+pub fn number_days(
+    claimed_at: DateTime<Utc>,
+    released_at: Option<DateTime<Utc>>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> u64 {
+    OwnedNumber {
+        number: String::new(),
+        country: String::new(),
+        number_type: PhoneNumberType::Did,
+        held: vec![Held {
+            claimed_at,
+            released_at,
+        }],
     }
-    // `to` is exclusive: a period ending at midnight does not bill the next day.
-    let last = (to - Duration::milliseconds(1)).date_naive();
-    (last - first).num_days().max(-1) as u64 + 1
+    .days(from, to)
+    .len() as u64
 }
 
 /// One day of a bill.
@@ -357,20 +436,19 @@ pub fn bill(
         }
     }
     for n in numbers.values() {
+        let held = n.days(from, to);
+        if held.is_empty() {
+            continue;
+        }
         let Some(rate) = card.rate(&n.country, n.number_type).and_then(|r| r.per_day) else {
-            if number_days(n.claimed_at, from, to) > 0 {
-                per_number
-                    .entry(n.number.clone())
-                    .or_default()
-                    .unrated
-                    .push(format!("days of {} ({})", n.number, n.country));
-            }
+            per_number
+                .entry(n.number.clone())
+                .or_default()
+                .unrated
+                .push(format!("days of {} ({})", n.number, n.country));
             continue;
         };
-        let start = n.claimed_at.max(from);
-        let mut date = start.date_naive();
-        let last_day = (to - Duration::milliseconds(1)).date_naive();
-        while start < to && date <= last_day {
+        for date in held {
             let day = days.entry(date).or_insert_with(|| blank(date));
             day.number_days += 1;
             let c = Cost {
@@ -380,10 +458,6 @@ pub fn bill(
             };
             day.cost.add(&c);
             per_number.entry(n.number.clone()).or_default().add(&c);
-            date = date.succ_opt().unwrap_or(date);
-            if date == NaiveDate::MAX {
-                break;
-            }
         }
     }
     let mut total = Cost::default();

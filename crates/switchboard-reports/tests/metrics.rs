@@ -1,19 +1,19 @@
-//! Metric definitions against hand-computed scenarios. The agent's states
-//! come from the real router (switchboard-routing) driven through a scripted
-//! morning; the contact records carry the same times.
+//! Metric definitions against hand-computed scenarios. The contact records
+//! and the agents' states come from the routing simulator, which plays a
+//! scripted morning through the real router (switchboard-routing).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use switchboard_model::contact_record::{AgentInfo, Endpoint, QueueInfo, TranscriptInfo};
+use switchboard_model::contact_record::{Endpoint, TranscriptInfo};
 use switchboard_model::objects::phone_number::PhoneNumberType;
 use switchboard_model::ContactRecord;
-use switchboard_reports::historical::{self, AgentTimeline, GroupBy, Interval, Query};
-use switchboard_reports::usage::{self, OwnedNumber, RateCard};
-use switchboard_routing::{
-    AgentConfig, AgentId, AgentState, Channel, ContactId, Effect, Event, ProfileConfig, ProfileId,
-    ProfileQueue, QueueConfig, QueueId, Router, RoutingConfig, Status,
+use switchboard_reports::historical::{self, GroupBy, Interval, Query};
+use switchboard_reports::simulate::{
+    self, Scenario, SimAgent, SimContact, SimProfile, SimQueue, SimStatus,
 };
+use switchboard_reports::usage::{self, Held, OwnedNumber, RateCard};
+use switchboard_routing::Channel;
 
 const NUMBER: &str = "+442079460123";
 
@@ -32,7 +32,10 @@ fn numbers() -> HashMap<String, OwnedNumber> {
             number: NUMBER.into(),
             country: "GB".into(),
             number_type: PhoneNumberType::Did,
-            claimed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            held: vec![Held {
+                claimed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                released_at: None,
+            }],
         },
     )])
 }
@@ -141,11 +144,26 @@ fn usage_without_a_rate_is_reported_not_free_and_chats_count_messages() {
     let claimed = Utc.with_ymd_and_hms(2026, 11, 2, 15, 0, 0).unwrap();
     let from = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
     assert_eq!(
-        usage::number_days(claimed, from, from + Duration::days(3)),
+        usage::number_days(claimed, None, from, from + Duration::days(3)),
         2
     );
     assert_eq!(
-        usage::number_days(claimed, from, from + Duration::days(1)),
+        usage::number_days(claimed, None, from, from + Duration::days(1)),
+        0
+    );
+    // Released the next morning: the day of the release is billed, not after.
+    let released = Some(claimed + Duration::hours(18));
+    assert_eq!(
+        usage::number_days(claimed, released, from, from + Duration::days(5)),
+        2
+    );
+    assert_eq!(
+        usage::number_days(
+            claimed,
+            released,
+            from + Duration::days(4),
+            from + Duration::days(5)
+        ),
         0
     );
     let bad = RateCard {
@@ -155,247 +173,328 @@ fn usage_without_a_rate_is_reported_not_free_and_chats_count_messages() {
     assert_eq!(bad.validate()[0].0, "voice_service_per_minute");
 }
 
-/// One agent's morning through the real router. Times in seconds from 9:00.
-/// - 0: Available.
-/// - 60: call A queues, offered at once; accepted at 70.
-/// - 370: A ends (300 s of talk, 30 s of it on hold); ACW until 400.
-/// - 400: call B queues; accepted at 430 (30 s in queue); ends at 730; ACW to 760.
-/// - 800: call C queues; nobody answers (agent on Lunch from 790); C hangs up at 860.
-/// - 900: Offline.
-fn morning() -> (Vec<ContactRecord>, AgentTimeline) {
-    let config = RoutingConfig {
-        queues: vec![QueueConfig::default()],
-        profiles: vec![ProfileConfig {
-            concurrency: [1, 0, 0],
-            route_any_channel: [false, false, false],
-            queues: vec![ProfileQueue {
-                queue: QueueId(0),
-                channel: Channel::Voice,
-                priority: 1,
-                delay_ms: 0,
-            }],
-        }],
-        agents: vec![AgentConfig {
-            profile: ProfileId(0),
-            acw_timeout_ms: 0,
-        }],
-        offer_timeout_ms: 60_000,
-    };
-    let mut router = Router::new(config).unwrap();
-    let agent = AgentId(0);
-    let mut out = Vec::new();
-    let ms = |s: i64| (t0() + Duration::seconds(s)).timestamp_millis() as u64;
-    let script: Vec<(i64, Event)> = vec![
-        (
-            0,
-            Event::SetStatus {
-                agent,
-                status: Status::Available,
-            },
-        ),
-        (60, enqueue(1)),
-        (
-            70,
-            Event::Accept {
-                contact: ContactId(1),
-                agent,
-            },
-        ),
-        (
-            370,
-            Event::ContactEnded {
-                contact: ContactId(1),
-            },
-        ),
-        (
-            400,
-            Event::CloseAcw {
-                agent,
-                contact: ContactId(1),
-            },
-        ),
-        (400, enqueue(2)),
-        (
-            430,
-            Event::Accept {
-                contact: ContactId(2),
-                agent,
-            },
-        ),
-        (
-            730,
-            Event::ContactEnded {
-                contact: ContactId(2),
-            },
-        ),
-        (
-            760,
-            Event::CloseAcw {
-                agent,
-                contact: ContactId(2),
-            },
-        ),
-        (
-            790,
-            Event::SetStatus {
-                agent,
-                status: Status::Custom(0),
-            },
-        ),
-        (800, enqueue(3)),
-        (
-            860,
-            Event::Abandon {
-                contact: ContactId(3),
-            },
-        ),
-        (
-            900,
-            Event::SetStatus {
-                agent,
-                status: Status::Offline,
-            },
-        ),
+#[test]
+fn a_released_number_is_billed_for_the_days_it_was_held_once_each() {
+    let mut n = numbers();
+    let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+    n.get_mut(NUMBER).unwrap().held = vec![
+        Held {
+            claimed_at: day(1, 12),
+            released_at: Some(day(2, 10)),
+        },
+        // Claimed again the same afternoon, released on the 3rd.
+        Held {
+            claimed_at: day(2, 15),
+            released_at: Some(day(3, 9)),
+        },
     ];
-    for (s, e) in script {
-        router.handle(ms(s), e, &mut out).unwrap();
-    }
-    let changes = out
+    let bill = usage::bill(
+        &[],
+        &n,
+        &RateCard::default(),
+        day(1, 0),
+        day(6, 0),
+        Utc::now(),
+    );
+    let dates: Vec<u32> = bill
+        .days
         .iter()
-        .filter_map(|e| match e {
-            Effect::AgentState { state, at, .. } => Some((
-                match state {
-                    AgentState::Custom(_) => "Lunch".to_string(),
-                    other => format!("{other:?}"),
-                },
-                *at as i64,
-            )),
-            _ => None,
-        })
+        .filter(|d| d.number_days > 0)
+        .map(|d| chrono::Datelike::day(&d.date))
         .collect();
-    let timeline = AgentTimeline {
-        agent: "a1".into(),
-        name: "alice".into(),
-        routing_profile: "Sales agents".into(),
-        state_at_start: Some("Offline".into()),
-        changes,
-    };
-    let queue = |enq: i64, deq: Option<i64>| QueueInfo {
-        id: "q1".into(),
-        name: "Sales".into(),
-        enqueue_timestamp: at(enq),
-        dequeue_timestamp: deq.map(at),
-        duration_seconds: Some((deq.unwrap_or(enq) - enq) as f64),
-    };
-    let agent_info = |connected: i64, talk: f64, hold: f64, acw: f64| AgentInfo {
-        id: "a1".into(),
-        username: "alice".into(),
-        connected_to_agent_timestamp: at(connected),
-        talk_duration_seconds: talk,
-        hold_duration_seconds: hold,
-        after_contact_work_duration_seconds: Some(acw),
-        number_of_offers: 1,
-        ..Default::default()
-    };
-    let mut a = inbound_call("A", 60, 370);
-    a.queue = Some(queue(60, Some(70)));
-    a.agent = Some(agent_info(70, 270.0, 30.0, 30.0));
-    let mut b = inbound_call("B", 400, 730);
-    b.queue = Some(queue(400, Some(430)));
-    b.agent = Some(agent_info(430, 300.0, 0.0, 30.0));
-    let mut c = inbound_call("C", 800, 860);
-    c.queue = Some(queue(800, None));
-    (vec![a, b, c], timeline)
+    assert_eq!(dates, [1, 2, 3]);
+    assert!(bill.days.iter().all(|d| d.number_days <= 1));
+    assert!(close(bill.total.total, 3.0 * 0.03));
 }
 
-fn enqueue(n: u64) -> Event {
-    Event::Enqueue {
-        contact: ContactId(n),
-        queue: QueueId(0),
-        channel: Channel::Voice,
-        priority: 5,
-        time_adjustment_ms: 0,
+/// A morning played through the router by the simulator: one queue (Sales),
+/// one routing profile, two agents and six contacts. Times are seconds
+/// after 9:00.
+///
+/// - alice: Available at 0, answers after 10 s, 30 s of after-contact
+///   work; Lunch at 1200, Offline at 1800.
+/// - bob: Available at 300 but never answers (misses an offer at 320 and
+///   stays Missed), Offline at 480.
+/// - A (voice) 60: alice, 240 s talk + 30 s hold; ACW 340-370.
+/// - B (voice) 100: waits; offered to bob 300-320 (missed); alice takes it
+///   at 370, answers 380, 120 s talk; ACW 500-530.
+/// - C (voice) 400: nobody free; hangs up after 90 s (490).
+/// - D (voice) 600: alice 610, 300 s talk; ACW 910-940.
+/// - E (voice) 620: alice busy; the queue flow transfers it to an external
+///   number at 635, who talks 120 s.
+/// - F (chat) 1000: alice 1010, 60 s; ACW 1070-1100.
+fn morning() -> simulate::Outcome {
+    let contact = |id: &str, channel, arrives| SimContact {
+        id: id.into(),
+        channel,
+        queue: 0,
+        arrives,
+        gives_up_after: None,
+        transferred_out_after: None,
+        talk_seconds: 0,
+        hold_seconds: 0,
+    };
+    let scenario = Scenario {
+        start: t0(),
+        queues: vec![SimQueue {
+            id: "q-sales".into(),
+            name: "Sales".into(),
+        }],
+        profiles: vec![SimProfile {
+            id: "rp-sales".into(),
+            name: "Sales agents".into(),
+            queues: vec![0],
+            chat_slots: 2,
+        }],
+        agents: vec![
+            SimAgent {
+                id: "a1".into(),
+                username: "alice".into(),
+                profile: 0,
+                answer_after: Some(10),
+                after_contact_work_seconds: 30,
+                statuses: vec![
+                    (0, SimStatus::Available),
+                    (1200, SimStatus::Custom("Lunch".into())),
+                    (1800, SimStatus::Offline),
+                ],
+            },
+            SimAgent {
+                id: "a2".into(),
+                username: "bob".into(),
+                profile: 0,
+                answer_after: None,
+                after_contact_work_seconds: 0,
+                statuses: vec![(300, SimStatus::Available), (480, SimStatus::Offline)],
+            },
+        ],
+        contacts: vec![
+            SimContact {
+                talk_seconds: 240,
+                hold_seconds: 30,
+                ..contact("A", Channel::Voice, 60)
+            },
+            SimContact {
+                talk_seconds: 120,
+                ..contact("B", Channel::Voice, 100)
+            },
+            SimContact {
+                gives_up_after: Some(90),
+                ..contact("C", Channel::Voice, 400)
+            },
+            SimContact {
+                talk_seconds: 300,
+                ..contact("D", Channel::Voice, 600)
+            },
+            SimContact {
+                transferred_out_after: Some(15),
+                talk_seconds: 120,
+                ..contact("E", Channel::Voice, 620)
+            },
+            SimContact {
+                talk_seconds: 60,
+                ..contact("F", Channel::Chat, 1000)
+            },
+        ],
+        offer_timeout_seconds: 20,
+        system_number: NUMBER.into(),
+    };
+    simulate::run(&scenario).unwrap()
+}
+
+fn hour(group_by: GroupBy, interval: Interval) -> Query {
+    Query {
+        from: t0(),
+        to: t0() + Duration::hours(1),
+        interval,
+        group_by,
+        service_levels: vec![20, 60, 300],
     }
 }
 
 #[test]
+fn the_simulated_records_say_what_happened_to_each_contact() {
+    let m = morning();
+    let by_id: HashMap<&str, &ContactRecord> =
+        m.records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let b = by_id["B"];
+    let agent = b.agent.as_ref().unwrap();
+    assert_eq!(agent.username, "alice");
+    assert_eq!(agent.connected_to_agent_timestamp, at(380));
+    assert_eq!(agent.number_of_offers, 2, "bob missed it first");
+    assert_eq!(b.queue.as_ref().unwrap().duration_seconds, Some(280.0));
+    assert_eq!(agent.routing_profile.as_ref().unwrap().name, "Sales agents");
+    let c = by_id["C"];
+    assert!(c.agent.is_none());
+    assert_eq!(c.disconnect_timestamp, Some(at(490)));
+    let e = by_id["E"];
+    assert_eq!(e.transfer_completed_timestamp, Some(at(635)));
+    assert_eq!(e.disconnect_timestamp, Some(at(755)));
+    assert!(m.records.iter().all(|r| r.state == "ENDED"));
+}
+
+#[test]
 fn historical_metrics_match_a_hand_computed_morning() {
-    let (records, timeline) = morning();
-    let q = Query {
-        from: t0(),
-        to: t0() + Duration::hours(1),
-        interval: Interval::Total,
-        group_by: GroupBy::Queue,
-        service_levels: vec![20, 60],
-    };
-    let rows = historical::compute(&q, &records, std::slice::from_ref(&timeline));
+    let m = morning();
+    let rows = historical::compute(
+        &hour(GroupBy::Queue, Interval::Total),
+        &m.records,
+        &m.timelines,
+    );
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
     assert_eq!(
-        (r.contacts_queued, r.contacts_handled, r.contacts_abandoned),
-        (3, 2, 1)
+        (r.group.as_str(), r.group_name.as_str()),
+        ("q-sales", "Sales")
     );
-    // AHT: A 270+30+30 = 330, B 300+0+30 = 330.
-    assert_eq!(r.average_handle_time, Some(330.0));
-    assert_eq!(r.average_hold_time, Some(15.0));
-    // ASA: A 10 s, B 30 s.
-    assert_eq!(r.average_speed_of_answer, Some(20.0));
-    // C waited 60 s and hung up.
-    assert_eq!(r.average_abandon_time, Some(60.0));
-    // Within 20 s: A only, of 3 that left the queue; within 60 s: A and B.
-    assert!(close(r.service_level[&20], 100.0 / 3.0));
-    assert!(close(r.service_level[&60], 200.0 / 3.0));
+    assert_eq!(
+        (
+            r.contacts_queued,
+            r.contacts_handled,
+            r.contacts_abandoned,
+            r.contacts_transferred_out
+        ),
+        (6, 4, 1, 1)
+    );
+    // Handle time: A 240+30+30, B 120+30, D 300+30, F 60+30.
+    assert_eq!(
+        r.average_handle_time,
+        Some((300.0 + 150.0 + 330.0 + 90.0) / 4.0)
+    );
+    assert_eq!(
+        r.average_talk_time,
+        Some((240.0 + 120.0 + 300.0 + 60.0) / 4.0)
+    );
+    assert_eq!(r.average_hold_time, Some(30.0 / 4.0));
+    assert_eq!(r.average_after_contact_work_time, Some(30.0));
+    // Speed of answer: A 10, B 280, D 10, F 10.
+    assert_eq!(r.average_speed_of_answer, Some(310.0 / 4.0));
+    // C waited 90 s and hung up; E's 15 s before the transfer is not abandon time.
+    assert_eq!(r.average_abandon_time, Some(90.0));
+    // Of the 6 that left the queue: 3 answered within 20 s and 60 s, 4 within 300 s.
+    assert!(close(r.service_level[&20], 50.0), "{:?}", r.service_level);
+    assert!(close(r.service_level[&60], 50.0));
+    assert!(close(r.service_level[&300], 400.0 / 6.0));
     assert_eq!(r.occupancy, None, "queues have no agent time");
 
     // By agent: time in each state from the router's own state changes.
-    let q = Query {
-        group_by: GroupBy::Agent,
-        ..q
-    };
-    let rows = historical::compute(&q, &records, std::slice::from_ref(&timeline));
-    let r = &rows[0];
-    assert_eq!(r.group_name, "alice");
-    assert_eq!(r.contacts_handled, 2);
-    let s = &r.time_in_state;
-    // Available 0-60, 400-400 (none: offered at once), 760-790.
-    assert_eq!(s["Available"], 60.0 + 30.0, "{s:?}");
-    // On contact 60-370 (the offer at 60 turns Incoming until 70) and 430-730;
-    // B was offered at 400 (Incoming 400-430).
-    assert_eq!(s["Incoming"], 10.0 + 30.0, "{s:?}");
-    assert_eq!(s["OnContact"], 300.0 + 300.0, "{s:?}");
-    assert_eq!(s["AfterContactWork"], 30.0 + 30.0, "{s:?}");
-    assert_eq!(s["Lunch"], 110.0, "{s:?}");
-    // Offline 900-3600 (the rest of the hour).
-    assert_eq!(s["Offline"], 2700.0, "{s:?}");
-    assert_eq!(r.non_productive_time, Some(110.0));
-    // Occupancy: (40 + 600 + 60) / (700 + 90).
-    assert!(close(r.occupancy.unwrap(), 100.0 * 700.0 / 790.0));
+    let rows = historical::compute(
+        &hour(GroupBy::Agent, Interval::Total),
+        &m.records,
+        &m.timelines,
+    );
+    let alice = rows.iter().find(|r| r.group_name == "alice").unwrap();
+    assert_eq!(alice.contacts_handled, 4);
+    let s = &alice.time_in_state;
+    // Available 0-60, 530-600, 940-1000, 1100-1200.
+    assert_eq!(s["Available"], 60.0 + 70.0 + 60.0 + 100.0, "{s:?}");
+    // Each offer rings 10 s before alice answers.
+    assert_eq!(s["Incoming"], 40.0, "{s:?}");
+    // 70-340, 380-500, 610-910, 1010-1070.
+    assert_eq!(s["OnContact"], 270.0 + 120.0 + 300.0 + 60.0, "{s:?}");
+    assert_eq!(s["AfterContactWork"], 120.0, "{s:?}");
+    assert_eq!(s["Lunch"], 600.0, "{s:?}");
+    assert_eq!(s["Offline"], 1800.0, "{s:?}");
+    assert_eq!(alice.non_productive_time, Some(600.0));
+    // Occupancy: on contacts 910 s of 910 + 290 available.
+    assert!(close(alice.occupancy.unwrap(), 100.0 * 910.0 / 1200.0));
+    let bob = rows.iter().find(|r| r.group_name == "bob").unwrap();
+    assert_eq!(bob.contacts_handled, 0);
+    // Rung 300-320, then Missed until he went offline at 480.
+    assert_eq!(bob.time_in_state["Incoming"], 20.0);
+    assert_eq!(bob.time_in_state["Missed"], 160.0);
+    assert_eq!(bob.non_productive_time, Some(0.0));
 
-    // In 15-minute intervals the agent's time is cut at the edges: 9:00-9:15
-    // holds everything up to 900 s, 9:15 onwards only Offline.
-    let q = Query {
-        interval: Interval::FifteenMinutes,
-        ..q
-    };
-    let rows = historical::compute(&q, &records, std::slice::from_ref(&timeline));
-    assert_eq!(rows.len(), 4);
-    assert_eq!(rows[0].contacts_handled, 2);
-    assert_eq!(rows[1].time_in_state["Offline"], 900.0);
-    assert_eq!(rows[1].contacts_handled, 0);
+    // By routing profile: the contacts under the profile alice had, and
+    // both agents' time.
+    let rows = historical::compute(
+        &hour(GroupBy::RoutingProfile, Interval::Total),
+        &m.records,
+        &m.timelines,
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].group.as_str(), rows[0].group_name.as_str()),
+        ("rp-sales", "Sales agents")
+    );
+    assert_eq!(rows[0].contacts_handled, 4);
+    assert_eq!(rows[0].time_in_state["Incoming"], 60.0);
+
+    // By channel.
+    let rows = historical::compute(
+        &hour(GroupBy::Channel, Interval::Total),
+        &m.records,
+        &m.timelines,
+    );
+    let chat = rows.iter().find(|r| r.group == "CHAT").unwrap();
+    let voice = rows.iter().find(|r| r.group == "VOICE").unwrap();
+    assert_eq!((chat.contacts_queued, chat.contacts_handled), (1, 1));
+    assert_eq!(chat.average_handle_time, Some(90.0));
+    assert_eq!((voice.contacts_queued, voice.contacts_handled), (5, 3));
+
+    // In 15-minute intervals the agent's time is cut at the edges: D's call
+    // (610-910) puts 290 s in 9:00-9:15 and 10 s in 9:15-9:30.
+    let rows = historical::compute(
+        &hour(GroupBy::Agent, Interval::FifteenMinutes),
+        &m.records,
+        &m.timelines,
+    );
+    let alice: Vec<_> = rows.iter().filter(|r| r.group_name == "alice").collect();
+    assert_eq!(alice.len(), 4);
+    assert_eq!(
+        alice[0].contacts_handled, 3,
+        "A, B and D queued before 9:15"
+    );
+    assert_eq!(alice[1].contacts_handled, 1, "F queued at 9:16:40");
+    assert_eq!(alice[0].time_in_state["OnContact"], 270.0 + 120.0 + 290.0);
+    assert_eq!(alice[1].time_in_state["OnContact"], 10.0 + 60.0);
+    assert_eq!(alice[3].time_in_state["Offline"], 900.0);
     let csv = historical::to_csv(&rows);
     assert!(csv.starts_with("interval_start,group,group_name,"));
-    assert_eq!(csv.lines().count(), 5);
+    assert_eq!(csv.lines().count(), rows.len() + 1);
     assert_eq!(historical::field("=cmd()"), "'=cmd()");
     assert_eq!(historical::field("a,\"b\""), "\"a,\"\"b\"\"\"");
 }
 
 #[test]
+fn a_simulated_day_is_metered_per_leg() {
+    let m = morning();
+    let mut card = RateCard::default();
+    card.numbers[0].outbound_per_minute = Some(0.01);
+    let bill = usage::bill(
+        &m.records,
+        &numbers(),
+        &card,
+        t0() - Duration::hours(9),
+        t0() + Duration::hours(15),
+        Utc::now(),
+    );
+    // Voice from answer to end: A 280, B 400, C 90, D 310, E 135 s.
+    let minutes: f64 = bill.days.iter().map(|d| d.voice_minutes).sum();
+    assert!(close(minutes, 1215.0 / 60.0), "{bill:?}");
+    // F: two greetings and one message per 30 s.
+    assert_eq!(bill.days.iter().map(|d| d.chat_messages).sum::<u64>(), 4);
+    let e = usage::usage_of(&m.records[4], &numbers(), Utc::now());
+    let outbound: Vec<_> = e
+        .legs
+        .iter()
+        .filter(|l| l.direction == usage::Direction::Outbound)
+        .collect();
+    assert_eq!(outbound.len(), 1, "{e:?}");
+    assert!(close(outbound[0].minutes, 2.0));
+    let cost = usage::cost_of(&e, &card);
+    // 135 s of service and inbound, 120 s to the third party.
+    assert!(close(cost.telephony, 2.25 * 0.004 + 2.0 * 0.01), "{cost:?}");
+}
+
+#[test]
 fn real_time_counts_put_each_agent_in_one_bucket() {
-    use switchboard_reports::realtime::{snapshot, AgentNow, QueueNow};
+    use switchboard_reports::realtime::{snapshot, AgentNow, ProfileServes, QueueNow};
     let agent = |name: &str, profile: &str, state: &str| AgentNow {
         agent: name.into(),
         name: name.into(),
         routing_profile: profile.into(),
+        routing_profile_id: format!("rp-{profile}"),
         state: state.into(),
         since: Some(at(0)),
         seconds_in_state: None,
@@ -409,17 +508,40 @@ fn real_time_counts_put_each_agent_in_one_bucket() {
         agent("f", "Support", "Missed"),
         agent("g", "Support", "Offline"),
     ];
-    let queue = |name: &str, n, oldest| QueueNow {
-        queue: name.into(),
+    let queue = |name: &str, channel: &str, n, oldest| QueueNow {
+        queue: format!("q-{name}"),
         name: name.into(),
-        channel: "VOICE".into(),
+        channel: channel.into(),
         in_queue: n,
         oldest_contact_age_seconds: oldest,
     };
+    // Sales agents take Sales calls and chats and Support chats; Support
+    // agents take Support calls.
+    let serves = |name: &str, queues: &[(&str, &str)]| ProfileServes {
+        id: format!("rp-{name}"),
+        name: name.into(),
+        queues: queues
+            .iter()
+            .map(|(q, c)| (format!("q-{q}"), c.to_string()))
+            .collect(),
+    };
+    let profiles = [
+        serves(
+            "Sales",
+            &[("Sales", "VOICE"), ("Sales", "CHAT"), ("Support", "CHAT")],
+        ),
+        serves("Support", &[("Support", "VOICE")]),
+    ];
     let s = snapshot(
         at(90),
         board,
-        vec![queue("Sales", 3, Some(75)), queue("Support", 0, None)],
+        vec![
+            queue("Sales", "VOICE", 3, Some(75)),
+            queue("Sales", "CHAT", 1, Some(20)),
+            queue("Support", "VOICE", 2, Some(30)),
+            queue("Support", "CHAT", 0, None),
+        ],
+        &profiles,
     );
     let c = &s.agents;
     assert_eq!(
@@ -433,11 +555,48 @@ fn real_time_counts_put_each_agent_in_one_bucket() {
         (6, 5, 1, 2, 1)
     );
     assert_eq!((c.non_productive, c.error, c.offline), (1, 1, 1));
-    assert_eq!(s.by_routing_profile["Sales"].on_contact, 2);
-    assert_eq!(s.by_routing_profile["Support"].staffed, 2);
     assert_eq!(
         (s.contacts_in_queue, s.oldest_contact_age_seconds),
-        (3, Some(75))
+        (6, Some(75))
     );
     assert_eq!(s.board[0].seconds_in_state, Some(90));
+
+    // Per routing profile: its agents, and what waits in what it takes.
+    let sales = &s.by_routing_profile[0];
+    let support = &s.by_routing_profile[1];
+    assert_eq!(
+        (sales.name.as_str(), support.name.as_str()),
+        ("Sales", "Support")
+    );
+    assert_eq!((sales.agents.online, sales.agents.on_contact), (3, 2));
+    assert_eq!(
+        (sales.in_queue, sales.oldest_contact_age_seconds),
+        (4, Some(75))
+    );
+    assert_eq!((support.agents.online, support.agents.staffed), (3, 2));
+    assert_eq!(
+        (support.in_queue, support.oldest_contact_age_seconds),
+        (2, Some(30))
+    );
+
+    // Per queue: channels together, and the agents of every profile taking from it.
+    let q_sales = s.by_queue.iter().find(|q| q.name == "Sales").unwrap();
+    let q_support = s.by_queue.iter().find(|q| q.name == "Support").unwrap();
+    assert_eq!(
+        (q_sales.in_queue, q_sales.oldest_contact_age_seconds),
+        (4, Some(75))
+    );
+    assert_eq!((q_sales.agents.online, q_sales.agents.available), (3, 1));
+    assert_eq!(
+        (q_support.in_queue, q_support.oldest_contact_age_seconds),
+        (2, Some(30))
+    );
+    assert_eq!(
+        (
+            q_support.agents.online,
+            q_support.agents.staffed,
+            q_support.agents.offline
+        ),
+        (6, 5, 1)
+    );
 }

@@ -73,6 +73,31 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
 }
 
+impl AppState {
+    /// The routing profile `agent` has now, for their contact record (reports
+    /// group a contact by the profile the agent had when connected).
+    pub async fn routing_profile_of(
+        &self,
+        agent: &str,
+    ) -> Option<switchboard_model::contact_record::RoutingProfileRef> {
+        let user = self
+            .store
+            .get::<switchboard_model::User>(agent)
+            .await
+            .ok()??;
+        let id = user.spec.routing_profile;
+        let name = match self
+            .store
+            .get::<switchboard_model::RoutingProfile>(&id)
+            .await
+        {
+            Ok(Some(p)) => p.spec.name,
+            _ => id.clone(),
+        };
+        Some(switchboard_model::contact_record::RoutingProfileRef { id, name })
+    }
+}
+
 /// Liveness: the process answers.
 async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))

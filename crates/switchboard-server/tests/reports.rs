@@ -71,6 +71,37 @@ async fn usage_prices_a_ten_minute_call_and_the_numbers_day() {
             "{text}"
         );
 
+        // A number claimed and released today is still billed for today,
+        // and not for tomorrow.
+        let spare = app
+            .post(
+                "/api/v1/phone-numbers",
+                admin,
+                json!({"number": "+442079460778"}),
+            )
+            .await;
+        assert_eq!(spare.status, StatusCode::CREATED, "{}", spare.body);
+        let id = spare.body["id"].as_str().unwrap();
+        let gone = app
+            .delete(&format!("/api/v1/phone-numbers/{id}"), admin)
+            .await;
+        assert!(gone.status.is_success(), "{}", gone.body);
+        let bill = app.get(&q(""), admin).await;
+        assert_eq!(bill.body["days"][0]["number_days"], 2, "{}", bill.body);
+        assert!(bill.body["numbers"]["+442079460778"]["numbers"].as_f64() == Some(0.03));
+        let tomorrow = format!(
+            "/api/v1/reports/usage?from={}&to={}",
+            urlencode(&to),
+            urlencode(&(day + Duration::days(2)).to_rfc3339())
+        );
+        let bill = app.get(&tomorrow, admin).await;
+        assert_eq!(bill.body["days"][0]["number_days"], 1, "{}", bill.body);
+        assert!(
+            bill.body["numbers"].get("+442079460778").is_none(),
+            "{}",
+            bill.body
+        );
+
         // Errors name the field; agents may not read reports.
         let r = app
             .get(
@@ -174,7 +205,7 @@ async fn historical_metrics_come_from_records_and_agent_states() {
         let csv = app.get(&path("&format=csv"), admin).await;
         let text = String::from_utf8(csv.bytes).unwrap();
         assert!(text.contains("service_level_20,service_level_60"), "{text}");
-        assert!(text.contains(",Sales,3,2,1,150.00,"), "{text}");
+        assert!(text.contains(",Sales,3,2,1,0,150.00,"), "{text}");
 
         let r = app.get(&path("&service_levels=0"), admin).await;
         assert_eq!(r.field(), "service_levels");
@@ -200,10 +231,97 @@ async fn real_time_counts_agents_by_state() {
         let board = r.body["board"].as_array().unwrap();
         let ann_row = board.iter().find(|a| a["name"] == "ann").unwrap();
         assert_eq!(ann_row["state"], "Available");
-        assert!(r.body["by_routing_profile"].is_object());
+        let profiles = r.body["by_routing_profile"].as_array().unwrap();
+        let basic = profiles
+            .iter()
+            .find(|p| p["name"] == "Basic Routing Profile")
+            .unwrap();
+        assert_eq!(basic["agents"]["available"], 1, "{}", r.body);
+        assert!(
+            basic["agents"]["offline"].as_u64().unwrap() >= 1,
+            "{}",
+            r.body
+        );
+        assert_eq!(basic["in_queue"], 0);
+        // The basic queue's agents are the basic profile's.
+        let queue = r.body["by_queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "BasicQueue")
+            .unwrap();
+        assert_eq!(queue["agents"], basic["agents"], "{}", r.body);
         assert_eq!(
             app.get("/api/v1/reports/realtime", &ann).await.status,
             StatusCode::FORBIDDEN
         );
+    }
+}
+
+#[tokio::test]
+async fn the_real_time_socket_pushes_changes_and_stops_when_signed_out() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    for app in apps().await {
+        let addr = app.serve().await;
+        let sup = app.user_with("sup", "Admin").await;
+        let ann = app.user_with("ann", "Agent").await;
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/reports/realtime/ws"))
+                .await
+                .unwrap();
+        let hello = json!({"type": "hello", "token": sup});
+        ws.send(Message::Text(hello.to_string().into()))
+            .await
+            .unwrap();
+        let mut next = async || loop {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("a frame within 10 s");
+            match m {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str::<serde_json::Value>(&t).unwrap())
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        };
+        let first = next().await.unwrap();
+        assert_eq!(first["type"], "snapshot", "{first}");
+        // A status change is pushed without asking.
+        app.put("/api/v1/me/status", &ann, json!({"status": "Available"}))
+            .await;
+        let mut seen = false;
+        for _ in 0..5 {
+            let f = next().await.unwrap();
+            let board = f["snapshot"]["board"].as_array().unwrap();
+            if board
+                .iter()
+                .any(|a| a["name"] == "ann" && a["state"] == "Available")
+            {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "ann's status was never pushed");
+        // Signed out: the next push is a refusal, and the socket closes.
+        let out = app.post("/api/v1/auth/logout", &sup, json!({})).await;
+        assert!(out.status.is_success(), "{}", out.body);
+        app.put("/api/v1/me/status", &ann, json!({"status": "Offline"}))
+            .await;
+        let mut refused = None;
+        for _ in 0..5 {
+            match next().await {
+                Some(f) if f["type"] == "error" => {
+                    refused = Some(f);
+                    break;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let refused = refused.expect("a refusal after signing out");
+        assert_eq!(refused["field"], "token", "{refused}");
+        assert!(next().await.is_none(), "the socket closes");
     }
 }

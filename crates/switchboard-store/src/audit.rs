@@ -86,6 +86,17 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
+/// An object as it was when deleted, from the audit log.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub id: String,
+    /// From its `create` entry; `None` if it came before the log did.
+    pub created_at: Option<DateTime<Utc>>,
+    pub deleted_at: DateTime<Utc>,
+    /// Its spec (secrets hidden).
+    pub spec: Value,
+}
+
 fn parse_json(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
@@ -163,5 +174,39 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Objects of `kind` deleted at or after `since`, oldest first. The
+    /// usage report bills a released phone number's days from these.
+    pub async fn deleted_since(
+        &self,
+        kind: ObjectKind,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Deleted>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.object_id, d.at, d.before_json, \
+             (SELECT MIN(c.at) FROM audit_log c WHERE c.object_id = d.object_id \
+              AND c.action = 'create') AS created_at \
+             FROM audit_log d \
+             WHERE d.object_kind = $1 AND d.action = 'delete' AND d.at >= $2 ORDER BY d.at",
+        )
+        .bind(kind.as_str())
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(spec) = parse_json(row.try_get("before_json")?) else {
+                continue;
+            };
+            let created: Option<i64> = row.try_get("created_at")?;
+            out.push(Deleted {
+                id: row.try_get("object_id")?,
+                created_at: created.map(from_ms),
+                deleted_at: from_ms(row.try_get("at")?),
+                spec,
+            });
+        }
+        Ok(out)
     }
 }

@@ -21,7 +21,7 @@ mod objects;
 mod pool;
 mod routing;
 
-pub use audit::{Actor, AuditEntry, AuditQuery};
+pub use audit::{Actor, AuditEntry, AuditQuery, Deleted};
 pub use auth::{ApiKey, Session};
 pub use blobs::Blobs;
 pub use contacts::{ContactCursor, ContactPage, ContactQuery, ContactTime};

@@ -61,6 +61,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "contact times",
         include_str!("../migrations/sqlite/0007_contact_times.sql"),
     ),
+    (
+        8,
+        "audit by kind",
+        include_str!("../migrations/sqlite/0008_audit_by_kind.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -97,6 +102,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "contact times",
         include_str!("../migrations/postgres/0007_contact_times.sql"),
+    ),
+    (
+        8,
+        "audit by kind",
+        include_str!("../migrations/postgres/0008_audit_by_kind.sql"),
     ),
 ];
 

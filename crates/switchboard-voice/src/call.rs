@@ -237,6 +237,9 @@ pub struct Call {
     session_timer: Option<SessionTimer>,
     /// When the next position/wait announcement is due (queued on music).
     next_announcement: Option<u64>,
+    /// The external number the agent being rung is reached on (none for a
+    /// registered desk phone or the browser), for their contact record.
+    ringing_external: Option<String>,
 }
 
 pub struct NewCall {
@@ -329,10 +332,11 @@ impl Call {
             customer_held: false,
             session_timer: new.session_seconds.map(|s| SessionTimer::new(s, 0)),
             next_announcement: None,
+            ringing_external: None,
         };
         call.save();
         match (new.outbound, new.flow) {
-            (Some(agent), _) => call.connect_outbound(agent),
+            (Some(agent), _) => call.connect_outbound(agent).await,
             (None, Some(flow)) => call.start_session(flow),
             (None, None) => call.end("CONTACT_FLOW_DISCONNECT"),
         }
@@ -344,7 +348,7 @@ impl Call {
 
     /// The agent who placed this call is on it from the first moment;
     /// outbound calls are recorded, both sides.
-    fn connect_outbound(&mut self, o: OutboundAgent) {
+    async fn connect_outbound(&mut self, o: OutboundAgent) {
         let at = now();
         let from_browser = Some(o.line.bridge(&self.contact_id));
         o.line.set_contact_state(&self.contact_id, "connected");
@@ -369,6 +373,7 @@ impl Call {
             duration_seconds: Some(0.0),
         });
         self.ctr.agent = Some(AgentInfo {
+            routing_profile: self.voice.app().routing_profile_of(&o.agent).await,
             id: o.agent,
             username: o.username,
             connected_to_agent_timestamp: at,
@@ -1205,9 +1210,15 @@ impl Call {
                         .map(|a| a.number_of_offers)
                         .unwrap_or(0)
                         + 1;
+                    let external_number = match a.media {
+                        AgentMedia::Phone(_) => self.ringing_external.take(),
+                        _ => None,
+                    };
                     self.ctr.agent = Some(AgentInfo {
                         id: a.agent.clone(),
                         username: a.username.clone(),
+                        routing_profile: self.voice.app().routing_profile_of(&a.agent).await,
+                        external_number,
                         connected_to_agent_timestamp: at,
                         number_of_offers,
                         ..Default::default()
@@ -1264,6 +1275,7 @@ impl Call {
             self.offer_to_browser(agent, &user.spec).await;
             return;
         }
+        self.ringing_external = None;
         let route = match self.voice.registrar().lookup(&user.spec.username) {
             Some(binding) => Ok(PhoneRoute {
                 uri: binding.contact.clone(),
@@ -1272,7 +1284,10 @@ impl Call {
                 caller_id: None,
             }),
             None => match &user.spec.phone_config.desk_phone_number {
-                Some(number) => self.voice.route_out(number).await,
+                Some(number) => {
+                    self.ringing_external = Some(number.clone());
+                    self.voice.route_out(number).await
+                }
                 None => Err(
                     "the desk phone is not registered and the agent has no external number"
                         .to_string(),
@@ -1501,12 +1516,14 @@ impl Call {
             }
         }
         if let Some(a) = self.agent.as_mut().filter(|a| a.third_party.is_some()) {
-            a.connected_at = Some(now());
+            let at = now();
+            a.connected_at = Some(at);
             self.waiting = Waiting::Nothing;
             self.ctr.transferred_to_endpoint = Some(Endpoint {
                 kind: "TELEPHONE_NUMBER".into(),
                 address: a.username.clone(),
             });
+            self.ctr.transfer_completed_timestamp = Some(at);
             self.phase = Phase::Bridged;
             self.collector = None;
             self.playout.stop();

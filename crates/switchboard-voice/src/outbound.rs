@@ -289,6 +289,7 @@ async fn never_connected(
         agent: Some(AgentInfo {
             id: agent.agent.clone(),
             username: agent.username.clone(),
+            routing_profile: voice.app().routing_profile_of(&agent.agent).await,
             connected_to_agent_timestamp: started,
             ..Default::default()
         }),

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_model::{PhoneNumber, Queue, RoutingProfile, User};
 use switchboard_reports::historical::{self, AgentTimeline, GroupBy, Interval, Row};
-use switchboard_reports::realtime::{self, AgentNow, QueueNow, Snapshot};
-use switchboard_reports::usage::{self, Bill, ContactUsage, Cost, OwnedNumber};
+use switchboard_reports::realtime::{self, AgentNow, ProfileServes, QueueNow, Snapshot};
+use switchboard_reports::usage::{self, Bill, ContactUsage, Cost, Held, OwnedNumber};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
@@ -45,10 +45,23 @@ async fn profile_names(app: &AppState) -> ApiResult<HashMap<String, String>> {
         .collect())
 }
 
+/// The channel as the router's snapshots spell it (`VOICE`, `CHAT`).
+fn channel_name(channel: impl Serialize) -> String {
+    serde_json::to_value(channel)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Every agent and queue as the wall board shows them now.
 pub async fn snapshot(app: &AppState) -> ApiResult<Snapshot> {
-    let users = app.store.list::<User>().await?;
-    let profiles = profile_names(app).await?;
+    let users: HashMap<String, User> = app
+        .store
+        .list::<User>()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.spec))
+        .collect();
     let queues: HashMap<String, String> = app
         .store
         .list::<Queue>()
@@ -56,20 +69,50 @@ pub async fn snapshot(app: &AppState) -> ApiResult<Snapshot> {
         .into_iter()
         .map(|q| (q.id, q.spec.name))
         .collect();
+    // A profile names its queues by id (or, as imported, by name).
+    let queue_id = |key: &str| -> Option<String> {
+        if queues.contains_key(key) {
+            return Some(key.to_string());
+        }
+        queues
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(key))
+            .map(|(id, _)| id.clone())
+    };
+    let profiles: Vec<ProfileServes> = app
+        .store
+        .list::<RoutingProfile>()
+        .await?
+        .into_iter()
+        .map(|p| ProfileServes {
+            queues: p
+                .spec
+                .queue_configs
+                .iter()
+                .filter_map(|c| Some((queue_id(&c.queue)?, channel_name(c.channel))))
+                .collect(),
+            id: p.id,
+            name: p.spec.name,
+        })
+        .collect();
+    let profile_name: HashMap<&str, &str> = profiles
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
     let board = app
         .routing
         .agents()
         .await
         .into_iter()
         .filter_map(|s| {
-            let u = users.iter().find(|u| u.id == s.agent)?;
+            let u = users.get(&s.agent)?;
             Some(AgentNow {
                 agent: s.agent,
-                name: u.spec.username.clone(),
-                routing_profile: profiles
-                    .get(&u.spec.routing_profile)
-                    .cloned()
-                    .unwrap_or_else(|| u.spec.routing_profile.clone()),
+                name: u.username.clone(),
+                routing_profile: profile_name
+                    .get(u.routing_profile.as_str())
+                    .map_or_else(|| u.routing_profile.clone(), |n| n.to_string()),
+                routing_profile_id: u.routing_profile.clone(),
                 state: s.state,
                 since: s.since,
                 seconds_in_state: None,
@@ -85,16 +128,13 @@ pub async fn snapshot(app: &AppState) -> ApiResult<Snapshot> {
             Some(QueueNow {
                 name: queues.get(&q.queue)?.clone(),
                 queue: q.queue,
-                channel: serde_json::to_value(q.channel)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                channel: channel_name(q.channel),
                 in_queue: q.waiting as u64,
                 oldest_contact_age_seconds: q.oldest_waiting_seconds,
             })
         })
         .collect();
-    Ok(realtime::snapshot(Utc::now(), board, waiting))
+    Ok(realtime::snapshot(Utc::now(), board, waiting, &profiles))
 }
 
 /// Agents by state, in all and per routing profile; contacts in each queue
@@ -134,24 +174,22 @@ async fn push(app: AppState, mut socket: WebSocket) {
         let _ = socket.send(refuse("say hello with a token first")).await;
         return;
     };
-    match Principal::authenticate(&app, &token).await {
-        Ok(p) if p.permissions.has(REAL_TIME) => {}
-        Ok(_) => {
-            let _ = socket
-                .send(refuse(&format!(
-                    "real-time metrics need the {REAL_TIME} permission"
-                )))
-                .await;
-            return;
+    // Checked before every snapshot, not only at hello: a signed-out
+    // session, an expired token or a permission taken away stops the feed.
+    let allowed = |app: AppState, token: String| async move {
+        match Principal::authenticate(&app, &token).await {
+            Ok(p) if p.permissions.has(REAL_TIME) => Ok(()),
+            Ok(_) => Err(format!("real-time metrics need the {REAL_TIME} permission")),
+            Err(e) => Err(e.message),
         }
-        Err(e) => {
-            let _ = socket.send(refuse(&e.message)).await;
-            return;
-        }
-    }
+    };
     let mut updates = app.routing.subscribe();
     let mut every = tokio::time::interval(PUSH_EVERY);
     loop {
+        if let Err(why) = allowed(app.clone(), token.clone()).await {
+            let _ = socket.send(refuse(&why)).await;
+            break;
+        }
         let Ok(s) = snapshot(&app).await else { break };
         let frame = json!({"type": "snapshot", "snapshot": s}).to_string();
         if socket.send(Message::Text(frame.into())).await.is_err() {
@@ -264,10 +302,11 @@ async fn timelines(
         .map(|u| AgentTimeline {
             state_at_start: at_start.get(&u.id).cloned(),
             changes: changes.remove(&u.id).unwrap_or_default(),
-            routing_profile: profiles
+            routing_profile_name: profiles
                 .get(&u.spec.routing_profile)
                 .cloned()
                 .unwrap_or_else(|| u.spec.routing_profile.clone()),
+            routing_profile: u.spec.routing_profile,
             name: u.spec.username,
             agent: u.id,
         })
@@ -337,25 +376,54 @@ pub async fn historical(
     .into_response())
 }
 
-/// Our numbers, by E.164, with when each was claimed.
-async fn owned_numbers(app: &AppState) -> ApiResult<HashMap<String, OwnedNumber>> {
-    Ok(app
+/// Our numbers, by E.164, with each stretch they were ours: those we hold
+/// now, and those released since `since` (from the audit log's delete
+/// entries, claimed at their create entry's time).
+async fn owned_numbers(
+    app: &AppState,
+    since: DateTime<Utc>,
+) -> ApiResult<HashMap<String, OwnedNumber>> {
+    let mut owned: HashMap<String, OwnedNumber> = HashMap::new();
+    let mut hold = |spec: PhoneNumber, held: Held| {
+        owned
+            .entry(spec.number.clone())
+            .or_insert_with(|| OwnedNumber {
+                number: spec.number.clone(),
+                country: spec.country_code.clone(),
+                number_type: spec.number_type,
+                held: vec![],
+            })
+            .held
+            .push(held);
+    };
+    for n in app.store.list::<PhoneNumber>().await? {
+        hold(
+            n.spec,
+            Held {
+                claimed_at: n.created_at,
+                released_at: None,
+            },
+        );
+    }
+    for d in app
         .store
-        .list::<PhoneNumber>()
+        .deleted_since(switchboard_model::ObjectKind::PhoneNumber, since)
         .await?
-        .into_iter()
-        .map(|n| {
-            (
-                n.spec.number.clone(),
-                OwnedNumber {
-                    number: n.spec.number,
-                    country: n.spec.country_code,
-                    number_type: n.spec.number_type,
-                    claimed_at: n.created_at,
-                },
-            )
-        })
-        .collect())
+    {
+        let Ok(spec) = serde_json::from_value::<PhoneNumber>(d.spec) else {
+            tracing::warn!(number = %d.id, "a released number's audit entry is unreadable; its days are not billed");
+            continue;
+        };
+        hold(
+            spec,
+            Held {
+                // Claimed before the audit log began: held all the period.
+                claimed_at: d.created_at.unwrap_or(since),
+                released_at: Some(d.deleted_at),
+            },
+        );
+    }
+    Ok(owned)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -384,7 +452,7 @@ pub async fn usage_report(
         .store
         .contacts_initiated_between(p.from.timestamp_millis(), p.to.timestamp_millis())
         .await?;
-    let numbers = owned_numbers(&app).await?;
+    let numbers = owned_numbers(&app, p.from).await?;
     let bill = usage::bill(
         &records,
         &numbers,
@@ -444,7 +512,8 @@ pub async fn contact_cost(
             format!("no contact with id '{id}'"),
         )
     })?;
-    let numbers = owned_numbers(&app).await?;
+    // A number released since the contact began still prices its leg.
+    let numbers = owned_numbers(&app, record.initiation_timestamp).await?;
     let usage = usage::usage_of(&record, &numbers, Utc::now());
     let cost = usage::cost_of(&usage, &app.settings.rate_card);
     Ok(Json(ContactCost {

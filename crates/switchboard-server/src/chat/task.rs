@@ -955,6 +955,7 @@ impl Chat {
         self.ctr.agent = Some(AgentInfo {
             id: agent.clone(),
             username: username.clone(),
+            routing_profile: self.app.routing_profile_of(&agent).await,
             connected_to_agent_timestamp: at,
             number_of_offers: offers,
             ..Default::default()

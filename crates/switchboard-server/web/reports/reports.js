@@ -373,6 +373,8 @@ function drawSnapshot(s) {
     }
     byQueue.set(q.queue, row);
   }
+  // The agents who take from each queue (those of every routing profile serving it).
+  const queueAgents = new Map((s.by_queue || []).map((q) => [q.queue, q.agents]));
   const queues = $("queue-table").tBodies[0];
   queues.replaceChildren(
     ...[...byQueue].map(([id, q]) =>
@@ -380,18 +382,22 @@ function drawSnapshot(s) {
         el("td", { text: q.name }),
         el("td", { class: "num", text: count(q.waiting) }),
         el("td", { text: q.channels.join(" · ") || "—" }),
-        el("td", { class: "num age", "data-age": q.oldest ?? "" })),
+        el("td", { class: "num age", "data-age": q.oldest ?? "" }),
+        el("td", { class: "num", "data-col": "staffed", text: count(queueAgents.get(id)?.staffed ?? 0) }),
+        el("td", { class: "num", "data-col": "available", text: count(queueAgents.get(id)?.available ?? 0) })),
     ),
   );
   $("queue-empty").hidden = s.contacts_in_queue > 0;
 
   const profiles = $("profile-table").tBodies[0];
   profiles.replaceChildren(
-    ...Object.entries(s.by_routing_profile).map(([name, c]) =>
-      el("tr", {},
-        el("td", { text: name }),
+    ...s.by_routing_profile.map((p) =>
+      el("tr", { "data-profile": p.routing_profile, "data-name": p.name },
+        el("td", { text: p.name }),
         ...["online", "available", "on_contact", "after_contact_work", "non_productive", "error"].map((k) =>
-          el("td", { class: "num", text: count(c[k]) }))),
+          el("td", { class: "num", "data-col": k, text: count(p.agents[k]) })),
+        el("td", { class: "num", "data-col": "in_queue", text: count(p.in_queue) }),
+        el("td", { class: "num age", "data-age": p.oldest_contact_age_seconds ?? "" })),
     ),
   );
   drawBoard();
@@ -492,6 +498,7 @@ function drawHistorical(report) {
     ["Queued", (r) => count(r.contacts_queued), "queued", true],
     ["Handled", (r) => count(r.contacts_handled), "handled", true],
     ["Abandoned", (r) => count(r.contacts_abandoned), "abandoned", true],
+    ["Transferred out", (r) => count(r.contacts_transferred_out), "transferred-out", true],
     ["Avg handle time", (r) => duration(r.average_handle_time), "aht", true],
     ["Avg talk", (r) => duration(r.average_talk_time), "talk", true],
     ["Avg hold", (r) => duration(r.average_hold_time), "hold", true],
