@@ -149,6 +149,45 @@ const NOT_CUSTOM: [&str; 7] = [
     "Rejected",
 ];
 
+/// How a contact left (or is still in) Switchboard, as the historical
+/// metrics and the Prometheus counters count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An agent was connected.
+    Handled,
+    /// Queued, no agent, ended without being transferred on.
+    Abandoned,
+    /// Queued, no agent, sent to another queue or an external number.
+    TransferredOut,
+    /// Never queued: the flow ended it (or transferred it straight out).
+    EndedInFlow,
+    /// Not ended yet.
+    Live,
+}
+
+impl Outcome {
+    pub fn of(r: &ContactRecord) -> Outcome {
+        let transferred = r.next_contact_id.is_some() || r.transfer_completed_timestamp.is_some();
+        match (&r.agent, &r.queue, r.state == "ENDED") {
+            (Some(_), _, _) => Outcome::Handled,
+            (None, _, false) => Outcome::Live,
+            (None, Some(_), true) if transferred => Outcome::TransferredOut,
+            (None, Some(_), true) => Outcome::Abandoned,
+            (None, None, true) => Outcome::EndedInFlow,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Handled => "handled",
+            Outcome::Abandoned => "abandoned",
+            Outcome::TransferredOut => "transferred_out",
+            Outcome::EndedInFlow => "ended_in_flow",
+            Outcome::Live => "live",
+        }
+    }
+}
+
 /// Computes the rows, ordered by interval then group.
 pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -> Vec<Row> {
     let from = q.from.timestamp_millis();
@@ -204,8 +243,8 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
         a.name = name;
         let Some(queue) = &r.queue else { continue };
         a.queued += 1;
-        match &r.agent {
-            Some(agent) => {
+        match (Outcome::of(r), &r.agent) {
+            (Outcome::Handled, Some(agent)) => {
                 a.handled += 1;
                 let acw = agent.after_contact_work_duration_seconds.unwrap_or(0.0);
                 a.talk.push(agent.talk_duration_seconds);
@@ -221,12 +260,8 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                 });
                 a.answer.push(waited);
             }
-            None if r.state == "ENDED"
-                && (r.next_contact_id.is_some() || r.transfer_completed_timestamp.is_some()) =>
-            {
-                a.transferred_out += 1;
-            }
-            None if r.state == "ENDED" => {
+            (Outcome::TransferredOut, _) => a.transferred_out += 1,
+            (Outcome::Abandoned, _) => {
                 a.abandoned += 1;
                 if let Some(end) = r.disconnect_timestamp {
                     a.abandon.push(
@@ -234,7 +269,7 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                     );
                 }
             }
-            None => {}
+            _ => {}
         }
     }
     if matches!(q.group_by, GroupBy::Agent | GroupBy::RoutingProfile) {

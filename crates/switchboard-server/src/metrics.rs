@@ -2,7 +2,8 @@
 //! the `prometheus-client` crate).
 //!
 //! Two kinds: counters kept as things happen (HTTP requests and their
-//! durations, here; SIP and RTP counters in the voice shell), and gauges
+//! durations; contacts started and ended by outcome; queue waits, call
+//! set-up and routing latencies; SIP and RTP counters in the voice shell), and gauges
 //! read at scrape time from the router and the chat hub (contacts by
 //! stage, queue sizes and oldest contact, agents by state). Each scrape
 //! builds a fresh registry so the gauges are never stale; the counters
@@ -44,11 +45,44 @@ fn latency_histogram() -> Histogram {
 
 type Latencies = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
-/// The counters kept as requests happen. Cheap to clone.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StartLabels {
+    channel: String,
+    initiation_method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndLabels {
+    channel: String,
+    /// handled, abandoned, transferred_out or ended_in_flow.
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: String,
+}
+
+/// 10 us to about 0.3 s: the router answers in microseconds.
+pub(crate) fn routing_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_01, 2.0, 15))
+}
+
+/// 1 s to about 68 min.
+fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 13))
+}
+
+/// The counters kept as things happen (requests, contacts, latencies).
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
     requests: Family<HttpLabels, Counter>,
     latency: Latencies,
+    contacts_started: Family<StartLabels, Counter>,
+    contacts_ended: Family<EndLabels, Counter>,
+    queue_wait: Family<ChannelLabels, Histogram, fn() -> Histogram>,
+    call_setup: Histogram,
 }
 
 impl Default for Metrics {
@@ -56,7 +90,54 @@ impl Default for Metrics {
         Metrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
+            contacts_started: Family::default(),
+            contacts_ended: Family::default(),
+            queue_wait: Family::new_with_constructor(wait_histogram),
+            call_setup: latency_histogram(),
         }
+    }
+}
+
+impl Metrics {
+    /// A contact began (`VOICE`/`CHAT`, `INBOUND`/`OUTBOUND`/`TRANSFER`/`API`).
+    pub fn contact_started(&self, channel: &str, initiation_method: &str) {
+        self.contacts_started
+            .get_or_create(&StartLabels {
+                channel: channel.to_lowercase(),
+                initiation_method: initiation_method.to_lowercase(),
+            })
+            .inc();
+    }
+
+    /// A contact's final record: counts how it ended, and how long a
+    /// handled contact waited in its queue.
+    pub fn contact_ended(&self, record: &switchboard_model::ContactRecord) {
+        use switchboard_reports::historical::Outcome;
+        let outcome = Outcome::of(record);
+        if outcome == Outcome::Live {
+            return;
+        }
+        let channel = record.channel.to_lowercase();
+        self.contacts_ended
+            .get_or_create(&EndLabels {
+                channel: channel.clone(),
+                outcome: outcome.as_str().into(),
+            })
+            .inc();
+        if let (Outcome::Handled, Some(q)) = (outcome, &record.queue) {
+            if record.initiation_method != "OUTBOUND" {
+                if let Some(waited) = q.duration_seconds {
+                    self.queue_wait
+                        .get_or_create(&ChannelLabels { channel })
+                        .observe(waited);
+                }
+            }
+        }
+    }
+
+    /// An inbound call was answered this long after its INVITE arrived.
+    pub fn call_set_up(&self, seconds: f64) {
+        self.call_setup.observe(seconds);
     }
 }
 
@@ -119,6 +200,31 @@ pub async fn registry(app: &AppState) -> Registry {
         "http_request_duration_seconds",
         "HTTP request duration by method and route",
         app.metrics.latency.clone(),
+    );
+    r.register(
+        "contacts_started",
+        "Contacts begun, by channel and initiation method",
+        app.metrics.contacts_started.clone(),
+    );
+    r.register(
+        "contacts_ended",
+        "Contacts ended, by channel and outcome (handled, abandoned, transferred_out, ended_in_flow)",
+        app.metrics.contacts_ended.clone(),
+    );
+    r.register(
+        "queue_wait_seconds",
+        "Time handled contacts waited in queue before an agent was connected",
+        app.metrics.queue_wait.clone(),
+    );
+    r.register(
+        "sip_call_setup_seconds",
+        "Time from an inbound INVITE to its 200 OK",
+        app.metrics.call_setup.clone(),
+    );
+    r.register(
+        "routing_event_seconds",
+        "Time the router took to answer one event, from the shell's side",
+        app.routing.latency(),
     );
     let contacts = Family::<StageLabels, Gauge>::default();
     for c in app.routing.contacts().await {

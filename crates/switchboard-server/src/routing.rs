@@ -266,18 +266,28 @@ enum Command {
 pub struct RoutingHandle {
     tx: mpsc::Sender<Command>,
     updates: broadcast::Sender<RoutingUpdate>,
+    /// How long each event takes, from here (for `/metrics`).
+    latency: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl RoutingHandle {
     /// Applies an event; returns what it caused (also sent on the bus).
     pub async fn send(&self, event: RoutingEvent) -> Result<Vec<RoutingUpdate>, String> {
         event.check()?;
+        let started = std::time::Instant::now();
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Command::Event(event, tx))
             .await
             .map_err(|_| "the router stopped".to_string())?;
-        rx.await.map_err(|_| "the router stopped".to_string())?
+        let answer = rx.await.map_err(|_| "the router stopped".to_string())?;
+        self.latency.observe(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    /// The event latency histogram (shared, for `/metrics`).
+    pub fn latency(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.latency.clone()
     }
 
     /// Re-reads queues, routing profiles, users and statuses from the store.
@@ -431,7 +441,11 @@ pub async fn start_with(
     service.reload(now_ms()).await?;
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(service.run(rx));
-    Ok(RoutingHandle { tx, updates })
+    Ok(RoutingHandle {
+        tx,
+        updates,
+        latency: crate::metrics::routing_histogram(),
+    })
 }
 
 impl Service {

@@ -301,6 +301,10 @@ impl Call {
             state: "IN_FLOW".into(),
             ..Default::default()
         };
+        voice
+            .app()
+            .metrics
+            .contact_started(&ctr.channel, &ctr.initiation_method);
         let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_records(voice.clone(), ctr_rx));
         let contact = ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
@@ -1789,6 +1793,7 @@ impl Call {
         self.ctr.disconnect_reason = Some("AGENT_DISCONNECT".into());
         self.ctr.state = "ENDED".into();
         self.save();
+        self.voice.app().metrics.contact_ended(&self.ctr);
         // The caller goes on as the next contact, waiting in the queue.
         let previous = std::mem::replace(&mut self.contact_id, next.clone());
         self.voice.switch_id(&previous, &next);
@@ -1811,6 +1816,10 @@ impl Call {
             state: "QUEUED".into(),
             ..Default::default()
         };
+        self.voice
+            .app()
+            .metrics
+            .contact_started(&self.ctr.channel, "TRANSFER");
         self.contact.contact_id = next;
         self.contact.initiation_method = "TRANSFER".into();
         self.phase = Phase::Queued;
@@ -1992,6 +2001,7 @@ impl Call {
         self.ctr.disconnect_timestamp = Some(ended);
         self.ctr.state = "ENDED".into();
         self.save();
+        self.voice.app().metrics.contact_ended(&self.ctr);
         self.voice.forget(&self.contact_id, &self.customer_call_id);
         info!(contact = %self.contact_id, reason = ?self.ctr.disconnect_reason, "call ended");
     }

@@ -301,4 +301,7 @@ async fn never_connected(
     if let Err(e) = voice.app().store.put_contact(&record).await {
         warn!(%contact, "contact record not written: {e}");
     }
+    let metrics = &voice.app().metrics;
+    metrics.contact_started(&record.channel, &record.initiation_method);
+    metrics.contact_ended(&record);
 }

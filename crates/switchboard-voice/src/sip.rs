@@ -472,6 +472,7 @@ impl Voice {
     }
 
     async fn inbound_call(&self, mut tx: Transaction, source: SocketAddr) {
+        let invited = std::time::Instant::now();
         let trunks = match self.app().store.list::<SipTrunk>().await {
             Ok(t) => t,
             Err(e) => {
@@ -604,6 +605,9 @@ impl Voice {
             warn!("answer not sent: {e}");
         }
         VoiceStats::add(&self.inner.stats.calls_answered, 1);
+        self.app()
+            .metrics
+            .call_set_up(invited.elapsed().as_secs_f64());
         info!(contact = %contact_id, from = %caller, to = %number.0, "call answered");
         let customer_dialog = dialog.clone();
         let task = tokio::spawn(Call::run(
@@ -670,6 +674,7 @@ impl Voice {
             record.disconnect_timestamp = Some(chrono::Utc::now());
             record.disconnect_reason = Some("SYSTEM_ERROR".into());
             let _ = self.app().store.put_contact(&record).await;
+            self.app().metrics.contact_ended(&record);
         }
     }
 }
@@ -735,6 +740,7 @@ async fn recover_lost_calls(voice: &Voice) {
             if let Err(e) = app.store.put_contact(&record).await {
                 warn!(contact = %c.contact, "recovery: {e}");
             }
+            app.metrics.contact_ended(&record);
         }
         if let (Some(agent), "connected" | "after_contact_work") = (&c.agent, c.stage) {
             // Ending a connected contact just put its agent in after-contact

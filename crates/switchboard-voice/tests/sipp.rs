@@ -200,6 +200,33 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
         "404 twice (UDP, TCP) and 403"
     );
     assert_eq!(VoiceStats::get(&stats.calls_answered), 2);
+    // Prometheus counts both contacts, how each ended, and their set-up.
+    let metrics = rig
+        .http
+        .get(format!("{}/metrics", rig.origin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "switchboard_contacts_started_total{channel=\"voice\",initiation_method=\"inbound\"} 2",
+        "switchboard_contacts_ended_total{channel=\"voice\",outcome=\"abandoned\"} 1",
+        "switchboard_contacts_ended_total{channel=\"voice\",outcome=\"ended_in_flow\"} 1",
+        "switchboard_sip_call_setup_seconds_count 2",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+    let routed = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_routing_event_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        routed >= 2,
+        "the enqueue and the abandon were routed: {routed}"
+    );
     // The router holds nothing for the abandoned call.
     let queues = rig.call("GET", "/routing/queues", None, None).await;
     assert!(
@@ -352,6 +379,32 @@ async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
     let record = rig.ended(1).await.remove(0);
     assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
     assert_eq!(record["recording"]["status"], "AVAILABLE");
+    // The agent's leg went out on the trunk: the record says where, and the
+    // contact is metered for it as an outbound call (unrated by default).
+    assert_eq!(record["agent"]["external_number"], "+447911123456");
+    assert_eq!(
+        record["agent"]["routing_profile"]["name"],
+        "Basic Routing Profile"
+    );
+    let id = record["id"].as_str().unwrap();
+    let cost = rig
+        .call("GET", &format!("/contacts/{id}/cost"), None, None)
+        .await;
+    let legs = cost["usage"]["legs"].as_array().unwrap();
+    let out = legs
+        .iter()
+        .find(|l| l["direction"] == "OUTBOUND")
+        .unwrap_or_else(|| panic!("no outbound leg: {cost:#}"));
+    assert_eq!(out["number"], "+447911123456");
+    assert!(out["minutes"].as_f64().unwrap() > 0.0, "{cost:#}");
+    assert!(
+        cost["cost"]["unrated"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u.as_str().unwrap().starts_with("outbound minutes")),
+        "{cost:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,6 +497,23 @@ async fn the_flow_transfers_a_caller_to_an_external_number() {
     );
     assert_eq!(record["disconnect_reason"], "THIRD_PARTY_DISCONNECT");
     assert!(record["agent"].is_null() && record["queue"].is_null());
+    // The third party's leg is metered from their answer (about 2 s).
+    assert!(
+        record["transfer_completed_timestamp"].is_string(),
+        "{record:#}"
+    );
+    let id = record["id"].as_str().unwrap();
+    let cost = rig
+        .call("GET", &format!("/contacts/{id}/cost"), None, None)
+        .await;
+    let legs = cost["usage"]["legs"].as_array().unwrap();
+    let third = legs
+        .iter()
+        .find(|l| l["direction"] == "OUTBOUND")
+        .unwrap_or_else(|| panic!("no third-party leg: {cost:#}"));
+    assert_eq!(third["number"], "+447911123456");
+    let seconds = third["minutes"].as_f64().unwrap() * 60.0;
+    assert!((1.0..4.0).contains(&seconds), "third party {seconds} s");
     let path: Vec<&str> = record["flow_path"]
         .as_array()
         .unwrap()

@@ -251,6 +251,8 @@ impl Chat {
             state: "IN_FLOW".into(),
             ..Default::default()
         };
+        app.metrics
+            .contact_started(&ctr.channel, &ctr.initiation_method);
         let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_records(app.clone(), ctr_rx));
         let settings = hub.settings().clone();
@@ -1016,6 +1018,8 @@ impl Chat {
         self.ctr.transcript = Some(self.store_transcript(ended).await);
         self.save();
         self.index_words();
+        self.app.metrics.contact_ended(&self.ctr);
+        self.app.metrics.contact_started("CHAT", "TRANSFER");
         let now = Utc::now();
         self.ctr = ContactRecord {
             id: next.clone(),
@@ -1128,6 +1132,7 @@ impl Chat {
         info!(contact = %self.contact_id, reason, "chat ended");
         self.save();
         self.index_words();
+        self.app.metrics.contact_ended(&self.ctr);
     }
 
     /// Makes the chat findable by its words in contact search, once its
