@@ -63,7 +63,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("SipTrunks.Edit", "Edit SIP trunks (addresses, proxy, credentials)"),
     ("SipTrunks.Delete", "Delete SIP trunks"),
     ("ContactSearch.View", "Search contacts and see contact records"),
-    ("ListenCallRecordings", "Play call recordings"),
+    ("ListenCallRecordings", "Play call recordings and read chat transcripts (recorded conversations)"),
     ("DownloadCallRecordings", "Download call recordings"),
     ("AccessMetrics.RealTimeMetrics.Access", "See real-time metrics"),
     ("AccessMetrics.HistoricalMetrics.Access", "See historical metrics"),

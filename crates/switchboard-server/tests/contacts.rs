@@ -166,6 +166,57 @@ async fn recordings_are_served_to_listeners_and_every_download_is_audited() {
             "{b}"
         );
 
+        // A chat's transcript is a recorded conversation too: contact
+        // search alone shows the record but not the words.
+        let mut chat = record("c10", 32, Some("a-1"), Some("q-sales"));
+        chat.channel = "CHAT".into();
+        let words = br#"{"ContactId":"c10","Transcript":[]}"#.to_vec();
+        app.blobs
+            .put("transcripts/c10.json", words.clone().into())
+            .await
+            .unwrap();
+        chat.transcript = Some(switchboard_model::contact_record::TranscriptInfo {
+            location: "transcripts/c10.json".into(),
+            message_count: 0,
+            status: "AVAILABLE".into(),
+            status_reason: None,
+        });
+        app.store.put_contact(&chat).await.unwrap();
+        let searcher_profile = app
+            .post(
+                "/api/v1/security-profiles",
+                &app.admin,
+                serde_json::json!({"name": "Searchers", "permissions": ["ContactSearch.View"]}),
+            )
+            .await;
+        assert_eq!(
+            searcher_profile.status,
+            StatusCode::CREATED,
+            "{}",
+            searcher_profile.body
+        );
+        let searcher = app.user_with("searcher", "Searchers").await;
+        assert_eq!(
+            app.get("/api/v1/contacts/c10", &searcher).await.status,
+            StatusCode::OK
+        );
+        let refused = app.get("/api/v1/contacts/c10/transcript", &searcher).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{b}");
+        assert!(
+            refused.body.to_string().contains("ListenCallRecordings"),
+            "{b}: {}",
+            refused.body
+        );
+        let read = app.get("/api/v1/contacts/c10/transcript", &analyst).await;
+        assert_eq!(read.status, StatusCode::OK, "{b}: {}", read.body);
+        assert_eq!(read.bytes, words);
+        let audit = app.get("/api/v1/audit-log?object_id=c10", &app.admin).await;
+        assert_eq!(
+            audit.body["items"][0]["action"], "transcript_view",
+            "{b}: {}",
+            audit.body
+        );
+
         let audit = app.get("/api/v1/audit-log?object_id=c9", &app.admin).await;
         let actions: Vec<(&str, &str)> = audit.body["items"]
             .as_array()

@@ -16,6 +16,8 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::AppState;
 
 const SEARCH: &str = "ContactSearch.View";
+/// Call recordings and chat transcripts (Connect's "Recorded conversations").
+const RECORDED_CONVERSATIONS: &str = "ListenCallRecordings";
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -256,7 +258,10 @@ pub async fn recording(
 }
 
 /// A chat's transcript (Connect's JSON), as stored when the chat ended.
-/// Every read is written to the audit log.
+/// A transcript is the chat's recorded conversation: as in Amazon Connect,
+/// reading it takes the recorded-conversations permission
+/// (`ListenCallRecordings`) as well as contact search. Every read is
+/// written to the audit log.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/transcript", tag = "Contacts",
     responses((status = 200, content_type = "application/json"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
     security(("bearer" = [])))]
@@ -266,6 +271,7 @@ pub async fn transcript(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     who.require(SEARCH)?;
+    who.require(RECORDED_CONVERSATIONS)?;
     let contact = find(&app, &id).await?;
     let location = contact
         .transcript

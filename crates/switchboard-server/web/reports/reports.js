@@ -817,10 +817,17 @@ async function openContact(id) {
   if (run !== reports.runs.contact) return;
   drawRecord(record);
   const problems = [];
+  // Recordings and transcripts are recorded conversations: shown only to
+  // profiles that may hear them, and said so to the others.
+  const mayListen = reports.me?.permissions.includes("ListenCallRecordings");
+  const recorded = ["recording", "transcript"].filter((k) => record[k]?.status === "AVAILABLE");
+  if (recorded.length && !mayListen) {
+    problems.push(`The ${recorded.join(" and ")} need the ListenCallRecordings permission`);
+  }
   await Promise.all([
     drawCost(id, run).catch((e) => problems.push(`Cost: ${e.message}`)),
-    record.recording?.status === "AVAILABLE" ? drawRecording(id, run).catch((e) => problems.push(`Recording: ${e.message}`)) : null,
-    record.transcript?.status === "AVAILABLE" ? drawTranscript(id, run).catch((e) => problems.push(`Transcript: ${e.message}`)) : null,
+    mayListen && record.recording?.status === "AVAILABLE" ? drawRecording(id, run).catch((e) => problems.push(`Recording: ${e.message}`)) : null,
+    mayListen && record.transcript?.status === "AVAILABLE" ? drawTranscript(id, run).catch((e) => problems.push(`Transcript: ${e.message}`)) : null,
   ]);
   if (run !== reports.runs.contact) return;
   $("contact-error").textContent = problems.join(" · ");
