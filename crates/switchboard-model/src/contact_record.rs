@@ -38,10 +38,14 @@ pub struct ContactRecord {
     /// Where the flow or the agent transferred the customer (an external number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferred_to_endpoint: Option<Endpoint>,
-    /// When that number answered: the third party's leg runs from here to
-    /// the disconnect (metered as an outbound leg).
+    /// When that number answered: the third party's leg (metered as an
+    /// outbound call) runs from here to their hang-up or the disconnect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_completed_timestamp: Option<DateTime<Utc>>,
+    /// When that number hung up, if the flow went on after it (otherwise
+    /// its leg ends with the contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party_disconnect_timestamp: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_id: Option<String>,
     /// The actions the contact went through, in order, with the branch taken.

@@ -161,14 +161,26 @@ pub enum Outcome {
     TransferredOut,
     /// Never queued: the flow ended it (or transferred it straight out).
     EndedInFlow,
+    /// An agent's outbound call the called party never answered.
+    NotConnected,
     /// Not ended yet.
     Live,
 }
 
 impl Outcome {
     pub fn of(r: &ContactRecord) -> Outcome {
-        let transferred = r.next_contact_id.is_some() || r.transfer_completed_timestamp.is_some();
+        // Sent on from the queue: to another queue, or to a number that
+        // answered after the contact queued (a flow's transfer before
+        // queuing that came back to the flow does not count).
+        let transferred = r.next_contact_id.is_some()
+            || matches!(
+                (&r.queue, r.transfer_completed_timestamp),
+                (Some(q), Some(t)) if t >= q.enqueue_timestamp
+            );
+        let dialled_unanswered =
+            r.initiation_method == "OUTBOUND" && r.connected_to_system_timestamp.is_none();
         match (&r.agent, &r.queue, r.state == "ENDED") {
+            (Some(_), _, true) if dialled_unanswered => Outcome::NotConnected,
             (Some(_), _, _) => Outcome::Handled,
             (None, _, false) => Outcome::Live,
             (None, Some(_), true) if transferred => Outcome::TransferredOut,
@@ -183,6 +195,7 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::TransferredOut => "transferred_out",
             Outcome::EndedInFlow => "ended_in_flow",
+            Outcome::NotConnected => "not_connected",
             Outcome::Live => "live",
         }
     }
@@ -242,8 +255,13 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
         let a = acc.entry((bucket(counted_at), group)).or_default();
         a.name = name;
         let Some(queue) = &r.queue else { continue };
+        let outcome = Outcome::of(r);
+        // An unanswered outbound call never waited for anyone.
+        if outcome == Outcome::NotConnected {
+            continue;
+        }
         a.queued += 1;
-        match (Outcome::of(r), &r.agent) {
+        match (outcome, &r.agent) {
             (Outcome::Handled, Some(agent)) => {
                 a.handled += 1;
                 let acw = agent.after_contact_work_duration_seconds.unwrap_or(0.0);

@@ -165,12 +165,12 @@ pub fn snapshot(
     profiles: &[ProfileServes],
 ) -> Snapshot {
     let mut agents = AgentCounts::default();
-    let mut per_profile: BTreeMap<&str, AgentCounts> = BTreeMap::new();
+    let mut per_profile: BTreeMap<String, AgentCounts> = BTreeMap::new();
     for a in &mut board {
         a.seconds_in_state = a.since.map(|s| (at - s).num_seconds().max(0) as u64);
         agents.add(&a.state);
         per_profile
-            .entry(a.routing_profile_id.as_str())
+            .entry(a.routing_profile_id.clone())
             .or_default()
             .add(&a.state);
     }
@@ -192,7 +192,7 @@ pub fn snapshot(
     }
     let mut by_routing_profile = Vec::new();
     for p in profiles {
-        let counts = per_profile.get(p.id.as_str()).cloned().unwrap_or_default();
+        let counts = per_profile.get(&p.id).cloned().unwrap_or_default();
         let mut row = ProfileNow {
             routing_profile: p.id.clone(),
             name: p.name.clone(),
@@ -220,6 +220,22 @@ pub fn snapshot(
             }
         }
         by_routing_profile.push(row);
+    }
+    // Agents whose profile the shell did not list (deleted meanwhile) still count.
+    for (id, counts) in &per_profile {
+        if !profiles.iter().any(|p| p.id == *id) {
+            let name = board
+                .iter()
+                .find(|a| a.routing_profile_id == *id)
+                .map_or_else(|| id.clone(), |a| a.routing_profile.clone());
+            by_routing_profile.push(ProfileNow {
+                routing_profile: id.clone(),
+                name,
+                agents: counts.clone(),
+                in_queue: 0,
+                oldest_contact_age_seconds: None,
+            });
+        }
     }
     by_routing_profile.sort_by(|a, b| a.name.cmp(&b.name));
     let mut by_queue: Vec<QueueSummary> = by_queue.into_values().collect();

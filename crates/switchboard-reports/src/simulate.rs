@@ -134,12 +134,67 @@ struct Live {
 /// The simulation gives up after this many steps (a scenario that loops).
 const MAX_STEPS: usize = 10_000_000;
 
-/// Plays `s` to its end.
-pub fn run(s: &Scenario) -> Result<Outcome, String> {
-    let start_ms = s.start.timestamp_millis();
-    if start_ms < 0 {
-        return Err("the scenario must start after 1970".into());
+/// The longest stretch a scenario may script, so no time overflows.
+const MAX_SECONDS: i64 = 10 * 366 * 86_400;
+
+/// Every scripted time and duration within bounds, or the first that is not.
+fn check(s: &Scenario) -> Result<(), String> {
+    let year = chrono::Datelike::year(&s.start);
+    if !(1970..=9000).contains(&year) {
+        return Err(format!("start: must be between 1970 and 9000, got {year}"));
     }
+    let within = |field: String, v: i64| {
+        if (0..=MAX_SECONDS).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{field}: must be 0 to {MAX_SECONDS} seconds, got {v}"
+            ))
+        }
+    };
+    let unsigned = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    within(
+        "offer_timeout_seconds".into(),
+        unsigned(s.offer_timeout_seconds),
+    )?;
+    for (i, a) in s.agents.iter().enumerate() {
+        within(
+            format!("agents[{i}].after_contact_work_seconds"),
+            unsigned(a.after_contact_work_seconds),
+        )?;
+        if let Some(v) = a.answer_after {
+            within(format!("agents[{i}].answer_after"), unsigned(v))?;
+        }
+        for (j, (when, _)) in a.statuses.iter().enumerate() {
+            within(format!("agents[{i}].statuses[{j}]"), *when)?;
+        }
+    }
+    for (i, c) in s.contacts.iter().enumerate() {
+        within(format!("contacts[{i}].arrives"), c.arrives)?;
+        within(
+            format!("contacts[{i}].talk_seconds"),
+            unsigned(c.talk_seconds),
+        )?;
+        within(
+            format!("contacts[{i}].hold_seconds"),
+            unsigned(c.hold_seconds),
+        )?;
+        if let Some(v) = c.gives_up_after {
+            within(format!("contacts[{i}].gives_up_after"), v)?;
+        }
+        if let Some(v) = c.transferred_out_after {
+            within(format!("contacts[{i}].transferred_out_after"), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Plays `s` to its end: until nothing is scheduled and the router has no
+/// timer due. A contact nobody takes and whose customer never gives up is
+/// still `QUEUED` then.
+pub fn run(s: &Scenario) -> Result<Outcome, String> {
+    check(s)?;
+    let start_ms = s.start.timestamp_millis();
     let at = |ms: Millis| {
         Utc.timestamp_millis_opt(ms as i64)
             .single()
@@ -272,7 +327,9 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
         let next_action = timers.peek().map(|Reverse((when, _, _))| *when);
         let (now, action) = match (next_action, router.next_wake()) {
             (None, None) => break,
-            (Some(a), Some(w)) if w < a => (w, None),
+            // The router's due timers (offer timeouts) go before the
+            // script's actions at the same moment, as they would live.
+            (Some(a), Some(w)) if w <= a => (w, None),
             (None, Some(w)) => (w, None),
             _ => {
                 let Some(Reverse((when, _, action))) = timers.pop() else {
@@ -406,7 +463,11 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
         match router.handle(now, event, &mut out) {
             Ok(()) => {}
             // The agent accepted just as the offer was withdrawn: as live.
-            Err(EventError::WrongStage(_) | EventError::UnknownContact(_)) => {}
+            Err(
+                EventError::WrongStage(_)
+                | EventError::UnknownContact(_)
+                | EventError::NotOffered(..),
+            ) => {}
             Err(e) => return Err(format!("at {}: {e:?}", at(now))),
         }
         for effect in out.drain(..) {

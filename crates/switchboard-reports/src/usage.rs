@@ -272,9 +272,11 @@ pub fn usage_of(
         &record.transferred_to_endpoint,
         record.transfer_completed_timestamp,
     ) {
-        usage
-            .legs
-            .push(outbound_leg(&to.address, minutes_between(answered, end)));
+        let hung_up = record.third_party_disconnect_timestamp.unwrap_or(end);
+        usage.legs.push(outbound_leg(
+            &to.address,
+            minutes_between(answered, hung_up),
+        ));
     }
     if let Some(agent) = &record.agent {
         if let Some(number) = &agent.external_number {

@@ -174,6 +174,52 @@ fn usage_without_a_rate_is_reported_not_free_and_chats_count_messages() {
 }
 
 #[test]
+fn a_third_party_leg_ends_when_they_hang_up_and_outcomes_say_how_contacts_left() {
+    use switchboard_model::contact_record::{AgentInfo, QueueInfo};
+    use switchboard_reports::historical::Outcome;
+    // The flow sends the caller to a number at 60 s; it hangs up at 120 s
+    // and the flow goes on (queues the caller, who gives up at 300 s).
+    let mut call = inbound_call("t", 0, 300);
+    call.transferred_to_endpoint = Some(Endpoint {
+        kind: "TELEPHONE_NUMBER".into(),
+        address: "+442079460999".into(),
+    });
+    call.transfer_completed_timestamp = Some(at(60));
+    call.third_party_disconnect_timestamp = Some(at(120));
+    let u = usage::usage_of(&call, &numbers(), Utc::now());
+    let legs: Vec<_> = u.legs.iter().map(|l| (l.direction, l.minutes)).collect();
+    assert_eq!(
+        legs,
+        [
+            (usage::Direction::Inbound, 5.0),
+            (usage::Direction::Outbound, 1.0)
+        ]
+    );
+    assert_eq!(Outcome::of(&call), Outcome::EndedInFlow);
+    call.queue = Some(QueueInfo {
+        id: "q".into(),
+        name: "Q".into(),
+        enqueue_timestamp: at(130),
+        ..Default::default()
+    });
+    // The transfer came before it queued: the caller abandoned the queue.
+    assert_eq!(Outcome::of(&call), Outcome::Abandoned);
+    call.transfer_completed_timestamp = Some(at(200));
+    assert_eq!(Outcome::of(&call), Outcome::TransferredOut);
+    // An agent's outbound call nobody answered is not handled.
+    let mut dialled = inbound_call("o", 0, 30);
+    dialled.initiation_method = "OUTBOUND".into();
+    dialled.connected_to_system_timestamp = None;
+    dialled.agent = Some(AgentInfo::default());
+    assert_eq!(Outcome::of(&dialled), Outcome::NotConnected);
+    dialled.connected_to_system_timestamp = Some(at(0));
+    assert_eq!(Outcome::of(&dialled), Outcome::Handled);
+    dialled.state = "CONNECTED".into();
+    dialled.agent = None;
+    assert_eq!(Outcome::of(&dialled), Outcome::Live);
+}
+
+#[test]
 fn a_released_number_is_billed_for_the_days_it_was_held_once_each() {
     let mut n = numbers();
     let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
@@ -507,6 +553,8 @@ fn real_time_counts_put_each_agent_in_one_bucket() {
         agent("e", "Support", "Lunch"),
         agent("f", "Support", "Missed"),
         agent("g", "Support", "Offline"),
+        // A profile the shell no longer lists.
+        agent("h", "Gone", "Available"),
     ];
     let queue = |name: &str, channel: &str, n, oldest| QueueNow {
         queue: format!("q-{name}"),
@@ -552,18 +600,20 @@ fn real_time_counts_put_each_agent_in_one_bucket() {
             c.on_contact,
             c.after_contact_work
         ),
-        (6, 5, 1, 2, 1)
+        (7, 6, 2, 2, 1)
     );
     assert_eq!((c.non_productive, c.error, c.offline), (1, 1, 1));
     assert_eq!(
         (s.contacts_in_queue, s.oldest_contact_age_seconds),
         (6, Some(75))
     );
+    let gone = &s.by_routing_profile[0];
+    assert_eq!((gone.name.as_str(), gone.agents.available), ("Gone", 1));
     assert_eq!(s.board[0].seconds_in_state, Some(90));
 
     // Per routing profile: its agents, and what waits in what it takes.
-    let sales = &s.by_routing_profile[0];
-    let support = &s.by_routing_profile[1];
+    let sales = &s.by_routing_profile[1];
+    let support = &s.by_routing_profile[2];
     assert_eq!(
         (sales.name.as_str(), support.name.as_str()),
         ("Sales", "Support")
@@ -599,4 +649,54 @@ fn real_time_counts_put_each_agent_in_one_bucket() {
         ),
         (6, 5, 1)
     );
+}
+
+#[test]
+fn the_simulator_misses_an_offer_answered_as_it_times_out_and_refuses_bad_times() {
+    let mut scenario = Scenario {
+        start: t0(),
+        queues: vec![SimQueue {
+            id: "q".into(),
+            name: "Q".into(),
+        }],
+        profiles: vec![SimProfile {
+            id: "p".into(),
+            name: "P".into(),
+            queues: vec![0],
+            chat_slots: 1,
+        }],
+        agents: vec![SimAgent {
+            id: "a".into(),
+            username: "slow".into(),
+            profile: 0,
+            // Accepts exactly when the offer times out: the router's
+            // timeout goes first, as live, and the offer is missed.
+            answer_after: Some(20),
+            after_contact_work_seconds: 0,
+            statuses: vec![(0, SimStatus::Available)],
+        }],
+        contacts: vec![SimContact {
+            id: "c".into(),
+            channel: Channel::Voice,
+            queue: 0,
+            arrives: 10,
+            gives_up_after: Some(60),
+            transferred_out_after: None,
+            talk_seconds: 30,
+            hold_seconds: 0,
+        }],
+        offer_timeout_seconds: 20,
+        system_number: NUMBER.into(),
+    };
+    let out = simulate::run(&scenario).unwrap();
+    let r = &out.records[0];
+    assert!(r.agent.is_none(), "{r:?}");
+    assert_eq!(r.disconnect_timestamp, Some(at(70)));
+    assert!(out.timelines[0]
+        .changes
+        .iter()
+        .any(|(s, at_ms)| s == "Missed" && *at_ms == at(30).timestamp_millis()));
+    scenario.contacts[0].arrives = i64::MAX;
+    let e = simulate::run(&scenario).unwrap_err();
+    assert!(e.starts_with("contacts[0].arrives:"), "{e}");
 }

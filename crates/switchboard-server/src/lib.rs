@@ -85,16 +85,26 @@ impl AppState {
             .get::<switchboard_model::User>(agent)
             .await
             .ok()??;
-        let id = user.spec.routing_profile;
+        Some(self.routing_profile_ref(&user.spec.routing_profile).await)
+    }
+
+    /// The routing profile with this id, named (its id if it is gone).
+    pub async fn routing_profile_ref(
+        &self,
+        id: &str,
+    ) -> switchboard_model::contact_record::RoutingProfileRef {
         let name = match self
             .store
-            .get::<switchboard_model::RoutingProfile>(&id)
+            .get::<switchboard_model::RoutingProfile>(id)
             .await
         {
             Ok(Some(p)) => p.spec.name,
-            _ => id.clone(),
+            _ => id.to_string(),
         };
-        Some(switchboard_model::contact_record::RoutingProfileRef { id, name })
+        switchboard_model::contact_record::RoutingProfileRef {
+            id: id.to_string(),
+            name,
+        }
     }
 }
 

@@ -63,7 +63,7 @@ struct ChannelLabels {
     channel: String,
 }
 
-/// 10 us to about 0.3 s: the router answers in microseconds.
+/// 10 us to about 0.16 s: the router answers in microseconds.
 pub(crate) fn routing_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_01, 2.0, 15))
 }

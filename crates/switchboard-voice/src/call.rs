@@ -240,6 +240,9 @@ pub struct Call {
     /// The external number the agent being rung is reached on (none for a
     /// registered desk phone or the browser), for their contact record.
     ringing_external: Option<String>,
+    /// That agent's routing profile, read when the offer came (not when the
+    /// call connects, so no store read delays the bridged audio).
+    ringing_profile: Option<switchboard_model::contact_record::RoutingProfileRef>,
 }
 
 pub struct NewCall {
@@ -337,6 +340,7 @@ impl Call {
             session_timer: new.session_seconds.map(|s| SessionTimer::new(s, 0)),
             next_announcement: None,
             ringing_external: None,
+            ringing_profile: None,
         };
         call.save();
         match (new.outbound, new.flow) {
@@ -1221,7 +1225,7 @@ impl Call {
                     self.ctr.agent = Some(AgentInfo {
                         id: a.agent.clone(),
                         username: a.username.clone(),
-                        routing_profile: self.voice.app().routing_profile_of(&a.agent).await,
+                        routing_profile: self.ringing_profile.take(),
                         external_number,
                         connected_to_agent_timestamp: at,
                         number_of_offers,
@@ -1275,6 +1279,12 @@ impl Call {
                 return;
             }
         };
+        self.ringing_profile = Some(
+            self.voice
+                .app()
+                .routing_profile_ref(&user.spec.routing_profile)
+                .await,
+        );
         if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
             self.offer_to_browser(agent, &user.spec).await;
             return;
@@ -1528,6 +1538,7 @@ impl Call {
                 address: a.username.clone(),
             });
             self.ctr.transfer_completed_timestamp = Some(at);
+            self.ctr.third_party_disconnect_timestamp = None;
             self.phase = Phase::Bridged;
             self.collector = None;
             self.playout.stop();
@@ -1904,6 +1915,7 @@ impl Call {
         if let Some(continue_flow) = self.agent.as_ref().and_then(|a| a.third_party) {
             // The third party hung up: back to the flow, which goes on or ends.
             self.drop_agent_leg(|_| true);
+            self.ctr.third_party_disconnect_timestamp = Some(now());
             self.phase = Phase::InFlow;
             self.waiting = Waiting::Nothing;
             if !continue_flow || self.session.is_none() {

@@ -174,8 +174,9 @@ async fn push(app: AppState, mut socket: WebSocket) {
         let _ = socket.send(refuse("say hello with a token first")).await;
         return;
     };
-    // Checked before every snapshot, not only at hello: a signed-out
-    // session, an expired token or a permission taken away stops the feed.
+    // Checked again every PUSH_EVERY, not only at hello: a signed-out
+    // session, an expired token or a permission taken away stops the feed
+    // within seconds (not on every push, which may come 4 times a second).
     let allowed = |app: AppState, token: String| async move {
         match Principal::authenticate(&app, &token).await {
             Ok(p) if p.permissions.has(REAL_TIME) => Ok(()),
@@ -185,10 +186,14 @@ async fn push(app: AppState, mut socket: WebSocket) {
     };
     let mut updates = app.routing.subscribe();
     let mut every = tokio::time::interval(PUSH_EVERY);
+    let mut checked: Option<tokio::time::Instant> = None;
     loop {
-        if let Err(why) = allowed(app.clone(), token.clone()).await {
-            let _ = socket.send(refuse(&why)).await;
-            break;
+        if checked.is_none_or(|at| at.elapsed() >= PUSH_EVERY) {
+            if let Err(why) = allowed(app.clone(), token.clone()).await {
+                let _ = socket.send(refuse(&why)).await;
+                break;
+            }
+            checked = Some(tokio::time::Instant::now());
         }
         let Ok(s) = snapshot(&app).await else { break };
         let frame = json!({"type": "snapshot", "snapshot": s}).to_string();

@@ -957,7 +957,10 @@ impl Chat {
         self.ctr.agent = Some(AgentInfo {
             id: agent.clone(),
             username: username.clone(),
-            routing_profile: self.app.routing_profile_of(&agent).await,
+            routing_profile: match &user {
+                Some(u) => Some(self.app.routing_profile_ref(&u.spec.routing_profile).await),
+                None => None,
+            },
             connected_to_agent_timestamp: at,
             number_of_offers: offers,
             ..Default::default()
