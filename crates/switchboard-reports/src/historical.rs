@@ -17,8 +17,9 @@
 //!   the contacts that left the queue (handled + abandoned + transferred out).
 //!
 //! By routing profile, a contact counts under the profile its agent had
-//! when connected (kept in its record); agent time counts under each
-//! agent's current profile, as state changes do not carry one.
+//! when connected (kept in its record), and agent time under the profile
+//! they had at the time (kept with each state change; older rows without
+//! one count under the agent's current profile).
 //!
 //! Agent time comes from their state changes, cut at interval edges:
 //! - time in each state;
@@ -74,6 +75,28 @@ pub struct AgentTimeline {
     pub routing_profile_name: String,
     pub state_at_start: Option<String>,
     pub changes: Vec<(String, i64)>,
+    /// When the agent's routing profile was known to change: (Unix ms,
+    /// profile id, name), oldest first, the first at or before the period's
+    /// start where known. Time before the first entry (or all of it, if
+    /// there is none) counts under `routing_profile`.
+    pub profiles: Vec<(i64, String, String)>,
+}
+
+impl AgentTimeline {
+    /// The routing profile (id, name) the agent had at `at`.
+    fn profile_at(&self, at: i64) -> (&str, &str) {
+        self.profiles
+            .iter()
+            .rev()
+            .find(|(from, _, _)| *from <= at)
+            .map_or(
+                (
+                    self.routing_profile.as_str(),
+                    self.routing_profile_name.as_str(),
+                ),
+                |(_, id, name)| (id.as_str(), name.as_str()),
+            )
+    }
 }
 
 /// What to compute.
@@ -292,10 +315,6 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
     }
     if matches!(q.group_by, GroupBy::Agent | GroupBy::RoutingProfile) {
         for t in agents {
-            let (group, name) = match q.group_by {
-                GroupBy::Agent => (t.agent.clone(), t.name.clone()),
-                _ => (t.routing_profile.clone(), t.routing_profile_name.clone()),
-            };
             // Each stretch in one state, cut at interval edges.
             let mut state = t.state_at_start.clone();
             let mut since = from;
@@ -314,10 +333,24 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
             for (s, mut start, end) in stretches {
                 while start < end {
                     let b = bucket(start);
-                    let edge = q.interval.millis().map_or(to, |step| (b + step).min(to));
+                    let mut edge = q.interval.millis().map_or(to, |step| (b + step).min(to));
+                    let (group, name) = match q.group_by {
+                        GroupBy::Agent => (t.agent.as_str(), t.name.as_str()),
+                        _ => {
+                            // Also cut where the agent moved to another profile.
+                            if let Some((next, _, _)) = t
+                                .profiles
+                                .iter()
+                                .find(|(at, _, _)| *at > start && *at < edge)
+                            {
+                                edge = *next;
+                            }
+                            t.profile_at(start)
+                        }
+                    };
                     let stop = end.min(edge);
-                    let a = acc.entry((b, group.clone())).or_default();
-                    a.name = name.clone();
+                    let a = acc.entry((b, group.to_string())).or_default();
+                    a.name = name.to_string();
                     a.has_agents = true;
                     *a.states.entry(s.clone()).or_default() += (stop - start) as f64 / 1000.0;
                     start = stop;

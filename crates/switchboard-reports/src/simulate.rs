@@ -313,6 +313,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                 routing_profile_name: p.name.clone(),
                 state_at_start: Some("Offline".into()),
                 changes: vec![],
+                profiles: vec![],
             }
         })
         .collect();

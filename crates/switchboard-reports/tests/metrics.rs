@@ -700,3 +700,53 @@ fn the_simulator_misses_an_offer_answered_as_it_times_out_and_refuses_bad_times(
     let e = simulate::run(&scenario).unwrap_err();
     assert!(e.starts_with("contacts[0].arrives:"), "{e}");
 }
+
+#[test]
+fn agent_time_counts_under_the_profile_the_agent_had_then() {
+    use switchboard_reports::historical::AgentTimeline;
+    // Available all hour; moved from Sales to Support at 9:20.
+    let t = AgentTimeline {
+        agent: "a".into(),
+        name: "ann".into(),
+        routing_profile: "rp-support".into(),
+        routing_profile_name: "Support".into(),
+        state_at_start: Some("Available".into()),
+        changes: vec![],
+        profiles: vec![
+            (
+                at(-60).timestamp_millis(),
+                "rp-sales".into(),
+                "Sales".into(),
+            ),
+            (
+                at(1200).timestamp_millis(),
+                "rp-support".into(),
+                "Support".into(),
+            ),
+        ],
+    };
+    let rows = historical::compute(
+        &hour(GroupBy::RoutingProfile, Interval::Total),
+        &[],
+        &[t.clone()],
+    );
+    let time = |name: &str| {
+        rows.iter()
+            .find(|r| r.group_name == name)
+            .map(|r| r.time_in_state["Available"])
+    };
+    assert_eq!(time("Sales"), Some(1200.0), "{rows:?}");
+    assert_eq!(time("Support"), Some(2400.0), "{rows:?}");
+    // In 15-minute intervals the 9:15-9:30 stretch splits at 9:20.
+    let rows = historical::compute(
+        &hour(GroupBy::RoutingProfile, Interval::FifteenMinutes),
+        &[],
+        &[t],
+    );
+    let second: Vec<(&str, f64)> = rows
+        .iter()
+        .filter(|r| r.interval_start == at(900))
+        .map(|r| (r.group_name.as_str(), r.time_in_state["Available"]))
+        .collect();
+    assert_eq!(second, [("Sales", 300.0), ("Support", 600.0)]);
+}

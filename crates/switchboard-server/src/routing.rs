@@ -566,9 +566,17 @@ impl Service {
     async fn persist_states(&self, updates: &[RoutingUpdate]) {
         for u in updates {
             if let RoutingUpdate::AgentState { agent, state, at } = u {
+                // The profile the router runs this agent under (0: none).
+                let profile = self
+                    .agents
+                    .get(agent)
+                    .and_then(|n| self.config.agents.get(n as usize))
+                    .map(|a| a.profile.0)
+                    .filter(|p| *p != 0)
+                    .map(|p| self.profiles.id(p));
                 if let Err(e) = self
                     .store
-                    .record_agent_state(agent, state, at.timestamp_millis())
+                    .record_agent_state(agent, state, at.timestamp_millis(), profile.as_deref())
                     .await
                 {
                     tracing::error!(error = %e, %agent, "could not record an agent state change");

@@ -167,7 +167,7 @@ async fn historical_metrics_come_from_records_and_agent_states() {
         }
         for (state, s) in [("Available", 0), ("OnContact", 10), ("Available", 130)] {
             app.store
-                .record_agent_state("agent-1", state, at(s).timestamp_millis())
+                .record_agent_state("agent-1", state, at(s).timestamp_millis(), None)
                 .await
                 .unwrap();
         }

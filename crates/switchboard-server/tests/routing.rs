@@ -196,6 +196,23 @@ async fn agents_take_status_and_contacts_through_the_router() {
             "{}",
             app.backend
         );
+        // Each with the routing profile the router ran alice under.
+        let all = app.store.all_agent_states(0, i64::MAX).await.unwrap();
+        let profile = app.get("/api/v1/routing-profiles", &app.admin).await.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Sales agents")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            all.iter()
+                .filter(|c| c.agent == alice)
+                .all(|c| c.routing_profile.as_deref() == Some(profile.as_str())),
+            "{all:?}"
+        );
 
         // Only supervisors read the board.
         assert_eq!(

@@ -66,6 +66,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit by kind",
         include_str!("../migrations/sqlite/0008_audit_by_kind.sql"),
     ),
+    (
+        9,
+        "agent state profile",
+        include_str!("../migrations/sqlite/0009_agent_state_profile.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -107,6 +112,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "audit by kind",
         include_str!("../migrations/postgres/0008_audit_by_kind.sql"),
+    ),
+    (
+        9,
+        "agent state profile",
+        include_str!("../migrations/postgres/0009_agent_state_profile.sql"),
     ),
 ];
 

@@ -33,13 +33,18 @@ impl Store {
         agent: &str,
         state: &str,
         at: i64,
+        routing_profile: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO agent_state_changes (agent_id, state, at) VALUES ($1, $2, $3)")
-            .bind(agent)
-            .bind(state)
-            .bind(at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO agent_state_changes (agent_id, state, at, routing_profile_id) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(agent)
+        .bind(state)
+        .bind(at)
+        .bind(routing_profile)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -71,9 +76,10 @@ impl Store {
         &self,
         from: i64,
         to: i64,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+    ) -> Result<Vec<AgentStateChange>, StoreError> {
         let rows = sqlx::query(
-            "SELECT agent_id, state, at FROM agent_state_changes WHERE at >= $1 AND at < $2 ORDER BY at, agent_id",
+            "SELECT agent_id, state, at, routing_profile_id FROM agent_state_changes \
+             WHERE at >= $1 AND at < $2 ORDER BY at, agent_id",
         )
         .bind(from)
         .bind(to)
@@ -81,11 +87,12 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("agent_id")?,
-                    r.try_get("state")?,
-                    r.try_get("at")?,
-                ))
+                Ok(AgentStateChange {
+                    agent: r.try_get("agent_id")?,
+                    state: r.try_get("state")?,
+                    at: r.try_get("at")?,
+                    routing_profile: r.try_get("routing_profile_id")?,
+                })
             })
             .collect()
     }
@@ -94,16 +101,35 @@ impl Store {
     pub async fn agent_states_at(
         &self,
         at: i64,
-    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    ) -> Result<std::collections::HashMap<String, AgentStateChange>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.agent_id, a.state FROM agent_state_changes a
+            "SELECT a.agent_id, a.state, a.at, a.routing_profile_id FROM agent_state_changes a
              WHERE a.at = (SELECT MAX(b.at) FROM agent_state_changes b WHERE b.agent_id = a.agent_id AND b.at < $1)",
         )
         .bind(at)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("agent_id")?, r.try_get("state")?)))
+            .map(|r| {
+                let change = AgentStateChange {
+                    agent: r.try_get("agent_id")?,
+                    state: r.try_get("state")?,
+                    at: r.try_get("at")?,
+                    routing_profile: r.try_get("routing_profile_id")?,
+                };
+                Ok((change.agent.clone(), change))
+            })
             .collect()
     }
+}
+
+/// One change of an agent's state, with the routing profile they had then
+/// (`None` in rows from before it was kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStateChange {
+    pub agent: String,
+    pub state: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub routing_profile: Option<String>,
 }

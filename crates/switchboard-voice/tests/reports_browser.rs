@@ -396,14 +396,14 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
     ] {
         rig.app
             .store
-            .record_agent_state(&c.ana, state, at(s).timestamp_millis())
+            .record_agent_state(&c.ana, state, at(s).timestamp_millis(), None)
             .await
             .unwrap();
     }
     for (state, s) in [("Available", 3600), ("OnContact", 3705), ("Offline", 4030)] {
         rig.app
             .store
-            .record_agent_state(&c.ben, state, at(s).timestamp_millis())
+            .record_agent_state(&c.ben, state, at(s).timestamp_millis(), None)
             .await
             .unwrap();
     }

@@ -290,13 +290,28 @@ async fn timelines(
     let users = app.store.list::<User>().await?;
     let profiles = profile_names(app).await?;
     let at_start = app.store.agent_states_at(from.timestamp_millis()).await?;
+    let named = |id: &str| profiles.get(id).cloned().unwrap_or_else(|| id.to_string());
     let mut changes: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    for (agent, state, at) in app
+    // Each agent's profile where a state change recorded it, kept only when it differs.
+    let mut held: HashMap<String, Vec<(i64, String, String)>> = HashMap::new();
+    let mut note_profile = |agent: &str, at: i64, profile: &Option<String>| {
+        if let Some(id) = profile {
+            let list = held.entry(agent.to_string()).or_default();
+            if list.last().is_none_or(|(_, last, _)| last != id) {
+                list.push((at, id.clone(), named(id)));
+            }
+        }
+    };
+    for c in at_start.values() {
+        note_profile(&c.agent, c.at, &c.routing_profile);
+    }
+    for c in app
         .store
         .all_agent_states(from.timestamp_millis(), to.timestamp_millis())
         .await?
     {
-        changes.entry(agent).or_default().push((state, at));
+        note_profile(&c.agent, c.at, &c.routing_profile);
+        changes.entry(c.agent).or_default().push((c.state, c.at));
     }
     let known: Vec<_> = users
         .into_iter()
@@ -305,8 +320,9 @@ async fn timelines(
     Ok(known
         .into_iter()
         .map(|u| AgentTimeline {
-            state_at_start: at_start.get(&u.id).cloned(),
+            state_at_start: at_start.get(&u.id).map(|c| c.state.clone()),
             changes: changes.remove(&u.id).unwrap_or_default(),
+            profiles: held.remove(&u.id).unwrap_or_default(),
             routing_profile_name: profiles
                 .get(&u.spec.routing_profile)
                 .cloned()
