@@ -728,7 +728,7 @@ fn agent_time_counts_under_the_profile_the_agent_had_then() {
     let rows = historical::compute(
         &hour(GroupBy::RoutingProfile, Interval::Total),
         &[],
-        &[t.clone()],
+        std::slice::from_ref(&t),
     );
     let time = |name: &str| {
         rows.iter()
