@@ -54,7 +54,7 @@ struct StartLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndLabels {
     channel: String,
-    /// handled, abandoned, transferred_out or ended_in_flow.
+    /// handled, abandoned, transferred_out, ended_in_flow or not_connected.
     outcome: String,
 }
 
@@ -181,11 +181,9 @@ struct StateLabels {
     state: String,
 }
 
-fn lower(v: impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_lowercase))
-        .unwrap_or_default()
+/// A channel as a label: `voice`, `chat`.
+fn lower(channel: impl serde::Serialize) -> String {
+    crate::api::reports::channel_name(channel).to_lowercase()
 }
 
 /// A registry with everything this crate knows; shells add theirs.
@@ -208,7 +206,7 @@ pub async fn registry(app: &AppState) -> Registry {
     );
     r.register(
         "contacts_ended",
-        "Contacts ended, by channel and outcome (handled, abandoned, transferred_out, ended_in_flow)",
+        "Contacts ended, by channel and outcome (handled, abandoned, transferred_out, ended_in_flow, not_connected)",
         app.metrics.contacts_ended.clone(),
     );
     r.register(

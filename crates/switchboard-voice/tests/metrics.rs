@@ -9,15 +9,7 @@ use common::Rig;
 async fn metrics_are_exposed_for_prometheus() {
     let rig = Rig::new().await;
     rig.call("GET", "/queues", None, None).await;
-    let text = rig
-        .http
-        .get(format!("{}/metrics", rig.origin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = rig.metrics_text().await;
     for needle in [
         "# TYPE switchboard_http_requests counter",
         "switchboard_http_requests_total{method=\"GET\",route=\"/api/v1/queues\",status=\"200\"} 1",

@@ -201,15 +201,7 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     );
     assert_eq!(VoiceStats::get(&stats.calls_answered), 2);
     // Prometheus counts both contacts, how each ended, and their set-up.
-    let metrics = rig
-        .http
-        .get(format!("{}/metrics", rig.origin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics_text().await;
     for needle in [
         "switchboard_contacts_started_total{channel=\"voice\",initiation_method=\"inbound\"} 2",
         "switchboard_contacts_ended_total{channel=\"voice\",outcome=\"abandoned\"} 1",
@@ -386,15 +378,7 @@ async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
         record["agent"]["routing_profile"]["name"],
         "Basic Routing Profile"
     );
-    let id = record["id"].as_str().unwrap();
-    let cost = rig
-        .call("GET", &format!("/contacts/{id}/cost"), None, None)
-        .await;
-    let legs = cost["usage"]["legs"].as_array().unwrap();
-    let out = legs
-        .iter()
-        .find(|l| l["direction"] == "OUTBOUND")
-        .unwrap_or_else(|| panic!("no outbound leg: {cost:#}"));
+    let (cost, out) = rig.outbound_leg(record["id"].as_str().unwrap()).await;
     assert_eq!(out["number"], "+447911123456");
     assert!(out["minutes"].as_f64().unwrap() > 0.0, "{cost:#}");
     assert!(
@@ -502,15 +486,7 @@ async fn the_flow_transfers_a_caller_to_an_external_number() {
         record["transfer_completed_timestamp"].is_string(),
         "{record:#}"
     );
-    let id = record["id"].as_str().unwrap();
-    let cost = rig
-        .call("GET", &format!("/contacts/{id}/cost"), None, None)
-        .await;
-    let legs = cost["usage"]["legs"].as_array().unwrap();
-    let third = legs
-        .iter()
-        .find(|l| l["direction"] == "OUTBOUND")
-        .unwrap_or_else(|| panic!("no third-party leg: {cost:#}"));
+    let (_, third) = rig.outbound_leg(record["id"].as_str().unwrap()).await;
     assert_eq!(third["number"], "+447911123456");
     let seconds = third["minutes"].as_f64().unwrap() * 60.0;
     assert!((1.0..4.0).contains(&seconds), "third party {seconds} s");

@@ -46,7 +46,7 @@ async fn profile_names(app: &AppState) -> ApiResult<HashMap<String, String>> {
 }
 
 /// The channel as the router's snapshots spell it (`VOICE`, `CHAT`).
-fn channel_name(channel: impl Serialize) -> String {
+pub(crate) fn channel_name(channel: impl Serialize) -> String {
     serde_json::to_value(channel)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -323,10 +323,7 @@ async fn timelines(
             state_at_start: at_start.get(&u.id).map(|c| c.state.clone()),
             changes: changes.remove(&u.id).unwrap_or_default(),
             profiles: held.remove(&u.id).unwrap_or_default(),
-            routing_profile_name: profiles
-                .get(&u.spec.routing_profile)
-                .cloned()
-                .unwrap_or_else(|| u.spec.routing_profile.clone()),
+            routing_profile_name: named(&u.spec.routing_profile),
             routing_profile: u.spec.routing_profile,
             name: u.spec.username,
             agent: u.id,

@@ -187,6 +187,33 @@ impl Rig {
             .to_string()
     }
 
+    /// `/metrics`, as Prometheus reads it.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.origin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// A contact's cost (`/contacts/{id}/cost`) and its outbound leg.
+    pub async fn outbound_leg(&self, contact: &str) -> (Value, Value) {
+        let cost = self
+            .call("GET", &format!("/contacts/{contact}/cost"), None, None)
+            .await;
+        let leg = cost["usage"]["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["direction"] == "OUTBOUND")
+            .cloned()
+            .unwrap_or_else(|| panic!("no outbound leg: {cost:#}"));
+        (cost, leg)
+    }
+
     pub async fn call(
         &self,
         method: &str,
