@@ -37,7 +37,7 @@ const sb = (page, name) => page.locator(`#switchboard-chat [data-sb="${name}"]`)
 const messages = (scope) => scope.locator('[data-sb="item"] [data-sb="content"]').allTextContents();
 
 /** Waits until `scope` shows a message whose text is exactly `text`. */
-async function shows(scope, text, who, timeout = 10000) {
+async function shows(scope, text, who, timeout = 30000) {
   const until = Date.now() + timeout;
   for (;;) {
     const shown = await messages(scope);
@@ -97,11 +97,11 @@ async function agentSends(id, text) {
 }
 
 async function accept(id, customer) {
-  await card(id).and(agent.locator('[data-state="incoming"]')).waitFor({ timeout: 15000 });
+  await card(id).and(agent.locator('[data-state="incoming"]')).waitFor({ timeout: 30000 });
   const caller = await card(id).locator(".caller").textContent();
   if (caller !== customer) fail(`the incoming chat shows '${caller}', not '${customer}'`);
   await card(id).locator('[data-action="accept"]').click();
-  await card(id).and(agent.locator('[data-state="connected"]')).waitFor({ timeout: 10000 });
+  await card(id).and(agent.locator('[data-state="connected"]')).waitFor({ timeout: 30000 });
 }
 
 async function noneRan(...pages) {
@@ -117,7 +117,7 @@ let grace = null;
 try {
   // 1. The agent signs in and goes Available, with no microphone.
   await signIn(agent, CHAT_URL, CHAT_USER, CHAT_PASSWORD);
-  await agent.waitForSelector('#check-mic[data-ok="fail"]', { timeout: 10000 });
+  await agent.waitForSelector('#check-mic[data-ok="fail"]', { timeout: 30000 });
   await agent.selectOption("#status-select", "Available");
   await agentState(agent, "Available", 10000);
   await shoot(agent, "agent-available");
@@ -132,23 +132,23 @@ try {
   await shoot(ada, "ada-waiting");
 
   // 3. The agent is offered the chat and accepts; the history is there.
-  await card(first).waitFor({ timeout: 15000 });
+  await card(first).waitFor({ timeout: 30000 });
   await shoot(agent, "agent-incoming-chat");
   await accept(first, "Ada");
   await shows(card(first), "Hello, I have a question about my order", "the agent");
   await agentState(agent, "OnContact", 10000);
-  await sb(ada, "status").filter({ hasText: "Chatting with" }).waitFor({ timeout: 10000 });
+  await sb(ada, "status").filter({ hasText: "Chatting with" }).waitFor({ timeout: 30000 });
 
   // 4. Messages both ways; the agent sees Ada typing; Ada sees her message read.
   await agentSends(first, "Hi Ada, this is Ana. How can I help?");
   await shows(ada, "Hi Ada, this is Ana. How can I help?", "Ada");
   await sb(ada, "input").pressSequentially("My parcel has not arrived", { delay: 20 });
-  await card(first).locator('[data-sb="typing"]').filter({ hasText: "Ada is typing" }).waitFor({ timeout: 5000 });
+  await card(first).locator('[data-sb="typing"]').filter({ hasText: "Ada is typing" }).waitFor({ timeout: 30000 });
   await shoot(agent, "agent-sees-typing");
   await sb(ada, "input").press("Enter");
   await shows(card(first), "My parcel has not arrived", "the agent");
-  await card(first).locator('[data-sb="typing"]').waitFor({ state: "hidden", timeout: 5000 });
-  await sb(ada, "receipt").filter({ hasText: "Read" }).first().waitFor({ timeout: 10000 });
+  await card(first).locator('[data-sb="typing"]').waitFor({ state: "hidden", timeout: 30000 });
+  await sb(ada, "receipt").filter({ hasText: "Read" }).first().waitFor({ timeout: 30000 });
   await shoot(ada, "ada-chatting");
 
   // 5. Markup is shown as the text it is, on both sides, and never runs.
@@ -168,8 +168,8 @@ try {
   // 6. Ada reloads the page mid-chat: the conversation is drawn again, once, and goes on.
   const before = await drawnSeqs(ada, "Ada");
   await ada.reload();
-  await sb(ada, "messages").waitFor({ timeout: 10000 });
-  const redrawn = Date.now() + 10000;
+  await sb(ada, "messages").waitFor({ timeout: 30000 });
+  const redrawn = Date.now() + 30000;
   while ((await drawnSeqs(ada, "Ada after the reload")).length < before.length) {
     if (Date.now() > redrawn) fail("the conversation was not drawn again after the reload");
     await ada.waitForTimeout(100);
@@ -209,25 +209,25 @@ try {
 
   // 8. The agent ends Ada's chat and closes it; Ada sees it ended.
   await card(first).locator('[data-action="end"]').click();
-  await card(first).and(agent.locator('[data-state="ended"]')).waitFor({ timeout: 10000 });
-  await sb(ada, "status").filter({ hasText: "Chat ended" }).waitFor({ timeout: 10000 });
-  await sb(ada, "notice").filter({ hasText: "Chat ended" }).waitFor({ timeout: 5000 });
+  await card(first).and(agent.locator('[data-state="ended"]')).waitFor({ timeout: 30000 });
+  await sb(ada, "status").filter({ hasText: "Chat ended" }).waitFor({ timeout: 30000 });
+  await sb(ada, "notice").filter({ hasText: "Chat ended" }).waitFor({ timeout: 30000 });
   if (!(await sb(ada, "input").isDisabled())) fail("Ada can still type in an ended chat");
   await shoot(ada, "ada-chat-ended");
   await shoot(agent, "agent-ended-first");
   await card(first).locator('[data-action="close"]').click();
-  await card(first).waitFor({ state: "detached", timeout: 10000 });
+  await card(first).waitFor({ state: "detached", timeout: 30000 });
 
   // 9. Grace ends her chat from the widget; the agent sees it end and closes it.
   await sb(grace, "end").click();
-  await sb(grace, "status").filter({ hasText: "Chat ended" }).waitFor({ timeout: 10000 });
-  await card(second).and(agent.locator('[data-state="ended"]')).waitFor({ timeout: 10000 });
-  await card(second).locator('[data-sb="notice"]').filter({ hasText: "Chat ended" }).waitFor({ timeout: 5000 });
+  await sb(grace, "status").filter({ hasText: "Chat ended" }).waitFor({ timeout: 30000 });
+  await card(second).and(agent.locator('[data-state="ended"]')).waitFor({ timeout: 30000 });
+  await card(second).locator('[data-sb="notice"]').filter({ hasText: "Chat ended" }).waitFor({ timeout: 30000 });
   if (!(await card(second).locator('[data-sb="input"]').isDisabled())) fail("the agent can still type in an ended chat");
   await shoot(grace, "grace-chat-ended");
   await shoot(agent, "agent-second-ended");
   await card(second).locator('[data-action="close"]').click();
-  await card(second).waitFor({ state: "detached", timeout: 10000 });
+  await card(second).waitFor({ state: "detached", timeout: 30000 });
   await agentState(agent, "Available", 10000);
   await noneRan(ada, grace, agent);
   await shoot(agent, "agent-available-again");

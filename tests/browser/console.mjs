@@ -14,7 +14,7 @@ const agentPassword = process.env.AGENT_PASSWORD;
 const flowName = process.env.FLOW_NAME || "";
 const number = process.env.PHONE_NUMBER;
 const shoot = screenshots(process.env.CONSOLE_ARTIFACTS);
-const T = { timeout: 10000 };
+const T = { timeout: 30000 };
 
 async function signIn(page, user, password) {
   await page.goto(`${base}/console`);

@@ -28,7 +28,7 @@ echoErrors(page, "designer");
 const cspViolations = [];
 page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
 
-async function until(what, read, want, timeout = 8000) {
+async function until(what, read, want, timeout = 30000) {
   const deadline = Date.now() + timeout;
   let seen;
   for (;;) {
@@ -73,12 +73,12 @@ try {
   await page.fill("#username", env.DESIGNER_USER);
   await page.fill("#password", env.DESIGNER_PASSWORD);
   await page.click("#login-button");
-  await page.waitForSelector("#picker:not([hidden])", { timeout: 10000 });
+  await page.waitForSelector("#picker:not([hidden])", { timeout: 30000 });
   if ((await page.evaluate(() => typeof window.Drawflow)) !== "function") fail("no Drawflow");
   await page.fill("#new-flow-name", env.FLOW_NAME);
   await page.selectOption("#new-flow-type", "CONTACT_FLOW");
   await page.click("#new-flow-button");
-  await page.waitForSelector("#designer:not([hidden])", { timeout: 10000 });
+  await page.waitForSelector("#designer:not([hidden])", { timeout: 30000 });
   await until("the flow's name", () => page.textContent("#flow-name"), env.FLOW_NAME);
   if (!new URL(page.url()).searchParams.get("flow")) fail(`no flow in the address: ${page.url()}`);
   const flowId = await page.evaluate(() => window.designer.flow.id);
@@ -188,12 +188,12 @@ try {
   // ---------- the published flow answers a number, set in the console ----------
   // Same tab, so the designer's sign-in carries over (no second login).
   await page.goto(`${URL_}/console`);
-  await page.waitForSelector("#workspace:not([hidden]) #nav button", { timeout: 10000 });
+  await page.waitForSelector("#workspace:not([hidden]) #nav button", { timeout: 30000 });
   await page.click('#nav button[data-kind="phone-numbers"]');
   const row = `#list-table[data-kind="phone-numbers"][data-ready="true"] tr[data-name="${env.PHONE_NUMBER}"]`;
-  await page.waitForSelector(row, { timeout: 10000 });
+  await page.waitForSelector(row, { timeout: 30000 });
   await page.click(row);
-  await page.waitForSelector('#object-form[data-kind="phone-numbers"][data-mode="edit"][data-ready="true"]', { timeout: 10000 });
+  await page.waitForSelector('#object-form[data-kind="phone-numbers"][data-mode="edit"][data-ready="true"]', { timeout: 30000 });
   await page.selectOption('#object-form [data-path="flow"]', { label: env.FLOW_NAME });
   await page.click("#save");
   await until("the number's flow", async () => {

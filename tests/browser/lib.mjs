@@ -78,7 +78,7 @@ export async function submitSignIn(page, user, password) {
 export async function signIn(page, base, user, password) {
   await page.goto(`${base}/ccp`);
   await submitSignIn(page, user, password);
-  await page.waitForSelector("#workspace:not([hidden])", { timeout: 15000 });
+  await page.waitForSelector("#workspace:not([hidden])", { timeout: 30000 });
 }
 
 /** Waits for the CCP to show the agent in `state` (Available, OnContact...). */

@@ -39,7 +39,7 @@ page.on("request", (r) => {
 });
 
 /** Polls `read` until it returns `want` (compared as JSON); fails with what it saw. */
-async function until(what, read, want, timeout = 10000) {
+async function until(what, read, want, timeout = 30000) {
   const deadline = Date.now() + timeout;
   let seen;
   for (;;) {
@@ -65,7 +65,7 @@ const timer = (name) => page.textContent(`#board tr[data-name="${name}"] .timer`
 const cells = (row) => row.$$eval("td", (tds) => Object.fromEntries(tds.map((td) => [td.dataset.col, td.textContent])));
 
 async function downloaded(button) {
-  const [file] = await Promise.all([page.waitForEvent("download", { timeout: 10000 }), page.click(button)]);
+  const [file] = await Promise.all([page.waitForEvent("download", { timeout: 30000 }), page.click(button)]);
   return { name: file.suggestedFilename(), text: await readFile(await file.path(), "utf8") };
 }
 
@@ -78,10 +78,10 @@ try {
   await until("a wrong password is refused", () => page.textContent("#login-error").then((t) => t.length > 0), true);
   await page.fill("#password", env.REPORTS_PASSWORD);
   await page.click("#login-button");
-  await page.waitForSelector("#workspace:not([hidden])", { timeout: 10000 });
+  await page.waitForSelector("#workspace:not([hidden])", { timeout: 30000 });
 
   // ---------- Live ----------
-  await page.waitForSelector('#live-connection[data-state="live"]', { timeout: 10000 });
+  await page.waitForSelector('#live-connection[data-state="live"]', { timeout: 30000 });
   await until("the tiles", tiles, {
     online: "3", staffed: "3", available: "1", on_contact: "1", after_contact_work: "0",
     non_productive: "1", error: "0", contacts_in_queue: "1",
@@ -157,7 +157,7 @@ try {
   ]);
   if (await page.textContent('#hist-form .field-error[data-field="to"]')) fail("the error stayed after a good run");
   // The chart: a canvas with something drawn on it.
-  await page.waitForSelector("#hist-chart canvas", { timeout: 5000 });
+  await page.waitForSelector("#hist-chart canvas", { timeout: 30000 });
   const inked = await page.$eval("#hist-chart canvas", (c) => {
     const { data } = c.getContext("2d").getImageData(0, 0, c.width, c.height);
     let n = 0;
@@ -202,13 +202,13 @@ try {
   // ---------- Contacts ----------
   await page.click("#tab-contacts");
   const chatRow = `#contacts-table tr[data-contact="${env.CHAT_CONTACT}"]`;
-  await page.waitForSelector(chatRow, { timeout: 10000 });
+  await page.waitForSelector(chatRow, { timeout: 30000 });
   const listed = await page.$$eval(`${chatRow} td`, (tds) => tds.map((td) => td.textContent));
   if (listed[1] !== "CHAT" || listed[2] !== "API" || listed[4] !== "Sales" || listed[5] !== "ana" || listed[6] !== "3:30" || listed[7] !== "AGENT_DISCONNECT") {
     fail(`the chat's row: ${JSON.stringify(listed)}`);
   }
   await page.click(chatRow);
-  await page.waitForSelector(`#contact-detail[data-contact="${env.CHAT_CONTACT}"][data-loaded]`, { timeout: 10000 });
+  await page.waitForSelector(`#contact-detail[data-contact="${env.CHAT_CONTACT}"][data-loaded]`, { timeout: 30000 });
   const said = await page.$$eval("#transcript-list .msg .bubble", (bs) => bs.map((b) => b.textContent));
   const IMG = `<img src=x onerror="window.__pwned=1">`;
   const expected = ["Where is my order A-1042?", "Thank you for contacting us.", "Hi Grace, let me look.", IMG, "It ships tomorrow."];
@@ -221,7 +221,7 @@ try {
   await shoot(page, "contact-chat");
 
   await page.click(`#contacts-table tr[data-contact="${env.VOICE_CONTACT}"]`);
-  await page.waitForSelector(`#contact-detail[data-contact="${env.VOICE_CONTACT}"][data-loaded]`, { timeout: 10000 });
+  await page.waitForSelector(`#contact-detail[data-contact="${env.VOICE_CONTACT}"][data-loaded]`, { timeout: 30000 });
   const error = await page.textContent("#contact-error");
   if (error) fail(`the call's detail: ${error}`);
   const audio = await page.$eval("#recording-player", (a) => new Promise((resolve) => {
@@ -247,7 +247,7 @@ try {
     await page.click("#contacts-run");
     await until(what, async () => (await found()).map(([id]) => id), want);
   };
-  await page.waitForSelector('#contacts-form[data-choices="ready"]', { timeout: 10000 });
+  await page.waitForSelector('#contacts-form[data-choices="ready"]', { timeout: 30000 });
   await page.selectOption("#contacts-channel", "CHAT");
   await page.click("#contacts-run");
   await until("chats only", async () => {

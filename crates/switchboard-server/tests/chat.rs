@@ -16,6 +16,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use switchboard_server::chat::{AgentChatEvent, ChatCard, ChatSettings};
 use switchboard_server::routing::RoutingEvent;
+use switchboard_testkit::wait::{self, DEADLINE};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -126,7 +127,7 @@ fn cards(app: &TestApp) -> mpsc::UnboundedReceiver<AgentChatEvent> {
 }
 
 async fn next_card(rx: &mut mpsc::UnboundedReceiver<AgentChatEvent>) -> AgentChatEvent {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+    tokio::time::timeout(DEADLINE, rx.recv())
         .await
         .expect("a card for the agent")
         .unwrap()
@@ -169,9 +170,9 @@ async fn send(ws: &mut Socket, v: Value) {
 
 async fn recv(ws: &mut Socket) -> Value {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        let m = tokio::time::timeout(DEADLINE, ws.next())
             .await
-            .expect("a frame within 10 s")
+            .expect("a frame within the deadline")
             .expect("the socket is open")
             .unwrap();
         if let Message::Text(t) = m {
@@ -210,16 +211,21 @@ async fn say(ws: &mut Socket, text: &str, client_token: &str) -> Value {
 }
 
 async fn record(app: &TestApp, contact: &str, state: &str) -> Value {
-    for _ in 0..100 {
-        let r = app
-            .get(&format!("/api/v1/contacts/{contact}"), &app.admin)
-            .await;
-        if r.status == StatusCode::OK && r.body["state"] == state {
-            return r.body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("contact {contact} never reached {state}");
+    wait::until(
+        &format!("contact {contact} in {state}"),
+        DEADLINE,
+        || async {
+            let r = app
+                .get(&format!("/api/v1/contacts/{contact}"), &app.admin)
+                .await;
+            if r.status == StatusCode::OK && r.body["state"] == state {
+                Ok(r.body)
+            } else {
+                Err(r.body)
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -405,9 +411,8 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
             .iter()
             .any(|e| e["Content"] == "three" && e["ParticipantRole"] == "AGENT"));
         // Contact search finds the chat by its words.
-        let mut found = Value::Null;
-        for _ in 0..50 {
-            found = app
+        let found = wait::until("the chat found by its words", DEADLINE, || async {
+            let found = app
                 .get(
                     "/api/v1/contacts?text=how%3C%2Fb%3E%20can&channel=CHAT",
                     &app.admin,
@@ -415,10 +420,12 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
                 .await
                 .body;
             if found["items"].as_array().is_some_and(|i| !i.is_empty()) {
-                break;
+                Ok(found)
+            } else {
+                Err(found)
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
         assert_eq!(found["items"][0]["id"], contact.as_str(), "{found}");
         let states = app.state.routing.agents().await;
         let alice_state = states.iter().find(|s| &s.agent == alice).unwrap();
@@ -664,7 +671,9 @@ async fn idle_customers_are_warned_then_disconnected_and_tokens_expire() {
             idle_disconnect_ms: 900,
             ..Default::default()
         },
-        linger: Duration::from_millis(1500),
+        // Long enough that reading the ended chat right after its end
+        // fits in it on a busy machine.
+        linger: Duration::from_secs(3),
         ..Default::default()
     };
     for app in apps_with_chat(Default::default(), settings.clone()).await {
@@ -712,8 +721,15 @@ async fn idle_customers_are_warned_then_disconnected_and_tokens_expire() {
         // Right after the end the token still reads the chat; later it is refused.
         let (_, welcome) = open(addr, token, 0).await;
         assert_eq!(welcome["ended"], true);
-        tokio::time::sleep(Duration::from_millis(1700)).await;
-        let (_, refused) = open(addr, token, 0).await;
+        let refused = wait::until("the ended chat's token refused", DEADLINE, || async {
+            let (_, answer) = open(addr, token, 0).await;
+            if answer["field"] == "token" {
+                Ok(answer)
+            } else {
+                Err(answer)
+            }
+        })
+        .await;
         assert_eq!(refused["field"], "token");
         assert!(
             refused["message"].as_str().unwrap().contains("expired"),

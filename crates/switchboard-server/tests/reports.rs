@@ -275,7 +275,7 @@ async fn the_real_time_socket_pushes_changes_and_stops_when_signed_out() {
             .await
             .unwrap();
         let mut next = async || loop {
-            let m = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            let m = tokio::time::timeout(std::time::Duration::from_secs(60), ws.next())
                 .await
                 .expect("a frame within 10 s");
             match m {

@@ -96,6 +96,30 @@ impl Library {
         }
     }
 
+    /// Whether text-to-speech works: runs the command once with `--version`.
+    /// Without it flows cannot speak text (Text and SSML prompts, queue
+    /// positions); calls then take the flow's error branch instead.
+    pub async fn speech_ready(&self) -> Result<(), String> {
+        let run = tokio::process::Command::new(&self.tts_command)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(format!(
+                "`{} --version` failed ({status})",
+                self.tts_command
+            )),
+            Ok(Err(e)) => Err(format!("`{}` cannot run: {e}", self.tts_command)),
+            Err(_) => Err(format!(
+                "`{} --version` did not answer in 10 s",
+                self.tts_command
+            )),
+        }
+    }
+
     pub fn hold_music(&self) -> Clip {
         self.music.clone()
     }

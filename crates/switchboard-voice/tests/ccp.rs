@@ -147,7 +147,8 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     assert_eq!(record["disconnect_reason"], "AGENT_DISCONNECT");
     assert_eq!(record["agent"]["hold_count"], 1);
     let hold = record["agent"]["hold_duration_seconds"].as_f64().unwrap();
-    assert!((1.5..6.0).contains(&hold), "hold {hold}");
+    // The page holds for 2 s; the upper bound allows a busy machine.
+    assert!((1.5..20.0).contains(&hold), "hold {hold}");
     assert_eq!(record["queue"]["name"], "BasicQueue");
     assert_eq!(record["recording"]["status"], "AVAILABLE");
     let id = record["id"].as_str().unwrap().to_string();
@@ -213,8 +214,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     let mut customer = common(&rig, "agent_hangs_up.xml", "customer", "127.0.0.1");
     customer[8] = carrier_port.to_string();
     customer.extend(["-d", "3000"].map(String::from));
-    let customer = tokio::spawn(async move { sipp_within(&customer, 60).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let customer = sipp_listening(customer, 60).await;
     browser.tell("DIAL").await;
     assert_eq!(browser.step().await, "DIALED");
     let (code, out) = customer.await.unwrap();

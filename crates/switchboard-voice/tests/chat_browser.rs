@@ -86,17 +86,21 @@ async fn chat_centre(rig: &Rig) {
 
 /// The contact's record once it has ended and its transcript is stored.
 async fn ended_record(rig: &Rig, contact: &str) -> Value {
-    let mut record = Value::Null;
-    for _ in 0..50 {
-        record = rig
-            .call("GET", &format!("/contacts/{contact}"), None, None)
-            .await;
-        if record["state"] == "ENDED" && record["transcript"]["status"].is_string() {
-            return record;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("contact {contact} did not end with a transcript: {record:#}");
+    until(
+        &format!("contact {contact} ended with a transcript"),
+        DEADLINE,
+        || async {
+            let record = rig
+                .call("GET", &format!("/contacts/{contact}"), None, None)
+                .await;
+            if record["state"] == "ENDED" && record["transcript"]["status"].is_string() {
+                Ok(record)
+            } else {
+                Err(record)
+            }
+        },
+    )
+    .await
 }
 
 /// The stored transcript's messages, as (role, content).

@@ -163,23 +163,20 @@ async fn centre(rig: &Rig) -> Centre {
         assert!(r.status().is_success(), "start a chat: {}", r.status());
         assert_eq!(rig.wait_agent_state("dan", "OnContact").await, "OnContact");
     }
-    let mut waiting = Value::Null;
-    for _ in 0..100 {
-        waiting = rig.call("GET", "/routing/queues", None, None).await;
+    until("one chat waiting for Support", DEADLINE, || async {
+        let waiting = rig.call("GET", "/routing/queues", None, None).await;
         let support = waiting["items"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|q| q["name"] == "Support" && q["waiting"] == 1);
-        if support.is_some() {
-            break;
+            .any(|q| q["name"] == "Support" && q["waiting"] == 1);
+        if support {
+            Ok(())
+        } else {
+            Err(waiting)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        waiting.to_string().contains(r#""waiting":1"#),
-        "one chat waits for Support: {waiting}"
-    );
+    })
+    .await;
     Centre {
         sales: queues[0].clone(),
         ana: ids[0].clone(),
@@ -196,7 +193,7 @@ async fn open_ccp(rig: &Rig, token: &str) {
     let hello = json!({"type": "hello", "token": token}).to_string();
     socket.send(Message::Text(hello.into())).await.unwrap();
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        let message = tokio::time::timeout(DEADLINE, socket.next())
             .await
             .expect("the CCP's welcome")
             .expect("the CCP socket open")

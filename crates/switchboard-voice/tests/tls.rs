@@ -2,7 +2,6 @@
 //! SIP with it; the listener is the same endpoint as UDP and TCP.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use switchboard_server::{bootstrap, AppState, Settings};
 use switchboard_store::testing::stores;
@@ -33,11 +32,7 @@ async fn sip_over_tls_answers_options() {
     let key_pem = dir.path().join("key.pem");
     std::fs::write(&cert_pem, certified.cert.pem()).unwrap();
     std::fs::write(&key_pem, certified.signing_key.serialize_pem()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = switchboard_testkit::ports::port();
     let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
     config.tls = Some(TlsListen {
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
@@ -57,15 +52,10 @@ async fn sip_over_tls_answers_options() {
     .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
     // The listener binds when the endpoint's task starts serving.
-    let mut tcp = None;
-    for _ in 0..100 {
-        if let Ok(t) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            tcp = Some(t);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let tcp = tcp.expect("the TLS listener accepts connections");
+    switchboard_testkit::wait::tcp_listening(port).await;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("the TLS listener accepts connections");
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector
         .connect(name, tcp)
@@ -84,7 +74,7 @@ async fn sip_over_tls_answers_options() {
     );
     tls.write_all(options.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+    let n = tokio::time::timeout(switchboard_testkit::wait::DEADLINE, tls.read(&mut buf))
         .await
         .expect("an answer over TLS")
         .unwrap();

@@ -154,6 +154,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "SIP (trunks and desk phones) on {} UDP and TCP",
         voice.local_sip()
     );
+    if let Err(e) = voice.library().speech_ready().await {
+        eprintln!(
+            "warning: text-to-speech is not available: {e}.\n  \
+             Flows cannot speak text (Text and SSML prompts, queue positions): \
+             calls take the flow's error branch there instead.\n  \
+             Install espeak-ng (Debian/Ubuntu: apt-get install espeak-ng) and restart."
+        );
+        tracing::warn!("text-to-speech not available: {e}");
+    }
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;

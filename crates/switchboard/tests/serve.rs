@@ -256,11 +256,7 @@ async fn demo_call(client: &reqwest::Client, server: &Server, token: &str, label
         env!("CARGO_MANIFEST_DIR"),
         "/../switchboard-voice/tests/sipp/caller_hangs_up.xml"
     );
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = switchboard_testkit::ports::port();
     let out = tokio::process::Command::new("sipp")
         .args([
             sip.as_str(),
@@ -292,20 +288,82 @@ async fn demo_call(client: &reqwest::Client, server: &Server, token: &str, label
         "{label}: demo call: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    for _ in 0..50 {
-        let (_, contacts) = get(client, &server.base, token, "/api/v1/contacts").await;
-        if contacts["items"][0]["state"] == "ENDED" {
-            assert_eq!(
-                contacts["items"][0]["disconnect_reason"], "CUSTOMER_DISCONNECT",
-                "{label}"
-            );
-            assert_eq!(
-                contacts["items"][0]["system_endpoint"]["address"], "+442079460123",
-                "{label}"
-            );
-            return;
+    let what = format!("{label}: the demo call's finished contact record");
+    let contacts =
+        switchboard_testkit::wait::until(&what, switchboard_testkit::wait::DEADLINE, || async {
+            let (_, contacts) = get(client, &server.base, token, "/api/v1/contacts").await;
+            if contacts["items"][0]["state"] == "ENDED" {
+                Ok(contacts)
+            } else {
+                Err(contacts)
+            }
+        })
+        .await;
+    assert_eq!(
+        contacts["items"][0]["disconnect_reason"], "CUSTOMER_DISCONNECT",
+        "{label}"
+    );
+    assert_eq!(
+        contacts["items"][0]["system_endpoint"]["address"], "+442079460123",
+        "{label}"
+    );
+}
+
+#[tokio::test]
+async fn without_espeak_ng_serve_warns_what_fails_and_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty PATH: espeak-ng cannot be found, as on a machine without it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sip-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("PATH", "")
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start switchboard");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let warning = tokio::time::timeout(switchboard_testkit::wait::DEADLINE, async {
+        let mut warning = String::new();
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            said.push(line.clone());
+            warning.push_str(&line);
+            warning.push('\n');
+            if line.contains("apt-get install espeak-ng") {
+                return warning;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{label}: the demo call left no finished contact record");
+        panic!("no warning about espeak-ng: {said:?}");
+    })
+    .await
+    .expect("a warning within the deadline");
+    assert!(
+        warning.contains("text-to-speech is not available"),
+        "{warning}"
+    );
+    assert!(warning.contains("error branch"), "{warning}");
+    // It still serves.
+    let listening = tokio::time::timeout(switchboard_testkit::wait::DEADLINE, async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if line.starts_with("Switchboard is listening on ") {
+                return line;
+            }
+        }
+        panic!("switchboard exited before listening");
+    })
+    .await
+    .expect("listening within the deadline");
+    assert!(listening.contains("http://127.0.0.1:"), "{listening}");
+    child.kill().await.unwrap();
 }

@@ -17,6 +17,8 @@ use switchboard_store::testing::{stores, TestDb};
 use switchboard_store::Blobs;
 use switchboard_voice::{Voice, VoiceConfig};
 
+pub use switchboard_testkit::wait::{until, DEADLINE};
+
 pub const ADMIN_PASSWORD: &str = "Admin-Passw0rd";
 pub const AGENT_PASSWORD: &str = "Agent-Passw0rd";
 pub const SIP_PASSWORD: &str = "desk-phone-secret-1";
@@ -48,8 +50,14 @@ pub fn scenario_pressing(name: &str, digit: char) -> String {
         .unwrap()
         .replace("[pcaps]", &pcaps())
         .replace("[digit]", &digit.to_string());
-    let out =
-        std::env::temp_dir().join(format!("switchboard-{}-{digit}-{name}", std::process::id()));
+    // A file of its own per call: rewriting a shared one while another
+    // test's SIPp reads it would hand that SIPp a truncated scenario.
+    static WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!(
+        "switchboard-{}-{n}-{digit}-{name}",
+        std::process::id()
+    ));
     std::fs::write(&out, text).unwrap();
     out.display().to_string()
 }
@@ -58,26 +66,39 @@ pub fn pcaps() -> String {
     std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into())
 }
 
-/// An even port whose next port is free too (RTP and its RTCP), with a
+/// A media port for SIPp (even, with the three above it reserved too: RTCP
+/// on the next, and `-rtp_echo` also echoes on the port two above), with a
 /// socket already on the RTCP port.
 pub fn free_rtp_pair() -> (u16, std::net::UdpSocket) {
-    for _ in 0..200 {
-        let port = free_port();
-        if port.is_multiple_of(2) {
-            if let Ok(rtcp) = std::net::UdpSocket::bind(("127.0.0.1", port + 1)) {
-                return (port, rtcp);
-            }
-        }
-    }
-    panic!("no free RTP/RTCP port pair");
+    let port = media_port();
+    let rtcp = std::net::UdpSocket::bind(("127.0.0.1", port + 1)).unwrap();
+    (port, rtcp)
 }
 
+/// A port reserved for this test process: no other test, here or in another
+/// process, can take it (see `switchboard_testkit::ports`).
 pub fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    switchboard_testkit::ports::port()
+}
+
+/// A media port for SIPp's `-mp`: even, with the three ports above it
+/// reserved too (RTCP, and the port two above that `-rtp_echo` also binds).
+pub fn media_port() -> u16 {
+    switchboard_testkit::ports::block(4)
+}
+
+/// Starts SIPp with `args` in the background (see [`sipp_within`]) and waits
+/// until it has bound its SIP port (`args[8]`, after `-p`), so that what is
+/// sent to it next is received.
+pub async fn sipp_listening(
+    args: Vec<String>,
+    seconds: u64,
+) -> tokio::task::JoinHandle<(i32, String)> {
+    let port: u16 = args[8].parse().expect("the SIP port after -p");
+    assert_eq!(args[7], "-p", "{args:?}");
+    let child = tokio::spawn(async move { sipp_within(&args, seconds).await });
+    switchboard_testkit::wait::udp_bound(port).await;
+    child
 }
 
 pub struct Rig {
@@ -315,11 +336,10 @@ impl Rig {
         scenario: &str,
         extra: &[&str],
     ) -> tokio::task::JoinHandle<(i32, String)> {
-        let phone_port = free_port();
         let mut phone_args = common(self, scenario, "deskagent", "127.0.0.1");
-        phone_args[8] = phone_port.to_string();
+        let phone_port: u16 = phone_args[8].parse().unwrap();
         phone_args.extend(extra.iter().map(|a| a.to_string()));
-        let phone = tokio::spawn(async move { sipp(&phone_args).await });
+        let phone = sipp_listening(phone_args, 40).await;
         let mut register = common(self, "register.xml", "deskagent", "127.0.0.1");
         register.extend(
             [
@@ -362,33 +382,35 @@ impl Rig {
             .to_vec()
     }
 
-    /// Waits (up to 10 s) for the agent to be in `state`; returns the state last seen.
+    /// Waits (up to [`DEADLINE`]) for the agent to be in `state`; returns the
+    /// state last seen, which the caller checks.
     pub async fn wait_agent_state(&self, username: &str, state: &str) -> String {
-        let mut seen = String::new();
-        for _ in 0..100 {
-            seen = self.agent_state_of(username).await;
-            if seen == state {
-                break;
+        let started = std::time::Instant::now();
+        loop {
+            let seen = self.agent_state_of(username).await;
+            if seen == state || started.elapsed() > DEADLINE {
+                return seen;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        seen
     }
 
-    /// Waits (up to 5 s) for the contact's record to carry its after-contact
-    /// work (written when the router moves the agent on); the record then.
+    /// Waits (up to [`DEADLINE`]) for the contact's record to carry its
+    /// after-contact work (written when the router moves the agent on); the
+    /// record then, which the caller checks.
     pub async fn with_after_contact_work(&self, contact: &str) -> Value {
-        let mut record = Value::Null;
-        for _ in 0..50 {
-            record = self
+        let started = std::time::Instant::now();
+        loop {
+            let record = self
                 .call("GET", &format!("/contacts/{contact}"), None, None)
                 .await;
-            if record["agent"]["after_contact_work_duration_seconds"].is_f64() {
-                break;
+            if record["agent"]["after_contact_work_duration_seconds"].is_f64()
+                || started.elapsed() > DEADLINE
+            {
+                return record;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        record
     }
 
     pub async fn agent_state_of(&self, username: &str) -> String {
@@ -402,9 +424,9 @@ impl Rig {
             .unwrap_or_default()
     }
 
-    /// Waits for `n` contact records in state ENDED.
+    /// Waits (up to [`DEADLINE`]) for `n` contact records in state ENDED.
     pub async fn ended(&self, n: usize) -> Vec<Value> {
-        for _ in 0..100 {
+        until(&format!("{n} ended contact records"), DEADLINE, || async {
             let all = self.contacts().await;
             let ended: Vec<Value> = all
                 .iter()
@@ -412,11 +434,12 @@ impl Rig {
                 .cloned()
                 .collect();
             if ended.len() >= n {
-                return ended;
+                Ok(ended)
+            } else {
+                Err(all)
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("contact records did not end: {:#?}", self.contacts().await);
+        })
+        .await
     }
 }
 
@@ -502,7 +525,7 @@ pub fn common(rig: &Rig, file: &str, service: &str, ip: &str) -> Vec<String> {
         "-p".into(),
         free_port().to_string(),
         "-mp".into(),
-        free_port().to_string(),
+        media_port().to_string(),
     ]
 }
 
