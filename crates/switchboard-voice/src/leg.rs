@@ -310,17 +310,21 @@ mod tests {
     #[tokio::test]
     async fn rtp_ports_come_from_the_configured_range_and_are_even() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        // Ranges no other test or process can be using (fixed ones could be).
+        let low = switchboard_testkit::ports::block(101);
+        let high = low + 100;
         let mut held = Vec::new();
         for _ in 0..8 {
-            let leg = Leg::bind(ip, Some((41000, 41100))).await.unwrap();
-            assert!((41000..=41100).contains(&leg.local.port()) && leg.local.port() % 2 == 0);
+            let leg = Leg::bind(ip, Some((low, high))).await.unwrap();
+            assert!((low..=high).contains(&leg.local.port()) && leg.local.port() % 2 == 0);
             held.push(leg);
         }
         // A range with one pair, already taken: a clear error.
-        let only = Leg::bind(ip, Some((41200, 41201))).await.unwrap();
-        assert_eq!(only.local.port(), 41200);
-        assert_eq!(only.rtcp_socket.local_addr().unwrap().port(), 41201);
-        let err = Leg::bind(ip, Some((41200, 41201))).await.err().unwrap();
+        let pair = switchboard_testkit::ports::block(2);
+        let only = Leg::bind(ip, Some((pair, pair + 1))).await.unwrap();
+        assert_eq!(only.local.port(), pair);
+        assert_eq!(only.rtcp_socket.local_addr().unwrap().port(), pair + 1);
+        let err = Leg::bind(ip, Some((pair, pair + 1))).await.err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     }
 }
