@@ -33,12 +33,15 @@ async function heardEnergy() {
   return stats?.inbound?.energy ?? 0;
 }
 
-// The browser hears the caller: the energy of what it played grows (waited
-// for, not timed: a busy machine may take a while to start the audio).
+// The agent and the caller talk for 2.5 s (the record's checks need that
+// much audio each way), and the browser hears the caller: the energy of what
+// it played grows. That growth is waited for, not timed: a busy machine may
+// take a while to start the audio.
 async function expectHearing(what) {
   const before = await heardEnergy();
+  await page.waitForTimeout(2500);
   const deadline = Date.now() + 30000;
-  let after = before;
+  let after = await heardEnergy();
   while (!(after > before) && Date.now() < deadline) {
     await page.waitForTimeout(250);
     after = await heardEnergy();
