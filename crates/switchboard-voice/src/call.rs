@@ -2007,7 +2007,7 @@ impl Call {
             }
         }
         if self.ctr.disconnect_reason.as_deref() != Some("CUSTOMER_DISCONNECT") {
-            let _ = self.customer_dialog.bye().await;
+            crate::sip::hang_up_once_acknowledged(&self.customer_dialog).await;
         }
         self.store_recording(ended).await;
         self.ctr.disconnect_timestamp = Some(ended);

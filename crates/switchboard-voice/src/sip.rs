@@ -647,7 +647,7 @@ impl Voice {
         let current = lock(&self.inner.call_ids).get(call_id).cloned();
         let contact_id = current.as_deref().unwrap_or(contact_id);
         tracing::error!(contact = %contact_id, "call task failed: {error}");
-        let _ = customer_dialog.bye().await;
+        hang_up_once_acknowledged(customer_dialog).await;
         self.forget(contact_id, call_id);
         let _ = self
             .app()
@@ -930,4 +930,20 @@ pub(crate) async fn record_after_contact_work(
             }
         }
     }
+}
+
+/// Hangs up a call we answered, once our 200 OK is acknowledged. RFC 3261
+/// §15: the callee must not send BYE before the ACK for its 2xx has come (or
+/// its server transaction has timed out). The 200 OK goes out from the INVITE
+/// transaction's own task, so a flow that ends at once (a prompt that cannot
+/// be spoken, a flow that disconnects first thing) would otherwise put its
+/// BYE on the wire before the 200 OK, and the caller would abort a call it
+/// was never answered on.
+pub(crate) async fn hang_up_once_acknowledged(dialog: &InviteDialog) {
+    // Timer H (64 x T1): after that rsipstack ends the dialog itself.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(32);
+    while dialog.state().waiting_ack() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = dialog.bye().await;
 }
