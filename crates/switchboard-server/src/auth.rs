@@ -7,10 +7,6 @@
 //! hash is right for them, unlike for passwords: with 256 bits of entropy
 //! there is nothing to guess, so the hash only has to be one-way.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use base64::Engine;
@@ -43,36 +39,250 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
-/// Hashes a password with argon2id (its default parameters). Slow on
-/// purpose: call it off the async threads.
+/// Password hashing off the async threads, bounded.
+///
+/// An argon2id check takes about 19 MiB and tens of milliseconds (on
+/// purpose). Run unbounded, a storm of wrong sign-ins (no account needed)
+/// took the server's memory: 200 at once raised it by 3.5 GB, and glibc kept
+/// it, one arena per blocking thread. So checks run on a fixed set of
+/// threads, one per core (at most 4), fed by a short queue; when the queue is
+/// full a check is refused at once with 503 and Retry-After instead of
+/// waiting. The memory is then bounded by the threads, and a correct sign-in
+/// still gets through a storm once it is in the queue.
+mod hashing {
+    use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+    use std::sync::{LazyLock, Mutex};
+
+    use crate::error::ApiError;
+
+    type Job = Box<dyn FnOnce() + Send>;
+
+    /// Checks waiting per hashing thread before new ones are refused.
+    const QUEUE_PER_THREAD: usize = 4;
+
+    struct Pool {
+        jobs: Mutex<SyncSender<Job>>,
+        threads: usize,
+    }
+
+    static POOL: LazyLock<Pool> = LazyLock::new(|| {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let (tx, rx) = sync_channel::<Job>(threads * QUEUE_PER_THREAD);
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("password-check-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only to take the next job.
+                    let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    job();
+                })
+                .expect("start a password-check thread");
+        }
+        Pool {
+            jobs: Mutex::new(tx),
+            threads,
+        }
+    });
+
+    /// How many checks run at once (the hashing threads).
+    pub fn threads() -> usize {
+        POOL.threads
+    }
+
+    /// Runs `work` on a hashing thread, or refuses at once when too many
+    /// checks are waiting already.
+    pub async fn run<T: Send + 'static>(
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        let sent = POOL
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_send(job);
+        match sent {
+            Ok(()) => rx.await.map_err(ApiError::internal),
+            Err(TrySendError::Full(_)) => Err(ApiError::busy(
+                "password",
+                "too many sign-ins are being checked; try again in a moment",
+                1,
+            )),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(ApiError::internal("the password-check threads are gone"))
+            }
+        }
+    }
+}
+
+/// How many password checks run at once.
+pub fn password_check_threads() -> usize {
+    hashing::threads()
+}
+
+/// Hashes a password with argon2id (its default parameters), on a hashing
+/// thread (bounded: see the `hashing` module).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+    hashing::run(move || argon::hash(password.as_bytes()))
+        .await?
+        .map_err(ApiError::internal)
 }
 
 /// Checks a password against a stored hash. With no hash (unknown user) it
 /// still does the work of a check, so timing does not reveal which usernames exist.
 pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let argon = Argon2::default();
-        match hash.as_deref().map(PasswordHash::new) {
-            Some(Ok(parsed)) => argon.verify_password(password.as_bytes(), &parsed).is_ok(),
-            _ => {
-                let salt = SaltString::generate(&mut OsRng);
-                let _ = argon.hash_password(password.as_bytes(), &salt);
-                false
-            }
+    hashing::run(move || match hash {
+        Some(stored) => argon::verify(password.as_bytes(), &stored),
+        None => {
+            let _ = argon::hash(password.as_bytes());
+            false
         }
     })
     .await
-    .map_err(ApiError::internal)
+}
+
+/// argon2id with one working memory per hashing thread, reused.
+///
+/// `Argon2::hash_password` allocates its ~19 MiB afresh for every check; glibc
+/// then raises its mmap threshold and keeps such blocks in its arenas, so a
+/// burst of checks left hundreds of MiB behind even with two threads. Here
+/// each thread keeps one block of memory for all its checks: the cost is
+/// fixed at threads x 19 MiB. The hashes are the standard PHC strings
+/// `Argon2::default()` makes and reads.
+mod argon {
+    use std::cell::RefCell;
+
+    use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+    /// The most memory a stored hash may ask for (64 MiB): a hash with a
+    /// larger cost is refused rather than allowed to take the server's memory.
+    const MAX_BLOCKS: usize = 64 * 1024;
+
+    thread_local! {
+        static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The argon2 hash of `password` with `salt` into `out`, in this thread's memory.
+    fn compute(
+        argon: &Argon2<'_>,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        if params.block_count() > MAX_BLOCKS {
+            return Err(argon2::Error::MemoryTooMuch);
+        }
+        MEMORY.with(|memory| {
+            let mut memory = memory.borrow_mut();
+            memory.resize(params.block_count(), Block::default());
+            argon.hash_password_into_with_memory(
+                password,
+                salt,
+                out,
+                &mut memory[..params.block_count()],
+            )
+        })
+    }
+
+    /// A new PHC string for `password` (argon2id, default parameters, random salt).
+    pub fn hash(password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+        let params = Params::default();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let salt = SaltString::generate(&mut OsRng);
+        let mut raw = [0u8; 64];
+        let salt_bytes = salt.as_salt().decode_b64(&mut raw)?;
+        let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = Output::init_with(len, |out| {
+            Ok(compute(&argon, &params, password, salt_bytes, out)?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        }
+        .to_string())
+    }
+
+    /// Whether `password` matches the PHC string `stored` (compared in constant time).
+    pub fn verify(password: &[u8], stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return false,
+            None => Version::default(),
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let mut raw = [0u8; 64];
+        let Ok(salt_bytes) = salt.decode_b64(&mut raw) else {
+            return false;
+        };
+        let Ok(actual) = Output::init_with(expected.len(), |out| {
+            Ok(compute(&argon, &params, password, salt_bytes, out)?)
+        }) else {
+            return false;
+        };
+        // Output's equality is constant-time.
+        actual == expected
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+        use super::*;
+
+        #[test]
+        fn hashes_are_the_standard_phc_strings_both_ways() {
+            let ours = hash(b"Correct-Horse-1").unwrap();
+            assert!(
+                ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+                "{ours}"
+            );
+            let parsed = PasswordHash::new(&ours).unwrap();
+            assert!(Argon2::default()
+                .verify_password(b"Correct-Horse-1", &parsed)
+                .is_ok());
+            let salt = SaltString::generate(&mut OsRng);
+            let theirs = Argon2::default()
+                .hash_password(b"Correct-Horse-1", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify(b"Correct-Horse-1", &theirs));
+            assert!(!verify(b"Correct-Horse-2", &theirs));
+            assert!(!verify(b"Correct-Horse-1", "not a hash"));
+        }
+
+        #[test]
+        fn a_stored_hash_asking_for_too_much_memory_is_refused() {
+            let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+            assert!(!verify(b"whatever", greedy));
+        }
+    }
 }
 
 /// A random password that meets the password rules, for first-start accounts.

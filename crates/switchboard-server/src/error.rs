@@ -31,6 +31,9 @@ pub struct ApiError {
     /// For 403: the permission the caller lacks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing_permission: Option<String>,
+    /// For 503 (and 429): seconds to wait, sent as `Retry-After`.
+    #[serde(skip)]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -45,6 +48,7 @@ impl ApiError {
             message,
             errors,
             missing_permission: None,
+            retry_after_seconds: None,
         }
     }
 
@@ -113,6 +117,14 @@ impl ApiError {
         )
     }
 
+    /// Too busy to do this now (a bounded queue is full): 503 with
+    /// `Retry-After`, so clients back off instead of piling on.
+    pub fn busy(field: impl Into<String>, reason: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::field(StatusCode::SERVICE_UNAVAILABLE, "busy", field, reason);
+        e.retry_after_seconds = Some(retry_after);
+        e
+    }
+
     /// A fault of ours: logged in full, reported without detail.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "request failed");
@@ -140,7 +152,15 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self)).into_response()
+        let retry_after = self.retry_after_seconds;
+        let mut response = (status, Json(self)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

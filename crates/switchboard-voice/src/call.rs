@@ -523,13 +523,12 @@ impl Call {
     }
 
     /// The agent (or third party) spoke: to the caller and the recording.
+    /// From the moment the call connects, the whisper too: it fills only the
+    /// agent's ear, so a greeting said over it reaches the caller and the
+    /// recording (it used to be dropped, cutting the first second or so).
     fn heard_agent(&mut self, law: Law, payload: &[u8]) {
         let Some(agent) = &mut self.agent else { return };
-        if self.phase != Phase::Bridged
-            || agent.on_hold_since.is_some()
-            || agent.whispering.is_some()
-            || agent.muted
-        {
+        if self.phase != Phase::Bridged || agent.on_hold_since.is_some() || agent.muted {
             return;
         }
         if let Some(rec) = &mut self.recorder {
@@ -597,11 +596,13 @@ impl Call {
                 }
             }
         }
+        // The caller hears the agent (relayed as it arrives) once bridged and
+        // not held, whisper or not; otherwise what the call plays.
         let bridged_live = self.phase == Phase::Bridged
             && self
                 .agent
                 .as_ref()
-                .is_some_and(|a| a.on_hold_since.is_none() && a.whispering.is_none());
+                .is_some_and(|a| a.on_hold_since.is_none());
         if !bridged_live {
             match tick.frame {
                 Some(frame) => self.customer.send_samples(&frame),

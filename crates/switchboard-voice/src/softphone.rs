@@ -446,8 +446,128 @@ impl Softphones {
     }
 }
 
-/// Answers a browser's SDP offer and starts the peer connection on a new
-/// UDP socket at `media_ip`. Returns the SDP answer and the peer's number.
+/// The addresses the softphone offers the browser as ICE host candidates.
+///
+/// A `media_ip` set to a routable address pins the media there (a
+/// deployment's public or LAN address). The laptop default is loopback, and
+/// Firefox ignores loopback candidates: a browser on the same machine could
+/// then never connect. So with a loopback (or unspecified) `media_ip` every
+/// usable address of the machine is offered too: the browser picks one it
+/// reaches, and ICE's checks (with the session's credentials) and DTLS keep
+/// strangers out. Link-local addresses are left out (they need a scope).
+pub fn candidate_ips(media_ip: IpAddr, interfaces: &[IpAddr]) -> Vec<IpAddr> {
+    if !media_ip.is_loopback() && !media_ip.is_unspecified() {
+        return vec![media_ip];
+    }
+    let usable = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => !v4.is_unspecified() && !v4.is_link_local() && !v4.is_multicast(),
+        IpAddr::V6(v6) => {
+            !v6.is_unspecified() && !v6.is_multicast() && (v6.segments()[0] & 0xffc0) != 0xfe80
+        }
+    };
+    let mut ips = Vec::new();
+    if media_ip.is_loopback() {
+        ips.push(media_ip);
+    }
+    for ip in interfaces.iter().filter(|ip| usable(ip)) {
+        // Loopback is offered once, as media_ip names it.
+        if ip.is_loopback() && media_ip.is_loopback() {
+            continue;
+        }
+        if !ips.contains(ip) {
+            ips.push(*ip);
+        }
+    }
+    ips
+}
+
+/// The machine's interface addresses now (none when they cannot be read).
+fn interface_ips() -> Vec<IpAddr> {
+    match if_addrs::get_if_addrs() {
+        Ok(interfaces) => interfaces
+            .into_iter()
+            // Down (or absent) interfaces cannot carry media; "unknown" is
+            // what loopback and many virtual interfaces report.
+            .filter(|i| {
+                !matches!(
+                    i.oper_status,
+                    if_addrs::IfOperStatus::Down | if_addrs::IfOperStatus::NotPresent
+                )
+            })
+            .map(|i| i.ip())
+            .collect(),
+        Err(e) => {
+            warn!("softphone: cannot list the machine's addresses: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// The UDP sockets of one peer connection, one per host candidate.
+struct Sockets(Vec<(UdpSocket, SocketAddr)>);
+
+impl Sockets {
+    /// A socket on each address (in the RTP port range when one is set; RTCP
+    /// travels on the same port, rtcp-mux, so each pair's odd port goes
+    /// unused). An address that cannot be bound is skipped, unless none can.
+    async fn bind(ips: &[IpAddr], ports: Option<(u16, u16)>) -> Result<Sockets, String> {
+        let mut sockets = Vec::new();
+        let mut last_error = String::from("no address to bind");
+        for ip in ips {
+            match crate::leg::bind_pair(*ip, ports).await {
+                Ok((socket, _)) => {
+                    let local = socket.local_addr().map_err(|e| e.to_string())?;
+                    sockets.push((socket, local));
+                }
+                Err(e) => {
+                    debug!(%ip, "softphone: no media socket: {e}");
+                    last_error = format!("{ip}: {e}");
+                }
+            }
+        }
+        if sockets.is_empty() {
+            return Err(format!("media socket: {last_error}"));
+        }
+        Ok(Sockets(sockets))
+    }
+
+    fn locals(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.0.iter().map(|(_, local)| *local)
+    }
+
+    /// The next datagram on any socket: its length, source and the local
+    /// address it came to (str0m needs both ends).
+    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr, SocketAddr)> {
+        std::future::poll_fn(|cx| {
+            for (socket, local) in &self.0 {
+                let mut read = tokio::io::ReadBuf::new(buf);
+                match socket.poll_recv_from(cx, &mut read) {
+                    std::task::Poll::Ready(Ok(source)) => {
+                        return std::task::Poll::Ready(Ok((read.filled().len(), source, *local)))
+                    }
+                    std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                    std::task::Poll::Pending => {}
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Sends from the socket str0m chose (the candidate the pair uses).
+    async fn send(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+        let socket = self
+            .0
+            .iter()
+            .find(|(_, local)| *local == source)
+            .unwrap_or(&self.0[0]);
+        let _ = socket.0.send_to(contents, destination).await;
+    }
+}
+
+/// Answers a browser's SDP offer and starts the peer connection on new UDP
+/// sockets, one per address [`candidate_ips`] offers for `media_ip`.
+/// Returns the SDP answer and the peer's number.
 pub async fn answer_offer(
     line: Arc<Line>,
     media_ip: IpAddr,
@@ -456,12 +576,8 @@ pub async fn answer_offer(
 ) -> Result<(String, u64), String> {
     let offer =
         SdpOffer::from_sdp_string(offer_sdp).map_err(|e| format!("the offer is not SDP: {e}"))?;
-    // In the RTP port range when one is set (the firewall opens only that);
-    // RTCP travels on the same port (rtcp-mux), so the pair's odd port goes unused.
-    let (socket, _) = crate::leg::bind_pair(media_ip, ports)
-        .await
-        .map_err(|e| format!("media socket: {e}"))?;
-    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let ips = candidate_ips(media_ip, &interface_ips());
+    let sockets = Sockets::bind(&ips, ports).await?;
     let mut rtc = RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
         .set_ice_lite(true)
@@ -470,9 +586,12 @@ pub async fn answer_offer(
         .enable_pcmu(true, false)
         .enable_pcma(true, false)
         .build(Instant::now());
-    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
-    rtc.add_local_candidate(candidate)
-        .ok_or("the media address was refused")?;
+    for local in sockets.locals() {
+        let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+        if rtc.add_local_candidate(candidate).is_none() {
+            debug!(%local, "softphone: candidate refused");
+        }
+    }
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
@@ -480,8 +599,9 @@ pub async fn answer_offer(
     let (to_browser, from_call) = mpsc::channel(TO_BROWSER_FRAMES);
     let cancel = CancellationToken::new();
     let peer = line.install_peer(to_browser, cancel.clone());
-    info!(agent = %line.agent, peer, %local, "softphone peer connection");
-    tokio::spawn(run_peer(line, peer, rtc, socket, local, from_call, cancel));
+    let locals: Vec<SocketAddr> = sockets.locals().collect();
+    info!(agent = %line.agent, peer, ?locals, "softphone peer connection");
+    tokio::spawn(run_peer(line, peer, rtc, sockets, from_call, cancel));
     Ok((answer.to_sdp_string(), peer))
 }
 
@@ -518,8 +638,7 @@ async fn run_peer(
     line: Arc<Line>,
     peer: u64,
     mut rtc: Rtc,
-    socket: UdpSocket,
-    local: SocketAddr,
+    sockets: Sockets,
     mut from_call: mpsc::Receiver<Frame>,
     cancel: CancellationToken,
 ) {
@@ -544,9 +663,7 @@ async fn run_peer(
             };
             match output {
                 Output::Timeout(t) => break t,
-                Output::Transmit(t) => {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
-                }
+                Output::Transmit(t) => sockets.send(t.source, t.destination, &t.contents).await,
                 Output::Event(event) => match event {
                     Event::Connected => {
                         debug!(agent = %line.agent, peer, "softphone DTLS connected");
@@ -596,13 +713,13 @@ async fn run_peer(
                 rtc.disconnect();
                 return;
             }
-            received = socket.recv_from(&mut buf) => {
-                let Ok((n, source)) = received else { continue };
+            received = sockets.recv(&mut buf) => {
+                let Ok((n, source, destination)) = received else { continue };
                 let Ok(contents) = buf[..n].try_into() else { continue };
                 let input = Input::Receive(Instant::now(), Receive {
                     proto: Protocol::Udp,
                     source,
-                    destination: local,
+                    destination,
                     contents,
                 });
                 if rtc.accepts(&input) {
@@ -652,6 +769,37 @@ fn send_frame(rtc: &mut Rtc, mid: Mid, clock: &mut SendClock, law: Law, payload:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidates_add_the_machines_addresses_to_loopback_but_a_set_address_pins() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let machine = [
+            ip("127.0.0.1"),
+            ip("192.0.2.2"),
+            ip("169.254.10.1"),
+            ip("::1"),
+            ip("fd00::2"),
+            ip("fe80::fc:ff:fe00:1"),
+        ];
+        // The laptop default: loopback first, then every usable address
+        // (Firefox ignores loopback), not link-local ones.
+        assert_eq!(
+            candidate_ips(ip("127.0.0.1"), &machine),
+            [ip("127.0.0.1"), ip("192.0.2.2"), ip("fd00::2")]
+        );
+        // Listening everywhere: every usable address, loopback included.
+        assert_eq!(
+            candidate_ips(ip("0.0.0.0"), &machine),
+            [ip("127.0.0.1"), ip("192.0.2.2"), ip("::1"), ip("fd00::2")]
+        );
+        // A deployment's address pins the media there.
+        assert_eq!(
+            candidate_ips(ip("203.0.113.10"), &machine),
+            [ip("203.0.113.10")]
+        );
+        // A machine whose addresses cannot be read still has loopback.
+        assert_eq!(candidate_ips(ip("127.0.0.1"), &[]), [ip("127.0.0.1")]);
+    }
 
     #[test]
     fn the_send_clock_absorbs_jitter_and_keeps_pauses() {

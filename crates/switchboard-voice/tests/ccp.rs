@@ -16,35 +16,8 @@ use std::time::Duration;
 use common::browser::{browser_ready, root, Browser};
 use common::*;
 use serde_json::{json, Value};
-use switchboard_media::g711::Law;
 
 const AGENT: &str = "ana";
-
-/// A caller who presses 1 and talks: a raw A-law file SIPp streams in a loop
-/// (a 440 Hz tone, so the agent's side can be told apart from silence).
-fn talking_caller() -> String {
-    let samples: Vec<i16> = (0..16_000)
-        .map(|i| {
-            let t = i as f64 / 8000.0;
-            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
-        })
-        .collect();
-    let raw = std::env::temp_dir().join(format!("switchboard-ccp-{}.alaw", std::process::id()));
-    std::fs::write(&raw, Law::ALaw.encode_all(&samples)).unwrap();
-    let text = std::fs::read_to_string(scenario("caller_talks.xml"))
-        .unwrap()
-        .replace("[stream]", &raw.display().to_string());
-    // Not where `scenario` writes: `common` writes there again.
-    let path = std::env::temp_dir().join(format!("switchboard-ccp-{}.xml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-fn caller_args(rig: &Rig, scenario_path: &str) -> Vec<String> {
-    let mut args = common(rig, "caller_talks.xml", NUMBER, "127.0.0.1");
-    args[2] = scenario_path.to_string();
-    args
-}
 
 async fn ended_for(rig: &Rig, n: usize) -> Vec<Value> {
     let mut ended = rig.ended(n).await;
@@ -172,6 +145,14 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         "the caller was not heard: {customer_rms}"
     );
     assert!(agent_rms > 100.0, "the agent was not heard: {agent_rms}");
+    // The recording starts when the agent accepts; their microphone is heard
+    // from then on, whisper or not (it used to be cut for about 0.8 s).
+    let first_heard = first_heard_seconds(&agent, 100.0);
+    println!("Chromium: accept to the agent's first audio in the recording: {first_heard:?} s");
+    assert!(
+        first_heard.is_some_and(|s| s < 0.5),
+        "the agent's first words were cut: first heard at {first_heard:?} s"
+    );
     let ended_at: chrono::DateTime<chrono::Utc> = record["disconnect_timestamp"]
         .as_str()
         .unwrap()
@@ -192,7 +173,7 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     let mut third = common(&rig, "agent_hangs_up.xml", "third", "127.0.0.1");
     third[8] = carrier_port.to_string();
     third.extend(["-d", "2000"].map(String::from));
-    let third = tokio::spawn(async move { sipp_within(&third, 80).await });
+    let third = sipp_listening(third, 80).await;
     let args = caller_args(&rig, &caller);
     let second = tokio::spawn(async move { sipp_within(&args, 90).await });
     assert_eq!(browser.step().await, "DONE");

@@ -367,3 +367,106 @@ async fn without_espeak_ng_serve_warns_what_fails_and_how_to_install_it() {
     assert!(listening.contains("http://127.0.0.1:"), "{listening}");
     child.kill().await.unwrap();
 }
+
+/// A figure from `/proc/<pid>/status` (VmRSS, VmHWM...), in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for {pid}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_wrong_sign_ins_keeps_memory_bounded_and_a_right_one_gets_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), None, false).await;
+    let pid = server.child.id().unwrap();
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    // A first sign-in starts the password-check threads.
+    login(&client, &base).await;
+    let before = status_kib(pid, "VmRSS");
+
+    // 500 wrong sign-ins at once, each for another (unknown) username, so no
+    // per-username throttle applies: only the bound on password checks does.
+    let storm: Vec<_> = (0..500)
+        .map(|i| {
+            let (client, base) = (client.clone(), base.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/api/v1/auth/login"))
+                    .json(
+                        &json!({"username": format!("nobody-{i}"), "password": "Wrong-Passw0rd-9"}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                let retry_after = r.headers().get("retry-after").cloned();
+                (r.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    // Meanwhile the right password gets in, as a client that honours
+    // Retry-After would.
+    let refused_first = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    switchboard_testkit::wait::until(
+        "the right password accepted during the storm",
+        switchboard_testkit::wait::DEADLINE,
+        || {
+            let (client, base, refused) = (client.clone(), base.clone(), refused_first.clone());
+            async move {
+                let r = client
+                    .post(format!("{base}/api/v1/auth/login"))
+                    .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                match r.status().as_u16() {
+                    200 => Ok(()),
+                    503 => {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let wait = r.headers()["retry-after"]
+                            .to_str()
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        Err(503)
+                    }
+                    other => Err(other),
+                }
+            }
+        },
+    )
+    .await;
+    let refused_first = refused_first.load(std::sync::atomic::Ordering::Relaxed);
+    let mut counts = std::collections::BTreeMap::new();
+    for answer in storm {
+        let (status, retry_after) = answer.await.unwrap();
+        if status == 503 {
+            assert!(retry_after.is_some(), "a 503 says when to come back");
+        }
+        *counts.entry(status).or_insert(0) += 1;
+    }
+    let peak = status_kib(pid, "VmHWM");
+    let growth_mib = peak.saturating_sub(before) as f64 / 1024.0;
+    println!(
+        "500 wrong sign-ins: answers {counts:?}; RSS {} MiB before, peak {} MiB (+{growth_mib:.1} MiB); the right one was refused {refused_first} times first",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        counts.keys().all(|s| *s == 401 || *s == 503),
+        "only 401 and 503: {counts:?}"
+    );
+    assert!(
+        counts.get(&503).is_some_and(|n| *n > 0),
+        "the bound refused some: {counts:?}"
+    );
+    assert!(
+        growth_mib < 100.0,
+        "memory grew {growth_mib:.1} MiB under the storm"
+    );
+}

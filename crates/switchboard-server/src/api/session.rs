@@ -37,7 +37,7 @@ pub struct LoginResult {
 /// Signs in with a username and password and returns a session token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "Authentication",
     request_body = Login,
-    responses((status = 200, body = LoginResult), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "Too many failed sign-ins for this username")))]
+    responses((status = 200, body = LoginResult), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "Too many failed sign-ins for this username"), (status = 503, body = ApiError, description = "Too many sign-ins are being checked at once; `Retry-After` says when to try again")))]
 pub async fn login(
     State(app): State<AppState>,
     ApiJson(login): ApiJson<Login>,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use switchboard_media::g711::Law;
 use switchboard_server::{bootstrap, AppState, Settings};
 use switchboard_store::testing::{stores, TestDb};
 use switchboard_store::Blobs;
@@ -443,6 +444,31 @@ impl Rig {
     }
 }
 
+/// A caller who presses 1 and talks: a raw A-law file SIPp streams in a loop
+/// (a 440 Hz tone, so the agent's side can be told apart from silence).
+pub fn talking_caller() -> String {
+    let samples: Vec<i16> = (0..16_000)
+        .map(|i| {
+            let t = i as f64 / 8000.0;
+            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+        })
+        .collect();
+    let raw = std::env::temp_dir().join(format!("switchboard-talk-{}.alaw", std::process::id()));
+    std::fs::write(&raw, Law::ALaw.encode_all(&samples)).unwrap();
+    let text = std::fs::read_to_string(scenario("caller_talks.xml"))
+        .unwrap()
+        .replace("[stream]", &raw.display().to_string());
+    let path = std::env::temp_dir().join(format!("switchboard-talk-{}.xml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+pub fn caller_args(rig: &Rig, scenario_path: &str) -> Vec<String> {
+    let mut args = common(rig, "caller_talks.xml", NUMBER, "127.0.0.1");
+    args[2] = scenario_path.to_string();
+    args
+}
+
 pub fn menu_flow() -> Value {
     json!({
         "Version": "2019-10-30",
@@ -544,6 +570,16 @@ pub fn rms(s: &[i16]) -> f64 {
         return 0.0;
     }
     (s.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+}
+
+/// Seconds from the start of `samples` (8 kHz) to the first 50 ms window
+/// louder than `threshold` (RMS): when a side was first heard.
+pub fn first_heard_seconds(samples: &[i16], threshold: f64) -> Option<f64> {
+    const WINDOW: usize = 400;
+    samples
+        .chunks(WINDOW)
+        .position(|w| rms(w) > threshold)
+        .map(|i| (i * WINDOW) as f64 / 8000.0)
 }
 
 /// Best normalised correlation of `b` against `a` shifted by 0..max_lag samples.
