@@ -13,23 +13,29 @@
 import puppeteer from "puppeteer-core";
 import { echoErrors, failed, fail, screenshots, step } from "./lib.mjs";
 
-const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp-firefox", FIREFOX = "/usr/bin/firefox-esr" } = process.env;
+const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp-firefox", FIREFOX = "/usr/bin/firefox-esr", ICE_LOOPBACK } = process.env;
 const shoot = screenshots(CCP_ARTIFACTS);
 // Generous: CI's machine is busy, and each wait ends as soon as its event comes.
 const WAIT = 30000;
 
+const prefs = {
+  "media.navigator.streams.fake": true,
+  "permissions.default.microphone": 1,
+  "media.autoplay.default": 0,
+  "media.autoplay.blocking_policy": 0,
+};
+// Only on a machine with no address but loopback (the Rust side decides).
+if (ICE_LOOPBACK) prefs["media.peerconnection.ice.loopback"] = true;
 const browser = await puppeteer.launch({
   browser: "firefox",
   executablePath: FIREFOX,
   headless: true,
-  extraPrefsFirefox: {
-    "media.navigator.streams.fake": true,
-    "permissions.default.microphone": 1,
-    "media.autoplay.default": 0,
-    "media.autoplay.blocking_policy": 0,
-  },
+  timeout: 120000,
+  extraPrefsFirefox: prefs,
 });
 const page = await browser.newPage();
+page.setDefaultTimeout(60000);
+page.setDefaultNavigationTimeout(60000);
 await page.setViewport({ width: 1280, height: 800 });
 echoErrors(page, "firefox");
 

@@ -230,7 +230,7 @@ try {
     else {
       a.addEventListener("loadedmetadata", done, { once: true });
       a.addEventListener("error", done, { once: true });
-      setTimeout(done, 5000);
+      setTimeout(done, 30000);
     }
   }));
   if (!audio.src.startsWith("blob:") || Math.abs(audio.duration - 1) > 0.05) fail(`the recording: ${JSON.stringify(audio)}`);

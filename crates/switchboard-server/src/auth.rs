@@ -82,7 +82,9 @@ mod hashing {
                         Ok(job) => job,
                         Err(_) => return,
                     };
-                    job();
+                    // A panic fails that one check (its caller sees the
+                    // answer channel closed), never the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 })
                 .expect("start a password-check thread");
         }
@@ -97,13 +99,18 @@ mod hashing {
         POOL.threads
     }
 
-    /// Runs `work` on a hashing thread, or refuses at once when too many
-    /// checks are waiting already.
+    /// Runs `work` on a hashing thread, or refuses at once (saying `busy`)
+    /// when too many checks are waiting already.
     pub async fn run<T: Send + 'static>(
+        busy: &'static str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
+            // The client went away while this waited: skip the work.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(work());
         });
         let sent = POOL
@@ -113,11 +120,7 @@ mod hashing {
             .try_send(job);
         match sent {
             Ok(()) => rx.await.map_err(ApiError::internal),
-            Err(TrySendError::Full(_)) => Err(ApiError::busy(
-                "password",
-                "too many sign-ins are being checked; try again in a moment",
-                1,
-            )),
+            Err(TrySendError::Full(_)) => Err(ApiError::busy("password", busy, 1)),
             Err(TrySendError::Disconnected(_)) => {
                 Err(ApiError::internal("the password-check threads are gone"))
             }
@@ -133,21 +136,27 @@ pub fn password_check_threads() -> usize {
 /// Hashes a password with argon2id (its default parameters), on a hashing
 /// thread (bounded: see the `hashing` module).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    hashing::run(move || argon::hash(password.as_bytes()))
-        .await?
-        .map_err(ApiError::internal)
+    hashing::run(
+        "too many passwords are being hashed; try again in a moment",
+        move || argon::hash(password.as_bytes()),
+    )
+    .await?
+    .map_err(ApiError::internal)
 }
 
 /// Checks a password against a stored hash. With no hash (unknown user) it
 /// still does the work of a check, so timing does not reveal which usernames exist.
 pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    hashing::run(move || match hash {
-        Some(stored) => argon::verify(password.as_bytes(), &stored),
-        None => {
-            let _ = argon::hash(password.as_bytes());
-            false
-        }
-    })
+    hashing::run(
+        "too many passwords are being checked; try again in a moment",
+        move || match hash {
+            Some(stored) => argon::verify(password.as_bytes(), &stored),
+            None => {
+                let _ = argon::hash(password.as_bytes());
+                false
+            }
+        },
+    )
     .await
 }
 
@@ -165,9 +174,12 @@ mod argon {
     use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
     use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-    /// The most memory a stored hash may ask for (64 MiB): a hash with a
-    /// larger cost is refused rather than allowed to take the server's memory.
+    /// The most a stored hash may ask for: 64 MiB of memory, 10 passes, 8
+    /// lanes. A hash with larger costs is refused rather than allowed to take
+    /// the server's memory or a hashing thread for long.
     const MAX_BLOCKS: usize = 64 * 1024;
+    const MAX_PASSES: u32 = 10;
+    const MAX_LANES: u32 = 8;
 
     thread_local! {
         static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
@@ -184,15 +196,31 @@ mod argon {
         if params.block_count() > MAX_BLOCKS {
             return Err(argon2::Error::MemoryTooMuch);
         }
+        // argon2 has no "too many passes" error; "too much memory" is the
+        // nearest (the cost is what is refused either way).
+        if params.t_cost() > MAX_PASSES {
+            return Err(argon2::Error::MemoryTooMuch);
+        }
+        if params.p_cost() > MAX_LANES {
+            return Err(argon2::Error::ThreadsTooMany);
+        }
         MEMORY.with(|memory| {
             let mut memory = memory.borrow_mut();
             memory.resize(params.block_count(), Block::default());
-            argon.hash_password_into_with_memory(
+            let result = argon.hash_password_into_with_memory(
                 password,
                 salt,
                 out,
                 &mut memory[..params.block_count()],
-            )
+            );
+            // Keep only what the default parameters need, so an unusual
+            // stored hash does not leave its memory behind.
+            let usual = Params::DEFAULT.block_count();
+            if memory.len() > usual {
+                memory.truncate(usual);
+                memory.shrink_to_fit();
+            }
+            result
         })
     }
 
@@ -278,9 +306,18 @@ mod argon {
         }
 
         #[test]
-        fn a_stored_hash_asking_for_too_much_memory_is_refused() {
-            let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
-            assert!(!verify(b"whatever", greedy));
+        fn a_stored_hash_asking_for_too_much_memory_or_time_is_refused() {
+            let hash = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+            for costs in [
+                "m=4194304,t=1,p=1",
+                "m=19456,t=1000,p=1",
+                "m=19456,t=2,p=64",
+            ] {
+                let greedy = format!("$argon2id$v=19${costs}$c29tZXNhbHRzb21lc2FsdA${hash}");
+                let started = std::time::Instant::now();
+                assert!(!verify(b"whatever", &greedy), "{costs}");
+                assert!(started.elapsed().as_secs() < 5, "{costs} was computed");
+            }
         }
     }
 }

@@ -716,11 +716,11 @@ async fn idle_customers_are_warned_then_disconnected_and_tokens_expire() {
         assert_eq!(warning["item"]["display_name"], "Switchboard");
         let (end, _) = until(&mut ws, |f| f["item"]["type"] == "ENDED").await;
         assert_eq!(end["item"]["reason"], "CUSTOMER_IDLE");
-        let ended = record(&app, contact, "ENDED").await;
-        assert_eq!(ended["disconnect_reason"], "CUSTOMER_IDLE");
         // Right after the end the token still reads the chat; later it is refused.
         let (_, welcome) = open(addr, token, 0).await;
         assert_eq!(welcome["ended"], true);
+        let ended = record(&app, contact, "ENDED").await;
+        assert_eq!(ended["disconnect_reason"], "CUSTOMER_IDLE");
         let refused = wait::until("the ended chat's token refused", DEADLINE, || async {
             let (_, answer) = open(addr, token, 0).await;
             if answer["field"] == "token" {

@@ -75,17 +75,28 @@ fn lock_block(first: u32, n: u16) -> Option<Vec<File>> {
 }
 
 /// The lock file of `port`, locked by us, or None when another holds it.
+///
+/// The folder is shared by every user of the machine (root's CI run and a
+/// developer's own): it is made world-writable with the sticky bit, and a
+/// lock file another user made is opened read-only (`flock` needs no more).
 fn lock(port: u16) -> Option<File> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = lock_dir();
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
+    }
     let path = dir.join(format!("{port}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(_) => OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display())),
+    };
     match file.try_lock() {
         Ok(()) => Some(file),
         Err(TryLockError::WouldBlock) => None,

@@ -481,6 +481,11 @@ pub fn candidate_ips(media_ip: IpAddr, interfaces: &[IpAddr]) -> Vec<IpAddr> {
     ips
 }
 
+/// The addresses offered to browsers for `media_ip` on this machine now.
+pub fn browser_candidates(media_ip: IpAddr) -> Vec<IpAddr> {
+    candidate_ips(media_ip, &interface_ips())
+}
+
 /// The machine's interface addresses now (none when they cannot be read).
 fn interface_ips() -> Vec<IpAddr> {
     match if_addrs::get_if_addrs() {
@@ -576,7 +581,7 @@ pub async fn answer_offer(
 ) -> Result<(String, u64), String> {
     let offer =
         SdpOffer::from_sdp_string(offer_sdp).map_err(|e| format!("the offer is not SDP: {e}"))?;
-    let ips = candidate_ips(media_ip, &interface_ips());
+    let ips = browser_candidates(media_ip);
     let sockets = Sockets::bind(&ips, ports).await?;
     let mut rtc = RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))

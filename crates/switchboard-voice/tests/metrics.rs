@@ -25,3 +25,40 @@ async fn metrics_are_exposed_for_prometheus() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_the_metrics() {
+    let rig = Rig::new().await;
+    // Methods nobody defined, each long and different, on a real route and
+    // on paths that match nothing.
+    for i in 0..30 {
+        let method = format!("{}{i}", "X".repeat(2000));
+        for path in ["/api/v1/queues".to_string(), format!("/no/such/path/{i}")] {
+            let r = rig
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", rig.origin))
+                .bearer_auth(&rig.token)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_client_error(), "{}", r.status());
+        }
+    }
+    let text = rig.metrics_text().await;
+    assert!(
+        !text.contains("XXXXXXXX") && !text.contains("/no/such/path"),
+        "a request's own method or path became a label"
+    );
+    let other: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("switchboard_http_requests_total{method=\"OTHER\""))
+        .collect();
+    assert_eq!(other.len(), 1, "one series for them all: {other:?}");
+    assert!(
+        other[0].contains("route=\"/api/v1/queues\""),
+        "{}",
+        other[0]
+    );
+    assert!(other[0].ends_with(" 30"), "{}", other[0]);
+    assert!(text.len() < 200_000, "/metrics is {} bytes", text.len());
+}

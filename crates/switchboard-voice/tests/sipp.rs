@@ -98,8 +98,9 @@ async fn caller_reaches_a_desk_phone_agent_and_is_recorded() {
     assert!(queued < 15.0, "queued {queued} s");
     assert_eq!(record["agent"]["username"], "deskagent");
     let talk = record["agent"]["talk_duration_seconds"].as_f64().unwrap();
-    // The caller's scenario talks about 8 s; the upper bound allows a busy machine.
-    assert!((6.0..30.0).contains(&talk), "talk {talk}");
+    // The caller's scenario talks about 8 s; the bounds allow a busy machine
+    // (a slow bridge shortens the talk, a slow hang-up lengthens it).
+    assert!((3.0..30.0).contains(&talk), "talk {talk}");
     assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
     assert_eq!(record["recording"]["status"], "AVAILABLE", "{record:#}");
     // Before the caller, the agent heard the queue's name.

@@ -110,7 +110,7 @@ impl Browser {
             ..
         } = self;
         drop(stdin);
-        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
             .await
             .expect("the browser closed")
             .unwrap();

@@ -97,9 +97,11 @@ pub async fn sipp_listening(
 ) -> tokio::task::JoinHandle<(i32, String)> {
     let port: u16 = args[8].parse().expect("the SIP port after -p");
     assert_eq!(args[7], "-p", "{args:?}");
-    let child = tokio::spawn(async move { sipp_within(&args, seconds).await });
-    switchboard_testkit::wait::udp_bound(port).await;
-    child
+    let mut child = tokio::spawn(async move { sipp_within(&args, seconds).await });
+    tokio::select! {
+        _ = switchboard_testkit::wait::udp_bound(port) => child,
+        ended = &mut child => panic!("SIPp ended before binding port {port}: {ended:?}"),
+    }
 }
 
 pub struct Rig {
@@ -136,6 +138,13 @@ impl Rig {
 
     /// A rig whose voice settings `tweak` adjusts.
     pub async fn configured(tweak: impl FnOnce(&mut VoiceConfig)) -> Rig {
+        Rig::offering(Duration::from_secs(5), tweak).await
+    }
+
+    /// A rig whose offers time out after `offer_timeout` (5 s elsewhere, so
+    /// missed-offer tests stay short; a test that must accept on a busy
+    /// machine gives its agent longer).
+    pub async fn offering(offer_timeout: Duration, tweak: impl FnOnce(&mut VoiceConfig)) -> Rig {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()),
@@ -149,10 +158,9 @@ impl Rig {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let routing =
-            switchboard_server::routing::start_with(store.clone(), Duration::from_secs(5))
-                .await
-                .unwrap();
+        let routing = switchboard_server::routing::start_with(store.clone(), offer_timeout)
+            .await
+            .unwrap();
         let state = AppState {
             store: store.clone(),
             blobs: Blobs::local(dir.path()).unwrap(),
@@ -552,6 +560,9 @@ pub fn common(rig: &Rig, file: &str, service: &str, ip: &str) -> Vec<String> {
         free_port().to_string(),
         "-mp".into(),
         media_port().to_string(),
+        // SIPp's control socket (8888 and up by default) on a reserved port too.
+        "-cp".into(),
+        free_port().to_string(),
     ]
 }
 
