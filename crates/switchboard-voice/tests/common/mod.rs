@@ -593,6 +593,28 @@ pub fn first_heard_seconds(samples: &[i16], threshold: f64) -> Option<f64> {
         .map(|i| (i * WINDOW) as f64 / 8000.0)
 }
 
+/// [`best_correlation`] over each half second of `a` where `a` is not silent,
+/// each with its own lag: an echo whose delay drifts (a busy machine
+/// schedules the phone and the relay late, then catches up) still shows.
+/// The median of the windows' figures.
+pub fn median_windowed_correlation(a: &[i16], b: &[i16], max_lag: usize) -> f64 {
+    const WINDOW: usize = 4000;
+    let mut figures: Vec<f64> = (0..)
+        .map(|w| w * WINDOW)
+        .take_while(|start| start + WINDOW + max_lag <= a.len().min(b.len()))
+        .filter(|&start| rms(&a[start..start + WINDOW]) > 300.0)
+        .map(|start| {
+            let end = start + WINDOW + max_lag;
+            best_correlation(&a[start..end], &b[start..end], max_lag)
+        })
+        .collect();
+    if figures.is_empty() {
+        return 0.0;
+    }
+    figures.sort_by(f64::total_cmp);
+    figures[figures.len() / 2]
+}
+
 /// Best normalised correlation of `b` against `a` shifted by 0..max_lag samples.
 pub fn best_correlation(a: &[i16], b: &[i16], max_lag: usize) -> f64 {
     let n = a.len().min(b.len()).saturating_sub(max_lag);
