@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{browser_ready, root, Browser};
+use common::browser::{browser_ready, check_recording, root, Browser};
 use common::*;
 use serde_json::{json, Value};
 
@@ -132,42 +132,8 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
         .as_f64();
     assert!(acw.is_some_and(|s| s > 0.0), "after-contact work: {acw:?}");
 
-    // Audio both ways, from the recording: the caller's tone on the left,
-    // the browser's fake microphone on the right, also after the reload.
-    let wav = rig.recording(&id).await;
-    let (customer, agent) = channels(&wav);
-    let (customer_rms, agent_rms) = (rms(&customer), rms(&agent));
-    println!(
-        "recording: {} s, customer RMS {customer_rms:.0}, agent RMS {agent_rms:.0}",
-        customer.len() / 8000
-    );
-    assert!(
-        customer_rms > 1000.0,
-        "the caller was not heard: {customer_rms}"
-    );
-    assert!(agent_rms > 100.0, "the agent was not heard: {agent_rms}");
-    // The recording starts when the agent accepts; their microphone is heard
-    // from then on, whisper or not (it used to be cut while the queue's name
-    // was whispered: 1.35 s here). The bound leaves room for a busy machine.
-    let first_heard = first_heard_seconds(&agent, 100.0);
-    println!("Chromium: accept to the agent's first audio in the recording: {first_heard:?} s");
-    assert!(
-        first_heard.is_some_and(|s| s < 1.0),
-        "the agent's first words were cut: first heard at {first_heard:?} s"
-    );
-    let ended_at: chrono::DateTime<chrono::Utc> = record["disconnect_timestamp"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let after_reload = (ended_at - reloaded_at).num_milliseconds().max(0) as usize * 8;
-    let tail = &agent[agent.len().saturating_sub(after_reload)..];
-    assert!(tail.len() >= 8000, "too little audio after the reload");
-    assert!(
-        rms(tail) > 100.0,
-        "the agent was not heard after the reload: {}",
-        rms(tail)
-    );
+    // Audio both ways, from the recording, from the accept on and after the reload.
+    check_recording(&rig, &record, reloaded_at, "Chromium").await;
 
     // 2. Missed, then offered again, answered, and transferred to the
     // "Support line" quick connect: a third party on the carrier who talks

@@ -13,28 +13,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{root, Browser};
+use common::browser::{check_recording, firefox_ready, root, Browser};
 use common::*;
 use serde_json::json;
 
 const AGENT: &str = "fay";
-
-/// Whether node, Firefox and puppeteer-core are here; under CI their absence
-/// is a failure, elsewhere the test skips.
-fn firefox_ready() -> bool {
-    let ok = std::path::Path::new("/usr/bin/firefox-esr").exists()
-        && root()
-            .join("tests/browser/node_modules/puppeteer-core")
-            .exists()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok();
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("the Firefox test needs node, /usr/bin/firefox-esr and tests/browser/node_modules (scripts/test installs them)");
-    }
-    ok
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_takes_a_call_in_firefox() {
@@ -115,40 +98,8 @@ async fn an_agent_takes_a_call_in_firefox() {
         "{agent_leg}"
     );
 
-    // Audio both ways, from the recording: the caller's tone on the left,
-    // Firefox's fake microphone on the right, from the accept on and after
-    // the reload too.
-    let wav = rig.recording(record["id"].as_str().unwrap()).await;
-    let (customer, agent) = channels(&wav);
-    let (customer_rms, agent_rms) = (rms(&customer), rms(&agent));
-    println!(
-        "Firefox recording: {} s, customer RMS {customer_rms:.0}, agent RMS {agent_rms:.0}",
-        customer.len() / 8000
-    );
-    assert!(
-        customer_rms > 1000.0,
-        "the caller was not heard: {customer_rms}"
-    );
-    assert!(agent_rms > 100.0, "the agent was not heard: {agent_rms}");
-    let first_heard = first_heard_seconds(&agent, 100.0);
-    println!("Firefox: accept to the agent's first audio in the recording: {first_heard:?} s");
-    assert!(
-        first_heard.is_some_and(|s| s < 1.0),
-        "the agent's first words were cut: first heard at {first_heard:?} s"
-    );
-    let ended_at: chrono::DateTime<chrono::Utc> = record["disconnect_timestamp"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let after_reload = (ended_at - reloaded_at).num_milliseconds().max(0) as usize * 8;
-    let tail = &agent[agent.len().saturating_sub(after_reload)..];
-    assert!(tail.len() >= 8000, "too little audio after the reload");
-    assert!(
-        rms(tail) > 100.0,
-        "the agent was not heard after the reload: {}",
-        rms(tail)
-    );
+    // Audio both ways, from the recording, from the accept on and after the reload.
+    check_recording(&rig, &record, reloaded_at, "Firefox").await;
     println!(
         "Firefox CCP test took {:.1} s",
         started.elapsed().as_secs_f64()

@@ -17,20 +17,75 @@ pub fn root() -> PathBuf {
 }
 
 /// Whether node, Chromium and playwright-core are here; under CI their
-/// absence is a failure (.ci/run installs them), elsewhere the test skips.
+/// absence is a failure (scripts/test installs them), elsewhere the test skips.
 pub fn browser_ready() -> bool {
-    let ok = std::path::Path::new("/usr/bin/chromium").exists()
+    driver_ready("/usr/bin/chromium", "playwright-core")
+}
+
+/// Whether node, Firefox ESR and puppeteer-core are here (as [`browser_ready`]).
+pub fn firefox_ready() -> bool {
+    driver_ready("/usr/bin/firefox-esr", "puppeteer-core")
+}
+
+fn driver_ready(browser: &str, driver: &str) -> bool {
+    let ok = std::path::Path::new(browser).exists()
         && root()
-            .join("tests/browser/node_modules/playwright-core")
+            .join("tests/browser/node_modules")
+            .join(driver)
             .exists()
         && std::process::Command::new("node")
             .arg("--version")
             .output()
             .is_ok();
     if !ok && std::env::var_os("CI").is_some() {
-        panic!("the browser test needs node, /usr/bin/chromium and tests/browser/node_modules (.ci/run installs them)");
+        panic!("the browser test needs node, {browser} and tests/browser/node_modules/{driver} (scripts/test installs them)");
     }
     ok
+}
+
+/// Checks a softphone call's recording: the caller's tone on the left, the
+/// browser's fake microphone on the right, heard from the accept on (the
+/// recording starts then; the agent used to be cut while the queue's name
+/// was whispered, 1.35 s; the bound leaves room for a busy machine) and
+/// after the page was reloaded at `reloaded_at`.
+pub async fn check_recording(
+    rig: &super::Rig,
+    record: &serde_json::Value,
+    reloaded_at: chrono::DateTime<chrono::Utc>,
+    browser: &str,
+) {
+    use super::{channels, first_heard_seconds, rms};
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
+    let (customer, agent) = channels(&wav);
+    let (customer_rms, agent_rms) = (rms(&customer), rms(&agent));
+    println!(
+        "{browser} recording: {} s, customer RMS {customer_rms:.0}, agent RMS {agent_rms:.0}",
+        customer.len() / 8000
+    );
+    assert!(
+        customer_rms > 1000.0,
+        "the caller was not heard: {customer_rms}"
+    );
+    assert!(agent_rms > 100.0, "the agent was not heard: {agent_rms}");
+    let first_heard = first_heard_seconds(&agent, 100.0);
+    println!("{browser}: accept to the agent's first audio in the recording: {first_heard:?} s");
+    assert!(
+        first_heard.is_some_and(|s| s < 1.0),
+        "the agent's first words were cut: first heard at {first_heard:?} s"
+    );
+    let ended_at: chrono::DateTime<chrono::Utc> = record["disconnect_timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let after_reload = (ended_at - reloaded_at).num_milliseconds().max(0) as usize * 8;
+    let tail = &agent[agent.len().saturating_sub(after_reload)..];
+    assert!(tail.len() >= 8000, "too little audio after the reload");
+    assert!(
+        rms(tail) > 100.0,
+        "the agent was not heard after the reload: {}",
+        rms(tail)
+    );
 }
 
 /// A running browser script.
