@@ -136,7 +136,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
-async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+pub(crate) async fn method_not_allowed(method: axum::http::Method) -> ApiError {
     ApiError::field(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

@@ -10,6 +10,7 @@ mod common;
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::*;
 use futures::{SinkExt, StreamExt};
@@ -903,5 +904,102 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
         assert_eq!(new["agent"]["username"], "eve");
         assert_eq!(new["disconnect_reason"], "CUSTOMER_DISCONNECT");
         assert_eq!(new["transcript"]["status"], "AVAILABLE");
+    }
+}
+
+/// A browser's preflight and a WebSocket handshake from a page at `origin`.
+async fn preflight(app: &TestApp, path: &str, origin: &str) -> axum::http::Response<Body> {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .method(Method::OPTIONS)
+        .uri(path)
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap();
+    app.router.clone().oneshot(req).await.unwrap()
+}
+
+fn allowed_origin(r: &axum::http::Response<Body>) -> Option<&str> {
+    r.headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn handshake(addr: std::net::SocketAddr, origin: &str) -> Result<Socket, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}/api/v1/chat/connect")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("origin", origin.parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("handshake failed without an HTTP answer: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_company_site_may_start_chats_and_only_the_chat_api_answers_it() {
+    // Default: the widget may run on any site.
+    for app in apps().await {
+        let r = preflight(&app, "/api/v1/chat/start", "https://shop.example.com").await;
+        assert!(r.status().is_success(), "{}: {}", app.backend, r.status());
+        assert_eq!(allowed_origin(&r), Some("*"));
+        let methods = r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap();
+        assert!(methods.contains("POST"), "{methods}");
+        let headers = r.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap();
+        assert!(headers.contains("content-type"), "{headers}");
+        // The staff API answers no other site, not even a preflight.
+        for staff in ["/api/v1/auth/login", "/api/v1/users", "/api/v1/contacts"] {
+            let r = preflight(&app, staff, "https://shop.example.com").await;
+            assert_eq!(allowed_origin(&r), None, "{staff}");
+            assert!(!r.status().is_success(), "{staff}: {}", r.status());
+        }
+        let addr = app.serve().await;
+        assert!(handshake(addr, "https://shop.example.com").await.is_ok());
+    }
+
+    // A configured list: those sites and the server's own pages, no others.
+    let settings = ChatSettings {
+        allowed_origins: switchboard_server::chat::origins::AllowedOrigins::parse(&[
+            "https://shop.example.com",
+        ])
+        .unwrap(),
+        ..Default::default()
+    };
+    for app in apps_with_chat(Default::default(), settings.clone()).await {
+        centre(&app, 1, &[]).await;
+        let r = preflight(&app, "/api/v1/chat/start", "https://shop.example.com").await;
+        assert!(r.status().is_success(), "{}", r.status());
+        assert_eq!(allowed_origin(&r), Some("https://shop.example.com"));
+        assert!(r.headers()["vary"].to_str().unwrap().contains("origin"));
+        let r = preflight(&app, "/api/v1/chat/start", "https://evil.example").await;
+        assert_eq!(allowed_origin(&r), None, "another site is not let in");
+        let r = preflight(&app, "/api/v1/chat/transcript", "https://evil.example").await;
+        assert_eq!(allowed_origin(&r), None);
+
+        let addr = app.serve().await;
+        assert_eq!(
+            handshake(addr, "https://evil.example").await.err(),
+            Some(403),
+            "a socket from a site not allowed is refused"
+        );
+        // The allowed site and the server's own CCP open sockets and talk.
+        let started = start(&app, json!({"flow": "Web chat", "display_name": "Ada"})).await;
+        let token = started["participant_token"].as_str().unwrap();
+        for origin in [
+            "https://shop.example.com".to_string(),
+            format!("http://{addr}"),
+        ] {
+            let mut ws = handshake(addr, &origin).await.expect(&origin);
+            send(&mut ws, json!({"type": "hello", "token": token})).await;
+            assert_eq!(recv(&mut ws).await["type"], "welcome", "{origin}");
+        }
     }
 }

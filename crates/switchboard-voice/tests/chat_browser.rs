@@ -207,3 +207,82 @@ async fn customers_and_an_agent_chat_in_the_browser() {
     // Both closed in the CCP: the agent is Available again.
     assert_eq!(rig.agent_state_of(AGENT).await, "Available");
 }
+
+/// A company's web server on its own loopback port (so its own origin);
+/// returns it and its origin.
+async fn company_server() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    (listener, origin)
+}
+
+/// Serves the company's home page, which embeds the widget from
+/// Switchboard at `switchboard` with one script tag, as a customer would.
+fn serve_company_page(listener: tokio::net::TcpListener, switchboard: &str, company: &str) {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{company}</title></head>\
+         <body><main><h1>{company}</h1><p>Welcome to our shop.</p></main>\
+         <script type=\"module\" src=\"{switchboard}/chat/widget.js\" data-flow=\"{FLOW}\" \
+         data-title=\"Chat with {company}\"></script></body></html>"
+    );
+    let site = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, site).await });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_chats_from_an_allowed_company_site_and_not_from_another() {
+    if !browser_ready() {
+        return;
+    }
+    let (shop, shop_origin) = company_server().await;
+    let (other, other_origin) = company_server().await;
+    let rig = Rig::chatting(switchboard_server::chat::ChatSettings {
+        allowed_origins: switchboard_server::chat::origins::AllowedOrigins::parse(&[&shop_origin])
+            .unwrap(),
+        ..Default::default()
+    })
+    .await;
+    chat_centre(&rig).await;
+    serve_company_page(shop, &rig.origin, "The Shop");
+    serve_company_page(other, &rig.origin, "Elsewhere Ltd");
+
+    let mut browser = Browser::start(
+        "chat-elsewhere.mjs",
+        &[
+            ("CHAT_URL", rig.origin.clone()),
+            ("SHOP_URL", format!("{shop_origin}/")),
+            ("OTHER_URL", format!("{other_origin}/")),
+        ],
+        Duration::from_secs(60),
+    );
+    let allowed = browser.step().await;
+    let contact = allowed
+        .strip_prefix("ALLOWED ")
+        .expect("ALLOWED <contact>")
+        .to_string();
+    assert_eq!(browser.step().await, "REFUSED");
+    assert_eq!(browser.step().await, "DONE");
+    browser.finish().await;
+
+    let record = ended_record(&rig, &contact).await;
+    assert_eq!(record["channel"], "CHAT", "{record:#}");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    assert_eq!(
+        stored_messages(&rig, &contact).await,
+        said(&[("CUSTOMER", "Hello from the shop"), ("SYSTEM", GREETING)])
+    );
+    // Only the shop's chat was ever started.
+    let chats: Vec<Value> = rig
+        .contacts()
+        .await
+        .into_iter()
+        .filter(|c| c["channel"] == "CHAT")
+        .collect();
+    assert_eq!(chats.len(), 1, "{chats:#?}");
+}

@@ -26,6 +26,7 @@ use crate::ServeArgs;
 /// rtp_port_max = 20000
 /// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
 /// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
+/// chat_allowed_origins = ["https://www.example.com"]  # sites that may embed the chat widget (default: any)
 /// chat_idle_warning_seconds = 300       # a customer who owes a reply this long is warned...
 /// chat_idle_disconnect_seconds = 600    # ...and disconnected once it has been this long
 /// chat_duration_minutes = 1500          # a chat's longest life when the start request does not say
@@ -59,6 +60,7 @@ struct FileConfig {
     rtp_port_max: Option<u16>,
     ccp_grace_seconds: Option<u64>,
     chat_starts_per_minute: Option<usize>,
+    chat_allowed_origins: Option<Vec<String>>,
     chat_idle_warning_seconds: Option<u64>,
     chat_idle_disconnect_seconds: Option<u64>,
     chat_duration_minutes: Option<u64>,
@@ -85,6 +87,8 @@ pub struct Config {
     pub ccp_grace_seconds: u64,
     /// Chats one client address may start per minute.
     pub chat_starts_per_minute: usize,
+    /// The sites whose pages may run the chat widget.
+    pub chat_allowed_origins: switchboard_server::chat::origins::AllowedOrigins,
     /// An idle customer who owes a reply is warned after this long...
     pub chat_idle_warning_seconds: u64,
     /// ...and disconnected once the reply has been owed this long.
@@ -127,6 +131,9 @@ impl Config {
             (1..=1_000_000).contains(&chat_starts_per_minute),
             "chat_starts_per_minute must be between 1 and 1000000, got {chat_starts_per_minute}"
         );
+        let chat_allowed_origins = switchboard_server::chat::origins::AllowedOrigins::parse(
+            file.chat_allowed_origins.as_deref().unwrap_or_default(),
+        )?;
         let chat_idle_warning_seconds = file.chat_idle_warning_seconds.unwrap_or(300);
         let chat_idle_disconnect_seconds = file.chat_idle_disconnect_seconds.unwrap_or(600);
         for (name, value) in [
@@ -197,6 +204,7 @@ impl Config {
         Ok(Self {
             ccp_grace_seconds,
             chat_starts_per_minute,
+            chat_allowed_origins,
             chat_idle_warning_seconds,
             chat_idle_disconnect_seconds,
             chat_duration_minutes,

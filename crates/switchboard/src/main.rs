@@ -133,6 +133,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics: Default::default(),
         chat: switchboard_server::chat::ChatHub::new(switchboard_server::chat::ChatSettings {
             starts_per_minute: cfg.chat_starts_per_minute,
+            allowed_origins: cfg.chat_allowed_origins.clone(),
             limits: switchboard_server::chat::Limits {
                 idle_warning_ms: cfg.chat_idle_warning_seconds * 1000,
                 idle_disconnect_ms: cfg.chat_idle_disconnect_seconds * 1000,

@@ -67,7 +67,7 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/reports/realtime/ws", get(reports::realtime_socket))
         .route("/reports/historical", get(reports::historical))
         .route("/reports/usage", get(reports::usage_report))
-        .merge(crate::chat::api::routes())
+        .merge(crate::chat::api::routes(app))
         .merge(crud::routes::<SecurityProfile>())
         .merge(crud::routes_without_create::<User>())
         .route("/users", post(users::create_user))

@@ -2,7 +2,8 @@
 //! participant's transcript, the WebSocket, and the widget's files.
 //!
 //! Starting a chat needs no sign-in (a company's web page calls it), so it
-//! is open to any origin (CORS) and throttled per client address; it only
+//! is open to the sites `chat_allowed_origins` lists (CORS; any by default)
+//! and throttled per client address; it only
 //! runs published inbound contact flows, as a phone number would. What a
 //! customer's page sends (name, attributes) is the customer's word: flows
 //! and agents must not take it as verified.
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_chat::{ChatRoom, Role, Transcript};
 use switchboard_model::{Flow as FlowObject, FlowType};
 use tokio::sync::mpsc;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::ToSchema;
 
 use super::task::{Chat, ChatInput, NewChat};
@@ -274,9 +275,19 @@ pub async fn transcript(
 }
 
 /// The routes under `/api/v1/chat`.
-pub fn routes() -> Router<AppState> {
+///
+/// The CORS layer wraps the whole method router, 405 fallback included
+/// (an `OPTIONS` preflight lands there): not `route_layer`, which skips it,
+/// and with this router's own fallback, which the API's would otherwise
+/// replace unwrapped. Only these routes: the staff API answers no other site.
+pub fn routes(app: &AppState) -> Router<AppState> {
+    let allowed = app.chat.settings().allowed_origins.clone();
+    let origin = match allowed {
+        super::origins::AllowedOrigins::Any => AllowOrigin::any(),
+        only => AllowOrigin::predicate(move |origin, _| only.allows(origin.as_bytes())),
+    };
     let cors = CorsLayer::new()
-        .allow_origin(Any)
+        .allow_origin(origin)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::CONTENT_TYPE,
@@ -285,7 +296,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/chat/start", post(start))
         .route("/chat/transcript", get(transcript))
-        .route_layer(cors)
+        .method_not_allowed_fallback(crate::method_not_allowed)
+        .layer(cors)
         .route("/chat/connect", get(super::socket::upgrade))
 }
 

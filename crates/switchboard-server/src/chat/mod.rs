@@ -25,6 +25,7 @@
 //! shows them next to calls.
 
 pub mod api;
+pub mod origins;
 mod socket;
 mod task;
 
@@ -57,6 +58,8 @@ pub struct ChatSettings {
     /// Chats one client address may start per minute. Behind a reverse
     /// proxy every customer has the proxy's address: raise it there.
     pub starts_per_minute: usize,
+    /// The sites whose pages may start chats and open participant sockets.
+    pub allowed_origins: origins::AllowedOrigins,
 }
 
 impl Default for ChatSettings {
@@ -67,6 +70,7 @@ impl Default for ChatSettings {
             // Connect's default chat duration: 25 hours.
             default_duration: Duration::from_secs(1500 * 60),
             starts_per_minute: 30,
+            allowed_origins: origins::AllowedOrigins::Any,
         }
     }
 }

@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_chat::{ChatError, ReceiptKind};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::origins::same_site;
 use super::task::{Attached, ChatInput, Out};
 use super::{ChatHub, Grant, TOKEN_EXPIRED};
 use crate::AppState;
@@ -71,7 +73,37 @@ fn field_of(e: &ChatError) -> &'static str {
     }
 }
 
-pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// A browser always sends `Origin` on a WebSocket handshake and never asks
+/// first, so a page from a site not allowed is refused here. Clients that
+/// are not browsers send none; the server's own pages (the CCP) are its site.
+fn origin_allowed(app: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    app.chat
+        .settings()
+        .allowed_origins
+        .allows(origin.as_bytes())
+        || same_site(
+            origin.as_bytes(),
+            headers.get(header::HOST).map(|h| h.as_bytes()),
+        )
+}
+
+pub async fn upgrade(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&app, &headers) {
+        return crate::error::ApiError::field(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "Origin",
+            "this site may not open chats here (see chat_allowed_origins)",
+        )
+        .into_response();
+    }
     // Small buffers: tens of thousands of chat sockets stay open at once,
     // and a chat frame is a few hundred bytes (the 128 KiB defaults would
     // cost more than the chat itself).

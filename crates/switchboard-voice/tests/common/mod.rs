@@ -145,6 +145,19 @@ impl Rig {
     /// missed-offer tests stay short; a test that must accept on a busy
     /// machine gives its agent longer).
     pub async fn offering(offer_timeout: Duration, tweak: impl FnOnce(&mut VoiceConfig)) -> Rig {
+        Rig::build(offer_timeout, tweak, Default::default()).await
+    }
+
+    /// A rig whose chat channel runs with `chat` (allowed origins, say).
+    pub async fn chatting(chat: switchboard_server::chat::ChatSettings) -> Rig {
+        Rig::build(Duration::from_secs(5), |_| {}, chat).await
+    }
+
+    async fn build(
+        offer_timeout: Duration,
+        tweak: impl FnOnce(&mut VoiceConfig),
+        chat: switchboard_server::chat::ChatSettings,
+    ) -> Rig {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "switchboard_voice=info".into()),
@@ -169,7 +182,7 @@ impl Rig {
             routing,
             settings: Arc::new(Settings::default()),
             metrics: Default::default(),
-            chat: Default::default(),
+            chat: switchboard_server::chat::ChatHub::new(chat),
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
