@@ -179,3 +179,104 @@ pub struct LegQuality {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_reported_loss_percent: Option<f64>,
 }
+
+/// Why a contact ended when the process that ran it died (Connect's reason
+/// for a contact the service itself dropped).
+pub const LOST_IN_RESTART: &str = "SYSTEM_ERROR";
+
+impl ContactRecord {
+    /// Whether the contact is still going (not yet `ENDED`).
+    pub fn is_open(&self) -> bool {
+        self.state != "ENDED"
+    }
+
+    /// Closes a contact whose process died while it was going (in a flow,
+    /// queued, with an agent): found open at the next start, at `now`.
+    /// What the record already says is kept (a reason or time written just
+    /// before the crash); what was still running ends now: the queue wait,
+    /// the agent's talk. Returns false for a record already ended.
+    pub fn close_lost(&mut self, now: DateTime<Utc>) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        let ended = *self.disconnect_timestamp.get_or_insert(now);
+        self.disconnect_reason
+            .get_or_insert_with(|| LOST_IN_RESTART.to_string());
+        self.state = "ENDED".into();
+        if let Some(queue) = &mut self.queue {
+            if queue.dequeue_timestamp.is_none() {
+                queue.dequeue_timestamp = Some(ended);
+                queue.duration_seconds = Some(seconds(queue.enqueue_timestamp, ended));
+            }
+        }
+        if let Some(agent) = &mut self.agent {
+            if agent.talk_duration_seconds == 0.0 {
+                agent.talk_duration_seconds = seconds(agent.connected_to_agent_timestamp, ended);
+            }
+        }
+        true
+    }
+}
+
+fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_contact_lost_in_a_flow_ends_as_a_system_error_at_recovery() {
+        let mut r = ContactRecord {
+            id: "c".into(),
+            state: "IN_FLOW".into(),
+            initiation_timestamp: at(0),
+            ..Default::default()
+        };
+        assert!(r.close_lost(at(30)));
+        assert_eq!(r.state, "ENDED");
+        assert_eq!(r.disconnect_reason.as_deref(), Some("SYSTEM_ERROR"));
+        assert_eq!(r.disconnect_timestamp, Some(at(30)));
+        assert!(!r.close_lost(at(40)), "an ended record is left alone");
+        assert_eq!(r.disconnect_timestamp, Some(at(30)));
+    }
+
+    #[test]
+    fn a_queued_contact_leaves_its_queue_and_a_connected_one_its_agent() {
+        let mut r = ContactRecord {
+            state: "CONNECTED".into(),
+            queue: Some(QueueInfo {
+                enqueue_timestamp: at(10),
+                ..Default::default()
+            }),
+            agent: Some(AgentInfo {
+                connected_to_agent_timestamp: at(20),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        r.close_lost(at(20) + Duration::milliseconds(12_500));
+        let q = r.queue.as_ref().unwrap();
+        assert_eq!(q.duration_seconds, Some(22.5));
+        assert_eq!(r.agent.as_ref().unwrap().talk_duration_seconds, 12.5);
+    }
+
+    #[test]
+    fn what_was_written_before_the_crash_is_kept() {
+        let mut r = ContactRecord {
+            state: "CONNECTED".into(),
+            disconnect_timestamp: Some(at(5)),
+            disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
+            ..Default::default()
+        };
+        r.close_lost(at(99));
+        assert_eq!(r.disconnect_timestamp, Some(at(5)));
+        assert_eq!(r.disconnect_reason.as_deref(), Some("CUSTOMER_DISCONNECT"));
+    }
+}

@@ -20,6 +20,7 @@ pub mod flow_shell;
 pub mod functions;
 pub mod metrics;
 pub mod openapi;
+pub mod recovery;
 pub mod routing;
 pub mod throttle;
 pub mod web;

@@ -219,6 +219,25 @@ impl Store {
         Ok(())
     }
 
+    /// Up to `limit` contacts not yet ended, by id after `after`: those a
+    /// dead process left open, read at start to close them.
+    pub async fn open_contacts(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ContactRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT record FROM contacts WHERE state <> 'ENDED' AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| decode(&r.try_get::<String, _>("record")?))
+            .collect()
+    }
+
     pub async fn get_contact(&self, id: &str) -> Result<Option<ContactRecord>, StoreError> {
         let row = sqlx::query("SELECT record FROM contacts WHERE id = $1")
             .bind(id)

@@ -19,6 +19,7 @@ mod error;
 mod flows;
 mod objects;
 mod pool;
+mod registrations;
 mod routing;
 
 pub use audit::{Actor, AuditEntry, AuditQuery, Deleted};
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use flows::FlowVersion;
 pub use objects::{Record, Ref, Referrer};
 pub use pool::{Backend, Store};
+pub use registrations::Registration;
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored.
 pub(crate) fn now_ms() -> i64 {

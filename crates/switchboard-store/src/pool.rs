@@ -71,6 +71,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent state profile",
         include_str!("../migrations/sqlite/0009_agent_state_profile.sql"),
     ),
+    (
+        10,
+        "restart recovery",
+        include_str!("../migrations/sqlite/0010_restart_recovery.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -117,6 +122,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "agent state profile",
         include_str!("../migrations/postgres/0009_agent_state_profile.sql"),
+    ),
+    (
+        10,
+        "restart recovery",
+        include_str!("../migrations/postgres/0010_restart_recovery.sql"),
     ),
 ];
 

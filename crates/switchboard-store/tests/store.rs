@@ -460,3 +460,72 @@ async fn contact_rows_from_before_the_time_columns_are_reindexed_at_start() {
         );
     }
 }
+
+#[tokio::test]
+async fn open_contacts_are_found_in_pages_until_closed() {
+    use switchboard_model::ContactRecord;
+    for (backend, db) in stores().await {
+        for (id, state) in [
+            ("a", "IN_FLOW"),
+            ("b", "ENDED"),
+            ("c", "QUEUED"),
+            ("d", "CONNECTED"),
+            ("e", "ENDED"),
+        ] {
+            let record = ContactRecord {
+                id: id.into(),
+                channel: "VOICE".into(),
+                state: state.into(),
+                ..Default::default()
+            };
+            db.store.put_contact(&record).await.unwrap();
+        }
+        let ids = |page: Vec<ContactRecord>| page.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(db.store.open_contacts("", 2).await.unwrap()),
+            ["a", "c"],
+            "{backend}"
+        );
+        assert_eq!(
+            ids(db.store.open_contacts("c", 2).await.unwrap()),
+            ["d"],
+            "{backend}"
+        );
+        let mut d = db.store.get_contact("d").await.unwrap().unwrap();
+        d.state = "ENDED".into();
+        db.store.put_contact(&d).await.unwrap();
+        assert_eq!(
+            ids(db.store.open_contacts("", 10).await.unwrap()),
+            ["a", "c"],
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn registrations_outlive_the_process_until_they_expire() {
+    use switchboard_store::Registration;
+    for (backend, db) in stores().await {
+        let now = chrono::Utc::now();
+        let phone = |user: &str, secs: i64| Registration {
+            username: user.into(),
+            contact: format!("sip:{user}@192.0.2.10:5062"),
+            source: "192.0.2.10:5062".into(),
+            expires_at: now + chrono::Duration::seconds(secs),
+        };
+        db.store.put_registration(&phone("ana", 600)).await.unwrap();
+        db.store.put_registration(&phone("bo", -1)).await.unwrap();
+        let mut moved = phone("ana", 900);
+        moved.source = "198.51.100.7:40000".into();
+        db.store.put_registration(&moved).await.unwrap();
+        db.store.put_registration(&phone("cy", 60)).await.unwrap();
+        db.store.delete_registration("cy").await.unwrap();
+        let live = db.store.live_registrations(now).await.unwrap();
+        assert_eq!(live.len(), 1, "{backend}: {live:?}");
+        assert_eq!(live[0].source, "198.51.100.7:40000", "{backend}");
+        assert_eq!(
+            live[0].expires_at.timestamp_millis(),
+            moved.expires_at.timestamp_millis()
+        );
+    }
+}

@@ -2,8 +2,10 @@
 //! authentication (RFC 2617/8760 MD5 via rsipstack's `verify_digest`).
 //!
 //! A phone registers as its user's username with the user's
-//! `phone_config.sip_password`. Bindings live in memory: phones refresh
-//! them every few minutes, so a restart costs at most one refresh interval.
+//! `phone_config.sip_password`. Bindings are answered from memory and kept
+//! in the store with their expiry, so a restart still knows every phone
+//! (phones refresh only every few minutes to an hour; until then their
+//! agents would be offered calls that ring nowhere).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -79,6 +81,40 @@ impl Registrar {
             .get(&username.to_lowercase())
             .filter(|b| b.expires_at > Instant::now())
             .cloned()
+    }
+
+    /// Takes back the registrations kept before a restart (those not expired).
+    pub async fn restore(&self, app: &AppState) {
+        let now = chrono::Utc::now();
+        let kept = match app.store.live_registrations(now).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                warn!("registrations not restored: {e}");
+                return;
+            }
+        };
+        let mut bindings = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+        for r in kept {
+            let (Ok(contact), Ok(source)) = (
+                Uri::try_from(r.contact.as_str()),
+                r.source.parse::<SocketAddr>(),
+            ) else {
+                warn!(username = %r.username, "a kept registration does not parse; skipped");
+                continue;
+            };
+            let left = (r.expires_at - now).to_std().unwrap_or_default();
+            bindings.insert(
+                r.username,
+                Binding {
+                    contact,
+                    source,
+                    expires_at: Instant::now() + left,
+                },
+            );
+        }
+        if !bindings.is_empty() {
+            info!(phones = bindings.len(), "desk-phone registrations restored");
+        }
     }
 
     fn new_nonce(&self) -> String {
@@ -193,6 +229,9 @@ impl Registrar {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&key);
+            if let Err(e) = app.store.delete_registration(&key).await {
+                warn!(%username, "registration not forgotten in the store: {e}");
+            }
             info!(%username, "desk phone unregistered");
             let _ = tx.reply(StatusCode::OK).await;
             return;
@@ -213,13 +252,23 @@ impl Registrar {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(
-                key,
+                key.clone(),
                 Binding {
                     contact: contact.clone(),
                     source,
                     expires_at: Instant::now() + Duration::from_secs(u64::from(expires)),
                 },
             );
+        let kept = switchboard_store::Registration {
+            username: key,
+            contact: contact.to_string(),
+            source: source.to_string(),
+            expires_at: chrono::Utc::now() + chrono::Duration::seconds(i64::from(expires)),
+        };
+        if let Err(e) = app.store.put_registration(&kept).await {
+            // Still answered: only a restart before the next refresh forgets it.
+            warn!(%username, "registration not kept in the store: {e}");
+        }
         info!(%username, %source, "desk phone registered");
         let headers = vec![
             Header::Contact(format!("<{contact}>;expires={expires}").into()),

@@ -391,11 +391,22 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
             _ = cancel.cancelled() => {}
         }
     });
-    tokio::spawn(accept_requests(voice.clone(), incoming));
     tokio::spawn(dialog_events(voice.clone(), state_receiver));
     tokio::spawn(routing_updates(voice.clone()));
     crate::ccp::show_chats(&voice);
+    // Before any request is taken: a new call's open record must not be
+    // taken for one the dead process left.
     recover_lost_calls(&voice).await;
+    let closed =
+        switchboard_server::recovery::close_lost_contacts(voice.app(), chrono::Utc::now()).await;
+    if closed > 0 {
+        warn!(
+            closed,
+            "contacts left open by the previous process were closed"
+        );
+    }
+    voice.registrar().restore(voice.app()).await;
+    tokio::spawn(accept_requests(voice.clone(), incoming));
     info!(%local_sip, "SIP listening (UDP and TCP)");
     Ok(voice)
 }
@@ -732,11 +743,8 @@ async fn recover_lost_calls(voice: &Voice) {
             continue;
         };
         let now = chrono::Utc::now();
-        if record.state != "ENDED" {
+        if record.close_lost(now) {
             warn!(contact = %c.contact, stage = c.stage, "a call lost in a restart is closed");
-            record.state = "ENDED".into();
-            record.disconnect_timestamp = Some(now);
-            record.disconnect_reason = Some("SYSTEM_ERROR".into());
             if let Err(e) = app.store.put_contact(&record).await {
                 warn!(contact = %c.contact, "recovery: {e}");
             }

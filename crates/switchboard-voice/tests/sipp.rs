@@ -537,3 +537,47 @@ async fn without_text_to_speech_the_flow_takes_its_error_branch_instead_of_going
     );
     assert_eq!(record["disconnect_reason"], "CONTACT_FLOW_DISCONNECT");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_phone_registered_before_a_restart_takes_the_first_call_after_it() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = rig.desk_phone("agent_phone.xml", &["-rtp_echo"]).await;
+
+    // The process restarts: SIP stops, routing replays its log, voice starts
+    // again on a new port with nothing in memory.
+    rig.voice.shutdown();
+    let state = switchboard_server::AppState {
+        routing: switchboard_server::routing::start(rig.app.store.clone())
+            .await
+            .unwrap(),
+        ..rig.app.clone()
+    };
+    let voice = switchboard_voice::start(
+        state,
+        switchboard_voice::VoiceConfig::local("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let binding = voice
+        .registrar()
+        .lookup("deskagent")
+        .expect("the registration survived the restart");
+    let old = rig.voice.registrar().lookup("deskagent").unwrap();
+    assert_eq!(binding.destination(), old.destination());
+
+    // The first call after the restart rings the phone, which answers.
+    let mut caller = common(&rig, "caller.xml", NUMBER, "127.0.0.1");
+    caller[0] = voice.local_sip().to_string();
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    voice.shutdown();
+}

@@ -5,86 +5,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-const ADMIN_PASSWORD: &str = "First-Start-Passw0rd";
+mod common;
 
-struct Server {
-    child: Child,
-    base: String,
-    /// What the server printed up to "listening".
-    banner: Vec<String>,
-}
-
-async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.arg("serve")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--sip-listen")
-        .arg("127.0.0.1:0");
-    if let Some(url) = database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    if demo {
-        cmd.arg("--demo");
-    }
-    let mut child = cmd
-        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start switchboard");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = Vec::new();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            banner.push(line.clone());
-            if let Some(rest) = line.strip_prefix("Switchboard is listening on ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("switchboard exited before listening: {banner:?}");
-    })
-    .await
-    .expect("switchboard did not start within 60 s");
-    Server {
-        child,
-        base,
-        banner,
-    }
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let r: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("login failed: {r}"))
-        .to_string()
-}
-
-async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
-    let r = client
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
+use common::*;
 
 async fn first_start_demo_and_restart(database_url: Option<&str>, label: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -234,24 +161,10 @@ async fn postgres_first_start_demo_and_restart() {
 /// A SIPp caller rings the demo number on the real binary and hangs up
 /// during the greeting; the call leaves its contact record.
 async fn demo_call(client: &reqwest::Client, server: &Server, token: &str, label: &str) {
-    if std::process::Command::new("sipp")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "sipp is missing (sip-tester)"
-        );
+    if !sipp_ready() {
         return;
     }
-    let sip = server
-        .banner
-        .iter()
-        .find_map(|l| l.strip_prefix("SIP (trunks and desk phones) on "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{label}: no SIP address in {:?}", server.banner))
-        .to_string();
+    let sip = server.sip();
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../switchboard-voice/tests/sipp/caller_hangs_up.xml"

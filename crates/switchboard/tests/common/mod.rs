@@ -1,0 +1,136 @@
+//! What the binary's tests share: starting the real `switchboard serve`,
+//! signing in, and reading the API.
+
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const ADMIN_PASSWORD: &str = "First-Start-Passw0rd";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// What the server printed up to "listening".
+    pub banner: Vec<String>,
+}
+
+pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--sip-listen")
+        .arg("127.0.0.1:0");
+    if let Some(url) = database_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start switchboard");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            banner.push(line.clone());
+            if let Some(rest) = line.strip_prefix("Switchboard is listening on ") {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("switchboard exited before listening: {banner:?}");
+    })
+    .await
+    .expect("switchboard did not start within 60 s");
+    Server {
+        child,
+        base,
+        banner,
+    }
+}
+
+pub async fn login(client: &reqwest::Client, base: &str) -> String {
+    login_as(client, base, "admin", ADMIN_PASSWORD).await
+}
+
+pub async fn login_as(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let r: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login failed: {r}"))
+        .to_string()
+}
+
+/// A request with a bearer token and an optional JSON body: status and body.
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+impl Server {
+    /// The SIP address the server printed.
+    pub fn sip(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix("SIP (trunks and desk phones) on "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no SIP address in {:?}", self.banner))
+            .to_string()
+    }
+}
+
+/// Whether SIPp is here; under CI its absence fails.
+pub fn sipp_ready() -> bool {
+    if std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "sipp is missing (sip-tester)"
+    );
+    false
+}
+
+pub async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
+    let r = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
