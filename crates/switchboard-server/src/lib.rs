@@ -10,6 +10,7 @@
 //! model's validation, reference resolution, and finally one store
 //! transaction that writes the change and its audit row together.
 
+pub mod after_contact_work;
 pub mod api;
 pub mod auth;
 pub mod bootstrap;

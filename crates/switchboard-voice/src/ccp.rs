@@ -158,6 +158,29 @@ async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, String>>
     }
 }
 
+/// Shows the agent every after-contact work routing holds for them that the
+/// line has no card for: work left by a desk-phone call or a chat ended
+/// while no CCP was open (a timeout of 0 never ends it), so they can close it.
+async fn show_open_work(voice: &Voice, agent: &str, line: &Line) {
+    let app = voice.app();
+    for c in app.routing.contacts().await {
+        if c.stage != "after_contact_work"
+            || c.agent.as_deref() != Some(agent)
+            || line.contact(&c.contact).is_some()
+        {
+            continue;
+        }
+        match app.store.get_contact(&c.contact).await {
+            Ok(Some(record)) => {
+                let since = record.disconnect_timestamp.unwrap_or_else(chrono::Utc::now);
+                line.put_contact(crate::softphone::ContactView::ended(&record, since));
+            }
+            Ok(None) => warn!(contact = %c.contact, "after-contact work with no record"),
+            Err(e) => warn!(contact = %c.contact, "after-contact work not shown: {e}"),
+        }
+    }
+}
+
 /// One CCP page's connection.
 async fn session(voice: Voice, mut socket: WebSocket) {
     let (who, token) = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await {
@@ -191,6 +214,7 @@ async fn session(voice: Voice, mut socket: WebSocket) {
     let agent = who.user.id.clone();
     let line = voice.softphones().line(&agent);
     line.connected();
+    show_open_work(&voice, &agent, &line).await;
     info!(agent = %who.user.spec.username, "CCP connected");
     let mut line_events = line.subscribe();
     let mut routing = voice.app().routing.subscribe();
@@ -618,8 +642,8 @@ async fn handle(
             if is_chat(&contact) {
                 // A call notes its after-contact work when the agent's state
                 // leaves it; chats run side by side, so each notes its own.
-                tokio::spawn(crate::sip::record_after_contact_work(
-                    voice.clone(),
+                tokio::spawn(switchboard_server::after_contact_work::record(
+                    voice.app().clone(),
                     contact.clone(),
                     chrono::Utc::now(),
                 ));

@@ -762,18 +762,7 @@ async fn recover_lost_calls(voice: &Voice) {
             voice
                 .softphones()
                 .line(agent)
-                .put_contact(crate::softphone::ContactView {
-                    contact: c.contact.clone(),
-                    channel: record.channel.clone(),
-                    initiation_method: record.initiation_method.clone(),
-                    customer: record.customer_endpoint.address.clone(),
-                    queue: record.queue.as_ref().map(|q| q.name.clone()),
-                    attributes: record.attributes.clone(),
-                    state: "ended".into(),
-                    muted: false,
-                    since: now,
-                    chat_token: None,
-                });
+                .put_contact(crate::softphone::ContactView::ended(&record, now));
         }
     }
 }
@@ -880,7 +869,11 @@ async fn routing_updates(voice: Voice) {
                 if state != "AfterContactWork" {
                     let contact = lock(&voice.inner.after_contact_work).remove(&agent);
                     if let Some(contact) = contact {
-                        tokio::spawn(record_after_contact_work(voice.clone(), contact, at));
+                        tokio::spawn(switchboard_server::after_contact_work::record(
+                            voice.app().clone(),
+                            contact,
+                            at,
+                        ));
                     }
                 }
             }
@@ -897,45 +890,6 @@ async fn routing_updates(voice: Voice) {
                 warn!("voice fell {n} routing updates behind");
             }
             Err(_) => break,
-        }
-    }
-}
-
-/// Writes the end of after-contact work into the contact record (its start
-/// is the disconnect). The call writes its final record just before, so a
-/// record not yet ENDED is read again shortly.
-pub(crate) async fn record_after_contact_work(
-    voice: Voice,
-    contact: String,
-    ended: chrono::DateTime<chrono::Utc>,
-) {
-    // The call may still be running (an agent who transferred it closes
-    // their after-contact work first): wait for its final record, up to a day.
-    let mut wait = std::time::Duration::from_millis(100);
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600);
-    while std::time::Instant::now() < give_up {
-        match voice.app().store.get_contact(&contact).await {
-            Ok(Some(mut record)) if record.state == "ENDED" => {
-                let start = record.disconnect_timestamp.unwrap_or(ended);
-                if let Some(agent) = &mut record.agent {
-                    agent.after_contact_work_start_timestamp = Some(start);
-                    agent.after_contact_work_end_timestamp = Some(ended);
-                    agent.after_contact_work_duration_seconds =
-                        Some((ended - start).num_milliseconds().max(0) as f64 / 1000.0);
-                }
-                if let Err(e) = voice.app().store.put_contact(&record).await {
-                    warn!(%contact, "after-contact work not recorded: {e}");
-                }
-                return;
-            }
-            Ok(_) => {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(std::time::Duration::from_secs(5));
-            }
-            Err(e) => {
-                warn!(%contact, "after-contact work not recorded: {e}");
-                return;
-            }
         }
     }
 }

@@ -65,6 +65,25 @@ pub struct ContactView {
     pub chat_token: Option<String>,
 }
 
+impl ContactView {
+    /// The card of a contact whose agent is in after-contact work on it,
+    /// from its record: what the agent closes.
+    pub fn ended(record: &switchboard_model::ContactRecord, since: DateTime<Utc>) -> Self {
+        ContactView {
+            contact: record.id.clone(),
+            channel: record.channel.clone(),
+            initiation_method: record.initiation_method.clone(),
+            customer: record.customer_endpoint.address.clone(),
+            queue: record.queue.as_ref().map(|q| q.name.clone()),
+            attributes: record.attributes.clone(),
+            state: "ended".into(),
+            muted: false,
+            since,
+            chat_token: None,
+        }
+    }
+}
+
 /// What a line tells the agent's CCP pages.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

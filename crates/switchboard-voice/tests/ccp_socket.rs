@@ -353,3 +353,136 @@ async fn an_agent_transfers_a_caller_to_another_agent() {
     assert_eq!(new["agent"]["username"], "bo");
     assert_eq!(new["queue"]["name"], "bo", "{new:#}");
 }
+
+/// A call the desk phone finished, as the voice shell leaves it: a record
+/// ENDED, and routing holding the agent in after-contact work on it.
+async fn finished_desk_call(rig: &Rig, id: &str, agent: &str) {
+    use switchboard_model::ContactRecord;
+    use switchboard_server::routing::RoutingEvent;
+    let queue = rig.call("GET", "/queues/BasicQueue", None, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = chrono::Utc::now();
+    let mut record = ContactRecord {
+        id: id.into(),
+        channel: "VOICE".into(),
+        initiation_method: "INBOUND".into(),
+        initiation_timestamp: now,
+        disconnect_timestamp: Some(now),
+        disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
+        state: "ENDED".into(),
+        ..Default::default()
+    };
+    record.customer_endpoint.address = "+447700900123".into();
+    record.agent = Some(switchboard_model::contact_record::AgentInfo {
+        id: agent.into(),
+        username: "deskagent".into(),
+        connected_to_agent_timestamp: now,
+        ..Default::default()
+    });
+    rig.app.store.put_contact(&record).await.unwrap();
+    let routing = &rig.app.routing;
+    for event in [
+        RoutingEvent::Enqueue {
+            contact: id.into(),
+            queue,
+            channel: switchboard_model::Channel::Voice,
+            priority: 5,
+            time_adjustment_seconds: 0,
+        },
+        RoutingEvent::Accept {
+            contact: id.into(),
+            agent: agent.into(),
+        },
+        RoutingEvent::ContactEnded { contact: id.into() },
+    ] {
+        routing.send(event).await.unwrap();
+    }
+    // As the call does when its agent leg ends: the work is noted when it ends.
+    rig.voice.agent_finished(agent, id);
+    assert_eq!(rig.agent_state_of("deskagent").await, "AfterContactWork");
+}
+
+#[tokio::test]
+async fn a_desk_phone_agent_ends_their_own_after_contact_work_from_the_api_and_the_ccp() {
+    let rig = Rig::new().await;
+    // No timeout: the work lasts until the agent closes it.
+    rig.centre_with(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+        json!({"after_contact_work_timeout_seconds": 0}),
+    )
+    .await;
+    let token = rig.login("deskagent", AGENT_PASSWORD).await;
+    let agent = rig.call("GET", "/me", None, Some(&token)).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // From the API, with no CCP open.
+    finished_desk_call(&rig, "desk-call-1", &agent).await;
+    let url = |id: &str| format!("{}/me/contacts/{id}/close", rig.base);
+    let refused = rig
+        .http
+        .post(url("someone-elses"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "id", "{body}");
+    let closed = rig
+        .call("POST", "/me/contacts/desk-call-1/close", None, Some(&token))
+        .await;
+    assert_eq!(closed["state"], "Available", "{closed}");
+    let twice = rig
+        .http
+        .post(url("desk-call-1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 409, "nothing is left to close");
+
+    // From a CCP opened after the call: the work is shown, and closes.
+    finished_desk_call(&rig, "desk-call-2", &agent).await;
+    let mut ccp = open(&rig).await;
+    say(&mut ccp, json!({"type": "hello", "token": token})).await;
+    let welcome = next_of(&mut ccp, "welcome").await;
+    let cards = welcome["contacts"].as_array().unwrap();
+    assert_eq!(cards.len(), 1, "{welcome:#}");
+    assert_eq!(
+        (&cards[0]["contact"], &cards[0]["state"]),
+        (&json!("desk-call-2"), &json!("ended"))
+    );
+    say(&mut ccp, json!({"type": "close", "contact": "desk-call-2"})).await;
+    assert_eq!(next_of(&mut ccp, "done").await["action"], "close");
+    assert_eq!(
+        rig.wait_agent_state("deskagent", "Available").await,
+        "Available"
+    );
+    let record = until("the after-contact work recorded", DEADLINE, || async {
+        let record = rig
+            .app
+            .store
+            .get_contact("desk-call-2")
+            .await
+            .unwrap()
+            .unwrap();
+        match record
+            .agent
+            .as_ref()
+            .and_then(|a| a.after_contact_work_end_timestamp)
+        {
+            Some(_) => Ok(record),
+            None => Err(record.id),
+        }
+    })
+    .await;
+    assert!(record
+        .agent
+        .unwrap()
+        .after_contact_work_duration_seconds
+        .is_some());
+}

@@ -53,6 +53,7 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/me", get(session::me))
         .route("/permissions", get(list_permissions))
         .route("/me/status", axum::routing::put(routing::set_my_status))
+        .route("/me/contacts/{id}/close", post(routing::close_my_contact))
         .route("/routing/agents", get(routing::agents))
         .route("/routing/queues", get(routing::queues))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

@@ -1,6 +1,7 @@
 //! Real-time routing state and agent status over the API.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use switchboard_model::{AgentStatus, Queue, User};
@@ -126,6 +127,33 @@ pub async fn set_my_status(
         })
         .await
         .map_err(ApiError::internal)?;
+    let state = app
+        .routing
+        .agents()
+        .await
+        .into_iter()
+        .find(|a| a.agent == who.user.id)
+        .map(|a| a.state)
+        .unwrap_or_default();
+    Ok(Json(StatusResult { state }))
+}
+
+/// Closes the signed-in agent's after-contact work on a contact (the CCP's
+/// Close): for agents with only a desk phone, or a script. Their status
+/// shows again once no other work is going on.
+#[utoipa::path(post, path = "/api/v1/me/contacts/{id}/close", tag = "Routing",
+    params(("id" = String, Path, description = "The contact whose after-contact work ends")),
+    responses((status = 200, body = StatusResult), (status = 409, body = ApiError), (status = 403, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn close_my_contact(
+    State(app): State<AppState>,
+    who: Principal,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<Json<StatusResult>> {
+    who.require("BasicAgentAccess")?;
+    crate::after_contact_work::close(&app, &who.user.id, &id)
+        .await
+        .map_err(|e| ApiError::field(StatusCode::CONFLICT, "conflict", "id", e.to_string()))?;
     let state = app
         .routing
         .agents()
