@@ -474,3 +474,47 @@ impl Principal {
         })
     }
 }
+
+/// A password check under the sign-in guard: refused while this username
+/// from this address (or this address) is locked; a failure counts, and a
+/// lock it starts is logged once (for fail2ban), a success forgets.
+pub async fn guarded_check(
+    app: &crate::AppState,
+    attempt: crate::throttle::Attempt<'_>,
+    field: &str,
+    check: impl std::future::Future<Output = Result<bool, ApiError>>,
+) -> Result<bool, ApiError> {
+    let now = std::time::Instant::now();
+    if let Some(wait) = app.login_throttle.blocked(attempt, now) {
+        return Err(ApiError::throttled(field, wait));
+    }
+    let ok = check.await?;
+    if ok {
+        app.login_throttle.succeeded(attempt);
+    } else {
+        for lock in app.login_throttle.failed(attempt, now) {
+            log_lock("HTTP sign-in", attempt, lock);
+        }
+    }
+    Ok(ok)
+}
+
+/// One line per lock, naming what and where, for fail2ban and operators.
+pub fn log_lock(what: &str, attempt: crate::throttle::Attempt<'_>, lock: crate::throttle::Lock) {
+    use crate::throttle::Lock;
+    match lock {
+        Lock::User(l) => tracing::warn!(
+            username = %attempt.username,
+            address = %attempt.address,
+            failures = l.failures,
+            seconds = l.for_.as_secs(),
+            "{what} locked for this username from this address"
+        ),
+        Lock::Address(l) => tracing::warn!(
+            address = %attempt.address,
+            failures = l.failures,
+            seconds = l.for_.as_secs(),
+            "{what} locked for this address"
+        ),
+    }
+}

@@ -125,6 +125,19 @@ impl ApiError {
         e
     }
 
+    /// Too many failed attempts from here: 429 with `Retry-After`.
+    pub fn throttled(field: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut e = Self::field(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            field,
+            format!("too many failed attempts; try again in {seconds} seconds"),
+        );
+        e.retry_after_seconds = Some(seconds);
+        e
+    }
+
     /// A fault of ours: logged in full, reported without detail.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "request failed");

@@ -67,7 +67,8 @@ pub struct AppState {
     pub blobs: Blobs,
     pub functions: functions::FunctionClient,
     pub routing: routing::RoutingHandle,
-    pub login_throttle: Arc<throttle::LoginThrottle>,
+    /// Failed sign-ins (HTTP and own password changes) per user and address.
+    pub login_throttle: Arc<throttle::SignInGuard>,
     pub settings: Arc<Settings>,
     /// Live chats (issue 7): the participant API and the CCP reach them here.
     pub chat: chat::ChatHub,

@@ -1,72 +1,250 @@
-//! Slows down password guessing: after a few failed sign-ins for one
-//! username within a window, further attempts for it are refused until the
-//! oldest failure leaves the window. Pure (time passed in) and per node.
+//! Slows down guessing, without letting anyone lock anyone else out.
+//!
+//! - [`Backoff`]: per key, once a few failures are counted each further
+//!   one locks the key for a delay that doubles up to a cap; a success, or
+//!   a quiet spell, forgets the key.
+//! - [`SignInGuard`]: what sign-ins (HTTP and SIP digest) use. Failures
+//!   count per (username, client address), so a guesser elsewhere cannot
+//!   lock the real user out, and per client address, so one address trying
+//!   many usernames (password spraying) is slowed too.
+//! - [`WindowLimit`]: at most N events per key in a sliding window (chat
+//!   starts per address).
+//!
+//! All pure: the time is passed in; state is per node, bounded in size.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct LoginThrottle {
-    max_failures: usize,
-    window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+/// Keys kept at most; past it, keys quiet for their policy's memory go.
+const MAX_KEYS: usize = 100_000;
+
+/// How a [`Backoff`] answers failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The failure that starts the first delay (the ones before cost nothing).
+    pub locks_at: u32,
+    /// The first delay; each further failure doubles it.
+    pub first_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// A key with no failure for this long starts afresh.
+    pub memory: Duration,
 }
 
-impl Default for LoginThrottle {
-    fn default() -> Self {
-        Self::new(5, Duration::from_secs(15 * 60))
-    }
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    failures: u32,
+    locked_until: Option<Instant>,
+    last: Instant,
 }
 
-impl LoginThrottle {
-    pub fn new(max_failures: usize, window: Duration) -> Self {
+/// A newly started lock: worth one log line (fail2ban reads them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub failures: u32,
+    pub for_: Duration,
+}
+
+/// Growing delays after repeated failures, per key.
+pub struct Backoff<K> {
+    policy: Policy,
+    entries: Mutex<HashMap<K, Entry>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Backoff<K> {
+    pub fn new(policy: Policy) -> Self {
         Self {
-            max_failures,
-            window,
-            failures: Mutex::new(HashMap::new()),
+            policy,
+            entries: Mutex::new(HashMap::new()),
         }
     }
 
-    fn key(username: &str) -> String {
-        username.trim().to_lowercase()
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Some(wait)` if sign-ins for `username` are refused for now.
-    pub fn blocked(&self, username: &str, now: Instant) -> Option<Duration> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let list = map.get_mut(&Self::key(username))?;
+    /// `Some(wait)` while the key is locked.
+    pub fn blocked(&self, key: &K, now: Instant) -> Option<Duration> {
+        let entries = self.entries();
+        let until = entries.get(key)?.locked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    /// Counts a failure; returns the lock it started, if any.
+    pub fn failed(&self, key: K, now: Instant) -> Option<Locked> {
+        let policy = self.policy;
+        let mut entries = self.entries();
+        if entries.len() >= MAX_KEYS {
+            entries.retain(|_, e| now.duration_since(e.last) < policy.memory);
+            if entries.len() >= MAX_KEYS {
+                // Still full of fresh keys (a flood from everywhere): the
+                // oldest knowledge goes rather than memory without bound.
+                entries.clear();
+            }
+        }
+        let entry = entries.entry(key).or_insert(Entry {
+            failures: 0,
+            locked_until: None,
+            last: now,
+        });
+        if now.duration_since(entry.last) >= policy.memory {
+            *entry = Entry {
+                failures: 0,
+                locked_until: None,
+                last: now,
+            };
+        }
+        entry.failures = entry.failures.saturating_add(1);
+        entry.last = now;
+        let over = entry.failures.checked_sub(policy.locks_at)?;
+        let delay = policy
+            .first_delay
+            .saturating_mul(1u32 << over.min(20))
+            .min(policy.max_delay);
+        entry.locked_until = Some(now + delay);
+        Some(Locked {
+            failures: entry.failures,
+            for_: delay,
+        })
+    }
+
+    pub fn succeeded(&self, key: &K) {
+        self.entries().remove(key);
+    }
+}
+
+/// Where a sign-in attempt comes from and for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub username: &'a str,
+    /// The client's IP address (or another stable name for it).
+    pub address: &'a str,
+}
+
+/// Throttles sign-ins per (username, address) and per address.
+pub struct SignInGuard {
+    per_user: Backoff<(String, String)>,
+    per_address: Backoff<String>,
+}
+
+impl Default for SignInGuard {
+    /// Per username and address: the 5th failure waits 1 s, each further
+    /// one twice as long, up to 15 minutes. Per address across usernames:
+    /// the same from the 20th, up to 5 minutes. Forgotten after 15 quiet
+    /// minutes.
+    fn default() -> Self {
+        Self::new(
+            Policy {
+                locks_at: 5,
+                first_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(15 * 60),
+                memory: Duration::from_secs(15 * 60),
+            },
+            Policy {
+                locks_at: 20,
+                first_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(5 * 60),
+                memory: Duration::from_secs(15 * 60),
+            },
+        )
+    }
+}
+
+/// What a failed attempt started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// This username from this address.
+    User(Locked),
+    /// Everything from this address.
+    Address(Locked),
+}
+
+impl SignInGuard {
+    pub fn new(per_user: Policy, per_address: Policy) -> Self {
+        Self {
+            per_user: Backoff::new(per_user),
+            per_address: Backoff::new(per_address),
+        }
+    }
+
+    fn user_key(a: Attempt<'_>) -> (String, String) {
+        (a.username.trim().to_lowercase(), a.address.to_string())
+    }
+
+    /// `Some(wait)` if this attempt is refused for now.
+    pub fn blocked(&self, a: Attempt<'_>, now: Instant) -> Option<Duration> {
+        let user = self.per_user.blocked(&Self::user_key(a), now);
+        let address = self.per_address.blocked(&a.address.to_string(), now);
+        user.max(address)
+    }
+
+    /// Counts a failure; returns the locks it started (for the log).
+    pub fn failed(&self, a: Attempt<'_>, now: Instant) -> Vec<Lock> {
+        let mut locks = Vec::new();
+        if let Some(l) = self.per_user.failed(Self::user_key(a), now) {
+            locks.push(Lock::User(l));
+        }
+        if let Some(l) = self.per_address.failed(a.address.to_string(), now) {
+            locks.push(Lock::Address(l));
+        }
+        locks
+    }
+
+    /// A right password forgets this username's failures from this
+    /// address; the address's count stays (one good account does not
+    /// license spraying the others).
+    pub fn succeeded(&self, a: Attempt<'_>) {
+        self.per_user.succeeded(&Self::user_key(a));
+    }
+}
+
+/// At most `max` events per key within a sliding `window`.
+pub struct WindowLimit {
+    max: usize,
+    window: Duration,
+    events: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl WindowLimit {
+    pub fn new(max: usize, window: Duration) -> Self {
+        Self {
+            max,
+            window,
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(wait)` if the key has used its events for now.
+    pub fn blocked(&self, key: &str, now: Instant) -> Option<Duration> {
+        let mut map = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let list = map.get_mut(key)?;
         while list
             .front()
             .is_some_and(|t| now.duration_since(*t) >= self.window)
         {
             list.pop_front();
         }
-        if list.len() < self.max_failures {
+        if list.len() < self.max {
             return None;
         }
         list.front()
             .map(|oldest| self.window.saturating_sub(now.duration_since(*oldest)))
     }
 
-    pub fn failed(&self, username: &str, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bounded memory: forget everyone's old failures when the map grows.
-        if map.len() > 100_000 {
+    pub fn record(&self, key: &str, now: Instant) {
+        let mut map = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > MAX_KEYS {
             map.retain(|_, l| {
                 l.back()
                     .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
-        let list = map.entry(Self::key(username)).or_default();
+        let list = map.entry(key.to_string()).or_default();
         list.push_back(now);
-        while list.len() > self.max_failures {
+        while list.len() > self.max {
             list.pop_front();
         }
-    }
-
-    pub fn succeeded(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Self::key(username));
     }
 }
 
@@ -74,26 +252,94 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
+    const S: Duration = Duration::from_secs(1);
+
+    fn guard() -> SignInGuard {
+        SignInGuard::default()
+    }
+
+    fn at<'a>(username: &'a str, address: &'a str) -> Attempt<'a> {
+        Attempt { username, address }
+    }
+
     #[test]
-    fn blocks_after_repeated_failures_until_the_window_passes() {
-        let t = LoginThrottle::new(3, Duration::from_secs(60));
-        let start = Instant::now();
-        for i in 0..3 {
-            assert_eq!(t.blocked("Ada", start), None);
-            t.failed("ada", start + Duration::from_secs(i));
+    fn delays_grow_after_the_free_failures_and_a_quiet_spell_forgets() {
+        let b = Backoff::new(Policy {
+            locks_at: 3,
+            first_delay: S,
+            max_delay: 5 * S,
+            memory: 60 * S,
+        });
+        let t0 = Instant::now();
+        assert_eq!(b.failed("k", t0), None);
+        assert_eq!(b.failed("k", t0), None);
+        assert_eq!(b.blocked(&"k", t0), None);
+        let delays: Vec<_> = (0..5)
+            .map(|i| b.failed("k", t0 + i * 10 * S).unwrap().for_)
+            .collect();
+        assert_eq!(delays, [S, 2 * S, 4 * S, 5 * S, 5 * S]);
+        assert_eq!(b.blocked(&"k", t0 + 40 * S), Some(5 * S));
+        assert_eq!(b.blocked(&"k", t0 + 45 * S), None);
+        assert_eq!(
+            b.failed("k", t0 + 200 * S),
+            None,
+            "forgotten after a minute"
+        );
+    }
+
+    #[test]
+    fn a_guesser_elsewhere_does_not_lock_the_real_user_out() {
+        let g = guard();
+        let t0 = Instant::now();
+        for i in 0..10 {
+            g.failed(at("ada", "203.0.113.9"), t0 + i * S);
+        }
+        assert!(g.blocked(at("ada", "203.0.113.9"), t0 + 10 * S).is_some());
+        assert_eq!(g.blocked(at("ADA", "198.51.100.4"), t0 + 10 * S), None);
+        assert_eq!(g.blocked(at("bob", "203.0.113.9"), t0 + 10 * S), None);
+    }
+
+    #[test]
+    fn spraying_many_usernames_from_one_address_is_slowed() {
+        let g = guard();
+        let t0 = Instant::now();
+        let mut locked = None;
+        for i in 0..30u32 {
+            let name = format!("user{i}");
+            if !g.failed(at(&name, "203.0.113.9"), t0).is_empty() {
+                locked.get_or_insert(i);
+            }
         }
         assert_eq!(
-            t.blocked("ADA", start + Duration::from_secs(10)),
-            Some(Duration::from_secs(50))
+            locked,
+            Some(19),
+            "the 20th failure from the address locks it"
         );
-        assert_eq!(t.blocked("bob", start), None, "per username");
-        assert_eq!(
-            t.blocked("ada", start + Duration::from_secs(60)),
-            None,
-            "the oldest failure left the window"
-        );
-        t.failed("bob", start);
-        t.succeeded("bob");
-        assert_eq!(t.blocked("bob", start), None);
+        assert!(g.blocked(at("someone-new", "203.0.113.9"), t0).is_some());
+        assert_eq!(g.blocked(at("someone-new", "198.51.100.4"), t0), None);
+    }
+
+    #[test]
+    fn a_right_password_forgets_the_users_failures_from_there() {
+        let g = guard();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            g.failed(at("ada", "203.0.113.9"), t0);
+        }
+        g.succeeded(at("ada", "203.0.113.9"));
+        assert!(g.failed(at("ada", "203.0.113.9"), t0).is_empty());
+    }
+
+    #[test]
+    fn a_window_limit_counts_events_per_key() {
+        let w = WindowLimit::new(3, 60 * S);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(w.blocked("a", t0), None);
+            w.record("a", t0 + i * S);
+        }
+        assert_eq!(w.blocked("a", t0 + 10 * S), Some(50 * S));
+        assert_eq!(w.blocked("b", t0), None);
+        assert_eq!(w.blocked("a", t0 + 60 * S), None);
     }
 }

@@ -416,33 +416,93 @@ async fn changing_a_password_ends_sessions() {
     }
 }
 
+/// A request from the client at `address`, as `switchboard serve` sees it.
+async fn from(
+    app: &TestApp,
+    address: &str,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value, Option<String>) {
+    use tower::ServiceExt;
+    let addr: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
+    let mut req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let mut req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or_default(),
+        retry,
+    )
+}
+
 #[tokio::test]
-async fn repeated_failed_sign_ins_are_throttled() {
+async fn guessing_is_slowed_per_user_and_address_and_nobody_is_locked_out_from_elsewhere() {
+    const LOGIN: &str = "/api/v1/auth/login";
     for app in apps().await {
         let wrong = json!({"username": "admin", "password": "Wrong-Passw0rd"});
-        for _ in 0..5 {
-            let r = app
-                .call(
-                    Method::POST,
-                    "/api/v1/auth/login",
-                    None,
-                    Some(wrong.clone()),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        }
         let right = json!({"username": "admin", "password": ADMIN_PASSWORD});
-        let r = app
-            .call(Method::POST, "/api/v1/auth/login", None, Some(right))
+        let guesser = "203.0.113.9";
+        for _ in 0..5 {
+            let (status, _, _) = from(&app, guesser, LOGIN, None, wrong.clone()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", app.backend);
+        }
+        // The guesser now waits, even with the right password...
+        let (status, body, retry) = from(&app, guesser, LOGIN, None, right.clone()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["errors"][0]["field"], "username");
+        assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+        // ...but the real admin, elsewhere, signs in.
+        let (status, body, _) = from(&app, "198.51.100.4", LOGIN, None, right.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", app.backend);
+
+        // Spraying one password over many usernames from one address is slowed.
+        let sprayer = "203.0.113.77";
+        let mut refused_at = None;
+        for i in 0..30 {
+            let guess = json!({"username": format!("user{i}"), "password": "Spring-2026!"});
+            let (status, _, _) = from(&app, sprayer, LOGIN, None, guess).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                refused_at = Some(i);
+                break;
+            }
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(refused_at, Some(20), "{}", app.backend);
+
+        // Changing one's own password is guarded the same way.
+        let token = app.login("admin", ADMIN_PASSWORD).await;
+        let change = "/api/v1/users/admin/password";
+        let wrong_current =
+            json!({"current_password": "Nope-Passw0rd", "new_password": "Newer-Passw0rd1"});
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            let (status, _, _) = from(
+                &app,
+                "192.0.2.50",
+                change,
+                Some(&token),
+                wrong_current.clone(),
+            )
             .await;
-        assert_eq!(
-            r.status,
-            StatusCode::TOO_MANY_REQUESTS,
-            "even the right password waits: {}",
-            r.body
-        );
-        assert_eq!(r.field(), "username");
-        // Other users are not affected.
-        app.user_with("other", "Agent").await;
+            statuses.push(status.as_u16());
+        }
+        assert_eq!(statuses, [400, 400, 400, 400, 400, 429], "{}", app.backend);
     }
 }

@@ -11,9 +11,12 @@ use switchboard_store::Actor;
 use utoipa::ToSchema;
 
 use super::crud::view;
-use crate::auth::{new_token, token_hash, verify_password, Principal, Via, SESSION_PREFIX};
+use crate::auth::{
+    guarded_check, new_token, token_hash, verify_password, Principal, Via, SESSION_PREFIX,
+};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddr};
+use crate::throttle::Attempt;
 use crate::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -37,36 +40,33 @@ pub struct LoginResult {
 /// Signs in with a username and password and returns a session token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "Authentication",
     request_body = Login,
-    responses((status = 200, body = LoginResult), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "Too many failed sign-ins for this username"), (status = 503, body = ApiError, description = "Too many sign-ins are being checked at once; `Retry-After` says when to try again")))]
+    responses((status = 200, body = LoginResult), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "Too many failed sign-ins for this username from this address, or from this address; `Retry-After` says when to try again"), (status = 503, body = ApiError, description = "Too many sign-ins are being checked at once; `Retry-After` says when to try again")))]
 pub async fn login(
     State(app): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(login): ApiJson<Login>,
 ) -> ApiResult<Json<LoginResult>> {
-    let now = std::time::Instant::now();
-    if let Some(wait) = app.login_throttle.blocked(&login.username, now) {
-        return Err(ApiError::field(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "username",
-            format!(
-                "too many failed sign-ins; try again in {} seconds",
-                wait.as_secs().max(1)
-            ),
-        ));
-    }
+    let attempt = Attempt {
+        username: &login.username,
+        address: &client,
+    };
     let found = app.store.password_hash(&login.username).await?;
     let (user_id, hash) = match found {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let ok = verify_password(login.password, hash).await?;
+    let ok = guarded_check(
+        &app,
+        attempt,
+        "username",
+        verify_password(login.password, hash),
+    )
+    .await?;
     let Some(user_id) = user_id.filter(|_| ok) else {
-        app.login_throttle.failed(&login.username, now);
         return Err(ApiError::unauthenticated(
             "the username or password is wrong",
         ));
     };
-    app.login_throttle.succeeded(&login.username);
     let user = app
         .store
         .get::<User>(&user_id)

@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 
 use super::crud::{find, prepare, view};
 use super::resource::Resource;
-use crate::auth::{hash_password, verify_password, Principal};
+use crate::auth::{guarded_check, hash_password, verify_password, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_value, ApiJson, ApiPath};
+use crate::extract::{from_value, ApiJson, ApiPath, ClientAddr};
+use crate::throttle::Attempt;
 use crate::AppState;
 
 /// Creates a user. The body is a user object with an extra `password` field.
@@ -74,10 +75,11 @@ pub struct PasswordChange {
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "Users",
     params(("id" = String, Path, description = "User id or username")),
     request_body = PasswordChange,
-    responses((status = 204, description = "Changed"), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    responses((status = 204, description = "Changed"), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 429, body = ApiError, description = "Too many wrong current passwords from this address")),
     security(("bearer" = [])))]
 pub async fn change_password(
     State(app): State<AppState>,
+    ClientAddr(client): ClientAddr,
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<PasswordChange>,
@@ -92,7 +94,12 @@ pub async fn change_password(
             .password_hash(&target.spec.username)
             .await?
             .ok_or_else(|| ApiError::internal("user without credentials"))?;
-        if !verify_password(current, Some(hash)).await? {
+        let attempt = Attempt {
+            username: &target.spec.username,
+            address: &client,
+        };
+        let check = verify_password(current, Some(hash));
+        if !guarded_check(&app, attempt, "current_password", check).await? {
             return Err(ApiError::bad_request("current_password", "is wrong"));
         }
     } else {

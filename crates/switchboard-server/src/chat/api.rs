@@ -9,11 +9,10 @@
 //! and agents must not take it as verified.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -28,7 +27,7 @@ use utoipa::ToSchema;
 use super::task::{Chat, ChatInput, NewChat};
 use super::{lock, ChatHub};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddr};
 use crate::web::asset;
 
 use crate::AppState;
@@ -75,26 +74,6 @@ pub struct Started {
     pub participant_token: String,
     pub websocket: &'static str,
     pub transcript: &'static str,
-}
-
-/// The client's address when the server was started with connect info
-/// (`switchboard serve` is); "unknown" otherwise, which then shares one limit.
-pub struct ClientAddr(String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
-        ))
-    }
 }
 
 fn validate(start: &StartChat, hub: &ChatHub) -> Vec<switchboard_model::FieldError> {
@@ -198,8 +177,7 @@ pub async fn start(
             return Ok(Json(s.clone()));
         }
     }
-    // Every start counts (the window rule is the one for failed sign-ins).
-    throttle.failed(&client, now);
+    throttle.record(&client, now);
     let record = app
         .store
         .get::<FlowObject>(start.flow.trim())

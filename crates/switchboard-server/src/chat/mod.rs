@@ -141,7 +141,7 @@ struct Inner {
     sink: RwLock<Option<AgentSink>>,
     presence: RwLock<Option<AgentPresence>>,
     listening: AtomicBool,
-    throttle: std::sync::OnceLock<crate::throttle::LoginThrottle>,
+    throttle: std::sync::OnceLock<crate::throttle::WindowLimit>,
 }
 
 /// The content type of a message that does not say.
@@ -171,9 +171,9 @@ impl ChatHub {
         &self.inner.settings
     }
 
-    fn start_throttle(&self) -> &crate::throttle::LoginThrottle {
+    fn start_throttle(&self) -> &crate::throttle::WindowLimit {
         self.inner.throttle.get_or_init(|| {
-            crate::throttle::LoginThrottle::new(
+            crate::throttle::WindowLimit::new(
                 self.inner.settings.starts_per_minute,
                 Duration::from_secs(60),
             )
