@@ -486,6 +486,9 @@ pub async fn guarded_check(
 ) -> Result<bool, ApiError> {
     let now = std::time::Instant::now();
     if let Some(wait) = app.login_throttle.blocked(attempt, now) {
+        for lock in app.login_throttle.failed(attempt, now) {
+            log_lock("HTTP sign-in", attempt, lock);
+        }
         return Err(ApiError::throttled(field, wait));
     }
     let ok = check.await?;

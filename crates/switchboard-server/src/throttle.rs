@@ -36,6 +36,8 @@ pub struct Policy {
 struct Entry {
     failures: u32,
     locked_until: Option<Instant>,
+    /// The delay of the current lock.
+    delay: Duration,
     last: Instant,
 }
 
@@ -71,7 +73,10 @@ impl<K: std::hash::Hash + Eq + Clone> Backoff<K> {
         (until > now).then(|| until - now)
     }
 
-    /// Counts a failure; returns the lock it started, if any.
+    /// Counts a failure (an attempt refused while locked is one too, so
+    /// hammering only lengthens the lock); returns the lock it started or
+    /// lengthened, if any: at most one per doubling, so a flood is not a
+    /// flood of log lines.
     pub fn failed(&self, key: K, now: Instant) -> Option<Locked> {
         let policy = self.policy;
         let mut entries = self.entries();
@@ -83,18 +88,17 @@ impl<K: std::hash::Hash + Eq + Clone> Backoff<K> {
                 entries.clear();
             }
         }
-        let entry = entries.entry(key).or_insert(Entry {
+        let fresh = Entry {
             failures: 0,
             locked_until: None,
+            delay: Duration::ZERO,
             last: now,
-        });
+        };
+        let entry = entries.entry(key).or_insert(fresh);
         if now.duration_since(entry.last) >= policy.memory {
-            *entry = Entry {
-                failures: 0,
-                locked_until: None,
-                last: now,
-            };
+            *entry = fresh;
         }
+        let was_locked = entry.locked_until.is_some_and(|until| until > now);
         entry.failures = entry.failures.saturating_add(1);
         entry.last = now;
         let over = entry.failures.checked_sub(policy.locks_at)?;
@@ -103,7 +107,9 @@ impl<K: std::hash::Hash + Eq + Clone> Backoff<K> {
             .saturating_mul(1u32 << over.min(20))
             .min(policy.max_delay);
         entry.locked_until = Some(now + delay);
-        Some(Locked {
+        let longer = delay > entry.delay;
+        entry.delay = delay;
+        (!was_locked || longer).then_some(Locked {
             failures: entry.failures,
             for_: delay,
         })
@@ -285,6 +291,28 @@ mod tests {
             None,
             "forgotten after a minute"
         );
+    }
+
+    #[test]
+    fn a_guesser_at_full_speed_gets_at_most_20_guesses_a_minute() {
+        // svcrack: the next guess as soon as the last is answered (1 ms),
+        // refused ones included; only those checked are guesses.
+        let g = guard();
+        let t0 = Instant::now();
+        let (mut checked, mut log_lines) = (0, 0);
+        for ms in 0..60_000 {
+            let now = t0 + Duration::from_millis(ms);
+            let attempt = at("deskagent", "203.0.113.9");
+            if g.blocked(attempt, now).is_none() {
+                checked += 1;
+            }
+            log_lines += g.failed(attempt, now).len();
+        }
+        println!(
+            "full-speed guesser: {checked} guesses checked, {log_lines} log lines in a minute"
+        );
+        assert!(checked <= 20, "{checked} guesses checked in a minute");
+        assert!(log_lines <= 25, "{log_lines} log lines");
     }
 
     #[test]

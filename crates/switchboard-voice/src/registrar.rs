@@ -1,5 +1,8 @@
 //! The registrar for agents' desk phones (RFC 3261 section 10) with digest
 //! authentication (RFC 2617/8760 MD5 via rsipstack's `verify_digest`).
+//! Wrong digests are slowed per (username, source address) and per address
+//! by the same guard as HTTP sign-ins; each lock is logged once, so
+//! fail2ban can block the address at the firewall.
 //!
 //! A phone registers as its user's username with the user's
 //! `phone_config.sip_password`. Bindings are answered from memory and kept
@@ -18,6 +21,8 @@ use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use switchboard_model::User;
+use switchboard_server::auth::log_lock;
+use switchboard_server::throttle::Attempt;
 use switchboard_server::AppState;
 use tracing::{info, warn};
 
@@ -60,6 +65,9 @@ impl Binding {
 
 pub struct Registrar {
     realm: String,
+    /// Wrong digests per (username, source address) and per address:
+    /// growing delays, during which REGISTERs are refused unchecked.
+    guard: switchboard_server::throttle::SignInGuard,
     /// Nonce -> when issued, highest nonce count seen.
     nonces: Mutex<HashMap<String, (Instant, u8)>>,
     bindings: Mutex<HashMap<String, Binding>>,
@@ -69,6 +77,7 @@ impl Registrar {
     pub fn new(realm: impl Into<String>) -> Self {
         Self {
             realm: realm.into(),
+            guard: Default::default(),
             nonces: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
         }
@@ -192,6 +201,22 @@ impl Registrar {
                 return self.challenge(tx, false).await;
             }
         }
+        let address = source.ip().to_string();
+        let attempt = Attempt {
+            username: &auth.username,
+            address: &address,
+        };
+        let now = std::time::Instant::now();
+        if let Some(wait) = self.guard.blocked(attempt, now) {
+            // Refused without a check: a guesser learns nothing while
+            // locked, and hammering only lengthens the lock.
+            tracing::debug!(username = %auth.username, %source, "REGISTER refused: locked for {wait:?}");
+            for lock in self.guard.failed(attempt, now) {
+                log_lock("SIP digest authentication", attempt, lock);
+            }
+            let _ = tx.reply(StatusCode::Forbidden).await;
+            return;
+        }
         let user = match app.store.get::<User>(&auth.username).await {
             Ok(u) => u,
             Err(e) => {
@@ -208,9 +233,13 @@ impl Registrar {
             password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
         if !verified {
             warn!(username = %auth.username, %source, "REGISTER refused: wrong credentials");
+            for lock in self.guard.failed(attempt, now) {
+                log_lock("SIP digest authentication", attempt, lock);
+            }
             let _ = tx.reply(StatusCode::Forbidden).await;
             return;
         }
+        self.guard.succeeded(attempt);
         let username = user.map(|u| u.spec.username).unwrap_or_default();
         let expires = tx
             .original

@@ -581,3 +581,54 @@ async fn a_desk_phone_registered_before_a_restart_takes_the_first_call_after_it(
     assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
     voice.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_password_guessing_is_locked_out_and_the_real_phone_elsewhere_still_registers() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let register = |scenario: &str, ip: &str, password: &str, extra: &[&str]| {
+        let mut args = common(&rig, scenario, "deskagent", ip);
+        args.extend(["-au", "deskagent", "-ap", password].map(String::from));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    // svcrack-style: wrong passwords, each as soon as the last is answered.
+    // After ten failures the lock lasts 32 s, long past the next attempt.
+    for guess in 0..10 {
+        let password = format!("guess-{guess:04}");
+        let guess = register("register_unauthenticated.xml", "127.0.0.1", &password, &[]);
+        let (code, out) = sipp(&guess).await;
+        assert_eq!(code, 0, "every guess refused: {out}");
+    }
+    // Now even the right password from there is refused, unchecked.
+    let right_here = register(
+        "register_unauthenticated.xml",
+        "127.0.0.1",
+        SIP_PASSWORD,
+        &[],
+    );
+    let (code, out) = sipp(&right_here).await;
+    assert_eq!(
+        code, 0,
+        "the right password from the guesser's address: {out}"
+    );
+    assert!(rig.voice.registrar().lookup("deskagent").is_none());
+    // The real phone, on another address, registers.
+    let phone = register(
+        "register.xml",
+        "127.0.0.2",
+        SIP_PASSWORD,
+        &["-key", "phone_port", "5099"],
+    );
+    let (code, out) = sipp(&phone).await;
+    assert_eq!(code, 0, "the phone elsewhere: {out}");
+    let binding = rig
+        .voice
+        .registrar()
+        .lookup("deskagent")
+        .expect("registered");
+    assert_eq!(binding.source.ip().to_string(), "127.0.0.2");
+}
