@@ -19,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod flow_shell;
 pub mod functions;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod recovery;

@@ -55,6 +55,10 @@ pub struct VoiceConfig {
     /// How long an agent's CCP may stay away (a refresh, a network drop)
     /// before they are made unroutable and their offers go back to the queue.
     pub ccp_grace: std::time::Duration,
+    /// A SIP connection over TCP or TLS with no byte for this long is
+    /// closed. Phones keep theirs alive with CRLF pings (RFC 5626) every
+    /// 30-120 s, so idle ones are gone or never spoke.
+    pub stream_idle: std::time::Duration,
 }
 
 /// A TLS listener: address and PEM files.
@@ -77,6 +81,7 @@ impl VoiceConfig {
             tls: None,
             rtp_ports: None,
             ccp_grace: std::time::Duration::from_secs(30),
+            stream_idle: std::time::Duration::from_secs(180),
         }
     }
 }
@@ -325,6 +330,7 @@ impl Voice {
 pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> {
     let cancel = CancellationToken::new();
     let transport = TransportLayer::new(cancel.clone());
+    transport.set_stream_idle_timeout(config.stream_idle);
     let udp = UdpConnection::create_connection(config.sip_listen, None, Some(cancel.child_token()))
         .await
         .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;

@@ -632,3 +632,24 @@ async fn sip_password_guessing_is_locked_out_and_the_real_phone_elsewhere_still_
         .expect("registered");
     assert_eq!(binding.source.ip().to_string(), "127.0.0.2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_sip_connection_over_tcp_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rig = Rig::configured(|c| c.stream_idle = Duration::from_secs(2)).await;
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(rig.sip()).await.unwrap();
+    // One trickled byte of a request, then nothing.
+    silent.write_all(b"O").await.unwrap();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(DEADLINE, silent.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the idle connection was not closed: {closed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -26,6 +26,7 @@ use crate::ServeArgs;
 /// rtp_port_max = 20000
 /// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
 /// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
+/// http_connections_per_address = 512    # open HTTP connections one client address may hold
 /// chat_allowed_origins = ["https://www.example.com"]  # sites that may embed the chat widget (default: any)
 /// chat_idle_warning_seconds = 300       # a customer who owes a reply this long is warned...
 /// chat_idle_disconnect_seconds = 600    # ...and disconnected once it has been this long
@@ -60,6 +61,7 @@ struct FileConfig {
     rtp_port_max: Option<u16>,
     ccp_grace_seconds: Option<u64>,
     chat_starts_per_minute: Option<usize>,
+    http_connections_per_address: Option<usize>,
     chat_allowed_origins: Option<Vec<String>>,
     chat_idle_warning_seconds: Option<u64>,
     chat_idle_disconnect_seconds: Option<u64>,
@@ -87,6 +89,9 @@ pub struct Config {
     pub ccp_grace_seconds: u64,
     /// Chats one client address may start per minute.
     pub chat_starts_per_minute: usize,
+    /// Open HTTP connections one client address may hold (default: 512, at
+    /// most the HTTP share of the descriptor limit). Raise it behind a proxy.
+    pub http_connections_per_address: Option<usize>,
     /// The sites whose pages may run the chat widget.
     pub chat_allowed_origins: switchboard_server::chat::origins::AllowedOrigins,
     /// An idle customer who owes a reply is warned after this long...
@@ -131,6 +136,12 @@ impl Config {
             (1..=1_000_000).contains(&chat_starts_per_minute),
             "chat_starts_per_minute must be between 1 and 1000000, got {chat_starts_per_minute}"
         );
+        if let Some(n) = file.http_connections_per_address {
+            anyhow::ensure!(
+                (1..=1_000_000).contains(&n),
+                "http_connections_per_address must be between 1 and 1000000, got {n}"
+            );
+        }
         let chat_allowed_origins = switchboard_server::chat::origins::AllowedOrigins::parse(
             file.chat_allowed_origins.as_deref().unwrap_or_default(),
         )?;
@@ -204,6 +215,7 @@ impl Config {
         Ok(Self {
             ccp_grace_seconds,
             chat_starts_per_minute,
+            http_connections_per_address: file.http_connections_per_address,
             chat_allowed_origins,
             chat_idle_warning_seconds,
             chat_idle_disconnect_seconds,

@@ -88,6 +88,14 @@ async fn run() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = config::Config::resolve(&args)?;
+    // Calls, chats and the CCP hold many sockets: take every descriptor
+    // allowed, and give HTTP at most half of them.
+    let descriptors = switchboard_server::listen::raise_descriptor_limit();
+    let mut http_limits = switchboard_server::listen::Limits::for_descriptors(descriptors);
+    if let Some(n) = cfg.http_connections_per_address {
+        http_limits.per_address = n.min(http_limits.total);
+    }
+    tracing::info!(descriptors, ?http_limits, "connection limits");
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating the data folder {}", cfg.data_dir.display()))?;
     let store = Store::connect(&cfg.database_url)
@@ -175,12 +183,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = switchboard_server::app(state)
         .merge(switchboard_voice::ccp::routes(voice.clone()))
         .merge(switchboard_voice::metrics::routes(voice.clone()));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    switchboard_server::listen::serve(listener, app, http_limits, shutdown_signal()).await;
     voice.shutdown();
     store.close().await;
     Ok(())

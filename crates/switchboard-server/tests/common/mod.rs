@@ -97,14 +97,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = self.router.clone();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        tokio::spawn(switchboard_server::listen::serve(
+            listener,
+            router,
+            Default::default(),
+            std::future::pending(),
+        ));
         addr
     }
 

@@ -195,7 +195,13 @@ impl Rig {
         let app = switchboard_server::app(state.clone())
             .merge(switchboard_voice::ccp::routes(voice.clone()))
             .merge(switchboard_voice::metrics::routes(voice.clone()));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        // The binary's own listener (limits, timeouts, client addresses).
+        tokio::spawn(switchboard_server::listen::serve(
+            listener,
+            app,
+            Default::default(),
+            std::future::pending(),
+        ));
         let http = reqwest::Client::new();
         let mut rig = Rig {
             http,

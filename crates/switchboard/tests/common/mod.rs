@@ -20,7 +20,27 @@ pub struct Server {
 }
 
 pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    start_with(data_dir, database_url, demo, None).await
+}
+
+/// Like [`start`], with the process allowed at most `descriptors` open
+/// files (through util-linux's `prlimit`), as on a host set up tightly.
+pub async fn start_with(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    demo: bool,
+    descriptors: Option<u64>,
+) -> Server {
+    let mut cmd = match descriptors {
+        Some(n) => {
+            let mut cmd = Command::new("prlimit");
+            cmd.arg(format!("--nofile={n}:{n}"))
+                .arg("--")
+                .arg(env!("CARGO_BIN_EXE_switchboard"));
+            cmd
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_switchboard")),
+    };
     cmd.arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
@@ -133,4 +153,68 @@ pub async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) 
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// A SIPp caller rings the demo number on the real binary and hangs up
+/// during the greeting; the call leaves its contact record.
+pub async fn demo_call(client: &reqwest::Client, server: &Server, token: &str, label: &str) {
+    if !sipp_ready() {
+        return;
+    }
+    let sip = server.sip();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../switchboard-voice/tests/sipp/caller_hangs_up.xml"
+    );
+    let port = switchboard_testkit::ports::port();
+    let out = tokio::process::Command::new("sipp")
+        .args([
+            sip.as_str(),
+            "-sf",
+            scenario,
+            "-s",
+            "442079460123",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args([
+            "-d",
+            "1500",
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: demo call: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let what = format!("{label}: the demo call's finished contact record");
+    let contacts =
+        switchboard_testkit::wait::until(&what, switchboard_testkit::wait::DEADLINE, || async {
+            let (_, contacts) = get(client, &server.base, token, "/api/v1/contacts").await;
+            if contacts["items"][0]["state"] == "ENDED" {
+                Ok(contacts)
+            } else {
+                Err(contacts)
+            }
+        })
+        .await;
+    assert_eq!(
+        contacts["items"][0]["disconnect_reason"], "CUSTOMER_DISCONNECT",
+        "{label}"
+    );
+    assert_eq!(
+        contacts["items"][0]["system_endpoint"]["address"], "+442079460123",
+        "{label}"
+    );
 }
