@@ -2,7 +2,8 @@
 //! chats) plus the voice shell's SIP and RTP counters.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use switchboard_server::metrics::{counter, gauge, registry, render};
@@ -15,7 +16,31 @@ pub fn routes(voice: Voice) -> Router {
         .with_state(voice)
 }
 
-async fn serve(State(voice): State<Voice>) -> Response {
+/// Whether the scrape carries the configured token (any scrape does when
+/// none is set). Compared as SHA-256 digests, so the time taken says
+/// nothing about how much of a guess was right.
+fn authorised(voice: &Voice, headers: &HeaderMap) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some(token) = &voice.config().metrics_token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
+}
+
+async fn serve(State(voice): State<Voice>, headers: HeaderMap) -> Response {
+    if !authorised(&voice, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need the bearer token set as metrics_token\n",
+        )
+            .into_response();
+    }
     let mut r = registry(voice.app()).await;
     let s = voice.stats();
     let n = VoiceStats::get;

@@ -59,6 +59,8 @@ pub struct VoiceConfig {
     /// closed. Phones keep theirs alive with CRLF pings (RFC 5626) every
     /// 30-120 s, so idle ones are gone or never spoke.
     pub stream_idle: std::time::Duration,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 /// A TLS listener: address and PEM files.
@@ -82,6 +84,7 @@ impl VoiceConfig {
             rtp_ports: None,
             ccp_grace: std::time::Duration::from_secs(30),
             stream_idle: std::time::Duration::from_secs(180),
+            metrics_token: None,
         }
     }
 }

@@ -62,3 +62,21 @@ async fn invented_methods_and_paths_do_not_grow_the_metrics() {
     assert!(other[0].ends_with(" 30"), "{}", other[0]);
     assert!(text.len() < 200_000, "/metrics is {} bytes", text.len());
 }
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    const TOKEN: &str = "scrape-me-0123456789";
+    let rig = Rig::configured(|c| c.metrics_token = Some(TOKEN.into())).await;
+    let url = format!("{}/metrics", rig.origin);
+    for auth in [None, Some("Bearer wrong-token"), Some("Basic c2NyYXBl")] {
+        let mut req = rig.http.get(&url);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{auth:?}");
+    }
+    let r = rig.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("sip_calls_answered"));
+}

@@ -156,6 +156,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     voice_config.tls = cfg.sip_tls.clone();
     voice_config.rtp_ports = cfg.rtp_ports;
     voice_config.ccp_grace = std::time::Duration::from_secs(cfg.ccp_grace_seconds);
+    voice_config.metrics_token = cfg.metrics_token.clone();
     let voice = switchboard_voice::start(state.clone(), voice_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting SIP: {e}"))?;
