@@ -313,7 +313,14 @@ async fn connection(
             let app = app.clone();
             async move {
                 use tower::ServiceExt;
-                app.oneshot(req).await
+                let mut response = app.oneshot(req).await?;
+                // Every response: never sniffed into another type (a JSON
+                // error or an uploaded prompt must not run as a script).
+                response.headers_mut().insert(
+                    axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                    axum::http::HeaderValue::from_static("nosniff"),
+                );
+                Ok::<_, std::convert::Infallible>(response)
             }
         });
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -57,11 +57,27 @@ const SILENT_FOR: Duration = Duration::from_secs(30);
 /// a deleted user or a removed permission end the page's connection).
 const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
+/// The CCP loads only its own files, talks only to Switchboard (its
+/// WebSocket included), plays audio from the peer connection, and is never
+/// framed (a framed softphone could be clickjacked into answering).
+const PAGE_POLICY: &str = "default-src 'self'; connect-src 'self'; media-src 'self' blob:; \
+     img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+fn page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_SECURITY_POLICY, PAGE_POLICY)],
+        asset("text/html; charset=utf-8", PAGE),
+    )
+        .into_response()
+}
+
 /// The CCP's routes: the page, its assets and its WebSocket.
 pub fn routes(voice: Voice) -> Router {
     Router::new()
-        .route("/ccp", get(|| async { asset("text/html", PAGE) }))
-        .route("/ccp/", get(|| async { asset("text/html", PAGE) }))
+        .route("/ccp", get(|| async { page() }))
+        .route("/ccp/", get(|| async { page() }))
         .route(
             "/ccp/ccp.js",
             get(|| async { asset("text/javascript", SCRIPT) }),

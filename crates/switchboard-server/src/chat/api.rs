@@ -282,6 +282,25 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 const WIDGET: &str = include_str!("../../web/chat/widget.js");
 const CLIENT: &str = include_str!("../../web/chat/client.js");
 const DEMO: &str = include_str!("../../web/chat/index.html");
+const DEMO_SCRIPT: &str = include_str!("../../web/chat/demo.js");
+
+/// The demo page: its own files only; inline styles (the widget draws its
+/// shadow DOM's); framed only by the sites allowed to run the widget.
+async fn demo_page(State(app): State<AppState>) -> Response {
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors {}",
+        app.chat.settings().allowed_origins.frame_ancestors()
+    );
+    let mut response = asset("text/html; charset=utf-8", DEMO);
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
 
 /// Company pages on other origins load the widget as a module.
 async fn any_origin(mut response: Response) -> Response {
@@ -295,8 +314,12 @@ async fn any_origin(mut response: Response) -> Response {
 /// The widget's files and a demo page, at `/chat/`.
 pub fn assets() -> Router<AppState> {
     Router::new()
-        .route("/chat", get(|| async { asset("text/html", DEMO) }))
-        .route("/chat/", get(|| async { asset("text/html", DEMO) }))
+        .route("/chat", get(demo_page))
+        .route("/chat/", get(demo_page))
+        .route(
+            "/chat/demo.js",
+            get(|| async { asset("text/javascript", DEMO_SCRIPT) }),
+        )
         .route(
             "/chat/widget.js",
             get(|| async { asset("text/javascript", WIDGET) }),
