@@ -1003,3 +1003,36 @@ async fn a_company_site_may_start_chats_and_only_the_chat_api_answers_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_participant_holds_at_most_five_sockets() {
+    for app in apps().await {
+        centre(&app, 1, &[]).await;
+        let addr = app.serve().await;
+        let started = start(&app, json!({"flow": "Web chat", "display_name": "Ada"})).await;
+        let token = started["participant_token"].as_str().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            let (ws, welcome) = open(addr, token, 0).await;
+            assert_eq!(welcome["type"], "welcome", "{}: {welcome}", app.backend);
+            held.push(ws);
+        }
+        let (_, refused) = open(addr, token, 0).await;
+        assert_eq!(refused["type"], "error", "{refused}");
+        assert_eq!(refused["field"], "token");
+        // One closes: another may open.
+        let mut gone = held.pop().unwrap();
+        gone.close(None).await.unwrap();
+        drop(gone);
+        let welcome = wait::until("a sixth socket after one closed", DEADLINE, || async {
+            let (_, reply) = open(addr, token, 0).await;
+            if reply["type"] == "welcome" {
+                Ok(reply)
+            } else {
+                Err(reply)
+            }
+        })
+        .await;
+        assert_eq!(welcome["contact_id"], started["contact_id"]);
+    }
+}

@@ -138,10 +138,30 @@ struct Inner {
     tokens: Mutex<HashMap<[u8; 32], Grant>>,
     /// A start request's client token -> what it started, for an hour.
     started: Mutex<HashMap<String, (api::Started, Instant)>>,
+    /// Open participant sockets per (chat, participant).
+    sockets: Arc<Mutex<HashMap<(String, String), usize>>>,
     sink: RwLock<Option<AgentSink>>,
     presence: RwLock<Option<AgentPresence>>,
     listening: AtomicBool,
     throttle: std::sync::OnceLock<crate::throttle::WindowLimit>,
+}
+
+/// One open participant socket, counted until dropped.
+struct OpenSocket {
+    sockets: Arc<Mutex<HashMap<(String, String), usize>>>,
+    key: (String, String),
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        let mut sockets = lock(&self.sockets);
+        if let Some(n) = sockets.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                sockets.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// The content type of a message that does not say.
@@ -215,6 +235,22 @@ impl ChatHub {
         if let Some(sink) = sink {
             sink(event);
         }
+    }
+
+    /// A place for one more socket of this participant, held until dropped;
+    /// `None` once they have [`socket::MAX_SOCKETS_PER_PARTICIPANT`].
+    fn open_socket(&self, grant: &Grant) -> Option<OpenSocket> {
+        let key = (grant.chat.clone(), grant.participant.clone());
+        let mut sockets = lock(&self.inner.sockets);
+        let n = sockets.entry(key.clone()).or_insert(0);
+        if *n >= socket::MAX_SOCKETS_PER_PARTICIPANT {
+            return None;
+        }
+        *n += 1;
+        Some(OpenSocket {
+            sockets: self.inner.sockets.clone(),
+            key,
+        })
     }
 
     /// Live chats (not counting those ended and lingering).

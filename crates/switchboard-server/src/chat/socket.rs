@@ -30,6 +30,9 @@ const HELLO_WITHIN: Duration = Duration::from_secs(10);
 const SILENT_FOR: Duration = Duration::from_secs(60);
 /// A participant's typing is passed on at most this often.
 const TYPING_EVERY: Duration = Duration::from_secs(1);
+/// Sockets one participant may hold at once (tabs, a reconnect racing the
+/// old socket's close); more is a client gone wrong or a flood.
+pub const MAX_SOCKETS_PER_PARTICIPANT: usize = 5;
 /// Frames larger than this are refused (a message is at most 4 KiB of text).
 const MAX_FRAME: usize = 64 * 1024;
 
@@ -160,6 +163,12 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
             return;
         }
         _ => return,
+    };
+    let Some(_open) = hub.open_socket(&grant) else {
+        let message =
+            format!("this participant already has {MAX_SOCKETS_PER_PARTICIPANT} connections open");
+        send_value(&mut socket, error("token", message)).await;
+        return;
     };
     let Some(attached) = attach(&hub, &grant, since).await else {
         send_value(&mut socket, error("token", TOKEN_EXPIRED)).await;
