@@ -86,5 +86,23 @@ fn check_name(errors: &mut Errors, field: &str, value: &str) {
         errors.add(field, "must be at most 127 characters");
     } else if value.chars().any(char::is_control) {
         errors.add(field, "must not contain control characters");
+    } else if looks_like_id(value) {
+        errors.add(field, ID_SHAPED);
     }
+}
+
+/// Why a name shaped like an id is refused.
+pub const ID_SHAPED: &str =
+    "must not look like an id (a UUID): references by name and by id would be confused";
+
+/// Whether `value` has the shape of an object id (a UUID, any case):
+/// every id is one, so a name of that shape could stand for another
+/// object in a lookup by id or name.
+pub fn looks_like_id(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }

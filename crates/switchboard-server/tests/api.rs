@@ -788,3 +788,52 @@ async fn passwords_are_never_shown_and_survive_updates_that_leave_them_out() {
         assert_eq!(stored.spec.password.as_deref(), Some("trunk-secret-99"));
     }
 }
+
+#[tokio::test]
+async fn a_name_may_not_be_shaped_like_an_id() {
+    for app in apps().await {
+        let r = app
+            .post(
+                "/api/v1/queues",
+                &app.admin,
+                json!({"name": "Sales", "hours_of_operation": "Basic Hours"}),
+            )
+            .await;
+        let sales = r.body["id"].as_str().unwrap().to_string();
+        // A queue named after Sales's id would answer lookups meant for Sales.
+        for name in [sales.clone(), sales.to_uppercase()] {
+            let r = app
+                .post(
+                    "/api/v1/queues",
+                    &app.admin,
+                    json!({"name": name, "hours_of_operation": "Basic Hours"}),
+                )
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::BAD_REQUEST,
+                "{}: {}",
+                app.backend,
+                r.body
+            );
+            assert_eq!(r.field(), "name", "{}", r.body);
+        }
+        let r = app
+            .post(
+                "/api/v1/users",
+                &app.admin,
+                json!({"username": sales, "first_name": "A", "last_name": "B",
+                    "password": USER_PASSWORD, "security_profiles": ["Agent"],
+                    "routing_profile": "Basic Routing Profile",
+                    "phone_config": {"phone_type": "SOFT_PHONE"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.field(), "username", "{}", r.body);
+        // Lookups by id still find Sales.
+        let r = app
+            .get(&format!("/api/v1/queues/{sales}"), &app.admin)
+            .await;
+        assert_eq!(r.body["name"], "Sales");
+    }
+}

@@ -126,6 +126,11 @@ impl ConfigSpec for User {
             "must be 1-64 letters, digits or . _ - @ +",
         );
         e.check(
+            !crate::validation::looks_like_id(&self.username),
+            "username",
+            crate::validation::ID_SHAPED,
+        );
+        e.check(
             self.first_name.chars().count() <= 100,
             "first_name",
             "must be at most 100 characters",
