@@ -7,6 +7,7 @@
 
 mod config;
 mod flow_cli;
+mod redact;
 
 use std::path::PathBuf;
 
@@ -69,16 +70,22 @@ fn main() -> std::process::ExitCode {
 
 #[tokio::main]
 async fn run() -> anyhow::Result<()> {
+    // The SIP stack logs whole messages at info: they stay out unless asked for.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+        .unwrap_or_else(|_| "info,sqlx=warn,rsipstack=warn,tower_http=info".into());
+    let writer = || redact::Redacting;
     // SWITCHBOARD_LOG_FORMAT=json: one JSON object per line, for log shippers.
     if std::env::var("SWITCHBOARD_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)
+            .with_writer(writer)
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .init();
     }
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,

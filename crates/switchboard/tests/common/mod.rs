@@ -17,6 +17,8 @@ pub struct Server {
     pub base: String,
     /// What the server printed up to "listening".
     pub banner: Vec<String>,
+    /// Everything it printed after (the log), as it comes.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
@@ -30,6 +32,21 @@ pub async fn start_with(
     database_url: Option<&str>,
     demo: bool,
     descriptors: Option<u64>,
+) -> Server {
+    launch(data_dir, database_url, demo, descriptors, Some("warn")).await
+}
+
+/// A demo server logging with `rust_log` (`None`: its built-in filter).
+pub async fn start_logging(data_dir: &std::path::Path, rust_log: Option<&str>) -> Server {
+    launch(data_dir, None, true, None, rust_log).await
+}
+
+async fn launch(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    demo: bool,
+    descriptors: Option<u64>,
+    rust_log: Option<&str>,
 ) -> Server {
     let mut cmd = match descriptors {
         Some(n) => {
@@ -54,9 +71,13 @@ pub async fn start_with(
     if demo {
         cmd.arg("--demo");
     }
+    match rust_log {
+        Some(filter) => cmd.env("RUST_LOG", filter),
+        None => cmd.env_remove("RUST_LOG"),
+    };
     let mut child = cmd
         .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -74,10 +95,18 @@ pub async fn start_with(
     })
     .await
     .expect("switchboard did not start within 60 s");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            keep.lock().unwrap().push(line);
+        }
+    });
     Server {
         child,
         base,
         banner,
+        log,
     }
 }
 
