@@ -1600,8 +1600,11 @@ impl Call {
         }
         let remote = match RemoteAudio::parse(body) {
             Ok(r) => r,
-            Err(_) => {
-                let _ = reply.reply(StatusCode::NotAcceptableHere).await;
+            Err(e) => {
+                let warning = self.voice.media_warning(&e.to_string());
+                let _ = reply
+                    .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
+                    .await;
                 return;
             }
         };
@@ -1620,9 +1623,15 @@ impl Call {
         };
         let origin = leg.next_sdp_origin();
         let answer = remote.answer(leg.local, origin.0, origin.1);
-        let Ok((answer, negotiated)) = answer else {
-            let _ = reply.reply(StatusCode::NotAcceptableHere).await;
-            return;
+        let (answer, negotiated) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                let warning = self.voice.media_warning(&e.to_string());
+                let _ = reply
+                    .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
+                    .await;
+                return;
+            }
         };
         leg.connect(&remote, negotiated);
         let mut headers = vec![Header::ContentType("application/sdp".into())];

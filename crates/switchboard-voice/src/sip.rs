@@ -435,8 +435,37 @@ fn source_of(tx: &Transaction) -> Option<SocketAddr> {
     host_with_port.try_into().ok()
 }
 
+/// The methods Switchboard serves (OPTIONS and 405 answers list them).
+const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+
+/// Whether a request arrived shorter than its Content-Length says: over UDP
+/// it was cut (RFC 3261 section 18.3 asks for 400). Streams frame by the
+/// length, so only datagrams can be short.
+fn truncated(tx: &Transaction) -> bool {
+    let declared = tx.original.headers.iter().find_map(|h| match h {
+        Header::ContentLength(n) => n.value().trim().parse::<usize>().ok(),
+        _ => None,
+    });
+    declared.is_some_and(|n| n > tx.original.body.len())
+}
+
 impl Voice {
     async fn on_request(&self, mut tx: Transaction) {
+        if truncated(&tx) {
+            if tx.original.method != Method::Ack {
+                let reason = Header::Warning(
+                    format!(
+                        "399 {} \"the body is shorter than Content-Length\"",
+                        self.local_sip()
+                    )
+                    .into(),
+                );
+                let _ = tx
+                    .reply_with(StatusCode::BadRequest, vec![reason], None)
+                    .await;
+            }
+            return;
+        }
         let in_dialog = tx
             .original
             .to_header()
@@ -475,12 +504,16 @@ impl Voice {
                     .await
             }
             Method::Options => {
-                let allow =
-                    Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER".into());
+                let allow = Header::Allow(ALLOWED_METHODS.into());
                 let _ = tx.reply_with(StatusCode::OK, vec![allow], None).await;
             }
             _ => {
-                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+                // Known to SIP, not served here: 405 saying what is
+                // (RFC 3261 section 8.2.1).
+                let allow = Header::Allow(ALLOWED_METHODS.into());
+                let _ = tx
+                    .reply_with(StatusCode::MethodNotAllowed, vec![allow], None)
+                    .await;
             }
         }
     }
@@ -489,6 +522,29 @@ impl Voice {
     async fn refuse(&self, tx: &mut Transaction, status: StatusCode) {
         VoiceStats::add(&self.inner.stats.calls_refused, 1);
         let _ = tx.reply(status).await;
+    }
+
+    /// Refuses an INVITE whose offer we cannot answer: 488 with the
+    /// Warning RFC 3261 asks for (section 21.4.26), saying why.
+    async fn refuse_media(&self, tx: &mut Transaction, why: &str) {
+        VoiceStats::add(&self.inner.stats.calls_refused, 1);
+        let _ = tx
+            .reply_with(
+                StatusCode::NotAcceptableHere,
+                vec![self.media_warning(why)],
+                None,
+            )
+            .await;
+    }
+
+    /// `Warning: 305 <us> "<why>"` (305: incompatible media format).
+    pub(crate) fn media_warning(&self, why: &str) -> Header {
+        let text: String = why
+            .chars()
+            .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+            .take(200)
+            .collect();
+        Header::Warning(format!("305 {} \"{text}\"", self.local_sip()).into())
     }
 
     async fn inbound_call(&self, mut tx: Transaction, source: SocketAddr) {
@@ -519,7 +575,7 @@ impl Voice {
             Ok(r) => r,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
-                self.refuse(&mut tx, StatusCode::NotAcceptableHere).await;
+                self.refuse_media(&mut tx, &e.to_string()).await;
                 return;
             }
         };
@@ -580,7 +636,7 @@ impl Voice {
             Ok(a) => a,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");
-                self.refuse(&mut tx, StatusCode::NotAcceptableHere).await;
+                self.refuse_media(&mut tx, &e.to_string()).await;
                 return;
             }
         };

@@ -653,3 +653,93 @@ async fn an_idle_sip_connection_over_tcp_is_closed() {
         started.elapsed()
     );
 }
+
+/// Sends `message` to Switchboard's SIP port over UDP; its answer, if any
+/// within `wait`.
+async fn answer_to(rig: &Rig, message: &str, wait: Duration) -> Option<String> {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = socket.local_addr().unwrap();
+    let text = message
+        .replace("{me}", &me.to_string())
+        .replace("{sip}", &rig.sip().to_string());
+    socket.send_to(text.as_bytes(), rig.sip()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf))
+            .await
+            .ok()?
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // Provisional answers (100 Trying) come first.
+        if !answer.starts_with("SIP/2.0 1") {
+            return Some(answer);
+        }
+    }
+}
+
+fn request(method: &str, extra: &str, body: &str, length: usize) -> String {
+    format!(
+        "{method} sip:{NUMBER}@{{sip}} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {{me}};branch=z9hG4bK-{method}-{length};rport\r\n\
+         From: <sip:+447700900123@{{me}}>;tag=a1\r\n\
+         To: <sip:{NUMBER}@{{sip}}>\r\n\
+         Call-ID: {method}-{length}@test\r\n\
+         CSeq: 1 {method}\r\n\
+         Contact: <sip:caller@{{me}}>\r\n\
+         Max-Forwards: 70\r\n{extra}\
+         Content-Length: {length}\r\n\r\n{body}"
+    )
+}
+
+#[tokio::test]
+async fn requests_switchboard_does_not_serve_get_the_answers_rfc_3261_asks_for() {
+    let rig = Rig::new().await;
+    rig.centre().await;
+    // An offer with no audio: 488, and a Warning saying why.
+    let video = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=video 40000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let answer = answer_to(
+        &rig,
+        &request(
+            "INVITE",
+            "Content-Type: application/sdp\r\n",
+            video,
+            video.len(),
+        ),
+        DEADLINE,
+    )
+    .await
+    .expect("an answer to the INVITE");
+    assert!(answer.starts_with("SIP/2.0 488"), "{answer}");
+    let warning = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("warning:"))
+        .unwrap_or_else(|| panic!("no Warning: {answer}"));
+    assert!(warning.contains(" 305 "), "{warning}");
+    // A method SIP knows and Switchboard does not serve: 405 with Allow.
+    let answer = answer_to(
+        &rig,
+        &request("SUBSCRIBE", "Event: presence\r\nExpires: 60\r\n", "", 0),
+        DEADLINE,
+    )
+    .await
+    .expect("an answer to the SUBSCRIBE");
+    assert!(answer.starts_with("SIP/2.0 405"), "{answer}");
+    assert!(
+        answer
+            .lines()
+            .any(|l| l.starts_with("Allow:") && l.contains("INVITE")),
+        "{answer}"
+    );
+    // A datagram shorter than its Content-Length says: 400 (section 18.3).
+    for method in ["INVITE", "OPTIONS"] {
+        let answer = answer_to(
+            &rig,
+            &request(method, "Content-Type: application/sdp\r\n", "v=0\r\n", 500),
+            DEADLINE,
+        )
+        .await
+        .expect("an answer to the truncated request");
+        assert!(answer.starts_with("SIP/2.0 400"), "{method}: {answer}");
+    }
+}
