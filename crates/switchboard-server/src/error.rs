@@ -157,6 +157,14 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => {
                 ApiError::field(StatusCode::NOT_FOUND, "not_found", "id", "no such object")
             }
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::busy(
+                    "database",
+                    "the database does not answer; try again shortly",
+                    5,
+                )
+            }
             other => ApiError::internal(other),
         }
     }

@@ -64,3 +64,29 @@ async fn close_one(
     app.metrics.contact_ended(&record);
     true
 }
+
+/// How long a record waits for the database to come back before it is
+/// given up (and logged whole, so it can still be entered by hand).
+const KEEP_TRYING_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Writes `record`, retrying through a database outage (backing off to
+/// 30 s between tries): a contact accepted while the database was away
+/// still leaves its record once it is back. Other errors are not retried.
+pub async fn store_when_possible(app: AppState, record: ContactRecord) {
+    let mut wait = std::time::Duration::from_millis(200);
+    let give_up = std::time::Instant::now() + KEEP_TRYING_FOR;
+    loop {
+        match app.store.put_contact(&record).await {
+            Ok(()) => return,
+            Err(e) if e.is_unavailable() && std::time::Instant::now() < give_up => {
+                tracing::warn!(contact = %record.id, "record waits for the database: {e}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => {
+                tracing::error!(contact = %record.id, record = ?record, "record not written: {e}");
+                return;
+            }
+        }
+    }
+}

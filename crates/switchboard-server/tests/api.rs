@@ -8,6 +8,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 use switchboard_server::Settings;
+use tower::ServiceExt;
 
 async fn sales_setup(app: &TestApp) -> (String, String) {
     let q = app
@@ -835,5 +836,54 @@ async fn a_name_may_not_be_shaped_like_an_id() {
             .get(&format!("/api/v1/queues/{sales}"), &app.admin)
             .await;
         assert_eq!(r.body["name"], "Sales");
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_is_answered_503_with_retry_after_at_once() {
+    let Some(admin_url) = switchboard_store::testing::postgres_admin_url() else {
+        return;
+    };
+    for app in apps().await.into_iter().filter(|a| a.backend == "postgres") {
+        let r = app.get("/api/v1/queues", &app.admin).await;
+        assert_eq!(r.status, StatusCode::OK);
+        switchboard_store::testing::set_postgres_reachable(&admin_url, app.database_url(), false)
+            .await;
+        let started = std::time::Instant::now();
+        let res = app
+            .router
+            .clone()
+            .oneshot(
+                axum::http::Request::builder()
+                    .uri("/api/v1/queues")
+                    .header("authorization", format!("Bearer {}", app.admin))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().contains_key("retry-after"));
+        assert!(
+            took < std::time::Duration::from_secs(8),
+            "answered after {took:?}"
+        );
+        println!("database outage answered 503 after {took:?}");
+        switchboard_store::testing::set_postgres_reachable(&admin_url, app.database_url(), true)
+            .await;
+        switchboard_testkit::wait::until(
+            "the API back with the database",
+            switchboard_testkit::wait::DEADLINE,
+            || async {
+                let r = app.get("/api/v1/queues", &app.admin).await;
+                if r.status == StatusCode::OK {
+                    Ok(())
+                } else {
+                    Err(r.status)
+                }
+            },
+        )
+        .await;
     }
 }

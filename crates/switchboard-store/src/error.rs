@@ -19,6 +19,33 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (down, restarting, not
+    /// taking connections, the pool waited in vain) rather than refusing
+    /// this request: worth answering "try again shortly", and worth
+    /// retrying a write for.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // PostgreSQL: connection exceptions (08), shutting down or
+                // not accepting connections (57P), out of connections or
+                // resources (53), a database closed to connections (55000).
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "55000"
+            }),
+            _ => false,
+        }
+    }
+
     pub(crate) fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Self {
         StoreError::Conflict {
             field: field.into(),

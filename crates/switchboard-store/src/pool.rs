@@ -171,7 +171,9 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(10));
+            // Long enough for a busy moment, short enough that an outage is
+            // answered (503, try again) before clients give up.
+            .acquire_timeout(Duration::from_secs(5));
         if backend == Backend::Sqlite {
             pool = pool.after_connect(|conn, _| {
                 Box::pin(async move {

@@ -78,3 +78,30 @@ pub async fn stores() -> Vec<(&'static str, TestDb)> {
     }
     out
 }
+
+/// Closes (or reopens) a test database to connections, as a PostgreSQL
+/// outage looks to its clients: live sessions cut, new ones refused.
+pub async fn set_postgres_reachable(admin_url: &str, database_url: &str, reachable: bool) {
+    use sqlx::Connection;
+    let name = database_url
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.split('?').next())
+        .expect("a database name in the URL");
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect as the PostgreSQL admin");
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {reachable}"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("change whether the database takes connections");
+    if !reachable {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(name)
+            .execute(&mut admin)
+            .await
+            .expect("cut the database's sessions");
+    }
+}

@@ -2122,6 +2122,15 @@ async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<Contac
         for attempt in 0..3 {
             match voice.app().store.put_contact(&record).await {
                 Ok(()) => break,
+                // The database is away: this record waits for it, and the
+                // call's newer records queue behind it, in order (the call
+                // itself goes on).
+                Err(e) if e.is_unavailable() => {
+                    warn!(contact = %record.id, "contact record waits for the database: {e}");
+                    switchboard_server::recovery::store_when_possible(voice.app().clone(), record)
+                        .await;
+                    break;
+                }
                 Err(e) => {
                     warn!(contact = %record.id, attempt, "contact record not written: {e}");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;

@@ -524,6 +524,42 @@ impl Voice {
         let _ = tx.reply(status).await;
     }
 
+    /// Refuses an INVITE the database is not there for: 503 with
+    /// Retry-After, so the carrier tries its other route or again later;
+    /// the call still leaves its record, written once the database is back.
+    async fn refuse_in_outage(&self, tx: &mut Transaction, source: SocketAddr) {
+        VoiceStats::add(&self.inner.stats.calls_refused, 1);
+        let retry = Header::RetryAfter("30".into());
+        let _ = tx
+            .reply_with(StatusCode::ServiceUnavailable, vec![retry], None)
+            .await;
+        let now = chrono::Utc::now();
+        let user = |uri: Option<rsipstack::sip::Uri>| {
+            uri.and_then(|u| u.user().map(str::to_string))
+                .unwrap_or_else(|| "anonymous".into())
+        };
+        let caller = user(tx.original.from_header().ok().and_then(|f| f.uri().ok()));
+        let dialled = user(Some(tx.original.uri.clone()));
+        let e164 = |n: String| parse_e164(&n).map(|e| e.number).unwrap_or(n);
+        let mut record = switchboard_model::ContactRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            channel: "VOICE".into(),
+            initiation_method: "INBOUND".into(),
+            initiation_timestamp: now,
+            disconnect_timestamp: Some(now),
+            disconnect_reason: Some(switchboard_model::contact_record::LOST_IN_RESTART.into()),
+            state: "ENDED".into(),
+            ..Default::default()
+        };
+        record.customer_endpoint.address = e164(caller);
+        record.system_endpoint.address = e164(format!("+{}", dialled.trim_start_matches('+')));
+        warn!(contact = %record.id, %source, "call refused: the database does not answer");
+        tokio::spawn(switchboard_server::recovery::store_when_possible(
+            self.app().clone(),
+            record,
+        ));
+    }
+
     /// Refuses an INVITE whose offer we cannot answer: 488 with the
     /// Warning RFC 3261 asks for (section 21.4.26), saying why.
     async fn refuse_media(&self, tx: &mut Transaction, why: &str) {
@@ -553,7 +589,7 @@ impl Voice {
             Ok(t) => t,
             Err(e) => {
                 warn!("trunks: {e}");
-                self.refuse(&mut tx, StatusCode::ServiceUnavailable).await;
+                self.refuse_in_outage(&mut tx, source).await;
                 return;
             }
         };
@@ -564,8 +600,13 @@ impl Voice {
         }
         let dialled = tx.original.uri.user().unwrap_or_default().to_string();
         let number = match lookup_number(self.app(), &dialled).await {
-            Some(n) => n,
-            None => {
+            Ok(Some(n)) => n,
+            Err(e) => {
+                warn!(%source, %dialled, "INVITE refused: numbers not read: {e}");
+                self.refuse_in_outage(&mut tx, source).await;
+                return;
+            }
+            Ok(None) => {
                 warn!(%source, %dialled, "INVITE refused: not one of our numbers (or it has no flow)");
                 self.refuse(&mut tx, StatusCode::NotFound).await;
                 return;
@@ -833,16 +874,23 @@ async fn recover_lost_calls(voice: &Voice) {
 }
 
 /// Our number (E.164) and its flow, for the dialled user part.
-async fn lookup_number(app: &AppState, dialled: &str) -> Option<(String, String)> {
+async fn lookup_number(
+    app: &AppState,
+    dialled: &str,
+) -> Result<Option<(String, String)>, switchboard_store::StoreError> {
     let candidate = if dialled.starts_with('+') {
         dialled.to_string()
     } else {
         format!("+{dialled}")
     };
-    let e164 = parse_e164(&candidate).ok()?.number;
-    let numbers = app.store.list::<PhoneNumber>().await.ok()?;
-    let n = numbers.into_iter().find(|n| n.spec.number == e164)?;
-    Some((e164, n.spec.flow?))
+    let Ok(e164) = parse_e164(&candidate).map(|e| e.number) else {
+        return Ok(None);
+    };
+    let numbers = app.store.list::<PhoneNumber>().await?;
+    Ok(numbers
+        .into_iter()
+        .find(|n| n.spec.number == e164)
+        .and_then(|n| Some((e164, n.spec.flow?))))
 }
 
 async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {

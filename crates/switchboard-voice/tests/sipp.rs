@@ -743,3 +743,39 @@ async fn requests_switchboard_does_not_serve_get_the_answers_rfc_3261_asks_for()
         assert!(answer.starts_with("SIP/2.0 400"), "{method}: {answer}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_during_a_database_outage_is_refused_and_still_leaves_its_record() {
+    if !sipp_ready() {
+        return;
+    }
+    let Some(rig) = Rig::on_postgres().await else {
+        return;
+    };
+    rig.centre().await;
+    let admin = switchboard_store::testing::postgres_admin_url().unwrap();
+    switchboard_store::testing::set_postgres_reachable(&admin, rig.database_url(), false).await;
+    // The carrier is told to try elsewhere or later, at once.
+    let caller = common(&rig, "invite_refused_503.xml", NUMBER, "127.0.0.1");
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "503 during the outage: {out}");
+    switchboard_store::testing::set_postgres_reachable(&admin, rig.database_url(), true).await;
+    // Once the database is back, the call's record is there.
+    let record = until("the refused call's record", DEADLINE, || async {
+        let found = rig
+            .app
+            .store
+            .list_contacts(&Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| "none yet".to_string())
+    })
+    .await;
+    assert_eq!(record.state, "ENDED");
+    assert_eq!(record.disconnect_reason.as_deref(), Some("SYSTEM_ERROR"));
+    assert_eq!(record.customer_endpoint.address, "+447700900123");
+    assert_eq!(record.system_endpoint.address, format!("+{NUMBER}"));
+}

@@ -1214,14 +1214,8 @@ enum Write {
 /// Writes a chat's records in order; when several are waiting only the
 /// newest of each contact is written.
 async fn write_records(app: AppState, mut writes: mpsc::UnboundedReceiver<Write>) {
-    let put = |record: ContactRecord| {
-        let app = app.clone();
-        async move {
-            if let Err(e) = app.store.put_contact(&record).await {
-                warn!(contact = %record.id, "contact record not written: {e}");
-            }
-        }
-    };
+    // Through a database outage too: the record waits for it, in order.
+    let put = |record: ContactRecord| crate::recovery::store_when_possible(app.clone(), record);
     let mut waiting: Option<ContactRecord> = None;
     while let Some(first) = writes.recv().await {
         let mut batch = vec![first];

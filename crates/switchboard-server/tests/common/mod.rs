@@ -92,6 +92,11 @@ pub async fn apps() -> Vec<TestApp> {
 }
 
 impl TestApp {
+    /// The database's URL (to take it away in an outage test).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// Serves the app on a loopback port (for WebSockets); returns its address.
     pub async fn serve(&self) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

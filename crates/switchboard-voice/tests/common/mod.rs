@@ -145,18 +145,38 @@ impl Rig {
     /// missed-offer tests stay short; a test that must accept on a busy
     /// machine gives its agent longer).
     pub async fn offering(offer_timeout: Duration, tweak: impl FnOnce(&mut VoiceConfig)) -> Rig {
-        Rig::build(offer_timeout, tweak, Default::default()).await
+        Rig::build(offer_timeout, tweak, Default::default(), "sqlite").await
     }
 
     /// A rig whose chat channel runs with `chat` (allowed origins, say).
     pub async fn chatting(chat: switchboard_server::chat::ChatSettings) -> Rig {
-        Rig::build(Duration::from_secs(5), |_| {}, chat).await
+        Rig::build(Duration::from_secs(5), |_| {}, chat, "sqlite").await
+    }
+
+    /// A rig on PostgreSQL, when this run has one.
+    pub async fn on_postgres() -> Option<Rig> {
+        switchboard_store::testing::postgres_admin_url()?;
+        Some(
+            Rig::build(
+                Duration::from_secs(5),
+                |_| {},
+                Default::default(),
+                "postgres",
+            )
+            .await,
+        )
+    }
+
+    /// The database's URL.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
     }
 
     async fn build(
         offer_timeout: Duration,
         tweak: impl FnOnce(&mut VoiceConfig),
         chat: switchboard_server::chat::ChatSettings,
+        backend: &str,
     ) -> Rig {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -164,7 +184,11 @@ impl Rig {
             )
             .with_test_writer()
             .try_init();
-        let (_, db) = stores().await.into_iter().next().unwrap();
+        let (_, db) = stores()
+            .await
+            .into_iter()
+            .find(|(b, _)| *b == backend)
+            .expect("the backend asked for");
         let store = db.store.clone();
         bootstrap::ensure_defaults(&store).await.unwrap();
         bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into()))
