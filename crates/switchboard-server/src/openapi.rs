@@ -235,7 +235,161 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
-pub async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    Json(DOC.get_or_init(document))
+/// The document as served: [`document`] with what every operation can
+/// answer written in ([`complete`]).
+pub fn served() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    complete(&mut doc);
+    doc
+}
+
+pub async fn serve() -> Json<&'static serde_json::Value> {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    Json(DOC.get_or_init(served))
+}
+
+/// A stored object is its kind's fields plus [`RecordMeta`]'s. The kinds
+/// refuse unknown fields (`additionalProperties: false`), so `allOf` of the
+/// two would refuse every record: each such `allOf` becomes one object
+/// schema with both sets of properties.
+fn merge_records(value: &mut serde_json::Value, schemas: &serde_json::Value) {
+    use serde_json::Value;
+    const META: &str = "#/components/schemas/RecordMeta";
+    if let Some(all) = value.get("allOf").and_then(Value::as_array) {
+        let refs: Vec<&str> = all.iter().filter_map(|s| s["$ref"].as_str()).collect();
+        if refs.len() == 2 && all.len() == 2 && refs[1] == META {
+            let kind = refs[0].rsplit('/').next().unwrap_or_default();
+            let mut merged = schemas[kind].clone();
+            let meta = &schemas["RecordMeta"];
+            if merged.get("properties").is_some() {
+                if let (Some(props), Some(meta_props)) = (
+                    merged["properties"].as_object_mut(),
+                    meta["properties"].as_object(),
+                ) {
+                    props.extend(meta_props.clone());
+                }
+                let mut required = merged["required"].as_array().cloned().unwrap_or_default();
+                required.extend(meta["required"].as_array().cloned().unwrap_or_default());
+                merged["required"] = Value::Array(required);
+                *value = merged;
+                return;
+            }
+        }
+    }
+    match value {
+        Value::Object(map) => map.values_mut().for_each(|v| merge_records(v, schemas)),
+        Value::Array(items) => items.iter_mut().for_each(|v| merge_records(v, schemas)),
+        _ => {}
+    }
+}
+
+/// Answers the layers in front of every handler give, so clients (and
+/// schemathesis) find each one documented: 401 and 403 where a sign-in is
+/// needed, 400 and 415 where a JSON body is read (and 413 for one too
+/// large), 429 where attempts are throttled, 503 everywhere (the database
+/// away, a bounded queue full). Every parameter gets a schema (a string
+/// unless it says otherwise), and every `{name}` in a path is declared.
+fn complete(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let error = |what: &str| {
+        json!({"description": what,
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}})
+    };
+    let schemas = doc["components"]["schemas"].clone();
+    if let Some(paths) = doc.get_mut("paths") {
+        merge_records(paths, &schemas);
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let in_path: Vec<String> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split('}').next())
+            .map(str::to_string)
+            .collect();
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let params = op
+                .entry("parameters")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            let mut params: Vec<Value> = params
+                .into_iter()
+                .map(|mut p| {
+                    if p.get("schema").is_none() && p.get("content").is_none() {
+                        p["schema"] = json!({"type": "string"});
+                    }
+                    p
+                })
+                .collect();
+            for name in &in_path {
+                let declared = params
+                    .iter()
+                    .any(|p| p["in"] == "path" && p["name"] == name.as_str());
+                if !declared {
+                    params.push(json!({"name": name, "in": "path", "required": true,
+                                       "schema": {"type": "string"}}));
+                }
+            }
+            let has_params = !params.is_empty();
+            op.insert("parameters".into(), Value::Array(params));
+            let secured = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            let json_body = op
+                .get("requestBody")
+                .and_then(|b| b.get("content"))
+                .and_then(Value::as_object)
+                .is_some_and(|c| c.contains_key("application/json"));
+            let any_body = op.get("requestBody").is_some();
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| json!({}))
+                .as_object_mut();
+            let Some(responses) = responses else {
+                continue;
+            };
+            let mut add = |status: &str, what: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(what));
+            };
+            if secured {
+                add(
+                    "401",
+                    "Not signed in, or the session or key is no longer valid",
+                );
+                add("403", "Signed in without the permission this needs");
+            }
+            if any_body || has_params {
+                add(
+                    "400",
+                    "A field or parameter is not valid; the error names it",
+                );
+            }
+            if json_body {
+                add("415", "The body is not sent as application/json");
+            }
+            if any_body {
+                add("413", "The body is too large");
+            }
+            add(
+                "503",
+                "Busy or the database is away; Retry-After says when to try again",
+            );
+        }
+    }
 }
