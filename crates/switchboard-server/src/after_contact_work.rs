@@ -59,14 +59,16 @@ pub async fn record(app: AppState, contact: String, ended: DateTime<Utc>) {
                     agent.after_contact_work_duration_seconds =
                         Some((ended - start).num_milliseconds().max(0) as f64 / 1000.0);
                 }
-                if let Err(e) = app.store.put_contact(&record).await {
-                    tracing::warn!(%contact, "after-contact work not recorded: {e}");
-                }
+                crate::recovery::store_when_possible(app.clone(), record).await;
                 return;
             }
             Ok(_) => {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) if e.is_unavailable() => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
             }
             Err(e) => {
                 tracing::warn!(%contact, "after-contact work not recorded: {e}");

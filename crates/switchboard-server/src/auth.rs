@@ -476,28 +476,30 @@ impl Principal {
 }
 
 /// A password check under the sign-in guard: refused while this username
-/// from this address (or this address) is locked; a failure counts, and a
-/// lock it starts is logged once (for fail2ban), a success forgets.
+/// from this address (or this address) is locked; counted as a failure
+/// before the check (so checks at the same moment cannot all slip past),
+/// forgotten if it passes; a lock a failure starts is logged once (for
+/// fail2ban).
 pub async fn guarded_check(
     app: &crate::AppState,
     attempt: crate::throttle::Attempt<'_>,
     field: &str,
     check: impl std::future::Future<Output = Result<bool, ApiError>>,
 ) -> Result<bool, ApiError> {
-    let now = std::time::Instant::now();
-    if let Some(wait) = app.login_throttle.blocked(attempt, now) {
-        for lock in app.login_throttle.failed(attempt, now) {
-            log_lock("HTTP sign-in", attempt, lock);
+    let pending = app
+        .login_throttle
+        .begin(attempt, std::time::Instant::now())
+        .map_err(|wait| ApiError::throttled(field, wait))?;
+    let ok = match check.await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not checked (the pool was full): not a failure either.
+            app.login_throttle.cancel(attempt, pending);
+            return Err(e);
         }
-        return Err(ApiError::throttled(field, wait));
-    }
-    let ok = check.await?;
-    if ok {
-        app.login_throttle.succeeded(attempt);
-    } else {
-        for lock in app.login_throttle.failed(attempt, now) {
-            log_lock("HTTP sign-in", attempt, lock);
-        }
+    };
+    for lock in app.login_throttle.passed(attempt, pending, ok) {
+        log_lock("HTTP sign-in", attempt, lock);
     }
     Ok(ok)
 }

@@ -111,9 +111,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// The client's IP address when the server was started with connect info
-/// (`switchboard serve` is); "unknown" otherwise, which then shares one
-/// limit. Behind a reverse proxy every client has the proxy's address.
+/// The client's address as limits count it ([`crate::throttle::address_key`]:
+/// IPv6 by /64) when the server was started with connect info (`switchboard
+/// serve` is); "unknown" otherwise, which then shares one limit. Behind a
+/// reverse proxy every client has the proxy's address.
 pub struct ClientAddr(pub String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
@@ -127,7 +128,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
             parts
                 .extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
+                .map_or_else(
+                    || "unknown".to_string(),
+                    |c| crate::throttle::address_key(c.0.ip()).to_string(),
+                ),
         ))
     }
 }

@@ -5,15 +5,18 @@
 //! - **Headers** must arrive within [`Limits::header_read`] (hyper's timer),
 //!   so a header trickled a byte at a time is cut off.
 //! - **Idle**: a connection with no byte either way for [`Limits::idle`] is
-//!   closed, between requests too. A WebSocket, once upgraded, is held by
-//!   its own handler's deadlines (hello within 10 s, silent for 60 s) and
-//!   keeps its place in the counts until it closes.
+//!   closed (a stalled body or answer); between requests hyper's header
+//!   deadline applies again, so an idle keep-alive connection goes after
+//!   [`Limits::header_read`]. A WebSocket, once upgraded, is held by its own
+//!   handler's deadlines (hello within 10 s, silent for 60 s) and keeps its
+//!   place in the counts until it closes.
 //! - **How many**: at most [`Limits::per_address`] per client address and
 //!   [`Limits::total`] in all, below the process's descriptor limit so SIP,
 //!   RTP and the database always have descriptors left.
 //! - **Beyond those**, a small reserve of *brief* connections still serves
-//!   one request each on a tight deadline and closes: a health check or a
-//!   sign-in gets through while idle connections hold the rest.
+//!   one request each (its headers within a tight deadline, no WebSocket)
+//!   and closes: a health check or a sign-in gets through while idle
+//!   connections hold the rest.
 //!
 //! The admission rule is [`Gate`], pure; the rest is the thin driver.
 
@@ -71,6 +74,9 @@ impl Limits {
         }
     }
 }
+
+/// How long a brief connection's one request may take to answer.
+const BRIEF_ANSWER: Duration = Duration::from_secs(15);
 
 /// How a new connection is admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +259,7 @@ pub async fn serve(
         let admission = gate
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .admit(remote.ip());
+            .admit(crate::throttle::address_key(remote.ip()));
         if admission == Admission::Refused {
             if refused_logged.elapsed() > Duration::from_secs(10) {
                 refused_logged = Instant::now();
@@ -265,7 +271,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let permit = Permit {
             gate: gate.clone(),
-            address: remote.ip(),
+            address: crate::throttle::address_key(remote.ip()),
             admission,
         };
         tokio::spawn(connection(
@@ -296,8 +302,14 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let brief = permit.admission == Admission::Brief;
+    // A brief connection must send its request at once, but its one
+    // request may take as long as any (a busy database, a queued password
+    // check) before the answer goes out.
     let (header_read, idle) = if brief {
-        (limits.brief_deadline, limits.brief_deadline)
+        (
+            limits.brief_deadline,
+            limits.brief_deadline.max(BRIEF_ANSWER),
+        )
     } else {
         (limits.header_read, limits.idle)
     };
@@ -311,9 +323,21 @@ async fn connection(
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
             let app = app.clone();
+            // A brief slot serves one request: a WebSocket would hold it.
+            let refuse_upgrade = brief && req.headers().contains_key(axum::http::header::UPGRADE);
             async move {
+                use axum::response::IntoResponse;
                 use tower::ServiceExt;
-                let mut response = app.oneshot(req).await?;
+                let mut response = if refuse_upgrade {
+                    crate::error::ApiError::busy(
+                        "connection",
+                        "every connection slot is taken; try again shortly",
+                        5,
+                    )
+                    .into_response()
+                } else {
+                    app.oneshot(req).await?
+                };
                 // Every response: never sniffed into another type (a JSON
                 // error or an uploaded prompt must not run as a script).
                 response.headers_mut().insert(

@@ -74,10 +74,16 @@ pub struct Registrar {
 }
 
 impl Registrar {
-    pub fn new(realm: impl Into<String>) -> Self {
+    pub fn new(
+        realm: impl Into<String>,
+        (per_user, per_address): (
+            switchboard_server::throttle::Policy,
+            switchboard_server::throttle::Policy,
+        ),
+    ) -> Self {
         Self {
             realm: realm.into(),
-            guard: Default::default(),
+            guard: switchboard_server::throttle::SignInGuard::new(per_user, per_address),
             nonces: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
         }
@@ -201,25 +207,25 @@ impl Registrar {
                 return self.challenge(tx, false).await;
             }
         }
-        let address = source.ip().to_string();
+        let address = switchboard_server::throttle::address_key(source.ip()).to_string();
         let attempt = Attempt {
             username: &auth.username,
             address: &address,
         };
-        let now = std::time::Instant::now();
-        if let Some(wait) = self.guard.blocked(attempt, now) {
-            // Refused without a check: a guesser learns nothing while
-            // locked, and hammering only lengthens the lock.
-            tracing::debug!(username = %auth.username, %source, "REGISTER refused: locked for {wait:?}");
-            for lock in self.guard.failed(attempt, now) {
-                log_lock("SIP digest authentication", attempt, lock);
+        // Counted before the check, so REGISTERs checked at the same moment
+        // cannot all slip past the lock; refused unchecked while locked.
+        let pending = match self.guard.begin(attempt, std::time::Instant::now()) {
+            Ok(p) => p,
+            Err(wait) => {
+                tracing::debug!(username = %auth.username, %source, "REGISTER refused: locked for {wait:?}");
+                let _ = tx.reply(StatusCode::Forbidden).await;
+                return;
             }
-            let _ = tx.reply(StatusCode::Forbidden).await;
-            return;
-        }
+        };
         let user = match app.store.get::<User>(&auth.username).await {
             Ok(u) => u,
             Err(e) => {
+                self.guard.cancel(attempt, pending);
                 warn!("registrar: {e}");
                 let _ = tx.reply(StatusCode::ServerInternalError).await;
                 return;
@@ -231,15 +237,14 @@ impl Registrar {
             .and_then(|u| u.spec.phone_config.sip_password.clone());
         let verified =
             password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
+        for lock in self.guard.passed(attempt, pending, verified) {
+            log_lock("SIP digest authentication", attempt, lock);
+        }
         if !verified {
             warn!(username = %auth.username, %source, "REGISTER refused: wrong credentials");
-            for lock in self.guard.failed(attempt, now) {
-                log_lock("SIP digest authentication", attempt, lock);
-            }
             let _ = tx.reply(StatusCode::Forbidden).await;
             return;
         }
-        self.guard.succeeded(attempt);
         let username = user.map(|u| u.spec.username).unwrap_or_default();
         let expires = tx
             .original
@@ -313,7 +318,10 @@ mod tests {
 
     #[test]
     fn a_nonce_counts_up_and_refuses_replays() {
-        let r = Registrar::new("switchboard");
+        let r = Registrar::new(
+            "switchboard",
+            switchboard_server::throttle::SignInGuard::default_policies(),
+        );
         let nonce = r.new_nonce();
         assert!(matches!(r.use_nonce(&nonce, 1), NonceCheck::Fresh));
         assert!(matches!(r.use_nonce(&nonce, 1), NonceCheck::Replayed));
@@ -323,7 +331,10 @@ mod tests {
 
     #[test]
     fn the_nonce_table_stays_bounded() {
-        let r = Registrar::new("switchboard");
+        let r = Registrar::new(
+            "switchboard",
+            switchboard_server::throttle::SignInGuard::default_policies(),
+        );
         for _ in 0..(MAX_NONCES + 10) {
             r.new_nonce();
         }

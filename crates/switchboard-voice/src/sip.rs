@@ -61,6 +61,12 @@ pub struct VoiceConfig {
     pub stream_idle: std::time::Duration,
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// How wrong digest passwords are slowed: per (username, source
+    /// address) and per address (the HTTP sign-in defaults).
+    pub digest_guard: (
+        switchboard_server::throttle::Policy,
+        switchboard_server::throttle::Policy,
+    ),
 }
 
 /// A TLS listener: address and PEM files.
@@ -85,6 +91,7 @@ impl VoiceConfig {
             ccp_grace: std::time::Duration::from_secs(30),
             stream_idle: std::time::Duration::from_secs(180),
             metrics_token: None,
+            digest_guard: switchboard_server::throttle::SignInGuard::default_policies(),
         }
     }
 }
@@ -138,8 +145,15 @@ struct Inner {
     answers: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
     stats: VoiceStats,
     softphones: crate::softphone::Softphones,
+    /// The trunks as last read: who may call while the database is away.
+    trunks: Mutex<Vec<switchboard_store::Record<SipTrunk>>>,
+    /// Records of calls refused in an outage, waiting for the database.
+    outage_records: std::sync::atomic::AtomicUsize,
     cancel: CancellationToken,
 }
+
+/// Records of refused calls kept waiting for the database at most.
+const MAX_OUTAGE_RECORDS: usize = 10_000;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -378,7 +392,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
     let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
     let voice = Voice {
         inner: Arc::new(Inner {
-            registrar: Registrar::new(config.realm.clone()),
+            registrar: Registrar::new(config.realm.clone(), config.digest_guard),
             library: Library::new(config.tts_command.clone()),
             app,
             config,
@@ -391,6 +405,8 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
             answers: Mutex::new(HashMap::new()),
             stats: VoiceStats::default(),
             softphones: Default::default(),
+            trunks: Mutex::new(Vec::new()),
+            outage_records: Default::default(),
             cancel: cancel.clone(),
         }),
     };
@@ -525,14 +541,27 @@ impl Voice {
     }
 
     /// Refuses an INVITE the database is not there for: 503 with
-    /// Retry-After, so the carrier tries its other route or again later;
-    /// the call still leaves its record, written once the database is back.
-    async fn refuse_in_outage(&self, tx: &mut Transaction, source: SocketAddr) {
+    /// Retry-After, so the carrier tries its other route or again later.
+    /// A call from a known trunk (`keep`) still leaves its record, written
+    /// once the database is back; at most [`MAX_OUTAGE_RECORDS`] wait.
+    async fn refuse_in_outage(&self, tx: &mut Transaction, source: SocketAddr, keep: bool) {
         VoiceStats::add(&self.inner.stats.calls_refused, 1);
         let retry = Header::RetryAfter("30".into());
         let _ = tx
             .reply_with(StatusCode::ServiceUnavailable, vec![retry], None)
             .await;
+        let waiting = &self.inner.outage_records;
+        let admitted = keep
+            && waiting
+                .fetch_update(
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                    |n| (n < MAX_OUTAGE_RECORDS).then_some(n + 1),
+                )
+                .is_ok();
+        if !admitted {
+            return;
+        }
         let now = chrono::Utc::now();
         let user = |uri: Option<rsipstack::sip::Uri>| {
             uri.and_then(|u| u.user().map(str::to_string))
@@ -554,10 +583,14 @@ impl Voice {
         record.customer_endpoint.address = e164(caller);
         record.system_endpoint.address = e164(format!("+{}", dialled.trim_start_matches('+')));
         warn!(contact = %record.id, %source, "call refused: the database does not answer");
-        tokio::spawn(switchboard_server::recovery::store_when_possible(
-            self.app().clone(),
-            record,
-        ));
+        let voice = self.clone();
+        tokio::spawn(async move {
+            switchboard_server::recovery::store_when_possible(voice.app().clone(), record).await;
+            voice
+                .inner
+                .outage_records
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        });
     }
 
     /// Refuses an INVITE whose offer we cannot answer: 488 with the
@@ -577,7 +610,13 @@ impl Voice {
     pub(crate) fn media_warning(&self, why: &str) -> Header {
         let text: String = why
             .chars()
-            .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+            .map(|c| {
+                if c == '"' || c == '\\' || c.is_control() {
+                    '\''
+                } else {
+                    c
+                }
+            })
             .take(200)
             .collect();
         Header::Warning(format!("305 {} \"{text}\"", self.local_sip()).into())
@@ -586,10 +625,22 @@ impl Voice {
     async fn inbound_call(&self, mut tx: Transaction, source: SocketAddr) {
         let invited = std::time::Instant::now();
         let trunks = match self.app().store.list::<SipTrunk>().await {
-            Ok(t) => t,
+            Ok(t) => {
+                *lock(&self.inner.trunks) = t.clone();
+                t
+            }
+            Err(e) if e.is_unavailable() => {
+                // Only a caller the trunks last read admit gets a record.
+                let known = lock(&self.inner.trunks)
+                    .iter()
+                    .any(|t| t.spec.admits(source.ip()));
+                warn!(%source, known, "INVITE refused: the database does not answer: {e}");
+                self.refuse_in_outage(&mut tx, source, known).await;
+                return;
+            }
             Err(e) => {
                 warn!("trunks: {e}");
-                self.refuse_in_outage(&mut tx, source).await;
+                self.refuse(&mut tx, StatusCode::ServiceUnavailable).await;
                 return;
             }
         };
@@ -603,7 +654,8 @@ impl Voice {
             Ok(Some(n)) => n,
             Err(e) => {
                 warn!(%source, %dialled, "INVITE refused: numbers not read: {e}");
-                self.refuse_in_outage(&mut tx, source).await;
+                let unavailable = e.is_unavailable();
+                self.refuse_in_outage(&mut tx, source, unavailable).await;
                 return;
             }
             Ok(None) => {

@@ -587,7 +587,15 @@ async fn sip_password_guessing_is_locked_out_and_the_real_phone_elsewhere_still_
     if !sipp_ready() {
         return;
     }
-    let rig = Rig::new().await;
+    // A lock of a minute from the third wrong password: long enough that
+    // the right password after the guesses certainly meets it.
+    let rig = Rig::configured(|c| {
+        let (mut per_user, per_address) = c.digest_guard;
+        per_user.locks_at = 3;
+        per_user.first_delay = Duration::from_secs(60);
+        c.digest_guard = (per_user, per_address);
+    })
+    .await;
     rig.centre().await;
     let register = |scenario: &str, ip: &str, password: &str, extra: &[&str]| {
         let mut args = common(&rig, scenario, "deskagent", ip);
@@ -596,7 +604,6 @@ async fn sip_password_guessing_is_locked_out_and_the_real_phone_elsewhere_still_
         args
     };
     // svcrack-style: wrong passwords, each as soon as the last is answered.
-    // After ten failures the lock lasts 32 s, long past the next attempt.
     for guess in 0..10 {
         let password = format!("guess-{guess:04}");
         let guess = register("register_unauthenticated.xml", "127.0.0.1", &password, &[]);
@@ -753,6 +760,11 @@ async fn a_call_during_a_database_outage_is_refused_and_still_leaves_its_record(
         return;
     };
     rig.centre().await;
+    // An earlier call (to a number that is not ours) left Switchboard
+    // knowing the carrier's trunk: only known trunks' calls get a record.
+    let earlier = common(&rig, "invite_refused_404.xml", "15550001111", "127.0.0.1");
+    let (code, out) = sipp(&earlier).await;
+    assert_eq!(code, 0, "{out}");
     let admin = switchboard_store::testing::postgres_admin_url().unwrap();
     switchboard_store::testing::set_postgres_reachable(&admin, rig.database_url(), false).await;
     // The carrier is told to try elsewhere or later, at once.
