@@ -42,6 +42,14 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_do_not_stop_calls_sign_ins_or_health_checks() {
+    // One run hung once with no request, timer or child pending; whatever
+    // it waited on, the test now fails with this message instead.
+    tokio::time::timeout(Duration::from_secs(300), idle_storm())
+        .await
+        .expect("the idle-connection test finished within 5 minutes");
+}
+
+async fn idle_storm() {
     if std::process::Command::new("prlimit")
         .arg("--version")
         .output()
@@ -57,7 +65,12 @@ async fn idle_connections_do_not_stop_calls_sign_ins_or_health_checks() {
     let server = start_with(dir.path(), None, true, Some(DESCRIPTORS)).await;
     let pid = server.child.id().unwrap();
     let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
-    let client = reqwest::Client::new();
+    // Every request has a deadline: a request the server never answers
+    // fails the test instead of hanging it.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let baseline = open_descriptors(pid);
 
     // A header trickled a byte every 2 s is cut off.
