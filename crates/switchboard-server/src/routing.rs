@@ -306,6 +306,11 @@ impl RoutingHandle {
         rx.await.unwrap_or_default()
     }
 
+    /// One agent's state now (`None` for an agent routing does not know).
+    pub async fn agent(&self, agent: &str) -> Option<AgentSnapshot> {
+        self.agents().await.into_iter().find(|a| a.agent == agent)
+    }
+
     pub async fn queues(&self) -> Vec<QueueSnapshot> {
         let (tx, rx) = oneshot::channel();
         let _ = self.tx.send(Command::Queues(tx)).await;

@@ -233,9 +233,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| decode(&r.try_get::<String, _>("record")?))
-            .collect()
+        rows.iter().map(record_of).collect()
     }
 
     pub async fn get_contact(&self, id: &str) -> Result<Option<ContactRecord>, StoreError> {
@@ -243,8 +241,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| decode(&r.try_get::<String, _>("record")?))
-            .transpose()
+        row.as_ref().map(record_of).transpose()
     }
 
     /// Every contact initiated in `[from, to)` (Unix ms), oldest first: what
@@ -261,9 +258,7 @@ impl Store {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| decode(&r.try_get::<String, _>("record")?))
-            .collect()
+        rows.iter().map(record_of).collect()
     }
 
     /// A page of contacts matching `q`, newest first.
@@ -351,7 +346,7 @@ impl Store {
             .transpose()?;
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
-            let record = decode(&r.try_get::<String, _>("record")?)?;
+            let record = record_of(r)?;
             if let Some((k, v)) = &q.attribute {
                 if record.attributes.get(k) != Some(v) {
                     continue;
@@ -396,4 +391,9 @@ impl Where {
 
 fn decode(json: &str) -> Result<ContactRecord, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("contact record: {e}")))
+}
+
+/// The record in a row's `record` column.
+fn record_of(row: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
+    decode(&row.try_get::<String, _>("record")?)
 }

@@ -6,7 +6,9 @@
 //!   socket bound to port 0 can take one between the reservation and the
 //!   moment a child (SIPp, PostgreSQL...) binds it;
 //! - [`wait`]: waiting for an event (a socket bound, a record in a state)
-//!   with a generous deadline, never a fixed sleep.
+//!   with a generous deadline, never a fixed sleep;
+//! - [`ws`]: JSON frames over a WebSocket (the CCP's and the chat's).
 
 pub mod ports;
 pub mod wait;
+pub mod ws;

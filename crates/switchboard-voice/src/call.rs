@@ -1600,13 +1600,7 @@ impl Call {
         }
         let remote = match RemoteAudio::parse(body) {
             Ok(r) => r,
-            Err(e) => {
-                let warning = self.voice.media_warning(&e.to_string());
-                let _ = reply
-                    .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
-                    .await;
-                return;
-            }
+            Err(e) => return refuse_offer(&self.voice, &reply, &e.to_string()).await,
         };
         let (leg, is_agent) = if call_id == self.customer_call_id {
             (&mut self.customer, false)
@@ -1625,13 +1619,7 @@ impl Call {
         let answer = remote.answer(leg.local, origin.0, origin.1);
         let (answer, negotiated) = match answer {
             Ok(a) => a,
-            Err(e) => {
-                let warning = self.voice.media_warning(&e.to_string());
-                let _ = reply
-                    .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
-                    .await;
-                return;
-            }
+            Err(e) => return refuse_offer(&self.voice, &reply, &e.to_string()).await,
         };
         leg.connect(&remote, negotiated);
         let mut headers = vec![Header::ContentType("application/sdp".into())];
@@ -2103,6 +2091,19 @@ fn sip_user(address: &str) -> String {
     } else {
         user
     }
+}
+
+/// Refuses a re-INVITE's offer we cannot answer: 488 with the Warning
+/// saying why ([`Voice::media_warning`]).
+async fn refuse_offer(
+    voice: &Voice,
+    reply: &rsipstack::dialog::dialog::TransactionHandle,
+    why: &str,
+) {
+    let warning = voice.media_warning(why);
+    let _ = reply
+        .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
+        .await;
 }
 
 /// Writes a call's contact records one after another, in order.

@@ -403,12 +403,7 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
             json!({"id": q.id, "name": q.spec.name, "to": to, "target": q.spec.target})
         })
         .collect();
-    let state = app
-        .routing
-        .agents()
-        .await
-        .into_iter()
-        .find(|a| a.agent == who.user.id);
+    let state = app.routing.agent(&who.user.id).await;
     json!({
         "type": "welcome",
         "agent": {

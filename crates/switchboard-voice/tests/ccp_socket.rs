@@ -8,40 +8,17 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::{json, Value};
+use switchboard_testkit::ws::{connect, next_of, say, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn open(rig: &Rig) -> Socket {
-    let url = format!("{}/ccp/ws", rig.origin.replace("http://", "ws://"));
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-async fn say(socket: &mut Socket, value: Value) {
-    socket
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The next message of `kind` (others are skipped).
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let message = tokio::time::timeout(DEADLINE, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no '{kind}' message"))
-            .expect("socket open")
-            .unwrap();
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] == kind {
-                return value;
-            }
-        }
-    }
+    connect(&format!(
+        "{}/ccp/ws",
+        rig.origin.replace("http://", "ws://")
+    ))
+    .await
 }
 
 /// Sam, a softphone agent on the Basic Routing Profile, signed in.

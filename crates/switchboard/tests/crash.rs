@@ -8,44 +8,12 @@
 mod common;
 
 use common::*;
-use futures::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 use switchboard_testkit::wait::{until, DEADLINE};
-use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use switchboard_testkit::ws::{connect, next_of, say, Socket};
 
 const CAROL_PASSWORD: &str = "Carol-Passw0rd";
-
-async fn socket(url: String) -> Socket {
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-async fn say(socket: &mut Socket, value: Value) {
-    socket
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The next frame whose `type` is `kind` (others are skipped).
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let message = tokio::time::timeout(DEADLINE, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no '{kind}' frame"))
-            .expect("socket open")
-            .unwrap();
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] == kind {
-                return value;
-            }
-        }
-    }
-}
 
 /// Waits for the CCP to show `contact` in `state`.
 async fn card(ccp: &mut Socket, contact: &str, state: &str) {
@@ -126,7 +94,7 @@ impl Centre {
 
     /// The customer answers the flow's menu with "sales": the chat queues.
     async fn wants_sales(&self, token: &str) -> Socket {
-        let mut customer = socket(self.ws("/api/v1/chat/connect")).await;
+        let mut customer = connect(&self.ws("/api/v1/chat/connect")).await;
         say(&mut customer, json!({"type": "hello", "token": token})).await;
         next_of(&mut customer, "welcome").await;
         say(&mut customer, json!({"type": "send", "content": "sales"})).await;
@@ -226,7 +194,7 @@ async fn killed_with_contacts_in_every_state(database_url: Option<&str>, label: 
         )
         .await;
     let carol = login_as(&client, &server.base, "carol", CAROL_PASSWORD).await;
-    let mut ccp = socket(centre.ws("/ccp/ws")).await;
+    let mut ccp = connect(&centre.ws("/ccp/ws")).await;
     say(&mut ccp, json!({"type": "hello", "token": carol})).await;
     next_of(&mut ccp, "welcome").await;
     centre
@@ -337,7 +305,7 @@ async fn killed_with_contacts_in_every_state(database_url: Option<&str>, label: 
     // Carol is in after-contact work for both chats; she closes them and is free.
     assert_eq!(centre.agent_state("carol").await, "AfterContactWork");
     let carol = login_as(&client, &server.base, "carol", CAROL_PASSWORD).await;
-    let mut ccp = socket(centre.ws("/ccp/ws")).await;
+    let mut ccp = connect(&centre.ws("/ccp/ws")).await;
     say(&mut ccp, json!({"type": "hello", "token": carol})).await;
     next_of(&mut ccp, "welcome").await;
     for id in [&connected, &in_acw] {
@@ -354,7 +322,7 @@ async fn killed_with_contacts_in_every_state(database_url: Option<&str>, label: 
     .await;
 
     // Xena comes back to her chat: it is gone, and she is told so.
-    let mut customer = socket(centre.ws("/api/v1/chat/connect")).await;
+    let mut customer = connect(&centre.ws("/api/v1/chat/connect")).await;
     say(
         &mut customer,
         json!({"type": "hello", "token": connected_token}),

@@ -129,10 +129,8 @@ pub async fn set_my_status(
         .map_err(ApiError::internal)?;
     let state = app
         .routing
-        .agents()
+        .agent(&who.user.id)
         .await
-        .into_iter()
-        .find(|a| a.agent == who.user.id)
         .map(|a| a.state)
         .unwrap_or_default();
     Ok(Json(StatusResult { state }))
@@ -156,10 +154,8 @@ pub async fn close_my_contact(
         .map_err(|e| ApiError::field(StatusCode::CONFLICT, "conflict", "id", e.to_string()))?;
     let state = app
         .routing
-        .agents()
+        .agent(&who.user.id)
         .await
-        .into_iter()
-        .find(|a| a.agent == who.user.id)
         .map(|a| a.state)
         .unwrap_or_default();
     Ok(Json(StatusResult { state }))
