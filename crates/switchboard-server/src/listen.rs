@@ -161,21 +161,57 @@ pub fn raise_descriptor_limit() -> u64 {
     limit.current.unwrap_or(u64::from(u32::MAX))
 }
 
-/// A connection's place in the [`Gate`], given back when the stream is
-/// dropped: after the response, or, for a WebSocket, when the socket ends
-/// (the upgraded stream carries it along).
-struct Permit {
-    gate: Arc<Mutex<Gate>>,
+/// A [`Gate`] shared by an accept loop and the connections it admitted
+/// (HTTP here; SIP over TCP and TLS in the voice shell).
+#[derive(Debug, Clone)]
+pub struct SharedGate(Arc<Mutex<Gate>>);
+
+impl SharedGate {
+    pub fn new(limits: Limits) -> Self {
+        Self(Arc::new(Mutex::new(Gate::new(limits))))
+    }
+
+    /// A place for a connection from `address` (IPv6 counted by /64), held
+    /// until the permit is dropped; `None` when refused.
+    pub fn admit(&self, address: IpAddr) -> Option<Permit> {
+        let address = crate::throttle::address_key(address);
+        let admission = self.lock().admit(address);
+        (admission != Admission::Refused).then(|| Permit {
+            gate: self.clone(),
+            address,
+            admission,
+        })
+    }
+
+    /// Connections open now (normal, brief).
+    pub fn open(&self) -> (usize, usize) {
+        self.lock().open()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A connection's place in a [`SharedGate`], given back when dropped: for
+/// HTTP with the stream, after the response, or, for a WebSocket, when the
+/// socket ends (the upgraded stream carries it along).
+#[derive(Debug)]
+pub struct Permit {
+    gate: SharedGate,
     address: IpAddr,
     admission: Admission,
 }
 
+impl Permit {
+    pub fn admission(&self) -> Admission {
+        self.admission
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.gate
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .release(self.address, self.admission);
+        self.gate.lock().release(self.address, self.admission);
     }
 }
 
@@ -238,7 +274,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let gate = Arc::new(Mutex::new(Gate::new(limits)));
+    let gate = SharedGate::new(limits);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut refused_logged = Instant::now() - Duration::from_secs(60);
@@ -256,24 +292,15 @@ pub async fn serve(
                 }
             },
         };
-        let admission = gate
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .admit(crate::throttle::address_key(remote.ip()));
-        if admission == Admission::Refused {
+        let Some(permit) = gate.admit(remote.ip()) else {
             if refused_logged.elapsed() > Duration::from_secs(10) {
                 refused_logged = Instant::now();
                 tracing::warn!(address = %remote.ip(), "HTTP connections refused: every slot is taken");
             }
             drop(stream);
             continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let permit = Permit {
-            gate: gate.clone(),
-            address: crate::throttle::address_key(remote.ip()),
-            admission,
         };
+        let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
             stream,
             permit,
@@ -286,9 +313,7 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline
-        && gate.lock().unwrap_or_else(|p| p.into_inner()).open() != (0, 0)
-    {
+    while Instant::now() < deadline && gate.open() != (0, 0) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -301,7 +326,7 @@ async fn connection(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let brief = permit.admission == Admission::Brief;
+    let brief = permit.admission() == Admission::Brief;
     // A brief connection must send its request at once, but its one
     // request may take as long as any (a busy database, a queued password
     // check) before the answer goes out.

@@ -12,6 +12,9 @@
 //! - [`sip`]: the rsipstack endpoint; every request that is not part of a
 //!   dialog (INVITE, REGISTER, OPTIONS) is decided here: which trunk it came
 //!   over, which number it is for, who registers.
+//! - [`transport`]: UDP, TCP and TLS under rsipstack, with what it leaves
+//!   to us: 501 for unknown methods, connection caps, a TLS handshake
+//!   deadline.
 //! - [`registrar`]: desk phones REGISTER with digest authentication.
 //! - [`call`]: one tokio task per call owns both legs' RTP sockets, the
 //!   20 ms media tick, the flow session and the recording. Everything it
@@ -36,5 +39,6 @@ pub mod registrar;
 pub mod session_timer;
 pub mod sip;
 pub mod softphone;
+pub mod transport;
 
 pub use sip::{start, TlsListen, Voice, VoiceConfig, VoiceStats};

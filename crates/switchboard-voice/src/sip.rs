@@ -13,10 +13,6 @@ use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Method, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::connection::SipConnection;
-use rsipstack::transport::tcp_listener::TcpListenerConnection;
-use rsipstack::transport::tls::{TlsConfig, TlsListenerConnection};
-use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transport::TransportLayer;
 use rsipstack::EndpointBuilder;
 use switchboard_media::sdp::RemoteAudio;
 use switchboard_model::objects::phone_number::parse_e164;
@@ -59,6 +55,8 @@ pub struct VoiceConfig {
     /// closed. Phones keep theirs alive with CRLF pings (RFC 5626) every
     /// 30-120 s, so idle ones are gone or never spoke.
     pub stream_idle: std::time::Duration,
+    /// How many SIP connections over TCP and TLS are held open.
+    pub stream_limits: crate::transport::StreamLimits,
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     /// How wrong digest passwords are slowed: per (username, source
@@ -90,6 +88,7 @@ impl VoiceConfig {
             rtp_ports: None,
             ccp_grace: std::time::Duration::from_secs(30),
             stream_idle: std::time::Duration::from_secs(180),
+            stream_limits: crate::transport::StreamLimits::default(),
             metrics_token: None,
             digest_guard: switchboard_server::throttle::SignInGuard::default_policies(),
         }
@@ -108,6 +107,8 @@ pub struct VoiceStats {
     pub rtp_packets_out: std::sync::atomic::AtomicU64,
     /// RTP packets from an address that is not the call's (dropped).
     pub rtp_packets_refused: std::sync::atomic::AtomicU64,
+    /// What the SIP transports turned away.
+    pub transport: crate::transport::TransportStats,
 }
 
 impl VoiceStats {
@@ -346,45 +347,22 @@ impl Voice {
 /// Starts SIP on `config.sip_listen` and everything behind it.
 pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> {
     let cancel = CancellationToken::new();
-    let transport = TransportLayer::new(cancel.clone());
-    transport.set_stream_idle_timeout(config.stream_idle);
-    let udp = UdpConnection::create_connection(config.sip_listen, None, Some(cancel.child_token()))
-        .await
-        .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;
-    let local_sip: SocketAddr = udp
-        .get_addr()
-        .addr
-        .clone()
-        .try_into()
-        .map_err(|e| format!("SIP address: {e:?}"))?;
-    transport.add_transport(udp.into());
-    let tcp_addr = SocketAddr::new(local_sip.ip(), local_sip.port());
-    match TcpListenerConnection::new(tcp_addr, None).await {
-        Ok(tcp) => transport.add_transport(tcp.into()),
-        Err(e) => warn!("SIP TCP on {tcp_addr} not available: {e}"),
-    }
-    if let Some(tls) = &config.tls {
-        // One process-wide rustls provider (ring), chosen before any TLS use.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let read = |p: &std::path::Path| {
-            std::fs::read(p).map_err(|e| format!("SIP TLS: reading {}: {e}", p.display()))
-        };
-        let tls_config = TlsConfig {
-            cert: Some(read(&tls.cert_pem)?),
-            key: Some(read(&tls.key_pem)?),
-            ..Default::default()
-        };
-        let listener = TlsListenerConnection::new(tls.listen, None, tls_config)
-            .await
-            .map_err(|e| format!("SIP TLS on {}: {e}", tls.listen))?;
-        transport.add_transport(listener.into());
-        info!(listen = %tls.listen, "SIP over TLS listening");
-    }
+    let stats = VoiceStats::default();
+    let (transport, local_sip) =
+        crate::transport::open_udp(&config, ALLOWED_METHODS, &stats.transport, &cancel).await?;
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())
         .with_transport_layer(transport)
         .with_user_agent("Switchboard")
         .build();
+    crate::transport::accept_streams(
+        endpoint.inner.clone(),
+        &config,
+        local_sip,
+        &stats.transport,
+        &cancel,
+    )
+    .await?;
     let incoming = endpoint
         .incoming_transactions()
         .map_err(|e| e.to_string())?;
@@ -403,7 +381,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
             call_ids: Mutex::new(HashMap::new()),
             after_contact_work: Mutex::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
-            stats: VoiceStats::default(),
+            stats,
             softphones: Default::default(),
             trunks: Mutex::new(Vec::new()),
             outage_records: Default::default(),

@@ -661,6 +661,98 @@ async fn an_idle_sip_connection_over_tcp_is_closed() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_connections_over_tcp_are_capped_per_address_and_in_all() {
+    use switchboard_voice::transport::StreamLimits;
+    let rig = Rig::configured(|c| {
+        c.stream_limits = StreamLimits {
+            per_address: 3,
+            total: 5,
+            handshake: Duration::from_secs(10),
+        }
+    })
+    .await;
+    let open_from = |ip: &'static str| {
+        let sip = rig.sip();
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+            socket.connect(sip).await.unwrap()
+        }
+    };
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        first.push(open_from("127.0.0.1").await);
+    }
+    // A fourth from the same address is closed at once, and counted.
+    let mut over = open_from("127.0.0.1").await;
+    assert!(
+        closed(&mut over).await,
+        "a fourth connection from one address"
+    );
+    // Another address has its own three, up to five in all.
+    let mut second = [open_from("127.0.0.2").await, open_from("127.0.0.2").await];
+    let mut sixth = open_from("127.0.0.3").await;
+    assert!(closed(&mut sixth).await, "a sixth connection in all");
+    assert!(VoiceStats::get(&rig.voice.stats().transport.streams_refused) >= 2);
+    // The admitted ones carry SIP.
+    for stream in first.iter_mut().chain(second.iter_mut()) {
+        assert!(options_answered(stream, rig.sip()).await);
+    }
+    // A connection that ends gives its place back.
+    drop(first.pop());
+    // The place is given back once the server has seen the close: retry
+    // until then, within the deadline.
+    let given_back = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let mut stream = open_from("127.0.0.1").await;
+        if options_answered(&mut stream, rig.sip()).await {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < given_back,
+            "the closed connection's place was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the server closes `stream` (within the test deadline) without a
+/// byte.
+async fn closed(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 16];
+    matches!(
+        tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+/// Sends OPTIONS over `stream`; whether a 200 came back.
+async fn options_answered(stream: &mut tokio::net::TcpStream, sip: std::net::SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let me = stream.local_addr().unwrap();
+    let branch = uuid::Uuid::new_v4().simple();
+    let options = format!(
+        "OPTIONS sip:switchboard@{sip};transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {me};branch=z9hG4bK{branch};rport\r\n\
+         From: <sip:probe@{me}>;tag=p\r\n\
+         To: <sip:switchboard@{sip}>\r\n\
+         Call-ID: {branch}@test\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    if stream.write_all(options.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200"),
+        _ => false,
+    }
+}
+
 /// Sends `message` to Switchboard's SIP port over UDP; its answer, if any
 /// within `wait`.
 async fn answer_to(rig: &Rig, message: &str, wait: Duration) -> Option<String> {
@@ -738,6 +830,36 @@ async fn requests_switchboard_does_not_serve_get_the_answers_rfc_3261_asks_for()
             .any(|l| l.starts_with("Allow:") && l.contains("INVITE")),
         "{answer}"
     );
+    // A method nobody knows: 501 with Allow (section 8.2.1), the request's
+    // headers echoed and a To tag added; an ACK of it is never answered.
+    let answer = answer_to(&rig, &request("FROBNICATE", "", "", 0), DEADLINE)
+        .await
+        .expect("an answer to the unknown method");
+    assert!(answer.starts_with("SIP/2.0 501"), "{answer}");
+    for wanted in [
+        "Call-ID: FROBNICATE-0@test",
+        "CSeq: 1 FROBNICATE",
+        "branch=z9hG4bK-FROBNICATE-0",
+    ] {
+        assert!(answer.contains(wanted), "{wanted}: {answer}");
+    }
+    let to = answer.lines().find(|l| l.starts_with("To:")).unwrap();
+    assert!(to.contains(";tag="), "{to}");
+    assert!(
+        answer
+            .lines()
+            .any(|l| l.starts_with("Allow:") && l.contains("REGISTER")),
+        "{answer}"
+    );
+    assert_eq!(
+        VoiceStats::get(&rig.voice.stats().transport.unknown_methods),
+        1
+    );
+    // The stack behind is untouched: OPTIONS still answers.
+    let answer = answer_to(&rig, &request("OPTIONS", "", "", 0), DEADLINE)
+        .await
+        .expect("an answer to OPTIONS");
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
     // A datagram shorter than its Content-Length says: 400 (section 18.3).
     for method in ["INVITE", "OPTIONS"] {
         let answer = answer_to(

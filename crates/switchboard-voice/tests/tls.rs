@@ -2,6 +2,7 @@
 //! SIP with it; the listener is the same endpoint as UDP and TCP.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use switchboard_server::{bootstrap, AppState, Settings};
 use switchboard_store::testing::stores;
@@ -9,8 +10,16 @@ use switchboard_store::Blobs;
 use switchboard_voice::{TlsListen, VoiceConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[tokio::test]
-async fn sip_over_tls_answers_options() {
+/// Voice with a TLS listener on a self-signed certificate; the voice
+/// channel, the TLS port and the certificate.
+async fn tls_voice(
+    tweak: impl FnOnce(&mut VoiceConfig),
+) -> (
+    switchboard_voice::Voice,
+    u16,
+    rcgen::CertifiedKey<rcgen::KeyPair>,
+    tempfile::TempDir,
+) {
     let (_, db) = stores().await.into_iter().next().unwrap();
     bootstrap::ensure_defaults(&db.store).await.unwrap();
     let state = AppState {
@@ -39,8 +48,37 @@ async fn sip_over_tls_answers_options() {
         cert_pem,
         key_pem,
     });
-    let _voice = switchboard_voice::start(state, config).await.unwrap();
+    tweak(&mut config);
+    let voice = switchboard_voice::start(state, config).await.unwrap();
+    switchboard_testkit::wait::tcp_listening(port).await;
+    (voice, port, certified, dir)
+}
 
+#[tokio::test]
+async fn a_tls_handshake_that_never_comes_is_cut_off() {
+    let (_voice, port, _, _dir) =
+        tls_voice(|c| c.stream_limits.handshake = Duration::from_secs(1)).await;
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let closed =
+        tokio::time::timeout(switchboard_testkit::wait::DEADLINE, silent.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the silent TLS connection was not closed: {closed:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn sip_over_tls_answers_options() {
+    let (_voice, port, certified, _dir) = tls_voice(|_| {}).await;
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.add(certified.cert.der().clone()).unwrap();
     let client = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -51,8 +89,6 @@ async fn sip_over_tls_answers_options() {
     .with_root_certificates(roots)
     .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
-    // The listener binds when the endpoint's task starts serving.
-    switchboard_testkit::wait::tcp_listening(port).await;
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("the TLS listener accepts connections");

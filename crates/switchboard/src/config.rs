@@ -27,6 +27,7 @@ use crate::ServeArgs;
 /// ccp_grace_seconds = 30                # an agent's CCP away this long: unroutable
 /// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
 /// http_connections_per_address = 512    # open HTTP connections one client address may hold
+/// sip_connections_per_address = 200     # open SIP TCP/TLS connections one address may hold (phones behind one NAT)
 /// metrics_token = "a long random secret" # /metrics then needs Authorization: Bearer <token>
 /// chat_allowed_origins = ["https://www.example.com"]  # sites that may embed the chat widget (default: any)
 /// chat_idle_warning_seconds = 300       # a customer who owes a reply this long is warned...
@@ -63,6 +64,7 @@ struct FileConfig {
     ccp_grace_seconds: Option<u64>,
     chat_starts_per_minute: Option<usize>,
     http_connections_per_address: Option<usize>,
+    sip_connections_per_address: Option<usize>,
     metrics_token: Option<String>,
     chat_allowed_origins: Option<Vec<String>>,
     chat_idle_warning_seconds: Option<u64>,
@@ -94,6 +96,10 @@ pub struct Config {
     /// Open HTTP connections one client address may hold (default: 512, at
     /// most the HTTP share of the descriptor limit). Raise it behind a proxy.
     pub http_connections_per_address: Option<usize>,
+    /// Open SIP connections over TCP and TLS one source address may hold
+    /// (default: 200, at most SIP's share of the descriptor limit). Raise
+    /// it for many desk phones behind one NAT.
+    pub sip_connections_per_address: Option<usize>,
     /// When set, `/metrics` needs it as a bearer token.
     pub metrics_token: Option<String>,
     /// The sites whose pages may run the chat widget.
@@ -144,6 +150,12 @@ impl Config {
             anyhow::ensure!(
                 (1..=1_000_000).contains(&n),
                 "http_connections_per_address must be between 1 and 1000000, got {n}"
+            );
+        }
+        if let Some(n) = file.sip_connections_per_address {
+            anyhow::ensure!(
+                (1..=1_000_000).contains(&n),
+                "sip_connections_per_address must be between 1 and 1000000, got {n}"
             );
         }
         if let Some(t) = &file.metrics_token {
@@ -226,6 +238,7 @@ impl Config {
             ccp_grace_seconds,
             chat_starts_per_minute,
             http_connections_per_address: file.http_connections_per_address,
+            sip_connections_per_address: file.sip_connections_per_address,
             metrics_token: file.metrics_token,
             chat_allowed_origins,
             chat_idle_warning_seconds,

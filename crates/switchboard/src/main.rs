@@ -96,7 +96,7 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = config::Config::resolve(&args)?;
     // Calls, chats and the CCP hold many sockets: take every descriptor
-    // allowed, and give HTTP at most half of them.
+    // allowed, and give HTTP at most half of them (SIP over TCP and TLS an eighth).
     let descriptors = switchboard_server::listen::raise_descriptor_limit();
     let mut http_limits = switchboard_server::listen::Limits::for_descriptors(descriptors);
     if let Some(n) = cfg.http_connections_per_address {
@@ -164,6 +164,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     voice_config.rtp_ports = cfg.rtp_ports;
     voice_config.ccp_grace = std::time::Duration::from_secs(cfg.ccp_grace_seconds);
     voice_config.metrics_token = cfg.metrics_token.clone();
+    voice_config.stream_limits =
+        switchboard_voice::transport::StreamLimits::for_descriptors(descriptors);
+    if let Some(n) = cfg.sip_connections_per_address {
+        voice_config.stream_limits.per_address = n.min(voice_config.stream_limits.total);
+    }
     let voice = switchboard_voice::start(state.clone(), voice_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting SIP: {e}"))?;

@@ -1,0 +1,126 @@
+//! SIP's transports: UDP, TCP and TLS on rsipstack's transport layer, with
+//! what rsipstack leaves to its user:
+//!
+//! - [`unknown_method`] (pure) and [`udp`]: a request whose method the SIP
+//!   parser does not know gets 501 with Allow (RFC 3261 section 8.2.1)
+//!   instead of silence.
+//! - [`streams`]: our own TCP and TLS accept loops, with connection caps
+//!   per address and in all, and a TLS handshake deadline.
+//!
+//! Over TCP and TLS a message with an unknown method still ends its
+//! connection: rsipstack frames and parses streams itself, with no seam
+//! to answer from. The phone reconnects; nothing else is lost.
+
+pub mod streams;
+pub mod udp;
+pub mod unknown_method;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::TransportLayer;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use streams::StreamLimits;
+
+use crate::sip::{TlsListen, VoiceConfig};
+
+/// Counters of what the transports turned away.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    /// Requests with an unknown method, answered 501.
+    pub unknown_methods: Arc<AtomicU64>,
+    /// TCP and TLS connections closed at once: a cap was reached.
+    pub streams_refused: Arc<AtomicU64>,
+}
+
+/// Opens SIP over UDP on a new transport layer; returns it and the
+/// address (TCP and TLS start once the endpoint owns the layer:
+/// [`accept_streams`]).
+pub(crate) async fn open_udp(
+    config: &VoiceConfig,
+    allow: &'static str,
+    stats: &TransportStats,
+    cancel: &CancellationToken,
+) -> Result<(TransportLayer, SocketAddr), String> {
+    let layer = TransportLayer::new(cancel.clone());
+    layer.set_stream_idle_timeout(config.stream_idle);
+    let socket =
+        udp::AnsweringSocket::bind(config.sip_listen, allow, stats.unknown_methods.clone())
+            .await
+            .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;
+    let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
+        .await
+        .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;
+    let local_sip: SocketAddr = udp
+        .get_addr()
+        .addr
+        .clone()
+        .try_into()
+        .map_err(|e| format!("SIP address: {e:?}"))?;
+    layer.add_transport(udp.into());
+    Ok((layer, local_sip))
+}
+
+/// Starts the TCP (on `local_sip`'s port) and TLS accept loops, handing
+/// their connections to `endpoint`'s transport layer.
+pub(crate) async fn accept_streams(
+    endpoint: EndpointInnerRef,
+    config: &VoiceConfig,
+    local_sip: SocketAddr,
+    stats: &TransportStats,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let acceptor = streams::Acceptor::new(
+        endpoint,
+        config.stream_limits,
+        cancel.clone(),
+        stats.streams_refused.clone(),
+    );
+    // Outbound requests over TCP take their Via from the UDP listener's
+    // address with the transport changed: the same port, as TCP listens.
+    if let Err(e) = acceptor.tcp(local_sip).await {
+        warn!("SIP TCP on {local_sip} not available: {e}");
+    }
+    if let Some(tls) = &config.tls {
+        let server = tls_server_config(tls)?;
+        acceptor
+            .tls(tls.listen, server, config.stream_limits.handshake)
+            .await
+            .map_err(|e| format!("SIP TLS on {}: {e}", tls.listen))?;
+        info!(listen = %tls.listen, "SIP over TLS listening");
+    }
+    info!(limits = ?config.stream_limits, "SIP connection limits");
+    Ok(())
+}
+
+/// The TLS server's certificate chain and key, from PEM files.
+fn tls_server_config(tls: &TlsListen) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // One process-wide rustls provider (ring), chosen before any TLS use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("SIP TLS: reading {}: {e}", p.display()))
+    };
+    let certs = CertificateDer::pem_slice_iter(&read(&tls.cert_pem)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("SIP TLS: {}: {e}", tls.cert_pem.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "SIP TLS: {} holds no certificate",
+            tls.cert_pem.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&read(&tls.key_pem)?)
+        .map_err(|e| format!("SIP TLS: {}: {e}", tls.key_pem.display()))?;
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("SIP TLS: certificate and key: {e}"))?;
+    Ok(Arc::new(config))
+}
