@@ -164,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(chat::api::assets())
+        .merge(web::shared())
         .merge(web::reports())
         .merge(web::console())
         .nest("/api/v1", api)

@@ -22,6 +22,7 @@ const DESIGNER_SCRIPT: &str = include_str!("../web/console/designer.js");
 const DESIGNER_STYLE: &str = include_str!("../web/console/designer.css");
 const DRAWFLOW_SCRIPT: &str = include_str!("../web/vendor/drawflow/drawflow.min.js");
 const DRAWFLOW_STYLE: &str = include_str!("../web/vendor/drawflow/drawflow.min.css");
+const SHARED_SESSION: &str = include_str!("../web/shared/session.js");
 
 /// The reports page may load only Switchboard's own files and talk only to
 /// Switchboard; recordings play from `blob:` URLs; no other site may frame it.
@@ -57,6 +58,15 @@ fn reports_page() -> Response {
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+
+/// What every page imports: DOM helpers, the API with its token, the
+/// sign-in form (`/shared/session.js`).
+pub fn shared() -> Router<AppState> {
+    Router::new().route(
+        "/shared/session.js",
+        get(|| async { asset(JS, SHARED_SESSION) }),
+    )
+}
 
 /// The administrators' console (`/console`: every configuration object)
 /// and its flow designer (`/console/designer`), with Drawflow (MIT,

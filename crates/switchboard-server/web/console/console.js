@@ -7,10 +7,13 @@
 // carries `data-path` (e.g. `queue_configs[0].priority`), the same path the
 // API names in `errors[].field`, so an error lands next to its input.
 
-const $ = (id) => document.getElementById(id);
+import { $, API, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+
 // One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
 const TOKEN_KEY = "switchboard.staff.token";
-const API = "/api/v1";
+const session = new Session(TOKEN_KEY, (message) => signedOut(message));
+const token = () => session.token();
+const api = (path, options) => session.api(path, options);
 
 /** The kinds, in sidebar order. `perm` is the permission prefix; `view` the permissions that let one read (the API's guards). */
 const KINDS = [
@@ -69,57 +72,9 @@ window.consoleState = consoleState; // for the browser tests
 
 // ---------- helpers ----------
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k === "class") node.className = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-const token = () => sessionStorage.getItem(TOKEN_KEY);
 const can = (p) => consoleState.me?.permissions.includes(p);
 const canView = (kind) => kind.view.some(can);
 const humanize = (name) => name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
-
-class ApiFailure extends Error {
-  constructor(status, body) {
-    super(body?.message || `Switchboard answered ${status}`);
-    this.status = status;
-    this.body = body || {};
-  }
-}
-
-/** A request with the bearer token; JSON back (or the raw response with `raw`). */
-async function api(path, { raw = false, method = "GET", body, form, headers: extra } = {}) {
-  const headers = { authorization: `Bearer ${token()}`, ...extra };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${API}${path}`, {
-      method,
-      headers,
-      body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
-    });
-  } catch (e) {
-    throw new ApiFailure(0, { message: `Switchboard cannot be reached: ${e.message}` });
-  }
-  if (response.status === 401 && path !== "/auth/login") {
-    signedOut("Your session has ended: sign in again.");
-    throw new ApiFailure(401, { message: "signed out" });
-  }
-  if (!response.ok) {
-    const error = await response.json().catch(() => ({}));
-    throw new ApiFailure(response.status, error);
-  }
-  if (raw) return response;
-  if (response.status === 204) return null;
-  return response.json();
-}
 
 /** The items of a kind (cached until a write to that kind); null if the caller may not see them. */
 function listOf(path) {
@@ -140,45 +95,17 @@ const labelOf = (path, item) => {
 
 // ---------- sign in ----------
 
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  $("login-button").disabled = true;
-  try {
-    const response = await fetch(`${API}/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      $("login-error").textContent = body.message || `Sign-in failed (${response.status})`;
-      return;
-    }
-    sessionStorage.setItem(TOKEN_KEY, body.token);
-    $("password").value = "";
-    await start();
-  } catch (e) {
-    $("login-error").textContent = `Switchboard cannot be reached: ${e.message}`;
-  } finally {
-    $("login-button").disabled = false;
-  }
-}
-
 async function signOut() {
-  const t = token();
+  const ended = session.signOut();
   signedOut("");
-  if (t) await fetch(`${API}/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${t}` } }).catch(() => {});
+  await ended;
 }
 
 function signedOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
+  session.forget();
   consoleState.me = null;
   consoleState.lists.clear();
-  $("workspace").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("username").focus();
+  showSignIn(message);
 }
 
 async function start() {
@@ -321,7 +248,6 @@ function resolve(schema) {
   while (s.$ref) s = consoleState.openapi.components.schemas[s.$ref.split("/").pop()] || {};
   return s;
 }
-const schemaOf = (name) => resolve({ $ref: `#/components/schemas/${name}` });
 const typesOf = (s) => (Array.isArray(s.type) ? s.type : s.type ? [s.type] : []);
 const nullable = (s) => typesOf(s).includes("null");
 const baseType = (s) => typesOf(s).find((t) => t !== "null") || (s.properties ? "object" : s.enum ? "string" : undefined);
@@ -330,7 +256,7 @@ const join = (path, name) => (path ? `${path}.${name}` : name);
 /** The property that tells a oneOf's variants apart (each variant has it with one enum value). */
 function discriminator(variants) {
   const first = variants[0];
-  for (const [name, p] of Object.entries(first.properties || {})) {
+  for (const name of Object.keys(first.properties || {})) {
     if (variants.every((v) => resolve(v.properties?.[name]).enum?.length === 1)) return name;
   }
   return null;
@@ -765,7 +691,7 @@ async function remove() {
 
 // ---------- wiring ----------
 
-$("login-form").addEventListener("submit", signIn);
+wireSignIn(session, start);
 $("logout").addEventListener("click", signOut);
 $("object-form").addEventListener("submit", save);
 $("delete").addEventListener("click", remove);

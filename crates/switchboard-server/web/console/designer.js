@@ -6,10 +6,13 @@
 // each error). Node markup handed to Drawflow is fixed; flow data is filled
 // in afterwards with textContent, never parsed as HTML.
 
-const $ = (id) => document.getElementById(id);
+import { $, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+
 // One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
 const TOKEN_KEY = "switchboard.staff.token";
-const API = "/api/v1";
+const session = new Session(TOKEN_KEY, (message) => signedOut(message));
+const token = () => session.token();
+const api = (path, options) => session.api(path, options);
 const VERSION = "2019-10-30";
 
 const OPERATORS = ["Equals", "TextStartsWith", "TextEndsWith", "TextContains", "NumberGreaterThan",
@@ -75,49 +78,7 @@ window.designer = state; // for the browser tests
 
 // ---------- helpers ----------
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k === "class") node.className = v;
-    else if (k === "value") node.value = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-const token = () => sessionStorage.getItem(TOKEN_KEY);
 const clone = (v) => JSON.parse(JSON.stringify(v));
-
-class ApiFailure extends Error {
-  constructor(status, body) {
-    super(body?.message || `Switchboard answered ${status}`);
-    this.status = status;
-    this.body = body || {};
-  }
-}
-
-async function api(path, { raw = false, method = "GET", body } = {}) {
-  const headers = { authorization: `Bearer ${token()}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (e) {
-    throw new ApiFailure(0, { message: `Switchboard cannot be reached: ${e.message}` });
-  }
-  if (response.status === 401) {
-    signedOut("Your session has ended: sign in again.");
-    throw new ApiFailure(401, { message: "signed out" });
-  }
-  if (!response.ok) {
-    const error = await response.json().catch(() => ({}));
-    throw new ApiFailure(response.status, error);
-  }
-  return raw ? response : response.json();
-}
 
 /** Shows an API failure (with each field error) in the banner. */
 function showApiError(what, e) {
@@ -141,44 +102,16 @@ function setDirty(dirty) {
 
 // ---------- sign in ----------
 
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  $("login-button").disabled = true;
-  try {
-    const response = await fetch(`${API}/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      $("login-error").textContent = body.message || `Sign-in failed (${response.status})`;
-      return;
-    }
-    sessionStorage.setItem(TOKEN_KEY, body.token);
-    $("password").value = "";
-    await start();
-  } catch (e) {
-    $("login-error").textContent = `Switchboard cannot be reached: ${e.message}`;
-  } finally {
-    $("login-button").disabled = false;
-  }
-}
-
 async function signOut() {
-  const t = token();
+  const ended = session.signOut();
   signedOut("");
-  if (t) await fetch(`${API}/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${t}` } }).catch(() => {});
+  await ended;
 }
 
 function signedOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
+  session.forget();
   state.me = null;
-  $("workspace").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("username").focus();
+  showSignIn(message);
 }
 
 async function start() {
@@ -912,7 +845,7 @@ function branchMatches(b, branch) {
 // ---------- wiring ----------
 
 function wire() {
-  $("login-form").addEventListener("submit", signIn);
+  wireSignIn(session, start);
   $("logout").addEventListener("click", signOut);
   $("new-flow-form").addEventListener("submit", createFlow);
   $("save").addEventListener("click", save);

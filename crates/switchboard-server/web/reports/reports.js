@@ -9,10 +9,13 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 
-const $ = (id) => document.getElementById(id);
+import { $, API, ApiFailure, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+
 // One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
 const TOKEN_KEY = "switchboard.staff.token";
-const API = "/api/v1";
+const session = new Session(TOKEN_KEY, (message) => signedOut(message));
+const token = () => session.token();
+const api = (path, options) => session.api(path, options);
 
 const PERMISSION = {
   live: "AccessMetrics.RealTimeMetrics.Access",
@@ -61,20 +64,6 @@ const reports = {
 window.reports = reports; // for the browser tests and for curious supervisors
 
 // ---------- helpers ----------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null) continue;
-    if (k === "text") node.textContent = v;
-    else if (k === "class") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-const token = () => sessionStorage.getItem(TOKEN_KEY);
 
 /** Whole seconds as 0:45, 2:30 or 1:02:03; "—" when absent. */
 function duration(seconds) {
@@ -126,35 +115,6 @@ function fromLocalInput(value) {
 
 // ---------- the API ----------
 
-class ApiFailure extends Error {
-  constructor(status, body) {
-    super(body?.message || `Switchboard answered ${status}`);
-    this.status = status;
-    this.body = body || {};
-  }
-}
-
-/** A request with the bearer token; JSON back (or the raw response with `raw`). */
-async function api(path, { raw = false, method = "GET", body } = {}) {
-  const headers = { authorization: `Bearer ${token()}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (e) {
-    throw new ApiFailure(0, { message: `Switchboard cannot be reached: ${e.message}` });
-  }
-  if (response.status === 401) {
-    signedOut("Your session has ended: sign in again.");
-    throw new ApiFailure(401, { message: "signed out" });
-  }
-  if (!response.ok) {
-    const error = await response.json().catch(() => ({}));
-    throw new ApiFailure(response.status, error);
-  }
-  return raw ? response : response.json();
-}
-
 const query = (params) =>
   new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "")).toString();
 
@@ -200,47 +160,19 @@ async function download(path, fallback, form) {
 
 // ---------- sign in ----------
 
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  $("login-button").disabled = true;
-  try {
-    const response = await fetch(`${API}/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      $("login-error").textContent = body.message || `Sign-in failed (${response.status})`;
-      return;
-    }
-    sessionStorage.setItem(TOKEN_KEY, body.token);
-    $("password").value = "";
-    await start();
-  } catch (e) {
-    $("login-error").textContent = `Switchboard cannot be reached: ${e.message}`;
-  } finally {
-    $("login-button").disabled = false;
-  }
-}
-
 async function signOut() {
-  const t = token();
+  const ended = session.signOut();
   signedOut("");
-  if (t) await fetch(`${API}/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${t}` } }).catch(() => {});
+  await ended;
 }
 
 /** Back to the sign-in form, with `message`. */
 function signedOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
+  session.forget();
   stopLive();
   reports.me = null;
   reports.opened.clear();
-  $("workspace").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("username").focus();
+  showSignIn(message);
 }
 
 const allowed = (tab) => reports.me?.permissions.includes(PERMISSION[tab]);
@@ -730,7 +662,8 @@ async function loadContactChoices() {
 
 function contactsCsv() {
   // Without a limit the export is the whole search, not the page shown.
-  const { limit, ...params } = contactParams();
+  const params = contactParams();
+  delete params.limit;
   download(`/contacts?${query({ ...params, format: "csv" })}`, "contacts.csv", $("contacts-form"));
 }
 
@@ -933,7 +866,7 @@ function defaults() {
   $("usage-to").value = today;
 }
 
-$("login-form").addEventListener("submit", signIn);
+wireSignIn(session, start);
 $("logout").addEventListener("click", signOut);
 for (const tab of TABS) $(`tab-${tab}`).addEventListener("click", () => show(tab));
 window.addEventListener("hashchange", () => {

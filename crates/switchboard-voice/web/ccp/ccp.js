@@ -5,8 +5,11 @@
 // have: after a refresh or a dropped network it says hello again and the
 // server sends the agent's state and contacts back.
 
-const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "switchboard.ccp.token";
+import { $, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+
+// The CCP keeps its own sign-in: an agent's, apart from the staff pages'.
+// The socket, not the REST API, tells it when the token is refused.
+const session = new Session("switchboard.ccp.token", (message) => showSignIn(message));
 
 const STATE_LABELS = {
   Available: "Available",
@@ -59,17 +62,6 @@ function clock(since) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "onclick") node.addEventListener("click", v);
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
 function log(text) {
   const time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   $("activity").prepend(el("li", {}, el("time", { text: time }), text));
@@ -95,53 +87,18 @@ function send(message) {
 
 // ---------- sign in ----------
 
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  $("login-button").disabled = true;
-  try {
-    const response = await fetch("/api/v1/auth/login", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      $("login-error").textContent = body.message || `Sign-in failed (${response.status})`;
-      return;
-    }
-    sessionStorage.setItem(TOKEN_KEY, body.token);
-    start();
-  } catch (e) {
-    $("login-error").textContent = `Switchboard cannot be reached: ${e.message}`;
-  } finally {
-    $("login-button").disabled = false;
-  }
-}
-
 async function signOut() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
   if (ccp.state !== "Offline" && ccp.contacts.size === 0) send({ type: "set_status", status: "Offline" });
   ccp.closing = true;
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (token) {
-    await fetch("/api/v1/auth/logout", { method: "POST", headers: { authorization: `Bearer ${token}` } }).catch(() => {});
-  }
+  await session.signOut();
   location.reload();
-}
-
-function showLogin(message) {
-  $("workspace").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("username").focus();
 }
 
 // ---------- the socket ----------
 
 function connect() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (!token) return showLogin();
+  const token = session.token();
+  if (!token) return showSignIn();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ccp/ws`);
   ccp.socket = socket;
@@ -191,8 +148,8 @@ function onMessage(m) {
     case "error":
       if (m.field === "token") {
         ccp.closing = true;
-        sessionStorage.removeItem(TOKEN_KEY);
-        showLogin(m.message);
+        session.forget();
+        showSignIn(m.message);
         return;
       }
       toast(m.message);
@@ -788,7 +745,7 @@ function start() {
   connect();
 }
 
-$("login-form").addEventListener("submit", signIn);
+wireSignIn(session, start);
 $("logout").addEventListener("click", signOut);
 $("use-here").addEventListener("click", () => startSoftphone());
 // A ping every 10 s: the server takes a page silent for 30 s as gone.
