@@ -19,6 +19,10 @@
 //! The shell (participant tokens, WebSockets, storage, routing) lives in
 //! the server; this crate decides.
 
+// A pure core: documented for its drivers, and deterministic: iterating a
+// hash map gives an order that differs run to run (use BTreeMap, or sort).
+#![warn(missing_docs, clippy::iter_over_hash_type)]
+
 pub mod limits;
 pub mod room;
 pub mod transcript;

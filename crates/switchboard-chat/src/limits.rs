@@ -40,6 +40,8 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// A bucket holding the whole burst at `now_ms`, as a participant gets on
+    /// joining.
     pub fn full(limits: &Limits, now_ms: u64) -> Bucket {
         Bucket {
             tokens: f64::from(limits.burst),

@@ -14,19 +14,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{Bucket, Limits};
 
+/// A participant's part in the chat, as Connect's participant roles
+/// (`CUSTOMER`, `AGENT`, `SYSTEM`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
+    /// The person who started the chat. Their leaving ends it, and the idle
+    /// rules wait for their replies.
     Customer,
+    /// An agent. Their message starts the customer's idle clock.
     Agent,
     /// The flow, a bot, or Switchboard itself.
     System,
 }
 
+/// Which receipt a participant sends for a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReceiptKind {
+    /// The message reached the participant.
     Delivered,
+    /// The participant read the message; a delivery receipt after it is not
+    /// kept.
     Read,
 }
 
@@ -34,19 +43,28 @@ pub enum ReceiptKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ItemKind {
+    /// A message a participant sent, or one of Switchboard's idle texts.
     Message {
+        /// `text/plain` or `text/markdown`.
         content_type: String,
+        /// The text as sent.
         content: String,
     },
+    /// The item's participant joined, or joined again after leaving.
     Joined,
+    /// The item's participant left; after the customer, an `Ended` item follows.
     Left,
     /// `message` is the sequence of the message received or read.
     Receipt {
+        /// Whether the message was delivered or read.
         kind: ReceiptKind,
+        /// The [`Item::seq`] of the message.
         message: u64,
     },
     /// The chat ended; `reason` is a contact record disconnect reason.
     Ended {
+        /// `CUSTOMER_DISCONNECT`, `CUSTOMER_IDLE`, `EXPIRED`, or the reason given
+        /// to [`ChatRoom::end`].
         reason: String,
     },
 }
@@ -54,13 +72,21 @@ pub enum ItemKind {
 /// One thing kept in the chat, in order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Item {
+    /// `{chat id}-{seq}`; transcripts use it as the item's id.
     pub id: String,
+    /// The item's place in the chat: from 1, with no gaps. A client passes the
+    /// last one it saw to [`ChatRoom::since`].
     pub seq: u64,
+    /// Who it is from; empty for Switchboard's own items (idle texts, the
+    /// end).
     pub participant_id: String,
+    /// Their name when the item was kept; `Switchboard` for its own items.
     pub display_name: String,
+    /// Their role; [`Role::System`] for Switchboard's own items.
     pub role: Role,
     /// Unix milliseconds.
     pub at_ms: u64,
+    /// What the item is, with its content.
     #[serde(flatten)]
     pub kind: ItemKind,
 }
@@ -68,20 +94,30 @@ pub struct Item {
 /// Why an action was refused; each names what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatError {
+    /// The chat has ended; it takes nothing more.
     Ended,
+    /// No participant with this id has joined the chat.
     UnknownParticipant(String),
     /// The participant has left (or never joined).
     NotInChat(String),
+    /// The message is empty or only whitespace.
     EmptyMessage,
+    /// The message is longer than [`Limits::max_message_bytes`].
     TooLong {
+        /// The limit, in bytes.
         max: usize,
+        /// The message's length, in bytes.
         len: usize,
     },
     /// Too many messages: try again after this long.
     RateLimited {
+        /// Milliseconds until the next message is allowed (`u64::MAX` when the
+        /// rate is 0).
         retry_after_ms: u64,
     },
+    /// A receipt for a sequence that is not a message.
     UnknownMessage(u64),
+    /// A content type other than `text/plain` or `text/markdown`.
     UnsupportedContentType(String),
 }
 
@@ -170,10 +206,14 @@ impl ChatRoom {
         }
     }
 
+    /// The chat's id as given to [`ChatRoom::new`]; transcripts use it as the
+    /// contact id.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// Whether the chat has ended. After that, actions fail with
+    /// [`ChatError::Ended`], though a retried message still gets its kept item.
     pub fn is_ended(&self) -> bool {
         self.ended
     }
@@ -189,6 +229,7 @@ impl ChatRoom {
         &self.items[from..]
     }
 
+    /// Everything kept, in order: index `i` holds sequence `i + 1`.
     pub fn items(&self) -> &[Item] {
         &self.items
     }

@@ -7,27 +7,41 @@ use serde::Serialize;
 
 use crate::room::{ChatRoom, Item, ItemKind, ReceiptKind, Role};
 
+/// A chat's transcript in Connect's shape (PascalCase fields).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Transcript {
+    /// The transcript format's version: always `2019-08-26`.
     pub version: &'static str,
+    /// The chat's id ([`ChatRoom::id`]).
     pub contact_id: String,
+    /// One entry per item kept, in order.
     pub transcript: Vec<Entry>,
 }
 
+/// One item of the transcript.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Entry {
+    /// The item's id ([`Item::id`]).
     pub id: String,
     /// `MESSAGE` or `EVENT`.
     #[serde(rename = "Type")]
     pub kind: &'static str,
+    /// When, in RFC 3339 UTC with milliseconds (`2024-05-01T12:00:00.000Z`).
     pub absolute_time: String,
+    /// A message's content type, or for an event Connect's event type, e.g.
+    /// `application/vnd.amazonaws.connect.event.participant.joined`.
     pub content_type: String,
+    /// The message text; for a receipt the id of the message, for the end
+    /// its reason; absent for joins and departures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Who it is from; empty for Switchboard's own items.
     pub participant_id: String,
+    /// Their name when the item was kept.
     pub display_name: String,
+    /// Their role (`CUSTOMER`, `AGENT` or `SYSTEM`).
     pub participant_role: Role,
 }
 

@@ -2,6 +2,9 @@
 //! unique ids, a reconnect from any point gets exactly the rest, a retried
 //! message is never kept twice, and nothing is kept after the end.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use proptest::prelude::*;
 use switchboard_chat::*;
 

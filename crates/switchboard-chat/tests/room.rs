@@ -1,5 +1,8 @@
 //! The chat core's rules, one scenario each; times are Unix milliseconds.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use switchboard_chat::*;
 
 const HOUR: u64 = 3_600_000;

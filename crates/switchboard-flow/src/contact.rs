@@ -11,14 +11,19 @@ use crate::operand::{Operand, Path};
 /// The queue a contact is targeted at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueRef {
+    /// The queue's id; `$.Queue.Id`, `$.Queue.QueueId` and `$.Queue.ARN` read it.
     pub id: String,
+    /// The queue's name; `$.Queue.Name` reads it.
     pub name: String,
 }
 
 /// The contact as the flow sees and changes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContactData {
+    /// This contact's id; `$.ContactId` reads it.
     pub contact_id: String,
+    /// The id of the first contact in a chain of transfers; the constructors
+    /// set it to `contact_id`. `$.InitialContactId` reads it.
     pub initial_contact_id: String,
     /// `VOICE` or `CHAT`.
     pub channel: String,
@@ -28,21 +33,42 @@ pub struct ContactData {
     pub customer_address: String,
     /// The number the customer called.
     pub system_address: String,
+    /// Contact attributes: set by UpdateContactAttributes, read as `$.Attributes.<key>`.
     pub attributes: BTreeMap<String, String>,
     /// What the last external function returned.
     pub external: BTreeMap<String, Value>,
+    /// Flow attributes: set by UpdateFlowAttributes, read as `$.FlowAttributes.<key>`.
     pub flow_attributes: BTreeMap<String, String>,
+    /// What GetParticipantInput with StoreInput collected (a phone number in
+    /// E.164 form when it validates one), read as `$.StoredCustomerInput`.
+    /// `None` until then.
     pub stored_input: Option<String>,
+    /// The target queue, set when UpdateContactTargetQueue finds one; `None`
+    /// until then. TransferContactToQueue needs it, and CheckHoursOfOperation
+    /// without hours uses its hours.
     pub queue: Option<QueueRef>,
+    /// The text-to-speech voice messages are spoken in (`Joanna` at first);
+    /// set by UpdateContactTextToSpeechVoice, read as `$.TextToSpeechVoice`.
     pub voice: String,
+    /// The language code (`en-US` at first), read as `$.LanguageCode`.
     pub language: String,
+    /// Who is recorded, set by UpdateContactRecordingBehavior; empty means no recording.
     pub recording: Vec<Participant>,
+    /// The flow to run on each contact event, by the reference the flow gave;
+    /// set by UpdateContactEventHooks.
     #[serde(serialize_with = "hooks_by_name")]
     pub event_hooks: BTreeMap<EventHook, String>,
+    /// Priority in queue (lower goes first), set by UpdateContactRoutingBehavior
+    /// and sent with `Effect::Enqueue`; `None` leaves the default.
     pub queue_priority: Option<u32>,
+    /// Seconds the contact counts as having already waited in queue (may be
+    /// negative), set by UpdateContactRoutingBehavior; `None` for no adjustment.
     pub queue_time_adjustment_seconds: Option<i64>,
+    /// The intent the bot last recognised, read as `$.Lex.IntentName`; `None` until a bot answers.
     pub lex_intent: Option<String>,
+    /// The slot values of the bot's last answer, read as `$.Lex.Slots.<name>`.
     pub lex_slots: BTreeMap<String, String>,
+    /// Whether flow logging is on (off at first); set by UpdateFlowLoggingBehavior.
     pub logging: bool,
 }
 
@@ -135,6 +161,7 @@ impl ContactData {
         }
     }
 
+    /// The value with every reference filled in; references that find nothing become empty.
     pub fn render(&self, op: &Operand) -> String {
         op.resolve(|p| self.lookup(p))
     }

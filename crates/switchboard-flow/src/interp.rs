@@ -39,7 +39,9 @@ pub const MAX_STEPS: u32 = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Rendered {
+    /// Plain text: spoken by text to speech, or sent as a chat message.
     Text(String),
+    /// SSML for text to speech.
     Ssml(String),
     /// A prompt, by the id, name or ARN the flow gave.
     Prompt(String),
@@ -51,100 +53,155 @@ pub enum Rendered {
 pub enum Effect {
     /// Play (voice) or send (chat) a message; answer `PromptFinished`.
     Play {
+        /// What to play or send.
         message: Rendered,
+        /// The text-to-speech voice to speak it in.
         voice: String,
     },
     /// Play the prompt, then collect DTMF: at most `max_digits`, ending early
     /// on `terminator`; answer `Input(digits)` or `InputTimeout`.
     GetInput {
+        /// What to play first; `None` to listen at once.
         prompt: Option<Rendered>,
+        /// The text-to-speech voice for the prompt.
         voice: String,
+        /// How long to wait for input, in seconds, before answering `InputTimeout`.
         timeout_seconds: u32,
+        /// Most digits to take: 1 for a menu choice; when storing input, the
+        /// validation's maximum length, else 20.
         max_digits: u32,
+        /// The key that ends entry (`#` unless the flow says); `None` for a menu choice.
         terminator: Option<String>,
     },
     /// Play the messages round and round; with `interrupt_seconds`, answer
     /// `TimerFired` after that long. Without, this plays until the contact
     /// leaves (a hold or queue flow).
     PlayLoop {
+        /// The messages to play in turn.
         messages: Vec<Rendered>,
+        /// The text-to-speech voice to speak them in.
         voice: String,
+        /// When to answer `TimerFired`, in seconds; `None` to play until the contact leaves.
         interrupt_seconds: Option<u32>,
     },
     /// Hand the customer to a bot; answer `BotResult` or `Failed`.
     StartBot {
+        /// The bot, by the name or alias ARN the flow gave.
         bot: String,
+        /// What to play or send first; `None` for nothing.
         prompt: Option<Rendered>,
+        /// The text-to-speech voice for the prompt.
         voice: String,
+        /// Session attributes to pass to the bot, references filled in.
         session_attributes: BTreeMap<String, String>,
     },
     /// Call an external function; answer `FunctionResult` or `Failed`.
     InvokeFunction {
+        /// The function, by the reference the flow gave (a name or ARN).
         function: String,
+        /// The parameters to send, references filled in.
         parameters: BTreeMap<String, String>,
+        /// How long to wait for the answer, in seconds (1 to 8), before answering `Failed`.
         timeout_seconds: u32,
+        /// Whether the response may nest (`JSON`). Without, every value must be
+        /// text (`STRING_MAP`), or the action takes its error branch.
         json_response: bool,
     },
     /// Is it open? `hours` names hours of operation; `None` means the target
     /// queue's. Answer `HoursChecked` or `Failed`.
     CheckHours {
+        /// The hours of operation, by the reference the flow gave; `None` for the queue's.
         hours: Option<String>,
+        /// The contact's target queue, by id; `None` if it has none.
         queue: Option<String>,
     },
     /// Read a real-time metric; answer `MetricValue` or `Failed`.
     QueryMetric {
+        /// The metric's name, e.g. `NumberOfContactsInQueue`.
         metric: String,
+        /// The queue to measure: the one the flow named, else the target queue's
+        /// id; `None` if neither.
         queue: Option<String>,
     },
     /// Find a queue (or an agent's personal queue); answer `QueueFound` or `Failed`.
     ResolveQueue {
+        /// The queue, by the reference the flow gave; `None` when it names an agent.
         queue: Option<String>,
+        /// The agent whose queue is wanted; `None` when the flow names a queue.
         agent: Option<String>,
     },
     /// Put the contact in its target queue; answer `Enqueued`, `QueueAtCapacity` or `Failed`.
     Enqueue {
+        /// The queue to join.
         queue: QueueRef,
+        /// Priority in the queue (lower goes first); `None` for the default.
         priority: Option<u32>,
+        /// Seconds the contact counts as having already waited (may be
+        /// negative); `None` for no adjustment.
         time_adjustment_seconds: Option<i64>,
     },
     /// Call a number and connect the customer; answer `TransferEnded`,
     /// `ConnectionTimeout`, `CallFailed` or `Failed`.
     TransferToNumber {
+        /// The number to call, in E.164 form.
         number: String,
+        /// How long to ring, in seconds, before answering `ConnectionTimeout`.
         timeout_seconds: u32,
+        /// The number to show the callee; `None` if the flow gave none.
         caller_id_number: Option<String>,
+        /// The name to show the callee; `None` if the flow gave none.
         caller_id_name: Option<String>,
+        /// Whether the flow goes on after `TransferEnded`; if not, the session
+        /// ends with `Outcome::TransferredToNumber`.
         continue_flow: bool,
     },
     /// Continue in another flow; answer `FlowFound` (this session ends) or `Failed`.
     TransferToFlow {
+        /// The flow, by the reference the action gave, references filled in.
         flow: String,
     },
     /// Load a flow module to run now; answer `ModuleLoaded` or `Failed`.
     LoadModule {
+        /// The module, by the reference the action gave, references filled in.
         module: String,
     },
     /// Answer `TimerFired` after this long, or `CustomerReturned` when the
     /// customer writes first and the Wait listens for it (chat).
     StartTimer {
+        /// How long to wait, in seconds.
         seconds: u32,
+        /// Whether a customer message ends the wait early with `CustomerReturned`.
         customer_returned: bool,
     },
+    /// The flow changed the text-to-speech voice. A notice: the session's
+    /// contact already has it, and no answer is due.
     SetVoice {
+        /// The new voice's name, e.g. `Joanna`.
         voice: String,
     },
+    /// The flow changed who is recorded; a notice, no answer is due.
     SetRecording {
+        /// `Agent`, `Customer`, both, or none (recording off).
         participants: Vec<String>,
     },
+    /// The flow set the flow to run on a contact event; a notice, no answer is due.
     SetEventHook {
+        /// The event, e.g. `CustomerQueue` or `AgentWhisper`.
         hook: String,
+        /// The flow to run, by the reference the action gave, references filled in.
         flow: String,
     },
+    /// The flow changed the contact's queue priority or time adjustment; a
+    /// notice, no answer is due. The fields hold the contact's values now.
     SetRoutingBehavior {
+        /// Priority in queue (lower goes first); `None` if never set.
         priority: Option<u32>,
+        /// Seconds the contact counts as having already waited; `None` if never set.
         time_adjustment_seconds: Option<i64>,
     },
+    /// The flow turned flow logging on or off; a notice, no answer is due.
     SetLogging {
+        /// Whether logging is now on.
         enabled: bool,
     },
     /// Hang up or end the chat.
@@ -156,27 +213,48 @@ pub enum Effect {
 /// What the shell reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The message from `Play` has played, or been sent.
     PromptFinished,
+    /// What the customer entered for `GetInput`: the digits, or in chat the message typed.
     Input(String),
+    /// Nothing came in time for `GetInput` (or for a bot): the InputTimeLimitExceeded branch.
     InputTimeout,
+    /// The bot from `StartBot` finished.
     BotResult {
+        /// The intent it recognised; the action's conditions test it.
         intent: String,
+        /// The slot values it filled, by slot name.
         slots: BTreeMap<String, String>,
     },
+    /// What the function from `InvokeFunction` returned; the flow reads it as `$.External`.
     FunctionResult(BTreeMap<String, Value>),
+    /// The answer to `CheckHours`.
     HoursChecked {
+        /// Whether it is open now.
         open: bool,
     },
+    /// The metric's value, for `QueryMetric`.
     MetricValue(f64),
+    /// The queue for `ResolveQueue`; it becomes the contact's target queue.
     QueueFound(QueueRef),
+    /// The contact is in the queue from `Enqueue`; the session ends with `Outcome::Queued`.
     Enqueued,
+    /// The queue from `Enqueue` is full: the QueueAtCapacity branch.
     QueueAtCapacity,
+    /// The third party from `TransferToNumber` answered and the call has ended.
     TransferEnded,
+    /// Nobody answered the `TransferToNumber` call in time.
     ConnectionTimeout,
+    /// The `TransferToNumber` call could not be made (busy, refused, no route).
     CallFailed,
+    /// The flow from `TransferToFlow` exists; this session ends and the shell runs that flow.
     FlowFound,
+    /// The module from `LoadModule`. The session runs it, then goes on to the
+    /// InvokeFlowModule action's next action.
     ModuleLoaded(Arc<Flow>),
+    /// The `StartTimer` wait, or `PlayLoop`'s `interrupt_seconds`, has passed.
     TimerFired,
+    /// The chat customer wrote during a `StartTimer` wait that listens for it.
     CustomerReturned,
     /// What was asked for could not be done (no such queue, the function
     /// failed or timed out...): the action's error branch.
@@ -189,22 +267,32 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
+    /// The flow disconnected the contact (DisconnectParticipant).
     Disconnected,
     /// EndFlowExecution (or the end of a module run on its own).
     Ended,
+    /// The contact joined a queue.
     Queued {
+        /// The queue it joined.
         queue: QueueRef,
     },
+    /// The customer was transferred to a number and the flow did not go on.
     TransferredToNumber {
+        /// The number called.
         number: String,
     },
+    /// The contact went on in another flow.
     TransferredToFlow {
+        /// The flow, by the reference the action gave, references filled in.
         flow: String,
     },
+    /// The customer left (`Event::Hangup`) before the flow finished.
     CustomerHungUp,
     /// The flow could not go on: an error with no branch, or the step limit.
     Failed {
+        /// The identifier of the action that failed; `None` if the flow could not start.
         action: Option<String>,
+        /// What went wrong, for people to read.
         reason: String,
     },
 }
@@ -212,7 +300,9 @@ pub enum Outcome {
 /// One action run, and which way it went: the path taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
+    /// The action's identifier.
     pub action: String,
+    /// The action's `Type` as written, e.g. `MessageParticipant`.
     #[serde(rename = "type")]
     pub action_type: String,
     /// `next`, `condition Equals 1`, `error NoMatchingError`, or `end`.
@@ -304,14 +394,17 @@ impl Session {
         (s, effects)
     }
 
+    /// The contact as the flow has left it so far (attributes, target queue...).
     pub fn contact(&self) -> &ContactData {
         &self.contact
     }
 
+    /// How the session ended; `None` while it runs.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
     }
 
+    /// Whether the session has ended; it then ignores every event.
     pub fn is_finished(&self) -> bool {
         self.outcome.is_some()
     }

@@ -16,6 +16,10 @@
 //! Nothing here touches the network, the disk or the time: the server's
 //! shell carries out effects, and the simulator answers them from a script.
 
+// A pure core: documented for its drivers, and deterministic: iterating a
+// hash map gives an order that differs run to run (use BTreeMap, or sort).
+#![warn(missing_docs, clippy::iter_over_hash_type)]
+
 pub mod contact;
 pub mod import;
 pub mod interp;

@@ -37,6 +37,8 @@ pub const ROOTS: &[&str] = &[
 pub struct Path(pub Vec<String>);
 
 impl Path {
+    /// The first segment, e.g. `Attributes`: the part of the contact it reads
+    /// (validation checks it is one of [`ROOTS`]).
     pub fn root(&self) -> &str {
         &self.0[0]
     }
@@ -56,16 +58,21 @@ impl fmt::Display for Path {
     }
 }
 
+/// A part of an operand: literal text or a reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
+    /// Literal text, as written.
     Text(String),
+    /// A `$.` reference, replaced by the value it reads when the flow runs.
     Ref(Path),
 }
 
 /// A parameter value as written in the flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operand {
+    /// The value exactly as written in the flow JSON.
     pub raw: String,
+    /// The value split into text and references, in order.
     pub pieces: Vec<Piece>,
 }
 
@@ -89,6 +96,8 @@ fn segment(s: &str) -> Option<(String, &str)> {
 }
 
 impl Operand {
+    /// Splits `raw` into text and `$.` references; a `$` with no path after it
+    /// (`$5`, `${X}`) stays text.
     pub fn parse(raw: &str) -> Self {
         let mut pieces = Vec::new();
         let mut text = String::new();

@@ -15,7 +15,9 @@ use crate::problem::Problems;
 /// A flow and what was found while reading it.
 #[derive(Debug)]
 pub struct Parsed {
+    /// The flow; `None` when the JSON is too broken to build one.
     pub flow: Option<Flow>,
+    /// Errors and warnings found while reading, each with its JSON path.
     pub problems: Problems,
 }
 
@@ -52,6 +54,8 @@ pub fn parse(text: &str) -> Parsed {
     Parsed { flow, problems }
 }
 
+/// [`parse`] for JSON already read: a bare flow or Connect's export wrapper,
+/// adding what is wrong to `problems`.
 pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
     parse_level(value, problems, true)
 }

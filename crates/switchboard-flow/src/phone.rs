@@ -3,7 +3,7 @@
 
 /// The E.164 form of `digits`: typed with the country code (`local_country`
 /// `None`) or as a national number of that ISO country. `None` if invalid.
-pub fn normalise(digits: &str, local_country: Option<&str>) -> Option<String> {
+pub(crate) fn normalise(digits: &str, local_country: Option<&str>) -> Option<String> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// How serious a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -13,14 +14,17 @@ pub enum Severity {
     Warning,
 }
 
+/// One thing wrong with a flow: where it is and what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
+    /// Whether it stops the flow (error) or is only worth knowing (warning).
     pub severity: Severity,
     /// JSON path in the flow, e.g. `Actions[3].Parameters.InputTimeLimitSeconds`.
     pub path: String,
     /// The action's Identifier, when the problem is inside one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// What is wrong, e.g. `missing: name the first action`.
     pub message: String,
 }
 
@@ -43,6 +47,7 @@ impl fmt::Display for Problem {
 pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
+    /// Records an error at `path`, in the action with Identifier `action` if given.
     pub fn error(
         &mut self,
         path: impl Into<String>,
@@ -52,6 +57,7 @@ impl Problems {
         self.push(Severity::Error, path, action, message);
     }
 
+    /// Records a warning at `path`, in the action with Identifier `action` if given.
     pub fn warning(
         &mut self,
         path: impl Into<String>,
@@ -76,6 +82,7 @@ impl Problems {
         });
     }
 
+    /// Whether any problem is an error, so the flow cannot be published or run.
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|p| p.severity == Severity::Error)
     }

@@ -17,7 +17,9 @@ use crate::model::Flow;
 /// One answer to a GetParticipantInput.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Keypress {
+    /// The keys pressed, or for chat the answer typed.
     Digits(String),
+    /// Nothing entered before the time limit.
     Timeout,
 }
 
@@ -65,13 +67,16 @@ pub struct Script {
 /// What happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Each action run, with the branch it took.
     pub path: Vec<Step>,
+    /// Every effect the flow asked for, in order.
     pub effects: Vec<Effect>,
     /// `None` if the flow was still running when the script ran out.
     pub outcome: Option<Outcome>,
     /// Why it stopped without an outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The contact as the flow left it: attributes, target queue, stored input...
     pub contact: ContactData,
 }
 

@@ -1,6 +1,9 @@
 //! Every supported action, its branches and its error transitions, driven
 //! through the interpreter with scripted answers.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
 //! Real Amazon Connect exports (from a public sample repository, not written
 //! by us) import, validate and simulate.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

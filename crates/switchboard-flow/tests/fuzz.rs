@@ -2,6 +2,9 @@
 //! random flows driven by random events never panic the interpreter nor
 //! leave a session neither waiting nor finished.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,5 +1,8 @@
 //! The validator names the path, the action and the problem for each rule.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use serde_json::{json, Value};
 use switchboard_flow::{check, FlowType, Problem, Severity};
 

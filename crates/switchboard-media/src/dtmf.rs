@@ -4,13 +4,22 @@
 /// One RFC 4733 event payload (4 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TelephoneEvent {
+    /// The RFC 4733 event code: 0-9 for the digits, 10 for *, 11 for #, 12-15 for A-D;
+    /// other codes are not DTMF keys (see `digit_of`).
     pub event: u8,
+    /// The E bit: set on the final packets of the event (sent three times).
     pub end: bool,
+    /// Power level in dBm0 with the sign dropped (0 to 63, meaning 0 to -63 dBm0).
+    /// Only the low 6 bits are kept.
     pub volume: u8,
+    /// How long the event has lasted so far, in RTP timestamp units (8 kHz samples)
+    /// from the packet's RTP timestamp.
     pub duration: u16,
 }
 
 impl TelephoneEvent {
+    /// Reads the first 4 bytes of a telephone-event payload; `None` if it is shorter.
+    /// The reserved R bit is ignored.
     pub fn parse(payload: &[u8]) -> Option<TelephoneEvent> {
         let [event, flags, d1, d2, ..] = *payload else {
             return None;
@@ -23,6 +32,7 @@ impl TelephoneEvent {
         })
     }
 
+    /// The 4-byte payload, with the reserved bit clear and `volume` cut to 6 bits.
     pub fn to_bytes(self) -> [u8; 4] {
         let d = self.duration.to_be_bytes();
         [
@@ -39,6 +49,7 @@ impl TelephoneEvent {
     }
 }
 
+/// The key for an RFC 4733 event code (0-9, *, #, A-D); `None` for any other event.
 pub fn digit_of(event: u8) -> Option<char> {
     Some(match event {
         0..=9 => (b'0' + event) as char,
@@ -49,6 +60,8 @@ pub fn digit_of(event: u8) -> Option<char> {
     })
 }
 
+/// The RFC 4733 event code for a key; `None` for anything but 0-9, *, # and
+/// upper-case A-D.
 pub fn event_of(digit: char) -> Option<u8> {
     Some(match digit {
         '0'..='9' => digit as u8 - b'0',
@@ -71,6 +84,9 @@ pub struct EventDetector {
 }
 
 impl EventDetector {
+    /// One telephone-event packet (its SSRC, RTP timestamp and payload). Returns the key
+    /// on the first packet of a new press; `None` for later packets of the same press,
+    /// events that are not DTMF keys and payloads under 4 bytes.
     pub fn packet(&mut self, ssrc: u32, timestamp: u32, payload: &[u8]) -> Option<char> {
         let event = TelephoneEvent::parse(payload)?;
         let digit = event.digit()?;
@@ -85,6 +101,8 @@ impl EventDetector {
 /// How GetParticipantInput listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRules {
+    /// The input ends as soon as this many keys are collected (0 counts as 1).
+    /// The terminator is not counted.
     pub max_digits: u32,
     /// From the end of the prompt to the first key.
     pub first_digit_timeout_ms: u64,
@@ -94,8 +112,12 @@ pub struct InputRules {
     pub terminator: Option<char>,
 }
 
+/// How one input ended: what a `Collector` returns, once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputOutcome {
+    /// The keys pressed, in order, without the terminator; never empty. Given when
+    /// `max_digits` is reached, the terminator is pressed, or the inter-digit timeout
+    /// passes.
     Digits(String),
     /// Nothing was pressed in time.
     Timeout,
@@ -112,6 +134,7 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// A collector for one input. No clock runs until `prompt_finished`.
     pub fn new(rules: InputRules) -> Self {
         Self {
             rules,
@@ -128,6 +151,9 @@ impl Collector {
         }
     }
 
+    /// A key pressed at `now_ms`. Returns the outcome if this key ends the input
+    /// (the terminator, or the `max_digits`th key), otherwise starts the inter-digit
+    /// clock. The terminator before any key gives `Timeout`. Ignored once finished.
     pub fn digit(&mut self, key: char, now_ms: u64) -> Option<InputOutcome> {
         if self.done {
             return None;
@@ -158,6 +184,8 @@ impl Collector {
         }
     }
 
+    /// When to call `poll` next, in the same ms clock as `now_ms`. `None` while the
+    /// prompt plays and no key has been pressed, and once the input has finished.
     pub fn deadline(&self) -> Option<u64> {
         if self.done {
             None

@@ -15,6 +15,7 @@ pub enum Law {
 }
 
 impl Law {
+    /// The static RTP payload type: 0 for PCMU, 8 for PCMA.
     pub fn payload_type(self) -> u8 {
         match self {
             Law::MuLaw => 0,
@@ -22,6 +23,8 @@ impl Law {
         }
     }
 
+    /// The law for static payload type 0 or 8; `None` for any other number
+    /// (dynamic numbers need the SDP `rtpmap`).
     pub fn from_payload_type(pt: u8) -> Option<Law> {
         match pt {
             0 => Some(Law::MuLaw),
@@ -30,6 +33,7 @@ impl Law {
         }
     }
 
+    /// The encoding name in an SDP `rtpmap` (RFC 3551): "PCMU" or "PCMA".
     pub fn encoding_name(self) -> &'static str {
         match self {
             Law::MuLaw => "PCMU",
@@ -37,6 +41,7 @@ impl Law {
         }
     }
 
+    /// One 16-bit linear sample to one G.711 byte.
     pub fn encode(self, sample: i16) -> u8 {
         match self {
             Law::MuLaw => linear_to_ulaw(sample),
@@ -44,6 +49,7 @@ impl Law {
         }
     }
 
+    /// One G.711 byte to a 16-bit linear sample.
     pub fn decode(self, byte: u8) -> i16 {
         match self {
             Law::MuLaw => ulaw_to_linear(byte),
@@ -51,10 +57,12 @@ impl Law {
         }
     }
 
+    /// Encodes samples one byte each (160 samples, one 20 ms frame, give 160 bytes).
     pub fn encode_all(self, samples: &[i16]) -> Vec<u8> {
         samples.iter().map(|&s| self.encode(s)).collect()
     }
 
+    /// Decodes a payload to one 16-bit linear sample per byte.
     pub fn decode_all(self, bytes: &[u8]) -> Vec<i16> {
         bytes.iter().map(|&b| self.decode(b)).collect()
     }
@@ -68,6 +76,7 @@ impl Law {
 const BIAS: i32 = 0x84;
 const CLIP: i32 = 32_635;
 
+/// µ-law encodes a 16-bit linear sample; magnitudes above 32,635 are clipped.
 pub fn linear_to_ulaw(sample: i16) -> u8 {
     let mut s = i32::from(sample);
     let sign = if s < 0 {
@@ -82,6 +91,7 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
     !(sign | (exponent << 4) | mantissa) as u8
 }
 
+/// µ-law decodes to 16-bit linear, from -32,124 to 32,124.
 pub fn ulaw_to_linear(byte: u8) -> i16 {
     let b = !byte;
     let sign = b & 0x80;
@@ -95,6 +105,8 @@ pub fn ulaw_to_linear(byte: u8) -> i16 {
     }
 }
 
+/// A-law encodes a 16-bit linear sample (only its top 13 bits are used),
+/// with the even bits inverted as G.711 sends them.
 pub fn linear_to_alaw(sample: i16) -> u8 {
     let mut s = i32::from(sample) >> 3; // A-law works on 13 bits
     let sign = if s >= 0 {
@@ -114,6 +126,7 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
     (byte | sign) ^ 0x55
 }
 
+/// A-law decodes to 16-bit linear, from -32,256 to 32,256 (silence is 8).
 pub fn alaw_to_linear(byte: u8) -> i16 {
     let b = byte ^ 0x55;
     let sign = b & 0x80;

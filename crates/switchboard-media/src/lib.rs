@@ -17,6 +17,10 @@
 //! - [`audio`]: turning WAV files of any rate into 8 kHz telephone audio.
 //! - [`recording`]: the stereo call recording (customer left, agent right).
 
+// A pure core: documented for its drivers, and deterministic: iterating a
+// hash map gives an order that differs run to run (use BTreeMap, or sort).
+#![warn(missing_docs, clippy::iter_over_hash_type)]
+
 pub mod audio;
 pub mod dtmf;
 pub mod g711;

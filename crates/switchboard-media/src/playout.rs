@@ -11,6 +11,7 @@ use crate::FRAME_SAMPLES;
 /// Audio at 8 kHz, shared between every call playing it.
 pub type Clip = Arc<[i16]>;
 
+/// What one call is playing, and how far it has got.
 #[derive(Debug, Default)]
 pub struct Playout {
     clips: Vec<Clip>,
@@ -42,14 +43,19 @@ impl Playout {
         self.generation
     }
 
+    /// Stops at once; the stopped play never reports `finished`.
     pub fn stop(&mut self) {
         self.clips.clear();
     }
 
+    /// Whether a play is under way: false before any, after `stop`, and after a
+    /// play's last frame (a loop plays until stopped or replaced).
     pub fn is_playing(&self) -> bool {
         !self.clips.is_empty()
     }
 
+    /// The next 20 ms frame (160 samples at 8 kHz); call once per tick.
+    /// A play's last frame is padded with silence.
     pub fn tick(&mut self) -> Tick {
         if self.clips.is_empty() {
             return Tick {

@@ -10,6 +10,7 @@ use std::io::Cursor;
 
 use crate::SAMPLE_RATE;
 
+/// Whose audio it is, and so which channel it goes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// Left channel.
@@ -21,6 +22,7 @@ pub enum Side {
 /// Recordings longer than this stop growing (and say so).
 pub const MAX_SECONDS: u64 = 6 * 3600;
 
+/// One call's recording, kept in memory until `finish`.
 #[derive(Debug)]
 pub struct Recorder {
     started_ms: u64,
@@ -31,6 +33,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recording whose start is `started_ms`, on the same ms clock as `push`'s `at_ms`.
     pub fn new(started_ms: u64) -> Self {
         Self {
             started_ms,
@@ -66,6 +69,7 @@ impl Recorder {
         channel.extend_from_slice(samples);
     }
 
+    /// Whether audio was refused for going past `MAX_SECONDS`.
     pub fn truncated(&self) -> bool {
         self.truncated
     }
@@ -75,6 +79,7 @@ impl Recorder {
         self.dropped
     }
 
+    /// The length so far in ms: the longer of the two channels.
     pub fn duration_ms(&self) -> u64 {
         (self.left.len().max(self.right.len()) as u64) * 1000 / u64::from(SAMPLE_RATE)
     }

@@ -41,12 +41,21 @@ pub struct ReceptionStats {
 /// The figures a report block carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Block {
+    /// The SSRC of the stream the block is about.
     pub ssrc: u32,
+    /// Share of the packets expected since the last report that were lost, in 1/256ths.
     pub fraction_lost: u8,
+    /// Packets lost since the stream began (a 24-bit field; `block` caps it at 0x7F_FFFF).
     pub cumulative_lost: u32,
+    /// Highest sequence number received, with the count of wraparounds in the top 16 bits.
     pub extended_highest_seq: u32,
+    /// Interarrival jitter in RTP timestamp units (8 kHz samples).
     pub jitter: u32,
+    /// LSR: the middle 32 bits of the NTP time in the last sender report from
+    /// `ssrc`'s sender; 0 if none has come.
     pub last_sr: u32,
+    /// DLSR: time from that sender report's arrival to this report, in units of
+    /// 1/65536 s; 0 if none has come.
     pub delay_since_last_sr: u32,
 }
 
@@ -89,6 +98,8 @@ impl ReceptionStats {
         self.last_sr = Some(((ntp >> 16) as u32, arrival_ms));
     }
 
+    /// RTP packets received from the current SSRC, duplicates included
+    /// (a new SSRC starts the count again).
     pub fn packets_received(&self) -> u64 {
         self.received
     }
@@ -145,9 +156,13 @@ impl ReceptionStats {
 /// What we sent, for the sender-info part of an SR.
 #[derive(Debug, Clone, Copy)]
 pub struct SenderInfo {
+    /// When the report is sent, as a 64-bit NTP timestamp (see `ntp_from_unix_ms`).
     pub ntp: u64,
+    /// The same moment in our outgoing stream's RTP timestamp units (8 kHz).
     pub rtp_timestamp: u32,
+    /// The sender's packet count: RTP packets we have sent on this SSRC.
     pub packets: u32,
+    /// The sender's octet count: RTP payload bytes we have sent (headers not counted).
     pub octets: u32,
 }
 

@@ -7,11 +7,19 @@ use rtp_types::{RtpPacket, RtpPacketBuilder};
 /// An RTP packet we received, copied out of the socket buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
+    /// The payload type: 0 (PCMU), 8 (PCMA) or a number the SDP mapped, such as
+    /// telephone-event's.
     pub payload_type: u8,
+    /// The sequence number: one more each packet, wrapping at 65,535.
     pub sequence: u16,
+    /// The RTP timestamp, in 8 kHz samples for G.711 and telephone-events; every
+    /// packet of one RFC 4733 event carries the event's start.
     pub timestamp: u32,
+    /// The SSRC: which of the sender's streams this is.
     pub ssrc: u32,
+    /// The marker bit: the first packet of a talk spurt, or of an RFC 4733 event.
     pub marker: bool,
+    /// The payload: the bytes after the RTP header.
     pub payload: Vec<u8>,
 }
 
@@ -58,6 +66,7 @@ impl OutStream {
         }
     }
 
+    /// The SSRC our packets carry.
     pub fn ssrc(&self) -> u32 {
         self.ssrc
     }
@@ -89,6 +98,7 @@ impl OutStream {
         self.spurt = true;
     }
 
+    /// The RTP timestamp the next audio packet will carry, in 8 kHz samples.
     pub fn timestamp(&self) -> u32 {
         self.timestamp
     }
@@ -121,6 +131,7 @@ pub struct Latch {
 }
 
 impl Latch {
+    /// A latch for the address the peer's SDP gave; nothing latched yet.
     pub fn new(signalled: SocketAddr) -> Self {
         Self {
             signalled,

@@ -16,9 +16,13 @@ pub const EVENT_PAYLOAD_TYPE: u8 = 101;
 /// Which way audio flows, from the describing side's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// `a=sendrecv`: audio both ways; assumed when the SDP names no direction.
     SendRecv,
+    /// `a=sendonly`: it sends but will not receive.
     SendOnly,
+    /// `a=recvonly`: it receives but will not send.
     RecvOnly,
+    /// `a=inactive`: no audio either way (also how a `c=0.0.0.0` address is read).
     Inactive,
 }
 
@@ -57,7 +61,11 @@ pub struct RemoteAudio {
     pub laws: Vec<Law>,
     /// The payload type it gave each of `laws` (static 0/8, or dynamic).
     pub law_payload_types: Vec<u8>,
+    /// The payload type it gave `telephone-event/8000` (RFC 4733; the last, if
+    /// several); `None` if it listed none.
     pub event_payload_type: Option<u8>,
+    /// Its direction attribute (media level, else session level, else sendrecv);
+    /// Inactive when its connection address is 0.0.0.0 or `::`.
     pub direction: Direction,
     /// Where the peer wants RTCP when not on the next port (RFC 3605 `a=rtcp`).
     pub rtcp_port: Option<u16>,
@@ -71,13 +79,19 @@ pub struct RemoteAudio {
 /// What both sides agreed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
+    /// The G.711 law used both ways: the first the peer listed.
     pub law: Law,
     /// The number both sides use for `law` (the offerer's choice).
     pub payload_type: u8,
+    /// The telephone-event payload type from the peer's SDP; `None` if it listed none.
     pub event_payload_type: Option<u8>,
 }
 
 impl RemoteAudio {
+    /// Reads the peer's SDP (offer or answer): its first audio m= line with a
+    /// non-zero port. An error if the SDP does not parse, has no such line, or gives
+    /// no usable connection address. No G.711 codec is not an error here (`laws` is
+    /// then empty); `answer` and `negotiated` refuse it.
     pub fn parse(body: &[u8]) -> Result<RemoteAudio, String> {
         let session = Session::parse(body).map_err(|e| format!("SDP: {e}"))?;
         let lines = session

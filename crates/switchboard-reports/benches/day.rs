@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench -p switchboard-reports`
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::HashMap;
 use std::time::Instant;
 

@@ -2,6 +2,9 @@
 //! and the agents' states come from the routing simulator, which plays a
 //! scripted morning through the real router (switchboard-routing).
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

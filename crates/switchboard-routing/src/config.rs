@@ -7,25 +7,37 @@ use serde::{Deserialize, Serialize};
 /// Milliseconds on the shell's clock. The router never reads a clock.
 pub type Millis = u64;
 
+/// A contact, by the number the shell gives it. Unlike the other ids it
+/// need not be dense, but no two contacts routing holds may share one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ContactId(pub u64);
+/// An agent: an index into [`RoutingConfig::agents`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AgentId(pub u32);
+/// A queue: an index into [`RoutingConfig::queues`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct QueueId(pub u32);
+/// A routing profile: an index into [`RoutingConfig::profiles`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProfileId(pub u32);
 
+/// The kind of contact. Per-channel arrays are indexed by [`Channel::index`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Channel {
+    /// Phone calls; the only channel [`Strategy::RingAll`] rings all agents for.
     Voice = 0,
+    /// Chats; a profile may let an agent take several at once.
     Chat = 1,
+    /// Tasks: work items (Connect's task channel).
     Task = 2,
 }
 
 impl Channel {
+    /// Every channel, in index order.
     pub const ALL: [Channel; 3] = [Channel::Voice, Channel::Chat, Channel::Task];
 
+    /// The channel's place in per-channel arrays such as
+    /// [`ProfileConfig::concurrency`]: voice 0, chat 1, task 2.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -46,6 +58,7 @@ pub enum Strategy {
     RingAll,
 }
 
+/// How a queue admits contacts and picks agents for them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueConfig {
     /// Most contacts waiting at once; more are refused.
@@ -54,6 +67,8 @@ pub struct QueueConfig {
     pub enabled: bool,
     /// An agent must have been idle this long before this queue's contacts are offered to them.
     pub min_agent_idle_ms: Millis,
+    /// Which of the agents able to take a contact is offered it. Ignored for
+    /// an agent's own queue (see `owner`).
     pub strategy: Strategy,
     /// An agent's own queue (Connect's agent queue: transfers to that
     /// agent wait here): only its owner is offered its contacts, before any
@@ -77,7 +92,10 @@ impl Default for QueueConfig {
 /// One queue in a routing profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileQueue {
+    /// The queue these agents take contacts from.
     pub queue: QueueId,
+    /// The channel taken from this queue; the profile's concurrency for it
+    /// must be above 0 ([`RoutingConfig::check`] refuses it otherwise).
     pub channel: Channel,
     /// 1-99, lower first.
     pub priority: u32,
@@ -85,6 +103,7 @@ pub struct ProfileQueue {
     pub delay_ms: Millis,
 }
 
+/// A routing profile: which channels and queues its agents handle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileConfig {
     /// Contacts at once per channel (index by `Channel::index`); 0: not handled.
@@ -92,20 +111,29 @@ pub struct ProfileConfig {
     /// Per channel: while working a contact of this channel, may the agent
     /// be offered contacts of other channels (Connect's ROUTE_ANY_CHANNEL)?
     pub route_any_channel: [bool; 3],
+    /// The queues its agents take from, each on one channel, with its
+    /// priority and delay.
     pub queues: Vec<ProfileQueue>,
 }
 
+/// One agent's routing settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentConfig {
+    /// The routing profile the agent works under.
     pub profile: ProfileId,
     /// After-contact work ends by itself after this long; 0 waits for the agent.
     pub acw_timeout_ms: Millis,
 }
 
+/// Everything the router is configured with. [`RoutingConfig::check`] must
+/// pass before the router takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingConfig {
+    /// Every queue, indexed by [`QueueId`].
     pub queues: Vec<QueueConfig>,
+    /// Every routing profile, indexed by [`ProfileId`].
     pub profiles: Vec<ProfileConfig>,
+    /// Every agent, indexed by [`AgentId`].
     pub agents: Vec<AgentConfig>,
     /// An offer not accepted within this long is missed (Connect: 20 s).
     pub offer_timeout_ms: Millis,

@@ -26,6 +26,10 @@
 //! freed agent looks at the head of each of its queues. Both are a handful of
 //! B-tree operations, whatever the number of agents or contacts.
 
+// A pure core: documented for its drivers, and deterministic: iterating a
+// hash map gives an order that differs run to run (use BTreeMap, or sort).
+#![warn(missing_docs, clippy::iter_over_hash_type)]
+
 pub mod config;
 pub mod router;
 

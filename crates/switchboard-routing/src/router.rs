@@ -11,7 +11,10 @@ use crate::config::*;
 /// What an agent chose to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
+    /// Not working: never offered contacts.
     Offline,
+    /// Ready to be offered contacts, when there is room and no missed,
+    /// rejected or error state holds.
     Available,
     /// A custom status (Lunch, Training...): not routable.
     Custom(u32),
@@ -21,12 +24,21 @@ pub enum Status {
 /// or the system state their work puts them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentState {
+    /// The agent chose Offline and has nothing in progress.
     Offline,
+    /// The agent chose Available and has nothing offered, connected or in
+    /// after-contact work.
     Available,
+    /// The agent chose this custom status (the shell names it) and has
+    /// nothing in progress.
     Custom(u32),
     /// A contact is being offered.
     Incoming,
+    /// Connected to at least one contact, whatever else is offered or in
+    /// after-contact work.
     OnContact,
+    /// Wrapping up an ended contact, with nothing connected or offered. Ends
+    /// with [`Event::CloseAcw`] or the agent's [`AgentConfig::acw_timeout_ms`].
     AfterContactWork,
     /// An offer was not accepted in time; not routable until the agent sets a status.
     Missed,
@@ -36,29 +48,45 @@ pub enum AgentState {
     Error,
 }
 
+/// Why a queue did not take a contact (see [`Effect::Refused`]). A refused
+/// enqueue leaves the contact out of routing; a refused transfer leaves it
+/// where it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Refusal {
+    /// No queue has that number.
     UnknownQueue,
+    /// The queue is disabled ([`QueueConfig::enabled`]).
     QueueDisabled,
+    /// The queue already counts [`QueueConfig::max_contacts`] contacts,
+    /// waiting or offered.
     QueueAtCapacity,
     /// A contact with this id is already routed.
     Duplicate,
 }
 
+/// Something that happened, fed in by the shell through [`Router::handle`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// A contact joins a queue. Lower `priority` goes first (Connect's
     /// default is 5); a positive `time_adjustment_ms` counts it as having
     /// waited that much longer.
     Enqueue {
+        /// The new contact's number; one routing already holds is refused
+        /// ([`Refusal::Duplicate`]).
         contact: ContactId,
+        /// The queue it joins.
         queue: QueueId,
+        /// The contact's channel; profiles take from a queue channel by channel.
         channel: Channel,
+        /// Contact priority: lower is offered first, whatever the waiting time.
         priority: u32,
+        /// Milliseconds to count as already waited (negative: as arriving later).
+        /// Changes the order only; profile delays count from the real arrival.
         time_adjustment_ms: i64,
     },
     /// The customer left before the contact ended (hung up in queue, or while connected).
     Abandon {
+        /// The contact the customer left.
         contact: ContactId,
     },
     /// A contact still waiting (or being offered) moves to another queue,
@@ -66,32 +94,58 @@ pub enum Event {
     /// back of its priority, and is refused there as an enqueue would be,
     /// in which case it stays where it was.
     Transfer {
+        /// The contact to move; one connected or in after-contact work is
+        /// [`EventError::WrongStage`].
         contact: ContactId,
+        /// The queue it moves to.
         queue: QueueId,
     },
+    /// The agent chose a status. This clears a missed, rejected or error
+    /// state; any status but Available also withdraws the agent's offers.
     SetStatus {
+        /// The agent choosing.
         agent: AgentId,
+        /// The status they chose.
         status: Status,
     },
+    /// The agent accepted an offer: the contact connects to them and any
+    /// other agent's offer of it (ring-all) is withdrawn.
     Accept {
+        /// The contact offered.
         contact: ContactId,
+        /// The agent accepting; the contact must be offered to them
+        /// ([`EventError::NotOffered`]).
         agent: AgentId,
     },
+    /// The agent declined an offer: they leave routing (state Rejected) until
+    /// they set a status, and the contact goes back to its place unless
+    /// another agent is still offered it.
     Reject {
+        /// The contact offered.
         contact: ContactId,
+        /// The agent rejecting; the contact must be offered to them
+        /// ([`EventError::NotOffered`]).
         agent: AgentId,
     },
     /// The agent's phone or browser failed: offers are withdrawn and the
     /// agent leaves routing until they set a status.
     AgentError {
+        /// The agent whose phone or browser failed.
         agent: AgentId,
     },
     /// The conversation ended; the agent goes into after-contact work.
     ContactEnded {
+        /// The connected contact; any other stage is [`EventError::WrongStage`].
         contact: ContactId,
     },
+    /// The agent finished after-contact work: the contact leaves routing
+    /// ([`Effect::Done`]) and the agent can be offered more. The router does
+    /// this itself after the agent's [`AgentConfig::acw_timeout_ms`].
     CloseAcw {
+        /// The agent doing the after-contact work.
         agent: AgentId,
+        /// The contact in after-contact work with that agent; otherwise
+        /// [`EventError::WrongStage`].
         contact: ContactId,
     },
     /// The agent places a call themselves (Connect's outbound call): the
@@ -99,47 +153,77 @@ pub enum Event {
     /// profile's default outbound queue) for reports. Refused while the
     /// agent is being offered a contact or already works one on `channel`.
     Outbound {
+        /// A new contact number; one in use is [`EventError::Duplicate`].
         contact: ContactId,
+        /// The agent placing the call.
         agent: AgentId,
+        /// Where reports count the contact; must exist ([`EventError::UnknownQueue`]).
         queue: QueueId,
+        /// The contact's channel; it takes one of the agent's slots on it.
         channel: Channel,
     },
     /// Nothing happened but time passed: due timers run.
     Tick,
 }
 
+/// What the shell must do after an event, appended to `out` in the order
+/// it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Effect {
+    /// Offer the contact to the agent, then pass back their Accept or Reject;
+    /// with neither within [`RoutingConfig::offer_timeout_ms`] the offer is
+    /// missed and rescinded.
     Offer {
+        /// The contact to offer.
         contact: ContactId,
+        /// The agent to offer it to; a ring-all queue sends one Offer per agent.
         agent: AgentId,
+        /// The queue the contact waited in.
         queue: QueueId,
+        /// The contact's channel.
         channel: Channel,
     },
     /// Withdraw an offer (another agent took it, or the customer left).
     Rescind {
+        /// The contact no longer offered to the agent.
         contact: ContactId,
+        /// The agent whose offer the shell must withdraw.
         agent: AgentId,
     },
+    /// The contact is the agent's now (an accepted offer, or an outbound
+    /// call): the shell connects them.
     Connected {
+        /// The contact connected.
         contact: ContactId,
+        /// The agent it is connected to.
         agent: AgentId,
     },
+    /// A queue refused the contact on enqueue or transfer.
     Refused {
+        /// The contact refused.
         contact: ContactId,
+        /// Why the queue refused it.
         reason: Refusal,
     },
     /// A missed or rejected offer put the contact back in its place.
     Requeued {
+        /// The contact waiting in a queue again.
         contact: ContactId,
     },
     /// The contact left routing (abandoned, or its after-contact work closed).
     Done {
+        /// The contact routing no longer holds.
         contact: ContactId,
     },
+    /// An agent's state changed; the shell records it for reports and
+    /// dashboards.
     AgentState {
+        /// The agent whose state changed.
         agent: AgentId,
+        /// The new state.
         state: AgentState,
+        /// When it changed: the event's time, or the due time of the timer that
+        /// changed it.
         at: Millis,
     },
 }
@@ -147,16 +231,23 @@ pub enum Effect {
 /// Where a contact stands in routing (see [`Router::contacts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactStage {
+    /// In its queue, not offered to anyone.
     Waiting,
+    /// Offered to one or more agents, not yet accepted.
     Offered,
+    /// With an agent.
     Connected,
+    /// The conversation ended; the agent is wrapping it up.
     AfterContactWork,
 }
 
 /// An event that does not fit the state; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventError {
+    /// No agent has this number.
     UnknownAgent(AgentId),
+    /// Routing holds no contact with this number (never enqueued, refused,
+    /// or done).
     UnknownContact(ContactId),
     /// Accept or reject of a contact that is not offered to that agent.
     NotOffered(ContactId, AgentId),
@@ -165,6 +256,7 @@ pub enum EventError {
     WrongStage(ContactId),
     /// An outbound contact with an id already in use, or for a queue that does not exist.
     Duplicate(ContactId),
+    /// An outbound call counted in a queue that does not exist.
     UnknownQueue(QueueId),
     /// An outbound call by an agent who is offered a contact or already on one.
     Busy(AgentId),
@@ -347,6 +439,8 @@ pub struct Router {
 }
 
 impl Router {
+    /// A router for `config`, with every agent offline and no contacts.
+    /// Fails if `config` does not pass [`RoutingConfig::check`].
     pub fn new(config: RoutingConfig) -> Result<Self, String> {
         config.check()?;
         let agents = config.agents.iter().map(|_| Agent::offline()).collect();
@@ -492,6 +586,7 @@ impl Router {
             .collect()
     }
 
+    /// The agent's current state, or `None` if no agent has that number.
     pub fn agent_state(&self, agent: AgentId) -> Option<AgentState> {
         self.agents.get(agent.0 as usize).map(|a| a.state)
     }

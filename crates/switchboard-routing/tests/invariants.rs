@@ -3,6 +3,9 @@
 //! leaves an available agent beside a contact they could take, and replays
 //! identically.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;

@@ -1,5 +1,8 @@
 //! Routing rules, one scenario each, with times in milliseconds.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use switchboard_routing::*;
 
 const VOICE: Channel = Channel::Voice;

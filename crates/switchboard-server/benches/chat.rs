@@ -15,6 +15,9 @@
 //! Environment: SWITCHBOARD_URL (http://127.0.0.1:18081), CHATS (10000),
 //! RATE (1000), SECONDS (20), SERVER_PID (to report the server's memory).
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -95,13 +95,13 @@ mod hashing {
     });
 
     /// How many checks run at once (the hashing threads).
-    pub fn threads() -> usize {
+    pub(super) fn threads() -> usize {
         POOL.threads
     }
 
     /// Runs `work` on a hashing thread, or refuses at once (saying `busy`)
     /// when too many checks are waiting already.
-    pub async fn run<T: Send + 'static>(
+    pub(super) async fn run<T: Send + 'static>(
         busy: &'static str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -225,7 +225,7 @@ mod argon {
     }
 
     /// A new PHC string for `password` (argon2id, default parameters, random salt).
-    pub fn hash(password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    pub(super) fn hash(password: &[u8]) -> Result<String, argon2::password_hash::Error> {
         let params = Params::default();
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let salt = SaltString::generate(&mut OsRng);
@@ -246,7 +246,7 @@ mod argon {
     }
 
     /// Whether `password` matches the PHC string `stored` (compared in constant time).
-    pub fn verify(password: &[u8], stored: &str) -> bool {
+    pub(super) fn verify(password: &[u8], stored: &str) -> bool {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return false;
         };

@@ -236,7 +236,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The document as served: [`document`] with what every operation can
-/// answer written in ([`complete`]).
+/// answer written in (`complete`).
 pub fn served() -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
     complete(&mut doc);

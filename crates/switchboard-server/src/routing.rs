@@ -1,4 +1,4 @@
-//! The router's shell: one tokio task owns the [`Router`] state machine and
+//! The router's shell: one tokio task owns the [`Router`](switchboard_routing::Router) state machine and
 //! is the only thing that touches it. Everything else talks to it through a
 //! [`RoutingHandle`]:
 //!

@@ -1,6 +1,9 @@
 //! The configuration API end to end: objects, references, validation,
 //! errors, uploads and the audit trail, on every backend.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use axum::body::Body;

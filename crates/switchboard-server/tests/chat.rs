@@ -6,6 +6,9 @@
 //! linked from the contact record. Bad input and timeouts are refused or
 //! ended with clear reasons.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Contact records over the API: written by the channels through the
 //! store, read, filtered and their recordings fetched (and audited) here.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use axum::http::StatusCode;

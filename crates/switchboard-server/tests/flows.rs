@@ -1,6 +1,9 @@
 //! Flows through the API: drafts, validation, publishing versions, and
 //! importing real Connect exports with their ARNs mapped by name.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use axum::http::StatusCode;

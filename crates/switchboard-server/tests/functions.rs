@@ -1,6 +1,9 @@
 //! External functions over real HTTP on loopback, and flows simulated
 //! against the instance's real hours, queues and functions.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::collections::BTreeMap;

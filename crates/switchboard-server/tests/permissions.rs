@@ -1,6 +1,9 @@
 //! Each default security profile, allowed and refused, on representative
 //! endpoints: the permission matrix.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use axum::http::{Method, StatusCode};

@@ -2,6 +2,9 @@
 //! historical metrics as JSON and CSV from stored records and agent state
 //! changes, real-time counts from the router, and their errors.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use axum::http::StatusCode;

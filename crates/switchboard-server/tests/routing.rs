@@ -2,6 +2,9 @@
 //! channels enqueue through the handle, decisions come out on the bus,
 //! real-time state is readable, and a restart rebuilds it from the log.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use axum::http::StatusCode;

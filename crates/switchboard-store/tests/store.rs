@@ -1,6 +1,9 @@
 //! The store's contract, run against every backend (SQLite, and PostgreSQL
 //! when the test run has one: always under CI).
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use switchboard_model::objects::hours::always_open;
 use switchboard_model::objects::routing_profile::{
     CrossChannelBehavior, MediaConcurrency, RoutingProfileQueue,

@@ -9,6 +9,9 @@
 //!   with a generous deadline, never a fixed sleep;
 //! - [`ws`]: JSON frames over a WebSocket (the CCP's and the chat's).
 
+// Test support: an unwrap that fails is the test failing, with its message.
+#![allow(clippy::unwrap_used)]
+
 pub mod ports;
 pub mod wait;
 pub mod ws;

@@ -437,7 +437,7 @@ impl Call {
                         self.customer.heard_rtcp(from, &rtcp_buf[..n]);
                     }
                 }
-                r = async { agent_rtcp.unwrap().recv_from(&mut agent_rtcp_buf).await }, if agent_rtcp.is_some() => {
+                r = async { match agent_rtcp { Some(socket) => socket.recv_from(&mut agent_rtcp_buf).await, None => std::future::pending().await } }, if agent_rtcp.is_some() => {
                     if let Ok((n, from)) = r {
                                                 if let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) {
                             leg.heard_rtcp(from, &agent_rtcp_buf[..n]);
@@ -450,12 +450,12 @@ impl Call {
                         self.heard_customer(heard);
                     }
                 }
-                                r = async { agent_socket.unwrap().recv_from(&mut agent_buf).await }, if agent_socket.is_some() => {
+                                r = async { match agent_socket { Some(socket) => socket.recv_from(&mut agent_buf).await, None => std::future::pending().await } }, if agent_socket.is_some() => {
                     if let Ok((n, from)) = r {
                         self.heard_agent_phone(from, &agent_buf[..n]);
                     }
                 }
-                frame = async { from_browser.unwrap().recv().await }, if from_browser.is_some() => {
+                frame = async { match from_browser { Some(frames) => frames.recv().await, None => std::future::pending().await } }, if from_browser.is_some() => {
                     match frame {
                         Some((law, payload)) => {
                             if let Some(a) = &mut self.agent {

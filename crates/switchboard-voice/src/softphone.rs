@@ -10,7 +10,7 @@
 //! the call never notices.
 //!
 //! The peer connection is [`str0m`]'s sans-IO `Rtc` (ICE-lite, DTLS-SRTP)
-//! driven by [`run_peer`]: one UDP socket, one task, the usual str0m loop
+//! driven by `run_peer`: one UDP socket, one task, the usual str0m loop
 //! (mutate, drain outputs to the next timeout, wait). Only G.711 (PCMU,
 //! PCMA) is negotiated, so audio is relayed between SIP and browser legs
 //! without transcoding when the laws match.

@@ -9,6 +9,9 @@
 //! Needs `node`, `/usr/bin/chromium`, `tests/browser/node_modules` and
 //! `sipp`; under CI their absence fails (.ci/run installs them).
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::time::Duration;

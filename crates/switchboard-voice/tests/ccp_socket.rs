@@ -3,6 +3,9 @@
 //! without an audio path, actions only on the agent's own contacts, an
 //! absent agent made unroutable).
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::time::Duration;

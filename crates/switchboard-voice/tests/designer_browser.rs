@@ -11,6 +11,9 @@
 //! Needs `node`, `/usr/bin/chromium` and `tests/browser/node_modules`; under
 //! CI their absence fails (.ci/run installs them).
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::time::Duration;

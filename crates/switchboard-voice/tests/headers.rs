@@ -3,6 +3,9 @@
 //! the chat demo only the sites allowed to run the widget), and nothing is
 //! ever sniffed into another type.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,9 @@
 //! `/metrics` in Prometheus' text format: HTTP requests by route, routing
 //! gauges, and the voice shell's SIP and RTP counters.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use common::Rig;

@@ -2,6 +2,9 @@
 //! loopback, with the HTTP API beside it to configure and read contact
 //! records. Needs `sipp` (Debian: sip-tester); under CI its absence fails.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::sync::Arc;

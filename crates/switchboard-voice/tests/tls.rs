@@ -1,6 +1,9 @@
 //! SIP over TLS: a client that trusts the server's certificate exchanges
 //! SIP with it; the listener is the same endpoint as UDP and TCP.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -75,7 +75,7 @@ struct FileConfig {
 
 /// The settings in force.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -115,7 +115,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
         let file = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -268,7 +268,7 @@ fn sqlite_url(path: &Path) -> String {
 }
 
 /// A database URL fit for a log line: the password replaced.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];

@@ -15,7 +15,7 @@ use switchboard_flow::{
 use switchboard_model::HoursOfOperation;
 
 #[derive(Subcommand)]
-pub enum FlowCommand {
+pub(crate) enum FlowCommand {
     /// Check flow files; exits non-zero if any has an error, listing every problem.
     Validate {
         /// Flow JSON files (bare, or Connect's export wrapper).
@@ -30,7 +30,7 @@ pub enum FlowCommand {
 }
 
 #[derive(Args)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// The flow file.
     file: PathBuf,
     /// Flow type, if the file does not say.
@@ -103,7 +103,7 @@ fn print_problems(path: &Path, problems: &[Problem]) {
     }
 }
 
-pub fn run(cmd: FlowCommand) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: FlowCommand) -> anyhow::Result<()> {
     match cmd {
         FlowCommand::Validate {
             files,
@@ -325,7 +325,7 @@ fn effect_line(e: &Effect) -> String {
 }
 
 /// The human-readable report.
-pub fn text_report(r: &Report) -> String {
+pub(crate) fn text_report(r: &Report) -> String {
     let mut out = String::from("Path:\n");
     for (i, s) in r.path.iter().enumerate() {
         out.push_str(&format!(

@@ -13,7 +13,7 @@ const REDACTED: &str = "<redacted>";
 /// line break, raw or as `{:?}` and JSON escape it (`\r`, `\\n`), unless the
 /// next line continues it (starts with a space or tab: a folded header).
 /// The escaped quotes inside a digest do not end it.
-pub fn redact(line: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn redact(line: &str) -> std::borrow::Cow<'_, str> {
     const NAME: &str = "authorization";
     let lower = line.to_ascii_lowercase();
     if !lower.contains(NAME) {
@@ -96,7 +96,7 @@ fn value_end(bytes: &[u8], from: usize) -> usize {
 
 /// Standard output, through [`redact`]. The log formatter writes each
 /// event in one call, so a header is never split across two writes.
-pub struct Redacting;
+pub(crate) struct Redacting;
 
 impl Write for Redacting {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -3,6 +3,9 @@
 //! a byte every 2 s. Health checks, sign-ins and a SIP call still work;
 //! idle connections are closed; descriptors stay within the limit.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -5,6 +5,9 @@
 //! held closes the leftover work and is Available again; a customer coming
 //! back to a lost chat is told it is gone.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use common::*;

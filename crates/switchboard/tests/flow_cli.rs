@@ -1,5 +1,8 @@
 //! `switchboard flow validate` and `switchboard flow simulate`, run as a user would.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! What reaches the log: SIP messages only when asked for (they stay out of
 //! the default filter), and never a digest credential, even then.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 
 use std::time::Duration;

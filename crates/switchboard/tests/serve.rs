@@ -2,6 +2,9 @@
 //! everything survives the process being killed and started again, on
 //! SQLite and PostgreSQL.
 
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
 use std::process::Stdio;
 use std::time::Duration;
 

@@ -175,7 +175,7 @@ pub async fn audio(
 mod tests {
     use super::*;
 
-    pub fn wav(rate: u32, channels: u16, seconds: f32) -> Vec<u8> {
+    pub(super) fn wav(rate: u32, channels: u16, seconds: f32) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
         let spec = hound::WavSpec {
             channels,

@@ -32,7 +32,7 @@ const SILENT_FOR: Duration = Duration::from_secs(60);
 const TYPING_EVERY: Duration = Duration::from_secs(1);
 /// Sockets one participant may hold at once (tabs, a reconnect racing the
 /// old socket's close); more is a client gone wrong or a flood.
-pub const MAX_SOCKETS_PER_PARTICIPANT: usize = 5;
+pub(super) const MAX_SOCKETS_PER_PARTICIPANT: usize = 5;
 /// Frames larger than this are refused (a message is at most 4 KiB of text).
 const MAX_FRAME: usize = 64 * 1024;
 
@@ -93,7 +93,7 @@ fn origin_allowed(app: &AppState, headers: &HeaderMap) -> bool {
         )
 }
 
-pub async fn upgrade(
+pub(super) async fn upgrade(
     State(app): State<AppState>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,

@@ -125,7 +125,7 @@ pub enum ChatInput {
 }
 
 /// What a new chat starts with.
-pub struct NewChat {
+pub(super) struct NewChat {
     pub contact_id: String,
     pub customer: String,
     pub display_name: String,
@@ -170,7 +170,7 @@ struct ChatAgent {
     card: ChatCard,
 }
 
-pub struct Chat {
+pub(super) struct Chat {
     app: AppState,
     hub: ChatHub,
     room: ChatRoom,
@@ -236,7 +236,7 @@ fn chat_text(message: &Rendered) -> Option<String> {
 }
 
 impl Chat {
-    pub async fn run(app: AppState, hub: ChatHub, new: NewChat) {
+    pub(super) async fn run(app: AppState, hub: ChatHub, new: NewChat) {
         let now = Utc::now();
         let ctr = ContactRecord {
             id: new.contact_id.clone(),
@@ -383,7 +383,7 @@ impl Chat {
                     // The hub forgot us: nothing can reach the chat any more.
                     None => self.end("SYSTEM_ERROR").await,
                 },
-                _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => {
+                _ = async { match deadline { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } }, if deadline.is_some() => {
                     self.on_timer().await;
                 }
             }
