@@ -8,13 +8,103 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::objects::routing_profile::Channel;
+
+/// Defines a fieldless enum written in Connect's SCREAMING_SNAKE_CASE, with
+/// `as_str` (for SQL parameters and CSV) and `Display` giving that name.
+macro_rules! connect_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Connect's name for the value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+connect_enum! {
+    /// How the contact began (Connect's `InitiationMethod`).
+    #[derive(Default)]
+    InitiationMethod {
+        /// A customer called or started a chat.
+        #[default]
+        Inbound => "INBOUND",
+        /// An agent called out from the CCP.
+        Outbound => "OUTBOUND",
+        /// An agent or a flow transferred an earlier contact here.
+        Transfer => "TRANSFER",
+        /// Started through the API (a chat from the widget).
+        Api => "API",
+    }
+}
+
+connect_enum! {
+    /// Why the contact ended (Connect's `DisconnectReason`).
+    DisconnectReason {
+        /// The customer hung up or left the chat.
+        CustomerDisconnect => "CUSTOMER_DISCONNECT",
+        /// The agent hung up or ended the chat.
+        AgentDisconnect => "AGENT_DISCONNECT",
+        /// The third party of a transfer hung up.
+        ThirdPartyDisconnect => "THIRD_PARTY_DISCONNECT",
+        /// The flow ended the contact (a Disconnect block, or its end).
+        ContactFlowDisconnect => "CONTACT_FLOW_DISCONNECT",
+        /// The call's media or signalling was lost.
+        TelecomProblem => "TELECOM_PROBLEM",
+        /// Switchboard failed (or died) while the contact was going.
+        SystemError => "SYSTEM_ERROR",
+        /// The chat customer stayed silent past the idle limit.
+        CustomerIdle => "CUSTOMER_IDLE",
+        /// The chat reached its longest allowed life.
+        Expired => "EXPIRED",
+        /// The contact went on as a new contact (a transfer).
+        Transferred => "TRANSFERRED",
+        /// An agent's outbound call was not answered.
+        OutboundAttemptFailed => "OUTBOUND_ATTEMPT_FAILED",
+        /// An agent's outbound call was refused by the far end or the trunk.
+        OutboundDestinationEndpointError => "OUTBOUND_DESTINATION_ENDPOINT_ERROR",
+        /// A reason this version does not know (written by another one).
+        #[serde(other)]
+        Other => "OTHER",
+    }
+}
+
+connect_enum! {
+    /// Where a contact record stands.
+    #[derive(Default)]
+    ContactState {
+        /// Running its flow.
+        #[default]
+        InFlow => "IN_FLOW",
+        /// Waiting in a queue for an agent.
+        Queued => "QUEUED",
+        /// With an agent.
+        Connected => "CONNECTED",
+        /// Over: `disconnect_timestamp` and `disconnect_reason` are set.
+        Ended => "ENDED",
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ContactRecord {
     pub id: String,
-    /// `VOICE` or `CHAT`.
-    pub channel: String,
-    /// `INBOUND`, `OUTBOUND`, `TRANSFER` or `API`.
-    pub initiation_method: String,
+    pub channel: Channel,
+    pub initiation_method: InitiationMethod,
     /// The contact this one continues (an agent transferred it here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_contact_id: Option<String>,
@@ -27,10 +117,9 @@ pub struct ContactRecord {
     pub connected_to_system_timestamp: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disconnect_timestamp: Option<DateTime<Utc>>,
-    /// `CUSTOMER_DISCONNECT`, `AGENT_DISCONNECT`, `CONTACT_FLOW_DISCONNECT`,
-    /// `TELECOM_PROBLEM`, `SYSTEM_ERROR`...
+    /// Why it ended; the first reason written wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disconnect_reason: Option<String>,
+    pub disconnect_reason: Option<DisconnectReason>,
     /// The caller (voice: an E.164 number or a SIP URI user part).
     pub customer_endpoint: Endpoint,
     /// The number dialled.
@@ -68,8 +157,8 @@ pub struct ContactRecord {
     /// Voice: how each leg's audio arrived (from RTP and RTCP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<CallQuality>,
-    /// Where this record stands: `IN_FLOW`, `QUEUED`, `CONNECTED`, `ENDED`.
-    pub state: String,
+    /// Where this record stands.
+    pub state: ContactState,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -182,12 +271,12 @@ pub struct LegQuality {
 
 /// Why a contact ended when the process that ran it died (Connect's reason
 /// for a contact the service itself dropped).
-pub const LOST_IN_RESTART: &str = "SYSTEM_ERROR";
+pub const LOST_IN_RESTART: DisconnectReason = DisconnectReason::SystemError;
 
 impl ContactRecord {
     /// Whether the contact is still going (not yet `ENDED`).
     pub fn is_open(&self) -> bool {
-        self.state != "ENDED"
+        self.state != ContactState::Ended
     }
 
     /// Closes a contact whose process died while it was going (in a flow,
@@ -200,9 +289,8 @@ impl ContactRecord {
             return false;
         }
         let ended = *self.disconnect_timestamp.get_or_insert(now);
-        self.disconnect_reason
-            .get_or_insert_with(|| LOST_IN_RESTART.to_string());
-        self.state = "ENDED".into();
+        self.disconnect_reason.get_or_insert(LOST_IN_RESTART);
+        self.state = ContactState::Ended;
         if let Some(queue) = &mut self.queue {
             if queue.dequeue_timestamp.is_none() {
                 queue.dequeue_timestamp = Some(ended);
@@ -235,13 +323,13 @@ mod tests {
     fn a_contact_lost_in_a_flow_ends_as_a_system_error_at_recovery() {
         let mut r = ContactRecord {
             id: "c".into(),
-            state: "IN_FLOW".into(),
+            state: ContactState::InFlow,
             initiation_timestamp: at(0),
             ..Default::default()
         };
         assert!(r.close_lost(at(30)));
-        assert_eq!(r.state, "ENDED");
-        assert_eq!(r.disconnect_reason.as_deref(), Some("SYSTEM_ERROR"));
+        assert_eq!(r.state, ContactState::Ended);
+        assert_eq!(r.disconnect_reason, Some(DisconnectReason::SystemError));
         assert_eq!(r.disconnect_timestamp, Some(at(30)));
         assert!(!r.close_lost(at(40)), "an ended record is left alone");
         assert_eq!(r.disconnect_timestamp, Some(at(30)));
@@ -250,7 +338,7 @@ mod tests {
     #[test]
     fn a_queued_contact_leaves_its_queue_and_a_connected_one_its_agent() {
         let mut r = ContactRecord {
-            state: "CONNECTED".into(),
+            state: ContactState::Connected,
             queue: Some(QueueInfo {
                 enqueue_timestamp: at(10),
                 ..Default::default()
@@ -270,13 +358,16 @@ mod tests {
     #[test]
     fn what_was_written_before_the_crash_is_kept() {
         let mut r = ContactRecord {
-            state: "CONNECTED".into(),
+            state: ContactState::Connected,
             disconnect_timestamp: Some(at(5)),
-            disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
+            disconnect_reason: Some(DisconnectReason::CustomerDisconnect),
             ..Default::default()
         };
         r.close_lost(at(99));
         assert_eq!(r.disconnect_timestamp, Some(at(5)));
-        assert_eq!(r.disconnect_reason.as_deref(), Some("CUSTOMER_DISCONNECT"));
+        assert_eq!(
+            r.disconnect_reason,
+            Some(DisconnectReason::CustomerDisconnect)
+        );
     }
 }

@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_model::contact_record::{ContactState, InitiationMethod};
 use switchboard_model::ContactRecord;
 use utoipa::ToSchema;
 
@@ -200,9 +201,9 @@ impl Outcome {
                 (&r.queue, r.transfer_completed_timestamp),
                 (Some(q), Some(t)) if t >= q.enqueue_timestamp
             );
-        let dialled_unanswered =
-            r.initiation_method == "OUTBOUND" && r.connected_to_system_timestamp.is_none();
-        match (&r.agent, &r.queue, r.state == "ENDED") {
+        let dialled_unanswered = r.initiation_method == InitiationMethod::Outbound
+            && r.connected_to_system_timestamp.is_none();
+        match (&r.agent, &r.queue, r.state == ContactState::Ended) {
             (Some(_), _, true) if dialled_unanswered => Outcome::NotConnected,
             (Some(_), _, _) => Outcome::Handled,
             (None, _, false) => Outcome::Live,
@@ -273,7 +274,10 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                 },
                 None => continue,
             },
-            GroupBy::Channel => (r.channel.clone(), r.channel.clone()),
+            GroupBy::Channel => (
+                r.channel.as_str().to_string(),
+                r.channel.as_str().to_string(),
+            ),
         };
         let a = acc.entry((bucket(counted_at), group)).or_default();
         a.name = name;

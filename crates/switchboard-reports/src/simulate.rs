@@ -30,6 +30,7 @@ use switchboard_routing::{
 };
 
 use crate::historical::AgentTimeline;
+use switchboard_model::contact_record::{ContactState, DisconnectReason, InitiationMethod};
 
 /// What an agent sets themselves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,13 +279,13 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
         .map(|c| ContactRecord {
             id: c.id.clone(),
             channel: match c.channel {
-                Channel::Chat => "CHAT".into(),
-                _ => "VOICE".into(),
+                Channel::Chat => switchboard_model::contact_record::Channel::Chat,
+                _ => switchboard_model::contact_record::Channel::Voice,
             },
             initiation_method: if c.channel == Channel::Chat {
-                "API".into()
+                InitiationMethod::Api
             } else {
-                "INBOUND".into()
+                InitiationMethod::Inbound
             },
             initiation_timestamp: s.start + Duration::seconds(c.arrives),
             connected_to_system_timestamp: Some(s.start + Duration::seconds(c.arrives)),
@@ -296,7 +297,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                 kind: "TELEPHONE_NUMBER".into(),
                 address: s.system_number.clone(),
             },
-            state: "IN_FLOW".into(),
+            state: ContactState::InFlow,
             ..Default::default()
         })
         .collect();
@@ -363,7 +364,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                             enqueue_timestamp: at_now,
                             ..Default::default()
                         });
-                        r.state = "QUEUED".into();
+                        r.state = ContactState::Queued;
                         if let Some(w) = sc.gives_up_after {
                             push(&mut timers, now + w.max(0) as u64 * 1000, Action::GiveUp(c));
                         }
@@ -391,7 +392,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                             l.offer = None;
                             let r = &mut records[c];
                             leave_queue(r, at_now);
-                            r.state = "ENDED".into();
+                            r.state = ContactState::Ended;
                             if matches!(action, Action::TransferOut(_)) {
                                 let talk = s.contacts[c].talk_seconds as i64;
                                 r.transferred_to_endpoint = Some(Endpoint {
@@ -400,10 +401,10 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                                 });
                                 r.transfer_completed_timestamp = Some(at_now);
                                 r.disconnect_timestamp = Some(at_now + Duration::seconds(talk));
-                                r.disconnect_reason = Some("THIRD_PARTY_DISCONNECT".into());
+                                r.disconnect_reason = Some(DisconnectReason::ThirdPartyDisconnect);
                             } else {
                                 r.disconnect_timestamp = Some(at_now);
-                                r.disconnect_reason = Some("CUSTOMER_DISCONNECT".into());
+                                r.disconnect_reason = Some(DisconnectReason::CustomerDisconnect);
                             }
                             Some(Event::Abandon {
                                 contact: ContactId(c as u64),
@@ -427,9 +428,9 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                             agent.after_contact_work_start_timestamp = Some(at_now);
                         }
                         r.disconnect_timestamp = Some(at_now);
-                        r.disconnect_reason = Some("CUSTOMER_DISCONNECT".into());
-                        r.state = "ENDED".into();
-                        if r.channel == "CHAT" {
+                        r.disconnect_reason = Some(DisconnectReason::CustomerDisconnect);
+                        r.state = ContactState::Ended;
+                        if r.channel == switchboard_model::contact_record::Channel::Chat {
                             r.transcript = Some(TranscriptInfo {
                                 location: format!("transcripts/{}.json", r.id),
                                 message_count: 2 + sc.talk_seconds / 30,
@@ -514,7 +515,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                         number_of_offers: l.offers,
                         ..Default::default()
                     });
-                    r.state = "CONNECTED".into();
+                    r.state = ContactState::Connected;
                     let sc = &s.contacts[c];
                     push(
                         &mut timers,
@@ -527,9 +528,9 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                     live[c].ended = true;
                     let r = &mut records[c];
                     r.queue = None;
-                    r.state = "ENDED".into();
+                    r.state = ContactState::Ended;
                     r.disconnect_timestamp = Some(at(now));
-                    r.disconnect_reason = Some("CONTACT_FLOW_DISCONNECT".into());
+                    r.disconnect_reason = Some(DisconnectReason::ContactFlowDisconnect);
                 }
                 Effect::AgentState { agent, state, at } => {
                     let name = match state {

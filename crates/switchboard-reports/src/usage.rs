@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_model::contact_record::{Channel, InitiationMethod};
 use switchboard_model::objects::phone_number::{parse_e164, PhoneNumberType};
 use switchboard_model::ContactRecord;
 use utoipa::ToSchema;
@@ -195,7 +196,7 @@ pub struct Leg {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ContactUsage {
     pub contact: String,
-    pub channel: String,
+    pub channel: switchboard_model::contact_record::Channel,
     pub service_minutes: f64,
     pub legs: Vec<Leg>,
     pub chat_messages: u64,
@@ -240,12 +241,12 @@ pub fn usage_of(
 ) -> ContactUsage {
     let mut usage = ContactUsage {
         contact: record.id.clone(),
-        channel: record.channel.clone(),
+        channel: record.channel,
         service_minutes: 0.0,
         legs: vec![],
         chat_messages: 0,
     };
-    if record.channel == "CHAT" {
+    if record.channel == Channel::Chat {
         usage.chat_messages = record.transcript.as_ref().map_or(0, |t| t.message_count);
         return usage;
     }
@@ -255,7 +256,7 @@ pub fn usage_of(
     let end = record.disconnect_timestamp.unwrap_or(now);
     let minutes = minutes_between(start, end);
     usage.service_minutes = minutes;
-    if record.initiation_method == "OUTBOUND" {
+    if record.initiation_method == InitiationMethod::Outbound {
         usage
             .legs
             .push(outbound_leg(&record.customer_endpoint.address, minutes));

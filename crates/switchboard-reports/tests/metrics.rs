@@ -46,8 +46,8 @@ fn numbers() -> HashMap<String, OwnedNumber> {
 fn inbound_call(id: &str, start: i64, end: i64) -> ContactRecord {
     ContactRecord {
         id: id.into(),
-        channel: "VOICE".into(),
-        initiation_method: "INBOUND".into(),
+        channel: switchboard_model::contact_record::Channel::Voice,
+        initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
         initiation_timestamp: at(start),
         connected_to_system_timestamp: Some(at(start)),
         disconnect_timestamp: Some(at(end)),
@@ -59,7 +59,7 @@ fn inbound_call(id: &str, start: i64, end: i64) -> ContactRecord {
             kind: "TELEPHONE_NUMBER".into(),
             address: NUMBER.into(),
         },
-        state: "ENDED".into(),
+        state: switchboard_model::contact_record::ContactState::Ended,
         ..Default::default()
     }
 }
@@ -125,7 +125,7 @@ fn a_busy_day_of_5900_seven_minute_calls_costs_about_240_dollars() {
 #[test]
 fn usage_without_a_rate_is_reported_not_free_and_chats_count_messages() {
     let mut out = inbound_call("o1", 0, 120);
-    out.initiation_method = "OUTBOUND".into();
+    out.initiation_method = switchboard_model::contact_record::InitiationMethod::Outbound;
     out.customer_endpoint.address = "+14155550123".into();
     let card = RateCard::default();
     let cost = usage::cost_of(&usage::usage_of(&out, &numbers(), Utc::now()), &card);
@@ -133,7 +133,7 @@ fn usage_without_a_rate_is_reported_not_free_and_chats_count_messages() {
     assert_eq!(cost.unrated, ["outbound minutes on DID numbers in US"]);
     let chat = ContactRecord {
         id: "chat".into(),
-        channel: "CHAT".into(),
+        channel: switchboard_model::contact_record::Channel::Chat,
         initiation_timestamp: at(0),
         transcript: Some(TranscriptInfo {
             message_count: 12,
@@ -211,13 +211,13 @@ fn a_third_party_leg_ends_when_they_hang_up_and_outcomes_say_how_contacts_left()
     assert_eq!(Outcome::of(&call), Outcome::TransferredOut);
     // An agent's outbound call nobody answered is not handled.
     let mut dialled = inbound_call("o", 0, 30);
-    dialled.initiation_method = "OUTBOUND".into();
+    dialled.initiation_method = switchboard_model::contact_record::InitiationMethod::Outbound;
     dialled.connected_to_system_timestamp = None;
     dialled.agent = Some(AgentInfo::default());
     assert_eq!(Outcome::of(&dialled), Outcome::NotConnected);
     dialled.connected_to_system_timestamp = Some(at(0));
     assert_eq!(Outcome::of(&dialled), Outcome::Handled);
-    dialled.state = "CONNECTED".into();
+    dialled.state = switchboard_model::contact_record::ContactState::Connected;
     dialled.agent = None;
     assert_eq!(Outcome::of(&dialled), Outcome::Live);
 }
@@ -379,7 +379,10 @@ fn the_simulated_records_say_what_happened_to_each_contact() {
     let e = by_id["E"];
     assert_eq!(e.transfer_completed_timestamp, Some(at(635)));
     assert_eq!(e.disconnect_timestamp, Some(at(755)));
-    assert!(m.records.iter().all(|r| r.state == "ENDED"));
+    assert!(m
+        .records
+        .iter()
+        .all(|r| r.state == switchboard_model::contact_record::ContactState::Ended));
 }
 
 #[test]

@@ -7,6 +7,7 @@ use switchboard_model::Channel;
 
 use crate::routing::RoutingEvent;
 use crate::AppState;
+use switchboard_model::contact_record::ContactState;
 
 /// Why a close was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub async fn record(app: AppState, contact: String, ended: DateTime<Utc>) {
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600);
     while std::time::Instant::now() < give_up {
         match app.store.get_contact(&contact).await {
-            Ok(Some(mut record)) if record.state == "ENDED" => {
+            Ok(Some(mut record)) if record.state == ContactState::Ended => {
                 let start = record.disconnect_timestamp.unwrap_or(ended);
                 if let Some(agent) = &mut record.agent {
                     agent.after_contact_work_start_timestamp = Some(start);

@@ -22,6 +22,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::AppState;
+use switchboard_model::contact_record::InitiationMethod;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -99,12 +100,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A contact began (`VOICE`/`CHAT`, `INBOUND`/`OUTBOUND`/`TRANSFER`/`API`).
-    pub fn contact_started(&self, channel: &str, initiation_method: &str) {
+    /// A contact began.
+    pub fn contact_started(
+        &self,
+        channel: switchboard_model::contact_record::Channel,
+        initiation_method: switchboard_model::contact_record::InitiationMethod,
+    ) {
         self.contacts_started
             .get_or_create(&StartLabels {
-                channel: channel.to_lowercase(),
-                initiation_method: initiation_method.to_lowercase(),
+                channel: channel.as_str().to_lowercase(),
+                initiation_method: initiation_method.as_str().to_lowercase(),
             })
             .inc();
     }
@@ -117,7 +122,7 @@ impl Metrics {
         if outcome == Outcome::Live {
             return;
         }
-        let channel = record.channel.to_lowercase();
+        let channel = record.channel.as_str().to_lowercase();
         self.contacts_ended
             .get_or_create(&EndLabels {
                 channel: channel.clone(),
@@ -125,7 +130,7 @@ impl Metrics {
             })
             .inc();
         if let (Outcome::Handled, Some(q)) = (outcome, &record.queue) {
-            if record.initiation_method != "OUTBOUND" {
+            if record.initiation_method != InitiationMethod::Outbound {
                 if let Some(waited) = q.duration_seconds {
                     self.queue_wait
                         .get_or_create(&ChannelLabels { channel })

@@ -16,11 +16,13 @@ fn record(id: &str, minute: u32, agent: Option<&str>, queue: Option<&str>) -> Co
     let start = Utc.with_ymd_and_hms(2026, 11, 2, 9, minute, 0).unwrap();
     ContactRecord {
         id: id.into(),
-        channel: "VOICE".into(),
-        initiation_method: "INBOUND".into(),
+        channel: switchboard_model::contact_record::Channel::Voice,
+        initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
         initiation_timestamp: start,
         disconnect_timestamp: Some(start + Duration::minutes(3)),
-        disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
+        disconnect_reason: Some(
+            switchboard_model::contact_record::DisconnectReason::CustomerDisconnect,
+        ),
         customer_endpoint: Endpoint {
             kind: "TELEPHONE_NUMBER".into(),
             address: "+447911123456".into(),
@@ -41,7 +43,7 @@ fn record(id: &str, minute: u32, agent: Option<&str>, queue: Option<&str>) -> Co
             connected_to_agent_timestamp: start,
             ..Default::default()
         }),
-        state: "ENDED".into(),
+        state: switchboard_model::contact_record::ContactState::Ended,
         ..Default::default()
     }
 }
@@ -52,7 +54,7 @@ async fn contact_records_are_listed_filtered_and_read() {
         let b = app.backend;
         // Written twice, as a call does at each change: the last version wins.
         let mut first = record("c1", 0, None, Some("q-sales"));
-        first.state = "QUEUED".into();
+        first.state = switchboard_model::contact_record::ContactState::Queued;
         app.store.put_contact(&first).await.unwrap();
         app.store
             .put_contact(&record("c1", 0, Some("a-1"), Some("q-sales")))
@@ -172,7 +174,7 @@ async fn recordings_are_served_to_listeners_and_every_download_is_audited() {
         // A chat's transcript is a recorded conversation too: contact
         // search alone shows the record but not the words.
         let mut chat = record("c10", 32, Some("a-1"), Some("q-sales"));
-        chat.channel = "CHAT".into();
+        chat.channel = switchboard_model::contact_record::Channel::Chat;
         let words = br#"{"ContactId":"c10","Transcript":[]}"#.to_vec();
         app.blobs
             .put("transcripts/c10.json", words.clone().into())
@@ -245,12 +247,13 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
     for app in apps().await {
         let admin = &app.admin;
         let mut out = record("out", 10, Some("ann"), None);
-        out.initiation_method = "OUTBOUND".into();
+        out.initiation_method = switchboard_model::contact_record::InitiationMethod::Outbound;
         out.customer_endpoint.address = "+14155550100".into();
-        out.disconnect_reason = Some("AGENT_DISCONNECT".into());
+        out.disconnect_reason =
+            Some(switchboard_model::contact_record::DisconnectReason::AgentDisconnect);
         let mut chat = record("chat", 20, Some("ann"), Some("Sales"));
-        chat.channel = "CHAT".into();
-        chat.initiation_method = "API".into();
+        chat.channel = switchboard_model::contact_record::Channel::Chat;
+        chat.initiation_method = switchboard_model::contact_record::InitiationMethod::Api;
         chat.attributes.insert("plan".into(), "gold".into());
         let mut other = record("other", 30, None, Some("Sales"));
         other.attributes.insert("plan".into(), "golden".into());

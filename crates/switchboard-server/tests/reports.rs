@@ -28,8 +28,8 @@ async fn usage_prices_a_ten_minute_call_and_the_numbers_day() {
         let start = day + Duration::minutes(1);
         let call = ContactRecord {
             id: "ten-minutes".into(),
-            channel: "VOICE".into(),
-            initiation_method: "INBOUND".into(),
+            channel: switchboard_model::contact_record::Channel::Voice,
+            initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
             initiation_timestamp: start,
             connected_to_system_timestamp: Some(start),
             disconnect_timestamp: Some(start + Duration::minutes(10)),
@@ -41,7 +41,7 @@ async fn usage_prices_a_ten_minute_call_and_the_numbers_day() {
                 kind: "TELEPHONE_NUMBER".into(),
                 address: NUMBER.into(),
             },
-            state: "ENDED".into(),
+            state: switchboard_model::contact_record::ContactState::Ended,
             ..Default::default()
         };
         app.store.put_contact(&call).await.unwrap();
@@ -141,8 +141,8 @@ async fn historical_metrics_come_from_records_and_agent_states() {
         };
         let handled = |id: &str, enq: i64, wait: i64, talk: f64| ContactRecord {
             id: id.into(),
-            channel: "VOICE".into(),
-            initiation_method: "INBOUND".into(),
+            channel: switchboard_model::contact_record::Channel::Voice,
+            initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
             initiation_timestamp: at(enq),
             disconnect_timestamp: Some(at(enq + wait + talk as i64)),
             queue: Some(queue(enq, Some(wait))),
@@ -154,7 +154,7 @@ async fn historical_metrics_come_from_records_and_agent_states() {
                 after_contact_work_duration_seconds: Some(20.0),
                 ..Default::default()
             }),
-            state: "ENDED".into(),
+            state: switchboard_model::contact_record::ContactState::Ended,
             ..Default::default()
         };
         let mut abandoned = handled("c3", 1000, 0, 0.0);

@@ -152,16 +152,16 @@ impl Store {
                acw_ended_at = excluded.acw_ended_at, row_version = excluded.row_version",
         )
         .bind(&record.id)
-        .bind(&record.channel)
-        .bind(&record.state)
+        .bind(record.channel.as_str())
+        .bind(record.state.as_str())
         .bind(record.initiation_timestamp.timestamp_millis())
         .bind(record.disconnect_timestamp.map(|t| t.timestamp_millis()))
         .bind(record.queue.as_ref().map(|q| q.id.clone()))
         .bind(record.agent.as_ref().map(|a| a.id.clone()))
         .bind(&record.customer_endpoint.address)
         .bind(json)
-        .bind(&record.initiation_method)
-        .bind(record.disconnect_reason.clone())
+        .bind(record.initiation_method.as_str())
+        .bind(record.disconnect_reason.map(|r| r.as_str()))
         .bind(&record.system_endpoint.address);
         for t in later_times(record) {
             query = query.bind(t);

@@ -411,8 +411,8 @@ async fn contact_rows_from_before_the_time_columns_are_reindexed_at_start() {
         let at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
         let record = ContactRecord {
             id: "old".into(),
-            channel: "VOICE".into(),
-            initiation_method: "INBOUND".into(),
+            channel: switchboard_model::contact_record::Channel::Voice,
+            initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
             initiation_timestamp: at,
             agent: Some(AgentInfo {
                 id: "a".into(),
@@ -420,7 +420,7 @@ async fn contact_rows_from_before_the_time_columns_are_reindexed_at_start() {
                 connected_to_agent_timestamp: at + chrono::Duration::seconds(30),
                 ..Default::default()
             }),
-            state: "ENDED".into(),
+            state: switchboard_model::contact_record::ContactState::Ended,
             ..Default::default()
         };
         db.store.put_contact(&record).await.unwrap();
@@ -466,19 +466,20 @@ async fn contact_rows_from_before_the_time_columns_are_reindexed_at_start() {
 
 #[tokio::test]
 async fn open_contacts_are_found_in_pages_until_closed() {
+    use switchboard_model::contact_record::ContactState;
     use switchboard_model::ContactRecord;
     for (backend, db) in stores().await {
         for (id, state) in [
-            ("a", "IN_FLOW"),
-            ("b", "ENDED"),
-            ("c", "QUEUED"),
-            ("d", "CONNECTED"),
-            ("e", "ENDED"),
+            ("a", ContactState::InFlow),
+            ("b", ContactState::Ended),
+            ("c", ContactState::Queued),
+            ("d", ContactState::Connected),
+            ("e", ContactState::Ended),
         ] {
             let record = ContactRecord {
                 id: id.into(),
-                channel: "VOICE".into(),
-                state: state.into(),
+                channel: switchboard_model::contact_record::Channel::Voice,
+                state,
                 ..Default::default()
             };
             db.store.put_contact(&record).await.unwrap();
@@ -495,7 +496,7 @@ async fn open_contacts_are_found_in_pages_until_closed() {
             "{backend}"
         );
         let mut d = db.store.get_contact("d").await.unwrap().unwrap();
-        d.state = "ENDED".into();
+        d.state = switchboard_model::contact_record::ContactState::Ended;
         db.store.put_contact(&d).await.unwrap();
         assert_eq!(
             ids(db.store.open_contacts("", 10).await.unwrap()),

@@ -40,6 +40,7 @@ use crate::leg::{Heard, Leg};
 use crate::session_timer::SessionTimer;
 use crate::sip::{Voice, VoiceStats};
 use crate::softphone::ContactView;
+use switchboard_model::contact_record::{ContactState, DisconnectReason, InitiationMethod};
 
 /// Seconds we ring an agent's phone; the router's offer timeout usually
 /// ends the ringing first (the agent is then Missed).
@@ -284,7 +285,7 @@ impl Call {
         let started_at = now();
         let ctr = ContactRecord {
             id: new.contact_id.clone(),
-            channel: "VOICE".into(),
+            channel: switchboard_model::contact_record::Channel::Voice,
             initiation_timestamp: started_at,
             connected_to_system_timestamp: Some(started_at),
             customer_endpoint: Endpoint {
@@ -297,17 +298,17 @@ impl Call {
             },
             flow_id: new.flow_id.clone(),
             initiation_method: if new.outbound.is_some() {
-                "OUTBOUND".into()
+                InitiationMethod::Outbound
             } else {
-                "INBOUND".into()
+                InitiationMethod::Inbound
             },
-            state: "IN_FLOW".into(),
+            state: ContactState::InFlow,
             ..Default::default()
         };
         voice
             .app()
             .metrics
-            .contact_started(&ctr.channel, &ctr.initiation_method);
+            .contact_started(ctr.channel, ctr.initiation_method);
         let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_records(voice.clone(), ctr_rx));
         let contact = ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
@@ -346,7 +347,7 @@ impl Call {
         match (new.outbound, new.flow) {
             (Some(agent), _) => call.connect_outbound(agent).await,
             (None, Some(flow)) => call.start_session(flow),
-            (None, None) => call.end("CONTACT_FLOW_DISCONNECT"),
+            (None, None) => call.end(DisconnectReason::ContactFlowDisconnect),
         }
         call.main_loop().await;
         call.finish().await;
@@ -387,7 +388,7 @@ impl Call {
             connected_to_agent_timestamp: at,
             ..Default::default()
         });
-        self.ctr.state = "CONNECTED".into();
+        self.ctr.state = ContactState::Connected;
         self.phase = Phase::Bridged;
         self.contact.recording = vec![Participant::Agent, Participant::Customer];
         self.start_recording(self.now_ms());
@@ -571,7 +572,7 @@ impl Call {
         let now = self.now_ms();
         if self.session_timer.as_ref().is_some_and(|t| t.expired(now)) {
             warn!(contact = %self.contact_id, "session timer expired without a refresh: ending the call");
-            self.end("TELECOM_PROBLEM");
+            self.end(DisconnectReason::TelecomProblem);
             return;
         }
         if self.customer.packets_in != self.last_heard.1 {
@@ -580,7 +581,7 @@ impl Call {
             && self.last_heard.0.elapsed() >= self.voice.config().media_timeout
         {
             warn!(contact = %self.contact_id, "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
-            self.end("TELECOM_PROBLEM");
+            self.end(DisconnectReason::TelecomProblem);
             return;
         }
         let tick = self.playout.tick();
@@ -742,7 +743,7 @@ impl Call {
                         .play(vec![self.voice.library().hold_music()], true);
                     self.waiting = Waiting::Loop(None);
                 } else if self.phase == Phase::InFlow {
-                    self.end("CONTACT_FLOW_DISCONNECT");
+                    self.end(DisconnectReason::ContactFlowDisconnect);
                 }
             }
             CallInput::StartFlow { flow } => {
@@ -784,7 +785,7 @@ impl Call {
                         .is_some();
                     if third_party && self.session.is_none() {
                         // The agent's transfer failed: nobody is left to talk to.
-                        self.end("THIRD_PARTY_DISCONNECT");
+                        self.end(DisconnectReason::ThirdPartyDisconnect);
                         return;
                     }
                     if third_party {
@@ -930,7 +931,7 @@ impl Call {
                     }));
                 }
                 Effect::Disconnect => {
-                    self.end("CONTACT_FLOW_DISCONNECT");
+                    self.end(DisconnectReason::ContactFlowDisconnect);
                 }
                 Effect::End => {}
                 world if flow_shell::is_world(&world) => {
@@ -1056,7 +1057,7 @@ impl Call {
             Some(Outcome::Queued { queue }) if in_main_flow => {
                 info!(contact = %self.contact_id, queue = %queue.name, "queued");
                 self.phase = Phase::Queued;
-                self.ctr.state = "QUEUED".into();
+                self.ctr.state = ContactState::Queued;
                 self.ctr.queue = Some(QueueInfo {
                     id: queue.id,
                     name: queue.name,
@@ -1082,7 +1083,7 @@ impl Call {
                 if let Some(Outcome::Failed { reason, .. }) = other {
                     warn!(contact = %self.contact_id, "flow failed: {reason}");
                 }
-                self.end("CONTACT_FLOW_DISCONNECT");
+                self.end(DisconnectReason::ContactFlowDisconnect);
             }
         }
     }
@@ -1232,7 +1233,7 @@ impl Call {
                         number_of_offers,
                         ..Default::default()
                     });
-                    self.ctr.state = "CONNECTED".into();
+                    self.ctr.state = ContactState::Connected;
                     info!(contact = %self.contact_id, agent = %a.username, "connected to agent");
                     self.start_recording(now_ms);
                     let _ = self.ctr_tx.send(self.ctr.clone());
@@ -1339,8 +1340,8 @@ impl Call {
     fn view(&self, state: &str) -> ContactView {
         ContactView {
             contact: self.contact_id.clone(),
-            channel: self.ctr.channel.clone(),
-            initiation_method: self.ctr.initiation_method.clone(),
+            channel: self.ctr.channel,
+            initiation_method: self.ctr.initiation_method,
             customer: self.ctr.customer_endpoint.address.clone(),
             queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
             attributes: self.contact.attributes.clone(),
@@ -1676,7 +1677,7 @@ impl Call {
             AgentAction::Resume => self.hold(false),
             AgentAction::End => {
                 info!(contact = %self.contact_id, "the agent ended the contact");
-                self.end("AGENT_DISCONNECT");
+                self.end(DisconnectReason::AgentDisconnect);
             }
             AgentAction::Mute(muted) => {
                 if let Some(a) = &mut self.agent {
@@ -1713,7 +1714,7 @@ impl Call {
         let ring = Duration::from_secs(AGENT_RING_SECONDS);
         if let Err(e) = self.dial(who, number, route, ring, None, Some(false)).await {
             warn!(contact = %self.contact_id, "transfer: {e}");
-            self.end("THIRD_PARTY_DISCONNECT");
+            self.end(DisconnectReason::ThirdPartyDisconnect);
         }
     }
 
@@ -1799,8 +1800,8 @@ impl Call {
         });
         self.ctr.next_contact_id = Some(next.clone());
         self.ctr.disconnect_timestamp = Some(ended);
-        self.ctr.disconnect_reason = Some("AGENT_DISCONNECT".into());
-        self.ctr.state = "ENDED".into();
+        self.ctr.disconnect_reason = Some(DisconnectReason::AgentDisconnect);
+        self.ctr.state = ContactState::Ended;
         self.save();
         self.voice.app().metrics.contact_ended(&self.ctr);
         // The caller goes on as the next contact, waiting in the queue.
@@ -1808,8 +1809,8 @@ impl Call {
         self.voice.switch_id(&previous, &next);
         self.ctr = ContactRecord {
             id: next.clone(),
-            channel: self.ctr.channel.clone(),
-            initiation_method: "TRANSFER".into(),
+            channel: self.ctr.channel,
+            initiation_method: InitiationMethod::Transfer,
             initiation_timestamp: ended,
             connected_to_system_timestamp: Some(ended),
             previous_contact_id: Some(previous),
@@ -1822,15 +1823,15 @@ impl Call {
                 enqueue_timestamp: ended,
                 ..Default::default()
             }),
-            state: "QUEUED".into(),
+            state: ContactState::Queued,
             ..Default::default()
         };
         self.voice
             .app()
             .metrics
-            .contact_started(&self.ctr.channel, "TRANSFER");
+            .contact_started(self.ctr.channel, InitiationMethod::Transfer);
         self.contact.contact_id = next;
-        self.contact.initiation_method = "TRANSFER".into();
+        self.contact.initiation_method = InitiationMethod::Transfer.as_str().into();
         self.phase = Phase::Queued;
         self.session = None;
         self.collector = None;
@@ -1863,10 +1864,8 @@ impl Call {
     }
 
     /// Ends the call; the first reason given is the one recorded.
-    fn end(&mut self, reason: &str) {
-        self.ctr
-            .disconnect_reason
-            .get_or_insert_with(|| reason.into());
+    fn end(&mut self, reason: switchboard_model::contact_record::DisconnectReason) {
+        self.ctr.disconnect_reason.get_or_insert(reason);
         self.phase = Phase::Ended;
     }
 
@@ -1900,7 +1899,7 @@ impl Call {
 
     async fn customer_left(&mut self, reason: &str) {
         info!(contact = %self.contact_id, "customer left ({reason})");
-        self.end("CUSTOMER_DISCONNECT");
+        self.end(DisconnectReason::CustomerDisconnect);
     }
 
     async fn agent_left(&mut self) {
@@ -1919,18 +1918,18 @@ impl Call {
             if !continue_flow || self.session.is_none() {
                 self.ctr
                     .disconnect_reason
-                    .get_or_insert_with(|| "THIRD_PARTY_DISCONNECT".into());
+                    .get_or_insert(DisconnectReason::ThirdPartyDisconnect);
             }
             if self.session.is_none() {
                 // Transferred by the agent: no flow to go back to.
-                self.end("THIRD_PARTY_DISCONNECT");
+                self.end(DisconnectReason::ThirdPartyDisconnect);
                 return;
             }
             self.feed(Event::TransferEnded);
             return;
         }
         if self.phase == Phase::Bridged {
-            self.end("AGENT_DISCONNECT");
+            self.end(DisconnectReason::AgentDisconnect);
         }
     }
 
@@ -2000,16 +1999,16 @@ impl Call {
         }
         if let Some(a) = self.drop_agent_leg(|_| true) {
             self.agent_done(&a, ended).await;
-            if self.ctr.disconnect_reason.as_deref() != Some("AGENT_DISCONNECT") {
+            if self.ctr.disconnect_reason != Some(DisconnectReason::AgentDisconnect) {
                 self.stop_ringing(&a).await;
             }
         }
-        if self.ctr.disconnect_reason.as_deref() != Some("CUSTOMER_DISCONNECT") {
+        if self.ctr.disconnect_reason != Some(DisconnectReason::CustomerDisconnect) {
             crate::sip::hang_up_once_acknowledged(&self.customer_dialog).await;
         }
         self.store_recording(ended).await;
         self.ctr.disconnect_timestamp = Some(ended);
-        self.ctr.state = "ENDED".into();
+        self.ctr.state = ContactState::Ended;
         self.save();
         self.voice.app().metrics.contact_ended(&self.ctr);
         self.voice.forget(&self.contact_id, &self.customer_call_id);

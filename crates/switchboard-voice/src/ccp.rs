@@ -308,7 +308,7 @@ async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
     }
     warn!(agent = %line.agent, "the agent's CCP stayed away: offers go back to the queue, status Offline");
     for c in line.contacts() {
-        if c.channel == "CHAT" && c.state == "connected" {
+        if c.channel == switchboard_model::contact_record::Channel::Chat && c.state == "connected" {
             // Nobody answers the customer any more: the chat ends, as a call would.
             let _ = voice.app().chat.agent_end(&c.contact, &line.agent).await;
         } else if matches!(c.state.as_str(), "dialing" | "connected" | "on_hold") {
@@ -441,7 +441,10 @@ async fn handle(
 ) -> Value {
     let agent = who.user.id.clone();
     let routing = &voice.app().routing;
-    let is_chat = |contact: &str| line.contact(contact).is_some_and(|c| c.channel == "CHAT");
+    let is_chat = |contact: &str| {
+        line.contact(contact)
+            .is_some_and(|c| c.channel == switchboard_model::contact_record::Channel::Chat)
+    };
     // The contact must be this agent's, in one of `states`.
     let mine = |contact: &str, states: &[&str]| -> Result<(), Value> {
         match line.contact(contact) {
@@ -789,7 +792,7 @@ pub(crate) fn show_chats(voice: &Voice) {
             AgentChatEvent::Card(c) => {
                 v.softphones().line(&c.agent).put_contact(ContactView {
                     contact: c.contact,
-                    channel: "CHAT".into(),
+                    channel: switchboard_model::contact_record::Channel::Chat,
                     initiation_method: c.initiation_method,
                     customer: c.customer,
                     queue: c.queue,

@@ -26,6 +26,7 @@ use crate::call::{AgentAction, Call, CallInput, NewCall, OutboundAgent, PhoneRou
 use crate::leg::Leg;
 use crate::softphone::ContactView;
 use crate::Voice;
+use switchboard_model::contact_record::{ContactState, DisconnectReason, InitiationMethod};
 
 /// How long a number may ring before the call is given up.
 const RING: Duration = Duration::from_secs(60);
@@ -78,8 +79,8 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
         .map_err(|e| ("number", e))?;
     line.put_contact(ContactView {
         contact: contact.clone(),
-        channel: "VOICE".into(),
-        initiation_method: "OUTBOUND".into(),
+        channel: switchboard_model::contact_record::Channel::Voice,
+        initiation_method: InitiationMethod::Outbound,
         customer: number.clone(),
         queue: Some(queue.spec.name.clone()),
         attributes: Default::default(),
@@ -220,15 +221,15 @@ async fn ring(
         }
         Err(failed) => {
             let reason = match &failed {
-                Failed::Cancelled => "AGENT_DISCONNECT".to_string(),
-                Failed::NoAnswer => "OUTBOUND_ATTEMPT_FAILED".to_string(),
+                Failed::Cancelled => DisconnectReason::AgentDisconnect,
+                Failed::NoAnswer => DisconnectReason::OutboundAttemptFailed,
                 Failed::Refused(why) => {
                     warn!(%contact, %number, "the outbound call failed: {why}");
-                    "OUTBOUND_DESTINATION_ENDPOINT_ERROR".to_string()
+                    DisconnectReason::OutboundDestinationEndpointError
                 }
             };
             never_connected(
-                &voice, &contact, &agent, started, &number, caller_id, &reason,
+                &voice, &contact, &agent, started, &number, caller_id, reason,
             )
             .await;
             voice.forget(&contact, &sip_call_id);
@@ -251,7 +252,7 @@ async fn never_connected(
     started: chrono::DateTime<Utc>,
     number: &str,
     caller_id: Option<String>,
-    reason: &str,
+    reason: switchboard_model::contact_record::DisconnectReason,
 ) {
     let ended = Utc::now();
     voice.agent_finished(&agent.agent, contact);
@@ -268,8 +269,8 @@ async fn never_connected(
     agent.line.set_contact_state(contact, "ended");
     let record = ContactRecord {
         id: contact.to_string(),
-        channel: "VOICE".into(),
-        initiation_method: "OUTBOUND".into(),
+        channel: switchboard_model::contact_record::Channel::Voice,
+        initiation_method: InitiationMethod::Outbound,
         initiation_timestamp: started,
         customer_endpoint: Endpoint {
             kind: "TELEPHONE_NUMBER".into(),
@@ -294,14 +295,14 @@ async fn never_connected(
             ..Default::default()
         }),
         disconnect_timestamp: Some(ended),
-        disconnect_reason: Some(reason.into()),
-        state: "ENDED".into(),
+        disconnect_reason: Some(reason),
+        state: ContactState::Ended,
         ..Default::default()
     };
     if let Err(e) = voice.app().store.put_contact(&record).await {
         warn!(%contact, "contact record not written: {e}");
     }
     let metrics = &voice.app().metrics;
-    metrics.contact_started(&record.channel, &record.initiation_method);
+    metrics.contact_started(record.channel, record.initiation_method);
     metrics.contact_ended(&record);
 }

@@ -28,6 +28,9 @@ use crate::leg::Leg;
 use crate::library::Library;
 use crate::registrar::Registrar;
 use crate::session_timer::{negotiate, Negotiation};
+use switchboard_model::contact_record::{
+    Channel, ContactState, DisconnectReason, InitiationMethod,
+};
 
 #[derive(Debug, Clone)]
 pub struct VoiceConfig {
@@ -550,12 +553,12 @@ impl Voice {
         let e164 = |n: String| parse_e164(&n).map(|e| e.number).unwrap_or(n);
         let mut record = switchboard_model::ContactRecord {
             id: uuid::Uuid::new_v4().to_string(),
-            channel: "VOICE".into(),
-            initiation_method: "INBOUND".into(),
+            channel: Channel::Voice,
+            initiation_method: InitiationMethod::Inbound,
             initiation_timestamp: now,
             disconnect_timestamp: Some(now),
-            disconnect_reason: Some(switchboard_model::contact_record::LOST_IN_RESTART.into()),
-            state: "ENDED".into(),
+            disconnect_reason: Some(switchboard_model::contact_record::LOST_IN_RESTART),
+            state: ContactState::Ended,
             ..Default::default()
         };
         record.customer_endpoint.address = e164(caller);
@@ -814,12 +817,12 @@ impl Voice {
         // The call's own record writer may still be saving; give it a moment.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         if let Ok(Some(mut record)) = self.app().store.get_contact(contact_id).await {
-            if record.state == "ENDED" {
+            if record.state == ContactState::Ended {
                 return;
             }
-            record.state = "ENDED".into();
+            record.state = ContactState::Ended;
             record.disconnect_timestamp = Some(chrono::Utc::now());
-            record.disconnect_reason = Some("SYSTEM_ERROR".into());
+            record.disconnect_reason = Some(DisconnectReason::SystemError);
             let _ = self.app().store.put_contact(&record).await;
             self.app().metrics.contact_ended(&record);
         }
@@ -854,7 +857,7 @@ async fn recover_lost_calls(voice: &Voice) {
         // before its record was written has none).
         let chat = c.channel == switchboard_model::Channel::Chat;
         let channel_ok = match &record {
-            Some(r) => r.channel == if chat { "CHAT" } else { "VOICE" },
+            Some(r) => r.channel == if chat { Channel::Chat } else { Channel::Voice },
             None => true,
         };
         if !channel_ok || (chat && app.chat.is_chat(&c.contact)) {

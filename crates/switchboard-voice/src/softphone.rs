@@ -28,6 +28,7 @@ use str0m::media::{Frequency, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use switchboard_media::g711::Law;
+use switchboard_model::contact_record::{Channel, InitiationMethod};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -47,8 +48,8 @@ const LEVEL_EVERY: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ContactView {
     pub contact: String,
-    pub channel: String,
-    pub initiation_method: String,
+    pub channel: Channel,
+    pub initiation_method: InitiationMethod,
     /// The customer's number.
     pub customer: String,
     pub queue: Option<String>,
@@ -71,8 +72,8 @@ impl ContactView {
     pub fn ended(record: &switchboard_model::ContactRecord, since: DateTime<Utc>) -> Self {
         ContactView {
             contact: record.id.clone(),
-            channel: record.channel.clone(),
-            initiation_method: record.initiation_method.clone(),
+            channel: record.channel,
+            initiation_method: record.initiation_method,
             customer: record.customer_endpoint.address.clone(),
             queue: record.queue.as_ref().map(|q| q.name.clone()),
             attributes: record.attributes.clone(),
@@ -846,8 +847,8 @@ mod tests {
         let mut events = line.subscribe();
         let view = ContactView {
             contact: "c1".into(),
-            channel: "VOICE".into(),
-            initiation_method: "INBOUND".into(),
+            channel: Channel::Voice,
+            initiation_method: InitiationMethod::Inbound,
             customer: "+15550100".into(),
             queue: Some("Sales".into()),
             attributes: BTreeMap::new(),

@@ -182,10 +182,10 @@ async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
     let app = rig.voice.app().clone();
     let mut record = ContactRecord {
         id: "lost-call".into(),
-        channel: "VOICE".into(),
-        initiation_method: "INBOUND".into(),
+        channel: switchboard_model::contact_record::Channel::Voice,
+        initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
         initiation_timestamp: chrono::Utc::now(),
-        state: "CONNECTED".into(),
+        state: switchboard_model::contact_record::ContactState::Connected,
         ..Default::default()
     };
     record.customer_endpoint.address = "+447700900123".into();
@@ -223,8 +223,14 @@ async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
     .await
     .unwrap();
     let record = app.store.get_contact("lost-call").await.unwrap().unwrap();
-    assert_eq!(record.state, "ENDED");
-    assert_eq!(record.disconnect_reason.as_deref(), Some("SYSTEM_ERROR"));
+    assert_eq!(
+        record.state,
+        switchboard_model::contact_record::ContactState::Ended
+    );
+    assert_eq!(
+        record.disconnect_reason,
+        Some(switchboard_model::contact_record::DisconnectReason::SystemError)
+    );
     let now = state.routing.agents().await;
     let me = now.iter().find(|a| a.agent == agent).unwrap();
     assert_eq!(
@@ -346,12 +352,14 @@ async fn finished_desk_call(rig: &Rig, id: &str, agent: &str) {
     let now = chrono::Utc::now();
     let mut record = ContactRecord {
         id: id.into(),
-        channel: "VOICE".into(),
-        initiation_method: "INBOUND".into(),
+        channel: switchboard_model::contact_record::Channel::Voice,
+        initiation_method: switchboard_model::contact_record::InitiationMethod::Inbound,
         initiation_timestamp: now,
         disconnect_timestamp: Some(now),
-        disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
-        state: "ENDED".into(),
+        disconnect_reason: Some(
+            switchboard_model::contact_record::DisconnectReason::CustomerDisconnect,
+        ),
+        state: switchboard_model::contact_record::ContactState::Ended,
         ..Default::default()
     };
     record.customer_endpoint.address = "+447700900123".into();

@@ -267,12 +267,22 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
     };
     let contact = |id: &str, channel: &str, start: i64, end: i64, ours: &str| ContactRecord {
         id: id.into(),
-        channel: channel.into(),
-        initiation_method: if channel == "CHAT" { "API" } else { "INBOUND" }.into(),
+        channel: if channel == "CHAT" {
+            switchboard_model::contact_record::Channel::Chat
+        } else {
+            switchboard_model::contact_record::Channel::Voice
+        },
+        initiation_method: if channel == "CHAT" {
+            switchboard_model::contact_record::InitiationMethod::Api
+        } else {
+            switchboard_model::contact_record::InitiationMethod::Inbound
+        },
         initiation_timestamp: at(start),
         connected_to_system_timestamp: Some(at(start)),
         disconnect_timestamp: Some(at(end)),
-        disconnect_reason: Some("CUSTOMER_DISCONNECT".into()),
+        disconnect_reason: Some(
+            switchboard_model::contact_record::DisconnectReason::CustomerDisconnect,
+        ),
         customer_endpoint: endpoint("+447700900123"),
         system_endpoint: endpoint(ours),
         queue: Some(QueueInfo {
@@ -282,7 +292,7 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
             dequeue_timestamp: Some(at(end.min(start + 60))),
             duration_seconds: None,
         }),
-        state: "ENDED".into(),
+        state: switchboard_model::contact_record::ContactState::Ended,
         ..Default::default()
     };
     let answered = |mut r: ContactRecord, agent: (&str, &str), wait: i64, talk: f64, acw: f64| {
@@ -318,7 +328,8 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
     );
     chat2.customer_endpoint = Endpoint::default();
     chat2.system_endpoint = Endpoint::default();
-    chat2.disconnect_reason = Some("AGENT_DISCONNECT".into());
+    chat2.disconnect_reason =
+        Some(switchboard_model::contact_record::DisconnectReason::AgentDisconnect);
     chat2.attributes.insert("order".into(), "A-1042".into());
     let transcript_key = format!("transcripts/{CHAT_CONTACT}.json");
     chat2.transcript = Some(TranscriptInfo {
@@ -343,7 +354,8 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
         status: "AVAILABLE".into(),
         status_reason: None,
     });
-    voice4.disconnect_reason = Some("AGENT_DISCONNECT".into());
+    voice4.disconnect_reason =
+        Some(switchboard_model::contact_record::DisconnectReason::AgentDisconnect);
     for r in [&voice1, &chat2, &voice3, &voice4] {
         rig.app.store.put_contact(r).await.unwrap();
     }

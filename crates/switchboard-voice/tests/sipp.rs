@@ -911,8 +911,14 @@ async fn a_call_during_a_database_outage_is_refused_and_still_leaves_its_record(
             .ok_or_else(|| "none yet".to_string())
     })
     .await;
-    assert_eq!(record.state, "ENDED");
-    assert_eq!(record.disconnect_reason.as_deref(), Some("SYSTEM_ERROR"));
+    assert_eq!(
+        record.state,
+        switchboard_model::contact_record::ContactState::Ended
+    );
+    assert_eq!(
+        record.disconnect_reason,
+        Some(switchboard_model::contact_record::DisconnectReason::SystemError)
+    );
     assert_eq!(record.customer_endpoint.address, "+447700900123");
     assert_eq!(record.system_endpoint.address, format!("+{NUMBER}"));
 }

@@ -5,12 +5,19 @@ use crate::kind::{ConfigSpec, ObjectKind, RefSlot};
 use crate::validation::{Errors, FieldError};
 
 /// How contacts reach a customer and an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
+    #[default]
     Voice,
     Chat,
     Task,
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Channel {

@@ -170,11 +170,11 @@ fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::
         let a = r.agent.as_ref();
         let cells = [
             field(&r.id),
-            field(&r.channel),
-            field(&r.initiation_method),
+            field(r.channel.as_str()),
+            field(r.initiation_method.as_str()),
             r.initiation_timestamp.to_rfc3339(),
             time(r.disconnect_timestamp),
-            field(r.disconnect_reason.as_deref().unwrap_or("")),
+            field(r.disconnect_reason.map_or("", |d| d.as_str())),
             field(&r.customer_endpoint.address),
             field(&r.system_endpoint.address),
             field(q.map_or("", |q| q.name.as_str())),

@@ -80,7 +80,7 @@ impl Default for ChatSettings {
 pub struct ChatCard {
     pub agent: String,
     pub contact: String,
-    pub initiation_method: String,
+    pub initiation_method: switchboard_model::contact_record::InitiationMethod,
     /// The customer's display name.
     pub customer: String,
     pub queue: Option<String>,

@@ -15,7 +15,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchboard_chat::{ChatError, ChatRoom, ItemKind, ReceiptKind, Role, Timeout, Transcript};
 use switchboard_flow::{ContactData, Effect, Event, Outcome, Rendered, Session};
-use switchboard_model::contact_record::{AgentInfo, FlowStep, QueueInfo, TranscriptInfo};
+use switchboard_model::contact_record::{
+    AgentInfo, ContactState, DisconnectReason, FlowStep, InitiationMethod, QueueInfo,
+    TranscriptInfo,
+};
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::{ContactRecord, User};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -31,8 +34,6 @@ const FANOUT: usize = 256;
 /// The participant id and name the flow speaks with.
 const SYSTEM: &str = "SYSTEM";
 const SYSTEM_NAME: &str = "Switchboard";
-/// The disconnect reason of a contact an agent transferred on.
-const TRANSFERRED: &str = "TRANSFERRED";
 
 /// One frame for the chat's sockets, serialized once for all of them.
 #[derive(Debug, Clone)]
@@ -240,19 +241,19 @@ impl Chat {
         let now = Utc::now();
         let ctr = ContactRecord {
             id: new.contact_id.clone(),
-            channel: "CHAT".into(),
-            initiation_method: "API".into(),
+            channel: Channel::Chat,
+            initiation_method: InitiationMethod::Api,
             initiation_timestamp: now,
             connected_to_system_timestamp: Some(now),
             customer_endpoint: Default::default(),
             system_endpoint: Default::default(),
             flow_id: new.flow_id.clone(),
             attributes: new.attributes.clone(),
-            state: "IN_FLOW".into(),
+            state: ContactState::InFlow,
             ..Default::default()
         };
         app.metrics
-            .contact_started(&ctr.channel, &ctr.initiation_method);
+            .contact_started(ctr.channel, ctr.initiation_method);
         let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_records(app.clone(), ctr_rx));
         let settings = hub.settings().clone();
@@ -381,7 +382,7 @@ impl Chat {
                 input = self.inputs.recv() => match input {
                     Some(input) => self.on_input(input).await,
                     // The hub forgot us: nothing can reach the chat any more.
-                    None => self.end("SYSTEM_ERROR").await,
+                    None => self.end(DisconnectReason::SystemError).await,
                 },
                 _ = async { match deadline { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } }, if deadline.is_some() => {
                     self.on_timer().await;
@@ -470,8 +471,8 @@ impl Chat {
             _ => {}
         }
         match self.room.tick(unix_ms()) {
-            Some(Timeout::IdleDisconnect) => self.ended("CUSTOMER_IDLE").await,
-            Some(Timeout::Expired) => self.ended("EXPIRED").await,
+            Some(Timeout::IdleDisconnect) => self.ended(DisconnectReason::CustomerIdle).await,
+            Some(Timeout::Expired) => self.ended(DisconnectReason::Expired).await,
             Some(Timeout::IdleWarning) | None => self.publish(),
         }
         self.after_flow_events().await;
@@ -542,14 +543,14 @@ impl Chat {
             ChatInput::Leave { participant } => {
                 if participant == self.customer {
                     if self.room.leave(&participant, unix_ms()).is_ok() {
-                        self.ended("CUSTOMER_DISCONNECT").await;
+                        self.ended(DisconnectReason::CustomerDisconnect).await;
                     }
                 } else if self
                     .agent
                     .as_ref()
                     .is_some_and(|a| a.participant == participant)
                 {
-                    self.end("AGENT_DISCONNECT").await;
+                    self.end(DisconnectReason::AgentDisconnect).await;
                 }
             }
             ChatInput::Routing(update) => self.on_routing(update).await,
@@ -571,13 +572,13 @@ impl Chat {
                 warn!(contact = %self.contact_id, "flow: {reason}");
                 self.waiting = Waiting::Nothing;
                 if self.phase == Phase::InFlow {
-                    self.end("CONTACT_FLOW_DISCONNECT").await;
+                    self.end(DisconnectReason::ContactFlowDisconnect).await;
                 }
             }
             ChatInput::StartFlow { .. } | ChatInput::FlowFailed { .. } => {}
             ChatInput::AgentEnd { agent, reply } => {
                 if self.agent.as_ref().is_some_and(|a| a.agent == agent) {
-                    self.end("AGENT_DISCONNECT").await;
+                    self.end(DisconnectReason::AgentDisconnect).await;
                     let _ = reply.send(Ok(()));
                 } else {
                     let _ = reply.send(Err("you are not on this chat".into()));
@@ -662,7 +663,7 @@ impl Chat {
             Some(Outcome::Queued { queue }) if self.phase == Phase::InFlow => {
                 info!(contact = %self.contact_id, queue = %queue.name, "chat queued");
                 self.phase = Phase::Queued;
-                self.ctr.state = "QUEUED".into();
+                self.ctr.state = ContactState::Queued;
                 self.ctr.queue = Some(QueueInfo {
                     id: queue.id,
                     name: queue.name,
@@ -683,7 +684,7 @@ impl Chat {
                 }
             }
             Some(Outcome::TransferredToFlow { flow }) => self.load_and_start(flow),
-            Some(Outcome::Disconnected) => self.end("CONTACT_FLOW_DISCONNECT").await,
+            Some(Outcome::Disconnected) => self.end(DisconnectReason::ContactFlowDisconnect).await,
             // The customer queue flow ended: the chat waits for an agent.
             _ if self.phase != Phase::InFlow => {}
             Some(Outcome::CustomerHungUp) => {}
@@ -691,7 +692,7 @@ impl Chat {
                 if let Some(Outcome::Failed { reason, .. }) = other {
                     warn!(contact = %self.contact_id, "chat flow failed: {reason}");
                 }
-                self.end("CONTACT_FLOW_DISCONNECT").await;
+                self.end(DisconnectReason::ContactFlowDisconnect).await;
             }
         }
     }
@@ -830,7 +831,7 @@ impl Chat {
         ChatCard {
             agent: agent.to_string(),
             contact: self.contact_id.clone(),
-            initiation_method: self.ctr.initiation_method.clone(),
+            initiation_method: self.ctr.initiation_method,
             customer: self.customer_name.clone(),
             queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
             attributes: self.contact.attributes.clone(),
@@ -965,7 +966,7 @@ impl Chat {
             number_of_offers: offers,
             ..Default::default()
         });
-        self.ctr.state = "CONNECTED".into();
+        self.ctr.state = ContactState::Connected;
         let card = self.card(&agent, "connected", Some(token));
         self.hub.tell_agent(AgentChatEvent::Card(card.clone()));
         self.agent = Some(ChatAgent {
@@ -1010,24 +1011,26 @@ impl Chat {
         let _ = self.room.leave(&participant, unix_ms());
         self.publish();
         // The first contact ends here; the agent has after-contact work.
-        self.agent_leaves(TRANSFERRED).await;
+        self.agent_leaves(DisconnectReason::Transferred).await;
         self.ctr.next_contact_id = Some(next.clone());
-        self.ctr.state = "ENDED".into();
+        self.ctr.state = ContactState::Ended;
         let ended = Utc::now();
         self.ctr.disconnect_timestamp = Some(ended);
-        self.ctr.disconnect_reason = Some(TRANSFERRED.into());
+        self.ctr.disconnect_reason = Some(DisconnectReason::Transferred);
         // The first contact keeps the conversation up to here: its record
         // links a transcript and search finds it by its words.
         self.ctr.transcript = Some(self.store_transcript(ended).await);
         self.save();
         self.index_words();
         self.app.metrics.contact_ended(&self.ctr);
-        self.app.metrics.contact_started("CHAT", "TRANSFER");
+        self.app
+            .metrics
+            .contact_started(Channel::Chat, InitiationMethod::Transfer);
         let now = Utc::now();
         self.ctr = ContactRecord {
             id: next.clone(),
-            channel: "CHAT".into(),
-            initiation_method: "TRANSFER".into(),
+            channel: Channel::Chat,
+            initiation_method: InitiationMethod::Transfer,
             previous_contact_id: Some(self.contact_id.clone()),
             initiation_timestamp: now,
             connected_to_system_timestamp: Some(now),
@@ -1039,13 +1042,13 @@ impl Chat {
                 enqueue_timestamp: now,
                 ..Default::default()
             }),
-            state: "QUEUED".into(),
+            state: ContactState::Queued,
             ..Default::default()
         };
         self.ctr.flow_path.clear();
         self.contact_id = next.clone();
         self.contact.contact_id = next.clone();
-        self.contact.initiation_method = "TRANSFER".into();
+        self.contact.initiation_method = InitiationMethod::Transfer.as_str().to_string();
         self.keys.push(next.clone());
         self.phase = Phase::Queued;
         self.enqueue_sent = true;
@@ -1059,7 +1062,7 @@ impl Chat {
 
     /// The agent's part of the current contact is over: routing puts them
     /// in after-contact work, and their card says so.
-    async fn agent_leaves(&mut self, why: &str) {
+    async fn agent_leaves(&mut self, why: DisconnectReason) {
         let Some(a) = self.agent.take() else { return };
         let at = Utc::now();
         if let Some(info) = &mut self.ctr.agent {
@@ -1078,7 +1081,7 @@ impl Chat {
         let mut card = a.card;
         card.state = "ended".into();
         card.since = at;
-        if why == TRANSFERRED {
+        if why == DisconnectReason::Transferred {
             // Their token and open sockets stop here: the chat goes on
             // without them. (At the end of the chat they keep reading it, for
             // after-contact work, until the tokens expire.)
@@ -1099,14 +1102,14 @@ impl Chat {
     }
 
     /// Ends the chat for `reason` (the room is still open).
-    async fn end(&mut self, reason: &str) {
-        if self.room.end(reason, unix_ms()).is_ok() {
+    async fn end(&mut self, reason: DisconnectReason) {
+        if self.room.end(reason.as_str(), unix_ms()).is_ok() {
             self.ended(reason).await;
         }
     }
 
     /// The room has ended: free routing, keep the transcript, write the record.
-    async fn ended(&mut self, reason: &str) {
+    async fn ended(&mut self, reason: DisconnectReason) {
         if self.phase == Phase::Ended {
             return;
         }
@@ -1128,11 +1131,11 @@ impl Chat {
         }
         let at = Utc::now();
         self.phase = Phase::Ended;
-        self.ctr.state = "ENDED".into();
+        self.ctr.state = ContactState::Ended;
         self.ctr.disconnect_timestamp = Some(at);
-        self.ctr.disconnect_reason = Some(reason.to_string());
+        self.ctr.disconnect_reason = Some(reason);
         self.ctr.transcript = Some(self.store_transcript(at).await);
-        info!(contact = %self.contact_id, reason, "chat ended");
+        info!(contact = %self.contact_id, %reason, "chat ended");
         self.save();
         self.index_words();
         self.app.metrics.contact_ended(&self.ctr);
