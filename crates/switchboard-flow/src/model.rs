@@ -12,7 +12,10 @@ pub const VERSION: &str = "2019-10-30";
 pub const MAX_ACTIONS: usize = 250;
 
 /// What a flow is for, which decides where it runs and which actions it may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// In JSON, Connect's name (`CONTACT_FLOW`, ..., `FLOW_MODULE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FlowType {
     /// An inbound contact flow: what a caller or chatter meets first.
     ContactFlow,
@@ -33,6 +36,7 @@ pub enum FlowType {
     /// Runs when a contact is transferred to a queue through a quick connect.
     QueueTransfer,
     /// A reusable piece of flow, invoked with InvokeFlowModule.
+    #[serde(rename = "FLOW_MODULE")]
     Module,
 }
 

@@ -23,13 +23,24 @@ pub struct Received {
     pub payload: Vec<u8>,
 }
 
+/// Why a datagram is not an RTP packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotRtp {
+    /// An RTCP packet on the RTP port (RFC 5761 multiplexing).
+    #[error("RTCP, not RTP")]
+    Rtcp,
+    /// Not RTP version 2, or cut short; the parser's reason.
+    #[error("not RTP: {0}")]
+    Malformed(String),
+}
+
 /// Reads one datagram as RTP. RTCP (payload types 200-204 in the second
 /// byte, RFC 5761) and anything that is not RTP version 2 is refused.
-pub fn parse(datagram: &[u8]) -> Result<Received, String> {
+pub fn parse(datagram: &[u8]) -> Result<Received, NotRtp> {
     if datagram.len() >= 2 && (200..=204).contains(&datagram[1]) {
-        return Err("RTCP, not RTP".into());
+        return Err(NotRtp::Rtcp);
     }
-    let packet = RtpPacket::parse(datagram).map_err(|e| format!("not RTP: {e:?}"))?;
+    let packet = RtpPacket::parse(datagram).map_err(|e| NotRtp::Malformed(format!("{e:?}")))?;
     Ok(Received {
         payload_type: packet.payload_type(),
         sequence: packet.sequence_number(),

@@ -10,6 +10,27 @@ use sdp_types::{Attribute, Connection, Media, Origin, Session, Time};
 
 use crate::g711::Law;
 
+/// Why an SDP body cannot be used for a call (its text goes into a 488's
+/// Warning header).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    /// Not SDP at all, as the parser says.
+    #[error("SDP: {0}")]
+    Syntax(String),
+    /// No `m=audio` line with a port other than 0.
+    #[error("SDP: no audio stream")]
+    NoAudio,
+    /// Neither the audio stream nor the session has a `c=` line.
+    #[error("SDP: the audio stream has no connection address (c=)")]
+    NoConnection,
+    /// The `c=` address is a host name or garbage.
+    #[error("SDP: '{0}' is not an IP address")]
+    NotAnAddress(String),
+    /// The audio stream offers neither PCMU nor PCMA.
+    #[error("SDP: the offer has no G.711 codec (PCMU or PCMA)")]
+    NoG711,
+}
+
 /// The payload type we use for telephone-events in our own offers.
 pub const EVENT_PAYLOAD_TYPE: u8 = 101;
 
@@ -92,8 +113,8 @@ impl RemoteAudio {
     /// non-zero port. An error if the SDP does not parse, has no such line, or gives
     /// no usable connection address. No G.711 codec is not an error here (`laws` is
     /// then empty); `answer` and `negotiated` refuse it.
-    pub fn parse(body: &[u8]) -> Result<RemoteAudio, String> {
-        let session = Session::parse(body).map_err(|e| format!("SDP: {e}"))?;
+    pub fn parse(body: &[u8]) -> Result<RemoteAudio, SdpError> {
+        let session = Session::parse(body).map_err(|e| SdpError::Syntax(e.to_string()))?;
         let lines = session
             .medias
             .iter()
@@ -104,24 +125,19 @@ impl RemoteAudio {
             .iter()
             .enumerate()
             .find(|(_, m)| m.media == "audio" && m.port != 0)
-            .ok_or("SDP: no audio stream")?;
+            .ok_or(SdpError::NoAudio)?;
         let connection = media
             .connections
             .first()
             .or(session.connection.as_ref())
-            .ok_or("SDP: the audio stream has no connection address (c=)")?;
+            .ok_or(SdpError::NoConnection)?;
         let ip: IpAddr = connection
             .connection_address
             .split('/')
             .next()
             .unwrap_or_default()
             .parse()
-            .map_err(|_| {
-                format!(
-                    "SDP: '{}' is not an IP address",
-                    connection.connection_address
-                )
-            })?;
+            .map_err(|_| SdpError::NotAnAddress(connection.connection_address.clone()))?;
         let mut laws = Vec::new();
         let mut law_payload_types = Vec::new();
         let mut event_payload_type = None;
@@ -178,10 +194,8 @@ impl RemoteAudio {
         local: SocketAddr,
         session_id: u64,
         version: u64,
-    ) -> Result<(Vec<u8>, Negotiated), String> {
-        let negotiated = self
-            .negotiated()
-            .map_err(|_| "SDP: the offer has no G.711 codec (PCMU or PCMA)".to_string())?;
+    ) -> Result<(Vec<u8>, Negotiated), SdpError> {
+        let negotiated = self.negotiated()?;
         let mut session = base_session(local.ip(), session_id, version);
         for (index, (media, proto, fmt)) in self.lines.iter().enumerate() {
             if index == self.media_index {
@@ -211,8 +225,8 @@ impl RemoteAudio {
     }
 
     /// What an answer to our offer agreed.
-    pub fn negotiated(&self) -> Result<Negotiated, String> {
-        let law = *self.laws.first().ok_or("SDP: no G.711 codec")?;
+    pub fn negotiated(&self) -> Result<Negotiated, SdpError> {
+        let law = *self.laws.first().ok_or(SdpError::NoG711)?;
         Ok(Negotiated {
             law,
             payload_type: self
@@ -381,6 +395,7 @@ mod tests {
         assert!(remote
             .answer("127.0.0.1:1".parse().unwrap(), 1, 1)
             .unwrap_err()
+            .to_string()
             .contains("G.711"));
     }
 

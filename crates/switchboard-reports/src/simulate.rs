@@ -138,18 +138,58 @@ const MAX_STEPS: usize = 10_000_000;
 /// The longest stretch a scenario may script, so no time overflows.
 const MAX_SECONDS: i64 = 10 * 366 * 86_400;
 
+/// Why a scenario cannot be played.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// A field of the scenario is out of bounds or names nothing.
+    #[error("{field}: {reason}")]
+    Field {
+        /// Where in the scenario, as the API names it (`contacts[0].queue`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The router rejected the scenario's configuration.
+    #[error("the routing configuration: {0}")]
+    Config(#[from] switchboard_routing::ConfigError),
+    /// The router refused an event the scenario scripted.
+    #[error("at {at}: {error}")]
+    Routing {
+        /// When, in the scenario's time.
+        at: String,
+        /// The router's reason.
+        error: EventError,
+    },
+    /// The scenario kept producing events past the step limit.
+    #[error("the scenario did not end in {0} steps")]
+    Endless(usize),
+}
+
+impl ScenarioError {
+    fn field(field: impl Into<String>, reason: String) -> Self {
+        ScenarioError::Field {
+            field: field.into(),
+            reason,
+        }
+    }
+}
+
 /// Every scripted time and duration within bounds, or the first that is not.
-fn check(s: &Scenario) -> Result<(), String> {
+fn check(s: &Scenario) -> Result<(), ScenarioError> {
     let year = chrono::Datelike::year(&s.start);
     if !(1970..=9000).contains(&year) {
-        return Err(format!("start: must be between 1970 and 9000, got {year}"));
+        return Err(ScenarioError::field(
+            "start",
+            format!("must be between 1970 and 9000, got {year}"),
+        ));
     }
     let within = |field: String, v: i64| {
         if (0..=MAX_SECONDS).contains(&v) {
             Ok(())
         } else {
-            Err(format!(
-                "{field}: must be 0 to {MAX_SECONDS} seconds, got {v}"
+            Err(ScenarioError::field(
+                field,
+                format!("must be 0 to {MAX_SECONDS} seconds, got {v}"),
             ))
         }
     };
@@ -193,7 +233,7 @@ fn check(s: &Scenario) -> Result<(), String> {
 /// Plays `s` to its end: until nothing is scheduled and the router has no
 /// timer due. A contact nobody takes and whose customer never gives up is
 /// still `QUEUED` then.
-pub fn run(s: &Scenario) -> Result<Outcome, String> {
+pub fn run(s: &Scenario) -> Result<Outcome, ScenarioError> {
     check(s)?;
     let start_ms = s.start.timestamp_millis();
     let at = |ms: Millis| {
@@ -201,8 +241,9 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
             .single()
             .unwrap_or(s.start)
     };
-    let ms_of = |seconds: i64| -> Result<Millis, String> {
-        u64::try_from(start_ms + seconds * 1000).map_err(|_| format!("{seconds} s is before 1970"))
+    let ms_of = |seconds: i64| -> Result<Millis, ScenarioError> {
+        u64::try_from(start_ms + seconds * 1000)
+            .map_err(|_| ScenarioError::field("start", format!("{seconds} s is before 1970")))
     };
     let mut custom: Vec<String> = Vec::new();
     let mut timers: BinaryHeap<Reverse<(Millis, u64, Action)>> = BinaryHeap::new();
@@ -213,7 +254,10 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     };
     for (i, a) in s.agents.iter().enumerate() {
         if a.profile >= s.profiles.len() {
-            return Err(format!("agents[{i}].profile: no profile {}", a.profile));
+            return Err(ScenarioError::field(
+                format!("agents[{i}].profile"),
+                format!("no profile {}", a.profile),
+            ));
         }
         for (when, status) in &a.statuses {
             let n = match status {
@@ -232,7 +276,10 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     }
     for (i, c) in s.contacts.iter().enumerate() {
         if c.queue >= s.queues.len() {
-            return Err(format!("contacts[{i}].queue: no queue {}", c.queue));
+            return Err(ScenarioError::field(
+                format!("contacts[{i}].queue"),
+                format!("no queue {}", c.queue),
+            ));
         }
         push(&mut timers, ms_of(c.arrives)?, Action::Arrive(i));
     }
@@ -241,7 +288,10 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
         let mut queues = Vec::new();
         for &q in &p.queues {
             if q >= s.queues.len() {
-                return Err(format!("profiles[{i}].queues: no queue {q}"));
+                return Err(ScenarioError::field(
+                    format!("profiles[{i}].queues"),
+                    format!("no queue {q}"),
+                ));
             }
             for channel in [Channel::Voice, Channel::Chat] {
                 queues.push(ProfileQueue {
@@ -324,7 +374,7 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
     loop {
         steps += 1;
         if steps > MAX_STEPS {
-            return Err(format!("the scenario did not end in {MAX_STEPS} steps"));
+            return Err(ScenarioError::Endless(MAX_STEPS));
         }
         let next_action = timers.peek().map(|Reverse((when, _, _))| *when);
         let (now, action) = match (next_action, router.next_wake()) {
@@ -470,7 +520,12 @@ pub fn run(s: &Scenario) -> Result<Outcome, String> {
                 | EventError::UnknownContact(_)
                 | EventError::NotOffered(..),
             ) => {}
-            Err(e) => return Err(format!("at {}: {e:?}", at(now))),
+            Err(e) => {
+                return Err(ScenarioError::Routing {
+                    at: at(now).to_string(),
+                    error: e,
+                })
+            }
         }
         for effect in out.drain(..) {
             match effect {

@@ -704,7 +704,7 @@ fn the_simulator_misses_an_offer_answered_as_it_times_out_and_refuses_bad_times(
         .any(|(s, at_ms)| s == "Missed" && *at_ms == at(30).timestamp_millis()));
     scenario.contacts[0].arrives = i64::MAX;
     let e = simulate::run(&scenario).unwrap_err();
-    assert!(e.starts_with("contacts[0].arrives:"), "{e}");
+    assert!(e.to_string().starts_with("contacts[0].arrives:"), "{e}");
 }
 
 #[test]

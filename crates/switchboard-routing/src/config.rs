@@ -142,38 +142,85 @@ pub struct RoutingConfig {
 impl RoutingConfig {
     /// Checks that every reference points at something, so the router can
     /// index without checking.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         for (i, p) in self.profiles.iter().enumerate() {
             for pq in &p.queues {
                 if pq.queue.0 as usize >= self.queues.len() {
-                    return Err(format!(
-                        "profile {i} names queue {} of {}",
-                        pq.queue.0,
-                        self.queues.len()
-                    ));
+                    return Err(ConfigError::ProfileQueue {
+                        profile: i,
+                        queue: pq.queue,
+                        queues: self.queues.len(),
+                    });
                 }
                 if p.concurrency[pq.channel.index()] == 0 {
-                    return Err(format!(
-                        "profile {i} routes {:?} from queue {} but takes no {:?}",
-                        pq.channel, pq.queue.0, pq.channel
-                    ));
+                    return Err(ConfigError::ProfileChannel {
+                        profile: i,
+                        queue: pq.queue,
+                        channel: pq.channel,
+                    });
                 }
             }
         }
         for (i, q) in self.queues.iter().enumerate() {
             if q.owner.is_some_and(|a| a.0 as usize >= self.agents.len()) {
-                return Err(format!("queue {i} belongs to an agent who does not exist"));
+                return Err(ConfigError::QueueOwner { queue: i });
             }
         }
         for (i, a) in self.agents.iter().enumerate() {
             if a.profile.0 as usize >= self.profiles.len() {
-                return Err(format!(
-                    "agent {i} has profile {} of {}",
-                    a.profile.0,
-                    self.profiles.len()
-                ));
+                return Err(ConfigError::AgentProfile {
+                    agent: i,
+                    profile: a.profile,
+                    profiles: self.profiles.len(),
+                });
             }
         }
         Ok(())
     }
+}
+
+/// A configuration the router cannot run: a reference to nothing, or a
+/// change it cannot make while contacts are waiting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A routing profile names a queue past the end of the queue list.
+    #[error("profile {profile} names queue {} of {queues}", queue.0)]
+    ProfileQueue {
+        /// The profile's index.
+        profile: usize,
+        /// The queue it names.
+        queue: QueueId,
+        /// How many queues there are.
+        queues: usize,
+    },
+    /// A routing profile routes a channel it allows no contacts of.
+    #[error("profile {profile} routes {channel:?} from queue {} but takes no {channel:?}", queue.0)]
+    ProfileChannel {
+        /// The profile's index.
+        profile: usize,
+        /// The queue it routes from.
+        queue: QueueId,
+        /// The channel with a concurrency of 0.
+        channel: Channel,
+    },
+    /// An agent's own queue belongs to an agent who does not exist.
+    #[error("queue {queue} belongs to an agent who does not exist")]
+    QueueOwner {
+        /// The queue's index.
+        queue: usize,
+    },
+    /// An agent has a routing profile past the end of the profile list.
+    #[error("agent {agent} has profile {} of {profiles}", profile.0)]
+    AgentProfile {
+        /// The agent's index.
+        agent: usize,
+        /// The profile it names.
+        profile: ProfileId,
+        /// How many profiles there are.
+        profiles: usize,
+    },
+    /// A new configuration drops queues or agents (they keep their numbers,
+    /// so they can only be added or changed).
+    #[error("queues and agents can be added or changed, not removed")]
+    Shrunk,
 }

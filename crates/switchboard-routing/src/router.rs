@@ -254,7 +254,7 @@ pub enum EventError {
     /// ContactEnded for a contact that is not connected, or CloseAcw for
     /// one that is not in after-contact work with that agent.
     WrongStage(ContactId),
-    /// An outbound contact with an id already in use, or for a queue that does not exist.
+    /// An outbound contact with an id already in use.
     Duplicate(ContactId),
     /// An outbound call counted in a queue that does not exist.
     UnknownQueue(QueueId),
@@ -279,6 +279,8 @@ impl std::fmt::Display for EventError {
         }
     }
 }
+
+impl std::error::Error for EventError {}
 
 /// Sort key of a waiting contact: priority, then when it counts as having
 /// arrived, then arrival order.
@@ -441,7 +443,7 @@ pub struct Router {
 impl Router {
     /// A router for `config`, with every agent offline and no contacts.
     /// Fails if `config` does not pass [`RoutingConfig::check`].
-    pub fn new(config: RoutingConfig) -> Result<Self, String> {
+    pub fn new(config: RoutingConfig) -> Result<Self, ConfigError> {
         config.check()?;
         let agents = config.agents.iter().map(|_| Agent::offline()).collect();
         let mut r = Router {
@@ -514,12 +516,12 @@ impl Router {
         now: Millis,
         config: RoutingConfig,
         out: &mut Vec<Effect>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConfigError> {
         config.check()?;
         if config.queues.len() < self.config.queues.len()
             || config.agents.len() < self.config.agents.len()
         {
-            return Err("queues and agents can be added or changed, not removed".into());
+            return Err(ConfigError::Shrunk);
         }
         for a in 0..self.agents.len() {
             self.unindex(AgentId(a as u32));

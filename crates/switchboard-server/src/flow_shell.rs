@@ -41,7 +41,7 @@ pub async fn load_flow(
         .await
         .map_err(store_failure)?
         .ok_or_else(|| format!("no flow '{name}'"))?;
-    let is_module = record.spec.flow_type == switchboard_model::FlowType::FlowModule;
+    let is_module = record.spec.flow_type == switchboard_model::FlowType::Module;
     if module != is_module {
         let what = if is_module { "" } else { "not " };
         return Err(format!("'{}' is {what}a flow module", record.spec.name));
@@ -55,8 +55,7 @@ pub async fn load_flow(
         Some(published) => published.content,
         None => record.spec.content,
     };
-    let (flow, problems) =
-        switchboard_flow::check(&content.to_string(), record.spec.flow_type.language_type());
+    let (flow, problems) = switchboard_flow::check(&content.to_string(), record.spec.flow_type);
     match flow {
         Some(f)
             if !problems
@@ -145,7 +144,7 @@ pub fn answer_later(
 /// What the router's answer to a contact's Enqueue means to its flow.
 pub fn enqueue_answer(
     contact: &str,
-    answer: Result<Vec<crate::routing::RoutingUpdate>, String>,
+    answer: Result<Vec<crate::routing::RoutingUpdate>, crate::routing::RoutingError>,
 ) -> Event {
     use crate::routing::RoutingUpdate;
     match answer {
@@ -157,7 +156,7 @@ pub fn enqueue_answer(
             Some(r) => Event::Failed(r),
             None => Event::Enqueued,
         },
-        Err(e) => Event::Failed(e),
+        Err(e) => Event::Failed(e.to_string()),
     }
 }
 

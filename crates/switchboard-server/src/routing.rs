@@ -91,7 +91,7 @@ const MAX_ADJUSTMENT_SECONDS: i64 = 7 * 24 * 3600;
 impl RoutingEvent {
     /// Refuses values the router cannot order by, before they reach the
     /// event log (where a bad event would be replayed at every start).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), RoutingError> {
         if let RoutingEvent::Enqueue {
             priority,
             time_adjustment_seconds,
@@ -99,16 +99,44 @@ impl RoutingEvent {
         } = self
         {
             if !(1..=1000).contains(priority) {
-                return Err(format!("priority {priority} must be between 1 and 1000"));
+                return Err(RoutingError::Invalid(format!(
+                    "priority {priority} must be between 1 and 1000"
+                )));
             }
             if time_adjustment_seconds.abs() > MAX_ADJUSTMENT_SECONDS {
-                return Err(format!(
+                return Err(RoutingError::Invalid(format!(
                     "time adjustment must be within {MAX_ADJUSTMENT_SECONDS} seconds"
-                ));
+                )));
             }
         }
         Ok(())
     }
+}
+
+/// Why the routing service did not apply an event or a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    /// A value the router cannot order by (priority, time adjustment).
+    #[error("{0}")]
+    Invalid(String),
+    /// An id routing does not know (a user, contact, status or queue).
+    #[error("{0}")]
+    Unknown(String),
+    /// The router refused the event in its current state.
+    #[error(transparent)]
+    Refused(#[from] r::EventError),
+    /// The configuration read from the store is not one the router can run.
+    #[error("routing configuration: {0}")]
+    Config(#[from] r::ConfigError),
+    /// The store could not be read or the event log written.
+    #[error("could not record the event: {0}")]
+    Store(#[from] switchboard_store::StoreError),
+    /// A log record could not be written as JSON.
+    #[error("routing log: {0}")]
+    Log(#[from] serde_json::Error),
+    /// The routing task has ended (the process is stopping).
+    #[error("the router stopped")]
+    Stopped,
 }
 
 /// A routing decision or change, with the store's ids: what the bus carries.
@@ -252,9 +280,9 @@ enum LogRecord {
 enum Command {
     Event(
         RoutingEvent,
-        oneshot::Sender<Result<Vec<RoutingUpdate>, String>>,
+        oneshot::Sender<Result<Vec<RoutingUpdate>, RoutingError>>,
     ),
-    Reload(oneshot::Sender<Result<(), String>>),
+    Reload(oneshot::Sender<Result<(), RoutingError>>),
     Agents(oneshot::Sender<Vec<AgentSnapshot>>),
     Queues(oneshot::Sender<Vec<QueueSnapshot>>),
     Position(String, oneshot::Sender<Option<(usize, usize)>>),
@@ -272,15 +300,15 @@ pub struct RoutingHandle {
 
 impl RoutingHandle {
     /// Applies an event; returns what it caused (also sent on the bus).
-    pub async fn send(&self, event: RoutingEvent) -> Result<Vec<RoutingUpdate>, String> {
+    pub async fn send(&self, event: RoutingEvent) -> Result<Vec<RoutingUpdate>, RoutingError> {
         event.check()?;
         let started = std::time::Instant::now();
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Command::Event(event, tx))
             .await
-            .map_err(|_| "the router stopped".to_string())?;
-        let answer = rx.await.map_err(|_| "the router stopped".to_string())?;
+            .map_err(|_| RoutingError::Stopped)?;
+        let answer = rx.await.map_err(|_| RoutingError::Stopped)?;
         self.latency.observe(started.elapsed().as_secs_f64());
         answer
     }
@@ -291,13 +319,13 @@ impl RoutingHandle {
     }
 
     /// Re-reads queues, routing profiles, users and statuses from the store.
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), RoutingError> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Command::Reload(tx))
             .await
-            .map_err(|_| "the router stopped".to_string())?;
-        rx.await.map_err(|_| "the router stopped".to_string())?
+            .map_err(|_| RoutingError::Stopped)?;
+        rx.await.map_err(|_| RoutingError::Stopped)?
     }
 
     pub async fn agents(&self) -> Vec<AgentSnapshot> {
@@ -385,7 +413,7 @@ fn now_ms() -> u64 {
 /// Connect's time for an agent to accept an offer before it is missed.
 pub const DEFAULT_OFFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-pub async fn start(store: Store) -> Result<RoutingHandle, String> {
+pub async fn start(store: Store) -> Result<RoutingHandle, RoutingError> {
     start_with(store, DEFAULT_OFFER_TIMEOUT).await
 }
 
@@ -393,7 +421,7 @@ pub async fn start(store: Store) -> Result<RoutingHandle, String> {
 pub async fn start_with(
     store: Store,
     offer_timeout: std::time::Duration,
-) -> Result<RoutingHandle, String> {
+) -> Result<RoutingHandle, RoutingError> {
     let (updates, _) = broadcast::channel(4096);
     let empty = r::RoutingConfig {
         queues: vec![],
@@ -416,11 +444,7 @@ pub async fn start_with(
         updates: updates.clone(),
         offer_timeout_ms: offer_timeout.as_millis() as u64,
     };
-    let log = service
-        .store
-        .routing_events()
-        .await
-        .map_err(|e| e.to_string())?;
+    let log = service.store.routing_events().await?;
     let replayed = log.len();
     for (at, json) in log {
         let at = at.max(0) as u64;
@@ -490,9 +514,9 @@ impl Service {
                 let result = match serde_json::to_string(&LogRecord::Event(event.clone())) {
                     Ok(json) => match self.store.append_routing_event(at as i64, &json).await {
                         Ok(()) => self.apply(at, event, true),
-                        Err(e) => Err(format!("could not record the event: {e}")),
+                        Err(e) => Err(RoutingError::Store(e)),
                     },
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(RoutingError::Log(e)),
                 };
                 if let Ok(updates) = &result {
                     self.persist_states(updates).await;
@@ -607,18 +631,17 @@ impl Service {
         at: u64,
         event: RoutingEvent,
         publish: bool,
-    ) -> Result<Vec<RoutingUpdate>, String> {
+    ) -> Result<Vec<RoutingUpdate>, RoutingError> {
         let agent = |s: &Self, id: &str| {
-            s.agents
-                .get(id)
-                .map(r::AgentId)
-                .ok_or_else(|| format!("'{id}' is not a user known to routing"))
+            s.agents.get(id).map(r::AgentId).ok_or_else(|| {
+                RoutingError::Unknown(format!("'{id}' is not a user known to routing"))
+            })
         };
         let contact = |s: &Self, id: &str| {
             s.contacts
                 .get(id)
                 .map(|n| r::ContactId(u64::from(n)))
-                .ok_or_else(|| format!("no contact '{id}' in routing"))
+                .ok_or_else(|| RoutingError::Unknown(format!("no contact '{id}' in routing")))
         };
         let e = match &event {
             RoutingEvent::Enqueue {
@@ -657,7 +680,7 @@ impl Service {
                 let status = *self
                     .statuses
                     .get(status)
-                    .ok_or_else(|| format!("no agent status '{status}'"))?;
+                    .ok_or_else(|| RoutingError::Unknown(format!("no agent status '{status}'")))?;
                 r::Event::SetStatus {
                     agent: agent(self, a)?,
                     status,
@@ -697,19 +720,15 @@ impl Service {
                 channel: ch,
             } => r::Event::Outbound {
                 agent: agent(self, a)?,
-                queue: self
-                    .queues
-                    .get(queue)
-                    .map(r::QueueId)
-                    .ok_or_else(|| format!("no queue '{queue}' in routing"))?,
+                queue: self.queues.get(queue).map(r::QueueId).ok_or_else(|| {
+                    RoutingError::Unknown(format!("no queue '{queue}' in routing"))
+                })?,
                 contact: r::ContactId(u64::from(self.contacts.number(c))),
                 channel: channel(*ch),
             },
         };
         let mut out = Vec::new();
-        self.router
-            .handle(at, e, &mut out)
-            .map_err(|e| e.to_string())?;
+        self.router.handle(at, e, &mut out)?;
         Ok(self.publish(out, publish))
     }
 
@@ -774,23 +793,23 @@ impl Service {
 
     /// Builds the routing configuration from the store and applies it.
     /// Reads the configuration from the store, logs it, and applies it.
-    async fn reload(&mut self, now: u64) -> Result<(), String> {
+    async fn reload(&mut self, now: u64) -> Result<(), RoutingError> {
         let snapshot = self.read_snapshot().await?;
         let json = serde_json::to_string(&LogRecord::Configure {
             configure: Box::new(snapshot.clone()),
-        })
-        .map_err(|e| e.to_string())?;
-        self.store
-            .append_routing_event(now as i64, &json)
-            .await
-            .map_err(|e| e.to_string())?;
+        })?;
+        self.store.append_routing_event(now as i64, &json).await?;
         let updates = self.apply_snapshot(snapshot, now)?;
         self.persist_states(&updates).await;
         Ok(())
     }
 
     /// Puts a configuration and its numbering in force.
-    fn apply_snapshot(&mut self, snap: Snapshot, now: u64) -> Result<Vec<RoutingUpdate>, String> {
+    fn apply_snapshot(
+        &mut self,
+        snap: Snapshot,
+        now: u64,
+    ) -> Result<Vec<RoutingUpdate>, RoutingError> {
         let mut out = Vec::new();
         if self.config.agents.is_empty() && self.config.queues.is_empty() {
             self.router = r::Router::new(snap.config.clone())?;
@@ -810,12 +829,11 @@ impl Service {
 
     /// Builds the routing configuration from the store. Numbers already
     /// given keep their meaning; new objects get new numbers.
-    async fn read_snapshot(&mut self) -> Result<Snapshot, String> {
-        let err = |e: switchboard_store::StoreError| e.to_string();
-        let queues = self.store.list::<Queue>().await.map_err(err)?;
-        let profiles = self.store.list::<RoutingProfile>().await.map_err(err)?;
-        let users = self.store.list::<User>().await.map_err(err)?;
-        let statuses = self.store.list::<AgentStatus>().await.map_err(err)?;
+    async fn read_snapshot(&mut self) -> Result<Snapshot, RoutingError> {
+        let queues = self.store.list::<Queue>().await?;
+        let profiles = self.store.list::<RoutingProfile>().await?;
+        let users = self.store.list::<User>().await?;
+        let statuses = self.store.list::<AgentStatus>().await?;
 
         let mut statuses_now: HashMap<String, r::Status> = HashMap::new();
         let mut custom_names_now: HashMap<u32, String> = HashMap::new();

@@ -1770,7 +1770,7 @@ impl Call {
                 RoutingUpdate::Refused { contact, reason } if contact == next => Some(reason),
                 _ => None,
             }),
-            Err(e) => Some(e),
+            Err(e) => Some(e.to_string()),
         };
         if let Some(reason) = refused {
             self.voice.forget_id(&next);

@@ -506,7 +506,7 @@ async fn handle(
                 .await
             {
                 Ok(_) => done("set_status"),
-                Err(e) => error("status", e),
+                Err(e) => error("status", e.to_string()),
             }
         }
         Request::Accept { contact } => {

@@ -36,7 +36,9 @@ pub type Refusal = (&'static str, String);
 
 /// Places a call from `agent` to `number`; returns the new contact's id.
 pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<String, Refusal> {
-    let number = parse_e164(number).map_err(|e| ("number", e))?.number;
+    let number = parse_e164(number)
+        .map_err(|e| ("number", e.to_string()))?
+        .number;
     let line = voice
         .softphones()
         .get(&agent.id)
@@ -76,7 +78,7 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
             channel: Channel::Voice,
         })
         .await
-        .map_err(|e| ("number", e))?;
+        .map_err(|e| ("number", e.to_string()))?;
     line.put_contact(ContactView {
         contact: contact.clone(),
         channel: switchboard_model::contact_record::Channel::Voice,

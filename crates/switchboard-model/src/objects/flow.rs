@@ -34,56 +34,8 @@ pub struct Flow {
     pub content: Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FlowType {
-    ContactFlow,
-    CustomerQueue,
-    CustomerHold,
-    CustomerWhisper,
-    AgentHold,
-    AgentWhisper,
-    OutboundWhisper,
-    AgentTransfer,
-    QueueTransfer,
-    /// A reusable piece of flow, run by InvokeFlowModule.
-    FlowModule,
-}
-
-impl FlowType {
-    /// The flow language's view of the type.
-    pub fn language_type(self) -> switchboard_flow::FlowType {
-        use switchboard_flow::FlowType as L;
-        match self {
-            FlowType::ContactFlow => L::ContactFlow,
-            FlowType::CustomerQueue => L::CustomerQueue,
-            FlowType::CustomerHold => L::CustomerHold,
-            FlowType::CustomerWhisper => L::CustomerWhisper,
-            FlowType::AgentHold => L::AgentHold,
-            FlowType::AgentWhisper => L::AgentWhisper,
-            FlowType::OutboundWhisper => L::OutboundWhisper,
-            FlowType::AgentTransfer => L::AgentTransfer,
-            FlowType::QueueTransfer => L::QueueTransfer,
-            FlowType::FlowModule => L::Module,
-        }
-    }
-
-    pub fn from_language_type(t: switchboard_flow::FlowType) -> Self {
-        use switchboard_flow::FlowType as L;
-        match t {
-            L::ContactFlow => FlowType::ContactFlow,
-            L::CustomerQueue => FlowType::CustomerQueue,
-            L::CustomerHold => FlowType::CustomerHold,
-            L::CustomerWhisper => FlowType::CustomerWhisper,
-            L::AgentHold => FlowType::AgentHold,
-            L::AgentWhisper => FlowType::AgentWhisper,
-            L::OutboundWhisper => FlowType::OutboundWhisper,
-            L::AgentTransfer => FlowType::AgentTransfer,
-            L::QueueTransfer => FlowType::QueueTransfer,
-            L::Module => FlowType::FlowModule,
-        }
-    }
-}
+/// What a flow is for: the flow language's type, with Connect's names.
+pub use switchboard_flow::FlowType;
 
 impl ConfigSpec for Flow {
     const KIND: ObjectKind = ObjectKind::Flow;

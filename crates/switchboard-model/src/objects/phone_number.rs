@@ -42,20 +42,39 @@ pub struct E164 {
     pub number_type: PhoneNumberType,
 }
 
-/// Parses and checks a number written in international form. The reason on
-/// failure is fit to show a person.
-pub fn parse_e164(input: &str) -> Result<E164, String> {
+/// Why a text is not a phone number in international form. The text is
+/// fit to show a person, after the field's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum E164Error {
+    /// It does not start with `+`.
+    #[error("must be in E.164 form: + then the country code and number")]
+    NotInternational,
+    /// The phone-number library cannot read it; its reason.
+    #[error("is not a phone number ({0})")]
+    Unreadable(String),
+    /// Well formed, but no such number exists in that country's plan.
+    #[error("'{number}' is not a valid number for country code +{country_code}")]
+    Invalid {
+        /// The text as given (trimmed).
+        number: String,
+        /// The country calling code it starts with.
+        country_code: u16,
+    },
+}
+
+/// Parses and checks a number written in international form.
+pub fn parse_e164(input: &str) -> Result<E164, E164Error> {
     let trimmed = input.trim();
     if !trimmed.starts_with('+') {
-        return Err("must be in E.164 form: + then the country code and number".into());
+        return Err(E164Error::NotInternational);
     }
-    let parsed = phonenumber::parse(None, trimmed)
-        .map_err(|err| format!("is not a phone number ({err})"))?;
+    let parsed =
+        phonenumber::parse(None, trimmed).map_err(|err| E164Error::Unreadable(err.to_string()))?;
     if !phonenumber::is_valid(&parsed) {
-        return Err(format!(
-            "'{trimmed}' is not a valid number for country code +{}",
-            parsed.code().value()
-        ));
+        return Err(E164Error::Invalid {
+            number: trimmed.to_string(),
+            country_code: parsed.code().value(),
+        });
     }
     let number = parsed.format().mode(phonenumber::Mode::E164).to_string();
     let country_code = parsed
@@ -90,7 +109,7 @@ impl ConfigSpec for PhoneNumber {
                 self.country_code = parsed.country_code;
                 self.number_type = parsed.number_type;
             }
-            Err(reason) => e.add("number", reason),
+            Err(reason) => e.add("number", reason.to_string()),
         }
         e.finish()
     }

@@ -52,7 +52,7 @@ impl ConfigSpec for QuickConnect {
         if let QuickConnectTarget::PhoneNumber { phone_number } = &mut self.target {
             match parse_e164(phone_number) {
                 Ok(parsed) => *phone_number = parsed.number,
-                Err(reason) => e.add("target.phone_number", reason),
+                Err(reason) => e.add("target.phone_number", reason.to_string()),
             }
         }
         e.finish()

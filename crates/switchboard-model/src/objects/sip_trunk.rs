@@ -45,15 +45,20 @@ pub enum SipTransport {
     Tls,
 }
 
+/// An inbound address rule that is neither an address nor a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is neither an IP address nor a CIDR block like 203.0.113.0/24")]
+pub struct AddressRuleError(pub String);
+
 /// An inbound address rule: one address or a block.
-pub fn parse_address_rule(rule: &str) -> Result<ipnet::IpNet, String> {
+pub fn parse_address_rule(rule: &str) -> Result<ipnet::IpNet, AddressRuleError> {
     let rule = rule.trim();
     if let Ok(net) = rule.parse::<ipnet::IpNet>() {
         return Ok(net.trunc());
     }
-    rule.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| {
-        format!("'{rule}' is neither an IP address nor a CIDR block like 203.0.113.0/24")
-    })
+    rule.parse::<IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| AddressRuleError(rule.to_string()))
 }
 
 impl SipTrunk {
@@ -96,7 +101,7 @@ impl ConfigSpec for SipTrunk {
         );
         for (i, rule) in self.inbound_addresses.iter().enumerate() {
             if let Err(reason) = parse_address_rule(rule) {
-                e.add(format!("inbound_addresses[{i}]"), reason);
+                e.add(format!("inbound_addresses[{i}]"), reason.to_string());
             }
         }
         if let Some(proxy) = &self.outbound_proxy {

@@ -162,7 +162,7 @@ impl ConfigSpec for User {
         if let Some(number) = &pc.desk_phone_number {
             match parse_e164(number) {
                 Ok(parsed) => pc.desk_phone_number = Some(parsed.number),
-                Err(reason) => e.add("phone_config.desk_phone_number", reason),
+                Err(reason) => e.add("phone_config.desk_phone_number", reason.to_string()),
             }
         }
         if let Some(password) = &pc.sip_password {

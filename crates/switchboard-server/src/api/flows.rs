@@ -9,7 +9,7 @@ use serde_json::Value;
 use switchboard_flow::import::arn_target;
 use switchboard_flow::{Problem, Severity};
 use switchboard_model::objects::flow::problem_reason;
-use switchboard_model::{FieldError, Flow, FlowType, ObjectKind};
+use switchboard_model::{FieldError, Flow, ObjectKind};
 use switchboard_store::{FlowVersion, Record};
 use utoipa::{IntoParams, ToSchema};
 
@@ -22,7 +22,7 @@ use crate::AppState;
 
 /// Parses and validates a flow's content as its type.
 fn check(flow: &Flow) -> Vec<Problem> {
-    switchboard_flow::check(&flow.content.to_string(), flow.flow_type.language_type()).1
+    switchboard_flow::check(&flow.content.to_string(), flow.flow_type).1
 }
 
 fn as_field_errors(problems: &[Problem]) -> Vec<FieldError> {
@@ -176,7 +176,7 @@ pub async fn export(
                 .content
         }
     };
-    let type_name = flow.spec.flow_type.language_type();
+    let type_name = flow.spec.flow_type;
     let mut out = serde_json::json!({"Name": flow.spec.name, "Description": flow.spec.description, "Content": content.to_string()});
     if type_name != switchboard_flow::FlowType::Module {
         out["Type"] = Value::String(type_name.as_str().to_string());
@@ -326,7 +326,7 @@ pub async fn import(
     let mut spec = Flow {
         name: export.name.clone(),
         description: export.description.chars().take(250).collect(),
-        flow_type: FlowType::from_language_type(language_type),
+        flow_type: language_type,
         content,
     };
     let existing = app.store.get::<Flow>(&export.name).await?;
@@ -437,8 +437,7 @@ pub async fn simulate(
                 .content
         }
     };
-    let (flow, problems) =
-        switchboard_flow::check(&content.to_string(), record.spec.flow_type.language_type());
+    let (flow, problems) = switchboard_flow::check(&content.to_string(), record.spec.flow_type);
     let errors = as_field_errors(&problems);
     let Some(flow) = flow.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));
