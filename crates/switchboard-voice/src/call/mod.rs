@@ -7,6 +7,10 @@
 //! Slow work (text-to-speech, the store, HTTP functions, INVITEs to
 //! agents) runs in spawned tasks that post their answer back as a
 //! [`CallInput`], so the media never waits for it.
+//!
+//! What a tick decides without a clock or a socket (when the call has lost
+//! its caller, what the caller hears, when a queue announcement is due) is
+//! in `tick`, pure and table-tested; this module drives it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +29,8 @@ use switchboard_media::recording::{Recorder, Side};
 use switchboard_media::sdp::{self, Direction, RemoteAudio};
 use switchboard_media::FRAME_SAMPLES;
 use switchboard_model::contact_record::{
-    AgentInfo, CallQuality, Endpoint, FlowStep, QueueInfo, RecordingInfo,
+    AgentInfo, CallQuality, ContactState, DisconnectReason, Endpoint, FlowStep, InitiationMethod,
+    QueueInfo, RecordingInfo,
 };
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
@@ -40,7 +45,8 @@ use crate::leg::{Heard, Leg};
 use crate::session_timer::SessionTimer;
 use crate::sip::{Voice, VoiceStats};
 use crate::softphone::ContactView;
-use switchboard_model::contact_record::{ContactState, DisconnectReason, InitiationMethod};
+
+mod tick;
 
 /// Seconds we ring an agent's phone; the router's offer timeout usually
 /// ends the ringing first (the agent is then Missed).
@@ -231,13 +237,13 @@ pub struct Call {
     /// An offer that arrived before the flow finished handing the contact
     /// to the queue (the router can decide faster than the flow ends).
     early_offer: Option<RoutingUpdate>,
-    /// When the caller's RTP was last heard (its packet count then).
-    last_heard: (Instant, u64),
+    /// Ends the call when the caller's RTP stops (or its session timer runs out).
+    watchdog: tick::Watchdog,
     /// The caller put us on hold (re-INVITE sendonly/inactive): no media expected.
     customer_held: bool,
     session_timer: Option<SessionTimer>,
-    /// When the next position/wait announcement is due (queued on music).
-    next_announcement: Option<u64>,
+    /// When the caller queued on music next hears their position and wait.
+    announcements: tick::Announcements,
     /// The external number the agent being rung is reached on (none for a
     /// registered desk phone or the browser), for their contact record.
     ringing_external: Option<String>,
@@ -283,6 +289,7 @@ impl Call {
     /// Runs the call to its end. The customer leg has been answered.
     pub async fn run(voice: Voice, new: NewCall) {
         let started_at = now();
+        let media_timeout_ms = voice.config().media_timeout.as_millis() as u64;
         let ctr = ContactRecord {
             id: new.contact_id.clone(),
             channel: switchboard_model::contact_record::Channel::Voice,
@@ -336,10 +343,10 @@ impl Call {
             ctr_tx,
             seed: rand::random(),
             early_offer: None,
-            last_heard: (Instant::now(), 0),
+            watchdog: tick::Watchdog::new(0, media_timeout_ms),
             customer_held: false,
             session_timer: new.session_seconds.map(|s| SessionTimer::new(s, 0)),
-            next_announcement: None,
+            announcements: tick::Announcements::new(FIRST_ANNOUNCEMENT_MS, ANNOUNCE_EVERY_MS),
             ringing_external: None,
             ringing_profile: None,
         };
@@ -570,19 +577,24 @@ impl Call {
 
     fn on_tick(&mut self) {
         let now = self.now_ms();
-        if self.session_timer.as_ref().is_some_and(|t| t.expired(now)) {
-            warn!(contact = %self.contact_id, "session timer expired without a refresh: ending the call");
-            self.end(DisconnectReason::TelecomProblem);
-            return;
-        }
-        if self.customer.packets_in != self.last_heard.1 {
-            self.last_heard = (Instant::now(), self.customer.packets_in);
-        } else if !self.customer_held
-            && self.last_heard.0.elapsed() >= self.voice.config().media_timeout
-        {
-            warn!(contact = %self.contact_id, "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
-            self.end(DisconnectReason::TelecomProblem);
-            return;
+        let session_expired = self.session_timer.as_ref().is_some_and(|t| t.expired(now));
+        match self.watchdog.tick(
+            now,
+            self.customer.packets_in,
+            self.customer_held,
+            session_expired,
+        ) {
+            Some(tick::Lost::SessionExpired) => {
+                warn!(contact = %self.contact_id, "session timer expired without a refresh: ending the call");
+                self.end(DisconnectReason::TelecomProblem);
+                return;
+            }
+            Some(tick::Lost::MediaStopped) => {
+                warn!(contact = %self.contact_id, "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
+                self.end(DisconnectReason::TelecomProblem);
+                return;
+            }
+            None => {}
         }
         let tick = self.playout.tick();
         if let Some(a) = &mut self.agent {
@@ -597,17 +609,22 @@ impl Call {
                 }
             }
         }
-        // The caller hears the agent (relayed as it arrives) once bridged and
-        // not held, whisper or not; otherwise what the call plays.
-        let bridged_live = self.phase == Phase::Bridged
-            && self
-                .agent
-                .as_ref()
-                .is_some_and(|a| a.on_hold_since.is_none());
-        if !bridged_live {
-            match tick.frame {
-                Some(frame) => self.customer.send_samples(&frame),
-                None => self.customer.send_samples(&[0; FRAME_SAMPLES]),
+        let agent_holds = self
+            .agent
+            .as_ref()
+            .is_none_or(|a| a.on_hold_since.is_some());
+        match (
+            tick::caller_hears(
+                self.phase == Phase::Bridged,
+                agent_holds,
+                tick.frame.is_some(),
+            ),
+            &tick.frame,
+        ) {
+            (tick::CallerHears::Agent, _) => {}
+            (tick::CallerHears::Played, Some(frame)) => self.customer.send_samples(frame),
+            (tick::CallerHears::Played | tick::CallerHears::Silence, _) => {
+                self.customer.send_samples(&[0; FRAME_SAMPLES])
             }
         }
         if let Some(finished) = tick.finished {
@@ -634,12 +651,10 @@ impl Call {
                 self.input_done(outcome);
             }
         }
-        if self.phase == Phase::Queued
+        let on_music = self.phase == Phase::Queued
             && matches!(self.waiting, Waiting::Loop(None))
-            && self.session.is_none()
-            && self.next_announcement.is_some_and(|at| now >= at)
-        {
-            self.next_announcement = Some(now + ANNOUNCE_EVERY_MS);
+            && self.session.is_none();
+        if self.announcements.due(now, on_music) {
             self.announce();
         }
         match self.waiting {
@@ -1126,7 +1141,7 @@ impl Call {
                 self.playout
                     .play(vec![self.voice.library().hold_music()], true);
                 self.waiting = Waiting::Loop(None);
-                self.next_announcement = Some(self.now_ms() + FIRST_ANNOUNCEMENT_MS);
+                self.announcements.start(self.now_ms());
             }
         }
     }
@@ -1207,7 +1222,7 @@ impl Call {
                     self.collector = None;
                     self.playout.stop();
                     self.waiting = Waiting::Nothing;
-                    self.next_announcement = None;
+                    self.announcements.stop();
                     if let Some(q) = &mut self.ctr.queue {
                         q.dequeue_timestamp = Some(at);
                         q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, at));
@@ -1631,7 +1646,8 @@ impl Call {
         if !is_agent {
             self.refresh_session_timer();
             self.customer_held = remote.direction.is_hold();
-            self.last_heard = (Instant::now(), self.customer.packets_in);
+            self.watchdog
+                .restart(self.now_ms(), self.customer.packets_in);
         }
         if is_agent {
             self.hold(remote.direction.is_hold());
