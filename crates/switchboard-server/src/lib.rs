@@ -22,6 +22,7 @@ pub mod functions;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod records;
 pub mod recovery;
 pub mod routing;
 pub mod throttle;

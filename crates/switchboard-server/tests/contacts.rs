@@ -351,3 +351,51 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
         assert_eq!(get("format=xml").await.field(), "format");
     }
 }
+
+#[tokio::test]
+async fn a_contacts_writer_keeps_the_newest_record_of_each_contact_and_its_words() {
+    use switchboard_model::contact_record::{ContactState, DisconnectReason};
+    use switchboard_server::records::RecordWriter;
+    use switchboard_store::ContactQuery;
+    for app in apps().await {
+        let (writer, done) = RecordWriter::start(app.state.clone());
+        let mut first = record("w-1", 1, None, Some("q"));
+        writer.record(&first);
+        first.state = ContactState::Queued;
+        writer.record(&first);
+        // A transfer: the next contact, then the first one ended.
+        let next = ContactRecord {
+            previous_contact_id: Some("w-1".into()),
+            ..record("w-2", 2, None, Some("q"))
+        };
+        writer.record(&next);
+        first.state = ContactState::Ended;
+        first.next_contact_id = Some("w-2".into());
+        first.disconnect_reason = Some(DisconnectReason::Transferred);
+        writer.record(&first);
+        writer.words("w-1", "refund please".into());
+        drop(writer);
+        done.await.unwrap();
+
+        let stored = app.store.get_contact("w-1").await.unwrap().unwrap();
+        assert_eq!(stored.state, ContactState::Ended, "{}", app.backend);
+        assert_eq!(stored.next_contact_id.as_deref(), Some("w-2"));
+        assert_eq!(
+            stored.disconnect_reason,
+            Some(DisconnectReason::Transferred)
+        );
+        let stored = app.store.get_contact("w-2").await.unwrap().unwrap();
+        assert_eq!(stored.previous_contact_id.as_deref(), Some("w-1"));
+        let found = app
+            .store
+            .search_contacts(&ContactQuery {
+                text: Some("REFUND".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<_> = found.items.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["w-1"], "{}", app.backend);
+    }
+}

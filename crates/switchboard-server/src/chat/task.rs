@@ -193,7 +193,7 @@ pub(super) struct Chat {
     pending: VecDeque<Event>,
     contact: ContactData,
     ctr: ContactRecord,
-    ctr_tx: mpsc::UnboundedSender<Write>,
+    records: crate::records::RecordWriter,
     customer: String,
     customer_name: String,
     agent: Option<ChatAgent>,
@@ -254,8 +254,7 @@ impl Chat {
         };
         app.metrics
             .contact_started(ctr.channel, ctr.initiation_method);
-        let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_records(app.clone(), ctr_rx));
+        let (records, writer) = crate::records::RecordWriter::start(app.clone());
         let settings = hub.settings().clone();
         let mut room = ChatRoom::new(
             &new.contact_id,
@@ -286,7 +285,7 @@ impl Chat {
             pending: VecDeque::new(),
             contact,
             ctr,
-            ctr_tx,
+            records,
             customer: new.customer.clone(),
             customer_name: new.display_name,
             agent: None,
@@ -321,7 +320,7 @@ impl Chat {
     fn save(&mut self) {
         self.note_flow_path();
         self.ctr.attributes = self.contact.attributes.clone();
-        let _ = self.ctr_tx.send(Write::Record(Box::new(self.ctr.clone())));
+        self.records.record(&self.ctr);
     }
 
     /// Copies the steps the flow took since the last save into the record.
@@ -1153,9 +1152,7 @@ impl Chat {
                 _ => None,
             })
             .collect();
-        let _ = self
-            .ctr_tx
-            .send(Write::Words(self.contact_id.clone(), words.join("\n")));
+        self.records.words(&self.contact_id, words.join("\n"));
     }
 
     async fn store_transcript(&self, at: DateTime<Utc>) -> TranscriptInfo {
@@ -1204,47 +1201,5 @@ fn enqueue(
         channel: Channel::Chat,
         priority: priority.unwrap_or(5),
         time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
-    }
-}
-
-/// What the chat's writer stores, in order.
-enum Write {
-    Record(Box<ContactRecord>),
-    /// The words contact search finds a contact by.
-    Words(String, String),
-}
-
-/// Writes a chat's records in order; when several are waiting only the
-/// newest of each contact is written.
-async fn write_records(app: AppState, mut writes: mpsc::UnboundedReceiver<Write>) {
-    // Through a database outage too: the record waits for it, in order.
-    let put = |record: ContactRecord| crate::recovery::store_when_possible(app.clone(), record);
-    let mut waiting: Option<ContactRecord> = None;
-    while let Some(first) = writes.recv().await {
-        let mut batch = vec![first];
-        while let Ok(next) = writes.try_recv() {
-            batch.push(next);
-        }
-        for write in batch {
-            match write {
-                Write::Record(r) => {
-                    if let Some(w) = waiting.take_if(|w| w.id != r.id) {
-                        put(w).await;
-                    }
-                    waiting = Some(*r);
-                }
-                Write::Words(id, words) => {
-                    if let Some(w) = waiting.take() {
-                        put(w).await;
-                    }
-                    if let Err(e) = app.store.set_contact_search_text(&id, &words).await {
-                        warn!(contact = %id, "transcript words not indexed: {e}");
-                    }
-                }
-            }
-        }
-        if let Some(w) = waiting.take() {
-            put(w).await;
-        }
     }
 }

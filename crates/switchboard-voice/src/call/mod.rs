@@ -232,7 +232,7 @@ pub struct Call {
     recorder: Option<Recorder>,
     contact: ContactData,
     ctr: ContactRecord,
-    ctr_tx: mpsc::UnboundedSender<ContactRecord>,
+    records: switchboard_server::records::RecordWriter,
     seed: u64,
     /// An offer that arrived before the flow finished handing the contact
     /// to the queue (the router can decide faster than the flow ends).
@@ -316,8 +316,8 @@ impl Call {
             .app()
             .metrics
             .contact_started(ctr.channel, ctr.initiation_method);
-        let (ctr_tx, ctr_rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_records(voice.clone(), ctr_rx));
+        let (records, writer) =
+            switchboard_server::records::RecordWriter::start(voice.app().clone());
         let contact = ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
         let mut call = Call {
             voice,
@@ -340,7 +340,7 @@ impl Call {
             recorder: None,
             contact,
             ctr,
-            ctr_tx,
+            records,
             seed: rand::random(),
             early_offer: None,
             watchdog: tick::Watchdog::new(0, media_timeout_ms),
@@ -419,7 +419,7 @@ impl Call {
             );
         }
         self.ctr.attributes = self.contact.attributes.clone();
-        let _ = self.ctr_tx.send(self.ctr.clone());
+        self.records.record(&self.ctr);
     }
 
     async fn main_loop(&mut self) {
@@ -1079,7 +1079,7 @@ impl Call {
                     enqueue_timestamp: now(),
                     ..Default::default()
                 });
-                let _ = self.ctr_tx.send(self.ctr.clone());
+                self.records.record(&self.ctr);
                 self.start_queue_audio();
                 if let Some(offer) = self.early_offer.take() {
                     self.voice.post(&self.contact_id, CallInput::Routing(offer));
@@ -1251,7 +1251,7 @@ impl Call {
                     self.ctr.state = ContactState::Connected;
                     info!(contact = %self.contact_id, agent = %a.username, "connected to agent");
                     self.start_recording(now_ms);
-                    let _ = self.ctr_tx.send(self.ctr.clone());
+                    self.records.record(&self.ctr);
                 }
             }
             _ => {}
@@ -1560,7 +1560,7 @@ impl Call {
             self.collector = None;
             self.playout.stop();
             self.start_recording(self.now_ms());
-            let _ = self.ctr_tx.send(self.ctr.clone());
+            self.records.record(&self.ctr);
             return;
         }
         self.route(RoutingEvent::Accept {
@@ -1854,7 +1854,7 @@ impl Call {
         self.early_offer = None;
         self.enqueue_sent = true;
         self.waiting = Waiting::Nothing;
-        let _ = self.ctr_tx.send(self.ctr.clone());
+        self.records.record(&self.ctr);
         self.start_queue_audio();
     }
 
@@ -2119,44 +2119,6 @@ async fn refuse_offer(
     let _ = reply
         .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
         .await;
-}
-
-/// Writes a call's contact records one after another, in order.
-async fn write_records(voice: Voice, mut records: mpsc::UnboundedReceiver<ContactRecord>) {
-    let mut next = records.recv().await;
-    while let Some(mut record) = next.take() {
-        // Only the newest of one contact's records matters if several are
-        // waiting (a transfer to a queue writes two contacts, both kept).
-        while let Ok(newer) = records.try_recv() {
-            if newer.id == record.id {
-                record = newer;
-            } else {
-                next = Some(newer);
-                break;
-            }
-        }
-        for attempt in 0..3 {
-            match voice.app().store.put_contact(&record).await {
-                Ok(()) => break,
-                // The database is away: this record waits for it, and the
-                // call's newer records queue behind it, in order (the call
-                // itself goes on).
-                Err(e) if e.is_unavailable() => {
-                    warn!(contact = %record.id, "contact record waits for the database: {e}");
-                    switchboard_server::recovery::store_when_possible(voice.app().clone(), record)
-                        .await;
-                    break;
-                }
-                Err(e) => {
-                    warn!(contact = %record.id, attempt, "contact record not written: {e}");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
-            }
-        }
-        if next.is_none() {
-            next = records.recv().await;
-        }
-    }
 }
 
 #[cfg(test)]
