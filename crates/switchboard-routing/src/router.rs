@@ -52,6 +52,7 @@ pub enum AgentState {
 /// enqueue leaves the contact out of routing; a refused transfer leaves it
 /// where it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// No queue has that number.
     UnknownQueue,
@@ -62,6 +63,24 @@ pub enum Refusal {
     QueueAtCapacity,
     /// A contact with this id is already routed.
     Duplicate,
+}
+
+impl Refusal {
+    /// The name the API and logs use (`queue_at_capacity`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UnknownQueue => "unknown_queue",
+            Refusal::QueueDisabled => "queue_disabled",
+            Refusal::QueueAtCapacity => "queue_at_capacity",
+            Refusal::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Something that happened, fed in by the shell through [`Router::handle`].
@@ -229,7 +248,8 @@ pub enum Effect {
 }
 
 /// Where a contact stands in routing (see [`Router::contacts`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ContactStage {
     /// In its queue, not offered to anyone.
     Waiting,
@@ -239,6 +259,24 @@ pub enum ContactStage {
     Connected,
     /// The conversation ended; the agent is wrapping it up.
     AfterContactWork,
+}
+
+impl ContactStage {
+    /// The name the API, metrics and logs use (`waiting`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactStage::Waiting => "waiting",
+            ContactStage::Offered => "offered",
+            ContactStage::Connected => "connected",
+            ContactStage::AfterContactWork => "after_contact_work",
+        }
+    }
+}
+
+impl std::fmt::Display for ContactStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An event that does not fit the state; nothing changed.

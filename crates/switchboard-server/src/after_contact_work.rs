@@ -26,7 +26,7 @@ pub async fn close(app: &AppState, agent: &str, contact: &str) -> Result<(), Clo
         .await
         .into_iter()
         .find(|c| c.contact == contact && c.agent.as_deref() == Some(agent))
-        .filter(|c| c.stage == "after_contact_work")
+        .filter(|c| c.stage == switchboard_routing::ContactStage::AfterContactWork)
         .map(|c| c.channel)
         .ok_or(CloseError::NotYours)?;
     app.routing

@@ -149,11 +149,11 @@ pub fn enqueue_answer(
     use crate::routing::RoutingUpdate;
     match answer {
         Ok(updates) => match updates.iter().find_map(|u| match u {
-            RoutingUpdate::Refused { contact: c, reason } if c == contact => Some(reason.clone()),
+            RoutingUpdate::Refused { contact: c, reason } if c == contact => Some(*reason),
             _ => None,
         }) {
-            Some(r) if r == "queue_at_capacity" => Event::QueueAtCapacity,
-            Some(r) => Event::Failed(r),
+            Some(switchboard_routing::Refusal::QueueAtCapacity) => Event::QueueAtCapacity,
+            Some(r) => Event::Failed(r.to_string()),
             None => Event::Enqueued,
         },
         Err(e) => Event::Failed(e.to_string()),

@@ -157,10 +157,12 @@ pub enum RoutingUpdate {
         contact: String,
         agent: String,
     },
-    /// `reason`: `unknown_queue`, `queue_disabled`, `queue_at_capacity`, `duplicate`.
+    /// In JSON `reason` is `unknown_queue`, `queue_disabled`,
+    /// `queue_at_capacity` or `duplicate`.
     Refused {
         contact: String,
-        reason: String,
+        #[schema(value_type = String)]
+        reason: r::Refusal,
     },
     Requeued {
         contact: String,
@@ -185,12 +187,13 @@ pub struct AgentSnapshot {
 }
 
 /// A contact routing holds: `stage` is `waiting`, `offered`, `connected`
-/// or `after_contact_work`; `agent` the agent it is with (or offered to).
+/// or `after_contact_work` in JSON; `agent` the agent it is with (or
+/// offered to).
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactSnapshot {
     pub contact: String,
     pub channel: ModelChannel,
-    pub stage: &'static str,
+    pub stage: r::ContactStage,
     pub agent: Option<String>,
 }
 
@@ -553,12 +556,7 @@ impl Service {
                     .map(|(c, channel, stage, agent)| ContactSnapshot {
                         contact: self.contacts.id(c.0 as u32),
                         channel: model_channel(channel),
-                        stage: match stage {
-                            r::ContactStage::Waiting => "waiting",
-                            r::ContactStage::Offered => "offered",
-                            r::ContactStage::Connected => "connected",
-                            r::ContactStage::AfterContactWork => "after_contact_work",
-                        },
+                        stage,
                         agent: agent.map(|a| self.agents.id(a.0)),
                     })
                     .collect();
@@ -758,13 +756,7 @@ impl Service {
                 },
                 r::Effect::Refused { contact: c, reason } => RoutingUpdate::Refused {
                     contact: contact(self, c),
-                    reason: match reason {
-                        r::Refusal::UnknownQueue => "unknown_queue",
-                        r::Refusal::QueueDisabled => "queue_disabled",
-                        r::Refusal::QueueAtCapacity => "queue_at_capacity",
-                        r::Refusal::Duplicate => "duplicate",
-                    }
-                    .into(),
+                    reason,
                 },
                 r::Effect::Requeued { contact: c } => RoutingUpdate::Requeued {
                     contact: contact(self, c),

@@ -488,7 +488,7 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
             .contacts()
             .await
             .into_iter()
-            .filter(|c| c.stage == "connected")
+            .filter(|c| c.stage == switchboard_routing::ContactStage::Connected)
             .map(|c| c.contact)
             .collect();
         assert_eq!(on.len(), 2);

@@ -142,7 +142,7 @@ async fn agents_take_status_and_contacts_through_the_router() {
             refused,
             [RoutingUpdate::Refused {
                 contact: "call-4".into(),
-                reason: "queue_at_capacity".into()
+                reason: switchboard_routing::Refusal::QueueAtCapacity
             }],
             "call-2 offered and call-3 waiting fill the queue of 2"
         );

@@ -36,6 +36,7 @@ use switchboard_model::objects::quick_connect::QuickConnectTarget;
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{AgentStatus, Queue, QuickConnect, User};
+use switchboard_routing::ContactStage;
 use switchboard_server::auth::Principal;
 use switchboard_server::routing::{agent_queue, RoutingEvent, RoutingUpdate};
 use switchboard_server::web::asset;
@@ -180,7 +181,7 @@ async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, String>>
 async fn show_open_work(voice: &Voice, agent: &str, line: &Line) {
     let app = voice.app();
     for c in app.routing.contacts().await {
-        if c.stage != "after_contact_work"
+        if c.stage != ContactStage::AfterContactWork
             || c.agent.as_deref() != Some(agent)
             || line.contact(&c.contact).is_some()
         {

@@ -17,6 +17,7 @@ use rsipstack::EndpointBuilder;
 use switchboard_media::sdp::RemoteAudio;
 use switchboard_model::objects::phone_number::parse_e164;
 use switchboard_model::{PhoneNumber, SipTrunk};
+use switchboard_routing::ContactStage;
 use switchboard_server::routing::RoutingUpdate;
 use switchboard_server::{flow_shell, AppState};
 use tokio::sync::mpsc;
@@ -864,12 +865,16 @@ async fn recover_lost_calls(voice: &Voice) {
             continue;
         }
         let event = match c.stage {
-            "waiting" | "offered" => Some(switchboard_server::routing::RoutingEvent::Abandon {
-                contact: c.contact.clone(),
-            }),
-            "connected" => Some(switchboard_server::routing::RoutingEvent::ContactEnded {
-                contact: c.contact.clone(),
-            }),
+            ContactStage::Waiting | ContactStage::Offered => {
+                Some(switchboard_server::routing::RoutingEvent::Abandon {
+                    contact: c.contact.clone(),
+                })
+            }
+            ContactStage::Connected => {
+                Some(switchboard_server::routing::RoutingEvent::ContactEnded {
+                    contact: c.contact.clone(),
+                })
+            }
             _ => None,
         };
         if let Some(event) = event {
@@ -883,19 +888,21 @@ async fn recover_lost_calls(voice: &Voice) {
         };
         let now = chrono::Utc::now();
         if record.close_lost(now) {
-            warn!(contact = %c.contact, stage = c.stage, "a call lost in a restart is closed");
+            warn!(contact = %c.contact, stage = %c.stage, "a call lost in a restart is closed");
             if let Err(e) = app.store.put_contact(&record).await {
                 warn!(contact = %c.contact, "recovery: {e}");
             }
             app.metrics.contact_ended(&record);
         }
-        if let (Some(agent), "connected" | "after_contact_work") = (&c.agent, c.stage) {
+        if let (Some(agent), ContactStage::Connected | ContactStage::AfterContactWork) =
+            (&c.agent, c.stage)
+        {
             // Ending a connected contact just put its agent in after-contact
             // work; one already there is only noted if routing has not moved
             // them on since (a timer due during the downtime).
             let in_acw = states.get(agent).map(String::as_str) == Some("AfterContactWork");
             // A chat's after-contact work is noted when its card is closed.
-            if (c.stage == "connected" || in_acw) && !chat {
+            if (c.stage == ContactStage::Connected || in_acw) && !chat {
                 voice.agent_finished(agent, &c.contact);
             }
             voice

@@ -415,16 +415,20 @@ impl ChatHub {
                                 continue;
                             };
                             let update = match c.stage {
-                                "offered" => RoutingUpdate::Offer {
-                                    contact: c.contact.clone(),
-                                    agent,
-                                    queue: String::new(),
-                                    channel: switchboard_model::Channel::Chat,
-                                },
-                                "connected" => RoutingUpdate::Connected {
-                                    contact: c.contact.clone(),
-                                    agent,
-                                },
+                                switchboard_routing::ContactStage::Offered => {
+                                    RoutingUpdate::Offer {
+                                        contact: c.contact.clone(),
+                                        agent,
+                                        queue: String::new(),
+                                        channel: switchboard_model::Channel::Chat,
+                                    }
+                                }
+                                switchboard_routing::ContactStage::Connected => {
+                                    RoutingUpdate::Connected {
+                                        contact: c.contact.clone(),
+                                        agent,
+                                    }
+                                }
                                 _ => continue,
                             };
                             hub.post(&c.contact, ChatInput::Routing(update));

@@ -35,6 +35,7 @@ use switchboard_model::contact_record::{
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{ContactRecord, User};
+use switchboard_routing::Refusal;
 use switchboard_server::flow_shell;
 use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
 use tokio::sync::mpsc;
@@ -1783,16 +1784,18 @@ impl Call {
         };
         let refused = match self.voice.app().routing.send(enqueue).await {
             Ok(updates) => updates.into_iter().find_map(|u| match u {
-                RoutingUpdate::Refused { contact, reason } if contact == next => Some(reason),
+                RoutingUpdate::Refused { contact, reason } if contact == next => {
+                    Some((reason.to_string(), reason == Refusal::QueueAtCapacity))
+                }
                 _ => None,
             }),
-            Err(e) => Some(e.to_string()),
+            Err(e) => Some((e.to_string(), false)),
         };
-        if let Some(reason) = refused {
+        if let Some((reason, full)) = refused {
             self.voice.forget_id(&next);
             warn!(contact = %self.contact_id, queue = %queue_name, "transfer refused: {reason}");
             if let Some(line) = self.agent.as_ref().and_then(|a| a.media.line()) {
-                let why = if reason == "queue_at_capacity" {
+                let why = if full {
                     "is full"
                 } else {
                     "cannot take contacts"
