@@ -291,7 +291,11 @@ pub async fn registry(app: &AppState) -> Registry {
     );
     let agents = Family::<StateLabels, Gauge>::default();
     for a in app.routing.agents().await {
-        agents.get_or_create(&StateLabels { state: a.state }).inc();
+        agents
+            .get_or_create(&StateLabels {
+                state: a.state.to_string(),
+            })
+            .inc();
     }
     r.register("agents", "Agents by routing state", agents);
     r.register(

@@ -170,19 +170,82 @@ pub enum RoutingUpdate {
     Done {
         contact: String,
     },
-    /// `state`: `Offline`, `Available`, a custom status's name, `Incoming`,
-    /// `OnContact`, `AfterContactWork`, `Missed`, `Rejected`, `Error`.
     AgentState {
         agent: String,
-        state: String,
+        #[schema(value_type = String)]
+        state: AgentState,
         at: DateTime<Utc>,
     },
+}
+
+/// An agent's state, as the API, the CCP and reports name it: the router's
+/// state with a custom status by its name. In JSON a string: `Offline`,
+/// `Available`, the custom status's name, `Incoming`, `OnContact`,
+/// `AfterContactWork`, `Missed`, `Rejected` or `Error`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AgentState {
+    /// Chose Offline, nothing in progress.
+    Offline,
+    /// Chose Available, nothing in progress: routable.
+    Available,
+    /// Chose a custom status (Lunch, Training...), nothing in progress.
+    Custom(String),
+    /// Being offered a contact.
+    Incoming,
+    /// Connected to a contact.
+    OnContact,
+    /// Wrapping up an ended contact.
+    AfterContactWork,
+    /// Did not accept an offer in time.
+    Missed,
+    /// Rejected an offer.
+    Rejected,
+    /// The agent's phone or CCP failed.
+    Error,
+}
+
+impl AgentState {
+    /// The name shown and stored.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AgentState::Offline => "Offline",
+            AgentState::Available => "Available",
+            AgentState::Custom(name) => name,
+            AgentState::Incoming => "Incoming",
+            AgentState::OnContact => "OnContact",
+            AgentState::AfterContactWork => "AfterContactWork",
+            AgentState::Missed => "Missed",
+            AgentState::Rejected => "Rejected",
+            AgentState::Error => "Error",
+        }
+    }
+
+    /// Busy with a contact: offered, on it, or wrapping it up.
+    pub fn is_on_contact(&self) -> bool {
+        matches!(
+            self,
+            AgentState::Incoming | AgentState::OnContact | AgentState::AfterContactWork
+        )
+    }
+}
+
+impl std::fmt::Display for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AgentState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AgentSnapshot {
     pub agent: String,
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: AgentState,
     pub since: Option<DateTime<Utc>>,
 }
 
@@ -603,7 +666,12 @@ impl Service {
                     .map(|p| self.profiles.id(p));
                 if let Err(e) = self
                     .store
-                    .record_agent_state(agent, state, at.timestamp_millis(), profile.as_deref())
+                    .record_agent_state(
+                        agent,
+                        state.as_str(),
+                        at.timestamp_millis(),
+                        profile.as_deref(),
+                    )
                     .await
                 {
                     tracing::error!(error = %e, %agent, "could not record an agent state change");
@@ -612,14 +680,22 @@ impl Service {
         }
     }
 
-    fn state_name(&self, s: r::AgentState) -> String {
+    fn state_name(&self, s: r::AgentState) -> AgentState {
         match s {
-            r::AgentState::Custom(n) => self
-                .custom_names
-                .get(&n)
-                .cloned()
-                .unwrap_or_else(|| format!("Custom {n}")),
-            other => format!("{other:?}"),
+            r::AgentState::Offline => AgentState::Offline,
+            r::AgentState::Available => AgentState::Available,
+            r::AgentState::Custom(n) => AgentState::Custom(
+                self.custom_names
+                    .get(&n)
+                    .cloned()
+                    .unwrap_or_else(|| format!("Custom {n}")),
+            ),
+            r::AgentState::Incoming => AgentState::Incoming,
+            r::AgentState::OnContact => AgentState::OnContact,
+            r::AgentState::AfterContactWork => AgentState::AfterContactWork,
+            r::AgentState::Missed => AgentState::Missed,
+            r::AgentState::Rejected => AgentState::Rejected,
+            r::AgentState::Error => AgentState::Error,
         }
     }
 

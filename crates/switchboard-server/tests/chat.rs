@@ -433,7 +433,10 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         assert_eq!(found["items"][0]["id"], contact.as_str(), "{found}");
         let states = app.state.routing.agents().await;
         let alice_state = states.iter().find(|s| &s.agent == alice).unwrap();
-        assert_eq!(alice_state.state, "AfterContactWork");
+        assert_eq!(
+            alice_state.state,
+            switchboard_server::routing::AgentState::AfterContactWork
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use common::*;
 use serde_json::json;
 use switchboard_model::Channel;
+use switchboard_server::routing::AgentState;
 use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
 
 async fn id_of(app: &TestApp, path: &str) -> String {
@@ -179,7 +180,7 @@ async fn agents_take_status_and_contacts_through_the_router() {
         assert!(
             closed
                 .iter()
-                .any(|u| matches!(u, RoutingUpdate::AgentState { state, .. } if state == "Lunch")),
+                .any(|u| matches!(u, RoutingUpdate::AgentState { state, .. } if state.as_str() == "Lunch")),
             "{closed:?}"
         );
         assert!(offered_to(&closed).is_empty(), "no calls at lunch");
@@ -237,8 +238,13 @@ async fn agents_take_status_and_contacts_through_the_router() {
             .unwrap();
         let agents = restarted.agents().await;
         let find = |id: &str| agents.iter().find(|a| a.agent == id).unwrap().state.clone();
-        assert_eq!(find(&alice), "Lunch", "{}", app.backend);
-        assert_eq!(find(&bob), "Incoming");
+        assert_eq!(
+            find(&alice),
+            AgentState::Custom("Lunch".into()),
+            "{}",
+            app.backend
+        );
+        assert_eq!(find(&bob), AgentState::Incoming);
         let waiting: usize = restarted
             .queues()
             .await
@@ -400,7 +406,8 @@ async fn a_restart_replays_each_event_under_the_configuration_of_its_time() {
             .unwrap()
             .state;
         assert_eq!(
-            state, "OnContact",
+            state,
+            AgentState::OnContact,
             "{}: the call was offered and accepted under the old profile",
             app.backend
         );

@@ -419,7 +419,7 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
         })).collect::<Vec<_>>(),
                 "quick_connects": quick_connects,
         "can_dial": who.permissions.has(OUTBOUND),
-        "state": state.as_ref().map(|s| s.state.clone()).unwrap_or_else(|| "Offline".into()),
+        "state": state.as_ref().map_or(switchboard_server::routing::AgentState::Offline, |s| s.state.clone()),
         "since": state.and_then(|s| s.since),
         "contacts": line.contacts(),
         "media": line.media(),

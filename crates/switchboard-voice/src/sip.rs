@@ -18,7 +18,7 @@ use switchboard_media::sdp::RemoteAudio;
 use switchboard_model::objects::phone_number::parse_e164;
 use switchboard_model::{PhoneNumber, SipTrunk};
 use switchboard_routing::ContactStage;
-use switchboard_server::routing::RoutingUpdate;
+use switchboard_server::routing::{AgentState, RoutingUpdate};
 use switchboard_server::{flow_shell, AppState};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -838,7 +838,7 @@ impl Voice {
 /// to close in the CCP.
 async fn recover_lost_calls(voice: &Voice) {
     let app = voice.app();
-    let states: HashMap<String, String> = app
+    let states: HashMap<String, AgentState> = app
         .routing
         .agents()
         .await
@@ -900,7 +900,7 @@ async fn recover_lost_calls(voice: &Voice) {
             // Ending a connected contact just put its agent in after-contact
             // work; one already there is only noted if routing has not moved
             // them on since (a timer due during the downtime).
-            let in_acw = states.get(agent).map(String::as_str) == Some("AfterContactWork");
+            let in_acw = states.get(agent) == Some(&AgentState::AfterContactWork);
             // A chat's after-contact work is noted when its card is closed.
             if (c.stage == ContactStage::Connected || in_acw) && !chat {
                 voice.agent_finished(agent, &c.contact);
@@ -1011,15 +1011,12 @@ async fn routing_updates(voice: Voice) {
                 // page open) and nothing else is going on: ended cards go.
                 // While on another contact (chats side by side) they stay
                 // until closed.
-                if !matches!(
-                    state.as_str(),
-                    "AfterContactWork" | "OnContact" | "Incoming"
-                ) {
+                if !state.is_on_contact() {
                     if let Some(line) = voice.softphones().get(&agent) {
                         line.clear_ended();
                     }
                 }
-                if state != "AfterContactWork" {
+                if state != AgentState::AfterContactWork {
                     let contact = lock(&voice.inner.after_contact_work).remove(&agent);
                     if let Some(contact) = contact {
                         tokio::spawn(switchboard_server::after_contact_work::record(

@@ -234,7 +234,8 @@ async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
     let now = state.routing.agents().await;
     let me = now.iter().find(|a| a.agent == agent).unwrap();
     assert_eq!(
-        me.state, "AfterContactWork",
+        me.state,
+        switchboard_server::routing::AgentState::AfterContactWork,
         "the agent is no longer on a dead call"
     );
     let cards = voice.softphones().get(&agent).unwrap().contacts();

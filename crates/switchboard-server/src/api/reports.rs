@@ -113,7 +113,7 @@ pub async fn snapshot(app: &AppState) -> ApiResult<Snapshot> {
                     .get(u.routing_profile.as_str())
                     .map_or_else(|| u.routing_profile.clone(), |n| n.to_string()),
                 routing_profile_id: u.routing_profile.clone(),
-                state: s.state,
+                state: s.state.to_string(),
                 since: s.since,
                 seconds_in_state: None,
             })

@@ -131,7 +131,7 @@ pub async fn set_my_status(
         .routing
         .agent(&who.user.id)
         .await
-        .map(|a| a.state)
+        .map(|a| a.state.to_string())
         .unwrap_or_default();
     Ok(Json(StatusResult { state }))
 }
@@ -156,7 +156,7 @@ pub async fn close_my_contact(
         .routing
         .agent(&who.user.id)
         .await
-        .map(|a| a.state)
+        .map(|a| a.state.to_string())
         .unwrap_or_default();
     Ok(Json(StatusResult { state }))
 }

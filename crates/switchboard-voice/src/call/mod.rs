@@ -2000,7 +2000,7 @@ impl Call {
                     // The agent accepted just as the caller hung up: the router
                     // had connected them, and now puts them in after-contact work.
                     let accepted = offered.filter(|a| {
-                        updates.iter().any(|u| matches!(u, RoutingUpdate::AgentState { agent, state, .. } if *agent == a.agent && state == "AfterContactWork"))
+                        updates.iter().any(|u| matches!(u, RoutingUpdate::AgentState { agent, state, .. } if *agent == a.agent && *state == switchboard_server::routing::AgentState::AfterContactWork))
                     });
                     if let Some(a) = accepted {
                         self.voice.agent_finished(&a.agent, &self.contact_id);
