@@ -139,7 +139,7 @@ try {
   await page.fill("#hist-from", env.HIST_TO);
   await page.fill("#hist-to", env.HIST_FROM);
   await page.click("#hist-run");
-  await until("the error next to To", () => page.textContent('#hist-form .field-error[data-field="to"]'), "must be after from");
+  await until("the error next to To", () => page.textContent('#hist-form .field-error[data-error-for="to"]'), "must be after from");
   await page.fill("#hist-from", env.HIST_FROM);
   await page.fill("#hist-to", env.HIST_TO);
   await page.selectOption("#hist-interval", "hour");
@@ -155,7 +155,7 @@ try {
     ["Sales", "3", "2", "1", "3:35", "0:30", "1:00", "33.3%", "66.7%"],
     ["Sales", "1", "1", "0", "5:25", "0:05", "—", "100%", "100%"],
   ]);
-  if (await page.textContent('#hist-form .field-error[data-field="to"]')) fail("the error stayed after a good run");
+  if (await page.textContent('#hist-form .field-error[data-error-for="to"]')) fail("the error stayed after a good run");
   // The chart: a canvas with something drawn on it.
   await page.waitForSelector("#hist-chart canvas", { timeout: 30000 });
   const inked = await page.$eval("#hist-chart canvas", (c) => {
@@ -273,7 +273,7 @@ try {
   }, true);
   await page.fill("#contacts-attribute", "nonsense");
   await page.click("#contacts-run");
-  await until("the attribute's error", () => page.textContent('#contacts-form .field-error[data-field="attribute"]'), "write it as name:value");
+  await until("the attribute's error", () => page.textContent('#contacts-form .field-error[data-error-for="attribute"]'), "write it as name:value");
   await shoot(page, "contact-search");
 
   step("DONE");

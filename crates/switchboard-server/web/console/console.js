@@ -7,7 +7,16 @@
 // carries `data-path` (e.g. `queue_configs[0].priority`), the same path the
 // API names in `errors[].field`, so an error lands next to its input.
 
-import { $, API, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+import {
+  $,
+  API,
+  Session,
+  clearErrors as clearFieldErrors,
+  el,
+  showErrors as showFieldErrors,
+  showSignIn,
+  wireSignIn,
+} from "/shared/session.js";
 
 // One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
 const TOKEN_KEY = "switchboard.staff.token";
@@ -513,37 +522,13 @@ function permissionList() {
 // ---------- the form ----------
 
 function clearErrors() {
-  const form = $("object-form");
-  $("form-error").textContent = "";
+  clearFieldErrors($("object-form"), $("form-error"));
   $("form-status").textContent = "";
-  for (const slot of form.querySelectorAll(".field-error")) slot.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
 }
 
 /** Puts each error under the input its path names (or its closest ancestor); the message on top. */
 function showErrors(failure) {
-  const form = $("object-form");
-  const errors = failure.body?.errors?.length ? failure.body.errors : [];
-  $("form-error").textContent = failure.message;
-  for (const { field, reason } of errors) {
-    let path = field;
-    let slot = null;
-    while (path) {
-      slot = form.querySelector(`.field-error[data-error-for="${CSS.escape(path)}"]`);
-      if (slot) break;
-      const cut = path.match(/^(.*)(\.[^.[\]]+|\[\d+\])$/);
-      path = cut ? cut[1] : "";
-    }
-    if (slot) {
-      slot.textContent = path === field ? reason : `${field}: ${reason}`;
-      const input = form.querySelector(`[data-path="${CSS.escape(path)}"]`);
-      input?.setAttribute("aria-invalid", "true");
-      if (input && "focus" in input && !form.querySelector("[aria-invalid]:focus")) input.focus?.();
-    } else if (errors.length > 1 || field !== "*") {
-      const line = el("span", { class: "block", text: `${field}: ${reason}` });
-      if (!$("form-error").textContent.includes(line.textContent)) $("form-error").append(el("br"), line);
-    }
-  }
+  showFieldErrors($("object-form"), failure, $("form-error"));
 }
 
 async function openRecord(kind, id) {

@@ -9,7 +9,17 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 
-import { $, API, ApiFailure, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+import {
+  $,
+  API,
+  ApiFailure,
+  Session,
+  clearErrors as clearFieldErrors,
+  el,
+  showErrors as showFieldErrors,
+  showSignIn,
+  wireSignIn,
+} from "/shared/session.js";
 
 // One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
 const TOKEN_KEY = "switchboard.staff.token";
@@ -119,30 +129,21 @@ const query = (params) =>
   new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "")).toString();
 
 /** Clears a form's error slots. */
+/** The line under a form for what is not beside a field. */
+const generalOf = (form) => form.querySelector(".form-error");
+
 function clearErrors(form) {
-  for (const slot of form.querySelectorAll("[data-field]")) slot.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  clearFieldErrors(form, generalOf(form));
 }
 
 /** Shows a failure next to the fields it names; the rest under the form. */
 function showErrors(form, failure) {
-  const errors = failure.body?.errors?.length ? failure.body.errors : [{ field: "*", reason: failure.message }];
-  for (const { field, reason } of errors) {
-    const slot = form.querySelector(`.field-error[data-field="${CSS.escape(field)}"]`);
-    if (slot) {
-      slot.textContent = reason;
-      slot.closest("label")?.querySelector("input, select")?.setAttribute("aria-invalid", "true");
-    } else {
-      const general = form.querySelector('.form-error[data-field="*"]');
-      general.textContent = field === "*" ? reason : `${field}: ${reason}`;
-    }
-  }
+  showFieldErrors(form, failure, generalOf(form));
 }
 
 /** Downloads `path` with the bearer token and saves it as `fallback` (or the server's file name). */
 async function download(path, fallback, form) {
-  const general = form.querySelector('.form-error[data-field="*"]');
-  general.textContent = "";
+  generalOf(form).textContent = "";
   try {
     const response = await api(path, { raw: true });
     const disposition = response.headers.get("content-disposition") || "";

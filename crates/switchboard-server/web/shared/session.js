@@ -156,3 +156,50 @@ export function showSignIn(message) {
   $("login-error").textContent = message || "";
   $("username").focus();
 }
+
+/**
+ * Shows `failure`'s errors beside the fields they name. A field's slot is
+ * the `.field-error[data-error-for="<field>"]` in `form`, or that of its
+ * closest named ancestor (`queue_configs[0].delay` falls back to
+ * `queue_configs[0]`, then `queue_configs`); its input (`[data-path]`, or
+ * the slot's label's) is marked invalid and the first one focused. The
+ * server's message, and errors with no slot, go into `general`.
+ */
+export function showErrors(form, failure, general) {
+  const errors = failure.body?.errors?.length ? failure.body.errors : [];
+  const lines = [];
+  if (failure.body?.message || !errors.length) lines.push(failure.message);
+  for (const { field, reason } of errors) {
+    let path = field;
+    let slot = null;
+    while (path) {
+      slot = form.querySelector(`.field-error[data-error-for="${CSS.escape(path)}"]`);
+      if (slot) break;
+      const cut = path.match(/^(.*)(\.[^.[\]]+|\[\d+\])$/);
+      path = cut ? cut[1] : "";
+    }
+    if (slot) {
+      slot.textContent = path === field ? reason : `${field}: ${reason}`;
+      const input =
+        form.querySelector(`[data-path="${CSS.escape(path)}"]`) ||
+        slot.closest("label")?.querySelector("input, select, textarea");
+      input?.setAttribute("aria-invalid", "true");
+      if (input && !form.querySelector("[aria-invalid]:focus")) input.focus?.();
+    } else {
+      const line = field === "*" ? reason : `${field}: ${reason}`;
+      if (!lines.includes(line)) lines.push(line);
+    }
+  }
+  general.replaceChildren();
+  lines.forEach((line, i) => {
+    if (i) general.append(el("br"));
+    general.append(el("span", { class: "block", text: line }));
+  });
+}
+
+/** Clears what showErrors wrote in `form` and `general`. */
+export function clearErrors(form, general) {
+  general.textContent = "";
+  for (const slot of form.querySelectorAll(".field-error")) slot.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
