@@ -273,7 +273,112 @@ pub struct LegQuality {
 /// for a contact the service itself dropped).
 pub const LOST_IN_RESTART: DisconnectReason = DisconnectReason::SystemError;
 
+/// The record rules every channel follows, as plain functions of the record
+/// and the time: the shells (calls, chats) say what happened and when, and
+/// the record is kept the same way for all of them.
 impl ContactRecord {
+    /// The contact starts waiting in a queue at `at`.
+    pub fn enter_queue(&mut self, id: String, name: String, at: DateTime<Utc>) {
+        self.state = ContactState::Queued;
+        self.queue = Some(QueueInfo {
+            id,
+            name,
+            enqueue_timestamp: at,
+            ..Default::default()
+        });
+    }
+
+    /// The contact leaves its queue at `at` (answered or abandoned): the
+    /// wait is counted up to then.
+    pub fn leave_queue(&mut self, at: DateTime<Utc>) {
+        if let Some(q) = &mut self.queue {
+            q.dequeue_timestamp = Some(at);
+            q.duration_seconds = Some(seconds(q.enqueue_timestamp, at));
+        }
+    }
+
+    /// An agent takes the contact at `at`: the queue wait ends, and the
+    /// offers made before (to agents who missed them) are counted with this
+    /// one. `agent` says who; its times and counts are set here.
+    pub fn connect_agent(&mut self, agent: AgentInfo, at: DateTime<Utc>) {
+        self.leave_queue(at);
+        let number_of_offers = self.agent.as_ref().map_or(0, |a| a.number_of_offers) + 1;
+        self.agent = Some(AgentInfo {
+            connected_to_agent_timestamp: at,
+            number_of_offers,
+            talk_duration_seconds: 0.0,
+            hold_count: 0,
+            hold_duration_seconds: 0.0,
+            ..agent
+        });
+        self.state = ContactState::Connected;
+    }
+
+    /// The agent put the customer on hold.
+    pub fn hold_started(&mut self) {
+        if let Some(agent) = &mut self.agent {
+            agent.hold_count += 1;
+        }
+    }
+
+    /// A hold of `seconds` ended.
+    pub fn hold_ended(&mut self, seconds: f64) {
+        if let Some(agent) = &mut self.agent {
+            agent.hold_duration_seconds += seconds;
+        }
+    }
+
+    /// The agent's part ended at `at`: talk time is the time connected less
+    /// the time on hold.
+    pub fn agent_left(&mut self, at: DateTime<Utc>) {
+        if let Some(agent) = &mut self.agent {
+            let total = seconds(agent.connected_to_agent_timestamp, at);
+            agent.talk_duration_seconds = (total - agent.hold_duration_seconds).max(0.0);
+        }
+    }
+
+    /// Notes why the contact ends; the first reason given is the one kept.
+    pub fn disconnect_for(&mut self, reason: DisconnectReason) {
+        self.disconnect_reason.get_or_insert(reason);
+    }
+
+    /// The contact ends at `at` (its reason given before, or `reason`).
+    pub fn close(&mut self, at: DateTime<Utc>, reason: DisconnectReason) {
+        self.disconnect_for(reason);
+        self.disconnect_timestamp = Some(at);
+        self.state = ContactState::Ended;
+    }
+
+    /// An agent transferred the customer to a queue at `at`: this contact
+    /// ends (for `reason`), pointing at `next`, and the customer goes on as
+    /// the returned contact, waiting in the queue and pointing back here. The
+    /// next contact keeps the channel, endpoints, flow and attributes.
+    pub fn transfer_to_queue(
+        &mut self,
+        next: String,
+        queue: (String, String),
+        at: DateTime<Utc>,
+        reason: DisconnectReason,
+    ) -> ContactRecord {
+        self.next_contact_id = Some(next.clone());
+        self.close(at, reason);
+        let mut continued = ContactRecord {
+            id: next,
+            channel: self.channel,
+            initiation_method: InitiationMethod::Transfer,
+            previous_contact_id: Some(self.id.clone()),
+            initiation_timestamp: at,
+            connected_to_system_timestamp: Some(at),
+            customer_endpoint: self.customer_endpoint.clone(),
+            system_endpoint: self.system_endpoint.clone(),
+            flow_id: self.flow_id.clone(),
+            attributes: self.attributes.clone(),
+            ..Default::default()
+        };
+        continued.enter_queue(queue.0, queue.1, at);
+        continued
+    }
+
     /// Whether the contact is still going (not yet `ENDED`).
     pub fn is_open(&self) -> bool {
         self.state != ContactState::Ended
@@ -317,6 +422,83 @@ mod tests {
 
     fn at(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn an_answered_contact_counts_its_wait_offers_holds_and_talk() {
+        let mut r = ContactRecord::default();
+        r.enter_queue("q".into(), "Sales".into(), at(10));
+        assert_eq!(r.state, ContactState::Queued);
+        // A first agent missed the offer: counted when someone answers.
+        r.agent = Some(AgentInfo {
+            number_of_offers: 1,
+            ..Default::default()
+        });
+        r.connect_agent(
+            AgentInfo {
+                id: "a".into(),
+                username: "ana".into(),
+                ..Default::default()
+            },
+            at(40),
+        );
+        assert_eq!(r.state, ContactState::Connected);
+        let q = r.queue.as_ref().unwrap();
+        assert_eq!(
+            (q.dequeue_timestamp, q.duration_seconds),
+            (Some(at(40)), Some(30.0))
+        );
+        let a = r.agent.as_ref().unwrap();
+        assert_eq!((a.username.as_str(), a.number_of_offers), ("ana", 2));
+        r.hold_started();
+        r.hold_ended(15.0);
+        r.agent_left(at(100));
+        let a = r.agent.as_ref().unwrap();
+        assert_eq!((a.hold_count, a.hold_duration_seconds), (1, 15.0));
+        assert_eq!(a.talk_duration_seconds, 45.0);
+    }
+
+    #[test]
+    fn the_first_disconnect_reason_wins() {
+        let mut r = ContactRecord::default();
+        r.disconnect_for(DisconnectReason::AgentDisconnect);
+        r.close(at(5), DisconnectReason::CustomerDisconnect);
+        assert_eq!(r.disconnect_reason, Some(DisconnectReason::AgentDisconnect));
+        assert_eq!(r.disconnect_timestamp, Some(at(5)));
+        assert_eq!(r.state, ContactState::Ended);
+    }
+
+    #[test]
+    fn a_transfer_to_a_queue_links_both_contacts_and_the_next_waits() {
+        let mut r = ContactRecord {
+            id: "first".into(),
+            channel: Channel::Chat,
+            flow_id: Some("f".into()),
+            customer_endpoint: Endpoint {
+                kind: "TELEPHONE_NUMBER".into(),
+                address: "+447700900123".into(),
+            },
+            ..Default::default()
+        };
+        r.attributes.insert("tier".into(), "gold".into());
+        let next = r.transfer_to_queue(
+            "second".into(),
+            ("q2".into(), "Billing".into()),
+            at(60),
+            DisconnectReason::Transferred,
+        );
+        assert_eq!(r.next_contact_id.as_deref(), Some("second"));
+        assert_eq!(r.state, ContactState::Ended);
+        assert_eq!(r.disconnect_reason, Some(DisconnectReason::Transferred));
+        assert_eq!(next.previous_contact_id.as_deref(), Some("first"));
+        assert_eq!(next.initiation_method, InitiationMethod::Transfer);
+        assert_eq!(next.state, ContactState::Queued);
+        assert_eq!(next.channel, Channel::Chat);
+        assert_eq!(next.flow_id.as_deref(), Some("f"));
+        assert_eq!(next.customer_endpoint.address, "+447700900123");
+        assert_eq!(next.attributes["tier"], "gold");
+        let q = next.queue.as_ref().unwrap();
+        assert_eq!((q.name.as_str(), q.enqueue_timestamp), ("Billing", at(60)));
     }
 
     #[test]

@@ -16,8 +16,7 @@ use serde_json::json;
 use switchboard_chat::{ChatError, ChatRoom, ItemKind, ReceiptKind, Role, Timeout, Transcript};
 use switchboard_flow::{ContactData, Effect, Event, Outcome, Rendered, Session};
 use switchboard_model::contact_record::{
-    AgentInfo, ContactState, DisconnectReason, FlowStep, InitiationMethod, QueueInfo,
-    TranscriptInfo,
+    AgentInfo, ContactState, DisconnectReason, FlowStep, InitiationMethod, TranscriptInfo,
 };
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::{ContactRecord, User};
@@ -167,7 +166,6 @@ struct ChatAgent {
     participant: String,
     /// Their token's hash: it stops working when they leave.
     token: [u8; 32],
-    connected_at: DateTime<Utc>,
     card: ChatCard,
 }
 
@@ -207,10 +205,6 @@ pub(super) struct Chat {
 
 fn unix_ms() -> u64 {
     Utc::now().timestamp_millis().max(0) as u64
-}
-
-fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a).num_milliseconds().max(0) as f64 / 1000.0
 }
 
 /// What a flow's message says in a chat: text as is, SSML without its
@@ -662,13 +656,7 @@ impl Chat {
             Some(Outcome::Queued { queue }) if self.phase == Phase::InFlow => {
                 info!(contact = %self.contact_id, queue = %queue.name, "chat queued");
                 self.phase = Phase::Queued;
-                self.ctr.state = ContactState::Queued;
-                self.ctr.queue = Some(QueueInfo {
-                    id: queue.id,
-                    name: queue.name,
-                    enqueue_timestamp: Utc::now(),
-                    ..Default::default()
-                });
+                self.ctr.enter_queue(queue.id, queue.name, Utc::now());
                 self.save();
                 if let Some(flow) = self
                     .contact
@@ -949,30 +937,25 @@ impl Chat {
         self.waiting = Waiting::Nothing;
         self.pending.clear();
         self.phase = Phase::Connected;
-        if let Some(q) = &mut self.ctr.queue {
-            q.dequeue_timestamp = Some(at);
-            q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, at));
-        }
-        let offers = self.ctr.agent.as_ref().map_or(0, |a| a.number_of_offers) + 1;
-        self.ctr.agent = Some(AgentInfo {
-            id: agent.clone(),
-            username: username.clone(),
-            routing_profile: match &user {
-                Some(u) => Some(self.app.routing_profile_ref(&u.spec.routing_profile).await),
-                None => None,
+        let routing_profile = match &user {
+            Some(u) => Some(self.app.routing_profile_ref(&u.spec.routing_profile).await),
+            None => None,
+        };
+        self.ctr.connect_agent(
+            AgentInfo {
+                id: agent.clone(),
+                username: username.clone(),
+                routing_profile,
+                ..Default::default()
             },
-            connected_to_agent_timestamp: at,
-            number_of_offers: offers,
-            ..Default::default()
-        });
-        self.ctr.state = ContactState::Connected;
+            at,
+        );
         let card = self.card(&agent, "connected", Some(token));
         self.hub.tell_agent(AgentChatEvent::Card(card.clone()));
         self.agent = Some(ChatAgent {
             agent,
             participant,
             token: hash,
-            connected_at: at,
             card,
         });
         info!(contact = %self.contact_id, agent = %username, "chat connected to agent");
@@ -1011,11 +994,14 @@ impl Chat {
         self.publish();
         // The first contact ends here; the agent has after-contact work.
         self.agent_leaves(DisconnectReason::Transferred).await;
-        self.ctr.next_contact_id = Some(next.clone());
-        self.ctr.state = ContactState::Ended;
         let ended = Utc::now();
-        self.ctr.disconnect_timestamp = Some(ended);
-        self.ctr.disconnect_reason = Some(DisconnectReason::Transferred);
+        self.ctr.attributes = self.contact.attributes.clone();
+        let continued = self.ctr.transfer_to_queue(
+            next.clone(),
+            (queue.0, queue.1),
+            ended,
+            DisconnectReason::Transferred,
+        );
         // The first contact keeps the conversation up to here: its record
         // links a transcript and search finds it by its words.
         self.ctr.transcript = Some(self.store_transcript(ended).await);
@@ -1025,25 +1011,7 @@ impl Chat {
         self.app
             .metrics
             .contact_started(Channel::Chat, InitiationMethod::Transfer);
-        let now = Utc::now();
-        self.ctr = ContactRecord {
-            id: next.clone(),
-            channel: Channel::Chat,
-            initiation_method: InitiationMethod::Transfer,
-            previous_contact_id: Some(self.contact_id.clone()),
-            initiation_timestamp: now,
-            connected_to_system_timestamp: Some(now),
-            flow_id: self.ctr.flow_id.clone(),
-            attributes: self.contact.attributes.clone(),
-            queue: Some(QueueInfo {
-                id: queue.0,
-                name: queue.1,
-                enqueue_timestamp: now,
-                ..Default::default()
-            }),
-            state: ContactState::Queued,
-            ..Default::default()
-        };
+        self.ctr = continued;
         self.ctr.flow_path.clear();
         self.contact_id = next.clone();
         self.contact.contact_id = next.clone();
@@ -1064,9 +1032,7 @@ impl Chat {
     async fn agent_leaves(&mut self, why: DisconnectReason) {
         let Some(a) = self.agent.take() else { return };
         let at = Utc::now();
-        if let Some(info) = &mut self.ctr.agent {
-            info.talk_duration_seconds = seconds_between(a.connected_at, at);
-        }
+        self.ctr.agent_left(at);
         if let Err(e) = self
             .app
             .routing
@@ -1130,9 +1096,7 @@ impl Chat {
         }
         let at = Utc::now();
         self.phase = Phase::Ended;
-        self.ctr.state = ContactState::Ended;
-        self.ctr.disconnect_timestamp = Some(at);
-        self.ctr.disconnect_reason = Some(reason);
+        self.ctr.close(at, reason);
         self.ctr.transcript = Some(self.store_transcript(at).await);
         info!(contact = %self.contact_id, %reason, "chat ended");
         self.save();

@@ -56,32 +56,23 @@ impl Call {
                     self.playout.stop();
                     self.waiting = Waiting::Nothing;
                     self.announcements.stop();
-                    if let Some(q) = &mut self.ctr.queue {
-                        q.dequeue_timestamp = Some(at);
-                        q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, at));
+                    if let Some(q) = &self.ctr.queue {
                         self.voice.note_answer(&q.id);
                     }
-                    let number_of_offers = self
-                        .ctr
-                        .agent
-                        .as_ref()
-                        .map(|a| a.number_of_offers)
-                        .unwrap_or(0)
-                        + 1;
                     let external_number = match a.media {
                         AgentMedia::Phone(_) => self.ringing_external.take(),
                         _ => None,
                     };
-                    self.ctr.agent = Some(AgentInfo {
-                        id: a.agent.clone(),
-                        username: a.username.clone(),
-                        routing_profile: self.ringing_profile.take(),
-                        external_number,
-                        connected_to_agent_timestamp: at,
-                        number_of_offers,
-                        ..Default::default()
-                    });
-                    self.ctr.state = ContactState::Connected;
+                    self.ctr.connect_agent(
+                        AgentInfo {
+                            id: a.agent.clone(),
+                            username: a.username.clone(),
+                            routing_profile: self.ringing_profile.take(),
+                            external_number,
+                            ..Default::default()
+                        },
+                        at,
+                    );
                     info!(contact = %self.contact_id, agent = %a.username, "connected to agent");
                     self.start_recording(now_ms);
                     self.records.record(&self.ctr);
@@ -497,16 +488,12 @@ impl Call {
         match (hold, a.on_hold_since) {
             (true, None) => {
                 a.on_hold_since = Some(Instant::now());
-                if let Some(info) = &mut self.ctr.agent {
-                    info.hold_count += 1;
-                }
+                self.ctr.hold_started();
                 self.playout.play(vec![music], true);
             }
             (false, Some(since)) => {
                 a.on_hold_since = None;
-                if let Some(info) = &mut self.ctr.agent {
-                    info.hold_duration_seconds += since.elapsed().as_secs_f64();
-                }
+                self.ctr.hold_ended(since.elapsed().as_secs_f64());
                 self.playout.stop();
             }
             _ => return,

@@ -48,18 +48,15 @@ impl Call {
             contact: self.contact_id.clone(),
         })
         .await;
-        if let Some(info) = &mut self.ctr.agent {
-            if let Some(since) = a.on_hold_since {
-                info.hold_duration_seconds += since.elapsed().as_secs_f64();
-            }
-            let total = seconds_between(info.connected_to_agent_timestamp, at);
-            info.talk_duration_seconds = (total - info.hold_duration_seconds).max(0.0);
+        if let Some(since) = a.on_hold_since {
+            self.ctr.hold_ended(since.elapsed().as_secs_f64());
         }
+        self.ctr.agent_left(at);
     }
 
     /// Ends the call; the first reason given is the one recorded.
     pub(super) fn end(&mut self, reason: switchboard_model::contact_record::DisconnectReason) {
-        self.ctr.disconnect_reason.get_or_insert(reason);
+        self.ctr.disconnect_for(reason);
         self.phase = Phase::Ended;
     }
 
@@ -158,10 +155,7 @@ impl Call {
                 }
                 Err(e) => tracing::debug!(contact = %self.contact_id, "abandon: {e}"),
             }
-            if let Some(q) = &mut self.ctr.queue {
-                q.dequeue_timestamp = Some(ended);
-                q.duration_seconds = Some(seconds_between(q.enqueue_timestamp, ended));
-            }
+            self.ctr.leave_queue(ended);
         }
         if let Some(a) = self.drop_agent_leg(|_| true) {
             self.agent_done(&a, ended).await;
@@ -173,8 +167,8 @@ impl Call {
             crate::sip::hang_up_once_acknowledged(&self.customer_dialog).await;
         }
         self.store_recording(ended).await;
-        self.ctr.disconnect_timestamp = Some(ended);
-        self.ctr.state = ContactState::Ended;
+        // The reason was given when the call began to end (`end`).
+        self.ctr.close(ended, DisconnectReason::Other);
         self.save();
         self.voice.app().metrics.contact_ended(&self.ctr);
         self.voice.forget(&self.contact_id, &self.customer_call_id);

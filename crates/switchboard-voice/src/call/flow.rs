@@ -249,13 +249,7 @@ impl Call {
             Some(Outcome::Queued { queue }) if in_main_flow => {
                 info!(contact = %self.contact_id, queue = %queue.name, "queued");
                 self.phase = Phase::Queued;
-                self.ctr.state = ContactState::Queued;
-                self.ctr.queue = Some(QueueInfo {
-                    id: queue.id,
-                    name: queue.name,
-                    enqueue_timestamp: now(),
-                    ..Default::default()
-                });
+                self.ctr.enter_queue(queue.id, queue.name, now());
                 self.records.record(&self.ctr);
                 self.start_queue_audio();
                 if let Some(offer) = self.early_offer.take() {

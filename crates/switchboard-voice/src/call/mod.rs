@@ -294,10 +294,6 @@ fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a).num_milliseconds().max(0) as f64 / 1000.0
-}
-
 impl Call {
     /// Runs the call to its end. The customer leg has been answered.
     pub async fn run(voice: Voice, new: NewCall) {

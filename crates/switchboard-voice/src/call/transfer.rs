@@ -80,34 +80,19 @@ impl Call {
             customer: self.customer.quality(),
             agent: agent_quality,
         });
-        self.ctr.next_contact_id = Some(next.clone());
-        self.ctr.disconnect_timestamp = Some(ended);
-        self.ctr.disconnect_reason = Some(DisconnectReason::AgentDisconnect);
-        self.ctr.state = ContactState::Ended;
+        self.ctr.attributes = self.contact.attributes.clone();
+        let continued = self.ctr.transfer_to_queue(
+            next.clone(),
+            (queue_id, queue_name),
+            ended,
+            DisconnectReason::AgentDisconnect,
+        );
         self.save();
         self.voice.app().metrics.contact_ended(&self.ctr);
         // The caller goes on as the next contact, waiting in the queue.
         let previous = std::mem::replace(&mut self.contact_id, next.clone());
         self.voice.switch_id(&previous, &next);
-        self.ctr = ContactRecord {
-            id: next.clone(),
-            channel: self.ctr.channel,
-            initiation_method: InitiationMethod::Transfer,
-            initiation_timestamp: ended,
-            connected_to_system_timestamp: Some(ended),
-            previous_contact_id: Some(previous),
-            customer_endpoint: self.ctr.customer_endpoint.clone(),
-            system_endpoint: self.ctr.system_endpoint.clone(),
-            attributes: self.ctr.attributes.clone(),
-            queue: Some(QueueInfo {
-                id: queue_id,
-                name: queue_name,
-                enqueue_timestamp: ended,
-                ..Default::default()
-            }),
-            state: ContactState::Queued,
-            ..Default::default()
-        };
+        self.ctr = continued;
         self.voice
             .app()
             .metrics
