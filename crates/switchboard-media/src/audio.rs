@@ -12,21 +12,47 @@ use crate::SAMPLE_RATE;
 /// Longest prompt we accept (a prompt is speech, not an album).
 pub const MAX_PROMPT_SECONDS: u32 = 600;
 
+/// Why audio could not be turned into telephone audio. The text is fit to
+/// show the person who uploaded it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AudioError {
+    /// Not a RIFF/WAVE file (hound's reason).
+    #[error("not a WAV file: {0}")]
+    NotWav(String),
+    /// A WAV with no channels, or a rate outside 4-192 kHz.
+    #[error("unsupported WAV: {channels} channels at {rate} Hz")]
+    Unsupported {
+        /// Channels the header declares.
+        channels: u16,
+        /// Samples per second the header declares.
+        rate: u32,
+    },
+    /// Longer than [`MAX_PROMPT_SECONDS`].
+    #[error("longer than {MAX_PROMPT_SECONDS} seconds")]
+    TooLong,
+    /// The samples cannot be read (cut short, say).
+    #[error("damaged WAV data: {0}")]
+    Damaged(String),
+    /// The resampler refused (rubato's reason).
+    #[error("resampling: {0}")]
+    Resample(String),
+}
+
 /// Decodes a WAV file to 8 kHz mono.
-pub fn wav_to_telephone(bytes: &[u8]) -> Result<Vec<i16>, String> {
+pub fn wav_to_telephone(bytes: &[u8]) -> Result<Vec<i16>, AudioError> {
     let repaired = repair_streamed_wav(bytes);
     let bytes = repaired.as_deref().unwrap_or(bytes);
     let mut reader =
-        hound::WavReader::new(Cursor::new(bytes)).map_err(|e| format!("not a WAV file: {e}"))?;
+        hound::WavReader::new(Cursor::new(bytes)).map_err(|e| AudioError::NotWav(e.to_string()))?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate < 4_000 || spec.sample_rate > 192_000 {
-        return Err(format!(
-            "unsupported WAV: {} channels at {} Hz",
-            spec.channels, spec.sample_rate
-        ));
+        return Err(AudioError::Unsupported {
+            channels: spec.channels,
+            rate: spec.sample_rate,
+        });
     }
     if reader.duration() / spec.sample_rate > MAX_PROMPT_SECONDS {
-        return Err(format!("longer than {MAX_PROMPT_SECONDS} seconds"));
+        return Err(AudioError::TooLong);
     }
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
@@ -38,7 +64,7 @@ pub fn wav_to_telephone(bytes: &[u8]) -> Result<Vec<i16>, String> {
                 .collect::<Result<_, _>>()
         }
     }
-    .map_err(|e| format!("damaged WAV data: {e}"))?;
+    .map_err(|e| AudioError::Damaged(e.to_string()))?;
     let channels = usize::from(spec.channels);
     let mono: Vec<f32> = interleaved
         .chunks_exact(channels)
@@ -79,21 +105,21 @@ fn repair_streamed_wav(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Mono resampling of a whole clip.
-pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioError> {
     if from == to || input.is_empty() {
         return Ok(input.to_vec());
     }
     let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| format!("resampler: {e}"))?;
+        .map_err(|e| AudioError::Resample(format!("resampler: {e}")))?;
     let input_adapter = InterleavedSlice::new(input, 1, input.len())
-        .map_err(|e| format!("resampler input: {e}"))?;
+        .map_err(|e| AudioError::Resample(format!("resampler input: {e}")))?;
     let out_len = resampler.process_all_needed_output_len(input.len());
     let mut output = vec![0f32; out_len];
     let mut output_adapter = InterleavedSlice::new_mut(&mut output, 1, out_len)
-        .map_err(|e| format!("resampler output: {e}"))?;
+        .map_err(|e| AudioError::Resample(format!("resampler output: {e}")))?;
     let (_, written) = resampler
         .process_all_into_buffer(&input_adapter, &mut output_adapter, input.len(), None)
-        .map_err(|e| format!("resampling: {e}"))?;
+        .map_err(|e| AudioError::Resample(format!("resampling: {e}")))?;
     output.truncate(written);
     Ok(output)
 }
@@ -196,7 +222,10 @@ mod tests {
 
     #[test]
     fn bad_files_are_refused_with_a_reason() {
-        assert!(wav_to_telephone(b"RIFF....").unwrap_err().contains("WAV"));
+        assert!(wav_to_telephone(b"RIFF....")
+            .unwrap_err()
+            .to_string()
+            .contains("WAV"));
         assert!(wav_to_telephone(&[]).is_err());
     }
 

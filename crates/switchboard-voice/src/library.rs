@@ -10,6 +10,52 @@ use switchboard_media::playout::Clip;
 use switchboard_model::Prompt;
 use switchboard_server::AppState;
 
+/// Why audio a flow asked for cannot be played (the call then takes the
+/// flow's error branch).
+#[derive(Debug, thiserror::Error)]
+pub enum AudioFailure {
+    /// `espeak-ng --version` ran and failed.
+    #[error("`{command} --version` failed ({status})")]
+    SpeechCheck {
+        /// The text-to-speech program.
+        command: String,
+        /// How it exited.
+        status: String,
+    },
+    /// The text-to-speech program cannot be started (not installed).
+    #[error("`{command}` cannot run: {reason}")]
+    SpeechMissing {
+        /// The text-to-speech program.
+        command: String,
+        /// The system's reason.
+        reason: String,
+    },
+    /// `espeak-ng --version` did not exit within 10 s.
+    #[error("`{command} --version` did not answer in 10 s")]
+    SpeechSilent {
+        /// The text-to-speech program.
+        command: String,
+    },
+    /// Text-to-speech ran and failed; what it printed.
+    #[error("text-to-speech failed: {0}")]
+    Speech(String),
+    /// No prompt has that id or name.
+    #[error("no prompt '{0}'")]
+    NoPrompt(String),
+    /// The prompt could not be read from the store.
+    #[error("prompt '{0}': {1}")]
+    Store(String, switchboard_store::StoreError),
+    /// The prompt's audio could not be read from blob storage.
+    #[error("prompt '{0}' audio: {1}")]
+    PromptAudio(String, String),
+    /// The audio is not WAV we can play.
+    #[error(transparent)]
+    Audio(#[from] switchboard_media::audio::AudioError),
+    /// The conversion was cut short (the process is stopping).
+    #[error("audio conversion stopped: {0}")]
+    Stopped(String),
+}
+
 /// Entries kept in each cache before the oldest half is dropped.
 const CACHE_LIMIT: usize = 2_000;
 
@@ -97,9 +143,10 @@ impl Library {
     }
 
     /// Whether text-to-speech works: runs the command once with `--version`.
+    /// (The `AudioFailure` says what to tell the operator.)
     /// Without it flows cannot speak text (Text and SSML prompts, queue
     /// positions); calls then take the flow's error branch instead.
-    pub async fn speech_ready(&self) -> Result<(), String> {
+    pub async fn speech_ready(&self) -> Result<(), AudioFailure> {
         let run = tokio::process::Command::new(&self.tts_command)
             .arg("--version")
             .stdout(std::process::Stdio::null())
@@ -108,15 +155,17 @@ impl Library {
             .status();
         match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
             Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(format!(
-                "`{} --version` failed ({status})",
-                self.tts_command
-            )),
-            Ok(Err(e)) => Err(format!("`{}` cannot run: {e}", self.tts_command)),
-            Err(_) => Err(format!(
-                "`{} --version` did not answer in 10 s",
-                self.tts_command
-            )),
+            Ok(Ok(status)) => Err(AudioFailure::SpeechCheck {
+                command: self.tts_command.clone(),
+                status: status.to_string(),
+            }),
+            Ok(Err(e)) => Err(AudioFailure::SpeechMissing {
+                command: self.tts_command.clone(),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(AudioFailure::SpeechSilent {
+                command: self.tts_command.clone(),
+            }),
         }
     }
 
@@ -130,7 +179,7 @@ impl Library {
         app: &AppState,
         message: &Rendered,
         voice: &str,
-    ) -> Result<Clip, String> {
+    ) -> Result<Clip, AudioFailure> {
         match message {
             Rendered::Text(text) => self.speak(text, voice).await,
             Rendered::Ssml(ssml) => self.speak(&ssml_to_text(ssml), voice).await,
@@ -139,7 +188,7 @@ impl Library {
     }
 
     /// Text-to-speech, cached per text and voice.
-    pub async fn speak(&self, text: &str, voice: &str) -> Result<Clip, String> {
+    pub async fn speak(&self, text: &str, voice: &str) -> Result<Clip, AudioFailure> {
         let voice = espeak_voice(voice);
         let text = text.trim().to_string();
         if text.is_empty() {
@@ -163,16 +212,18 @@ impl Library {
             .kill_on_drop(true)
             .output()
             .await
-            .map_err(|e| format!("text-to-speech ({}): {e}", self.tts_command))?;
+            .map_err(|e| AudioFailure::SpeechMissing {
+                command: self.tts_command.clone(),
+                reason: e.to_string(),
+            })?;
         if !output.status.success() {
-            return Err(format!(
-                "text-to-speech failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
+            return Err(AudioFailure::Speech(
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
             ));
         }
         let samples = tokio::task::spawn_blocking(move || wav_to_telephone(&output.stdout))
             .await
-            .map_err(|e| e.to_string())??;
+            .map_err(|e| AudioFailure::Stopped(e.to_string()))??;
         let clip: Clip = samples.into();
         let mut cache = self.speech.lock().unwrap_or_else(|e| e.into_inner());
         trim_cache(&mut cache);
@@ -181,14 +232,14 @@ impl Library {
     }
 
     /// An uploaded prompt, by id, name or ARN (its last part is the id or name).
-    pub async fn prompt(&self, app: &AppState, reference: &str) -> Result<Clip, String> {
+    pub async fn prompt(&self, app: &AppState, reference: &str) -> Result<Clip, AudioFailure> {
         let name = reference.rsplit('/').next().unwrap_or(reference);
         let record = app
             .store
             .get::<Prompt>(name)
             .await
-            .map_err(|e| format!("prompt '{name}': {e}"))?
-            .ok_or_else(|| format!("no prompt '{name}'"))?;
+            .map_err(|e| AudioFailure::Store(name.to_string(), e))?
+            .ok_or_else(|| AudioFailure::NoPrompt(name.to_string()))?;
         if let Some((version, clip)) = self
             .prompts
             .lock()
@@ -203,10 +254,10 @@ impl Library {
             .blobs
             .get(&record.spec.audio.blob_key)
             .await
-            .map_err(|e| format!("prompt '{name}' audio: {e}"))?;
+            .map_err(|e| AudioFailure::PromptAudio(name.to_string(), e.to_string()))?;
         let samples = tokio::task::spawn_blocking(move || wav_to_telephone(&bytes))
             .await
-            .map_err(|e| e.to_string())??;
+            .map_err(|e| AudioFailure::Stopped(e.to_string()))??;
         let clip: Clip = samples.into();
         let mut cache = self.prompts.lock().unwrap_or_else(|e| e.into_inner());
         trim_cache(&mut cache);

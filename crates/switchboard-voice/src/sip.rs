@@ -349,7 +349,42 @@ impl Voice {
 }
 
 /// Starts SIP on `config.sip_listen` and everything behind it.
-pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> {
+/// Why the voice channel could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A SIP port could not be opened (taken, or not ours to bind).
+    #[error("SIP {transport} on {address}: {source}")]
+    Listen {
+        /// UDP, TCP or TLS.
+        transport: &'static str,
+        /// The address asked for.
+        address: SocketAddr,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key cannot be used.
+    #[error("SIP TLS: {0}")]
+    Tls(String),
+    /// The SIP stack refused to start.
+    #[error("SIP stack: {0}")]
+    Stack(String),
+}
+
+impl StartError {
+    pub(crate) fn listen(
+        transport: &'static str,
+        address: SocketAddr,
+        source: std::io::Error,
+    ) -> Self {
+        StartError::Listen {
+            transport,
+            address,
+            source,
+        }
+    }
+}
+
+pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartError> {
     let cancel = CancellationToken::new();
     let stats = VoiceStats::default();
     let (transport, local_sip) =
@@ -369,7 +404,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, String> 
     .await?;
     let incoming = endpoint
         .incoming_transactions()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StartError::Stack(e.to_string()))?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
     let voice = Voice {

@@ -191,14 +191,18 @@ impl Call {
         });
     }
 
-    pub(super) fn audio_ready(&mut self, purpose: Purpose, result: Result<Vec<Clip>, String>) {
+    pub(super) fn audio_ready(
+        &mut self,
+        purpose: Purpose,
+        result: Result<Vec<Clip>, crate::library::AudioFailure>,
+    ) {
         let clips = match result {
             Ok(c) => c,
             Err(e) => {
                 warn!(contact = %self.contact_id, "audio: {e}");
                 self.collector = None;
                 self.waiting = Waiting::Nothing;
-                self.feed(Event::Failed(e));
+                self.feed(Event::Failed(e.to_string()));
                 return;
             }
         };

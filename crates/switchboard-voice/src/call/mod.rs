@@ -106,7 +106,7 @@ pub enum CallInput {
     Audio {
         request: u64,
         purpose: Purpose,
-        result: Result<Vec<Clip>, String>,
+        result: Result<Vec<Clip>, crate::library::AudioFailure>,
     },
     /// The agent's phone answered, with its SDP, and the whisper the agent
     /// hears before the caller (the queue's name).

@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 pub use streams::StreamLimits;
 
-use crate::sip::{TlsListen, VoiceConfig};
+use crate::sip::{StartError, TlsListen, VoiceConfig};
 
 /// Counters of what the transports turned away.
 #[derive(Debug, Default)]
@@ -46,22 +46,22 @@ pub(crate) async fn open_udp(
     allow: &'static str,
     stats: &TransportStats,
     cancel: &CancellationToken,
-) -> Result<(TransportLayer, SocketAddr), String> {
+) -> Result<(TransportLayer, SocketAddr), StartError> {
     let layer = TransportLayer::new(cancel.clone());
     layer.set_stream_idle_timeout(config.stream_idle);
     let socket =
         udp::AnsweringSocket::bind(config.sip_listen, allow, stats.unknown_methods.clone())
             .await
-            .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;
+            .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
     let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
         .await
-        .map_err(|e| format!("SIP UDP on {}: {e}", config.sip_listen))?;
+        .map_err(|e| StartError::Stack(format!("SIP UDP on {}: {e}", config.sip_listen)))?;
     let local_sip: SocketAddr = udp
         .get_addr()
         .addr
         .clone()
         .try_into()
-        .map_err(|e| format!("SIP address: {e:?}"))?;
+        .map_err(|e| StartError::Stack(format!("SIP address: {e:?}")))?;
     layer.add_transport(udp.into());
     Ok((layer, local_sip))
 }
@@ -74,7 +74,7 @@ pub(crate) async fn accept_streams(
     local_sip: SocketAddr,
     stats: &TransportStats,
     cancel: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let acceptor = streams::Acceptor::new(
         endpoint,
         config.stream_limits,
@@ -91,7 +91,7 @@ pub(crate) async fn accept_streams(
         acceptor
             .tls(tls.listen, server, config.stream_limits.handshake)
             .await
-            .map_err(|e| format!("SIP TLS on {}: {e}", tls.listen))?;
+            .map_err(|e| StartError::listen("TLS", tls.listen, e))?;
         info!(listen = %tls.listen, "SIP over TLS listening");
     }
     info!(limits = ?config.stream_limits, "SIP connection limits");
@@ -99,28 +99,28 @@ pub(crate) async fn accept_streams(
 }
 
 /// The TLS server's certificate chain and key, from PEM files.
-fn tls_server_config(tls: &TlsListen) -> Result<Arc<rustls::ServerConfig>, String> {
+fn tls_server_config(tls: &TlsListen) -> Result<Arc<rustls::ServerConfig>, StartError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     // One process-wide rustls provider (ring), chosen before any TLS use.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| format!("SIP TLS: reading {}: {e}", p.display()))
+        std::fs::read(p).map_err(|e| StartError::Tls(format!("reading {}: {e}", p.display())))
     };
     let certs = CertificateDer::pem_slice_iter(&read(&tls.cert_pem)?)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("SIP TLS: {}: {e}", tls.cert_pem.display()))?;
+        .map_err(|e| StartError::Tls(format!("{}: {e}", tls.cert_pem.display())))?;
     if certs.is_empty() {
-        return Err(format!(
-            "SIP TLS: {} holds no certificate",
+        return Err(StartError::Tls(format!(
+            "{} holds no certificate",
             tls.cert_pem.display()
-        ));
+        )));
     }
     let key = PrivateKeyDer::from_pem_slice(&read(&tls.key_pem)?)
-        .map_err(|e| format!("SIP TLS: {}: {e}", tls.key_pem.display()))?;
+        .map_err(|e| StartError::Tls(format!("{}: {e}", tls.key_pem.display())))?;
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("SIP TLS: certificate and key: {e}"))?;
+        .map_err(|e| StartError::Tls(format!("certificate and key: {e}")))?;
     Ok(Arc::new(config))
 }
