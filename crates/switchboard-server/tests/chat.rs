@@ -140,7 +140,7 @@ async fn next_card(rx: &mut mpsc::UnboundedReceiver<AgentChatEvent>) -> AgentCha
 async fn card(rx: &mut mpsc::UnboundedReceiver<AgentChatEvent>, state: &str) -> ChatCard {
     loop {
         if let AgentChatEvent::Card(c) = next_card(rx).await {
-            if c.state == state {
+            if c.state.as_str() == state {
                 return c;
             }
         }
@@ -507,7 +507,7 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
         let mut seen = vec![];
         while !seen
             .iter()
-            .any(|c: &ChatCard| c.state == "ended" && c.contact == first)
+            .any(|c: &ChatCard| c.state.as_str() == "ended" && c.contact == first)
         {
             if let AgentChatEvent::Card(c) = next_card(&mut cards).await {
                 seen.push(c);
@@ -520,12 +520,15 @@ async fn an_agent_holds_chats_up_to_their_concurrency() {
             })
             .await
             .unwrap();
-        while !seen.iter().any(|c| c.state == "incoming") {
+        while !seen.iter().any(|c| c.state.as_str() == "incoming") {
             if let AgentChatEvent::Card(c) = next_card(&mut cards).await {
                 seen.push(c);
             }
         }
-        let offer = seen.iter().find(|c| c.state == "incoming").unwrap();
+        let offer = seen
+            .iter()
+            .find(|c| c.state.as_str() == "incoming")
+            .unwrap();
         assert_eq!(offer.contact, waiting);
         let ended = record(&app, &first, "ENDED").await;
         assert_eq!(ended["disconnect_reason"], "CUSTOMER_DISCONNECT");
@@ -851,13 +854,13 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
         let mut seen: Vec<ChatCard> = vec![];
         while !seen
             .iter()
-            .any(|c| c.state == "incoming" && &c.agent == eve)
+            .any(|c| c.state.as_str() == "incoming" && &c.agent == eve)
         {
             if let AgentChatEvent::Card(c) = next_card(&mut cards).await {
                 seen.push(c);
             }
         }
-        assert!(seen.iter().any(|c| c.state == "ended"
+        assert!(seen.iter().any(|c| c.state.as_str() == "ended"
             && c.contact == first
             && &c.agent == dee
             && c.token.is_none()));
@@ -872,7 +875,7 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
         assert_eq!(refused["field"], "token", "{refused}");
         let second = seen
             .iter()
-            .find(|c| c.state == "incoming")
+            .find(|c| c.state.as_str() == "incoming")
             .unwrap()
             .contact
             .clone();

@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_server::chat::CardState;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -309,10 +310,15 @@ async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
     }
     warn!(agent = %line.agent, "the agent's CCP stayed away: offers go back to the queue, status Offline");
     for c in line.contacts() {
-        if c.channel == switchboard_model::contact_record::Channel::Chat && c.state == "connected" {
+        if c.channel == switchboard_model::contact_record::Channel::Chat
+            && c.state == CardState::Connected
+        {
             // Nobody answers the customer any more: the chat ends, as a call would.
             let _ = voice.app().chat.agent_end(&c.contact, &line.agent).await;
-        } else if matches!(c.state.as_str(), "dialing" | "connected" | "on_hold") {
+        } else if matches!(
+            c.state,
+            CardState::Dialing | CardState::Connected | CardState::OnHold
+        ) {
             // The agent's audio went with the page: nobody is left to talk to.
             voice.post(
                 &c.contact,
@@ -322,7 +328,7 @@ async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
                 },
             );
         }
-        if c.state == "incoming" {
+        if c.state == CardState::Incoming {
             let _ = voice
                 .app()
                 .routing
@@ -447,12 +453,20 @@ async fn handle(
             .is_some_and(|c| c.channel == switchboard_model::contact_record::Channel::Chat)
     };
     // The contact must be this agent's, in one of `states`.
-    let mine = |contact: &str, states: &[&str]| -> Result<(), Value> {
+    let mine = |contact: &str, states: &[CardState]| -> Result<(), Value> {
         match line.contact(contact) {
-            Some(c) if states.contains(&c.state.as_str()) => Ok(()),
+            Some(c) if states.contains(&c.state) => Ok(()),
             Some(c) => Err(error(
                 "contact",
-                format!("the contact is {}, not {}", c.state, states.join(" or ")),
+                format!(
+                    "the contact is {}, not {}",
+                    c.state,
+                    states
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
             )),
             None => Err(error("contact", "no such contact for this agent")),
         }
@@ -511,7 +525,7 @@ async fn handle(
             }
         }
         Request::Accept { contact } => {
-            if let Err(e) = mine(&contact, &["incoming"]) {
+            if let Err(e) = mine(&contact, &[CardState::Incoming]) {
                 return e;
             }
             match routing.send(RoutingEvent::Accept { contact, agent }).await {
@@ -523,7 +537,7 @@ async fn handle(
             }
         }
         Request::Reject { contact } => {
-            if let Err(e) = mine(&contact, &["incoming"]) {
+            if let Err(e) = mine(&contact, &[CardState::Incoming]) {
                 return e;
             }
             let rejected = routing
@@ -548,7 +562,7 @@ async fn handle(
             error("contact", "a chat cannot be put on hold or muted")
         }
         Request::End { contact } if is_chat(&contact) => {
-            if let Err(e) = mine(&contact, &["connected"]) {
+            if let Err(e) = mine(&contact, &[CardState::Connected]) {
                 return e;
             }
             match voice.app().chat.agent_end(&contact, &agent).await {
@@ -557,25 +571,28 @@ async fn handle(
             }
         }
         Request::Hold { contact } => {
-            if let Err(e) = mine(&contact, &["connected"]) {
+            if let Err(e) = mine(&contact, &[CardState::Connected]) {
                 return e;
             }
             post(voice, line, &contact, agent, AgentAction::Hold)
         }
         Request::Mute { contact, muted } => {
-            if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
+            if let Err(e) = mine(&contact, &[CardState::Connected, CardState::OnHold]) {
                 return e;
             }
             post(voice, line, &contact, agent, AgentAction::Mute(muted))
         }
         Request::Resume { contact } => {
-            if let Err(e) = mine(&contact, &["on_hold"]) {
+            if let Err(e) = mine(&contact, &[CardState::OnHold]) {
                 return e;
             }
             post(voice, line, &contact, agent, AgentAction::Resume)
         }
         Request::End { contact } => {
-            if let Err(e) = mine(&contact, &["dialing", "connected", "on_hold"]) {
+            if let Err(e) = mine(
+                &contact,
+                &[CardState::Dialing, CardState::Connected, CardState::OnHold],
+            ) {
                 return e;
             }
             post(voice, line, &contact, agent, AgentAction::End)
@@ -584,7 +601,7 @@ async fn handle(
             contact,
             quick_connect,
         } => {
-            if let Err(e) = mine(&contact, &["connected", "on_hold"]) {
+            if let Err(e) = mine(&contact, &[CardState::Connected, CardState::OnHold]) {
                 return e;
             }
             let chat = is_chat(&contact);
@@ -640,7 +657,7 @@ async fn handle(
             Err((field, message)) => error(field, message),
         },
         Request::Close { contact } => {
-            if let Err(e) = mine(&contact, &["ended"]) {
+            if let Err(e) = mine(&contact, &[CardState::Ended]) {
                 return e;
             }
             if let Err(e) = routing

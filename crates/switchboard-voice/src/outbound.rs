@@ -9,6 +9,7 @@
 //! after-contact work, as in Connect.
 
 use std::time::Duration;
+use switchboard_server::chat::CardState;
 
 use chrono::Utc;
 use switchboard_media::g711::Law;
@@ -86,7 +87,7 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
         customer: number.clone(),
         queue: Some(queue.spec.name.clone()),
         attributes: Default::default(),
-        state: "dialing".into(),
+        state: CardState::Dialing,
         muted: false,
         since: Utc::now(),
         chat_token: None,
@@ -268,7 +269,7 @@ async fn never_connected(
     {
         warn!(%contact, "routing: {e}");
     }
-    agent.line.set_contact_state(contact, "ended");
+    agent.line.set_contact_state(contact, CardState::Ended);
     let record = ContactRecord {
         id: contact.to_string(),
         channel: switchboard_model::contact_record::Channel::Voice,

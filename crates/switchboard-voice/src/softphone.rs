@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use switchboard_server::chat::CardState;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -54,8 +55,7 @@ pub struct ContactView {
     pub customer: String,
     pub queue: Option<String>,
     pub attributes: BTreeMap<String, String>,
-    /// `dialing`, `incoming`, `connected`, `on_hold`, `ended` (after-contact work).
-    pub state: String,
+    pub state: CardState,
     /// The agent's microphone is cut from the call.
     pub muted: bool,
     /// When the contact entered `state`.
@@ -77,7 +77,7 @@ impl ContactView {
             customer: record.customer_endpoint.address.clone(),
             queue: record.queue.as_ref().map(|q| q.name.clone()),
             attributes: record.attributes.clone(),
-            state: "ended".into(),
+            state: CardState::Ended,
             muted: false,
             since,
             chat_token: None,
@@ -247,7 +247,7 @@ impl Line {
     }
 
     /// Moves a contact to a new state (no-op if the agent does not have it).
-    pub fn set_contact_state(&self, contact: &str, state: &str) {
+    pub fn set_contact_state(&self, contact: &str, state: CardState) {
         let view = {
             let mut s = lock(&self.state);
             let Some(v) = s.contacts.get_mut(contact) else {
@@ -256,7 +256,7 @@ impl Line {
             if v.state == state {
                 return;
             }
-            v.state = state.into();
+            v.state = state;
             v.since = Utc::now();
             v.clone()
         };
@@ -284,8 +284,10 @@ impl Line {
     /// the agent worked becomes after-contact work to close; an offer goes.
     pub fn call_gone(&self, contact: &str) {
         match self.contact(contact).map(|c| c.state) {
-            Some(state) if state == "incoming" => self.remove_contact(contact),
-            Some(state) if state != "ended" => self.set_contact_state(contact, "ended"),
+            Some(CardState::Incoming) => self.remove_contact(contact),
+            Some(state) if state != CardState::Ended => {
+                self.set_contact_state(contact, CardState::Ended)
+            }
             _ => {}
         }
     }
@@ -304,7 +306,7 @@ impl Line {
         let gone: Vec<String> = lock(&self.state)
             .contacts
             .values()
-            .filter(|c| c.state == "ended")
+            .filter(|c| c.state == CardState::Ended)
             .map(|c| c.contact.clone())
             .collect();
         for c in gone {
@@ -852,20 +854,20 @@ mod tests {
             customer: "+15550100".into(),
             queue: Some("Sales".into()),
             attributes: BTreeMap::new(),
-            state: "incoming".into(),
+            state: CardState::Incoming,
             muted: false,
             since: Utc::now(),
             chat_token: None,
         };
         line.put_contact(view);
-        line.set_contact_state("c1", "connected");
-        line.set_contact_state("c1", "ended");
-        assert_eq!(line.contacts()[0].state, "ended");
+        line.set_contact_state("c1", CardState::Connected);
+        line.set_contact_state("c1", CardState::Ended);
+        assert_eq!(line.contacts()[0].state, CardState::Ended);
         line.clear_ended();
         assert!(line.contacts().is_empty());
         let kinds: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
             .map(|e| match e {
-                LineEvent::Contact { contact } => contact.state,
+                LineEvent::Contact { contact } => contact.state.to_string(),
                 LineEvent::ContactGone { .. } => "gone".into(),
                 LineEvent::Notice { .. } => "notice".into(),
                 LineEvent::Media { .. } => "media".into(),

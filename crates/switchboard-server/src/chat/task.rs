@@ -7,6 +7,7 @@
 //! an agent is connected, the chat ends. Then the task lingers so that
 //! tokens can still resume and read the transcript, and exits.
 
+use super::CardState;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -432,7 +433,7 @@ impl Chat {
             RoutingUpdate::Connected { agent, contact } if contact == self.contact_id => {
                 // The abandon that follows ends it: the agent is in after-contact work.
                 self.abandon().await;
-                let mut card = self.card(&agent, "ended", None);
+                let mut card = self.card(&agent, CardState::Ended, None);
                 card.since = Utc::now();
                 self.hub.tell_agent(AgentChatEvent::Card(card));
             }
@@ -814,7 +815,7 @@ impl Chat {
 
     // ---------- routing and agents ----------
 
-    fn card(&self, agent: &str, state: &str, token: Option<String>) -> ChatCard {
+    fn card(&self, agent: &str, state: CardState, token: Option<String>) -> ChatCard {
         ChatCard {
             agent: agent.to_string(),
             contact: self.contact_id.clone(),
@@ -822,7 +823,7 @@ impl Chat {
             customer: self.customer_name.clone(),
             queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
             attributes: self.contact.attributes.clone(),
-            state: state.to_string(),
+            state,
             since: Utc::now(),
             token,
         }
@@ -852,7 +853,7 @@ impl Chat {
                     }
                     Phase::Queued if self.agent.is_none() => {
                         self.offered = Some(agent.clone());
-                        let card = self.card(&agent, "incoming", None);
+                        let card = self.card(&agent, CardState::Incoming, None);
                         self.hub.tell_agent(AgentChatEvent::Card(card));
                         self.auto_accept(agent).await;
                     }
@@ -950,7 +951,7 @@ impl Chat {
             },
             at,
         );
-        let card = self.card(&agent, "connected", Some(token));
+        let card = self.card(&agent, CardState::Connected, Some(token));
         self.hub.tell_agent(AgentChatEvent::Card(card.clone()));
         self.agent = Some(ChatAgent {
             agent,
@@ -1044,7 +1045,7 @@ impl Chat {
             warn!(contact = %self.contact_id, "routing: {e}");
         }
         let mut card = a.card;
-        card.state = "ended".into();
+        card.state = CardState::Ended;
         card.since = at;
         if why == DisconnectReason::Transferred {
             // Their token and open sockets stop here: the chat goes on

@@ -4,6 +4,7 @@
 //! from the CCP.
 
 use super::*;
+use switchboard_server::chat::CardState;
 
 impl Call {
     pub(super) async fn route(&mut self, event: RoutingEvent) {
@@ -42,7 +43,8 @@ impl Call {
                     a.connected_at = Some(at);
                     if let AgentMedia::Browser(b) = &mut a.media {
                         b.from_browser = Some(b.line.bridge(&self.contact_id));
-                        b.line.set_contact_state(&self.contact_id, "connected");
+                        b.line
+                            .set_contact_state(&self.contact_id, CardState::Connected);
                     }
                     if let Some(clip) = a.whisper.take() {
                         let mut whisper = Playout::default();
@@ -93,7 +95,7 @@ impl Call {
         if let Some(line) = a.media.line() {
             line.unbridge(&self.contact_id);
             if a.connected_at.is_some() {
-                line.set_contact_state(&self.contact_id, "ended");
+                line.set_contact_state(&self.contact_id, CardState::Ended);
             } else {
                 line.remove_contact(&self.contact_id);
             }
@@ -179,7 +181,7 @@ impl Call {
     }
 
     /// The contact as the agent's CCP shows it, in `state`.
-    pub(super) fn view(&self, state: &str) -> ContactView {
+    pub(super) fn view(&self, state: CardState) -> ContactView {
         ContactView {
             contact: self.contact_id.clone(),
             channel: self.ctr.channel,
@@ -187,7 +189,7 @@ impl Call {
             customer: self.ctr.customer_endpoint.address.clone(),
             queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
             attributes: self.contact.attributes.clone(),
-            state: state.into(),
+            state,
             muted: false,
             since: now(),
             chat_token: None,
@@ -209,7 +211,7 @@ impl Call {
             return;
         };
         info!(contact = %self.contact_id, agent = %user.username, "offering to the agent's CCP");
-        line.put_contact(self.view("incoming"));
+        line.put_contact(self.view(CardState::Incoming));
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username: user.username.clone(),
@@ -499,7 +501,14 @@ impl Call {
             _ => return,
         }
         if let Some(line) = a.media.line() {
-            line.set_contact_state(&self.contact_id, if hold { "on_hold" } else { "connected" });
+            line.set_contact_state(
+                &self.contact_id,
+                if hold {
+                    CardState::OnHold
+                } else {
+                    CardState::Connected
+                },
+            );
         }
     }
 

@@ -2,6 +2,7 @@
 //! the final record.
 
 use super::*;
+use switchboard_server::chat::CardState;
 
 impl Call {
     /// Stores the recording (if one runs) and notes where in the record.
@@ -149,7 +150,7 @@ impl Call {
                     if let Some(a) = accepted {
                         self.voice.agent_finished(&a.agent, &self.contact_id);
                         if let Some(line) = a.media.line() {
-                            line.put_contact(self.view("ended"));
+                            line.put_contact(self.view(CardState::Ended));
                         }
                     }
                 }

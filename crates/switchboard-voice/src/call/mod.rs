@@ -22,6 +22,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchboard_server::chat::CardState;
 
 use chrono::{DateTime, Utc};
 use rsipstack::dialog::invitation::InviteOption;
@@ -376,7 +377,8 @@ impl Call {
     async fn connect_outbound(&mut self, o: OutboundAgent) {
         let at = now();
         let from_browser = Some(o.line.bridge(&self.contact_id));
-        o.line.set_contact_state(&self.contact_id, "connected");
+        o.line
+            .set_contact_state(&self.contact_id, CardState::Connected);
         self.agent = Some(AgentLeg {
             agent: o.agent.clone(),
             username: o.username.clone(),
