@@ -567,7 +567,7 @@ async fn handle(
             }
             match voice.app().chat.agent_end(&contact, &agent).await {
                 Ok(()) => done("contact"),
-                Err(e) => error("contact", e),
+                Err(e) => error("contact", e.to_string()),
             }
         }
         Request::Hold { contact } => {
@@ -623,7 +623,7 @@ async fn handle(
                         .await
                     {
                         Ok(()) => done("contact"),
-                        Err(e) => error("quick_connect", e),
+                        Err(e) => error("quick_connect", e.to_string()),
                     }
                 }
                 (TransferTarget::Number(phone_number), false) => {

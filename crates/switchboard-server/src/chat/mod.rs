@@ -75,6 +75,28 @@ impl Default for ChatSettings {
     }
 }
 
+/// Why an agent's action on a chat was not done. The text is for the agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentActionError {
+    /// The chat is over (or this node never had it).
+    #[error("the chat has ended")]
+    Ended,
+    /// The chat is with another agent, or with nobody.
+    #[error("you are not on this chat")]
+    NotYours,
+    /// The queue already holds as many contacts as it may.
+    #[error("the queue {0} is full")]
+    QueueFull(String),
+    /// Routing refused the transfer (a disabled queue, say).
+    #[error("the queue {queue} refused the chat: {reason}")]
+    Refused {
+        /// The queue's name.
+        queue: String,
+        /// Routing's reason.
+        reason: String,
+    },
+}
+
 /// Where a contact card stands in the agent's CCP, for calls and chats
 /// alike (`dialing`, `incoming`, `connected`, `on_hold`, `ended` in JSON;
 /// `ended` is after-contact work).
@@ -396,13 +418,13 @@ impl ChatHub {
     }
 
     /// The agent ends a chat they are on (Connect's agent disconnect).
-    pub async fn agent_end(&self, contact: &str, agent: &str) -> Result<(), String> {
+    pub async fn agent_end(&self, contact: &str, agent: &str) -> Result<(), AgentActionError> {
         self.ask(contact, |reply| ChatInput::AgentEnd {
             agent: agent.to_string(),
             reply,
         })
         .await
-        .unwrap_or_else(|| Err("the chat has ended".into()))
+        .unwrap_or(Err(AgentActionError::Ended))
     }
 
     /// The agent hands the customer to a queue (id, name) and leaves.
@@ -411,14 +433,14 @@ impl ChatHub {
         contact: &str,
         agent: &str,
         queue: (String, String),
-    ) -> Result<(), String> {
+    ) -> Result<(), AgentActionError> {
         self.ask(contact, |reply| ChatInput::AgentTransfer {
             agent: agent.to_string(),
             queue,
             reply,
         })
         .await
-        .unwrap_or_else(|| Err("the chat has ended".into()))
+        .unwrap_or(Err(AgentActionError::Ended))
     }
 
     /// Starts passing routing decisions to chats (once per hub).

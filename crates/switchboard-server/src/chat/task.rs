@@ -7,7 +7,7 @@
 //! an agent is connected, the chat ends. Then the task lingers so that
 //! tokens can still resume and read the transcript, and exits.
 
-use super::CardState;
+use super::{AgentActionError, CardState};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,12 +116,12 @@ pub enum ChatInput {
     },
     AgentEnd {
         agent: String,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), AgentActionError>>,
     },
     AgentTransfer {
         agent: String,
         queue: (String, String),
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), AgentActionError>>,
     },
 }
 
@@ -408,7 +408,7 @@ impl Chat {
                         let _ = reply.send(Err(ChatError::Ended));
                     }
                                         Some(ChatInput::AgentEnd { reply, .. } | ChatInput::AgentTransfer { reply, .. }) => {
-                        let _ = reply.send(Err("the chat has ended".into()));
+                        let _ = reply.send(Err(AgentActionError::Ended));
                     }
                     Some(ChatInput::Routing(update)) => self.after_the_end(update).await,
                     // The Enqueue reached the router after the customer left.
@@ -575,7 +575,7 @@ impl Chat {
                     self.end(DisconnectReason::AgentDisconnect).await;
                     let _ = reply.send(Ok(()));
                 } else {
-                    let _ = reply.send(Err("you are not on this chat".into()));
+                    let _ = reply.send(Err(AgentActionError::NotYours));
                 }
             }
             ChatInput::AgentTransfer {
@@ -967,9 +967,13 @@ impl Chat {
     /// The agent puts the customer in another queue and moves on. As in
     /// Connect, the rest of the chat is a new contact (initiation TRANSFER)
     /// linked both ways to this one; the conversation and tokens go on.
-    async fn transfer(&mut self, agent: &str, queue: (String, String)) -> Result<(), String> {
+    async fn transfer(
+        &mut self,
+        agent: &str,
+        queue: (String, String),
+    ) -> Result<(), AgentActionError> {
         let Some(a) = self.agent.as_ref().filter(|a| a.agent == agent) else {
-            return Err("you are not on this chat".into());
+            return Err(AgentActionError::NotYours);
         };
         let participant = a.participant.clone();
         let next = uuid::Uuid::new_v4().to_string();
@@ -986,9 +990,15 @@ impl Chat {
         if answer != Event::Enqueued {
             self.hub.forget(std::slice::from_ref(&next));
             return Err(match answer {
-                Event::QueueAtCapacity => format!("the queue {} is full", queue.1),
-                Event::Failed(r) => format!("the queue {} refused the chat: {r}", queue.1),
-                _ => "the chat could not be transferred".into(),
+                Event::QueueAtCapacity => AgentActionError::QueueFull(queue.1),
+                Event::Failed(reason) => AgentActionError::Refused {
+                    queue: queue.1,
+                    reason,
+                },
+                _ => AgentActionError::Refused {
+                    queue: queue.1,
+                    reason: "no answer from routing".into(),
+                },
             });
         }
         let _ = self.room.leave(&participant, unix_ms());
