@@ -22,8 +22,35 @@ const MAX_EVENTS: usize = 500;
 /// A store failure, logged in full and reported without its detail (the
 /// report goes back to API callers).
 fn store_failure(e: switchboard_store::StoreError) -> String {
-    tracing::error!(error = %e, "flow shell could not read the store");
-    "the store could not be read".to_string()
+    LookupError::from(e).to_string()
+}
+
+/// Why a flow's question about this instance (a queue, hours) has no
+/// answer; the flow takes its error branch with this text.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The store could not be read (logged; the flow sees no details).
+    #[error("the store could not be read")]
+    Store(switchboard_store::StoreError),
+    /// No queue has that id, name or ARN.
+    #[error("no queue '{0}'")]
+    NoQueue(String),
+    /// The queue named as the target was deleted.
+    #[error("the target queue is gone")]
+    QueueGone,
+    /// CheckHoursOfOperation named neither hours nor a queue.
+    #[error("no hours and no queue")]
+    NothingToCheck,
+    /// No hours of operation have that id, name or ARN.
+    #[error("no hours of operation '{0}'")]
+    NoHours(String),
+}
+
+impl From<switchboard_store::StoreError> for LookupError {
+    fn from(e: switchboard_store::StoreError) -> Self {
+        tracing::error!(error = %e, "flow shell could not read the store");
+        LookupError::Store(e)
+    }
 }
 
 /// The flow language's flow for a stored flow: its newest published version,
@@ -68,14 +95,13 @@ pub async fn load_flow(
     }
 }
 
-async fn queue(app: &AppState, reference: &str) -> Result<QueueRef, String> {
+async fn queue(app: &AppState, reference: &str) -> Result<QueueRef, LookupError> {
     let name = name_of(reference);
     let q = app
         .store
         .get::<Queue>(&name)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| format!("no queue '{name}'"))?;
+        .await?
+        .ok_or_else(|| LookupError::NoQueue(name.to_string()))?;
     Ok(QueueRef {
         id: q.id,
         name: q.spec.name,
@@ -87,26 +113,24 @@ async fn hours_open(
     hours: Option<&str>,
     queue: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<bool, String> {
+) -> Result<bool, LookupError> {
     let hours_ref = match (hours, queue) {
         (Some(h), _) => name_of(h),
         (None, Some(q)) => {
             let q = app
                 .store
                 .get::<Queue>(q)
-                .await
-                .map_err(store_failure)?
-                .ok_or("the target queue is gone")?;
+                .await?
+                .ok_or(LookupError::QueueGone)?;
             q.spec.hours_of_operation
         }
-        (None, None) => return Err("no hours and no queue".into()),
+        (None, None) => return Err(LookupError::NothingToCheck),
     };
     let h = app
         .store
         .get::<HoursOfOperation>(&hours_ref)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| format!("no hours of operation '{hours_ref}'"))?;
+        .await?
+        .ok_or_else(|| LookupError::NoHours(hours_ref.to_string()))?;
     Ok(h.spec.is_open(now))
 }
 
@@ -173,12 +197,12 @@ pub async fn answer_world(
         Effect::CheckHours { hours, queue } => {
             match hours_open(app, hours.as_deref(), queue.as_deref(), now).await {
                 Ok(open) => Event::HoursChecked { open },
-                Err(e) => failed(e),
+                Err(e) => failed(e.to_string()),
             }
         }
         Effect::ResolveQueue { queue: Some(q), .. } => match queue(app, q).await {
             Ok(q) => Event::QueueFound(q),
-            Err(e) => failed(e),
+            Err(e) => failed(e.to_string()),
         },
         Effect::ResolveQueue { queue: None, .. } => {
             failed("agent queues arrive with the routing engine".into())

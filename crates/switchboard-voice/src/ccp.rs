@@ -629,7 +629,7 @@ async fn handle(
                 (TransferTarget::Number(phone_number), false) => {
                     // Checked here so the agent hears why; the call looks it up again.
                     if let Err(e) = voice.route_out(&phone_number).await {
-                        return error("quick_connect", e);
+                        return error("quick_connect", e.to_string());
                     }
                     post(
                         voice,

@@ -59,7 +59,10 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
             "number",
             "your routing profile has no outbound queue".to_string(),
         ))?;
-    let route = voice.route_out(&number).await.map_err(|e| ("number", e))?;
+    let route = voice
+        .route_out(&number)
+        .await
+        .map_err(|e| ("number", e.to_string()))?;
     let caller_id = match &queue.spec.outbound_caller_id_number {
         Some(n) => Some(match store.get::<PhoneNumber>(n).await {
             Ok(Some(p)) => p.spec.number,

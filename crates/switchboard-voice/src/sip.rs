@@ -265,27 +265,30 @@ impl Voice {
 
     /// How to call an external number: through the first SIP trunk with an
     /// outbound proxy, with its credentials for the carrier's challenge.
-    pub async fn route_out(&self, number: &str) -> Result<crate::call::PhoneRoute, String> {
-        let trunks = self
-            .app()
-            .store
-            .list::<SipTrunk>()
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn route_out(&self, number: &str) -> Result<crate::call::PhoneRoute, RouteError> {
+        let trunks = self.app().store.list::<SipTrunk>().await?;
         let trunk = trunks
             .into_iter()
             .find(|t| t.spec.outbound_proxy.is_some())
-            .ok_or("no SIP trunk has an outbound proxy for external numbers")?;
+            .ok_or(RouteError::NoTrunk)?;
         let proxy = trunk.spec.outbound_proxy.clone().unwrap_or_default();
+        let unreachable = |reason: String| RouteError::Proxy {
+            trunk: trunk.spec.name.clone(),
+            proxy: proxy.clone(),
+            reason,
+        };
         let destination = tokio::net::lookup_host(proxy.as_str())
             .await
-            .map_err(|e| format!("trunk '{}' proxy {proxy}: {e}", trunk.spec.name))?
+            .map_err(|e| unreachable(e.to_string()))?
             .next()
-            .ok_or_else(|| format!("trunk '{}' proxy {proxy} has no address", trunk.spec.name))?;
+            .ok_or_else(|| unreachable("has no address".into()))?;
         let uri: Uri = format!("sip:{number}@{proxy}")
             .as_str()
             .try_into()
-            .map_err(|e| format!("'{number}' cannot be dialled: {e:?}"))?;
+            .map_err(|e| RouteError::Number {
+                number: number.to_string(),
+                reason: format!("{e:?}"),
+            })?;
         let credential = match (&trunk.spec.username, &trunk.spec.password) {
             (Some(username), Some(password)) => Some(rsipstack::dialog::authenticate::Credential {
                 username: username.clone(),
@@ -349,6 +352,36 @@ impl Voice {
 }
 
 /// Starts SIP on `config.sip_listen` and everything behind it.
+/// Why an external number cannot be called. The text is for the agent or
+/// the flow's error branch.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// The trunks could not be read.
+    #[error("the SIP trunks could not be read: {0}")]
+    Store(#[from] switchboard_store::StoreError),
+    /// No trunk has an outbound proxy.
+    #[error("no SIP trunk has an outbound proxy for external numbers")]
+    NoTrunk,
+    /// The trunk's proxy has no address (DNS).
+    #[error("trunk '{trunk}' proxy {proxy}: {reason}")]
+    Proxy {
+        /// The trunk's name.
+        trunk: String,
+        /// Its outbound proxy.
+        proxy: String,
+        /// Why it cannot be reached.
+        reason: String,
+    },
+    /// The number does not make a SIP URI.
+    #[error("'{number}' cannot be dialled: {reason}")]
+    Number {
+        /// The number as given.
+        number: String,
+        /// The SIP parser's reason.
+        reason: String,
+    },
+}
+
 /// Why the voice channel could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -146,7 +146,10 @@ impl Call {
             None => match &user.spec.phone_config.desk_phone_number {
                 Some(number) => {
                     self.ringing_external = Some(number.clone());
-                    self.voice.route_out(number).await
+                    self.voice
+                        .route_out(number)
+                        .await
+                        .map_err(|e| e.to_string())
                 }
                 None => Err(
                     "the desk phone is not registered and the agent has no external number"
