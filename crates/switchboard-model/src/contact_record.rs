@@ -396,11 +396,12 @@ impl ContactRecord {
         let ended = *self.disconnect_timestamp.get_or_insert(now);
         self.disconnect_reason.get_or_insert(LOST_IN_RESTART);
         self.state = ContactState::Ended;
-        if let Some(queue) = &mut self.queue {
-            if queue.dequeue_timestamp.is_none() {
-                queue.dequeue_timestamp = Some(ended);
-                queue.duration_seconds = Some(seconds(queue.enqueue_timestamp, ended));
-            }
+        if self
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.dequeue_timestamp.is_none())
+        {
+            self.leave_queue(ended);
         }
         if let Some(agent) = &mut self.agent {
             if agent.talk_duration_seconds == 0.0 {

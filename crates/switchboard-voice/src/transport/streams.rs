@@ -103,7 +103,12 @@ impl Acceptor {
         let local = stream_address(rsipstack::sip::transport::Transport::Tcp, &listener)?;
         let this = self.clone();
         tokio::spawn(async move {
-            while let Some((stream, remote, permit)) = this.next(&listener, "TCP").await {
+            // When a refusal was last logged: one line per 10 s, across
+            // admissions in between.
+            let mut refused_logged = None;
+            while let Some((stream, remote, permit)) =
+                this.next(&listener, "TCP", &mut refused_logged).await
+            {
                 let token = this.cancel.child_token();
                 match TcpConnection::from_stream(stream, local.clone(), Some(token.clone())) {
                     Ok(connection) => this.hand_over(SipConnection::Tcp(connection), token, permit),
@@ -126,7 +131,12 @@ impl Acceptor {
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let this = self.clone();
         tokio::spawn(async move {
-            while let Some((stream, remote, permit)) = this.next(&listener, "TLS").await {
+            // When a refusal was last logged: one line per 10 s, across
+            // admissions in between.
+            let mut refused_logged = None;
+            while let Some((stream, remote, permit)) =
+                this.next(&listener, "TLS", &mut refused_logged).await
+            {
                 let (this, local, acceptor) = (this.clone(), local.clone(), acceptor.clone());
                 // The handshake runs beside the accept loop, under its deadline.
                 tokio::spawn(async move {
@@ -165,8 +175,8 @@ impl Acceptor {
         &self,
         listener: &TcpListener,
         kind: &str,
+        refused_logged: &mut Option<tokio::time::Instant>,
     ) -> Option<(TcpStream, SocketAddr, Permit)> {
-        let mut refused_logged: Option<tokio::time::Instant> = None;
         loop {
             let (stream, remote) = tokio::select! {
                 _ = self.cancel.cancelled() => return None,
@@ -186,7 +196,7 @@ impl Acceptor {
                 None => {
                     self.refused.fetch_add(1, Ordering::Relaxed);
                     if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                        refused_logged = Some(tokio::time::Instant::now());
+                        *refused_logged = Some(tokio::time::Instant::now());
                         warn!(address = %remote.ip(), "SIP {kind} connections refused: a connection cap is reached");
                     }
                 }
