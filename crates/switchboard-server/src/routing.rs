@@ -28,6 +28,18 @@ use switchboard_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use utoipa::ToSchema;
 
+/// What a contact's core tells routing, as the routing event it is.
+pub fn from_contact(route: switchboard_contact::Route) -> RoutingEvent {
+    use switchboard_contact::Route;
+    match route {
+        Route::Abandon { contact } => RoutingEvent::Abandon { contact },
+        Route::Accept { contact, agent } => RoutingEvent::Accept { contact, agent },
+        Route::Reject { contact, agent } => RoutingEvent::Reject { contact, agent },
+        Route::AgentError { agent } => RoutingEvent::AgentError { agent },
+        Route::ContactEnded { contact } => RoutingEvent::ContactEnded { contact },
+    }
+}
+
 /// A routing event with the store's ids: what the event log holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -8,19 +8,19 @@
 //! tokens can still resume and read the transcript, and exits.
 
 use super::{AgentActionError, CardState};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchboard_chat::{ChatError, ChatRoom, ItemKind, ReceiptKind, Role, Timeout, Transcript};
-use switchboard_flow::{ContactData, Effect, Event, Outcome, Rendered, Session};
+use switchboard_contact::{Contact, ContactInit, Decision, Input, Output, Phase};
+use switchboard_flow::{ContactData, Effect, Event, Rendered};
 use switchboard_model::contact_record::{
-    AgentInfo, ContactState, DisconnectReason, FlowStep, InitiationMethod, TranscriptInfo,
+    AgentInfo, DisconnectReason, InitiationMethod, TranscriptInfo,
 };
 use switchboard_model::objects::routing_profile::Channel;
-use switchboard_model::{ContactRecord, User};
+use switchboard_model::User;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
@@ -139,29 +139,6 @@ pub(super) struct NewChat {
     pub inputs: mpsc::UnboundedReceiver<ChatInput>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    InFlow,
-    Queued,
-    Connected,
-    Ended,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Waiting {
-    Nothing,
-    /// A spawned task answers; its request number.
-    Answer(u64),
-    /// GetParticipantInput: the customer's next message, until the deadline.
-    Input(Instant),
-    /// Wait: the deadline, and whether the customer's next message ends it
-    /// first (a Wait listening for CustomerReturned); otherwise messages
-    /// reach the agent or the log and the Wait runs its time.
-    Timer(Instant, bool),
-    /// MessageParticipantIteratively: its interrupt, if any.
-    Loop(Option<Instant>),
-}
-
 struct ChatAgent {
     agent: String,
     participant: String,
@@ -170,38 +147,27 @@ struct ChatAgent {
     card: ChatCard,
 }
 
+/// The chat's driver: the room, the sockets and the tasks around the
+/// contact's core ([`Contact`]), which decides the rest.
 pub(super) struct Chat {
     app: AppState,
     hub: ChatHub,
     room: ChatRoom,
     /// The chat's id (its first contact's); the room and the tokens use it.
     chat_id: String,
-    /// The current contact (changes when an agent transfers the chat).
-    contact_id: String,
     /// Every contact id this chat has had (the hub's keys for it).
     keys: Vec<String>,
     inputs: mpsc::UnboundedReceiver<ChatInput>,
     out: broadcast::Sender<Out>,
     published: u64,
-    phase: Phase,
-    session: Option<Session>,
-    session_no: u64,
-    request_no: u64,
-    waiting: Waiting,
-    /// Flow events to feed after the current one (never re-entrantly).
-    pending: VecDeque<Event>,
-    contact: ContactData,
-    ctr: ContactRecord,
+    contact: Contact,
     records: crate::records::RecordWriter,
     customer: String,
     customer_name: String,
     agent: Option<ChatAgent>,
-    /// The agent being offered the chat now.
-    offered: Option<String>,
-    early_offer: Option<RoutingUpdate>,
-    enqueue_sent: bool,
+    /// The name the agent being connected shows in the chat.
+    connecting_name: Option<String>,
     tokens: Vec<[u8; 32]>,
-    seed: u64,
 }
 
 fn unix_ms() -> u64 {
@@ -234,21 +200,8 @@ fn chat_text(message: &Rendered) -> Option<String> {
 impl Chat {
     pub(super) async fn run(app: AppState, hub: ChatHub, new: NewChat) {
         let now = Utc::now();
-        let ctr = ContactRecord {
-            id: new.contact_id.clone(),
-            channel: Channel::Chat,
-            initiation_method: InitiationMethod::Api,
-            initiation_timestamp: now,
-            connected_to_system_timestamp: Some(now),
-            customer_endpoint: Default::default(),
-            system_endpoint: Default::default(),
-            flow_id: new.flow_id.clone(),
-            attributes: new.attributes.clone(),
-            state: ContactState::InFlow,
-            ..Default::default()
-        };
         app.metrics
-            .contact_started(ctr.channel, ctr.initiation_method);
+            .contact_started(Channel::Chat, InitiationMethod::Api);
         let (records, writer) = crate::records::RecordWriter::start(app.clone());
         let settings = hub.settings().clone();
         let mut room = ChatRoom::new(
@@ -259,52 +212,51 @@ impl Chat {
         );
         let _ = room.join(&new.customer, &new.display_name, Role::Customer, unix_ms());
         let _ = room.join(SYSTEM, SYSTEM_NAME, Role::System, unix_ms());
-        let mut contact = ContactData::chat(&new.contact_id, &new.display_name);
-        contact.attributes = new.attributes;
+        if let Some((content_type, content)) = &new.initial_message {
+            // Checked by the start request already; a failure here is logged.
+            if let Err(e) = room.send(&new.customer, content_type, content, None, unix_ms()) {
+                warn!(contact = %new.contact_id, "initial message: {e}");
+            }
+        }
+        let mut data = ContactData::chat(&new.contact_id, &new.display_name);
+        data.attributes = new.attributes;
+        // The flow runs as far as it can now (greeting, question), not at
+        // the first input.
+        let contact = Contact::new(
+            ContactInit {
+                id: new.contact_id.clone(),
+                channel: Channel::Chat,
+                initiation_method: InitiationMethod::Api,
+                customer_endpoint: Default::default(),
+                system_endpoint: Default::default(),
+                data,
+                flow: Some(new.flow),
+                flow_id: new.flow_id,
+                outbound: None,
+                seed: rand::random(),
+            },
+            now,
+        );
         let (out, _) = broadcast::channel(FANOUT);
         let mut chat = Chat {
             app,
             hub,
             room,
             chat_id: new.contact_id.clone(),
-            contact_id: new.contact_id.clone(),
             keys: vec![new.contact_id.clone()],
             inputs: new.inputs,
             out,
             published: 0,
-            phase: Phase::InFlow,
-            session: None,
-            session_no: 0,
-            request_no: 0,
-            waiting: Waiting::Nothing,
-            pending: VecDeque::new(),
             contact,
-            ctr,
             records,
             customer: new.customer.clone(),
             customer_name: new.display_name,
             agent: None,
-            offered: None,
-            early_offer: None,
-            enqueue_sent: false,
+            connecting_name: None,
             tokens: vec![new.customer_token],
-            seed: rand::random(),
         };
-        if let Some((content_type, content)) = &new.initial_message {
-            // Checked by the start request already; a failure here is logged.
-            if let Err(e) = chat
-                .room
-                .send(&new.customer, content_type, content, None, unix_ms())
-            {
-                warn!(contact = %chat.contact_id, "initial message: {e}");
-            }
-        }
         chat.publish();
-        chat.save();
-        chat.start_session(new.flow);
-        // The flow runs as far as it can now (greeting, question), not at
-        // the first input.
-        chat.after_flow_events().await;
+        chat.drive().await;
         chat.main_loop().await;
         chat.linger().await;
         chat.hub.forget(&chat.keys);
@@ -312,24 +264,125 @@ impl Chat {
         let _ = writer.await;
     }
 
-    fn save(&mut self) {
-        self.note_flow_path();
-        self.ctr.attributes = self.contact.attributes.clone();
-        self.records.record(&self.ctr);
+    /// The contact's id now (a transfer gives the chat a new one).
+    fn contact_id(&self) -> String {
+        self.contact.id().to_string()
     }
 
-    /// Copies the steps the flow took since the last save into the record.
-    fn note_flow_path(&mut self) {
-        if let Some(session) = &self.session {
-            let trace = session.trace();
-            let done = self.ctr.flow_path.len().min(trace.len());
-            self.ctr
-                .flow_path
-                .extend(trace[done..].iter().map(|s| FlowStep {
-                    action: s.action.clone(),
-                    action_type: s.action_type.clone(),
-                    branch: s.branch.clone(),
-                }));
+    /// Hands `input` to the contact and acts on what follows.
+    async fn tell(&mut self, input: Input) {
+        self.contact.handle(Utc::now(), input);
+        self.drive().await;
+    }
+
+    /// Acts on every output of the contact, in order.
+    async fn drive(&mut self) {
+        while let Some(output) = self.contact.poll_output() {
+            self.act(output).await;
+        }
+        self.publish();
+    }
+
+    async fn act(&mut self, output: Output) {
+        match output {
+            Output::Record(record) => self.records.record(&record),
+            Output::Flow {
+                request,
+                effect,
+                data,
+            } => self.flow_effect(request, effect, *data),
+            Output::Enqueue {
+                request,
+                contact,
+                queue,
+                priority,
+                time_adjustment_seconds,
+            } => {
+                let app = self.app.clone();
+                let hub = self.hub.clone();
+                tokio::spawn(async move {
+                    let event = enqueue(
+                        &contact,
+                        &queue.id,
+                        Some(priority),
+                        Some(time_adjustment_seconds),
+                    );
+                    let answer =
+                        flow_shell::enqueue_answer(&contact, app.routing.send(event).await);
+                    hub.post(
+                        &contact,
+                        ChatInput::FlowEvent {
+                            request,
+                            event: answer,
+                        },
+                    );
+                });
+            }
+            Output::Route(route) => {
+                if let Err(e) = self
+                    .app
+                    .routing
+                    .send(crate::routing::from_contact(route))
+                    .await
+                {
+                    tracing::debug!(contact = %self.contact.id(), "routing: {e}");
+                }
+            }
+            Output::LoadFlow { request, flow } => {
+                let app = self.app.clone();
+                let hub = self.hub.clone();
+                let contact = self.contact_id();
+                tokio::spawn(async move {
+                    let input = match flow_shell::load_flow(&app, &flow, false).await {
+                        Ok(flow) => ChatInput::StartFlow { request, flow },
+                        Err(reason) => ChatInput::FlowFailed { request, reason },
+                    };
+                    hub.post(&contact, input);
+                });
+            }
+            Output::FlowFailed { reason, .. } => {
+                warn!(contact = %self.contact.id(), "chat flow failed: {reason}");
+            }
+            Output::Queued { .. } => {
+                info!(contact = %self.contact.id(), "chat queued");
+            }
+            Output::Offer { agent } => self.offer(agent).await,
+            Output::Withdraw { agent } => {
+                let contact = self.contact_id();
+                self.hub.tell_agent(AgentChatEvent::Gone { agent, contact });
+            }
+            Output::AgentConnected { agent } => self.agent_joins(agent),
+            Output::AgentDone { transferred, .. } => self.agent_leaves(transferred),
+            Output::ConnectedAfterEnd { agent } => {
+                let card = self.card(&agent, CardState::Ended, None);
+                self.hub.tell_agent(AgentChatEvent::Card(card));
+            }
+            Output::Ended { reason } => {
+                // Already over if the customer left or the room timed out.
+                let _ = self.room.end(reason.as_str(), unix_ms());
+                self.publish();
+                info!(contact = %self.contact.id(), %reason, "chat ended");
+                self.contact.handle(Utc::now(), Input::Close);
+            }
+            Output::Closed(mut record) => {
+                // The conversation up to here: the record links a
+                // transcript, and search finds the contact by its words.
+                let at = record.disconnect_timestamp.unwrap_or_else(Utc::now);
+                record.transcript = Some(self.store_transcript(&record.id, at).await);
+                self.records.record(&record);
+                self.index_words(&record.id);
+                self.app.metrics.contact_ended(&record);
+                if record.next_contact_id.is_some() {
+                    self.app
+                        .metrics
+                        .contact_started(Channel::Chat, InitiationMethod::Transfer);
+                }
+            }
+            // What only calls have (media, holds, third parties).
+            Output::StopMedia
+            | Output::QueueFlowEnded
+            | Output::Held(_)
+            | Output::DropThirdParty => {}
         }
     }
 
@@ -352,17 +405,19 @@ impl Chat {
         }
     }
 
-    /// The soonest of the flow's deadline and the room's timers.
+    /// The soonest of the contact's deadline and the room's timers.
     fn next_deadline(&self) -> Option<tokio::time::Instant> {
-        let flow = match self.waiting {
-            Waiting::Input(t) | Waiting::Timer(t, _) | Waiting::Loop(Some(t)) => Some(t),
-            _ => None,
-        };
+        let now = Utc::now();
+        let in_ms = |at: i64| Duration::from_millis(at.max(0) as u64);
+        let contact = self
+            .contact
+            .poll_timeout()
+            .map(|at| Instant::now() + in_ms((at - now).num_milliseconds()));
         let room = self
             .room
             .next_wake()
             .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(unix_ms())));
-        [flow, room]
+        [contact, room]
             .into_iter()
             .flatten()
             .min()
@@ -370,13 +425,13 @@ impl Chat {
     }
 
     async fn main_loop(&mut self) {
-        while self.phase != Phase::Ended {
+        while !self.contact.is_closed() {
             let deadline = self.next_deadline();
             tokio::select! {
                 input = self.inputs.recv() => match input {
                     Some(input) => self.on_input(input).await,
                     // The hub forgot us: nothing can reach the chat any more.
-                    None => self.end(DisconnectReason::SystemError).await,
+                    None => self.tell(Input::Lost(DisconnectReason::SystemError)).await,
                 },
                 _ = async { match deadline { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } }, if deadline.is_some() => {
                     self.on_timer().await;
@@ -386,7 +441,9 @@ impl Chat {
     }
 
     /// The chat has ended: tokens keep working for a while so clients see
-    /// the end and can read the transcript, then the task exits.
+    /// the end and can read the transcript, then the task exits. Routing
+    /// decisions that crossed the end still reach the contact, which takes
+    /// them back.
     async fn linger(&mut self) {
         let until = Instant::now() + self.hub.settings().linger;
         self.hub.expire(&self.tokens, until);
@@ -407,13 +464,12 @@ impl Chat {
                     Some(ChatInput::Receipt { reply, .. }) => {
                         let _ = reply.send(Err(ChatError::Ended));
                     }
-                                        Some(ChatInput::AgentEnd { reply, .. } | ChatInput::AgentTransfer { reply, .. }) => {
+                    Some(ChatInput::AgentEnd { reply, .. } | ChatInput::AgentTransfer { reply, .. }) => {
                         let _ = reply.send(Err(AgentActionError::Ended));
                     }
-                    Some(ChatInput::Routing(update)) => self.after_the_end(update).await,
-                    // The Enqueue reached the router after the customer left.
-                    Some(ChatInput::FlowEvent { event: Event::Enqueued, .. }) => {
-                        self.abandon().await;
+                    Some(ChatInput::Routing(update)) => self.on_routing(update).await,
+                    Some(ChatInput::FlowEvent { request, event }) => {
+                        self.tell(Input::FlowAnswer { request, event }).await;
                     }
                     Some(_) => {}
                     None => break,
@@ -422,54 +478,16 @@ impl Chat {
         }
     }
 
-    /// Routing still moves a contact whose chat is over (an enqueue or an
-    /// accept that crossed the customer leaving): take it out again, and
-    /// give an agent who got connected a card to close.
-    async fn after_the_end(&mut self, update: RoutingUpdate) {
-        match update {
-            RoutingUpdate::Offer { contact, .. } if contact == self.contact_id => {
-                self.abandon().await;
-            }
-            RoutingUpdate::Connected { agent, contact } if contact == self.contact_id => {
-                // The abandon that follows ends it: the agent is in after-contact work.
-                self.abandon().await;
-                let mut card = self.card(&agent, CardState::Ended, None);
-                card.since = Utc::now();
-                self.hub.tell_agent(AgentChatEvent::Card(card));
-            }
-            _ => {}
-        }
-    }
-
-    async fn abandon(&self) {
-        let _ = self
-            .app
-            .routing
-            .send(RoutingEvent::Abandon {
-                contact: self.contact_id.clone(),
-            })
-            .await;
-    }
-
     async fn on_timer(&mut self) {
-        let now = Instant::now();
-        match self.waiting {
-            Waiting::Input(t) if now >= t => {
-                self.waiting = Waiting::Nothing;
-                self.feed(Event::InputTimeout);
-            }
-            Waiting::Timer(t, _) | Waiting::Loop(Some(t)) if now >= t => {
-                self.waiting = Waiting::Nothing;
-                self.feed(Event::TimerFired);
-            }
-            _ => {}
-        }
+        self.contact.handle_timeout(Utc::now());
+        self.drive().await;
         match self.room.tick(unix_ms()) {
-            Some(Timeout::IdleDisconnect) => self.ended(DisconnectReason::CustomerIdle).await,
-            Some(Timeout::Expired) => self.ended(DisconnectReason::Expired).await,
+            Some(Timeout::IdleDisconnect) => {
+                self.tell(Input::Lost(DisconnectReason::CustomerIdle)).await
+            }
+            Some(Timeout::Expired) => self.tell(Input::Lost(DisconnectReason::Expired)).await,
             Some(Timeout::IdleWarning) | None => self.publish(),
         }
-        self.after_flow_events().await;
     }
 
     async fn on_input(&mut self, input: ChatInput) {
@@ -502,7 +520,9 @@ impl Chat {
                 let _ = reply.send(result);
                 self.publish();
                 if fresh && participant == self.customer {
-                    self.customer_said(content);
+                    // It answers a question or ends a Wait; else it waits
+                    // in the log for the agent.
+                    self.tell(Input::CustomerSaid(content)).await;
                 }
             }
             ChatInput::Typing { participant } => {
@@ -537,42 +557,37 @@ impl Chat {
             ChatInput::Leave { participant } => {
                 if participant == self.customer {
                     if self.room.leave(&participant, unix_ms()).is_ok() {
-                        self.ended(DisconnectReason::CustomerDisconnect).await;
+                        self.tell(Input::CustomerLeft).await;
                     }
                 } else if self
                     .agent
                     .as_ref()
                     .is_some_and(|a| a.participant == participant)
                 {
-                    self.end(DisconnectReason::AgentDisconnect).await;
+                    self.tell(Input::AgentLeft).await;
                 }
             }
             ChatInput::Routing(update) => self.on_routing(update).await,
             ChatInput::FlowEvent { request, event } => {
-                if self.waiting == Waiting::Answer(request) {
-                    self.waiting = Waiting::Nothing;
-                    self.feed(event);
-                }
+                self.tell(Input::FlowAnswer { request, event }).await;
             }
-            // Only the flow still awaited: a customer queue flow loaded
-            // after an agent answered is not run.
-            ChatInput::StartFlow { request, flow } if self.waiting == Waiting::Answer(request) => {
-                self.waiting = Waiting::Nothing;
-                self.start_session(flow);
+            ChatInput::StartFlow { request, flow } => {
+                self.tell(Input::FlowLoaded {
+                    request,
+                    flow: Ok(flow),
+                })
+                .await;
             }
-            ChatInput::FlowFailed { request, reason }
-                if self.waiting == Waiting::Answer(request) =>
-            {
-                warn!(contact = %self.contact_id, "flow: {reason}");
-                self.waiting = Waiting::Nothing;
-                if self.phase == Phase::InFlow {
-                    self.end(DisconnectReason::ContactFlowDisconnect).await;
-                }
+            ChatInput::FlowFailed { request, reason } => {
+                self.tell(Input::FlowLoaded {
+                    request,
+                    flow: Err(reason),
+                })
+                .await;
             }
-            ChatInput::StartFlow { .. } | ChatInput::FlowFailed { .. } => {}
             ChatInput::AgentEnd { agent, reply } => {
                 if self.agent.as_ref().is_some_and(|a| a.agent == agent) {
-                    self.end(DisconnectReason::AgentDisconnect).await;
+                    self.tell(Input::AgentLeft).await;
                     let _ = reply.send(Ok(()));
                 } else {
                     let _ = reply.send(Err(AgentActionError::NotYours));
@@ -587,7 +602,6 @@ impl Chat {
                 let _ = reply.send(result);
             }
         }
-        self.after_flow_events().await;
     }
 
     fn name_and_role(&self, participant: &str) -> (String, Role) {
@@ -600,90 +614,7 @@ impl Chat {
         }
     }
 
-    /// The customer's message answers a GetParticipantInput or ends a Wait.
-    fn customer_said(&mut self, text: String) {
-        match self.waiting {
-            Waiting::Input(_) => {
-                self.waiting = Waiting::Nothing;
-                self.contact_input(text);
-            }
-            Waiting::Timer(_, true) => {
-                self.waiting = Waiting::Nothing;
-                self.pending.push_back(Event::CustomerReturned);
-            }
-            _ => {}
-        }
-    }
-
-    fn contact_input(&mut self, text: String) {
-        self.pending.push_back(Event::Input(text));
-    }
-
     // ---------- the flow ----------
-
-    fn start_session(&mut self, flow: Arc<switchboard_flow::Flow>) {
-        self.session_no += 1;
-        self.ctr.flow_path.clear();
-        let (session, effects) =
-            Session::start(flow, self.contact.clone(), self.seed ^ self.session_no);
-        self.session = Some(session);
-        self.apply(effects);
-    }
-
-    fn feed(&mut self, event: Event) {
-        let Some(session) = &mut self.session else {
-            return;
-        };
-        let effects = session.handle(event);
-        self.apply(effects);
-    }
-
-    /// Feeds what the flow's own effects answered at once, then settles
-    /// what its end means (queued, transferred, disconnected).
-    async fn after_flow_events(&mut self) {
-        while let Some(event) = self.pending.pop_front() {
-            self.feed(event);
-        }
-        self.publish();
-        let Some(session) = &self.session else { return };
-        self.contact = session.contact().clone();
-        if !session.is_finished() {
-            return;
-        }
-        let outcome = session.outcome().cloned();
-        self.save();
-        self.session = None;
-        match outcome {
-            Some(Outcome::Queued { queue }) if self.phase == Phase::InFlow => {
-                info!(contact = %self.contact_id, queue = %queue.name, "chat queued");
-                self.phase = Phase::Queued;
-                self.ctr.enter_queue(queue.id, queue.name, Utc::now());
-                self.save();
-                if let Some(flow) = self
-                    .contact
-                    .event_hooks
-                    .get(&switchboard_flow::model::EventHook::CustomerQueue)
-                    .cloned()
-                {
-                    self.load_and_start(flow);
-                }
-                if let Some(offer) = self.early_offer.take() {
-                    Box::pin(self.on_routing(offer)).await;
-                }
-            }
-            Some(Outcome::TransferredToFlow { flow }) => self.load_and_start(flow),
-            Some(Outcome::Disconnected) => self.end(DisconnectReason::ContactFlowDisconnect).await,
-            // The customer queue flow ended: the chat waits for an agent.
-            _ if self.phase != Phase::InFlow => {}
-            Some(Outcome::CustomerHungUp) => {}
-            other => {
-                if let Some(Outcome::Failed { reason, .. }) = other {
-                    warn!(contact = %self.contact_id, "chat flow failed: {reason}");
-                }
-                self.end(DisconnectReason::ContactFlowDisconnect).await;
-            }
-        }
-    }
 
     fn say(&mut self, text: &str) -> Result<(), ChatError> {
         self.room
@@ -691,138 +622,55 @@ impl Chat {
             .map(|_| ())
     }
 
-    fn request(&mut self) -> u64 {
-        self.request_no += 1;
-        self.waiting = Waiting::Answer(self.request_no);
-        self.request_no
-    }
-
-    fn apply(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            match effect {
-                Effect::Play { message, .. } => {
-                    let said = chat_text(&message).map_or(Ok(()), |t| self.say(&t));
-                    self.pending.push_back(match said {
-                        Ok(()) => Event::PromptFinished,
-                        Err(e) => Event::Failed(e.to_string()),
-                    });
-                }
-                Effect::GetInput {
-                    prompt,
-                    timeout_seconds,
-                    ..
-                } => {
-                    if let Some(text) = prompt.as_ref().and_then(chat_text) {
-                        if let Err(e) = self.say(&text) {
-                            self.pending.push_back(Event::Failed(e.to_string()));
-                            continue;
-                        }
-                    }
-                    self.waiting = Waiting::Input(
-                        Instant::now() + Duration::from_secs(u64::from(timeout_seconds)),
-                    );
-                }
-                Effect::PlayLoop {
-                    messages,
-                    interrupt_seconds,
-                    ..
-                } => {
-                    // A chat shows the messages once; they do not repeat.
-                    for text in messages.iter().filter_map(chat_text) {
-                        let _ = self.say(&text);
-                    }
-                    self.waiting = Waiting::Loop(
-                        interrupt_seconds
-                            .map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
-                    );
-                }
-                Effect::StartTimer {
-                    seconds,
-                    customer_returned,
-                } => {
-                    self.waiting = Waiting::Timer(
-                        Instant::now() + Duration::from_secs(u64::from(seconds)),
-                        customer_returned,
-                    );
-                }
-                Effect::StartBot { .. } => {
-                    self.pending
-                        .push_back(Event::Failed("no bot engine is configured".into()));
-                }
-                Effect::TransferToNumber { .. } => {
-                    self.pending.push_back(Event::Failed(
-                        "a chat cannot be transferred to a phone number".into(),
-                    ));
-                }
-                Effect::Enqueue {
-                    queue,
-                    priority,
-                    time_adjustment_seconds,
-                } => {
-                    let request = self.request();
-                    self.enqueue_sent = true;
-                    let app = self.app.clone();
-                    let hub = self.hub.clone();
-                    let contact = self.contact_id.clone();
-                    tokio::spawn(async move {
-                        let event = enqueue(&contact, &queue.id, priority, time_adjustment_seconds);
-                        let answer =
-                            flow_shell::enqueue_answer(&contact, app.routing.send(event).await);
-                        hub.post(
-                            &contact,
-                            ChatInput::FlowEvent {
-                                request,
-                                event: answer,
-                            },
-                        );
-                    });
-                }
-                Effect::Disconnect => {
-                    self.pending.clear();
-                    self.waiting = Waiting::Nothing;
-                    // Ended in `after_flow_events` (the session is finished).
-                }
-                world if flow_shell::is_world(&world) => {
-                    let request = self.request();
-                    let (hub, contact) = (self.hub.clone(), self.contact_id.clone());
-                    let data = self
-                        .session
-                        .as_ref()
-                        .map(|s| s.contact().clone())
-                        .unwrap_or_else(|| self.contact.clone());
-                    flow_shell::answer_later(&self.app, world, data, move |event| {
-                        hub.post(&contact, ChatInput::FlowEvent { request, event });
-                    });
-                }
-                _ => {}
+    /// What the flow asks of a chat: messages go into it at once (a
+    /// question's answer is the customer's next message, which the contact
+    /// waits for); the world is asked in a spawned task.
+    fn flow_effect(&mut self, request: u64, effect: Effect, data: ContactData) {
+        let answer = match effect {
+            Effect::Play { message, .. } => {
+                let said = chat_text(&message).map_or(Ok(()), |t| self.say(&t));
+                Some(match said {
+                    Ok(()) => Event::PromptFinished,
+                    Err(e) => Event::Failed(e.to_string()),
+                })
             }
+            Effect::GetInput { prompt, .. } => prompt
+                .as_ref()
+                .and_then(chat_text)
+                .and_then(|text| self.say(&text).err())
+                .map(|e| Event::Failed(e.to_string())),
+            Effect::PlayLoop { messages, .. } => {
+                // A chat shows the messages once; they do not repeat.
+                for text in messages.iter().filter_map(chat_text) {
+                    let _ = self.say(&text);
+                }
+                None
+            }
+            world => {
+                let (hub, contact) = (self.hub.clone(), self.contact_id());
+                flow_shell::answer_later(&self.app, world, data, move |event| {
+                    hub.post(&contact, ChatInput::FlowEvent { request, event });
+                });
+                None
+            }
+        };
+        if let Some(event) = answer {
+            self.contact
+                .handle(Utc::now(), Input::FlowAnswer { request, event });
         }
-    }
-
-    fn load_and_start(&mut self, flow: String) {
-        let request = self.request();
-        let app = self.app.clone();
-        let hub = self.hub.clone();
-        let contact = self.contact_id.clone();
-        tokio::spawn(async move {
-            let input = match flow_shell::load_flow(&app, &flow, false).await {
-                Ok(flow) => ChatInput::StartFlow { request, flow },
-                Err(reason) => ChatInput::FlowFailed { request, reason },
-            };
-            hub.post(&contact, input);
-        });
     }
 
     // ---------- routing and agents ----------
 
     fn card(&self, agent: &str, state: CardState, token: Option<String>) -> ChatCard {
+        let record = self.contact.record();
         ChatCard {
             agent: agent.to_string(),
-            contact: self.contact_id.clone(),
-            initiation_method: self.ctr.initiation_method,
+            contact: self.contact_id(),
+            initiation_method: record.initiation_method,
             customer: self.customer_name.clone(),
-            queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
-            attributes: self.contact.attributes.clone(),
+            queue: record.queue.as_ref().map(|q| q.name.clone()),
+            attributes: self.contact.data().attributes.clone(),
             state,
             since: Utc::now(),
             token,
@@ -831,61 +679,73 @@ impl Chat {
 
     async fn on_routing(&mut self, update: RoutingUpdate) {
         match update {
-            RoutingUpdate::Offer { agent, contact, .. } if contact == self.contact_id => {
-                match self.phase {
-                    Phase::InFlow => {
-                        self.early_offer = Some(RoutingUpdate::Offer {
-                            agent,
-                            contact,
-                            queue: String::new(),
-                            channel: switchboard_model::Channel::Chat,
-                        })
-                    }
-                    // Nobody would see the offer: the agent leaves routing
-                    // until they set a status, as for calls.
-                    Phase::Queued if !self.hub.agent_present(&agent) => {
-                        warn!(contact = %self.contact_id, %agent, "the agent has no CCP open for the chat offered");
-                        let _ = self
-                            .app
-                            .routing
-                            .send(RoutingEvent::AgentError { agent })
-                            .await;
-                    }
-                    Phase::Queued if self.agent.is_none() => {
-                        self.offered = Some(agent.clone());
-                        let card = self.card(&agent, CardState::Incoming, None);
-                        self.hub.tell_agent(AgentChatEvent::Card(card));
-                        self.auto_accept(agent).await;
-                    }
-                    _ => {}
-                }
+            RoutingUpdate::Offer { agent, contact, .. } => {
+                self.tell(Input::Routing(Decision::Offer { contact, agent }))
+                    .await;
             }
-            RoutingUpdate::Rescind { agent, contact } if contact == self.contact_id => {
-                if matches!(&self.early_offer, Some(RoutingUpdate::Offer { agent: a, .. }) if *a == agent)
-                {
-                    self.early_offer = None;
-                }
-                if self.offered.as_ref() == Some(&agent) {
-                    self.offered = None;
-                    self.hub.tell_agent(AgentChatEvent::Gone { agent, contact });
-                }
+            RoutingUpdate::Rescind { agent, contact } => {
+                self.tell(Input::Routing(Decision::Rescind { contact, agent }))
+                    .await;
             }
-            RoutingUpdate::Connected { agent, contact } if contact == self.contact_id => {
-                // The offer itself may have been missed (the updates lagged).
-                let expected = self.offered.as_ref().is_none_or(|o| *o == agent);
-                if !expected || self.phase != Phase::Queued || self.agent.is_some() {
-                    return;
-                }
-                self.offered = None;
-                self.connect_agent(agent).await;
+            RoutingUpdate::Connected { agent, contact } if contact == self.contact.id() => {
+                let info = self.agent_info(&agent).await;
+                self.tell(Input::Connected {
+                    contact,
+                    agent: info,
+                })
+                .await;
             }
             _ => {}
         }
     }
 
-    /// Agents set to auto-accept (Connect's phone setting, which covers
-    /// chats too) take the offer without a click.
-    async fn auto_accept(&self, agent: String) {
+    /// Who the agent is, for the record (username, routing profile) and
+    /// the chat (the name they show).
+    async fn agent_info(&mut self, agent: &str) -> AgentInfo {
+        if self.contact.phase() != Phase::Queued {
+            return AgentInfo {
+                id: agent.to_string(),
+                ..Default::default()
+            };
+        }
+        let user = self.app.store.get::<User>(agent).await.ok().flatten();
+        let (username, name) = match &user {
+            Some(u) => (
+                u.spec.username.clone(),
+                u.spec.first_name.trim().to_string(),
+            ),
+            None => (agent.to_string(), String::new()),
+        };
+        self.connecting_name = Some(if name.is_empty() {
+            username.clone()
+        } else {
+            name
+        });
+        let routing_profile = match &user {
+            Some(u) => Some(self.app.routing_profile_ref(&u.spec.routing_profile).await),
+            None => None,
+        };
+        AgentInfo {
+            id: agent.to_string(),
+            username,
+            routing_profile,
+            ..Default::default()
+        }
+    }
+
+    /// Shows the offer in the agent's CCP; agents set to auto-accept
+    /// (Connect's phone setting, which covers chats too) take it at once.
+    /// Nobody would see it without a CCP open: the agent leaves routing
+    /// until they set a status, as for calls.
+    async fn offer(&mut self, agent: String) {
+        if !self.hub.agent_present(&agent) {
+            warn!(contact = %self.contact.id(), %agent, "the agent has no CCP open for the chat offered");
+            self.contact
+                .handle(Utc::now(), Input::Unreachable { agent });
+            return;
+        }
+        let card = self.card(&agent, CardState::Incoming, None);
+        self.hub.tell_agent(AgentChatEvent::Card(card));
         let auto = self
             .app
             .store
@@ -895,73 +755,34 @@ impl Chat {
             .flatten()
             .is_some_and(|u| u.spec.phone_config.auto_accept);
         if auto {
-            let accept = RoutingEvent::Accept {
-                contact: self.contact_id.clone(),
-                agent,
-            };
-            if let Err(e) = self.app.routing.send(accept).await {
-                warn!(contact = %self.contact_id, "auto-accept: {e}");
-            }
+            self.contact.handle(Utc::now(), Input::Accept { agent });
         }
     }
 
-    async fn connect_agent(&mut self, agent: String) {
-        let user = self.app.store.get::<User>(&agent).await.ok().flatten();
-        let (username, name) = match &user {
-            Some(u) => (
-                u.spec.username.clone(),
-                u.spec.first_name.trim().to_string(),
-            ),
-            None => (agent.clone(), String::new()),
-        };
-        let display = if name.is_empty() {
-            username.clone()
-        } else {
-            name
-        };
+    /// The agent joins the chat: a participant, a token, their card.
+    fn agent_joins(&mut self, agent: String) {
+        let display = self.connecting_name.take().unwrap_or_else(|| agent.clone());
         let participant = uuid::Uuid::new_v4().to_string();
-        let now_ms = unix_ms();
-        if self
+        if let Err(e) = self
             .room
-            .join(&participant, &display, Role::Agent, now_ms)
-            .is_err()
+            .join(&participant, &display, Role::Agent, unix_ms())
         {
+            warn!(contact = %self.contact.id(), "the agent could not join: {e}");
             return;
         }
         let (token, hash) = self
             .hub
             .issue(&self.chat_id, &participant, &display, Role::Agent);
         self.tokens.push(hash);
-        let at = Utc::now();
-        // The customer queue flow stops: a person answers now.
-        self.session = None;
-        self.waiting = Waiting::Nothing;
-        self.pending.clear();
-        self.phase = Phase::Connected;
-        let routing_profile = match &user {
-            Some(u) => Some(self.app.routing_profile_ref(&u.spec.routing_profile).await),
-            None => None,
-        };
-        self.ctr.connect_agent(
-            AgentInfo {
-                id: agent.clone(),
-                username: username.clone(),
-                routing_profile,
-                ..Default::default()
-            },
-            at,
-        );
         let card = self.card(&agent, CardState::Connected, Some(token));
         self.hub.tell_agent(AgentChatEvent::Card(card.clone()));
+        info!(contact = %self.contact.id(), %agent, "chat connected to agent");
         self.agent = Some(ChatAgent {
             agent,
             participant,
             token: hash,
             card,
         });
-        info!(contact = %self.contact_id, agent = %username, "chat connected to agent");
-        self.save();
-        self.publish();
     }
 
     /// The agent puts the customer in another queue and moves on. As in
@@ -978,7 +799,7 @@ impl Chat {
         let participant = a.participant.clone();
         let next = uuid::Uuid::new_v4().to_string();
         // Reachable under the new id first: the router may offer it at once.
-        if let Some(tx) = self.hub_sender() {
+        if let Some(tx) = self.hub.inner_sender(&self.chat_id) {
             self.hub.register(&next, tx);
         }
         let enqueued = self
@@ -1003,121 +824,46 @@ impl Chat {
         }
         let _ = self.room.leave(&participant, unix_ms());
         self.publish();
-        // The first contact ends here; the agent has after-contact work.
-        self.agent_leaves(DisconnectReason::Transferred).await;
-        let ended = Utc::now();
-        self.ctr.attributes = self.contact.attributes.clone();
-        let continued = self.ctr.transfer_to_queue(
-            next.clone(),
-            (queue.0, queue.1),
-            ended,
-            DisconnectReason::Transferred,
-        );
-        // The first contact keeps the conversation up to here: its record
-        // links a transcript and search finds it by its words.
-        self.ctr.transcript = Some(self.store_transcript(ended).await);
-        self.save();
-        self.index_words();
-        self.app.metrics.contact_ended(&self.ctr);
-        self.app
-            .metrics
-            .contact_started(Channel::Chat, InitiationMethod::Transfer);
-        self.ctr = continued;
-        self.ctr.flow_path.clear();
-        self.contact_id = next.clone();
-        self.contact.contact_id = next.clone();
-        self.contact.initiation_method = InitiationMethod::Transfer.as_str().to_string();
         self.keys.push(next.clone());
-        self.phase = Phase::Queued;
-        self.enqueue_sent = true;
-        self.save();
+        self.tell(Input::TransferredToQueue {
+            next,
+            queue,
+            reason: DisconnectReason::Transferred,
+        })
+        .await;
         Ok(())
     }
 
-    fn hub_sender(&self) -> Option<mpsc::UnboundedSender<ChatInput>> {
-        self.hub.inner_sender(&self.chat_id)
-    }
-
-    /// The agent's part of the current contact is over: routing puts them
-    /// in after-contact work, and their card says so.
-    async fn agent_leaves(&mut self, why: DisconnectReason) {
+    /// The agent's part of the current contact is over (routing has them
+    /// in after-contact work): their card says so.
+    fn agent_leaves(&mut self, transferred: bool) {
         let Some(a) = self.agent.take() else { return };
-        let at = Utc::now();
-        self.ctr.agent_left(at);
-        if let Err(e) = self
-            .app
-            .routing
-            .send(RoutingEvent::ContactEnded {
-                contact: self.contact_id.clone(),
-            })
-            .await
-        {
-            warn!(contact = %self.contact_id, "routing: {e}");
-        }
         let mut card = a.card;
         card.state = CardState::Ended;
-        card.since = at;
-        if why == DisconnectReason::Transferred {
+        card.since = Utc::now();
+        if transferred {
             // Their token and open sockets stop here: the chat goes on
             // without them. (At the end of the chat they keep reading it, for
             // after-contact work, until the tokens expire.)
             self.hub.expire(&[a.token], Instant::now());
             card.token = None;
             let _ = self.out.send(Out {
-            seq: 0,
-            from: Arc::from(a.participant.as_str()),
-            text: Arc::from(
-                json!({"type": "error", "field": "participant", "message": "you have left this chat"})
-                    .to_string(),
-            ),
-                        ends: true,
-            only_for: Some(Arc::from(a.participant.as_str())),
-        });
+                seq: 0,
+                from: Arc::from(a.participant.as_str()),
+                text: Arc::from(
+                    json!({"type": "error", "field": "participant", "message": "you have left this chat"})
+                        .to_string(),
+                ),
+                ends: true,
+                only_for: Some(Arc::from(a.participant.as_str())),
+            });
         }
         self.hub.tell_agent(AgentChatEvent::Card(card));
     }
 
-    /// Ends the chat for `reason` (the room is still open).
-    async fn end(&mut self, reason: DisconnectReason) {
-        if self.room.end(reason.as_str(), unix_ms()).is_ok() {
-            self.ended(reason).await;
-        }
-    }
-
-    /// The room has ended: free routing, keep the transcript, write the record.
-    async fn ended(&mut self, reason: DisconnectReason) {
-        if self.phase == Phase::Ended {
-            return;
-        }
-        self.publish();
-        self.note_flow_path();
-        self.session = None;
-        self.waiting = Waiting::Nothing;
-        self.pending.clear();
-        if self.agent.is_some() {
-            self.agent_leaves(reason).await;
-        } else if self.enqueue_sent {
-            if let Some(agent) = self.offered.take() {
-                self.hub.tell_agent(AgentChatEvent::Gone {
-                    agent,
-                    contact: self.contact_id.clone(),
-                });
-            }
-            self.abandon().await;
-        }
-        let at = Utc::now();
-        self.phase = Phase::Ended;
-        self.ctr.close(at, reason);
-        self.ctr.transcript = Some(self.store_transcript(at).await);
-        info!(contact = %self.contact_id, %reason, "chat ended");
-        self.save();
-        self.index_words();
-        self.app.metrics.contact_ended(&self.ctr);
-    }
-
     /// Makes the chat findable by its words in contact search, once its
-    /// final record is written (in order, by the same writer).
-    fn index_words(&self) {
+    /// record is written (in order, by the same writer).
+    fn index_words(&self, contact: &str) {
         let words: Vec<&str> = self
             .room
             .items()
@@ -1127,21 +873,17 @@ impl Chat {
                 _ => None,
             })
             .collect();
-        self.records.words(&self.contact_id, words.join("\n"));
+        self.records.words(contact, words.join("\n"));
     }
 
-    async fn store_transcript(&self, at: DateTime<Utc>) -> TranscriptInfo {
+    async fn store_transcript(&self, contact: &str, at: DateTime<Utc>) -> TranscriptInfo {
         let transcript = self.room.transcript();
         let message_count = transcript
             .transcript
             .iter()
             .filter(|e| e.kind == "MESSAGE")
             .count() as u64;
-        let key = format!(
-            "transcripts/{}/{}.json",
-            at.format("%Y/%m/%d"),
-            self.contact_id
-        );
+        let key = format!("transcripts/{}/{}.json", at.format("%Y/%m/%d"), contact);
         let body = serde_json::to_vec(&transcript).unwrap_or_default();
         match self.app.blobs.put(&key, body.into()).await {
             Ok(()) => TranscriptInfo {
@@ -1151,7 +893,7 @@ impl Chat {
                 status_reason: None,
             },
             Err(e) => {
-                warn!(contact = %self.contact_id, "transcript not stored: {e}");
+                warn!(%contact, "transcript not stored: {e}");
                 TranscriptInfo {
                     location: key,
                     message_count,
