@@ -671,8 +671,11 @@ impl Contact {
             self.record.hold_ended(seconds(since, self.now));
         }
         self.record.agent_left(self.now);
-        self.outputs
-            .push_back(Output::AgentDone { agent, transferred });
+        self.outputs.push_back(Output::AgentDone {
+            agent,
+            contact: self.id.clone(),
+            transferred,
+        });
         self.outputs.push_back(Output::Route(Route::ContactEnded {
             contact: self.id.clone(),
         }));

@@ -275,6 +275,8 @@ pub enum Output {
     AgentDone {
         /// The agent.
         agent: String,
+        /// The contact they did (a transfer has given this one a new id since).
+        contact: String,
         /// The customer was transferred on.
         transferred: bool,
     },

@@ -659,7 +659,9 @@ pub fn describe(out: &Output) -> String {
         Output::Offer { agent } => format!("offer {agent}"),
         Output::Withdraw { agent } => format!("withdraw {agent}"),
         Output::AgentConnected { agent } => format!("connected {agent}"),
-        Output::AgentDone { agent, transferred } => {
+        Output::AgentDone {
+            agent, transferred, ..
+        } => {
             format!(
                 "agent done {agent}{}",
                 if *transferred { " transferred" } else { "" }

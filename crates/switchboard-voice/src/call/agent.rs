@@ -7,81 +7,74 @@ use super::*;
 use switchboard_server::chat::CardState;
 
 impl Call {
-    pub(super) async fn route(&mut self, event: RoutingEvent) {
-        if let Err(e) = self.voice.app().routing.send(event).await {
-            warn!(contact = %self.contact_id, "routing: {e}");
-        }
+    /// Hands `input` to the core without acting on its outputs: for code
+    /// that runs while the driver already works through them.
+    pub(super) fn note(&mut self, input: Input) {
+        self.core.handle(now(), input);
     }
 
+    /// Routing's decisions, for the core to judge.
     pub(super) async fn on_routing(&mut self, update: RoutingUpdate) {
-        match update {
-            RoutingUpdate::Offer { agent, .. }
-                if self.phase == Phase::Queued && self.agent.is_none() =>
-            {
-                self.ring_agent(agent).await;
+        let input = match update {
+            RoutingUpdate::Offer { agent, contact, .. } => {
+                Input::Routing(Decision::Offer { contact, agent })
             }
-            offer @ RoutingUpdate::Offer { .. } if self.phase == Phase::InFlow => {
-                self.early_offer = Some(offer);
+            RoutingUpdate::Rescind { agent, contact } => {
+                Input::Routing(Decision::Rescind { contact, agent })
             }
-            RoutingUpdate::Rescind { ref agent, .. } if matches!(&self.early_offer, Some(RoutingUpdate::Offer { agent: a, .. }) if a == agent) =>
-            {
-                self.early_offer = None;
-            }
-            RoutingUpdate::Rescind { agent, .. } => {
-                // The offer timed out (the router marks the agent Missed and
-                // puts the contact back in its place): stop ringing.
-                if let Some(a) =
-                    self.drop_agent_leg(|a| a.agent == agent && a.connected_at.is_none())
-                {
-                    self.stop_ringing(&a).await;
+            RoutingUpdate::Connected { agent, contact } => {
+                // Only the agent whose phone or CCP this call offered to.
+                let Some(a) = self.agent.as_ref().filter(|a| a.agent == agent) else {
+                    return;
+                };
+                let external_number = match a.media {
+                    AgentMedia::Phone(_) => self.ringing_external.take(),
+                    _ => None,
+                };
+                Input::Connected {
+                    contact,
+                    agent: AgentInfo {
+                        id: a.agent.clone(),
+                        username: a.username.clone(),
+                        routing_profile: self.ringing_profile.take(),
+                        external_number,
+                        ..Default::default()
+                    },
                 }
             }
-            RoutingUpdate::Connected { agent, .. } => {
-                let now_ms = self.now_ms();
-                if let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) {
-                    let at = now();
-                    a.connected_at = Some(at);
-                    if let AgentMedia::Browser(b) = &mut a.media {
-                        b.from_browser = Some(b.line.bridge(&self.contact_id));
-                        b.line
-                            .set_contact_state(&self.contact_id, CardState::Connected);
-                    }
-                    if let Some(clip) = a.whisper.take() {
-                        let mut whisper = Playout::default();
-                        whisper.play(vec![clip], false);
-                        a.whispering = Some(whisper);
-                        VoiceStats::add(&self.voice.stats().whispers, 1);
-                    }
-                    self.phase = Phase::Bridged;
-                    self.session = None;
-                    self.collector = None;
-                    self.playout.stop();
-                    self.waiting = Waiting::Nothing;
-                    self.announcements.stop();
-                    if let Some(q) = &self.ctr.queue {
-                        self.voice.note_answer(&q.id);
-                    }
-                    let external_number = match a.media {
-                        AgentMedia::Phone(_) => self.ringing_external.take(),
-                        _ => None,
-                    };
-                    self.ctr.connect_agent(
-                        AgentInfo {
-                            id: a.agent.clone(),
-                            username: a.username.clone(),
-                            routing_profile: self.ringing_profile.take(),
-                            external_number,
-                            ..Default::default()
-                        },
-                        at,
-                    );
-                    info!(contact = %self.contact_id, agent = %a.username, "connected to agent");
-                    self.start_recording(now_ms);
-                    self.records.record(&self.ctr);
-                }
-            }
-            _ => {}
+            _ => return,
+        };
+        self.tell(input).await;
+    }
+
+    /// The agent is connected: their leg joins the caller's (after the
+    /// whisper, in their ear only), the prompts stop, recording starts.
+    pub(super) fn agent_connected(&mut self, agent: &str) {
+        let now_ms = self.now_ms();
+        let id = self.id();
+        let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) else {
+            return;
+        };
+        a.connected_at = Some(now());
+        if let AgentMedia::Browser(b) = &mut a.media {
+            b.from_browser = Some(b.line.bridge(&id));
+            b.line.set_contact_state(&id, CardState::Connected);
         }
+        if let Some(clip) = a.whisper.take() {
+            let mut whisper = Playout::default();
+            whisper.play(vec![clip], false);
+            a.whispering = Some(whisper);
+            VoiceStats::add(&self.voice.stats().whispers, 1);
+        }
+        info!(contact = %id, agent = %a.username, "connected to agent");
+        self.collector = None;
+        self.playout.stop();
+        self.media = Media::Nothing;
+        self.announcements.stop();
+        if let Some(q) = &self.core.record().queue {
+            self.voice.note_answer(&q.id);
+        }
+        self.start_recording(now_ms);
     }
 
     /// Takes the agent (or third-party) leg if `keep` says so, forgetting its
@@ -91,15 +84,21 @@ impl Call {
         drop: impl FnOnce(&AgentLeg) -> bool,
     ) -> Option<AgentLeg> {
         let a = self.agent.take_if(|a| drop(a))?;
+        let id = self.id();
         self.voice.unbind_call_id(&a.sip_call_id);
         if let Some(line) = a.media.line() {
-            line.unbridge(&self.contact_id);
+            line.unbridge(&id);
             if a.connected_at.is_some() {
-                line.set_contact_state(&self.contact_id, CardState::Ended);
+                line.set_contact_state(&id, CardState::Ended);
             } else {
-                line.remove_contact(&self.contact_id);
+                line.remove_contact(&id);
             }
         }
+        // Their figures outlive the leg: the record's quality, the counters.
+        if a.connected_at.is_some() {
+            self.last_agent_quality = Some(a.media.quality());
+        }
+        count_packets(&self.voice, a.media.counts());
         Some(a)
     }
 
@@ -121,7 +120,7 @@ impl Call {
         let user = match self.voice.app().store.get::<User>(&agent).await {
             Ok(Some(u)) => u,
             _ => {
-                self.route(RoutingEvent::AgentError { agent }).await;
+                self.note(Input::Unreachable { agent });
                 return;
             }
         };
@@ -161,11 +160,11 @@ impl Call {
             Ok(r) => r,
             Err(e) => {
                 warn!(agent = %user.spec.username, "cannot reach the agent: {e}");
-                self.route(RoutingEvent::AgentError { agent }).await;
+                self.note(Input::Unreachable { agent });
                 return;
             }
         };
-        info!(contact = %self.contact_id, agent = %user.spec.username, phone = %route.destination, uri = %route.uri, "ringing the agent's phone");
+        info!(contact = %self.core.id(), agent = %user.spec.username, phone = %route.destination, uri = %route.uri, "ringing the agent's phone");
         let ring = Duration::from_secs(AGENT_RING_SECONDS);
         if let Err(e) = self
             .dial(
@@ -179,19 +178,20 @@ impl Call {
             .await
         {
             warn!("agent leg: {e}");
-            self.route(RoutingEvent::AgentError { agent }).await;
+            self.note(Input::Unreachable { agent });
         }
     }
 
     /// The contact as the agent's CCP shows it, in `state`.
     pub(super) fn view(&self, state: CardState) -> ContactView {
+        let record = self.core.record();
         ContactView {
-            contact: self.contact_id.clone(),
-            channel: self.ctr.channel,
-            initiation_method: self.ctr.initiation_method,
-            customer: self.ctr.customer_endpoint.address.clone(),
-            queue: self.ctr.queue.as_ref().map(|q| q.name.clone()),
-            attributes: self.contact.attributes.clone(),
+            contact: self.id(),
+            channel: record.channel,
+            initiation_method: record.initiation_method,
+            customer: record.customer_endpoint.address.clone(),
+            queue: record.queue.as_ref().map(|q| q.name.clone()),
+            attributes: self.core.data().attributes.clone(),
             state,
             muted: false,
             since: now(),
@@ -210,10 +210,10 @@ impl Call {
             .filter(|l| l.reachable(grace))
         else {
             warn!(agent = %user.username, "the agent's CCP is not open: offer refused");
-            self.route(RoutingEvent::AgentError { agent }).await;
+            self.note(Input::Unreachable { agent });
             return;
         };
-        info!(contact = %self.contact_id, agent = %user.username, "offering to the agent's CCP");
+        info!(contact = %self.core.id(), agent = %user.username, "offering to the agent's CCP");
         line.put_contact(self.view(CardState::Incoming));
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
@@ -229,10 +229,10 @@ impl Call {
             muted: false,
         });
         // Connect's default agent whisper: the queue's name, ready by the time they accept.
-        if let Some(text) = self.ctr.queue.as_ref().map(|q| q.name.clone()) {
+        if let Some(text) = self.core.record().queue.as_ref().map(|q| q.name.clone()) {
             let voice = self.voice.clone();
-            let contact = self.contact_id.clone();
-            let voice_name = self.contact.voice.clone();
+            let contact = self.id();
+            let voice_name = self.core.data().voice.clone();
             let agent = agent.clone();
             tokio::spawn(async move {
                 if let Ok(clip) = voice.library().speak(&text, &voice_name).await {
@@ -241,11 +241,7 @@ impl Call {
             });
         }
         if user.phone_config.auto_accept {
-            self.route(RoutingEvent::Accept {
-                contact: self.contact_id.clone(),
-                agent,
-            })
-            .await;
+            self.note(Input::Accept { agent });
         }
     }
 
@@ -276,9 +272,9 @@ impl Call {
         // The flow's caller ID, else the trunk's, else the caller's own number.
         let shown = caller_id
             .or_else(|| route.caller_id.clone())
-            .unwrap_or_else(|| self.ctr.customer_endpoint.address.clone());
+            .unwrap_or_else(|| self.core.record().customer_endpoint.address.clone());
         let option = route.invite(&self.voice, shown, offer, &sip_call_id);
-        self.voice.bind_call_id(&sip_call_id, &self.contact_id);
+        self.voice.bind_call_id(&sip_call_id, self.core.id());
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username,
@@ -293,13 +289,13 @@ impl Call {
             muted: false,
         });
         let voice = self.voice.clone();
-        let contact = self.contact_id.clone();
+        let contact = self.id();
         // Connect's default agent whisper: the queue's name.
         let whisper_text = match third_party {
-            None => self.ctr.queue.as_ref().map(|q| q.name.clone()),
+            None => self.core.record().queue.as_ref().map(|q| q.name.clone()),
             Some(_) => None,
         };
-        let voice_name = self.contact.voice.clone();
+        let voice_name = self.core.data().voice.clone();
         tokio::spawn(async move {
             let invite = voice.dialogs().do_invite(option, voice.state_sender());
             let whisper = async {
@@ -370,36 +366,33 @@ impl Call {
                 }
             }
             Err(e) => {
-                warn!(contact = %self.contact_id, "agent SDP: {e}");
-                if let Some(a) = self.drop_agent_leg(|_| true) {
-                    self.stop_ringing(&a).await;
-                }
-                self.route(RoutingEvent::AgentError { agent }).await;
+                warn!(contact = %self.core.id(), "agent SDP: {e}");
+                let third_party = match self.drop_agent_leg(|_| true) {
+                    Some(a) => {
+                        self.stop_ringing(&a).await;
+                        a.third_party.is_some()
+                    }
+                    None => false,
+                };
+                let input = match third_party {
+                    true => Input::ThirdPartyFailed { no_answer: false },
+                    false => Input::Unreachable { agent },
+                };
+                self.tell(input).await;
                 return;
             }
         }
         if let Some(a) = self.agent.as_mut().filter(|a| a.third_party.is_some()) {
-            let at = now();
-            a.connected_at = Some(at);
-            self.waiting = Waiting::Nothing;
-            self.ctr.transferred_to_endpoint = Some(Endpoint {
-                kind: "TELEPHONE_NUMBER".into(),
-                address: a.username.clone(),
-            });
-            self.ctr.transfer_completed_timestamp = Some(at);
-            self.ctr.third_party_disconnect_timestamp = None;
-            self.phase = Phase::Bridged;
+            a.connected_at = Some(now());
+            let number = a.username.clone();
             self.collector = None;
             self.playout.stop();
+            self.media = Media::Nothing;
             self.start_recording(self.now_ms());
-            self.records.record(&self.ctr);
+            self.tell(Input::ThirdPartyJoined { number }).await;
             return;
         }
-        self.route(RoutingEvent::Accept {
-            contact: self.contact_id.clone(),
-            agent,
-        })
-        .await;
+        self.tell(Input::Accept { agent }).await;
     }
 
     pub(super) async fn reinvite(
@@ -482,36 +475,29 @@ impl Call {
                 .restart(self.now_ms(), self.customer.packets_in);
         }
         if is_agent {
-            self.hold(remote.direction.is_hold());
+            self.tell(Input::Hold(remote.direction.is_hold())).await;
         }
     }
 
-    /// The agent puts the caller on hold (music, counted in the record) or takes them off it.
-    pub(super) fn hold(&mut self, hold: bool) {
-        let music = self.voice.library().hold_music();
+    /// The caller is on hold (music) or back with the agent; the core
+    /// counts it in the record.
+    pub(super) fn held(&mut self, hold: bool) {
+        let id = self.id();
         let Some(a) = &mut self.agent else { return };
-        match (hold, a.on_hold_since) {
-            (true, None) => {
-                a.on_hold_since = Some(Instant::now());
-                self.ctr.hold_started();
-                self.playout.play(vec![music], true);
-            }
-            (false, Some(since)) => {
-                a.on_hold_since = None;
-                self.ctr.hold_ended(since.elapsed().as_secs_f64());
-                self.playout.stop();
-            }
-            _ => return,
-        }
+        a.on_hold_since = hold.then(Instant::now);
         if let Some(line) = a.media.line() {
-            line.set_contact_state(
-                &self.contact_id,
-                if hold {
-                    CardState::OnHold
-                } else {
-                    CardState::Connected
-                },
-            );
+            let state = if hold {
+                CardState::OnHold
+            } else {
+                CardState::Connected
+            };
+            line.set_contact_state(&id, state);
+        }
+        if hold {
+            self.play_music();
+        } else {
+            self.playout.stop();
+            self.media = Media::Nothing;
         }
     }
 
@@ -520,21 +506,22 @@ impl Call {
         let connected = self.agent.as_ref().is_some_and(|a| {
             a.agent == agent && a.connected_at.is_some() && a.third_party.is_none()
         });
-        if !connected || self.phase != Phase::Bridged {
+        if !connected || self.core.phase() != Phase::WithAgent {
             return;
         }
         match action {
-            AgentAction::Hold => self.hold(true),
-            AgentAction::Resume => self.hold(false),
+            AgentAction::Hold => self.tell(Input::Hold(true)).await,
+            AgentAction::Resume => self.tell(Input::Hold(false)).await,
             AgentAction::End => {
-                info!(contact = %self.contact_id, "the agent ended the contact");
-                self.end(DisconnectReason::AgentDisconnect);
+                info!(contact = %self.core.id(), "the agent ended the contact");
+                self.tell(Input::AgentLeft).await;
             }
             AgentAction::Mute(muted) => {
+                let id = self.id();
                 if let Some(a) = &mut self.agent {
                     a.muted = muted;
                     if let Some(line) = a.media.line() {
-                        line.set_muted(&self.contact_id, muted);
+                        line.set_muted(&id, muted);
                     }
                 }
             }
@@ -542,4 +529,12 @@ impl Call {
             AgentAction::TransferToQueue(id, name) => self.transfer_to_queue(id, name).await,
         }
     }
+}
+
+/// Adds a leg's packet counts (in, out, refused) to the voice statistics.
+pub(super) fn count_packets(voice: &Voice, (packets_in, packets_out, refused): (u64, u64, u64)) {
+    let stats = voice.stats();
+    VoiceStats::add(&stats.rtp_packets_in, packets_in);
+    VoiceStats::add(&stats.rtp_packets_out, packets_out);
+    VoiceStats::add(&stats.rtp_packets_refused, refused);
 }

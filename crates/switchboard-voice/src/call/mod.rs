@@ -29,8 +29,9 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transport::SipAddr;
+use switchboard_contact::{Contact, ContactInit, Decision, Input, Outbound, Output, Phase};
 use switchboard_flow::model::Participant;
-use switchboard_flow::{ContactData, Effect, Event, Outcome, Session};
+use switchboard_flow::{ContactData, Effect, Event};
 use switchboard_media::dtmf::{Collector, InputOutcome, InputRules};
 use switchboard_media::g711::Law;
 use switchboard_media::playout::{Clip, Playout};
@@ -38,8 +39,7 @@ use switchboard_media::recording::{Recorder, Side};
 use switchboard_media::sdp::{self, Direction, RemoteAudio};
 use switchboard_media::FRAME_SAMPLES;
 use switchboard_model::contact_record::{
-    AgentInfo, CallQuality, ContactState, DisconnectReason, Endpoint, FlowStep, InitiationMethod,
-    QueueInfo, RecordingInfo,
+    AgentInfo, CallQuality, DisconnectReason, Endpoint, InitiationMethod, RecordingInfo,
 };
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
@@ -56,7 +56,8 @@ use crate::session_timer::SessionTimer;
 use crate::sip::{Voice, VoiceStats};
 use crate::softphone::ContactView;
 
-mod agent;
+pub(super) mod agent;
+mod drive;
 mod end;
 mod flow;
 mod tick;
@@ -130,16 +131,18 @@ pub enum CallInput {
     Announcement {
         clip: Clip,
     },
-    /// A flow to run could not be loaded: a queued caller keeps the music,
-    /// a caller in the flow is disconnected.
+    /// The flow asked for by request `request` could not be loaded.
     FlowFailed {
+        request: u64,
         reason: String,
-        queued: bool,
     },
     /// Run this flow now (a transfer to a flow, or the customer queue flow).
     StartFlow {
+        request: u64,
         flow: Arc<switchboard_flow::Flow>,
     },
+    /// A transfer to a number could not be placed (no route).
+    ThirdPartyFailed,
     /// The whisper for a softphone agent, spoken.
     Whisper {
         agent: String,
@@ -177,29 +180,26 @@ pub enum AgentAction {
 pub enum Purpose {
     Prompt,
     Input(InputRules),
-    Loop { interrupt_ms: Option<u64> },
+    /// A loop: its interrupt is the contact core's timer.
+    Loop,
 }
 
+/// What the caller's media waits for (the contact's own waits, timers and
+/// loops' interrupts, are the contact core's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    InFlow,
-    Queued,
-    Bridged,
-    Ended,
-}
-
-enum Waiting {
+enum Media {
     Nothing,
-    /// A spawned task answers (world effect, audio): the request's number,
-    /// so an answer to an earlier request is never taken for this one.
-    Answer(u64),
-    Prompt(u64),
+    /// A prompt plays for flow request `request`; its playout generation.
+    Prompt {
+        request: u64,
+        generation: u64,
+    },
+    /// A GetParticipantInput's prompt plays; the collector answers.
     Input,
-    /// A loop plays; it ends (TimerFired) at the deadline if there is one.
-    Loop(Option<u64>),
+    /// A loop, or the queue's music.
+    Loop,
     /// A queue announcement plays; music resumes after it.
     Announcement(u64),
-    Timer(u64),
 }
 
 struct AgentLeg {
@@ -224,33 +224,24 @@ struct AgentLeg {
 
 pub struct Call {
     voice: Voice,
-    contact_id: String,
     customer_call_id: String,
     customer_dialog: InviteDialog,
     customer: Leg,
     agent: Option<AgentLeg>,
     inputs: mpsc::UnboundedReceiver<CallInput>,
     started: Instant,
-    phase: Phase,
+    /// The contact's life (phases, flows, routing, the record): the core
+    /// decides, this driver acts.
+    core: Contact,
+    /// The core said the contact ends: the loop stops and the call is torn down.
+    ending: bool,
     playout: Playout,
-    waiting: Waiting,
-    collector: Option<Collector>,
-    session: Option<Session>,
-    /// Counts sessions (main flow, queue flow).
-    session_no: u64,
-    /// Numbers the requests handed to spawned tasks (see `Waiting::Answer`).
-    request_no: u64,
-    /// The flow handed the contact to the router (it must be abandoned or ended there).
-    enqueue_sent: bool,
+    media: Media,
+    /// Collects keys for flow request `.0`.
+    collector: Option<(u64, Collector)>,
     enqueue_task: Option<tokio::task::JoinHandle<()>>,
     recorder: Option<Recorder>,
-    contact: ContactData,
-    ctr: ContactRecord,
     records: switchboard_server::records::RecordWriter,
-    seed: u64,
-    /// An offer that arrived before the flow finished handing the contact
-    /// to the queue (the router can decide faster than the flow ends).
-    early_offer: Option<RoutingUpdate>,
     /// Ends the call when the caller's RTP stops (or its session timer runs out).
     watchdog: tick::Watchdog,
     /// The caller put us on hold (re-INVITE sendonly/inactive): no media expected.
@@ -264,6 +255,9 @@ pub struct Call {
     /// That agent's routing profile, read when the offer came (not when the
     /// call connects, so no store read delays the bridged audio).
     ringing_profile: Option<switchboard_model::contact_record::RoutingProfileRef>,
+    /// The audio figures of the last agent or third party who was on the
+    /// call (their leg is gone by the end).
+    last_agent_quality: Option<switchboard_model::contact_record::LegQuality>,
 }
 
 pub struct NewCall {
@@ -300,137 +294,140 @@ impl Call {
     pub async fn run(voice: Voice, new: NewCall) {
         let started_at = now();
         let media_timeout_ms = voice.config().media_timeout.as_millis() as u64;
-        let ctr = ContactRecord {
-            id: new.contact_id.clone(),
-            channel: switchboard_model::contact_record::Channel::Voice,
-            initiation_timestamp: started_at,
-            connected_to_system_timestamp: Some(started_at),
-            customer_endpoint: Endpoint {
-                kind: "TELEPHONE_NUMBER".into(),
-                address: new.customer_number.clone(),
-            },
-            system_endpoint: Endpoint {
-                kind: "TELEPHONE_NUMBER".into(),
-                address: new.system_number.clone(),
-            },
-            flow_id: new.flow_id.clone(),
-            initiation_method: if new.outbound.is_some() {
-                InitiationMethod::Outbound
-            } else {
-                InitiationMethod::Inbound
-            },
-            state: ContactState::InFlow,
-            ..Default::default()
+        let initiation_method = if new.outbound.is_some() {
+            InitiationMethod::Outbound
+        } else {
+            InitiationMethod::Inbound
         };
         voice
             .app()
             .metrics
-            .contact_started(ctr.channel, ctr.initiation_method);
+            .contact_started(Channel::Voice, initiation_method);
         let (records, writer) =
             switchboard_server::records::RecordWriter::start(voice.app().clone());
-        let contact = ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
+        let mut data =
+            ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
+        let mut outbound_line = None;
+        let outbound = match new.outbound {
+            Some(o) => {
+                // Outbound calls are recorded, both sides.
+                data.recording = vec![Participant::Agent, Participant::Customer];
+                let routing_profile = voice.app().routing_profile_of(&o.agent).await;
+                outbound_line = Some(o.line);
+                Some(Outbound {
+                    agent: AgentInfo {
+                        id: o.agent,
+                        username: o.username,
+                        routing_profile,
+                        ..Default::default()
+                    },
+                    queue: o.queue,
+                })
+            }
+            None => None,
+        };
+        let telephone = |address: &str| Endpoint {
+            kind: "TELEPHONE_NUMBER".into(),
+            address: address.to_string(),
+        };
+        let core = Contact::new(
+            ContactInit {
+                id: new.contact_id.clone(),
+                channel: Channel::Voice,
+                initiation_method,
+                customer_endpoint: telephone(&new.customer_number),
+                system_endpoint: telephone(&new.system_number),
+                data,
+                flow: new.flow,
+                flow_id: new.flow_id,
+                outbound,
+                seed: rand::random(),
+            },
+            started_at,
+        );
         let mut call = Call {
             voice,
-            contact_id: new.contact_id,
             customer_call_id: new.customer_call_id,
             customer_dialog: new.customer_dialog,
             customer: new.customer,
             agent: None,
             inputs: new.inputs,
             started: Instant::now(),
-            phase: Phase::InFlow,
+            core,
+            ending: false,
             playout: Playout::default(),
-            waiting: Waiting::Nothing,
+            media: Media::Nothing,
             collector: None,
-            session: None,
-            session_no: 0,
-            request_no: 0,
-            enqueue_sent: false,
             enqueue_task: None,
             recorder: None,
-            contact,
-            ctr,
             records,
-            seed: rand::random(),
-            early_offer: None,
             watchdog: tick::Watchdog::new(0, media_timeout_ms),
             customer_held: false,
             session_timer: new.session_seconds.map(|s| SessionTimer::new(s, 0)),
             announcements: tick::Announcements::new(FIRST_ANNOUNCEMENT_MS, ANNOUNCE_EVERY_MS),
             ringing_external: None,
             ringing_profile: None,
+            last_agent_quality: None,
         };
-        call.save();
-        match (new.outbound, new.flow) {
-            (Some(agent), _) => call.connect_outbound(agent).await,
-            (None, Some(flow)) => call.start_session(flow),
-            (None, None) => call.end(DisconnectReason::ContactFlowDisconnect),
+        if let Some(line) = outbound_line {
+            call.connect_outbound(line);
         }
+        call.drive().await;
         call.main_loop().await;
         call.finish().await;
         drop(call);
         let _ = writer.await;
     }
 
-    /// The agent who placed this call is on it from the first moment;
-    /// outbound calls are recorded, both sides.
-    async fn connect_outbound(&mut self, o: OutboundAgent) {
-        let at = now();
-        let from_browser = Some(o.line.bridge(&self.contact_id));
-        o.line
-            .set_contact_state(&self.contact_id, CardState::Connected);
+    /// The contact's id now (a transfer to a queue gives it the next one).
+    fn id(&self) -> String {
+        self.core.id().to_string()
+    }
+
+    /// Whether the caller is bridged to someone (an agent, a third party).
+    fn bridged(&self) -> bool {
+        matches!(self.core.phase(), Phase::WithAgent | Phase::WithThirdParty)
+    }
+
+    /// Hands `input` to the contact's core and acts on what follows.
+    async fn tell(&mut self, input: Input) {
+        self.core.handle(now(), input);
+        self.drive().await;
+    }
+
+    /// The agent who placed this call is on it from the first moment.
+    fn connect_outbound(&mut self, line: Arc<crate::softphone::Line>) {
+        let id = self.id();
+        let Some(agent) = self.core.agent().map(str::to_string) else {
+            return;
+        };
+        let username = self
+            .core
+            .record()
+            .agent
+            .as_ref()
+            .map(|a| a.username.clone())
+            .unwrap_or_default();
+        let from_browser = Some(line.bridge(&id));
+        line.set_contact_state(&id, CardState::Connected);
         self.agent = Some(AgentLeg {
-            agent: o.agent.clone(),
-            username: o.username.clone(),
-            media: AgentMedia::Browser(BrowserLeg::new(o.line, from_browser, self.customer.law())),
+            agent,
+            username,
+            media: AgentMedia::Browser(BrowserLeg::new(line, from_browser, self.customer.law())),
             sip_call_id: String::new(),
             dialog: None,
-            connected_at: Some(at),
+            connected_at: Some(now()),
             on_hold_since: None,
             third_party: None,
             whisper: None,
             whispering: None,
             muted: false,
         });
-        self.ctr.queue = Some(QueueInfo {
-            id: o.queue.0,
-            name: o.queue.1,
-            enqueue_timestamp: at,
-            dequeue_timestamp: Some(at),
-            duration_seconds: Some(0.0),
-        });
-        self.ctr.agent = Some(AgentInfo {
-            routing_profile: self.voice.app().routing_profile_of(&o.agent).await,
-            id: o.agent,
-            username: o.username,
-            connected_to_agent_timestamp: at,
-            ..Default::default()
-        });
-        self.ctr.state = ContactState::Connected;
-        self.phase = Phase::Bridged;
-        self.contact.recording = vec![Participant::Agent, Participant::Customer];
         self.start_recording(self.now_ms());
-        self.save();
     }
 
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
-    }
-
-    fn save(&mut self) {
-        if let Some(session) = &self.session {
-            self.ctr.flow_path.extend(
-                session.trace()[self.ctr.flow_path.len().min(session.trace().len())..]
-                    .iter()
-                    .map(|s| FlowStep {
-                        action: s.action.clone(),
-                        action_type: s.action_type.clone(),
-                        branch: s.branch.clone(),
-                    }),
-            );
-        }
-        self.ctr.attributes = self.contact.attributes.clone();
-        self.records.record(&self.ctr);
     }
 
     async fn main_loop(&mut self) {
@@ -441,7 +438,7 @@ impl Call {
         let mut rtcp_buf = vec![0u8; 1500];
         let mut agent_rtcp_buf = vec![0u8; 1500];
         let mut ticks: u64 = 0;
-        while self.phase != Phase::Ended {
+        while !self.ending {
             let (agent_socket, agent_rtcp, from_browser) =
                 match self.agent.as_mut().map(|a| &mut a.media) {
                     Some(AgentMedia::Phone(leg)) => {
@@ -466,7 +463,7 @@ impl Call {
                 r = self.customer.socket.recv_from(&mut customer_buf) => {
                     if let Ok((n, from)) = r {
                         let heard = self.customer.heard(from, &customer_buf[..n]);
-                        self.heard_customer(heard);
+                        self.heard_customer(heard).await;
                     }
                 }
                                 r = async { match agent_socket { Some(socket) => socket.recv_from(&mut agent_buf).await, None => std::future::pending().await } }, if agent_socket.is_some() => {
@@ -490,7 +487,7 @@ impl Call {
                     }
                 }
                 _ = tick.tick() => {
-                    self.on_tick();
+                    self.on_tick().await;
                     ticks += 1;
                     if ticks.is_multiple_of(RTCP_EVERY_TICKS) {
                         self.customer.send_rtcp();
@@ -501,15 +498,15 @@ impl Call {
                 }
                 input = self.inputs.recv() => match input {
                     Some(input) => self.on_input(input).await,
-                    None => self.phase = Phase::Ended,
+                    None => self.tell(Input::Lost(DisconnectReason::SystemError)).await,
                 },
             }
         }
     }
 
-    fn heard_customer(&mut self, heard: Heard) {
+    async fn heard_customer(&mut self, heard: Heard) {
         match heard {
-            Heard::Digit(d) => self.on_digit(d),
+            Heard::Digit(d) => self.on_digit(d).await,
             Heard::Audio(payload) => {
                 if let Some(rec) = &mut self.recorder {
                     let at = self.started.elapsed().as_millis() as u64;
@@ -519,7 +516,7 @@ impl Call {
                         &self.customer.law().decode_all(&payload),
                     );
                 }
-                if self.phase == Phase::Bridged {
+                if self.bridged() {
                     if let Some(agent) = &mut self.agent {
                         if agent.on_hold_since.is_none() && agent.whispering.is_none() {
                             relay(&payload, self.customer.law(), &mut agent.media);
@@ -546,8 +543,9 @@ impl Call {
     /// agent's ear, so a greeting said over it reaches the caller and the
     /// recording (it used to be dropped, cutting the first second or so).
     fn heard_agent(&mut self, law: Law, payload: &[u8]) {
+        let bridged = self.bridged();
         let Some(agent) = &mut self.agent else { return };
-        if self.phase != Phase::Bridged || agent.on_hold_since.is_some() || agent.muted {
+        if !bridged || agent.on_hold_since.is_some() || agent.muted {
             return;
         }
         if let Some(rec) = &mut self.recorder {
@@ -557,9 +555,9 @@ impl Call {
         relay(payload, law, &mut self.customer);
     }
 
-    fn on_digit(&mut self, digit: char) {
+    async fn on_digit(&mut self, digit: char) {
         let now = self.now_ms();
-        let Some(collector) = &mut self.collector else {
+        let Some((_, collector)) = &mut self.collector else {
             return;
         };
         let outcome = collector.digit(digit, now);
@@ -569,24 +567,25 @@ impl Call {
             collector.prompt_finished(now);
         }
         if let Some(outcome) = outcome {
-            self.input_done(outcome);
+            self.input_done(outcome).await;
         }
     }
 
-    fn input_done(&mut self, outcome: InputOutcome) {
-        self.collector = None;
+    /// The caller's keys (or their absence) answer the flow's question.
+    async fn input_done(&mut self, outcome: InputOutcome) {
+        let Some((request, _)) = self.collector.take() else {
+            return;
+        };
         self.playout.stop();
+        self.media = Media::Nothing;
         let event = match outcome {
-            InputOutcome::Digits(d) => {
-                self.ctr.dtmf_inputs.push(d.clone());
-                Event::Input(d)
-            }
+            InputOutcome::Digits(d) => Event::Input(d),
             InputOutcome::Timeout => Event::InputTimeout,
         };
-        self.feed(event);
+        self.tell(Input::FlowAnswer { request, event }).await;
     }
 
-    fn on_tick(&mut self) {
+    async fn on_tick(&mut self) {
         let now = self.now_ms();
         let session_expired = self.session_timer.as_ref().is_some_and(|t| t.expired(now));
         match self.watchdog.tick(
@@ -596,13 +595,15 @@ impl Call {
             session_expired,
         ) {
             Some(tick::Lost::SessionExpired) => {
-                warn!(contact = %self.contact_id, "session timer expired without a refresh: ending the call");
-                self.end(DisconnectReason::TelecomProblem);
+                warn!(contact = %self.core.id(), "session timer expired without a refresh: ending the call");
+                self.tell(Input::Lost(DisconnectReason::TelecomProblem))
+                    .await;
                 return;
             }
             Some(tick::Lost::MediaStopped) => {
-                warn!(contact = %self.contact_id, "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
-                self.end(DisconnectReason::TelecomProblem);
+                warn!(contact = %self.core.id(), "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
+                self.tell(Input::Lost(DisconnectReason::TelecomProblem))
+                    .await;
                 return;
             }
             None => {}
@@ -625,11 +626,7 @@ impl Call {
             .as_ref()
             .is_none_or(|a| a.on_hold_since.is_some());
         match (
-            tick::caller_hears(
-                self.phase == Phase::Bridged,
-                agent_holds,
-                tick.frame.is_some(),
-            ),
+            tick::caller_hears(self.bridged(), agent_holds, tick.frame.is_some()),
             &tick.frame,
         ) {
             (tick::CallerHears::Agent, _) => {}
@@ -639,50 +636,56 @@ impl Call {
             }
         }
         if let Some(finished) = tick.finished {
-            if matches!(self.waiting, Waiting::Announcement(g) if g == finished) {
-                self.playout
-                    .play(vec![self.voice.library().hold_music()], true);
-                self.waiting = Waiting::Loop(None);
-            }
-            match self.waiting {
-                Waiting::Prompt(g) if g == finished => {
-                    self.waiting = Waiting::Nothing;
-                    self.feed(Event::PromptFinished);
+            match self.media {
+                Media::Announcement(g) if g == finished => self.play_music(),
+                Media::Prompt {
+                    request,
+                    generation,
+                } if generation == finished => {
+                    self.media = Media::Nothing;
+                    self.tell(Input::FlowAnswer {
+                        request,
+                        event: Event::PromptFinished,
+                    })
+                    .await;
                 }
-                Waiting::Input => {
-                    if let Some(c) = &mut self.collector {
+                Media::Input => {
+                    if let Some((_, c)) = &mut self.collector {
                         c.prompt_finished(now);
                     }
                 }
                 _ => {}
             }
         }
-        if let Some(c) = &mut self.collector {
-            if let Some(outcome) = c.poll(now) {
-                self.input_done(outcome);
-            }
+        if let Some(outcome) = self.collector.as_mut().and_then(|(_, c)| c.poll(now)) {
+            self.input_done(outcome).await;
         }
-        let on_music = self.phase == Phase::Queued
-            && matches!(self.waiting, Waiting::Loop(None))
-            && self.session.is_none();
+        let on_music = self.core.phase() == Phase::Queued
+            && self.media == Media::Loop
+            && !self.core.flow_running();
         if self.announcements.due(now, on_music) {
             self.announce();
         }
-        match self.waiting {
-            Waiting::Timer(at) | Waiting::Loop(Some(at)) if now >= at => {
-                self.waiting = Waiting::Nothing;
-                self.playout.stop();
-                self.feed(Event::TimerFired);
-            }
-            _ => {}
+        // The contact's own timers (a Wait, a loop's interrupt).
+        if self.core.poll_timeout().is_some_and(|at| at <= Utc::now()) {
+            self.core.handle_timeout(Utc::now());
+            self.drive().await;
         }
+    }
+
+    /// The queue's music, from the start, until something else plays.
+    fn play_music(&mut self) {
+        self.playout
+            .play(vec![self.voice.library().hold_music()], true);
+        self.media = Media::Loop;
     }
 
     async fn on_input(&mut self, input: CallInput) {
         match input {
             CallInput::DialogEnded { call_id, reason } => {
                 if call_id == self.customer_call_id {
-                    self.customer_left(&reason).await;
+                    info!(contact = %self.core.id(), "customer left ({reason})");
+                    self.tell(Input::CustomerLeft).await;
                 } else if self
                     .agent
                     .as_ref()
@@ -701,7 +704,7 @@ impl Call {
             }
             CallInput::InfoDigit { call_id, digit } => {
                 if call_id == self.customer_call_id {
-                    self.on_digit(digit);
+                    self.on_digit(digit).await;
                 }
             }
             CallInput::Reinvite {
@@ -711,18 +714,15 @@ impl Call {
             } => self.reinvite(&call_id, &sdp, reply).await,
             CallInput::Routing(update) => self.on_routing(update).await,
             CallInput::FlowEvent { request, event } => {
-                if matches!(self.waiting, Waiting::Answer(r) if r == request) {
-                    self.waiting = Waiting::Nothing;
-                    self.feed(event);
-                }
+                self.tell(Input::FlowAnswer { request, event }).await;
             }
             CallInput::Audio {
                 request,
                 purpose,
                 result,
             } => {
-                if matches!(self.waiting, Waiting::Answer(r) if r == request) {
-                    self.audio_ready(purpose, result);
+                if self.core.awaits(request) {
+                    self.audio_ready(request, purpose, result).await;
                 }
             }
             CallInput::DialThirdParty {
@@ -733,50 +733,48 @@ impl Call {
                 caller_id,
                 continue_flow,
             } => {
-                if matches!(self.waiting, Waiting::Answer(r) if r == request)
-                    && self.agent.is_none()
-                {
-                    info!(contact = %self.contact_id, %number, "transferring to a third party");
+                if self.core.awaits(request) && self.agent.is_none() {
+                    info!(contact = %self.core.id(), %number, "transferring to a third party");
                     let who = format!("third-party:{number}");
                     if let Err(e) = self
                         .dial(who, number, *route, ring, caller_id, Some(continue_flow))
                         .await
                     {
-                        warn!(contact = %self.contact_id, "transfer: {e}");
-                        self.waiting = Waiting::Nothing;
-                        self.feed(Event::CallFailed);
+                        warn!(contact = %self.core.id(), "transfer: {e}");
+                        self.tell(Input::ThirdPartyFailed { no_answer: false })
+                            .await;
                     }
                 }
+            }
+            CallInput::ThirdPartyFailed => {
+                self.tell(Input::ThirdPartyFailed { no_answer: false })
+                    .await;
             }
             CallInput::Announcement { clip } => {
-                if self.phase == Phase::Queued
-                    && matches!(self.waiting, Waiting::Loop(None))
-                    && self.session.is_none()
+                if self.core.phase() == Phase::Queued
+                    && self.media == Media::Loop
+                    && !self.core.flow_running()
                 {
                     let generation = self.playout.play(vec![clip], false);
-                    self.waiting = Waiting::Announcement(generation);
+                    self.media = Media::Announcement(generation);
                     if !self.playout.is_playing() {
-                        self.playout
-                            .play(vec![self.voice.library().hold_music()], true);
-                        self.waiting = Waiting::Loop(None);
+                        self.play_music();
                     }
                 }
             }
-            CallInput::FlowFailed { reason, queued } => {
-                warn!(contact = %self.contact_id, "flow not loaded: {reason}");
-                if queued && self.phase == Phase::Queued {
-                    self.playout
-                        .play(vec![self.voice.library().hold_music()], true);
-                    self.waiting = Waiting::Loop(None);
-                } else if self.phase == Phase::InFlow {
-                    self.end(DisconnectReason::ContactFlowDisconnect);
-                }
+            CallInput::FlowFailed { request, reason } => {
+                self.tell(Input::FlowLoaded {
+                    request,
+                    flow: Err(reason),
+                })
+                .await;
             }
-            CallInput::StartFlow { flow } => {
-                if self.phase != Phase::Bridged {
-                    self.waiting = Waiting::Nothing;
-                    self.start_session(flow);
-                }
+            CallInput::StartFlow { request, flow } => {
+                self.tell(Input::FlowLoaded {
+                    request,
+                    flow: Ok(flow),
+                })
+                .await;
             }
             CallInput::AgentAnswered {
                 agent,
@@ -804,34 +802,21 @@ impl Call {
                     .as_ref()
                     .is_some_and(|a| a.agent == agent && a.dialog.is_none())
                 {
-                    info!(contact = %self.contact_id, %agent, ?status, "phone did not answer: {reason}");
+                    info!(contact = %self.core.id(), %agent, ?status, "phone did not answer: {reason}");
                     let third_party = self
                         .drop_agent_leg(|_| true)
                         .and_then(|a| a.third_party)
                         .is_some();
-                    if third_party && self.session.is_none() {
-                        // The agent's transfer failed: nobody is left to talk to.
-                        self.end(DisconnectReason::ThirdPartyDisconnect);
-                        return;
-                    }
-                    if third_party {
-                        self.waiting = Waiting::Nothing;
-                        self.feed(if reason == "no answer" {
-                            Event::ConnectionTimeout
-                        } else {
-                            Event::CallFailed
-                        });
-                        return;
-                    }
-                    let event = if matches!(status, Some(486 | 600 | 603)) {
-                        RoutingEvent::Reject {
-                            contact: self.contact_id.clone(),
-                            agent,
+                    let input = if third_party {
+                        Input::ThirdPartyFailed {
+                            no_answer: reason == "no answer",
                         }
+                    } else if matches!(status, Some(486 | 600 | 603)) {
+                        Input::Declined { agent }
                     } else {
-                        RoutingEvent::AgentError { agent }
+                        Input::Unreachable { agent }
                     };
-                    self.route(event).await;
+                    self.tell(input).await;
                 }
             }
         }
@@ -848,7 +833,7 @@ impl Call {
     /// Starts the recording when the flow asked for one (UpdateContactRecordingBehavior).
     fn start_recording(&mut self, now_ms: u64) {
         // A transfer keeps the recording that is running.
-        if !self.contact.recording.is_empty() && self.recorder.is_none() {
+        if !self.core.data().recording.is_empty() && self.recorder.is_none() {
             self.recorder = Some(Recorder::new(now_ms));
         }
     }

@@ -1,0 +1,139 @@
+//! What the contact's core asks of a call, output by output: records,
+//! flow effects, routing, the agent's leg, holds, transfers and the end.
+
+use super::*;
+
+impl Call {
+    /// Acts on every output of the contact's core, in order.
+    pub(super) async fn drive(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            self.act(output).await;
+        }
+    }
+
+    async fn act(&mut self, output: Output) {
+        match output {
+            Output::Record(record) => self.records.record(&record),
+            Output::Flow {
+                request,
+                effect,
+                data,
+            } => self.flow_effect(request, effect, *data),
+            Output::Enqueue {
+                request,
+                contact,
+                queue,
+                priority,
+                time_adjustment_seconds,
+            } => self.enqueue(request, contact, queue, priority, time_adjustment_seconds),
+            Output::Route(switchboard_contact::Route::Abandon { contact }) => {
+                self.abandon(contact).await
+            }
+            Output::Route(route) => {
+                self.route(switchboard_server::routing::from_contact(route))
+                    .await
+            }
+            Output::LoadFlow { request, flow } => self.load_flow(request, flow),
+            Output::StopMedia => {
+                self.playout.stop();
+                self.media = Media::Nothing;
+            }
+            Output::FlowFailed { action, reason } => {
+                warn!(contact = %self.core.id(), ?action, "flow failed: {reason}");
+            }
+            Output::Queued { queue_flow } => self.queued(queue_flow),
+            Output::QueueFlowEnded => self.play_music(),
+            Output::Offer { agent } => self.ring_agent(agent).await,
+            Output::Withdraw { agent } => {
+                // The offer timed out (routing marks the agent Missed and
+                // puts the contact back in its place): stop ringing.
+                if let Some(a) =
+                    self.drop_agent_leg(|a| a.agent == agent && a.connected_at.is_none())
+                {
+                    self.stop_ringing(&a).await;
+                }
+            }
+            Output::AgentConnected { agent } => self.agent_connected(&agent),
+            Output::AgentDone {
+                agent,
+                contact,
+                transferred,
+            } => {
+                self.voice.agent_finished(&agent, &contact);
+                if let Some(a) = self.drop_agent_leg(|a| a.agent == agent) {
+                    // An agent who hung up needs no BYE.
+                    let hung_up = self.core.record().disconnect_reason
+                        == Some(DisconnectReason::AgentDisconnect);
+                    if transferred || !hung_up {
+                        self.stop_ringing(&a).await;
+                    }
+                }
+            }
+            Output::ConnectedAfterEnd { agent } => {
+                let id = self.id();
+                self.voice.agent_finished(&agent, &id);
+                if let Some(line) = self.voice.softphones().get(&agent) {
+                    line.put_contact(self.view(CardState::Ended));
+                }
+            }
+            Output::Held(hold) => self.held(hold),
+            Output::DropThirdParty => {
+                if let Some(a) = self.drop_agent_leg(|a| a.third_party.is_some()) {
+                    self.stop_ringing(&a).await;
+                }
+            }
+            Output::Ended { .. } => self.ending = true,
+            Output::Closed(record) => self.closed(*record).await,
+        }
+    }
+
+    pub(super) async fn route(&mut self, event: RoutingEvent) {
+        if let Err(e) = self.voice.app().routing.send(event).await {
+            warn!(contact = %self.core.id(), "routing: {e}");
+        }
+    }
+
+    /// Takes the contact out of routing. An Enqueue still on its way must
+    /// land first, or routing would keep a contact nobody handles; an agent
+    /// who accepted just as the caller hung up is in after-contact work.
+    async fn abandon(&mut self, contact: String) {
+        if let Some(enqueue) = self.enqueue_task.take() {
+            let _ = enqueue.await;
+        }
+        let abandon = RoutingEvent::Abandon {
+            contact: contact.clone(),
+        };
+        match self.voice.app().routing.send(abandon).await {
+            Ok(updates) => {
+                for update in updates {
+                    if let RoutingUpdate::AgentState { agent, state, .. } = update {
+                        if state == switchboard_server::routing::AgentState::AfterContactWork {
+                            self.voice.agent_finished(&agent, &contact);
+                            if let Some(line) = self.voice.softphones().get(&agent) {
+                                line.put_contact(self.view(CardState::Ended));
+                            }
+                        }
+                    }
+                }
+            }
+            // Refused if the queue had refused the contact: nothing to undo.
+            Err(e) => tracing::debug!(%contact, "abandon: {e}"),
+        }
+    }
+
+    /// A contact's last record: this call's, or the one a transfer ended.
+    async fn closed(&mut self, mut record: ContactRecord) {
+        let ended = record.disconnect_timestamp.unwrap_or_else(now);
+        let transferred = record.next_contact_id.is_some() && record.id != self.core.id();
+        if transferred {
+            // The recording so far and the quality belong to the first contact.
+            record.recording = self.store_recording(&record.id, ended).await;
+            record.quality = Some(CallQuality {
+                customer: self.customer.quality(),
+                agent: self.last_agent_quality.take(),
+            });
+        }
+        self.records.record(&record);
+        self.voice.app().metrics.contact_ended(&record);
+    }
+}
