@@ -77,21 +77,32 @@ impl Call {
         self.start_recording(now_ms);
     }
 
-    /// Takes the agent (or third-party) leg if `keep` says so, forgetting its
+    /// Takes the agent (or third-party) leg if `drop` says so, forgetting its
     /// SIP Call-ID, so no entry outlives the leg.
     pub(super) fn drop_agent_leg(
         &mut self,
         drop: impl FnOnce(&AgentLeg) -> bool,
     ) -> Option<AgentLeg> {
-        let a = self.agent.take_if(|a| drop(a))?;
         let id = self.id();
+        self.drop_agent_leg_of(&id, drop)
+    }
+
+    /// As [`Call::drop_agent_leg`], for the leg's part in `contact` (the
+    /// contact a transfer ended, when the call has the next id already).
+    pub(super) fn drop_agent_leg_of(
+        &mut self,
+        contact: &str,
+        drop: impl FnOnce(&AgentLeg) -> bool,
+    ) -> Option<AgentLeg> {
+        let a = self.agent.take_if(|a| drop(a))?;
+        let id = contact;
         self.voice.unbind_call_id(&a.sip_call_id);
         if let Some(line) = a.media.line() {
-            line.unbridge(&id);
+            line.unbridge(id);
             if a.connected_at.is_some() {
-                line.set_contact_state(&id, CardState::Ended);
+                line.set_contact_state(id, CardState::Ended);
             } else {
-                line.remove_contact(&id);
+                line.remove_contact(id);
             }
         }
         // Their figures outlive the leg: the record's quality, the counters.

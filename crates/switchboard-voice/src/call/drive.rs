@@ -60,7 +60,7 @@ impl Call {
                 transferred,
             } => {
                 self.voice.agent_finished(&agent, &contact);
-                if let Some(a) = self.drop_agent_leg(|a| a.agent == agent) {
+                if let Some(a) = self.drop_agent_leg_of(&contact, |a| a.agent == agent) {
                     // An agent who hung up needs no BYE.
                     let hung_up = self.core.record().disconnect_reason
                         == Some(DisconnectReason::AgentDisconnect);
