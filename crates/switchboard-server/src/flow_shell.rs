@@ -134,20 +134,6 @@ async fn hours_open(
     Ok(h.spec.is_open(now))
 }
 
-/// Whether `effect` asks something of this instance (hours, metrics,
-/// queues, flows, functions) rather than of the customer's channel.
-pub fn is_world(effect: &Effect) -> bool {
-    matches!(
-        effect,
-        Effect::CheckHours { .. }
-            | Effect::QueryMetric { .. }
-            | Effect::ResolveQueue { .. }
-            | Effect::TransferToFlow { .. }
-            | Effect::LoadModule { .. }
-            | Effect::InvokeFunction { .. }
-    )
-}
-
 /// Answers a world effect in a spawned task (store reads and HTTP calls
 /// must not hold up a channel's loop) and hands the answer to `reply`.
 pub fn answer_later(
@@ -162,6 +148,46 @@ pub fn answer_later(
             .await
             .unwrap_or_else(|| Event::Failed("not answered".into()));
         reply(event);
+    });
+}
+
+/// Puts a contact in routing from a spawned task (a channel's loop never
+/// waits for the router) and hands what it means to the flow to `reply`.
+/// The handle lets a driver wait for the enqueue to land before it
+/// abandons the contact.
+pub fn enqueue_later(
+    app: &AppState,
+    contact: String,
+    queue: String,
+    channel: switchboard_model::Channel,
+    priority: u32,
+    time_adjustment_seconds: i64,
+    reply: impl FnOnce(Event) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let event = crate::routing::RoutingEvent::Enqueue {
+            contact: contact.clone(),
+            queue,
+            channel,
+            priority,
+            time_adjustment_seconds,
+        };
+        let answer = enqueue_answer(&contact, app.routing.send(event).await);
+        reply(answer);
+    })
+}
+
+/// Loads a flow by its reference (a transfer to a flow, a customer queue
+/// flow) from a spawned task and hands it, or why not, to `reply`.
+pub fn load_later(
+    app: &AppState,
+    reference: String,
+    reply: impl FnOnce(Result<Arc<switchboard_flow::Flow>, String>) + Send + 'static,
+) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        reply(load_flow(&app, &reference, false).await);
     });
 }
 

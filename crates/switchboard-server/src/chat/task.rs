@@ -105,14 +105,10 @@ pub enum ChatInput {
         request: u64,
         event: Event,
     },
-    /// A flow to run now, loaded for request `request`.
-    StartFlow {
+    /// The flow loaded for request `request`, or why it could not be.
+    FlowLoaded {
         request: u64,
-        flow: Arc<switchboard_flow::Flow>,
-    },
-    FlowFailed {
-        request: u64,
-        reason: String,
+        flow: Result<Arc<switchboard_flow::Flow>, String>,
     },
     AgentEnd {
         agent: String,
@@ -298,25 +294,18 @@ impl Chat {
                 priority,
                 time_adjustment_seconds,
             } => {
-                let app = self.app.clone();
-                let hub = self.hub.clone();
-                tokio::spawn(async move {
-                    let event = enqueue(
-                        &contact,
-                        &queue.id,
-                        Some(priority),
-                        Some(time_adjustment_seconds),
-                    );
-                    let answer =
-                        flow_shell::enqueue_answer(&contact, app.routing.send(event).await);
-                    hub.post(
-                        &contact,
-                        ChatInput::FlowEvent {
-                            request,
-                            event: answer,
-                        },
-                    );
-                });
+                let (hub, id) = (self.hub.clone(), contact.clone());
+                flow_shell::enqueue_later(
+                    &self.app,
+                    contact,
+                    queue.id,
+                    Channel::Chat,
+                    priority,
+                    time_adjustment_seconds,
+                    move |event| {
+                        hub.post(&id, ChatInput::FlowEvent { request, event });
+                    },
+                );
             }
             Output::Route(route) => {
                 if let Err(e) = self
@@ -329,15 +318,9 @@ impl Chat {
                 }
             }
             Output::LoadFlow { request, flow } => {
-                let app = self.app.clone();
-                let hub = self.hub.clone();
-                let contact = self.contact_id();
-                tokio::spawn(async move {
-                    let input = match flow_shell::load_flow(&app, &flow, false).await {
-                        Ok(flow) => ChatInput::StartFlow { request, flow },
-                        Err(reason) => ChatInput::FlowFailed { request, reason },
-                    };
-                    hub.post(&contact, input);
+                let (hub, contact) = (self.hub.clone(), self.contact_id());
+                flow_shell::load_later(&self.app, flow, move |flow| {
+                    hub.post(&contact, ChatInput::FlowLoaded { request, flow });
                 });
             }
             Output::FlowFailed { reason, .. } => {
@@ -571,19 +554,8 @@ impl Chat {
             ChatInput::FlowEvent { request, event } => {
                 self.tell(Input::FlowAnswer { request, event }).await;
             }
-            ChatInput::StartFlow { request, flow } => {
-                self.tell(Input::FlowLoaded {
-                    request,
-                    flow: Ok(flow),
-                })
-                .await;
-            }
-            ChatInput::FlowFailed { request, reason } => {
-                self.tell(Input::FlowLoaded {
-                    request,
-                    flow: Err(reason),
-                })
-                .await;
+            ChatInput::FlowLoaded { request, flow } => {
+                self.tell(Input::FlowLoaded { request, flow }).await;
             }
             ChatInput::AgentEnd { agent, reply } => {
                 if self.agent.as_ref().is_some_and(|a| a.agent == agent) {
@@ -802,11 +774,7 @@ impl Chat {
         if let Some(tx) = self.hub.inner_sender(&self.chat_id) {
             self.hub.register(&next, tx);
         }
-        let enqueued = self
-            .app
-            .routing
-            .send(enqueue(&next, &queue.0, None, None))
-            .await;
+        let enqueued = self.app.routing.send(enqueue(&next, &queue.0)).await;
         let answer = flow_shell::enqueue_answer(&next, enqueued);
         if answer != Event::Enqueued {
             self.hub.forget(std::slice::from_ref(&next));
@@ -905,18 +873,13 @@ impl Chat {
     }
 }
 
-/// A chat joins a queue (Connect's default priority is 5).
-fn enqueue(
-    contact: &str,
-    queue: &str,
-    priority: Option<u32>,
-    time_adjustment_seconds: Option<i64>,
-) -> RoutingEvent {
+/// A chat an agent transfers joins a queue at Connect's default priority (5).
+fn enqueue(contact: &str, queue: &str) -> RoutingEvent {
     RoutingEvent::Enqueue {
         contact: contact.to_string(),
         queue: queue.to_string(),
         channel: Channel::Chat,
-        priority: priority.unwrap_or(5),
-        time_adjustment_seconds: time_adjustment_seconds.unwrap_or(0),
+        priority: 5,
+        time_adjustment_seconds: 0,
     }
 }

@@ -82,40 +82,25 @@ impl Call {
         priority: u32,
         time_adjustment_seconds: i64,
     ) {
-        let voice = self.voice.clone();
-        self.enqueue_task = Some(tokio::spawn(async move {
-            let event = RoutingEvent::Enqueue {
-                contact: contact.clone(),
-                queue: queue.id.clone(),
-                channel: Channel::Voice,
-                priority,
-                time_adjustment_seconds,
-            };
-            let answer =
-                flow_shell::enqueue_answer(&contact, voice.app().routing.send(event).await);
-            voice.post(
-                &contact,
-                CallInput::FlowEvent {
-                    request,
-                    event: answer,
-                },
-            );
-        }));
+        let (voice, id) = (self.voice.clone(), contact.clone());
+        self.enqueue_task = Some(flow_shell::enqueue_later(
+            self.voice.app(),
+            contact,
+            queue.id,
+            Channel::Voice,
+            priority,
+            time_adjustment_seconds,
+            move |event| {
+                voice.post(&id, CallInput::FlowEvent { request, event });
+            },
+        ));
     }
 
     /// Loads a flow (a transfer to a flow, the customer queue flow).
     pub(super) fn load_flow(&self, request: u64, flow: String) {
-        let voice = self.voice.clone();
-        let contact = self.id();
-        tokio::spawn(async move {
-            let input = match flow_shell::load_flow(voice.app(), &flow, false).await {
-                Ok(flow) => CallInput::StartFlow { request, flow },
-                Err(reason) => {
-                    warn!(%contact, "flow '{flow}': {reason}");
-                    CallInput::FlowFailed { request, reason }
-                }
-            };
-            voice.post(&contact, input);
+        let (voice, contact) = (self.voice.clone(), self.id());
+        flow_shell::load_later(self.voice.app(), flow, move |flow| {
+            voice.post(&contact, CallInput::FlowLoaded { request, flow });
         });
     }
 

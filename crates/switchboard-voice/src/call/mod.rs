@@ -131,15 +131,11 @@ pub enum CallInput {
     Announcement {
         clip: Clip,
     },
-    /// The flow asked for by request `request` could not be loaded.
-    FlowFailed {
+    /// The flow asked for by request `request` (a transfer to a flow, the
+    /// customer queue flow), or why it could not be loaded.
+    FlowLoaded {
         request: u64,
-        reason: String,
-    },
-    /// Run this flow now (a transfer to a flow, or the customer queue flow).
-    StartFlow {
-        request: u64,
-        flow: Arc<switchboard_flow::Flow>,
+        flow: Result<Arc<switchboard_flow::Flow>, String>,
     },
     /// A transfer to a number could not be placed (no route).
     ThirdPartyFailed,
@@ -666,10 +662,14 @@ impl Call {
         if self.announcements.due(now, on_music) {
             self.announce();
         }
-        // The contact's own timers (a Wait, a loop's interrupt).
-        if self.core.poll_timeout().is_some_and(|at| at <= Utc::now()) {
-            self.core.handle_timeout(Utc::now());
-            self.drive().await;
+        // The contact's own timers (a Wait, a loop's interrupt): the clock
+        // is read only when one is set.
+        if let Some(at) = self.core.poll_timeout() {
+            let now = Utc::now();
+            if at <= now {
+                self.core.handle_timeout(now);
+                self.drive().await;
+            }
         }
     }
 
@@ -762,19 +762,8 @@ impl Call {
                     }
                 }
             }
-            CallInput::FlowFailed { request, reason } => {
-                self.tell(Input::FlowLoaded {
-                    request,
-                    flow: Err(reason),
-                })
-                .await;
-            }
-            CallInput::StartFlow { request, flow } => {
-                self.tell(Input::FlowLoaded {
-                    request,
-                    flow: Ok(flow),
-                })
-                .await;
+            CallInput::FlowLoaded { request, flow } => {
+                self.tell(Input::FlowLoaded { request, flow }).await;
             }
             CallInput::AgentAnswered {
                 agent,
