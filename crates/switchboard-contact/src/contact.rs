@@ -11,7 +11,7 @@ use switchboard_model::contact_record::{
 };
 use switchboard_model::ContactRecord;
 
-use crate::{seconds, ContactInit, Decision, Input, Output, Phase, Route};
+use crate::{ContactInit, Decision, Input, Output, Phase, Route};
 
 /// What the contact waits for before its flow goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -654,7 +654,7 @@ impl Contact {
             }
             (false, Some(since)) => {
                 self.held_since = None;
-                self.record.hold_ended(seconds(since, self.now));
+                self.record.hold_ended(since, self.now);
             }
             _ => return,
         }
@@ -668,7 +668,7 @@ impl Contact {
             return;
         };
         if let Some(since) = self.held_since.take() {
-            self.record.hold_ended(seconds(since, self.now));
+            self.record.hold_ended(since, self.now);
         }
         self.record.agent_left(self.now);
         self.outputs.push_back(Output::AgentDone {

@@ -39,7 +39,6 @@ mod contact;
 
 pub use contact::Contact;
 
-use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use switchboard_flow::{ContactData, Effect, Event, Flow, QueueRef};
 use switchboard_model::contact_record::{
@@ -348,9 +347,4 @@ pub enum Phase {
     WithThirdParty,
     /// Ending or ended: no more flows or routing.
     Ended,
-}
-
-/// The record's clock: seconds between two instants, never negative.
-fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
-    (to - from).num_milliseconds().max(0) as f64 / 1000.0
 }

@@ -321,10 +321,10 @@ impl ContactRecord {
         }
     }
 
-    /// A hold of `seconds` ended.
-    pub fn hold_ended(&mut self, seconds: f64) {
+    /// A hold that began at `since` ended at `at`.
+    pub fn hold_ended(&mut self, since: DateTime<Utc>, at: DateTime<Utc>) {
         if let Some(agent) = &mut self.agent {
-            agent.hold_duration_seconds += seconds;
+            agent.hold_duration_seconds += seconds(since, at);
         }
     }
 
@@ -452,7 +452,7 @@ mod tests {
         let a = r.agent.as_ref().unwrap();
         assert_eq!((a.username.as_str(), a.number_of_offers), ("ana", 2));
         r.hold_started();
-        r.hold_ended(15.0);
+        r.hold_ended(at(50), at(65));
         r.agent_left(at(100));
         let a = r.agent.as_ref().unwrap();
         assert_eq!((a.hold_count, a.hold_duration_seconds), (1, 15.0));
