@@ -10,6 +10,7 @@
 import {
   $,
   API,
+  STAFF_TOKEN_KEY,
   Session,
   clearErrors as clearFieldErrors,
   el,
@@ -18,9 +19,7 @@ import {
   wireSignIn,
 } from "/shared/session.js";
 
-// One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
-const TOKEN_KEY = "switchboard.staff.token";
-const session = new Session(TOKEN_KEY, (message) => signedOut(message));
+const session = new Session(STAFF_TOKEN_KEY, (message) => signedOut(message));
 const token = () => session.token();
 const api = (path, options) => session.api(path, options);
 

@@ -6,11 +6,16 @@
 // each error). Node markup handed to Drawflow is fixed; flow data is filled
 // in afterwards with textContent, never parsed as HTML.
 
-import { $, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+import {
+  $,
+  STAFF_TOKEN_KEY,
+  Session,
+  el,
+  showSignIn,
+  wireSignIn,
+} from "/shared/session.js";
 
-// One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
-const TOKEN_KEY = "switchboard.staff.token";
-const session = new Session(TOKEN_KEY, (message) => signedOut(message));
+const session = new Session(STAFF_TOKEN_KEY, (message) => signedOut(message));
 const token = () => session.token();
 const api = (path, options) => session.api(path, options);
 const VERSION = "2019-10-30";

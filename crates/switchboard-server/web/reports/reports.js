@@ -13,6 +13,7 @@ import {
   $,
   API,
   ApiFailure,
+  STAFF_TOKEN_KEY,
   Session,
   clearErrors as clearFieldErrors,
   el,
@@ -21,9 +22,7 @@ import {
   wireSignIn,
 } from "/shared/session.js";
 
-// One sign-in for the staff pages (console, designer, reports): a link between them keeps it.
-const TOKEN_KEY = "switchboard.staff.token";
-const session = new Session(TOKEN_KEY, (message) => signedOut(message));
+const session = new Session(STAFF_TOKEN_KEY, (message) => signedOut(message));
 const token = () => session.token();
 const api = (path, options) => session.api(path, options);
 

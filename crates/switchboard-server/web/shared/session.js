@@ -8,6 +8,12 @@
 /** The REST API's root. */
 export const API = "/api/v1";
 
+/**
+ * Where the staff pages (console, designer, reports) keep their sign-in:
+ * one key for all of them, so a link between them keeps it.
+ */
+export const STAFF_TOKEN_KEY = "switchboard.staff.token";
+
 /** The element with `id`. */
 export const $ = (id) => document.getElementById(id);
 
