@@ -48,13 +48,7 @@ fn a_caller_queues_and_waits_until_an_agent_is_available() {
     assert_eq!(w.record(i).state, ContactState::Queued);
     assert_eq!(w.record(i).queue.as_ref().unwrap().name, "Sales");
     assert_eq!(w.routing_stage("c1"), Some(ContactStage::Waiting));
-    let path: Vec<_> = w
-        .record(i)
-        .flow_path
-        .iter()
-        .map(|s| s.action.as_str())
-        .collect();
-    assert_eq!(path, ["hello", "q", "xfer"]);
+    assert_eq!(w.path(i), ["hello", "q", "xfer"]);
 }
 
 #[test]
@@ -624,13 +618,7 @@ fn a_full_queue_takes_the_flows_capacity_branch() {
     let a = w.arrive("c1", Channel::Voice, queue_flow("Small"));
     assert_eq!(w.phase(a), Phase::Queued);
     let b = w.arrive("c2", Channel::Voice, queue_flow("Small"));
-    let path: Vec<_> = w
-        .record(b)
-        .flow_path
-        .iter()
-        .map(|s| s.action.clone())
-        .collect();
-    assert_eq!(path, ["hello", "q", "xfer", "full", "bye"]);
+    assert_eq!(w.path(b), ["hello", "q", "xfer", "full", "bye"]);
     assert_eq!(reason(w.record(b)), Some(Why::ContactFlowDisconnect));
     assert!(!w.routing_holds("c2"));
 }
@@ -674,13 +662,7 @@ fn an_answer_to_an_older_request_is_not_taken_for_the_current_one() {
     assert_eq!(w.phase(i), Phase::InFlow);
     assert!(w.c(i).contact.awaits(current));
     w.keys(i, "1");
-    let path: Vec<_> = w
-        .record(i)
-        .flow_path
-        .iter()
-        .map(|s| s.action.clone())
-        .collect();
-    assert_eq!(path, ["menu", "one", "bye"]);
+    assert_eq!(w.path(i), ["menu", "one", "bye"]);
     assert_eq!(w.record(i).dtmf_inputs, ["1"]);
 }
 
@@ -719,13 +701,7 @@ fn a_chat_wait_that_listens_ends_when_the_customer_writes() {
     let i = w.arrive("c1", Channel::Chat, flow);
     w.advance(10);
     w.tell(i, Input::CustomerSaid("hello?".into()));
-    let path: Vec<_> = w
-        .record(i)
-        .flow_path
-        .iter()
-        .map(|s| s.action.clone())
-        .collect();
-    assert_eq!(path, ["wait", "back", "bye"]);
+    assert_eq!(w.path(i), ["wait", "back", "bye"]);
 }
 
 #[test]
@@ -755,13 +731,7 @@ fn a_chat_question_is_answered_by_the_next_message_or_times_out() {
     let mut w = World::new();
     let i = w.arrive("c1", Channel::Chat, question());
     w.advance(60);
-    let path: Vec<_> = w
-        .record(i)
-        .flow_path
-        .iter()
-        .map(|s| s.action.clone())
-        .collect();
-    assert_eq!(path, ["ask", "late", "bye"]);
+    assert_eq!(w.path(i), ["ask", "late", "bye"]);
 }
 
 #[test]
@@ -859,8 +829,7 @@ fn a_flow_transfer_to_a_number_connects_and_the_flow_goes_on_after() {
             .map(|t| (t - r.transfer_completed_timestamp.unwrap()).num_seconds()),
         Some(60)
     );
-    let path: Vec<_> = r.flow_path.iter().map(|s| s.action.clone()).collect();
-    assert_eq!(path, ["call", "after", "bye"]);
+    assert_eq!(w.path(i), ["call", "after", "bye"]);
     assert_eq!(reason(r), Some(Why::ContactFlowDisconnect));
 }
 
@@ -885,13 +854,7 @@ fn a_number_that_does_not_answer_takes_the_flows_branch() {
         let mut w = World::new();
         let i = w.arrive("c1", Channel::Voice, dial_flow(true));
         w.tell(i, Input::ThirdPartyFailed { no_answer });
-        let path: Vec<_> = w
-            .record(i)
-            .flow_path
-            .iter()
-            .map(|s| s.action.clone())
-            .collect();
-        assert_eq!(path, ["call", branch, "bye"]);
+        assert_eq!(w.path(i), ["call", branch, "bye"]);
     }
 }
 
@@ -908,13 +871,7 @@ fn the_caller_hangs_up_while_the_number_rings() {
 fn a_chat_cannot_be_transferred_to_a_number() {
     let mut w = World::new();
     let i = w.arrive("c1", Channel::Chat, dial_flow(true));
-    let path: Vec<_> = w
-        .record(i)
-        .flow_path
-        .iter()
-        .map(|s| s.action.clone())
-        .collect();
-    assert_eq!(path, ["call", "failed", "bye"]);
+    assert_eq!(w.path(i), ["call", "failed", "bye"]);
     assert!(w.c(i).dialling.is_none());
 }
 

@@ -601,6 +601,15 @@ impl World {
         self.contacts[i].written.last().unwrap()
     }
 
+    /// The actions contact `i`'s flows ran, as its last record lists them.
+    pub fn path(&self, i: usize) -> Vec<&str> {
+        self.record(i)
+            .flow_path
+            .iter()
+            .map(|s| s.action.as_str())
+            .collect()
+    }
+
     pub fn phase(&self, i: usize) -> Phase {
         self.contacts[i].contact.phase()
     }
