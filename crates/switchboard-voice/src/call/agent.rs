@@ -3,10 +3,88 @@
 //! trunk, the browser softphone), re-INVITEs, hold, and what the agent does
 //! from the CCP.
 
+use super::phone::{other, refuse_offer};
 use super::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{Header, StatusCode};
+use switchboard_contact::{Decision, Input, Phase};
+use switchboard_media::playout::{Clip, Playout};
+use switchboard_media::sdp::{self, Direction, RemoteAudio};
+use switchboard_model::contact_record::AgentInfo;
+use switchboard_model::objects::user::PhoneType;
+use switchboard_model::User;
+use switchboard_server::routing::RoutingUpdate;
+use tracing::{info, warn};
+
+use crate::agent_media::{AgentMedia, BrowserLeg};
+use crate::leg::Leg;
+use crate::sip::{Voice, VoiceStats};
+use crate::softphone::ContactView;
+
 use switchboard_server::chat::CardState;
 
+/// Seconds we ring an agent's phone; the router's offer timeout usually
+/// ends the ringing first (the agent is then Missed).
+pub(super) const AGENT_RING_SECONDS: u64 = 60;
+
+/// Whoever the caller is bridged to, or being rung for them: a routed
+/// agent (desk phone, external number, browser) or the flow's third party.
+pub(super) struct AgentLeg {
+    pub(super) agent: String,
+    pub(super) username: String,
+    pub(super) media: AgentMedia,
+    /// Empty for a browser softphone.
+    pub(super) sip_call_id: String,
+    pub(super) dialog: Option<InviteDialog>,
+    pub(super) connected_at: Option<DateTime<Utc>>,
+    pub(super) on_hold_since: Option<Instant>,
+    /// A third party the flow transferred to (not a routed agent); whether
+    /// the flow continues when they hang up.
+    pub(super) third_party: Option<bool>,
+    /// The agent whisper, until it plays when the call connects.
+    pub(super) whisper: Option<Clip>,
+    /// Plays the whisper to the agent; the legs are joined when it ends.
+    pub(super) whispering: Option<Playout>,
+    /// The agent muted their microphone: the caller (and the recording) hear silence.
+    pub(super) muted: bool,
+}
+
 impl Call {
+    /// The agent who placed this call is on it from the first moment.
+    pub(super) fn connect_outbound(&mut self, line: Arc<crate::softphone::Line>) {
+        let id = self.id();
+        let Some(agent) = self.core.agent().map(str::to_string) else {
+            return;
+        };
+        let username = self
+            .core
+            .record()
+            .agent
+            .as_ref()
+            .map(|a| a.username.clone())
+            .unwrap_or_default();
+        let from_browser = Some(line.bridge(&id));
+        line.set_contact_state(&id, CardState::Connected);
+        self.agent = Some(AgentLeg {
+            agent,
+            username,
+            media: AgentMedia::Browser(BrowserLeg::new(line, from_browser, self.customer.law())),
+            sip_call_id: String::new(),
+            dialog: None,
+            connected_at: Some(now()),
+            on_hold_since: None,
+            third_party: None,
+            whisper: None,
+            whispering: None,
+            muted: false,
+        });
+        self.start_recording(self.now_ms());
+    }
+
     /// Hands `input` to the core without acting on its outputs: for code
     /// that runs while the driver already works through them.
     pub(super) fn note(&mut self, input: Input) {

@@ -2,6 +2,13 @@
 //! flow effects, routing, the agent's leg, holds, transfers and the end.
 
 use super::*;
+use switchboard_server::chat::CardState;
+
+use switchboard_contact::Output;
+use switchboard_model::contact_record::{CallQuality, DisconnectReason};
+use switchboard_model::ContactRecord;
+use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use tracing::warn;
 
 impl Call {
     /// Acts on every output of the contact's core, in order.

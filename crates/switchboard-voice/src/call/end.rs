@@ -1,6 +1,12 @@
 //! How a call ends: who left, the recording kept, and the final record.
 
 use super::*;
+
+use chrono::{DateTime, Utc};
+use switchboard_contact::Input;
+use switchboard_model::contact_record::{CallQuality, DisconnectReason, RecordingInfo};
+use tracing::{info, warn};
+
 use agent::count_packets;
 
 impl Call {

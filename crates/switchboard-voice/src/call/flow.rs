@@ -3,6 +3,20 @@
 //! they play, the flows it loads, and the queue's music and announcements.
 
 use super::*;
+use std::time::Duration;
+
+use switchboard_contact::Input;
+use switchboard_flow::{ContactData, Effect, Event};
+use switchboard_media::dtmf::{Collector, InputRules};
+use switchboard_media::playout::Clip;
+use switchboard_model::objects::routing_profile::Channel;
+use switchboard_server::flow_shell;
+use tracing::{info, warn};
+
+use crate::sip::VoiceStats;
+
+/// A GetParticipantInput without its own inter-digit timeout waits this long between keys.
+const INTER_DIGIT_MS: u64 = 5_000;
 
 impl Call {
     /// Acts on a flow's effect for request `request`; the answer goes back
@@ -228,5 +242,42 @@ impl Call {
                 Err(e) => warn!(%contact, "queue announcement: {e}"),
             }
         });
+    }
+}
+
+/// "You are caller number 3 in the queue. Your expected wait is about 4 minutes."
+pub fn announcement_text(position: usize, wait: Option<Duration>) -> String {
+    let mut text = if position == 1 {
+        "Thank you for waiting. You are next in the queue.".to_string()
+    } else {
+        format!("Thank you for waiting. You are caller number {position} in the queue.")
+    };
+    if let Some(wait) = wait {
+        let minutes = wait.as_secs().div_ceil(60);
+        text.push_str(&match minutes {
+            0 | 1 => " Your expected wait is less than a minute.".to_string(),
+            m => format!(" Your expected wait is about {m} minutes."),
+        });
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_say_place_and_wait() {
+        assert_eq!(
+            announcement_text(1, None),
+            "Thank you for waiting. You are next in the queue."
+        );
+        assert_eq!(
+            announcement_text(3, Some(Duration::from_secs(200))),
+            "Thank you for waiting. You are caller number 3 in the queue. Your expected wait is about 4 minutes."
+        );
+        assert!(
+            announcement_text(2, Some(Duration::from_secs(30))).ends_with("less than a minute.")
+        );
     }
 }

@@ -3,6 +3,14 @@
 //! contact core keeps the records).
 
 use super::*;
+use std::time::Duration;
+
+use switchboard_contact::Input;
+use switchboard_model::contact_record::{DisconnectReason, InitiationMethod};
+use switchboard_model::objects::routing_profile::Channel;
+use switchboard_routing::Refusal;
+use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use tracing::{info, warn};
 
 impl Call {
     /// The agent hands the caller to an external number and moves on to

@@ -1,0 +1,255 @@
+//! What reaches a call from outside its sockets ([`CallInput`]: SIP dialog
+//! changes, routing's decisions, answers to the work it handed to spawned
+//! tasks, the agent's actions) and where each goes.
+
+use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::StatusCode;
+use switchboard_contact::{Input, Phase};
+use switchboard_flow::Event;
+use switchboard_media::dtmf::InputRules;
+use switchboard_media::playout::Clip;
+use switchboard_server::routing::RoutingUpdate;
+use tracing::{info, warn};
+
+/// Everything that reaches a call from outside its sockets.
+pub enum CallInput {
+    /// A dialog of this call ended (BYE, CANCEL, timeout), by SIP Call-ID.
+    DialogEnded {
+        call_id: String,
+        reason: String,
+    },
+    /// A re-INVITE on a leg: new SDP, and where to send our answer.
+    Reinvite {
+        call_id: String,
+        sdp: Vec<u8>,
+        reply: rsipstack::dialog::dialog::TransactionHandle,
+    },
+    /// A session refresh (UPDATE without an offer) on a leg, to answer.
+    Refreshed {
+        call_id: String,
+        reply: rsipstack::dialog::dialog::TransactionHandle,
+    },
+    /// A key pressed, sent as SIP INFO (the fallback for phones without RFC 4733).
+    InfoDigit {
+        call_id: String,
+        digit: char,
+    },
+    Routing(RoutingUpdate),
+    /// The answer to an effect handed to a spawned task.
+    FlowEvent {
+        request: u64,
+        event: Event,
+    },
+    /// Audio to play, ready.
+    Audio {
+        request: u64,
+        purpose: Purpose,
+        result: Result<Vec<Clip>, crate::library::AudioFailure>,
+    },
+    /// The agent's phone answered, with its SDP, and the whisper the agent
+    /// hears before the caller (the queue's name).
+    AgentAnswered {
+        agent: String,
+        dialog: InviteDialog,
+        sdp: Vec<u8>,
+        whisper: Option<Clip>,
+    },
+    /// Call a third party for the flow's TransferToNumber.
+    DialThirdParty {
+        request: u64,
+        route: Box<PhoneRoute>,
+        number: String,
+        ring: Duration,
+        caller_id: Option<String>,
+        continue_flow: bool,
+    },
+    /// A queue announcement to play over the music.
+    Announcement {
+        clip: Clip,
+    },
+    /// The flow asked for by request `request` (a transfer to a flow, the
+    /// customer queue flow), or why it could not be loaded.
+    FlowLoaded {
+        request: u64,
+        flow: Result<Arc<switchboard_flow::Flow>, String>,
+    },
+    /// A transfer to a number could not be placed (no route).
+    ThirdPartyFailed,
+    /// The whisper for a softphone agent, spoken.
+    Whisper {
+        agent: String,
+        clip: Clip,
+    },
+    /// The agent did something in the CCP.
+    Agent {
+        agent: String,
+        action: AgentAction,
+    },
+    /// The agent's phone did not answer (busy, declined, unreachable).
+    AgentFailed {
+        agent: String,
+        status: Option<u16>,
+        reason: String,
+    },
+}
+
+/// What an agent can do to their contact from the CCP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentAction {
+    Hold,
+    Resume,
+    End,
+    /// Cut (or restore) the agent's microphone from the call.
+    Mute(bool),
+    /// Hand the caller to an external number and leave (a cold transfer).
+    TransferToNumber(String),
+    /// Put the caller in a queue (id, name) as a new contact and leave.
+    TransferToQueue(String, String),
+}
+
+/// Why audio was fetched.
+#[derive(Debug, Clone)]
+pub enum Purpose {
+    Prompt,
+    Input(InputRules),
+    /// A loop: its interrupt is the contact core's timer.
+    Loop,
+}
+
+impl Call {
+    /// Sends one input to the part of the call it concerns.
+    pub(super) async fn on_input(&mut self, input: CallInput) {
+        match input {
+            CallInput::DialogEnded { call_id, reason } => {
+                if call_id == self.customer_call_id {
+                    info!(contact = %self.core.id(), "customer left ({reason})");
+                    self.tell(Input::CustomerLeft).await;
+                } else if self
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| a.sip_call_id == call_id)
+                {
+                    self.agent_left().await;
+                }
+            }
+            CallInput::Refreshed { call_id, reply } => {
+                let mut headers = vec![];
+                if call_id == self.customer_call_id {
+                    self.refresh_session_timer();
+                    headers = self.session_timer_headers();
+                }
+                let _ = reply.respond(StatusCode::OK, Some(headers), None).await;
+            }
+            CallInput::InfoDigit { call_id, digit } => {
+                if call_id == self.customer_call_id {
+                    self.on_digit(digit).await;
+                }
+            }
+            CallInput::Reinvite {
+                call_id,
+                sdp,
+                reply,
+            } => self.reinvite(&call_id, &sdp, reply).await,
+            CallInput::Routing(update) => self.on_routing(update).await,
+            CallInput::FlowEvent { request, event } => {
+                self.tell(Input::FlowAnswer { request, event }).await;
+            }
+            CallInput::Audio {
+                request,
+                purpose,
+                result,
+            } => {
+                if self.core.awaits(request) {
+                    self.audio_ready(request, purpose, result).await;
+                }
+            }
+            CallInput::DialThirdParty {
+                request,
+                route,
+                number,
+                ring,
+                caller_id,
+                continue_flow,
+            } => {
+                if self.core.awaits(request) && self.agent.is_none() {
+                    info!(contact = %self.core.id(), %number, "transferring to a third party");
+                    let who = format!("third-party:{number}");
+                    if let Err(e) = self
+                        .dial(who, number, *route, ring, caller_id, Some(continue_flow))
+                        .await
+                    {
+                        warn!(contact = %self.core.id(), "transfer: {e}");
+                        self.tell(Input::ThirdPartyFailed { no_answer: false })
+                            .await;
+                    }
+                }
+            }
+            CallInput::ThirdPartyFailed => {
+                self.tell(Input::ThirdPartyFailed { no_answer: false })
+                    .await;
+            }
+            CallInput::Announcement { clip } => {
+                if self.core.phase() == Phase::Queued
+                    && self.media == Media::Loop
+                    && !self.core.flow_running()
+                {
+                    let generation = self.playout.play(vec![clip], false);
+                    self.media = Media::Announcement(generation);
+                    if !self.playout.is_playing() {
+                        self.play_music();
+                    }
+                }
+            }
+            CallInput::FlowLoaded { request, flow } => {
+                self.tell(Input::FlowLoaded { request, flow }).await;
+            }
+            CallInput::AgentAnswered {
+                agent,
+                dialog,
+                sdp,
+                whisper,
+            } => self.agent_answered(agent, dialog, sdp, whisper).await,
+            CallInput::Agent { agent, action } => self.agent_action(&agent, action).await,
+            CallInput::Whisper { agent, clip } => {
+                if let Some(a) = self
+                    .agent
+                    .as_mut()
+                    .filter(|a| a.agent == agent && a.connected_at.is_none())
+                {
+                    a.whisper = Some(clip);
+                }
+            }
+            CallInput::AgentFailed {
+                agent,
+                status,
+                reason,
+            } => {
+                if self
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| a.agent == agent && a.dialog.is_none())
+                {
+                    info!(contact = %self.core.id(), %agent, ?status, "phone did not answer: {reason}");
+                    let third_party = self
+                        .drop_agent_leg(|_| true)
+                        .and_then(|a| a.third_party)
+                        .is_some();
+                    let input = if third_party {
+                        Input::ThirdPartyFailed {
+                            no_answer: reason == "no answer",
+                        }
+                    } else if matches!(status, Some(486 | 600 | 603)) {
+                        Input::Declined { agent }
+                    } else {
+                        Input::Unreachable { agent }
+                    };
+                    self.tell(input).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The call's media: what each RTP datagram and each 20 ms tick does (the
+//! caller's keys, relaying between the legs, the recording, prompts and
+//! music ending, the queue's announcements, the media watchdog and the
+//! session timer). The rules a tick decides are `tick`'s, pure and
+//! table-tested; this is where they meet the sockets.
+
+use super::*;
+
+use chrono::Utc;
+use rsipstack::sip::Header;
+use switchboard_contact::{Input, Phase};
+use switchboard_flow::Event;
+use switchboard_media::dtmf::InputOutcome;
+use switchboard_media::g711::Law;
+use switchboard_media::recording::{Recorder, Side};
+use switchboard_media::FRAME_SAMPLES;
+use switchboard_model::contact_record::DisconnectReason;
+use tracing::warn;
+
+use crate::agent_media::relay;
+use crate::leg::Heard;
+
+/// What the caller's media waits for (the contact's own waits, timers and
+/// loops' interrupts, are the contact core's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Media {
+    Nothing,
+    /// A prompt plays for flow request `request`; its playout generation.
+    Prompt {
+        request: u64,
+        generation: u64,
+    },
+    /// A GetParticipantInput's prompt plays; the collector answers.
+    Input,
+    /// A loop, or the queue's music.
+    Loop,
+    /// A queue announcement plays; music resumes after it.
+    Announcement(u64),
+}
+
+impl Call {
+    pub(super) async fn heard_customer(&mut self, heard: Heard) {
+        match heard {
+            Heard::Digit(d) => self.on_digit(d).await,
+            Heard::Audio(payload) => {
+                if let Some(rec) = &mut self.recorder {
+                    let at = self.started.elapsed().as_millis() as u64;
+                    rec.push(
+                        Side::Customer,
+                        at,
+                        &self.customer.law().decode_all(&payload),
+                    );
+                }
+                if self.bridged() {
+                    if let Some(agent) = &mut self.agent {
+                        if agent.on_hold_since.is_none() && agent.whispering.is_none() {
+                            relay(&payload, self.customer.law(), &mut agent.media);
+                        }
+                    }
+                }
+            }
+            Heard::Nothing => {}
+        }
+    }
+
+    pub(super) fn heard_agent_phone(&mut self, from: std::net::SocketAddr, datagram: &[u8]) {
+        let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) else {
+            return;
+        };
+        if let Heard::Audio(payload) = leg.heard(from, datagram) {
+            let law = leg.law();
+            self.heard_agent(law, &payload);
+        }
+    }
+
+    /// The agent (or third party) spoke: to the caller and the recording.
+    /// From the moment the call connects, the whisper too: it fills only the
+    /// agent's ear, so a greeting said over it reaches the caller and the
+    /// recording (it used to be dropped, cutting the first second or so).
+    pub(super) fn heard_agent(&mut self, law: Law, payload: &[u8]) {
+        let bridged = self.bridged();
+        let Some(agent) = &mut self.agent else { return };
+        if !bridged || agent.on_hold_since.is_some() || agent.muted {
+            return;
+        }
+        if let Some(rec) = &mut self.recorder {
+            let at = self.started.elapsed().as_millis() as u64;
+            rec.push(Side::Agent, at, &law.decode_all(payload));
+        }
+        relay(payload, law, &mut self.customer);
+    }
+
+    pub(super) async fn on_digit(&mut self, digit: char) {
+        let now = self.now_ms();
+        let Some((_, collector)) = &mut self.collector else {
+            return;
+        };
+        let outcome = collector.digit(digit, now);
+        if collector.started() {
+            // Barge-in: the caller knows what they want.
+            self.playout.stop();
+            collector.prompt_finished(now);
+        }
+        if let Some(outcome) = outcome {
+            self.input_done(outcome).await;
+        }
+    }
+
+    /// The caller's keys (or their absence) answer the flow's question.
+    pub(super) async fn input_done(&mut self, outcome: InputOutcome) {
+        let Some((request, _)) = self.collector.take() else {
+            return;
+        };
+        self.playout.stop();
+        self.media = Media::Nothing;
+        let event = match outcome {
+            InputOutcome::Digits(d) => Event::Input(d),
+            InputOutcome::Timeout => Event::InputTimeout,
+        };
+        self.tell(Input::FlowAnswer { request, event }).await;
+    }
+
+    pub(super) async fn on_tick(&mut self) {
+        let now = self.now_ms();
+        let session_expired = self.session_timer.as_ref().is_some_and(|t| t.expired(now));
+        match self.watchdog.tick(
+            now,
+            self.customer.packets_in,
+            self.customer_held,
+            session_expired,
+        ) {
+            Some(tick::Lost::SessionExpired) => {
+                warn!(contact = %self.core.id(), "session timer expired without a refresh: ending the call");
+                self.tell(Input::Lost(DisconnectReason::TelecomProblem))
+                    .await;
+                return;
+            }
+            Some(tick::Lost::MediaStopped) => {
+                warn!(contact = %self.core.id(), "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
+                self.tell(Input::Lost(DisconnectReason::TelecomProblem))
+                    .await;
+                return;
+            }
+            None => {}
+        }
+        let tick = self.playout.tick();
+        if let Some(a) = &mut self.agent {
+            if let Some(whisper) = &mut a.whispering {
+                let tick = whisper.tick();
+                match tick.frame {
+                    Some(frame) => a.media.send_samples(&frame),
+                    None => a.whispering = None,
+                }
+                if tick.finished.is_some() {
+                    a.whispering = None;
+                }
+            }
+        }
+        let agent_holds = self
+            .agent
+            .as_ref()
+            .is_none_or(|a| a.on_hold_since.is_some());
+        match (
+            tick::caller_hears(self.bridged(), agent_holds, tick.frame.is_some()),
+            &tick.frame,
+        ) {
+            (tick::CallerHears::Agent, _) => {}
+            (tick::CallerHears::Played, Some(frame)) => self.customer.send_samples(frame),
+            (tick::CallerHears::Played | tick::CallerHears::Silence, _) => {
+                self.customer.send_samples(&[0; FRAME_SAMPLES])
+            }
+        }
+        if let Some(finished) = tick.finished {
+            match self.media {
+                Media::Announcement(g) if g == finished => self.play_music(),
+                Media::Prompt {
+                    request,
+                    generation,
+                } if generation == finished => {
+                    self.media = Media::Nothing;
+                    self.tell(Input::FlowAnswer {
+                        request,
+                        event: Event::PromptFinished,
+                    })
+                    .await;
+                }
+                Media::Input => {
+                    if let Some((_, c)) = &mut self.collector {
+                        c.prompt_finished(now);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(outcome) = self.collector.as_mut().and_then(|(_, c)| c.poll(now)) {
+            self.input_done(outcome).await;
+        }
+        let on_music = self.core.phase() == Phase::Queued
+            && self.media == Media::Loop
+            && !self.core.flow_running();
+        if self.announcements.due(now, on_music) {
+            self.announce();
+        }
+        // The contact's own timers (a Wait, a loop's interrupt): the clock
+        // is read only when one is set.
+        if let Some(at) = self.core.poll_timeout() {
+            let now = Utc::now();
+            if at <= now {
+                self.core.handle_timeout(now);
+                self.drive().await;
+            }
+        }
+    }
+
+    /// The queue's music, from the start, until something else plays.
+    pub(super) fn play_music(&mut self) {
+        self.playout
+            .play(vec![self.voice.library().hold_music()], true);
+        self.media = Media::Loop;
+    }
+
+    /// The caller refreshed the session (re-INVITE or UPDATE).
+    pub(super) fn refresh_session_timer(&mut self) {
+        let now = self.now_ms();
+        if let Some(t) = &mut self.session_timer {
+            t.refreshed(now);
+        }
+    }
+
+    /// Starts the recording when the flow asked for one (UpdateContactRecordingBehavior).
+    pub(super) fn start_recording(&mut self, now_ms: u64) {
+        // A transfer keeps the recording that is running.
+        if !self.core.data().recording.is_empty() && self.recorder.is_none() {
+            self.recorder = Some(Recorder::new(now_ms));
+        }
+    }
+
+    /// RFC 4028 section 9: every 2xx to a refresh repeats the interval, or
+    /// the caller would take the timer as switched off.
+    pub(super) fn session_timer_headers(&self) -> Vec<Header> {
+        match &self.session_timer {
+            Some(t) => vec![
+                Header::SessionExpires(format!("{};refresher=uac", t.seconds()).into()),
+                Header::Require("timer".into()),
+            ],
+            None => vec![],
+        }
+    }
+}
