@@ -1,7 +1,7 @@
 // The agent's side of the CCP in Firefox: Debian's firefox-esr, driven over
 // WebDriver BiDi by puppeteer-core (no browser download).
 //
-// Run by crates/switchboard-voice/tests/ccp_firefox.rs, which starts
+// Run by crates/switchboard-tests/tests/ccp_firefox.rs, which starts
 // Switchboard and the SIPp caller. Firefox runs with its stock network
 // settings: it ignores loopback ICE candidates, so the softphone must offer
 // an address of the machine it reaches. Only fake media and the microphone

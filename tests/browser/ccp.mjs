@@ -1,6 +1,6 @@
 // The agent's side of the CCP browser test, in headless Chromium.
 //
-// Run by crates/switchboard-voice/tests/ccp.rs, which starts Switchboard and
+// Run by crates/switchboard-tests/tests/ccp.rs, which starts Switchboard and
 // the SIPp callers. This script plays the agent: it prints `STEP <name>`
 // when the Rust side should act (place a call) and exits non-zero with
 // `FAIL <why>` when something is wrong. Screenshots of every state go to

@@ -3,7 +3,7 @@
 // script tag. The browser's CORS preflight and the WebSocket's Origin check
 // let the allowed site chat, and keep a site not on the list out.
 //
-// Run by crates/switchboard-voice/tests/chat_browser.rs, which serves both
+// Run by crates/switchboard-tests/tests/chat_browser.rs, which serves both
 // pages, allows only the first and checks the contact records. Prints
 // `STEP ALLOWED <contact>`, `STEP REFUSED`, `STEP DONE`; `FAIL <why>` on error.
 //

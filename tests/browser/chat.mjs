@@ -1,7 +1,7 @@
 // A web chat in headless Chromium: customers in the embeddable widget (the
 // demo page at /chat/), an agent in the CCP (/ccp).
 //
-// Run by crates/switchboard-voice/tests/chat_browser.rs, which starts
+// Run by crates/switchboard-tests/tests/chat_browser.rs, which starts
 // Switchboard with a chat flow and a chat-only agent and checks the contact
 // records afterwards. This script prints `STEP READY`, `STEP FIRST <contact>`,
 // `STEP SECOND <contact>` and `STEP DONE`, and exits non-zero with

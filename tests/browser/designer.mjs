@@ -5,7 +5,7 @@
 // flow simulated with its path highlighted; then, in the console (same
 // sign-in), the phone number set to run it.
 //
-// Run by crates/switchboard-voice/tests/designer_browser.rs (which creates
+// Run by crates/switchboard-tests/tests/designer_browser.rs (which creates
 // the Sales queue first and checks the result over the API afterwards).
 // Prints `STEP DONE` at the end, `FAIL <why>` when something is wrong.
 // Screenshots go to $DESIGNER_ARTIFACTS.

@@ -2,7 +2,7 @@
 // the agent status board over the WebSocket, historical metrics with their
 // chart, usage and cost, and a contact's record, transcript and recording.
 //
-// Run by crates/switchboard-voice/tests/reports_browser.rs, which sets the
+// Run by crates/switchboard-tests/tests/reports_browser.rs, which sets the
 // centre up (agents, chats waiting, stored contact records and agent state
 // changes; the expected numbers are worked out there). This script prints
 // `STEP LIVE` when the board shows the first state (the Rust side then

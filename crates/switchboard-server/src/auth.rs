@@ -17,7 +17,7 @@ use switchboard_model::{SecurityProfile, User};
 use switchboard_store::{Actor, Record};
 
 use crate::error::ApiError;
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 pub const SESSION_PREFIX: &str = "sbs_";
 pub const API_KEY_PREFIX: &str = "sbk_";
@@ -481,8 +481,8 @@ impl Principal {
 /// forgotten if it passes; a lock a failure starts is logged once (for
 /// fail2ban).
 pub async fn guarded_check(
-    app: &crate::AppState,
-    attempt: crate::throttle::Attempt<'_>,
+    app: &switchboard_runtime::AppState,
+    attempt: switchboard_runtime::throttle::Attempt<'_>,
     field: &str,
     check: impl std::future::Future<Output = Result<bool, ApiError>>,
 ) -> Result<bool, ApiError> {
@@ -499,27 +499,7 @@ pub async fn guarded_check(
         }
     };
     for lock in app.login_throttle.passed(attempt, pending, ok) {
-        log_lock("HTTP sign-in", attempt, lock);
+        switchboard_runtime::throttle::log_lock("HTTP sign-in", attempt, lock);
     }
     Ok(ok)
-}
-
-/// One line per lock, naming what and where, for fail2ban and operators.
-pub fn log_lock(what: &str, attempt: crate::throttle::Attempt<'_>, lock: crate::throttle::Lock) {
-    use crate::throttle::Lock;
-    match lock {
-        Lock::User(l) => tracing::warn!(
-            username = %attempt.username,
-            address = %attempt.address,
-            failures = l.failures,
-            seconds = l.for_.as_secs(),
-            "{what} locked for this username from this address"
-        ),
-        Lock::Address(l) => tracing::warn!(
-            address = %attempt.address,
-            failures = l.failures,
-            seconds = l.for_.as_secs(),
-            "{what} locked for this address"
-        ),
-    }
 }

@@ -111,7 +111,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// The client's address as limits count it ([`crate::throttle::address_key`]:
+/// The client's address as limits count it ([`switchboard_runtime::throttle::address_key`]:
 /// IPv6 by /64) when the server was started with connect info (`switchboard
 /// serve` is); "unknown" otherwise, which then shares one limit. Behind a
 /// reverse proxy every client has the proxy's address.
@@ -130,7 +130,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map_or_else(
                     || "unknown".to_string(),
-                    |c| crate::throttle::address_key(c.0.ip()).to_string(),
+                    |c| switchboard_runtime::throttle::address_key(c.0.ip()).to_string(),
                 ),
         ))
     }

@@ -58,7 +58,7 @@ impl Modify for BearerAuth {
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
         crate::api::contacts::list, crate::api::contacts::get, crate::api::contacts::recording, crate::api::contacts::transcript,
-                crate::chat::api::start, crate::chat::api::transcript,
+                crate::chat::start, crate::chat::transcript,
         crate::api::reports::realtime, crate::api::reports::historical,
         crate::api::reports::usage_report, crate::api::reports::contact_cost,
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 const REPORTS_PAGE: &str = include_str!("../web/reports/index.html");
 const REPORTS_SCRIPT: &str = include_str!("../web/reports/reports.js");

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
-use switchboard_server::Settings;
+use switchboard_runtime::Settings;
 use tower::ServiceExt;
 
 async fn sales_setup(app: &TestApp) -> (String, String) {

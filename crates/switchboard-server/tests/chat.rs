@@ -18,9 +18,9 @@ use axum::http::{Method, StatusCode};
 use common::*;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use switchboard_server::chat::{AgentChatEvent, ChatCard, ChatSettings};
-use switchboard_server::routing::RoutingEvent;
+use switchboard_runtime::routing::RoutingEvent;
 use switchboard_testkit::wait::{self, DEADLINE};
+use switchboard_webchat::{AgentChatEvent, ChatCard, ChatSettings};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -124,7 +124,7 @@ async fn centre(app: &TestApp, concurrency: u32, names: &[&str]) -> Vec<(String,
 /// The chat shell's cards for agents, as the CCP would get them.
 fn cards(app: &TestApp) -> mpsc::UnboundedReceiver<AgentChatEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
-    app.state.chat.set_agent_sink(std::sync::Arc::new(move |e| {
+    app.chat.set_agent_sink(std::sync::Arc::new(move |e| {
         let _ = tx.send(e);
     }));
     rx
@@ -387,7 +387,7 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
 
         // The agent ends the chat: both see the end, the agent has
         // after-contact work, the transcript is stored and linked.
-        let r = app.state.chat.agent_end(&contact, alice).await;
+        let r = app.chat.agent_end(&contact, alice).await;
         assert_eq!(r, Ok(()));
         let (end, _) = until(&mut customer, |f| f["item"]["type"] == "ENDED").await;
         assert_eq!(end["item"]["reason"], "AGENT_DISCONNECT");
@@ -435,7 +435,7 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         let alice_state = states.iter().find(|s| &s.agent == alice).unwrap();
         assert_eq!(
             alice_state.state,
-            switchboard_server::routing::AgentState::AfterContactWork
+            switchboard_runtime::routing::AgentState::AfterContactWork
         );
     }
 }
@@ -841,7 +841,6 @@ async fn an_agent_transfers_a_chat_to_another_queue_as_a_linked_contact() {
         let dee_token = dee_card.token.unwrap();
         let (mut dee_ws, _) = open(addr, &dee_token, 0).await;
         let r = app
-            .state
             .chat
             .agent_transfer(&first, dee, (billing.clone(), "Billing".into()))
             .await;
@@ -976,7 +975,7 @@ async fn a_company_site_may_start_chats_and_only_the_chat_api_answers_it() {
 
     // A configured list: those sites and the server's own pages, no others.
     let settings = ChatSettings {
-        allowed_origins: switchboard_server::chat::origins::AllowedOrigins::parse(&[
+        allowed_origins: switchboard_webchat::origins::AllowedOrigins::parse(&[
             "https://shop.example.com",
         ])
         .unwrap(),

@@ -355,7 +355,7 @@ async fn contact_search_filters_on_every_field_pages_and_exports_csv() {
 #[tokio::test]
 async fn a_contacts_writer_keeps_the_newest_record_of_each_contact_and_its_words() {
     use switchboard_model::contact_record::{ContactState, DisconnectReason};
-    use switchboard_server::records::RecordWriter;
+    use switchboard_runtime::records::RecordWriter;
     use switchboard_store::ContactQuery;
     for app in apps().await {
         let (writer, done) = RecordWriter::start(app.state.clone());

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use common::*;
 use serde_json::{json, Value};
 use switchboard_flow::ContactData;
-use switchboard_server::functions::{FunctionClient, FunctionError};
+use switchboard_runtime::functions::{FunctionClient, FunctionError};
 
 /// A function server on a free loopback port; returns its base URL and
 /// the last event it received.

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use common::*;
 use serde_json::json;
 use switchboard_model::Channel;
-use switchboard_server::routing::AgentState;
-use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::routing::AgentState;
+use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
 
 async fn id_of(app: &TestApp, path: &str) -> String {
     app.get(path, &app.admin).await.body["id"]
@@ -233,7 +233,7 @@ async fn agents_take_status_and_contacts_through_the_router() {
             .is_err());
 
         // A restart rebuilds the state from the event log.
-        let restarted = switchboard_server::routing::start(app.store.clone())
+        let restarted = switchboard_runtime::routing::start(app.store.clone())
             .await
             .unwrap();
         let agents = restarted.agents().await;
@@ -395,7 +395,7 @@ async fn a_restart_replays_each_event_under_the_configuration_of_its_time() {
         )
         .await;
 
-        let restarted = switchboard_server::routing::start(app.store.clone())
+        let restarted = switchboard_runtime::routing::start(app.store.clone())
             .await
             .unwrap();
         let state = restarted

@@ -23,14 +23,11 @@
 //! - [`softphone`]: each agent's browser softphone line and its WebRTC
 //!   peer connection (str0m, ICE-lite, DTLS-SRTP, G.711); [`agent_media`]
 //!   lets a call talk to a SIP phone or a browser alike.
-//! - [`ccp`]: the agent's Contact Control Panel: the page and the
-//!   WebSocket that carries its events, actions and WebRTC signalling.
 //! - [`library`]: the audio a flow asks for: uploaded prompts and espeak-ng
 //!   text-to-speech, converted to 8 kHz once and cached.
 
 pub mod agent_media;
 pub mod call;
-pub mod ccp;
 pub mod leg;
 pub mod library;
 pub mod metrics;

@@ -8,7 +8,7 @@ use switchboard_flow::Rendered;
 use switchboard_media::audio::{hold_music, wav_to_telephone};
 use switchboard_media::playout::Clip;
 use switchboard_model::Prompt;
-use switchboard_server::AppState;
+use switchboard_runtime::AppState;
 
 /// Why audio a flow asked for cannot be played (the call then takes the
 /// flow's error branch).

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use switchboard_server::metrics::{counter, gauge, registry, render};
+use switchboard_runtime::metrics::{counter, gauge, registry, render};
 
 use crate::{Voice, VoiceStats};
 
@@ -86,5 +86,18 @@ async fn serve(State(voice): State<Voice>, headers: HeaderMap) -> Response {
         "Calls running on this node",
         voice.active_calls() as i64,
     );
-    render(&r)
+    match render(&r) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("metrics not encoded: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

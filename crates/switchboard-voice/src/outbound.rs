@@ -9,7 +9,7 @@
 //! after-contact work, as in Connect.
 
 use std::time::Duration;
-use switchboard_server::chat::CardState;
+use switchboard_runtime::CardState;
 
 use chrono::Utc;
 use switchboard_media::g711::Law;
@@ -18,7 +18,7 @@ use switchboard_model::contact_record::{AgentInfo, Endpoint, QueueInfo};
 use switchboard_model::objects::phone_number::parse_e164;
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::{ContactRecord, PhoneNumber, Queue, RoutingProfile, User};
-use switchboard_server::routing::RoutingEvent;
+use switchboard_runtime::routing::RoutingEvent;
 use switchboard_store::Record;
 use tokio::sync::mpsc;
 use tracing::{info, warn};

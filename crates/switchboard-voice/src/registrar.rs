@@ -21,9 +21,9 @@ use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use switchboard_model::User;
-use switchboard_server::auth::log_lock;
-use switchboard_server::throttle::Attempt;
-use switchboard_server::AppState;
+use switchboard_runtime::throttle::log_lock;
+use switchboard_runtime::throttle::Attempt;
+use switchboard_runtime::AppState;
 use tracing::{info, warn};
 
 /// A nonce is good for this long.
@@ -67,7 +67,7 @@ pub struct Registrar {
     realm: String,
     /// Wrong digests per (username, source address) and per address:
     /// growing delays, during which REGISTERs are refused unchecked.
-    guard: switchboard_server::throttle::SignInGuard,
+    guard: switchboard_runtime::throttle::SignInGuard,
     /// Nonce -> when issued, highest nonce count seen.
     nonces: Mutex<HashMap<String, (Instant, u8)>>,
     bindings: Mutex<HashMap<String, Binding>>,
@@ -77,13 +77,13 @@ impl Registrar {
     pub fn new(
         realm: impl Into<String>,
         (per_user, per_address): (
-            switchboard_server::throttle::Policy,
-            switchboard_server::throttle::Policy,
+            switchboard_runtime::throttle::Policy,
+            switchboard_runtime::throttle::Policy,
         ),
     ) -> Self {
         Self {
             realm: realm.into(),
-            guard: switchboard_server::throttle::SignInGuard::new(per_user, per_address),
+            guard: switchboard_runtime::throttle::SignInGuard::new(per_user, per_address),
             nonces: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
         }
@@ -207,7 +207,7 @@ impl Registrar {
                 return self.challenge(tx, false).await;
             }
         }
-        let address = switchboard_server::throttle::address_key(source.ip()).to_string();
+        let address = switchboard_runtime::throttle::address_key(source.ip()).to_string();
         let attempt = Attempt {
             username: &auth.username,
             address: &address,
@@ -320,7 +320,7 @@ mod tests {
     fn a_nonce_counts_up_and_refuses_replays() {
         let r = Registrar::new(
             "switchboard",
-            switchboard_server::throttle::SignInGuard::default_policies(),
+            switchboard_runtime::throttle::SignInGuard::default_policies(),
         );
         let nonce = r.new_nonce();
         assert!(matches!(r.use_nonce(&nonce, 1), NonceCheck::Fresh));
@@ -333,7 +333,7 @@ mod tests {
     fn the_nonce_table_stays_bounded() {
         let r = Registrar::new(
             "switchboard",
-            switchboard_server::throttle::SignInGuard::default_policies(),
+            switchboard_runtime::throttle::SignInGuard::default_policies(),
         );
         for _ in 0..(MAX_NONCES + 10) {
             r.new_nonce();

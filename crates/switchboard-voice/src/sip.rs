@@ -18,8 +18,8 @@ use switchboard_media::sdp::RemoteAudio;
 use switchboard_model::objects::phone_number::parse_e164;
 use switchboard_model::{PhoneNumber, SipTrunk};
 use switchboard_routing::ContactStage;
-use switchboard_server::routing::{AgentState, RoutingUpdate};
-use switchboard_server::{flow_shell, AppState};
+use switchboard_runtime::routing::{AgentState, RoutingUpdate};
+use switchboard_runtime::{flow_shell, AppState};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -66,8 +66,8 @@ pub struct VoiceConfig {
     /// How wrong digest passwords are slowed: per (username, source
     /// address) and per address (the HTTP sign-in defaults).
     pub digest_guard: (
-        switchboard_server::throttle::Policy,
-        switchboard_server::throttle::Policy,
+        switchboard_runtime::throttle::Policy,
+        switchboard_runtime::throttle::Policy,
     ),
 }
 
@@ -94,7 +94,7 @@ impl VoiceConfig {
             stream_idle: std::time::Duration::from_secs(180),
             stream_limits: crate::transport::StreamLimits::default(),
             metrics_token: None,
-            digest_guard: switchboard_server::throttle::SignInGuard::default_policies(),
+            digest_guard: switchboard_runtime::throttle::SignInGuard::default_policies(),
         }
     }
 }
@@ -468,12 +468,11 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
     });
     tokio::spawn(dialog_events(voice.clone(), state_receiver));
     tokio::spawn(routing_updates(voice.clone()));
-    crate::ccp::show_chats(&voice);
     // Before any request is taken: a new call's open record must not be
     // taken for one the dead process left.
     recover_lost_calls(&voice).await;
     let closed =
-        switchboard_server::recovery::close_lost_contacts(voice.app(), chrono::Utc::now()).await;
+        switchboard_runtime::recovery::close_lost_contacts(voice.app(), chrono::Utc::now()).await;
     if closed > 0 {
         warn!(
             closed,
@@ -635,7 +634,7 @@ impl Voice {
         warn!(contact = %record.id, %source, "call refused: the database does not answer");
         let voice = self.clone();
         tokio::spawn(async move {
-            switchboard_server::recovery::store_when_possible(voice.app().clone(), record).await;
+            switchboard_runtime::recovery::store_when_possible(voice.app().clone(), record).await;
             voice
                 .inner
                 .outage_records
@@ -871,14 +870,14 @@ impl Voice {
         let _ = self
             .app()
             .routing
-            .send(switchboard_server::routing::RoutingEvent::Abandon {
+            .send(switchboard_runtime::routing::RoutingEvent::Abandon {
                 contact: contact_id.to_string(),
             })
             .await;
         let _ = self
             .app()
             .routing
-            .send(switchboard_server::routing::RoutingEvent::ContactEnded {
+            .send(switchboard_runtime::routing::RoutingEvent::ContactEnded {
                 contact: contact_id.to_string(),
             })
             .await;
@@ -905,6 +904,7 @@ impl Voice {
 /// and their agents (like those already in after-contact work) find a card
 /// to close in the CCP.
 async fn recover_lost_calls(voice: &Voice) {
+    let started = chrono::Utc::now();
     let app = voice.app();
     let states: HashMap<String, AgentState> = app
         .routing
@@ -929,17 +929,21 @@ async fn recover_lost_calls(voice: &Voice) {
             Some(r) => r.channel == if chat { Channel::Chat } else { Channel::Voice },
             None => true,
         };
-        if !channel_ok || (chat && app.chat.is_chat(&c.contact)) {
+        // A contact begun since recovery started is this process's own.
+        let own = record
+            .as_ref()
+            .is_some_and(|r| r.initiation_timestamp >= started);
+        if !channel_ok || own {
             continue;
         }
         let event = match c.stage {
             ContactStage::Waiting | ContactStage::Offered => {
-                Some(switchboard_server::routing::RoutingEvent::Abandon {
+                Some(switchboard_runtime::routing::RoutingEvent::Abandon {
                     contact: c.contact.clone(),
                 })
             }
             ContactStage::Connected => {
-                Some(switchboard_server::routing::RoutingEvent::ContactEnded {
+                Some(switchboard_runtime::routing::RoutingEvent::ContactEnded {
                     contact: c.contact.clone(),
                 })
             }
@@ -1087,7 +1091,7 @@ async fn routing_updates(voice: Voice) {
                 if state != AgentState::AfterContactWork {
                     let contact = lock(&voice.inner.after_contact_work).remove(&agent);
                     if let Some(contact) = contact {
-                        tokio::spawn(switchboard_server::after_contact_work::record(
+                        tokio::spawn(switchboard_runtime::after_contact_work::record(
                             voice.app().clone(),
                             contact,
                             at,

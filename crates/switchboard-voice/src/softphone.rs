@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_server::chat::CardState;
+use switchboard_runtime::CardState;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -103,7 +103,7 @@ pub(crate) struct Config {
     /// When set, `/metrics` needs it as a bearer token.
     pub metrics_token: Option<String>,
     /// The sites whose pages may run the chat widget.
-    pub chat_allowed_origins: switchboard_server::chat::origins::AllowedOrigins,
+    pub chat_allowed_origins: switchboard_webchat::origins::AllowedOrigins,
     /// An idle customer who owes a reply is warned after this long...
     pub chat_idle_warning_seconds: u64,
     /// ...and disconnected once the reply has been owed this long.
@@ -164,7 +164,7 @@ impl Config {
                 "metrics_token must be at least 16 characters with no spaces"
             );
         }
-        let chat_allowed_origins = switchboard_server::chat::origins::AllowedOrigins::parse(
+        let chat_allowed_origins = switchboard_webchat::origins::AllowedOrigins::parse(
             file.chat_allowed_origins.as_deref().unwrap_or_default(),
         )?;
         let chat_idle_warning_seconds = file.chat_idle_warning_seconds.unwrap_or(300);

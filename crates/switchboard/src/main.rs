@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_runtime::{AppState, Settings};
+use switchboard_server::bootstrap;
 use switchboard_store::{Blobs, Store};
 
 #[derive(Parser)]
@@ -97,8 +98,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = config::Config::resolve(&args)?;
     // Calls, chats and the CCP hold many sockets: take every descriptor
     // allowed, and give HTTP at most half of them (SIP over TCP and TLS an eighth).
-    let descriptors = switchboard_server::listen::raise_descriptor_limit();
-    let mut http_limits = switchboard_server::listen::Limits::for_descriptors(descriptors);
+    let descriptors = switchboard_runtime::limits::raise_descriptor_limit();
+    let mut http_limits = switchboard_runtime::limits::Limits::for_descriptors(descriptors);
     if let Some(n) = cfg.http_connections_per_address {
         http_limits.per_address = n.min(http_limits.total);
     }
@@ -134,7 +135,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         blobs,
         functions: Default::default(),
         login_throttle: Default::default(),
-        routing: switchboard_server::routing::start_with(
+        routing: switchboard_runtime::routing::start_with(
             store.clone(),
             std::time::Duration::from_secs(cfg.offer_timeout_seconds),
         )
@@ -146,18 +147,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Settings::default()
         }),
         metrics: Default::default(),
-        chat: switchboard_server::chat::ChatHub::new(switchboard_server::chat::ChatSettings {
-            starts_per_minute: cfg.chat_starts_per_minute,
-            allowed_origins: cfg.chat_allowed_origins.clone(),
-            limits: switchboard_server::chat::Limits {
-                idle_warning_ms: cfg.chat_idle_warning_seconds * 1000,
-                idle_disconnect_ms: cfg.chat_idle_disconnect_seconds * 1000,
-                ..Default::default()
-            },
-            default_duration: std::time::Duration::from_secs(cfg.chat_duration_minutes * 60),
-            ..Default::default()
-        }),
     };
+    let chat = switchboard_webchat::ChatHub::new(switchboard_webchat::ChatSettings {
+        starts_per_minute: cfg.chat_starts_per_minute,
+        allowed_origins: cfg.chat_allowed_origins.clone(),
+        limits: switchboard_webchat::Limits {
+            idle_warning_ms: cfg.chat_idle_warning_seconds * 1000,
+            idle_disconnect_ms: cfg.chat_idle_disconnect_seconds * 1000,
+            ..Default::default()
+        },
+        default_duration: std::time::Duration::from_secs(cfg.chat_duration_minutes * 60),
+        ..Default::default()
+    });
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
     voice_config.tls = cfg.sip_tls.clone();
@@ -193,8 +194,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Agents: the Contact Control Panel is at http://{addr}/ccp");
     println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
     tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");
-    let app = switchboard_server::app(state)
-        .merge(switchboard_voice::ccp::routes(voice.clone()))
+    let app = switchboard_server::app(state, chat.clone())
+        .merge(switchboard_ccp::routes(voice.clone(), chat))
         .merge(switchboard_voice::metrics::routes(voice.clone()));
     switchboard_server::listen::serve(listener, app, http_limits, shutdown_signal()).await;
     voice.shutdown();

@@ -123,7 +123,7 @@ impl Centre {
 fn caller(server: &Server, dir: &std::path::Path) -> tokio::process::Child {
     let source = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../switchboard-voice/tests/sipp/caller_stays.xml"
+        "/../switchboard-tests/tests/sipp/caller_stays.xml"
     );
     let pcaps = std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into());
     let scenario = dir.join(format!("caller-{}.xml", switchboard_testkit::ports::port()));

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::{new_token, token_hash, Principal, API_KEY_PREFIX};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

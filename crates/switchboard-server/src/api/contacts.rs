@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 const SEARCH: &str = "ContactSearch.View";
 /// Call recordings and chat transcripts (Connect's "Recorded conversations").

@@ -20,7 +20,7 @@ use super::resource::Resource;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 /// What the store adds to every object, shown beside its fields.
 #[derive(Serialize, ToSchema)]
@@ -118,7 +118,7 @@ async fn create<T: Resource>(
     let refs = prepare(&app, &mut spec).await?;
     T::check_write(&app, &who, None, &spec).await?;
     let record = app.store.create(spec, &refs, false, &who.actor()).await?;
-    crate::routing::config_changed(&app, T::KIND).await;
+    switchboard_runtime::routing::config_changed(&app, T::KIND).await;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
@@ -153,7 +153,7 @@ async fn update<T: Resource>(
         .store
         .update(&stored.id, spec, &refs, expected, &who.actor())
         .await?;
-    crate::routing::config_changed(&app, T::KIND).await;
+    switchboard_runtime::routing::config_changed(&app, T::KIND).await;
     Ok(Json(view(&record)))
 }
 
@@ -167,6 +167,6 @@ async fn remove<T: Resource>(
     T::check_delete(&app, &who, &stored).await?;
     let deleted = app.store.delete::<T>(&stored.id, &who.actor()).await?;
     T::after_delete(&app, &deleted).await;
-    crate::routing::config_changed(&app, T::KIND).await;
+    switchboard_runtime::routing::config_changed(&app, T::KIND).await;
     Ok(StatusCode::NO_CONTENT)
 }

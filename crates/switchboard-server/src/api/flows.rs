@@ -18,7 +18,7 @@ use super::resource::Resource;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, ApiPath, ApiQuery};
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 /// Parses and validates a flow's content as its type.
 fn check(flow: &Flow) -> Vec<Problem> {
@@ -460,7 +460,7 @@ pub async fn simulate(
         ..Default::default()
     };
     let now = req.now.unwrap_or_else(chrono::Utc::now);
-    let report = crate::flow_shell::run(
+    let report = switchboard_runtime::flow_shell::run(
         &app,
         std::sync::Arc::new(flow),
         contact,

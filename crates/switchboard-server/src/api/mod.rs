@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::extract::MAX_JSON_BYTES;
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct PermissionInfo {
@@ -45,7 +45,7 @@ pub async fn list_permissions(_who: Principal) -> Json<Vec<PermissionInfo>> {
     )
 }
 
-pub fn router(app: &AppState) -> Router<AppState> {
+pub fn router(app: &AppState, chat: &switchboard_webchat::ChatHub) -> Router<AppState> {
     let prompt_limit = app.settings.max_prompt_bytes + 64 * 1024; // room for the form's own bytes
     Router::new()
         .route("/auth/login", post(session::login))
@@ -68,7 +68,10 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/reports/realtime/ws", get(reports::realtime_socket))
         .route("/reports/historical", get(reports::historical))
         .route("/reports/usage", get(reports::usage_report))
-        .merge(crate::chat::api::routes(app))
+        .merge(crate::chat::routes(crate::chat::ChatApi {
+            app: app.clone(),
+            hub: chat.clone(),
+        }))
         .merge(crud::routes::<SecurityProfile>())
         .merge(crud::routes_without_create::<User>())
         .route("/users", post(users::create_user))

@@ -17,7 +17,7 @@ use super::resource::Resource;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiPath;
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 /// Longest prompt accepted.
 pub const MAX_PROMPT_SECONDS: u64 = 600;

@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 const REAL_TIME: &str = "AccessMetrics.RealTimeMetrics.Access";
 const HISTORICAL: &str = "AccessMetrics.HistoricalMetrics.Access";

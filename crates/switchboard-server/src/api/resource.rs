@@ -14,7 +14,7 @@ use switchboard_store::Record;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::AppState;
+use switchboard_runtime::AppState;
 
 /// The permissions guarding one kind of object.
 pub struct Guards {

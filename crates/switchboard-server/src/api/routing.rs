@@ -11,8 +11,8 @@ use super::crud::find;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::routing::{AgentSnapshot, QueueSnapshot, RoutingEvent};
-use crate::AppState;
+use switchboard_runtime::routing::{AgentSnapshot, QueueSnapshot, RoutingEvent};
+use switchboard_runtime::AppState;
 
 const REAL_TIME: &str = "AccessMetrics.RealTimeMetrics.Access";
 
@@ -149,7 +149,7 @@ pub async fn close_my_contact(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> ApiResult<Json<StatusResult>> {
     who.require("BasicAgentAccess")?;
-    crate::after_contact_work::close(&app, &who.user.id, &id)
+    switchboard_runtime::after_contact_work::close(&app, &who.user.id, &id)
         .await
         .map_err(|e| ApiError::field(StatusCode::CONFLICT, "conflict", "id", e.to_string()))?;
     let state = app

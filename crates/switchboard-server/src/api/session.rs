@@ -16,8 +16,8 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientAddr};
-use crate::throttle::Attempt;
-use crate::AppState;
+use switchboard_runtime::throttle::Attempt;
+use switchboard_runtime::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,8 +14,8 @@ use super::resource::Resource;
 use crate::auth::{guarded_check, hash_password, verify_password, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, ApiPath, ClientAddr};
-use crate::throttle::Attempt;
-use crate::AppState;
+use switchboard_runtime::throttle::Attempt;
+use switchboard_runtime::AppState;
 
 /// Creates a user. The body is a user object with an extra `password` field.
 #[utoipa::path(post, path = "/api/v1/users", tag = "Users",
@@ -57,7 +57,7 @@ pub async fn create_user(
         .store
         .create_user(user, &refs, &hash, &who.actor())
         .await?;
-    crate::routing::config_changed(&app, ObjectKind::User).await;
+    switchboard_runtime::routing::config_changed(&app, ObjectKind::User).await;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 

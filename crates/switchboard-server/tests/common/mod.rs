@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use switchboard_server::{app, bootstrap, AppState, Settings};
+use switchboard_runtime::{AppState, Settings};
+use switchboard_server::{app, bootstrap};
 use switchboard_store::testing::{stores, TestDb};
 use switchboard_store::{Blobs, Store};
 use tower::ServiceExt;
@@ -19,12 +20,14 @@ pub const USER_PASSWORD: &str = "Agent-Passw0rd";
 
 pub struct TestApp {
     pub backend: &'static str,
-    pub routing: switchboard_server::routing::RoutingHandle,
+    pub routing: switchboard_runtime::routing::RoutingHandle,
     pub router: Router,
     pub store: Store,
     pub blobs: Blobs,
     pub admin: String,
     pub state: AppState,
+    /// The app's chats.
+    pub chat: switchboard_webchat::ChatHub,
     _db: TestDb,
 }
 
@@ -48,7 +51,7 @@ pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
 /// Apps whose chat channel runs with `chat` (short timeouts, say).
 pub async fn apps_with_chat(
     settings: Settings,
-    chat: switchboard_server::chat::ChatSettings,
+    chat: switchboard_webchat::ChatSettings,
 ) -> Vec<TestApp> {
     let mut out = Vec::new();
     for (backend, db) in stores().await {
@@ -57,7 +60,7 @@ pub async fn apps_with_chat(
         bootstrap::ensure_admin(&store, Some(ADMIN_PASSWORD.into()))
             .await
             .unwrap();
-        let routing = switchboard_server::routing::start(store.clone())
+        let routing = switchboard_runtime::routing::start(store.clone())
             .await
             .unwrap();
         let blobs = Blobs::in_memory();
@@ -68,13 +71,14 @@ pub async fn apps_with_chat(
             login_throttle: Default::default(),
             routing: routing.clone(),
             settings: Arc::new(settings.clone()),
-            chat: switchboard_server::chat::ChatHub::new(chat.clone()),
             metrics: Default::default(),
         };
+        let hub = switchboard_webchat::ChatHub::new(chat.clone());
         let mut app = TestApp {
             backend,
             routing,
-            router: app(state.clone()),
+            router: app(state.clone(), hub.clone()),
+            chat: hub,
             state,
             store,
             blobs,

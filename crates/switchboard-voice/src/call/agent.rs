@@ -17,7 +17,7 @@ use switchboard_media::sdp::{self, Direction, RemoteAudio};
 use switchboard_model::contact_record::AgentInfo;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::User;
-use switchboard_server::routing::RoutingUpdate;
+use switchboard_runtime::routing::RoutingUpdate;
 use tracing::{info, warn};
 
 use crate::agent_media::{AgentMedia, BrowserLeg};
@@ -25,7 +25,7 @@ use crate::leg::Leg;
 use crate::sip::{Voice, VoiceStats};
 use crate::softphone::ContactView;
 
-use switchboard_server::chat::CardState;
+use switchboard_runtime::CardState;
 
 /// Seconds we ring an agent's phone; the router's offer timeout usually
 /// ends the ringing first (the agent is then Missed).

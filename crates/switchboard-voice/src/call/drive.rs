@@ -2,12 +2,12 @@
 //! flow effects, routing, the agent's leg, holds, transfers and the end.
 
 use super::*;
-use switchboard_server::chat::CardState;
+use switchboard_runtime::CardState;
 
 use switchboard_contact::Output;
 use switchboard_model::contact_record::{CallQuality, DisconnectReason};
 use switchboard_model::ContactRecord;
-use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
 use tracing::warn;
 
 impl Call {
@@ -37,7 +37,7 @@ impl Call {
                 self.abandon(contact).await
             }
             Output::Route(route) => {
-                self.route(switchboard_server::routing::from_contact(route))
+                self.route(switchboard_runtime::routing::from_contact(route))
                     .await
             }
             Output::LoadFlow { request, flow } => self.load_flow(request, flow),
@@ -114,7 +114,7 @@ impl Call {
             Ok(updates) => {
                 for update in updates {
                     if let RoutingUpdate::AgentState { agent, state, .. } = update {
-                        if state == switchboard_server::routing::AgentState::AfterContactWork {
+                        if state == switchboard_runtime::routing::AgentState::AfterContactWork {
                             self.voice.agent_finished(&agent, &contact);
                             if let Some(line) = self.voice.softphones().get(&agent) {
                                 line.put_contact(self.view(CardState::Ended));

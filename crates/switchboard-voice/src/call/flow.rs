@@ -10,7 +10,7 @@ use switchboard_flow::{ContactData, Effect, Event};
 use switchboard_media::dtmf::{Collector, InputRules};
 use switchboard_media::playout::Clip;
 use switchboard_model::objects::routing_profile::Channel;
-use switchboard_server::flow_shell;
+use switchboard_runtime::flow_shell;
 use tracing::{info, warn};
 
 use crate::sip::VoiceStats;

@@ -12,7 +12,7 @@ use switchboard_contact::{Input, Phase};
 use switchboard_flow::Event;
 use switchboard_media::dtmf::InputRules;
 use switchboard_media::playout::Clip;
-use switchboard_server::routing::RoutingUpdate;
+use switchboard_runtime::routing::RoutingUpdate;
 use tracing::{info, warn};
 
 /// Everything that reaches a call from outside its sockets.

@@ -81,7 +81,7 @@ pub struct Call {
     collector: Option<(u64, Collector)>,
     enqueue_task: Option<tokio::task::JoinHandle<()>>,
     recorder: Option<Recorder>,
-    records: switchboard_server::records::RecordWriter,
+    records: switchboard_runtime::records::RecordWriter,
     /// Ends the call when the caller's RTP stops (or its session timer runs out).
     watchdog: tick::Watchdog,
     /// The caller put us on hold (re-INVITE sendonly/inactive): no media expected.
@@ -115,7 +115,7 @@ impl Call {
             .metrics
             .contact_started(Channel::Voice, core.record().initiation_method);
         let (records, writer) =
-            switchboard_server::records::RecordWriter::start(voice.app().clone());
+            switchboard_runtime::records::RecordWriter::start(voice.app().clone());
         let mut call = Call {
             voice,
             customer_call_id: new.customer_call_id,

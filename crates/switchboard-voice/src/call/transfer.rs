@@ -9,7 +9,7 @@ use switchboard_contact::Input;
 use switchboard_model::contact_record::{DisconnectReason, InitiationMethod};
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_routing::Refusal;
-use switchboard_server::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
 use tracing::{info, warn};
 
 impl Call {

@@ -25,7 +25,7 @@ use rsipstack::transport::connection::SipConnection;
 use rsipstack::transport::tcp::TcpConnection;
 use rsipstack::transport::tls::TlsConnection;
 use rsipstack::transport::SipAddr;
-use switchboard_server::listen::{Limits, Permit, SharedGate};
+use switchboard_runtime::limits::{Limits, Permit, SharedGate};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};

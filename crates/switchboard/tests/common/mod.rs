@@ -193,7 +193,7 @@ pub async fn demo_call(client: &reqwest::Client, server: &Server, token: &str, l
     let sip = server.sip();
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../switchboard-voice/tests/sipp/caller_hangs_up.xml"
+        "/../switchboard-tests/tests/sipp/caller_hangs_up.xml"
     );
     let port = switchboard_testkit::ports::port();
     let out = tokio::process::Command::new("sipp")

@@ -1,15 +1,19 @@
-//! The chat channel's shell: runs [`switchboard_chat::ChatRoom`]s for real
-//! customers and agents.
+//! # switchboard-webchat
+//!
+//! The chat channel's shell: runs [`switchboard_chat::ChatRoom`]s and the
+//! contact's core ([`switchboard_contact::Contact`]) for real customers and
+//! agents. Its HTTP side (the start request, the transcript, the socket's
+//! handshake, the widget's files) is `switchboard-server`'s `chat` module;
+//! the agent's side is `switchboard-ccp`'s.
 //!
 //! ```text
-//!  widget ──POST /api/v1/chat/start──▶ api.rs ──spawns──▶ task.rs (one per chat)
+//!  widget ──POST /api/v1/chat/start──▶ ChatHub::open ──spawns──▶ task.rs (one per chat)
 //!  widget ──WS /api/v1/chat/connect──▶ socket.rs ──ChatInput──▶ │ ChatRoom  (order, limits, idle)
-//!  CCP    ──WS /api/v1/chat/connect──▶ socket.rs ◀──broadcast── │ Session   (the flow)
-//!                                                               │ routing   (queue, offers, agents)
+//!  CCP    ──WS /api/v1/chat/connect──▶ socket.rs ◀──broadcast── │ Contact   (flow, routing, record)
 //! ```
 //!
-//! One tokio task owns each chat: the room, the flow session, the contact
-//! record. Everything reaches it as a [`task::ChatInput`] on its channel, so
+//! One tokio task owns each chat: the room, the contact core, the record
+//! writer. Everything reaches it as a [`task::ChatInput`] on its channel, so
 //! the order of a chat's messages is the order the task handled them, with
 //! no lock. Every item kept goes out once on the chat's broadcast channel as
 //! ready-made JSON text; a socket subscribes *before* it asks for the
@@ -21,12 +25,11 @@
 //! and the transcript, then the task forgets them and exits.
 //!
 //! Agents see their chats in the CCP: the hub hands [`AgentChatEvent`]s to
-//! the sink the voice shell installs ([`ChatHub::set_agent_sink`]), which
-//! shows them next to calls.
+//! the sink the CCP gives it ([`ChatHub::set_agent_sink`]), which shows them
+//! next to calls, and asks the CCP whether an agent is there before an offer.
 
-pub mod api;
 pub mod origins;
-mod socket;
+pub mod socket;
 mod task;
 
 use std::collections::HashMap;
@@ -40,11 +43,12 @@ use sha2::{Digest, Sha256};
 use switchboard_chat::Role;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::routing::RoutingUpdate;
-use crate::AppState;
+use switchboard_runtime::routing::RoutingUpdate;
+use switchboard_runtime::AppState;
 
 /// The chat limits [`ChatSettings`] carries, for callers that configure them.
 pub use switchboard_chat::Limits;
+pub use switchboard_runtime::CardState;
 pub use task::ChatInput;
 
 /// Tunables of the chat channel.
@@ -97,43 +101,6 @@ pub enum AgentActionError {
     },
 }
 
-/// Where a contact card stands in the agent's CCP, for calls and chats
-/// alike (`dialing`, `incoming`, `connected`, `on_hold`, `ended` in JSON;
-/// `ended` is after-contact work).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CardState {
-    /// The agent's own outbound call, ringing the customer.
-    Dialing,
-    /// Offered to the agent, not yet accepted.
-    Incoming,
-    /// The agent is with the customer.
-    Connected,
-    /// The agent put the customer on hold.
-    OnHold,
-    /// Over: after-contact work until the agent closes the card.
-    Ended,
-}
-
-impl CardState {
-    /// The name the CCP uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardState::Dialing => "dialing",
-            CardState::Incoming => "incoming",
-            CardState::Connected => "connected",
-            CardState::OnHold => "on_hold",
-            CardState::Ended => "ended",
-        }
-    }
-}
-
-impl std::fmt::Display for CardState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A chat as an agent's CCP shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChatCard {
@@ -181,6 +148,28 @@ pub struct Grant {
 pub const TOKEN_UNKNOWN: &str = "this participant token is not valid";
 pub const TOKEN_EXPIRED: &str = "this chat has ended and its token has expired";
 
+/// A chat a customer asked for, its flow loaded: what [`ChatHub::open`] starts.
+pub struct Opening {
+    pub flow: Arc<switchboard_flow::Flow>,
+    pub flow_id: String,
+    /// The customer's name, as shown to agents.
+    pub display_name: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// A first message (content type, content), posted as the customer's.
+    pub initial_message: Option<(String, String)>,
+    /// How long the chat may last; the hub's default when `None`.
+    pub duration: Option<Duration>,
+}
+
+/// A chat opened: its contact, the customer's participant id and token.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub contact_id: String,
+    pub participant_id: String,
+    /// A bearer secret, shown once; the hub keeps only its hash.
+    pub participant_token: String,
+}
+
 /// The registry of live chats. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct ChatHub {
@@ -195,13 +184,13 @@ struct Inner {
     /// SHA-256 of a participant token -> who it is.
     tokens: Mutex<HashMap<[u8; 32], Grant>>,
     /// A start request's client token -> what it started, for an hour.
-    started: Mutex<HashMap<String, (api::Started, Instant)>>,
+    started: Mutex<HashMap<String, (Opened, Instant)>>,
     /// Open participant sockets per (chat, participant).
     sockets: Arc<Mutex<HashMap<(String, String), usize>>>,
     sink: RwLock<Option<AgentSink>>,
     presence: RwLock<Option<AgentPresence>>,
     listening: AtomicBool,
-    throttle: std::sync::OnceLock<crate::throttle::WindowLimit>,
+    throttle: std::sync::OnceLock<switchboard_runtime::throttle::WindowLimit>,
 }
 
 /// One open participant socket, counted until dropped.
@@ -249,13 +238,75 @@ impl ChatHub {
         &self.inner.settings
     }
 
-    fn start_throttle(&self) -> &crate::throttle::WindowLimit {
+    fn start_throttle(&self) -> &switchboard_runtime::throttle::WindowLimit {
         self.inner.throttle.get_or_init(|| {
-            crate::throttle::WindowLimit::new(
+            switchboard_runtime::throttle::WindowLimit::new(
                 self.inner.settings.starts_per_minute,
                 Duration::from_secs(60),
             )
         })
+    }
+
+    /// How long `client` must wait before starting another chat (its
+    /// starts this minute reached [`ChatSettings::starts_per_minute`]).
+    pub fn start_blocked(&self, client: &str, now: Instant) -> Option<Duration> {
+        self.start_throttle().blocked(client, now)
+    }
+
+    /// What `retry_key` (a client's retried start) already opened within the
+    /// hour, if anything.
+    pub fn retried(&self, retry_key: &str, now: Instant) -> Option<Opened> {
+        let mut started = lock(&self.inner.started);
+        started.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(3600));
+        started.get(retry_key).map(|(o, _)| o.clone())
+    }
+
+    /// Opens a chat for `client` (counted against its starts per minute):
+    /// the flow runs at once in the chat's own task. A `retry_key` given
+    /// returns this chat to a retried start for an hour.
+    pub fn open(
+        &self,
+        app: &AppState,
+        client: &str,
+        retry_key: Option<String>,
+        opening: Opening,
+        now: Instant,
+    ) -> Opened {
+        self.start_throttle().record(client, now);
+        self.listen(app);
+        let contact_id = uuid::Uuid::new_v4().to_string();
+        let customer = uuid::Uuid::new_v4().to_string();
+        let (token, hash) = self.issue(
+            &contact_id,
+            &customer,
+            &opening.display_name,
+            Role::Customer,
+        );
+        let (tx, inputs) = mpsc::unbounded_channel::<ChatInput>();
+        self.register(&contact_id, tx);
+        app.metrics.chats_live.set(self.len() as i64);
+        let new = task::NewChat {
+            contact_id: contact_id.clone(),
+            customer: customer.clone(),
+            display_name: opening.display_name,
+            customer_token: hash,
+            flow: opening.flow,
+            flow_id: Some(opening.flow_id),
+            attributes: opening.attributes,
+            initial_message: opening.initial_message,
+            duration: opening.duration.unwrap_or(self.settings().default_duration),
+            inputs,
+        };
+        tokio::spawn(task::Chat::run(app.clone(), self.clone(), new));
+        let opened = Opened {
+            contact_id,
+            participant_id: customer,
+            participant_token: token,
+        };
+        if let Some(key) = retry_key {
+            lock(&self.inner.started).insert(key, (opened.clone(), now));
+        }
+        opened
     }
 
     /// Where agents' chat cards go (the CCP). Without a sink they are dropped.
@@ -332,6 +383,12 @@ impl ChatHub {
     pub fn post(&self, chat: &str, input: ChatInput) -> bool {
         let tx = lock(&self.inner.chats).get(chat).cloned();
         tx.is_some_and(|tx| tx.send(input).is_ok())
+    }
+
+    /// The chat's transcript so far (Connect's JSON); `None` once it is gone.
+    pub async fn transcript(&self, chat: &str) -> Option<switchboard_chat::Transcript> {
+        self.ask(chat, |reply| ChatInput::Transcript { reply })
+            .await
     }
 
     /// Asks the chat something and waits for the answer.

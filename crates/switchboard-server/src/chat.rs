@@ -12,25 +12,31 @@ use std::collections::BTreeMap;
 
 use std::time::{Duration, Instant};
 
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use switchboard_chat::{ChatRoom, Role, Transcript};
 use switchboard_model::{Flow as FlowObject, FlowType};
-use tokio::sync::mpsc;
+use switchboard_runtime::AppState;
+use switchboard_webchat::{ChatHub, Opening};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::ToSchema;
 
-use super::task::{Chat, ChatInput, NewChat};
-use super::{lock, ChatHub};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientAddr};
 use crate::web::asset;
 
-use crate::AppState;
+/// What the chat routes reach: the node's state and its chats.
+#[derive(Clone)]
+pub struct ChatApi {
+    pub app: AppState,
+    pub hub: ChatHub,
+}
 
 /// Connect's limits on ChatDurationInMinutes.
 const MIN_DURATION_MINUTES: u32 = 60;
@@ -44,7 +50,7 @@ const PARTICIPANT_TOKEN: &str = "x-participant-token";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitialMessage {
-    #[serde(default = "super::plain_text")]
+    #[serde(default = "plain_text")]
     pub content_type: String,
     pub content: String,
 }
@@ -74,6 +80,11 @@ pub struct Started {
     pub participant_token: String,
     pub websocket: &'static str,
     pub transcript: &'static str,
+}
+
+/// The content type of a message that does not say.
+fn plain_text() -> String {
+    "text/plain".into()
 }
 
 fn validate(start: &StartChat, hub: &ChatHub) -> Vec<switchboard_model::FieldError> {
@@ -144,19 +155,17 @@ fn validate(start: &StartChat, hub: &ChatHub) -> Vec<switchboard_model::FieldErr
     request_body = StartChat,
     responses((status = 200, body = Started), (status = 400, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn start(
-    State(app): State<AppState>,
+    State(ChatApi { app, hub }): State<ChatApi>,
     ClientAddr(client): ClientAddr,
     ApiJson(start): ApiJson<StartChat>,
 ) -> ApiResult<Json<Started>> {
-    let hub = app.chat.clone();
     let errors = validate(&start, &hub);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
 
     let now = Instant::now();
-    let throttle = hub.start_throttle();
-    if let Some(wait) = throttle.blocked(&client, now) {
+    if let Some(wait) = hub.start_blocked(&client, now) {
         return Err(ApiError::field(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
@@ -170,14 +179,9 @@ pub async fn start(
     // A retried start returns the chat it started: only to the same
     // address, so a guessed client token reveals nobody's chat.
     let retry_key = start.client_token.as_ref().map(|t| format!("{client} {t}"));
-    if let Some(key) = &retry_key {
-        let mut started = lock(&hub.inner.started);
-        started.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(3600));
-        if let Some((s, _)) = started.get(key) {
-            return Ok(Json(s.clone()));
-        }
+    if let Some(opened) = retry_key.as_deref().and_then(|k| hub.retried(k, now)) {
+        return Ok(Json(Started::from(opened)));
     }
-    throttle.record(&client, now);
     let record = app
         .store
         .get::<FlowObject>(start.flow.trim())
@@ -193,41 +197,33 @@ pub async fn start(
             format!("the flow '{}' is not published", record.spec.name),
         ));
     }
-    let flow = crate::flow_shell::load_flow(&app, &record.id, false)
+    let flow = switchboard_runtime::flow_shell::load_flow(&app, &record.id, false)
         .await
         .map_err(|e| ApiError::bad_request("flow", e))?;
-    hub.listen(&app);
-    let contact_id = uuid::Uuid::new_v4().to_string();
-    let customer = uuid::Uuid::new_v4().to_string();
-    let display_name = start.display_name.trim().to_string();
-    let (token, hash) = hub.issue(&contact_id, &customer, &display_name, Role::Customer);
-    let (tx, inputs) = mpsc::unbounded_channel::<ChatInput>();
-    hub.register(&contact_id, tx);
-    let minutes = start.duration_minutes.map(|m| u64::from(m) * 60);
-    let new = NewChat {
-        contact_id: contact_id.clone(),
-        customer: customer.clone(),
-        display_name,
-        customer_token: hash,
+    let opening = Opening {
         flow,
-        flow_id: Some(record.id),
+        flow_id: record.id,
+        display_name: start.display_name.trim().to_string(),
         attributes: start.attributes,
         initial_message: start.initial_message.map(|m| (m.content_type, m.content)),
-        duration: minutes.map_or(hub.settings().default_duration, Duration::from_secs),
-        inputs,
+        duration: start
+            .duration_minutes
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
     };
-    tokio::spawn(Chat::run(app.clone(), hub.clone(), new));
-    let started = Started {
-        contact_id,
-        participant_id: customer,
-        participant_token: token,
-        websocket: "/api/v1/chat/connect",
-        transcript: "/api/v1/chat/transcript",
-    };
-    if let Some(key) = retry_key {
-        lock(&hub.inner.started).insert(key, (started.clone(), now));
+    let opened = hub.open(&app, &client, retry_key, opening, now);
+    Ok(Json(Started::from(opened)))
+}
+
+impl From<switchboard_webchat::Opened> for Started {
+    fn from(o: switchboard_webchat::Opened) -> Self {
+        Started {
+            contact_id: o.contact_id,
+            participant_id: o.participant_id,
+            participant_token: o.participant_token,
+            websocket: "/api/v1/chat/connect",
+            transcript: "/api/v1/chat/transcript",
+        }
     }
-    Ok(Json(started))
 }
 
 /// The transcript so far, for a participant (Connect's GetTranscript).
@@ -235,7 +231,7 @@ pub async fn start(
     params(("x-participant-token" = String, Header, description = "The participant token from the start")),
     responses((status = 200, description = "Connect's transcript JSON"), (status = 401, body = ApiError)))]
 pub async fn transcript(
-    State(app): State<AppState>,
+    State(ChatApi { hub, .. }): State<ChatApi>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Transcript>> {
     let token = headers
@@ -244,12 +240,11 @@ pub async fn transcript(
         .ok_or_else(|| {
             ApiError::unauthenticated("send the participant token in X-Participant-Token")
         })?;
-    let grant = app.chat.grant(token).map_err(ApiError::unauthenticated)?;
-    app.chat
-        .ask(&grant.chat, |reply| ChatInput::Transcript { reply })
+    let grant = hub.grant(token).map_err(ApiError::unauthenticated)?;
+    hub.transcript(&grant.chat)
         .await
         .map(Json)
-        .ok_or_else(|| ApiError::unauthenticated(super::TOKEN_EXPIRED))
+        .ok_or_else(|| ApiError::unauthenticated(switchboard_webchat::TOKEN_EXPIRED))
 }
 
 /// The routes under `/api/v1/chat`.
@@ -258,10 +253,10 @@ pub async fn transcript(
 /// (an `OPTIONS` preflight lands there): not `route_layer`, which skips it,
 /// and with this router's own fallback, which the API's would otherwise
 /// replace unwrapped. Only these routes: the staff API answers no other site.
-pub fn routes(app: &AppState) -> Router<AppState> {
-    let allowed = app.chat.settings().allowed_origins.clone();
+pub fn routes(api: ChatApi) -> Router<AppState> {
+    let allowed = api.hub.settings().allowed_origins.clone();
     let origin = match allowed {
-        super::origins::AllowedOrigins::Any => AllowOrigin::any(),
+        switchboard_webchat::origins::AllowedOrigins::Any => AllowOrigin::any(),
         only => AllowOrigin::predicate(move |origin, _| only.allows(origin.as_bytes())),
     };
     let cors = CorsLayer::new()
@@ -276,22 +271,43 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/chat/transcript", get(transcript))
         .method_not_allowed_fallback(crate::method_not_allowed)
         .layer(cors)
-        .route("/chat/connect", get(super::socket::upgrade))
+        .route("/chat/connect", get(upgrade))
+        .with_state(api)
 }
 
-const WIDGET: &str = include_str!("../../web/chat/widget.js");
-const CLIENT: &str = include_str!("../../web/chat/client.js");
-const DEMO: &str = include_str!("../../web/chat/index.html");
-const DEMO_SCRIPT: &str = include_str!("../../web/chat/demo.js");
+/// The participant WebSocket: a page from a site not allowed is refused
+/// here ([`switchboard_webchat::socket::origin_allowed`]); the rest is the
+/// chat shell's protocol.
+async fn upgrade(
+    State(ChatApi { hub, .. }): State<ChatApi>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !switchboard_webchat::socket::origin_allowed(&hub, &headers) {
+        return ApiError::field(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "Origin",
+            "this site may not open chats here (see chat_allowed_origins)",
+        )
+        .into_response();
+    }
+    switchboard_webchat::socket::accept(hub, ws)
+}
+
+const WIDGET: &str = include_str!("../web/chat/widget.js");
+const CLIENT: &str = include_str!("../web/chat/client.js");
+const DEMO: &str = include_str!("../web/chat/index.html");
+const DEMO_SCRIPT: &str = include_str!("../web/chat/demo.js");
 
 /// The demo page: its own files only; inline styles (the widget draws its
 /// shadow DOM's); framed only by the sites allowed to run the widget.
-async fn demo_page(State(app): State<AppState>) -> Response {
+async fn demo_page(State(hub): State<ChatHub>) -> Response {
     let policy = format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
          connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors {}",
-        app.chat.settings().allowed_origins.frame_ancestors()
+        hub.settings().allowed_origins.frame_ancestors()
     );
     let mut response = asset("text/html; charset=utf-8", DEMO);
     if let Ok(value) = header::HeaderValue::from_str(&policy) {
@@ -312,7 +328,7 @@ async fn any_origin(mut response: Response) -> Response {
 }
 
 /// The widget's files and a demo page, at `/chat/`.
-pub fn assets() -> Router<AppState> {
+pub fn assets(hub: ChatHub) -> Router<AppState> {
     Router::new()
         .route("/chat", get(demo_page))
         .route("/chat/", get(demo_page))
@@ -329,4 +345,5 @@ pub fn assets() -> Router<AppState> {
             get(|| async { asset("text/javascript", CLIENT) }),
         )
         .layer(axum::middleware::map_response(any_origin))
+        .with_state(hub)
 }

@@ -553,8 +553,8 @@ async fn a_desk_phone_registered_before_a_restart_takes_the_first_call_after_it(
     // The process restarts: SIP stops, routing replays its log, voice starts
     // again on a new port with nothing in memory.
     rig.voice.shutdown();
-    let state = switchboard_server::AppState {
-        routing: switchboard_server::routing::start(rig.app.store.clone())
+    let state = switchboard_runtime::AppState {
+        routing: switchboard_runtime::routing::start(rig.app.store.clone())
             .await
             .unwrap(),
         ..rig.app.clone()

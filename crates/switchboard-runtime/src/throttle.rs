@@ -320,6 +320,26 @@ impl WindowLimit {
     }
 }
 
+/// One line per lock, naming what and where, for fail2ban and operators.
+pub fn log_lock(what: &str, attempt: Attempt<'_>, lock: Lock) {
+    use Lock;
+    match lock {
+        Lock::User(l) => tracing::warn!(
+            username = %attempt.username,
+            address = %attempt.address,
+            failures = l.failures,
+            seconds = l.for_.as_secs(),
+            "{what} locked for this username from this address"
+        ),
+        Lock::Address(l) => tracing::warn!(
+            address = %attempt.address,
+            failures = l.failures,
+            seconds = l.for_.as_secs(),
+            "{what} locked for this address"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

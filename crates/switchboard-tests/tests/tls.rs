@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_runtime::{AppState, Settings};
+use switchboard_server::bootstrap;
 use switchboard_store::testing::stores;
 use switchboard_store::Blobs;
 use switchboard_voice::{TlsListen, VoiceConfig};
@@ -30,12 +31,11 @@ async fn tls_voice(
         blobs: Blobs::in_memory(),
         functions: Default::default(),
         login_throttle: Default::default(),
-        routing: switchboard_server::routing::start(db.store.clone())
+        routing: switchboard_runtime::routing::start(db.store.clone())
             .await
             .unwrap(),
         settings: Arc::new(Settings::default()),
         metrics: Default::default(),
-        chat: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let certified =

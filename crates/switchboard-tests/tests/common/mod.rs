@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchboard_media::g711::Law;
-use switchboard_server::{bootstrap, AppState, Settings};
+use switchboard_runtime::{AppState, Settings};
+use switchboard_server::bootstrap;
 use switchboard_store::testing::{stores, TestDb};
 use switchboard_store::Blobs;
 use switchboard_voice::{Voice, VoiceConfig};
@@ -149,7 +150,7 @@ impl Rig {
     }
 
     /// A rig whose chat channel runs with `chat` (allowed origins, say).
-    pub async fn chatting(chat: switchboard_server::chat::ChatSettings) -> Rig {
+    pub async fn chatting(chat: switchboard_webchat::ChatSettings) -> Rig {
         Rig::build(Duration::from_secs(5), |_| {}, chat, "sqlite").await
     }
 
@@ -175,7 +176,7 @@ impl Rig {
     async fn build(
         offer_timeout: Duration,
         tweak: impl FnOnce(&mut VoiceConfig),
-        chat: switchboard_server::chat::ChatSettings,
+        chat: switchboard_webchat::ChatSettings,
         backend: &str,
     ) -> Rig {
         let _ = tracing_subscriber::fmt()
@@ -195,7 +196,7 @@ impl Rig {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let routing = switchboard_server::routing::start_with(store.clone(), offer_timeout)
+        let routing = switchboard_runtime::routing::start_with(store.clone(), offer_timeout)
             .await
             .unwrap();
         let state = AppState {
@@ -206,7 +207,6 @@ impl Rig {
             routing,
             settings: Arc::new(Settings::default()),
             metrics: Default::default(),
-            chat: switchboard_server::chat::ChatHub::new(chat),
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
@@ -216,8 +216,9 @@ impl Rig {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let base = format!("{origin}/api/v1");
-        let app = switchboard_server::app(state.clone())
-            .merge(switchboard_voice::ccp::routes(voice.clone()))
+        let chat = switchboard_webchat::ChatHub::new(chat);
+        let app = switchboard_server::app(state.clone(), chat.clone())
+            .merge(switchboard_ccp::routes(voice.clone(), chat))
             .merge(switchboard_voice::metrics::routes(voice.clone()));
         // The binary's own listener (limits, timeouts, client addresses).
         tokio::spawn(switchboard_server::listen::serve(

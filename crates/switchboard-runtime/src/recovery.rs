@@ -19,7 +19,8 @@ use crate::AppState;
 /// Records read per page: bounded memory however many were left open.
 const PAGE: i64 = 500;
 
-/// Closes every open contact this process does not run; returns how many.
+/// Closes every open contact begun before `now` (this process's start:
+/// nothing begun before it is running); returns how many.
 pub async fn close_lost_contacts(app: &AppState, now: chrono::DateTime<chrono::Utc>) -> usize {
     let mut closed = 0;
     let mut after = String::new();
@@ -48,8 +49,9 @@ async fn close_one(
     mut record: ContactRecord,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    // A chat this process already runs again is not lost.
-    if app.chat.is_chat(&record.id) || !record.close_lost(now) {
+    // A contact begun since the sweep started is this process's own (a
+    // chat opened meanwhile), not lost.
+    if record.initiation_timestamp >= now || !record.close_lost(now) {
         return false;
     }
     tracing::warn!(

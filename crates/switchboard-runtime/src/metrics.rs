@@ -4,16 +4,11 @@
 //! Two kinds: counters kept as things happen (HTTP requests and their
 //! durations; contacts started and ended by outcome; queue waits, call
 //! set-up and routing latencies; SIP and RTP counters in the voice shell), and gauges
-//! read at scrape time from the router and the chat hub (contacts by
+//! read at scrape time from the router (contacts by
 //! stage, queue sizes and oldest contact, agents by state). Each scrape
 //! builds a fresh registry so the gauges are never stale; the counters
 //! are shared into it.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -84,6 +79,8 @@ pub struct Metrics {
     contacts_ended: Family<EndLabels, Counter>,
     queue_wait: Family<ChannelLabels, Histogram, fn() -> Histogram>,
     call_setup: Histogram,
+    /// Chats running on this node, kept by the chat shell.
+    pub chats_live: Gauge,
 }
 
 impl Default for Metrics {
@@ -95,6 +92,7 @@ impl Default for Metrics {
             contacts_ended: Family::default(),
             queue_wait: Family::new_with_constructor(wait_histogram),
             call_setup: latency_histogram(),
+            chats_live: Gauge::default(),
         }
     }
 }
@@ -146,47 +144,25 @@ impl Metrics {
     }
 }
 
-/// A request method as a label: the standard ones by name, anything else
-/// `OTHER`. HTTP lets a client invent methods of any length; used as labels
-/// as they came, 3,000 random ones grew `/metrics` to 472 MB. Routes are
-/// bounded the same way (the route template, or `unmatched`).
-pub fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "OTHER",
+impl Metrics {
+    /// One HTTP request answered: `method` as [`Metrics`]' label (an
+    /// invented method is `OTHER`), `route` the route's pattern, never the
+    /// raw path, so ids do not multiply the series.
+    pub fn request_served(&self, method: &'static str, route: String, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&HttpLabels {
+                method: method.to_string(),
+                route: route.clone(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route,
+            })
+            .observe(seconds);
     }
-}
-
-/// Counts every request and times it (axum middleware).
-pub async fn track(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method()).to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = next.run(request).await;
-    let m = &app.metrics;
-    m.requests
-        .get_or_create(&HttpLabels {
-            method: method.clone(),
-            route: route.clone(),
-            status: response.status().as_u16(),
-        })
-        .inc();
-    m.latency
-        .get_or_create(&RouteLabels { method, route })
-        .observe(started.elapsed().as_secs_f64());
-    response
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -208,7 +184,10 @@ struct StateLabels {
 
 /// A channel as a label: `voice`, `chat`.
 fn lower(channel: impl serde::Serialize) -> String {
-    crate::api::reports::channel_name(channel).to_lowercase()
+    serde_json::to_value(channel)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_lowercase))
+        .unwrap_or_default()
 }
 
 /// A registry with everything this crate knows; shells add theirs.
@@ -301,7 +280,7 @@ pub async fn registry(app: &AppState) -> Registry {
     r.register(
         "chats_live",
         "Chats running on this node",
-        ConstGauge::new(app.chat.len() as i64),
+        app.metrics.chats_live.clone(),
     );
     r
 }
@@ -317,35 +296,8 @@ pub fn gauge(r: &mut Registry, name: &str, help: &str, value: i64) {
 }
 
 /// The registry in Prometheus' text format.
-pub fn render(r: &Registry) -> Response {
+pub fn render(r: &Registry) -> Result<String, std::fmt::Error> {
     let mut body = String::new();
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, r) {
-        return crate::error::ApiError::internal(e).into_response();
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invented_methods_share_one_label() {
-        use axum::http::Method;
-        assert_eq!(method_label(&Method::GET), "GET");
-        assert_eq!(method_label(&Method::DELETE), "DELETE");
-        let invented = Method::from_bytes("X".repeat(8000).as_bytes()).unwrap();
-        assert_eq!(method_label(&invented), "OTHER");
-        assert_eq!(
-            method_label(&Method::from_bytes(b"PROPFIND").unwrap()),
-            "OTHER"
-        );
-    }
+    prometheus_client::encoding::text::encode(&mut body, r)?;
+    Ok(body)
 }

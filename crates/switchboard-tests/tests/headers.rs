@@ -28,8 +28,8 @@ fn policy(h: &reqwest::header::HeaderMap) -> String {
 
 #[tokio::test]
 async fn pages_say_who_may_frame_them_and_nothing_is_sniffed() {
-    let rig = Rig::chatting(switchboard_server::chat::ChatSettings {
-        allowed_origins: switchboard_server::chat::origins::AllowedOrigins::parse(&[
+    let rig = Rig::chatting(switchboard_webchat::ChatSettings {
+        allowed_origins: switchboard_webchat::origins::AllowedOrigins::parse(&[
             "https://shop.example.com",
         ])
         .unwrap(),

@@ -245,8 +245,8 @@ async fn the_widget_chats_from_an_allowed_company_site_and_not_from_another() {
     }
     let (shop, shop_origin) = company_server().await;
     let (other, other_origin) = company_server().await;
-    let rig = Rig::chatting(switchboard_server::chat::ChatSettings {
-        allowed_origins: switchboard_server::chat::origins::AllowedOrigins::parse(&[&shop_origin])
+    let rig = Rig::chatting(switchboard_webchat::ChatSettings {
+        allowed_origins: switchboard_webchat::origins::AllowedOrigins::parse(&[&shop_origin])
             .unwrap(),
         ..Default::default()
     })

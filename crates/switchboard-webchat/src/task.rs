@@ -7,7 +7,7 @@
 //! an agent is connected, the chat ends. Then the task lingers so that
 //! tokens can still resume and read the transcript, and exits.
 
-use super::{AgentActionError, CardState};
+use crate::{AgentActionError, CardState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,10 +24,10 @@ use switchboard_model::User;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
-use super::{AgentChatEvent, ChatCard, ChatHub};
-use crate::flow_shell;
-use crate::routing::{RoutingEvent, RoutingUpdate};
-use crate::AppState;
+use crate::{AgentChatEvent, ChatCard, ChatHub};
+use switchboard_runtime::flow_shell;
+use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::AppState;
 
 /// Frames a chat's sockets may fall behind by before they re-read the backlog.
 const FANOUT: usize = 256;
@@ -157,7 +157,7 @@ pub(super) struct Chat {
     out: broadcast::Sender<Out>,
     published: u64,
     contact: Contact,
-    records: crate::records::RecordWriter,
+    records: switchboard_runtime::records::RecordWriter,
     customer: String,
     customer_name: String,
     agent: Option<ChatAgent>,
@@ -198,7 +198,7 @@ impl Chat {
         let now = Utc::now();
         app.metrics
             .contact_started(Channel::Chat, InitiationMethod::Api);
-        let (records, writer) = crate::records::RecordWriter::start(app.clone());
+        let (records, writer) = switchboard_runtime::records::RecordWriter::start(app.clone());
         let settings = hub.settings().clone();
         let mut room = ChatRoom::new(
             &new.contact_id,
@@ -256,6 +256,7 @@ impl Chat {
         chat.main_loop().await;
         chat.linger().await;
         chat.hub.forget(&chat.keys);
+        chat.app.metrics.chats_live.set(chat.hub.len() as i64);
         drop(chat);
         let _ = writer.await;
     }
@@ -311,7 +312,7 @@ impl Chat {
                 if let Err(e) = self
                     .app
                     .routing
-                    .send(crate::routing::from_contact(route))
+                    .send(switchboard_runtime::routing::from_contact(route))
                     .await
                 {
                     tracing::debug!(contact = %self.contact.id(), "routing: {e}");

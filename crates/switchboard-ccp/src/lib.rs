@@ -23,7 +23,6 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_server::chat::CardState;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -38,15 +37,16 @@ use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{AgentStatus, Queue, QuickConnect, User};
 use switchboard_routing::ContactStage;
+use switchboard_runtime::routing::{agent_queue, RoutingEvent, RoutingUpdate};
+use switchboard_runtime::CardState;
 use switchboard_server::auth::Principal;
-use switchboard_server::routing::{agent_queue, RoutingEvent, RoutingUpdate};
 use switchboard_server::web::asset;
+use switchboard_voice::call::{AgentAction, CallInput};
+use switchboard_voice::softphone::{answer_offer, ContactView, Line};
+use switchboard_voice::Voice;
+use switchboard_webchat::ChatHub;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
-
-use crate::call::{AgentAction, CallInput};
-use crate::softphone::{answer_offer, ContactView, Line};
-use crate::Voice;
 
 /// The longest message a page may send (an SDP offer is a few KiB).
 const MAX_MESSAGE: usize = 64 * 1024;
@@ -75,8 +75,18 @@ fn page() -> axum::response::Response {
         .into_response()
 }
 
-/// The CCP's routes: the page, its assets and its WebSocket.
-pub fn routes(voice: Voice) -> Router {
+/// What the CCP's socket reaches: calls and the softphone lines (voice),
+/// and chats.
+#[derive(Clone)]
+struct Ccp {
+    voice: Voice,
+    chat: ChatHub,
+}
+
+/// The CCP's routes: the page, its assets and its WebSocket. From now on
+/// the agents' chats show in their CCPs next to calls.
+pub fn routes(voice: Voice, chat: ChatHub) -> Router {
+    show_chats(&voice, &chat);
     Router::new()
         .route("/ccp", get(|| async { page() }))
         .route("/ccp/", get(|| async { page() }))
@@ -90,7 +100,7 @@ pub fn routes(voice: Voice) -> Router {
             get(|| async { asset("image/svg+xml", ICON) }),
         )
         .route("/ccp/ws", get(upgrade))
-        .with_state(voice)
+        .with_state(Ccp { voice, chat })
 }
 
 const PAGE: &str = include_str!("../web/ccp/index.html");
@@ -98,9 +108,9 @@ const SCRIPT: &str = include_str!("../web/ccp/ccp.js");
 const STYLE: &str = include_str!("../web/ccp/ccp.css");
 const ICON: &str = include_str!("../web/ccp/icon.svg");
 
-async fn upgrade(State(voice): State<Voice>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(State(Ccp { voice, chat }): State<Ccp>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| session(voice, socket))
+        .on_upgrade(move |socket| session(voice, chat, socket))
 }
 
 /// What a page sends.
@@ -191,7 +201,7 @@ async fn show_open_work(voice: &Voice, agent: &str, line: &Line) {
         match app.store.get_contact(&c.contact).await {
             Ok(Some(record)) => {
                 let since = record.disconnect_timestamp.unwrap_or_else(chrono::Utc::now);
-                line.put_contact(crate::softphone::ContactView::ended(&record, since));
+                line.put_contact(ContactView::ended(&record, since));
             }
             Ok(None) => warn!(contact = %c.contact, "after-contact work with no record"),
             Err(e) => warn!(contact = %c.contact, "after-contact work not shown: {e}"),
@@ -200,7 +210,7 @@ async fn show_open_work(voice: &Voice, agent: &str, line: &Line) {
 }
 
 /// One CCP page's connection.
-async fn session(voice: Voice, mut socket: WebSocket) {
+async fn session(voice: Voice, chat: ChatHub, mut socket: WebSocket) {
     let (who, token) = match tokio::time::timeout(HELLO_WITHIN, next_request(&mut socket)).await {
         Ok(Some(Ok(Request::Hello { token }))) => {
             match Principal::authenticate(voice.app(), &token).await {
@@ -258,7 +268,7 @@ async fn session(voice: Voice, mut socket: WebSocket) {
                     let Some(request) = request else { break };
                     heard = tokio::time::Instant::now();
                     let reply = match request {
-                        Ok(r) => handle(&voice, &who, &line, &mut my_peer, r).await,
+                        Ok(r) => handle(&voice, &chat, &who, &line, &mut my_peer, r).await,
                         Err(e) => error("type", e),
                     };
                     if !send(&mut socket, reply).await {
@@ -298,12 +308,12 @@ async fn session(voice: Voice, mut socket: WebSocket) {
     info!(agent = %who.user.spec.username, "CCP disconnected");
     let (none_left, generation) = line.disconnected();
     if none_left {
-        tokio::spawn(grace(voice, line, generation));
+        tokio::spawn(grace(voice, chat, line, generation));
     }
 }
 
 /// After the grace period, an agent with no CCP left is made unroutable.
-async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
+async fn grace(voice: Voice, chat: ChatHub, line: Arc<Line>, generation: u64) {
     tokio::time::sleep(voice.config().ccp_grace).await;
     if !line.still_away(generation) {
         return;
@@ -314,7 +324,7 @@ async fn grace(voice: Voice, line: Arc<Line>, generation: u64) {
             && c.state == CardState::Connected
         {
             // Nobody answers the customer any more: the chat ends, as a call would.
-            let _ = voice.app().chat.agent_end(&c.contact, &line.agent).await;
+            let _ = chat.agent_end(&c.contact, &line.agent).await;
         } else if matches!(
             c.state,
             CardState::Dialing | CardState::Connected | CardState::OnHold
@@ -425,7 +435,7 @@ async fn welcome(voice: &Voice, who: &Principal, line: &Line) -> Value {
         })).collect::<Vec<_>>(),
                 "quick_connects": quick_connects,
         "can_dial": who.permissions.has(OUTBOUND),
-        "state": state.as_ref().map_or(switchboard_server::routing::AgentState::Offline, |s| s.state.clone()),
+        "state": state.as_ref().map_or(switchboard_runtime::routing::AgentState::Offline, |s| s.state.clone()),
         "since": state.and_then(|s| s.since),
         "contacts": line.contacts(),
         "media": line.media(),
@@ -441,6 +451,7 @@ fn done(action: &str) -> Value {
 
 async fn handle(
     voice: &Voice,
+    chat: &ChatHub,
     who: &Principal,
     line: &Arc<Line>,
     my_peer: &mut Option<u64>,
@@ -565,7 +576,7 @@ async fn handle(
             if let Err(e) = mine(&contact, &[CardState::Connected]) {
                 return e;
             }
-            match voice.app().chat.agent_end(&contact, &agent).await {
+            match chat.agent_end(&contact, &agent).await {
                 Ok(()) => done("contact"),
                 Err(e) => error("contact", e.to_string()),
             }
@@ -604,24 +615,23 @@ async fn handle(
             if let Err(e) = mine(&contact, &[CardState::Connected, CardState::OnHold]) {
                 return e;
             }
-            let chat = is_chat(&contact);
-            let channel = if chat { Channel::Chat } else { Channel::Voice };
+            let is_a_chat = is_chat(&contact);
+            let channel = if is_a_chat {
+                Channel::Chat
+            } else {
+                Channel::Voice
+            };
             let target = match transfer_target(voice, &agent, &quick_connect, channel).await {
                 Ok(t) => t,
                 Err(e) => return e,
             };
-            match (target, chat) {
+            match (target, is_a_chat) {
                 (TransferTarget::Number(_), true) => error(
                     "quick_connect",
                     "a chat cannot be transferred to a phone number",
                 ),
                 (TransferTarget::Queue(id, name), true) => {
-                    match voice
-                        .app()
-                        .chat
-                        .agent_transfer(&contact, &agent, (id, name))
-                        .await
-                    {
+                    match chat.agent_transfer(&contact, &agent, (id, name)).await {
                         Ok(()) => done("contact"),
                         Err(e) => error("quick_connect", e.to_string()),
                     }
@@ -652,10 +662,12 @@ async fn handle(
             "number",
             format!("placing calls needs the {OUTBOUND} permission"),
         ),
-        Request::Dial { number } => match crate::outbound::dial(voice, &who.user, &number).await {
-            Ok(contact) => json!({"type": "dialing", "contact": contact}),
-            Err((field, message)) => error(field, message),
-        },
+        Request::Dial { number } => {
+            match switchboard_voice::outbound::dial(voice, &who.user, &number).await {
+                Ok(contact) => json!({"type": "dialing", "contact": contact}),
+                Err((field, message)) => error(field, message),
+            }
+        }
         Request::Close { contact } => {
             if let Err(e) = mine(&contact, &[CardState::Ended]) {
                 return e;
@@ -674,7 +686,7 @@ async fn handle(
             if is_chat(&contact) {
                 // A call notes its after-contact work when the agent's state
                 // leaves it; chats run side by side, so each notes its own.
-                tokio::spawn(switchboard_server::after_contact_work::record(
+                tokio::spawn(switchboard_runtime::after_contact_work::record(
                     voice.app().clone(),
                     contact.clone(),
                     chrono::Utc::now(),
@@ -793,38 +805,35 @@ fn post(voice: &Voice, line: &Line, contact: &str, agent: String, action: AgentA
 /// Shows chats in their agents' CCPs next to calls: the chat shell's cards
 /// become contacts on the agent's line (and so survive a page reload), and
 /// chats are offered only to agents whose CCP is there.
-pub(crate) fn show_chats(voice: &Voice) {
-    use switchboard_server::chat::AgentChatEvent;
+fn show_chats(voice: &Voice, chat: &ChatHub) {
+    use switchboard_webchat::AgentChatEvent;
     let v = voice.clone();
     let grace = voice.config().ccp_grace;
-    voice.app().chat.set_agent_presence(Arc::new(move |agent| {
+    chat.set_agent_presence(Arc::new(move |agent| {
         v.softphones()
             .get(agent)
             .is_some_and(|line| line.reachable(grace))
     }));
     let v = voice.clone();
-    voice
-        .app()
-        .chat
-        .set_agent_sink(Arc::new(move |event| match event {
-            AgentChatEvent::Card(c) => {
-                v.softphones().line(&c.agent).put_contact(ContactView {
-                    contact: c.contact,
-                    channel: switchboard_model::contact_record::Channel::Chat,
-                    initiation_method: c.initiation_method,
-                    customer: c.customer,
-                    queue: c.queue,
-                    attributes: c.attributes,
-                    state: c.state,
-                    muted: false,
-                    since: c.since,
-                    chat_token: c.token,
-                });
+    chat.set_agent_sink(Arc::new(move |event| match event {
+        AgentChatEvent::Card(c) => {
+            v.softphones().line(&c.agent).put_contact(ContactView {
+                contact: c.contact,
+                channel: switchboard_model::contact_record::Channel::Chat,
+                initiation_method: c.initiation_method,
+                customer: c.customer,
+                queue: c.queue,
+                attributes: c.attributes,
+                state: c.state,
+                muted: false,
+                since: c.since,
+                chat_token: c.token,
+            });
+        }
+        AgentChatEvent::Gone { agent, contact } => {
+            if let Some(line) = v.softphones().get(&agent) {
+                line.remove_contact(&contact);
             }
-            AgentChatEvent::Gone { agent, contact } => {
-                if let Some(line) = v.softphones().get(&agent) {
-                    line.remove_contact(&contact);
-                }
-            }
-        }));
+        }
+    }));
 }

@@ -158,7 +158,7 @@ async fn an_agent_whose_ccp_stays_away_is_made_offline() {
 #[tokio::test]
 async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
     use switchboard_model::ContactRecord;
-    use switchboard_server::routing::RoutingEvent;
+    use switchboard_runtime::routing::RoutingEvent;
 
     let rig = Rig::new().await;
     let token = softphone_agent(&rig).await;
@@ -210,8 +210,8 @@ async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
         .unwrap();
 
     // The process restarts: routing replays its log, the voice shell starts again.
-    let state = switchboard_server::AppState {
-        routing: switchboard_server::routing::start(app.store.clone())
+    let state = switchboard_runtime::AppState {
+        routing: switchboard_runtime::routing::start(app.store.clone())
             .await
             .unwrap(),
         ..app.clone()
@@ -235,7 +235,7 @@ async fn calls_lost_in_a_restart_are_closed_and_free_their_agents() {
     let me = now.iter().find(|a| a.agent == agent).unwrap();
     assert_eq!(
         me.state,
-        switchboard_server::routing::AgentState::AfterContactWork,
+        switchboard_runtime::routing::AgentState::AfterContactWork,
         "the agent is no longer on a dead call"
     );
     let cards = voice.softphones().get(&agent).unwrap().contacts();
@@ -345,7 +345,7 @@ async fn an_agent_transfers_a_caller_to_another_agent() {
 /// ENDED, and routing holding the agent in after-contact work on it.
 async fn finished_desk_call(rig: &Rig, id: &str, agent: &str) {
     use switchboard_model::ContactRecord;
-    use switchboard_server::routing::RoutingEvent;
+    use switchboard_runtime::routing::RoutingEvent;
     let queue = rig.call("GET", "/queues/BasicQueue", None, None).await["id"]
         .as_str()
         .unwrap()

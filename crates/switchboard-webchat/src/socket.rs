@@ -11,18 +11,16 @@
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_chat::{ChatError, ReceiptKind};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::origins::same_site;
-use super::task::{Attached, ChatInput, Out};
-use super::{ChatHub, Grant, TOKEN_EXPIRED};
-use crate::AppState;
+use crate::origins::same_site;
+use crate::task::{Attached, ChatInput, Out};
+use crate::{ChatHub, Grant, TOKEN_EXPIRED};
 
 /// The first frame must come within this long.
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
@@ -32,7 +30,7 @@ const SILENT_FOR: Duration = Duration::from_secs(60);
 const TYPING_EVERY: Duration = Duration::from_secs(1);
 /// Sockets one participant may hold at once (tabs, a reconnect racing the
 /// old socket's close); more is a client gone wrong or a flood.
-pub(super) const MAX_SOCKETS_PER_PARTICIPANT: usize = 5;
+pub(crate) const MAX_SOCKETS_PER_PARTICIPANT: usize = 5;
 /// Frames larger than this are refused (a message is at most 4 KiB of text).
 const MAX_FRAME: usize = 64 * 1024;
 
@@ -45,7 +43,7 @@ enum Request {
         since: u64,
     },
     Send {
-        #[serde(default = "super::plain_text")]
+        #[serde(default = "crate::plain_text")]
         content_type: String,
         content: String,
         client_token: Option<String>,
@@ -79,41 +77,26 @@ fn field_of(e: &ChatError) -> &'static str {
 /// A browser always sends `Origin` on a WebSocket handshake and never asks
 /// first, so a page from a site not allowed is refused here. Clients that
 /// are not browsers send none; the server's own pages (the CCP) are its site.
-fn origin_allowed(app: &AppState, headers: &HeaderMap) -> bool {
+pub fn origin_allowed(hub: &ChatHub, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
-    app.chat
-        .settings()
-        .allowed_origins
-        .allows(origin.as_bytes())
+    hub.settings().allowed_origins.allows(origin.as_bytes())
         || same_site(
             origin.as_bytes(),
             headers.get(header::HOST).map(|h| h.as_bytes()),
         )
 }
 
-pub(super) async fn upgrade(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if !origin_allowed(&app, &headers) {
-        return crate::error::ApiError::field(
-            StatusCode::FORBIDDEN,
-            "origin_not_allowed",
-            "Origin",
-            "this site may not open chats here (see chat_allowed_origins)",
-        )
-        .into_response();
-    }
+/// Takes an upgraded participant socket into the chat's protocol.
+pub fn accept(hub: ChatHub, ws: WebSocketUpgrade) -> Response {
     // Small buffers: tens of thousands of chat sockets stay open at once,
     // and a chat frame is a few hundred bytes (the 128 KiB defaults would
     // cost more than the chat itself).
     ws.max_message_size(MAX_FRAME)
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
-        .on_upgrade(move |socket| session(app.chat.clone(), socket))
+        .on_upgrade(move |socket| session(hub, socket))
 }
 
 async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> bool {
