@@ -171,14 +171,17 @@ async fn send(socket: &mut WebSocket, value: Value) -> bool {
         .is_ok()
 }
 
+/// A frame from the page that is not a request.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable message: {0}")]
+struct Unreadable(#[from] serde_json::Error);
+
 /// Reads the next request; `None` when the page went away.
-async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, String>> {
+async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, Unreadable>> {
     loop {
         match socket.recv().await? {
             Ok(Message::Text(text)) => {
-                return Some(
-                    serde_json::from_str(&text).map_err(|e| format!("unreadable message: {e}")),
-                )
+                return Some(serde_json::from_str(&text).map_err(Unreadable))
             }
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
@@ -234,7 +237,7 @@ async fn session(voice: Voice, chat: ChatHub, mut socket: WebSocket) {
             return;
         }
         Ok(Some(Err(e))) => {
-            send(&mut socket, error("type", e)).await;
+            send(&mut socket, error("type", e.to_string())).await;
             return;
         }
         _ => return,
@@ -269,7 +272,7 @@ async fn session(voice: Voice, chat: ChatHub, mut socket: WebSocket) {
                     heard = tokio::time::Instant::now();
                     let reply = match request {
                         Ok(r) => handle(&voice, &chat, &who, &line, &mut my_peer, r).await,
-                        Err(e) => error("type", e),
+                        Err(e) => error("type", e.to_string()),
                     };
                     if !send(&mut socket, reply).await {
                         break;
@@ -492,7 +495,7 @@ async fn handle(
                     *my_peer = Some(peer);
                     json!({"type": "answer", "sdp": answer, "peer": peer})
                 }
-                Err(e) => error("sdp", e),
+                Err(e) => error("sdp", e.to_string()),
             }
         }
         Request::SetStatus { status } => {

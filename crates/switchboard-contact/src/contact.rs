@@ -11,7 +11,7 @@ use switchboard_model::contact_record::{
 };
 use switchboard_model::ContactRecord;
 
-use crate::{ContactInit, Decision, Input, Output, Phase, Route};
+use crate::{ContactInit, Decision, FlowUnavailable, Input, Output, Phase, Route};
 
 /// What the contact waits for before its flow goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -493,7 +493,7 @@ impl Contact {
         self.feed(event);
     }
 
-    fn flow_loaded(&mut self, request: u64, flow: Result<Arc<Flow>, String>) {
+    fn flow_loaded(&mut self, request: u64, flow: Result<Arc<Flow>, FlowUnavailable>) {
         if self.phase == Phase::Ended || self.waiting != Waiting::Answer(request) {
             return;
         }
@@ -503,10 +503,10 @@ impl Contact {
                 self.start_session(flow)
             }
             Ok(_) => {}
-            Err(reason) => {
+            Err(why) => {
                 self.outputs.push_back(Output::FlowFailed {
                     action: None,
-                    reason,
+                    reason: why.to_string(),
                 });
                 if self.phase == Phase::Queued {
                     self.outputs.push_back(Output::QueueFlowEnded);

@@ -82,6 +82,29 @@ pub struct Outbound {
     pub queue: (String, String),
 }
 
+/// Why a flow the contact asked for (a transfer to a flow, a module, the
+/// customer queue flow) cannot run; the contact's flow takes its error path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlowUnavailable {
+    /// No flow has that id, name or ARN.
+    #[error("no flow '{0}'")]
+    NotFound(String),
+    /// A flow module was asked for and this is a flow, or the other way round.
+    #[error("'{name}' is {}a flow module", if *.is_module { "" } else { "not " })]
+    WrongKind {
+        /// The flow's name.
+        name: String,
+        /// Whether it is a module.
+        is_module: bool,
+    },
+    /// Its published version (or its draft) has errors.
+    #[error("flow '{0}' does not validate")]
+    DoesNotValidate(String),
+    /// The store could not be read (logged where it failed).
+    #[error("the store could not be read")]
+    StoreUnavailable,
+}
+
 /// Everything that happens to a contact.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -98,7 +121,7 @@ pub enum Input {
         /// The request answered.
         request: u64,
         /// The flow, or why not.
-        flow: Result<Arc<Flow>, String>,
+        flow: Result<Arc<Flow>, FlowUnavailable>,
     },
     /// The customer wrote (a chat message): it answers a chat's
     /// GetParticipantInput, or ends a Wait that listens for the customer.

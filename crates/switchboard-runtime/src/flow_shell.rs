@@ -15,6 +15,7 @@ use switchboard_model::{
 };
 
 use crate::AppState;
+pub use switchboard_contact::FlowUnavailable;
 
 /// Most events one run may take before it is reported as still running.
 const MAX_EVENTS: usize = 500;
@@ -60,24 +61,30 @@ pub async fn load_flow(
     app: &AppState,
     reference: &str,
     module: bool,
-) -> Result<Arc<switchboard_flow::Flow>, String> {
+) -> Result<Arc<switchboard_flow::Flow>, FlowUnavailable> {
+    let unavailable = |e: switchboard_store::StoreError| {
+        tracing::error!(error = %e, "flow shell could not read the store");
+        FlowUnavailable::StoreUnavailable
+    };
     let name = name_of(reference);
     let record = app
         .store
         .get::<FlowObject>(&name)
         .await
-        .map_err(store_failure)?
-        .ok_or_else(|| format!("no flow '{name}'"))?;
+        .map_err(unavailable)?
+        .ok_or_else(|| FlowUnavailable::NotFound(name.to_string()))?;
     let is_module = record.spec.flow_type == switchboard_model::FlowType::Module;
     if module != is_module {
-        let what = if is_module { "" } else { "not " };
-        return Err(format!("'{}' is {what}a flow module", record.spec.name));
+        return Err(FlowUnavailable::WrongKind {
+            name: record.spec.name,
+            is_module,
+        });
     }
     let content = match app
         .store
         .flow_version(&record.id, None)
         .await
-        .map_err(store_failure)?
+        .map_err(unavailable)?
     {
         Some(published) => published.content,
         None => record.spec.content,
@@ -91,7 +98,7 @@ pub async fn load_flow(
         {
             Ok(Arc::new(f))
         }
-        _ => Err(format!("flow '{}' does not validate", record.spec.name)),
+        _ => Err(FlowUnavailable::DoesNotValidate(record.spec.name)),
     }
 }
 
@@ -183,7 +190,7 @@ pub fn enqueue_later(
 pub fn load_later(
     app: &AppState,
     reference: String,
-    reply: impl FnOnce(Result<Arc<switchboard_flow::Flow>, String>) + Send + 'static,
+    reply: impl FnOnce(Result<Arc<switchboard_flow::Flow>, FlowUnavailable>) + Send + 'static,
 ) {
     let app = app.clone();
     tokio::spawn(async move {
@@ -244,11 +251,11 @@ pub async fn answer_world(
         }
         Effect::TransferToFlow { flow } => match load_flow(app, flow, false).await {
             Ok(_) => Event::FlowFound,
-            Err(e) => failed(e),
+            Err(e) => failed(e.to_string()),
         },
         Effect::LoadModule { module } => match load_flow(app, module, true).await {
             Ok(m) => Event::ModuleLoaded(m),
-            Err(e) => failed(e),
+            Err(e) => failed(e.to_string()),
         },
         Effect::InvokeFunction {
             function,

@@ -199,7 +199,7 @@ pub async fn start(
     }
     let flow = switchboard_runtime::flow_shell::load_flow(&app, &record.id, false)
         .await
-        .map_err(|e| ApiError::bad_request("flow", e))?;
+        .map_err(|e| ApiError::bad_request("flow", e.to_string()))?;
     let opening = Opening {
         flow,
         flow_id: record.id,

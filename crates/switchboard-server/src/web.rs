@@ -23,6 +23,7 @@ const DESIGNER_STYLE: &str = include_str!("../web/console/designer.css");
 const DRAWFLOW_SCRIPT: &str = include_str!("../web/vendor/drawflow/drawflow.min.js");
 const DRAWFLOW_STYLE: &str = include_str!("../web/vendor/drawflow/drawflow.min.css");
 const SHARED_SESSION: &str = include_str!("../web/shared/session.js");
+const SHARED_STYLE: &str = include_str!("../web/shared/base.css");
 
 /// The reports page may load only Switchboard's own files and talk only to
 /// Switchboard; recordings play from `blob:` URLs; no other site may frame it.
@@ -60,12 +61,18 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// What every page imports: DOM helpers, the API with its token, the
-/// sign-in form (`/shared/session.js`).
+/// sign-in form (`/shared/session.js`), and the base look
+/// (`/shared/base.css`: colours, controls, sign-in, top bar, cards, tables).
 pub fn shared() -> Router<AppState> {
-    Router::new().route(
-        "/shared/session.js",
-        get(|| async { asset(JS, SHARED_SESSION) }),
-    )
+    Router::new()
+        .route(
+            "/shared/session.js",
+            get(|| async { asset(JS, SHARED_SESSION) }),
+        )
+        .route(
+            "/shared/base.css",
+            get(|| async { asset(CSS, SHARED_STYLE) }),
+        )
 }
 
 /// The administrators' console (`/console`: every configuration object)

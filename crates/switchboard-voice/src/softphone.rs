@@ -537,23 +537,25 @@ impl Sockets {
     /// A socket on each address (in the RTP port range when one is set; RTCP
     /// travels on the same port, rtcp-mux, so each pair's odd port goes
     /// unused). An address that cannot be bound is skipped, unless none can.
-    async fn bind(ips: &[IpAddr], ports: Option<(u16, u16)>) -> Result<Sockets, String> {
+    async fn bind(ips: &[IpAddr], ports: Option<(u16, u16)>) -> Result<Sockets, AnswerError> {
         let mut sockets = Vec::new();
-        let mut last_error = String::from("no address to bind");
+        let mut last_error = None;
         for ip in ips {
             match crate::leg::bind_pair(*ip, ports).await {
                 Ok((socket, _)) => {
-                    let local = socket.local_addr().map_err(|e| e.to_string())?;
+                    let local = socket
+                        .local_addr()
+                        .map_err(|e| AnswerError::Socket(Some((*ip, e))))?;
                     sockets.push((socket, local));
                 }
                 Err(e) => {
                     debug!(%ip, "softphone: no media socket: {e}");
-                    last_error = format!("{ip}: {e}");
+                    last_error = Some((*ip, e));
                 }
             }
         }
         if sockets.is_empty() {
-            return Err(format!("media socket: {last_error}"));
+            return Err(AnswerError::Socket(last_error));
         }
         Ok(Sockets(sockets))
     }
@@ -592,6 +594,21 @@ impl Sockets {
     }
 }
 
+/// Why a browser's offer got no answer (sent back to the page as the
+/// `sdp` field's error).
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the offer is not SDP: {0}")]
+    NotSdp(str0m::error::SdpError),
+    /// No media socket could be bound (on this address, with this error).
+    #[error("media socket: {}", match .0 { Some((ip, e)) => format!("{ip}: {e}"), None => "no address to bind".into() })]
+    Socket(Option<(IpAddr, std::io::Error)>),
+    #[error("a media address cannot be a candidate: {0}")]
+    Candidate(str0m::error::IceError),
+    #[error("the offer cannot be answered: {0}")]
+    NotAnswerable(str0m::RtcError),
+}
+
 /// Answers a browser's SDP offer and starts the peer connection on new UDP
 /// sockets, one per address [`candidate_ips`] offers for `media_ip`.
 /// Returns the SDP answer and the peer's number.
@@ -600,9 +617,8 @@ pub async fn answer_offer(
     media_ip: IpAddr,
     ports: Option<(u16, u16)>,
     offer_sdp: &str,
-) -> Result<(String, u64), String> {
-    let offer =
-        SdpOffer::from_sdp_string(offer_sdp).map_err(|e| format!("the offer is not SDP: {e}"))?;
+) -> Result<(String, u64), AnswerError> {
+    let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(AnswerError::NotSdp)?;
     let ips = browser_candidates(media_ip);
     let sockets = Sockets::bind(&ips, ports).await?;
     let mut rtc = RtcConfig::new()
@@ -614,7 +630,7 @@ pub async fn answer_offer(
         .enable_pcma(true, false)
         .build(Instant::now());
     for local in sockets.locals() {
-        let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+        let candidate = Candidate::host(local, "udp").map_err(AnswerError::Candidate)?;
         if rtc.add_local_candidate(candidate).is_none() {
             debug!(%local, "softphone: candidate refused");
         }
@@ -622,7 +638,7 @@ pub async fn answer_offer(
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
-        .map_err(|e| format!("the offer cannot be answered: {e}"))?;
+        .map_err(AnswerError::NotAnswerable)?;
     let (to_browser, from_call) = mpsc::channel(TO_BROWSER_FRAMES);
     let cancel = CancellationToken::new();
     let peer = line.install_peer(to_browser, cancel.clone());

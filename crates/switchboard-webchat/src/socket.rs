@@ -107,16 +107,23 @@ async fn send_value(socket: &mut WebSocket, value: Value) -> bool {
     send(socket, value.to_string()).await
 }
 
+/// A frame that is not a request.
+#[derive(Debug, thiserror::Error)]
+enum BadFrame {
+    #[error("not a valid request: {0}")]
+    NotARequest(#[from] serde_json::Error),
+    #[error("send JSON text frames")]
+    Binary,
+}
+
 /// The next request, `Err` for a frame that is not one, `None` when the socket closed.
-async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, String>> {
+async fn next_request(socket: &mut WebSocket) -> Option<Result<Request, BadFrame>> {
     loop {
         match socket.recv().await? {
             Ok(Message::Text(text)) => {
-                return Some(
-                    serde_json::from_str(&text).map_err(|e| format!("not a valid request: {e}")),
-                )
+                return Some(serde_json::from_str(&text).map_err(BadFrame::from))
             }
-            Ok(Message::Binary(_)) => return Some(Err("send JSON text frames".into())),
+            Ok(Message::Binary(_)) => return Some(Err(BadFrame::Binary)),
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
         }
@@ -142,7 +149,7 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
             return;
         }
         Ok(Some(Err(e))) => {
-            send_value(&mut socket, error("type", e)).await;
+            send_value(&mut socket, error("type", e.to_string())).await;
             return;
         }
         _ => return,
@@ -194,7 +201,7 @@ async fn session(hub: ChatHub, mut socket: WebSocket) {
                         }
                         handle(&hub, &grant, r).await
                     }
-                    Err(e) => Some(error("type", e)),
+                    Err(e) => Some(error("type", e.to_string())),
                 };
                 if let Some(reply) = reply {
                     if !send_value(&mut socket, reply).await {

@@ -108,7 +108,7 @@ pub enum ChatInput {
     /// The flow loaded for request `request`, or why it could not be.
     FlowLoaded {
         request: u64,
-        flow: Result<Arc<switchboard_flow::Flow>, String>,
+        flow: Result<Arc<switchboard_flow::Flow>, switchboard_runtime::flow_shell::FlowUnavailable>,
     },
     AgentEnd {
         agent: String,

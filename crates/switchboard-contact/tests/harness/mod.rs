@@ -529,7 +529,7 @@ impl World {
                     .flows
                     .get(&flow)
                     .cloned()
-                    .ok_or_else(|| format!("no flow '{flow}'"));
+                    .ok_or(switchboard_contact::FlowUnavailable::NotFound(flow));
                 self.inbox
                     .push_back((id, Input::FlowLoaded { request, flow }));
             }

@@ -22,33 +22,41 @@ use switchboard_runtime::AppState;
 /// Longest prompt accepted.
 pub const MAX_PROMPT_SECONDS: u64 = 600;
 
+/// Why an uploaded file is not a prompt we can play (the text follows
+/// "the file", in the API's error).
+#[derive(Debug, thiserror::Error)]
+pub enum BadPrompt {
+    #[error("is not a WAV file: {0}")]
+    NotWav(hound::Error),
+    #[error("has a sample rate of {0} Hz; 8000 to 48000 Hz are accepted")]
+    SampleRate(u32),
+    #[error("has {0} channels; mono or stereo are accepted")]
+    Channels(u16),
+    #[error("holds no audio")]
+    Empty,
+    #[error("is {0} s long; at most {MAX_PROMPT_SECONDS} s")]
+    TooLong(u64),
+    #[error("is truncated or damaged: its samples cannot all be read")]
+    Damaged,
+}
+
 /// Reads what a WAV file holds, or says why it is not one we can play.
-pub fn inspect_wav(bytes: &[u8]) -> Result<AudioInfo, String> {
-    let mut reader =
-        hound::WavReader::new(Cursor::new(bytes)).map_err(|e| format!("is not a WAV file: {e}"))?;
+pub fn inspect_wav(bytes: &[u8]) -> Result<AudioInfo, BadPrompt> {
+    let mut reader = hound::WavReader::new(Cursor::new(bytes)).map_err(BadPrompt::NotWav)?;
     let spec = reader.spec();
     if !(8_000..=48_000).contains(&spec.sample_rate) {
-        return Err(format!(
-            "has a sample rate of {} Hz; 8000 to 48000 Hz are accepted",
-            spec.sample_rate
-        ));
+        return Err(BadPrompt::SampleRate(spec.sample_rate));
     }
     if !(1..=2).contains(&spec.channels) {
-        return Err(format!(
-            "has {} channels; mono or stereo are accepted",
-            spec.channels
-        ));
+        return Err(BadPrompt::Channels(spec.channels));
     }
     let frames = u64::from(reader.duration());
     if frames == 0 {
-        return Err("holds no audio".into());
+        return Err(BadPrompt::Empty);
     }
     let duration_ms = frames * 1000 / u64::from(spec.sample_rate);
     if duration_ms > MAX_PROMPT_SECONDS * 1000 {
-        return Err(format!(
-            "is {} s long; at most {MAX_PROMPT_SECONDS} s",
-            duration_ms / 1000
-        ));
+        return Err(BadPrompt::TooLong(duration_ms / 1000));
     }
     // Read every sample: a file cut short is caught now, not mid-call.
     let complete = match spec.sample_format {
@@ -56,7 +64,7 @@ pub fn inspect_wav(bytes: &[u8]) -> Result<AudioInfo, String> {
         hound::SampleFormat::Float => reader.samples::<f32>().all(|s| s.is_ok()),
     };
     if !complete {
-        return Err("is truncated or damaged: its samples cannot all be read".into());
+        return Err(BadPrompt::Damaged);
     }
     Ok(AudioInfo {
         sample_rate: spec.sample_rate,
@@ -109,7 +117,8 @@ pub async fn upload(
     if file.len() > limit {
         return Err(ApiError::too_large("file", limit));
     }
-    let mut audio = inspect_wav(&file).map_err(|reason| ApiError::bad_request("file", reason))?;
+    let mut audio =
+        inspect_wav(&file).map_err(|reason| ApiError::bad_request("file", reason.to_string()))?;
     let mut prompt = Prompt {
         name,
         description,
@@ -205,11 +214,15 @@ mod tests {
     #[test]
     fn refuses_what_cannot_be_played() {
         assert!(inspect_wav(b"not a wav at all").is_err());
-        assert!(inspect_wav(&wav(96_000, 1, 0.1))
-            .unwrap_err()
-            .contains("sample rate"));
+        assert!(matches!(
+            inspect_wav(&wav(96_000, 1, 0.1)),
+            Err(BadPrompt::SampleRate(96_000))
+        ));
         let mut cut = wav(8000, 1, 1.0);
         cut.truncate(cut.len() / 2);
-        assert!(inspect_wav(&cut).is_err(), "truncated file accepted");
+        assert!(
+            matches!(inspect_wav(&cut), Err(BadPrompt::Damaged)),
+            "truncated file accepted"
+        );
     }
 }

@@ -266,7 +266,7 @@ impl Call {
             )
             .await
         {
-            warn!("agent leg: {e}");
+            warn!("agent leg: RTP socket: {e}");
             self.note(Input::Unreachable { agent });
         }
     }
@@ -336,7 +336,8 @@ impl Call {
 
     /// Calls a phone for the customer: an agent's (for an offer) or a third
     /// party's (`third_party`: the flow's TransferToNumber, with whether the
-    /// flow continues after). The answer comes back as AgentAnswered/AgentFailed.
+    /// flow continues after). The answer comes back as AgentAnswered/AgentFailed;
+    /// an error here is the leg's RTP socket, which could not be bound.
     pub(super) async fn dial(
         &mut self,
         agent: String,
@@ -345,10 +346,9 @@ impl Call {
         ring: Duration,
         caller_id: Option<String>,
         third_party: Option<bool>,
-    ) -> Result<(), String> {
-        let mut leg = Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports)
-            .await
-            .map_err(|e| format!("RTP socket: {e}"))?;
+    ) -> std::io::Result<()> {
+        let mut leg =
+            Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports).await?;
         let origin = leg.next_sdp_origin();
         let offer = sdp::offer(
             leg.local,

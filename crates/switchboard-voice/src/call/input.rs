@@ -75,7 +75,7 @@ pub enum CallInput {
     /// customer queue flow), or why it could not be loaded.
     FlowLoaded {
         request: u64,
-        flow: Result<Arc<switchboard_flow::Flow>, String>,
+        flow: Result<Arc<switchboard_flow::Flow>, switchboard_runtime::flow_shell::FlowUnavailable>,
     },
     /// A transfer to a number could not be placed (no route).
     ThirdPartyFailed,
@@ -182,7 +182,7 @@ impl Call {
                         .dial(who, number, *route, ring, caller_id, Some(continue_flow))
                         .await
                     {
-                        warn!(contact = %self.core.id(), "transfer: {e}");
+                        warn!(contact = %self.core.id(), "transfer: RTP socket: {e}");
                         self.tell(Input::ThirdPartyFailed { no_answer: false })
                             .await;
                     }

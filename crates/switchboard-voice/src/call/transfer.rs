@@ -30,7 +30,7 @@ impl Call {
         let who = format!("third-party:{number}");
         let ring = Duration::from_secs(AGENT_RING_SECONDS);
         if let Err(e) = self.dial(who, number, route, ring, None, Some(false)).await {
-            warn!(contact = %self.core.id(), "transfer: {e}");
+            warn!(contact = %self.core.id(), "transfer: RTP socket: {e}");
             self.tell(Input::ThirdPartyFailed { no_answer: false })
                 .await;
         }
