@@ -70,6 +70,21 @@ pub struct ContactData {
     pub lex_slots: BTreeMap<String, String>,
     /// Whether flow logging is on (off at first); set by UpdateFlowLoggingBehavior.
     pub logging: bool,
+    /// The contact's name, set by UpdateContactData, read as `$.Name`.
+    pub name: Option<String>,
+    /// Its description, set by UpdateContactData, read as `$.Description`.
+    pub description: Option<String>,
+    /// References (name to value), set by UpdateContactData, read as `$.References.<name>`.
+    pub references: BTreeMap<String, String>,
+    /// The customer's id, set by UpdateContactData, read as `$.CustomerId`.
+    pub customer_id: Option<String>,
+    /// User-defined tags, set by TagContact and UntagContact, read as `$.Tags.<key>`.
+    pub tags: BTreeMap<String, String>,
+    /// The number a callback would ring, in E.164 form (UpdateContactCallbackNumber).
+    pub callback_number: Option<String>,
+    /// Namespaces an action fills as a whole: `Metrics` (GetMetricData), and
+    /// in the simulator a feature's (`Customer`, `Views`, `Case`...).
+    pub namespaces: BTreeMap<String, Value>,
 }
 
 fn hooks_by_name<S: serde::Serializer>(
@@ -108,6 +123,13 @@ impl ContactData {
             lex_intent: None,
             lex_slots: BTreeMap::new(),
             logging: false,
+            name: None,
+            description: None,
+            references: BTreeMap::new(),
+            customer_id: None,
+            tags: BTreeMap::new(),
+            callback_number: None,
+            namespaces: BTreeMap::new(),
         }
     }
 
@@ -152,7 +174,30 @@ impl ContactData {
             ["StoredCustomerInput"] => self.stored_input.clone(),
             ["Lex", "IntentName"] => self.lex_intent.clone(),
             ["Lex", "Slots", slot] => self.lex_slots.get(*slot).cloned(),
-            ["TextToSpeechVoice"] => text(&self.voice),
+            ["TextToSpeechVoice" | "TextToSpeechVoiceId"] => text(&self.voice),
+            ["Name"] => self.name.clone(),
+            ["Description"] => self.description.clone(),
+            ["CustomerId"] => self.customer_id.clone(),
+            ["References", key] | ["References", key, "Value"] => {
+                self.references.get(*key).cloned()
+            }
+            ["Tags", key] => self.tags.get(*key).cloned(),
+            // The number a callback would ring: set, else the caller's own.
+            ["CallbackNumber" | "CustomerCallBackPhoneNumber"] => self
+                .callback_number
+                .clone()
+                .or_else(|| Some(self.customer_address.clone())),
+            [root, rest @ ..] if self.namespaces.contains_key(*root) => {
+                let mut v = self.namespaces.get(*root)?;
+                for key in rest {
+                    v = v.get(*key)?;
+                }
+                Some(match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => return None,
+                    other => other.to_string(),
+                })
+            }
             ["LanguageCode"] => text(&self.language),
             // There is no AWS region here; flows that splice it into ARNs
             // still get a stable value.

@@ -34,6 +34,14 @@ use crate::model::*;
 pub const MAX_STEPS_PER_EVENT: u32 = 20_000;
 /// Most actions one session may run in all.
 pub const MAX_STEPS: u32 = 1_000_000;
+/// Connect's limit on a contact's user-defined tags.
+pub const MAX_TAGS: usize = 6;
+
+/// A terminal feature action that ran (TransferContactToAgent): the flow
+/// is over; what follows is the feature's.
+fn feature_ends_flow() -> Next {
+    Next::Finish(Outcome::Ended)
+}
 
 /// A message ready to play or send: references filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -204,6 +212,32 @@ pub enum Effect {
         /// Whether logging is now on.
         enabled: bool,
     },
+    /// Read the real-time figures of a queue; answer `Metrics` or `Failed`.
+    /// The session keeps them as `$.Metrics`.
+    GetMetrics {
+        /// The queue: the one the flow named, else the target queue's id;
+        /// `None` if neither (the shell answers `Failed`).
+        queue: Option<String>,
+        /// The agent whose personal queue is meant, when the flow names one.
+        agent: Option<String>,
+        /// `Voice` or `Chat`; `None` counts every channel.
+        channel: Option<String>,
+    },
+    /// An action of a Connect feature Switchboard does not have yet
+    /// ([`crate::catalog`]). Answer `FeatureResult` as if it ran, or
+    /// `Failed` (the feature is not enabled: its error branch).
+    Feature {
+        /// The action's `Type`.
+        action_type: String,
+        /// The feature it belongs to.
+        feature: crate::catalog::Feature,
+        /// Its parameters as written.
+        parameters: serde_json::Map<String, Value>,
+    },
+    /// The flow changed the contact's name, description, references,
+    /// language, customer id, tags or callback number; a notice, no answer
+    /// is due: the session's contact holds the new values.
+    ContactDataChanged,
     /// Hang up or end the chat.
     Disconnect,
     /// The flow is done; whatever ran it carries on (a whisper ends, a hold resumes).
@@ -259,6 +293,21 @@ pub enum Event {
     /// What was asked for could not be done (no such queue, the function
     /// failed or timed out...): the action's error branch.
     Failed(String),
+    /// The figures for `GetMetrics`, read as `$.Metrics` (Connect's shape:
+    /// `Queue.Size`, `Queue.OldestContactAge`, `Agents.Available.Count`...).
+    Metrics(Value),
+    /// What a `Feature` action gave, as if the feature ran: the condition
+    /// result it returns (a view's action, a Voice ID result), if any, and
+    /// data for its namespace (`$.Customer`, `$.Views`, `$.Case`...).
+    FeatureResult {
+        /// The result its conditions test; `None` for actions without.
+        result: Option<String>,
+        /// What it puts in its namespace.
+        data: Option<Value>,
+    },
+    /// A `Feature` action failed with one of its own error types
+    /// (`NoneFoundError`, `TimeLimitExceeded`...).
+    FeatureError(String),
     /// The customer left: the session ends at once.
     Hangup,
 }
@@ -325,6 +374,8 @@ enum Awaiting {
     Flow,
     Module,
     Timer,
+    Metrics,
+    Feature,
 }
 
 /// One flow on the stack: the main flow, or a module it invoked.
@@ -772,10 +823,28 @@ impl Session {
             }
             Wait {
                 timeout_seconds,
+                timeout_reference,
                 customer_returned,
             } => {
+                let seconds = match timeout_reference {
+                    None => *timeout_seconds,
+                    Some(r) => match c
+                        .render_strict(r)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|v| *v >= 1.0 && *v <= 604_800.0)
+                    {
+                        Some(v) => v as u32,
+                        None => {
+                            return self.error_on(
+                                &a,
+                                "NoMatchingError",
+                                &format!("'{}' is not a number of seconds", r.raw),
+                            )
+                        }
+                    },
+                };
                 effects.push(Effect::StartTimer {
-                    seconds: *timeout_seconds,
+                    seconds,
                     customer_returned: *customer_returned,
                 });
                 Next::Wait(Awaiting::Timer)
@@ -967,6 +1036,136 @@ impl Session {
                     ),
                 }
             }
+            UpdateContactData {
+                name,
+                description,
+                language,
+                customer_id,
+                references,
+            } => {
+                // All or none, as Connect sets them.
+                let render = |o: &Option<crate::operand::Operand>| match o {
+                    Some(o) => c.render_strict(o).map(Some),
+                    None => Some(None),
+                };
+                let (Some(name), Some(description), Some(language), Some(customer_id)) = (
+                    render(name),
+                    render(description),
+                    render(language),
+                    render(customer_id),
+                ) else {
+                    return self.error_on(&a, "NoMatchingError", "a value names nothing");
+                };
+                let mut refs = Vec::new();
+                for (k, v) in references {
+                    match c.render_strict(v) {
+                        Some(val) => refs.push((k.clone(), val)),
+                        None => {
+                            return self.error_on(
+                                &a,
+                                "NoMatchingError",
+                                &format!("reference '{k}' has no value"),
+                            )
+                        }
+                    }
+                }
+                let data = &mut self.contact;
+                if name.is_some() {
+                    data.name = name;
+                }
+                if description.is_some() {
+                    data.description = description;
+                }
+                if let Some(l) = language.filter(|l| !l.is_empty()) {
+                    data.language = l;
+                }
+                if customer_id.is_some() {
+                    data.customer_id = customer_id;
+                }
+                data.references.extend(refs);
+                effects.push(Effect::ContactDataChanged);
+                self.next()
+            }
+            TagContact { tags } => {
+                let mut values = Vec::new();
+                for (k, v) in tags {
+                    match c.render_strict(v) {
+                        Some(val) => values.push((k.clone(), val)),
+                        None => {
+                            return self.error_on(
+                                &a,
+                                "NoMatchingError",
+                                &format!("tag '{k}' has no value"),
+                            )
+                        }
+                    }
+                }
+                let mut all = self.contact.tags.clone();
+                all.extend(values);
+                if all.len() > MAX_TAGS {
+                    return self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        &format!("a contact has at most {MAX_TAGS} tags"),
+                    );
+                }
+                self.contact.tags = all;
+                effects.push(Effect::ContactDataChanged);
+                self.next()
+            }
+            UntagContact { keys } => {
+                for k in keys {
+                    self.contact.tags.remove(k);
+                }
+                effects.push(Effect::ContactDataChanged);
+                self.next()
+            }
+            UpdateContactCallbackNumber { number } => {
+                let value = c.render_strict(number).unwrap_or_default();
+                match crate::phone::normalise(&value, None) {
+                    Some(e164) => {
+                        self.contact.callback_number = Some(e164);
+                        effects.push(Effect::ContactDataChanged);
+                        self.next()
+                    }
+                    None => self.error_on(
+                        &a,
+                        "InvalidCallbackNumber",
+                        &format!("'{value}' is not a phone number in E.164 form"),
+                    ),
+                }
+            }
+            GetMetricData {
+                queue,
+                agent,
+                channel,
+            } => {
+                let render = |o: &Option<crate::operand::Operand>| {
+                    o.as_ref().map(|o| c.render(o)).filter(|v| !v.is_empty())
+                };
+                let agent = render(agent);
+                let queue = render(queue).or_else(|| {
+                    agent
+                        .is_none()
+                        .then(|| c.queue.as_ref().map(|q| q.id.clone()))
+                        .flatten()
+                });
+                effects.push(Effect::GetMetrics {
+                    queue,
+                    agent,
+                    channel: render(channel),
+                });
+                Next::Wait(Awaiting::Metrics)
+            }
+            CompleteOutboundCall => self.next(),
+            Other { spec, parameters } => {
+                effects.push(Effect::Feature {
+                    action_type: a.type_name.clone(),
+                    feature: spec.feature,
+                    parameters: parameters.clone(),
+                });
+                Next::Wait(Awaiting::Feature)
+            }
             Unsupported => self.error_on(
                 &a,
                 "NoMatchingError",
@@ -1021,7 +1220,20 @@ impl Session {
                 self.error_on(&a, "InputTimeLimitExceeded", "no input in time")
             }
             (W::Input, Event::Input(digits)) => self.input(&a, digits),
-            (W::Loop, Event::TimerFired) => self.error_on(&a, "MessagesInterrupted", "interrupt"),
+            // Connect writes the interrupt as a condition (Equals
+            // MessagesInterrupted); older flows as an error branch.
+            (W::Loop, Event::TimerFired) => {
+                match a.transitions.conditions.iter().find(|c| {
+                    c.operator == Operator::Equals && c.operand == "MessagesInterrupted"
+                }) {
+                    Some(c) => {
+                        let next = c.next.clone();
+                        self.record("condition Equals MessagesInterrupted".into());
+                        Next::Goto(next)
+                    }
+                    None => self.error_on(&a, "MessagesInterrupted", "interrupt"),
+                }
+            }
             (W::Bot, Event::BotResult { intent, slots }) => {
                 self.contact.lex_intent = Some(intent.clone());
                 self.contact.lex_slots = slots;
@@ -1055,6 +1267,28 @@ impl Session {
                     v.to_string()
                 };
                 self.by_condition(&a, &text, "NoMatchingCondition")
+            }
+            (W::Metrics, Event::Metrics(m)) => {
+                self.contact.namespaces.insert("Metrics".into(), m);
+                self.next()
+            }
+            (W::Feature, Event::FeatureResult { result, data }) => {
+                if let (ActionKind::Other { spec, .. }, Some(data)) = (&a.kind, data) {
+                    if let Some(root) = crate::catalog::namespace(spec.feature) {
+                        self.contact.namespaces.insert(root.into(), data);
+                    }
+                }
+                match result {
+                    Some(r) => self.by_condition(&a, &r, "NoMatchingCondition"),
+                    None if a.kind.is_terminal() => {
+                        self.record("end".into());
+                        feature_ends_flow()
+                    }
+                    None => self.next(),
+                }
+            }
+            (W::Feature, Event::FeatureError(error_type)) => {
+                self.error_on(&a, &error_type, "the feature answered with this error")
             }
             (W::Queue, Event::QueueFound(q)) => {
                 self.contact.queue = Some(q);

@@ -20,6 +20,7 @@
 // hash map gives an order that differs run to run (use BTreeMap, or sort).
 #![warn(missing_docs, clippy::iter_over_hash_type)]
 
+pub mod catalog;
 pub mod contact;
 pub mod import;
 pub mod interp;

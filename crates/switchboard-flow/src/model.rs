@@ -77,6 +77,24 @@ impl FlowType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
+    /// The type as Connect's console writes it in a saved flow's
+    /// `Metadata.type` (`contactFlow`, `customerQueue`, ...).
+    pub fn from_metadata(s: &str) -> Option<Self> {
+        Some(match s {
+            "contactFlow" => FlowType::ContactFlow,
+            "customerQueue" => FlowType::CustomerQueue,
+            "customerHold" => FlowType::CustomerHold,
+            "customerWhisper" => FlowType::CustomerWhisper,
+            "agentHold" => FlowType::AgentHold,
+            "agentWhisper" => FlowType::AgentWhisper,
+            "outboundWhisper" => FlowType::OutboundWhisper,
+            "agentTransfer" => FlowType::AgentTransfer,
+            "queueTransfer" => FlowType::QueueTransfer,
+            "contactFlowModule" | "flowModule" | "module" => FlowType::Module,
+            _ => return None,
+        })
+    }
+
     /// Flows that play to someone who is waiting: playing audio is progress
     /// there, so a loop of prompts is how they are meant to work.
     pub fn plays_while_waiting(self) -> bool {
@@ -336,7 +354,7 @@ pub enum ActionKind {
     GetParticipantInput {
         /// Played before collecting input (`Text`, `SSML` or `PromptId`); `None` plays nothing.
         prompt: Option<Message>,
-        /// Seconds to wait for input, 1 to 180 (`InputTimeLimitSeconds`; 5 if not given).
+        /// Seconds to wait for input, up to 7 days (`InputTimeLimitSeconds`; 5 if not given).
         timeout_seconds: u32,
         /// Collect a number into `$.StoredCustomerInput` instead of one menu digit.
         store_input: bool,
@@ -401,8 +419,12 @@ pub enum ActionKind {
     },
     /// Waits (chat) for a time, or until the customer comes back if it listens for that.
     Wait {
-        /// How long to wait, in seconds, up to 7 days (`TimeoutSeconds`).
+        /// How long to wait, in seconds, up to 7 days (`TimeoutSeconds`, or
+        /// `TimeLimitSeconds` as the console writes it).
         timeout_seconds: u32,
+        /// When the time is a reference (`$.External.waitSeconds`), read
+        /// when the flow runs; `timeout_seconds` is then unused.
+        timeout_reference: Option<Operand>,
         /// Whether `Events` lists `CustomerReturned`, so a message from the customer
         /// ends the wait on that branch.
         customer_returned: bool,
@@ -498,8 +520,59 @@ pub enum ActionKind {
     /// Ends the flow; whatever ran it carries on (a whisper ends, a hold
     /// resumes). Inside a module, returns to the caller.
     EndFlowExecution,
-    /// A Connect action type Switchboard does not run. Kept so the rest of
-    /// the flow can still be checked; validation reports it as an error.
+    /// Sets Connect-defined contact properties: name, description,
+    /// references, language, customer id (kept on the contact record).
+    UpdateContactData {
+        /// The contact's name (`Name`); `None` leaves it.
+        name: Option<Operand>,
+        /// Its description (`Description`); `None` leaves it.
+        description: Option<Operand>,
+        /// The language code (`LanguageCode`), e.g. `en-GB`; `None` leaves it.
+        language: Option<Operand>,
+        /// The customer's id (`CustomerId`); `None` leaves it.
+        customer_id: Option<Operand>,
+        /// References, name to value (`References`; a value may be `{"Value", "Type"}`).
+        references: Vec<(String, Operand)>,
+    },
+    /// Sets user-defined tags on the contact (at most 6, not `aws:`).
+    TagContact {
+        /// Keys and values (`Tags`).
+        tags: Vec<(String, Operand)>,
+    },
+    /// Removes tags from the contact (`UntagContact`; the reference spells it `UnTagContact`).
+    UntagContact {
+        /// The keys to remove (`TagKeys`).
+        keys: Vec<String>,
+    },
+    /// Sets the number a callback would ring (`CallbackNumber`, one reference).
+    UpdateContactCallbackNumber {
+        /// The number, usually `$.StoredCustomerInput` or an attribute.
+        number: Operand,
+    },
+    /// Reads real-time figures of a queue into `$.Metrics`.
+    GetMetricData {
+        /// The queue (`QueueId`); `None` with no agent uses the target queue.
+        queue: Option<Operand>,
+        /// An agent whose personal queue is read (`AgentId`).
+        agent: Option<Operand>,
+        /// `Voice` or `Chat` (`QueueChannel`); `None` counts every channel.
+        channel: Option<Operand>,
+    },
+    /// Dials the customer of an outbound call now (Connect's
+    /// CompleteOutboundCall); the shell has already dialled, so it goes on.
+    CompleteOutboundCall,
+    /// An action of Connect's reference that belongs to a feature Switchboard
+    /// does not have yet ([`crate::catalog`]): it validates and simulates,
+    /// and when a flow runs it takes the branch Connect takes when the
+    /// feature is not enabled.
+    Other {
+        /// What the reference says of it.
+        spec: &'static crate::catalog::ActionSpec,
+        /// Its `Parameters` as written, for the simulator and the log.
+        parameters: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A `Type` Connect's reference does not have. Kept so the rest of the
+    /// flow can still be checked; validation reports it as an error.
     Unsupported,
 }
 
@@ -511,18 +584,21 @@ impl ActionKind {
             ActionKind::DisconnectParticipant
                 | ActionKind::EndFlowExecution
                 | ActionKind::EndFlowModuleExecution
-        )
+        ) || matches!(self, ActionKind::Other { spec, .. } if spec.terminal)
     }
 
     /// Actions that wait for the customer (input, a bot, a chat reply) or
-    /// count, so a cycle through them is not a runaway loop.
+    /// for something outside (a function call), or count, so a cycle through
+    /// them is not a runaway loop.
     pub fn bounds_a_cycle(&self, flow_type: FlowType) -> bool {
         match self {
             ActionKind::GetParticipantInput { .. }
             | ActionKind::ConnectParticipantWithLexBot { .. }
             | ActionKind::Wait { .. }
             | ActionKind::Loop { .. }
+            | ActionKind::InvokeLambdaFunction { .. }
             | ActionKind::MessageParticipantIteratively { .. } => true,
+            ActionKind::Other { spec, .. } => spec.waits,
             ActionKind::MessageParticipant { .. } => flow_type.plays_while_waiting(),
             _ => false,
         }

@@ -30,6 +30,36 @@ pub const ROOTS: &[&str] = &[
     "TextToSpeechVoice",
     "LanguageCode",
     "Agent",
+    "References",
+    "Tags",
+    "CustomerId",
+    "Metrics",
+    "TextToSpeechVoiceId",
+    // The customer's callback number, as flows that set it read it back.
+    "CallbackNumber",
+    "CustomerCallBackPhoneNumber",
+];
+
+/// Namespaces of Connect's reference that Switchboard does not fill yet
+/// (their features are to come): a reference to one reads as empty, and
+/// validation warns rather than refuses.
+pub const UNFILLED_ROOTS: &[&str] = &[
+    "Customer",
+    "Views",
+    "Case",
+    "Task",
+    "MediaStreams",
+    "Media",
+    "SegmentAttributes",
+    "Capabilities",
+    "Loop",
+    "Modules",
+    "DataTables",
+    "DataTableList",
+    "Email",
+    "Wisdom",
+    "LambdaInvocation",
+    "AdditionalEmailRecipients",
 ];
 
 /// A reference: root and keys, e.g. `["Attributes", "name"]`.

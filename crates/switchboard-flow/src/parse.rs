@@ -23,6 +23,8 @@ pub struct Parsed {
 
 /// Most bytes of flow JSON accepted: far above 250 real actions.
 pub const MAX_FLOW_BYTES: usize = 4 * 1024 * 1024;
+/// The longest a Wait (or a chat's input) may last: Connect's 7 days.
+const MAX_WAIT_SECONDS: u32 = 7 * 24 * 3600;
 
 /// Parses flow JSON, bare or wrapped. `flow` is `None` only when the
 /// structure is too broken to build one; otherwise problems in actions are
@@ -60,16 +62,35 @@ pub fn parse_value(value: &Value, problems: &mut Problems) -> Option<Flow> {
     parse_level(value, problems, true)
 }
 
-/// `wrapper_allowed`: only the outermost level may be Connect's export
-/// wrapper; a wrapper inside a wrapper is refused rather than unwrapped
-/// again (so nesting cannot run the parser arbitrarily deep).
+/// `wrapper_allowed`: only the outermost level may be a wrapper; a wrapper
+/// inside a wrapper is refused rather than unwrapped again (so nesting
+/// cannot run the parser arbitrarily deep).
+///
+/// The wrappers read: Connect's export (`{"Name", "Type" or
+/// "ContactFlowType", "Content"}`), and what `aws connect
+/// describe-contact-flow` prints (`{"ContactFlow": {"Name", "Type",
+/// "Content", ...}}`); in both `Content` is the flow as a JSON string (or
+/// object), and the wrapper's type is the flow's.
 fn parse_level(value: &Value, problems: &mut Problems, wrapper_allowed: bool) -> Option<Flow> {
     let Some(top) = value.as_object() else {
         problems.error("$", None, "a flow must be a JSON object");
         return None;
     };
-    // Connect's export wrapper.
-    if let Some(content) = top.get("Content") {
+    // describe-contact-flow's answer: the export wrapper one level down.
+    if let (Some(described), true) = (top.get("ContactFlow"), wrapper_allowed) {
+        if !top.contains_key("Actions") {
+            let Some(inner) = described.as_object().filter(|o| o.contains_key("Content")) else {
+                problems.error(
+                    "ContactFlow",
+                    None,
+                    "must be the described flow, with its Content",
+                );
+                return None;
+            };
+            return parse_wrapper(inner, "ContactFlow.", problems);
+        }
+    }
+    if top.contains_key("Content") {
         if !wrapper_allowed {
             problems.error(
                 "Content",
@@ -78,42 +99,8 @@ fn parse_level(value: &Value, problems: &mut Problems, wrapper_allowed: bool) ->
             );
             return None;
         }
-        let name = top.get("Name").and_then(Value::as_str).map(str::to_string);
-        let flow_type = match top.get("Type").and_then(Value::as_str) {
-            Some(t) => match FlowType::parse(t) {
-                Some(ft) => Some(ft),
-                None => {
-                    problems.error("Type", None, format!("unknown flow type '{t}'"));
-                    None
-                }
-            },
-            // Connect exports modules without a Type.
-            None => Some(FlowType::Module),
-        };
-        let inner = match content {
-            Value::String(s) => match serde_json::from_str::<Value>(s) {
-                Ok(v) => v,
-                Err(e) => {
-                    problems.error("Content", None, format!("is not JSON: {e}"));
-                    return None;
-                }
-            },
-            Value::Object(_) => content.clone(),
-            _ => {
-                problems.error(
-                    "Content",
-                    None,
-                    "must be the flow, as a JSON string or object",
-                );
-                return None;
-            }
-        };
-        let mut flow = parse_level(&inner, problems, false)?;
-        flow.name = name;
-        flow.flow_type = flow_type;
-        return Some(flow);
+        return parse_wrapper(top, "", problems);
     }
-
     match top.get("Version").and_then(Value::as_str) {
         Some(VERSION) => {}
         Some(v) => problems.error(
@@ -146,7 +133,57 @@ fn parse_level(value: &Value, problems: &mut Problems, wrapper_allowed: bool) ->
         .enumerate()
         .filter_map(|(i, a)| parse_action(i, a, problems))
         .collect();
-    Some(Flow::new(None, None, start, actions))
+    // A flow saved from Connect's console names its type in Metadata; a
+    // module's content has its Settings (inputs, outputs, branches).
+    let flow_type = top
+        .get("Metadata")
+        .and_then(|m| m.get("type"))
+        .and_then(Value::as_str)
+        .and_then(FlowType::from_metadata)
+        .or_else(|| top.get("Settings").is_some().then_some(FlowType::Module));
+    Some(Flow::new(None, flow_type, start, actions))
+}
+
+/// The flow inside an export or describe wrapper (`at` prefixes its paths).
+fn parse_wrapper(top: &Map<String, Value>, at: &str, problems: &mut Problems) -> Option<Flow> {
+    let name = top.get("Name").and_then(Value::as_str).map(str::to_string);
+    let flow_type = match top
+        .get("Type")
+        .or_else(|| top.get("ContactFlowType"))
+        .and_then(Value::as_str)
+    {
+        Some(t) => match FlowType::parse(t) {
+            Some(ft) => Some(ft),
+            None => {
+                problems.error(format!("{at}Type"), None, format!("unknown flow type '{t}'"));
+                None
+            }
+        },
+        // Connect exports modules without a Type.
+        None => Some(FlowType::Module),
+    };
+    let inner = match &top["Content"] {
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.error(format!("{at}Content"), None, format!("is not JSON: {e}"));
+                return None;
+            }
+        },
+        content @ Value::Object(_) => content.clone(),
+        _ => {
+            problems.error(
+                format!("{at}Content"),
+                None,
+                "must be the flow, as a JSON string or object",
+            );
+            return None;
+        }
+    };
+    let mut flow = parse_level(&inner, problems, false)?;
+    flow.name = name;
+    flow.flow_type = flow_type.or(flow.flow_type);
+    Some(flow)
 }
 
 const FORBIDDEN_ID_CHARS: &str = "%:(\\/)=$,;[]{}";
@@ -206,8 +243,12 @@ fn parse_action(i: usize, value: &Value, problems: &mut Problems) -> Option<Acti
         problems,
     };
     let kind = parse_kind(type_name, &mut p);
-    // Nothing can be said about the parameters of an unknown type.
-    if kind != Some(ActionKind::Unsupported) {
+    // Nothing can be said about the parameters of an unknown type, nor of
+    // a feature's action that Switchboard passes through.
+    if !matches!(
+        kind,
+        Some(ActionKind::Unsupported | ActionKind::Other { .. })
+    ) {
         p.warn_unused();
     }
     let transitions = parse_transitions(
@@ -488,8 +529,19 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                 .unwrap_or(Message::Text(Operand::literal(""))),
         },
         "GetParticipantInput" => {
+            if p.get("InputEncryption").is_some() {
+                let path = format!("{}.InputEncryption", p.path);
+                p.problems.warning(
+                    path,
+                    Some(p.id),
+                    "Switchboard does not encrypt stored input: it is kept in clear in $.StoredCustomerInput",
+                );
+            }
             let prompt = p.message(false);
-            let timeout_seconds = p.number("InputTimeLimitSeconds", 1, 180).unwrap_or(5);
+            // Connect sets no upper bound; chat flows wait minutes for an answer.
+            let timeout_seconds = p
+                .number("InputTimeLimitSeconds", 1, MAX_WAIT_SECONDS)
+                .unwrap_or(5);
             let store_input = p.boolean("StoreInput").unwrap_or(false);
             let mut validation = None;
             if let Some(v) = p.object("InputValidation") {
@@ -660,14 +712,31 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             ActionKind::Loop { count }
         }
         "Wait" => {
-            let timeout_seconds =
-                p.number("TimeoutSeconds", 1, 7 * 24 * 3600)
-                    .unwrap_or_else(|| {
-                        if p.map.get("TimeoutSeconds").is_none_or(Value::is_null) {
-                            p.error("TimeoutSeconds", "missing");
-                        }
-                        60
-                    });
+            // The flow language writes TimeoutSeconds; flows saved from
+            // Connect's console write TimeLimitSeconds. Either may be a
+            // number or one reference, read when the flow runs.
+            let key = if p.map.contains_key("TimeoutSeconds") || !p.map.contains_key("TimeLimitSeconds") {
+                "TimeoutSeconds"
+            } else {
+                "TimeLimitSeconds"
+            };
+            let reference = match p.map.get(key) {
+                Some(Value::String(v)) if v.trim_start().starts_with('$') => {
+                    Some(Operand::parse(v))
+                }
+                _ => None,
+            };
+            let timeout_seconds = if reference.is_some() {
+                p.used.push(key);
+                60
+            } else {
+                p.number(key, 1, MAX_WAIT_SECONDS).unwrap_or_else(|| {
+                    if p.map.get(key).is_none_or(Value::is_null) {
+                        p.error("TimeoutSeconds", "missing (or TimeLimitSeconds)");
+                    }
+                    60
+                })
+            };
             let customer_returned = match p.get("Events") {
                 Some(Value::Array(events)) => events
                     .iter()
@@ -676,6 +745,7 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             };
             ActionKind::Wait {
                 timeout_seconds,
+                timeout_reference: reference,
                 customer_returned,
             }
         }
@@ -831,6 +901,17 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                     "LexV2Bot",
                     "missing: name the bot (LexV2Bot.AliasArn or LexBot.Name)",
                 );
+            } else {
+                let path = format!("{}.LexV2Bot", p.path);
+                p.problems.warning(
+                    path,
+                    Some(p.id),
+                    "Switchboard has no bot engine yet: when the flow runs, this action takes its error branch",
+                );
+            }
+            // Chat's first message and the bot's inactivity timer are the bot's.
+            for key in ["LexInitializationData", "LexTimeoutSeconds", "Media"] {
+                let _ = p.get(key);
             }
             ActionKind::ConnectParticipantWithLexBot {
                 bot: bot.unwrap_or(Operand::literal("")),
@@ -879,12 +960,121 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
         "EndFlowModuleExecution" => ActionKind::EndFlowModuleExecution,
         "DisconnectParticipant" => ActionKind::DisconnectParticipant,
         "EndFlowExecution" => ActionKind::EndFlowExecution,
+        "UpdateContactData" => {
+            let references = match p.get("References").cloned() {
+                None => vec![],
+                Some(Value::Object(m)) => m
+                    .into_iter()
+                    .filter_map(|(k, v)| match v {
+                        Value::String(s) => Some((k, Operand::parse(&s))),
+                        // Connect's reference object: {"Value": ..., "Type": "URL"}.
+                        Value::Object(o) => o
+                            .get("Value")
+                            .and_then(Value::as_str)
+                            .map(|s| (k, Operand::parse(s))),
+                        _ => None,
+                    })
+                    .collect(),
+                Some(_) => {
+                    p.error("References", "must be an object of names to values");
+                    vec![]
+                }
+            };
+            for key in [
+                "IsVoiceIdStreamingEnabled",
+                "IsVoiceAuthenticationEnabled",
+                "IsFraudDetectionEnabled",
+                "VoiceAuthenticationThreshold",
+                "VoiceAuthenticationResponseTime",
+                "FraudDetectionThreshold",
+                "WatchlistId",
+                "WisdomSessionArn",
+            ] {
+                if p.get(key).is_some() {
+                    let path = format!("{}.{key}", p.path);
+                    p.problems.warning(
+                        path,
+                        Some(p.id),
+                        "Switchboard has no Voice ID or Amazon Q: this setting is kept nowhere",
+                    );
+                }
+            }
+            if let Some(t) = p.text("TargetContact") {
+                if t.raw != "Current" {
+                    p.error("TargetContact", "only Current is supported: a related contact is not kept");
+                }
+            }
+            ActionKind::UpdateContactData {
+                name: p.text("Name"),
+                description: p.text("Description"),
+                language: p.text("LanguageCode"),
+                customer_id: p.text("CustomerId"),
+                references,
+            }
+        }
+        "TagContact" => {
+            let tags = p.text_map("Tags");
+            if tags.len() > 6 {
+                p.error("Tags", "at most 6 tags");
+            }
+            if let Some((k, _)) = tags.iter().find(|(k, _)| k.starts_with("aws:")) {
+                let k = k.clone();
+                p.error(&format!("Tags.{k}"), "tags starting aws: are the system's");
+            }
+            ActionKind::TagContact { tags }
+        }
+        "UntagContact" | "UnTagContact" => {
+            let keys = match p.get("TagKeys").cloned() {
+                Some(Value::Array(list)) => list
+                    .into_iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => {
+                    p.error("TagKeys", "missing: the list of tag keys to remove");
+                    vec![]
+                }
+            };
+            ActionKind::UntagContact { keys }
+        }
+        "UpdateContactCallbackNumber" => ActionKind::UpdateContactCallbackNumber {
+            number: p
+                .required_text("CallbackNumber")
+                .unwrap_or(Operand::literal("")),
+        },
+        "GetMetricData" => {
+            let queue = p.text("QueueId");
+            let agent = p.text("AgentId");
+            if queue.is_some() && agent.is_some() {
+                p.error("AgentId", "give QueueId or AgentId, not both");
+            }
+            ActionKind::GetMetricData {
+                queue,
+                agent,
+                channel: p.text("QueueChannel"),
+            }
+        }
+        "CompleteOutboundCall" => {
+            // Caller ID and voice connector settings are the dialler's; the
+            // shell has placed the call by the time a flow runs.
+            for key in ["CallerId", "VoiceConnector", "ConnectionTimeLimitSeconds"] {
+                let _ = p.get(key);
+            }
+            ActionKind::CompleteOutboundCall
+        }
+        other if crate::catalog::find(other).is_some() => {
+            let spec = crate::catalog::find(other).expect("found above");
+            // Its parameters are the feature's (not warned about as unused).
+            ActionKind::Other {
+                spec,
+                parameters: p.map.clone(),
+            }
+        }
         other => {
             let path = p.path.trim_end_matches(".Parameters").to_string();
             p.problems.error(
                 format!("{path}.Type"),
                 Some(p.id),
-                format!("action type '{other}' is not supported by Switchboard"),
+                format!("action type '{other}' is not one of Connect's flow language"),
             );
             return Some(ActionKind::Unsupported);
         }

@@ -34,6 +34,21 @@ impl Keypress {
     }
 }
 
+/// How a feature's action answers in the simulator ([`crate::catalog`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureAnswer {
+    /// It ran: the result its conditions test (a view's action, a Voice ID
+    /// result), and data for its namespace (`$.Customer`, `$.Views`...).
+    Ran {
+        /// The result, for actions that branch on one.
+        result: Option<String>,
+        /// What it puts in its namespace.
+        data: Option<Value>,
+    },
+    /// It failed with one of its own errors (`NoneFoundError`...).
+    Error(String),
+}
+
 /// Says whether the named hours of operation (or, for `None`, the target
 /// queue's) are open.
 pub type HoursRule = Box<dyn Fn(Option<&str>) -> bool + Send + Sync>;
@@ -60,6 +75,10 @@ pub struct Script {
     pub queues: Option<HashSet<String>>,
     /// Wait actions see the customer come back (chat) rather than time out.
     pub customer_returns: bool,
+    /// How actions of features Switchboard does not have answer, by action
+    /// `Type`; one not listed answers as on a Switchboard instance: the
+    /// feature is not enabled (its error branch).
+    pub features: HashMap<String, FeatureAnswer>,
     /// Events to feed at most before giving up (a queue flow loops for ever).
     pub max_events: usize,
 }
@@ -78,6 +97,12 @@ pub struct Report {
     pub stopped: Option<String>,
     /// The contact as the flow left it: attributes, target queue, stored input...
     pub contact: ContactData,
+}
+
+/// Why a feature's action took its error branch: the words the server's log
+/// and contact record use too.
+pub fn not_enabled(action_type: &str, feature: crate::catalog::Feature) -> String {
+    format!("{action_type} is not available: {feature} is not enabled on this instance")
 }
 
 /// A name from a reference: the ARN's object name, or the value itself.
@@ -131,6 +156,32 @@ impl Script {
             Effect::QueryMetric { metric, .. } => {
                 Event::MetricValue(self.metrics.get(metric).copied().unwrap_or(0.0))
             }
+            Effect::GetMetrics { .. } => {
+                let m = |name: &str| self.metrics.get(name).copied().unwrap_or(0.0);
+                Event::Metrics(serde_json::json!({
+                    "Queue": {
+                        "Size": m("NumberOfContactsInQueue"),
+                        "OldestContactAge": m("OldestContactInQueueAgeSeconds"),
+                    },
+                    "Agents": {
+                        "Online": {"Count": m("NumberOfAgentsOnline")},
+                        "Available": {"Count": m("NumberOfAgentsAvailable")},
+                        "Staffed": {"Count": m("NumberOfAgentsStaffed")},
+                    },
+                }))
+            }
+            Effect::Feature {
+                action_type,
+                feature,
+                ..
+            } => match self.features.get(action_type) {
+                Some(FeatureAnswer::Ran { result, data }) => Event::FeatureResult {
+                    result: result.clone(),
+                    data: data.clone(),
+                },
+                Some(FeatureAnswer::Error(e)) => Event::FeatureError(e.clone()),
+                None => Event::Failed(not_enabled(action_type, *feature)),
+            },
             Effect::ResolveQueue { queue, agent } => {
                 let name = name_of(queue.as_deref().or(agent.as_deref()).unwrap_or_default());
                 match &self.queues {
@@ -166,6 +217,7 @@ impl Script {
                 }
             }
             Effect::SetVoice { .. }
+            | Effect::ContactDataChanged
             | Effect::SetRecording { .. }
             | Effect::SetEventHook { .. }
             | Effect::SetRoutingBehavior { .. }

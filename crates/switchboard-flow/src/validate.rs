@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use crate::model::*;
-use crate::operand::ROOTS;
+use crate::operand::{ROOTS, UNFILLED_ROOTS};
 use crate::problem::Problems;
 
 /// The error branches each action can take.
@@ -34,8 +34,22 @@ fn error_types(kind: &ActionKind) -> &'static [&'static str] {
             "NoMatchingError",
         ],
         DisconnectParticipant | EndFlowExecution | EndFlowModuleExecution => &[],
+        UpdateContactCallbackNumber { .. } => &[
+            "InvalidCallbackNumber",
+            "CallbackNumberNotDialable",
+            "NoMatchingError",
+        ],
+        Other { spec, .. } => spec.errors,
         _ => &["NoMatchingError"],
     }
+}
+
+/// Whether `error_type` is one the action can take. `NoMatchingError` is
+/// accepted on a feature's action even where the reference lists none:
+/// Connect's console adds it to most blocks.
+fn has_error(kind: &ActionKind, error_type: &str) -> bool {
+    error_types(kind).contains(&error_type)
+        || (matches!(kind, ActionKind::Other { .. }) && error_type == "NoMatchingError")
 }
 
 /// Whether the flow type may use the action (Connect's rules, where a block
@@ -62,6 +76,7 @@ pub fn allowed_in(kind: &ActionKind, ft: FlowType) -> bool {
         | TransferContactToQueue
         | TransferParticipantToThirdParty { .. } => talks_to_customer,
         TransferToFlow { .. } => talks_to_customer && ft != Module,
+        UpdateContactCallbackNumber { .. } => talks_to_customer,
         DisconnectParticipant => !whisper_or_hold,
         _ => true,
     }
@@ -82,7 +97,13 @@ fn needs_next(kind: &ActionKind) -> bool {
         | InvokeLambdaFunction { .. }
         | UpdateFlowAttributes { .. }
         | UpdateFlowLoggingBehavior { .. }
-        | InvokeFlowModule { .. } => true,
+        | InvokeFlowModule { .. }
+        | UpdateContactData { .. }
+        | TagContact { .. }
+        | UntagContact { .. }
+        | UpdateContactCallbackNumber { .. }
+        | GetMetricData { .. }
+        | CompleteOutboundCall => true,
         TransferParticipantToThirdParty { continue_flow, .. } => *continue_flow,
         _ => false,
     }
@@ -100,6 +121,16 @@ fn required_outcomes(
             &["ContinueLooping", "DoneLooping"],
         )),
         Wait { .. } => Some((&["WaitCompleted"], &["WaitCompleted", "CustomerReturned"])),
+        // Connect writes the interrupt as a condition; older flows as an error.
+        MessageParticipantIteratively { .. } => Some((&[], &["MessagesInterrupted"])),
+        Other {
+            spec:
+                crate::catalog::ActionSpec {
+                    conditions: crate::catalog::Conditions::OneOf(results),
+                    ..
+                },
+            ..
+        } => Some((&[], results)),
         _ => None,
     }
 }
@@ -118,6 +149,21 @@ fn takes_conditions(kind: &ActionKind) -> bool {
             | Loop { .. }
             | Wait { .. }
             | ConnectParticipantWithLexBot { .. }
+            | MessageParticipantIteratively { .. }
+    ) || matches!(
+        kind,
+        Other { spec, .. } if spec.conditions != crate::catalog::Conditions::None
+    )
+}
+
+/// Actions that branch only by their conditions, so need at least one.
+/// A menu (GetParticipantInput) or a bot without conditions is Connect's
+/// "any answer": its NextAction and error branches carry it.
+fn needs_a_condition(kind: &ActionKind) -> bool {
+    use ActionKind::*;
+    matches!(
+        kind,
+        Compare { .. } | CheckMetricData { .. } | DistributeByPercentage
     )
 }
 
@@ -176,6 +222,27 @@ fn operands(kind: &ActionKind) -> Vec<&crate::operand::Operand> {
             out.extend(session_attributes.iter().map(|(_, v)| v));
         }
         InvokeFlowModule { module } => out.push(module),
+        UpdateContactData {
+            name,
+            description,
+            language,
+            customer_id,
+            references,
+        } => {
+            out.extend(name.iter().chain(description).chain(language).chain(customer_id));
+            out.extend(references.iter().map(|(_, v)| v));
+        }
+        TagContact { tags } => out.extend(tags.iter().map(|(_, v)| v)),
+        UpdateContactCallbackNumber { number } => out.push(number),
+        Wait {
+            timeout_reference: Some(r),
+            ..
+        } => out.push(r),
+        GetMetricData {
+            queue,
+            agent,
+            channel,
+        } => out.extend(queue.iter().chain(agent).chain(channel)),
         _ => {}
     }
     out
@@ -248,7 +315,7 @@ pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
         }
         let allowed_errors = error_types(&a.kind);
         for (j, e) in t.errors.iter().enumerate() {
-            if !allowed_errors.contains(&e.error_type.as_str()) {
+            if !has_error(&a.kind, &e.error_type) {
                 problems.error(
                     format!("{tpath}.Errors[{j}].ErrorType"),
                     id,
@@ -271,7 +338,19 @@ pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
         check_conditions(a, &tpath, problems);
         for op in operands(&a.kind) {
             for p in op.paths() {
-                if !ROOTS.contains(&p.root()) {
+                if ROOTS.contains(&p.root()) {
+                    continue;
+                }
+                if UNFILLED_ROOTS.contains(&p.root()) {
+                    problems.warning(
+                        format!("{}.Parameters", path(i)),
+                        id,
+                        format!(
+                            "'{p}': Switchboard does not fill '$.{}' yet, so it reads as empty",
+                            p.root()
+                        ),
+                    );
+                } else {
                     problems.error(
                         format!("{}.Parameters", path(i)),
                         id,
@@ -327,7 +406,7 @@ fn check_conditions(a: &Action, tpath: &str, problems: &mut Problems) {
         }
         return;
     }
-    if t.conditions.is_empty() {
+    if t.conditions.is_empty() && needs_a_condition(&a.kind) {
         problems.error(
             format!("{tpath}.Conditions"),
             id,
@@ -395,12 +474,13 @@ fn check_reachability(flow: &Flow, problems: &mut Problems) {
             stack.extend(a.transitions.targets());
         }
     }
+    // Connect keeps blocks left unconnected in saved flows; they never run.
     for a in &flow.actions {
         if !reached.contains(a.id.as_str()) {
-            problems.error(
+            problems.warning(
                 format!("Actions[{}]", a.index),
                 Some(&a.id),
-                "cannot be reached from StartAction",
+                "cannot be reached from StartAction, so it never runs",
             );
         }
     }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use switchboard_flow::simulate::{simulate, Keypress, Report, Script};
+use std::io::Write;
+
+use switchboard_flow::simulate::{simulate, FeatureAnswer, Keypress, Report, Script};
 use switchboard_flow::{
     check, ContactData, Effect, Flow, FlowType, Outcome, Problem, Rendered, Severity,
 };
@@ -78,9 +80,32 @@ pub(crate) struct SimulateArgs {
     /// Seed for DistributeByPercentage.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// What a ShowView returns (the view's action the agent picks, e.g. `Next`).
+    #[arg(long = "view-action")]
+    view_action: Option<String>,
+    /// How customer-profile actions answer: `found`, `none` or `multiple`
+    /// [default: Customer Profiles is not enabled: their error branch].
+    #[arg(long)]
+    profile: Option<String>,
+    /// How a feature's action answers as if the feature ran: `TYPE=ok`,
+    /// `TYPE=result:<what its conditions test>` or `TYPE=error:<ErrorType>`
+    /// [default: not enabled, its error branch]. Repeatable.
+    #[arg(long = "feature")]
+    features: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the output
+/// quietly instead of a panic.
+fn out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(e).context("writing to stdout"),
+    }
 }
 
 fn flow_type(s: &str) -> anyhow::Result<FlowType> {
@@ -97,10 +122,11 @@ fn load(path: &Path, default_type: FlowType) -> anyhow::Result<(Option<Flow>, Ve
     Ok(check(&text, default_type))
 }
 
-fn print_problems(path: &Path, problems: &[Problem]) {
+fn print_problems(path: &Path, problems: &[Problem]) -> anyhow::Result<()> {
     for p in problems {
-        println!("{}: {p}", path.display());
+        out(&format!("{}: {p}\n", path.display()))?;
     }
+    Ok(())
 }
 
 pub(crate) fn run(cmd: FlowCommand) -> anyhow::Result<()> {
@@ -113,7 +139,7 @@ pub(crate) fn run(cmd: FlowCommand) -> anyhow::Result<()> {
             let mut failed = 0;
             for file in &files {
                 let (_, problems) = load(file, ft)?;
-                print_problems(file, &problems);
+                print_problems(file, &problems)?;
                 let errors = problems
                     .iter()
                     .filter(|p| p.severity == Severity::Error)
@@ -121,7 +147,7 @@ pub(crate) fn run(cmd: FlowCommand) -> anyhow::Result<()> {
                 if errors > 0 {
                     failed += 1;
                 } else {
-                    println!("{}: valid", file.display());
+                    out(&format!("{}: valid\n", file.display()))?;
                 }
             }
             if failed > 0 {
@@ -142,7 +168,7 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
     let ft = flow_type(&args.flow_type)?;
     let (flow, problems) = load(&args.file, ft)?;
     if problems.iter().any(|p| p.severity == Severity::Error) || flow.is_none() {
-        print_problems(&args.file, &problems);
+        print_problems(&args.file, &problems)?;
         bail!("the flow has errors; fix them before simulating");
     }
     let flow = Arc::new(flow.expect("checked above"));
@@ -183,7 +209,7 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         let Some(module) =
             module.filter(|_| !problems.iter().any(|p| p.severity == Severity::Error))
         else {
-            print_problems(path, &problems);
+            print_problems(path, &problems)?;
             bail!("the module {} has errors", path.display());
         };
         let name = module.name.clone().unwrap_or_else(|| {
@@ -220,11 +246,73 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         let (k, v) = pair(a, "--attr")?;
         contact.attributes.insert(k.to_string(), v.to_string());
     }
+    feature_answers(&args, &mut script)?;
     let report = simulate(flow, contact, &mut script, args.seed);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out(&format!("{}\n", serde_json::to_string_pretty(&report)?))
     } else {
-        print!("{}", text_report(&report));
+        out(&text_report(&report))
+    }
+}
+
+/// The actions of Customer Profiles, which `--profile` answers.
+const PROFILE_ACTIONS: &[&str] = &[
+    "GetCustomerProfile",
+    "CreateCustomerProfile",
+    "UpdateCustomerProfile",
+    "AssociateContactToCustomerProfile",
+    "GetCustomerProfileObject",
+    "GetCalculatedAttributesForCustomerProfile",
+];
+
+fn feature_answers(args: &SimulateArgs, script: &mut Script) -> anyhow::Result<()> {
+    if let Some(action) = &args.view_action {
+        script.features.insert(
+            "ShowView".into(),
+            FeatureAnswer::Ran {
+                result: Some(action.clone()),
+                data: Some(serde_json::json!({"Action": action, "ViewResultData": {}})),
+            },
+        );
+    }
+    if let Some(profile) = &args.profile {
+        for action in PROFILE_ACTIONS {
+            let answer = match profile.as_str() {
+                "found" => FeatureAnswer::Ran {
+                    result: None,
+                    data: Some(serde_json::json!({"ProfileId": "simulated-profile"})),
+                },
+                "none" if action.starts_with("Get") => FeatureAnswer::Error("NoneFoundError".into()),
+                "multiple" if *action == "GetCustomerProfile" => {
+                    FeatureAnswer::Error("MultipleFoundError".into())
+                }
+                "none" | "multiple" => FeatureAnswer::Ran {
+                    result: None,
+                    data: None,
+                },
+                other => bail!("--profile '{other}': use found, none or multiple"),
+            };
+            script.features.insert((*action).into(), answer);
+        }
+    }
+    for f in &args.features {
+        let (action, answer) = pair(f, "--feature")?;
+        let answer = if answer == "ok" {
+            FeatureAnswer::Ran {
+                result: None,
+                data: None,
+            }
+        } else if let Some(result) = answer.strip_prefix("result:") {
+            FeatureAnswer::Ran {
+                result: Some(result.into()),
+                data: None,
+            }
+        } else if let Some(error) = answer.strip_prefix("error:") {
+            FeatureAnswer::Error(error.into())
+        } else {
+            bail!("--feature {action}: answer ok, result:<value> or error:<ErrorType>")
+        };
+        script.features.insert(action.into(), answer);
     }
     Ok(())
 }
@@ -319,6 +407,16 @@ fn effect_line(e: &Effect) -> String {
         Effect::SetLogging { enabled } => {
             format!("flow logging {}", if *enabled { "on" } else { "off" })
         }
+        Effect::GetMetrics { queue, agent, .. } => format!(
+            "read queue metrics of {}",
+            queue.clone().or(agent.clone()).unwrap_or_default()
+        ),
+        Effect::Feature {
+            action_type,
+            feature,
+            ..
+        } => format!("{action_type} ({feature})"),
+        Effect::ContactDataChanged => "contact data changed".into(),
         Effect::Disconnect => "disconnect".into(),
         Effect::End => "end flow".into(),
     }
