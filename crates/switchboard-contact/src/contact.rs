@@ -461,6 +461,7 @@ impl Contact {
                 | Effect::SetRecording { .. }
                 | Effect::SetEventHook { .. }
                 | Effect::SetRoutingBehavior { .. }
+                | Effect::ContactDataChanged
                 | Effect::SetLogging { .. } => {}
                 // Media (prompts, a call's input) and the world (hours,
                 // metrics, queues, functions, flows, modules): the driver's.
@@ -739,7 +740,7 @@ impl Contact {
         }
         self.agent_done(true);
         self.note_flow_path();
-        self.record.attributes = self.data.attributes.clone();
+        self.copy_contact_data();
         let continued = self
             .record
             .transfer_to_queue(next.clone(), queue, self.now, reason);
@@ -812,12 +813,25 @@ impl Contact {
         self.closed = true;
         self.record.close(self.now, DisconnectReason::Other);
         self.note_flow_path();
-        self.record.attributes = self.data.attributes.clone();
+        self.copy_contact_data();
         self.outputs
             .push_back(Output::Closed(Box::new(self.record.clone())));
     }
 
     // ---------- the record ----------
+
+    /// Copies what the flow set on the contact (attributes, name,
+    /// description, references, tags, callback number) into the record.
+    fn copy_contact_data(&mut self) {
+        let d = &self.data;
+        let r = &mut self.record;
+        r.attributes = d.attributes.clone();
+        r.name = d.name.clone();
+        r.description = d.description.clone();
+        r.references = d.references.clone();
+        r.tags = d.tags.clone();
+        r.customer_callback_number = d.callback_number.clone();
+    }
 
     /// Copies the steps the flow took since the last save into the record.
     fn note_flow_path(&mut self) {
@@ -836,7 +850,7 @@ impl Contact {
 
     fn save(&mut self) {
         self.note_flow_path();
-        self.record.attributes = self.data.attributes.clone();
+        self.copy_contact_data();
         self.outputs
             .push_back(Output::Record(Box::new(self.record.clone())));
     }

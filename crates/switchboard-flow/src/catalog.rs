@@ -131,17 +131,37 @@ const PROFILE_SEARCH: &[&str] = &["MultipleFoundError", "NoneFoundError", "NoMat
 /// parameters. Those it models (MessageParticipant, TagContact...) are
 /// `ActionKind` variants of their own.
 pub static SPECS: &[ActionSpec] = &[
-    spec("CreateCase", Feature::Cases, &["ContactNotLinked", "NoMatchingError"], Conditions::None),
+    spec(
+        "CreateCase",
+        Feature::Cases,
+        &["ContactNotLinked", "NoMatchingError"],
+        Conditions::None,
+    ),
     spec(
         "GetCase",
         Feature::Cases,
-        &["NoMatchingError", "ContactNotLinked", "MultipleFound", "NoneFound"],
+        &[
+            "NoMatchingError",
+            "ContactNotLinked",
+            "MultipleFound",
+            "NoneFound",
+        ],
         Conditions::None,
     ),
-    spec("UpdateCase", Feature::Cases, &["ContactNotLinked", "NoMatchingError"], Conditions::None),
+    spec(
+        "UpdateCase",
+        Feature::Cases,
+        &["ContactNotLinked", "NoMatchingError"],
+        Conditions::None,
+    ),
     spec("CreateTask", Feature::Tasks, NME, Conditions::None),
     spec("ResumeContact", Feature::Tasks, NME, Conditions::None),
-    spec("CreateWisdomSession", Feature::Wisdom, NME, Conditions::None),
+    spec(
+        "CreateWisdomSession",
+        Feature::Wisdom,
+        NME,
+        Conditions::None,
+    ),
     spec(
         "DequeueContactAndTransferToQueue",
         Feature::AgentTransfers,
@@ -150,7 +170,12 @@ pub static SPECS: &[ActionSpec] = &[
     ),
     ActionSpec {
         terminal: true,
-        ..spec("TransferContactToAgent", Feature::AgentTransfers, &[], Conditions::None)
+        ..spec(
+            "TransferContactToAgent",
+            Feature::AgentTransfers,
+            &[],
+            Conditions::None,
+        )
     },
     spec(
         "UpdatePreviousContactParticipantState",
@@ -158,7 +183,12 @@ pub static SPECS: &[ActionSpec] = &[
         NME,
         Conditions::None,
     ),
-    spec("StartOutboundChatContact", Feature::OutboundMessaging, NME, Conditions::None),
+    spec(
+        "StartOutboundChatContact",
+        Feature::OutboundMessaging,
+        NME,
+        Conditions::None,
+    ),
     spec(
         "UpdateContactMediaStreamingBehavior",
         Feature::MediaStreaming,
@@ -174,14 +204,23 @@ pub static SPECS: &[ActionSpec] = &[
     spec(
         "UpdateContactRecordingAndAnalyticsBehavior",
         Feature::ContactLens,
-        &["NoMatchingError", "ChannelMismatch", "InFlightRedactionConfigurationFailed"],
+        &[
+            "NoMatchingError",
+            "ChannelMismatch",
+            "InFlightRedactionConfigurationFailed",
+        ],
         Conditions::None,
     ),
     spec(
         "CheckOutboundCallStatus",
         Feature::OutboundCampaigns,
         NME,
-        Conditions::OneOf(&["CallAnswered", "VoicemailBeep", "VoicemailNoBeep", "NotDetected"]),
+        Conditions::OneOf(&[
+            "CallAnswered",
+            "VoicemailBeep",
+            "VoicemailNoBeep",
+            "NotDetected",
+        ]),
     ),
     spec(
         "CheckVoiceId",
@@ -198,13 +237,48 @@ pub static SPECS: &[ActionSpec] = &[
             "LowRisk",
         ]),
     ),
-    spec("StartVoiceIdStream", Feature::VoiceId, NME, Conditions::None),
-    spec("UpdateRoutingCriteria", Feature::RoutingCriteria, NME, Conditions::None),
-    spec("UpdateContactRoutingCriteria", Feature::RoutingCriteria, NME, Conditions::None),
-    spec("AssociateContactToCustomerProfile", Feature::CustomerProfiles, NME, Conditions::None),
-    spec("CreateCallbackContact", Feature::Callbacks, NME, Conditions::None),
-    spec("CreateCustomerProfile", Feature::CustomerProfiles, NME, Conditions::None),
-    spec("GetCustomerProfile", Feature::CustomerProfiles, PROFILE_SEARCH, Conditions::None),
+    spec(
+        "StartVoiceIdStream",
+        Feature::VoiceId,
+        NME,
+        Conditions::None,
+    ),
+    spec(
+        "UpdateRoutingCriteria",
+        Feature::RoutingCriteria,
+        NME,
+        Conditions::None,
+    ),
+    spec(
+        "UpdateContactRoutingCriteria",
+        Feature::RoutingCriteria,
+        NME,
+        Conditions::None,
+    ),
+    spec(
+        "AssociateContactToCustomerProfile",
+        Feature::CustomerProfiles,
+        NME,
+        Conditions::None,
+    ),
+    spec(
+        "CreateCallbackContact",
+        Feature::Callbacks,
+        NME,
+        Conditions::None,
+    ),
+    spec(
+        "CreateCustomerProfile",
+        Feature::CustomerProfiles,
+        NME,
+        Conditions::None,
+    ),
+    spec(
+        "GetCustomerProfile",
+        Feature::CustomerProfiles,
+        PROFILE_SEARCH,
+        Conditions::None,
+    ),
     spec(
         "GetCustomerProfileObject",
         Feature::CustomerProfiles,
@@ -217,13 +291,22 @@ pub static SPECS: &[ActionSpec] = &[
         &["NoneFoundError", "NoMatchingError"],
         Conditions::None,
     ),
-    spec("UpdateCustomerProfile", Feature::CustomerProfiles, NME, Conditions::None),
+    spec(
+        "UpdateCustomerProfile",
+        Feature::CustomerProfiles,
+        NME,
+        Conditions::None,
+    ),
     ActionSpec {
         waits: true,
         ..spec(
             "ShowView",
             Feature::Views,
-            &["NoMatchingError", "NoMatchingCondition", "TimeLimitExceeded"],
+            &[
+                "NoMatchingError",
+                "NoMatchingCondition",
+                "TimeLimitExceeded",
+            ],
             Conditions::AnyResult,
         )
     },

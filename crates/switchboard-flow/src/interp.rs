@@ -1214,6 +1214,15 @@ impl Session {
         use Awaiting as W;
         let a = self.action();
         let next = match (waiting, event) {
+            // A feature's action that did not run says why on the path (and
+            // so in the contact record): "not available: ... not enabled".
+            (W::Feature, Event::Failed(why)) => {
+                let next = self.error_on(&a, "NoMatchingError", &why);
+                if let Some(step) = self.trace.last_mut() {
+                    step.branch = format!("{} ({why})", step.branch);
+                }
+                next
+            }
             (_, Event::Failed(why)) => self.error_on(&a, "NoMatchingError", &why),
             (W::Prompt, Event::PromptFinished) => self.next(),
             (W::Input, Event::InputTimeout) | (W::Bot, Event::InputTimeout) => {
@@ -1223,9 +1232,12 @@ impl Session {
             // Connect writes the interrupt as a condition (Equals
             // MessagesInterrupted); older flows as an error branch.
             (W::Loop, Event::TimerFired) => {
-                match a.transitions.conditions.iter().find(|c| {
-                    c.operator == Operator::Equals && c.operand == "MessagesInterrupted"
-                }) {
+                match a
+                    .transitions
+                    .conditions
+                    .iter()
+                    .find(|c| c.operator == Operator::Equals && c.operand == "MessagesInterrupted")
+                {
                     Some(c) => {
                         let next = c.next.clone();
                         self.record("condition Equals MessagesInterrupted".into());

@@ -155,7 +155,11 @@ fn parse_wrapper(top: &Map<String, Value>, at: &str, problems: &mut Problems) ->
         Some(t) => match FlowType::parse(t) {
             Some(ft) => Some(ft),
             None => {
-                problems.error(format!("{at}Type"), None, format!("unknown flow type '{t}'"));
+                problems.error(
+                    format!("{at}Type"),
+                    None,
+                    format!("unknown flow type '{t}'"),
+                );
                 None
             }
         },
@@ -715,7 +719,9 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             // The flow language writes TimeoutSeconds; flows saved from
             // Connect's console write TimeLimitSeconds. Either may be a
             // number or one reference, read when the flow runs.
-            let key = if p.map.contains_key("TimeoutSeconds") || !p.map.contains_key("TimeLimitSeconds") {
+            let key = if p.map.contains_key("TimeoutSeconds")
+                || !p.map.contains_key("TimeLimitSeconds")
+            {
                 "TimeoutSeconds"
             } else {
                 "TimeLimitSeconds"
@@ -1001,7 +1007,10 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             }
             if let Some(t) = p.text("TargetContact") {
                 if t.raw != "Current" {
-                    p.error("TargetContact", "only Current is supported: a related contact is not kept");
+                    p.error(
+                        "TargetContact",
+                        "only Current is supported: a related contact is not kept",
+                    );
                 }
             }
             ActionKind::UpdateContactData {

@@ -229,7 +229,12 @@ fn operands(kind: &ActionKind) -> Vec<&crate::operand::Operand> {
             customer_id,
             references,
         } => {
-            out.extend(name.iter().chain(description).chain(language).chain(customer_id));
+            out.extend(
+                name.iter()
+                    .chain(description)
+                    .chain(language)
+                    .chain(customer_id),
+            );
             out.extend(references.iter().map(|(_, v)| v));
         }
         TagContact { tags } => out.extend(tags.iter().map(|(_, v)| v)),

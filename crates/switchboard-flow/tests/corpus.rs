@@ -77,8 +77,17 @@ fn the_corpus_is_listed_with_its_sources() {
         // | file | repository | path | commit | licence |
         assert_eq!(cells[4].len(), 40, "{name}: a full commit id");
         assert!(
-            ["MIT-0", "MIT", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "CC0-1.0", "Unlicense"]
-                .contains(&cells[5]),
+            [
+                "MIT-0",
+                "MIT",
+                "Apache-2.0",
+                "BSD-2-Clause",
+                "BSD-3-Clause",
+                "ISC",
+                "CC0-1.0",
+                "Unlicense"
+            ]
+            .contains(&cells[5]),
             "{name}: licence {}",
             cells[5]
         );
@@ -90,7 +99,10 @@ fn the_corpus_is_listed_with_its_sources() {
 #[test]
 fn genuinely_broken_flows_are_refused_for_the_right_reason() {
     for (name, why) in BROKEN {
-        let path = files().into_iter().find(|p| stem(p).ends_with(name)).unwrap();
+        let path = files()
+            .into_iter()
+            .find(|p| stem(p).ends_with(name))
+            .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let (_, problems) = check(&text, FlowType::ContactFlow);
         let errors = errors(&problems);
@@ -128,7 +140,11 @@ fn scripts(flow: &Flow) -> Vec<(&'static str, Script, ContactData)> {
             },
             voice(),
         ),
-        ("chat", Script::default(), ContactData::chat("corpus", "Sam")),
+        (
+            "chat",
+            Script::default(),
+            ContactData::chat("corpus", "Sam"),
+        ),
         (
             "functions answer {}",
             Script {
@@ -199,6 +215,10 @@ fn a_feature_that_is_not_enabled_takes_its_error_branch() {
         .find(|s| s.action_type == "ShowView")
         .unwrap();
     assert!(step.branch.starts_with("error "), "{step:?}");
+    assert!(
+        step.branch.contains("is not available"),
+        "the path says why: {step:?}"
+    );
 
     let mut ran = Script::default();
     ran.features.insert(

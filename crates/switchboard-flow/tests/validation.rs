@@ -172,7 +172,10 @@ fn action_errors_name_path_and_identifier() {
         "{e:#?}"
     );
     // Connect keeps unconnected blocks in saved flows: a warning, not an error.
-    assert!(!has(&e, "Actions[5]", "island", "cannot be reached"), "{e:#?}");
+    assert!(
+        !has(&e, "Actions[5]", "island", "cannot be reached"),
+        "{e:#?}"
+    );
     let warned = problems(FlowType::ContactFlow, f).into_iter().any(|p| {
         p.severity == Severity::Warning
             && p.path == "Actions[5]"

@@ -149,6 +149,22 @@ pub struct ContactRecord {
     pub agent: Option<AgentInfo>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The contact's name, set by the flow (UpdateContactData).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its description, set by the flow (UpdateContactData).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// References (name to value: a URL, a ticket number), set by the flow
+    /// (UpdateContactData).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub references: BTreeMap<String, String>,
+    /// User-defined tags (TagContact, UntagContact); contacts are searched by them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// The number a callback would ring, in E.164 form (UpdateContactCallbackNumber).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_callback_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
     /// Chat: the transcript kept at the end of the chat.

@@ -246,8 +246,55 @@ pub async fn answer_world(
             Ok(None) => failed(format!("queue '{}' is gone", q.name)),
             Err(e) => failed(store_failure(e)),
         },
-        Effect::QueryMetric { .. } => {
-            failed("real-time metrics arrive with the routing engine".into())
+        Effect::QueryMetric { metric, queue } => {
+            let Some(queue) = queue else {
+                return Some(failed(
+                    "no queue to read: none named and no target queue".into(),
+                ));
+            };
+            match queue_figures(app, queue, None).await {
+                Ok(f) => match f.metric(metric) {
+                    Some(v) => Event::MetricValue(v),
+                    None => failed(format!("no metric '{metric}'")),
+                },
+                Err(e) => failed(e.to_string()),
+            }
+        }
+        Effect::GetMetrics {
+            queue,
+            agent,
+            channel,
+        } => {
+            let queue = match (queue, agent) {
+                (Some(q), _) => q.clone(),
+                (None, Some(agent)) => crate::routing::agent_queue(agent),
+                (None, None) => {
+                    return Some(failed(
+                        "no queue to read: none named and no target queue".into(),
+                    ))
+                }
+            };
+            let channel = channel
+                .as_deref()
+                .and_then(|c| match c.to_ascii_uppercase().as_str() {
+                    "VOICE" => Some(switchboard_model::Channel::Voice),
+                    "CHAT" => Some(switchboard_model::Channel::Chat),
+                    "TASK" => Some(switchboard_model::Channel::Task),
+                    _ => None,
+                });
+            match queue_figures(app, &queue, channel).await {
+                Ok(f) => Event::Metrics(f.as_json()),
+                Err(e) => failed(e.to_string()),
+            }
+        }
+        Effect::Feature {
+            action_type,
+            feature,
+            ..
+        } => {
+            let why = switchboard_flow::simulate::not_enabled(action_type, *feature);
+            tracing::warn!(contact = %contact.contact_id, action = %action_type, "{why}");
+            failed(why)
         }
         Effect::TransferToFlow { flow } => match load_flow(app, flow, false).await {
             Ok(_) => Event::FlowFound,
@@ -281,6 +328,140 @@ pub async fn answer_world(
         }
         _ => return None,
     })
+}
+
+/// A queue's real-time figures, as GetMetricData and CheckMetricData read them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueFigures {
+    /// The queue's name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// Contacts waiting.
+    pub waiting: usize,
+    /// How long the oldest has waited, in seconds.
+    pub oldest_seconds: u64,
+    /// Agents serving the queue who are not Offline.
+    pub online: usize,
+    /// Of those, routable now.
+    pub available: usize,
+    /// Of those, working: available, offered, on a contact or in after-contact work.
+    pub staffed: usize,
+    /// On a contact.
+    pub busy: usize,
+    /// In after-contact work.
+    pub after_contact_work: usize,
+}
+
+impl QueueFigures {
+    /// One figure by CheckMetricData's name.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "NumberOfContactsInQueue" => self.waiting as f64,
+            "OldestContactInQueueAgeSeconds" => self.oldest_seconds as f64,
+            "NumberOfAgentsAvailable" => self.available as f64,
+            "NumberOfAgentsStaffed" => self.staffed as f64,
+            "NumberOfAgentsOnline" => self.online as f64,
+            _ => return None,
+        })
+    }
+
+    /// As `$.Metrics` reads it (Connect's names).
+    pub fn as_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Queue": {
+                "Name": self.name,
+                "ARN": self.id,
+                "Size": self.waiting,
+                "OldestContactAge": self.oldest_seconds,
+            },
+            "Agents": {
+                "Online": {"Count": self.online},
+                "Available": {"Count": self.available},
+                "Staffed": {"Count": self.staffed},
+                "AfterContactWork": {"Count": self.after_contact_work},
+                "Busy": {"Count": self.busy},
+            },
+        })
+    }
+}
+
+/// The figures of `reference` (a queue's id, name or ARN, or an agent's
+/// personal queue), on `channel` or all, from the router and the agents'
+/// routing profiles.
+pub async fn queue_figures(
+    app: &AppState,
+    reference: &str,
+    channel: Option<switchboard_model::Channel>,
+) -> Result<QueueFigures, LookupError> {
+    use crate::routing::AgentState;
+    let (id, name) = if reference.starts_with(crate::routing::agent_queue("").as_str()) {
+        (reference.to_string(), reference.to_string())
+    } else {
+        let q = queue(app, reference).await?;
+        (q.id, q.name)
+    };
+    let mut f = QueueFigures {
+        name,
+        id: id.clone(),
+        ..QueueFigures::default()
+    };
+    for q in app.routing.queues().await {
+        if q.queue == id && channel.is_none_or(|c| c == q.channel) {
+            f.waiting += q.waiting;
+            f.oldest_seconds = f.oldest_seconds.max(q.oldest_waiting_seconds.unwrap_or(0));
+        }
+    }
+    let users = app.store.list::<switchboard_model::User>().await?;
+    let profiles = app
+        .store
+        .list::<switchboard_model::RoutingProfile>()
+        .await?;
+    let serves = |profile: &str| {
+        profiles
+            .iter()
+            .find(|p| p.id == profile || p.spec.name == profile)
+            .is_some_and(|p| {
+                p.spec.queue_configs.iter().any(|c| {
+                    (c.queue == id || c.queue == f.name) && channel.is_none_or(|ch| ch == c.channel)
+                })
+            })
+    };
+    let states: std::collections::HashMap<String, AgentState> = app
+        .routing
+        .agents()
+        .await
+        .into_iter()
+        .map(|a| (a.agent, a.state))
+        .collect();
+    for u in &users {
+        let personal = id == crate::routing::agent_queue(&u.id);
+        if !personal && !serves(&u.spec.routing_profile) {
+            continue;
+        }
+        match states.get(&u.id) {
+            None | Some(AgentState::Offline) => {}
+            Some(state) => {
+                f.online += 1;
+                match state {
+                    AgentState::Available => {
+                        f.available += 1;
+                        f.staffed += 1;
+                    }
+                    AgentState::Incoming | AgentState::OnContact => {
+                        f.busy += 1;
+                        f.staffed += 1;
+                    }
+                    AgentState::AfterContactWork => {
+                        f.after_contact_work += 1;
+                        f.staffed += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(f)
 }
 
 /// Runs `flow` for `contact`, the customer answering from `customer`.

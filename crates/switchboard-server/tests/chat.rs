@@ -1044,3 +1044,104 @@ async fn a_participant_holds_at_most_five_sockets() {
         assert_eq!(welcome["contact_id"], started["contact_id"]);
     }
 }
+
+/// A flow with the actions of Connect's that a chat runs for real
+/// (UpdateContactData, TagContact, UntagContact, GetMetricData) and one of a
+/// feature Switchboard does not have (a Customer Profiles lookup), which
+/// takes its not-enabled error branch.
+fn data_flow() -> Value {
+    json!({"Version": "2019-10-30", "StartAction": "name", "Actions": [
+        {"Identifier": "name", "Type": "UpdateContactData",
+         "Parameters": {"Name": "Order $.Attributes.order", "Description": "Web order question",
+                        "References": {"order": {"Value": "https://shop.example/o/$.Attributes.order", "Type": "URL"}},
+                        "TargetContact": "Current"},
+         "Transitions": {"NextAction": "tag", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "tag", "Type": "TagContact", "Parameters": {"Tags": {"department": "sales", "temp": "x"}},
+         "Transitions": {"NextAction": "untag", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "untag", "Type": "UntagContact", "Parameters": {"TagKeys": ["temp"]},
+         "Transitions": {"NextAction": "target", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "target", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "Sales"},
+         "Transitions": {"NextAction": "metrics", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "metrics", "Type": "GetMetricData", "Parameters": {},
+         "Transitions": {"NextAction": "say", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "say", "Type": "MessageParticipant",
+         "Parameters": {"Text": "Waiting: $.Metrics.Queue.Size, available: $.Metrics.Agents.Available.Count"},
+         "Transitions": {"NextAction": "profile", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "profile"}]}},
+        {"Identifier": "profile", "Type": "GetCustomerProfile",
+         "Parameters": {"ProfileRequestData": {"IdentifierName": "_phone", "IdentifierValue": "$.CustomerEndpoint.Address"},
+                        "ProfileResponseData": ["FirstName"]},
+         "Transitions": {"NextAction": "hello", "Errors": [
+            {"ErrorType": "MultipleFoundError", "NextAction": "bye"},
+            {"ErrorType": "NoneFoundError", "NextAction": "bye"},
+            {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "hello", "Type": "MessageParticipant", "Parameters": {"Text": "Hello $.Customer.FirstName"},
+         "Transitions": {"NextAction": "bye"}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]})
+}
+
+#[tokio::test]
+async fn a_chat_flow_sets_contact_data_and_tags_and_reads_metrics_and_a_missing_feature_takes_its_error_branch(
+) {
+    for app in apps().await {
+        centre(&app, 1, &[]).await;
+        let r = app
+            .post(
+                "/api/v1/flows",
+                &app.admin,
+                json!({"name": "Order chat", "type": "CONTACT_FLOW", "content": data_flow()}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let r = app
+            .post(
+                &format!("/api/v1/flows/{id}/publish"),
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+        let addr = app.serve().await;
+        let s = start(
+            &app,
+            json!({"flow": "Order chat", "display_name": "Kim", "attributes": {"order": "A-17"}}),
+        )
+        .await;
+        let (mut ws, _) = open(addr, s["participant_token"].as_str().unwrap(), 0).await;
+        // GetMetricData read the Sales queue from the router: nobody waits, no agent.
+        until(&mut ws, is_message("Waiting: 0, available: 0")).await;
+        let contact = s["contact_id"].as_str().unwrap();
+        let ended = record(&app, contact, "ENDED").await;
+        assert_eq!(ended["name"], "Order A-17", "{ended}");
+        assert_eq!(ended["description"], "Web order question");
+        assert_eq!(ended["references"]["order"], "https://shop.example/o/A-17");
+        assert_eq!(ended["tags"], json!({"department": "sales"}));
+        // The profile lookup was not available: its error branch, and the
+        // record's path says why.
+        let path = ended["flow_path"].as_array().unwrap();
+        let profile = path.iter().find(|s| s["action"] == "profile").unwrap();
+        assert!(
+            profile["branch"]
+                .as_str()
+                .unwrap()
+                .contains("GetCustomerProfile is not available"),
+            "{profile}"
+        );
+        assert!(!path.iter().any(|s| s["action"] == "hello"), "{ended}");
+        // Contacts are searched by tag.
+        let found = app
+            .get("/api/v1/contacts?tag=department:sales", &app.admin)
+            .await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        let ids: Vec<&str> = found.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        assert_eq!(ids, vec![contact]);
+        let none = app.get("/api/v1/contacts?tag=temp:x", &app.admin).await;
+        assert_eq!(none.body["items"], json!([]));
+    }
+}

@@ -91,6 +91,8 @@ pub struct ContactQuery {
     pub number: Option<String>,
     /// An attribute's exact value.
     pub attribute: Option<(String, String)>,
+    /// A tag's exact value (TagContact).
+    pub tag: Option<(String, String)>,
     /// Words in a chat's transcript (case-insensitive substring).
     pub text: Option<String>,
     /// Continue after this contact (the `next` of the previous page).
@@ -309,6 +311,15 @@ impl Store {
                 Bind::Text(format!("%{}%", like_literal(pair))),
             );
         }
+        if let Some((k, v)) = &q.tag {
+            // A pre-filter on the JSON text; the exact check is below.
+            let pair = serde_json::to_string(&serde_json::json!({ k: v })).unwrap_or_default();
+            let pair = pair.trim_start_matches('{').trim_end_matches('}');
+            w.add(
+                "record LIKE ? ESCAPE '\\'",
+                Bind::Text(format!("%{}%", like_literal(pair))),
+            );
+        }
         if let Some(c) = &q.after {
             let at = w.param(Bind::Int(c.at));
             let id = w.param(Bind::Text(c.id.clone()));
@@ -349,6 +360,11 @@ impl Store {
             let record = record_of(r)?;
             if let Some((k, v)) = &q.attribute {
                 if record.attributes.get(k) != Some(v) {
+                    continue;
+                }
+            }
+            if let Some((k, v)) = &q.tag {
+                if record.tags.get(k) != Some(v) {
                     continue;
                 }
             }

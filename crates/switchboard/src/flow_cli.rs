@@ -101,7 +101,10 @@ pub(crate) struct SimulateArgs {
 /// quietly instead of a panic.
 fn out(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(e) => Err(e).context("writing to stdout"),
@@ -282,7 +285,9 @@ fn feature_answers(args: &SimulateArgs, script: &mut Script) -> anyhow::Result<(
                     result: None,
                     data: Some(serde_json::json!({"ProfileId": "simulated-profile"})),
                 },
-                "none" if action.starts_with("Get") => FeatureAnswer::Error("NoneFoundError".into()),
+                "none" if action.starts_with("Get") => {
+                    FeatureAnswer::Error("NoneFoundError".into())
+                }
                 "multiple" if *action == "GetCustomerProfile" => {
                     FeatureAnswer::Error("MultipleFoundError".into())
                 }

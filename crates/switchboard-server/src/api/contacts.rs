@@ -43,6 +43,8 @@ pub struct ContactParams {
     pub number: Option<String>,
     /// `name:value`: an attribute with exactly that value.
     pub attribute: Option<String>,
+    /// `key:value`: a tag (set by a flow's TagContact) with exactly that value.
+    pub tag: Option<String>,
     /// Words in a chat transcript (case-insensitive).
     pub text: Option<String>,
     /// 1-1000, default 100.
@@ -93,6 +95,13 @@ pub async fn list(
             _ => return Err(ApiError::bad_request("attribute", "write it as name:value")),
         },
     };
+    let tag = match &p.tag {
+        None => None,
+        Some(t) => match t.split_once(':') {
+            Some((k, v)) if !k.is_empty() => Some((k.to_string(), v.to_string())),
+            _ => return Err(ApiError::bad_request("tag", "write it as key:value")),
+        },
+    };
     let after =
         match &p.cursor {
             None => None,
@@ -121,6 +130,7 @@ pub async fn list(
         disconnect_reason: p.disconnect_reason.map(|r| r.to_uppercase()),
         number: p.number,
         attribute,
+        tag,
         text: p.text.filter(|t| !t.trim().is_empty()),
         after,
         limit,
