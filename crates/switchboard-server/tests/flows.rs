@@ -273,3 +273,52 @@ async fn connect_exports_import_with_arns_mapped_by_name() {
         assert_eq!(bad.field(), "Content", "{}", bad.body);
     }
 }
+
+fn corpus(name: &str) -> Value {
+    let path = format!(
+        "{}/../switchboard-flow/tests/corpus/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn flows_import_in_every_shape_connect_gives_them() {
+    for app in apps().await {
+        // What `aws connect describe-contact-flow` prints: the flow's own
+        // type applies.
+        let described = corpus(
+            "amazon-connect__amazon-connect-salesforce-scv__scv-agent-whisper-streaming.json",
+        );
+        let r = app
+            .post("/api/v1/flows/import", &app.admin, described.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            r.body["flow"]["type"], described["ContactFlow"]["Type"],
+            "{}",
+            r.body
+        );
+        // A bare flow as the console saves it: name and type from its Metadata,
+        // or from the parameters.
+        let mut bare = hours_check(true);
+        bare["Metadata"] = json!({"name": "Saved from the console", "type": "customerQueue"});
+        let r = app.post("/api/v1/flows/import", &app.admin, bare).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["flow"]["name"], "Saved from the console");
+        assert_eq!(r.body["flow"]["type"], "CUSTOMER_QUEUE");
+        let r = app
+            .post(
+                "/api/v1/flows/import?name=Hours%20only&type=CONTACT_FLOW",
+                &app.admin,
+                hours_check(true),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["flow"]["name"], "Hours only");
+        let r = app
+            .post("/api/v1/flows/import", &app.admin, hours_check(true))
+            .await;
+        assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "name"));
+    }
+}

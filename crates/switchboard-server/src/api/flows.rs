@@ -17,7 +17,7 @@ use super::crud::{find, prepare, view};
 use super::resource::Resource;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_value, ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use switchboard_runtime::AppState;
 
 /// Parses and validates a flow's content as its type.
@@ -262,6 +262,13 @@ pub struct ImportParams {
     /// Publish the imported flow at once (only if it validates).
     #[serde(default)]
     pub publish: bool,
+    /// The flow's name, for a bare flow that does not carry one (in its
+    /// `Metadata.name`); a wrapper's `Name` wins.
+    pub name: Option<String>,
+    /// The flow's type (`CONTACT_FLOW`...), for a bare flow that does not
+    /// say; a wrapper's `Type` wins.
+    #[serde(rename = "type")]
+    pub flow_type: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -276,11 +283,15 @@ pub struct ImportReport {
     pub published_version: Option<i64>,
 }
 
-/// Imports a flow exported from Amazon Connect (`{"Name", "Type",
-/// "Description", "Content"}`), mapping its ARNs to local objects by name.
+/// Imports a flow from Amazon Connect in any of the shapes it comes in:
+/// the export (`{"Name", "Type" or "ContactFlowType", "Description",
+/// "Content"}`), what `aws connect describe-contact-flow` prints
+/// (`{"ContactFlow": {...}}`), or a bare flow as the console saves it (its
+/// name and type from `Metadata`, or the `name` and `type` parameters). Its
+/// ARNs are mapped to local objects by name.
 #[utoipa::path(post, path = "/api/v1/flows/import", tag = "Flows",
     params(ImportParams),
-    request_body(content = Object, description = "A Connect flow export"),
+    request_body(content = Object, description = "A Connect flow: export, describe-contact-flow output, or bare"),
     responses((status = 200, body = ImportReport), (status = 400, body = ApiError), (status = 403, body = ApiError)),
     security(("bearer" = [])))]
 pub async fn import(
@@ -289,38 +300,18 @@ pub async fn import(
     ApiQuery(params): ApiQuery<ImportParams>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<ImportReport>> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Export {
-        name: String,
-        #[serde(rename = "Type")]
-        flow_type: Option<String>,
-        #[serde(default)]
-        description: String,
-        content: Value,
-    }
     // Permissions first, so a refused caller learns nothing about what exists.
     who.require_any(&[Flow::GUARDS.create, Flow::GUARDS.edit])?;
     if params.publish {
         who.require("ContactFlows.Publish")?;
     }
-    let export: Export = from_value(body)?;
+    let export = Export::read(body, &params)?;
     let language_type = match export.flow_type.as_deref() {
         None => switchboard_flow::FlowType::Module,
         Some(t) => switchboard_flow::FlowType::parse(t)
             .ok_or_else(|| ApiError::bad_request("Type", format!("unknown flow type '{t}'")))?,
     };
-    let mut content = match export.content {
-        Value::String(s) => serde_json::from_str(&s)
-            .map_err(|e| ApiError::bad_request("Content", format!("is not JSON: {e}")))?,
-        v @ Value::Object(_) => v,
-        _ => {
-            return Err(ApiError::bad_request(
-                "Content",
-                "must be the flow, as a JSON string or object",
-            ))
-        }
-    };
+    let mut content = export.content;
     let mut mappings = Vec::new();
     map_arns(&app, &mut content, &mut mappings).await?;
     let mut spec = Flow {
@@ -362,6 +353,91 @@ pub async fn import(
         problems,
         published_version,
     }))
+}
+
+/// A flow to import, whatever shape it came in.
+struct Export {
+    name: String,
+    /// Connect's name of the type; `None` for a module (Connect exports
+    /// modules without one).
+    flow_type: Option<String>,
+    description: String,
+    content: Value,
+}
+
+impl Export {
+    fn read(body: Value, params: &ImportParams) -> ApiResult<Export> {
+        let Value::Object(mut top) = body else {
+            return Err(ApiError::bad_request("$", "a flow must be a JSON object"));
+        };
+        // describe-contact-flow: the export one level down.
+        if !top.contains_key("Actions") {
+            if let Some(Value::Object(inner)) = top.remove("ContactFlow") {
+                top = inner;
+            }
+        }
+        let text = |top: &serde_json::Map<String, Value>, key: &str| {
+            top.get(key).and_then(Value::as_str).map(str::to_string)
+        };
+        if let Some(content) = top.get("Content").cloned() {
+            let content = match content {
+                Value::String(s) => serde_json::from_str(&s)
+                    .map_err(|e| ApiError::bad_request("Content", format!("is not JSON: {e}")))?,
+                v @ Value::Object(_) => v,
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "Content",
+                        "must be the flow, as a JSON string or object",
+                    ))
+                }
+            };
+            let name = text(&top, "Name")
+                .or_else(|| params.name.clone())
+                .ok_or_else(|| ApiError::bad_request("Name", "missing: the flow's name"))?;
+            return Ok(Export {
+                name,
+                flow_type: text(&top, "Type").or_else(|| text(&top, "ContactFlowType")),
+                description: text(&top, "Description").unwrap_or_default(),
+                content,
+            });
+        }
+        if !top.contains_key("Actions") {
+            return Err(ApiError::bad_request(
+                "Content",
+                "missing: send Connect's export, describe-contact-flow output, or a bare flow",
+            ));
+        }
+        // A bare flow: what the console saved says its name and type.
+        let metadata = top.get("Metadata").cloned().unwrap_or(Value::Null);
+        let meta = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let name = params
+            .name
+            .clone()
+            .or_else(|| meta("name"))
+            .ok_or_else(|| ApiError::bad_request("name", "a bare flow has no name: give ?name="))?;
+        let flow_type = match params.flow_type.clone() {
+            Some(t) => Some(t),
+            None => {
+                match meta("type").and_then(|t| switchboard_flow::FlowType::from_metadata(&t)) {
+                    Some(switchboard_flow::FlowType::Module) => None,
+                    Some(t) => Some(t.as_str().to_string()),
+                    None if top.contains_key("Settings") => None,
+                    None => Some(switchboard_flow::FlowType::ContactFlow.as_str().to_string()),
+                }
+            }
+        };
+        Ok(Export {
+            name,
+            flow_type,
+            description: meta("description").unwrap_or_default(),
+            content: Value::Object(top),
+        })
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
