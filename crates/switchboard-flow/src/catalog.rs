@@ -106,6 +106,8 @@ pub struct ActionSpec {
     /// It waits for a person (an agent working a view), so a cycle through
     /// it is not a runaway loop.
     pub waits: bool,
+    /// Parameters it cannot do without.
+    pub required: &'static [&'static str],
 }
 
 const fn spec(
@@ -121,6 +123,7 @@ const fn spec(
         conditions,
         terminal: false,
         waits: false,
+        required: &[],
     }
 }
 
@@ -131,12 +134,15 @@ const PROFILE_SEARCH: &[&str] = &["MultipleFoundError", "NoneFoundError", "NoMat
 /// parameters. Those it models (MessageParticipant, TagContact...) are
 /// `ActionKind` variants of their own.
 pub static SPECS: &[ActionSpec] = &[
-    spec(
-        "CreateCase",
-        Feature::Cases,
-        &["ContactNotLinked", "NoMatchingError"],
-        Conditions::None,
-    ),
+    ActionSpec {
+        required: &["CaseTemplateId"],
+        ..spec(
+            "CreateCase",
+            Feature::Cases,
+            &["ContactNotLinked", "NoMatchingError"],
+            Conditions::None,
+        )
+    },
     spec(
         "GetCase",
         Feature::Cases,
@@ -154,14 +160,20 @@ pub static SPECS: &[ActionSpec] = &[
         &["ContactNotLinked", "NoMatchingError"],
         Conditions::None,
     ),
-    spec("CreateTask", Feature::Tasks, NME, Conditions::None),
+    ActionSpec {
+        required: &["ContactFlowId", "Name"],
+        ..spec("CreateTask", Feature::Tasks, NME, Conditions::None)
+    },
     spec("ResumeContact", Feature::Tasks, NME, Conditions::None),
-    spec(
-        "CreateWisdomSession",
-        Feature::Wisdom,
-        NME,
-        Conditions::None,
-    ),
+    ActionSpec {
+        required: &["WisdomAssistantArn"],
+        ..spec(
+            "CreateWisdomSession",
+            Feature::Wisdom,
+            NME,
+            Conditions::None,
+        )
+    },
     spec(
         "DequeueContactAndTransferToQueue",
         Feature::AgentTransfers,
@@ -177,24 +189,33 @@ pub static SPECS: &[ActionSpec] = &[
             Conditions::None,
         )
     },
-    spec(
-        "UpdatePreviousContactParticipantState",
-        Feature::AgentTransfers,
-        NME,
-        Conditions::None,
-    ),
-    spec(
-        "StartOutboundChatContact",
-        Feature::OutboundMessaging,
-        NME,
-        Conditions::None,
-    ),
-    spec(
-        "UpdateContactMediaStreamingBehavior",
-        Feature::MediaStreaming,
-        NME,
-        Conditions::None,
-    ),
+    ActionSpec {
+        required: &["PreviousContactParticipantState"],
+        ..spec(
+            "UpdatePreviousContactParticipantState",
+            Feature::AgentTransfers,
+            NME,
+            Conditions::None,
+        )
+    },
+    ActionSpec {
+        required: &["DestinationEndpoint"],
+        ..spec(
+            "StartOutboundChatContact",
+            Feature::OutboundMessaging,
+            NME,
+            Conditions::None,
+        )
+    },
+    ActionSpec {
+        required: &["MediaStreamingState"],
+        ..spec(
+            "UpdateContactMediaStreamingBehavior",
+            Feature::MediaStreaming,
+            NME,
+            Conditions::None,
+        )
+    },
     spec(
         "UpdateContactMediaProcessing",
         Feature::ContactLens,
@@ -222,45 +243,57 @@ pub static SPECS: &[ActionSpec] = &[
             "NotDetected",
         ]),
     ),
-    spec(
-        "CheckVoiceId",
-        Feature::VoiceId,
-        NME,
-        Conditions::OneOf(&[
-            "Enrolled",
-            "NotEnrolled",
-            "OptedOut",
-            "Authenticated",
-            "NotAuthenticated",
-            "Inconclusive",
-            "HighRisk",
-            "LowRisk",
-        ]),
-    ),
+    ActionSpec {
+        required: &["CheckVoiceIdOption"],
+        ..spec(
+            "CheckVoiceId",
+            Feature::VoiceId,
+            NME,
+            Conditions::OneOf(&[
+                "Enrolled",
+                "NotEnrolled",
+                "OptedOut",
+                "Authenticated",
+                "NotAuthenticated",
+                "Inconclusive",
+                "HighRisk",
+                "LowRisk",
+            ]),
+        )
+    },
     spec(
         "StartVoiceIdStream",
         Feature::VoiceId,
         NME,
         Conditions::None,
     ),
-    spec(
-        "UpdateRoutingCriteria",
-        Feature::RoutingCriteria,
-        NME,
-        Conditions::None,
-    ),
-    spec(
-        "UpdateContactRoutingCriteria",
-        Feature::RoutingCriteria,
-        NME,
-        Conditions::None,
-    ),
-    spec(
-        "AssociateContactToCustomerProfile",
-        Feature::CustomerProfiles,
-        NME,
-        Conditions::None,
-    ),
+    ActionSpec {
+        required: &["RoutingCriteria"],
+        ..spec(
+            "UpdateRoutingCriteria",
+            Feature::RoutingCriteria,
+            NME,
+            Conditions::None,
+        )
+    },
+    ActionSpec {
+        required: &["RoutingCriteria"],
+        ..spec(
+            "UpdateContactRoutingCriteria",
+            Feature::RoutingCriteria,
+            NME,
+            Conditions::None,
+        )
+    },
+    ActionSpec {
+        required: &["ProfileRequestData"],
+        ..spec(
+            "AssociateContactToCustomerProfile",
+            Feature::CustomerProfiles,
+            NME,
+            Conditions::None,
+        )
+    },
     spec(
         "CreateCallbackContact",
         Feature::Callbacks,
@@ -279,18 +312,24 @@ pub static SPECS: &[ActionSpec] = &[
         PROFILE_SEARCH,
         Conditions::None,
     ),
-    spec(
-        "GetCustomerProfileObject",
-        Feature::CustomerProfiles,
-        &["NoneFoundError", "NoMatchingError"],
-        Conditions::None,
-    ),
-    spec(
-        "GetCalculatedAttributesForCustomerProfile",
-        Feature::CustomerProfiles,
-        &["NoneFoundError", "NoMatchingError"],
-        Conditions::None,
-    ),
+    ActionSpec {
+        required: &["ProfileRequestData"],
+        ..spec(
+            "GetCustomerProfileObject",
+            Feature::CustomerProfiles,
+            &["NoneFoundError", "NoMatchingError"],
+            Conditions::None,
+        )
+    },
+    ActionSpec {
+        required: &["ProfileRequestData"],
+        ..spec(
+            "GetCalculatedAttributesForCustomerProfile",
+            Feature::CustomerProfiles,
+            &["NoneFoundError", "NoMatchingError"],
+            Conditions::None,
+        )
+    },
     spec(
         "UpdateCustomerProfile",
         Feature::CustomerProfiles,
@@ -299,6 +338,7 @@ pub static SPECS: &[ActionSpec] = &[
     ),
     ActionSpec {
         waits: true,
+        required: &["ViewResource"],
         ..spec(
             "ShowView",
             Feature::Views,

@@ -1122,7 +1122,14 @@ impl Session {
             }
             UpdateContactCallbackNumber { number } => {
                 let value = c.render_strict(number).unwrap_or_default();
-                match crate::phone::normalise(&value, None) {
+                // E.164 as written (+44 20 ...), spaces and dashes aside.
+                let digits: String = value
+                    .trim()
+                    .trim_start_matches('+')
+                    .chars()
+                    .filter(|ch| !matches!(ch, ' ' | '-'))
+                    .collect();
+                match crate::phone::normalise(&digits, None) {
                     Some(e164) => {
                         self.contact.callback_number = Some(e164);
                         effects.push(Effect::ContactDataChanged);

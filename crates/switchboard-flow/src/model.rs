@@ -304,6 +304,8 @@ pub enum EventHook {
     CustomerRemaining,
     /// The flow run when the contact reaches the agent's workspace (step-by-step guides).
     DefaultAgentUI,
+    /// The flow run in the agent's workspace when the contact disconnects.
+    DisconnectAgentUI,
     /// The flow run when the contact is paused.
     PauseContact,
     /// The flow run when a paused contact is resumed.
@@ -321,6 +323,7 @@ impl EventHook {
             "AgentWhisper" => EventHook::AgentWhisper,
             "CustomerRemaining" => EventHook::CustomerRemaining,
             "DefaultAgentUI" => EventHook::DefaultAgentUI,
+            "DisconnectAgentUI" => EventHook::DisconnectAgentUI,
             "PauseContact" => EventHook::PauseContact,
             "ResumeContact" => EventHook::ResumeContact,
             _ => return None,

@@ -773,9 +773,16 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             let number = p
                 .required_text("ThirdPartyPhoneNumber")
                 .unwrap_or(Operand::literal(""));
-            let timeout_seconds = p
-                .number("ThirdPartyConnectionTimeLimitSeconds", 1, 600)
-                .unwrap_or(30);
+            // Exports write ...TimeLimitSeconds; the current reference page
+            // ...TimeoutSeconds (0 to 600).
+            let key = if p.map.contains_key("ThirdPartyConnectionTimeoutSeconds")
+                && !p.map.contains_key("ThirdPartyConnectionTimeLimitSeconds")
+            {
+                "ThirdPartyConnectionTimeoutSeconds"
+            } else {
+                "ThirdPartyConnectionTimeLimitSeconds"
+            };
+            let timeout_seconds = p.number(key, 1, 600).unwrap_or(30);
             let continue_flow = p.boolean("ContinueFlowExecution").unwrap_or(false);
             let caller = p.object("CallerId").unwrap_or_default();
             let s = |k: &str| caller.get(k).and_then(Value::as_str).map(Operand::parse);

@@ -318,6 +318,22 @@ pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
                 "missing: where the flow goes when this action succeeds",
             );
         }
+        if let ActionKind::Other { spec, parameters } = &a.kind {
+            for name in spec.required {
+                if parameters.get(*name).is_none_or(serde_json::Value::is_null) {
+                    problems.error(
+                        format!("{}.Parameters.{name}", path(i)),
+                        id,
+                        format!("missing: {} needs {name}", a.type_name),
+                    );
+                }
+            }
+        }
+        // One root cause, one error: an action of an unknown type was
+        // reported once; its conditions and errors cannot be judged.
+        if a.kind == ActionKind::Unsupported {
+            continue;
+        }
         let allowed_errors = error_types(&a.kind);
         for (j, e) in t.errors.iter().enumerate() {
             if !has_error(&a.kind, &e.error_type) {
