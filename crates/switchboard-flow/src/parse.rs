@@ -507,11 +507,19 @@ impl Params<'_> {
         unused.sort();
         for key in unused {
             let path = format!("{}.{key}", self.path);
-            self.problems.warning(
-                path,
-                Some(self.id),
-                "Switchboard does not use this parameter; it is kept but has no effect",
-            );
+            // What Switchboard does instead, where the parameter changes how
+            // a contact is handled.
+            let instead = match key.as_str() {
+                "AnalyticsBehavior" => {
+                    "Switchboard has no Contact Lens: recordings are kept, not analysed or redacted"
+                }
+                "TextToSpeechStyle" | "TextToSpeechType" => {
+                    "espeak-ng speaks text in its one style; this parameter has no effect"
+                }
+                "Media" => "Switchboard plays Text, SSML or a prompt; media from S3 is not fetched",
+                _ => "Switchboard does not use this parameter; it is kept but has no effect",
+            };
+            self.problems.warning(path, Some(self.id), instead);
         }
     }
 }
@@ -891,7 +899,14 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                 }
                 None => false,
             };
-            let _ = p.text("InvocationType");
+            if p.text("InvocationType").is_some_and(|t| t.raw == "ASYNCHRONOUS") {
+                let path = format!("{}.InvocationType", p.path);
+                p.problems.warning(
+                    path,
+                    Some(p.id),
+                    "Switchboard calls the function and waits for its answer (as SYNCHRONOUS)",
+                );
+            }
             ActionKind::InvokeLambdaFunction {
                 function,
                 timeout_seconds,
