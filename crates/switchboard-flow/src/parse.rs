@@ -899,7 +899,9 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                 }
                 None => false,
             };
-            if p.text("InvocationType").is_some_and(|t| t.raw == "ASYNCHRONOUS") {
+            if p.text("InvocationType")
+                .is_some_and(|t| t.raw == "ASYNCHRONOUS")
+            {
                 let path = format!("{}.InvocationType", p.path);
                 p.problems.warning(
                     path,

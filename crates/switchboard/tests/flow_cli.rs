@@ -45,7 +45,7 @@ fn validate_accepts_real_exports_and_lists_every_problem() {
     assert!(out.contains("error: Actions[0].Transitions.Conditions (action 'a'): CheckHoursOfOperation needs a condition Equals False"), "{out}");
     assert!(
         out.contains(
-            "error: Actions[1].Type (action 'b'): action type 'Teleport' is not supported"
+            "error: Actions[1].Type (action 'b'): action type 'Teleport' is not one of Connect's flow language"
         ),
         "{out}"
     );
@@ -150,4 +150,53 @@ fn simulate_checks_hours_at_the_given_time_and_uses_function_answers() {
     assert!(run("2026-11-24T18:00:00Z", &function).contains("play \"Closed\""));
     assert!(run("2026-11-24T10:00:00Z", "crm-lookup=fail")
         .contains("fn [InvokeLambdaFunction] -> error NoMatchingError"));
+}
+
+/// `switchboard flow validate ... | head -1`: the reader goes away after
+/// one line; the command ends quietly, with no panic about a broken pipe.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../switchboard-flow/tests/corpus");
+    let mut files: Vec<String> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".json"))
+        .collect();
+    files.sort();
+    for command in [
+        &["flow", "validate"][..],
+        &["flow", "simulate", "--json"][..],
+    ] {
+        let mut args: Vec<&str> = command.to_vec();
+        if command[1] == "validate" {
+            // Far more than a pipe holds (64 KiB), so writes do meet the closed end.
+            for _ in 0..10 {
+                args.extend(files.iter().map(String::as_str));
+            }
+        } else {
+            args.push(
+                files
+                    .iter()
+                    .max_by_key(|f| std::fs::metadata(f).unwrap().len())
+                    .unwrap(),
+            );
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        // stdout is dropped here: the pipe is closed.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
 }
