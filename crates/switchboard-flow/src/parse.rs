@@ -1031,9 +1031,11 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             }
             if let Some(t) = p.text("TargetContact") {
                 if t.raw != "Current" {
-                    p.error(
-                        "TargetContact",
-                        "only Current is supported: a related contact is not kept",
+                    let path = format!("{}.TargetContact", p.path);
+                    p.problems.warning(
+                        path,
+                        Some(p.id),
+                        "Switchboard keeps no related contact: the current contact is updated",
                     );
                 }
             }

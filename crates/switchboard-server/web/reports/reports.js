@@ -637,7 +637,7 @@ function contactParams() {
     channel: value("contacts-channel"), initiation_method: value("contacts-initiation"),
     queue_id: value("contacts-queue"), agent_id: value("contacts-agent"),
     number: value("contacts-number"), disconnect_reason: value("contacts-reason"),
-    attribute: value("contacts-attribute"), text: value("contacts-text"),
+    attribute: value("contacts-attribute"), tag: value("contacts-tag"), text: value("contacts-text"),
     limit: $("contacts-limit").value,
   };
 }
@@ -769,6 +769,8 @@ async function openContact(id) {
 
 function drawRecord(r) {
   const meta = $("contact-meta");
+  pair(meta, "Name", r.name);
+  pair(meta, "Description", r.description);
   pair(meta, "Channel", r.channel);
   pair(meta, "Initiation", r.initiation_method);
   pair(meta, "State", r.state);
@@ -794,6 +796,9 @@ function drawRecord(r) {
   pair(meta, "Previous contact", r.previous_contact_id);
   pair(meta, "Next contact", r.next_contact_id);
   for (const [k, v] of Object.entries(r.attributes || {})) pair(meta, `Attribute ${k}`, v);
+  for (const [k, v] of Object.entries(r.tags || {})) pair(meta, `Tag ${k}`, v);
+  for (const [k, v] of Object.entries(r.references || {})) pair(meta, `Reference ${k}`, v);
+  pair(meta, "Callback number", r.customer_callback_number);
   if (r.recording && r.recording.status !== "AVAILABLE") pair(meta, "Recording", `${r.recording.status}${r.recording.status_reason ? `: ${r.recording.status_reason}` : ""}`);
   if (r.transcript && r.transcript.status !== "AVAILABLE") pair(meta, "Transcript", `${r.transcript.status}${r.transcript.status_reason ? `: ${r.transcript.status_reason}` : ""}`);
 }
