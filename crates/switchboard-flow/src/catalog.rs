@@ -108,6 +108,9 @@ pub struct ActionSpec {
     pub waits: bool,
     /// Parameters it cannot do without.
     pub required: &'static [&'static str],
+    /// Parameters that take one of a few words (as the reference lists them;
+    /// compared without case, a reference `$.` is read when the flow runs).
+    pub values: &'static [(&'static str, &'static [&'static str])],
 }
 
 const fn spec(
@@ -124,6 +127,7 @@ const fn spec(
         terminal: false,
         waits: false,
         required: &[],
+        values: &[],
     }
 }
 
@@ -136,6 +140,7 @@ const PROFILE_SEARCH: &[&str] = &["MultipleFoundError", "NoneFoundError", "NoMat
 pub static SPECS: &[ActionSpec] = &[
     ActionSpec {
         required: &["CaseTemplateId"],
+        values: &[("LinkContactToCase", &["true", "false"])],
         ..spec(
             "CreateCase",
             Feature::Cases,
@@ -143,23 +148,32 @@ pub static SPECS: &[ActionSpec] = &[
             Conditions::None,
         )
     },
-    spec(
-        "GetCase",
-        Feature::Cases,
-        &[
-            "NoMatchingError",
-            "ContactNotLinked",
-            "MultipleFound",
-            "NoneFound",
+    ActionSpec {
+        values: &[
+            ("LinkContactToCase", &["true", "false"]),
+            ("GetLastUpdatedCase", &["true", "false"]),
         ],
-        Conditions::None,
-    ),
-    spec(
-        "UpdateCase",
-        Feature::Cases,
-        &["ContactNotLinked", "NoMatchingError"],
-        Conditions::None,
-    ),
+        ..spec(
+            "GetCase",
+            Feature::Cases,
+            &[
+                "NoMatchingError",
+                "ContactNotLinked",
+                "MultipleFound",
+                "NoneFound",
+            ],
+            Conditions::None,
+        )
+    },
+    ActionSpec {
+        values: &[("LinkContactToCase", &["true", "false"])],
+        ..spec(
+            "UpdateCase",
+            Feature::Cases,
+            &["ContactNotLinked", "NoMatchingError"],
+            Conditions::None,
+        )
+    },
     ActionSpec {
         required: &["ContactFlowId", "Name"],
         ..spec("CreateTask", Feature::Tasks, NME, Conditions::None)
@@ -191,6 +205,10 @@ pub static SPECS: &[ActionSpec] = &[
     },
     ActionSpec {
         required: &["PreviousContactParticipantState"],
+        values: &[(
+            "PreviousContactParticipantState",
+            &["AgentOnHold", "CustomerOnHold", "OffHold"],
+        )],
         ..spec(
             "UpdatePreviousContactParticipantState",
             Feature::AgentTransfers,
@@ -200,6 +218,7 @@ pub static SPECS: &[ActionSpec] = &[
     },
     ActionSpec {
         required: &["DestinationEndpoint"],
+        values: &[("ContactSubtype", &["connect:SMS"])],
         ..spec(
             "StartOutboundChatContact",
             Feature::OutboundMessaging,
@@ -209,6 +228,7 @@ pub static SPECS: &[ActionSpec] = &[
     },
     ActionSpec {
         required: &["MediaStreamingState"],
+        values: &[("MediaStreamingState", &["Enabled", "Disabled"])],
         ..spec(
             "UpdateContactMediaStreamingBehavior",
             Feature::MediaStreaming,
@@ -245,6 +265,10 @@ pub static SPECS: &[ActionSpec] = &[
     ),
     ActionSpec {
         required: &["CheckVoiceIdOption"],
+        values: &[(
+            "CheckVoiceIdOption",
+            &["enrollmentStatus", "voiceAuthentication", "fraudDetection"],
+        )],
         ..spec(
             "CheckVoiceId",
             Feature::VoiceId,

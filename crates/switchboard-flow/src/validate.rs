@@ -319,6 +319,24 @@ pub fn validate(flow: &Flow, ft: FlowType, problems: &mut Problems) {
             );
         }
         if let ActionKind::Other { spec, parameters } = &a.kind {
+            for (name, allowed) in spec.values {
+                let Some(given) = parameters.get(*name) else {
+                    continue;
+                };
+                let word = match given {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    other => other.to_string(),
+                };
+                if !word.starts_with('$') && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&word))
+                {
+                    problems.error(
+                        format!("{}.Parameters.{name}", path(i)),
+                        id,
+                        format!("is '{word}'; it must be one of {}", allowed.join(", ")),
+                    );
+                }
+            }
             for name in spec.required {
                 if parameters.get(*name).is_none_or(serde_json::Value::is_null) {
                     problems.error(

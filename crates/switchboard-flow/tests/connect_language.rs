@@ -242,6 +242,27 @@ fn a_features_action_is_checked_against_the_reference() {
     let e = errors(&p);
     assert_eq!(e.len(), 1, "{e:#?}");
     assert!(e[0].contains("ShowView needs ViewResource"), "{e:#?}");
+
+    let voice_id = |option: &str| {
+        bare(json!([
+            {"Identifier": "v", "Type": "CheckVoiceId", "Parameters": {"CheckVoiceIdOption": option},
+             "Transitions": {"Conditions": [{"NextAction": "bye",
+                "Condition": {"Operator": "Equals", "Operands": ["Authenticated"]}}],
+              "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            end("bye")
+        ]))
+    };
+    let (_, p) = problems(
+        &voice_id("voiceAuthentication").to_string(),
+        FlowType::ContactFlow,
+    );
+    assert!(errors(&p).is_empty(), "{p:#?}");
+    let (_, p) = problems(&voice_id("voicePrint").to_string(), FlowType::ContactFlow);
+    let e = errors(&p);
+    assert!(
+        e.len() == 1 && e[0].contains("must be one of enrollmentStatus"),
+        "{e:#?}"
+    );
 }
 
 #[test]
