@@ -6,7 +6,7 @@
 use super::phone::{other, refuse_offer};
 use super::*;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rsipstack::dialog::invite_dialog::InviteDialog;
@@ -41,7 +41,7 @@ pub(super) struct AgentLeg {
     pub(super) sip_call_id: String,
     pub(super) dialog: Option<InviteDialog>,
     pub(super) connected_at: Option<DateTime<Utc>>,
-    pub(super) on_hold_since: Option<Instant>,
+    pub(super) on_hold_since: Option<u64>,
     /// A third party the flow transferred to (not a routed agent); whether
     /// the flow continues when they hang up.
     pub(super) third_party: Option<bool>,
@@ -75,7 +75,7 @@ impl Call {
             media: AgentMedia::Browser(BrowserLeg::new(line, from_browser, self.customer.law())),
             sip_call_id: String::new(),
             dialog: None,
-            connected_at: Some(now()),
+            connected_at: Some(self.at),
             on_hold_since: None,
             third_party: None,
             whisper: None,
@@ -88,7 +88,7 @@ impl Call {
     /// Hands `input` to the core without acting on its outputs: for code
     /// that runs while the driver already works through them.
     pub(super) fn note(&mut self, input: Input) {
-        self.core.handle(now(), input);
+        self.core.handle(self.at, input);
     }
 
     /// Routing's decisions, for the core to judge.
@@ -133,7 +133,7 @@ impl Call {
         let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) else {
             return;
         };
-        a.connected_at = Some(now());
+        a.connected_at = Some(self.at);
         if let AgentMedia::Browser(b) = &mut a.media {
             b.from_browser = Some(b.line.bridge(&id));
             b.line.set_contact_state(&id, CardState::Connected);
@@ -283,7 +283,7 @@ impl Call {
             attributes: self.core.data().attributes.clone(),
             state,
             muted: false,
-            since: now(),
+            since: self.at,
             chat_token: None,
         }
     }
@@ -472,7 +472,7 @@ impl Call {
             }
         }
         if let Some(a) = self.agent.as_mut().filter(|a| a.third_party.is_some()) {
-            a.connected_at = Some(now());
+            a.connected_at = Some(self.at);
             let number = a.username.clone();
             self.collector = None;
             self.playout.stop();
@@ -573,7 +573,7 @@ impl Call {
     pub(super) fn held(&mut self, hold: bool) {
         let id = self.id();
         let Some(a) = &mut self.agent else { return };
-        a.on_hold_since = hold.then(Instant::now);
+        a.on_hold_since = hold.then_some(self.at_ms);
         if let Some(line) = a.media.line() {
             let state = if hold {
                 CardState::OnHold

@@ -130,7 +130,7 @@ impl Call {
 
     /// A contact's last record: this call's, or the one a transfer ended.
     async fn closed(&mut self, mut record: ContactRecord) {
-        let ended = record.disconnect_timestamp.unwrap_or_else(now);
+        let ended = record.disconnect_timestamp.unwrap_or(self.at);
         let transferred = record.next_contact_id.is_some() && record.id != self.core.id();
         if transferred {
             // The recording so far and the quality belong to the first contact.

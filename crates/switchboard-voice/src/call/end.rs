@@ -59,7 +59,7 @@ impl Call {
     /// Hangs up what is still up, stores the recording, and closes the
     /// contact: its core hands out the final record.
     pub(super) async fn finish(&mut self) {
-        let ended = now();
+        let ended = self.at;
         if let Some(a) = self.drop_agent_leg(|_| true) {
             self.stop_ringing(&a).await;
         }
@@ -80,11 +80,11 @@ impl Call {
         );
         let id = self.id();
         let recording = self.store_recording(&id, ended).await;
-        self.core.handle(now(), Input::Quality(quality));
+        self.core.handle(self.at, Input::Quality(quality));
         if let Some(recording) = recording {
-            self.core.handle(now(), Input::Recording(recording));
+            self.core.handle(self.at, Input::Recording(recording));
         }
-        self.core.handle(now(), Input::Close);
+        self.core.handle(self.at, Input::Close);
         self.drive().await;
         self.voice.forget(&id, &self.customer_call_id);
         info!(contact = %id, reason = ?self.core.record().disconnect_reason, "call ended");

@@ -6,7 +6,6 @@
 
 use super::*;
 
-use chrono::Utc;
 use rsipstack::sip::Header;
 use switchboard_contact::{Input, Phase};
 use switchboard_flow::Event;
@@ -44,7 +43,7 @@ impl Call {
             Heard::Digit(d) => self.on_digit(d).await,
             Heard::Audio(payload) => {
                 if let Some(rec) = &mut self.recorder {
-                    let at = self.started.elapsed().as_millis() as u64;
+                    let at = self.at_ms;
                     rec.push(
                         Side::Customer,
                         at,
@@ -84,7 +83,7 @@ impl Call {
             return;
         }
         if let Some(rec) = &mut self.recorder {
-            let at = self.started.elapsed().as_millis() as u64;
+            let at = self.at_ms;
             rec.push(Side::Agent, at, &law.decode_all(payload));
         }
         relay(payload, law, &mut self.customer);
@@ -204,7 +203,7 @@ impl Call {
         // The contact's own timers (a Wait, a loop's interrupt): the clock
         // is read only when one is set.
         if let Some(at) = self.core.poll_timeout() {
-            let now = Utc::now();
+            let now = self.at;
             if at <= now {
                 self.core.handle_timeout(now);
                 self.drive().await;

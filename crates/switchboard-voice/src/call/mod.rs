@@ -70,6 +70,11 @@ pub struct Call {
     agent: Option<AgentLeg>,
     inputs: mpsc::UnboundedReceiver<CallInput>,
     started: Instant,
+    /// The time of the wake-up being handled, read once by the driver
+    /// (`read_clock`): the rest of the call reads this, never the clock.
+    at: DateTime<Utc>,
+    /// The same, in milliseconds since the call began (media timing).
+    at_ms: u64,
     /// The contact's life (phases, flows, routing, the record): the core
     /// decides, this driver acts.
     core: Contact,
@@ -100,14 +105,23 @@ pub struct Call {
     last_agent_quality: Option<switchboard_model::contact_record::LegQuality>,
 }
 
-fn now() -> DateTime<Utc> {
-    Utc::now()
+/// What woke the call: a datagram on one of its sockets (its length and
+/// sender; `None` for a receive error), a frame from the browser (`None`
+/// when the browser's side closed), the tick, or an input.
+enum Wake {
+    CustomerRtcp(Option<(usize, std::net::SocketAddr)>),
+    AgentRtcp(Option<(usize, std::net::SocketAddr)>),
+    Customer(Option<(usize, std::net::SocketAddr)>),
+    AgentPhone(Option<(usize, std::net::SocketAddr)>),
+    Browser(Option<(switchboard_media::g711::Law, Vec<u8>)>),
+    Tick,
+    Input(Option<CallInput>),
 }
 
 impl Call {
     /// Runs the call to its end. The customer leg has been answered.
     pub async fn run(voice: Voice, mut new: NewCall) {
-        let started_at = now();
+        let started_at = Utc::now();
         let media_timeout_ms = voice.config().media_timeout.as_millis() as u64;
         let (core, outbound_line) = open_contact(&voice, &mut new, started_at).await;
         voice
@@ -124,6 +138,8 @@ impl Call {
             agent: None,
             inputs: new.inputs,
             started: Instant::now(),
+            at: started_at,
+            at_ms: 0,
             core,
             ending: false,
             playout: Playout::default(),
@@ -145,6 +161,7 @@ impl Call {
         }
         call.drive().await;
         call.main_loop().await;
+        call.read_clock();
         call.finish().await;
         drop(call);
         let _ = writer.await;
@@ -162,12 +179,19 @@ impl Call {
 
     /// Hands `input` to the contact's core and acts on what follows.
     async fn tell(&mut self, input: Input) {
-        self.core.handle(now(), input);
+        self.core.handle(self.at, input);
         self.drive().await;
     }
 
+    /// Reads the clock for the wake-up about to be handled.
+    fn read_clock(&mut self) {
+        self.at = Utc::now();
+        self.at_ms = self.started.elapsed().as_millis() as u64;
+    }
+
+    /// Milliseconds since the call began, as of this wake-up.
     fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.at_ms
     }
 
     async fn main_loop(&mut self) {
@@ -187,46 +211,49 @@ impl Call {
                     Some(AgentMedia::Browser(b)) => (None, None, b.from_browser.as_mut()),
                     None => (None, None, None),
                 };
-            tokio::select! {
-                r = self.customer.rtcp_socket.recv_from(&mut rtcp_buf) => {
-                    if let Ok((n, from)) = r {
-                        self.customer.heard_rtcp(from, &rtcp_buf[..n]);
+            let wake = tokio::select! {
+                r = self.customer.rtcp_socket.recv_from(&mut rtcp_buf) => Wake::CustomerRtcp(r.ok()),
+                r = async { match agent_rtcp { Some(socket) => socket.recv_from(&mut agent_rtcp_buf).await, None => std::future::pending().await } }, if agent_rtcp.is_some() => Wake::AgentRtcp(r.ok()),
+                r = self.customer.socket.recv_from(&mut customer_buf) => Wake::Customer(r.ok()),
+                r = async { match agent_socket { Some(socket) => socket.recv_from(&mut agent_buf).await, None => std::future::pending().await } }, if agent_socket.is_some() => Wake::AgentPhone(r.ok()),
+                frame = async { match from_browser { Some(frames) => frames.recv().await, None => std::future::pending().await } }, if from_browser.is_some() => Wake::Browser(frame),
+                _ = tick.tick() => Wake::Tick,
+                input = self.inputs.recv() => Wake::Input(input),
+            };
+            // The one place a call reads the clock: everything this wake-up
+            // does sees the same time.
+            self.read_clock();
+            match wake {
+                Wake::CustomerRtcp(Some((n, from))) => {
+                    self.customer.heard_rtcp(from, &rtcp_buf[..n]);
+                }
+                Wake::AgentRtcp(Some((n, from))) => {
+                    if let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) {
+                        leg.heard_rtcp(from, &agent_rtcp_buf[..n]);
                     }
                 }
-                r = async { match agent_rtcp { Some(socket) => socket.recv_from(&mut agent_rtcp_buf).await, None => std::future::pending().await } }, if agent_rtcp.is_some() => {
-                    if let Ok((n, from)) = r {
-                        if let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) {
-                            leg.heard_rtcp(from, &agent_rtcp_buf[..n]);
-                        }
+                Wake::Customer(Some((n, from))) => {
+                    let heard = self.customer.heard(from, &customer_buf[..n]);
+                    self.heard_customer(heard).await;
+                }
+                Wake::AgentPhone(Some((n, from))) => self.heard_agent_phone(from, &agent_buf[..n]),
+                Wake::CustomerRtcp(None)
+                | Wake::AgentRtcp(None)
+                | Wake::Customer(None)
+                | Wake::AgentPhone(None) => {}
+                Wake::Browser(Some((law, payload))) => {
+                    if let Some(a) = &mut self.agent {
+                        a.media.heard_browser();
+                    }
+                    self.heard_agent(law, &payload);
+                }
+                Wake::Browser(None) => {
+                    if let Some(AgentMedia::Browser(b)) = self.agent.as_mut().map(|a| &mut a.media)
+                    {
+                        b.from_browser = None;
                     }
                 }
-                r = self.customer.socket.recv_from(&mut customer_buf) => {
-                    if let Ok((n, from)) = r {
-                        let heard = self.customer.heard(from, &customer_buf[..n]);
-                        self.heard_customer(heard).await;
-                    }
-                }
-                r = async { match agent_socket { Some(socket) => socket.recv_from(&mut agent_buf).await, None => std::future::pending().await } }, if agent_socket.is_some() => {
-                    if let Ok((n, from)) = r {
-                        self.heard_agent_phone(from, &agent_buf[..n]);
-                    }
-                }
-                frame = async { match from_browser { Some(frames) => frames.recv().await, None => std::future::pending().await } }, if from_browser.is_some() => {
-                    match frame {
-                        Some((law, payload)) => {
-                            if let Some(a) = &mut self.agent {
-                                a.media.heard_browser();
-                            }
-                            self.heard_agent(law, &payload);
-                        }
-                        None => {
-                            if let Some(AgentMedia::Browser(b)) = self.agent.as_mut().map(|a| &mut a.media) {
-                                b.from_browser = None;
-                            }
-                        }
-                    }
-                }
-                _ = tick.tick() => {
+                Wake::Tick => {
                     self.on_tick().await;
                     ticks += 1;
                     if ticks.is_multiple_of(RTCP_EVERY_TICKS) {
@@ -236,10 +263,8 @@ impl Call {
                         }
                     }
                 }
-                input = self.inputs.recv() => match input {
-                    Some(input) => self.on_input(input).await,
-                    None => self.tell(Input::Lost(DisconnectReason::SystemError)).await,
-                },
+                Wake::Input(Some(input)) => self.on_input(input).await,
+                Wake::Input(None) => self.tell(Input::Lost(DisconnectReason::SystemError)).await,
             }
         }
     }

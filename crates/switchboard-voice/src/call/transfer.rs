@@ -76,7 +76,7 @@ impl Call {
         }
         info!(contact = %previous, next = %next, queue = %queue_name, "the agent transfers the caller to a queue");
         self.core.handle(
-            now(),
+            self.at,
             Input::TransferredToQueue {
                 next: next.clone(),
                 queue: (queue_id, queue_name),
