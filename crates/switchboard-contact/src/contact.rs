@@ -831,6 +831,7 @@ impl Contact {
         r.references = d.references.clone();
         r.tags = d.tags.clone();
         r.customer_callback_number = d.callback_number.clone();
+        r.customer_id = d.customer_id.clone();
     }
 
     /// Copies the steps the flow took since the last save into the record.

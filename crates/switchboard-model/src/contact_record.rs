@@ -165,6 +165,9 @@ pub struct ContactRecord {
     /// The number a callback would ring, in E.164 form (UpdateContactCallbackNumber).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_callback_number: Option<String>,
+    /// The customer's id in the company's own systems (UpdateContactData).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
     /// Chat: the transcript kept at the end of the chat.

@@ -1143,5 +1143,12 @@ async fn a_chat_flow_sets_contact_data_and_tags_and_reads_metrics_and_a_missing_
         assert_eq!(ids, vec![contact]);
         let none = app.get("/api/v1/contacts?tag=temp:x", &app.admin).await;
         assert_eq!(none.body["items"], json!([]));
+        // And by the words of their name or description.
+        let named = app
+            .get("/api/v1/contacts?name=order%20a-17", &app.admin)
+            .await;
+        assert_eq!(named.body["items"][0]["id"], contact, "{}", named.body);
+        let other = app.get("/api/v1/contacts?name=refund", &app.admin).await;
+        assert_eq!(other.body["items"], json!([]));
     }
 }

@@ -93,6 +93,8 @@ pub struct ContactQuery {
     pub attribute: Option<(String, String)>,
     /// A tag's exact value (TagContact).
     pub tag: Option<(String, String)>,
+    /// Words in the contact's name or description (set by its flow; case-insensitive).
+    pub name: Option<String>,
     /// Words in a chat's transcript (case-insensitive substring).
     pub text: Option<String>,
     /// Continue after this contact (the `next` of the previous page).
@@ -320,6 +322,13 @@ impl Store {
                 Bind::Text(format!("%{}%", like_literal(pair))),
             );
         }
+        if let Some(words) = &q.name {
+            // A pre-filter on the record's text; the exact check is below.
+            w.add(
+                "LOWER(record) LIKE ? ESCAPE '\\'",
+                Bind::Text(format!("%{}%", like_literal(&words.to_lowercase()))),
+            );
+        }
         if let Some(c) = &q.after {
             let at = w.param(Bind::Int(c.at));
             let id = w.param(Bind::Text(c.id.clone()));
@@ -365,6 +374,16 @@ impl Store {
             }
             if let Some((k, v)) = &q.tag {
                 if record.tags.get(k) != Some(v) {
+                    continue;
+                }
+            }
+            if let Some(words) = &q.name {
+                let words = words.to_lowercase();
+                let has = |t: &Option<String>| {
+                    t.as_deref()
+                        .is_some_and(|t| t.to_lowercase().contains(&words))
+                };
+                if !has(&record.name) && !has(&record.description) {
                     continue;
                 }
             }

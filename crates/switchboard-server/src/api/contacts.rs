@@ -45,6 +45,9 @@ pub struct ContactParams {
     pub attribute: Option<String>,
     /// `key:value`: a tag (set by a flow's TagContact) with exactly that value.
     pub tag: Option<String>,
+    /// Words in the contact's name or description (set by its flow's
+    /// UpdateContactData; case-insensitive).
+    pub name: Option<String>,
     /// Words in a chat transcript (case-insensitive).
     pub text: Option<String>,
     /// 1-1000, default 100.
@@ -131,6 +134,7 @@ pub async fn list(
         number: p.number,
         attribute,
         tag,
+        name: p.name.filter(|n| !n.trim().is_empty()),
         text: p.text.filter(|t| !t.trim().is_empty()),
         after,
         limit,

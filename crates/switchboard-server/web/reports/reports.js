@@ -637,7 +637,8 @@ function contactParams() {
     channel: value("contacts-channel"), initiation_method: value("contacts-initiation"),
     queue_id: value("contacts-queue"), agent_id: value("contacts-agent"),
     number: value("contacts-number"), disconnect_reason: value("contacts-reason"),
-    attribute: value("contacts-attribute"), tag: value("contacts-tag"), text: value("contacts-text"),
+    attribute: value("contacts-attribute"), tag: value("contacts-tag"), name: value("contacts-name"),
+    text: value("contacts-text"),
     limit: $("contacts-limit").value,
   };
 }
