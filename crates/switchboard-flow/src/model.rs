@@ -77,6 +77,16 @@ impl FlowType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
+    /// A type from a Connect export or API answer: [`FlowType::parse`], and
+    /// `CAMPAIGN` (an outbound campaign's flow), which runs as a contact
+    /// flow here. The second value says the type was mapped.
+    pub fn from_connect(s: &str) -> Option<(Self, bool)> {
+        match s {
+            "CAMPAIGN" => Some((FlowType::ContactFlow, true)),
+            other => Self::parse(other).map(|t| (t, false)),
+        }
+    }
+
     /// The type as Connect's console writes it in a saved flow's
     /// `Metadata.type` (`contactFlow`, `customerQueue`, ...).
     pub fn from_metadata(s: &str) -> Option<Self> {
@@ -91,6 +101,7 @@ impl FlowType {
             "agentTransfer" => FlowType::AgentTransfer,
             "queueTransfer" => FlowType::QueueTransfer,
             "contactFlowModule" | "flowModule" | "module" => FlowType::Module,
+            "campaign" => FlowType::ContactFlow,
             _ => return None,
         })
     }

@@ -152,8 +152,17 @@ fn parse_wrapper(top: &Map<String, Value>, at: &str, problems: &mut Problems) ->
         .or_else(|| top.get("ContactFlowType"))
         .and_then(Value::as_str)
     {
-        Some(t) => match FlowType::parse(t) {
-            Some(ft) => Some(ft),
+        Some(t) => match FlowType::from_connect(t) {
+            Some((ft, mapped)) => {
+                if mapped {
+                    problems.warning(
+                        format!("{at}Type"),
+                        None,
+                        format!("{t} flows run as {ft} flows in Switchboard"),
+                    );
+                }
+                Some(ft)
+            }
             None => {
                 problems.error(
                     format!("{at}Type"),

@@ -65,6 +65,12 @@ fn describe_contact_flow_output_and_console_metadata_say_the_type() {
     let (parsed, _) = problems(&exported.to_string(), FlowType::ContactFlow);
     assert_eq!(parsed.unwrap().flow_type, Some(FlowType::CustomerQueue));
 
+    // An outbound campaign's flow runs as a contact flow, with a warning.
+    let campaign = json!({"Name": "Dialler", "Type": "CAMPAIGN", "Content": flow.to_string()});
+    let (parsed, p) = problems(&campaign.to_string(), FlowType::ContactFlow);
+    assert!(errors(&p).is_empty(), "{p:#?}");
+    assert_eq!(parsed.unwrap().flow_type, Some(FlowType::ContactFlow));
+
     let mut saved = flow.clone();
     saved["Metadata"] = json!({"type": "customerHold"});
     let (parsed, _) = problems(&saved.to_string(), FlowType::ContactFlow);

@@ -308,7 +308,8 @@ pub async fn import(
     let export = Export::read(body, &params)?;
     let language_type = match export.flow_type.as_deref() {
         None => switchboard_flow::FlowType::Module,
-        Some(t) => switchboard_flow::FlowType::parse(t)
+        Some(t) => switchboard_flow::FlowType::from_connect(t)
+            .map(|(t, _)| t)
             .ok_or_else(|| ApiError::bad_request("Type", format!("unknown flow type '{t}'")))?,
     };
     let mut content = export.content;
