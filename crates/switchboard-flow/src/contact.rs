@@ -206,6 +206,22 @@ impl ContactData {
         }
     }
 
+    /// Every value of `pairs` rendered strictly ([`ContactData::render_strict`]),
+    /// or the first pair whose value names nothing: Connect sets such a
+    /// group all or none.
+    pub fn render_all<'a>(
+        &self,
+        pairs: &'a [(String, Operand)],
+    ) -> Result<Vec<(String, String)>, &'a (String, Operand)> {
+        pairs
+            .iter()
+            .map(|pair| match self.render_strict(&pair.1) {
+                Some(value) => Ok((pair.0.clone(), value)),
+                None => Err(pair),
+            })
+            .collect()
+    }
+
     /// The value with every reference filled in; references that find nothing become empty.
     pub fn render(&self, op: &Operand) -> String {
         op.resolve(|p| self.lookup(p))

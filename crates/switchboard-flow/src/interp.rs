@@ -708,19 +708,16 @@ impl Session {
             }
             UpdateContactAttributes { attributes } | UpdateFlowAttributes { attributes } => {
                 // All or none: a value that names nothing sets nothing.
-                let mut values = Vec::new();
-                for (k, v) in attributes {
-                    match c.render_strict(v) {
-                        Some(val) => values.push((k.clone(), val)),
-                        None => {
-                            return self.error_on(
-                                &a,
-                                "NoMatchingError",
-                                &format!("'{}' has no value", v.raw),
-                            )
-                        }
+                let values = match c.render_all(attributes) {
+                    Ok(values) => values,
+                    Err((_, v)) => {
+                        return self.error_on(
+                            &a,
+                            "NoMatchingError",
+                            &format!("'{}' has no value", v.raw),
+                        )
                     }
-                }
+                };
                 let target = if matches!(a.kind, UpdateContactAttributes { .. }) {
                     &mut self.contact.attributes
                 } else {
@@ -831,7 +828,7 @@ impl Session {
                     Some(r) => match c
                         .render_strict(r)
                         .and_then(|v| v.trim().parse::<f64>().ok())
-                        .filter(|v| *v >= 1.0 && *v <= 604_800.0)
+                        .filter(|v| *v >= 1.0 && *v <= f64::from(crate::parse::MAX_WAIT_SECONDS))
                     {
                         Some(v) => v as u32,
                         None => {
@@ -1056,19 +1053,16 @@ impl Session {
                 ) else {
                     return self.error_on(&a, "NoMatchingError", "a value names nothing");
                 };
-                let mut refs = Vec::new();
-                for (k, v) in references {
-                    match c.render_strict(v) {
-                        Some(val) => refs.push((k.clone(), val)),
-                        None => {
-                            return self.error_on(
-                                &a,
-                                "NoMatchingError",
-                                &format!("reference '{k}' has no value"),
-                            )
-                        }
+                let refs = match c.render_all(references) {
+                    Ok(refs) => refs,
+                    Err((k, _)) => {
+                        return self.error_on(
+                            &a,
+                            "NoMatchingError",
+                            &format!("reference '{k}' has no value"),
+                        )
                     }
-                }
+                };
                 let data = &mut self.contact;
                 if name.is_some() {
                     data.name = name;
@@ -1087,19 +1081,16 @@ impl Session {
                 self.next()
             }
             TagContact { tags } => {
-                let mut values = Vec::new();
-                for (k, v) in tags {
-                    match c.render_strict(v) {
-                        Some(val) => values.push((k.clone(), val)),
-                        None => {
-                            return self.error_on(
-                                &a,
-                                "NoMatchingError",
-                                &format!("tag '{k}' has no value"),
-                            )
-                        }
+                let values = match c.render_all(tags) {
+                    Ok(values) => values,
+                    Err((k, _)) => {
+                        return self.error_on(
+                            &a,
+                            "NoMatchingError",
+                            &format!("tag '{k}' has no value"),
+                        )
                     }
-                }
+                };
                 let mut all = self.contact.tags.clone();
                 all.extend(values);
                 if all.len() > MAX_TAGS {

@@ -24,7 +24,7 @@ pub struct Parsed {
 /// Most bytes of flow JSON accepted: far above 250 real actions.
 pub const MAX_FLOW_BYTES: usize = 4 * 1024 * 1024;
 /// The longest a Wait (or a chat's input) may last: Connect's 7 days.
-const MAX_WAIT_SECONDS: u32 = 7 * 24 * 3600;
+pub const MAX_WAIT_SECONDS: u32 = 7 * 24 * 3600;
 
 /// Parses flow JSON, bare or wrapped. `flow` is `None` only when the
 /// structure is too broken to build one; otherwise problems in actions are

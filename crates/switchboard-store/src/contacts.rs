@@ -304,17 +304,9 @@ impl Store {
                 Bind::Text(format!("%{}%", like_literal(&t.to_lowercase()))),
             );
         }
-        if let Some((k, v)) = &q.attribute {
-            // A pre-filter on the JSON text; the exact check is below.
-            let pair = serde_json::to_string(&serde_json::json!({ k: v })).unwrap_or_default();
-            let pair = pair.trim_start_matches('{').trim_end_matches('}');
-            w.add(
-                "record LIKE ? ESCAPE '\\'",
-                Bind::Text(format!("%{}%", like_literal(pair))),
-            );
-        }
-        if let Some((k, v)) = &q.tag {
-            // A pre-filter on the JSON text; the exact check is below.
+        // An attribute's or a tag's pair: a pre-filter on the JSON text;
+        // the exact check is below.
+        for (k, v) in q.attribute.iter().chain(&q.tag) {
             let pair = serde_json::to_string(&serde_json::json!({ k: v })).unwrap_or_default();
             let pair = pair.trim_start_matches('{').trim_end_matches('}');
             w.add(

@@ -67,6 +67,19 @@ pub struct ContactPage {
     pub next: Option<String>,
 }
 
+/// A `name:value` search parameter, split; `field` names it in the error.
+fn pair_param(
+    field: &str,
+    shape: &str,
+    value: Option<&str>,
+) -> ApiResult<Option<(String, String)>> {
+    match value.map(|v| v.split_once(':')) {
+        None => Ok(None),
+        Some(Some((k, v))) if !k.is_empty() => Ok(Some((k.to_string(), v.to_string()))),
+        Some(_) => Err(ApiError::bad_request(field, format!("write it as {shape}"))),
+    }
+}
+
 /// Contact records, newest first: contact search.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "Contacts", params(ContactParams),
         responses((status = 200, body = ContactPage, description = "JSON, or CSV with format=csv (the whole search without limit, else one page; the next page's cursor in X-Next-Cursor)"), (status = 400, body = ApiError), (status = 403, body = ApiError)),
@@ -91,20 +104,8 @@ pub async fn list(
             )
         })?,
     };
-    let attribute = match &p.attribute {
-        None => None,
-        Some(a) => match a.split_once(':') {
-            Some((k, v)) if !k.is_empty() => Some((k.to_string(), v.to_string())),
-            _ => return Err(ApiError::bad_request("attribute", "write it as name:value")),
-        },
-    };
-    let tag = match &p.tag {
-        None => None,
-        Some(t) => match t.split_once(':') {
-            Some((k, v)) if !k.is_empty() => Some((k.to_string(), v.to_string())),
-            _ => return Err(ApiError::bad_request("tag", "write it as key:value")),
-        },
-    };
+    let attribute = pair_param("attribute", "name:value", p.attribute.as_deref())?;
+    let tag = pair_param("tag", "key:value", p.tag.as_deref())?;
     let after =
         match &p.cursor {
             None => None,
