@@ -128,51 +128,138 @@ impl OutStream {
     }
 }
 
-/// Symmetric RTP (RFC 4961) for callers behind NAT: we send to where the
-/// caller's packets come from, not only to what their SDP says.
+/// How long a latched stream must have been silent before packets of a
+/// new SSRC from another address may take it over: a media server or SBC
+/// that moves a call starts a new stream after the old one stops, while an
+/// attacker racing a live stream finds it still talking.
+pub const RELATCH_GUARD_MS: u64 = 500;
+
+/// How much a source address is trusted to be the peer's media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Trust {
+    /// Neither of the addresses signalling gave.
+    Elsewhere,
+    /// The IP address the peer's SIP came from (its NAT's public address).
+    Signalling,
+    /// The IP address its SDP names.
+    Described,
+}
+
+/// Symmetric RTP (RFC 4961) for peers behind NAT: we send to where the
+/// peer's packets come from, not only to what their SDP says.
 ///
-/// The first packet from the signalled IP address, on any port, fixes the
-/// address; packets from other addresses are refused, so a stranger who
-/// guesses our port can neither inject audio nor steal the stream.
+/// - **Learning**: the first packet fixes the address. Until a packet comes
+///   from the SDP's IP address, a packet from the IP the peer's SIP came
+///   from takes the stream over, and before either, one from anywhere (a
+///   phone behind NAT, or on a host with two addresses, names an address
+///   in its SDP that its packets never come from).
+/// - **Moving**: a stream that moves to a new address with a new SSRC (an
+///   SBC re-routing the call) is followed once the old stream has been
+///   silent for [`RELATCH_GUARD_MS`].
+/// - **Hijack**: otherwise packets from other addresses are refused, so a
+///   stranger who guesses our port can neither inject audio into a live
+///   stream nor steal it.
+/// - **Strict** ([`Latch::strict`]): only the SDP's IP address, on any
+///   port, and then only the first port heard, for carriers that want it so.
 #[derive(Debug, Clone)]
 pub struct Latch {
     signalled: SocketAddr,
-    latched: Option<SocketAddr>,
+    signalling: Option<std::net::IpAddr>,
+    strict: bool,
+    latched: Option<Latched>,
     refused: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Latched {
+    from: SocketAddr,
+    trust: Trust,
+    ssrc: Option<u32>,
+    last_ms: u64,
 }
 
 impl Latch {
     /// A latch for the address the peer's SDP gave; nothing latched yet.
-    pub fn new(signalled: SocketAddr) -> Self {
+    /// `signalling`: the IP address the peer's SIP came from, if known.
+    pub fn new(signalled: SocketAddr, signalling: Option<std::net::IpAddr>) -> Self {
         Self {
             signalled,
+            signalling,
+            strict: false,
             latched: None,
             refused: 0,
         }
     }
 
-    /// Whether a packet from `from` belongs to this stream.
-    pub fn accept(&mut self, from: SocketAddr) -> bool {
-        match self.latched {
-            Some(addr) if addr == from => true,
-            Some(_) => {
-                self.refused += 1;
-                false
-            }
-            None if from.ip() == self.signalled.ip() => {
-                self.latched = Some(from);
-                true
-            }
-            None => {
-                self.refused += 1;
-                false
-            }
+    /// A latch that takes packets only from the SDP's IP address.
+    pub fn strict(signalled: SocketAddr) -> Self {
+        Self {
+            strict: true,
+            ..Self::new(signalled, None)
         }
+    }
+
+    fn trust(&self, from: SocketAddr) -> Trust {
+        if from.ip() == self.signalled.ip() {
+            Trust::Described
+        } else if Some(from.ip()) == self.signalling {
+            Trust::Signalling
+        } else {
+            Trust::Elsewhere
+        }
+    }
+
+    /// Whether a packet from `from` (of `ssrc`, for RTP; `None` for RTCP,
+    /// which follows the address only) at `now_ms` belongs to this stream.
+    pub fn accept(&mut self, from: SocketAddr, ssrc: Option<u32>, now_ms: u64) -> bool {
+        let trust = self.trust(from);
+        if self.strict && trust != Trust::Described {
+            self.refused += 1;
+            return false;
+        }
+        let take = match self.latched {
+            None => true,
+            Some(l) if l.from == from => {
+                self.latched = Some(Latched {
+                    ssrc: ssrc.or(l.ssrc),
+                    last_ms: now_ms,
+                    ..l
+                });
+                return true;
+            }
+            // Strict: the first address from the SDP's IP, for good.
+            Some(_) if self.strict => false,
+            // A better-founded address takes over a guess.
+            Some(l) if trust > l.trust => true,
+            // A new stream once the old one went quiet.
+            Some(l) => {
+                trust == l.trust
+                    && ssrc.is_some()
+                    && ssrc != l.ssrc
+                    && now_ms.saturating_sub(l.last_ms) >= RELATCH_GUARD_MS
+            }
+        };
+        if take {
+            self.latched = Some(Latched {
+                from,
+                trust,
+                ssrc,
+                last_ms: now_ms,
+            });
+        } else {
+            self.refused += 1;
+        }
+        take
     }
 
     /// Where to send: the latched address, or the signalled one until then.
     pub fn destination(&self) -> SocketAddr {
-        self.latched.unwrap_or(self.signalled)
+        self.latched.map(|l| l.from).unwrap_or(self.signalled)
+    }
+
+    /// The IP address packets are taken from now, once one was.
+    pub fn latched_ip(&self) -> Option<std::net::IpAddr> {
+        self.latched.map(|l| l.from.ip())
     }
 
     /// A new offer/answer moved the stream (re-INVITE): start over.
@@ -181,6 +268,11 @@ impl Latch {
             self.signalled = signalled;
             self.latched = None;
         }
+    }
+
+    /// Counts a packet from elsewhere that was not even RTP.
+    pub fn refuse(&mut self) {
+        self.refused += 1;
     }
 
     /// Packets refused as coming from the wrong place.
@@ -217,12 +309,56 @@ mod tests {
     }
 
     #[test]
-    fn latch_follows_the_nat_port_but_refuses_strangers() {
-        let mut latch = Latch::new("192.0.2.10:4000".parse().unwrap());
-        assert!(!latch.accept("198.51.100.1:4000".parse().unwrap()));
-        assert!(latch.accept("192.0.2.10:31000".parse().unwrap()));
+    fn a_strict_latch_follows_the_nat_port_but_refuses_strangers() {
+        let mut latch = Latch::strict("192.0.2.10:4000".parse().unwrap());
+        assert!(!latch.accept("198.51.100.1:4000".parse().unwrap(), Some(1), 0));
+        assert!(latch.accept("192.0.2.10:31000".parse().unwrap(), Some(1), 20));
         assert_eq!(latch.destination(), "192.0.2.10:31000".parse().unwrap());
-        assert!(!latch.accept("192.0.2.10:4000".parse().unwrap()));
+        assert!(!latch.accept("192.0.2.10:4000".parse().unwrap(), Some(2), 5_000));
         assert_eq!(latch.refused(), 2);
+    }
+
+    #[test]
+    fn a_caller_behind_nat_is_heard_from_an_address_its_sdp_never_named() {
+        // The SDP names the phone's private address; its packets come from
+        // its NAT, the address its INVITE came from.
+        let nat = "203.0.113.5".parse().unwrap();
+        let mut latch = Latch::new("10.0.0.20:4000".parse().unwrap(), Some(nat));
+        assert!(latch.accept("203.0.113.5:61000".parse().unwrap(), Some(7), 0));
+        assert_eq!(latch.destination(), "203.0.113.5:61000".parse().unwrap());
+        // A stranger is refused while the stream lives, even with a new SSRC.
+        assert!(!latch.accept("198.51.100.1:4000".parse().unwrap(), Some(8), 20));
+        assert!(latch.accept("203.0.113.5:61000".parse().unwrap(), Some(7), 40));
+        assert!(!latch.accept("198.51.100.1:4000".parse().unwrap(), Some(8), 2_000));
+        assert_eq!(latch.destination(), "203.0.113.5:61000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_phone_on_a_two_address_host_is_learned_from_anywhere_until_a_better_source_speaks() {
+        let mut latch = Latch::new(
+            "192.0.2.10:4000".parse().unwrap(),
+            Some("192.0.2.10".parse().unwrap()),
+        );
+        assert!(latch.accept("192.0.2.99:5000".parse().unwrap(), Some(1), 0));
+        assert_eq!(latch.destination(), "192.0.2.99:5000".parse().unwrap());
+        // The SDP's own address is better founded: it takes the stream.
+        assert!(latch.accept("192.0.2.10:4000".parse().unwrap(), Some(1), 20));
+        assert!(!latch.accept("192.0.2.99:5000".parse().unwrap(), Some(1), 40));
+    }
+
+    #[test]
+    fn a_stream_that_moves_with_a_new_ssrc_is_followed_once_the_old_one_is_quiet() {
+        let mut latch = Latch::new("192.0.2.10:4000".parse().unwrap(), None);
+        assert!(latch.accept("198.51.100.1:4000".parse().unwrap(), Some(1), 0));
+        // Too soon: the first stream may still be talking.
+        assert!(!latch.accept("198.51.100.2:4000".parse().unwrap(), Some(2), 100));
+        // Same SSRC from elsewhere: never (a copy, or a spoof).
+        assert!(!latch.accept("198.51.100.2:4000".parse().unwrap(), Some(1), 5_000));
+        assert!(latch.accept(
+            "198.51.100.2:4000".parse().unwrap(),
+            Some(2),
+            RELATCH_GUARD_MS + 1
+        ));
+        assert_eq!(latch.destination(), "198.51.100.2:4000".parse().unwrap());
     }
 }

@@ -398,6 +398,7 @@ pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError>
         username: None,
         password: None,
         caller_id_number: None,
+        strict_media_source: false,
         transport: Default::default(),
     };
     if store.resolve(SipTrunk::KIND, &trunk.name).await?.is_none() {

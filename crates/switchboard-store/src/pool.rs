@@ -76,6 +76,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "restart recovery",
         include_str!("../migrations/sqlite/0010_restart_recovery.sql"),
     ),
+    (
+        11,
+        "device registrations",
+        include_str!("../migrations/sqlite/0011_device_registrations.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -127,6 +132,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "restart recovery",
         include_str!("../migrations/postgres/0010_restart_recovery.sql"),
+    ),
+    (
+        11,
+        "device registrations",
+        include_str!("../migrations/postgres/0011_device_registrations.sql"),
     ),
 ];
 

@@ -7,39 +7,53 @@ use sqlx::Row;
 
 use crate::{from_ms, Store, StoreError};
 
-/// Where a user's desk phone registered, until when.
+/// Where one of a user's devices registered, over what, until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     /// Lower case.
     pub username: String,
+    /// What identifies the device among the user's (its `+sip.instance`,
+    /// else its Contact).
+    pub device: String,
     /// The phone's Contact URI, as it sent it.
     pub contact: String,
     /// Where its REGISTER came from (`ip:port`).
     pub source: String,
+    /// What it came over: `UDP`, `TCP` or `TLS`.
+    pub transport: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Store {
-    /// Keeps (or replaces) a user's registration.
+    /// Keeps (or replaces) one device's registration.
     pub async fn put_registration(&self, r: &Registration) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO registrations (username, contact, source, expires_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (username) DO UPDATE SET contact = excluded.contact,
-               source = excluded.source, expires_at = excluded.expires_at",
+            "INSERT INTO device_registrations (username, device, contact, source, transport, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (username, device) DO UPDATE SET contact = excluded.contact,
+               source = excluded.source, transport = excluded.transport,
+               expires_at = excluded.expires_at",
         )
         .bind(&r.username)
+        .bind(&r.device)
         .bind(&r.contact)
         .bind(&r.source)
+        .bind(&r.transport)
         .bind(r.expires_at.timestamp_millis())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Forgets a user's registration (the phone unregistered).
-    pub async fn delete_registration(&self, username: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM registrations WHERE username = $1")
+    /// Forgets one device's registration (it unregistered).
+    pub async fn delete_registration(
+        &self,
+        username: &str,
+        device: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM device_registrations WHERE username = $1 AND device = $2")
             .bind(username)
+            .bind(device)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -51,12 +65,13 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Registration>, StoreError> {
         let now = now.timestamp_millis();
-        sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
+        sqlx::query("DELETE FROM device_registrations WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
         let rows = sqlx::query(
-            "SELECT username, contact, source, expires_at FROM registrations ORDER BY username",
+            "SELECT username, device, contact, source, transport, expires_at
+             FROM device_registrations ORDER BY username, expires_at",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -64,8 +79,10 @@ impl Store {
             .map(|row| {
                 Ok(Registration {
                     username: row.try_get("username")?,
+                    device: row.try_get("device")?,
                     contact: row.try_get("contact")?,
                     source: row.try_get("source")?,
+                    transport: row.try_get("transport")?,
                     expires_at: from_ms(row.try_get("expires_at")?),
                 })
             })

@@ -510,11 +510,15 @@ async fn open_contacts_are_found_in_pages_until_closed() {
 async fn registrations_outlive_the_process_until_they_expire() {
     use switchboard_store::Registration;
     for (backend, db) in stores().await {
-        let now = chrono::Utc::now();
+        // Whole milliseconds, as the store keeps them.
+        let now =
+            chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
         let phone = |user: &str, secs: i64| Registration {
             username: user.into(),
+            device: "uri:desk".into(),
             contact: format!("sip:{user}@192.0.2.10:5062"),
             source: "192.0.2.10:5062".into(),
+            transport: "UDP".into(),
             expires_at: now + chrono::Duration::seconds(secs),
         };
         db.store.put_registration(&phone("ana", 600)).await.unwrap();
@@ -523,13 +527,30 @@ async fn registrations_outlive_the_process_until_they_expire() {
         moved.source = "198.51.100.7:40000".into();
         db.store.put_registration(&moved).await.unwrap();
         db.store.put_registration(&phone("cy", 60)).await.unwrap();
-        db.store.delete_registration("cy").await.unwrap();
+        db.store
+            .delete_registration("cy", "uri:desk")
+            .await
+            .unwrap();
+        // A second device of the same user is a second registration.
+        let mut second = phone("ana", 300);
+        second.device = "instance:<urn:uuid:2>".into();
+        second.transport = "TCP".into();
+        db.store.put_registration(&second).await.unwrap();
         let live = db.store.live_registrations(now).await.unwrap();
-        assert_eq!(live.len(), 1, "{backend}: {live:?}");
-        assert_eq!(live[0].source, "198.51.100.7:40000", "{backend}");
+        assert_eq!(live.len(), 2, "{backend}: {live:?}");
+        assert_eq!(live[0], second, "{backend}: soonest expiry first");
+        assert_eq!(live[1].source, "198.51.100.7:40000", "{backend}");
         assert_eq!(
-            live[0].expires_at.timestamp_millis(),
+            live[1].expires_at.timestamp_millis(),
             moved.expires_at.timestamp_millis()
+        );
+        db.store
+            .delete_registration("ana", "uri:desk")
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store.live_registrations(now).await.unwrap(),
+            vec![second]
         );
     }
 }

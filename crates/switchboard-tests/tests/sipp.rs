@@ -166,7 +166,7 @@ async fn bad_callers_and_phones_are_refused_and_every_accepted_call_leaves_a_rec
     wrong.extend(["-au", "deskagent", "-ap", "not-the-password"].map(String::from));
     let (code, out) = sipp(&wrong).await;
     assert_eq!(code, 0, "{out}");
-    assert!(rig.voice.registrar().lookup("deskagent").is_none());
+    assert!(rig.voice.registrar().devices("deskagent").is_empty());
 
     // Garbage on the SIP port does not hurt: the next calls are served.
     let junk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -313,12 +313,17 @@ async fn an_unanswered_desk_phone_misses_the_offer_and_the_caller_keeps_waiting(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_by_sip_info_and_media_from_the_wrong_place() {
+async fn keys_by_sip_info_and_media_from_the_wrong_place_on_a_strict_trunk() {
     if !sipp_ready() {
         return;
     }
     let rig = Rig::new().await;
-    rig.centre().await;
+    // A carrier that wants media only from the address its SDP names.
+    rig.centre_with(
+        json!({"name": "strict carrier", "inbound_addresses": ["127.0.0.1"], "strict_media_source": true}),
+        json!({}),
+    )
+    .await;
     // SIP INFO digits work like RFC 4733 ones.
     let mut info = common(&rig, "caller_info_dtmf.xml", NUMBER, "127.0.0.1");
     info.extend(["-d", "1000"].map(String::from));
@@ -346,6 +351,57 @@ async fn keys_by_sip_info_and_media_from_the_wrong_place() {
     );
     assert!(VoiceStats::get(&rig.voice.stats().rtp_packets_refused) >= 1);
     assert_eq!(record["disconnect_reason"], "CONTACT_FLOW_DISCONNECT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
+    if !sipp_ready() {
+        return;
+    }
+    // A short media timeout: dropping the caller's audio would end the call.
+    let rig = Rig::with_media_timeout(Duration::from_secs(3)).await;
+    rig.centre().await;
+    let phone = rig.desk_phone("agent_phone.xml", &["-rtp_echo"]).await;
+    // Its SDP names 127.0.0.3; its RTP comes from 127.0.0.1, where our
+    // RTCP must go too.
+    let (media_port, rtcp) = free_rtp_pair();
+    rtcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let reports = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        rtcp.recv(&mut buf).ok()
+    });
+    let mut caller = common(&rig, "caller_behind_nat.xml", NUMBER, "127.0.0.1");
+    caller[10] = media_port.to_string();
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["disconnect_reason"], "CUSTOMER_DISCONNECT",
+        "{record:#}"
+    );
+    assert_eq!(record["dtmf_inputs"], json!(["1"]), "{record:#}");
+    assert_eq!(record["agent"]["username"], "deskagent");
+    let quality = &record["quality"]["customer"];
+    assert!(
+        quality["packets_received"].as_u64().unwrap() >= 200,
+        "{quality}"
+    );
+    assert_eq!(VoiceStats::get(&rig.voice.stats().rtp_packets_refused), 0);
+    assert!(
+        reports.join().unwrap().is_some(),
+        "our RTCP reached the caller's real address"
+    );
+    // The agent's phone echoed the caller: the audio went through both ways.
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
+    let (left, right) = channels(&wav);
+    let (l, r) = (rms(&left), rms(&right));
+    assert!(
+        l > 300.0 && r > 300.0,
+        "levels: customer {l:.0}, agent {r:.0}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,12 +621,10 @@ async fn a_desk_phone_registered_before_a_restart_takes_the_first_call_after_it(
     )
     .await
     .unwrap();
-    let binding = voice
-        .registrar()
-        .lookup("deskagent")
-        .expect("the registration survived the restart");
-    let old = rig.voice.registrar().lookup("deskagent").unwrap();
-    assert_eq!(binding.destination(), old.destination());
+    let restored = voice.registrar().devices("deskagent");
+    let old = rig.voice.registrar().devices("deskagent");
+    assert_eq!(restored.len(), 1, "the registration survived the restart");
+    assert_eq!(restored[0].destination, old[0].destination);
 
     // The first call after the restart rings the phone, which answers.
     let mut caller = common(&rig, "caller.xml", NUMBER, "127.0.0.1");
@@ -625,7 +679,7 @@ async fn sip_password_guessing_is_locked_out_and_the_real_phone_elsewhere_still_
         code, 0,
         "the right password from the guesser's address: {out}"
     );
-    assert!(rig.voice.registrar().lookup("deskagent").is_none());
+    assert!(rig.voice.registrar().devices("deskagent").is_empty());
     // The real phone, on another address, registers.
     let phone = register(
         "register.xml",
@@ -635,12 +689,9 @@ async fn sip_password_guessing_is_locked_out_and_the_real_phone_elsewhere_still_
     );
     let (code, out) = sipp(&phone).await;
     assert_eq!(code, 0, "the phone elsewhere: {out}");
-    let binding = rig
-        .voice
-        .registrar()
-        .lookup("deskagent")
-        .expect("registered");
-    assert_eq!(binding.source.ip().to_string(), "127.0.0.2");
+    let devices = rig.voice.registrar().devices("deskagent");
+    assert_eq!(devices.len(), 1, "registered");
+    assert_eq!(devices[0].destination.ip().to_string(), "127.0.0.2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

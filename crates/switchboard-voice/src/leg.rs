@@ -25,6 +25,16 @@ pub enum Heard {
     Nothing,
 }
 
+/// Who is at the far end of a leg, for learning where its media comes from
+/// ([`Latch`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaPeer {
+    /// The IP address its SIP came from (a NAT's public address).
+    pub signalling: Option<IpAddr>,
+    /// Media only from its SDP's address (a trunk's `strict_media_source`).
+    pub strict: bool,
+}
+
 pub struct Leg {
     pub socket: UdpSocket,
     /// RTCP, on the port after RTP's (RFC 3550 section 11).
@@ -32,6 +42,8 @@ pub struct Leg {
     pub local: SocketAddr,
     latch: Option<Latch>,
     rtcp_latch: Option<Latch>,
+    /// Who the peer is, for learning where its media comes from.
+    peer: MediaPeer,
     /// Loss and jitter of what the peer sends us.
     stats: ReceptionStats,
     /// The peer's last report about what we send.
@@ -65,6 +77,7 @@ impl Leg {
             local,
             latch: None,
             rtcp_latch: None,
+            peer: MediaPeer::default(),
             stats: ReceptionStats::default(),
             peer_report: None,
             octets_out: 0,
@@ -82,11 +95,24 @@ impl Leg {
         })
     }
 
+    /// Who the peer is: where its SIP came from, and whether its media
+    /// must come from its SDP's address only. Set before [`Leg::connect`].
+    pub fn set_peer(&mut self, peer: MediaPeer) {
+        self.peer = peer;
+    }
+
+    fn new_latch(&self, signalled: SocketAddr) -> Latch {
+        match self.peer.strict {
+            true => Latch::strict(signalled),
+            false => Latch::new(signalled, self.peer.signalling),
+        }
+    }
+
     /// The peer's SDP (offer or answer) and what was agreed.
     pub fn connect(&mut self, remote: &RemoteAudio, negotiated: Negotiated) {
         match &mut self.latch {
             Some(latch) => latch.resignal(remote.addr),
-            None => self.latch = Some(Latch::new(remote.addr)),
+            None => self.latch = Some(self.new_latch(remote.addr)),
         }
         let rtcp_port = remote
             .rtcp_port
@@ -94,7 +120,7 @@ impl Leg {
         let rtcp = SocketAddr::new(remote.addr.ip(), rtcp_port);
         match &mut self.rtcp_latch {
             Some(latch) => latch.resignal(rtcp),
-            None => self.rtcp_latch = Some(Latch::new(rtcp)),
+            None => self.rtcp_latch = Some(self.new_latch(rtcp)),
         }
         self.negotiated = Some(negotiated);
         self.remote_direction = remote.direction;
@@ -162,18 +188,23 @@ impl Leg {
         let (Some(latch), Some(negotiated)) = (&mut self.latch, self.negotiated) else {
             return Heard::Nothing;
         };
-        if !latch.accept(from) {
-            return Heard::Nothing;
-        }
         let packet = match rtp::parse(datagram) {
             Ok(p) => p,
             Err(_) => {
-                self.malformed += 1;
+                // Junk never moves the stream: malformed from the peer,
+                // refused from anyone else.
+                match latch.destination() == from {
+                    true => self.malformed += 1,
+                    false => latch.refuse(),
+                }
                 return Heard::Nothing;
             }
         };
-        self.packets_in += 1;
         let arrival_ms = self.created.elapsed().as_millis() as u64;
+        if !latch.accept(from, Some(packet.ssrc), arrival_ms) {
+            return Heard::Nothing;
+        }
+        self.packets_in += 1;
         self.stats
             .on_rtp(packet.ssrc, packet.sequence, packet.timestamp, arrival_ms);
         if Some(packet.payload_type) == negotiated.event_payload_type {
@@ -203,7 +234,8 @@ impl Leg {
         let Some(latch) = &mut self.rtcp_latch else {
             return;
         };
-        if !latch.accept(from) {
+        let now_ms = self.created.elapsed().as_millis() as u64;
+        if !latch.accept(from, None, now_ms) {
             return;
         }
         let Some(report) = rtcp::parse(datagram, self.out.ssrc()) else {
@@ -228,7 +260,20 @@ impl Leg {
         if self.remote_unspecified {
             return;
         }
-        let destination = latch.destination();
+        // Until the peer's own RTCP shows where it comes from: beside its
+        // RTP (the next port) when its RTP came from elsewhere than its
+        // SDP said (behind NAT), else where its SDP said.
+        let destination = match (latch.latched_ip(), &self.latch) {
+            (None, Some(rtp))
+                if rtp
+                    .latched_ip()
+                    .is_some_and(|ip| ip != latch.destination().ip()) =>
+            {
+                let media = rtp.destination();
+                SocketAddr::new(media.ip(), media.port().wrapping_add(1))
+            }
+            _ => latch.destination(),
+        };
         let now_ms = self.created.elapsed().as_millis() as u64;
         let block = self.stats.block(now_ms);
         let wall_ms = SystemTime::now()

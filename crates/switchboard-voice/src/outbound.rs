@@ -190,7 +190,13 @@ async fn ring(
             return Err(failed);
         }
         match RemoteAudio::parse(&response.body).and_then(|r| r.negotiated().map(|n| (r, n))) {
-            Ok((remote, negotiated)) => leg.connect(&remote, negotiated),
+            Ok((remote, negotiated)) => {
+                leg.set_peer(crate::leg::MediaPeer {
+                    signalling: Some(route.destination.ip()),
+                    strict: false,
+                });
+                leg.connect(&remote, negotiated)
+            }
             Err(e) => {
                 let _ = dialog.bye().await;
                 return Err(Failed::Refused(format!("unusable SDP answer: {e}")));

@@ -63,6 +63,9 @@ pub struct VoiceConfig {
     pub stream_limits: crate::transport::StreamLimits,
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// Desk phones' registrations: shortest and longest interval, and
+    /// how many devices one agent may register.
+    pub registration: crate::registrar::ExpiryPolicy,
     /// How wrong digest passwords are slowed: per (username, source
     /// address) and per address (the HTTP sign-in defaults).
     pub digest_guard: (
@@ -95,6 +98,7 @@ impl VoiceConfig {
             stream_limits: crate::transport::StreamLimits::default(),
             metrics_token: None,
             digest_guard: switchboard_runtime::throttle::SignInGuard::default_policies(),
+            registration: crate::registrar::ExpiryPolicy::default(),
         }
     }
 }
@@ -187,11 +191,28 @@ impl Voice {
     pub fn local_sip(&self) -> SocketAddr {
         self.inner.local_sip
     }
+    /// Our Contact over UDP.
     pub fn contact_uri(&self) -> Uri {
-        format!("sip:switchboard@{}", self.inner.local_sip)
-            .as_str()
-            .try_into()
-            .unwrap_or_default()
+        self.contact_uri_for(crate::registrar::Transport::Udp)
+    }
+
+    /// Our Contact for a dialog over `transport`: the address we listen on
+    /// for it, with `;transport=` named for TCP and TLS, so the peer's
+    /// in-dialog requests (ACK, BYE, re-INVITE) come back over the same
+    /// transport (RFC 3261 section 8.1.1.8).
+    pub fn contact_uri_for(&self, transport: crate::registrar::Transport) -> Uri {
+        use crate::registrar::Transport;
+        let uri = match (transport, &self.inner.config.tls) {
+            (Transport::Udp, _) => format!("sip:switchboard@{}", self.inner.local_sip),
+            (Transport::Tcp, _) => {
+                format!("sip:switchboard@{};transport=tcp", self.inner.local_sip)
+            }
+            (Transport::Tls, Some(tls)) => format!("sip:switchboard@{};transport=tls", tls.listen),
+            (Transport::Tls, None) => {
+                format!("sip:switchboard@{};transport=tls", self.inner.local_sip)
+            }
+        };
+        uri.as_str().try_into().unwrap_or_default()
     }
     pub fn stats(&self) -> &VoiceStats {
         &self.inner.stats
@@ -301,6 +322,7 @@ impl Voice {
         Ok(crate::call::PhoneRoute {
             uri,
             destination,
+            transport: crate::registrar::Transport::Udp,
             credential,
             caller_id: trunk.spec.caller_id_number.clone(),
         })
@@ -442,7 +464,11 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
     let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
     let voice = Voice {
         inner: Arc::new(Inner {
-            registrar: Registrar::new(config.realm.clone(), config.digest_guard),
+            registrar: Registrar::new(
+                config.realm.clone(),
+                config.registration,
+                config.digest_guard,
+            ),
             library: Library::new(config.tts_command.clone()),
             app,
             config,
@@ -498,6 +524,39 @@ fn source_of(tx: &Transaction) -> Option<SocketAddr> {
     let via = tx.original.via_header().ok()?;
     let (_, host_with_port) = SipConnection::parse_target_from_via(via).ok()?;
     host_with_port.try_into().ok()
+}
+
+/// The request's To header as the caller wrote it, byte for byte, with
+/// our tag added: rsipstack re-writes the To it copies into responses
+/// (`transport=tcp` becomes `transport=TCP`), which RFC 3261 section 8.2.6.2
+/// does not allow, and some phones then match no dialog.
+fn to_with_tag(tx: &Transaction, tag: &str) -> Option<Header> {
+    let to = tx.original.to_header().ok()?;
+    if to.tag().ok().flatten().is_some() || tag.is_empty() {
+        return None;
+    }
+    Some(Header::To(
+        format!("{};tag={tag}", to.value().trim_end()).into(),
+    ))
+}
+
+/// What a request came over: the connection it arrived on, else its Via.
+fn transport_of(tx: &Transaction) -> crate::registrar::Transport {
+    use crate::registrar::Transport;
+    let named = match &tx.connection {
+        Some(c) => c.get_addr().r#type,
+        None => tx
+            .original
+            .via_header()
+            .ok()
+            .and_then(|v| SipConnection::parse_target_from_via(v).ok())
+            .map(|(t, _)| t),
+    };
+    match named {
+        Some(rsipstack::sip::Transport::Tcp) => Transport::Tcp,
+        Some(rsipstack::sip::Transport::Tls) => Transport::Tls,
+        _ => Transport::Udp,
+    }
 }
 
 /// The methods Switchboard serves (OPTIONS and 405 answers list them).
@@ -563,9 +622,10 @@ impl Voice {
         match tx.original.method {
             Method::Invite => self.inbound_call(tx, source).await,
             Method::Register => {
+                let transport = transport_of(&tx);
                 self.inner
                     .registrar
-                    .register(self.app(), &mut tx, source)
+                    .register(self.app(), &mut tx, source, transport)
                     .await
             }
             Method::Options => {
@@ -693,11 +753,15 @@ impl Voice {
                 return;
             }
         };
-        if !trunks.iter().any(|t| t.spec.admits(source.ip())) {
+        let Some(trunk) = trunks.iter().find(|t| t.spec.admits(source.ip())) else {
             warn!(%source, "INVITE refused: no SIP trunk admits this address");
             self.refuse(&mut tx, StatusCode::Forbidden).await;
             return;
-        }
+        };
+        let peer = crate::leg::MediaPeer {
+            signalling: Some(source.ip()),
+            strict: trunk.spec.strict_media_source,
+        };
         let dialled = tx.original.uri.user().unwrap_or_default().to_string();
         let number = match lookup_number(self.app(), &dialled).await {
             Ok(Some(n)) => n,
@@ -782,6 +846,7 @@ impl Voice {
                 return;
             }
         };
+        leg.set_peer(peer);
         leg.connect(&remote, negotiated);
         let call_id = tx
             .original
@@ -800,7 +865,7 @@ impl Voice {
             &tx,
             self.state_sender(),
             None,
-            Some(self.contact_uri()),
+            Some(self.contact_uri_for(transport_of(&tx))),
         ) {
             Ok(d) => d,
             Err(_) => {
@@ -808,6 +873,9 @@ impl Voice {
                 return;
             }
         };
+        if let Some(to) = to_with_tag(&tx, &dialog.id().local_tag) {
+            answer_headers.push(to);
+        }
         let contact_id = uuid::Uuid::new_v4().to_string();
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         lock(&self.inner.calls).insert(contact_id.clone(), inputs_tx);

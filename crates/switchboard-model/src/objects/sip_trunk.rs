@@ -34,6 +34,11 @@ pub struct SipTrunk {
     pub caller_id_number: Option<String>,
     #[serde(default)]
     pub transport: SipTransport,
+    /// Take a call's audio only from the address its SDP names. Off (the
+    /// default), audio from callers behind NAT is learned from where it
+    /// really comes from (symmetric RTP); some carriers want this on.
+    #[serde(default)]
+    pub strict_media_source: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -145,6 +150,7 @@ mod tests {
             username: None,
             password: None,
             caller_id_number: None,
+            strict_media_source: false,
             transport: SipTransport::Udp,
         }
     }

@@ -2,6 +2,7 @@
 //! loopback (the [`Rig`]), SIPp helpers, and audio measurements.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod baresip;
 pub mod browser;
 
 use std::io::Cursor;
@@ -408,12 +409,9 @@ impl Rig {
         register.push(phone_port.to_string());
         let (code, out) = sipp(&register).await;
         assert_eq!(code, 0, "REGISTER: {out}");
-        let binding = self
-            .voice
-            .registrar()
-            .lookup("deskagent")
-            .expect("registered");
-        assert_eq!(binding.destination().port(), phone_port);
+        let devices = self.voice.registrar().devices("deskagent");
+        assert_eq!(devices.len(), 1, "registered: {devices:?}");
+        assert_eq!(devices[0].destination.port(), phone_port);
         phone
     }
 

@@ -39,6 +39,8 @@ pub(super) struct AgentLeg {
     pub(super) media: AgentMedia,
     /// Empty for a browser softphone.
     pub(super) sip_call_id: String,
+    /// The other devices rung with it (their Call-IDs), until one answers.
+    pub(super) forks: Vec<String>,
     pub(super) dialog: Option<InviteDialog>,
     pub(super) connected_at: Option<DateTime<Utc>>,
     pub(super) on_hold_since: Option<u64>,
@@ -74,6 +76,7 @@ impl Call {
             username,
             media: AgentMedia::Browser(BrowserLeg::new(line, from_browser, self.customer.law())),
             sip_call_id: String::new(),
+            forks: vec![],
             dialog: None,
             connected_at: Some(self.at),
             on_hold_since: None,
@@ -175,6 +178,9 @@ impl Call {
         let a = self.agent.take_if(|a| drop(a))?;
         let id = contact;
         self.voice.unbind_call_id(&a.sip_call_id);
+        for fork in &a.forks {
+            self.voice.unbind_call_id(fork);
+        }
         if let Some(line) = a.media.line() {
             line.unbridge(id);
             if a.connected_at.is_some() {
@@ -192,12 +198,10 @@ impl Call {
     }
 
     pub(super) async fn stop_ringing(&self, a: &AgentLeg) {
-        let dialogs = self
-            .voice
-            .dialogs()
-            .get_client_dialog_by_call_id(&a.sip_call_id);
-        for d in dialogs {
-            let _ = d.cancel().await;
+        for call_id in std::iter::once(&a.sip_call_id).chain(&a.forks) {
+            for d in self.voice.dialogs().get_client_dialog_by_call_id(call_id) {
+                let _ = d.cancel().await;
+            }
         }
         if let Some(d) = &a.dialog {
             let _ = d.bye().await;
@@ -224,28 +228,35 @@ impl Call {
             return;
         }
         self.ringing_external = None;
-        let route = match self.voice.registrar().lookup(&user.spec.username) {
-            Some(binding) => Ok(PhoneRoute {
-                uri: binding.contact.clone(),
-                destination: binding.destination(),
-                credential: None,
-                caller_id: None,
-            }),
-            None => match &user.spec.phone_config.desk_phone_number {
+        let devices = self.voice.registrar().devices(&user.spec.username);
+        let routes = if !devices.is_empty() {
+            Ok(devices
+                .into_iter()
+                .map(|d| PhoneRoute {
+                    uri: d.uri.clone(),
+                    destination: d.destination,
+                    transport: d.transport,
+                    credential: None,
+                    caller_id: None,
+                })
+                .collect())
+        } else {
+            match &user.spec.phone_config.desk_phone_number {
                 Some(number) => {
                     self.ringing_external = Some(number.clone());
                     self.voice
                         .route_out(number)
                         .await
+                        .map(|r| vec![r])
                         .map_err(|e| e.to_string())
                 }
                 None => Err(
                     "the desk phone is not registered and the agent has no external number"
                         .to_string(),
                 ),
-            },
+            }
         };
-        let route = match route {
+        let routes: Vec<PhoneRoute> = match routes {
             Ok(r) => r,
             Err(e) => {
                 warn!(agent = %user.spec.username, "cannot reach the agent: {e}");
@@ -253,13 +264,15 @@ impl Call {
                 return;
             }
         };
-        info!(contact = %self.core.id(), agent = %user.spec.username, phone = %route.destination, uri = %route.uri, "ringing the agent's phone");
+        for route in &routes {
+            info!(contact = %self.core.id(), agent = %user.spec.username, phone = %route.destination, transport = route.transport.as_str(), uri = %route.uri, "ringing the agent's phone");
+        }
         let ring = Duration::from_secs(AGENT_RING_SECONDS);
         if let Err(e) = self
             .dial(
                 agent.clone(),
                 user.spec.username.clone(),
-                route,
+                routes,
                 ring,
                 None,
                 None,
@@ -309,6 +322,7 @@ impl Call {
             username: user.username.clone(),
             media: AgentMedia::Browser(BrowserLeg::new(line, None, self.customer.law())),
             sip_call_id: String::new(),
+            forks: vec![],
             dialog: None,
             connected_at: None,
             on_hold_since: None,
@@ -334,21 +348,28 @@ impl Call {
         }
     }
 
-    /// Calls a phone for the customer: an agent's (for an offer) or a third
-    /// party's (`third_party`: the flow's TransferToNumber, with whether the
-    /// flow continues after). The answer comes back as AgentAnswered/AgentFailed;
+    /// Calls a phone for the customer: an agent's (for an offer; every
+    /// device they registered rings at once) or a third party's
+    /// (`third_party`: the flow's TransferToNumber, with whether the flow
+    /// continues after). The answer comes back as AgentAnswered/AgentFailed;
     /// an error here is the leg's RTP socket, which could not be bound.
     pub(super) async fn dial(
         &mut self,
         agent: String,
         username: String,
-        route: PhoneRoute,
+        routes: Vec<PhoneRoute>,
         ring: Duration,
         caller_id: Option<String>,
         third_party: Option<bool>,
     ) -> std::io::Result<()> {
         let mut leg =
             Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports).await?;
+        if let [only] = routes.as_slice() {
+            leg.set_peer(crate::leg::MediaPeer {
+                signalling: Some(only.destination.ip()),
+                strict: false,
+            });
+        }
         let origin = leg.next_sdp_origin();
         let offer = sdp::offer(
             leg.local,
@@ -357,18 +378,35 @@ impl Call {
             origin.0,
             origin.1,
         );
-        let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
-        // The flow's caller ID, else the trunk's, else the caller's own number.
-        let shown = caller_id
-            .or_else(|| route.caller_id.clone())
-            .unwrap_or_else(|| self.core.record().customer_endpoint.address.clone());
-        let option = route.invite(&self.voice, shown, offer, &sip_call_id);
-        self.voice.bind_call_id(&sip_call_id, self.core.id());
+        // One Call-ID per device: each is its own dialog, and the ones
+        // that lose the race end without touching the one that answered.
+        let base = uuid::Uuid::new_v4().simple().to_string();
+        let call_ids: Vec<String> = (0..routes.len())
+            .map(|i| match i {
+                0 => format!("{base}@switchboard"),
+                i => format!("{base}-{i}@switchboard"),
+            })
+            .collect();
+        let invites: Vec<_> = routes
+            .iter()
+            .zip(&call_ids)
+            .map(|(route, call_id)| {
+                // The flow's caller ID, else the trunk's, else the caller's own number.
+                let shown = caller_id
+                    .clone()
+                    .or_else(|| route.caller_id.clone())
+                    .unwrap_or_else(|| self.core.record().customer_endpoint.address.clone());
+                self.voice.bind_call_id(call_id, self.core.id());
+                route.invite(&self.voice, shown, offer.clone(), call_id)
+            })
+            .collect();
+        let mut call_ids = call_ids.into_iter();
         self.agent = Some(AgentLeg {
             agent: agent.clone(),
             username,
             media: AgentMedia::Phone(leg),
-            sip_call_id,
+            sip_call_id: call_ids.next().unwrap_or_default(),
+            forks: call_ids.collect(),
             dialog: None,
             connected_at: None,
             on_hold_since: None,
@@ -377,55 +415,19 @@ impl Call {
             whispering: None,
             muted: false,
         });
-        let voice = self.voice.clone();
-        let contact = self.id();
         // Connect's default agent whisper: the queue's name.
-        let whisper_text = match third_party {
+        let whisper = match third_party {
             None => self.core.record().queue.as_ref().map(|q| q.name.clone()),
             Some(_) => None,
         };
-        let voice_name = self.core.data().voice.clone();
-        tokio::spawn(async move {
-            let invite = voice.dialogs().do_invite(option, voice.state_sender());
-            let whisper = async {
-                match &whisper_text {
-                    Some(text) => voice.library().speak(text, &voice_name).await.ok(),
-                    None => None,
-                }
-            };
-            let (answer, whisper) = tokio::join!(tokio::time::timeout(ring, invite), whisper);
-            let input = match answer {
-                Ok(Ok((dialog, Some(resp))))
-                    if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful =>
-                {
-                    CallInput::AgentAnswered {
-                        agent,
-                        dialog,
-                        sdp: resp.body.clone(),
-                        whisper,
-                    }
-                }
-                Ok(Ok((_, resp))) => {
-                    let status = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
-                    CallInput::AgentFailed {
-                        agent,
-                        status,
-                        reason: "refused".into(),
-                    }
-                }
-                Ok(Err(e)) => CallInput::AgentFailed {
-                    agent,
-                    status: None,
-                    reason: e.to_string(),
-                },
-                Err(_) => CallInput::AgentFailed {
-                    agent,
-                    status: None,
-                    reason: "no answer".into(),
-                },
-            };
-            voice.post(&contact, input);
-        });
+        tokio::spawn(super::phone::ring(
+            self.voice.clone(),
+            self.id(),
+            agent,
+            invites,
+            ring,
+            whisper.map(|text| (text, self.core.data().voice.clone())),
+        ));
         Ok(())
     }
 
@@ -445,6 +447,11 @@ impl Call {
             let _ = dialog.bye().await;
             return;
         };
+        // The device that answered is the leg now; the others were cancelled.
+        let answered = dialog.id().call_id.clone();
+        if let Some(i) = a.forks.iter().position(|f| *f == answered) {
+            a.forks[i] = std::mem::replace(&mut a.sip_call_id, answered);
+        }
         a.dialog = Some(dialog);
         a.whisper = whisper;
         let remote = RemoteAudio::parse(&sdp_body).and_then(|r| r.negotiated().map(|n| (r, n)));

@@ -128,11 +128,11 @@ impl Call {
                 if call_id == self.customer_call_id {
                     info!(contact = %self.core.id(), "customer left ({reason})");
                     self.tell(Input::CustomerLeft).await;
-                } else if self
-                    .agent
-                    .as_ref()
-                    .is_some_and(|a| a.sip_call_id == call_id)
-                {
+                } else if self.agent.as_ref().is_some_and(|a| {
+                    // While several devices ring, one ending (busy, cancelled)
+                    // is not the agent leaving: the ringing reports when all did.
+                    a.sip_call_id == call_id && (a.dialog.is_some() || a.forks.is_empty())
+                }) {
                     self.agent_left().await;
                 }
             }
@@ -179,7 +179,14 @@ impl Call {
                     info!(contact = %self.core.id(), %number, "transferring to a third party");
                     let who = format!("third-party:{number}");
                     if let Err(e) = self
-                        .dial(who, number, *route, ring, caller_id, Some(continue_flow))
+                        .dial(
+                            who,
+                            number,
+                            vec![*route],
+                            ring,
+                            caller_id,
+                            Some(continue_flow),
+                        )
                         .await
                     {
                         warn!(contact = %self.core.id(), "transfer: RTP socket: {e}");
@@ -240,7 +247,7 @@ impl Call {
                         .is_some();
                     let input = if third_party {
                         Input::ThirdPartyFailed {
-                            no_answer: reason == "no answer",
+                            no_answer: reason == super::phone::NO_ANSWER,
                         }
                     } else if matches!(status, Some(486 | 600 | 603)) {
                         Input::Declined { agent }

@@ -1,17 +1,25 @@
 //! Reaching a phone over SIP: where it is ([`PhoneRoute`]), the INVITE to
 //! it, and what a call says when it cannot take a peer's offer.
 
+use std::time::Duration;
+
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::sip::StatusCode;
 use rsipstack::transport::SipAddr;
 use switchboard_media::g711::Law;
+use tokio::task::JoinSet;
 
+use super::input::CallInput;
+use crate::registrar::Transport;
 use crate::sip::Voice;
 
 /// Where and how to reach a phone.
 pub struct PhoneRoute {
     pub uri: rsipstack::sip::Uri,
     pub destination: std::net::SocketAddr,
+    /// Over what: a desk phone's registered transport (its connection, for
+    /// TCP and TLS); UDP for trunks.
+    pub transport: Transport,
     pub credential: Option<rsipstack::dialog::authenticate::Credential>,
     /// The number the trunk presents on calls out, if it sets one (carriers
     /// often refuse numbers that are not the customer's own).
@@ -33,17 +41,158 @@ impl PhoneRoute {
             caller_display_name: Some(shown),
             caller: caller.as_str().try_into().unwrap_or_default(),
             callee: self.uri.clone(),
-            contact: voice.contact_uri(),
-            destination: Some(SipAddr::new(
-                rsipstack::sip::Transport::Udp,
-                self.destination.into(),
-            )),
+            contact: voice.contact_uri_for(self.transport),
+            destination: Some(self.sip_addr()),
             credential: self.credential.clone(),
             content_type: Some("application/sdp".into()),
             offer: Some(offer),
             call_id: Some(sip_call_id.to_string()),
             ..Default::default()
         }
+    }
+}
+
+impl PhoneRoute {
+    fn sip_addr(&self) -> SipAddr {
+        let transport = match self.transport {
+            Transport::Udp => rsipstack::sip::Transport::Udp,
+            Transport::Tcp => rsipstack::sip::Transport::Tcp,
+            Transport::Tls => rsipstack::sip::Transport::Tls,
+        };
+        SipAddr::new(transport, self.destination.into())
+    }
+}
+
+/// Why a device that rang out is reported as failed (the flow's
+/// TransferToNumber tells no answer from a refusal by it).
+pub(super) const NO_ANSWER: &str = "no answer";
+
+/// How long a device that was cancelled has to send its final answer
+/// (487, or a 200 that crossed the CANCEL) before we stop waiting.
+const AFTER_CANCEL: Duration = Duration::from_secs(8);
+
+/// Rings every invite at once for `agent` (their devices, or one third
+/// party) for up to `ring`, and tells the call what came of it: the first
+/// device to answer (the others are cancelled, and any that answered too
+/// late is hung up), or, when none did, the most telling refusal. Each
+/// INVITE that is given up is cancelled, so its retransmissions end with
+/// it. The whisper (`text`, `voice name`) is spoken meanwhile.
+pub(super) async fn ring(
+    voice: Voice,
+    contact: String,
+    agent: String,
+    invites: Vec<InviteOption>,
+    ring: Duration,
+    whisper: Option<(String, String)>,
+) {
+    let call_ids: Vec<String> = invites.iter().filter_map(|i| i.call_id.clone()).collect();
+    let mut forks = JoinSet::new();
+    for option in invites {
+        let voice = voice.clone();
+        forks.spawn(async move {
+            let call_id = option.call_id.clone().unwrap_or_default();
+            let dialogs = voice.dialogs().clone();
+            let states = voice.state_sender();
+            let mut invite = Box::pin(async move { dialogs.do_invite(option, states).await });
+            match tokio::time::timeout(ring, &mut invite).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    // Given up: cancelled now, its final answer awaited
+                    // aside (a 200 that crossed the CANCEL is hung up).
+                    tokio::spawn(async move {
+                        cancel(&voice, &call_id).await;
+                        if let Ok(Ok((late, Some(resp)))) =
+                            tokio::time::timeout(AFTER_CANCEL, invite).await
+                        {
+                            if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful
+                            {
+                                let _ = late.bye().await;
+                            }
+                        }
+                    });
+                    Err(rsipstack::Error::Error(NO_ANSWER.into()))
+                }
+            }
+        });
+    }
+    let whisper = async {
+        match &whisper {
+            Some((text, voice_name)) => voice.library().speak(text, voice_name).await.ok(),
+            None => None,
+        }
+    };
+    let answered = async {
+        let mut failure: Option<(Option<u16>, String)> = None;
+        while let Some(joined) = forks.join_next().await {
+            let Ok(answer) = joined else {
+                continue;
+            };
+            match answer {
+                Ok((dialog, Some(resp)))
+                    if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful =>
+                {
+                    return Ok((dialog, resp.body.clone()));
+                }
+                Ok((_, resp)) => {
+                    let status = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
+                    let reason = "refused";
+                    // A device that declined says more than one that was
+                    // busy elsewhere or unreachable: it is what the agent did.
+                    let declined = matches!(status, Some(486 | 600 | 603));
+                    if failure.is_none() || declined {
+                        failure = Some((status, reason.into()));
+                    }
+                }
+                Err(e) => {
+                    let reason = match e {
+                        rsipstack::Error::Error(m) if m == NO_ANSWER => NO_ANSWER.to_string(),
+                        e => e.to_string(),
+                    };
+                    if failure.is_none() {
+                        failure = Some((None, reason));
+                    }
+                }
+            }
+        }
+        Err(failure.unwrap_or((None, "no device to ring".into())))
+    };
+    let (answered, whisper) = tokio::join!(answered, whisper);
+    let input = match answered {
+        Ok((dialog, sdp)) => {
+            let winner = dialog.id().call_id.clone();
+            for call_id in call_ids.iter().filter(|c| **c != winner) {
+                cancel(&voice, call_id).await;
+            }
+            // A device whose 200 crossed our CANCEL is hung up.
+            tokio::spawn(async move {
+                while let Some(joined) = forks.join_next().await {
+                    if let Ok(Ok((late, Some(resp)))) = joined {
+                        if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful {
+                            let _ = late.bye().await;
+                        }
+                    }
+                }
+            });
+            CallInput::AgentAnswered {
+                agent,
+                dialog,
+                sdp,
+                whisper,
+            }
+        }
+        Err((status, reason)) => CallInput::AgentFailed {
+            agent,
+            status,
+            reason,
+        },
+    };
+    voice.post(&contact, input);
+}
+
+/// Cancels the INVITE of `call_id` (nothing when it has ended).
+async fn cancel(voice: &Voice, call_id: &str) {
+    for d in voice.dialogs().get_client_dialog_by_call_id(call_id) {
+        let _ = d.cancel().await;
     }
 }
 

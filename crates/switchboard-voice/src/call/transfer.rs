@@ -29,7 +29,10 @@ impl Call {
         self.play_music();
         let who = format!("third-party:{number}");
         let ring = Duration::from_secs(AGENT_RING_SECONDS);
-        if let Err(e) = self.dial(who, number, route, ring, None, Some(false)).await {
+        if let Err(e) = self
+            .dial(who, number, vec![route], ring, None, Some(false))
+            .await
+        {
             warn!(contact = %self.core.id(), "transfer: RTP socket: {e}");
             self.tell(Input::ThirdPartyFailed { no_answer: false })
                 .await;

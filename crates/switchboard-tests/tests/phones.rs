@@ -1,0 +1,138 @@
+//! Real SIP phones: baresip (Debian `baresip-core`) registering as an
+//! agent's desk phone over UDP and TCP in its own style (the expiry on the
+//! Contact, no Expires header), unregistering when it quits, and two devices
+//! of one agent ringing at once. SIPp is the caller. Under CI a missing
+//! baresip or SIPp fails the test.
+
+// Tests and benchmarks may unwrap: a failure is the report.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod common;
+
+use common::baresip::{baresip_ready, Baresip, PhoneSetup};
+use common::*;
+use switchboard_voice::registrar::Transport;
+
+fn aor(rig: &Rig, transport: Option<&str>) -> String {
+    match transport {
+        Some(t) => format!("<sip:deskagent@{};transport={t}>", rig.sip()),
+        None => format!("<sip:deskagent@{}>", rig.sip()),
+    }
+}
+
+/// Waits until deskagent has `n` registered devices (baresip registers
+/// as it starts, before its control socket takes a listener for events).
+async fn registered(rig: &Rig, n: usize) -> Vec<switchboard_voice::registrar::Device> {
+    until(&format!("{n} registered devices"), DEADLINE, || async {
+        let devices = rig.voice.registrar().devices("deskagent");
+        if devices.len() == n {
+            Ok(devices)
+        } else {
+            Err(devices)
+        }
+    })
+    .await
+}
+
+/// Seconds left on each of deskagent's kept registrations.
+async fn kept_seconds(rig: &Rig) -> Vec<i64> {
+    let now = chrono::Utc::now();
+    rig.app
+        .store
+        .live_registrations(now)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.username == "deskagent")
+        .map(|r| (r.expires_at - now).num_seconds())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_registers_over_tcp_for_the_time_it_asks_and_unregisters_when_it_quits() {
+    if !baresip_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = Baresip::start(
+        "tcp",
+        PhoneSetup {
+            aor: aor(&rig, Some("tcp")),
+            password: SIP_PASSWORD,
+            regint: 300,
+            answermode: "manual",
+        },
+    )
+    .await;
+    let devices = registered(&rig, 1).await;
+    assert_eq!(devices[0].transport, Transport::Tcp);
+    // It asked for 300 s on its Contact: it gets no more.
+    let kept = kept_seconds(&rig).await;
+    assert!(
+        kept.len() == 1 && (250..=300).contains(&kept[0]),
+        "{kept:?}"
+    );
+    phone.quit().await;
+    registered(&rig, 0).await;
+    assert!(kept_seconds(&rig).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_the_call() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let desk = Baresip::start(
+        "desk",
+        PhoneSetup {
+            aor: aor(&rig, None),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "manual",
+        },
+    )
+    .await;
+    let soft = Baresip::start(
+        "soft",
+        PhoneSetup {
+            aor: aor(&rig, Some("tcp")),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "auto",
+        },
+    )
+    .await;
+    let mut transports: Vec<_> = registered(&rig, 2)
+        .await
+        .iter()
+        .map(|d| d.transport)
+        .collect();
+    transports.sort_by_key(|t| t.as_str());
+    assert_eq!(transports, vec![Transport::Tcp, Transport::Udp]);
+
+    // The caller presses 1 and talks about 8 s, then hangs up.
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}\n--- soft phone:\n{}", soft.log());
+    // Both rang; the TCP phone (reachable only over its own connection)
+    // answered; the other was cancelled.
+    desk.event("CALL_INCOMING", 1).await;
+    soft.event("CALL_ESTABLISHED", 1).await;
+    desk.event("CALL_CLOSED", 1).await;
+    assert_eq!(desk.count("CALL_ESTABLISHED"), 0);
+    // The caller's hang-up reached the phone over TCP too.
+    soft.event("CALL_CLOSED", 1).await;
+
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    // baresip's tone reached us: the agent's leg carried audio.
+    let agent_packets = record["quality"]["agent"]["packets_received"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(agent_packets > 100, "{:#}", record["quality"]);
+    let talk = record["agent"]["talk_duration_seconds"].as_f64().unwrap();
+    assert!((2.0..30.0).contains(&talk), "talk {talk}");
+}
