@@ -354,6 +354,23 @@ async fn keys_by_sip_info_and_media_from_the_wrong_place_on_a_strict_trunk() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_tcp_is_answered_with_our_tcp_contact_and_its_own_to_header() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    // The scenario checks the 200 OK's To (byte for byte) and Contact
+    // (transport=tcp); its ACK and BYE then come over TCP.
+    let mut caller = common(&rig, "caller_over_tcp.xml", NUMBER, "127.0.0.1");
+    caller.extend(["-t", "t1"].map(String::from));
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "TCP caller: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT", "{record:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
     if !sipp_ready() {
         return;

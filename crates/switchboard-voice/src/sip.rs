@@ -201,8 +201,18 @@ impl Voice {
     /// in-dialog requests (ACK, BYE, re-INVITE) come back over the same
     /// transport (RFC 3261 section 8.1.1.8).
     pub fn contact_uri_for(&self, transport: crate::registrar::Transport) -> Uri {
+        self.contact_text(transport)
+            .as_str()
+            .try_into()
+            .unwrap_or_default()
+    }
+
+    /// [`Voice::contact_uri_for`] as text, the transport in lower case as
+    /// phones write it (rsipstack's URIs print it in upper case, which RFC
+    /// 3261 allows but some phones compare as written).
+    pub(crate) fn contact_text(&self, transport: crate::registrar::Transport) -> String {
         use crate::registrar::Transport;
-        let uri = match (transport, &self.inner.config.tls) {
+        match (transport, &self.inner.config.tls) {
             (Transport::Udp, _) => format!("sip:switchboard@{}", self.inner.local_sip),
             (Transport::Tcp, _) => {
                 format!("sip:switchboard@{};transport=tcp", self.inner.local_sip)
@@ -211,8 +221,7 @@ impl Voice {
             (Transport::Tls, None) => {
                 format!("sip:switchboard@{};transport=tls", self.inner.local_sip)
             }
-        };
-        uri.as_str().try_into().unwrap_or_default()
+        }
     }
     pub fn stats(&self) -> &VoiceStats {
         &self.inner.stats
@@ -876,6 +885,8 @@ impl Voice {
         if let Some(to) = to_with_tag(&tx, &dialog.id().local_tag) {
             answer_headers.push(to);
         }
+        let contact = format!("<{}>", self.contact_text(transport_of(&tx)));
+        answer_headers.push(Header::Contact(contact.into()));
         let contact_id = uuid::Uuid::new_v4().to_string();
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         lock(&self.inner.calls).insert(contact_id.clone(), inputs_tx);
