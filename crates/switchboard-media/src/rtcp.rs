@@ -21,19 +21,76 @@ pub fn ntp_from_unix_ms(unix_ms: u64) -> u64 {
     (seconds << 32) | fraction
 }
 
-/// What we know of one incoming RTP stream.
+/// Sources (SSRCs) followed at once; a further one retires the least
+/// recently heard, whose counts stay in the totals.
+const MAX_SOURCES: usize = 4;
+
+/// What we know of one incoming RTP source (SSRC).
 #[derive(Debug, Clone, Default)]
-pub struct ReceptionStats {
-    ssrc: Option<u32>,
+struct Source {
+    ssrc: u32,
     base_seq: u32,
     max_seq: u16,
     cycles: u32,
     received: u64,
     expected_prior: u64,
     received_prior: u64,
+    last_transit: Option<i64>,
+    /// When its last packet came (ms), to retire the quietest.
+    last_heard_ms: u64,
+}
+
+impl Source {
+    fn new(ssrc: u32, seq: u16) -> Self {
+        Self {
+            ssrc,
+            base_seq: u32::from(seq),
+            max_seq: seq,
+            ..Self::default()
+        }
+    }
+
+    fn on_packet(&mut self, seq: u16, arrival_ms: u64) {
+        let delta = seq.wrapping_sub(self.max_seq);
+        if delta != 0 && delta < 0x8000 {
+            if seq < self.max_seq {
+                self.cycles += 1 << 16;
+            }
+            self.max_seq = seq;
+        }
+        self.received += 1;
+        self.last_heard_ms = arrival_ms;
+    }
+
+    fn extended_max(&self) -> u64 {
+        u64::from(self.cycles) + u64::from(self.max_seq)
+    }
+
+    fn expected(&self) -> u64 {
+        self.extended_max() + 1 - u64::from(self.base_seq)
+    }
+
+    /// Never negative: duplicates do not make up for losses.
+    fn lost(&self) -> u64 {
+        self.expected().saturating_sub(self.received)
+    }
+}
+
+/// What we know of what one peer sends us: loss (A.3) per source, so a
+/// peer that sends its keys (RFC 4733) or a re-routed stream under another
+/// SSRC is counted whole, and interarrival jitter (A.8) from audio only: a
+/// telephone-event keeps one timestamp for the whole key press, which would
+/// read as seconds of jitter.
+#[derive(Debug, Clone, Default)]
+pub struct ReceptionStats {
+    sources: Vec<Source>,
+    /// The source of the latest audio: the one reports are about.
+    current: Option<u32>,
+    /// Counts of sources no longer followed.
+    retired_received: u64,
+    retired_lost: u64,
     /// Interarrival jitter in timestamp units, times 16 (A.8's fixed point).
     jitter_x16: u64,
-    last_transit: Option<i64>,
     /// Middle 32 bits of the peer's last SR's NTP time, and when it came (ms).
     last_sr: Option<(u32, u64)>,
 }
@@ -60,37 +117,54 @@ pub struct Block {
 }
 
 impl ReceptionStats {
-    /// An RTP packet arrived at `arrival_ms` (any monotonic clock in ms).
-    pub fn on_rtp(&mut self, ssrc: u32, seq: u16, rtp_timestamp: u32, arrival_ms: u64) {
-        if self.ssrc != Some(ssrc) {
-            // A new source (or the first): start over, as A.1 does.
-            *self = ReceptionStats {
-                last_sr: None,
-                ..Default::default()
-            };
-            self.ssrc = Some(ssrc);
-            self.base_seq = u32::from(seq);
-            self.max_seq = seq;
-        } else {
-            let delta = seq.wrapping_sub(self.max_seq);
-            if delta != 0 && delta < 0x8000 {
-                if seq < self.max_seq {
-                    self.cycles += 1 << 16;
+    fn source(&mut self, ssrc: u32, seq: u16) -> &mut Source {
+        let found = self.sources.iter().position(|s| s.ssrc == ssrc);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                if self.sources.len() >= MAX_SOURCES {
+                    let quietest = self
+                        .sources
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, s)| s.last_heard_ms)
+                        .map_or(0, |(i, _)| i);
+                    let retired = self.sources.swap_remove(quietest);
+                    self.retired_received += retired.received;
+                    self.retired_lost += retired.lost();
                 }
-                self.max_seq = seq;
+                // Its first packet is counted by on_packet, as any other.
+                self.sources.push(Source::new(ssrc, seq));
+                self.sources.len() - 1
             }
-        }
-        self.received += 1;
+        };
+        &mut self.sources[index]
+    }
+
+    /// An audio RTP packet arrived at `arrival_ms` (any monotonic clock in ms).
+    pub fn on_rtp(&mut self, ssrc: u32, seq: u16, rtp_timestamp: u32, arrival_ms: u64) {
+        let source = self.source(ssrc, seq);
+        source.on_packet(seq, arrival_ms);
         // A.8: transit = arrival (in RTP units) - RTP timestamp; jitter is the
-        // smoothed absolute change of transit between packets.
+        // smoothed absolute change of transit between packets of one source.
         let arrival_units = (arrival_ms * u64::from(SAMPLE_RATE) / 1000) as i64;
         let transit = arrival_units - i64::from(rtp_timestamp);
-        if let Some(last) = self.last_transit {
+        let last = source.last_transit.replace(transit);
+        if let Some(last) = last {
             let d = (transit - last).unsigned_abs().min(u64::from(u32::MAX));
             // J += (|D| - J) / 16, kept as 16*J.
             self.jitter_x16 = self.jitter_x16 + d - ((self.jitter_x16 + 8) >> 4);
         }
-        self.last_transit = Some(transit);
+        self.current = Some(ssrc);
+    }
+
+    /// A telephone-event packet (RFC 4733) arrived: counted for loss, not
+    /// for jitter.
+    pub fn on_event(&mut self, ssrc: u32, seq: u16, arrival_ms: u64) {
+        self.source(ssrc, seq).on_packet(seq, arrival_ms);
+        if self.current.is_none() {
+            self.current = Some(ssrc);
+        }
     }
 
     /// The peer's sender report (its NTP time) arrived at `arrival_ms`.
@@ -98,24 +172,14 @@ impl ReceptionStats {
         self.last_sr = Some(((ntp >> 16) as u32, arrival_ms));
     }
 
-    /// RTP packets received from the current SSRC, duplicates included
-    /// (a new SSRC starts the count again).
+    /// RTP packets received from every source, duplicates included.
     pub fn packets_received(&self) -> u64 {
-        self.received
+        self.retired_received + self.sources.iter().map(|s| s.received).sum::<u64>()
     }
 
-    fn extended_max(&self) -> u64 {
-        u64::from(self.cycles) + u64::from(self.max_seq)
-    }
-
-    /// Packets expected but not received (never negative: duplicates do not
-    /// make up for losses in this count).
+    /// Packets expected but not received, over every source.
     pub fn packets_lost(&self) -> u64 {
-        if self.ssrc.is_none() {
-            return 0;
-        }
-        let expected = self.extended_max() + 1 - u64::from(self.base_seq);
-        expected.saturating_sub(self.received)
+        self.retired_lost + self.sources.iter().map(Source::lost).sum::<u64>()
     }
 
     /// Interarrival jitter in milliseconds.
@@ -123,30 +187,32 @@ impl ReceptionStats {
         (self.jitter_x16 >> 4) as f64 * 1000.0 / f64::from(SAMPLE_RATE)
     }
 
-    /// The report block for the next report (A.3's interval loss), or
-    /// `None` before any packet.
+    /// The report block about the current source for the next report
+    /// (A.3's interval loss), or `None` before any packet.
     pub fn block(&mut self, now_ms: u64) -> Option<Block> {
-        let ssrc = self.ssrc?;
-        let expected = self.extended_max() + 1 - u64::from(self.base_seq);
-        let expected_interval = expected - self.expected_prior;
-        let received_interval = self.received - self.received_prior;
-        self.expected_prior = expected;
-        self.received_prior = self.received;
-        let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction_lost = (lost_interval << 8)
-            .checked_div(expected_interval)
-            .map_or(0, |f| f.min(255) as u8);
+        let ssrc = self.current?;
+        let jitter = (self.jitter_x16 >> 4) as u32;
         let (last_sr, delay_since_last_sr) = match self.last_sr {
             // DLSR in units of 1/65536 s.
             Some((lsr, at)) => (lsr, (now_ms.saturating_sub(at) * 65_536 / 1000) as u32),
             None => (0, 0),
         };
+        let source = self.sources.iter_mut().find(|s| s.ssrc == ssrc)?;
+        let expected = source.expected();
+        let expected_interval = expected - source.expected_prior;
+        let received_interval = source.received - source.received_prior;
+        source.expected_prior = expected;
+        source.received_prior = source.received;
+        let lost_interval = expected_interval.saturating_sub(received_interval);
+        let fraction_lost = (lost_interval << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |f| f.min(255) as u8);
         Some(Block {
             ssrc,
             fraction_lost,
-            cumulative_lost: self.packets_lost().min(0x7F_FFFF) as u32,
-            extended_highest_seq: self.extended_max() as u32,
-            jitter: (self.jitter_x16 >> 4) as u32,
+            cumulative_lost: source.lost().min(0x7F_FFFF) as u32,
+            extended_highest_seq: source.extended_max() as u32,
+            jitter,
             last_sr,
             delay_since_last_sr,
         })
@@ -291,6 +357,51 @@ mod tests {
         }
         let j = s.jitter_ms();
         assert!((5.0..20.0).contains(&j), "{j} ms");
+    }
+
+    #[test]
+    fn a_held_key_adds_no_jitter() {
+        let mut s = ReceptionStats::default();
+        for i in 0..50u32 {
+            s.on_rtp(1, i as u16, i * 160, u64::from(i) * 20);
+        }
+        // A key held 2 s: 100 event packets with the timestamp of its start.
+        for i in 50..150u32 {
+            s.on_event(1, i as u16, u64::from(i) * 20);
+        }
+        for i in 150..200u32 {
+            s.on_rtp(1, i as u16, i * 160, u64::from(i) * 20);
+        }
+        assert_eq!(s.jitter_ms(), 0.0);
+        assert_eq!(s.packets_received(), 200);
+        assert_eq!(s.packets_lost(), 0);
+    }
+
+    #[test]
+    fn keys_under_another_ssrc_and_a_new_stream_are_counted_whole() {
+        let mut s = ReceptionStats::default();
+        // Audio on SSRC 1, keys on SSRC 2 in the middle, audio goes on.
+        for i in 0..100u32 {
+            s.on_rtp(1, i as u16, i * 160, u64::from(i) * 20);
+        }
+        for i in 0..10u16 {
+            s.on_event(2, 500 + i, 2_000 + u64::from(i) * 20);
+        }
+        for i in 100..200u32 {
+            if i == 150 {
+                continue; // lost
+            }
+            s.on_rtp(1, i as u16, i * 160, u64::from(i) * 20);
+        }
+        assert_eq!(s.packets_received(), 209);
+        assert_eq!(s.packets_lost(), 1);
+        assert_eq!(s.block(5_000).unwrap().ssrc, 1);
+        // More sources than are followed: the retired keep their counts.
+        for ssrc in 10..20u32 {
+            s.on_rtp(ssrc, 0, 0, 10_000 + u64::from(ssrc));
+        }
+        assert_eq!(s.packets_received(), 219);
+        assert_eq!(s.packets_lost(), 1);
     }
 
     #[test]

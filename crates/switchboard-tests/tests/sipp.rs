@@ -367,7 +367,10 @@ async fn a_call_over_tcp_is_answered_with_our_tcp_contact_and_its_own_to_header(
     let (code, out) = sipp(&caller).await;
     assert_eq!(code, 0, "TCP caller: {out}");
     let record = rig.ended(1).await.remove(0);
-    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT", "{record:#}");
+    assert_eq!(
+        record["disconnect_reason"], "CUSTOMER_DISCONNECT",
+        "{record:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

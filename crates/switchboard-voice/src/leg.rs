@@ -205,9 +205,9 @@ impl Leg {
             return Heard::Nothing;
         }
         self.packets_in += 1;
-        self.stats
-            .on_rtp(packet.ssrc, packet.sequence, packet.timestamp, arrival_ms);
         if Some(packet.payload_type) == negotiated.event_payload_type {
+            self.stats
+                .on_event(packet.ssrc, packet.sequence, arrival_ms);
             return match self
                 .detector
                 .packet(packet.ssrc, packet.timestamp, &packet.payload)
@@ -216,6 +216,8 @@ impl Leg {
                 None => Heard::Nothing,
             };
         }
+        self.stats
+            .on_rtp(packet.ssrc, packet.sequence, packet.timestamp, arrival_ms);
         if packet.payload_type == negotiated.payload_type {
             return Heard::Audio(packet.payload);
         }
