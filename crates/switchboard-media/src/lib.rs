@@ -11,6 +11,7 @@
 //! - [`rtp`]: reading incoming RTP and stamping our outgoing streams.
 //! - [`rtcp`]: reception statistics and the reports sent and read (RFC 3550).
 //! - [`sdp`]: RFC 3264 offer/answer for one audio stream.
+//! - [`packetize`]: each leg's packet time (`a=ptime`), whatever the audio came in.
 //! - [`dtmf`]: RFC 4733 telephone-events and the digit collector behind
 //!   GetParticipantInput.
 //! - [`playout`]: what to send in the next 20 ms frame (prompts, loops, music).
@@ -24,6 +25,7 @@
 pub mod audio;
 pub mod dtmf;
 pub mod g711;
+pub mod packetize;
 pub mod playout;
 pub mod recording;
 pub mod rtcp;

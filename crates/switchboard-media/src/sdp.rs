@@ -90,6 +90,9 @@ pub struct RemoteAudio {
     pub direction: Direction,
     /// Where the peer wants RTCP when not on the next port (RFC 3605 `a=rtcp`).
     pub rtcp_port: Option<u16>,
+    /// The packet time it wants to receive, in ms (`a=ptime`, media level
+    /// else session level).
+    pub ptime: Option<u32>,
     /// Which m= line is the audio (an answer needs one m= per offered m=).
     media_index: usize,
     /// Every offered m= line's media, protocol and formats, to decline the
@@ -183,6 +186,12 @@ impl RemoteAudio {
                 .iter()
                 .find(|a| a.attribute == "rtcp")
                 .and_then(|a| a.value.as_deref()?.split_whitespace().next()?.parse().ok()),
+            ptime: media
+                .attributes
+                .iter()
+                .chain(&session.attributes)
+                .find(|a| a.attribute == "ptime")
+                .and_then(|a| a.value.as_deref()?.trim().parse().ok()),
             media_index,
             lines,
         })
@@ -364,6 +373,25 @@ mod tests {
         assert_eq!(ours.laws, vec![Law::ALaw]);
         assert_eq!(ours.event_payload_type, Some(101));
         assert_eq!(ours.direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn the_packet_time_a_peer_asks_for_is_read_at_either_level() {
+        assert_eq!(
+            RemoteAudio::parse(SIPP_OFFER.as_bytes()).unwrap().ptime,
+            None
+        );
+        let media_level =
+            SIPP_OFFER.replace("a=fmtp:101 0-15\r\n", "a=fmtp:101 0-15\r\na=ptime:30\r\n");
+        assert_eq!(
+            RemoteAudio::parse(media_level.as_bytes()).unwrap().ptime,
+            Some(30)
+        );
+        let session_level = SIPP_OFFER.replace("t=0 0\r\n", "t=0 0\r\na=ptime:40\r\n");
+        assert_eq!(
+            RemoteAudio::parse(session_level.as_bytes()).unwrap().ptime,
+            Some(40)
+        );
     }
 
     #[test]

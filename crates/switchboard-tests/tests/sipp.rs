@@ -374,6 +374,50 @@ async fn a_call_over_tcp_is_answered_with_our_tcp_contact_and_its_own_to_header(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_that_asks_for_30_ms_packets_gets_30_ms_packets() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    // The phone's media port is this socket: what we send it is read here.
+    let media = switchboard_testkit::ports::block(2);
+    let socket = std::net::UdpSocket::bind(("127.0.0.1", media)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let heard = std::thread::spawn(move || {
+        let mut sizes = Vec::new();
+        let mut buf = [0u8; 1500];
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        // Until the call has sent a good run of audio (or the deadline).
+        while std::time::Instant::now() < until && sizes.len() < 100 {
+            if let Ok(n) = socket.recv(&mut buf) {
+                // PCMU audio (PT 0), a 12-byte header: its payload size.
+                if n > 12 && buf[1] & 0x7F == 0 {
+                    sizes.push(n - 12);
+                }
+            }
+        }
+        sizes
+    });
+    let phone = rig
+        .desk_phone(
+            "agent_phone_ptime.xml",
+            &["-key", "phone_media", &media.to_string()],
+        )
+        .await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "agent phone: {out}");
+    let sizes = heard.join().unwrap();
+    // The whisper, then the caller's 20 ms packets, all cut to 30 ms.
+    assert!(sizes.len() >= 100, "{} packets", sizes.len());
+    assert!(sizes.iter().all(|s| *s == 240), "{sizes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
     if !sipp_ready() {
         return;

@@ -10,6 +10,7 @@ use switchboard_model::contact_record::LegQuality;
 
 use switchboard_media::dtmf::EventDetector;
 use switchboard_media::g711::Law;
+use switchboard_media::packetize::{self, Repacketizer};
 use switchboard_media::rtp::{self, Latch, OutStream};
 use switchboard_media::sdp::{Direction, Negotiated, RemoteAudio};
 use switchboard_media::FRAME_SAMPLES;
@@ -51,6 +52,8 @@ pub struct Leg {
     octets_out: u64,
     created: Instant,
     out: OutStream,
+    /// Our audio cut to the packet time the peer asked for.
+    packets: Repacketizer,
     negotiated: Option<Negotiated>,
     /// What the peer's last SDP said: it may not want our audio (hold).
     remote_direction: Direction,
@@ -83,6 +86,7 @@ impl Leg {
             octets_out: 0,
             created: Instant::now(),
             out: OutStream::new(rand::random()),
+            packets: Repacketizer::default(),
             negotiated: None,
             remote_direction: Direction::SendRecv,
             remote_unspecified: false,
@@ -123,6 +127,7 @@ impl Leg {
             None => self.rtcp_latch = Some(self.new_latch(rtcp)),
         }
         self.negotiated = Some(negotiated);
+        self.packets.set_ptime(packetize::ptime_ms(remote.ptime));
         self.remote_direction = remote.direction;
         self.remote_unspecified = remote.addr.ip().is_unspecified();
     }
@@ -148,9 +153,12 @@ impl Leg {
         self.send_payload(&payload);
     }
 
-    /// Sends 20 ms already in this leg's law (a relay needs no transcoding).
+    /// Sends audio already in this leg's law (a relay needs no
+    /// transcoding), in packets of the peer's packet time.
     pub fn send_payload(&mut self, payload: &[u8]) {
-        let Some(latch) = &self.latch else { return };
+        if self.latch.is_none() {
+            return;
+        }
         // A peer that holds (sendonly, inactive, c=0.0.0.0) gets no audio;
         // the RTP clock still runs for when it resumes.
         if self.remote_unspecified
@@ -159,9 +167,17 @@ impl Leg {
                 Direction::SendOnly | Direction::Inactive
             )
         {
+            self.packets.clear();
             self.out.skip(payload.len() as u32);
             return;
         }
+        let mut packets = std::mem::take(&mut self.packets);
+        packets.push(payload, |packet| self.send_packet(packet));
+        self.packets = packets;
+    }
+
+    fn send_packet(&mut self, payload: &[u8]) {
+        let Some(latch) = &self.latch else { return };
         let pt = self
             .negotiated
             .map(|n| n.payload_type)
