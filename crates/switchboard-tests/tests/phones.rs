@@ -136,3 +136,45 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
     let talk = record["agent"]["talk_duration_seconds"].as_f64().unwrap();
     assert!((2.0..30.0).contains(&talk), "talk {talk}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_with_only_a_desk_phone_sets_their_status_by_dialling_feature_codes() {
+    if !baresip_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    assert_eq!(rig.agent_state().await, "Available");
+    let phone = Baresip::start(
+        "codes",
+        PhoneSetup {
+            aor: aor(&rig, None),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "manual",
+        },
+    )
+    .await;
+    registered(&rig, 1).await;
+    // Dialled as a phone does: authenticated by digest, answered with the
+    // status spoken, then hung up by us.
+    phone
+        .command("dial", &format!("sip:*0@{}", rig.sip()))
+        .await;
+    phone.event("CALL_ESTABLISHED", 1).await;
+    phone.event("CALL_CLOSED", 1).await;
+    assert_eq!(
+        rig.wait_agent_state("deskagent", "Offline").await,
+        "Offline"
+    );
+    phone
+        .command("dial", &format!("sip:*1@{}", rig.sip()))
+        .await;
+    phone.event("CALL_CLOSED", 2).await;
+    assert_eq!(
+        rig.wait_agent_state("deskagent", "Available").await,
+        "Available"
+    );
+    // Feature-code calls are not contacts.
+    assert!(rig.contacts().await.is_empty());
+}

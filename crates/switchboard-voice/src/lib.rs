@@ -15,7 +15,9 @@
 //! - [`transport`]: UDP, TCP and TLS under rsipstack, with what it leaves
 //!   to us: 501 for unknown methods, connection caps, a TLS handshake
 //!   deadline.
-//! - [`registrar`]: desk phones REGISTER with digest authentication.
+//! - [`registrar`]: desk phones REGISTER with digest authentication;
+//!   several devices per agent, each over its own transport.
+//! - [`feature_codes`]: what a desk phone dials to set its agent's status.
 //! - [`call`]: one tokio task per call owns both legs' RTP sockets, the
 //!   20 ms media tick, the flow session and the recording. Everything it
 //!   decides about time and audio is done by the sans-IO types of
@@ -28,6 +30,7 @@
 
 pub mod agent_media;
 pub mod call;
+pub mod feature_codes;
 pub mod leg;
 pub mod library;
 pub mod metrics;

@@ -63,6 +63,8 @@ pub struct VoiceConfig {
     pub stream_limits: crate::transport::StreamLimits,
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// What desk phones dial to set their agent's status (`*1`, `*0`).
+    pub feature_codes: crate::feature_codes::FeatureCodes,
     /// Desk phones' registrations: shortest and longest interval, and
     /// how many devices one agent may register.
     pub registration: crate::registrar::ExpiryPolicy,
@@ -99,6 +101,7 @@ impl VoiceConfig {
             metrics_token: None,
             digest_guard: switchboard_runtime::throttle::SignInGuard::default_policies(),
             registration: crate::registrar::ExpiryPolicy::default(),
+            feature_codes: crate::feature_codes::FeatureCodes::default(),
         }
     }
 }
@@ -550,7 +553,7 @@ fn to_with_tag(tx: &Transaction, tag: &str) -> Option<Header> {
 }
 
 /// What a request came over: the connection it arrived on, else its Via.
-fn transport_of(tx: &Transaction) -> crate::registrar::Transport {
+pub(crate) fn transport_of(tx: &Transaction) -> crate::registrar::Transport {
     use crate::registrar::Transport;
     let named = match &tx.connection {
         Some(c) => c.get_addr().r#type,
@@ -629,7 +632,16 @@ impl Voice {
             return;
         };
         match tx.original.method {
-            Method::Invite => self.inbound_call(tx, source).await,
+            Method::Invite => {
+                let dialled = tx.original.uri.user().unwrap_or_default().to_string();
+                match self.config().feature_codes.status_for(&dialled) {
+                    Some(status) => {
+                        let status = status.to_string();
+                        self.feature_code(tx, source, &status).await
+                    }
+                    None => self.inbound_call(tx, source).await,
+                }
+            }
             Method::Register => {
                 let transport = transport_of(&tx);
                 self.inner

@@ -28,6 +28,10 @@ use crate::ServeArgs;
 /// chat_starts_per_minute = 30           # chats one address may start (raise behind a proxy)
 /// http_connections_per_address = 512    # open HTTP connections one client address may hold
 /// sip_connections_per_address = 200     # open SIP TCP/TLS connections one address may hold (phones behind one NAT)
+/// sip_registration_min_seconds = 60     # shorter REGISTER intervals get 423 Interval Too Brief
+/// sip_registration_max_seconds = 3600   # longer ones are cut to this
+/// sip_devices_per_agent = 10            # phones one agent may register at once (all ring)
+/// feature_codes = { "*1" = "Available", "*0" = "Offline" }  # desk-phone codes -> agent status
 /// metrics_token = "a long random secret" # /metrics then needs Authorization: Bearer <token>
 /// chat_allowed_origins = ["https://www.example.com"]  # sites that may embed the chat widget (default: any)
 /// chat_idle_warning_seconds = 300       # a customer who owes a reply this long is warned...
@@ -65,6 +69,10 @@ struct FileConfig {
     chat_starts_per_minute: Option<usize>,
     http_connections_per_address: Option<usize>,
     sip_connections_per_address: Option<usize>,
+    sip_registration_min_seconds: Option<u32>,
+    sip_registration_max_seconds: Option<u32>,
+    sip_devices_per_agent: Option<usize>,
+    feature_codes: Option<std::collections::BTreeMap<String, String>>,
     metrics_token: Option<String>,
     chat_allowed_origins: Option<Vec<String>>,
     chat_idle_warning_seconds: Option<u64>,
@@ -100,6 +108,10 @@ pub(crate) struct Config {
     /// (default: 200, at most SIP's share of the descriptor limit). Raise
     /// it for many desk phones behind one NAT.
     pub sip_connections_per_address: Option<usize>,
+    /// Desk phones' registrations: interval bounds and devices per agent.
+    pub sip_registration: switchboard_voice::registrar::ExpiryPolicy,
+    /// What desk phones dial to set their agent's status.
+    pub feature_codes: switchboard_voice::feature_codes::FeatureCodes,
     /// When set, `/metrics` needs it as a bearer token.
     pub metrics_token: Option<String>,
     /// The sites whose pages may run the chat widget.
@@ -158,6 +170,53 @@ impl Config {
                 "sip_connections_per_address must be between 1 and 1000000, got {n}"
             );
         }
+        let default_policy = switchboard_voice::registrar::ExpiryPolicy::default();
+        let sip_registration = switchboard_voice::registrar::ExpiryPolicy {
+            min: file
+                .sip_registration_min_seconds
+                .unwrap_or(default_policy.min),
+            max: file
+                .sip_registration_max_seconds
+                .unwrap_or(default_policy.max),
+            devices: file.sip_devices_per_agent.unwrap_or(default_policy.devices),
+            ..default_policy
+        };
+        anyhow::ensure!(
+            (1..=3600).contains(&sip_registration.min),
+            "sip_registration_min_seconds must be between 1 and 3600, got {}",
+            sip_registration.min
+        );
+        anyhow::ensure!(
+            (sip_registration.min..=86_400).contains(&sip_registration.max),
+            "sip_registration_max_seconds must be between sip_registration_min_seconds ({}) and 86400, got {}",
+            sip_registration.min,
+            sip_registration.max
+        );
+        anyhow::ensure!(
+            (1..=100).contains(&sip_registration.devices),
+            "sip_devices_per_agent must be between 1 and 100, got {}",
+            sip_registration.devices
+        );
+        let feature_codes = match file.feature_codes {
+            None => switchboard_voice::feature_codes::FeatureCodes::default(),
+            Some(codes) => {
+                for (code, status) in &codes {
+                    anyhow::ensure!(
+                        !code.is_empty()
+                            && code.len() <= 16
+                            && code
+                                .chars()
+                                .all(|c| c.is_ascii_digit() || c == '*' || c == '#'),
+                        "feature_codes: '{code}' must be 1 to 16 of 0-9, * and #"
+                    );
+                    anyhow::ensure!(
+                        !status.trim().is_empty(),
+                        "feature_codes: '{code}' names no agent status"
+                    );
+                }
+                switchboard_voice::feature_codes::FeatureCodes(codes.into_iter().collect())
+            }
+        };
         if let Some(t) = &file.metrics_token {
             anyhow::ensure!(
                 t.len() >= 16 && !t.chars().any(char::is_whitespace),
@@ -239,6 +298,8 @@ impl Config {
             chat_starts_per_minute,
             http_connections_per_address: file.http_connections_per_address,
             sip_connections_per_address: file.sip_connections_per_address,
+            sip_registration,
+            feature_codes,
             metrics_token: file.metrics_token,
             chat_allowed_origins,
             chat_idle_warning_seconds,
@@ -381,6 +442,45 @@ mod tests {
             err.contains("rate_card.chat_per_message must be a price"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn desk_phone_settings_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sb.toml");
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        std::fs::write(
+            &file,
+            "sip_registration_min_seconds = 120\nsip_devices_per_agent = 3\nfeature_codes = { \"*55\" = \"Lunch\" }\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(&args).unwrap();
+        assert_eq!(cfg.sip_registration.min, 120);
+        assert_eq!(cfg.sip_registration.max, 3600);
+        assert_eq!(cfg.sip_registration.devices, 3);
+        assert_eq!(cfg.feature_codes.status_for("*55"), Some("Lunch"));
+        assert_eq!(cfg.feature_codes.status_for("*1"), None);
+        for (bad, says) in [
+            (
+                "sip_registration_max_seconds = 30\n",
+                "sip_registration_max_seconds must be between",
+            ),
+            (
+                "sip_devices_per_agent = 0\n",
+                "sip_devices_per_agent must be between 1 and 100",
+            ),
+            (
+                "feature_codes = { \"*9x\" = \"Available\" }\n",
+                "feature_codes: '*9x' must be",
+            ),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let err = format!("{:#}", Config::resolve(&args).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

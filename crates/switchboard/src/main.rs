@@ -165,6 +165,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     voice_config.rtp_ports = cfg.rtp_ports;
     voice_config.ccp_grace = std::time::Duration::from_secs(cfg.ccp_grace_seconds);
     voice_config.metrics_token = cfg.metrics_token.clone();
+    voice_config.registration = cfg.sip_registration;
+    voice_config.feature_codes = cfg.feature_codes.clone();
     voice_config.stream_limits =
         switchboard_voice::transport::StreamLimits::for_descriptors(descriptors);
     if let Some(n) = cfg.sip_connections_per_address {

@@ -169,8 +169,90 @@ impl Registrar {
             .reply_with(StatusCode::Unauthorized, vec![header], None)
             .await
         {
-            warn!("REGISTER challenge not sent: {e}");
+            warn!("digest challenge not sent: {e}");
         }
+    }
+
+    /// Checks a phone's request (REGISTER, or an INVITE of a feature code)
+    /// by digest against the user's SIP password. `Some(user)` when it
+    /// passed; otherwise the challenge or refusal has been answered.
+    pub async fn authenticate(
+        &self,
+        app: &AppState,
+        tx: &mut Transaction,
+        source: SocketAddr,
+    ) -> Option<switchboard_store::Record<User>> {
+        let method = tx.original.method;
+        let Some(auth_header) = tx.original.authorization_header().cloned() else {
+            self.challenge(tx, false).await;
+            return None;
+        };
+        let raw = auth_header.value().to_string();
+        let Ok(auth) = rsipstack::sip::typed::Authorization::parse(&raw) else {
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            return None;
+        };
+        // qop=auth is required: without its client nonce and count a
+        // captured request could be replayed.
+        let Some(AuthQop::Auth { nc, .. }) = auth.qop.clone() else {
+            self.challenge(tx, false).await;
+            return None;
+        };
+        if auth.realm != self.realm {
+            self.challenge(tx, false).await;
+            return None;
+        }
+        match self.use_nonce(&auth.nonce, nc) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => {
+                self.challenge(tx, true).await;
+                return None;
+            }
+            NonceCheck::Unknown | NonceCheck::Replayed => {
+                warn!(username = %auth.username, %source, "{method} with an unknown or replayed nonce");
+                self.challenge(tx, false).await;
+                return None;
+            }
+        }
+        let address = switchboard_runtime::throttle::address_key(source.ip()).to_string();
+        let attempt = Attempt {
+            username: &auth.username,
+            address: &address,
+        };
+        // Counted before the check, so requests checked at the same moment
+        // cannot all slip past the lock; refused unchecked while locked.
+        let pending = match self.guard.begin(attempt, std::time::Instant::now()) {
+            Ok(p) => p,
+            Err(wait) => {
+                tracing::debug!(username = %auth.username, %source, "{method} refused: locked for {wait:?}");
+                let _ = tx.reply(StatusCode::Forbidden).await;
+                return None;
+            }
+        };
+        let user = match app.store.get::<User>(&auth.username).await {
+            Ok(u) => u,
+            Err(e) => {
+                self.guard.cancel(attempt, pending);
+                warn!("registrar: {e}");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return None;
+            }
+        };
+        let user = user.filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username));
+        let password = user
+            .as_ref()
+            .and_then(|u| u.spec.phone_config.sip_password.clone());
+        let verified =
+            password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
+        for lock in self.guard.passed(attempt, pending, verified) {
+            log_lock("SIP digest authentication", attempt, lock);
+        }
+        if !verified {
+            warn!(username = %auth.username, %source, "{method} refused: wrong credentials");
+            let _ = tx.reply(StatusCode::Forbidden).await;
+            return None;
+        }
+        user
     }
 
     /// Answers one REGISTER.
@@ -181,69 +263,10 @@ impl Registrar {
         source: SocketAddr,
         transport: Transport,
     ) {
-        let Some(auth_header) = tx.original.authorization_header().cloned() else {
-            return self.challenge(tx, false).await;
-        };
-        let raw = auth_header.value().to_string();
-        let Ok(auth) = rsipstack::sip::typed::Authorization::parse(&raw) else {
-            let _ = tx.reply(StatusCode::BadRequest).await;
+        let Some(user) = self.authenticate(app, tx, source).await else {
             return;
         };
-        // qop=auth is required: without its client nonce and count a
-        // captured REGISTER could be replayed.
-        let Some(AuthQop::Auth { nc, .. }) = auth.qop.clone() else {
-            return self.challenge(tx, false).await;
-        };
-        if auth.realm != self.realm {
-            return self.challenge(tx, false).await;
-        }
-        match self.use_nonce(&auth.nonce, nc) {
-            NonceCheck::Fresh => {}
-            NonceCheck::Stale => return self.challenge(tx, true).await,
-            NonceCheck::Unknown | NonceCheck::Replayed => {
-                warn!(username = %auth.username, %source, "REGISTER with an unknown or replayed nonce");
-                return self.challenge(tx, false).await;
-            }
-        }
-        let address = switchboard_runtime::throttle::address_key(source.ip()).to_string();
-        let attempt = Attempt {
-            username: &auth.username,
-            address: &address,
-        };
-        // Counted before the check, so REGISTERs checked at the same moment
-        // cannot all slip past the lock; refused unchecked while locked.
-        let pending = match self.guard.begin(attempt, std::time::Instant::now()) {
-            Ok(p) => p,
-            Err(wait) => {
-                tracing::debug!(username = %auth.username, %source, "REGISTER refused: locked for {wait:?}");
-                let _ = tx.reply(StatusCode::Forbidden).await;
-                return;
-            }
-        };
-        let user = match app.store.get::<User>(&auth.username).await {
-            Ok(u) => u,
-            Err(e) => {
-                self.guard.cancel(attempt, pending);
-                warn!("registrar: {e}");
-                let _ = tx.reply(StatusCode::ServerInternalError).await;
-                return;
-            }
-        };
-        let password = user
-            .as_ref()
-            .filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username))
-            .and_then(|u| u.spec.phone_config.sip_password.clone());
-        let verified =
-            password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
-        for lock in self.guard.passed(attempt, pending, verified) {
-            log_lock("SIP digest authentication", attempt, lock);
-        }
-        if !verified {
-            warn!(username = %auth.username, %source, "REGISTER refused: wrong credentials");
-            let _ = tx.reply(StatusCode::Forbidden).await;
-            return;
-        }
-        let username = user.map(|u| u.spec.username).unwrap_or_default();
+        let username = user.spec.username;
         let request = match parse_register(&tx.original, source, transport) {
             Ok(r) => r,
             Err(field) => {
