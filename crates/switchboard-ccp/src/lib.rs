@@ -37,7 +37,8 @@ use switchboard_model::objects::routing_profile::Channel;
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::{AgentStatus, Queue, QuickConnect, User};
 use switchboard_routing::ContactStage;
-use switchboard_runtime::routing::{agent_queue, RoutingEvent, RoutingUpdate};
+use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::transfer::{self, TransferTarget};
 use switchboard_runtime::CardState;
 use switchboard_server::auth::Principal;
 use switchboard_server::web::asset;
@@ -702,98 +703,21 @@ async fn handle(
 }
 
 /// Whether an agent's routing profile takes contacts on `channel` at all.
-async fn takes(voice: &Voice, user: &User, channel: Channel) -> bool {
-    match voice
-        .app()
-        .store
-        .get::<switchboard_model::RoutingProfile>(&user.routing_profile)
-        .await
-    {
-        Ok(Some(p)) => p
-            .spec
-            .media_concurrencies
-            .iter()
-            .any(|m| m.channel == channel && m.concurrency > 0),
-        _ => false,
-    }
-}
-
 async fn takes_voice(voice: &Voice, user: &User) -> bool {
-    takes(voice, user, Channel::Voice).await
-}
-
-/// Where a quick connect sends a contact.
-enum TransferTarget {
-    Number(String),
-    /// A queue (id, name); an agent's own queue for an agent quick connect.
-    Queue(String, String),
+    transfer::takes(voice.app(), user, Channel::Voice).await
 }
 
 /// The quick connect `quick_connect` (id or name) as a transfer target for
-/// a contact on `channel`, or the error to show the agent.
+/// `agent`'s contact, or the error the page shows beside the field.
 async fn transfer_target(
     voice: &Voice,
     agent: &str,
     quick_connect: &str,
     channel: Channel,
 ) -> Result<TransferTarget, Value> {
-    let app = voice.app();
-    let found = match app.store.list::<QuickConnect>().await {
-        Ok(list) => list
-            .into_iter()
-            .find(|q| q.id == quick_connect || q.spec.name == quick_connect),
-        Err(e) => return Err(error("quick_connect", e.to_string())),
-    };
-    match found.map(|q| q.spec.target) {
-        Some(QuickConnectTarget::PhoneNumber { phone_number }) => {
-            Ok(TransferTarget::Number(phone_number))
-        }
-        Some(QuickConnectTarget::Queue { queue, .. }) => match app.store.get::<Queue>(&queue).await
-        {
-            Ok(Some(q)) => Ok(TransferTarget::Queue(q.id, q.spec.name)),
-            _ => Err(error(
-                "quick_connect",
-                format!("the queue '{queue}' does not exist"),
-            )),
-        },
-        Some(QuickConnectTarget::User { user, .. }) => {
-            let users = app.store.list::<User>().await.unwrap_or_default();
-            match users
-                .into_iter()
-                .find(|u| u.id == user || u.spec.username == user)
-            {
-                Some(u) if u.id == agent => {
-                    Err(error("quick_connect", "that quick connect is you"))
-                }
-                Some(u) if !takes(voice, &u.spec, channel).await => Err(error(
-                    "quick_connect",
-                    format!(
-                        "{} does not take {} (their routing profile has no {})",
-                        u.spec.username,
-                        if channel == Channel::Chat {
-                            "chats"
-                        } else {
-                            "calls"
-                        },
-                        if channel == Channel::Chat {
-                            "chat"
-                        } else {
-                            "voice"
-                        },
-                    ),
-                )),
-                Some(u) => Ok(TransferTarget::Queue(agent_queue(&u.id), u.spec.username)),
-                None => Err(error(
-                    "quick_connect",
-                    format!("the agent '{user}' does not exist"),
-                )),
-            }
-        }
-        None => Err(error(
-            "quick_connect",
-            format!("no quick connect '{quick_connect}'"),
-        )),
-    }
+    transfer::quick_connect(voice.app(), agent, quick_connect, channel)
+        .await
+        .map_err(|e| error("quick_connect", e.to_string()))
 }
 
 fn post(voice: &Voice, line: &Line, contact: &str, agent: String, action: AgentAction) -> Value {

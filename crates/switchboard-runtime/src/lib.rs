@@ -26,6 +26,7 @@ pub mod records;
 pub mod recovery;
 pub mod routing;
 pub mod throttle;
+pub mod transfer;
 
 use std::sync::Arc;
 

@@ -178,3 +178,47 @@ async fn an_agent_with_only_a_desk_phone_sets_their_status_by_dialling_feature_c
     // Feature-code calls are not contacts.
     assert!(rig.contacts().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_phone_transfers_the_caller_to_a_queue_by_refer() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = Baresip::start(
+        "transfer",
+        PhoneSetup {
+            aor: aor(&rig, None),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "auto",
+        },
+    )
+    .await;
+    registered(&rig, 1).await;
+    // The caller presses 1 and talks; the agent's phone answers, then
+    // transfers the caller back to the queue with its own transfer key
+    // (REFER); the caller is offered again (to the same agent, once their
+    // after-contact work is over) and hangs up on them.
+    let args = common(&rig, "caller.xml", NUMBER, "127.0.0.1");
+    let caller = tokio::spawn(async move { sipp_within(&args, 60).await });
+    phone.event("CALL_ESTABLISHED", 1).await;
+    phone.command("transfer", "BasicQueue").await;
+    phone.event("CALL_CLOSED", 1).await;
+    let (code, out) = caller.await.unwrap();
+    assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
+    let ended = rig.ended(2).await;
+    let first = ended
+        .iter()
+        .find(|r| r["initiation_method"] == "INBOUND")
+        .unwrap();
+    let again = ended
+        .iter()
+        .find(|r| r["initiation_method"] == "TRANSFER")
+        .unwrap();
+    assert_eq!(first["next_contact_id"], again["id"], "{first:#}");
+    assert_eq!(again["previous_contact_id"], first["id"], "{again:#}");
+    assert_eq!(first["agent"]["username"], "deskagent");
+    assert_eq!(again["queue"]["name"], "BasicQueue");
+}

@@ -572,7 +572,7 @@ pub(crate) fn transport_of(tx: &Transaction) -> crate::registrar::Transport {
 }
 
 /// The methods Switchboard serves (OPTIONS and 405 answers list them).
-const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER";
 
 /// Whether a request arrived shorter than its Content-Length says: over UDP
 /// it was cut (RFC 3261 section 18.3 asks for 400). Streams frame by the
@@ -1154,10 +1154,31 @@ async fn dialog_events(voice: Voice, mut states: DialogStateReceiver) {
             DialogState::Options(_, _, handle) => {
                 let _ = handle.reply(StatusCode::OK).await;
             }
+            DialogState::Refer(id, request, handle) => {
+                let refer_to = request.headers.iter().find_map(|h| match h {
+                    Header::ReferTo(r) => Some(r.value().to_string()),
+                    _ => None,
+                });
+                let known = lock(&voice.inner.call_ids).contains_key(&id.call_id);
+                match (known, refer_to) {
+                    (true, Some(refer_to)) => {
+                        voice.post_by_call_id(&id.call_id, || CallInput::Refer {
+                            call_id: id.call_id.clone(),
+                            refer_to,
+                            reply: handle,
+                        })
+                    }
+                    (true, None) => {
+                        let _ = handle.reply(StatusCode::BadRequest).await;
+                    }
+                    (false, _) => {
+                        let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    }
+                }
+            }
             DialogState::Notify(_, _, handle)
             | DialogState::Message(_, _, handle)
-            | DialogState::Publish(_, _, handle)
-            | DialogState::Refer(_, _, handle) => {
+            | DialogState::Publish(_, _, handle) => {
                 let _ = handle.reply(StatusCode::NotImplemented).await;
             }
             _ => {}

@@ -28,6 +28,13 @@ pub enum CallInput {
         sdp: Vec<u8>,
         reply: rsipstack::dialog::dialog::TransactionHandle,
     },
+    /// A REFER on a leg (RFC 3515): the agent's phone transfers the caller.
+    Refer {
+        call_id: String,
+        /// The Refer-To header's value, as sent.
+        refer_to: String,
+        reply: rsipstack::dialog::dialog::TransactionHandle,
+    },
     /// A session refresh (UPDATE without an offer) on a leg, to answer.
     Refreshed {
         call_id: String,
@@ -154,6 +161,11 @@ impl Call {
                 sdp,
                 reply,
             } => self.reinvite(&call_id, &sdp, reply).await,
+            CallInput::Refer {
+                call_id,
+                refer_to,
+                reply,
+            } => self.refer(&call_id, &refer_to, reply).await,
             CallInput::Routing(update) => self.on_routing(update).await,
             CallInput::FlowEvent { request, event } => {
                 self.tell(Input::FlowAnswer { request, event }).await;

@@ -1,16 +1,25 @@
 //! Transfers an agent starts: to an external number (cold) or to a queue
 //! (the call goes on as a new contact, linked to this one both ways: the
-//! contact core keeps the records).
+//! contact core keeps the records), from the CCP or from their desk phone
+//! (a blind REFER, RFC 3515).
 
 use super::*;
 use std::time::Duration;
 
+use rsipstack::sip::{Header, StatusCode};
 use switchboard_contact::Input;
 use switchboard_model::contact_record::{DisconnectReason, InitiationMethod};
 use switchboard_model::objects::routing_profile::Channel;
 use switchboard_routing::Refusal;
 use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::transfer::{self, TransferTarget};
 use tracing::{info, warn};
+
+use super::input::AgentAction;
+
+/// How long the phone has to take the NOTIFY that ends its transfer
+/// before the transfer goes on anyway.
+const NOTIFY_WITHIN: Duration = Duration::from_secs(2);
 
 impl Call {
     /// The agent hands the caller to an external number and moves on to
@@ -92,5 +101,157 @@ impl Call {
             .metrics
             .contact_started(Channel::Voice, InitiationMethod::Transfer);
         self.drive().await;
+    }
+
+    /// A REFER on one of the call's legs. From the connected agent's phone
+    /// it is a blind transfer, done as the CCP's: to what its Refer-To
+    /// names (a quick connect, a queue, a number). The phone is answered
+    /// 202, then told by NOTIFY (sipfrag) that it went through, and the
+    /// transfer goes on as the CCP's would. Anything else is refused.
+    pub(super) async fn refer(
+        &mut self,
+        call_id: &str,
+        refer_to: &str,
+        reply: rsipstack::dialog::dialog::TransactionHandle,
+    ) {
+        let refuse = |status: StatusCode, why: String| refuse_refer(&reply, status, why);
+        let Some((agent, dialog)) = self.agent.as_ref().and_then(|a| {
+            let agents_phone =
+                a.sip_call_id == call_id && a.connected_at.is_some() && a.third_party.is_none();
+            agents_phone
+                .then(|| a.dialog.clone().map(|d| (a.agent.clone(), d)))
+                .flatten()
+        }) else {
+            // The carrier's side, or a phone not (or no longer) with the caller.
+            return refuse(
+                StatusCode::Forbidden,
+                "only the agent's phone may transfer this call".into(),
+            )
+            .await;
+        };
+        let Some(target) = ReferTarget::parse(refer_to) else {
+            return refuse(StatusCode::BadRequest, "Refer-To is not a SIP URI".into()).await;
+        };
+        if target.replaces {
+            return refuse(
+                StatusCode::NotImplemented,
+                "attended transfer (Replaces) is not supported; transfer blind".into(),
+            )
+            .await;
+        }
+        let action = match transfer::dialled(self.voice.app(), &agent, &target.user).await {
+            Ok(TransferTarget::Queue(id, name)) => AgentAction::TransferToQueue(id, name),
+            Ok(TransferTarget::Number(number)) => match self.voice.route_out(&number).await {
+                Ok(_) => AgentAction::TransferToNumber(number),
+                Err(e) => return refuse(StatusCode::ServiceUnavailable, e.to_string()).await,
+            },
+            Err(e) => return refuse(StatusCode::NotFound, e.to_string()).await,
+        };
+        info!(contact = %self.core.id(), %agent, target = %target.user, "the agent's phone transfers the caller");
+        let _ = reply.reply(StatusCode::Accepted).await;
+        let headers = vec![
+            Header::Event("refer".into()),
+            Header::SubscriptionState("terminated;reason=noresource".into()),
+            Header::ContentType("message/sipfrag".into()),
+        ];
+        let sipfrag = b"SIP/2.0 200 OK\r\n".to_vec();
+        let _ =
+            tokio::time::timeout(NOTIFY_WITHIN, dialog.notify(Some(headers), Some(sipfrag))).await;
+        self.agent_action(&agent, action).await;
+    }
+}
+
+/// Answers a REFER we do not carry out, saying why in a Warning.
+async fn refuse_refer(
+    reply: &rsipstack::dialog::dialog::TransactionHandle,
+    status: StatusCode,
+    why: String,
+) {
+    let warning = Header::Warning(format!("399 switchboard \"{why}\"").into());
+    let _ = reply.respond(status, Some(vec![warning]), None).await;
+}
+
+/// What a REFER's Refer-To names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ReferTarget {
+    /// The URI's user part, percent-decoded.
+    user: String,
+    /// It carries `?Replaces=` (an attended transfer, RFC 3891).
+    replaces: bool,
+}
+
+impl ReferTarget {
+    fn parse(refer_to: &str) -> Option<Self> {
+        let value = refer_to.trim();
+        let uri = match (value.find('<'), value.find('>')) {
+            (Some(start), Some(end)) if start < end => &value[start + 1..end],
+            _ => value.split(';').next().unwrap_or(value),
+        };
+        let (uri, headers) = uri.split_once('?').unwrap_or((uri, ""));
+        let rest = uri
+            .strip_prefix("sip:")
+            .or_else(|| uri.strip_prefix("sips:"))
+            .or_else(|| uri.strip_prefix("tel:"))?;
+        let user = match rest.split_once('@') {
+            Some((user, _)) => user,
+            None if uri.starts_with("tel:") => rest.split(';').next().unwrap_or(rest),
+            None => return None,
+        };
+        let user = percent_decode(user.split(';').next().unwrap_or(user));
+        if user.is_empty() {
+            return None;
+        }
+        let replaces = headers
+            .split('&')
+            .any(|h| h.to_ascii_lowercase().starts_with("replaces="));
+        Some(Self { user, replaces })
+    }
+}
+
+/// `%2A` -> `*` and so on; a broken escape is kept as written.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refer_to_names_a_number_a_queue_or_an_attended_transfer() {
+        let t = ReferTarget::parse("<sip:+447911123456@127.0.0.1:5060>").unwrap();
+        assert_eq!(t.user, "+447911123456");
+        assert!(!t.replaces);
+        let t = ReferTarget::parse("sip:BasicQueue@switchboard;transport=tcp").unwrap();
+        assert_eq!(t.user, "BasicQueue");
+        let t = ReferTarget::parse("<sip:Sales%20Desk@pbx>").unwrap();
+        assert_eq!(t.user, "Sales Desk");
+        let t = ReferTarget::parse("<sip:bob@pbx?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>")
+            .unwrap();
+        assert!(t.replaces);
+        assert_eq!(
+            ReferTarget::parse("<tel:+15551234567>").unwrap().user,
+            "+15551234567"
+        );
+        assert_eq!(ReferTarget::parse("<http://example.com>"), None);
+        assert_eq!(ReferTarget::parse("<sip:@host>"), None);
     }
 }
