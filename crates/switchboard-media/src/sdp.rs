@@ -29,6 +29,22 @@ pub enum SdpError {
     /// The audio stream offers neither PCMU nor PCMA.
     #[error("SDP: the offer has no G.711 codec (PCMU or PCMA)")]
     NoG711,
+    /// The audio is at an address of the other IP family than ours: no
+    /// packet could go either way (ours: the media address in use).
+    #[error("SDP: the audio is at an {theirs} address and our media address is {ours}")]
+    OtherFamily {
+        /// `IPv4` or `IPv6`: theirs.
+        theirs: &'static str,
+        /// `IPv4` or `IPv6`: ours.
+        ours: &'static str,
+    },
+}
+
+fn family(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "IPv4",
+        IpAddr::V6(_) => "IPv6",
+    }
 }
 
 /// The payload type we use for telephone-events in our own offers.
@@ -205,6 +221,14 @@ impl RemoteAudio {
         version: u64,
     ) -> Result<(Vec<u8>, Negotiated), SdpError> {
         let negotiated = self.negotiated()?;
+        // 0.0.0.0 or :: (an old-style hold) reaches nothing either way.
+        let (theirs, ours) = (self.addr.ip(), local.ip());
+        if !theirs.is_unspecified() && theirs.is_ipv4() != ours.is_ipv4() {
+            return Err(SdpError::OtherFamily {
+                theirs: family(theirs),
+                ours: family(ours),
+            });
+        }
         let mut session = base_session(local.ip(), session_id, version);
         for (index, (media, proto, fmt)) in self.lines.iter().enumerate() {
             if index == self.media_index {
@@ -392,6 +416,23 @@ mod tests {
             RemoteAudio::parse(session_level.as_bytes()).unwrap().ptime,
             Some(40)
         );
+    }
+
+    #[test]
+    fn audio_at_the_other_ip_family_is_refused_not_answered_into_silence() {
+        let v6 = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP6 ::1");
+        let remote = RemoteAudio::parse(v6.as_bytes()).unwrap();
+        assert_eq!(
+            remote
+                .answer("127.0.0.1:20000".parse().unwrap(), 1, 1)
+                .err(),
+            Some(SdpError::OtherFamily {
+                theirs: "IPv6",
+                ours: "IPv4"
+            })
+        );
+        let (answer, _) = remote.answer("[::1]:20000".parse().unwrap(), 1, 1).unwrap();
+        assert!(String::from_utf8(answer).unwrap().contains("c=IN IP6 ::1"));
     }
 
     #[test]

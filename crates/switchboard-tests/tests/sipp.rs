@@ -418,6 +418,70 @@ async fn a_phone_that_asks_for_30_ms_packets_gets_30_ms_packets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_ipv6_is_served_with_ipv6_signalling_and_media() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::configured(|c| {
+        c.sip_listen = "[::1]:0".parse().unwrap();
+        c.media_ip = "::1".parse().unwrap();
+    })
+    .await;
+    rig.centre_with(
+        json!({"name": "IPv6 carrier", "inbound_addresses": ["::1"]}),
+        json!({}),
+    )
+    .await;
+    assert!(rig.sip().is_ipv6(), "{}", rig.sip());
+    // Our RTCP reaches the caller's IPv6 address, beside its RTP.
+    let media_port = media_port();
+    let rtcp = std::net::UdpSocket::bind(("::1", media_port + 1)).unwrap();
+    rtcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let report = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        rtcp.recv_from(&mut buf).ok().map(|(_, from)| from)
+    });
+    let mut caller = common(&rig, "caller.xml", NUMBER, "::1");
+    caller[10] = media_port.to_string();
+    let (code, out) = sipp(&caller).await;
+    assert_eq!(code, 0, "IPv6 caller: {out}");
+    let record = rig.ended(1).await.remove(0);
+    // The key press (RTP over IPv6) was heard; the caller waited in the queue.
+    assert_eq!(record["dtmf_inputs"], json!(["1"]), "{record:#}");
+    assert_eq!(record["queue"]["name"], "BasicQueue");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    let from = report.join().unwrap().expect("our RTCP over IPv6");
+    assert!(from.is_ipv6(), "{from}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_at_an_ipv6_address_is_served_from_our_ipv6_media_address_or_refused() {
+    if !sipp_ready() {
+        return;
+    }
+    // Signalling over IPv4, audio at ::1 (-mi).
+    let v6_media = |rig: &Rig, scenario: &str| {
+        let mut args = common(rig, scenario, NUMBER, "127.0.0.1");
+        args.extend(["-mi", "::1"].map(String::from));
+        args
+    };
+    // IPv4 media only: refused with why, not answered into silence.
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let (code, out) = sipp(&v6_media(&rig, "invite_refused_488.xml")).await;
+    assert_eq!(code, 0, "{out}");
+    // With an IPv6 media address as well: served from it.
+    let rig = Rig::configured(|c| c.media_ip_other = Some("::1".parse().unwrap())).await;
+    rig.centre().await;
+    let (code, out) = sipp(&v6_media(&rig, "caller.xml")).await;
+    assert_eq!(code, 0, "{out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["dtmf_inputs"], json!(["1"]), "{record:#}");
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
     if !sipp_ready() {
         return;

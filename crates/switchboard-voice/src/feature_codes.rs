@@ -92,7 +92,8 @@ impl Voice {
             let _ = tx.reply(StatusCode::Decline).await;
             return;
         };
-        let mut leg = match Leg::bind(self.config().media_ip, self.config().rtp_ports).await {
+        let media_ip = self.media_ip_for(remote.addr.ip());
+        let mut leg = match Leg::bind(media_ip, self.config().rtp_ports).await {
             Ok(l) => l,
             Err(_) => {
                 let _ = tx.reply(StatusCode::Decline).await;

@@ -134,7 +134,8 @@ async fn ring(
     let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
     let started = Utc::now();
     let outcome = async {
-        let mut leg = Leg::bind(voice.config().media_ip, voice.config().rtp_ports)
+        let media_ip = voice.media_ip_for(route.destination.ip());
+        let mut leg = Leg::bind(media_ip, voice.config().rtp_ports)
             .await
             .map_err(|e| Failed::Refused(format!("RTP socket: {e}")))?;
         let origin = leg.next_sdp_origin();

@@ -39,6 +39,9 @@ pub struct VoiceConfig {
     pub sip_listen: SocketAddr,
     /// The address RTP sockets bind to and SDP advertises.
     pub media_ip: IpAddr,
+    /// A second media address, of the other IP family, for peers whose
+    /// SDP names an address of that family (a dual-stack host).
+    pub media_ip_other: Option<IpAddr>,
     /// Digest realm for desk phones.
     pub realm: String,
     /// The espeak-ng program.
@@ -89,6 +92,7 @@ impl VoiceConfig {
         Self {
             sip_listen,
             media_ip: sip_listen.ip(),
+            media_ip_other: None,
             realm: "switchboard".into(),
             tts_command: "espeak-ng".into(),
             media_timeout: std::time::Duration::from_secs(60),
@@ -226,6 +230,22 @@ impl Voice {
             }
         }
     }
+    /// The media address to use with a peer at `peer` (its SDP's address,
+    /// or where its SIP goes): ours of the same IP family when we have one.
+    pub fn media_ip_for(&self, peer: IpAddr) -> IpAddr {
+        let config = &self.inner.config;
+        match config.media_ip_other {
+            Some(other)
+                if !peer.is_unspecified()
+                    && other.is_ipv4() == peer.is_ipv4()
+                    && config.media_ip.is_ipv4() != peer.is_ipv4() =>
+            {
+                other
+            }
+            _ => config.media_ip,
+        }
+    }
+
     pub fn stats(&self) -> &VoiceStats {
         &self.inner.stats
     }
@@ -850,7 +870,8 @@ impl Voice {
                 return;
             }
         };
-        let mut leg = match Leg::bind(self.config().media_ip, self.config().rtp_ports).await {
+        let media_ip = self.media_ip_for(remote.addr.ip());
+        let mut leg = match Leg::bind(media_ip, self.config().rtp_ports).await {
             Ok(l) => l,
             Err(e) => {
                 warn!("RTP socket: {e}");

@@ -19,6 +19,7 @@ use crate::ServeArgs;
 /// offer_timeout_seconds = 20
 /// sip_listen = "0.0.0.0:5060"          # UDP and TCP
 /// media_ip = "203.0.113.10"             # RTP sockets and SDP
+/// media_ip_other = "2001:db8::10"       # media address of the other IP family (dual stack)
 /// sip_tls_listen = "0.0.0.0:5061"       # SIP over TLS (all three keys or none)
 /// sip_tls_cert = "/etc/switchboard/sip.pem"
 /// sip_tls_key = "/etc/switchboard/sip.key"
@@ -58,6 +59,7 @@ struct FileConfig {
     offer_timeout_seconds: Option<u64>,
     sip_listen: Option<String>,
     media_ip: Option<String>,
+    media_ip_other: Option<String>,
     /// SIP over TLS: all three or none.
     sip_tls_listen: Option<String>,
     sip_tls_cert: Option<PathBuf>,
@@ -95,6 +97,8 @@ pub(crate) struct Config {
     pub sip_listen: std::net::SocketAddr,
     /// The address RTP binds to and SDP advertises [default: the SIP address].
     pub media_ip: std::net::IpAddr,
+    /// A media address of the other IP family, for peers there.
+    pub media_ip_other: Option<std::net::IpAddr>,
     pub sip_tls: Option<switchboard_voice::TlsListen>,
     pub rtp_ports: Option<(u16, u16)>,
     /// How long an agent's CCP may be away (reload, network) before they are made unroutable.
@@ -274,6 +278,19 @@ impl Config {
                 .with_context(|| format!("media_ip must be an IP address, got '{ip}'"))?,
             None => sip_listen.ip(),
         };
+        let media_ip_other: Option<std::net::IpAddr> = match file.media_ip_other {
+            Some(ip) => Some(
+                ip.parse()
+                    .with_context(|| format!("media_ip_other must be an IP address, got '{ip}'"))?,
+            ),
+            None => None,
+        };
+        if let Some(other) = media_ip_other {
+            anyhow::ensure!(
+                other.is_ipv4() != media_ip.is_ipv4(),
+                "media_ip_other ({other}) must be of the other IP family than media_ip ({media_ip})"
+            );
+        }
         let sip_tls = match (file.sip_tls_listen, file.sip_tls_cert, file.sip_tls_key) {
             (None, None, None) => None,
             (Some(listen), Some(cert_pem), Some(key_pem)) => Some(switchboard_voice::TlsListen {
@@ -310,6 +327,7 @@ impl Config {
             sip_tls,
             sip_listen,
             media_ip,
+            media_ip_other,
             listen: args
                 .listen
                 .clone()

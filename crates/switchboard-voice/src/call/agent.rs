@@ -362,8 +362,12 @@ impl Call {
         caller_id: Option<String>,
         third_party: Option<bool>,
     ) -> std::io::Result<()> {
-        let mut leg =
-            Leg::bind(self.voice.config().media_ip, self.voice.config().rtp_ports).await?;
+        // Our media address of the family the phone is reached over.
+        let media_ip = match routes.first() {
+            Some(r) => self.voice.media_ip_for(r.destination.ip()),
+            None => self.voice.config().media_ip,
+        };
+        let mut leg = Leg::bind(media_ip, self.voice.config().rtp_ports).await?;
         if let [only] = routes.as_slice() {
             leg.set_peer(crate::leg::MediaPeer {
                 signalling: Some(only.destination.ip()),
