@@ -135,6 +135,9 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
     assert!(agent_packets > 100, "{:#}", record["quality"]);
     let talk = record["agent"]["talk_duration_seconds"].as_f64().unwrap();
     assert!((2.0..30.0).contains(&talk), "talk {talk}");
+    // And the phone heard the call (the whisper, then the caller's speech).
+    let heard = soft.heard();
+    assert!(rms(&heard) > 300.0, "the agent heard {:.0}", rms(&heard));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,4 +224,44 @@ async fn a_desk_phone_transfers_the_caller_to_a_queue_by_refer() {
     assert_eq!(again["previous_contact_id"], first["id"], "{again:#}");
     assert_eq!(first["agent"]["username"], "deskagent");
     assert_eq!(again["queue"]["name"], "BasicQueue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_flow() {
+    if !baresip_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    // A caller's phone: no registration, calling the number over TCP.
+    let caller = Baresip::start(
+        "caller",
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1;transport=tcp>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+        },
+    )
+    .await;
+    caller
+        .command("dial", &format!("sip:{NUMBER}@{};transport=tcp", rig.sip()))
+        .await;
+    caller.event("CALL_ESTABLISHED", 1).await;
+    // No key: the menu times out and the flow hangs up; the BYE reaches
+    // the phone over its TCP connection.
+    caller.event("CALL_CLOSED", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["disconnect_reason"], "CONTACT_FLOW_DISCONNECT",
+        "{record:#}"
+    );
+    assert_eq!(record["customer_endpoint"]["address"], "+447700900123");
+    // It heard the menu: what baresip played out is not silence.
+    let samples = caller.heard();
+    assert!(
+        rms(&samples) > 300.0,
+        "the caller heard {:.0}",
+        rms(&samples)
+    );
 }

@@ -45,7 +45,8 @@ pub struct Baresip {
     events: Arc<Mutex<Vec<Value>>>,
     /// The port it takes SIP on (UDP and TCP).
     pub sip_port: u16,
-    /// Its configuration folder (the recording of what it heard is `heard.wav`).
+    /// Its configuration folder (what it heard and sent is recorded there
+    /// by the sndfile module, `dump-*-dec.wav` and `-enc.wav`).
     pub dir: PathBuf,
 }
 
@@ -70,6 +71,8 @@ impl Baresip {
              module g711.so\n\
              module ausine.so\n\
              module aufile.so\n\
+             module sndfile.so\n\
+             snd_path {dir}\n\
              module_app account.so\n\
              module_app menu.so\n\
              module_app ctrl_tcp.so\n\
@@ -81,6 +84,7 @@ impl Baresip {
              audio_alert aufile,/dev/null\n",
             rtp + 7,
             heard = dir.join("heard.wav").display(),
+            dir = dir.display(),
         );
         std::fs::write(dir.join("config"), config).unwrap();
         let account = format!(
@@ -178,6 +182,29 @@ impl Baresip {
             .iter()
             .filter(|e| e["event"] == true && e["type"] == kind)
             .count()
+    }
+
+    /// What it heard on its calls so far (the sndfile module's decoded
+    /// audio, 8 kHz mono), one call after another.
+    pub fn heard(&self) -> Vec<i16> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .flat_map(|p| {
+                hound::WavReader::open(p)
+                    .map(|r| {
+                        r.into_samples::<i16>()
+                            .filter_map(Result::ok)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     /// Its log so far (to explain a failure).
