@@ -12,6 +12,7 @@ mod common;
 use common::baresip::{baresip_ready, Baresip, PhoneSetup};
 use common::*;
 use switchboard_voice::registrar::Transport;
+use switchboard_voice::VoiceStats;
 
 fn aor(rig: &Rig, transport: Option<&str>) -> String {
     match transport {
@@ -264,4 +265,60 @@ async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_fl
         "the caller heard {:.0}",
         rms(&samples)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let rig = Rig::configured(|c| c.keepalive = std::time::Duration::from_secs(1)).await;
+    rig.centre().await;
+    let phone = Baresip::start(
+        "alive",
+        PhoneSetup {
+            aor: aor(&rig, None),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "manual",
+        },
+    )
+    .await;
+    registered(&rig, 1).await;
+    // A second device registers, then is gone (nothing listens where its
+    // Contact points): it answers no OPTIONS.
+    let mut gone = common(&rig, "register.xml", "deskagent", "127.0.0.1");
+    gone.extend(
+        [
+            "-au",
+            "deskagent",
+            "-ap",
+            SIP_PASSWORD,
+            "-key",
+            "phone_port",
+        ]
+        .map(String::from),
+    );
+    gone.push(free_port().to_string());
+    let (code, out) = sipp(&gone).await;
+    assert_eq!(code, 0, "{out}");
+    registered(&rig, 2).await;
+    // Pinged every second: the silent one goes after two misses; baresip
+    // answers and stays.
+    let left = registered(&rig, 1).await;
+    assert_eq!(left[0].destination.port(), phone.sip_port);
+    let stats = rig.voice.stats();
+    assert_eq!(VoiceStats::get(&stats.devices_dropped), 1);
+    // Three more rounds: baresip answers each and is kept.
+    let answered = VoiceStats::get(&stats.keepalives_answered);
+    until("three more keep-alives answered", DEADLINE, || async {
+        let now = VoiceStats::get(&stats.keepalives_answered);
+        (now >= answered + 3).then_some(()).ok_or(now)
+    })
+    .await;
+    assert_eq!(rig.voice.registrar().devices("deskagent").len(), 1);
+    assert!(rig
+        .metrics_text()
+        .await
+        .contains("sip_devices_dropped_total 1"));
 }

@@ -80,6 +80,30 @@ async fn serve(State(voice): State<Voice>, headers: HeaderMap) -> Response {
         "Position and wait announcements played to queued callers",
         n(&s.queue_announcements),
     );
+    counter(
+        &mut r,
+        "sip_keepalives_sent",
+        "Keep-alive OPTIONS sent to desk phones registered over UDP",
+        n(&s.keepalives_sent),
+    );
+    counter(
+        &mut r,
+        "sip_keepalives_answered",
+        "Keep-alive OPTIONS desk phones answered",
+        n(&s.keepalives_answered),
+    );
+    counter(
+        &mut r,
+        "sip_devices_dropped",
+        "Desk phones dropped for answering no keep-alive",
+        n(&s.devices_dropped),
+    );
+    gauge(
+        &mut r,
+        "sip_devices_registered",
+        "Desk-phone devices registered",
+        voice.registered_devices() as i64,
+    );
     gauge(
         &mut r,
         "calls_live",

@@ -66,6 +66,9 @@ pub struct VoiceConfig {
     pub stream_limits: crate::transport::StreamLimits,
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// How often desk phones registered over UDP are pinged (OPTIONS) to
+    /// keep their NAT open and find the ones that are gone.
+    pub keepalive: std::time::Duration,
     /// What desk phones dial to set their agent's status (`*1`, `*0`).
     pub feature_codes: crate::feature_codes::FeatureCodes,
     /// Desk phones' registrations: shortest and longest interval, and
@@ -106,6 +109,7 @@ impl VoiceConfig {
             digest_guard: switchboard_runtime::throttle::SignInGuard::default_policies(),
             registration: crate::registrar::ExpiryPolicy::default(),
             feature_codes: crate::feature_codes::FeatureCodes::default(),
+            keepalive: crate::registrar::keepalive::INTERVAL,
         }
     }
 }
@@ -122,6 +126,11 @@ pub struct VoiceStats {
     pub rtp_packets_out: std::sync::atomic::AtomicU64,
     /// RTP packets from an address that is not the call's (dropped).
     pub rtp_packets_refused: std::sync::atomic::AtomicU64,
+    /// Keep-alive OPTIONS sent to desk phones, and those answered.
+    pub keepalives_sent: std::sync::atomic::AtomicU64,
+    pub keepalives_answered: std::sync::atomic::AtomicU64,
+    /// Desk phones dropped for answering no keep-alive.
+    pub devices_dropped: std::sync::atomic::AtomicU64,
     /// What the SIP transports turned away.
     pub transport: crate::transport::TransportStats,
 }
@@ -248,6 +257,11 @@ impl Voice {
 
     pub fn stats(&self) -> &VoiceStats {
         &self.inner.stats
+    }
+
+    /// Desk-phone devices registered now.
+    pub fn registered_devices(&self) -> usize {
+        self.inner.registrar.all_devices().len()
     }
 
     /// Calls in progress.
@@ -538,6 +552,14 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
         );
     }
     voice.registrar().restore(voice.app()).await;
+    let (pinger, stop) = (voice.clone(), voice.inner.cancel.clone());
+    let keepalive = voice.config().keepalive;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = crate::registrar::keepalive::run(pinger, keepalive) => {}
+            _ = stop.cancelled() => {}
+        }
+    });
     tokio::spawn(accept_requests(voice.clone(), incoming));
     info!(%local_sip, "SIP listening (UDP and TCP)");
     Ok(voice)

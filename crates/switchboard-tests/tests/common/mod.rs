@@ -210,6 +210,9 @@ impl Rig {
             metrics: Default::default(),
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
+        // SIPp phones answer no out-of-call OPTIONS: keep-alives would drop
+        // them in a long test. The keep-alive test sets its own interval.
+        config.keepalive = Duration::from_secs(3600);
         tweak(&mut config);
         let voice = switchboard_voice::start(state.clone(), config)
             .await

@@ -166,6 +166,11 @@ impl UserBindings {
         self.bindings.push(binding);
     }
 
+    /// Forgets the device of `key` (it stopped answering keep-alives).
+    pub fn forget(&mut self, key: &str) {
+        self.bindings.retain(|b| b.key != key);
+    }
+
     /// The bindings alive at `now`, newest registration last.
     pub fn live(&self, now: Instant) -> impl Iterator<Item = &Binding> {
         self.bindings.iter().filter(move |b| b.expires_at > now)

@@ -13,6 +13,7 @@
 //! nowhere), and answers.
 
 pub mod bindings;
+pub mod keepalive;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -84,6 +85,40 @@ impl Registrar {
             .get(&username.to_lowercase())
             .map(|user| user.live(Instant::now()).filter_map(Device::of).collect())
             .unwrap_or_default()
+    }
+
+    /// Every registered device now: (username, device key, where).
+    pub fn all_devices(&self) -> Vec<(String, String, Device)> {
+        let now = Instant::now();
+        let bindings = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = bindings
+            .iter()
+            .flat_map(|(user, devices)| {
+                devices
+                    .live(now)
+                    .filter_map(|b| Device::of(b).map(|d| (user.clone(), b.key.clone(), d)))
+            })
+            .collect();
+        // A stable order: the map's changes run to run.
+        all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        all
+    }
+
+    /// Forgets one device (it stopped answering), here and in the store.
+    pub async fn drop_device(&self, app: &AppState, username: &str, key: &str) {
+        let username = username.to_lowercase();
+        {
+            let mut bindings = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(user) = bindings.get_mut(&username) {
+                user.forget(key);
+                if user.is_empty(Instant::now()) {
+                    bindings.remove(&username);
+                }
+            }
+        }
+        if let Err(e) = app.store.delete_registration(&username, key).await {
+            warn!(%username, "dropped device not forgotten in the store: {e}");
+        }
     }
 
     /// Takes back the registrations kept before a restart (those not expired).
