@@ -295,6 +295,18 @@ pub fn gauge(r: &mut Registry, name: &str, help: &str, value: i64) {
     r.register(name, help, ConstGauge::new(value));
 }
 
+/// Adds a gauge per value of one label (`label="value"`), read now. The
+/// label set is bounded by what the caller passes (trunks, say).
+pub fn gauge_by(r: &mut Registry, name: &str, help: &str, label: &str, values: &[(String, i64)]) {
+    let family = Family::<Vec<(String, String)>, Gauge>::default();
+    for (value, n) in values {
+        family
+            .get_or_create(&vec![(label.to_string(), value.clone())])
+            .set(*n);
+    }
+    r.register(name, help, family);
+}
+
 /// The registry in Prometheus' text format.
 pub fn render(r: &Registry) -> Result<String, std::fmt::Error> {
     let mut body = String::new();

@@ -399,6 +399,9 @@ pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError>
         password: None,
         caller_id_number: None,
         strict_media_source: false,
+        register: false,
+        registrar: None,
+        registration_seconds: None,
         transport: Default::default(),
     };
     if store.resolve(SipTrunk::KIND, &trunk.name).await?.is_none() {

@@ -482,6 +482,43 @@ async fn audio_at_an_ipv6_address_is_served_from_our_ipv6_media_address_or_refus
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_registers_with_its_carrier_and_refreshes_before_it_lapses() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::configured(|c| c.trunk_reload = Duration::from_millis(500)).await;
+    // The carrier's registrar: challenges, checks the digest, grants 5 s,
+    // and takes one refresh.
+    let registrar_args = common(&rig, "carrier_registrar.xml", "4420794609", "127.0.0.1");
+    let port = registrar_args[8].clone();
+    let registrar = sipp_listening(registrar_args, 40).await;
+    rig.call(
+        "POST",
+        "/sip-trunks",
+        Some(json!({
+            "name": "carrier", "inbound_addresses": ["127.0.0.1"],
+            "register": true, "registrar": format!("127.0.0.1:{port}"),
+            "username": "4420794609", "password": "carrier-secret"
+        })),
+        None,
+    )
+    .await;
+    let (code, out) = registrar.await.unwrap();
+    assert_eq!(code, 0, "registrar: {out}");
+    let metrics = rig.metrics_text().await;
+    assert!(
+        metrics.contains("switchboard_sip_trunk_registered{trunk=\"carrier\"} 1"),
+        "{metrics}"
+    );
+    match rig.voice.trunk_registrations().states().get("carrier") {
+        Some(switchboard_voice::trunk_registration::TrunkRegistration::Registered { until }) => {
+            assert!(*until > chrono::Utc::now());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
     if !sipp_ready() {
         return;

@@ -18,6 +18,7 @@
 //! - [`registrar`]: desk phones REGISTER with digest authentication;
 //!   several devices per agent, each over its own transport.
 //! - [`feature_codes`]: what a desk phone dials to set its agent's status.
+//! - [`trunk_registration`]: trunks that register with their carrier.
 //! - [`call`]: one tokio task per call owns both legs' RTP sockets, the
 //!   20 ms media tick, the flow session and the recording. Everything it
 //!   decides about time and audio is done by the sans-IO types of
@@ -40,5 +41,6 @@ pub mod session_timer;
 pub mod sip;
 pub mod softphone;
 pub mod transport;
+pub mod trunk_registration;
 
 pub use sip::{start, TlsListen, Voice, VoiceConfig, VoiceStats};

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use switchboard_runtime::metrics::{counter, gauge, registry, render};
+use switchboard_runtime::metrics::{counter, gauge, gauge_by, registry, render};
 
 use crate::{Voice, VoiceStats};
 
@@ -103,6 +103,25 @@ async fn serve(State(voice): State<Voice>, headers: HeaderMap) -> Response {
         "sip_devices_registered",
         "Desk-phone devices registered",
         voice.registered_devices() as i64,
+    );
+    let trunks: Vec<(String, i64)> = voice
+        .trunk_registrations()
+        .states()
+        .into_iter()
+        .map(|(trunk, state)| {
+            let registered = matches!(
+                state,
+                crate::trunk_registration::TrunkRegistration::Registered { .. }
+            );
+            (trunk, i64::from(registered))
+        })
+        .collect();
+    gauge_by(
+        &mut r,
+        "sip_trunk_registered",
+        "Whether each trunk that registers with its carrier is registered (1) or not (0)",
+        "trunk",
+        &trunks,
     );
     gauge(
         &mut r,

@@ -69,6 +69,8 @@ pub struct VoiceConfig {
     /// How often desk phones registered over UDP are pinged (OPTIONS) to
     /// keep their NAT open and find the ones that are gone.
     pub keepalive: std::time::Duration,
+    /// How often trunks are read again for registrations to start or stop.
+    pub trunk_reload: std::time::Duration,
     /// What desk phones dial to set their agent's status (`*1`, `*0`).
     pub feature_codes: crate::feature_codes::FeatureCodes,
     /// Desk phones' registrations: shortest and longest interval, and
@@ -110,6 +112,7 @@ impl VoiceConfig {
             registration: crate::registrar::ExpiryPolicy::default(),
             feature_codes: crate::feature_codes::FeatureCodes::default(),
             keepalive: crate::registrar::keepalive::INTERVAL,
+            trunk_reload: crate::trunk_registration::RELOAD,
         }
     }
 }
@@ -175,6 +178,7 @@ struct Inner {
     /// Records of calls refused in an outage, waiting for the database.
     outage_records: std::sync::atomic::AtomicUsize,
     cancel: CancellationToken,
+    trunk_registrations: crate::trunk_registration::TrunkRegistrations,
 }
 
 /// Records of refused calls kept waiting for the database at most.
@@ -257,6 +261,11 @@ impl Voice {
 
     pub fn stats(&self) -> &VoiceStats {
         &self.inner.stats
+    }
+
+    /// Where each trunk that registers with its carrier stands.
+    pub fn trunk_registrations(&self) -> &crate::trunk_registration::TrunkRegistrations {
+        &self.inner.trunk_registrations
     }
 
     /// Desk-phone devices registered now.
@@ -530,6 +539,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
             trunks: Mutex::new(Vec::new()),
             outage_records: Default::default(),
             cancel: cancel.clone(),
+            trunk_registrations: Default::default(),
         }),
     };
     tokio::spawn(async move {
@@ -557,6 +567,14 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
     tokio::spawn(async move {
         tokio::select! {
             _ = crate::registrar::keepalive::run(pinger, keepalive) => {}
+            _ = stop.cancelled() => {}
+        }
+    });
+    let (registrar, stop) = (voice.clone(), voice.inner.cancel.clone());
+    let reload = voice.config().trunk_reload;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = crate::trunk_registration::run(registrar, reload) => {}
             _ = stop.cancelled() => {}
         }
     });

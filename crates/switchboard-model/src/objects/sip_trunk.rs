@@ -39,6 +39,19 @@ pub struct SipTrunk {
     /// really comes from (symmetric RTP); some carriers want this on.
     #[serde(default)]
     pub strict_media_source: bool,
+    /// Register with the carrier (many trunks for small offices work so):
+    /// REGISTER to `registrar` (else `outbound_proxy`) as `username` with
+    /// `password`, refreshed before it lapses; the carrier then sends our
+    /// numbers' calls to where we registered from.
+    #[serde(default)]
+    pub register: bool,
+    /// `host:port` of the carrier's registrar, when not the outbound proxy.
+    #[serde(default)]
+    pub registrar: Option<String>,
+    /// How long a registration is asked to last (60 to 86400 s; the
+    /// carrier may grant less). Default 3600.
+    #[serde(default)]
+    pub registration_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -109,16 +122,40 @@ impl ConfigSpec for SipTrunk {
                 e.add(format!("inbound_addresses[{i}]"), reason.to_string());
             }
         }
-        if let Some(proxy) = &self.outbound_proxy {
-            let ok = proxy.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty()
-                    && !host.contains(char::is_whitespace)
-                    && port.parse::<u16>().is_ok_and(|p| p > 0)
-            });
+        for (field, value) in [
+            ("outbound_proxy", &self.outbound_proxy),
+            ("registrar", &self.registrar),
+        ] {
+            if let Some(proxy) = value {
+                let ok = proxy.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty()
+                        && !host.contains(char::is_whitespace)
+                        && port.parse::<u16>().is_ok_and(|p| p > 0)
+                });
+                e.check(
+                    ok,
+                    field,
+                    "must be host:port, like sip.carrier.example:5060",
+                );
+            }
+        }
+        if self.register {
             e.check(
-                ok,
-                "outbound_proxy",
-                "must be host:port, like sip.carrier.example:5060",
+                self.registrar.is_some() || self.outbound_proxy.is_some(),
+                "registrar",
+                "registering needs the carrier's registrar (or its outbound proxy)",
+            );
+            e.check(
+                self.username.is_some(),
+                "username",
+                "registering needs the username the carrier gave",
+            );
+        }
+        if let Some(seconds) = self.registration_seconds {
+            e.check(
+                (60..=86_400).contains(&seconds),
+                "registration_seconds",
+                "must be between 60 and 86400",
             );
         }
         e.check(
@@ -151,6 +188,9 @@ mod tests {
             password: None,
             caller_id_number: None,
             strict_media_source: false,
+            register: false,
+            registrar: None,
+            registration_seconds: None,
             transport: SipTransport::Udp,
         }
     }
@@ -179,5 +219,20 @@ mod tests {
                 "outbound_proxy"
             ]
         );
+    }
+
+    #[test]
+    fn registering_needs_a_registrar_and_credentials() {
+        let mut t = trunk(&[]);
+        t.register = true;
+        t.registration_seconds = Some(10);
+        let errors = t.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["registrar", "username", "registration_seconds"]);
+        t.registrar = Some("sip.carrier.example:5060".into());
+        t.username = Some("4420794609".into());
+        t.password = Some("secret".into());
+        t.registration_seconds = Some(600);
+        assert!(t.validate().is_ok());
     }
 }

@@ -1,0 +1,229 @@
+//! Registering with carriers: a trunk with `register` set keeps a
+//! registration at its carrier's registrar (RFC 3261 section 10, digest
+//! with the trunk's credentials, through rsipstack's `Registration`),
+//! refreshed at [`REFRESH_SHARE`] of what the carrier granted, retried with
+//! a growing pause after a failure. Its state is shown per trunk in
+//! `/metrics` (`sip_trunk_registered`) and the log.
+//!
+//! Trunks are read again every [`RELOAD`]: a new, changed or removed trunk
+//! starts, restarts or stops its registration (a removed one unregisters).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rsipstack::dialog::authenticate::Credential;
+use rsipstack::dialog::registration::Registration;
+use rsipstack::sip::typed::Contact;
+use rsipstack::sip::Uri;
+use switchboard_model::objects::sip_trunk::SipTransport;
+use switchboard_model::SipTrunk;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::sip::Voice;
+
+/// How often trunks are read again for changes.
+pub const RELOAD: Duration = Duration::from_secs(30);
+/// A registration is refreshed when this share of its time has passed.
+const REFRESH_SHARE: f64 = 0.8;
+/// The shortest pause between two REGISTERs (a carrier granting seconds).
+const MIN_PAUSE: Duration = Duration::from_secs(5);
+/// Pauses after failures: doubling from the first to the last.
+const RETRY: (Duration, Duration) = (Duration::from_secs(15), Duration::from_secs(300));
+/// A REGISTER's answer must come within this.
+const ANSWER_WITHIN: Duration = Duration::from_secs(32);
+
+/// Where a trunk's registration stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrunkRegistration {
+    /// Not registered yet (the first REGISTER is under way).
+    Pending,
+    /// Registered, until then.
+    Registered {
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// The last REGISTER failed: the carrier's status, or why no answer.
+    Failed { status: Option<u16>, reason: String },
+}
+
+/// Every registering trunk's state, by trunk name.
+#[derive(Debug, Default)]
+pub struct TrunkRegistrations {
+    states: Mutex<BTreeMap<String, TrunkRegistration>>,
+}
+
+impl TrunkRegistrations {
+    /// Each registering trunk (by name) and where it stands.
+    pub fn states(&self) -> BTreeMap<String, TrunkRegistration> {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set(&self, trunk: &str, state: TrunkRegistration) {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(trunk.to_string(), state);
+    }
+
+    fn remove(&self, trunk: &str) {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(trunk);
+    }
+}
+
+/// Keeps every registering trunk registered until the voice shell stops.
+pub(crate) async fn run(voice: Voice, reload: Duration) {
+    // Trunk id -> (the settings its task runs with, the task).
+    let mut running: BTreeMap<String, (SipTrunk, JoinHandle<()>)> = BTreeMap::new();
+    let mut every = tokio::time::interval(reload);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let trunks = match voice.app().store.list::<SipTrunk>().await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!("trunk registrations: trunks not read: {e}");
+                continue;
+            }
+        };
+        let wanted: BTreeMap<String, SipTrunk> = trunks
+            .into_iter()
+            .filter(|t| t.spec.register)
+            .map(|t| (t.id, t.spec))
+            .collect();
+        let stale: Vec<String> = running
+            .iter()
+            .filter(|(id, (spec, _))| wanted.get(*id) != Some(spec))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            if let Some((spec, task)) = running.remove(&id) {
+                task.abort();
+                voice.trunk_registrations().remove(&spec.name);
+                if !wanted.contains_key(&id) {
+                    tokio::spawn(unregister(voice.clone(), spec));
+                }
+            }
+        }
+        for (id, spec) in wanted {
+            if running.contains_key(&id) {
+                continue;
+            }
+            voice
+                .trunk_registrations()
+                .set(&spec.name, TrunkRegistration::Pending);
+            let task = tokio::spawn(keep_registered(voice.clone(), spec.clone()));
+            running.insert(id, (spec, task));
+        }
+    }
+}
+
+/// The registrar's URI for `trunk`, with its transport.
+fn registrar_uri(trunk: &SipTrunk) -> Option<Uri> {
+    let host = trunk.registrar.as_ref().or(trunk.outbound_proxy.as_ref())?;
+    let transport = match trunk.transport {
+        SipTransport::Udp => "",
+        SipTransport::Tcp => ";transport=tcp",
+        SipTransport::Tls => ";transport=tls",
+    };
+    Uri::try_from(format!("sip:{host}{transport}").as_str()).ok()
+}
+
+fn registration(voice: &Voice, trunk: &SipTrunk) -> Registration {
+    let credential = trunk.username.clone().map(|username| Credential {
+        username,
+        password: trunk.password.clone().unwrap_or_default(),
+        realm: None,
+        auth_username: None,
+    });
+    let mut registration = Registration::new(voice.dialogs().endpoint.clone(), credential);
+    // Our Contact as the carrier's user: where it sends our numbers' calls.
+    let mut contact = voice.contact_uri();
+    contact.auth = trunk.username.clone().map(|user| rsipstack::sip::Auth {
+        user,
+        password: None,
+    });
+    registration.contact = Some(Contact::from(contact));
+    registration
+}
+
+async fn keep_registered(voice: Voice, trunk: SipTrunk) {
+    let Some(server) = registrar_uri(&trunk) else {
+        return;
+    };
+    let asked = trunk.registration_seconds.unwrap_or(3600);
+    let mut registration = registration(&voice, &trunk);
+    let mut retry = RETRY.0;
+    loop {
+        let answer = tokio::time::timeout(
+            ANSWER_WITHIN,
+            registration.register(server.clone(), Some(asked)),
+        )
+        .await;
+        let pause = match answer {
+            Ok(Ok(response))
+                if response.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful =>
+            {
+                let granted = registration.expires().min(asked).max(1);
+                let until = chrono::Utc::now() + chrono::Duration::seconds(i64::from(granted));
+                info!(trunk = %trunk.name, granted, "registered with the carrier");
+                voice
+                    .trunk_registrations()
+                    .set(&trunk.name, TrunkRegistration::Registered { until });
+                retry = RETRY.0;
+                Duration::from_secs(u64::from(granted))
+                    .mul_f64(REFRESH_SHARE)
+                    .max(MIN_PAUSE)
+            }
+            Ok(Ok(response)) => {
+                let status = u16::from(response.status_code.clone());
+                warn!(trunk = %trunk.name, status, "the carrier refused the registration");
+                voice.trunk_registrations().set(
+                    &trunk.name,
+                    TrunkRegistration::Failed {
+                        status: Some(status),
+                        reason: response.status_code.to_string(),
+                    },
+                );
+                next_retry(&mut retry)
+            }
+            Ok(Err(e)) => failed(&voice, &trunk, e.to_string(), &mut retry),
+            Err(_) => failed(&voice, &trunk, "no answer".into(), &mut retry),
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+fn failed(voice: &Voice, trunk: &SipTrunk, reason: String, retry: &mut Duration) -> Duration {
+    warn!(trunk = %trunk.name, "registration with the carrier failed: {reason}");
+    voice.trunk_registrations().set(
+        &trunk.name,
+        TrunkRegistration::Failed {
+            status: None,
+            reason,
+        },
+    );
+    next_retry(retry)
+}
+
+fn next_retry(retry: &mut Duration) -> Duration {
+    let pause = *retry;
+    *retry = (*retry * 2).min(RETRY.1);
+    pause
+}
+
+/// A trunk no longer registering: REGISTER with expiry 0, once.
+async fn unregister(voice: Voice, trunk: SipTrunk) {
+    let Some(server) = registrar_uri(&trunk) else {
+        return;
+    };
+    let mut registration = registration(&voice, &trunk);
+    let _ = tokio::time::timeout(ANSWER_WITHIN, registration.register(server, Some(0))).await;
+    info!(trunk = %trunk.name, "unregistered from the carrier");
+}
