@@ -399,6 +399,7 @@ pub async fn seed_demo(store: &Store) -> Result<Vec<NewAccount>, BootstrapError>
         password: None,
         caller_id_number: None,
         strict_media_source: false,
+        authenticate_inbound: false,
         register: false,
         registrar: None,
         registration_seconds: None,

@@ -519,6 +519,37 @@ async fn a_trunk_registers_with_its_carrier_and_refreshes_before_it_lapses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_without_fixed_addresses_calls_in_by_digest() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre_with(
+        json!({"name": "office PBX", "inbound_addresses": [], "authenticate_inbound": true,
+               "username": "pbx-trunk", "password": "pbx-secret"}),
+        json!({}),
+    )
+    .await;
+    let caller = |password: &str| {
+        let mut args = common(&rig, "caller_authenticated.xml", NUMBER, "127.0.0.1");
+        args.extend(["-au", "pbx-trunk", "-ap", password].map(String::from));
+        args
+    };
+    // Wrong credentials: challenged, then refused; no contact.
+    let (code, out) = sipp(&caller("not-the-secret")).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(rig.contacts().await.is_empty());
+    // The right ones: challenged, answered.
+    let (code, out) = sipp(&caller("pbx-secret")).await;
+    assert_eq!(code, 0, "{out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["disconnect_reason"], "CUSTOMER_DISCONNECT",
+        "{record:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
     if !sipp_ready() {
         return;

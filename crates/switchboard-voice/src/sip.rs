@@ -834,10 +834,24 @@ impl Voice {
                 return;
             }
         };
-        let Some(trunk) = trunks.iter().find(|t| t.spec.admits(source.ip())) else {
-            warn!(%source, "INVITE refused: no SIP trunk admits this address");
-            self.refuse(&mut tx, StatusCode::Forbidden).await;
-            return;
+        let trunk = match trunks.iter().find(|t| t.spec.admits(source.ip())) {
+            Some(t) => t.clone(),
+            // Trunks without fixed addresses prove who they are by digest.
+            None if trunks.iter().any(|t| t.spec.authenticate_inbound) => {
+                let registrar = &self.inner.registrar;
+                match registrar
+                    .authenticate_trunk(self.app(), &mut tx, source, trunks)
+                    .await
+                {
+                    Some(t) => t,
+                    None => return,
+                }
+            }
+            None => {
+                warn!(%source, "INVITE refused: no SIP trunk admits this address");
+                self.refuse(&mut tx, StatusCode::Forbidden).await;
+                return;
+            }
         };
         let peer = crate::leg::MediaPeer {
             signalling: Some(source.ip()),

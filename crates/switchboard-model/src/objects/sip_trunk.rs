@@ -39,6 +39,11 @@ pub struct SipTrunk {
     /// really comes from (symmetric RTP); some carriers want this on.
     #[serde(default)]
     pub strict_media_source: bool,
+    /// Take calls from any address that answers a digest challenge with
+    /// this trunk's `username` and `password`: a carrier or PBX without
+    /// fixed addresses. Calls from `inbound_addresses` need no challenge.
+    #[serde(default)]
+    pub authenticate_inbound: bool,
     /// Register with the carrier (many trunks for small offices work so):
     /// REGISTER to `registrar` (else `outbound_proxy`) as `username` with
     /// `password`, refreshed before it lapses; the carrier then sends our
@@ -139,6 +144,13 @@ impl ConfigSpec for SipTrunk {
                 );
             }
         }
+        if self.authenticate_inbound {
+            e.check(
+                self.username.is_some() && self.password.is_some(),
+                "username",
+                "taking calls by digest needs the trunk's username and password",
+            );
+        }
         if self.register {
             e.check(
                 self.registrar.is_some() || self.outbound_proxy.is_some(),
@@ -188,6 +200,7 @@ mod tests {
             password: None,
             caller_id_number: None,
             strict_media_source: false,
+            authenticate_inbound: false,
             register: false,
             registrar: None,
             registration_seconds: None,

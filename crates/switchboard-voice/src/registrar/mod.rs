@@ -40,6 +40,20 @@ const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 /// Outstanding nonces kept at most.
 const MAX_NONCES: usize = 10_000;
 
+/// Whose secrets a digest is checked against.
+enum Secrets {
+    /// Users' SIP passwords (their desk phones).
+    Users,
+    /// Trunks that take calls by digest.
+    Trunks(Vec<switchboard_store::Record<switchboard_model::SipTrunk>>),
+}
+
+/// Who a digest proved to be.
+enum Authenticated {
+    User(switchboard_store::Record<User>),
+    Trunk(Box<switchboard_store::Record<switchboard_model::SipTrunk>>),
+}
+
 enum NonceCheck {
     Fresh,
     Stale,
@@ -217,6 +231,41 @@ impl Registrar {
         tx: &mut Transaction,
         source: SocketAddr,
     ) -> Option<switchboard_store::Record<User>> {
+        match self
+            .authenticate_as(app, tx, source, &Secrets::Users)
+            .await?
+        {
+            Authenticated::User(user) => Some(user),
+            Authenticated::Trunk(_) => None,
+        }
+    }
+
+    /// Checks an INVITE from an address no trunk admits against the trunks
+    /// that take calls by digest (`authenticate_inbound`). `Some(trunk)`
+    /// when it passed; otherwise the challenge or refusal has been answered.
+    pub async fn authenticate_trunk(
+        &self,
+        app: &AppState,
+        tx: &mut Transaction,
+        source: SocketAddr,
+        trunks: Vec<switchboard_store::Record<switchboard_model::SipTrunk>>,
+    ) -> Option<switchboard_store::Record<switchboard_model::SipTrunk>> {
+        match self
+            .authenticate_as(app, tx, source, &Secrets::Trunks(trunks))
+            .await?
+        {
+            Authenticated::Trunk(trunk) => Some(*trunk),
+            Authenticated::User(_) => None,
+        }
+    }
+
+    async fn authenticate_as(
+        &self,
+        app: &AppState,
+        tx: &mut Transaction,
+        source: SocketAddr,
+        secrets: &Secrets,
+    ) -> Option<Authenticated> {
         let method = tx.original.method;
         let Some(auth_header) = tx.original.authorization_header().cloned() else {
             self.challenge(tx, false).await;
@@ -264,21 +313,35 @@ impl Registrar {
                 return None;
             }
         };
-        let user = match app.store.get::<User>(&auth.username).await {
-            Ok(u) => u,
-            Err(e) => {
-                self.guard.cancel(attempt, pending);
-                warn!("registrar: {e}");
-                let _ = tx.reply(StatusCode::ServerInternalError).await;
-                return None;
-            }
+        let found = match secrets {
+            Secrets::Users => match app.store.get::<User>(&auth.username).await {
+                Ok(user) => user
+                    .filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username))
+                    .and_then(|u| {
+                        let password = u.spec.phone_config.sip_password.clone()?;
+                        Some((Authenticated::User(u), password))
+                    }),
+                Err(e) => {
+                    self.guard.cancel(attempt, pending);
+                    warn!("registrar: {e}");
+                    let _ = tx.reply(StatusCode::ServerInternalError).await;
+                    return None;
+                }
+            },
+            Secrets::Trunks(trunks) => trunks
+                .iter()
+                .find(|t| {
+                    t.spec.authenticate_inbound
+                        && t.spec.username.as_deref() == Some(auth.username.as_str())
+                })
+                .and_then(|t| {
+                    let password = t.spec.password.clone()?;
+                    Some((Authenticated::Trunk(Box::new(t.clone())), password))
+                }),
         };
-        let user = user.filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username));
-        let password = user
+        let verified = found
             .as_ref()
-            .and_then(|u| u.spec.phone_config.sip_password.clone());
-        let verified =
-            password.is_some_and(|p| verify_digest(&auth, &p, &tx.original.method, &raw));
+            .is_some_and(|(_, p)| verify_digest(&auth, p, &tx.original.method, &raw));
         for lock in self.guard.passed(attempt, pending, verified) {
             log_lock("SIP digest authentication", attempt, lock);
         }
@@ -287,7 +350,7 @@ impl Registrar {
             let _ = tx.reply(StatusCode::Forbidden).await;
             return None;
         }
-        user
+        found.map(|(who, _)| who)
     }
 
     /// Answers one REGISTER.
