@@ -50,7 +50,7 @@ enum Secrets {
 
 /// Who a digest proved to be.
 enum Authenticated {
-    User(switchboard_store::Record<User>),
+    User(Box<switchboard_store::Record<User>>),
     Trunk(Box<switchboard_store::Record<switchboard_model::SipTrunk>>),
 }
 
@@ -235,7 +235,7 @@ impl Registrar {
             .authenticate_as(app, tx, source, &Secrets::Users)
             .await?
         {
-            Authenticated::User(user) => Some(user),
+            Authenticated::User(user) => Some(*user),
             Authenticated::Trunk(_) => None,
         }
     }
@@ -319,7 +319,7 @@ impl Registrar {
                     .filter(|u| u.spec.username.eq_ignore_ascii_case(&auth.username))
                     .and_then(|u| {
                         let password = u.spec.phone_config.sip_password.clone()?;
-                        Some((Authenticated::User(u), password))
+                        Some((Authenticated::User(Box::new(u)), password))
                     }),
                 Err(e) => {
                     self.guard.cancel(attempt, pending);
