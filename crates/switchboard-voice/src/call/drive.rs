@@ -60,7 +60,13 @@ impl Call {
                     self.stop_ringing(&a).await;
                 }
             }
-            Output::AgentConnected { agent } => self.agent_connected(&agent),
+            Output::AgentConnected { agent } => {
+                self.agent_connected(&agent);
+                // A REFER that came before the connection: now it can be done.
+                if let Some(refer) = self.pending_refer.take() {
+                    self.voice.post(&self.id(), refer);
+                }
+            }
             Output::AgentDone {
                 agent,
                 contact,

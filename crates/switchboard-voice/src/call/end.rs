@@ -60,6 +60,13 @@ impl Call {
     /// contact: its core hands out the final record.
     pub(super) async fn finish(&mut self) {
         let ended = self.at;
+        // A transfer the agent's phone asked for before it was connected,
+        // and the call ended first: the phone hears it did not happen.
+        if let Some(CallInput::Refer { reply, .. }) = self.pending_refer.take() {
+            let _ = reply
+                .reply(rsipstack::sip::StatusCode::CallTransactionDoesNotExist)
+                .await;
+        }
         if let Some(a) = self.drop_agent_leg(|_| true) {
             self.stop_ringing(&a).await;
         }

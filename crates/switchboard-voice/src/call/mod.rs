@@ -103,6 +103,10 @@ pub struct Call {
     /// The audio figures of the last agent or third party who was on the
     /// call (their leg is gone by the end).
     last_agent_quality: Option<switchboard_model::contact_record::LegQuality>,
+    /// A REFER from the agent's phone that came between its answer and
+    /// the router's connection (the phone is quick): carried out once
+    /// connected.
+    pending_refer: Option<CallInput>,
 }
 
 /// What woke the call: a datagram on one of its sockets (its length and
@@ -155,6 +159,7 @@ impl Call {
             ringing_external: None,
             ringing_profile: None,
             last_agent_quality: None,
+            pending_refer: None,
         };
         if let Some(line) = outbound_line {
             call.connect_outbound(line);

@@ -115,6 +115,22 @@ impl Call {
         reply: rsipstack::dialog::dialog::TransactionHandle,
     ) {
         let refuse = |status: StatusCode, why: String| refuse_refer(&reply, status, why);
+        // The phone answered and is already transferring, before the call
+        // has taken its answer (the whisper is still being made) or the
+        // router has connected it: done once it has.
+        let answered_not_connected = self.agent.as_ref().is_some_and(|a| {
+            (a.sip_call_id == call_id || a.forks.iter().any(|f| f == call_id))
+                && a.connected_at.is_none()
+                && a.third_party.is_none()
+        });
+        if answered_not_connected && self.pending_refer.is_none() {
+            self.pending_refer = Some(super::input::CallInput::Refer {
+                call_id: call_id.to_string(),
+                refer_to: refer_to.to_string(),
+                reply,
+            });
+            return;
+        }
         let Some((agent, dialog)) = self.agent.as_ref().and_then(|a| {
             let agents_phone =
                 a.sip_call_id == call_id && a.connected_at.is_some() && a.third_party.is_none();
@@ -167,6 +183,7 @@ async fn refuse_refer(
     status: StatusCode,
     why: String,
 ) {
+    warn!(%status, "REFER refused: {why}");
     let warning = Header::Warning(format!("399 switchboard \"{why}\"").into());
     let _ = reply.respond(status, Some(vec![warning]), None).await;
 }
