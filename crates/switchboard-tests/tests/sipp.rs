@@ -811,12 +811,10 @@ async fn a_desk_phone_registered_before_a_restart_takes_the_first_call_after_it(
             .unwrap(),
         ..rig.app.clone()
     };
-    let voice = switchboard_voice::start(
-        state,
-        switchboard_voice::VoiceConfig::local("127.0.0.1:0".parse().unwrap()),
-    )
-    .await
-    .unwrap();
+    let mut config = switchboard_voice::VoiceConfig::local("127.0.0.1:0".parse().unwrap());
+    // SIPp's phone answers no out-of-call OPTIONS (as in the Rig).
+    config.keepalive = Duration::from_secs(3600);
+    let voice = switchboard_voice::start(state, config).await.unwrap();
     let restored = voice.registrar().devices("deskagent");
     let old = rig.voice.registrar().devices("deskagent");
     assert_eq!(restored.len(), 1, "the registration survived the restart");

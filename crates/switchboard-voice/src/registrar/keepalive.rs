@@ -41,7 +41,10 @@ pub(crate) async fn run(voice: Voice, interval: Duration) {
     let answer_within = ANSWER_WITHIN.min(interval.mul_f64(0.8));
     // Unanswered pings in a row, per (username, device key).
     let mut misses: HashMap<(String, String), u32> = HashMap::new();
-    let mut every = tokio::time::interval(interval);
+    // The first round one interval after start: phones restored from the
+    // store have just been reached by their REGISTER's answer, or will
+    // register again soon.
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
