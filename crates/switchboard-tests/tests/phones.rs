@@ -63,6 +63,7 @@ async fn a_phone_registers_over_tcp_for_the_time_it_asks_and_unregisters_when_it
             password: SIP_PASSWORD,
             regint: 300,
             answermode: "manual",
+            cafile: None,
         },
     )
     .await;
@@ -93,6 +94,7 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
             password: SIP_PASSWORD,
             regint: 600,
             answermode: "manual",
+            cafile: None,
         },
     )
     .await;
@@ -103,6 +105,7 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
             password: SIP_PASSWORD,
             regint: 600,
             answermode: "auto",
+            cafile: None,
         },
     )
     .await;
@@ -156,6 +159,7 @@ async fn an_agent_with_only_a_desk_phone_sets_their_status_by_dialling_feature_c
             password: SIP_PASSWORD,
             regint: 600,
             answermode: "manual",
+            cafile: None,
         },
     )
     .await;
@@ -197,6 +201,7 @@ async fn a_desk_phone_transfers_the_caller_to_a_queue_by_refer() {
             password: SIP_PASSWORD,
             regint: 600,
             answermode: "auto",
+            cafile: None,
         },
     )
     .await;
@@ -242,6 +247,7 @@ async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_fl
             password: "unused",
             regint: 0,
             answermode: "manual",
+            cafile: None,
         },
     )
     .await;
@@ -281,6 +287,7 @@ async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
             password: SIP_PASSWORD,
             regint: 600,
             answermode: "manual",
+            cafile: None,
         },
     )
     .await;
@@ -321,4 +328,45 @@ async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
         .metrics_text()
         .await
         .contains("sip_devices_dropped_total 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_pem, key_pem) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert_pem, certified.cert.pem()).unwrap();
+    std::fs::write(&key_pem, certified.signing_key.serialize_pem()).unwrap();
+    let tls_port = free_port();
+    let tls = switchboard_voice::TlsListen {
+        listen: format!("127.0.0.1:{tls_port}").parse().unwrap(),
+        cert_pem: cert_pem.clone(),
+        key_pem,
+    };
+    let rig = Rig::configured(move |c| c.tls = Some(tls)).await;
+    switchboard_testkit::wait::tcp_listening(tls_port).await;
+    rig.centre().await;
+    let phone = Baresip::start(
+        "tls",
+        PhoneSetup {
+            aor: format!("<sip:deskagent@127.0.0.1:{tls_port};transport=tls>"),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "auto",
+            cafile: Some(&cert_pem),
+        },
+    )
+    .await;
+    let devices = registered(&rig, 1).await;
+    assert_eq!(devices[0].transport, Transport::Tls, "{}", phone.log());
+    // The call reaches it over its TLS connection (it has no other way in).
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
+    phone.event("CALL_ESTABLISHED", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
 }

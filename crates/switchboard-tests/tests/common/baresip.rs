@@ -36,6 +36,8 @@ pub struct PhoneSetup<'a> {
     pub regint: u32,
     /// `auto` answers every call; `manual` lets it ring.
     pub answermode: &'a str,
+    /// A CA certificate (PEM) to trust, for SIP over TLS.
+    pub cafile: Option<&'a std::path::Path>,
 }
 
 /// One running baresip.
@@ -86,6 +88,10 @@ impl Baresip {
             heard = dir.join("heard.wav").display(),
             dir = dir.display(),
         );
+        let config = match setup.cafile {
+            Some(ca) => format!("{config}sip_cafile {}\n", ca.display()),
+            None => config,
+        };
         std::fs::write(dir.join("config"), config).unwrap();
         let account = format!(
             "{};auth_pass={};regint={};answermode={}\n",
