@@ -8,6 +8,7 @@
 //! microseconds, the same way the flow interpreter and the router are.
 //!
 //! - [`g711`]: µ-law and A-law sample conversion.
+//! - [`g722`]: G.722 at a leg's edge, for wideband desk phones.
 //! - [`rtp`]: reading incoming RTP and stamping our outgoing streams.
 //! - [`rtcp`]: reception statistics and the reports sent and read (RFC 3550).
 //! - [`sdp`]: RFC 3264 offer/answer for one audio stream.
@@ -25,6 +26,7 @@
 pub mod audio;
 pub mod dtmf;
 pub mod g711;
+pub mod g722;
 pub mod packetize;
 pub mod playout;
 pub mod recording;

@@ -26,8 +26,8 @@ pub enum SdpError {
     /// The `c=` address is a host name or garbage.
     #[error("SDP: '{0}' is not an IP address")]
     NotAnAddress(String),
-    /// The audio stream offers neither PCMU nor PCMA.
-    #[error("SDP: the offer has no G.711 codec (PCMU or PCMA)")]
+    /// The audio stream offers neither PCMU, PCMA nor G.722.
+    #[error("SDP: the offer has no codec we speak (PCMU, PCMA or G722)")]
     NoG711,
     /// The audio is at an address of the other IP family than ours: no
     /// packet could go either way (ours: the media address in use).
@@ -101,6 +101,8 @@ pub struct RemoteAudio {
     /// The payload type it gave `telephone-event/8000` (RFC 4733; the last, if
     /// several); `None` if it listed none.
     pub event_payload_type: Option<u8>,
+    /// The payload type it gave G.722 (`G722/8000`, or static 9), if listed.
+    pub g722_payload_type: Option<u8>,
     /// Its direction attribute (media level, else session level, else sendrecv);
     /// Inactive when its connection address is 0.0.0.0 or `::`.
     pub direction: Direction,
@@ -119,8 +121,12 @@ pub struct RemoteAudio {
 /// What both sides agreed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
-    /// The G.711 law used both ways: the first the peer listed.
+    /// The G.711 law used both ways: the first the peer listed. When the
+    /// wire carries G.722 (`g722`), the law the leg turns it into for the
+    /// call.
     pub law: Law,
+    /// The wire carries G.722 (a peer that offered no G.711).
+    pub g722: bool,
     /// The number both sides use for `law` (the offerer's choice).
     pub payload_type: u8,
     /// The telephone-event payload type from the peer's SDP; `None` if it listed none.
@@ -160,11 +166,18 @@ impl RemoteAudio {
         let mut laws = Vec::new();
         let mut law_payload_types = Vec::new();
         let mut event_payload_type = None;
+        let mut g722_payload_type = None;
         for fmt in media.fmt.split_whitespace() {
             let Ok(pt) = fmt.parse::<u8>() else { continue };
             match rtpmap(media, pt).as_deref() {
                 Some(name) if name.eq_ignore_ascii_case("telephone-event/8000") => {
                     event_payload_type = Some(pt)
+                }
+                Some(name) if name.eq_ignore_ascii_case("G722/8000") => {
+                    g722_payload_type = g722_payload_type.or(Some(pt))
+                }
+                None if pt == crate::g722::PAYLOAD_TYPE => {
+                    g722_payload_type = g722_payload_type.or(Some(pt))
                 }
                 Some(name) if name.eq_ignore_ascii_case("PCMU/8000") => {
                     laws.push(Law::MuLaw);
@@ -196,6 +209,7 @@ impl RemoteAudio {
             laws,
             law_payload_types,
             event_payload_type,
+            g722_payload_type,
             direction,
             rtcp_port: media
                 .attributes
@@ -232,9 +246,13 @@ impl RemoteAudio {
         let mut session = base_session(local.ip(), session_id, version);
         for (index, (media, proto, fmt)) in self.lines.iter().enumerate() {
             if index == self.media_index {
+                let codec = match negotiated.g722 {
+                    true => ("G722", negotiated.payload_type),
+                    false => (negotiated.law.encoding_name(), negotiated.payload_type),
+                };
                 session.medias.push(audio_media(
                     local,
-                    &[(negotiated.law, negotiated.payload_type)],
+                    &[codec],
                     self.event_payload_type,
                     self.direction.reversed(),
                 ));
@@ -259,14 +277,24 @@ impl RemoteAudio {
 
     /// What an answer to our offer agreed.
     pub fn negotiated(&self) -> Result<Negotiated, SdpError> {
-        let law = *self.laws.first().ok_or(SdpError::NoG711)?;
+        // G.711 when offered at all: the call runs in it, nothing to turn.
+        if let Some(law) = self.laws.first().copied() {
+            return Ok(Negotiated {
+                law,
+                g722: false,
+                payload_type: self
+                    .law_payload_types
+                    .first()
+                    .copied()
+                    .unwrap_or(law.payload_type()),
+                event_payload_type: self.event_payload_type,
+            });
+        }
+        let payload_type = self.g722_payload_type.ok_or(SdpError::NoG711)?;
         Ok(Negotiated {
-            law,
-            payload_type: self
-                .law_payload_types
-                .first()
-                .copied()
-                .unwrap_or(law.payload_type()),
+            law: Law::MuLaw,
+            g722: true,
+            payload_type,
             event_payload_type: self.event_payload_type,
         })
     }
@@ -281,10 +309,15 @@ pub fn offer(
     version: u64,
 ) -> Vec<u8> {
     let mut session = base_session(local.ip(), session_id, version);
-    let laws: Vec<(Law, u8)> = laws.iter().map(|l| (*l, l.payload_type())).collect();
+    // G.711 first (no transcoding); G.722 last, for phones that speak only it.
+    let codecs: Vec<(&str, u8)> = laws
+        .iter()
+        .map(|l| (l.encoding_name(), l.payload_type()))
+        .chain([("G722", crate::g722::PAYLOAD_TYPE)])
+        .collect();
     session.medias.push(audio_media(
         local,
-        &laws,
+        &codecs,
         Some(EVENT_PAYLOAD_TYPE),
         direction,
     ));
@@ -313,14 +346,14 @@ fn base_session(ip: IpAddr, session_id: u64, version: u64) -> Session {
 
 fn audio_media(
     local: SocketAddr,
-    laws: &[(Law, u8)],
+    codecs: &[(&str, u8)],
     event: Option<u8>,
     direction: Direction,
 ) -> Media {
-    let mut fmt: Vec<String> = laws.iter().map(|(_, pt)| pt.to_string()).collect();
-    let mut attributes: Vec<Attribute> = laws
+    let mut fmt: Vec<String> = codecs.iter().map(|(_, pt)| pt.to_string()).collect();
+    let mut attributes: Vec<Attribute> = codecs
         .iter()
-        .map(|(l, pt)| attr("rtpmap", Some(format!("{pt} {}/8000", l.encoding_name()))))
+        .map(|(name, pt)| attr("rtpmap", Some(format!("{pt} {name}/8000"))))
         .collect();
     if let Some(pt) = event {
         fmt.push(pt.to_string());
@@ -465,7 +498,41 @@ mod tests {
             .answer("127.0.0.1:1".parse().unwrap(), 1, 1)
             .unwrap_err()
             .to_string()
-            .contains("G.711"));
+            .contains("PCMU, PCMA or G722"));
+    }
+
+    #[test]
+    fn a_g722_only_phone_is_answered_in_g722_and_g711_is_preferred_when_offered() {
+        let wideband_only = SIPP_OFFER
+            .replace("RTP/AVP 8 101", "RTP/AVP 9 101")
+            .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:9 G722/8000");
+        let remote = RemoteAudio::parse(wideband_only.as_bytes()).unwrap();
+        let (answer, negotiated) = remote
+            .answer("127.0.0.1:2000".parse().unwrap(), 1, 1)
+            .unwrap();
+        assert!(negotiated.g722);
+        assert_eq!(negotiated.payload_type, 9);
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(answer.contains("m=audio 2000 RTP/AVP 9 101"), "{answer}");
+        assert!(answer.contains("a=rtpmap:9 G722/8000"), "{answer}");
+        // G.722 first, PCMA after: PCMA, which the call speaks unturned.
+        let both = SIPP_OFFER.replace("RTP/AVP 8 101", "RTP/AVP 9 8 101");
+        let negotiated = RemoteAudio::parse(both.as_bytes())
+            .unwrap()
+            .negotiated()
+            .unwrap();
+        assert!(!negotiated.g722);
+        assert_eq!(negotiated.law, Law::ALaw);
+        // Our offers list G.722 after both laws.
+        let ours = String::from_utf8(offer(
+            "127.0.0.1:3000".parse().unwrap(),
+            &[Law::MuLaw, Law::ALaw],
+            Direction::SendRecv,
+            1,
+            1,
+        ))
+        .unwrap();
+        assert!(ours.contains("RTP/AVP 0 8 9 101"), "{ours}");
     }
 
     #[test]

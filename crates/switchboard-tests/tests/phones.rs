@@ -64,6 +64,7 @@ async fn a_phone_registers_over_tcp_for_the_time_it_asks_and_unregisters_when_it
             regint: 300,
             answermode: "manual",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -95,6 +96,7 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
             regint: 600,
             answermode: "manual",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -106,6 +108,7 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
             regint: 600,
             answermode: "auto",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -160,6 +163,7 @@ async fn an_agent_with_only_a_desk_phone_sets_their_status_by_dialling_feature_c
             regint: 600,
             answermode: "manual",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -202,6 +206,7 @@ async fn a_desk_phone_transfers_the_caller_to_a_queue_by_refer() {
             regint: 600,
             answermode: "auto",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -248,6 +253,7 @@ async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_fl
             regint: 0,
             answermode: "manual",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -288,6 +294,7 @@ async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
             regint: 600,
             answermode: "manual",
             cafile: None,
+            codecs: &["g711"],
         },
     )
     .await;
@@ -358,6 +365,7 @@ async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
             regint: 600,
             answermode: "auto",
             cafile: Some(&cert_pem),
+            codecs: &["g711"],
         },
     )
     .await;
@@ -369,4 +377,39 @@ async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
     phone.event("CALL_ESTABLISHED", 1).await;
     let record = rig.ended(1).await.remove(0);
     assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_g722_only_desk_phone_and_a_g711_caller_hear_each_other() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = Baresip::start(
+        "g722",
+        PhoneSetup {
+            aor: aor(&rig, None),
+            password: SIP_PASSWORD,
+            regint: 600,
+            answermode: "auto",
+            cafile: None,
+            codecs: &["g722"],
+        },
+    )
+    .await;
+    registered(&rig, 1).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
+    phone.event("CALL_ESTABLISHED", 1).await;
+    assert!(phone.log().contains("G722"), "{}", phone.log());
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    // The phone heard the whisper and the caller through G.722...
+    let heard = phone.heard();
+    assert!(rms(&heard) > 300.0, "the phone heard {:.0}", rms(&heard));
+    // ...and its tone reached the caller's side of the recording's right channel.
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
+    let (_, agent) = channels(&wav);
+    assert!(rms(&agent) > 300.0, "the agent side is {:.0}", rms(&agent));
 }

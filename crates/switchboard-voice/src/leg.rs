@@ -10,6 +10,7 @@ use switchboard_model::contact_record::LegQuality;
 
 use switchboard_media::dtmf::EventDetector;
 use switchboard_media::g711::Law;
+use switchboard_media::g722::G722Edge;
 use switchboard_media::packetize::{self, Repacketizer};
 use switchboard_media::rtp::{self, Latch, OutStream};
 use switchboard_media::sdp::{Direction, Negotiated, RemoteAudio};
@@ -54,6 +55,8 @@ pub struct Leg {
     out: OutStream,
     /// Our audio cut to the packet time the peer asked for.
     packets: Repacketizer,
+    /// The peer speaks G.722: its audio turned to and from the call's law.
+    g722: Option<G722Edge>,
     negotiated: Option<Negotiated>,
     /// What the peer's last SDP said: it may not want our audio (hold).
     remote_direction: Direction,
@@ -87,6 +90,7 @@ impl Leg {
             created: Instant::now(),
             out: OutStream::new(rand::random()),
             packets: Repacketizer::default(),
+            g722: None,
             negotiated: None,
             remote_direction: Direction::SendRecv,
             remote_unspecified: false,
@@ -125,6 +129,12 @@ impl Leg {
         match &mut self.rtcp_latch {
             Some(latch) => latch.resignal(rtcp),
             None => self.rtcp_latch = Some(self.new_latch(rtcp)),
+        }
+        // A codec state per stream: a new G.722 peer starts afresh.
+        match (negotiated.g722, self.negotiated.is_some_and(|n| n.g722)) {
+            (true, false) => self.g722 = Some(G722Edge::default()),
+            (false, _) => self.g722 = None,
+            (true, true) => {}
         }
         self.negotiated = Some(negotiated);
         self.packets.set_ptime(packetize::ptime_ms(remote.ptime));
@@ -178,6 +188,15 @@ impl Leg {
 
     fn send_packet(&mut self, payload: &[u8]) {
         let Some(latch) = &self.latch else { return };
+        let wideband;
+        let payload = match &mut self.g722 {
+            Some(edge) => {
+                let law = self.negotiated.map(|n| n.law).unwrap_or(Law::MuLaw);
+                wideband = edge.from_law(payload, law);
+                &wideband[..]
+            }
+            None => payload,
+        };
         let pt = self
             .negotiated
             .map(|n| n.payload_type)
@@ -235,7 +254,10 @@ impl Leg {
         self.stats
             .on_rtp(packet.ssrc, packet.sequence, packet.timestamp, arrival_ms);
         if packet.payload_type == negotiated.payload_type {
-            return Heard::Audio(packet.payload);
+            return match &mut self.g722 {
+                Some(edge) => Heard::Audio(edge.to_law(&packet.payload, negotiated.law)),
+                None => Heard::Audio(packet.payload),
+            };
         }
         match Law::from_payload_type(packet.payload_type) {
             Some(law) if law == negotiated.law => Heard::Audio(packet.payload),

@@ -38,6 +38,8 @@ pub struct PhoneSetup<'a> {
     pub answermode: &'a str,
     /// A CA certificate (PEM) to trust, for SIP over TLS.
     pub cafile: Option<&'a std::path::Path>,
+    /// Audio codec modules to load (`g711`, `g722`).
+    pub codecs: &'a [&'a str],
 }
 
 /// One running baresip.
@@ -70,7 +72,7 @@ impl Baresip {
              rtp_ports {rtp}-{}\n\
              rtp_timeout 0\n\
              module_path /usr/lib/baresip/modules\n\
-             module g711.so\n\
+             {codec_modules}\
              module ausine.so\n\
              module aufile.so\n\
              module sndfile.so\n\
@@ -87,6 +89,11 @@ impl Baresip {
             rtp + 7,
             heard = dir.join("heard.wav").display(),
             dir = dir.display(),
+            codec_modules = setup
+                .codecs
+                .iter()
+                .map(|c| format!("module {c}.so\n"))
+                .collect::<String>(),
         );
         let config = match setup.cafile {
             Some(ca) => format!("{config}sip_cafile {}\n", ca.display()),
