@@ -550,6 +550,77 @@ async fn a_trunk_without_fixed_addresses_calls_in_by_digest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_that_never_answers_gets_no_invite_once_the_offer_is_over() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    // The phone is a socket that reads and never answers (gone, or its NAT
+    // forgot it): no 100, no 180.
+    let phone_port = free_port();
+    let phone = std::net::UdpSocket::bind(("127.0.0.1", phone_port)).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
+    register.extend(
+        [
+            "-au",
+            "deskagent",
+            "-ap",
+            SIP_PASSWORD,
+            "-key",
+            "phone_port",
+        ]
+        .map(String::from),
+    );
+    register.push(phone_port.to_string());
+    let (code, out) = sipp(&register).await;
+    assert_eq!(code, 0, "{out}");
+    let invites = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
+    let seen = invites.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(n) = phone.recv(&mut buf) {
+                if buf[..n].starts_with(b"INVITE ") {
+                    seen.lock().unwrap().push(std::time::Instant::now());
+                }
+            }
+        }
+    });
+    // The caller waits in the queue; the offer times out after 5 s.
+    let args = common(&rig, "caller_stays.xml", NUMBER, "127.0.0.1");
+    let caller = tokio::spawn(async move { sipp_within(&args, 60).await });
+    assert_eq!(rig.wait_agent_state("deskagent", "Missed").await, "Missed");
+    let missed = std::time::Instant::now();
+    // An INVITE left to itself retransmits at 7.5 and 15.5 s (timer A).
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    let invites = invites.lock().unwrap().clone();
+    assert!(
+        invites.len() >= 2,
+        "the INVITE was sent and retransmitted: {}",
+        invites.len()
+    );
+    let late = invites
+        .iter()
+        .filter(|at| **at > missed + Duration::from_secs(1))
+        .count();
+    assert_eq!(
+        late,
+        0,
+        "INVITEs after the offer ended: {late} of {}",
+        invites.len()
+    );
+    caller.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_behind_nat_is_heard_and_answered_where_their_media_really_comes_from() {
     if !sipp_ready() {
         return;

@@ -41,6 +41,9 @@ pub(super) struct AgentLeg {
     pub(super) sip_call_id: String,
     /// The other devices rung with it (their Call-IDs), until one answers.
     pub(super) forks: Vec<String>,
+    /// Cancelled when the ringing is given up: every INVITE still out is
+    /// dropped (no retransmissions after the offer ends).
+    pub(super) ringing: Option<tokio_util::sync::CancellationToken>,
     pub(super) dialog: Option<InviteDialog>,
     pub(super) connected_at: Option<DateTime<Utc>>,
     pub(super) on_hold_since: Option<u64>,
@@ -77,6 +80,7 @@ impl Call {
             media: AgentMedia::Browser(BrowserLeg::new(line, from_browser, self.customer.law())),
             sip_call_id: String::new(),
             forks: vec![],
+            ringing: None,
             dialog: None,
             connected_at: Some(self.at),
             on_hold_since: None,
@@ -198,9 +202,24 @@ impl Call {
     }
 
     pub(super) async fn stop_ringing(&self, a: &AgentLeg) {
-        for call_id in std::iter::once(&a.sip_call_id).chain(&a.forks) {
-            for d in self.voice.dialogs().get_client_dialog_by_call_id(call_id) {
-                let _ = d.cancel().await;
+        match (&a.ringing, &a.dialog) {
+            // Unanswered INVITEs end with the task that awaits them: rsipstack
+            // then CANCELs each once it has rung, and stops retransmitting.
+            // (A second CANCEL of ours would wait on an answer that may not come.)
+            (Some(ringing), None) => ringing.cancel(),
+            _ => {
+                let voice = self.voice.clone();
+                let call_ids: Vec<String> = std::iter::once(&a.sip_call_id)
+                    .chain(&a.forks)
+                    .cloned()
+                    .collect();
+                tokio::spawn(async move {
+                    for call_id in call_ids {
+                        for d in voice.dialogs().get_client_dialog_by_call_id(&call_id) {
+                            let _ = d.cancel().await;
+                        }
+                    }
+                });
             }
         }
         if let Some(d) = &a.dialog {
@@ -323,6 +342,7 @@ impl Call {
             media: AgentMedia::Browser(BrowserLeg::new(line, None, self.customer.law())),
             sip_call_id: String::new(),
             forks: vec![],
+            ringing: None,
             dialog: None,
             connected_at: None,
             on_hold_since: None,
@@ -411,6 +431,7 @@ impl Call {
             media: AgentMedia::Phone(leg),
             sip_call_id: call_ids.next().unwrap_or_default(),
             forks: call_ids.collect(),
+            ringing: None,
             dialog: None,
             connected_at: None,
             on_hold_since: None,
@@ -424,6 +445,10 @@ impl Call {
             None => self.core.record().queue.as_ref().map(|q| q.name.clone()),
             Some(_) => None,
         };
+        let given_up = tokio_util::sync::CancellationToken::new();
+        if let Some(a) = self.agent.as_mut() {
+            a.ringing = Some(given_up.clone());
+        }
         tokio::spawn(super::phone::ring(
             self.voice.clone(),
             self.id(),
@@ -431,6 +456,7 @@ impl Call {
             invites,
             ring,
             whisper.map(|text| (text, self.core.data().voice.clone())),
+            given_up,
         ));
         Ok(())
     }

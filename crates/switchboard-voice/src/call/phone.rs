@@ -8,6 +8,7 @@ use rsipstack::sip::StatusCode;
 use rsipstack::transport::SipAddr;
 use switchboard_media::g711::Law;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::input::CallInput;
 use crate::registrar::Transport;
@@ -67,16 +68,13 @@ impl PhoneRoute {
 /// TransferToNumber tells no answer from a refusal by it).
 pub(super) const NO_ANSWER: &str = "no answer";
 
-/// How long a device that was cancelled has to send its final answer
-/// (487, or a 200 that crossed the CANCEL) before we stop waiting.
-const AFTER_CANCEL: Duration = Duration::from_secs(8);
-
 /// Rings every invite at once for `agent` (their devices, or one third
 /// party) for up to `ring`, and tells the call what came of it: the first
 /// device to answer (the others are cancelled, and any that answered too
-/// late is hung up), or, when none did, the most telling refusal. Each
-/// INVITE that is given up is cancelled, so its retransmissions end with
-/// it. The whisper (`text`, `voice name`) is spoken meanwhile.
+/// late is hung up), or, when none did, the most telling refusal. An INVITE
+/// given up (its time is out, or the call aborts this task when the offer
+/// ends) is dropped, which ends it properly, retransmissions included. The
+/// whisper (`text`, `voice name`) is spoken meanwhile.
 pub(super) async fn ring(
     voice: Voice,
     contact: String,
@@ -84,42 +82,35 @@ pub(super) async fn ring(
     invites: Vec<InviteOption>,
     ring: Duration,
     whisper: Option<(String, String)>,
+    given_up: CancellationToken,
 ) {
     let call_ids: Vec<String> = invites.iter().filter_map(|i| i.call_id.clone()).collect();
     let mut forks = JoinSet::new();
     for option in invites {
         let voice = voice.clone();
         forks.spawn(async move {
-            let call_id = option.call_id.clone().unwrap_or_default();
             let dialogs = voice.dialogs().clone();
             let states = voice.state_sender();
             let mut invite = Box::pin(async move { dialogs.do_invite(option, states).await });
             match tokio::time::timeout(ring, &mut invite).await {
                 Ok(answer) => answer,
-                Err(_) => {
-                    // Given up: cancelled now, its final answer awaited
-                    // aside (a 200 that crossed the CANCEL is hung up).
-                    tokio::spawn(async move {
-                        cancel(&voice, &call_id).await;
-                        if let Ok(Ok((late, Some(resp)))) =
-                            tokio::time::timeout(AFTER_CANCEL, invite).await
-                        {
-                            if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful
-                            {
-                                let _ = late.bye().await;
-                            }
-                        }
-                    });
-                    Err(rsipstack::Error::Error(NO_ANSWER.into()))
-                }
+                // Given up: the INVITE is dropped, and rsipstack ends it as
+                // RFC 3261 section 9.1 asks: no more retransmissions, a
+                // CANCEL once it has rung (or at once), a BYE for a 200 that
+                // crosses it.
+                Err(_) => Err(rsipstack::Error::Error(NO_ANSWER.into())),
             }
         });
     }
-    let whisper = async {
-        match &whisper {
-            Some((text, voice_name)) => voice.library().speak(text, voice_name).await.ok(),
-            None => None,
-        }
+    // The whisper is made beside the ringing.
+    let whisper = {
+        let voice = voice.clone();
+        tokio::spawn(async move {
+            match &whisper {
+                Some((text, voice_name)) => voice.library().speak(text, voice_name).await.ok(),
+                None => None,
+            }
+        })
     };
     let answered = async {
         let mut failure: Option<(Option<u16>, String)> = None;
@@ -135,12 +126,11 @@ pub(super) async fn ring(
                 }
                 Ok((_, resp)) => {
                     let status = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
-                    let reason = "refused";
                     // A device that declined says more than one that was
                     // busy elsewhere or unreachable: it is what the agent did.
                     let declined = matches!(status, Some(486 | 600 | 603));
                     if failure.is_none() || declined {
-                        failure = Some((status, reason.into()));
+                        failure = Some((status, "refused".into()));
                     }
                 }
                 Err(e) => {
@@ -156,8 +146,16 @@ pub(super) async fn ring(
         }
         Err(failure.unwrap_or((None, "no device to ring".into())))
     };
-    let (answered, whisper) = tokio::join!(answered, whisper);
-    let input = match answered {
+    let outcome = tokio::select! {
+        outcome = answered => outcome,
+        // The offer ended (the call stopped ringing): the INVITEs still out
+        // are dropped with their tasks as this returns.
+        _ = given_up.cancelled() => {
+            whisper.abort();
+            return;
+        }
+    };
+    let (input, answered) = match outcome {
         Ok((dialog, sdp)) => {
             let winner = dialog.id().call_id.clone();
             for call_id in call_ids.iter().filter(|c| **c != winner) {
@@ -173,20 +171,32 @@ pub(super) async fn ring(
                     }
                 }
             });
-            CallInput::AgentAnswered {
+            let whisper = whisper.await.ok().flatten();
+            let input = CallInput::AgentAnswered {
                 agent,
-                dialog,
+                dialog: dialog.clone(),
                 sdp,
                 whisper,
-            }
+            };
+            (input, Some(dialog))
         }
-        Err((status, reason)) => CallInput::AgentFailed {
-            agent,
-            status,
-            reason,
-        },
+        Err((status, reason)) => {
+            whisper.abort();
+            let input = CallInput::AgentFailed {
+                agent,
+                status,
+                reason,
+            };
+            (input, None)
+        }
     };
-    voice.post(&contact, input);
+    // The call may have ended meanwhile: then the phone that answered is
+    // hung up here, or it would stay in a call with nobody.
+    if !voice.post(&contact, input) {
+        if let Some(dialog) = answered {
+            let _ = dialog.bye().await;
+        }
+    }
 }
 
 /// Cancels the INVITE of `call_id` (nothing when it has ended).
