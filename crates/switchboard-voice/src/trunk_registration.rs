@@ -1,7 +1,7 @@
 //! Registering with carriers: a trunk with `register` set keeps a
 //! registration at its carrier's registrar (RFC 3261 section 10, digest
 //! with the trunk's credentials, through rsipstack's `Registration`),
-//! refreshed at [`REFRESH_SHARE`] of what the carrier granted, retried with
+//! refreshed when 80% of what the carrier granted has passed, retried with
 //! a growing pause after a failure. Its state is shown per trunk in
 //! `/metrics` (`sip_trunk_registered`) and the log.
 //!
