@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod routing;
 pub mod throttle;
 pub mod transfer;
+pub mod trunk_registrations;
 
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Counters for `/metrics` (HTTP requests; gauges are read at scrape time).
     pub metrics: metrics::Metrics,
+    /// Where each trunk's registration with its carrier stands.
+    pub trunk_registrations: Arc<trunk_registrations::TrunkRegistrations>,
 }
 
 impl AppState {

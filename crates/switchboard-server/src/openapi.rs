@@ -63,6 +63,7 @@ impl Modify for BearerAuth {
         crate::api::reports::usage_report, crate::api::reports::contact_cost,
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
         crate::api::routing::agents, crate::api::routing::queues, crate::api::routing::set_my_status, crate::api::routing::close_my_contact,
+        crate::api::trunks::registrations,
     ),
     components(schemas(ApiError, RecordMeta, crate::api::reports::Format)),
     modifiers(&BearerAuth)

@@ -511,11 +511,18 @@ async fn a_trunk_registers_with_its_carrier_and_refreshes_before_it_lapses() {
         "{metrics}"
     );
     match rig.voice.trunk_registrations().states().get("carrier") {
-        Some(switchboard_voice::trunk_registration::TrunkRegistration::Registered { until }) => {
+        Some(switchboard_runtime::trunk_registrations::TrunkRegistration::Registered { until }) => {
             assert!(*until > chrono::Utc::now());
         }
         other => panic!("{other:?}"),
     }
+    // As the console's trunk list reads it.
+    let listed = rig
+        .call("GET", "/sip-trunk-registrations", None, None)
+        .await;
+    assert_eq!(listed["items"][0]["trunk"], "carrier", "{listed:#}");
+    assert_eq!(listed["items"][0]["state"], "REGISTERED", "{listed:#}");
+    assert!(listed["items"][0]["until"].is_string(), "{listed:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

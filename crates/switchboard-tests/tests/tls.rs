@@ -36,6 +36,7 @@ async fn tls_voice(
             .unwrap(),
         settings: Arc::new(Settings::default()),
         metrics: Default::default(),
+        trunk_registrations: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let certified =

@@ -111,7 +111,7 @@ async fn serve(State(voice): State<Voice>, headers: HeaderMap) -> Response {
         .map(|(trunk, state)| {
             let registered = matches!(
                 state,
-                crate::trunk_registration::TrunkRegistration::Registered { .. }
+                switchboard_runtime::trunk_registrations::TrunkRegistration::Registered { .. }
             );
             (trunk, i64::from(registered))
         })

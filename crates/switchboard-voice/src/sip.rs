@@ -178,7 +178,6 @@ struct Inner {
     /// Records of calls refused in an outage, waiting for the database.
     outage_records: std::sync::atomic::AtomicUsize,
     cancel: CancellationToken,
-    trunk_registrations: crate::trunk_registration::TrunkRegistrations,
 }
 
 /// Records of refused calls kept waiting for the database at most.
@@ -264,8 +263,10 @@ impl Voice {
     }
 
     /// Where each trunk that registers with its carrier stands.
-    pub fn trunk_registrations(&self) -> &crate::trunk_registration::TrunkRegistrations {
-        &self.inner.trunk_registrations
+    pub fn trunk_registrations(
+        &self,
+    ) -> &switchboard_runtime::trunk_registrations::TrunkRegistrations {
+        &self.inner.app.trunk_registrations
     }
 
     /// Desk-phone devices registered now.
@@ -539,7 +540,6 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
             trunks: Mutex::new(Vec::new()),
             outage_records: Default::default(),
             cancel: cancel.clone(),
-            trunk_registrations: Default::default(),
         }),
     };
     tokio::spawn(async move {

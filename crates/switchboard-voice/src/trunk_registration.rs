@@ -2,14 +2,14 @@
 //! registration at its carrier's registrar (RFC 3261 section 10, digest
 //! with the trunk's credentials, through rsipstack's `Registration`),
 //! refreshed when 80% of what the carrier granted has passed, retried with
-//! a growing pause after a failure. Its state is shown per trunk in
-//! `/metrics` (`sip_trunk_registered`) and the log.
+//! a growing pause after a failure. Its state is kept per trunk in
+//! `AppState::trunk_registrations`: the console's trunk list and `/metrics`
+//! (`sip_trunk_registered`) show it.
 //!
 //! Trunks are read again every [`RELOAD`]: a new, changed or removed trunk
 //! starts, restarts or stops its registration (a removed one unregisters).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rsipstack::dialog::authenticate::Credential;
@@ -18,6 +18,7 @@ use rsipstack::sip::typed::Contact;
 use rsipstack::sip::Uri;
 use switchboard_model::objects::sip_trunk::SipTransport;
 use switchboard_model::SipTrunk;
+use switchboard_runtime::trunk_registrations::TrunkRegistration;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -33,49 +34,6 @@ const MIN_PAUSE: Duration = Duration::from_secs(5);
 const RETRY: (Duration, Duration) = (Duration::from_secs(15), Duration::from_secs(300));
 /// A REGISTER's answer must come within this.
 const ANSWER_WITHIN: Duration = Duration::from_secs(32);
-
-/// Where a trunk's registration stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrunkRegistration {
-    /// Not registered yet (the first REGISTER is under way).
-    Pending,
-    /// Registered, until then.
-    Registered {
-        until: chrono::DateTime<chrono::Utc>,
-    },
-    /// The last REGISTER failed: the carrier's status, or why no answer.
-    Failed { status: Option<u16>, reason: String },
-}
-
-/// Every registering trunk's state, by trunk name.
-#[derive(Debug, Default)]
-pub struct TrunkRegistrations {
-    states: Mutex<BTreeMap<String, TrunkRegistration>>,
-}
-
-impl TrunkRegistrations {
-    /// Each registering trunk (by name) and where it stands.
-    pub fn states(&self) -> BTreeMap<String, TrunkRegistration> {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn set(&self, trunk: &str, state: TrunkRegistration) {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(trunk.to_string(), state);
-    }
-
-    fn remove(&self, trunk: &str) {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(trunk);
-    }
-}
 
 /// Keeps every registering trunk registered until the voice shell stops.
 pub(crate) async fn run(voice: Voice, reload: Duration) {

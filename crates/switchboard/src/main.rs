@@ -147,6 +147,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Settings::default()
         }),
         metrics: Default::default(),
+        trunk_registrations: Default::default(),
     };
     let chat = switchboard_webchat::ChatHub::new(switchboard_webchat::ChatSettings {
         starts_per_minute: cfg.chat_starts_per_minute,

@@ -10,6 +10,7 @@ pub mod reports;
 pub mod resource;
 pub mod routing;
 pub mod session;
+pub mod trunks;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -84,6 +85,7 @@ pub fn router(app: &AppState, chat: &switchboard_webchat::ChatHub) -> Router<App
         .merge(crud::routes::<QuickConnect>())
         .merge(crud::routes::<ExternalFunction>())
         .merge(crud::routes::<SipTrunk>())
+        .route("/sip-trunk-registrations", get(trunks::registrations))
         .merge(crud::routes::<Flow>())
         .route("/flows/import", post(flows::import))
         .route("/flows/{id}/validate", post(flows::validate))

@@ -72,6 +72,7 @@ pub async fn apps_with_chat(
             routing: routing.clone(),
             settings: Arc::new(settings.clone()),
             metrics: Default::default(),
+            trunk_registrations: Default::default(),
         };
         let hub = switchboard_webchat::ChatHub::new(chat.clone());
         let mut app = TestApp {

@@ -34,7 +34,7 @@ const KINDS = [
   { path: "phone-numbers", label: "Phone numbers", schema: "PhoneNumber", view: ["PhoneNumbers.View"], create: "PhoneNumbers.Claim", edit: "PhoneNumbers.Edit", del: "PhoneNumbers.Release", title: "number", cols: ["number", "country_code", "number_type", "flow"] },
   { path: "prompts", label: "Prompts", schema: "Prompt", perm: "Prompts", cols: ["name", "description", "audio"] },
   { path: "quick-connects", label: "Quick connects", schema: "QuickConnect", perm: "TransferDestinations", view: ["TransferDestinations.View", "BasicAgentAccess"], cols: ["name", "target", "description"] },
-  { path: "sip-trunks", label: "SIP trunks", schema: "SipTrunk", perm: "SipTrunks", cols: ["name", "transport", "inbound_addresses", "outbound_proxy"] },
+  { path: "sip-trunks", label: "SIP trunks", schema: "SipTrunk", perm: "SipTrunks", cols: ["name", "transport", "inbound_addresses", "outbound_proxy", "registration"] },
   { path: "external-functions", label: "External functions", schema: "ExternalFunction", perm: "ExternalFunctions", cols: ["name", "url", "description"] },
   { path: "flows", label: "Flows", schema: "Flow", perm: "ContactFlows", cols: ["name", "type", "description"] },
 ].map((k) => ({
@@ -94,6 +94,22 @@ function listOf(path) {
     consoleState.lists.set(path, p);
   }
   return consoleState.lists.get(path);
+}
+
+/** Each trunk that registers with its carrier, by name: where it stands. */
+function trunkRegistrations() {
+  return api("/sip-trunk-registrations").then(
+    (r) => new Map(r.items.map((row) => [row.trunk, row])),
+    () => new Map(),
+  );
+}
+
+/** A trunk's registration as the list shows it. */
+function registrationText(row) {
+  if (!row) return "—";
+  if (row.state === "REGISTERED") return `Registered until ${new Date(row.until).toLocaleTimeString()}`;
+  if (row.state === "FAILED") return `Failed: ${row.status ? `${row.status} ` : ""}${row.reason}`;
+  return "Registering…";
 }
 
 const labelOf = (path, item) => {
@@ -226,10 +242,17 @@ async function showList(kind) {
     $("list-error").textContent = "Switchboard refused the list.";
     return;
   }
+  // Read beside the list, not into it: the items are what a form sends back.
+  const registrations = kind.path === "sip-trunks" ? await trunkRegistrations() : new Map();
   const rows = [];
   for (const item of items) {
     const tr = el("tr", { tabindex: "0", "data-id": item.id, "data-name": labelOf(kind.path, item) });
-    for (const c of kind.cols) tr.append(el("td", { "data-col": c, text: await cellText(kind, c, item[c]) }));
+    for (const c of kind.cols) {
+      const text = c === "registration"
+        ? (item.register ? registrationText(registrations.get(item.name) || { state: "PENDING" }) : "—")
+        : await cellText(kind, c, item[c]);
+      tr.append(el("td", { "data-col": c, text }));
+    }
     const actions = el("td", { class: "actions" });
     if (kind.path === "flows") {
       actions.append(el("a", { class: "button small-button", href: `/console/designer?flow=${encodeURIComponent(item.id)}`, text: "Open in designer" }));

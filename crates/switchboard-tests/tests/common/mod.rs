@@ -208,6 +208,7 @@ impl Rig {
             routing,
             settings: Arc::new(Settings::default()),
             metrics: Default::default(),
+            trunk_registrations: Default::default(),
         };
         let mut config = VoiceConfig::local("127.0.0.1:0".parse().unwrap());
         // SIPp phones answer no out-of-call OPTIONS: keep-alives would drop
