@@ -42,6 +42,7 @@ mod end;
 mod flow;
 mod input;
 mod media;
+mod offer;
 mod phone;
 mod start;
 mod tick;
