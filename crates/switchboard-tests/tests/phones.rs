@@ -21,6 +21,23 @@ fn aor(rig: &Rig, transport: Option<&str>) -> String {
     }
 }
 
+/// deskagent's phone over `transport` (None: UDP), registering every
+/// 600 s, speaking G.711, answering as `answermode` says.
+fn deskagent_phone(
+    rig: &Rig,
+    transport: Option<&str>,
+    answermode: &'static str,
+) -> PhoneSetup<'static> {
+    PhoneSetup {
+        aor: aor(rig, transport),
+        password: SIP_PASSWORD,
+        regint: 600,
+        answermode,
+        cafile: None,
+        codecs: &["g711"],
+    }
+}
+
 /// Waits until deskagent has `n` registered devices (baresip registers
 /// as it starts, before its control socket takes a listener for events).
 async fn registered(rig: &Rig, n: usize) -> Vec<switchboard_voice::registrar::Device> {
@@ -59,12 +76,8 @@ async fn a_phone_registers_over_tcp_for_the_time_it_asks_and_unregisters_when_it
     let phone = Baresip::start(
         "tcp",
         PhoneSetup {
-            aor: aor(&rig, Some("tcp")),
-            password: SIP_PASSWORD,
             regint: 300,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
+            ..deskagent_phone(&rig, Some("tcp"), "manual")
         },
     )
     .await;
@@ -88,30 +101,8 @@ async fn both_phones_of_an_agent_ring_and_the_one_that_answers_over_tcp_takes_th
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let desk = Baresip::start(
-        "desk",
-        PhoneSetup {
-            aor: aor(&rig, None),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
-        },
-    )
-    .await;
-    let soft = Baresip::start(
-        "soft",
-        PhoneSetup {
-            aor: aor(&rig, Some("tcp")),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "auto",
-            cafile: None,
-            codecs: &["g711"],
-        },
-    )
-    .await;
+    let desk = Baresip::start("desk", deskagent_phone(&rig, None, "manual")).await;
+    let soft = Baresip::start("soft", deskagent_phone(&rig, Some("tcp"), "auto")).await;
     let mut transports: Vec<_> = registered(&rig, 2)
         .await
         .iter()
@@ -155,18 +146,7 @@ async fn an_agent_with_only_a_desk_phone_sets_their_status_by_dialling_feature_c
     let rig = Rig::new().await;
     rig.centre().await;
     assert_eq!(rig.agent_state().await, "Available");
-    let phone = Baresip::start(
-        "codes",
-        PhoneSetup {
-            aor: aor(&rig, None),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
-        },
-    )
-    .await;
+    let phone = Baresip::start("codes", deskagent_phone(&rig, None, "manual")).await;
     registered(&rig, 1).await;
     // Dialled as a phone does: authenticated by digest, answered with the
     // status spoken, then hung up by us.
@@ -198,18 +178,7 @@ async fn a_desk_phone_transfers_the_caller_to_a_queue_by_refer() {
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let phone = Baresip::start(
-        "transfer",
-        PhoneSetup {
-            aor: aor(&rig, None),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "auto",
-            cafile: None,
-            codecs: &["g711"],
-        },
-    )
-    .await;
+    let phone = Baresip::start("transfer", deskagent_phone(&rig, None, "auto")).await;
     registered(&rig, 1).await;
     // The caller presses 1 and talks; the agent's phone answers, then
     // transfers the caller back to the queue with its own transfer key
@@ -286,36 +255,11 @@ async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
     }
     let rig = Rig::configured(|c| c.keepalive = std::time::Duration::from_secs(1)).await;
     rig.centre().await;
-    let phone = Baresip::start(
-        "alive",
-        PhoneSetup {
-            aor: aor(&rig, None),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
-        },
-    )
-    .await;
+    let phone = Baresip::start("alive", deskagent_phone(&rig, None, "manual")).await;
     registered(&rig, 1).await;
     // A second device registers, then is gone (nothing listens where its
     // Contact points): it answers no OPTIONS.
-    let mut gone = common(&rig, "register.xml", "deskagent", "127.0.0.1");
-    gone.extend(
-        [
-            "-au",
-            "deskagent",
-            "-ap",
-            SIP_PASSWORD,
-            "-key",
-            "phone_port",
-        ]
-        .map(String::from),
-    );
-    gone.push(free_port().to_string());
-    let (code, out) = sipp(&gone).await;
-    assert_eq!(code, 0, "{out}");
+    rig.register_phone(free_port()).await;
     registered(&rig, 2).await;
     // Pinged every second: the silent one goes after two misses; baresip
     // answers and stays.
@@ -361,11 +305,8 @@ async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
         "tls",
         PhoneSetup {
             aor: format!("<sip:deskagent@127.0.0.1:{tls_port};transport=tls>"),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "auto",
             cafile: Some(&cert_pem),
-            codecs: &["g711"],
+            ..deskagent_phone(&rig, None, "auto")
         },
     )
     .await;
@@ -389,12 +330,8 @@ async fn a_g722_only_desk_phone_and_a_g711_caller_hear_each_other() {
     let phone = Baresip::start(
         "g722",
         PhoneSetup {
-            aor: aor(&rig, None),
-            password: SIP_PASSWORD,
-            regint: 600,
-            answermode: "auto",
-            cafile: None,
             codecs: &["g722"],
+            ..deskagent_phone(&rig, None, "auto")
         },
     )
     .await;

@@ -570,21 +570,7 @@ async fn a_phone_that_never_answers_gets_no_invite_once_the_offer_is_over() {
     phone
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    let mut register = common(&rig, "register.xml", "deskagent", "127.0.0.1");
-    register.extend(
-        [
-            "-au",
-            "deskagent",
-            "-ap",
-            SIP_PASSWORD,
-            "-key",
-            "phone_port",
-        ]
-        .map(String::from),
-    );
-    register.push(phone_port.to_string());
-    let (code, out) = sipp(&register).await;
-    assert_eq!(code, 0, "{out}");
+    rig.register_phone(phone_port).await;
     let invites = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
     let seen = invites.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

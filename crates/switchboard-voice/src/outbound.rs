@@ -159,12 +159,12 @@ async fn ring(
                 answer = &mut invite => break answer,
                 _ = &mut deadline, if gave_up.is_none() => {
                     gave_up = Some(Failed::NoAnswer);
-                    cancel(&voice, &sip_call_id).await;
+                    voice.cancel_invite(&sip_call_id).await;
                 }
                 input = inputs.recv(), if gave_up.is_none() => {
                     if let Some(CallInput::Agent { action: AgentAction::End, .. }) = input {
                         gave_up = Some(Failed::Cancelled);
-                        cancel(&voice, &sip_call_id).await;
+                        voice.cancel_invite(&sip_call_id).await;
                     }
                 }
             }
@@ -247,12 +247,6 @@ async fn ring(
             .await;
             voice.forget(&contact, &sip_call_id);
         }
-    }
-}
-
-async fn cancel(voice: &Voice, sip_call_id: &str) {
-    for d in voice.dialogs().get_client_dialog_by_call_id(sip_call_id) {
-        let _ = d.cancel().await;
     }
 }
 

@@ -262,6 +262,13 @@ impl Voice {
         &self.inner.stats
     }
 
+    /// Cancels our INVITE of `call_id` (nothing when it has ended).
+    pub(crate) async fn cancel_invite(&self, call_id: &str) {
+        for d in self.dialogs().get_client_dialog_by_call_id(call_id) {
+            let _ = d.cancel().await;
+        }
+    }
+
     /// Where each trunk that registers with its carrier stands.
     pub fn trunk_registrations(
         &self,
@@ -598,6 +605,24 @@ fn source_of(tx: &Transaction) -> Option<SocketAddr> {
     host_with_port.try_into().ok()
 }
 
+/// `Warning: <code> <agent> "<why>"` (RFC 3261 section 20.43), the text
+/// made safe to quote (quotes, backslashes and control characters become
+/// `'`) and at most 200 characters: `why` may carry what a peer sent.
+pub(crate) fn warning(code: u16, agent: &str, why: &str) -> Header {
+    let text: String = why
+        .chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                '\''
+            } else {
+                c
+            }
+        })
+        .take(200)
+        .collect();
+    Header::Warning(format!("{code} {agent} \"{text}\"").into())
+}
+
 /// The request's To header as the caller wrote it, byte for byte, with
 /// our tag added: rsipstack re-writes the To it copies into responses
 /// (`transport=tcp` becomes `transport=TCP`), which RFC 3261 section 8.2.6.2
@@ -798,18 +823,7 @@ impl Voice {
 
     /// `Warning: 305 <us> "<why>"` (305: incompatible media format).
     pub(crate) fn media_warning(&self, why: &str) -> Header {
-        let text: String = why
-            .chars()
-            .map(|c| {
-                if c == '"' || c == '\\' || c.is_control() {
-                    '\''
-                } else {
-                    c
-                }
-            })
-            .take(200)
-            .collect();
-        Header::Warning(format!("305 {} \"{text}\"", self.local_sip()).into())
+        warning(305, &self.local_sip().to_string(), why)
     }
 
     async fn inbound_call(&self, mut tx: Transaction, source: SocketAddr) {
@@ -957,11 +971,12 @@ impl Voice {
             .and_then(|u| u.user().map(str::to_string))
             .unwrap_or_else(|| "anonymous".into());
         let caller = parse_e164(&caller).map(|e| e.number).unwrap_or(caller);
+        let transport = transport_of(&tx);
         let dialog = match self.dialogs().get_or_create_server_invite(
             &tx,
             self.state_sender(),
             None,
-            Some(self.contact_uri_for(transport_of(&tx))),
+            Some(self.contact_uri_for(transport)),
         ) {
             Ok(d) => d,
             Err(_) => {
@@ -972,7 +987,7 @@ impl Voice {
         if let Some(to) = to_with_tag(&tx, &dialog.id().local_tag) {
             answer_headers.push(to);
         }
-        let contact = format!("<{}>", self.contact_text(transport_of(&tx)));
+        let contact = format!("<{}>", self.contact_text(transport));
         answer_headers.push(Header::Contact(contact.into()));
         let contact_id = uuid::Uuid::new_v4().to_string();
         let (inputs_tx, inputs) = mpsc::unbounded_channel();

@@ -141,32 +141,29 @@ async fn keep_registered(voice: Voice, trunk: SipTrunk) {
             }
             Ok(Ok(response)) => {
                 let status = u16::from(response.status_code.clone());
-                warn!(trunk = %trunk.name, status, "the carrier refused the registration");
-                voice.trunk_registrations().set(
-                    &trunk.name,
-                    TrunkRegistration::Failed {
-                        status: Some(status),
-                        reason: response.status_code.to_string(),
-                    },
-                );
-                next_retry(&mut retry)
+                let reason = response.status_code.to_string();
+                failed(&voice, &trunk, Some(status), reason, &mut retry)
             }
-            Ok(Err(e)) => failed(&voice, &trunk, e.to_string(), &mut retry),
-            Err(_) => failed(&voice, &trunk, "no answer".into(), &mut retry),
+            Ok(Err(e)) => failed(&voice, &trunk, None, e.to_string(), &mut retry),
+            Err(_) => failed(&voice, &trunk, None, "no answer".into(), &mut retry),
         };
         tokio::time::sleep(pause).await;
     }
 }
 
-fn failed(voice: &Voice, trunk: &SipTrunk, reason: String, retry: &mut Duration) -> Duration {
-    warn!(trunk = %trunk.name, "registration with the carrier failed: {reason}");
-    voice.trunk_registrations().set(
-        &trunk.name,
-        TrunkRegistration::Failed {
-            status: None,
-            reason,
-        },
-    );
+/// A REGISTER refused (`status`) or unanswered: noted, and the pause
+/// before the next try.
+fn failed(
+    voice: &Voice,
+    trunk: &SipTrunk,
+    status: Option<u16>,
+    reason: String,
+    retry: &mut Duration,
+) -> Duration {
+    warn!(trunk = %trunk.name, ?status, "registration with the carrier failed: {reason}");
+    voice
+        .trunk_registrations()
+        .set(&trunk.name, TrunkRegistration::Failed { status, reason });
     next_retry(retry)
 }
 

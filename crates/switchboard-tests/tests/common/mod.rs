@@ -398,6 +398,16 @@ impl Rig {
         let phone_port: u16 = phone_args[8].parse().unwrap();
         phone_args.extend(extra.iter().map(|a| a.to_string()));
         let phone = sipp_listening(phone_args, 40).await;
+        self.register_phone(phone_port).await;
+        let devices = self.voice.registrar().devices("deskagent");
+        assert_eq!(devices.len(), 1, "registered: {devices:?}");
+        assert_eq!(devices[0].destination.port(), phone_port);
+        phone
+    }
+
+    /// Registers deskagent's phone (SIPp, digest) with its Contact at
+    /// 127.0.0.1:`phone_port`, whatever listens there.
+    pub async fn register_phone(&self, phone_port: u16) {
         let mut register = common(self, "register.xml", "deskagent", "127.0.0.1");
         register.extend(
             [
@@ -413,10 +423,6 @@ impl Rig {
         register.push(phone_port.to_string());
         let (code, out) = sipp(&register).await;
         assert_eq!(code, 0, "REGISTER: {out}");
-        let devices = self.voice.registrar().devices("deskagent");
-        assert_eq!(devices.len(), 1, "registered: {devices:?}");
-        assert_eq!(devices[0].destination.port(), phone_port);
-        phone
     }
 
     pub async fn agent_state(&self) -> String {

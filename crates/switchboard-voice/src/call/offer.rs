@@ -37,9 +37,7 @@ impl Call {
                     .collect();
                 tokio::spawn(async move {
                     for call_id in call_ids {
-                        for d in voice.dialogs().get_client_dialog_by_call_id(&call_id) {
-                            let _ = d.cancel().await;
-                        }
+                        voice.cancel_invite(&call_id).await;
                     }
                 });
             }

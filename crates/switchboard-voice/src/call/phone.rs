@@ -55,12 +55,7 @@ impl PhoneRoute {
 
 impl PhoneRoute {
     fn sip_addr(&self) -> SipAddr {
-        let transport = match self.transport {
-            Transport::Udp => rsipstack::sip::Transport::Udp,
-            Transport::Tcp => rsipstack::sip::Transport::Tcp,
-            Transport::Tls => rsipstack::sip::Transport::Tls,
-        };
-        SipAddr::new(transport, self.destination.into())
+        self.transport.sip_addr(self.destination)
     }
 }
 
@@ -159,7 +154,7 @@ pub(super) async fn ring(
         Ok((dialog, sdp)) => {
             let winner = dialog.id().call_id.clone();
             for call_id in call_ids.iter().filter(|c| **c != winner) {
-                cancel(&voice, call_id).await;
+                voice.cancel_invite(call_id).await;
             }
             // A device whose 200 crossed our CANCEL is hung up.
             tokio::spawn(async move {
@@ -196,13 +191,6 @@ pub(super) async fn ring(
         if let Some(dialog) = answered {
             let _ = dialog.bye().await;
         }
-    }
-}
-
-/// Cancels the INVITE of `call_id` (nothing when it has ended).
-async fn cancel(voice: &Voice, call_id: &str) {
-    for d in voice.dialogs().get_client_dialog_by_call_id(call_id) {
-        let _ = d.cancel().await;
     }
 }
 

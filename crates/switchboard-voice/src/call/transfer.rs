@@ -184,7 +184,7 @@ async fn refuse_refer(
     why: String,
 ) {
     warn!(%status, "REFER refused: {why}");
-    let warning = Header::Warning(format!("399 switchboard \"{why}\"").into());
+    let warning = crate::sip::warning(399, "switchboard", &why);
     let _ = reply.respond(status, Some(vec![warning]), None).await;
 }
 

@@ -368,7 +368,7 @@ impl Registrar {
         let request = match parse_register(&tx.original, source, transport) {
             Ok(r) => r,
             Err(field) => {
-                let warning = Header::Warning(format!("399 switchboard \"{field}\"").into());
+                let warning = crate::sip::warning(399, "switchboard", field);
                 let _ = tx
                     .reply_with(StatusCode::BadRequest, vec![warning], None)
                     .await;
@@ -449,8 +449,10 @@ async fn refuse(tx: &mut Transaction, username: &str, source: SocketAddr, refusa
         Refusal::OutOfOrder => (StatusCode::ServerInternalError, vec![]),
     };
     let mut headers = headers;
-    headers.push(Header::Warning(
-        format!("399 switchboard \"{refusal}\"").into(),
+    headers.push(crate::sip::warning(
+        399,
+        "switchboard",
+        &refusal.to_string(),
     ));
     let _ = tx.reply_with(status, headers, None).await;
 }
@@ -575,12 +577,20 @@ impl Device {
 
     /// The address rsipstack sends to: the transport and destination.
     pub fn sip_addr(&self) -> rsipstack::transport::SipAddr {
-        let transport = match self.transport {
+        self.transport.sip_addr(self.destination)
+    }
+}
+
+impl Transport {
+    /// Where rsipstack sends over this transport to `destination` (for
+    /// TCP and TLS, an open connection to it if there is one).
+    pub fn sip_addr(self, destination: SocketAddr) -> rsipstack::transport::SipAddr {
+        let transport = match self {
             Transport::Udp => rsipstack::sip::Transport::Udp,
             Transport::Tcp => rsipstack::sip::Transport::Tcp,
             Transport::Tls => rsipstack::sip::Transport::Tls,
         };
-        rsipstack::transport::SipAddr::new(transport, self.destination.into())
+        rsipstack::transport::SipAddr::new(transport, destination.into())
     }
 }
 
