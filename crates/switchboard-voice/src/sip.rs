@@ -505,17 +505,20 @@ impl StartError {
 pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartError> {
     let cancel = CancellationToken::new();
     let stats = VoiceStats::default();
-    let (transport, local_sip) =
-        crate::transport::open_udp(&config, ALLOWED_METHODS, &stats.transport, &cancel).await?;
+    let crate::transport::Listening {
+        layer,
+        local_sip,
+        tcp,
+    } = crate::transport::open(&config, ALLOWED_METHODS, &stats.transport, &cancel).await?;
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())
-        .with_transport_layer(transport)
+        .with_transport_layer(layer)
         .with_user_agent("Switchboard")
         .build();
     crate::transport::accept_streams(
         endpoint.inner.clone(),
         &config,
-        local_sip,
+        tcp,
         &stats.transport,
         &cancel,
     )

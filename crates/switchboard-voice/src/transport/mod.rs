@@ -38,21 +38,53 @@ pub struct TransportStats {
     pub streams_refused: Arc<AtomicU64>,
 }
 
-/// Opens SIP over UDP on a new transport layer; returns it and the
-/// address (TCP and TLS start once the endpoint owns the layer:
-/// [`accept_streams`]).
-pub(crate) async fn open_udp(
+/// How many times port 0 is tried before TCP is given up: the kernel picks
+/// the UDP port, and the same TCP port may be held by an outgoing connection
+/// (a database client's ephemeral port); another pick nearly always fits.
+const ANY_PORT_ATTEMPTS: usize = 32;
+
+/// SIP's listening sockets: UDP on a new transport layer, and TCP on the
+/// same port when it could be had.
+pub(crate) struct Listening {
+    pub(crate) layer: TransportLayer,
+    pub(crate) local_sip: SocketAddr,
+    pub(crate) tcp: Option<tokio::net::TcpListener>,
+}
+
+/// Opens SIP over UDP on a new transport layer and binds TCP on the same
+/// port (TCP and TLS accept once the endpoint owns the layer:
+/// [`accept_streams`]). With port 0 the port is one where both are free,
+/// so that phones on either transport reach the address we advertise.
+pub(crate) async fn open(
     config: &VoiceConfig,
     allow: &'static str,
     stats: &TransportStats,
     cancel: &CancellationToken,
-) -> Result<(TransportLayer, SocketAddr), StartError> {
+) -> Result<Listening, StartError> {
+    let any_port = config.sip_listen.port() == 0;
+    let attempts = if any_port { ANY_PORT_ATTEMPTS } else { 1 };
+    let mut attempt = 0;
+    let (socket, tcp) = loop {
+        attempt += 1;
+        let socket =
+            udp::AnsweringSocket::bind(config.sip_listen, allow, stats.unknown_methods.clone())
+                .await
+                .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
+        let bound = socket
+            .bound()
+            .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(tcp) => break (socket, Some(tcp)),
+            Err(e) if attempt >= attempts => {
+                warn!("SIP TCP on {bound} not available: {e}");
+                break (socket, None);
+            }
+            // Port 0: drop this UDP socket and let the kernel pick again.
+            Err(_) => continue,
+        }
+    };
     let layer = TransportLayer::new(cancel.clone());
     layer.set_stream_idle_timeout(config.stream_idle);
-    let socket =
-        udp::AnsweringSocket::bind(config.sip_listen, allow, stats.unknown_methods.clone())
-            .await
-            .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
     let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
         .await
         .map_err(|e| StartError::Stack(format!("SIP UDP on {}: {e}", config.sip_listen)))?;
@@ -63,15 +95,19 @@ pub(crate) async fn open_udp(
         .try_into()
         .map_err(|e| StartError::Stack(format!("SIP address: {e:?}")))?;
     layer.add_transport(udp.into());
-    Ok((layer, local_sip))
+    Ok(Listening {
+        layer,
+        local_sip,
+        tcp,
+    })
 }
 
-/// Starts the TCP (on `local_sip`'s port) and TLS accept loops, handing
-/// their connections to `endpoint`'s transport layer.
+/// Starts the TCP (bound by [`open`], on `local_sip`'s port) and TLS
+/// accept loops, handing their connections to `endpoint`'s transport layer.
 pub(crate) async fn accept_streams(
     endpoint: EndpointInnerRef,
     config: &VoiceConfig,
-    local_sip: SocketAddr,
+    tcp: Option<tokio::net::TcpListener>,
     stats: &TransportStats,
     cancel: &CancellationToken,
 ) -> Result<(), StartError> {
@@ -83,8 +119,10 @@ pub(crate) async fn accept_streams(
     );
     // Outbound requests over TCP take their Via from the UDP listener's
     // address with the transport changed: the same port, as TCP listens.
-    if let Err(e) = acceptor.tcp(local_sip).await {
-        warn!("SIP TCP on {local_sip} not available: {e}");
+    if let Some(listener) = tcp {
+        if let Err(e) = acceptor.tcp(listener) {
+            warn!("SIP TCP not available: {e}");
+        }
     }
     if let Some(tls) = &config.tls {
         let server = tls_server_config(tls)?;

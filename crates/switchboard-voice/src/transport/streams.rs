@@ -97,9 +97,8 @@ impl Acceptor {
         }
     }
 
-    /// Accepts SIP over TCP on `address` until cancelled.
-    pub(crate) async fn tcp(&self, address: SocketAddr) -> std::io::Result<()> {
-        let listener = TcpListener::bind(address).await?;
+    /// Accepts SIP over TCP on `listener` until cancelled.
+    pub(crate) fn tcp(&self, listener: TcpListener) -> std::io::Result<()> {
         let local = stream_address(rsipstack::sip::transport::Transport::Tcp, &listener)?;
         let this = self.clone();
         tokio::spawn(async move {

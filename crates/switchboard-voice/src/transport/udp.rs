@@ -33,6 +33,11 @@ impl AnsweringSocket {
             answered,
         })
     }
+
+    /// The address the socket is bound to (its port, when 0 was asked).
+    pub(crate) fn bound(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
 }
 
 #[async_trait::async_trait]
