@@ -3,7 +3,8 @@
 //! browser softphone; reaching it is `offer.rs`'s), re-INVITEs, hold, and
 //! what the agent does from the CCP.
 
-use super::phone::refuse_offer;
+use super::io::Io;
+use super::phone::refusal;
 use super::*;
 use std::sync::Arc;
 
@@ -94,7 +95,7 @@ impl Call {
     }
 
     /// Routing's decisions, for the core to judge.
-    pub(super) async fn on_routing(&mut self, update: RoutingUpdate) {
+    pub(super) fn on_routing(&mut self, update: RoutingUpdate) {
         let input = match update {
             RoutingUpdate::Offer { agent, contact, .. } => {
                 Input::Routing(Decision::Offer { contact, agent })
@@ -124,7 +125,7 @@ impl Call {
             }
             _ => return,
         };
-        self.tell(input).await;
+        self.tell(input);
     }
 
     /// The agent is connected: their leg joins the caller's (after the
@@ -196,7 +197,7 @@ impl Call {
         Some(a)
     }
 
-    pub(super) async fn reinvite(
+    pub(super) fn reinvite(
         &mut self,
         call_id: &str,
         body: &[u8],
@@ -206,6 +207,12 @@ impl Call {
             self.session_timer_headers()
         } else {
             vec![]
+        };
+        let no_dialog = |reply| Io::Respond {
+            reply,
+            status: StatusCode::CallTransactionDoesNotExist,
+            headers: vec![],
+            body: None,
         };
         if body.is_empty() {
             // A re-INVITE without an offer (often a session refresh): we
@@ -219,8 +226,7 @@ impl Call {
                     .and_then(|a| a.media.phone())
             };
             let Some(leg) = leg else {
-                let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
-                return;
+                return self.ask(no_dialog(reply));
             };
             let origin = leg.next_sdp_origin();
             let offer = sdp::offer(
@@ -232,9 +238,12 @@ impl Call {
             );
             let mut headers = vec![Header::ContentType("application/sdp".into())];
             headers.extend(timer_headers);
-            let _ = reply
-                .respond(StatusCode::OK, Some(headers), Some(offer))
-                .await;
+            self.ask(Io::Respond {
+                reply,
+                status: StatusCode::OK,
+                headers,
+                body: Some(offer),
+            });
             if call_id == self.customer_call_id {
                 self.refresh_session_timer();
             }
@@ -242,7 +251,7 @@ impl Call {
         }
         let remote = match RemoteAudio::parse(body) {
             Ok(r) => r,
-            Err(e) => return refuse_offer(&self.voice, &reply, &e.to_string()).await,
+            Err(e) => return self.ask(refusal(&self.voice, reply, &e.to_string())),
         };
         let (leg, is_agent) = if call_id == self.customer_call_id {
             (&mut self.customer, false)
@@ -254,21 +263,23 @@ impl Call {
         {
             (leg, true)
         } else {
-            let _ = reply.reply(StatusCode::CallTransactionDoesNotExist).await;
-            return;
+            return self.ask(no_dialog(reply));
         };
         let origin = leg.next_sdp_origin();
         let answer = remote.answer(leg.local, origin.0, origin.1);
         let (answer, negotiated) = match answer {
             Ok(a) => a,
-            Err(e) => return refuse_offer(&self.voice, &reply, &e.to_string()).await,
+            Err(e) => return self.ask(refusal(&self.voice, reply, &e.to_string())),
         };
         leg.connect(&remote, negotiated);
         let mut headers = vec![Header::ContentType("application/sdp".into())];
         headers.extend(timer_headers);
-        let _ = reply
-            .respond(StatusCode::OK, Some(headers), Some(answer))
-            .await;
+        self.ask(Io::Respond {
+            reply,
+            status: StatusCode::OK,
+            headers,
+            body: Some(answer),
+        });
         if !is_agent {
             self.refresh_session_timer();
             self.customer_held = remote.direction.is_hold();
@@ -276,7 +287,7 @@ impl Call {
                 .restart(self.now_ms(), self.customer.packets_in);
         }
         if is_agent {
-            self.tell(Input::Hold(remote.direction.is_hold())).await;
+            self.tell(Input::Hold(remote.direction.is_hold()));
         }
     }
 
@@ -303,7 +314,7 @@ impl Call {
     }
 
     /// What the agent did in the CCP to the contact they are connected to.
-    pub(super) async fn agent_action(&mut self, agent: &str, action: AgentAction) {
+    pub(super) fn agent_action(&mut self, agent: &str, action: AgentAction) {
         let connected = self.agent.as_ref().is_some_and(|a| {
             a.agent == agent && a.connected_at.is_some() && a.third_party.is_none()
         });
@@ -311,11 +322,11 @@ impl Call {
             return;
         }
         match action {
-            AgentAction::Hold => self.tell(Input::Hold(true)).await,
-            AgentAction::Resume => self.tell(Input::Hold(false)).await,
+            AgentAction::Hold => self.tell(Input::Hold(true)),
+            AgentAction::Resume => self.tell(Input::Hold(false)),
             AgentAction::End => {
                 info!(contact = %self.core.id(), "the agent ended the contact");
-                self.tell(Input::AgentLeft).await;
+                self.tell(Input::AgentLeft);
             }
             AgentAction::Mute(muted) => {
                 let id = self.id();
@@ -326,8 +337,8 @@ impl Call {
                     }
                 }
             }
-            AgentAction::TransferToNumber(number) => self.cold_transfer(number).await,
-            AgentAction::TransferToQueue(id, name) => self.transfer_to_queue(id, name).await,
+            AgentAction::TransferToNumber(number) => self.cold_transfer(number),
+            AgentAction::TransferToQueue(id, name) => self.transfer_to_queue(id, name),
         }
     }
 }

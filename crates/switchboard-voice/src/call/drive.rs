@@ -7,18 +7,20 @@ use switchboard_runtime::CardState;
 use switchboard_contact::Output;
 use switchboard_model::contact_record::{CallQuality, DisconnectReason};
 use switchboard_model::ContactRecord;
-use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
+use switchboard_runtime::routing::RoutingUpdate;
+
+use super::io::{AfterRecording, Io};
 use tracing::warn;
 
 impl Call {
     /// Acts on every output of the contact's core, in order.
-    pub(super) async fn drive(&mut self) {
+    pub(super) fn drive(&mut self) {
         while let Some(output) = self.core.poll_output() {
-            self.act(output).await;
+            self.act(output);
         }
     }
 
-    async fn act(&mut self, output: Output) {
+    pub(super) fn act(&mut self, output: Output) {
         match output {
             Output::Record(record) => self.records.record(&record),
             Output::Flow {
@@ -34,11 +36,13 @@ impl Call {
                 time_adjustment_seconds,
             } => self.enqueue(request, contact, queue, priority, time_adjustment_seconds),
             Output::Route(switchboard_contact::Route::Abandon { contact }) => {
-                self.abandon(contact).await
+                // An Enqueue still on its way must land first, or routing
+                // would keep a contact nobody handles.
+                let enqueue = self.enqueue_task.take();
+                self.ask(Io::Abandon { contact, enqueue });
             }
             Output::Route(route) => {
-                self.route(switchboard_runtime::routing::from_contact(route))
-                    .await
+                self.ask(Io::Route(switchboard_runtime::routing::from_contact(route)))
             }
             Output::LoadFlow { request, flow } => self.load_flow(request, flow),
             Output::StopMedia => {
@@ -50,14 +54,14 @@ impl Call {
             }
             Output::Queued { queue_flow } => self.queued(queue_flow),
             Output::QueueFlowEnded => self.play_music(),
-            Output::Offer { agent } => self.ring_agent(agent).await,
+            Output::Offer { agent } => self.ask(Io::LookUpAgent { agent }),
             Output::Withdraw { agent } => {
                 // The offer timed out (routing marks the agent Missed and
                 // puts the contact back in its place): stop ringing.
                 if let Some(a) =
                     self.drop_agent_leg(|a| a.agent == agent && a.connected_at.is_none())
                 {
-                    self.stop_ringing(&a).await;
+                    self.stop_ringing(a);
                 }
             }
             Output::AgentConnected { agent } => {
@@ -78,7 +82,7 @@ impl Call {
                     let hung_up = self.core.record().disconnect_reason
                         == Some(DisconnectReason::AgentDisconnect);
                     if transferred || !hung_up {
-                        self.stop_ringing(&a).await;
+                        self.stop_ringing(a);
                     }
                 }
             }
@@ -92,60 +96,48 @@ impl Call {
             Output::Held(hold) => self.held(hold),
             Output::DropThirdParty => {
                 if let Some(a) = self.drop_agent_leg(|a| a.third_party.is_some()) {
-                    self.stop_ringing(&a).await;
+                    self.stop_ringing(a);
                 }
             }
             Output::Ended { .. } => self.ending = true,
-            Output::Closed(record) => self.closed(*record).await,
+            Output::Closed(record) => self.closed(*record),
         }
     }
 
-    pub(super) async fn route(&mut self, event: RoutingEvent) {
-        if let Err(e) = self.voice.app().routing.send(event).await {
-            warn!(contact = %self.core.id(), "routing: {e}");
-        }
-    }
-
-    /// Takes the contact out of routing. An Enqueue still on its way must
-    /// land first, or routing would keep a contact nobody handles; an agent
-    /// who accepted just as the caller hung up is in after-contact work.
-    async fn abandon(&mut self, contact: String) {
-        if let Some(enqueue) = self.enqueue_task.take() {
-            let _ = enqueue.await;
-        }
-        let abandon = RoutingEvent::Abandon {
-            contact: contact.clone(),
-        };
-        match self.voice.app().routing.send(abandon).await {
-            Ok(updates) => {
-                for update in updates {
-                    if let RoutingUpdate::AgentState { agent, state, .. } = update {
-                        if state == switchboard_runtime::routing::AgentState::AfterContactWork {
-                            self.voice.agent_finished(&agent, &contact);
-                            if let Some(line) = self.voice.softphones().get(&agent) {
-                                line.put_contact(self.view(CardState::Ended));
-                            }
-                        }
+    /// The contact is out of routing. An agent who accepted just as the
+    /// caller hung up is in after-contact work.
+    pub(super) fn abandoned(&mut self, contact: &str, updates: Vec<RoutingUpdate>) {
+        for update in updates {
+            if let RoutingUpdate::AgentState { agent, state, .. } = update {
+                if state == switchboard_runtime::routing::AgentState::AfterContactWork {
+                    self.voice.agent_finished(&agent, contact);
+                    if let Some(line) = self.voice.softphones().get(&agent) {
+                        line.put_contact(self.view(CardState::Ended));
                     }
                 }
             }
-            // Refused if the queue had refused the contact: nothing to undo.
-            Err(e) => tracing::debug!(%contact, "abandon: {e}"),
         }
     }
 
-    /// A contact's last record: this call's, or the one a transfer ended.
-    async fn closed(&mut self, mut record: ContactRecord) {
+    /// A contact's last record: this call's, or the one a transfer ended
+    /// (written once its recording is stored: [`Call::recorded`]).
+    fn closed(&mut self, mut record: ContactRecord) {
         let ended = record.disconnect_timestamp.unwrap_or(self.at);
         let transferred = record.next_contact_id.is_some() && record.id != self.core.id();
         if transferred {
             // The recording so far and the quality belong to the first contact.
-            record.recording = self.store_recording(&record.id, ended).await;
             record.quality = Some(CallQuality {
                 customer: self.customer.quality(),
                 agent: self.last_agent_quality.take(),
             });
+            let contact = record.id.clone();
+            self.store_recording(&contact, ended, AfterRecording::Closed(Box::new(record)));
+            return;
         }
+        self.write_closed(record);
+    }
+
+    pub(super) fn write_closed(&mut self, record: ContactRecord) {
         self.records.record(&record);
         self.voice.app().metrics.contact_ended(&record);
     }

@@ -151,7 +151,7 @@ impl Call {
         });
     }
 
-    pub(super) async fn audio_ready(
+    pub(super) fn audio_ready(
         &mut self,
         request: u64,
         purpose: Purpose,
@@ -164,7 +164,7 @@ impl Call {
                 self.collector = None;
                 self.media = Media::Nothing;
                 let event = Event::Failed(e.to_string());
-                self.tell(Input::FlowAnswer { request, event }).await;
+                self.tell(Input::FlowAnswer { request, event });
                 return;
             }
         };
@@ -180,7 +180,7 @@ impl Call {
                     // Nothing to say (empty text): done at once.
                     self.media = Media::Nothing;
                     let event = Event::PromptFinished;
-                    self.tell(Input::FlowAnswer { request, event }).await;
+                    self.tell(Input::FlowAnswer { request, event });
                 }
             }
             Purpose::Input(_) => {

@@ -13,7 +13,7 @@ use switchboard_flow::Event;
 use switchboard_media::dtmf::InputRules;
 use switchboard_media::playout::Clip;
 use switchboard_runtime::routing::RoutingUpdate;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Everything that reaches a call from outside its sockets.
 pub enum CallInput {
@@ -129,18 +129,18 @@ pub enum Purpose {
 
 impl Call {
     /// Sends one input to the part of the call it concerns.
-    pub(super) async fn on_input(&mut self, input: CallInput) {
+    pub(super) fn on_input(&mut self, input: CallInput) {
         match input {
             CallInput::DialogEnded { call_id, reason } => {
                 if call_id == self.customer_call_id {
                     info!(contact = %self.core.id(), "customer left ({reason})");
-                    self.tell(Input::CustomerLeft).await;
+                    self.tell(Input::CustomerLeft);
                 } else if self.agent.as_ref().is_some_and(|a| {
                     // While several devices ring, one ending (busy, cancelled)
                     // is not the agent leaving: the ringing reports when all did.
                     a.sip_call_id == call_id && (a.dialog.is_some() || a.forks.is_empty())
                 }) {
-                    self.agent_left().await;
+                    self.agent_left();
                 }
             }
             CallInput::Refreshed { call_id, reply } => {
@@ -149,26 +149,31 @@ impl Call {
                     self.refresh_session_timer();
                     headers = self.session_timer_headers();
                 }
-                let _ = reply.respond(StatusCode::OK, Some(headers), None).await;
+                self.ask(super::io::Io::Respond {
+                    reply,
+                    status: StatusCode::OK,
+                    headers,
+                    body: None,
+                });
             }
             CallInput::InfoDigit { call_id, digit } => {
                 if call_id == self.customer_call_id {
-                    self.on_digit(digit).await;
+                    self.on_digit(digit);
                 }
             }
             CallInput::Reinvite {
                 call_id,
                 sdp,
                 reply,
-            } => self.reinvite(&call_id, &sdp, reply).await,
+            } => self.reinvite(&call_id, &sdp, reply),
             CallInput::Refer {
                 call_id,
                 refer_to,
                 reply,
-            } => self.refer(&call_id, &refer_to, reply).await,
-            CallInput::Routing(update) => self.on_routing(update).await,
+            } => self.refer(&call_id, &refer_to, reply),
+            CallInput::Routing(update) => self.on_routing(update),
             CallInput::FlowEvent { request, event } => {
-                self.tell(Input::FlowAnswer { request, event }).await;
+                self.tell(Input::FlowAnswer { request, event });
             }
             CallInput::Audio {
                 request,
@@ -176,7 +181,7 @@ impl Call {
                 result,
             } => {
                 if self.core.awaits(request) {
-                    self.audio_ready(request, purpose, result).await;
+                    self.audio_ready(request, purpose, result);
                 }
             }
             CallInput::DialThirdParty {
@@ -190,26 +195,18 @@ impl Call {
                 if self.core.awaits(request) && self.agent.is_none() {
                     info!(contact = %self.core.id(), %number, "transferring to a third party");
                     let who = format!("third-party:{number}");
-                    if let Err(e) = self
-                        .dial(
-                            who,
-                            number,
-                            vec![*route],
-                            ring,
-                            caller_id,
-                            Some(continue_flow),
-                        )
-                        .await
-                    {
-                        warn!(contact = %self.core.id(), "transfer: RTP socket: {e}");
-                        self.tell(Input::ThirdPartyFailed { no_answer: false })
-                            .await;
-                    }
+                    self.dial(super::io::Dial {
+                        agent: who,
+                        username: number,
+                        routes: vec![*route],
+                        ring,
+                        caller_id,
+                        third_party: Some(continue_flow),
+                    });
                 }
             }
             CallInput::ThirdPartyFailed => {
-                self.tell(Input::ThirdPartyFailed { no_answer: false })
-                    .await;
+                self.tell(Input::ThirdPartyFailed { no_answer: false });
             }
             CallInput::Announcement { clip } => {
                 if self.core.phase() == Phase::Queued
@@ -224,15 +221,15 @@ impl Call {
                 }
             }
             CallInput::FlowLoaded { request, flow } => {
-                self.tell(Input::FlowLoaded { request, flow }).await;
+                self.tell(Input::FlowLoaded { request, flow });
             }
             CallInput::AgentAnswered {
                 agent,
                 dialog,
                 sdp,
                 whisper,
-            } => self.agent_answered(agent, dialog, sdp, whisper).await,
-            CallInput::Agent { agent, action } => self.agent_action(&agent, action).await,
+            } => self.agent_answered(agent, dialog, sdp, whisper),
+            CallInput::Agent { agent, action } => self.agent_action(&agent, action),
             CallInput::Whisper { agent, clip } => {
                 if let Some(a) = self
                     .agent
@@ -266,7 +263,7 @@ impl Call {
                     } else {
                         Input::Unreachable { agent }
                     };
-                    self.tell(input).await;
+                    self.tell(input);
                 }
             }
         }

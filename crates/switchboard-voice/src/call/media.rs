@@ -38,9 +38,9 @@ pub(super) enum Media {
 }
 
 impl Call {
-    pub(super) async fn heard_customer(&mut self, heard: Heard) {
+    pub(super) fn heard_customer(&mut self, heard: Heard) {
         match heard {
-            Heard::Digit(d) => self.on_digit(d).await,
+            Heard::Digit(d) => self.on_digit(d),
             Heard::Audio(payload) => {
                 if let Some(rec) = &mut self.recorder {
                     let at = self.at_ms;
@@ -89,7 +89,7 @@ impl Call {
         relay(payload, law, &mut self.customer);
     }
 
-    pub(super) async fn on_digit(&mut self, digit: char) {
+    pub(super) fn on_digit(&mut self, digit: char) {
         let now = self.now_ms();
         let Some((_, collector)) = &mut self.collector else {
             return;
@@ -101,12 +101,12 @@ impl Call {
             collector.prompt_finished(now);
         }
         if let Some(outcome) = outcome {
-            self.input_done(outcome).await;
+            self.input_done(outcome);
         }
     }
 
     /// The caller's keys (or their absence) answer the flow's question.
-    pub(super) async fn input_done(&mut self, outcome: InputOutcome) {
+    pub(super) fn input_done(&mut self, outcome: InputOutcome) {
         let Some((request, _)) = self.collector.take() else {
             return;
         };
@@ -116,10 +116,10 @@ impl Call {
             InputOutcome::Digits(d) => Event::Input(d),
             InputOutcome::Timeout => Event::InputTimeout,
         };
-        self.tell(Input::FlowAnswer { request, event }).await;
+        self.tell(Input::FlowAnswer { request, event });
     }
 
-    pub(super) async fn on_tick(&mut self) {
+    pub(super) fn on_tick(&mut self) {
         let now = self.now_ms();
         let session_expired = self.session_timer.as_ref().is_some_and(|t| t.expired(now));
         match self.watchdog.tick(
@@ -130,14 +130,12 @@ impl Call {
         ) {
             Some(tick::Lost::SessionExpired) => {
                 warn!(contact = %self.core.id(), "session timer expired without a refresh: ending the call");
-                self.tell(Input::Lost(DisconnectReason::TelecomProblem))
-                    .await;
+                self.tell(Input::Lost(DisconnectReason::TelecomProblem));
                 return;
             }
             Some(tick::Lost::MediaStopped) => {
                 warn!(contact = %self.core.id(), "no RTP from the caller for {:?}: ending the call", self.voice.config().media_timeout);
-                self.tell(Input::Lost(DisconnectReason::TelecomProblem))
-                    .await;
+                self.tell(Input::Lost(DisconnectReason::TelecomProblem));
                 return;
             }
             None => {}
@@ -180,8 +178,7 @@ impl Call {
                     self.tell(Input::FlowAnswer {
                         request,
                         event: Event::PromptFinished,
-                    })
-                    .await;
+                    });
                 }
                 Media::Input => {
                     if let Some((_, c)) = &mut self.collector {
@@ -192,7 +189,7 @@ impl Call {
             }
         }
         if let Some(outcome) = self.collector.as_mut().and_then(|(_, c)| c.poll(now)) {
-            self.input_done(outcome).await;
+            self.input_done(outcome);
         }
         let on_music = self.core.phase() == Phase::Queued
             && self.media == Media::Loop
@@ -206,7 +203,7 @@ impl Call {
             let now = self.at;
             if at <= now {
                 self.core.handle_timeout(now);
-                self.drive().await;
+                self.drive();
             }
         }
     }

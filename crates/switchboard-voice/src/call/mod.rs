@@ -4,10 +4,14 @@
 //!
 //! This module is the driver: the call's state and its loop over a
 //! datagram on either RTP socket, the 20 ms tick and a [`CallInput`] from
-//! outside. Slow work (speech, the store, HTTP functions, INVITEs) runs in
-//! spawned tasks that post their answer back as a `CallInput`, so the
-//! media never waits for it. The rest is split by concern:
+//! outside. It is the only code of a call that reads the clock or waits:
+//! the parts below decide, and ask for their I/O (`io`), which the driver
+//! carries out after each wake-up, handing the answers back. Slow work
+//! (speech, HTTP functions, INVITEs) runs in spawned tasks that post their
+//! answer back as a `CallInput`, so the media never waits for it. The rest
+//! is split by concern:
 //!
+//! - `io`: the I/O the parts ask for, carried out in order;
 //! - `start`: what a call starts with, and the contact it opens;
 //! - `drive`: each of the core's outputs to its action;
 //! - `input`: what reaches the call from outside, and where each goes;
@@ -41,6 +45,7 @@ mod drive;
 mod end;
 mod flow;
 mod input;
+mod io;
 mod media;
 mod offer;
 mod phone;
@@ -108,6 +113,8 @@ pub struct Call {
     /// the router's connection (the phone is quick): carried out once
     /// connected.
     pending_refer: Option<CallInput>,
+    /// The I/O the call's parts asked for, for the driver to carry out.
+    io: io::Pending,
 }
 
 /// What woke the call: a datagram on one of its sockets (its length and
@@ -128,7 +135,11 @@ impl Call {
     pub async fn run(voice: Voice, mut new: NewCall) {
         let started_at = Utc::now();
         let media_timeout_ms = voice.config().media_timeout.as_millis() as u64;
-        let (core, outbound_line) = open_contact(&voice, &mut new, started_at).await;
+        let outbound_profile = match &new.outbound {
+            Some(o) => voice.app().routing_profile_of(&o.agent).await,
+            None => None,
+        };
+        let (core, outbound_line) = open_contact(&mut new, outbound_profile, started_at);
         voice
             .app()
             .metrics
@@ -161,14 +172,16 @@ impl Call {
             ringing_profile: None,
             last_agent_quality: None,
             pending_refer: None,
+            io: io::Pending::default(),
         };
         if let Some(line) = outbound_line {
             call.connect_outbound(line);
         }
-        call.drive().await;
+        call.settle().await;
         call.main_loop().await;
         call.read_clock();
-        call.finish().await;
+        call.finish();
+        call.settle().await;
         drop(call);
         let _ = writer.await;
     }
@@ -184,9 +197,9 @@ impl Call {
     }
 
     /// Hands `input` to the contact's core and acts on what follows.
-    async fn tell(&mut self, input: Input) {
+    fn tell(&mut self, input: Input) {
         self.core.handle(self.at, input);
-        self.drive().await;
+        self.drive();
     }
 
     /// Reads the clock for the wake-up about to be handled.
@@ -240,7 +253,7 @@ impl Call {
                 }
                 Wake::Customer(Some((n, from))) => {
                     let heard = self.customer.heard(from, &customer_buf[..n]);
-                    self.heard_customer(heard).await;
+                    self.heard_customer(heard);
                 }
                 Wake::AgentPhone(Some((n, from))) => self.heard_agent_phone(from, &agent_buf[..n]),
                 Wake::CustomerRtcp(None)
@@ -260,7 +273,7 @@ impl Call {
                     }
                 }
                 Wake::Tick => {
-                    self.on_tick().await;
+                    self.on_tick();
                     ticks += 1;
                     if ticks.is_multiple_of(RTCP_EVERY_TICKS) {
                         self.customer.send_rtcp();
@@ -269,9 +282,10 @@ impl Call {
                         }
                     }
                 }
-                Wake::Input(Some(input)) => self.on_input(input).await,
-                Wake::Input(None) => self.tell(Input::Lost(DisconnectReason::SystemError)).await,
+                Wake::Input(Some(input)) => self.on_input(input),
+                Wake::Input(None) => self.tell(Input::Lost(DisconnectReason::SystemError)),
             }
+            self.settle().await;
         }
     }
 }

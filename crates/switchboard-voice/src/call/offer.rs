@@ -16,14 +16,17 @@ use switchboard_model::User;
 use tracing::{info, warn};
 
 use super::agent::{AgentLeg, AGENT_RING_SECONDS};
+use super::io::{Dial, Io, RouteFor};
 use crate::agent_media::{AgentMedia, BrowserLeg};
 use crate::leg::Leg;
 use crate::softphone::ContactView;
+use switchboard_model::contact_record::RoutingProfileRef;
 
 use switchboard_runtime::CardState;
 
 impl Call {
-    pub(super) async fn stop_ringing(&self, a: &AgentLeg) {
+    /// Stops ringing `a`'s phones, or hangs up the one that answered.
+    pub(super) fn stop_ringing(&mut self, a: AgentLeg) {
         match (&a.ringing, &a.dialog) {
             // Unanswered INVITEs end with the task that awaits them: rsipstack
             // then CANCELs each once it has rung, and stops retransmitting.
@@ -42,34 +45,33 @@ impl Call {
                 });
             }
         }
-        if let Some(d) = &a.dialog {
-            let _ = d.bye().await;
+        if let Some(d) = a.dialog {
+            self.ask(Io::Bye(d));
         }
     }
 
-    /// Calls the agent's desk phone (or their external number) for an offer.
-    pub(super) async fn ring_agent(&mut self, agent: String) {
-        let user = match self.voice.app().store.get::<User>(&agent).await {
-            Ok(Some(u)) => u,
-            _ => {
-                self.note(Input::Unreachable { agent });
-                return;
-            }
+    /// The agent an offer is for, looked up (with their routing profile):
+    /// their desk phones rung, or their external number, or their CCP
+    /// offered the contact.
+    pub(super) fn agent_looked_up(
+        &mut self,
+        agent: String,
+        found: Option<(User, RoutingProfileRef)>,
+    ) {
+        let Some((user, profile)) = found else {
+            self.note(Input::Unreachable { agent });
+            return;
         };
-        self.ringing_profile = Some(
-            self.voice
-                .app()
-                .routing_profile_ref(&user.spec.routing_profile)
-                .await,
-        );
-        if user.spec.phone_config.phone_type != PhoneType::DeskPhone {
-            self.offer_to_browser(agent, &user.spec).await;
+        self.ringing_profile = Some(profile);
+        if user.phone_config.phone_type != PhoneType::DeskPhone {
+            self.offer_to_browser(agent, &user);
             return;
         }
         self.ringing_external = None;
-        let devices = self.voice.registrar().devices(&user.spec.username);
-        let routes = if !devices.is_empty() {
-            Ok(devices
+        let username = user.username.clone();
+        let devices = self.voice.registrar().devices(&username);
+        if !devices.is_empty() {
+            let routes = devices
                 .into_iter()
                 .map(|d| PhoneRoute {
                     uri: d.uri.clone(),
@@ -78,49 +80,65 @@ impl Call {
                     credential: None,
                     caller_id: None,
                 })
-                .collect())
-        } else {
-            match &user.spec.phone_config.desk_phone_number {
-                Some(number) => {
-                    self.ringing_external = Some(number.clone());
-                    self.voice
-                        .route_out(number)
-                        .await
-                        .map(|r| vec![r])
-                        .map_err(|e| e.to_string())
-                }
-                None => Err(
-                    "the desk phone is not registered and the agent has no external number"
-                        .to_string(),
-                ),
+                .collect();
+            return self.ring_phones(agent, username, routes);
+        }
+        match &user.phone_config.desk_phone_number {
+            Some(number) => {
+                self.ringing_external = Some(number.clone());
+                self.ask(Io::RouteOut {
+                    number: number.clone(),
+                    then: RouteFor::AgentPhone { agent, username },
+                });
             }
-        };
-        let routes: Vec<PhoneRoute> = match routes {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(agent = %user.spec.username, "cannot reach the agent: {e}");
-                self.note(Input::Unreachable { agent });
-                return;
+            None => self.agent_unreachable(
+                agent,
+                &username,
+                "the desk phone is not registered and the agent has no external number",
+            ),
+        }
+    }
+
+    /// A route out is found (or not): for the agent's external number, or
+    /// for their cold transfer.
+    pub(super) fn routed(
+        &mut self,
+        number: String,
+        route: Result<PhoneRoute, String>,
+        then: RouteFor,
+    ) {
+        match (then, route) {
+            (RouteFor::AgentPhone { agent, username }, Ok(route)) => {
+                self.ring_phones(agent, username, vec![route])
             }
-        };
+            (RouteFor::AgentPhone { agent, username }, Err(e)) => {
+                self.agent_unreachable(agent, &username, &e)
+            }
+            (RouteFor::ColdTransfer, Ok(route)) => self.cold_transfer_routed(number, route),
+            (RouteFor::ColdTransfer, Err(e)) => {
+                warn!(contact = %self.core.id(), %number, "transfer not possible: {e}");
+            }
+        }
+    }
+
+    fn agent_unreachable(&mut self, agent: String, username: &str, why: &str) {
+        warn!(agent = %username, "cannot reach the agent: {why}");
+        self.note(Input::Unreachable { agent });
+    }
+
+    /// Rings the agent's phones (`routes`) for an offer.
+    fn ring_phones(&mut self, agent: String, username: String, routes: Vec<PhoneRoute>) {
         for route in &routes {
-            info!(contact = %self.core.id(), agent = %user.spec.username, phone = %route.destination, transport = route.transport.as_str(), uri = %route.uri, "ringing the agent's phone");
+            info!(contact = %self.core.id(), agent = %username, phone = %route.destination, transport = route.transport.as_str(), uri = %route.uri, "ringing the agent's phone");
         }
-        let ring = Duration::from_secs(AGENT_RING_SECONDS);
-        if let Err(e) = self
-            .dial(
-                agent.clone(),
-                user.spec.username.clone(),
-                routes,
-                ring,
-                None,
-                None,
-            )
-            .await
-        {
-            warn!("agent leg: RTP socket: {e}");
-            self.note(Input::Unreachable { agent });
-        }
+        self.dial(Dial {
+            agent,
+            username,
+            routes,
+            ring: Duration::from_secs(AGENT_RING_SECONDS),
+            caller_id: None,
+            third_party: None,
+        });
     }
 
     /// The contact as the agent's CCP shows it, in `state`.
@@ -142,7 +160,7 @@ impl Call {
 
     /// Offers the contact to a softphone agent's CCP, where they accept or
     /// reject it; the router's offer timeout makes them Missed otherwise.
-    pub(super) async fn offer_to_browser(&mut self, agent: String, user: &User) {
+    pub(super) fn offer_to_browser(&mut self, agent: String, user: &User) {
         let grace = self.voice.config().ccp_grace;
         let Some(line) = self
             .voice
@@ -191,23 +209,42 @@ impl Call {
     /// Calls a phone for the customer: an agent's (for an offer; every
     /// device they registered rings at once) or a third party's
     /// (`third_party`: the flow's TransferToNumber, with whether the flow
-    /// continues after). The answer comes back as AgentAnswered/AgentFailed;
-    /// an error here is the leg's RTP socket, which could not be bound.
-    pub(super) async fn dial(
-        &mut self,
-        agent: String,
-        username: String,
-        routes: Vec<PhoneRoute>,
-        ring: Duration,
-        caller_id: Option<String>,
-        third_party: Option<bool>,
-    ) -> std::io::Result<()> {
+    /// continues after). Its RTP socket is bound first ([`Call::leg_bound`]);
+    /// the answer comes back as AgentAnswered/AgentFailed.
+    pub(super) fn dial(&mut self, dial: Dial) {
         // Our media address of the family the phone is reached over.
-        let media_ip = match routes.first() {
+        let media_ip = match dial.routes.first() {
             Some(r) => self.voice.media_ip_for(r.destination.ip()),
             None => self.voice.config().media_ip,
         };
-        let mut leg = Leg::bind(media_ip, self.voice.config().rtp_ports).await?;
+        self.ask(Io::BindLeg {
+            media_ip,
+            dial: Box::new(dial),
+        });
+    }
+
+    /// The socket for a phone to dial is bound (or could not be): the
+    /// phone is rung, or the offer or transfer fails.
+    pub(super) fn leg_bound(&mut self, leg: std::io::Result<Box<Leg>>, dial: Dial) {
+        let mut leg = match leg {
+            Ok(leg) => *leg,
+            Err(e) => {
+                warn!(contact = %self.core.id(), "{} leg: RTP socket: {e}", dial.username);
+                let input = match dial.third_party {
+                    Some(_) => Input::ThirdPartyFailed { no_answer: false },
+                    None => Input::Unreachable { agent: dial.agent },
+                };
+                return self.tell(input);
+            }
+        };
+        let Dial {
+            agent,
+            username,
+            routes,
+            ring,
+            caller_id,
+            third_party,
+        } = dial;
         if let [only] = routes.as_slice() {
             leg.set_peer(crate::leg::MediaPeer {
                 signalling: Some(only.destination.ip()),
@@ -278,10 +315,9 @@ impl Call {
             whisper.map(|text| (text, self.core.data().voice.clone())),
             given_up,
         ));
-        Ok(())
     }
 
-    pub(super) async fn agent_answered(
+    pub(super) fn agent_answered(
         &mut self,
         agent: String,
         dialog: InviteDialog,
@@ -294,8 +330,7 @@ impl Call {
             .filter(|a| a.agent == agent && a.dialog.is_none())
         else {
             // Rescinded meanwhile: this phone answered too late.
-            let _ = dialog.bye().await;
-            return;
+            return self.ask(Io::Bye(dialog));
         };
         // The device that answered is the leg now; the others were cancelled.
         let answered = dialog.id().call_id.clone();
@@ -315,8 +350,9 @@ impl Call {
                 warn!(contact = %self.core.id(), "agent SDP: {e}");
                 let third_party = match self.drop_agent_leg(|_| true) {
                     Some(a) => {
-                        self.stop_ringing(&a).await;
-                        a.third_party.is_some()
+                        let third_party = a.third_party.is_some();
+                        self.stop_ringing(a);
+                        third_party
                     }
                     None => false,
                 };
@@ -324,7 +360,7 @@ impl Call {
                     true => Input::ThirdPartyFailed { no_answer: false },
                     false => Input::Unreachable { agent },
                 };
-                self.tell(input).await;
+                self.tell(input);
                 return;
             }
         }
@@ -335,9 +371,9 @@ impl Call {
             self.playout.stop();
             self.media = Media::Nothing;
             self.start_recording(self.now_ms());
-            self.tell(Input::ThirdPartyJoined { number }).await;
+            self.tell(Input::ThirdPartyJoined { number });
             return;
         }
-        self.tell(Input::Accept { agent }).await;
+        self.tell(Input::Accept { agent });
     }
 }

@@ -215,15 +215,17 @@ pub(super) fn other(law: Law) -> Law {
     }
 }
 
-/// Refuses a re-INVITE's offer we cannot answer: 488 with the Warning
-/// saying why ([`Voice::media_warning`]).
-pub(super) async fn refuse_offer(
+/// The refusal of a re-INVITE's offer we cannot answer: 488 with the
+/// Warning saying why ([`Voice::media_warning`]).
+pub(super) fn refusal(
     voice: &Voice,
-    reply: &rsipstack::dialog::dialog::TransactionHandle,
+    reply: rsipstack::dialog::dialog::TransactionHandle,
     why: &str,
-) {
-    let warning = voice.media_warning(why);
-    let _ = reply
-        .respond(StatusCode::NotAcceptableHere, Some(vec![warning]), None)
-        .await;
+) -> super::io::Io {
+    super::io::Io::Respond {
+        reply,
+        status: StatusCode::NotAcceptableHere,
+        headers: vec![voice.media_warning(why)],
+        body: None,
+    }
 }

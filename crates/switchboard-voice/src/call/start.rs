@@ -9,13 +9,12 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use switchboard_contact::{Contact, ContactInit, Outbound};
 use switchboard_flow::model::Participant;
 use switchboard_flow::ContactData;
-use switchboard_model::contact_record::{AgentInfo, Endpoint, InitiationMethod};
+use switchboard_model::contact_record::{AgentInfo, Endpoint, InitiationMethod, RoutingProfileRef};
 use switchboard_model::objects::routing_profile::Channel;
 use tokio::sync::mpsc;
 
 use super::CallInput;
 use crate::leg::Leg;
-use crate::sip::Voice;
 use crate::softphone::Line;
 
 /// A call answered by the SIP side, to be run.
@@ -45,11 +44,11 @@ pub struct OutboundAgent {
 }
 
 /// The contact core for `new`, begun at `started_at` (the flow and the
-/// outbound agent are taken from `new`), and the browser line of the agent
-/// who placed the call, if an agent did.
-pub(super) async fn open_contact(
-    voice: &Voice,
+/// outbound agent are taken from `new`; `routing_profile` is that agent's),
+/// and the browser line of the agent who placed the call, if an agent did.
+pub(super) fn open_contact(
     new: &mut NewCall,
+    routing_profile: Option<RoutingProfileRef>,
     started_at: DateTime<Utc>,
 ) -> (Contact, Option<Arc<Line>>) {
     let initiation_method = if new.outbound.is_some() {
@@ -63,7 +62,6 @@ pub(super) async fn open_contact(
         Some(o) => {
             // Outbound calls are recorded, both sides.
             data.recording = vec![Participant::Agent, Participant::Customer];
-            let routing_profile = voice.app().routing_profile_of(&o.agent).await;
             outbound_line = Some(o.line);
             Some(Outbound {
                 agent: AgentInfo {

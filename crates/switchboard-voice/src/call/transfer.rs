@@ -10,69 +10,66 @@ use rsipstack::sip::{Header, StatusCode};
 use switchboard_contact::Input;
 use switchboard_model::contact_record::{DisconnectReason, InitiationMethod};
 use switchboard_model::objects::routing_profile::Channel;
-use switchboard_routing::Refusal;
-use switchboard_runtime::routing::{RoutingEvent, RoutingUpdate};
-use switchboard_runtime::transfer::{self, TransferTarget};
 use tracing::{info, warn};
 
 use super::input::AgentAction;
-
-/// How long the phone has to take the NOTIFY that ends its transfer
-/// before the transfer goes on anyway.
-const NOTIFY_WITHIN: Duration = Duration::from_secs(2);
+use super::io::{Dial, Io, QueueTransfer, Refer, RouteFor};
 
 impl Call {
     /// The agent hands the caller to an external number and moves on to
-    /// after-contact work; the caller hears music until the number answers.
-    pub(super) async fn cold_transfer(&mut self, number: String) {
-        let route = match self.voice.route_out(&number).await {
-            Ok(route) => route,
-            Err(e) => {
-                warn!(contact = %self.core.id(), %number, "transfer not possible: {e}");
-                return;
-            }
-        };
+    /// after-contact work, once a route to it is found
+    /// ([`Call::cold_transfer_routed`]).
+    pub(super) fn cold_transfer(&mut self, number: String) {
+        self.ask(Io::RouteOut {
+            number,
+            then: RouteFor::ColdTransfer,
+        });
+    }
+
+    /// The caller hears music until the number answers.
+    pub(super) fn cold_transfer_routed(&mut self, number: String, route: PhoneRoute) {
         info!(contact = %self.core.id(), %number, "the agent transfers the caller");
         // The agent's leg goes first (the core's AgentDone), then the number is dialled.
-        self.tell(Input::ColdTransfer).await;
+        self.tell(Input::ColdTransfer);
         self.play_music();
-        let who = format!("third-party:{number}");
-        let ring = Duration::from_secs(AGENT_RING_SECONDS);
-        if let Err(e) = self
-            .dial(who, number, vec![route], ring, None, Some(false))
-            .await
-        {
-            warn!(contact = %self.core.id(), "transfer: RTP socket: {e}");
-            self.tell(Input::ThirdPartyFailed { no_answer: false })
-                .await;
-        }
+        self.dial(Dial {
+            agent: format!("third-party:{number}"),
+            username: number,
+            routes: vec![route],
+            ring: Duration::from_secs(AGENT_RING_SECONDS),
+            caller_id: None,
+            third_party: Some(false),
+        });
     }
 
     /// The agent puts the caller in a queue and moves on to after-contact
-    /// work. Routing takes the next contact first; if it refuses, the agent
-    /// is told why and the call stays as it is.
-    pub(super) async fn transfer_to_queue(&mut self, queue_id: String, queue_name: String) {
+    /// work. Routing takes the next contact first
+    /// ([`Call::transfer_queued`]).
+    pub(super) fn transfer_to_queue(&mut self, queue_id: String, queue_name: String) {
         let previous = self.id();
         let next = uuid::Uuid::new_v4().to_string();
         // Routing decisions for the new contact must reach this call from
         // the moment it is queued: the call answers to both ids until the switch.
         self.voice.also_route(&previous, &next);
-        let enqueue = RoutingEvent::Enqueue {
-            contact: next.clone(),
-            queue: queue_id.clone(),
-            channel: Channel::Voice,
-            priority: 5,
-            time_adjustment_seconds: 0,
-        };
-        let refused = match self.voice.app().routing.send(enqueue).await {
-            Ok(updates) => updates.into_iter().find_map(|u| match u {
-                RoutingUpdate::Refused { contact, reason } if contact == next => {
-                    Some((reason.to_string(), reason == Refusal::QueueAtCapacity))
-                }
-                _ => None,
-            }),
-            Err(e) => Some((e.to_string(), false)),
-        };
+        self.ask(Io::QueueTransfer(QueueTransfer {
+            previous,
+            next,
+            queue: (queue_id, queue_name),
+        }));
+    }
+
+    /// Routing took the next contact, and the call goes on as it; if it
+    /// refused, the agent is told why and the call stays as it is.
+    pub(super) fn transfer_queued(
+        &mut self,
+        transfer: QueueTransfer,
+        refused: Option<(String, bool)>,
+    ) {
+        let QueueTransfer {
+            previous,
+            next,
+            queue: (queue_id, queue_name),
+        } = transfer;
         if let Some((reason, full)) = refused {
             self.voice.forget_id(&next);
             warn!(contact = %previous, queue = %queue_name, "transfer refused: {reason}");
@@ -100,21 +97,21 @@ impl Call {
             .app()
             .metrics
             .contact_started(Channel::Voice, InitiationMethod::Transfer);
-        self.drive().await;
+        self.drive();
     }
 
     /// A REFER on one of the call's legs. From the connected agent's phone
     /// it is a blind transfer, done as the CCP's: to what its Refer-To
-    /// names (a quick connect, a queue, a number). The phone is answered
-    /// 202, then told by NOTIFY (sipfrag) that it went through, and the
-    /// transfer goes on as the CCP's would. Anything else is refused.
-    pub(super) async fn refer(
+    /// names (a quick connect, a queue, a number; found out by
+    /// [`Call::refer_resolved`]). The phone is answered 202, then told by
+    /// NOTIFY (sipfrag) that it went through, and the transfer goes on as
+    /// the CCP's would. Anything else is refused.
+    pub(super) fn refer(
         &mut self,
         call_id: &str,
         refer_to: &str,
         reply: rsipstack::dialog::dialog::TransactionHandle,
     ) {
-        let refuse = |status: StatusCode, why: String| refuse_refer(&reply, status, why);
         // The phone answered and is already transferring, before the call
         // has taken its answer (the whisper is still being made) or the
         // router has connected it: done once it has.
@@ -139,53 +136,83 @@ impl Call {
                 .flatten()
         }) else {
             // The carrier's side, or a phone not (or no longer) with the caller.
-            return refuse(
+            return self.ask(refer_refusal(
+                reply,
                 StatusCode::Forbidden,
-                "only the agent's phone may transfer this call".into(),
-            )
-            .await;
+                "only the agent's phone may transfer this call",
+            ));
         };
         let Some(target) = ReferTarget::parse(refer_to) else {
-            return refuse(StatusCode::BadRequest, "Refer-To is not a SIP URI".into()).await;
+            return self.ask(refer_refusal(
+                reply,
+                StatusCode::BadRequest,
+                "Refer-To is not a SIP URI",
+            ));
         };
         if target.replaces {
-            return refuse(
+            return self.ask(refer_refusal(
+                reply,
                 StatusCode::NotImplemented,
-                "attended transfer (Replaces) is not supported; transfer blind".into(),
-            )
-            .await;
+                "attended transfer (Replaces) is not supported; transfer blind",
+            ));
         }
-        let action = match transfer::dialled(self.voice.app(), &agent, &target.user).await {
-            Ok(TransferTarget::Queue(id, name)) => AgentAction::TransferToQueue(id, name),
-            Ok(TransferTarget::Number(number)) => match self.voice.route_out(&number).await {
-                Ok(_) => AgentAction::TransferToNumber(number),
-                Err(e) => return refuse(StatusCode::ServiceUnavailable, e.to_string()).await,
-            },
-            Err(e) => return refuse(StatusCode::NotFound, e.to_string()).await,
+        self.ask(Io::ResolveRefer(Box::new(Refer {
+            agent,
+            target: target.user,
+            dialog,
+            reply,
+        })));
+    }
+
+    /// What the phone's REFER names is known (or why it cannot be reached).
+    pub(super) fn refer_resolved(
+        &mut self,
+        refer: Refer,
+        action: Result<AgentAction, (StatusCode, String)>,
+    ) {
+        let Refer {
+            agent,
+            target,
+            dialog,
+            reply,
+        } = refer;
+        let action = match action {
+            Ok(action) => action,
+            Err((status, why)) => return self.ask(refer_refusal(reply, status, &why)),
         };
-        info!(contact = %self.core.id(), %agent, target = %target.user, "the agent's phone transfers the caller");
-        let _ = reply.reply(StatusCode::Accepted).await;
-        let headers = vec![
-            Header::Event("refer".into()),
-            Header::SubscriptionState("terminated;reason=noresource".into()),
-            Header::ContentType("message/sipfrag".into()),
-        ];
-        let sipfrag = b"SIP/2.0 200 OK\r\n".to_vec();
-        let _ =
-            tokio::time::timeout(NOTIFY_WITHIN, dialog.notify(Some(headers), Some(sipfrag))).await;
-        self.agent_action(&agent, action).await;
+        info!(contact = %self.core.id(), %agent, %target, "the agent's phone transfers the caller");
+        self.ask(Io::Respond {
+            reply,
+            status: StatusCode::Accepted,
+            headers: vec![],
+            body: None,
+        });
+        self.ask(Io::Notify {
+            dialog,
+            headers: vec![
+                Header::Event("refer".into()),
+                Header::SubscriptionState("terminated;reason=noresource".into()),
+                Header::ContentType("message/sipfrag".into()),
+            ],
+            body: b"SIP/2.0 200 OK\r\n".to_vec(),
+        });
+        self.agent_action(&agent, action);
     }
 }
 
-/// Answers a REFER we do not carry out, saying why in a Warning.
-async fn refuse_refer(
-    reply: &rsipstack::dialog::dialog::TransactionHandle,
+/// The answer to a REFER we do not carry out, saying why in a Warning.
+fn refer_refusal(
+    reply: rsipstack::dialog::dialog::TransactionHandle,
     status: StatusCode,
-    why: String,
-) {
+    why: &str,
+) -> Io {
     warn!(%status, "REFER refused: {why}");
-    let warning = crate::sip::warning(399, "switchboard", &why);
-    let _ = reply.respond(status, Some(vec![warning]), None).await;
+    Io::Respond {
+        reply,
+        status,
+        headers: vec![crate::sip::warning(399, "switchboard", why)],
+        body: None,
+    }
 }
 
 /// What a REFER's Refer-To names.
