@@ -722,6 +722,56 @@ async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_named_only_in_dns_is_found_by_naptr_and_srv_and_called_over_tcp() {
+    use common::dnsmasq::{dnsmasq_ready, Dnsmasq};
+    if !sipp_ready() || !dnsmasq_ready() {
+        return;
+    }
+    // carrier.test's NAPTR records prefer SIP over TCP (order 10) to UDP
+    // (order 20); _sip._tcp.carrier.test's SRV record names sip1 on the
+    // carrier's port, and sip1's A record its address (RFC 3263 section 4).
+    let carrier_port = free_port();
+    let dns = Dnsmasq::start(&[
+        "--host-record=sip1.carrier.test,127.0.0.1".to_string(),
+        format!("--srv-host=_sip._tcp.carrier.test,sip1.carrier.test,{carrier_port},10,100"),
+        // A UDP server that must not be chosen: the NAPTR prefers TCP.
+        format!(
+            "--srv-host=_sip._udp.carrier.test,sip1.carrier.test,{},10,100",
+            free_port()
+        ),
+        "--naptr-record=carrier.test,20,10,s,SIP+D2U,,_sip._udp.carrier.test".to_string(),
+        "--naptr-record=carrier.test,10,10,s,SIP+D2T,,_sip._tcp.carrier.test".to_string(),
+    ])
+    .await;
+    let servers = vec![dns.addr()];
+    let rig = Rig::configured(move |c| c.dns_servers = servers).await;
+    rig.centre_with(
+        json!({"name": "carrier by DNS", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": "carrier.test", "caller_id_number": "+442079460100"}),
+        json!({"desk_phone_number": "+447911123456"}),
+    )
+    .await;
+    let mut carrier_args = common(&rig, "agent_external.xml", "carrier", "127.0.0.1");
+    carrier_args[8] = carrier_port.to_string();
+    carrier_args.extend(["-t", "t1", "-rtp_echo"].map(String::from));
+    // The carrier listens over TCP only: the INVITE reaches it only if
+    // NAPTR and SRV were followed.
+    let carrier = sipp_listening(carrier_args, 40).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = carrier.await.unwrap();
+    assert_eq!(code, 0, "carrier: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["agent"]["external_number"], "+447911123456",
+        "{record:#}"
+    );
+    let agent_packets = record["quality"]["agent"]["packets_received"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(agent_packets > 50, "{:#}", record["quality"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_agent_hangs_up_the_caller_is_released() {
     if !sipp_ready() {
         return;

@@ -31,6 +31,7 @@
 
 pub mod agent_media;
 pub mod call;
+pub mod dns;
 pub mod feature_codes;
 pub mod leg;
 pub mod library;

@@ -76,6 +76,9 @@ pub struct VoiceConfig {
     /// Desk phones' registrations: shortest and longest interval, and
     /// how many devices one agent may register.
     pub registration: crate::registrar::ExpiryPolicy,
+    /// The DNS servers (address and port) that find carriers' SIP
+    /// servers; none: the system's.
+    pub dns_servers: Vec<SocketAddr>,
     /// How wrong digest passwords are slowed: per (username, source
     /// address) and per address (the HTTP sign-in defaults).
     pub digest_guard: (
@@ -113,6 +116,7 @@ impl VoiceConfig {
             feature_codes: crate::feature_codes::FeatureCodes::default(),
             keepalive: crate::registrar::keepalive::INTERVAL,
             trunk_reload: crate::trunk_registration::RELOAD,
+            dns_servers: vec![],
         }
     }
 }
@@ -161,6 +165,8 @@ struct Inner {
     state_sender: DialogStateSender,
     registrar: Registrar,
     library: Library,
+    /// Finds carriers' SIP servers (RFC 3263).
+    dns: Arc<crate::dns::Resolver>,
     /// Calls by contact id.
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>,
     /// Contact ids by the SIP Call-ID of each of their legs.
@@ -361,9 +367,19 @@ impl Voice {
             proxy: proxy.clone(),
             reason,
         };
-        let destination = tokio::net::lookup_host(proxy.as_str())
+        let (host, port) = switchboard_model::objects::sip_trunk::split_server(&proxy)
+            .ok_or_else(|| unreachable("is not host or host:port".into()))?;
+        let transport = trunk
+            .spec
+            .transport
+            .map(crate::registrar::Transport::of_trunk);
+        let server = self
+            .inner
+            .dns
+            .resolve(host, port, transport)
             .await
             .map_err(|e| unreachable(e.to_string()))?
+            .into_iter()
             .next()
             .ok_or_else(|| unreachable("has no address".into()))?;
         let uri: Uri = format!("sip:{number}@{proxy}")
@@ -384,8 +400,8 @@ impl Voice {
         };
         Ok(crate::call::PhoneRoute {
             uri,
-            destination,
-            transport: crate::registrar::Transport::Udp,
+            destination: server.addr,
+            transport: server.transport,
             credential,
             caller_id: trunk.spec.caller_id_number.clone(),
         })
@@ -486,6 +502,9 @@ pub enum StartError {
     /// The SIP stack refused to start.
     #[error("SIP stack: {0}")]
     Stack(String),
+    /// The DNS resolver cannot be set up.
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsError),
 }
 
 impl StartError {
@@ -505,11 +524,19 @@ impl StartError {
 pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartError> {
     let cancel = CancellationToken::new();
     let stats = VoiceStats::default();
+    let dns = Arc::new(crate::dns::Resolver::new(&config.dns_servers)?);
     let crate::transport::Listening {
         layer,
         local_sip,
         tcp,
-    } = crate::transport::open(&config, ALLOWED_METHODS, &stats.transport, &cancel).await?;
+    } = crate::transport::open(
+        &config,
+        ALLOWED_METHODS,
+        &stats.transport,
+        dns.clone(),
+        &cancel,
+    )
+    .await?;
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())
         .with_transport_layer(layer)
@@ -536,6 +563,7 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
                 config.digest_guard,
             ),
             library: Library::new(config.tts_command.clone()),
+            dns,
             app,
             config,
             local_sip,

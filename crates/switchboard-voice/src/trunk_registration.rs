@@ -85,10 +85,12 @@ pub(crate) async fn run(voice: Voice, reload: Duration) {
 /// The registrar's URI for `trunk`, with its transport.
 fn registrar_uri(trunk: &SipTrunk) -> Option<Uri> {
     let host = trunk.registrar.as_ref().or(trunk.outbound_proxy.as_ref())?;
+    // No transport set: the carrier's DNS chooses (RFC 3263, NAPTR).
     let transport = match trunk.transport {
-        SipTransport::Udp => "",
-        SipTransport::Tcp => ";transport=tcp",
-        SipTransport::Tls => ";transport=tls",
+        None => "",
+        Some(SipTransport::Udp) => ";transport=udp",
+        Some(SipTransport::Tcp) => ";transport=tcp",
+        Some(SipTransport::Tls) => ";transport=tls",
     };
     Uri::try_from(format!("sip:{host}{transport}").as_str()).ok()
 }

@@ -20,6 +20,7 @@ use crate::ServeArgs;
 /// sip_listen = "0.0.0.0:5060"          # UDP and TCP
 /// media_ip = "203.0.113.10"             # RTP sockets and SDP
 /// media_ip_other = "2001:db8::10"       # media address of the other IP family (dual stack)
+/// dns_servers = ["192.0.2.53"]          # DNS for carriers' SIP servers, "ip" or "ip:port" (default: the system's)
 /// sip_tls_listen = "0.0.0.0:5061"       # SIP over TLS (all three keys or none)
 /// sip_tls_cert = "/etc/switchboard/sip.pem"
 /// sip_tls_key = "/etc/switchboard/sip.key"
@@ -60,6 +61,8 @@ struct FileConfig {
     sip_listen: Option<String>,
     media_ip: Option<String>,
     media_ip_other: Option<String>,
+    #[serde(default)]
+    dns_servers: Vec<String>,
     /// SIP over TLS: all three or none.
     sip_tls_listen: Option<String>,
     sip_tls_cert: Option<PathBuf>,
@@ -99,6 +102,8 @@ pub(crate) struct Config {
     pub media_ip: std::net::IpAddr,
     /// A media address of the other IP family, for peers there.
     pub media_ip_other: Option<std::net::IpAddr>,
+    /// DNS servers for carriers' SIP servers (none: the system's).
+    pub dns_servers: Vec<std::net::SocketAddr>,
     pub sip_tls: Option<switchboard_voice::TlsListen>,
     pub rtp_ports: Option<(u16, u16)>,
     /// How long an agent's CCP may be away (reload, network) before they are made unroutable.
@@ -291,6 +296,23 @@ impl Config {
                 "media_ip_other ({other}) must be of the other IP family than media_ip ({media_ip})"
             );
         }
+        let dns_servers = file
+            .dns_servers
+            .iter()
+            .map(|server| {
+                let server = server.trim();
+                server
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| {
+                        server
+                            .parse::<std::net::IpAddr>()
+                            .map(|ip| std::net::SocketAddr::new(ip, 53))
+                    })
+                    .with_context(|| {
+                        format!("dns_servers: '{server}' is not an IP address or IP:port")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let sip_tls = match (file.sip_tls_listen, file.sip_tls_cert, file.sip_tls_key) {
             (None, None, None) => None,
             (Some(listen), Some(cert_pem), Some(key_pem)) => Some(switchboard_voice::TlsListen {
@@ -328,6 +350,7 @@ impl Config {
             sip_listen,
             media_ip,
             media_ip_other,
+            dns_servers,
             listen: args
                 .listen
                 .clone()
@@ -387,6 +410,23 @@ mod tests {
         assert_eq!(cfg.listen, "127.0.0.1:9001", "flag beats file");
         assert_eq!(cfg.data_dir, PathBuf::from("/srv/sb"), "file beats default");
         assert_eq!(cfg.database_url, "sqlite:///srv/sb/switchboard.db?mode=rwc");
+        assert!(cfg.dns_servers.is_empty(), "the system's DNS by default");
+
+        std::fs::write(&file, "dns_servers = [\"192.0.2.53\", \"[::1]:5353\"]\n").unwrap();
+        let cfg = Config::resolve(&ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let servers: Vec<String> = cfg.dns_servers.iter().map(|s| s.to_string()).collect();
+        assert_eq!(servers, ["192.0.2.53:53", "[::1]:5353"]);
+        std::fs::write(&file, "dns_servers = [\"dns.example\"]\n").unwrap();
+        let err = Config::resolve(&ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("dns_servers"), "{err:#}");
 
         std::fs::write(&file, "offer_timeout_seconds = 1\n").unwrap();
         let err = format!(

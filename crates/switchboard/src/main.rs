@@ -163,6 +163,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
     voice_config.media_ip_other = cfg.media_ip_other;
+    voice_config.dns_servers = cfg.dns_servers.clone();
     voice_config.tls = cfg.sip_tls.clone();
     voice_config.rtp_ports = cfg.rtp_ports;
     voice_config.ccp_grace = std::time::Duration::from_secs(cfg.ccp_grace_seconds);

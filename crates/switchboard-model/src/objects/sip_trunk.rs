@@ -20,8 +20,9 @@ pub struct SipTrunk {
     /// IP addresses or CIDR blocks (`203.0.113.0/24`) the carrier sends from.
     #[serde(default)]
     pub inbound_addresses: Vec<String>,
-    /// `host:port` calls out to external numbers are sent to (the carrier's
-    /// proxy). Absent: the trunk only takes calls in.
+    /// Where calls out to external numbers are sent (the carrier's proxy):
+    /// `host:port`, or a bare host name whose servers DNS names (RFC 3263:
+    /// NAPTR, then SRV, then A/AAAA). Absent: the trunk only takes calls in.
     #[serde(default)]
     pub outbound_proxy: Option<String>,
     /// Digest credentials the carrier asks for on our outbound calls.
@@ -32,8 +33,10 @@ pub struct SipTrunk {
     /// E.164 number shown to people we call when the flow sets none.
     #[serde(default)]
     pub caller_id_number: Option<String>,
-    #[serde(default)]
-    pub transport: SipTransport,
+    /// How to reach the carrier. Absent: as its DNS says (NAPTR records),
+    /// else UDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<SipTransport>,
     /// Take a call's audio only from the address its SDP names. Off (the
     /// default), audio from callers behind NAT is learned from where it
     /// really comes from (symmetric RTP); some carriers want this on.
@@ -50,7 +53,8 @@ pub struct SipTrunk {
     /// numbers' calls to where we registered from.
     #[serde(default)]
     pub register: bool,
-    /// `host:port` of the carrier's registrar, when not the outbound proxy.
+    /// The carrier's registrar (`host:port`, or a host name for DNS as the
+    /// outbound proxy), when not the outbound proxy.
     #[serde(default)]
     pub registrar: Option<String>,
     /// How long a registration is asked to last (60 to 86400 s; the
@@ -66,6 +70,35 @@ pub enum SipTransport {
     Udp,
     Tcp,
     Tls,
+}
+
+/// A server as configured (`host`, `host:port`, `[v6]`, `[v6]:port`, a
+/// bare IPv6 address): its host and port; None when it is none of these.
+pub fn split_server(server: &str) -> Option<(&str, Option<u16>)> {
+    let server = server.trim();
+    if server.is_empty() || server.contains(char::is_whitespace) {
+        return None;
+    }
+    if let Some(rest) = server.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after.strip_prefix(':') {
+            Some(port) => Some((host, Some(port_number(port)?))),
+            None if after.is_empty() => Some((host, None)),
+            None => None,
+        };
+    }
+    if server.parse::<IpAddr>().is_ok() {
+        return Some((server, None));
+    }
+    match server.rsplit_once(':') {
+        Some(("", _)) => None,
+        Some((host, port)) => Some((host, Some(port_number(port)?))),
+        None => Some((server, None)),
+    }
+}
+
+fn port_number(port: &str) -> Option<u16> {
+    port.parse().ok().filter(|p| *p > 0)
 }
 
 /// An inbound address rule that is neither an address nor a block.
@@ -132,15 +165,10 @@ impl ConfigSpec for SipTrunk {
             ("registrar", &self.registrar),
         ] {
             if let Some(proxy) = value {
-                let ok = proxy.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty()
-                        && !host.contains(char::is_whitespace)
-                        && port.parse::<u16>().is_ok_and(|p| p > 0)
-                });
                 e.check(
-                    ok,
+                    split_server(proxy).is_some(),
                     field,
-                    "must be host:port, like sip.carrier.example:5060",
+                    "must be host:port (sip.carrier.example:5060) or a host name its DNS describes (carrier.example)",
                 );
             }
         }
@@ -190,6 +218,34 @@ impl ConfigSpec for SipTrunk {
 mod tests {
     use super::*;
 
+    #[test]
+    fn servers_are_written_with_or_without_a_port_in_either_family() {
+        assert_eq!(
+            split_server("carrier.example"),
+            Some(("carrier.example", None))
+        );
+        assert_eq!(
+            split_server(" carrier.example:5080 "),
+            Some(("carrier.example", Some(5080)))
+        );
+        assert_eq!(
+            split_server("192.0.2.1:5060"),
+            Some(("192.0.2.1", Some(5060)))
+        );
+        assert_eq!(
+            split_server("[2001:db8::1]:5061"),
+            Some(("2001:db8::1", Some(5061)))
+        );
+        assert_eq!(split_server("[2001:db8::1]"), Some(("2001:db8::1", None)));
+        assert_eq!(split_server("2001:db8::1"), Some(("2001:db8::1", None)));
+        assert_eq!(split_server("carrier.example:sip"), None);
+        assert_eq!(split_server("[2001:db8::1]x"), None);
+        assert_eq!(split_server(""), None);
+        assert_eq!(split_server("carrier.example:0"), None);
+        assert_eq!(split_server(":5060"), None);
+        assert_eq!(split_server("sip carrier"), None);
+    }
+
     fn trunk(rules: &[&str]) -> SipTrunk {
         SipTrunk {
             name: "carrier".into(),
@@ -204,7 +260,7 @@ mod tests {
             register: false,
             registrar: None,
             registration_seconds: None,
-            transport: SipTransport::Udp,
+            transport: None,
         }
     }
 
@@ -221,7 +277,7 @@ mod tests {
     #[test]
     fn bad_rules_are_named() {
         let mut t = trunk(&["127.0.0.1", "not-an-ip", "10.0.0.0/33"]);
-        t.outbound_proxy = Some("nohost".into());
+        t.outbound_proxy = Some("carrier.example:sip".into());
         let errors = t.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(

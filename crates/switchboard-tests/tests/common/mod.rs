@@ -4,6 +4,7 @@
 
 pub mod baresip;
 pub mod browser;
+pub mod dnsmasq;
 
 use std::io::Cursor;
 use std::net::SocketAddr;
@@ -91,17 +92,24 @@ pub fn media_port() -> u16 {
 }
 
 /// Starts SIPp with `args` in the background (see [`sipp_within`]) and waits
-/// until it has bound its SIP port (`args[8]`, after `-p`), so that what is
-/// sent to it next is received.
+/// until it has bound its SIP port (`args[8]`, after `-p`; listening on
+/// it with `-t t1`), so that what is sent to it next is received.
 pub async fn sipp_listening(
     args: Vec<String>,
     seconds: u64,
 ) -> tokio::task::JoinHandle<(i32, String)> {
     let port: u16 = args[8].parse().expect("the SIP port after -p");
     assert_eq!(args[7], "-p", "{args:?}");
+    let over_tcp = args.windows(2).any(|w| w[0] == "-t" && w[1] == "t1");
     let mut child = tokio::spawn(async move { sipp_within(&args, seconds).await });
+    let bound = async {
+        match over_tcp {
+            true => switchboard_testkit::wait::tcp_listening(port).await,
+            false => switchboard_testkit::wait::udp_bound(port).await,
+        }
+    };
     tokio::select! {
-        _ = switchboard_testkit::wait::udp_bound(port) => child,
+        _ = bound => child,
         ended = &mut child => panic!("SIPp ended before binding port {port}: {ended:?}"),
     }
 }

@@ -99,7 +99,10 @@ fn service_transport(service: &str) -> Option<Transport> {
 /// The SRV names `records` lead to, best first (lowest order, then lowest
 /// preference), keeping only the services SIP defines, over transports
 /// `usable` says we have, with flag `s` (the only one SIP uses).
-pub fn from_naptr(records: &[Naptr], usable: impl Fn(Transport) -> bool) -> Vec<(Transport, String)> {
+pub fn from_naptr(
+    records: &[Naptr],
+    usable: impl Fn(Transport) -> bool,
+) -> Vec<(Transport, String)> {
     let mut chosen: Vec<&Naptr> = records
         .iter()
         .filter(|r| r.flags.eq_ignore_ascii_case("s"))
@@ -110,7 +113,8 @@ pub fn from_naptr(records: &[Naptr], usable: impl Fn(Transport) -> bool) -> Vec<
         .into_iter()
         .filter_map(|r| {
             let name = r.replacement.trim_end_matches('.').to_ascii_lowercase();
-            (!name.is_empty()).then(|| (service_transport(&r.service)?, name))
+            let transport = service_transport(&r.service)?;
+            (!name.is_empty()).then_some((transport, name))
         })
         .collect()
 }
@@ -131,7 +135,10 @@ pub fn order_srv(mut records: Vec<Srv>, mut draw: impl FnMut(u32) -> u32) -> Vec
     let mut ordered = Vec::with_capacity(records.len());
     while !records.is_empty() {
         let priority = records[0].priority;
-        let end = records.iter().take_while(|r| r.priority == priority).count();
+        let end = records
+            .iter()
+            .take_while(|r| r.priority == priority)
+            .count();
         let mut group: Vec<Srv> = records.drain(..end).collect();
         while !group.is_empty() {
             let total: u32 = group.iter().map(|r| u32::from(r.weight)).sum();
@@ -235,7 +242,10 @@ mod tests {
             (Transport::Tcp, "_sip._tcp.example.com".into())
         );
         assert!(from_naptr(&[], |_| true).is_empty());
-        assert_eq!(srv_name("example.com", Transport::Tls), "_sips._tcp.example.com");
+        assert_eq!(
+            srv_name("example.com", Transport::Tls),
+            "_sips._tcp.example.com"
+        );
     }
 
     #[test]
@@ -248,7 +258,10 @@ mod tests {
         // Drawing the highest number picks the last in the running sum.
         let order = order_srv(records.clone(), |total| total);
         let names: Vec<_> = order.iter().map(|r| r.target.as_str()).collect();
-        assert_eq!(names, ["a.example.com", "b.example.com", "backup.example.com"]);
+        assert_eq!(
+            names,
+            ["a.example.com", "b.example.com", "backup.example.com"]
+        );
         // Drawing low picks the lighter one first.
         let order = order_srv(records, |_| 1);
         assert_eq!(order[0].target, "b.example.com");
@@ -262,7 +275,9 @@ mod tests {
         let records = vec![srv(10, 75, "heavy"), srv(10, 25, "light")];
         let mut seed = 12345u64;
         let mut draw = |total: u32| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) % (u64::from(total) + 1)) as u32
         };
         let heavy_first = (0..10_000)

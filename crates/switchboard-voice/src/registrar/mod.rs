@@ -585,12 +585,36 @@ impl Transport {
     /// Where rsipstack sends over this transport to `destination` (for
     /// TCP and TLS, an open connection to it if there is one).
     pub fn sip_addr(self, destination: SocketAddr) -> rsipstack::transport::SipAddr {
-        let transport = match self {
+        rsipstack::transport::SipAddr::new(self.to_sip(), destination.into())
+    }
+
+    /// rsipstack's name for this transport.
+    pub fn to_sip(self) -> rsipstack::sip::Transport {
+        match self {
             Transport::Udp => rsipstack::sip::Transport::Udp,
             Transport::Tcp => rsipstack::sip::Transport::Tcp,
             Transport::Tls => rsipstack::sip::Transport::Tls,
-        };
-        rsipstack::transport::SipAddr::new(transport, destination.into())
+        }
+    }
+
+    /// Ours for rsipstack's, if we speak it (not SCTP or WebSocket).
+    pub fn from_sip(transport: rsipstack::sip::Transport) -> Option<Self> {
+        match transport {
+            rsipstack::sip::Transport::Udp => Some(Transport::Udp),
+            rsipstack::sip::Transport::Tcp => Some(Transport::Tcp),
+            rsipstack::sip::Transport::Tls => Some(Transport::Tls),
+            _ => None,
+        }
+    }
+
+    /// The transport a trunk is set to use.
+    pub fn of_trunk(transport: switchboard_model::objects::sip_trunk::SipTransport) -> Self {
+        use switchboard_model::objects::sip_trunk::SipTransport;
+        match transport {
+            SipTransport::Udp => Transport::Udp,
+            SipTransport::Tcp => Transport::Tcp,
+            SipTransport::Tls => Transport::Tls,
+        }
     }
 }
 

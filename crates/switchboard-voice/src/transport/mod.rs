@@ -59,6 +59,7 @@ pub(crate) async fn open(
     config: &VoiceConfig,
     allow: &'static str,
     stats: &TransportStats,
+    dns: Arc<crate::dns::Resolver>,
     cancel: &CancellationToken,
 ) -> Result<Listening, StartError> {
     let any_port = config.sip_listen.port() == 0;
@@ -83,7 +84,11 @@ pub(crate) async fn open(
             Err(_) => continue,
         }
     };
-    let layer = TransportLayer::new(cancel.clone());
+    // Requests to a name (a carrier's registrar) find it as RFC 3263 says.
+    let layer = TransportLayer::new_with_domain_resolver(
+        cancel.clone(),
+        Box::new(crate::dns::SipDomains(dns)),
+    );
     layer.set_stream_idle_timeout(config.stream_idle);
     let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
         .await
