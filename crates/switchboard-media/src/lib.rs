@@ -18,6 +18,7 @@
 //! - [`playout`]: what to send in the next 20 ms frame (prompts, loops, music).
 //! - [`audio`]: turning WAV files of any rate into 8 kHz telephone audio.
 //! - [`recording`]: the stereo call recording (customer left, agent right).
+//! - [`sdes`]: SRTP keys in SDP (RFC 4568 `a=crypto`).
 
 // A pure core: documented for its drivers, and deterministic: iterating a
 // hash map gives an order that differs run to run (use BTreeMap, or sort).
@@ -32,6 +33,7 @@ pub mod playout;
 pub mod recording;
 pub mod rtcp;
 pub mod rtp;
+pub mod sdes;
 pub mod sdp;
 
 /// Telephone audio: 8,000 samples a second.

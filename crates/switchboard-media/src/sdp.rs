@@ -2,13 +2,16 @@
 //!
 //! We offer PCMU, PCMA and telephone-event (RFC 4733) and answer with the
 //! first G.711 law the peer listed; anything else (video, other codecs) is
-//! declined by setting its port to 0, as RFC 3264 section 6 asks.
+//! declined by setting its port to 0, as RFC 3264 section 6 asks. An
+//! `RTP/SAVP` offer is answered in kind, with one of its `a=crypto` keys
+//! taken and ours given ([`crate::sdes`], RFC 4568).
 
 use std::net::{IpAddr, SocketAddr};
 
 use sdp_types::{Attribute, Connection, Media, Origin, Session, Time};
 
 use crate::g711::Law;
+use crate::sdes::{Agreement, Crypto, KEY_SALT_LEN};
 
 /// Why an SDP body cannot be used for a call (its text goes into a 488's
 /// Warning header).
@@ -26,6 +29,10 @@ pub enum SdpError {
     /// The `c=` address is a host name or garbage.
     #[error("SDP: '{0}' is not an IP address")]
     NotAnAddress(String),
+    /// The stream is `RTP/SAVP` and none of its `a=crypto` lines is one we
+    /// can honour (see [`crate::sdes`]).
+    #[error("SDP: SRTP with no key we can use (a=crypto with AES_CM_128_HMAC_SHA1_80 or _32, one inline key, no MKI)")]
+    NoCrypto,
     /// The audio stream offers neither PCMU, PCMA nor G.722.
     #[error("SDP: the offer has no codec we speak (PCMU, PCMA or G722)")]
     NoG711,
@@ -111,6 +118,10 @@ pub struct RemoteAudio {
     /// The packet time it wants to receive, in ms (`a=ptime`, media level
     /// else session level).
     pub ptime: Option<u32>,
+    /// Its audio is SRTP (`RTP/SAVP`, keys by SDES).
+    pub secure: bool,
+    /// Its `a=crypto` lines we can honour, in its order of preference.
+    pub crypto: Vec<Crypto>,
     /// Which m= line is the audio (an answer needs one m= per offered m=).
     media_index: usize,
     /// Every offered m= line's media, protocol and formats, to decline the
@@ -131,6 +142,8 @@ pub struct Negotiated {
     pub payload_type: u8,
     /// The telephone-event payload type from the peer's SDP; `None` if it listed none.
     pub event_payload_type: Option<u8>,
+    /// The audio is SRTP, with these keys.
+    pub srtp: Option<Agreement>,
 }
 
 impl RemoteAudio {
@@ -222,19 +235,40 @@ impl RemoteAudio {
                 .chain(&session.attributes)
                 .find(|a| a.attribute == "ptime")
                 .and_then(|a| a.value.as_deref()?.trim().parse().ok()),
+            secure: media.proto.eq_ignore_ascii_case("RTP/SAVP"),
+            crypto: media
+                .attributes
+                .iter()
+                .filter(|a| a.attribute == "crypto")
+                .filter_map(|a| Crypto::parse(a.value.as_deref()?).ok())
+                .collect(),
             media_index,
             lines,
         })
     }
 
-    /// Our answer to this offer, sending and receiving at `local`.
+    /// Our answer to this offer, sending and receiving at `local`; an SRTP
+    /// offer's answer gives `key` (master key and salt) as ours.
     pub fn answer(
         &self,
         local: SocketAddr,
         session_id: u64,
         version: u64,
+        key: [u8; KEY_SALT_LEN],
     ) -> Result<(Vec<u8>, Negotiated), SdpError> {
-        let negotiated = self.negotiated()?;
+        let mut negotiated = self.negotiated()?;
+        let crypto = match self.secure {
+            true => {
+                let theirs = self.crypto.first().ok_or(SdpError::NoCrypto)?;
+                negotiated.srtp = Some(Agreement {
+                    suite: theirs.suite,
+                    theirs: theirs.key,
+                    ours: key,
+                });
+                Some(Crypto { key, ..*theirs })
+            }
+            false => None,
+        };
         // 0.0.0.0 or :: (an old-style hold) reaches nothing either way.
         let (theirs, ours) = (self.addr.ip(), local.ip());
         if !theirs.is_unspecified() && theirs.is_ipv4() != ours.is_ipv4() {
@@ -255,6 +289,7 @@ impl RemoteAudio {
                     &[codec],
                     self.event_payload_type,
                     self.direction.reversed(),
+                    crypto,
                 ));
             } else {
                 // Declined (RFC 3264 section 6): same position, port 0.
@@ -288,6 +323,7 @@ impl RemoteAudio {
                     .copied()
                     .unwrap_or(law.payload_type()),
                 event_payload_type: self.event_payload_type,
+                srtp: None,
             });
         }
         let payload_type = self.g722_payload_type.ok_or(SdpError::NoG711)?;
@@ -296,6 +332,7 @@ impl RemoteAudio {
             g722: true,
             payload_type,
             event_payload_type: self.event_payload_type,
+            srtp: None,
         })
     }
 }
@@ -307,6 +344,19 @@ pub fn offer(
     direction: Direction,
     session_id: u64,
     version: u64,
+) -> Vec<u8> {
+    offer_with(local, laws, direction, session_id, version, None)
+}
+
+/// [`offer`], as SRTP (`RTP/SAVP`) with `crypto` when given: what a leg
+/// that is SRTP already offers again (a session refresh).
+pub fn offer_with(
+    local: SocketAddr,
+    laws: &[Law],
+    direction: Direction,
+    session_id: u64,
+    version: u64,
+    crypto: Option<Crypto>,
 ) -> Vec<u8> {
     let mut session = base_session(local.ip(), session_id, version);
     // G.711 first (no transcoding); G.722 last, for phones that speak only it.
@@ -320,6 +370,7 @@ pub fn offer(
         &codecs,
         Some(EVENT_PAYLOAD_TYPE),
         direction,
+        crypto,
     ));
     write(&session)
 }
@@ -349,6 +400,7 @@ fn audio_media(
     codecs: &[(&str, u8)],
     event: Option<u8>,
     direction: Direction,
+    crypto: Option<Crypto>,
 ) -> Media {
     let mut fmt: Vec<String> = codecs.iter().map(|(_, pt)| pt.to_string()).collect();
     let mut attributes: Vec<Attribute> = codecs
@@ -362,11 +414,18 @@ fn audio_media(
     }
     attributes.push(attr("ptime", Some("20".into())));
     attributes.push(attr(direction.attribute(), None));
+    let proto = match &crypto {
+        Some(c) => {
+            attributes.push(attr("crypto", Some(c.value())));
+            "RTP/SAVP"
+        }
+        None => "RTP/AVP",
+    };
     Media {
         media: "audio".into(),
         port: local.port(),
         num_ports: None,
-        proto: "RTP/AVP".into(),
+        proto: proto.into(),
         fmt: fmt.join(" "),
         media_title: None,
         connections: vec![],
@@ -416,13 +475,57 @@ mod tests {
     const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
 
     #[test]
+    fn an_srtp_offer_is_answered_in_kind_with_one_of_its_keys_and_ours() {
+        let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+        let offer = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP")
+            + "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:bm9wZQ==\r\n"
+            + &format!("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{key}|2^31\r\n")
+            + &format!("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n");
+        let remote = RemoteAudio::parse(offer.as_bytes()).unwrap();
+        assert!(remote.secure);
+        assert_eq!(remote.crypto.len(), 2, "the AES-256 line is passed over");
+        let (answer, negotiated) = remote
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
+            .unwrap();
+        let text = String::from_utf8(answer).unwrap();
+        assert!(text.contains("m=audio 20000 RTP/SAVP 8 101"), "{text}");
+        // Its first line we can honour: tag 2, the 32-bit tag suite, our key.
+        let ours = crate::sdes::Crypto {
+            tag: 2,
+            suite: crate::sdes::Suite::AesCm128HmacSha1_32,
+            key: [7; 30],
+        };
+        assert!(
+            text.contains(&format!("a=crypto:{}", ours.value())),
+            "{text}"
+        );
+        let srtp = negotiated.srtp.unwrap();
+        assert_eq!(srtp.suite, crate::sdes::Suite::AesCm128HmacSha1_32);
+        assert_eq!((srtp.theirs, srtp.ours), (remote.crypto[0].key, [7; 30]));
+        // No key we can use: refused, saying so.
+        let unusable = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
+        let remote = RemoteAudio::parse(unusable.as_bytes()).unwrap();
+        assert_eq!(
+            remote.answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30]),
+            Err(SdpError::NoCrypto)
+        );
+        // A plain offer gets a plain answer, whatever key the leg has.
+        let plain = RemoteAudio::parse(SIPP_OFFER.as_bytes()).unwrap();
+        let (answer, negotiated) = plain
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
+            .unwrap();
+        assert!(negotiated.srtp.is_none());
+        assert!(!String::from_utf8(answer).unwrap().contains("crypto"));
+    }
+
+    #[test]
     fn answers_a_sipp_offer_with_its_law_and_events() {
         let remote = RemoteAudio::parse(SIPP_OFFER.as_bytes()).unwrap();
         assert_eq!(remote.addr, "127.0.0.1:6000".parse().unwrap());
         assert_eq!(remote.laws, vec![Law::ALaw]);
         assert_eq!(remote.event_payload_type, Some(101));
         let (answer, negotiated) = remote
-            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1)
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
             .unwrap();
         assert_eq!(negotiated.law, Law::ALaw);
         let ours = RemoteAudio::parse(&answer).unwrap();
@@ -457,14 +560,16 @@ mod tests {
         let remote = RemoteAudio::parse(v6.as_bytes()).unwrap();
         assert_eq!(
             remote
-                .answer("127.0.0.1:20000".parse().unwrap(), 1, 1)
+                .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
                 .err(),
             Some(SdpError::OtherFamily {
                 theirs: "IPv6",
                 ours: "IPv4"
             })
         );
-        let (answer, _) = remote.answer("[::1]:20000".parse().unwrap(), 1, 1).unwrap();
+        let (answer, _) = remote
+            .answer("[::1]:20000".parse().unwrap(), 1, 1, [7; 30])
+            .unwrap();
         assert!(String::from_utf8(answer).unwrap().contains("c=IN IP6 ::1"));
     }
 
@@ -475,7 +580,7 @@ mod tests {
         let remote = RemoteAudio::parse(sendonly.as_bytes()).unwrap();
         assert!(remote.direction.is_hold());
         let (answer, _) = remote
-            .answer("127.0.0.1:20000".parse().unwrap(), 1, 2)
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 2, [7; 30])
             .unwrap();
         assert!(String::from_utf8(answer).unwrap().contains("a=recvonly"));
         let old_style = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
@@ -495,7 +600,7 @@ mod tests {
             .replace("a=rtpmap:8 PCMA/8000\r\n", "");
         let remote = RemoteAudio::parse(g729.as_bytes()).unwrap();
         assert!(remote
-            .answer("127.0.0.1:1".parse().unwrap(), 1, 1)
+            .answer("127.0.0.1:1".parse().unwrap(), 1, 1, [7; 30])
             .unwrap_err()
             .to_string()
             .contains("PCMU, PCMA or G722"));
@@ -508,7 +613,7 @@ mod tests {
             .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:9 G722/8000");
         let remote = RemoteAudio::parse(wideband_only.as_bytes()).unwrap();
         let (answer, negotiated) = remote
-            .answer("127.0.0.1:2000".parse().unwrap(), 1, 1)
+            .answer("127.0.0.1:2000".parse().unwrap(), 1, 1, [7; 30])
             .unwrap();
         assert!(negotiated.g722);
         assert_eq!(negotiated.payload_type, 9);
@@ -540,7 +645,7 @@ mod tests {
         let offer = "v=0\r\no=x 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=video 5000 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 6000 RTP/AVP 97 101\r\na=rtpmap:97 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
         let remote = RemoteAudio::parse(offer.as_bytes()).unwrap();
         let (answer, negotiated) = remote
-            .answer("10.0.0.1:7000".parse().unwrap(), 1, 1)
+            .answer("10.0.0.1:7000".parse().unwrap(), 1, 1, [7; 30])
             .unwrap();
         assert_eq!((negotiated.law, negotiated.payload_type), (Law::MuLaw, 97));
         let text = String::from_utf8(answer).unwrap();

@@ -35,6 +35,7 @@ fn deskagent_phone(
         answermode,
         cafile: None,
         codecs: &["g711"],
+        mediaenc: None,
     }
 }
 
@@ -223,6 +224,7 @@ async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_fl
             answermode: "manual",
             cafile: None,
             codecs: &["g711"],
+            mediaenc: None,
         },
     )
     .await;
@@ -281,11 +283,9 @@ async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
         .contains("sip_devices_dropped_total 1"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
-    if !baresip_ready() || !sipp_ready() {
-        return;
-    }
+/// A rig that also takes SIP over TLS (a self-signed certificate for
+/// 127.0.0.1, `cert.pem` in the folder returned), on the port returned.
+async fn tls_rig() -> (Rig, u16, tempfile::TempDir) {
     let certs = tempfile::tempdir().unwrap();
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -295,11 +295,86 @@ async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
     let tls_port = free_port();
     let tls = switchboard_voice::TlsListen {
         listen: format!("127.0.0.1:{tls_port}").parse().unwrap(),
-        cert_pem: cert_pem.clone(),
+        cert_pem,
         key_pem,
     };
     let rig = Rig::configured(move |c| c.tls = Some(tls)).await;
     switchboard_testkit::wait::tcp_listening(tls_port).await;
+    (rig, tls_port, certs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_with_srtp_over_tls_hears_the_menu_and_is_heard() {
+    if !baresip_ready() {
+        return;
+    }
+    let (rig, tls_port, certs) = tls_rig().await;
+    rig.centre().await;
+    let cert_pem = certs.path().join("cert.pem");
+    // A caller's phone that calls with SRTP or not at all (SDES keys).
+    let caller = Baresip::start(
+        "srtp",
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1;transport=tls>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+            cafile: Some(&cert_pem),
+            codecs: &["g711"],
+            mediaenc: Some("srtp-mand"),
+        },
+    )
+    .await;
+    caller
+        .command(
+            "dial",
+            &format!("sip:{NUMBER}@127.0.0.1:{tls_port};transport=tls"),
+        )
+        .await;
+    caller.event("CALL_ESTABLISHED", 1).await;
+    caller.event("CALL_CLOSED", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["disconnect_reason"],
+        "CONTACT_FLOW_DISCONNECT",
+        "{record:#}\n{}",
+        caller.log()
+    );
+    // We decrypted its audio (its tone, authenticated packet by packet)...
+    let received = record["quality"]["customer"]["packets_received"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(received > 100, "{:#}\n{}", record["quality"], caller.log());
+    // ...and it decrypted ours: the menu, not noise or silence.
+    let samples = caller.heard();
+    assert!(
+        rms(&samples) > 300.0,
+        "the caller heard {:.0}",
+        rms(&samples)
+    );
+    let (in_calls, refused) = (
+        rig.voice
+            .stats()
+            .rtp_packets_in
+            .load(std::sync::atomic::Ordering::Relaxed),
+        rig.voice
+            .stats()
+            .rtp_packets_refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    assert!(
+        in_calls > 100 && refused == 0,
+        "in {in_calls}, refused {refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let (rig, tls_port, certs) = tls_rig().await;
+    let cert_pem = certs.path().join("cert.pem");
     rig.centre().await;
     let phone = Baresip::start(
         "tls",

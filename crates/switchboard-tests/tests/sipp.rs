@@ -772,6 +772,24 @@ async fn a_carrier_named_only_in_dns_is_found_by_naptr_and_srv_and_called_over_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_srtp_offer_over_sip_without_tls_is_refused_saying_why() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let (code, out) = sipp(&common(
+        &rig,
+        "invite_srtp_without_tls.xml",
+        NUMBER,
+        "127.0.0.1",
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(rig.voice.active_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_agent_hangs_up_the_caller_is_released() {
     if !sipp_ready() {
         return;

@@ -100,8 +100,7 @@ impl Voice {
                 return;
             }
         };
-        let origin = leg.next_sdp_origin();
-        let Ok((answer, negotiated)) = remote.answer(leg.local, origin.0, origin.1) else {
+        let Ok((answer, negotiated)) = leg.answer(&remote) else {
             let _ = tx.reply(StatusCode::Decline).await;
             return;
         };

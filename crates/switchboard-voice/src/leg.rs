@@ -1,5 +1,6 @@
 //! One call leg's RTP: a UDP socket and the media cores that read and
-//! write it (latching, stream stamping, G.711, telephone-events).
+//! write it (latching, stream stamping, G.711, telephone-events), and
+//! SRTP when the SDP agreed it.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -13,7 +14,8 @@ use switchboard_media::g711::Law;
 use switchboard_media::g722::G722Edge;
 use switchboard_media::packetize::{self, Repacketizer};
 use switchboard_media::rtp::{self, Latch, OutStream};
-use switchboard_media::sdp::{Direction, Negotiated, RemoteAudio};
+use switchboard_media::sdes::Crypto;
+use switchboard_media::sdp::{Direction, Negotiated, RemoteAudio, SdpError};
 use switchboard_media::FRAME_SAMPLES;
 use tokio::net::UdpSocket;
 
@@ -69,6 +71,10 @@ pub struct Leg {
     /// with every new offer or answer (RFC 3264 section 8).
     sdp_id: u64,
     sdp_version: u64,
+    /// The master key and salt we encrypt with, should the peer want SRTP.
+    srtp_key: [u8; switchboard_media::sdes::KEY_SALT_LEN],
+    /// SRTP, when the SDP agreed it.
+    srtp: Option<crate::srtp::Srtp>,
 }
 
 impl Leg {
@@ -100,6 +106,8 @@ impl Leg {
             malformed: 0,
             sdp_id: u64::from(rand::random::<u32>()),
             sdp_version: 0,
+            srtp_key: rand::random(),
+            srtp: None,
         })
     }
 
@@ -136,10 +144,45 @@ impl Leg {
             (false, _) => self.g722 = None,
             (true, true) => {}
         }
+        // New keys, new contexts; the same keys keep theirs (replay state).
+        if self.srtp.as_ref().map(|s| s.agreement()) != negotiated.srtp {
+            self.srtp = negotiated.srtp.and_then(crate::srtp::Srtp::new);
+        }
         self.negotiated = Some(negotiated);
         self.packets.set_ptime(packetize::ptime_ms(remote.ptime));
         self.remote_direction = remote.direction;
         self.remote_unspecified = remote.addr.ip().is_unspecified();
+    }
+
+    /// Our answer to the peer's offer (SRTP with our key, if it offers
+    /// SRTP), and what it agrees; [`Leg::connect`] then takes it.
+    pub fn answer(&mut self, remote: &RemoteAudio) -> Result<(Vec<u8>, Negotiated), SdpError> {
+        let origin = self.next_sdp_origin();
+        remote.answer(self.local, origin.0, origin.1, self.srtp_key)
+    }
+
+    /// Our offer of what is in use again (a re-INVITE without SDP): SRTP
+    /// with our key when the leg is SRTP.
+    pub fn offer_again(&mut self, direction: Direction) -> Vec<u8> {
+        let origin = self.next_sdp_origin();
+        let crypto = self.srtp.as_ref().map(|s| Crypto {
+            tag: 1,
+            suite: s.agreement().suite,
+            key: self.srtp_key,
+        });
+        switchboard_media::sdp::offer_with(
+            self.local,
+            &[self.law()],
+            direction,
+            origin.0,
+            origin.1,
+            crypto,
+        )
+    }
+
+    /// Whether the leg's audio is SRTP.
+    pub fn is_secure(&self) -> bool {
+        self.srtp.is_some()
     }
 
     /// The o= line's session id and the next version, for a new description.
@@ -202,12 +245,19 @@ impl Leg {
             .map(|n| n.payload_type)
             .unwrap_or(self.law().payload_type());
         let packet = self.out.audio(pt, payload, payload.len() as u32);
+        let protected;
+        let packet = match &mut self.srtp {
+            Some(srtp) => match srtp.protect_rtp(&packet) {
+                Some(p) => {
+                    protected = p;
+                    &protected[..]
+                }
+                None => return,
+            },
+            None => &packet[..],
+        };
         // A full socket buffer drops this packet, as the network would.
-        if self
-            .socket
-            .try_send_to(&packet, latch.destination())
-            .is_ok()
-        {
+        if self.socket.try_send_to(packet, latch.destination()).is_ok() {
             self.packets_out += 1;
             self.octets_out += payload.len() as u64;
         }
@@ -222,6 +272,25 @@ impl Leg {
     pub fn heard(&mut self, from: SocketAddr, datagram: &[u8]) -> Heard {
         let (Some(latch), Some(negotiated)) = (&mut self.latch, self.negotiated) else {
             return Heard::Nothing;
+        };
+        // SRTP: only what authenticates reaches the latch, so a forged
+        // packet can neither move the stream nor be heard.
+        let decrypted;
+        let datagram = match &mut self.srtp {
+            Some(srtp) => match srtp.unprotect_rtp(datagram) {
+                Ok(plain) => {
+                    decrypted = plain;
+                    &decrypted[..]
+                }
+                Err(_) => {
+                    match latch.destination() == from {
+                        true => self.malformed += 1,
+                        false => latch.refuse(),
+                    }
+                    return Heard::Nothing;
+                }
+            },
+            None => datagram,
         };
         let packet = match rtp::parse(datagram) {
             Ok(p) => p,
@@ -273,6 +342,17 @@ impl Leg {
     pub fn heard_rtcp(&mut self, from: SocketAddr, datagram: &[u8]) {
         let Some(latch) = &mut self.rtcp_latch else {
             return;
+        };
+        let decrypted;
+        let datagram = match &mut self.srtp {
+            Some(srtp) => match srtp.unprotect_rtcp(datagram) {
+                Ok(plain) => {
+                    decrypted = plain;
+                    &decrypted[..]
+                }
+                Err(_) => return,
+            },
+            None => datagram,
         };
         let now_ms = self.created.elapsed().as_millis() as u64;
         if !latch.accept(from, None, now_ms) {
@@ -327,7 +407,13 @@ impl Leg {
             octets: self.octets_out as u32,
         });
         let cname = format!("switchboard@{}", self.local.ip());
-        let packet = rtcp::report(self.out.ssrc(), sender, block, &cname);
+        let mut packet = rtcp::report(self.out.ssrc(), sender, block, &cname);
+        if let Some(srtp) = &mut self.srtp {
+            match srtp.protect_rtcp(&packet) {
+                Some(protected) => packet = protected.to_vec(),
+                None => return,
+            }
+        }
         let _ = self.rtcp_socket.try_send_to(&packet, destination);
     }
 

@@ -41,6 +41,7 @@ pub mod registrar;
 pub mod session_timer;
 pub mod sip;
 pub mod softphone;
+pub mod srtp;
 pub mod transport;
 pub mod trunk_registration;
 

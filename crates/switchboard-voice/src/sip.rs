@@ -969,6 +969,18 @@ impl Voice {
                 return;
             }
         };
+        // SDES keys travel in the SDP: in clear text unless the SIP is
+        // encrypted too, and then the audio is not secret (RFC 4568
+        // section 8.3). An SRTP offer is taken over TLS only.
+        if remote.secure && transport_of(&tx) != crate::registrar::Transport::Tls {
+            warn!(%source, "INVITE refused: SRTP keys offered over SIP without TLS");
+            self.refuse_media(
+                &mut tx,
+                "SRTP keys (a=crypto) are taken only over SIP over TLS (RFC 4568 section 8.3)",
+            )
+            .await;
+            return;
+        }
         let media_ip = self.media_ip_for(remote.addr.ip());
         let mut leg = match Leg::bind(media_ip, self.config().rtp_ports).await {
             Ok(l) => l,
@@ -978,8 +990,7 @@ impl Voice {
                 return;
             }
         };
-        let origin = leg.next_sdp_origin();
-        let (answer, negotiated) = match remote.answer(leg.local, origin.0, origin.1) {
+        let (answer, negotiated) = match leg.answer(&remote) {
             Ok(a) => a,
             Err(e) => {
                 warn!(%source, "INVITE refused: {e}");

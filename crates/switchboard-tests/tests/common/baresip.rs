@@ -40,6 +40,9 @@ pub struct PhoneSetup<'a> {
     pub cafile: Option<&'a std::path::Path>,
     /// Audio codec modules to load (`g711`, `g722`).
     pub codecs: &'a [&'a str],
+    /// Media encryption for the account (`srtp-mand`: SRTP with SDES keys
+    /// or no call), loading the srtp module.
+    pub mediaenc: Option<&'a str>,
 }
 
 /// One running baresip.
@@ -99,9 +102,16 @@ impl Baresip {
             Some(ca) => format!("{config}sip_cafile {}\n", ca.display()),
             None => config,
         };
+        let (config, mediaenc) = match setup.mediaenc {
+            Some(kind) => (
+                format!("{config}module srtp.so\n"),
+                format!(";mediaenc={kind}"),
+            ),
+            None => (config, String::new()),
+        };
         std::fs::write(dir.join("config"), config).unwrap();
         let account = format!(
-            "{};auth_pass={};regint={};answermode={}\n",
+            "{};auth_pass={};regint={};answermode={}{mediaenc}\n",
             setup.aor, setup.password, setup.regint, setup.answermode
         );
         std::fs::write(dir.join("accounts"), account).unwrap();

@@ -13,7 +13,7 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, StatusCode};
 use switchboard_contact::{Decision, Input, Phase};
 use switchboard_media::playout::{Clip, Playout};
-use switchboard_media::sdp::{self, Direction, RemoteAudio};
+use switchboard_media::sdp::{Direction, RemoteAudio};
 use switchboard_model::contact_record::AgentInfo;
 use switchboard_runtime::routing::RoutingUpdate;
 use tracing::info;
@@ -228,14 +228,7 @@ impl Call {
             let Some(leg) = leg else {
                 return self.ask(no_dialog(reply));
             };
-            let origin = leg.next_sdp_origin();
-            let offer = sdp::offer(
-                leg.local,
-                &[leg.law()],
-                Direction::SendRecv,
-                origin.0,
-                origin.1,
-            );
+            let offer = leg.offer_again(Direction::SendRecv);
             let mut headers = vec![Header::ContentType("application/sdp".into())];
             headers.extend(timer_headers);
             self.ask(Io::Respond {
@@ -265,9 +258,7 @@ impl Call {
         } else {
             return self.ask(no_dialog(reply));
         };
-        let origin = leg.next_sdp_origin();
-        let answer = remote.answer(leg.local, origin.0, origin.1);
-        let (answer, negotiated) = match answer {
+        let (answer, negotiated) = match leg.answer(&remote) {
             Ok(a) => a,
             Err(e) => return self.ask(refusal(&self.voice, reply, &e.to_string())),
         };
