@@ -247,19 +247,21 @@ impl RemoteAudio {
         })
     }
 
-    /// Our answer to this offer, sending and receiving at `local`; an SRTP
-    /// offer's answer gives `key` (master key and salt) as ours.
+    /// Our answer to this offer, sending and receiving at `local`. With
+    /// `key` (master key and salt: the signalling is private, so SDES may
+    /// be used), an SRTP offer is answered with it as ours, and so is an
+    /// `RTP/AVP` offer that carries `a=crypto` lines (best-effort SRTP, as
+    /// PBXs offer it); without, an SRTP offer cannot be answered.
     pub fn answer(
         &self,
         local: SocketAddr,
         session_id: u64,
         version: u64,
-        key: [u8; KEY_SALT_LEN],
+        key: Option<[u8; KEY_SALT_LEN]>,
     ) -> Result<(Vec<u8>, Negotiated), SdpError> {
         let mut negotiated = self.negotiated()?;
-        let crypto = match self.secure {
-            true => {
-                let theirs = self.crypto.first().ok_or(SdpError::NoCrypto)?;
+        let crypto = match (key, self.crypto.first()) {
+            (Some(key), Some(theirs)) => {
                 negotiated.srtp = Some(Agreement {
                     suite: theirs.suite,
                     theirs: theirs.key,
@@ -267,7 +269,8 @@ impl RemoteAudio {
                 });
                 Some(Crypto { key, ..*theirs })
             }
-            false => None,
+            _ if self.secure => return Err(SdpError::NoCrypto),
+            _ => None,
         };
         // 0.0.0.0 or :: (an old-style hold) reaches nothing either way.
         let (theirs, ours) = (self.addr.ip(), local.ip());
@@ -289,7 +292,7 @@ impl RemoteAudio {
                     &[codec],
                     self.event_payload_type,
                     self.direction.reversed(),
-                    crypto,
+                    crypto.map(|c| (c, self.secure)),
                 ));
             } else {
                 // Declined (RFC 3264 section 6): same position, port 0.
@@ -308,6 +311,28 @@ impl RemoteAudio {
             }
         }
         Ok((write(&session), negotiated))
+    }
+
+    /// What an answer to our offer agreed, when the offer gave `ours` as
+    /// our SRTP key: SRTP if the answer gives a key of its own for one of
+    /// our suites (an answer `RTP/SAVP` without one is refused).
+    pub fn negotiated_with(
+        &self,
+        ours: Option<[u8; KEY_SALT_LEN]>,
+    ) -> Result<Negotiated, SdpError> {
+        let mut negotiated = self.negotiated()?;
+        match (ours, self.crypto.first()) {
+            (Some(ours), Some(theirs)) => {
+                negotiated.srtp = Some(Agreement {
+                    suite: theirs.suite,
+                    theirs: theirs.key,
+                    ours,
+                })
+            }
+            _ if self.secure => return Err(SdpError::NoCrypto),
+            _ => {}
+        }
+        Ok(negotiated)
     }
 
     /// What an answer to our offer agreed.
@@ -348,15 +373,16 @@ pub fn offer(
     offer_with(local, laws, direction, session_id, version, None)
 }
 
-/// [`offer`], as SRTP (`RTP/SAVP`) with `crypto` when given: what a leg
-/// that is SRTP already offers again (a session refresh).
+/// [`offer`] with SDES keys: `crypto` in `RTP/SAVP` when `required`
+/// (what a leg that is SRTP offers again), else in `RTP/AVP` (best-effort
+/// SRTP: a peer without SRTP ignores the line and answers plain RTP).
 pub fn offer_with(
     local: SocketAddr,
     laws: &[Law],
     direction: Direction,
     session_id: u64,
     version: u64,
-    crypto: Option<Crypto>,
+    crypto: Option<(Crypto, bool)>,
 ) -> Vec<u8> {
     let mut session = base_session(local.ip(), session_id, version);
     // G.711 first (no transcoding); G.722 last, for phones that speak only it.
@@ -400,7 +426,7 @@ fn audio_media(
     codecs: &[(&str, u8)],
     event: Option<u8>,
     direction: Direction,
-    crypto: Option<Crypto>,
+    crypto: Option<(Crypto, bool)>,
 ) -> Media {
     let mut fmt: Vec<String> = codecs.iter().map(|(_, pt)| pt.to_string()).collect();
     let mut attributes: Vec<Attribute> = codecs
@@ -415,9 +441,13 @@ fn audio_media(
     attributes.push(attr("ptime", Some("20".into())));
     attributes.push(attr(direction.attribute(), None));
     let proto = match &crypto {
-        Some(c) => {
+        Some((c, required)) => {
             attributes.push(attr("crypto", Some(c.value())));
-            "RTP/SAVP"
+            if *required {
+                "RTP/SAVP"
+            } else {
+                "RTP/AVP"
+            }
         }
         None => "RTP/AVP",
     };
@@ -485,7 +515,7 @@ mod tests {
         assert!(remote.secure);
         assert_eq!(remote.crypto.len(), 2, "the AES-256 line is passed over");
         let (answer, negotiated) = remote
-            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap();
         let text = String::from_utf8(answer).unwrap();
         assert!(text.contains("m=audio 20000 RTP/SAVP 8 101"), "{text}");
@@ -506,13 +536,69 @@ mod tests {
         let unusable = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
         let remote = RemoteAudio::parse(unusable.as_bytes()).unwrap();
         assert_eq!(
-            remote.answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30]),
+            remote.answer("127.0.0.1:20000".parse().unwrap(), 1, 1, Some([7; 30])),
+            Err(SdpError::NoCrypto)
+        );
+        // Without private signalling (no key to give), SRTP cannot be answered.
+        let remote = RemoteAudio::parse(offer.as_bytes()).unwrap();
+        assert_eq!(
+            remote.answer("127.0.0.1:20000".parse().unwrap(), 1, 1, None),
+            Err(SdpError::NoCrypto)
+        );
+        // Best effort: keys in RTP/AVP are taken in RTP/AVP, or ignored
+        // without private signalling.
+        let hopeful = offer.replace("RTP/SAVP", "RTP/AVP");
+        let remote = RemoteAudio::parse(hopeful.as_bytes()).unwrap();
+        let (answer, negotiated) = remote
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, Some([7; 30]))
+            .unwrap();
+        let text = String::from_utf8(answer).unwrap();
+        assert!(
+            text.contains("RTP/AVP 8 101") && text.contains("a=crypto:2"),
+            "{text}"
+        );
+        assert!(negotiated.srtp.is_some());
+        let (answer, negotiated) = remote
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, None)
+            .unwrap();
+        assert!(negotiated.srtp.is_none());
+        assert!(!String::from_utf8(answer).unwrap().contains("crypto"));
+        // Our best-effort offer, and the answers to it.
+        let ours = crate::sdes::Crypto {
+            tag: 1,
+            suite: crate::sdes::Suite::AesCm128HmacSha1_80,
+            key: [5; 30],
+        };
+        let offer = offer_with(
+            "127.0.0.1:4000".parse().unwrap(),
+            &[Law::MuLaw],
+            Direction::SendRecv,
+            1,
+            1,
+            Some((ours, false)),
+        );
+        let text = String::from_utf8(offer).unwrap();
+        assert!(
+            text.contains("m=audio 4000 RTP/AVP")
+                && text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+            "{text}"
+        );
+        let keyed = RemoteAudio::parse(text.as_bytes()).unwrap();
+        let agreed = keyed.negotiated_with(Some([5; 30])).unwrap().srtp.unwrap();
+        assert_eq!((agreed.theirs, agreed.ours), ([5; 30], [5; 30]));
+        let plain = RemoteAudio::parse(SIPP_OFFER.as_bytes()).unwrap();
+        assert!(plain.negotiated_with(Some([5; 30])).unwrap().srtp.is_none());
+        let unkeyed = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
+        assert_eq!(
+            RemoteAudio::parse(unkeyed.as_bytes())
+                .unwrap()
+                .negotiated_with(Some([5; 30])),
             Err(SdpError::NoCrypto)
         );
         // A plain offer gets a plain answer, whatever key the leg has.
         let plain = RemoteAudio::parse(SIPP_OFFER.as_bytes()).unwrap();
         let (answer, negotiated) = plain
-            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap();
         assert!(negotiated.srtp.is_none());
         assert!(!String::from_utf8(answer).unwrap().contains("crypto"));
@@ -525,7 +611,7 @@ mod tests {
         assert_eq!(remote.laws, vec![Law::ALaw]);
         assert_eq!(remote.event_payload_type, Some(101));
         let (answer, negotiated) = remote
-            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap();
         assert_eq!(negotiated.law, Law::ALaw);
         let ours = RemoteAudio::parse(&answer).unwrap();
@@ -560,7 +646,7 @@ mod tests {
         let remote = RemoteAudio::parse(v6.as_bytes()).unwrap();
         assert_eq!(
             remote
-                .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, [7; 30])
+                .answer("127.0.0.1:20000".parse().unwrap(), 1, 1, Some([7; 30]))
                 .err(),
             Some(SdpError::OtherFamily {
                 theirs: "IPv6",
@@ -568,7 +654,7 @@ mod tests {
             })
         );
         let (answer, _) = remote
-            .answer("[::1]:20000".parse().unwrap(), 1, 1, [7; 30])
+            .answer("[::1]:20000".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap();
         assert!(String::from_utf8(answer).unwrap().contains("c=IN IP6 ::1"));
     }
@@ -580,7 +666,7 @@ mod tests {
         let remote = RemoteAudio::parse(sendonly.as_bytes()).unwrap();
         assert!(remote.direction.is_hold());
         let (answer, _) = remote
-            .answer("127.0.0.1:20000".parse().unwrap(), 1, 2, [7; 30])
+            .answer("127.0.0.1:20000".parse().unwrap(), 1, 2, Some([7; 30]))
             .unwrap();
         assert!(String::from_utf8(answer).unwrap().contains("a=recvonly"));
         let old_style = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
@@ -600,7 +686,7 @@ mod tests {
             .replace("a=rtpmap:8 PCMA/8000\r\n", "");
         let remote = RemoteAudio::parse(g729.as_bytes()).unwrap();
         assert!(remote
-            .answer("127.0.0.1:1".parse().unwrap(), 1, 1, [7; 30])
+            .answer("127.0.0.1:1".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap_err()
             .to_string()
             .contains("PCMU, PCMA or G722"));
@@ -613,7 +699,7 @@ mod tests {
             .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:9 G722/8000");
         let remote = RemoteAudio::parse(wideband_only.as_bytes()).unwrap();
         let (answer, negotiated) = remote
-            .answer("127.0.0.1:2000".parse().unwrap(), 1, 1, [7; 30])
+            .answer("127.0.0.1:2000".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap();
         assert!(negotiated.g722);
         assert_eq!(negotiated.payload_type, 9);
@@ -645,7 +731,7 @@ mod tests {
         let offer = "v=0\r\no=x 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=video 5000 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 6000 RTP/AVP 97 101\r\na=rtpmap:97 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
         let remote = RemoteAudio::parse(offer.as_bytes()).unwrap();
         let (answer, negotiated) = remote
-            .answer("10.0.0.1:7000".parse().unwrap(), 1, 1, [7; 30])
+            .answer("10.0.0.1:7000".parse().unwrap(), 1, 1, Some([7; 30]))
             .unwrap();
         assert_eq!((negotiated.law, negotiated.payload_type), (Law::MuLaw, 97));
         let text = String::from_utf8(answer).unwrap();

@@ -369,6 +369,46 @@ async fn a_caller_with_srtp_over_tls_hears_the_menu_and_is_heard() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_phone_over_tls_is_offered_srtp_and_both_sides_hear_each_other() {
+    if !baresip_ready() || !sipp_ready() {
+        return;
+    }
+    let (rig, tls_port, certs) = tls_rig().await;
+    rig.centre().await;
+    let cert_pem = certs.path().join("cert.pem");
+    // SRTP when offered (baresip's best-effort `srtp`, keys in RTP/AVP).
+    let phone = Baresip::start(
+        "tls-srtp",
+        PhoneSetup {
+            aor: format!("<sip:deskagent@127.0.0.1:{tls_port};transport=tls>"),
+            cafile: Some(&cert_pem),
+            mediaenc: Some("srtp"),
+            ..deskagent_phone(&rig, None, "auto")
+        },
+    )
+    .await;
+    registered(&rig, 1).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
+    phone.event("CALL_ESTABLISHED", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    assert!(
+        phone.log().contains("SRTP is Enabled"),
+        "the phone took our key: {}",
+        phone.log()
+    );
+    // Its tone, decrypted here...
+    let agent_packets = record["quality"]["agent"]["packets_received"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(agent_packets > 100, "{:#}", record["quality"]);
+    // ...and the whisper and the caller, decrypted there.
+    let heard = phone.heard();
+    assert!(rms(&heard) > 300.0, "the agent heard {:.0}", rms(&heard));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
     if !baresip_ready() || !sipp_ready() {
         return;

@@ -100,12 +100,17 @@ impl Voice {
                 return;
             }
         };
+        let transport = crate::sip::transport_of(&tx);
+        leg.set_peer(crate::leg::MediaPeer {
+            signalling: None,
+            strict: false,
+            private: transport == crate::registrar::Transport::Tls,
+        });
         let Ok((answer, negotiated)) = leg.answer(&remote) else {
             let _ = tx.reply(StatusCode::Decline).await;
             return;
         };
         leg.connect(&remote, negotiated);
-        let transport = crate::sip::transport_of(&tx);
         let Ok(dialog) = self.dialogs().get_or_create_server_invite(
             &tx,
             self.state_sender(),

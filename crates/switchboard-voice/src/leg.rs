@@ -37,6 +37,9 @@ pub struct MediaPeer {
     pub signalling: Option<IpAddr>,
     /// Media only from its SDP's address (a trunk's `strict_media_source`).
     pub strict: bool,
+    /// Its SIP comes over TLS: SDES keys in the SDP stay private, so SRTP
+    /// is offered (best effort) and taken.
+    pub private: bool,
 }
 
 pub struct Leg {
@@ -75,6 +78,11 @@ pub struct Leg {
     srtp_key: [u8; switchboard_media::sdes::KEY_SALT_LEN],
     /// SRTP, when the SDP agreed it.
     srtp: Option<crate::srtp::Srtp>,
+    /// Our last offer gave `srtp_key`: an answer with a key of its own
+    /// makes the leg SRTP.
+    offered_key: bool,
+    /// The peer's last SDP was `RTP/SAVP` (an offer of ours again says the same).
+    remote_savp: bool,
 }
 
 impl Leg {
@@ -108,11 +116,14 @@ impl Leg {
             sdp_version: 0,
             srtp_key: rand::random(),
             srtp: None,
+            offered_key: false,
+            remote_savp: false,
         })
     }
 
-    /// Who the peer is: where its SIP came from, and whether its media
-    /// must come from its SDP's address only. Set before [`Leg::connect`].
+    /// Who the peer is: where its SIP came from, whether its media must
+    /// come from its SDP's address only, whether SRTP keys may be given.
+    /// Set before the leg's offer or answer.
     pub fn set_peer(&mut self, peer: MediaPeer) {
         self.peer = peer;
     }
@@ -149,26 +160,53 @@ impl Leg {
             self.srtp = negotiated.srtp.and_then(crate::srtp::Srtp::new);
         }
         self.negotiated = Some(negotiated);
+        self.remote_savp = remote.secure;
         self.packets.set_ptime(packetize::ptime_ms(remote.ptime));
         self.remote_direction = remote.direction;
         self.remote_unspecified = remote.addr.ip().is_unspecified();
     }
 
     /// Our answer to the peer's offer (SRTP with our key, if it offers
-    /// SRTP), and what it agrees; [`Leg::connect`] then takes it.
+    /// keys over private signalling), and what it agrees; [`Leg::connect`]
+    /// then takes it.
     pub fn answer(&mut self, remote: &RemoteAudio) -> Result<(Vec<u8>, Negotiated), SdpError> {
         let origin = self.next_sdp_origin();
-        remote.answer(self.local, origin.0, origin.1, self.srtp_key)
+        let key = self.peer.private.then_some(self.srtp_key);
+        remote.answer(self.local, origin.0, origin.1, key)
+    }
+
+    /// Our offer of `laws`: with our SRTP key, best effort, when the
+    /// signalling is private ([`MediaPeer::private`]).
+    pub fn offer(&mut self, laws: &[Law], direction: Direction) -> Vec<u8> {
+        let origin = self.next_sdp_origin();
+        self.offered_key = self.peer.private;
+        let crypto = self.peer.private.then_some((
+            Crypto {
+                tag: 1,
+                suite: switchboard_media::sdes::Suite::AesCm128HmacSha1_80,
+                key: self.srtp_key,
+            },
+            false,
+        ));
+        switchboard_media::sdp::offer_with(self.local, laws, direction, origin.0, origin.1, crypto)
+    }
+
+    /// What the peer's answer to our offer agreed.
+    pub fn negotiated(&self, answer: &RemoteAudio) -> Result<Negotiated, SdpError> {
+        answer.negotiated_with(self.offered_key.then_some(self.srtp_key))
     }
 
     /// Our offer of what is in use again (a re-INVITE without SDP): SRTP
-    /// with our key when the leg is SRTP.
+    /// with our key, in the profile the peer used, when the leg is SRTP.
     pub fn offer_again(&mut self, direction: Direction) -> Vec<u8> {
         let origin = self.next_sdp_origin();
-        let crypto = self.srtp.as_ref().map(|s| Crypto {
-            tag: 1,
-            suite: s.agreement().suite,
-            key: self.srtp_key,
+        let crypto = self.srtp.as_ref().map(|s| {
+            let crypto = Crypto {
+                tag: 1,
+                suite: s.agreement().suite,
+                key: self.srtp_key,
+            };
+            (crypto, self.remote_savp)
         });
         switchboard_media::sdp::offer_with(
             self.local,

@@ -195,6 +195,7 @@ async fn ring(
                 leg.set_peer(crate::leg::MediaPeer {
                     signalling: Some(route.destination.ip()),
                     strict: false,
+                    private: false,
                 });
                 leg.connect(&remote, negotiated)
             }

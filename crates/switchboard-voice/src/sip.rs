@@ -901,6 +901,7 @@ impl Voice {
         let peer = crate::leg::MediaPeer {
             signalling: Some(source.ip()),
             strict: trunk.spec.strict_media_source,
+            private: transport_of(&tx) == crate::registrar::Transport::Tls,
         };
         let dialled = tx.original.uri.user().unwrap_or_default().to_string();
         let number = match lookup_number(self.app(), &dialled).await {
@@ -990,6 +991,7 @@ impl Voice {
                 return;
             }
         };
+        leg.set_peer(peer);
         let (answer, negotiated) = match leg.answer(&remote) {
             Ok(a) => a,
             Err(e) => {
@@ -998,7 +1000,6 @@ impl Voice {
                 return;
             }
         };
-        leg.set_peer(peer);
         leg.connect(&remote, negotiated);
         let call_id = tx
             .original

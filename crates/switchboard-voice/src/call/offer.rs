@@ -5,12 +5,13 @@
 
 use super::phone::other;
 use super::*;
+use crate::registrar::Transport;
 use std::time::Duration;
 
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use switchboard_contact::Input;
 use switchboard_media::playout::Clip;
-use switchboard_media::sdp::{self, Direction, RemoteAudio};
+use switchboard_media::sdp::{Direction, RemoteAudio};
 use switchboard_model::objects::user::PhoneType;
 use switchboard_model::User;
 use tracing::{info, warn};
@@ -245,19 +246,21 @@ impl Call {
             caller_id,
             third_party,
         } = dial;
-        if let [only] = routes.as_slice() {
-            leg.set_peer(crate::leg::MediaPeer {
-                signalling: Some(only.destination.ip()),
-                strict: false,
-            });
-        }
-        let origin = leg.next_sdp_origin();
-        let offer = sdp::offer(
-            leg.local,
+        // Phones reached over TLS only are offered SRTP (best effort: a
+        // phone without it ignores the key).
+        let private = routes.iter().all(|r| r.transport == Transport::Tls);
+        let signalling = match routes.as_slice() {
+            [only] => Some(only.destination.ip()),
+            _ => None,
+        };
+        leg.set_peer(crate::leg::MediaPeer {
+            signalling,
+            strict: false,
+            private,
+        });
+        let offer = leg.offer(
             &[self.customer.law(), other(self.customer.law())],
             Direction::SendRecv,
-            origin.0,
-            origin.1,
         );
         // One Call-ID per device: each is its own dialog, and the ones
         // that lose the race end without touching the one that answered.
@@ -339,13 +342,14 @@ impl Call {
         }
         a.dialog = Some(dialog);
         a.whisper = whisper;
-        let remote = RemoteAudio::parse(&sdp_body).and_then(|r| r.negotiated().map(|n| (r, n)));
-        match remote {
-            Ok((remote, negotiated)) => {
-                if let Some(leg) = a.media.phone() {
-                    leg.connect(&remote, negotiated)
-                }
-            }
+        let answered = match a.media.phone() {
+            Some(leg) => RemoteAudio::parse(&sdp_body)
+                .and_then(|r| leg.negotiated(&r).map(|n| (r, n)))
+                .map(|(remote, negotiated)| leg.connect(&remote, negotiated)),
+            None => Ok(()),
+        };
+        match answered {
+            Ok(()) => {}
             Err(e) => {
                 warn!(contact = %self.core.id(), "agent SDP: {e}");
                 let third_party = match self.drop_agent_leg(|_| true) {
