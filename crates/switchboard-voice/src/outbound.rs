@@ -13,7 +13,7 @@ use switchboard_runtime::CardState;
 
 use chrono::Utc;
 use switchboard_media::g711::Law;
-use switchboard_media::sdp::{self, Direction, RemoteAudio};
+use switchboard_media::sdp::{Direction, RemoteAudio};
 use switchboard_model::contact_record::{AgentInfo, Endpoint, QueueInfo};
 use switchboard_model::objects::phone_number::parse_e164;
 use switchboard_model::objects::routing_profile::Channel;
@@ -138,14 +138,13 @@ async fn ring(
         let mut leg = Leg::bind(media_ip, voice.config().rtp_ports)
             .await
             .map_err(|e| Failed::Refused(format!("RTP socket: {e}")))?;
-        let origin = leg.next_sdp_origin();
-        let offer = sdp::offer(
-            leg.local,
-            &[Law::MuLaw, Law::ALaw],
-            Direction::SendRecv,
-            origin.0,
-            origin.1,
-        );
+        // A trunk over TLS is offered SRTP, best effort.
+        leg.set_peer(crate::leg::MediaPeer {
+            signalling: Some(route.destination.ip()),
+            strict: false,
+            private: route.transport == crate::registrar::Transport::Tls,
+        });
+        let offer = leg.offer(&[Law::MuLaw, Law::ALaw], Direction::SendRecv);
         let shown = caller_id.clone().unwrap_or_else(|| "anonymous".into());
         let option = route.invite(&voice, shown, offer, &sip_call_id);
         voice.bind_call_id(&sip_call_id, &contact);
@@ -190,15 +189,8 @@ async fn ring(
             let _ = dialog.bye().await;
             return Err(failed);
         }
-        match RemoteAudio::parse(&response.body).and_then(|r| r.negotiated().map(|n| (r, n))) {
-            Ok((remote, negotiated)) => {
-                leg.set_peer(crate::leg::MediaPeer {
-                    signalling: Some(route.destination.ip()),
-                    strict: false,
-                    private: false,
-                });
-                leg.connect(&remote, negotiated)
-            }
+        match RemoteAudio::parse(&response.body).and_then(|r| leg.negotiated(&r).map(|n| (r, n))) {
+            Ok((remote, negotiated)) => leg.connect(&remote, negotiated),
             Err(e) => {
                 let _ = dialog.bye().await;
                 return Err(Failed::Refused(format!("unusable SDP answer: {e}")));
