@@ -772,6 +772,46 @@ async fn a_carrier_named_only_in_dns_is_found_by_naptr_and_srv_and_called_over_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_carriers_first_server_is_down_the_call_goes_to_its_next_by_srv() {
+    use common::dnsmasq::{dnsmasq_ready, Dnsmasq};
+    if !sipp_ready() || !dnsmasq_ready() {
+        return;
+    }
+    // Two servers by SRV priority: the first (10) has nothing listening on
+    // its port (a reserved port, so nothing will), the second (20) is the
+    // carrier; the trunk names the transport, so SRV is asked directly.
+    let (down_port, carrier_port) = (free_port(), free_port());
+    let dns = Dnsmasq::start(&[
+        "--host-record=sip1.carrier.test,127.0.0.1".to_string(),
+        "--host-record=sip2.carrier.test,127.0.0.1".to_string(),
+        format!("--srv-host=_sip._tcp.carrier.test,sip1.carrier.test,{down_port},10,100"),
+        format!("--srv-host=_sip._tcp.carrier.test,sip2.carrier.test,{carrier_port},20,100"),
+    ])
+    .await;
+    let servers = vec![dns.addr()];
+    let rig = Rig::configured(move |c| c.dns_servers = servers).await;
+    rig.centre_with(
+        json!({"name": "carrier by SRV", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": "carrier.test", "transport": "TCP", "caller_id_number": "+442079460100"}),
+        json!({"desk_phone_number": "+447911123456"}),
+    )
+    .await;
+    let mut carrier_args = common(&rig, "agent_external.xml", "carrier", "127.0.0.1");
+    carrier_args[8] = carrier_port.to_string();
+    carrier_args.extend(["-t", "t1", "-rtp_echo"].map(String::from));
+    let carrier = sipp_listening(carrier_args, 40).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = carrier.await.unwrap();
+    assert_eq!(code, 0, "carrier: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["agent"]["external_number"], "+447911123456",
+        "{record:#}"
+    );
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_srtp_offer_over_sip_without_tls_is_refused_saying_why() {
     if !sipp_ready() {
         return;

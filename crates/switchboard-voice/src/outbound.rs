@@ -148,7 +148,7 @@ async fn ring(
         let shown = caller_id.clone().unwrap_or_else(|| "anonymous".into());
         let option = route.invite(&voice, shown, offer, &sip_call_id);
         voice.bind_call_id(&sip_call_id, &contact);
-        let invite = voice.dialogs().do_invite(option, voice.state_sender());
+        let invite = crate::call::invite(&voice, option, &route.fallbacks);
         tokio::pin!(invite);
         let deadline = tokio::time::sleep(RING);
         tokio::pin!(deadline);

@@ -373,15 +373,17 @@ impl Voice {
             .spec
             .transport
             .map(crate::registrar::Transport::of_trunk);
-        let server = self
+        let mut servers = self
             .inner
             .dns
             .resolve(host, port, transport)
             .await
             .map_err(|e| unreachable(e.to_string()))?
-            .into_iter()
+            .into_iter();
+        let server = servers
             .next()
             .ok_or_else(|| unreachable("has no address".into()))?;
+        let fallbacks = servers.map(|s| s.transport.sip_addr(s.addr)).collect();
         let uri: Uri = format!("sip:{number}@{proxy}")
             .as_str()
             .try_into()
@@ -404,6 +406,7 @@ impl Voice {
             transport: server.transport,
             credential,
             caller_id: trunk.spec.caller_id_number.clone(),
+            fallbacks,
         })
     }
 

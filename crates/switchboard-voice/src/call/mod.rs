@@ -57,6 +57,7 @@ use agent::{AgentLeg, AGENT_RING_SECONDS};
 pub use flow::announcement_text;
 pub use input::{AgentAction, CallInput, Purpose};
 use media::Media;
+pub(crate) use phone::invite;
 pub use phone::PhoneRoute;
 use start::open_contact;
 pub use start::{NewCall, OutboundAgent};

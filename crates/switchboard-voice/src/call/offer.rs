@@ -80,6 +80,7 @@ impl Call {
                     transport: d.transport,
                     credential: None,
                     caller_id: None,
+                    fallbacks: vec![],
                 })
                 .collect();
             return self.ring_phones(agent, username, routes);
@@ -281,7 +282,8 @@ impl Call {
                     .or_else(|| route.caller_id.clone())
                     .unwrap_or_else(|| self.core.record().customer_endpoint.address.clone());
                 self.voice.bind_call_id(call_id, self.core.id());
-                route.invite(&self.voice, shown, offer.clone(), call_id)
+                let option = route.invite(&self.voice, shown, offer.clone(), call_id);
+                (option, route.fallbacks.clone())
             })
             .collect();
         let mut call_ids = call_ids.into_iter();

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::StatusCode;
 use rsipstack::transport::SipAddr;
 use switchboard_media::g711::Law;
@@ -25,6 +26,9 @@ pub struct PhoneRoute {
     /// The number the trunk presents on calls out, if it sets one (carriers
     /// often refuse numbers that are not the customer's own).
     pub caller_id: Option<String>,
+    /// The carrier's other servers, in the order DNS gave them (RFC 3263):
+    /// tried in turn when one cannot be reached or is overloaded.
+    pub fallbacks: Vec<SipAddr>,
 }
 
 impl PhoneRoute {
@@ -59,6 +63,72 @@ impl PhoneRoute {
     }
 }
 
+/// Servers of one carrier tried for one call, at most (RFC 3263 leaves the
+/// number open; a dead zone must not make a call try a dozen).
+const MAX_SERVERS: usize = 4;
+
+/// How long a server over TCP or TLS has to take our connection.
+const CONNECT_WITHIN: Duration = Duration::from_secs(3);
+
+/// Sends the INVITE `option` and, when its server cannot be reached (no
+/// connection over TCP or TLS, a transport error, a timeout: 408) or is
+/// overloaded (503), the same INVITE again (a new transaction) to each of
+/// `fallbacks` in turn, as RFC 3263 section 4.3 says. The last server's
+/// outcome is returned.
+pub(crate) async fn invite(
+    voice: &Voice,
+    mut option: InviteOption,
+    fallbacks: &[SipAddr],
+) -> rsipstack::Result<(InviteDialog, Option<rsipstack::sip::Response>)> {
+    let mut next = fallbacks.iter().take(MAX_SERVERS - 1);
+    loop {
+        // A server over TCP or TLS that takes no connection is down: the
+        // next is tried now, not once the INVITE has timed out (32 s).
+        if let Some(server) = option.destination.clone().filter(is_stream) {
+            let layer = &voice.dialogs().endpoint.transport_layer;
+            let connected = tokio::time::timeout(CONNECT_WITHIN, layer.lookup(&server, None)).await;
+            if !matches!(connected, Ok(Ok(_))) {
+                match next.next() {
+                    Some(other) => {
+                        tracing::info!(down = %server, next = %other, "the server takes no connection: trying the next");
+                        option.destination = Some(other.clone());
+                        continue;
+                    }
+                    None => {
+                        return Err(rsipstack::Error::TransportLayerError(
+                            "no connection".into(),
+                            server,
+                        ))
+                    }
+                }
+            }
+        }
+        let answer = voice
+            .dialogs()
+            .do_invite(option.clone(), voice.state_sender())
+            .await;
+        let unreachable = match &answer {
+            Err(_) => true,
+            Ok((_, Some(r))) => matches!(u16::from(r.status_code.clone()), 408 | 503),
+            Ok((_, None)) => false,
+        };
+        match next.next() {
+            Some(server) if unreachable => {
+                tracing::info!(next = %server, "the server did not take the call: trying the next");
+                option.destination = Some(server.clone());
+            }
+            _ => return answer,
+        }
+    }
+}
+
+fn is_stream(server: &SipAddr) -> bool {
+    matches!(
+        server.r#type,
+        Some(rsipstack::sip::Transport::Tcp | rsipstack::sip::Transport::Tls)
+    )
+}
+
 /// Why a device that rang out is reported as failed (the flow's
 /// TransferToNumber tells no answer from a refusal by it).
 pub(super) const NO_ANSWER: &str = "no answer";
@@ -74,19 +144,20 @@ pub(super) async fn ring(
     voice: Voice,
     contact: String,
     agent: String,
-    invites: Vec<InviteOption>,
+    invites: Vec<(InviteOption, Vec<SipAddr>)>,
     ring: Duration,
     whisper: Option<(String, String)>,
     given_up: CancellationToken,
 ) {
-    let call_ids: Vec<String> = invites.iter().filter_map(|i| i.call_id.clone()).collect();
+    let call_ids: Vec<String> = invites
+        .iter()
+        .filter_map(|(i, _)| i.call_id.clone())
+        .collect();
     let mut forks = JoinSet::new();
-    for option in invites {
+    for (option, fallbacks) in invites {
         let voice = voice.clone();
         forks.spawn(async move {
-            let dialogs = voice.dialogs().clone();
-            let states = voice.state_sender();
-            let mut invite = Box::pin(async move { dialogs.do_invite(option, states).await });
+            let mut invite = Box::pin(invite(&voice, option, &fallbacks));
             match tokio::time::timeout(ring, &mut invite).await {
                 Ok(answer) => answer,
                 // Given up: the INVITE is dropped, and rsipstack ends it as
