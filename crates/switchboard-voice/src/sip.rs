@@ -524,7 +524,21 @@ impl StartError {
     }
 }
 
-pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartError> {
+/// The media address to advertise: the one configured, or, when that is
+/// the unspecified address (`sip_listen = "0.0.0.0:5060"` and no
+/// `media_ip`), the address SIP is reached at (rsipstack resolves a
+/// wildcard listener to the host's first non-loopback address). An SDP
+/// `c=0.0.0.0` would put every call on hold.
+fn advertised_media_ip(configured: IpAddr, local_sip: SocketAddr) -> IpAddr {
+    match (configured.is_unspecified(), local_sip.ip().is_unspecified()) {
+        (false, _) => configured,
+        (true, false) => local_sip.ip(),
+        (true, true) if configured.is_ipv4() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        (true, true) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+    }
+}
+
+pub async fn start(app: AppState, mut config: VoiceConfig) -> Result<Voice, StartError> {
     let cancel = CancellationToken::new();
     let stats = VoiceStats::default();
     let dns = Arc::new(crate::dns::Resolver::new(&config.dns_servers)?);
@@ -540,6 +554,11 @@ pub async fn start(app: AppState, config: VoiceConfig) -> Result<Voice, StartErr
         &cancel,
     )
     .await?;
+    let media_ip = advertised_media_ip(config.media_ip, local_sip);
+    if media_ip != config.media_ip {
+        info!(%media_ip, "media address: the SIP address (none is configured)");
+        config.media_ip = media_ip;
+    }
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())
         .with_transport_layer(layer)
@@ -1378,4 +1397,33 @@ pub(crate) async fn hang_up_once_acknowledged(dialog: &InviteDialog) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let _ = dialog.bye().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_media_address_is_replaced_by_the_sip_address() {
+        let v4: IpAddr = "203.0.113.10".parse().unwrap();
+        let sip: SocketAddr = "192.0.2.5:5060".parse().unwrap();
+        assert_eq!(
+            advertised_media_ip(v4, sip),
+            v4,
+            "a configured address stays"
+        );
+        let wildcard: IpAddr = "0.0.0.0".parse().unwrap();
+        assert_eq!(advertised_media_ip(wildcard, sip), sip.ip());
+        let nowhere: SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        assert_eq!(
+            advertised_media_ip(wildcard, nowhere),
+            IpAddr::from([127, 0, 0, 1])
+        );
+        let v6_wildcard: IpAddr = "::".parse().unwrap();
+        let v6_nowhere: SocketAddr = "[::]:5060".parse().unwrap();
+        assert_eq!(
+            advertised_media_ip(v6_wildcard, v6_nowhere),
+            "::1".parse::<IpAddr>().unwrap()
+        );
+    }
 }
