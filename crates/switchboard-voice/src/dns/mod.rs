@@ -6,7 +6,7 @@
 //!
 //! Trunks' outbound proxies and registrars go through it: calls out
 //! ([`crate::sip::Voice::route_out`]) directly, and every request rsipstack
-//! sends to a name (a trunk's REGISTER) through [`SipDomains`].
+//! sends to a name (a trunk's REGISTER) through `SipDomains`.
 
 pub mod rfc3263;
 
