@@ -90,11 +90,29 @@ export function echoErrors(page, who = "browser") {
   page.on("console", (m) => {
     if (m.type() !== "error") return;
     const where = m.location()?.url;
-    if (where?.endsWith("/favicon.ico")) return; // the demo page has none
     console.log(`${who}: ${m.text()}${where ? ` (${where})` : ""}`);
   });
   page.on("pageerror", (e) => console.log(`${who}: uncaught ${e.message}`));
   page.on("response", (r) => {
     if (r.status() >= 400) console.log(`${who}: ${r.status()} ${r.request().method()} ${r.url()}`);
   });
+}
+
+/**
+ * Runs axe-core (pinned in package.json) on the page as it is now and
+ * returns its serious and critical violations, each as `id (impact): n
+ * node(s)`; `label` names the page state in the log line it prints.
+ */
+export async function axe(page, label) {
+  const { createRequire } = await import("node:module");
+  const source = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+  const { readFileSync } = await import("node:fs");
+  await page.addScriptTag({ content: readFileSync(source, "utf8") });
+  const results = await page.evaluate(async () => {
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  const bad = results.filter((v) => v.impact === "serious" || v.impact === "critical");
+  console.log(`AXE ${label}: ${results.length} violation(s), ${bad.length} serious or critical`);
+  return bad.map((v) => `${v.id} (${v.impact}): ${v.nodes} node(s)`);
 }

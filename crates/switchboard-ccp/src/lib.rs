@@ -96,10 +96,6 @@ pub fn routes(voice: Voice, chat: ChatHub) -> Router {
             get(|| async { asset("text/javascript", SCRIPT) }),
         )
         .route("/ccp/ccp.css", get(|| async { asset("text/css", STYLE) }))
-        .route(
-            "/ccp/icon.svg",
-            get(|| async { asset("image/svg+xml", ICON) }),
-        )
         .route("/ccp/ws", get(upgrade))
         .with_state(Ccp { voice, chat })
 }
@@ -107,7 +103,6 @@ pub fn routes(voice: Voice, chat: ChatHub) -> Router {
 const PAGE: &str = include_str!("../web/ccp/index.html");
 const SCRIPT: &str = include_str!("../web/ccp/ccp.js");
 const STYLE: &str = include_str!("../web/ccp/ccp.css");
-const ICON: &str = include_str!("../web/ccp/icon.svg");
 
 async fn upgrade(State(Ccp { voice, chat }): State<Ccp>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_MESSAGE)

@@ -44,6 +44,8 @@ pub struct Settings {
     pub max_prompt_bytes: usize,
     /// Prices for usage reports.
     pub rate_card: switchboard_reports::usage::RateCard,
+    /// What the instance is called on its pages (Connect's instance alias).
+    pub instance_name: String,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             session_ttl: chrono::Duration::hours(12),
             max_prompt_bytes: 20 * 1024 * 1024,
             rate_card: Default::default(),
+            instance_name: "Switchboard".into(),
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn app(state: AppState, chat: ChatHub) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(chat::assets(chat))
+        .merge(web::home())
         .merge(web::shared())
         .merge(web::reports())
         .merge(web::console())

@@ -51,7 +51,7 @@ impl Modify for BearerAuth {
         description = "Configure and run a Switchboard contact centre. Every error is JSON naming the field and the reason."
     ),
     paths(
-        session::login, session::logout, session::me,
+        session::login, session::logout, session::me, session::instance,
         crate::api::list_permissions,
         users::create_user, users::change_password,
         prompts::upload, prompts::audio,

@@ -22,6 +22,10 @@ const DESIGNER_SCRIPT: &str = include_str!("../web/console/designer.js");
 const DESIGNER_STYLE: &str = include_str!("../web/console/designer.css");
 const DRAWFLOW_SCRIPT: &str = include_str!("../web/vendor/drawflow/drawflow.min.js");
 const DRAWFLOW_STYLE: &str = include_str!("../web/vendor/drawflow/drawflow.min.css");
+const HOME_PAGE: &str = include_str!("../web/home/index.html");
+const HOME_SCRIPT: &str = include_str!("../web/home/home.js");
+const HOME_STYLE: &str = include_str!("../web/home/home.css");
+const ICON: &str = include_str!("../web/shared/icon.svg");
 const SHARED_SESSION: &str = include_str!("../web/shared/session.js");
 const SHARED_STYLE: &str = include_str!("../web/shared/base.css");
 
@@ -74,6 +78,20 @@ pub fn shared() -> Router<AppState> {
             get(|| async { asset(CSS, SHARED_STYLE) }),
         )
 }
+
+/// The landing page (`/`: the instance's name and the apps the user may
+/// open) and the icon every page shows (`/favicon.svg`, also at
+/// `/favicon.ico` for clients that ask there without looking).
+pub fn home() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { page(HOME_PAGE) }))
+        .route("/home/home.js", get(|| async { asset(JS, HOME_SCRIPT) }))
+        .route("/home/home.css", get(|| async { asset(CSS, HOME_STYLE) }))
+        .route("/favicon.svg", get(|| async { asset(SVG, ICON) }))
+        .route("/favicon.ico", get(|| async { asset(SVG, ICON) }))
+}
+
+const SVG: &str = "image/svg+xml";
 
 /// The administrators' console (`/console`: every configuration object)
 /// and its flow designer (`/console/designer`), with Drawflow (MIT,

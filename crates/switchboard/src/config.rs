@@ -15,6 +15,7 @@ use crate::ServeArgs;
 /// data_dir = "/var/lib/switchboard"
 /// database_url = "postgres://switchboard@db/switchboard"
 /// blob_dir = "/srv/switchboard/blobs"
+/// instance_name = "Acme support"       # what the pages call this instance (default: Switchboard)
 /// session_hours = 12
 /// offer_timeout_seconds = 20
 /// sip_listen = "0.0.0.0:5060"          # UDP and TCP
@@ -84,6 +85,7 @@ struct FileConfig {
     chat_idle_disconnect_seconds: Option<u64>,
     chat_duration_minutes: Option<u64>,
     rate_card: Option<switchboard_reports::usage::RateCard>,
+    instance_name: Option<String>,
 }
 
 /// The settings in force.
@@ -133,6 +135,8 @@ pub(crate) struct Config {
     pub chat_duration_minutes: u64,
     /// Prices for usage reports.
     pub rate_card: switchboard_reports::usage::RateCard,
+    /// What the pages call this instance.
+    pub instance_name: String,
 }
 
 impl Config {
@@ -256,6 +260,14 @@ impl Config {
             (60..=10_080).contains(&chat_duration_minutes),
             "chat_duration_minutes must be between 60 and 10080, got {chat_duration_minutes}"
         );
+        let instance_name = file
+            .instance_name
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| "Switchboard".into());
+        anyhow::ensure!(
+            !instance_name.is_empty() && instance_name.chars().count() <= 64,
+            "instance_name must be 1 to 64 characters"
+        );
         let rate_card = file.rate_card.unwrap_or_default();
         if let Some((field, reason)) = rate_card.validate().into_iter().next() {
             anyhow::bail!("rate_card.{field} {reason}");
@@ -345,6 +357,7 @@ impl Config {
             chat_idle_disconnect_seconds,
             chat_duration_minutes,
             rate_card,
+            instance_name,
             rtp_ports,
             sip_tls,
             sip_listen,

@@ -144,6 +144,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings: std::sync::Arc::new(Settings {
             session_ttl: chrono::Duration::hours(cfg.session_hours),
             rate_card: cfg.rate_card.clone(),
+            instance_name: cfg.instance_name.clone(),
             ..Settings::default()
         }),
         metrics: Default::default(),
@@ -196,6 +197,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     // Printed before the "listening" line: whoever waits for that line may stop reading.
+    println!("Start here: http://{addr}/ (console, flow designer, Contact Control Panel, reports, chat sample)");
     println!("Agents: the Contact Control Panel is at http://{addr}/ccp");
     println!("Switchboard is listening on http://{addr} (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/v1/openapi.json)");
     tracing::info!(%addr, database = ?store.backend(), data_dir = %cfg.data_dir.display(), "serving");

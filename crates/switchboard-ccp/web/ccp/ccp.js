@@ -5,11 +5,17 @@
 // have: after a refresh or a dropped network it says hello again and the
 // server sends the agent's state and contacts back.
 
-import { $, Session, el, showSignIn, wireSignIn } from "/shared/session.js";
+import { $, Session, el, showSignIn, STAFF_TOKEN_KEY, wireSignIn } from "/shared/session.js";
 
 // The CCP keeps its own sign-in: an agent's, apart from the staff pages'.
 // The socket, not the REST API, tells it when the token is refused.
-const session = new Session("switchboard.ccp.token", (message) => showSignIn(message));
+const CCP_TOKEN_KEY = "switchboard.ccp.token";
+const session = new Session(CCP_TOKEN_KEY, (message) => showSignIn(message));
+// Arriving signed in from the landing page (`/`): the same user in the
+// same tab, so no second sign-in.
+if (!session.token() && sessionStorage.getItem(STAFF_TOKEN_KEY)) {
+  sessionStorage.setItem(CCP_TOKEN_KEY, sessionStorage.getItem(STAFF_TOKEN_KEY));
+}
 
 const STATE_LABELS = {
   Available: "Available",

@@ -52,6 +52,7 @@ pub fn router(app: &AppState, chat: &switchboard_webchat::ChatHub) -> Router<App
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
         .route("/me", get(session::me))
+        .route("/instance", get(session::instance))
         .route("/permissions", get(list_permissions))
         .route("/me/status", axum::routing::put(routing::set_my_status))
         .route("/me/contacts/{id}/close", post(routing::close_my_contact))

@@ -140,3 +140,22 @@ pub async fn me(who: Principal) -> Json<Me> {
         via: who.actor().via,
     })
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct Instance {
+    /// What the instance is called (the `instance_name` setting).
+    pub name: String,
+    /// Switchboard's version.
+    pub version: String,
+}
+
+/// The instance's name and version, for the pages to show before sign-in.
+/// Needs no sign-in.
+#[utoipa::path(get, path = "/api/v1/instance", tag = "Authentication",
+    responses((status = 200, body = Instance)))]
+pub async fn instance(State(app): State<AppState>) -> Json<Instance> {
+    Json(Instance {
+        name: app.settings.instance_name.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}

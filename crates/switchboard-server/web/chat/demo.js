@@ -2,7 +2,7 @@
 // to copy. A file, not inline, so the page's Content-Security-Policy can
 // refuse inline scripts.
 
-const flow = new URLSearchParams(location.search).get("flow") || "Default chat flow";
+const flow = new URLSearchParams(location.search).get("flow") || "Demo chat";
 window.SwitchboardChatConfig = { flow, title: "Chat with us" };
 document.getElementById("flow-name").textContent = flow;
 document.getElementById("snippet").textContent =

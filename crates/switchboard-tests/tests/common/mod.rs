@@ -24,6 +24,8 @@ use switchboard_voice::{Voice, VoiceConfig};
 pub use switchboard_testkit::wait::{until, DEADLINE};
 
 pub const ADMIN_PASSWORD: &str = "Admin-Passw0rd";
+/// What the rig's instance is called on its pages.
+pub const INSTANCE_NAME: &str = "Acme Support";
 pub const AGENT_PASSWORD: &str = "Agent-Passw0rd";
 pub const SIP_PASSWORD: &str = "desk-phone-secret-1";
 pub const NUMBER: &str = "442079460999";
@@ -214,7 +216,10 @@ impl Rig {
             functions: Default::default(),
             login_throttle: Default::default(),
             routing,
-            settings: Arc::new(Settings::default()),
+            settings: Arc::new(Settings {
+                instance_name: INSTANCE_NAME.into(),
+                ..Settings::default()
+            }),
             metrics: Default::default(),
             trunk_registrations: Default::default(),
         };
