@@ -204,9 +204,12 @@ try {
   const chatRow = `#contacts-table tr[data-contact="${env.CHAT_CONTACT}"]`;
   await page.waitForSelector(chatRow, { timeout: 30000 });
   const listed = await page.$$eval(`${chatRow} td`, (tds) => tds.map((td) => td.textContent));
-  if (listed[1] !== "CHAT" || listed[2] !== "API" || listed[4] !== "Sales" || listed[5] !== "ana" || listed[6] !== "3:30" || listed[7] !== "AGENT_DISCONNECT") {
+  // Codes in words, each code in its cell's tooltip.
+  if (listed[1] !== "Chat" || listed[2] !== "API" || listed[4] !== "Sales" || listed[5] !== "ana" || listed[6] !== "3:30" || listed[7] !== "Agent hung up") {
     fail(`the chat's row: ${JSON.stringify(listed)}`);
   }
+  const tooltip = await page.getAttribute(`${chatRow} td:nth-child(8)`, "title");
+  if (tooltip !== "AGENT_DISCONNECT") fail(`the reason's tooltip: ${tooltip}`);
   await page.click(chatRow);
   await page.waitForSelector(`#contact-detail[data-contact="${env.CHAT_CONTACT}"][data-loaded]`, { timeout: 30000 });
   const said = await page.$$eval("#transcript-list .msg .bubble", (bs) => bs.map((b) => b.textContent));
@@ -252,7 +255,7 @@ try {
   await page.click("#contacts-run");
   await until("chats only", async () => {
     const seen = await found();
-    return seen.some(([id]) => id === env.CHAT_CONTACT) && seen.every(([, channel]) => channel === "CHAT");
+    return seen.some(([id]) => id === env.CHAT_CONTACT) && seen.every(([, channel]) => channel === "Chat");
   }, true);
   const csv = await downloaded("#contacts-csv");
   if (!csv.text.startsWith("id,channel,") || !csv.text.includes(env.CHAT_CONTACT) || csv.text.includes(env.VOICE_CONTACT)) {

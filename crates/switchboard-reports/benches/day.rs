@@ -111,6 +111,7 @@ fn main() {
         let q = Query {
             from: start,
             to: start + Duration::hours(12),
+            now: start + Duration::hours(12),
             interval,
             group_by,
             service_levels: vec![20, 60],

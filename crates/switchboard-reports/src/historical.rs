@@ -105,6 +105,9 @@ impl AgentTimeline {
 pub struct Query {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    /// The present: agents' time stops here when the period runs past it
+    /// (an agent online for 15 minutes has no hour of Offline before them).
+    pub now: DateTime<Utc>,
     pub interval: Interval,
     pub group_by: GroupBy,
     /// Service level thresholds, in seconds.
@@ -318,13 +321,15 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
         }
     }
     if matches!(q.group_by, GroupBy::Agent | GroupBy::RoutingProfile) {
+        // What is known ends at the period's end or now, whichever is first.
+        let known = to.min(q.now.timestamp_millis()).max(from);
         for t in agents {
             // Each stretch in one state, cut at interval edges.
             let mut state = t.state_at_start.clone();
             let mut since = from;
             let mut stretches = Vec::new();
             for (next, at) in &t.changes {
-                let at = (*at).clamp(from, to);
+                let at = (*at).clamp(from, known);
                 if let Some(s) = &state {
                     stretches.push((s.clone(), since, at));
                 }
@@ -332,7 +337,7 @@ pub fn compute(q: &Query, records: &[ContactRecord], agents: &[AgentTimeline]) -
                 since = at;
             }
             if let Some(s) = state {
-                stretches.push((s, since, to));
+                stretches.push((s, since, known));
             }
             for (s, mut start, end) in stretches {
                 while start < end {

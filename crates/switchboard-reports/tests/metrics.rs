@@ -355,6 +355,7 @@ fn hour(group_by: GroupBy, interval: Interval) -> Query {
     Query {
         from: t0(),
         to: t0() + Duration::hours(1),
+        now: t0() + Duration::days(1),
         interval,
         group_by,
         service_levels: vec![20, 60, 300],
@@ -755,4 +756,33 @@ fn agent_time_counts_under_the_profile_the_agent_had_then() {
         .map(|r| (r.group_name.as_str(), r.time_in_state["Available"]))
         .collect();
     assert_eq!(second, [("Sales", 300.0), ("Support", 600.0)]);
+}
+
+#[test]
+fn time_in_state_stops_at_the_present_when_the_period_runs_past_it() {
+    let m = morning();
+    // The report asks for the whole hour at 09:15: what is known ends there.
+    let q = Query {
+        now: t0() + Duration::minutes(15),
+        ..hour(GroupBy::Agent, Interval::FifteenMinutes)
+    };
+    let rows = historical::compute(&q, &m.records, &m.timelines);
+    for row in rows.iter().filter(|r| !r.time_in_state.is_empty()) {
+        let counted: f64 = row.time_in_state.values().sum();
+        assert_eq!(row.interval_start, t0(), "nothing after now: {row:?}");
+        assert!(
+            counted <= 900.0,
+            "{} has {counted} s in 15 minutes",
+            row.group_name
+        );
+    }
+    let alice = rows.iter().find(|r| r.group_name == "alice").unwrap();
+    assert_eq!(alice.time_in_state.values().sum::<f64>(), 900.0);
+    // Asked before the period began, no time at all.
+    let q = Query {
+        now: t0() - Duration::minutes(1),
+        ..hour(GroupBy::Agent, Interval::Total)
+    };
+    let rows = historical::compute(&q, &m.records, &m.timelines);
+    assert!(rows.iter().all(|r| r.time_in_state.is_empty()), "{rows:?}");
 }

@@ -367,6 +367,7 @@ pub async fn historical(
     let query = historical::Query {
         from: p.from,
         to: p.to,
+        now: Utc::now(),
         interval: p.interval.unwrap_or(Interval::Total),
         group_by: p.group_by.unwrap_or(GroupBy::Queue),
         service_levels,

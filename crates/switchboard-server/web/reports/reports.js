@@ -46,6 +46,39 @@ const STATE_LABELS = {
 };
 
 const CHANNEL_LABELS = { VOICE: "Voice", CHAT: "Chat", TASK: "Task" };
+/** Connect's codes in a contact record, in words (the code stays in a tooltip). */
+const CODE_LABELS = {
+  INBOUND: "Inbound",
+  OUTBOUND: "Outbound",
+  TRANSFER: "Transfer",
+  API: "API",
+  CUSTOMER_DISCONNECT: "Customer hung up",
+  AGENT_DISCONNECT: "Agent hung up",
+  THIRD_PARTY_DISCONNECT: "Third party hung up",
+  CONTACT_FLOW_DISCONNECT: "Ended by the flow",
+  TELECOM_PROBLEM: "Call lost (network)",
+  SYSTEM_ERROR: "System error",
+  CUSTOMER_IDLE: "Customer idle",
+  EXPIRED: "Chat expired",
+  TRANSFERRED: "Transferred",
+  OUTBOUND_ATTEMPT_FAILED: "Not answered",
+  OUTBOUND_DESTINATION_ENDPOINT_ERROR: "Number refused the call",
+  OTHER: "Other",
+  IN_FLOW: "In a flow",
+  QUEUED: "Queued",
+  CONNECTED: "With an agent",
+  ENDED: "Ended",
+  ...CHANNEL_LABELS,
+};
+
+/** A cell showing `code` in words, the code itself in its tooltip. */
+function codeCell(code) {
+  if (!code) return el("td", { text: "—" });
+  return el("td", { text: CODE_LABELS[code] || code, title: code });
+}
+
+/** `code` in words, the code after it in brackets (for the detail list). */
+const inWords = (code) => (code && CODE_LABELS[code] ? `${CODE_LABELS[code]} (${code})` : code);
 
 /** The colour bucket of an agent state (the server's buckets; custom statuses are non-productive). */
 function bucketOf(state) {
@@ -695,13 +728,13 @@ function drawContacts(items, more) {
     const took = ended === null ? "ongoing" : duration((ended - new Date(c.initiation_timestamp).getTime()) / 1000);
     const row = el("tr", { "data-contact": c.id, tabindex: "0" },
       el("td", { class: "nowrap", text: new Date(c.initiation_timestamp).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }) }),
-      el("td", { text: c.channel }),
-      el("td", { text: c.initiation_method }),
+      codeCell(c.channel),
+      codeCell(c.initiation_method),
       el("td", { text: c.customer_endpoint?.address || "—" }),
       el("td", { text: c.queue?.name || "—" }),
       el("td", { text: c.agent?.username || "—" }),
       el("td", { class: "num", text: took }),
-      el("td", { text: c.disconnect_reason || (c.state === "ENDED" ? "—" : c.state) }));
+      codeCell(c.disconnect_reason || (c.state === "ENDED" ? null : c.state)));
     row.addEventListener("click", () => openContact(c.id));
     row.addEventListener("keydown", (e) => {
       if (e.key === "Enter" || e.key === " ") {
@@ -772,9 +805,9 @@ function drawRecord(r) {
   const meta = $("contact-meta");
   pair(meta, "Name", r.name);
   pair(meta, "Description", r.description);
-  pair(meta, "Channel", r.channel);
-  pair(meta, "Initiation", r.initiation_method);
-  pair(meta, "State", r.state);
+  pair(meta, "Channel", inWords(r.channel));
+  pair(meta, "Initiation", inWords(r.initiation_method));
+  pair(meta, "State", inWords(r.state));
   pair(meta, "Initiated", when(r.initiation_timestamp));
   if (r.connected_to_system_timestamp) pair(meta, "Answered by Switchboard", when(r.connected_to_system_timestamp));
   pair(meta, "Customer", r.customer_endpoint?.address);
@@ -792,7 +825,7 @@ function drawRecord(r) {
     if (r.agent.after_contact_work_duration_seconds !== undefined) pair(meta, "After contact work", duration(r.agent.after_contact_work_duration_seconds));
   }
   if (r.disconnect_timestamp) pair(meta, "Ended", when(r.disconnect_timestamp));
-  pair(meta, "Disconnect reason", r.disconnect_reason);
+  pair(meta, "Disconnect reason", inWords(r.disconnect_reason));
   if (r.transferred_to_endpoint) pair(meta, "Transferred to", r.transferred_to_endpoint.address);
   pair(meta, "Previous contact", r.previous_contact_id);
   pair(meta, "Next contact", r.next_contact_id);
@@ -864,9 +897,11 @@ function closeContact() {
 function defaults() {
   const now = new Date();
   const midnight = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-  const nextHour = new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours() + 1);
+  // Up to now (the next whole minute: the field has no seconds); the
+  // server counts agents' time only up to the present anyway.
+  const nextMinute = new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours(), now.getMinutes() + 1);
   $("hist-from").value = localInput(midnight);
-  $("hist-to").value = localInput(nextHour);
+  $("hist-to").value = localInput(nextMinute);
   const today = now.toISOString().slice(0, 10);
   $("usage-from").value = `${today.slice(0, 8)}01`;
   $("usage-to").value = today;
