@@ -57,13 +57,19 @@ export function fromRust() {
   };
 }
 
-/** `shoot(page, name)` saves `NN-name.png` in `dir` (numbered in order). */
+/**
+ * `shoot(page, name)` saves `NN-name.png` in `dir` (numbered in order), and
+ * runs axe-core on the page as shot: a serious or critical violation fails
+ * the run (the counts go to the log, `AXE` lines).
+ */
 export function screenshots(dir) {
   mkdirSync(dir, { recursive: true });
   let shot = 0;
   return async (page, name) => {
     shot += 1;
     await page.screenshot({ path: join(dir, `${String(shot).padStart(2, "0")}-${name}.png`) });
+    const bad = await axe(page, name).catch((e) => [`axe did not run: ${e.message.split("\n")[0]}`]);
+    if (bad.length) fail(`axe on ${name}: ${bad.join("; ")}`);
   };
 }
 
@@ -111,9 +117,9 @@ export async function axe(page, label) {
   await page.evaluate(readFileSync(source, "utf8"));
   const results = await page.evaluate(async () => {
     const r = await axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
   });
   const bad = results.filter((v) => v.impact === "serious" || v.impact === "critical");
   console.log(`AXE ${label}: ${results.length} violation(s), ${bad.length} serious or critical`);
-  return bad.map((v) => `${v.id} (${v.impact}): ${v.nodes} node(s)`);
+  return bad.map((v) => `${v.id} (${v.impact}): ${v.nodes} node(s): ${v.where.join(", ")}`);
 }

@@ -553,7 +553,7 @@ function drawChatActions(view, c) {
 }
 
 function buildChatBody(view) {
-  view.messages = el("div", { class: "chat-messages", "data-sb": "messages", role: "log", "aria-live": "polite" });
+  view.messages = el("div", { class: "chat-messages", "data-sb": "messages", role: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: "0" });
   view.typing = el("p", { class: "chat-typing", "data-sb": "typing", hidden: "" });
   view.status = el("p", { class: "chat-status", "data-sb": "status", role: "status" });
   view.input = el("textarea", { rows: "2", maxlength: "4096", placeholder: "Reply…", "aria-label": "Reply", "data-sb": "input" });

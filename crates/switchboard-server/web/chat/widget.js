@@ -132,7 +132,7 @@ const MARKUP = `<div class="root">
     <button class="primary" type="submit" data-sb="start">Start chat</button>
   </form>
   <div class="chat" data-sb="chat" hidden>
-    <div class="messages" data-sb="messages" role="log" aria-live="polite"></div>
+    <div class="messages" data-sb="messages" role="log" aria-live="polite" aria-label="Messages" tabindex="0"></div>
     <p class="typing" data-sb="typing" hidden></p>
     <div class="composer" data-sb="composer">
       <textarea data-sb="input" rows="2" maxlength="4096" placeholder="Type a message" aria-label="Message"></textarea>
