@@ -76,14 +76,7 @@ async fn an_administrator_configures_the_centre_in_the_console() {
         ],
         Duration::from_secs(60),
     );
-    let mut steps = Vec::new();
-    loop {
-        let step = browser.step().await;
-        steps.push(step.clone());
-        if step == "DONE" {
-            break;
-        }
-    }
+    let steps = browser.steps_until_done().await;
     assert_eq!(
         steps,
         [

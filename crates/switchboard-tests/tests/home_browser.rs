@@ -52,14 +52,7 @@ async fn the_landing_page_names_the_instance_and_links_the_apps_each_user_may_op
         ],
         Duration::from_secs(60),
     );
-    let mut steps = Vec::new();
-    loop {
-        let step = browser.step().await;
-        steps.push(step.clone());
-        if step == "DONE" {
-            break;
-        }
-    }
+    let steps = browser.steps_until_done().await;
     assert_eq!(
         steps,
         [

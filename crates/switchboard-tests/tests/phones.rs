@@ -283,9 +283,28 @@ async fn phones_are_kept_alive_and_a_device_that_answers_nothing_is_dropped() {
         .contains("sip_devices_dropped_total 1"));
 }
 
-/// A rig that also takes SIP over TLS (a self-signed certificate for
-/// 127.0.0.1, `cert.pem` in the folder returned), on the port returned.
-async fn tls_rig() -> (Rig, u16, tempfile::TempDir) {
+/// A rig that also takes SIP over TLS, on `port`, with a self-signed
+/// certificate for 127.0.0.1 (`cafile`, for phones to trust).
+struct TlsRig {
+    rig: Rig,
+    port: u16,
+    cafile: std::path::PathBuf,
+    _certs: tempfile::TempDir,
+}
+
+impl TlsRig {
+    /// deskagent's phone over TLS, answering at once, with `mediaenc`.
+    fn deskagent_phone(&self, mediaenc: Option<&'static str>) -> PhoneSetup<'_> {
+        PhoneSetup {
+            aor: format!("<sip:deskagent@127.0.0.1:{};transport=tls>", self.port),
+            cafile: Some(&self.cafile),
+            mediaenc,
+            ..deskagent_phone(&self.rig, None, "auto")
+        }
+    }
+}
+
+async fn tls_rig() -> TlsRig {
     let certs = tempfile::tempdir().unwrap();
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -300,7 +319,12 @@ async fn tls_rig() -> (Rig, u16, tempfile::TempDir) {
     };
     let rig = Rig::configured(move |c| c.tls = Some(tls)).await;
     switchboard_testkit::wait::tcp_listening(tls_port).await;
-    (rig, tls_port, certs)
+    TlsRig {
+        rig,
+        port: tls_port,
+        cafile: certs.path().join("cert.pem"),
+        _certs: certs,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,9 +332,9 @@ async fn a_caller_with_srtp_over_tls_hears_the_menu_and_is_heard() {
     if !baresip_ready() {
         return;
     }
-    let (rig, tls_port, certs) = tls_rig().await;
+    let tls = tls_rig().await;
+    let (rig, tls_port) = (&tls.rig, tls.port);
     rig.centre().await;
-    let cert_pem = certs.path().join("cert.pem");
     // A caller's phone that calls with SRTP or not at all (SDES keys).
     let caller = Baresip::start(
         "srtp",
@@ -319,7 +343,7 @@ async fn a_caller_with_srtp_over_tls_hears_the_menu_and_is_heard() {
             password: "unused",
             regint: 0,
             answermode: "manual",
-            cafile: Some(&cert_pem),
+            cafile: Some(&tls.cafile),
             codecs: &["g711"],
             mediaenc: Some("srtp-mand"),
         },
@@ -373,22 +397,13 @@ async fn a_desk_phone_over_tls_is_offered_srtp_and_both_sides_hear_each_other() 
     if !baresip_ready() || !sipp_ready() {
         return;
     }
-    let (rig, tls_port, certs) = tls_rig().await;
+    let tls = tls_rig().await;
+    let rig = &tls.rig;
     rig.centre().await;
-    let cert_pem = certs.path().join("cert.pem");
     // SRTP when offered (baresip's best-effort `srtp`, keys in RTP/AVP).
-    let phone = Baresip::start(
-        "tls-srtp",
-        PhoneSetup {
-            aor: format!("<sip:deskagent@127.0.0.1:{tls_port};transport=tls>"),
-            cafile: Some(&cert_pem),
-            mediaenc: Some("srtp"),
-            ..deskagent_phone(&rig, None, "auto")
-        },
-    )
-    .await;
-    registered(&rig, 1).await;
-    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    let phone = Baresip::start("tls-srtp", tls.deskagent_phone(Some("srtp"))).await;
+    registered(rig, 1).await;
+    let (code, out) = sipp(&common(rig, "caller.xml", NUMBER, "127.0.0.1")).await;
     assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
     phone.event("CALL_ESTABLISHED", 1).await;
     let record = rig.ended(1).await.remove(0);
@@ -413,22 +428,14 @@ async fn a_phone_registered_over_tls_is_called_over_its_tls_connection() {
     if !baresip_ready() || !sipp_ready() {
         return;
     }
-    let (rig, tls_port, certs) = tls_rig().await;
-    let cert_pem = certs.path().join("cert.pem");
+    let tls = tls_rig().await;
+    let rig = &tls.rig;
     rig.centre().await;
-    let phone = Baresip::start(
-        "tls",
-        PhoneSetup {
-            aor: format!("<sip:deskagent@127.0.0.1:{tls_port};transport=tls>"),
-            cafile: Some(&cert_pem),
-            ..deskagent_phone(&rig, None, "auto")
-        },
-    )
-    .await;
-    let devices = registered(&rig, 1).await;
+    let phone = Baresip::start("tls", tls.deskagent_phone(None)).await;
+    let devices = registered(rig, 1).await;
     assert_eq!(devices[0].transport, Transport::Tls, "{}", phone.log());
     // The call reaches it over its TLS connection (it has no other way in).
-    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    let (code, out) = sipp(&common(rig, "caller.xml", NUMBER, "127.0.0.1")).await;
     assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
     phone.event("CALL_ESTABLISHED", 1).await;
     let record = rig.ended(1).await.remove(0);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use switchboard_voice::VoiceStats;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -721,6 +721,35 @@ async fn an_agent_on_an_external_number_is_called_through_the_trunk() {
     );
 }
 
+/// A caller reaches deskagent, who is on an external number (+447911123456)
+/// through `trunk`, whose carrier `dns` describes; the carrier (SIPp,
+/// answering over TCP only) listens on `carrier_port`. The call's record,
+/// once both have ended well and it went to the agent's number.
+async fn call_agent_through_carrier_by_dns(
+    dns: &common::dnsmasq::Dnsmasq,
+    trunk: Value,
+    carrier_port: u16,
+) -> Value {
+    let servers = vec![dns.addr()];
+    let rig = Rig::configured(move |c| c.dns_servers = servers).await;
+    rig.centre_with(trunk, json!({"desk_phone_number": "+447911123456"}))
+        .await;
+    let mut carrier_args = common(&rig, "agent_external.xml", "carrier", "127.0.0.1");
+    carrier_args[8] = carrier_port.to_string();
+    carrier_args.extend(["-t", "t1", "-rtp_echo"].map(String::from));
+    let carrier = sipp_listening(carrier_args, 40).await;
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = carrier.await.unwrap();
+    assert_eq!(code, 0, "carrier: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["agent"]["external_number"], "+447911123456",
+        "{record:#}"
+    );
+    record
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_carrier_named_only_in_dns_is_found_by_naptr_and_srv_and_called_over_tcp() {
     use common::dnsmasq::{dnsmasq_ready, Dnsmasq};
@@ -743,28 +772,14 @@ async fn a_carrier_named_only_in_dns_is_found_by_naptr_and_srv_and_called_over_t
         "--naptr-record=carrier.test,10,10,s,SIP+D2T,,_sip._tcp.carrier.test".to_string(),
     ])
     .await;
-    let servers = vec![dns.addr()];
-    let rig = Rig::configured(move |c| c.dns_servers = servers).await;
-    rig.centre_with(
-        json!({"name": "carrier by DNS", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": "carrier.test", "caller_id_number": "+442079460100"}),
-        json!({"desk_phone_number": "+447911123456"}),
-    )
-    .await;
-    let mut carrier_args = common(&rig, "agent_external.xml", "carrier", "127.0.0.1");
-    carrier_args[8] = carrier_port.to_string();
-    carrier_args.extend(["-t", "t1", "-rtp_echo"].map(String::from));
     // The carrier listens over TCP only: the INVITE reaches it only if
     // NAPTR and SRV were followed.
-    let carrier = sipp_listening(carrier_args, 40).await;
-    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
-    assert_eq!(code, 0, "caller: {out}");
-    let (code, out) = carrier.await.unwrap();
-    assert_eq!(code, 0, "carrier: {out}");
-    let record = rig.ended(1).await.remove(0);
-    assert_eq!(
-        record["agent"]["external_number"], "+447911123456",
-        "{record:#}"
-    );
+    let record = call_agent_through_carrier_by_dns(
+        &dns,
+        json!({"name": "carrier by DNS", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": "carrier.test", "caller_id_number": "+442079460100"}),
+        carrier_port,
+    )
+    .await;
     let agent_packets = record["quality"]["agent"]["packets_received"]
         .as_u64()
         .unwrap_or_default();
@@ -788,26 +803,12 @@ async fn when_the_carriers_first_server_is_down_the_call_goes_to_its_next_by_srv
         format!("--srv-host=_sip._tcp.carrier.test,sip2.carrier.test,{carrier_port},20,100"),
     ])
     .await;
-    let servers = vec![dns.addr()];
-    let rig = Rig::configured(move |c| c.dns_servers = servers).await;
-    rig.centre_with(
+    let record = call_agent_through_carrier_by_dns(
+        &dns,
         json!({"name": "carrier by SRV", "inbound_addresses": ["127.0.0.1"], "outbound_proxy": "carrier.test", "transport": "TCP", "caller_id_number": "+442079460100"}),
-        json!({"desk_phone_number": "+447911123456"}),
+        carrier_port,
     )
     .await;
-    let mut carrier_args = common(&rig, "agent_external.xml", "carrier", "127.0.0.1");
-    carrier_args[8] = carrier_port.to_string();
-    carrier_args.extend(["-t", "t1", "-rtp_echo"].map(String::from));
-    let carrier = sipp_listening(carrier_args, 40).await;
-    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
-    assert_eq!(code, 0, "caller: {out}");
-    let (code, out) = carrier.await.unwrap();
-    assert_eq!(code, 0, "carrier: {out}");
-    let record = rig.ended(1).await.remove(0);
-    assert_eq!(
-        record["agent"]["external_number"], "+447911123456",
-        "{record:#}"
-    );
     assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
 }
 

@@ -218,11 +218,6 @@ impl Leg {
         )
     }
 
-    /// Whether the leg's audio is SRTP.
-    pub fn is_secure(&self) -> bool {
-        self.srtp.is_some()
-    }
-
     /// The o= line's session id and the next version, for a new description.
     pub fn next_sdp_origin(&mut self) -> (u64, u64) {
         self.sdp_version += 1;

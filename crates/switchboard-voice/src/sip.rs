@@ -920,10 +920,11 @@ impl Voice {
                 return;
             }
         };
+        let transport = transport_of(&tx);
         let peer = crate::leg::MediaPeer {
             signalling: Some(source.ip()),
             strict: trunk.spec.strict_media_source,
-            private: transport_of(&tx) == crate::registrar::Transport::Tls,
+            private: transport == crate::registrar::Transport::Tls,
         };
         let dialled = tx.original.uri.user().unwrap_or_default().to_string();
         let number = match lookup_number(self.app(), &dialled).await {
@@ -995,7 +996,7 @@ impl Voice {
         // SDES keys travel in the SDP: in clear text unless the SIP is
         // encrypted too, and then the audio is not secret (RFC 4568
         // section 8.3). An SRTP offer is taken over TLS only.
-        if remote.secure && transport_of(&tx) != crate::registrar::Transport::Tls {
+        if remote.secure && !peer.private {
             warn!(%source, "INVITE refused: SRTP keys offered over SIP without TLS");
             self.refuse_media(
                 &mut tx,
@@ -1036,7 +1037,6 @@ impl Voice {
             .and_then(|u| u.user().map(str::to_string))
             .unwrap_or_else(|| "anonymous".into());
         let caller = parse_e164(&caller).map(|e| e.number).unwrap_or(caller);
-        let transport = transport_of(&tx);
         let dialog = match self.dialogs().get_or_create_server_invite(
             &tx,
             self.state_sender(),

@@ -148,6 +148,19 @@ impl Browser {
         }
     }
 
+    /// Every step the script reports, up to and including `DONE`.
+    pub async fn steps_until_done(&mut self) -> Vec<String> {
+        let mut steps = Vec::new();
+        loop {
+            let step = self.step().await;
+            let done = step == "DONE";
+            steps.push(step);
+            if done {
+                return steps;
+            }
+        }
+    }
+
     /// Tells the script something (a line on its stdin).
     pub async fn tell(&mut self, line: &str) {
         self.stdin
