@@ -11,7 +11,7 @@
 // Environment: CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS, FIREFOX.
 
 import puppeteer from "puppeteer-core";
-import { echoErrors, failed, fail, screenshots, step } from "./lib.mjs";
+import { echoErrors, expectOpus, failed, fail, screenshots, step } from "./lib.mjs";
 
 const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp-firefox", FIREFOX = "/usr/bin/firefox-esr", ICE_LOOPBACK } = process.env;
 const shoot = screenshots(CCP_ARTIFACTS);
@@ -65,6 +65,7 @@ async function expectHearing(what) {
   }
   console.log(`heard ${what}: ${before} -> ${after}`);
   if (!(after > before)) fail(`Firefox heard no audio ${what}`);
+  await expectOpus(page, "Firefox " + what);
 }
 
 try {

@@ -8,7 +8,7 @@
 //
 // Environment: CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS.
 
-import { agentState as agentStateOf, echoErrors, failed, fail, fromRust, launch, screenshots, signIn, step, submitSignIn } from "./lib.mjs";
+import { agentState as agentStateOf, echoErrors, expectOpus, failed, fail, fromRust, launch, screenshots, signIn, step, submitSignIn } from "./lib.mjs";
 
 const { CCP_URL, CCP_USER, CCP_PASSWORD, CCP_ARTIFACTS = "artifacts/ccp" } = process.env;
 const shoot = screenshots(CCP_ARTIFACTS);
@@ -48,6 +48,7 @@ async function expectHearing(what) {
   }
   console.log(`heard energy ${what}: ${before.toFixed(4)} -> ${after.toFixed(4)}`);
   if (!(after > before)) fail(`the browser heard no audio ${what}`);
+  await expectOpus(page, "Chromium " + what);
 }
 
 async function goAvailable() {

@@ -123,3 +123,14 @@ export async function axe(page, label) {
   console.log(`AXE ${label}: ${results.length} violation(s), ${bad.length} serious or critical`);
   return bad.map((v) => `${v.id} (${v.impact}): ${v.nodes} node(s): ${v.where.join(", ")}`);
 }
+
+// The softphone's audio travels in Opus both ways (the server prefers it;
+// G.711 would mean the browser leg's transcoding was never exercised).
+export async function expectOpus(page, who) {
+  const stats = await page.evaluate(() => window.ccpAudioStats());
+  const codecs = [stats?.inbound?.codec, stats?.outbound?.codec];
+  console.log(`${who} codecs: in ${codecs[0]}, out ${codecs[1]}`);
+  if (!codecs.every((c) => String(c).toLowerCase() === "audio/opus")) {
+    fail(`${who}: the softphone's audio is not Opus both ways: ${codecs.join(", ")}`);
+  }
+}

@@ -9,6 +9,7 @@
 //!
 //! - [`g711`]: µ-law and A-law sample conversion.
 //! - [`g722`]: G.722 at a leg's edge, for wideband desk phones.
+//! - [`opus`]: Opus at the browser leg's edge.
 //! - [`rtp`]: reading incoming RTP and stamping our outgoing streams.
 //! - [`rtcp`]: reception statistics and the reports sent and read (RFC 3550).
 //! - [`sdp`]: RFC 3264 offer/answer for one audio stream.
@@ -28,6 +29,7 @@ pub mod audio;
 pub mod dtmf;
 pub mod g711;
 pub mod g722;
+pub mod opus;
 pub mod packetize;
 pub mod playout;
 pub mod recording;

@@ -11,9 +11,11 @@
 //!
 //! The peer connection is [`str0m`]'s sans-IO `Rtc` (ICE-lite, DTLS-SRTP)
 //! driven by `run_peer`: one UDP socket, one task, the usual str0m loop
-//! (mutate, drain outputs to the next timeout, wait). Only G.711 (PCMU,
-//! PCMA) is negotiated, so audio is relayed between SIP and browser legs
-//! without transcoding when the laws match.
+//! (mutate, drain outputs to the next timeout, wait). Opus is preferred
+//! (what browsers send best, a third of G.711's bandwidth, with in-band
+//! FEC), turned to and from the call's G.711 at this edge
+//! ([`switchboard_media::opus`]); PCMU and PCMA remain for a browser that
+//! offers only those, relayed without transcoding when the laws match.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -29,6 +31,7 @@ use str0m::media::{Frequency, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use switchboard_media::g711::Law;
+use switchboard_media::opus::{OpusEdge, RTP_CLOCK_PER_SAMPLE};
 use switchboard_model::contact_record::{Channel, InitiationMethod};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc};
@@ -626,6 +629,8 @@ pub async fn answer_offer(
         .set_ice_lite(true)
         .set_stats_interval(Some(STATS_EVERY))
         .clear_codecs()
+        // Listed first, so preferred whenever the browser offers it.
+        .enable_opus(true, false)
         .enable_pcmu(true, false)
         .enable_pcma(true, false)
         .build(Instant::now());
@@ -693,6 +698,7 @@ async fn run_peer(
     };
     let mut energy = (0f64, 0u64);
     let mut last_level = Instant::now();
+    let mut codec = BrowserCodec::default();
     loop {
         // Drain every output to the next timeout (str0m's one rule).
         let deadline = loop {
@@ -724,21 +730,22 @@ async fn run_peer(
                             .remote
                             .as_ref()
                             .map_or(0, |r| r.packets.saturating_sub(st.packets));
-                        // Jitter in RTP units of G.711's 8 kHz clock.
-                        line.note_ingress(peer, lost, f64::from(st.jitter) / 8.0);
+                        // Jitter in RTP units of the codec's clock, in ms.
+                        let ms = f64::from(st.jitter) / f64::from(codec.ingress_khz);
+                        line.note_ingress(peer, lost, ms);
                     }
                     Event::MediaEgressStats(st) => line.note_egress(peer, st.loss),
                     Event::MediaData(data) => {
-                        let law = match data.params.spec().codec {
-                            Codec::PCMU => Law::MuLaw,
-                            Codec::PCMA => Law::ALaw,
-                            _ => continue,
+                        let spec = data.params.spec();
+                        codec.ingress_khz = (spec.clock_rate.get() / 1000).max(1);
+                        let Some((law, payload)) = codec.heard(spec.codec, &data.data) else {
+                            continue;
                         };
-                        for s in law.decode_all(&data.data) {
+                        for s in law.decode_all(&payload) {
                             energy.0 += f64::from(s) * f64::from(s);
                         }
-                        energy.1 += data.data.len() as u64;
-                        line.heard((law, data.data.to_vec()));
+                        energy.1 += payload.len() as u64;
+                        line.heard((law, payload));
                     }
                     _ => {}
                 },
@@ -773,7 +780,8 @@ async fn run_peer(
             }
             frame = from_call.recv() => {
                 let (Some((law, payload)), Some(mid)) = (frame, audio) else { continue };
-                send_frame(&mut rtc, mid, &mut clock, law, &payload);
+                codec.call_law = law;
+                send_frame(&mut rtc, mid, &mut clock, &mut codec, law, &payload);
             }
             _ = tokio::time::sleep(wait) => {
                 if let Err(e) = rtc.handle_input(Input::Timeout(Instant::now())) {
@@ -784,17 +792,89 @@ async fn run_peer(
     }
 }
 
-/// Writes one G.711 frame to the browser, in the negotiated law.
-fn send_frame(rtc: &mut Rtc, mid: Mid, clock: &mut SendClock, law: Law, payload: &[u8]) {
+/// The browser's side of the codec edge: what it sends is turned into the
+/// call's law here, and what the call sends into the codec the browser
+/// negotiated.
+struct BrowserCodec {
+    /// The law the call speaks to the browser in (the caller's): audio from
+    /// the browser is given to the call in it, so the call relays it as is.
+    call_law: Law,
+    /// Opus's encoder and decoder, opened when Opus is first used.
+    opus: Option<OpusEdge>,
+    /// The incoming codec's RTP clock, in kHz (jitter comes in its ticks).
+    ingress_khz: u32,
+}
+
+impl Default for BrowserCodec {
+    fn default() -> Self {
+        BrowserCodec {
+            call_law: Law::MuLaw,
+            opus: None,
+            ingress_khz: 8,
+        }
+    }
+}
+
+impl BrowserCodec {
+    fn opus(&mut self) -> Option<&mut OpusEdge> {
+        if self.opus.is_none() {
+            match OpusEdge::new() {
+                Ok(edge) => self.opus = Some(edge),
+                Err(e) => warn!("softphone: {e}"),
+            }
+        }
+        self.opus.as_mut()
+    }
+
+    /// A packet from the browser, as G.711 audio for the call.
+    fn heard(&mut self, codec: Codec, payload: &[u8]) -> Option<Frame> {
+        match codec {
+            Codec::PCMU => Some((Law::MuLaw, payload.to_vec())),
+            Codec::PCMA => Some((Law::ALaw, payload.to_vec())),
+            Codec::Opus => {
+                let law = self.call_law;
+                let audio = self.opus()?.to_law(payload, law);
+                (!audio.is_empty()).then_some((law, audio))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Writes one G.711 frame from the call to the browser, in the codec
+/// negotiated (Opus when the browser took it).
+fn send_frame(
+    rtc: &mut Rtc,
+    mid: Mid,
+    clock: &mut SendClock,
+    codec: &mut BrowserCodec,
+    law: Law,
+    payload: &[u8],
+) {
     let Some(writer) = rtc.writer(mid) else {
         return;
     };
+    // The codecs the browser offered, Opus first.
     let chosen = writer
         .payload_params()
-        .find(|p| matches!(p.spec().codec, Codec::PCMU | Codec::PCMA))
-        .map(|p| (p.pt(), p.spec().codec));
-    let Some((pt, codec)) = chosen else { return };
-    let peer_law = if codec == Codec::PCMU {
+        .map(|p| (p.pt(), p.spec().codec))
+        .filter(|(_, c)| matches!(c, Codec::Opus | Codec::PCMU | Codec::PCMA))
+        .min_by_key(|(_, c)| *c != Codec::Opus);
+    let Some((pt, chosen)) = chosen else { return };
+    let now = Instant::now();
+    if chosen == Codec::Opus {
+        let Some(edge) = codec.opus() else { return };
+        for (packet, samples) in edge.from_law(payload, law) {
+            let at = clock.stamp(now, samples as u64) * RTP_CLOCK_PER_SAMPLE;
+            let time = MediaTime::new(at, Frequency::FORTY_EIGHT_KHZ);
+            // Each write takes its writer.
+            if let Some(writer) = rtc.writer(mid) {
+                let _ = writer.write(pt, now, time, packet);
+            }
+        }
+        return;
+    }
+    let peer_law = if chosen == Codec::PCMU {
         Law::MuLaw
     } else {
         Law::ALaw
@@ -804,7 +884,6 @@ fn send_frame(rtc: &mut Rtc, mid: Mid, clock: &mut SendClock, law: Law, payload:
     } else {
         peer_law.encode_all(&law.decode_all(payload))
     };
-    let now = Instant::now();
     let at = clock.stamp(now, data.len() as u64);
     let _ = writer.write(pt, now, MediaTime::new(at, Frequency::EIGHT_KHZ), data);
 }
@@ -842,6 +921,36 @@ mod tests {
         );
         // A machine whose addresses cannot be read still has loopback.
         assert_eq!(candidate_ips(ip("127.0.0.1"), &[]), [ip("127.0.0.1")]);
+    }
+
+    /// A browser's offer, as str0m makes one: PCMU, and Opus when `opus`.
+    fn browser_offer(opus: bool) -> String {
+        use str0m::media::{Direction, MediaKind};
+        let mut browser = RtcConfig::new()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_opus(opus, false)
+            .enable_pcmu(true, false)
+            .build(Instant::now());
+        let mut changes = browser.sdp_api();
+        changes.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, _) = changes.apply().unwrap();
+        offer.to_sdp_string()
+    }
+
+    #[tokio::test]
+    async fn a_browser_offering_opus_gets_opus_and_one_without_it_g711() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let answer = |opus| async move {
+            let line = Arc::new(Line::new("a"));
+            let (sdp, _) = answer_offer(line, ip, None, &browser_offer(opus)).await.unwrap();
+            sdp
+        };
+        let with_opus = answer(true).await;
+        assert!(with_opus.contains("opus/48000/2"), "{with_opus}");
+        let without = answer(false).await;
+        assert!(!without.contains("opus"), "{without}");
+        assert!(without.contains("PCMU/8000"), "{without}");
     }
 
     #[test]

@@ -328,11 +328,22 @@ window.ccpAudioStats = async () => {
   if (!ccp.pc) return null;
   const stats = await ccp.pc.getStats();
   const out = { inbound: null, outbound: null };
+  const codecs = new Map();
+  stats.forEach((s) => {
+    if (s.type === "codec") codecs.set(s.id, s.mimeType);
+  });
   stats.forEach((s) => {
     if (s.type === "inbound-rtp" && s.kind === "audio") {
-      out.inbound = { packets: s.packetsReceived, energy: s.totalAudioEnergy, level: s.audioLevel };
+      out.inbound = {
+        packets: s.packetsReceived,
+        energy: s.totalAudioEnergy,
+        level: s.audioLevel,
+        codec: codecs.get(s.codecId) ?? null,
+      };
     }
-    if (s.type === "outbound-rtp" && s.kind === "audio") out.outbound = { packets: s.packetsSent };
+    if (s.type === "outbound-rtp" && s.kind === "audio") {
+      out.outbound = { packets: s.packetsSent, codec: codecs.get(s.codecId) ?? null };
+    }
   });
   return out;
 };
