@@ -12,6 +12,8 @@
 //!   machine: [`Event`]s in, [`Effect`]s out, no I/O, no clock.
 //! - [`import`] maps the instance-specific ARNs of a Connect export to local
 //!   objects by name.
+//! - [`references`] lists the objects a flow names, and where, so the
+//!   shell can check them against the instance before publishing.
 //!
 //! Nothing here touches the network, the disk or the time: the server's
 //! shell carries out effects, and the simulator answers them from a script.
@@ -29,6 +31,7 @@ pub mod operand;
 pub mod parse;
 mod phone;
 pub mod problem;
+pub mod references;
 pub mod simulate;
 pub mod validate;
 

@@ -181,6 +181,40 @@ async fn connect_exports_import_with_arns_mapped_by_name() {
             "{statuses:?}"
         );
 
+        // A flow naming a prompt this instance lacks imports, but does not
+        // publish until the prompt exists.
+        let r = app
+            .post(
+                "/api/v1/flows/import?publish=true",
+                &app.admin,
+                fixture("acme_customer_queue_AUTO.json"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(
+            r.field(),
+            "content.Actions[1].Parameters.Messages[1].PromptId",
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["errors"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no prompt named 'CustomerQueue.wav'"),
+            "{}",
+            r.body
+        );
+        let validated = app
+            .post(
+                "/api/v1/flows/acme_customer_queue_AUTO/validate",
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(validated.body["valid"], false, "{}", validated.body);
+        let prompt = app.upload_prompt("CustomerQueue.wav", 1.0).await;
+        assert_eq!(prompt.status, StatusCode::CREATED, "{}", prompt.body);
         for name in [
             "acme_agent_whisper_AUTO.json",
             "acme_customer_whisper_AUTO.json",
@@ -200,6 +234,60 @@ async fn connect_exports_import_with_arns_mapped_by_name() {
             assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
             assert_eq!(r.body["published_version"], 1, "{name}: {}", r.body);
         }
+        // The main flow calls a function this instance does not have yet:
+        // publishing is refused, naming the parameter.
+        let r = app
+            .post(
+                "/api/v1/flows/import?publish=true",
+                &app.admin,
+                fixture("acme_main_AUTO.json"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        // Kept in the flow attributes the blocks read (Connect's newer designer).
+        assert_eq!(
+            r.field(),
+            "content.Actions[6].Parameters.FlowAttributes.acme-exampleFunction.Value",
+            "{}",
+            r.body
+        );
+        let r = app
+            .post(
+                "/api/v1/flows/import",
+                &app.admin,
+                fixture("acme_main_AUTO.json"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mappings = r.body["mappings"].as_array().unwrap();
+        let function = mappings
+            .iter()
+            .find(|m| m["name"] == "acme-exampleFunction-use1")
+            .unwrap();
+        assert_eq!(
+            function["status"], "missing",
+            "no external function of that name yet"
+        );
+        let unknown: Vec<_> = r.body["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                p["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("no function named")
+            })
+            .collect();
+        assert_eq!(unknown.len(), 1, "{}", r.body["problems"]);
+        let created = app
+            .post(
+                "/api/v1/external-functions",
+                &app.admin,
+                json!({"name": "acme-exampleFunction-use1", "url": "http://127.0.0.1:9/lookup"}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let r = app
             .post(
                 "/api/v1/flows/import?publish=true",
@@ -220,11 +308,7 @@ async fn connect_exports_import_with_arns_mapped_by_name() {
         assert_eq!(by_name("finance")["local_id"], finance);
         assert_eq!(by_name("acme_queue_transfer_AUTO")["status"], "mapped");
         assert_eq!(by_name("acme_contact_flow_module_AUTO")["status"], "mapped");
-        assert_eq!(
-            by_name("acme-exampleFunction-use1")["status"],
-            "missing",
-            "no external function of that name yet"
-        );
+        assert_eq!(by_name("acme-exampleFunction-use1")["status"], "mapped");
         assert_eq!(by_name("ACME-lexbot2-tfdemo")["status"], "kept");
         assert_eq!(r.body["published_version"], 1);
         // The flow now names the local queue by id.
@@ -320,5 +404,90 @@ async fn flows_import_in_every_shape_connect_gives_them() {
             .post("/api/v1/flows/import", &app.admin, hours_check(true))
             .await;
         assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "name"));
+    }
+}
+
+/// A flow that names a queue and hours by literal names.
+fn queue_then_hours(queue: &str, hours: &str) -> Value {
+    json!({"Version": "2019-10-30", "StartAction": "queue", "Actions": [
+        {"Identifier": "queue", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": queue},
+         "Transitions": {"NextAction": "hours", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "hours", "Type": "CheckHoursOfOperation", "Parameters": {"HoursOfOperationId": hours},
+         "Transitions": {"NextAction": "bye", "Conditions": [
+            {"NextAction": "bye", "Condition": {"Operator": "Equals", "Operands": ["True"]}},
+            {"NextAction": "bye", "Condition": {"Operator": "Equals", "Operands": ["False"]}}],
+          "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]})
+}
+
+#[tokio::test]
+async fn a_misspelt_queue_or_hours_fails_validation_and_blocks_publishing() {
+    for app in apps().await {
+        let r = app
+            .post(
+                "/api/v1/flows",
+                &app.admin,
+                json!({"name": "Typo", "type": "CONTACT_FLOW", "content": queue_then_hours("Billng", "Basic Hours")}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "a draft may name anything: {}",
+            r.body
+        );
+        let v = app
+            .post("/api/v1/flows/Typo/validate", &app.admin, json!({}))
+            .await;
+        assert_eq!(v.body["valid"], false, "{}: {}", app.backend, v.body);
+        let problem = &v.body["problems"][0];
+        assert_eq!(problem["path"], "Actions[0].Parameters.QueueId");
+        assert_eq!(problem["action"], "queue");
+        assert!(
+            problem["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("no queue named 'Billng'"),
+            "{problem}"
+        );
+        let p = app
+            .post("/api/v1/flows/Typo/publish", &app.admin, json!({}))
+            .await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+        assert_eq!(p.field(), "content.Actions[0].Parameters.QueueId");
+
+        // Fixed queue, misspelt hours: the next error; ids work as names do.
+        let basic = app.get("/api/v1/queues/BasicQueue", &app.admin).await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = app
+            .put(
+                "/api/v1/flows/Typo",
+                &app.admin,
+                json!({"name": "Typo", "type": "CONTACT_FLOW", "content": queue_then_hours(&basic, "Basic Hour")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let p = app
+            .post("/api/v1/flows/Typo/publish", &app.admin, json!({}))
+            .await;
+        assert_eq!(
+            p.field(),
+            "content.Actions[1].Parameters.HoursOfOperationId"
+        );
+
+        // A value read when the flow runs cannot be checked now, and is not.
+        app.put(
+            "/api/v1/flows/Typo",
+            &app.admin,
+            json!({"name": "Typo", "type": "CONTACT_FLOW", "content": queue_then_hours("$.Attributes.queue", "Basic Hours")}),
+        )
+        .await;
+        let p = app
+            .post("/api/v1/flows/Typo/publish", &app.admin, json!({}))
+            .await;
+        assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
     }
 }

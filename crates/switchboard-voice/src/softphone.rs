@@ -943,7 +943,9 @@ mod tests {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let answer = |opus| async move {
             let line = Arc::new(Line::new("a"));
-            let (sdp, _) = answer_offer(line, ip, None, &browser_offer(opus)).await.unwrap();
+            let (sdp, _) = answer_offer(line, ip, None, &browser_offer(opus))
+                .await
+                .unwrap();
             sdp
         };
         let with_opus = answer(true).await;

@@ -20,9 +20,119 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use switchboard_runtime::AppState;
 
-/// Parses and validates a flow's content as its type.
-fn check(flow: &Flow) -> Vec<Problem> {
-    switchboard_flow::check(&flow.content.to_string(), flow.flow_type).1
+/// Parses and validates a flow's content as its type, then checks that
+/// every object it names exists in this instance.
+async fn check(app: &AppState, flow: &Flow) -> ApiResult<Vec<Problem>> {
+    let (parsed, mut problems) = switchboard_flow::check(&flow.content.to_string(), flow.flow_type);
+    if let Some(parsed) = parsed {
+        problems.extend(unknown_objects(app, &parsed, &flow.content).await?);
+    }
+    Ok(problems)
+}
+
+/// An error for each object the flow names that this instance does not
+/// have: a misspelt queue would otherwise publish and fail callers.
+async fn unknown_objects(
+    app: &AppState,
+    flow: &switchboard_flow::Flow,
+    content: &Value,
+) -> ApiResult<Vec<Problem>> {
+    use switchboard_flow::references::{arns_in, object_refs, ObjectKind as Named};
+    // What the blocks name, then ARNs kept anywhere else (flow attributes
+    // that blocks read with `$.FlowAttributes.x`).
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for named in object_refs(flow) {
+        let kind = match named.kind {
+            Named::Queue => ObjectKind::Queue,
+            Named::HoursOfOperation => ObjectKind::HoursOfOperation,
+            Named::Prompt => ObjectKind::Prompt,
+            Named::Flow | Named::Module => ObjectKind::Flow,
+            Named::Agent => ObjectKind::User,
+            Named::Function => ObjectKind::ExternalFunction,
+            // No bots yet: validation already says what the block does.
+            Named::Bot => continue,
+        };
+        let from = if named.written != named.name {
+            " (named by an ARN the import could not map)"
+        } else {
+            ""
+        };
+        let what = format!(
+            "no {} named '{}' in this instance{from}",
+            named.kind.noun(),
+            named.name
+        );
+        wanted.push(Wanted {
+            kind,
+            name: named.name,
+            path: named.path,
+            what,
+            action: Some(named.action),
+        });
+    }
+    for arn in arns_in(content) {
+        let Some(kind) = local_kind(&arn.target.kind) else {
+            continue;
+        };
+        if wanted.iter().any(|w| w.path == arn.path) {
+            continue;
+        }
+        let what = format!(
+            "no {} named '{}' in this instance (named by an ARN the import could not map)",
+            arn.target.kind.replace('-', " "),
+            arn.target.name
+        );
+        let action = action_of(content, &arn.path);
+        wanted.push(Wanted {
+            kind,
+            name: arn.target.name,
+            path: arn.path,
+            what,
+            action,
+        });
+    }
+    let mut problems = Vec::new();
+    let mut known: Vec<(ObjectKind, String)> = Vec::new();
+    for w in wanted {
+        if known.contains(&(w.kind, w.name.clone())) {
+            continue;
+        }
+        if app.store.resolve(w.kind, &w.name).await?.is_some() {
+            known.push((w.kind, w.name));
+            continue;
+        }
+        problems.push(Problem {
+            severity: Severity::Error,
+            path: w.path,
+            action: w.action,
+            message: format!("{}: pick one that exists, or create it", w.what),
+        });
+    }
+    Ok(problems)
+}
+
+/// An object a flow names, to look for.
+struct Wanted {
+    kind: ObjectKind,
+    name: String,
+    /// Where the flow names it (JSON path).
+    path: String,
+    /// What the error says if it is not found.
+    what: String,
+    action: Option<String>,
+}
+
+/// The Identifier of the action a path like `Actions[6].Parameters...` is in.
+fn action_of(content: &Value, path: &str) -> Option<String> {
+    let index: usize = path
+        .strip_prefix("Actions[")?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()?;
+    content["Actions"][index]["Identifier"]
+        .as_str()
+        .map(str::to_string)
 }
 
 fn as_field_errors(problems: &[Problem]) -> Vec<FieldError> {
@@ -53,7 +163,7 @@ pub async fn validate(
 ) -> ApiResult<Json<ValidationReport>> {
     who.require_any(Flow::GUARDS.view)?;
     let flow = find::<Flow>(&app, &id).await?;
-    let problems = check(&flow.spec);
+    let problems = check(&app, &flow.spec).await?;
     Ok(Json(ValidationReport {
         valid: !problems.iter().any(|p| p.severity == Severity::Error),
         problems,
@@ -91,7 +201,7 @@ async fn publish_record(
     who: &Principal,
     flow: &Record<Flow>,
 ) -> ApiResult<Published> {
-    let problems = check(&flow.spec);
+    let problems = check(app, &flow.spec).await?;
     let errors = as_field_errors(&problems);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -341,7 +451,7 @@ pub async fn import(
             )
         }
     };
-    let problems = check(&record.spec);
+    let problems = check(&app, &record.spec).await?;
     let published_version = if params.publish {
         Some(publish_record(&app, &who, &record).await?.version.version)
     } else {

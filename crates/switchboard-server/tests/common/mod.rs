@@ -156,6 +156,23 @@ impl TestApp {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    /// Uploads a prompt of `seconds` of 8 kHz audio named `name`.
+    pub async fn upload_prompt(&self, name: &str, seconds: f32) -> Reply {
+        let audio = wav(8000, seconds);
+        let (ct, body) = multipart(&[
+            ("name", None, name.as_bytes()),
+            ("file", Some("prompt.wav"), &audio),
+        ]);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/prompts")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin))
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
