@@ -48,7 +48,7 @@ async function add(type) {
 }
 
 async function selectNode(id) {
-  await page.click(`${node(id)} .node-id`);
+  await page.click(`${node(id)} .node-head`);
   await until(`${id} selected`, () => page.inputValue("#action-id"), id);
 }
 
@@ -94,7 +94,8 @@ try {
   await page.fill("#conditions .condition:last-child .cond-operand", "1");
   await page.click("#apply");
   const target = await add("UpdateContactTargetQueue");
-  await page.fill('#common-fields input[data-param="QueueId"]', "Sales");
+  // Queues are picked from the instance's, by name.
+  await page.selectOption('#common-fields select[data-param="QueueId"]', { label: "Sales" });
   await page.click("#apply");
   const transfer = await add("TransferContactToQueue");
   // Renamed in the panel: references follow.
@@ -104,7 +105,10 @@ try {
   if (transfer !== "transfer-contact-to-queue-1") fail(`identifier ${transfer}`);
   await until("five nodes", () => page.locator(".drawflow-node").count(), 5);
   // Data is text, never markup.
-  await until("the welcome summary", () => page.textContent(`${node(welcome)} .node-summary`), "Text: Welcome to <b>Sales</b>");
+  // Blocks go by the names people know, labelled with their own text.
+  await until("the welcome summary", () => page.textContent(`${node(welcome)} .node-summary`), "Welcome to <b>Sales</b>");
+  await until("the welcome's name", () => page.textContent(`${node(welcome)} .node-type`), "Play prompt");
+  await until("the queue's label", () => page.textContent(`${node(target)} .node-summary`), "Queue: Sales");
   if (await page.locator(`${node(welcome)} b`).count()) fail("a parameter was drawn as HTML");
   await until("the menu's outputs", () => page.$$eval(`${node(menu)} .outputs .output`, (o) => o.map((x) => x.dataset.label)), ["= 1", "NoMatchingError"]);
   await shoot(page, "actions-added");
@@ -141,6 +145,42 @@ try {
   await until("valid", () => page.getAttribute("#problems", "data-valid"), "true");
   await shoot(page, "validation-fixed");
 
+  // ---------- a misspelt queue is an error; undo brings the right one back ----------
+  await selectNode(target);
+  await page.selectOption('#common-fields select[data-param="QueueId"]', "__other__");
+  await page.fill('#common-fields input[data-other="QueueId"]', "Billng");
+  await page.click("#apply");
+  await page.click("#validate");
+  await until("the misspelt queue refused", () => page.getAttribute("#problems", "data-valid"), "false");
+  const typo = await page.$$eval("#problems li .message", (l) => l.map((x) => x.textContent));
+  if (!typo.some((m) => m.startsWith("no queue named 'Billng'"))) fail(`the problems: ${JSON.stringify(typo)}`);
+  await shoot(page, "unknown-queue");
+  await page.click("#undo");
+  await until("the queue back", () => page.textContent(`${node(target)} .node-summary`), "Queue: Sales");
+  await page.click("#validate");
+  await until("valid again", () => page.getAttribute("#problems", "data-valid"), "true");
+
+  // ---------- the keyboard: a block is focused, selected and moved ----------
+  await page.focus(node(menu));
+  await page.keyboard.press("Enter");
+  await until("selected by Enter", () => page.inputValue("#action-id"), menu);
+  const before = (await content()).Metadata.ActionMetadata[menu].position;
+  await page.keyboard.press("ArrowDown");
+  await until("moved by the arrow", async () => (await content()).Metadata.ActionMetadata[menu].position.y, before.y + 20);
+  await page.click("#undo");
+  await until("moved back by undo", async () => (await content()).Metadata.ActionMetadata[menu].position.y, before.y);
+  // A branch connected from the panel, without a mouse.
+  const hours = await add("CheckHoursOfOperation");
+  await until("hours come with True and False", () => page.$$eval(`${node(hours)} .outputs .output`, (o) => o.map((x) => x.dataset.label)), ["= True", "= False", "NoMatchingError"]);
+  await page.selectOption("#conditions .condition:first-child select.target", "to-sales");
+  await page.click("#apply");
+  await until("connected from the panel", async () => (await content()).Actions.find((a) => a.Identifier === hours).Transitions.Conditions[0].NextAction, "to-sales");
+  await page.click("#undo");
+  await page.click("#undo");
+  await until("the hours block undone", () => page.locator(".drawflow-node").count(), 5);
+  await page.click("#save");
+  await until("saved again", () => page.isHidden("#dirty"), true);
+
   // ---------- publish ----------
   await page.click("#publish");
   await until("published", () => page.getAttribute("#notice", "data-version"), "1");
@@ -162,9 +202,22 @@ try {
   await page.click("#import-run");
   await until("the imported flow", () => page.textContent("#flow-name"), imported.Name);
   await until("its nodes", () => page.locator(".drawflow-node").count(), innerActions.length);
-  const drawnTypes = await page.$$eval(".drawflow-node .node-type", (l) => l.map((x) => x.textContent).sort());
+  const drawnTypes = await page.$$eval(".drawflow-node", (l) => l.map((x) => x.dataset.type).sort());
   if (JSON.stringify(drawnTypes) !== JSON.stringify(innerActions.map((a) => a.Type).sort())) fail(`imported types: ${drawnTypes}`);
   await until("its connection", () => page.locator("#canvas svg.connection").count(), 1);
+  // No Connect type names and no generated identifiers on the blocks.
+  const heads = await page.$$eval(".drawflow-node", (l) => l.map((x) => [x.querySelector(".node-type").textContent, x.querySelector(".node-id").hidden ? "" : x.querySelector(".node-id").textContent]));
+  for (const [name, id] of heads) {
+    if (/^[A-Z][a-z]+[A-Z]/.test(name) || /^[0-9a-f]{8}-/.test(id)) fail(`a block shows ${name} ${id}`);
+  }
+  // Laid out and fitted: every block inside the canvas, none over another.
+  await until("fitted", () => page.evaluate(() => {
+    const c = document.getElementById("canvas").getBoundingClientRect();
+    const boxes = [...document.querySelectorAll(".drawflow-node")].map((n) => n.getBoundingClientRect());
+    const inside = boxes.every((b) => b.left >= c.left && b.right <= c.right && b.top >= c.top && b.bottom <= c.bottom);
+    const apart = boxes.every((a, i) => boxes.every((b, j) => i === j || a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top));
+    return inside && apart;
+  }), true);
   await shoot(page, "imported");
 
   // ---------- simulate the first flow ----------
@@ -213,6 +266,15 @@ try {
   await until("four nodes", () => page.locator(".drawflow-node").count(), 4);
   const after = await content();
   if (after.Actions.some((a) => (a.Transitions.Errors || []).some((e) => e.NextAction === bye))) fail("a branch still leads to the deleted action");
+
+  // ---------- versions: compared with the draft, restored ----------
+  await page.click("#versions-open");
+  await page.waitForSelector('#version-list li[data-version="1"]', { timeout: 30000 });
+  await page.click('#version-list [data-compare="1"]');
+  await until("the difference", () => page.$$eval("#version-diff li", (l) => l.map((x) => x.dataset.kind)), ["changed", "changed", "changed", "changed", "removed"]);
+  await shoot(page, "versions-compared");
+  await page.click('#version-list [data-restore="1"]');
+  await until("version 1 restored", () => page.locator(".drawflow-node").count(), 5);
 
   if (cspViolations.length) fail(`CSP: ${cspViolations[0]}`);
   step("DONE");

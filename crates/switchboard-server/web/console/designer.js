@@ -59,6 +59,65 @@ const TYPES = {
   DisconnectParticipant: { params: {}, errors: [], fields: [], terminal: true },
   EndFlowExecution: { params: {}, errors: [], fields: [], terminal: true },
 };
+/** Connect's palette: each block's group and the name people know it by. */
+const GROUPS = [
+  ["Interact", "▶"],
+  ["Set", "✎"],
+  ["Branch", "◇"],
+  ["Integrate", "⚙"],
+  ["Terminate", "■"],
+];
+const BLOCKS = {
+  MessageParticipant: ["Interact", "Play prompt"],
+  GetParticipantInput: ["Interact", "Get customer input"],
+  MessageParticipantIteratively: ["Interact", "Loop prompts"],
+  ConnectParticipantWithLexBot: ["Interact", "Get customer input (bot)"],
+  Wait: ["Interact", "Wait"],
+  UpdateContactTextToSpeechVoice: ["Set", "Set voice"],
+  UpdateContactAttributes: ["Set", "Set contact attributes"],
+  UpdateFlowAttributes: ["Set", "Set flow attributes"],
+  UpdateContactTargetQueue: ["Set", "Set working queue"],
+  UpdateContactRecordingBehavior: ["Set", "Set recording behavior"],
+  UpdateContactEventHooks: ["Set", "Set event flow"],
+  UpdateContactRoutingBehavior: ["Set", "Set routing criteria"],
+  UpdateFlowLoggingBehavior: ["Set", "Set logging behavior"],
+  Compare: ["Branch", "Check contact attributes"],
+  CheckHoursOfOperation: ["Branch", "Check hours of operation"],
+  CheckMetricData: ["Branch", "Check queue status"],
+  DistributeByPercentage: ["Branch", "Distribute by percentage"],
+  Loop: ["Branch", "Loop"],
+  InvokeLambdaFunction: ["Integrate", "Invoke function"],
+  InvokeFlowModule: ["Integrate", "Invoke module"],
+  TransferContactToQueue: ["Terminate", "Transfer to queue"],
+  TransferToFlow: ["Terminate", "Transfer to flow"],
+  TransferParticipantToThirdParty: ["Terminate", "Transfer to phone number"],
+  DisconnectParticipant: ["Terminate", "Disconnect"],
+  EndFlowExecution: ["Terminate", "End flow"],
+  EndFlowModuleExecution: ["Terminate", "Return from module"],
+};
+const blockName = (type) => BLOCKS[type]?.[1] || type;
+const blockGroup = (type) => BLOCKS[type]?.[0] || "Other";
+const groupIcon = (group) => GROUPS.find(([g]) => g === group)?.[1] || "?";
+/** Branches a new block must have to validate (Connect adds them too). */
+const NEW_CONDITIONS = {
+  CheckHoursOfOperation: [["Equals", "True"], ["Equals", "False"]],
+  Loop: [["Equals", "ContinueLooping"], ["Equals", "DoneLooping"]],
+  Wait: [["Equals", "WaitCompleted"]],
+  DistributeByPercentage: [["NumberLessThan", "50"]],
+};
+
+/** Parameters that name an object of the instance: picked from a list. */
+const PICKERS = {
+  QueueId: { path: "/queues", noun: "queue" },
+  HoursOfOperationId: { path: "/hours-of-operation", noun: "hours" },
+  PromptId: { path: "/prompts", noun: "prompt" },
+  ContactFlowId: { path: "/flows", noun: "flow" },
+  FlowModuleId: { path: "/flows", noun: "module" },
+  LambdaFunctionARN: { path: "/external-functions", noun: "function" },
+  AgentId: { path: "/users", noun: "agent", label: (o) => o.username || o.name },
+};
+const OTHER = "__other__";
+
 const NEXT_TYPES = new Set(["MessageParticipant", "UpdateContactTextToSpeechVoice", "UpdateContactAttributes",
   "UpdateContactTargetQueue", "UpdateContactRecordingBehavior", "UpdateContactEventHooks", "UpdateContactRoutingBehavior",
   "InvokeLambdaFunction", "UpdateFlowAttributes", "UpdateFlowLoggingBehavior", "InvokeFlowModule"]);
@@ -78,6 +137,10 @@ const state = {
   quiet: 0,          // > 0 while the designer itself changes the drawing
   dirty: false,
   lastRun: null,
+  objects: {},       // picker path -> [{id, name}]
+  undo: [],          // earlier contents (JSON), newest last
+  redo: [],
+  saved: "",         // the content as last loaded or changed (JSON)
 };
 window.designer = state; // for the browser tests
 
@@ -103,7 +166,45 @@ const notice = (text) => { $("notice").textContent = text; };
 function setDirty(dirty) {
   state.dirty = dirty;
   $("dirty").hidden = !dirty;
+  if (dirty) remember();
 }
+
+// ---------- undo and redo: snapshots of the content ----------
+
+const HISTORY = 100;
+
+/** After a change: the content before it goes on the undo stack. */
+function remember() {
+  const now = JSON.stringify(state.content);
+  if (now === state.saved) return;
+  state.undo.push(state.saved);
+  if (state.undo.length > HISTORY) state.undo.shift();
+  state.redo = [];
+  state.saved = now;
+  undoButtons();
+}
+
+function undoButtons() {
+  $("undo").disabled = !state.undo.length;
+  $("redo").disabled = !state.redo.length;
+}
+
+function travel(from, to, what) {
+  if (!from.length) return;
+  to.push(JSON.stringify(state.content));
+  state.saved = from.pop();
+  state.content = JSON.parse(state.saved);
+  if (state.selected && !actionById(state.selected)) state.selected = null;
+  state.dirty = true;
+  $("dirty").hidden = false;
+  render();
+  showPanel();
+  undoButtons();
+  notice(what);
+}
+
+const undo = () => travel(state.undo, state.redo, "Undone.");
+const redo = () => travel(state.redo, state.undo, "Redone.");
 
 // ---------- sign in ----------
 
@@ -132,9 +233,23 @@ async function start() {
   $("login").hidden = true;
   $("workspace").hidden = false;
   applyPermissions();
+  await loadObjects();
   const wanted = new URLSearchParams(location.search).get("flow");
   if (wanted) await openFlow(wanted);
   else await showPicker();
+}
+
+/** The instance's queues, hours, prompts, flows, functions and agents, for the pickers and labels. */
+async function loadObjects() {
+  const paths = [...new Set(Object.values(PICKERS).map((p) => p.path))];
+  await Promise.all(paths.map(async (path) => {
+    try {
+      state.objects[path] = (await api(path)).items || [];
+    } catch {
+      // Not permitted to list them: the field takes a typed value.
+      state.objects[path] = [];
+    }
+  }));
 }
 
 /** Buttons follow the API's guards: what the user may not do is not offered. */
@@ -236,9 +351,17 @@ function load(flow) {
   $("problems").replaceChildren();
   $("problem-summary").textContent = "";
   layoutMissing();
+  // Positions drawn for other block sizes (Connect's designer) overlap
+  // here: lay out afresh.
+  if (overlapping()) layoutAll();
+  state.undo = [];
+  state.redo = [];
+  state.saved = JSON.stringify(state.content);
+  undoButtons();
   render();
   showPanel();
   setDirty(false);
+  requestAnimationFrame(fit);
 }
 
 /** The content as saved: branches without a target are kept in Metadata. */
@@ -296,6 +419,26 @@ function layoutMissing() {
   }
 }
 
+/** Whether two blocks would be drawn over each other (or their branch labels). */
+function overlapping() {
+  const at = state.content.Actions.map((a) => positionOf(a.Identifier)).filter(Boolean);
+  for (let i = 0; i < at.length; i += 1) {
+    for (let j = i + 1; j < at.length; j += 1) {
+      if (Math.abs(at[i].x - at[j].x) < 260 && Math.abs(at[i].y - at[j].y) < 110) return true;
+    }
+  }
+  return false;
+}
+
+/** Lays every action out again: layers from StartAction, rows spaced for the drawn nodes. */
+function layoutAll() {
+  for (const a of state.content.Actions) {
+    const meta = state.content.Metadata.ActionMetadata[a.Identifier];
+    if (meta) delete meta.position;
+  }
+  layoutMissing();
+}
+
 function setPosition(id, x, y) {
   const meta = (state.content.Metadata.ActionMetadata[id] ||= {});
   meta.position = { x: Math.round(x * 10) / 10, y: Math.round(y * 10) / 10 };
@@ -334,18 +477,39 @@ function setTarget(a, b, target) {
 
 // ---------- drawing ----------
 
-const NODE_HTML = '<div class="node-head"><span class="node-type"></span><span class="node-start">start</span></div><div class="node-id"></div><div class="node-summary"></div>';
+const NODE_HTML = '<div class="node-head"><span class="node-icon" aria-hidden="true"></span><span class="node-type"></span><span class="node-start">start</span></div><div class="node-id"></div><div class="node-summary"></div>';
+/** Identifiers Connect generates (UUIDs) say nothing to a reader. */
+const GENERATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function quietly(f) {
   state.quiet += 1;
   try { return f(); } finally { state.quiet -= 1; }
 }
 
+/** What a parameter naming an object reads as: the object's name. */
+function objectName(param, value) {
+  const picker = PICKERS[param];
+  if (!picker || typeof value !== "string") return value;
+  const found = value && (state.objects[picker.path] || []).find((o) => o.id === value || (picker.label ? picker.label(o) : o.name) === value);
+  return found ? (picker.label ? picker.label(found) : found.name) : value;
+}
+
+const SUMMARY_LABELS = { QueueId: "Queue", PromptId: "Prompt", ContactFlowId: "Flow", FlowModuleId: "Module",
+  ThirdPartyPhoneNumber: "Number", LoopCount: "Times", TimeoutSeconds: "Seconds", MetricType: "Metric",
+  TextToSpeechVoice: "Voice", LambdaFunctionARN: "Function", ComparisonValue: "Compare", HoursOfOperationId: "Hours" };
+
+/** The block's label: its own text (what it says, which queue...). */
 function summary(a) {
-  for (const k of SUMMARY_KEYS) {
-    const v = a.Parameters?.[k];
-    if (typeof v === "string" && v) return `${k}: ${v}`;
+  const p = a.Parameters || {};
+  for (const k of ["Text", "SSML"]) if (typeof p[k] === "string" && p[k]) return p[k];
+  for (const k of [...SUMMARY_KEYS, "HoursOfOperationId"]) {
+    const v = p[k];
+    if (typeof v === "string" && v) return `${SUMMARY_LABELS[k] || k}: ${objectName(k, v)}`;
   }
+  const hooks = p.EventHooks && Object.entries(p.EventHooks)[0];
+  if (hooks) return `${hooks[0]}: ${objectName("ContactFlowId", hooks[1])}`;
+  const attrs = p.Attributes || p.FlowAttributes;
+  if (attrs && typeof attrs === "object") return Object.keys(attrs).join(", ");
   return "";
 }
 
@@ -382,9 +546,22 @@ function decorate(a) {
   node.dataset.action = a.Identifier;
   node.dataset.type = a.Type;
   node.classList.toggle("start", state.content.StartAction === a.Identifier);
-  node.querySelector(".node-type").textContent = a.Type;
-  node.querySelector(".node-id").textContent = a.Identifier;
-  node.querySelector(".node-summary").textContent = summary(a);
+  const group = blockGroup(a.Type);
+  node.dataset.group = group;
+  node.querySelector(".node-icon").textContent = groupIcon(group);
+  node.querySelector(".node-type").textContent = blockName(a.Type);
+  node.querySelector(".node-type").title = a.Type;
+  const named = !GENERATED_ID.test(a.Identifier);
+  node.querySelector(".node-id").textContent = named ? a.Identifier : "";
+  node.querySelector(".node-id").hidden = !named;
+  const label = summary(a);
+  node.querySelector(".node-summary").textContent = label;
+  node.querySelector(".node-summary").title = label;
+  // Reachable and usable from the keyboard: Tab to it, Enter selects,
+  // arrows move it.
+  node.tabIndex = 0;
+  node.setAttribute("role", "button");
+  // Its name is its visible text (block name, identifier, label).
   branches(a).forEach((b, i) => {
     const out = node.querySelector(`.outputs .output_${i + 1}`);
     if (!out) return;
@@ -405,13 +582,83 @@ function highlightSelection() {
   $("set-start").disabled = !state.selected;
 }
 
+// ---------- zoom and fit ----------
+
+/** Zooms and pans so every action is in view (never larger than 100%). */
+function fit() {
+  const editor = state.editor;
+  const nodes = [...document.querySelectorAll("#canvas .drawflow-node")];
+  if (!editor || !nodes.length) return;
+  const box = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+  for (const n of nodes) {
+    const x = n.offsetLeft;
+    const y = n.offsetTop;
+    box.x0 = Math.min(box.x0, x);
+    box.y0 = Math.min(box.y0, y);
+    box.x1 = Math.max(box.x1, x + n.offsetWidth + 140); // room for the branch labels
+    box.y1 = Math.max(box.y1, y + n.offsetHeight);
+  }
+  const canvas = $("canvas");
+  const pad = 30;
+  const zoom = Math.max(editor.zoom_min, Math.min(1,
+    (canvas.clientWidth - 2 * pad) / (box.x1 - box.x0),
+    (canvas.clientHeight - 2 * pad) / (box.y1 - box.y0)));
+  editor.zoom = zoom;
+  editor.canvas_x = pad - box.x0 * zoom;
+  editor.canvas_y = pad - box.y0 * zoom;
+  editor.zoom_last_value = zoom;
+  editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${zoom})`;
+  $("zoom-level").textContent = `${Math.round(zoom * 100)}%`;
+}
+
+function zoomBy(factor) {
+  const editor = state.editor;
+  const zoom = Math.max(editor.zoom_min, Math.min(editor.zoom_max, editor.zoom * factor));
+  editor.zoom = zoom;
+  editor.zoom_last_value = zoom;
+  editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${zoom})`;
+  $("zoom-level").textContent = `${Math.round(zoom * 100)}%`;
+}
+
+function arrange() {
+  layoutAll();
+  setDirty(true);
+  render();
+  requestAnimationFrame(fit);
+  notice("Actions arranged from the start action.");
+}
+
+/** Keyboard on a focused block: Enter or Space selects it, arrows move it. */
+function nodeKeys(e) {
+  const node = e.target.closest?.(".drawflow-node");
+  if (!node || e.target !== node) return;
+  const id = node.dataset.action;
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    select(id);
+    return;
+  }
+  const step = e.shiftKey ? 100 : 20;
+  const move = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
+  if (!move) return;
+  e.preventDefault();
+  const pos = positionOf(id) || { x: 0, y: 0 };
+  setPosition(id, pos.x + move[0], pos.y + move[1]);
+  setDirty(true);
+  render();
+  nodeElement(id)?.focus();
+}
+
 // ---------- Drawflow events ----------
 
 function setUpEditor() {
   const editor = new window.Drawflow($("canvas"));
   editor.reroute = false;
+  editor.zoom_min = 0.2;
   editor.start();
   state.editor = editor;
+  editor.on("zoom", (z) => { $("zoom-level").textContent = `${Math.round(z * 100)}%`; });
+  $("canvas").addEventListener("keydown", nodeKeys);
 
   editor.on("nodeSelected", (id) => { if (!state.quiet) select(state.actionOf.get(Number(id))); });
   editor.on("nodeMoved", (id) => {
@@ -474,8 +721,13 @@ function removeAction(id) {
 
 function buildPalette() {
   const box = $("palette");
-  for (const type of Object.keys(TYPES)) {
-    box.append(el("button", { type: "button", class: "palette-item", "data-type": type, text: type }));
+  for (const [group, icon] of GROUPS) {
+    const types = Object.keys(TYPES).filter((t) => blockGroup(t) === group);
+    box.append(el("h4", { class: "palette-group", text: `${icon} ${group}` }));
+    for (const type of types) {
+      box.append(el("button", { type: "button", class: "palette-item", "data-type": type, "data-group": group,
+        text: blockName(type), title: type }));
+    }
   }
   box.addEventListener("click", (e) => {
     const type = e.target.closest("button")?.dataset.type;
@@ -495,6 +747,10 @@ function addAction(type) {
   const id = freshId(type);
   const a = { Identifier: id, Type: type, Parameters: clone(spec.params), Transitions: {} };
   if (spec.errors.length) a.Transitions.Errors = [{ ErrorType: spec.errors[spec.errors.length === 1 ? 0 : spec.errors.length - 1], NextAction: null }];
+  if (NEW_CONDITIONS[type]) {
+    a.Transitions.Conditions = NEW_CONDITIONS[type].map(([Operator, operand]) =>
+      ({ NextAction: null, Condition: { Operator, Operands: [operand] } }));
+  }
   state.content.Actions.push(a);
   // Beside the others, in view.
   const n = state.content.Actions.length - 1;
@@ -524,7 +780,7 @@ function showPanel() {
   if (!a) return;
   const form = $("action-form");
   for (const s of form.querySelectorAll(".error")) s.textContent = "";
-  $("action-type").textContent = a.Type;
+  $("action-type").replaceChildren(blockName(a.Type), " ", el("span", { class: "muted small mono", text: a.Type }));
   $("action-start").hidden = state.content.StartAction !== a.Identifier;
   $("action-id").value = a.Identifier;
   const fields = TYPES[a.Type]?.fields || [];
@@ -532,10 +788,18 @@ function showPanel() {
   common.replaceChildren();
   for (const f of fields) {
     const v = a.Parameters?.[f];
+    if (PICKERS[f]) {
+      common.append(pickerField(f, v));
+      continue;
+    }
     const input = el("input", { "data-param": f, value: typeof v === "string" || typeof v === "number" ? String(v) : "" });
     if (v !== undefined && typeof v !== "string" && typeof v !== "number") input.value = JSON.stringify(v);
-    common.append(el("label", {}, f, input));
+    common.append(el("label", {}, fieldLabel(f), input));
   }
+  const next = branches(a).find((b) => b.kind === "next");
+  $("next-box").hidden = !next;
+  $("next-target").replaceChildren(...targetOptions(a.Identifier));
+  $("next-target").value = next?.target || "";
   const rest = Object.fromEntries(Object.entries(a.Parameters || {}).filter(([k]) => !fields.includes(k)));
   $("action-params").value = JSON.stringify(rest, null, 2);
   const t = a.Transitions || {};
@@ -545,8 +809,58 @@ function showPanel() {
   $("error-types").replaceChildren(...(TYPES[a.Type]?.errors || []).map((x) => el("option", { value: x })));
 }
 
+/** A field's label in words, with the name Connect's JSON gives it. */
+const FIELD_WORDS = { Text: "Text to say or send", SSML: "SSML", PromptId: "Prompt", QueueId: "Queue",
+  AgentId: "Agent (their own queue)", HoursOfOperationId: "Hours of operation", ContactFlowId: "Flow",
+  FlowModuleId: "Module", LambdaFunctionARN: "Function", InputTimeLimitSeconds: "Seconds to wait for input",
+  StoreInput: "Store the digits (True/False)", InterruptFrequencySeconds: "Interrupt every (seconds)",
+  TextToSpeechVoice: "Voice", ComparisonValue: "Value to check", MetricType: "Metric", LoopCount: "Times to loop",
+  TimeoutSeconds: "Seconds to wait", ThirdPartyPhoneNumber: "Phone number (E.164)",
+  ThirdPartyConnectionTimeLimitSeconds: "Seconds to ring", ContinueFlowExecution: "Continue the flow after (True/False)",
+  QueuePriority: "Priority (1 = first)", QueueTimeAdjustmentSeconds: "Time in queue adjustment (seconds)",
+  InvocationTimeLimitSeconds: "Seconds to wait for the function", FlowLoggingBehavior: "Logging (Enabled/Disabled)" };
+
+function fieldLabel(f) {
+  return el("span", {}, FIELD_WORDS[f] || f, " ", el("span", { class: "muted small mono", text: f }));
+}
+
+/** A parameter that names an object: chosen from the instance's, or typed (a `$.` reference). */
+function pickerField(f, v) {
+  const picker = PICKERS[f];
+  let items = state.objects[picker.path] || [];
+  if (f === "FlowModuleId") items = items.filter((o) => o.type === "FLOW_MODULE");
+  if (f === "ContactFlowId") items = items.filter((o) => o.type !== "FLOW_MODULE");
+  const label = (o) => (picker.label ? picker.label(o) : o.name);
+  const select = el("select", { "data-param": f },
+    el("option", { value: "", text: `— no ${picker.noun} —` }),
+    ...items.map((o) => el("option", { value: o.id, text: label(o) })),
+    el("option", { value: OTHER, text: "Other: a name or $. reference…" }));
+  const other = el("input", { "data-other": f, placeholder: "$.Attributes.name", "aria-label": `${FIELD_WORDS[f] || f}: other value` });
+  const known = typeof v === "string" && v ? items.find((o) => o.id === v || label(o) === v) : undefined;
+  if (known) select.value = known.id;
+  else if (typeof v === "string" && v) {
+    select.value = OTHER;
+    other.value = v;
+  }
+  other.hidden = select.value !== OTHER;
+  select.addEventListener("change", () => { other.hidden = select.value !== OTHER; });
+  return el("label", {}, fieldLabel(f), select, other);
+}
+
+/** The actions a branch can lead to, for a keyboard user's select. */
+function targetOptions(self) {
+  return [el("option", { value: "", text: "(not connected)" }),
+    ...state.content.Actions.filter((x) => x.Identifier !== self).map((x) => {
+      const label = summary(x);
+      const named = GENERATED_ID.test(x.Identifier) ? "" : ` ${x.Identifier}`;
+      return el("option", { value: x.Identifier, text: `→ ${blockName(x.Type)}${named}${label ? `: ${label.slice(0, 40)}` : ""}` });
+    })];
+}
+
 function targetNote(target) {
-  return el("span", { class: "muted small target", text: target ? `→ ${target}` : "→ (not connected)" });
+  const select = el("select", { class: "target", "aria-label": "Goes to" }, ...targetOptions(state.selected));
+  select.value = target && actionById(target) ? target : "";
+  return select;
 }
 
 function conditionRow(operator = "Equals", operand = "", target = null) {
@@ -555,7 +869,6 @@ function conditionRow(operator = "Equals", operand = "", target = null) {
   const row = el("div", { class: "branch-row condition" }, select,
     el("input", { class: "cond-operand", value: operand ?? "", placeholder: "value", size: "8" }),
     targetNote(target), el("button", { type: "button", class: "remove ghost", text: "✕", title: "Remove" }));
-  row.dataset.target = target || "";
   return row;
 }
 
@@ -563,7 +876,6 @@ function errorRow(type = "", target = null) {
   const row = el("div", { class: "branch-row error-branch" },
     el("input", { class: "err-type", value: type, list: "error-types", placeholder: "ErrorType", size: "18" }),
     targetNote(target), el("button", { type: "button", class: "remove ghost", text: "✕", title: "Remove" }));
-  row.dataset.target = target || "";
   return row;
 }
 
@@ -588,8 +900,9 @@ function applyPanel(event) {
   } catch (e) {
     return problem("Parameters", `not a JSON object: ${e.message}`);
   }
-  for (const input of $("common-fields").querySelectorAll("input[data-param]")) {
-    const v = input.value.trim();
+  for (const input of $("common-fields").querySelectorAll("[data-param]")) {
+    const other = $("common-fields").querySelector(`[data-other="${input.dataset.param}"]`);
+    const v = (input.value === OTHER ? other?.value ?? "" : input.value).trim();
     if (!v) continue;
     const wasObject = a.Parameters?.[input.dataset.param] !== undefined && typeof a.Parameters[input.dataset.param] === "object";
     if (wasObject) {
@@ -600,18 +913,22 @@ function applyPanel(event) {
   for (const row of $("conditions").querySelectorAll(".condition")) {
     const operand = row.querySelector(".cond-operand").value.trim();
     if (!operand) return problem("*", "each condition needs a value");
-    conditions.push({ NextAction: row.dataset.target || null, Condition: { Operator: row.querySelector(".cond-op").value, Operands: [operand] } });
+    conditions.push({ NextAction: row.querySelector(".target").value || null, Condition: { Operator: row.querySelector(".cond-op").value, Operands: [operand] } });
   }
   const errors = [];
   for (const row of $("errors").querySelectorAll(".error-branch")) {
     const type = row.querySelector(".err-type").value.trim();
     if (!type) return problem("*", "each error needs an ErrorType");
     if (errors.some((e) => e.ErrorType === type)) return problem("*", `error '${type}' is listed twice`);
-    errors.push({ ErrorType: type, NextAction: row.dataset.target || null });
+    errors.push({ ErrorType: type, NextAction: row.querySelector(".target").value || null });
   }
 
   a.Parameters = params;
   const t = (a.Transitions ||= {});
+  if (!$("next-box").hidden) {
+    const next = $("next-target").value;
+    if (next) t.NextAction = next; else delete t.NextAction;
+  }
   if (conditions.length) t.Conditions = conditions; else delete t.Conditions;
   if (errors.length) t.Errors = errors; else delete t.Errors;
   if (id !== a.Identifier) renameAction(a.Identifier, id);
@@ -764,10 +1081,89 @@ async function runImport() {
     notice(`Imported '${report.flow.name}' (${report.action}); ${report.mappings.length} ARN(s), ${missing.length} without a local object${missing.length ? `: ${missing.map((m) => `${m.kind} ${m.name}`).join(", ")}` : ""}.`);
     const errors = report.problems.filter((p) => p.severity === "error").length;
     showProblems(report.problems, `${errors} error(s) after import`);
+    $("problems").dataset.valid = String(errors === 0);
+    // Unmatched objects block publishing until they exist or the block changes.
+    if (missing.length) $("api-error").textContent = `Not publishable yet: ${missing.length} object(s) this instance does not have, listed below. Create them, or pick others in the blocks.`;
   } catch (e) {
     if (e.status === 401) return;
     const errors = e.body?.errors || [];
     err.textContent = errors.length ? errors.map((f) => `${f.field}: ${f.reason}`).join("; ") : e.message;
+  }
+}
+
+// ---------- versions: history, compare, restore ----------
+
+async function showVersions() {
+  clearBanners();
+  const list = $("version-list");
+  list.replaceChildren();
+  $("version-diff").replaceChildren();
+  try {
+    const { items } = await api(`/flows/${encodeURIComponent(state.flow.id)}/versions`);
+    state.versions = items;
+    if (!items.length) list.append(el("li", { class: "muted", text: "Not published yet." }));
+    for (const v of items) {
+      list.append(el("li", { "data-version": String(v.version) },
+        el("strong", { text: `Version ${v.version}` }), " ",
+        el("span", { class: "muted small", text: `${new Date(v.published_at).toLocaleString()} by ${v.published_by}` }), " ",
+        el("button", { type: "button", class: "small-button", "data-compare": String(v.version), text: "Compare with draft" }), " ",
+        el("button", { type: "button", class: "small-button", "data-restore": String(v.version), text: "Restore into draft" })));
+    }
+    $("versions-dialog").showModal();
+  } catch (e) {
+    showApiError("Listing versions", e);
+  }
+}
+
+/** What differs between a version and the draft, action by action. */
+function diff(older, newer) {
+  const byId = (c) => new Map((c.Actions || []).map((a) => [a.Identifier, a]));
+  const before = byId(older);
+  const after = byId(newer);
+  const name = (a) => `${blockName(a.Type)}${GENERATED_ID.test(a.Identifier) ? "" : ` ${a.Identifier}`}${summary(a) ? `: ${summary(a)}` : ""}`;
+  const out = [];
+  for (const [id, a] of after) {
+    const b = before.get(id);
+    if (!b) out.push(["added", name(a)]);
+    else if (JSON.stringify([b.Type, b.Parameters, b.Transitions]) !== JSON.stringify([a.Type, a.Parameters, a.Transitions])) {
+      const what = [];
+      if (JSON.stringify(b.Parameters) !== JSON.stringify(a.Parameters)) what.push("parameters");
+      if (JSON.stringify(b.Transitions) !== JSON.stringify(a.Transitions)) what.push("branches");
+      out.push(["changed", `${name(a)} (${what.join(" and ") || "type"})`]);
+    }
+  }
+  for (const [id, b] of before) if (!after.has(id)) out.push(["removed", name(b)]);
+  if (older.StartAction !== newer.StartAction) out.push(["changed", `start action: ${older.StartAction || "none"} → ${newer.StartAction || "none"}`]);
+  return out;
+}
+
+function versionAction(e) {
+  const compare = e.target.closest("[data-compare]")?.dataset.compare;
+  const restore = e.target.closest("[data-restore]")?.dataset.restore;
+  const version = (state.versions || []).find((v) => String(v.version) === (compare || restore));
+  if (!version) return;
+  if (compare) {
+    const changes = diff(version.content, serialize());
+    const box = $("version-diff");
+    box.dataset.version = compare;
+    box.replaceChildren(el("h4", { text: `Version ${compare} → draft` }),
+      changes.length
+        ? el("ul", {}, ...changes.map(([kind, text]) => el("li", { class: `diff-${kind}`, "data-kind": kind },
+          el("strong", { text: kind }), " ", text)))
+        : el("p", { class: "muted", text: "The draft is the same as this version." }));
+  } else {
+    state.content = clone(version.content);
+    state.content.Metadata ||= {};
+    state.content.Metadata.ActionMetadata ||= {};
+    for (const a of state.content.Actions) { a.Parameters ||= {}; a.Transitions ||= {}; }
+    layoutMissing();
+    setDirty(true);
+    state.selected = null;
+    render();
+    showPanel();
+    $("versions-dialog").close();
+    requestAnimationFrame(fit);
+    notice(`Version ${restore} restored into the draft: save to keep it, or undo.`);
   }
 }
 
@@ -780,7 +1176,7 @@ async function simulate(event) {
   const digits = $("sim-digits").value.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean);
   try {
     const run = await api(`/flows/${encodeURIComponent(state.flow.id)}/simulate`, { method: "POST",
-      body: { digits, channel: $("sim-channel").value } });
+      body: { digits, channel: $("sim-channel").value, now: simulatedTime() } });
     state.lastRun = run;
     applyRun();
     const list = $("sim-steps");
@@ -799,6 +1195,14 @@ async function simulate(event) {
       $("api-error").textContent = "The flow has errors: fix them to simulate.";
     } else showApiError("Simulating", e);
   }
+}
+
+/** The time the simulated contact arrives: the picker's local time, or now. */
+function simulatedTime() {
+  const v = $("sim-at").value;
+  if (!v) return undefined;
+  const at = new Date(v);
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
 }
 
 function outcomeText(run) {
@@ -858,6 +1262,22 @@ function wire() {
   $("publish").addEventListener("click", publish);
   $("export").addEventListener("click", exportFlow);
   $("set-start").addEventListener("click", setStart);
+  $("undo").addEventListener("click", undo);
+  $("redo").addEventListener("click", redo);
+  $("fit").addEventListener("click", fit);
+  $("zoom-in").addEventListener("click", () => zoomBy(1.2));
+  $("zoom-out").addEventListener("click", () => zoomBy(1 / 1.2));
+  $("arrange").addEventListener("click", arrange);
+  $("versions-open").addEventListener("click", showVersions);
+  $("versions-close").addEventListener("click", () => $("versions-dialog").close());
+  $("version-list").addEventListener("click", versionAction);
+  document.addEventListener("keydown", (e) => {
+    if ($("designer").hidden || !(e.ctrlKey || e.metaKey)) return;
+    if (e.target.closest?.("input, textarea, select")) return;
+    const key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
+    else if ((key === "z" && e.shiftKey) || key === "y") { e.preventDefault(); redo(); }
+  });
   $("import-open").addEventListener("click", () => { $("import-form").querySelector(".form-error").textContent = ""; $("import-dialog").showModal(); });
   $("import-cancel").addEventListener("click", () => $("import-dialog").close());
   $("import-run").addEventListener("click", runImport);
