@@ -161,6 +161,39 @@ pub fn hold_music() -> Vec<i16> {
     out
 }
 
+/// A beep: 250 ms of 1 kHz with soft edges, as phones and Connect's
+/// `Beep.wav` sound before a recording or a message.
+pub fn beep() -> Vec<i16> {
+    let len = SAMPLE_RATE as usize / 4;
+    (0..len)
+        .map(|i| {
+            let t = i as f32 / SAMPLE_RATE as f32;
+            let edge = (t / 0.01).min(1.0).min((0.25 - t) / 0.01).max(0.0);
+            to_i16((2.0 * std::f32::consts::PI * 1000.0 * t).sin() * 0.4 * edge)
+        })
+        .collect()
+}
+
+/// Telephone audio (8 kHz, mono) as a 16-bit PCM WAV file.
+pub fn telephone_wav(samples: &[i16]) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    // Writing to memory cannot fail; a failure would leave an empty file,
+    // which the prompt check refuses.
+    if let Ok(mut writer) = hound::WavWriter::new(&mut out, spec) {
+        for s in samples {
+            let _ = writer.write_sample(*s);
+        }
+        let _ = writer.finalize();
+    }
+    out.into_inner()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +226,18 @@ mod tests {
             .filter(|w| (w[0] < 0) != (w[1] < 0))
             .count();
         crossings as f32 / 2.0 / (middle.len() as f32 / 8_000.0)
+    }
+
+    #[test]
+    fn a_beep_is_a_quarter_second_of_1khz_and_survives_a_wav_file() {
+        let wav = telephone_wav(&beep());
+        let back = wav_to_telephone(&wav).unwrap();
+        assert_eq!(back.len(), 2000);
+        assert!(
+            (frequency(&back) - 1000.0).abs() < 20.0,
+            "{}",
+            frequency(&back)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! First-start setup: the objects every instance begins with (Connect's
 //! defaults: security profiles, Available/Offline, Basic Hours, BasicQueue,
-//! Basic Routing Profile), the first Admin user, and the optional demo centre.
+//! Basic Routing Profile, and the default prompts flows exported from
+//! Connect name), the first Admin user, and the optional demo centre.
 //!
 //! Each step runs only on an instance that does not have it yet, so starting
 //! again, or starting several nodes at once against one PostgreSQL, is safe:
@@ -18,7 +19,7 @@ use switchboard_model::{
     AgentStatus, Channel, ConfigSpec, Flow, FlowType, PhoneNumber, Queue, QueueStatus,
     RoutingProfile, SecurityProfile, SipTrunk, User,
 };
-use switchboard_store::{Actor, Ref, Store, StoreError};
+use switchboard_store::{Actor, Blobs, Ref, Store, StoreError};
 
 use crate::auth::{generate_password, hash_password};
 
@@ -26,6 +27,32 @@ pub const BASIC_HOURS: &str = "Basic Hours";
 pub const BASIC_QUEUE: &str = "BasicQueue";
 pub const BASIC_ROUTING_PROFILE: &str = "Basic Routing Profile";
 pub const ADMIN_USERNAME: &str = "admin";
+
+/// Connect's default prompts, which every Connect instance has and so
+/// exported flows name (`CustomerQueue.wav` in a queue flow, `Beep.wav`
+/// before voicemail): made here from the built-in hold music and a beep,
+/// so such flows publish and play as they are. Replace the audio by
+/// uploading a prompt of the same name after deleting these.
+pub const CONNECT_PROMPTS: &[(&str, ConnectAudio)] = &[
+    ("Beep.wav", ConnectAudio::Beep),
+    ("CustomerQueue.wav", ConnectAudio::Music),
+    ("CustomerHold.wav", ConnectAudio::Music),
+    ("AgentHold.wav", ConnectAudio::Music),
+    ("Music_Jazz_MyTimeInSeattle_Inst.wav", ConnectAudio::Music),
+    ("Music_Pop_ThisAndThatIsLife_Inst.wav", ConnectAudio::Music),
+    ("Music_Pop_ThrowAwayAndFollow_Inst.wav", ConnectAudio::Music),
+    (
+        "Music_Rock_EverywhereTheSunShines_Inst.wav",
+        ConnectAudio::Music,
+    ),
+];
+
+/// What a default prompt plays.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnectAudio {
+    Beep,
+    Music,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -151,6 +178,43 @@ pub async fn ensure_defaults(store: &Store) -> Result<(), BootstrapError> {
         default_outbound_queue: BASIC_QUEUE.into(),
     };
     put(store, profile, false).await?;
+    Ok(())
+}
+
+/// Adds each of Connect's default prompts this instance does not have (by
+/// name, so one an administrator replaced stays theirs).
+pub async fn ensure_connect_prompts(store: &Store, blobs: &Blobs) -> Result<(), BootstrapError> {
+    use switchboard_media::audio::{beep, hold_music, telephone_wav};
+    use switchboard_model::Prompt;
+    for (name, audio) in CONNECT_PROMPTS {
+        if store.resolve(Prompt::KIND, name).await?.is_some() {
+            continue;
+        }
+        let samples = match audio {
+            ConnectAudio::Beep => beep(),
+            ConnectAudio::Music => hold_music(),
+        };
+        let wav = telephone_wav(&samples);
+        let mut info = crate::api::prompts::inspect_wav(&wav)
+            .map_err(|e| BootstrapError::Invalid(format!("prompt '{name}': {e}")))?;
+        info.blob_key = format!("prompts/connect-default/{name}");
+        blobs
+            .put(&info.blob_key, wav.into())
+            .await
+            .map_err(|e| BootstrapError::Invalid(format!("storing prompt '{name}': {e}")))?;
+        let prompt = Prompt {
+            name: (*name).to_string(),
+            description:
+                "Connect's default prompt, made by Switchboard; replace it with your own recording"
+                    .into(),
+            audio: info,
+        };
+        match store.create(prompt, &[], false, &Actor::system()).await {
+            // Another node starting at once made it first.
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }
 

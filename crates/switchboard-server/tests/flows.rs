@@ -491,3 +491,48 @@ async fn a_misspelt_queue_or_hours_fails_validation_and_blocks_publishing() {
         assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
     }
 }
+
+#[tokio::test]
+async fn connect_default_prompts_are_made_once_so_exported_queue_flows_publish_and_play() {
+    for app in apps().await {
+        switchboard_server::bootstrap::ensure_connect_prompts(&app.store, &app.blobs)
+            .await
+            .unwrap();
+        // Again, as every start does: nothing doubles.
+        switchboard_server::bootstrap::ensure_connect_prompts(&app.store, &app.blobs)
+            .await
+            .unwrap();
+        let prompts = app.get("/api/v1/prompts", &app.admin).await.body;
+        let names: Vec<&str> = prompts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names.len(),
+            switchboard_server::bootstrap::CONNECT_PROMPTS.len(),
+            "{names:?}"
+        );
+        assert!(names.contains(&"CustomerQueue.wav") && names.contains(&"Beep.wav"));
+        // The audio is there and playable.
+        let beep = app.get("/api/v1/prompts/Beep.wav", &app.admin).await.body;
+        assert_eq!(beep["audio"]["sample_rate"], 8000, "{beep}");
+        assert_eq!(beep["audio"]["duration_ms"], 250, "{beep}");
+        let id = beep["id"].as_str().unwrap();
+        let audio = app
+            .get(&format!("/api/v1/prompts/{id}/audio"), &app.admin)
+            .await;
+        assert_eq!(audio.status, StatusCode::OK);
+        // Connect's customer queue flow names CustomerQueue.wav: it publishes as exported.
+        let r = app
+            .post(
+                "/api/v1/flows/import?publish=true",
+                &app.admin,
+                fixture("acme_customer_queue_AUTO.json"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", app.backend, r.body);
+        assert_eq!(r.body["published_version"], 1);
+    }
+}

@@ -113,6 +113,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening blob storage at {}", cfg.blob_dir.display()))?;
 
     bootstrap::ensure_defaults(&store).await?;
+    bootstrap::ensure_connect_prompts(&store, &blobs).await?;
     let admin_password = std::env::var("SWITCHBOARD_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
