@@ -68,7 +68,7 @@ try {
 
   await signIn(page, ...admin);
   const kinds = await page.$$eval("#nav button", (b) => b.map((x) => x.dataset.kind));
-  if (kinds.length !== 12) fail(`the admin sees ${kinds.length} kinds: ${kinds}`);
+  if (kinds.length !== 14) fail(`the admin sees ${kinds.length} kinds: ${kinds}`);
   await shoot(page, "signed-in");
   step("SIGNED_IN");
 
@@ -174,6 +174,91 @@ try {
   await shoot(page, "prompt-listen");
   console.log(`prompt plays for ${seconds.toFixed(2)} s`);
   step("PROMPT");
+
+  // Hours as a week: weekdays 9 to 5 and a Saturday morning, in a time zone picked by name.
+  await newObject(page, "hours-of-operation");
+  await page.fill(input("name"), "Weekdays");
+  await page.fill(input("time_zone"), "Europe/London");
+  const zones = await page.$$eval("#time-zones option", (o) => o.length);
+  if (zones < 100) fail(`only ${zones} time zones to pick from`);
+  for (const day of ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]) {
+    await page.check(`.day-row[data-day="${day}"] input[data-day]`);
+  }
+  await page.fill('.day-row[data-day="SATURDAY"] input[type="time"] >> nth=0', "10:00");
+  await page.fill('.day-row[data-day="SATURDAY"] input[type="time"] >> nth=1', "13:00");
+  await shoot(page, "hours-form");
+  await page.click("#save");
+  await saved(page, "hours-of-operation", "Weekdays");
+  step("HOURS");
+
+  // A security profile from the permission matrix.
+  await newObject(page, "security-profiles");
+  await page.fill(input("name"), "Team leads");
+  await page.check('.permission-matrix tr[data-resource="Users"] input[value="Users.View"]');
+  await page.check('.permission-matrix tr[data-resource="AuditLog"] input[value="AuditLog.View"]');
+  await shoot(page, "permission-matrix");
+  await page.click("#save");
+  await saved(page, "security-profiles", "Team leads");
+  step("PERMISSIONS");
+
+  // Users from Connect's CSV template: one made, one refused with its reason.
+  await openKind(page, "users");
+  await page.click("#import-users");
+  const csv = [
+    "first name,last name,email address,password,user login,routing profile name,security_profile_name_1|security_profile_name_2,phone type (soft/desk),phone number,soft phone auto accept (yes/no),ACW timeout (seconds)",
+    `Frank,Agent,frank@example.com,${agentPassword},frank,Escalation desk,Agent,soft,,yes,30`,
+    `"Gina, Jr",Agent,,${agentPassword},gina,No such profile,Agent,soft,,no,0`,
+  ].join("\r\n");
+  await page.setInputFiles("#import-file", { name: "users.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.waitForSelector("#import-summary", T);
+  const results = await page.$$eval("#import-results tbody tr", (r) => r.map((x) => [x.className, x.cells[1].textContent, x.cells[2].textContent]));
+  if (results.length !== 2 || results[0][0] !== "ok" || results[1][0] !== "failed" || !/routing profile/i.test(results[1][2])) {
+    fail(`the import report: ${JSON.stringify(results)}`);
+  }
+  await shoot(page, "users-imported");
+  await page.click("#import-close");
+  await saved(page, "users", "frank");
+  // Search narrows the list; a header sorts it.
+  await page.fill("#list-search", "frank");
+  await page.waitForFunction(() => document.querySelectorAll("#list-table tbody tr").length === 1, null, T);
+  await page.fill("#list-search", "");
+  await page.click('#list-table th[data-col="username"] button');
+  await page.waitForSelector('#list-table th[data-col="username"][aria-sort="ascending"]', T);
+  const names = await page.$$eval('#list-table tbody td[data-col="username"]', (c) => c.map((x) => x.textContent));
+  if (JSON.stringify(names) !== JSON.stringify([...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })))) fail(`not sorted: ${names}`);
+  step("USERS_IMPORTED");
+
+  // An API key: shown once, listed, revoked.
+  await openKind(page, "api-keys");
+  await page.fill("#key-name", "crm-sync");
+  await page.click("#key-create");
+  await page.waitForSelector("#key-secret", T);
+  const secret = await page.textContent("#key-secret");
+  if (secret.length < 20) fail(`the key: ${secret}`);
+  await page.waitForSelector('#list-table tr[data-name="crm-sync"]', T);
+  await shoot(page, "api-key-made");
+  page.once("dialog", (d) => d.accept());
+  await page.click('#list-table tr[data-name="crm-sync"] button');
+  await page.waitForFunction(() => !document.querySelector('#list-table tr[data-name="crm-sync"]'), null, T);
+  step("API_KEY");
+
+  // The audit log: what was just done, filtered by kind.
+  await openKind(page, "audit-log");
+  const first = await page.$$eval("#list-table tbody tr", (r) => r.length);
+  if (first === 0) fail("an empty audit log");
+  // Older entries come from the server, page by page.
+  if (first === 50) {
+    await page.click("#audit-more");
+    await page.waitForFunction((n) => document.querySelectorAll("#list-table tbody tr").length > n, first, T);
+  }
+  await page.selectOption("#audit-kind", "queue");
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#list-table tbody tr")];
+    return rows.length > 0 && rows.every((r) => r.cells[4].textContent === "Queue")
+      && rows.some((r) => r.cells[5].textContent === "Escalations");
+  }, null, T);
+  await shoot(page, "audit-log");
+  step("AUDIT");
 
   // The agent: only agent statuses and quick connects, and nothing to create.
   await page.click("#logout");

@@ -86,6 +86,11 @@ async fn an_administrator_configures_the_centre_in_the_console() {
             "USER",
             "PHONE_NUMBER",
             "PROMPT",
+            "HOURS",
+            "PERMISSIONS",
+            "USERS_IMPORTED",
+            "API_KEY",
+            "AUDIT",
             "AGENT",
             "DONE"
         ]
@@ -104,6 +109,38 @@ async fn an_administrator_configures_the_centre_in_the_console() {
     assert_eq!(user["routing_profile"], profile["id"], "{user}");
     let agent = find(&rig, "security-profiles", "name", "Agent").await;
     assert_eq!(user["security_profiles"], json!([agent["id"]]), "{user}");
+    // The weekly grid: five weekdays 9 to 5 and a Saturday morning, in London.
+    let hours = find(&rig, "hours-of-operation", "name", "Weekdays").await;
+    assert_eq!(hours["time_zone"], "Europe/London", "{hours}");
+    let config = hours["config"].as_array().unwrap();
+    assert_eq!(config.len(), 6, "{hours}");
+    assert_eq!(
+        config[0],
+        json!({"day": "MONDAY", "start": {"hours": 9, "minutes": 0}, "end": {"hours": 17, "minutes": 0}})
+    );
+    assert_eq!(config[5]["day"], "SATURDAY");
+    assert_eq!(config[5]["start"]["hours"], 10);
+    assert_eq!(config[5]["end"]["hours"], 13);
+    let leads = find(&rig, "security-profiles", "name", "Team leads").await;
+    assert_eq!(
+        leads["permissions"],
+        json!(["AuditLog.View", "Users.View"]),
+        "{leads}"
+    );
+    // The CSV's good row, with its phone settings; the bad one made nothing.
+    let frank = find(&rig, "users", "username", "frank").await;
+    assert_eq!(frank["routing_profile"], profile["id"], "{frank}");
+    assert_eq!(frank["phone_config"]["auto_accept"], true, "{frank}");
+    assert_eq!(
+        frank["phone_config"]["after_contact_work_timeout_seconds"], 30,
+        "{frank}"
+    );
+    let users = rig.call("GET", "/users", None, None).await;
+    assert!(!users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["username"] == "gina"));
     let number = find(&rig, "phone-numbers", "number", NUMBER_E164).await;
     assert_eq!(number["flow"], flow_id.as_str(), "{number}");
     // The prompt the page uploaded: the WAV's 1.5 s, its markup kept as text;

@@ -37,6 +37,8 @@ const KINDS = [
   { path: "sip-trunks", label: "SIP trunks", schema: "SipTrunk", perm: "SipTrunks", cols: ["name", "transport", "inbound_addresses", "outbound_proxy", "registration"] },
   { path: "external-functions", label: "External functions", schema: "ExternalFunction", perm: "ExternalFunctions", cols: ["name", "url", "description"] },
   { path: "flows", label: "Flows", schema: "Flow", perm: "ContactFlows", cols: ["name", "type", "description"] },
+  { path: "audit-log", label: "Audit log", screen: "audit", view: ["AuditLog.View"] },
+  { path: "api-keys", label: "API keys", screen: "keys", view: ["ApiKeys.Manage"] },
 ].map((k) => ({
   title: "name",
   view: [`${k.perm}.View`],
@@ -61,6 +63,33 @@ const REFERENCES = {
   outbound_caller_id_number: "phone-numbers",
   user: "users",
 };
+
+/** Fields in the order a person fills them in; the rest follow alphabetically. */
+const FIELD_ORDER = ["name", "username", "number", "first_name", "last_name", "email", "description",
+  "status", "type", "enabled", "time_zone", "config", "overrides", "day", "start_date", "end_date", "start", "end",
+  "hours", "minutes", "hours_of_operation", "max_contacts", "outbound_caller_id_name", "outbound_caller_id_number",
+  "outbound_flow", "security_profiles", "routing_profile", "phone_config", "phone_type", "auto_accept",
+  "after_contact_work_timeout_seconds", "desk_phone_number", "sip_password", "media_concurrencies",
+  "queue_configs", "default_outbound_queue", "queue", "channel", "priority", "delay", "permissions"];
+const fieldRank = (name) => {
+  const i = FIELD_ORDER.indexOf(name);
+  return i < 0 ? FIELD_ORDER.length : i;
+};
+/** Labels written for people where the API's name says too little. */
+const LABELS = {
+  max_contacts: "Most contacts waiting", hours_of_operation: "Hours of operation", time_zone: "Time zone",
+  config: "Weekly hours", overrides: "Exceptions (holidays)", outbound_caller_id_name: "Caller ID name (outbound)",
+  outbound_caller_id_number: "Caller ID number (outbound)", outbound_flow: "Outbound whisper flow",
+  security_profiles: "Security profiles", routing_profile: "Routing profile", phone_config: "Phone",
+  after_contact_work_timeout_seconds: "After-contact work limit (seconds, 0 = none)",
+  desk_phone_number: "Desk phone number (forward to)", sip_password: "Desk phone SIP password",
+  media_concurrencies: "Channels and how many at once", queue_configs: "Queues it takes contacts from",
+  default_outbound_queue: "Default outbound queue", display_order: "Order in the status list",
+  customer_queue_flow: "Customer queue flow", quick_connects: "Quick connects", auto_accept: "Accept calls automatically",
+  inbound_addresses: "Addresses calls come from", outbound_proxy: "Outbound proxy", first_name: "First name",
+  last_name: "Last name", url: "URL", delay: "Delay (seconds)",
+};
+const labelFor = (name) => LABELS[name] || humanize(name);
 
 /** Fields shown as password inputs. */
 const SECRET = new Set(["password", "sip_password"]);
@@ -179,7 +208,9 @@ function route() {
   if (!kind) return;
   consoleState.kind = kind;
   for (const b of $("nav").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.kind === kind.path));
-  if (id === "new" && can(kind.create)) openForm(kind, null);
+  if (kind.screen === "audit") showAudit();
+  else if (kind.screen === "keys") showApiKeys();
+  else if (id === "new" && can(kind.create)) openForm(kind, null);
   else if (id) openRecord(kind, id);
   else showList(kind);
 }
@@ -219,9 +250,47 @@ async function cellText(kind, column, value) {
   return String(value);
 }
 
+const PAGE = 25;
+
+/** Shows the kind's rows that match the search, sorted, one page at a time. */
+function drawRows() {
+  const view = consoleState.view;
+  if (!view) return;
+  const q = $("list-search").value.trim().toLowerCase();
+  let rows = view.rows.filter((r) => !q || r.texts.some((t) => t.toLowerCase().includes(q)));
+  if (view.sort) {
+    const { col, dir } = view.sort;
+    rows = [...rows].sort((a, b) => dir * a.texts[col].localeCompare(b.texts[col], undefined, { numeric: true }));
+  }
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  view.page = Math.min(view.page, pages - 1);
+  $("list-table").tBodies[0].replaceChildren(...rows.slice(view.page * PAGE, (view.page + 1) * PAGE).map((r) => r.tr));
+  $("page-info").textContent = rows.length
+    ? `${view.page * PAGE + 1}–${Math.min(rows.length, (view.page + 1) * PAGE)} of ${rows.length}${q ? ` matching “${q}”` : ""}`
+    : q ? `Nothing matches “${q}”.` : "";
+  $("prev-page").disabled = view.page === 0;
+  $("next-page").disabled = view.page >= pages - 1;
+  $("pager").hidden = rows.length <= PAGE && view.page === 0;
+  for (const th of $("list-table").tHead.querySelectorAll("th[data-col]")) {
+    const i = Number(th.dataset.index);
+    th.setAttribute("aria-sort", view.sort?.col === i ? (view.sort.dir > 0 ? "ascending" : "descending") : "none");
+  }
+}
+
+function sortBy(index) {
+  const view = consoleState.view;
+  view.sort = view.sort?.col === index ? { col: index, dir: -view.sort.dir } : { col: index, dir: 1 };
+  drawRows();
+}
+
 async function showList(kind) {
   $("form-view").hidden = true;
   $("list-view").hidden = false;
+  $("list-tools").hidden = false;
+  $("screen").replaceChildren();
+  $("screen").hidden = true;
+  $("list-search").value = "";
+  $("import-users").hidden = kind.path !== "users" || !can(kind.create);
   $("list-title").textContent = kind.label;
   $("list-error").textContent = "";
   $("create").hidden = kind.path === "flows" || !can(kind.create);
@@ -231,7 +300,11 @@ async function showList(kind) {
   table.dataset.kind = kind.path;
   table.dataset.ready = "false";
   const head = el("tr");
-  for (const c of kind.cols) head.append(el("th", { text: humanize(c) }));
+  kind.cols.forEach((c, i) => {
+    const sort = el("button", { type: "button", class: "sort", text: labelFor(c) });
+    sort.addEventListener("click", () => sortBy(i));
+    head.append(el("th", { "data-col": c, "data-index": String(i), "aria-sort": "none" }, sort));
+  });
   head.append(el("th", { text: "" }));
   table.tHead.replaceChildren(head);
   table.tBodies[0].replaceChildren();
@@ -247,10 +320,12 @@ async function showList(kind) {
   const rows = [];
   for (const item of items) {
     const tr = el("tr", { tabindex: "0", "data-id": item.id, "data-name": labelOf(kind.path, item) });
+    const texts = [];
     for (const c of kind.cols) {
       const text = c === "registration"
         ? (item.register ? registrationText(registrations.get(item.name) || { state: "PENDING" }) : "—")
         : await cellText(kind, c, item[c]);
+      texts.push(text);
       tr.append(el("td", { "data-col": c, text }));
     }
     const actions = el("td", { class: "actions" });
@@ -264,12 +339,238 @@ async function showList(kind) {
     } else {
       tr.classList.add("plain");
     }
-    rows.push(tr);
+    rows.push({ tr, texts });
   }
   if (consoleState.kind !== kind) return;
-  table.tBodies[0].replaceChildren(...rows);
+  consoleState.view = { rows, page: 0, sort: null };
+  drawRows();
   $("list-empty").hidden = items.length > 0;
   table.dataset.ready = "true";
+}
+
+// ---------- the audit log: who changed what, newest first, paged by the server ----------
+
+async function showAudit(older = false) {
+  $("form-view").hidden = true;
+  $("list-view").hidden = false;
+  $("list-tools").hidden = true;
+  $("create").hidden = true;
+  $("new-flow").hidden = true;
+  $("import-users").hidden = true;
+  $("list-title").textContent = "Audit log";
+  $("list-error").textContent = "";
+  $("list-empty").hidden = true;
+  const table = $("list-table");
+  table.dataset.kind = "audit-log";
+  const screen = $("screen");
+  if (!older) {
+    table.dataset.ready = "false";
+    const kindFilter = el("select", { id: "audit-kind", "aria-label": "Kind of object" },
+      el("option", { value: "", text: "Every kind" }),
+      ...["user", "security_profile", "queue", "routing_profile", "hours_of_operation", "flow", "phone_number",
+        "prompt", "quick_connect", "sip_trunk", "external_function", "agent_status"].map((k) => el("option", { value: k, text: humanize(k) })));
+    kindFilter.addEventListener("change", () => {
+      consoleState.auditKind = kindFilter.value;
+      showAudit();
+    });
+    const more = el("button", { type: "button", id: "audit-more", text: "Older entries" });
+    more.addEventListener("click", () => showAudit(true));
+    const keep = consoleState.auditKind || "";
+    kindFilter.value = keep;
+    screen.replaceChildren(el("label", {}, "Show ", kindFilter), more);
+    screen.hidden = false;
+    table.tHead.replaceChildren(el("tr", {}, ...["When", "Who", "Via", "Did", "Kind", "Object"].map((t) => el("th", { text: t }))));
+    table.tBodies[0].replaceChildren();
+    consoleState.auditBefore = null;
+  }
+  consoleState.auditKind = $("audit-kind").value;
+  const params = new URLSearchParams({ limit: "50" });
+  if (consoleState.auditKind) params.set("object_kind", consoleState.auditKind);
+  if (older && consoleState.auditBefore) params.set("before", String(consoleState.auditBefore));
+  try {
+    const { items } = await api(`/audit-log?${params}`);
+    for (const e of items) {
+      table.tBodies[0].append(el("tr", { class: "plain", "data-seq": String(e.seq) },
+        el("td", { text: new Date(e.at).toLocaleString() }), el("td", { text: e.actor_name }),
+        el("td", { text: e.via }), el("td", { text: e.action.replace(/_/g, " ") }),
+        el("td", { text: humanize(e.object_kind) }), el("td", { text: e.object_name || e.object_id })));
+    }
+    if (items.length) consoleState.auditBefore = items[items.length - 1].seq;
+    $("audit-more").disabled = items.length < 50;
+    $("list-empty").hidden = table.tBodies[0].children.length > 0;
+  } catch (e) {
+    if (e.status !== 401) $("list-error").textContent = e.message;
+  }
+  table.dataset.ready = "true";
+}
+
+// ---------- API keys: made (the key shown once), listed, revoked ----------
+
+async function showApiKeys() {
+  $("form-view").hidden = true;
+  $("list-view").hidden = false;
+  $("list-tools").hidden = true;
+  $("create").hidden = true;
+  $("new-flow").hidden = true;
+  $("import-users").hidden = true;
+  $("list-title").textContent = "API keys";
+  $("list-error").textContent = "";
+  const table = $("list-table");
+  table.dataset.kind = "api-keys";
+  table.dataset.ready = "false";
+  const name = el("input", { id: "key-name", placeholder: "What it is for, e.g. crm-sync", "aria-label": "Key name" });
+  const make = el("button", { type: "submit", class: "primary", id: "key-create", text: "Make a key" });
+  const shown = el("p", { id: "key-shown", class: "key-shown", role: "status" });
+  const form = el("form", { class: "inline-form" }, name, make);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("list-error").textContent = "";
+    try {
+      const made = await api("/api-keys", { method: "POST", body: { name: name.value.trim() } });
+      shown.replaceChildren(el("strong", { text: `Key “${made.name}”: ` }), el("code", { id: "key-secret", text: made.key }),
+        el("span", { class: "muted small", text: " Copy it now: it is not stored and cannot be shown again." }));
+      name.value = "";
+      await listKeys();
+    } catch (err) {
+      if (err.status !== 401) $("list-error").textContent = plainReason(err.body?.errors?.[0]?.reason || err.message);
+    }
+  });
+  $("screen").replaceChildren(form, shown);
+  $("screen").hidden = false;
+  table.tHead.replaceChildren(el("tr", {}, ...["Name", "Made", "Last used", ""].map((t) => el("th", { text: t }))));
+  await listKeys();
+  table.dataset.ready = "true";
+}
+
+async function listKeys() {
+  const table = $("list-table");
+  try {
+    const { items } = await api("/api-keys");
+    table.tBodies[0].replaceChildren(...items.map((k) => {
+      const revoke = el("button", { type: "button", class: "danger small-button", text: "Revoke" });
+      revoke.addEventListener("click", async () => {
+        if (!window.confirm(`Revoke the key “${k.name}”? Whatever uses it stops working at once.`)) return;
+        await api(`/api-keys/${encodeURIComponent(k.id)}`, { method: "DELETE" });
+        await listKeys();
+      });
+      return el("tr", { class: "plain", "data-name": k.name },
+        el("td", { text: k.name }), el("td", { text: new Date(k.created_at).toLocaleString() }),
+        el("td", { text: k.last_used_at ? new Date(k.last_used_at).toLocaleString() : "never" }),
+        el("td", { class: "actions" }, revoke));
+    }));
+    $("list-empty").hidden = items.length > 0;
+  } catch (e) {
+    if (e.status !== 401) $("list-error").textContent = e.message;
+  }
+}
+
+// ---------- users from a CSV file (Connect's user template) ----------
+
+/** Splits CSV text into rows of fields (quotes, doubled quotes, CRLF). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(field); field = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      if (row.some((f) => f.trim())) rows.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f.trim())) rows.push(row);
+  return rows;
+}
+
+/** Which column of Connect's template a header names. */
+function csvColumn(header) {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith("first name")) return "first_name";
+  if (h.startsWith("last name")) return "last_name";
+  if (h.startsWith("email")) return "email";
+  if (h.startsWith("password")) return "password";
+  if (h.startsWith("user login") || h === "username" || h === "login") return "username";
+  if (h.startsWith("routing profile")) return "routing_profile";
+  if (h.startsWith("security_profile") || h.startsWith("security profile")) return "security_profiles";
+  if (h.startsWith("phone type")) return "phone_type";
+  if (h.startsWith("phone number")) return "phone_number";
+  if (h.includes("auto accept")) return "auto_accept";
+  if (h.startsWith("acw") || h.includes("after contact")) return "acw";
+  return null;
+}
+
+/** A CSV row as the API's user, or why it is not one. */
+function csvUser(cols, fields) {
+  const v = (k) => { const i = cols.indexOf(k); return i < 0 ? "" : (fields[i] ?? "").trim(); };
+  const type = v("phone_type").toLowerCase();
+  const user = {
+    username: v("username"),
+    first_name: v("first_name"),
+    last_name: v("last_name"),
+    security_profiles: v("security_profiles").split("|").map((x) => x.trim()).filter(Boolean),
+    routing_profile: v("routing_profile"),
+    phone_config: {
+      phone_type: type.startsWith("desk") ? "DESK_PHONE" : "SOFT_PHONE",
+      auto_accept: ["yes", "true", "1"].includes(v("auto_accept").toLowerCase()),
+      after_contact_work_timeout_seconds: Number(v("acw")) || 0,
+    },
+    password: v("password"),
+  };
+  if (v("email")) user.email = v("email");
+  if (type.startsWith("desk") && v("phone_number")) user.phone_config.desk_phone_number = v("phone_number");
+  return user;
+}
+
+async function importUsers(file) {
+  const report = $("import-report");
+  report.replaceChildren();
+  const rows = parseCsv(await file.text());
+  if (rows.length < 2) {
+    report.append(el("p", { class: "error", text: "The file has no rows under its header." }));
+    return;
+  }
+  const cols = rows[0].map(csvColumn);
+  if (!cols.includes("username")) {
+    report.append(el("p", { class: "error", text: "No “user login” column: use Connect's user template (first name, last name, email address, password, user login, routing profile name, security_profile_name_1|..., phone type, phone number, soft phone auto accept, ACW timeout)." }));
+    return;
+  }
+  const table = el("table", { class: "grid", id: "import-results" },
+    el("thead", {}, el("tr", {}, el("th", { text: "Row" }), el("th", { text: "User" }), el("th", { text: "Result" }))));
+  const body = el("tbody");
+  table.append(body);
+  report.append(table);
+  let made = 0;
+  // One at a time: each row's result is its own, and the server's password hashing is bounded anyway.
+  for (let i = 1; i < rows.length; i++) {
+    const user = csvUser(cols, rows[i]);
+    let result;
+    let ok = false;
+    try {
+      await api("/users", { method: "POST", body: user });
+      result = "Created";
+      ok = true;
+      made += 1;
+    } catch (e) {
+      if (e.status === 401) return;
+      const errors = e.body?.errors || [];
+      result = errors.length ? errors.map((x) => `${labelFor(x.field.split(/[.[]/)[0])}: ${plainReason(x.reason)}`).join("; ") : e.message;
+    }
+    body.append(el("tr", { class: ok ? "ok" : "failed", "data-row": String(i + 1) },
+      el("td", { text: String(i + 1) }), el("td", { text: user.username || "—" }), el("td", { text: result })));
+  }
+  report.prepend(el("p", { id: "import-summary", text: `${made} of ${rows.length - 1} user(s) created.` }));
+  consoleState.lists.delete("users");
 }
 
 // ---------- the schema ----------
@@ -295,11 +596,13 @@ function discriminator(variants) {
 
 // ---------- controls: { node, get() } built from a schema ----------
 
-/** A labelled field with its error slot. */
+/** A labelled field with its error slot; the API's name for it in a hint. */
 function field(label, path, input, help, required) {
   const wrap = el("div", { class: "field", "data-field-path": path });
   const title = el("span", { class: "field-label", text: label });
   if (required) title.append(el("span", { class: "required", text: " *", "aria-hidden": "true" }));
+  const apiName = path.split(/[.[]/).pop().replace(/]$/, "");
+  if (apiName && !/^\d+$/.test(apiName)) title.append(el("code", { class: "api-name", text: apiName, title: "The API's name for this field" }));
   const labelNode = el("label", {}, title, input);
   wrap.append(labelNode);
   if (help) wrap.append(el("span", { class: "help muted small", text: help.split("\n").join(" ") }));
@@ -315,6 +618,9 @@ async function buildControl(schema, path, value, ctx) {
   const isNull = nullable(s);
 
   if (s.oneOf) return buildOneOf(s, path, value, ctx);
+
+  if (ctx.schemaName === "HoursOfOperation" && path === "config") return buildWeek(value || []);
+  if (name === "permissions" && baseType(s) === "array") return buildPermissionMatrix(path, value || []);
 
   if (type === "object" && s.properties) return buildObject(s, path, value || {}, ctx);
 
@@ -397,6 +703,12 @@ async function buildControl(schema, path, value, ctx) {
     type: SECRET.has(name) ? "password" : s.format === "date" ? "date" : "text",
     autocomplete: SECRET.has(name) ? "new-password" : "off",
   });
+  if (name === "time_zone") {
+    // IANA names, searchable as one types.
+    input.setAttribute("list", "time-zones");
+    input.placeholder = "Start typing a city, e.g. London";
+    if (!value && !ctx.editing) input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  }
   if (value !== undefined && value !== null) input.value = String(value);
   return {
     node: input,
@@ -412,9 +724,8 @@ async function buildObject(s, path, value, ctx) {
   const required = new Set(s.required || []);
   const controls = {};
   const skip = SERVER_SET[ctx.schemaName] || new Set();
-  const first = ["name", "username", "number"];
   const order = Object.entries(s.properties).sort(
-    ([a], [b]) => (first.includes(a) ? 0 : 1) - (first.includes(b) ? 0 : 1),
+    ([a], [b]) => fieldRank(a) - fieldRank(b) || a.localeCompare(b),
   );
   for (const [name, prop] of order) {
     const p = resolve(prop);
@@ -429,7 +740,7 @@ async function buildObject(s, path, value, ctx) {
     const t = baseType(p);
     if ((t === "object" && p.properties) || p.oneOf || (t === "array" && !control.checklist)) {
       const fs = el("fieldset", { class: "group", "data-field-path": sub });
-      const legend = el("legend", { text: humanize(name) });
+      const legend = el("legend", { text: labelFor(name) });
       if (required.has(name)) legend.append(el("span", { class: "required", text: " *" }));
       fs.append(legend);
       if (help) fs.append(el("p", { class: "help muted small", text: help.split("\n").join(" ") }));
@@ -437,7 +748,7 @@ async function buildObject(s, path, value, ctx) {
       fs.append(control.node);
       box.append(fs);
     } else {
-      box.append(field(humanize(name), sub, control.node, help, required.has(name)));
+      box.append(field(labelFor(name), sub, control.node, help, required.has(name)));
     }
   }
   return {
@@ -535,6 +846,115 @@ async function buildArray(items, path, value, ctx, name) {
   return { node: box, get: () => rows.map((r) => r.get()) };
 }
 
+// ---------- task-shaped controls ----------
+
+const DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+const pad2 = (n) => String(n).padStart(2, "0");
+const timeText = (t) => `${pad2(t?.hours ?? 0)}:${pad2(t?.minutes ?? 0)}`;
+const timeValue = (text) => {
+  const [h, m] = String(text || "00:00").split(":").map(Number);
+  return { hours: h || 0, minutes: m || 0 };
+};
+
+/** The weekly hours as a grid: a row per day, open or closed, with its periods. */
+function buildWeek(value) {
+  const box = el("div", { class: "week", "data-path": "config" });
+  const days = new Map(DAYS.map((d) => [d, []]));
+  for (const r of value) days.get(r.day)?.push(r);
+  const rows = [];
+  const periodRow = (day, range, list) => {
+    const start = el("input", { type: "time", value: timeText(range?.start ?? { hours: 9 }), "aria-label": `${humanize(day.toLowerCase())} opens` });
+    const end = el("input", { type: "time", value: timeText(range?.end ?? { hours: 17 }), "aria-label": `${humanize(day.toLowerCase())} closes` });
+    const remove = el("button", { type: "button", class: "ghost", text: "✕", "aria-label": "Remove this period" });
+    const error = el("span", { class: "field-error", role: "alert" });
+    const row = el("div", { class: "period" }, start, el("span", { text: "to" }), end, remove, error);
+    const period = { day, start, end, error, row };
+    remove.addEventListener("click", () => {
+      list.splice(list.indexOf(period), 1);
+      row.remove();
+    });
+    return period;
+  };
+  for (const day of DAYS) {
+    const open = el("input", { type: "checkbox", "data-day": day });
+    const periods = el("div", { class: "periods" });
+    const list = [];
+    const add = el("button", { type: "button", class: "small-button", text: "Add period" });
+    const addPeriod = (range) => {
+      const p = periodRow(day, range, list);
+      list.push(p);
+      periods.append(p.row);
+    };
+    add.addEventListener("click", () => addPeriod(null));
+    open.addEventListener("change", () => {
+      if (open.checked && !list.length) addPeriod(null);
+      periods.hidden = add.hidden = !open.checked;
+    });
+    for (const r of days.get(day)) addPeriod(r);
+    open.checked = list.length > 0;
+    periods.hidden = add.hidden = !open.checked;
+    rows.push({ day, open, list });
+    box.append(el("div", { class: "day-row", "data-day": day },
+      el("label", { class: "check day-name" }, open, el("span", { text: humanize(day.toLowerCase()) })),
+      periods, add));
+  }
+  box.append(el("p", { class: "help muted small", text: "A period that ends at or before it starts runs past midnight; the same start and end is open all day." }));
+  return {
+    node: box,
+    get() {
+      // The API names errors config[i]: each period's slot takes its index.
+      const out = [];
+      for (const { open, list } of rows) {
+        if (!open.checked) continue;
+        for (const p of list) {
+          p.error.dataset.errorFor = `config[${out.length}]`;
+          out.push({ day: p.day, start: timeValue(p.start.value), end: timeValue(p.end.value) });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** Permissions as Connect groups them: a row per resource, a column per action. */
+async function buildPermissionMatrix(path, value) {
+  const all = await permissionList();
+  const box = el("div", { class: "permission-matrix", "data-path": path });
+  const inputs = [];
+  const groups = new Map();
+  for (const p of all) {
+    const [resource, action] = p.name.includes(".") ? p.name.split(".", 2) : ["General", p.name];
+    if (!groups.has(resource)) groups.set(resource, []);
+    groups.get(resource).push({ ...p, action });
+  }
+  const columns = ["View", "Create", "Edit", "Delete"];
+  const table = el("table", { class: "grid matrix" });
+  table.append(el("thead", {}, el("tr", {}, el("th", { text: "Resource" }),
+    ...columns.map((c) => el("th", { text: c })), el("th", { text: "Also" }))));
+  const body = el("tbody");
+  const checkbox = (p, resource) => {
+    const input = el("input", { type: "checkbox", value: p.name, "data-label": p.name,
+      "aria-label": `${humanize(resource.replace(/([a-z])([A-Z])/g, "$1 $2"))}: ${p.action}`, title: p.description || p.name });
+    input.checked = value.includes(p.name);
+    inputs.push(input);
+    return input;
+  };
+  for (const [resource, perms] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    const row = el("tr", { "data-resource": resource }, el("th", { scope: "row", text: resource.replace(/([a-z])([A-Z])/g, "$1 $2") }));
+    for (const c of columns) {
+      const p = perms.find((x) => x.action === c);
+      row.append(el("td", {}, p ? checkbox(p, resource) : ""));
+    }
+    const others = perms.filter((x) => !columns.includes(x.action));
+    row.append(el("td", { class: "also" }, ...others.map((p) =>
+      el("label", { class: "check" }, checkbox(p, resource), el("span", { text: p.action.replace(/([a-z])([A-Z])/g, "$1 $2") })))));
+    body.append(row);
+  }
+  table.append(body);
+  box.append(el("div", { class: "scroll", tabindex: "0", "aria-label": "Permissions" }, table));
+  return { node: box, get: () => inputs.filter((i) => i.checked).map((i) => i.value) };
+}
+
 let permissionsPromise = null;
 function permissionList() {
   permissionsPromise ??= api("/permissions").catch(() => []);
@@ -548,9 +968,29 @@ function clearErrors() {
   $("form-status").textContent = "";
 }
 
-/** Puts each error under the input its path names (or its closest ancestor); the message on top. */
+/** An API reason in plain words. */
+function plainReason(reason) {
+  const text = String(reason || "");
+  let m = /^no ([\w -]+) with id or name ''$/.exec(text);
+  if (m) return `Choose a ${m[1].replace(/_/g, " ")}.`;
+  m = /^no ([\w -]+) with id or name '(.+)'$/.exec(text);
+  if (m) return `There is no ${m[1].replace(/_/g, " ")} called '${m[2]}'.`;
+  if (/^missing field/.test(text) || text === "required" || text === "must not be empty") return "Fill this in.";
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Puts each error under the input its path names (or its closest ancestor), in plain words; a summary on top. */
 function showErrors(failure) {
-  showFieldErrors($("object-form"), failure, $("form-error"));
+  const errors = (failure.body?.errors || []).map((e) => ({ ...e, reason: plainReason(e.reason) }));
+  const plain = errors.length
+    ? { message: errors.length === 1 ? "One thing to fix, marked below." : `${errors.length} things to fix, marked below.`,
+      body: { ...failure.body, message: "x", errors } }
+    : failure;
+  showFieldErrors($("object-form"), plain, $("form-error"));
+  // Errors that found no field name it in words.
+  for (const span of $("form-error").querySelectorAll("span.block")) {
+    span.textContent = span.textContent.replace(/^([a-z_]+)(\[\d+\])?(\.[a-z_.[\]0-9]+)?: /, (all, name) => `${labelFor(name)}: `);
+  }
 }
 
 async function openRecord(kind, id) {
@@ -705,5 +1145,13 @@ $("delete").addEventListener("click", remove);
 $("cancel").addEventListener("click", () => go(consoleState.kind.path));
 $("back").addEventListener("click", () => go(consoleState.kind.path));
 $("create").addEventListener("click", () => go(`${consoleState.kind.path}/new`));
+$("list-search").addEventListener("input", () => { if (consoleState.view) { consoleState.view.page = 0; drawRows(); } });
+$("prev-page").addEventListener("click", () => { consoleState.view.page -= 1; drawRows(); });
+$("next-page").addEventListener("click", () => { consoleState.view.page += 1; drawRows(); });
+$("import-users").addEventListener("click", () => { $("import-report").replaceChildren(); $("import-file").value = ""; $("import-dialog").showModal(); });
+$("import-close").addEventListener("click", () => { $("import-dialog").close(); if (consoleState.kind?.path === "users") showList(consoleState.kind); });
+$("import-file").addEventListener("change", () => { const f = $("import-file").files[0]; if (f) importUsers(f); });
+// IANA time zones for the hours' picker.
+$("time-zones").replaceChildren(...["UTC", ...(Intl.supportedValuesOf?.("timeZone") || [])].map((z) => el("option", { value: z })));
 window.addEventListener("hashchange", route);
 start();
