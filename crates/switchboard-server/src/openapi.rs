@@ -61,6 +61,7 @@ impl Modify for BearerAuth {
                 crate::chat::start, crate::chat::transcript,
         crate::api::reports::realtime, crate::api::reports::historical,
         crate::api::reports::usage_report, crate::api::reports::contact_cost,
+        crate::api::preferences::thresholds, crate::api::preferences::set_thresholds,
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
         crate::api::routing::agents, crate::api::routing::queues, crate::api::routing::set_my_status, crate::api::routing::close_my_contact,
         crate::api::trunks::registrations,

@@ -328,3 +328,54 @@ async fn the_real_time_socket_pushes_changes_and_stops_when_signed_out() {
         assert!(next().await.is_none(), "the socket closes");
     }
 }
+
+#[tokio::test]
+async fn each_supervisor_keeps_their_own_queue_thresholds() {
+    for app in apps().await {
+        let path = "/api/v1/me/report-thresholds";
+        assert_eq!(
+            app.get(path, &app.admin).await.body,
+            json!({"queues": {}}),
+            "none set yet"
+        );
+        let mine = json!({"queues": {"q-support": {"waiting": 2, "oldest_seconds": 120,
+            "service_level_percent": 80.0, "service_level_seconds": 20}}});
+        let r = app.put(path, &app.admin, mine.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", app.backend, r.body);
+        assert_eq!(app.get(path, &app.admin).await.body, mine);
+
+        // Refused with the field named: out of range, half a service level.
+        let r = app
+            .put(path, &app.admin, json!({"queues": {"q": {"waiting": 0}}}))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.field(), "queues.q.waiting");
+        let r = app
+            .put(
+                path,
+                &app.admin,
+                json!({"queues": {"q": {"service_level_percent": 80}}}),
+            )
+            .await;
+        assert_eq!(r.field(), "queues.q.service_level_seconds");
+        let r = app
+            .put(
+                path,
+                &app.admin,
+                json!({"queues": {"q": {"colour": "red"}}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(
+            app.get(path, &app.admin).await.body,
+            mine,
+            "refusals change nothing"
+        );
+
+        // Another supervisor starts with their own, empty; an agent may not.
+        let manager = app.user_with("mina", "CallCenterManager").await;
+        assert_eq!(app.get(path, &manager).await.body, json!({"queues": {}}));
+        let agent = app.user_with("otto", "Agent").await;
+        assert_eq!(app.get(path, &agent).await.status, StatusCode::FORBIDDEN);
+    }
+}

@@ -19,6 +19,7 @@ mod error;
 mod flows;
 mod objects;
 mod pool;
+mod preferences;
 mod registrations;
 mod routing;
 

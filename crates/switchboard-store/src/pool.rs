@@ -81,6 +81,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "device registrations",
         include_str!("../migrations/sqlite/0011_device_registrations.sql"),
     ),
+    (
+        12,
+        "user preferences",
+        include_str!("../migrations/sqlite/0012_user_preferences.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -137,6 +142,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "device registrations",
         include_str!("../migrations/postgres/0011_device_registrations.sql"),
+    ),
+    (
+        12,
+        "user preferences",
+        include_str!("../migrations/postgres/0012_user_preferences.sql"),
     ),
 ];
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod contacts;
 pub mod crud;
 pub mod flows;
+pub mod preferences;
 pub mod prompts;
 pub mod reports;
 pub mod resource;
@@ -55,6 +56,10 @@ pub fn router(app: &AppState, chat: &switchboard_webchat::ChatHub) -> Router<App
         .route("/instance", get(session::instance))
         .route("/permissions", get(list_permissions))
         .route("/me/status", axum::routing::put(routing::set_my_status))
+        .route(
+            "/me/report-thresholds",
+            get(preferences::thresholds).put(preferences::set_thresholds),
+        )
         .route("/me/contacts/{id}/close", post(routing::close_my_contact))
         .route("/routing/agents", get(routing::agents))
         .route("/routing/queues", get(routing::queues))

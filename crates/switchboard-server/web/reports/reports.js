@@ -225,7 +225,10 @@ async function start() {
   $("workspace").hidden = false;
   const first = TABS.filter(allowed);
   $("no-access").hidden = first.length > 0;
-  if (allowed("live")) connectLive();
+  if (allowed("live")) {
+    connectLive();
+    loadThresholds();
+  }
   const wanted = location.hash.slice(1);
   if (first.length) show(first.includes(wanted) ? wanted : first[0]);
 }
@@ -349,9 +352,12 @@ function drawSnapshot(s) {
         el("td", { text: q.channels.join(" · ") || "—" }),
         el("td", { class: "num age", "data-age": q.oldest ?? "" }),
         el("td", { class: "num", "data-col": "staffed", text: count(queueAgents.get(id)?.staffed ?? 0) }),
-        el("td", { class: "num", "data-col": "available", text: count(queueAgents.get(id)?.available ?? 0) })),
+        el("td", { class: "num", "data-col": "available", text: count(queueAgents.get(id)?.available ?? 0) }),
+        el("td", { class: "num", "data-col": "service_level" }),
+        el("td", { class: "attention", "data-col": "attention" })),
     ),
   );
+  attention();
   $("queue-empty").hidden = s.contacts_in_queue > 0;
 
   const profiles = $("profile-table").tBodies[0];
@@ -387,6 +393,109 @@ function drawBoard() {
   );
 }
 
+// ---------- thresholds: when a queue needs attention ----------
+
+/** Marks each queue past its limits, with the reasons in words (not colour alone). */
+function attention() {
+  const live = reports.live;
+  const since = live.receivedAt ? (Date.now() - live.receivedAt) / 1000 : 0;
+  for (const row of document.querySelectorAll("#queue-table tbody tr")) {
+    const id = row.dataset.queue;
+    const t = reports.thresholds?.queues?.[id] || {};
+    const waiting = Number(row.cells[1].textContent.replace(/\D/g, "")) || 0;
+    const ageCell = row.querySelector(".age");
+    const age = ageCell.dataset.age === "" ? null : Number(ageCell.dataset.age) + since;
+    const staffed = Number(row.querySelector('[data-col="staffed"]').textContent.replace(/\D/g, "")) || 0;
+    const sl = reports.serviceLevels?.get(id);
+    const slCell = row.querySelector('[data-col="service_level"]');
+    slCell.textContent = sl === undefined || sl === null ? "—" : percent(sl);
+    const reasons = [];
+    const mark = (cell, on) => (on ? cell.setAttribute("data-alert", "true") : cell.removeAttribute("data-alert"));
+    const tooMany = t.waiting && waiting >= t.waiting;
+    if (tooMany) reasons.push(`${count(waiting)} waiting (limit ${count(t.waiting)})`);
+    mark(row.cells[1], tooMany);
+    const tooOld = t.oldest_seconds && age !== null && age >= t.oldest_seconds;
+    if (tooOld) reasons.push(`oldest ${duration(age)} (limit ${duration(t.oldest_seconds)})`);
+    mark(ageCell, tooOld);
+    // Contacts waiting with nobody able to take them: always worth a look.
+    const unstaffed = waiting > 0 && staffed === 0;
+    if (unstaffed) reasons.push("nobody staffed");
+    mark(row.querySelector('[data-col="staffed"]'), unstaffed);
+    const lowSl = t.service_level_percent !== undefined && sl !== undefined && sl !== null && sl < t.service_level_percent;
+    if (lowSl) reasons.push(`service level ${percent(sl)} (target ${percent(t.service_level_percent)})`);
+    mark(slCell, lowSl);
+    row.querySelector('[data-col="attention"]').textContent = reasons.join("; ");
+    row.dataset.attention = reasons.length ? "true" : "false";
+  }
+}
+
+async function loadThresholds() {
+  try {
+    reports.thresholds = await api("/me/report-thresholds");
+  } catch {
+    reports.thresholds = { queues: {} };
+  }
+  await loadServiceLevels();
+  attention();
+}
+
+/** Today's service level per queue, for the queues whose threshold sets one (every minute). */
+async function loadServiceLevels() {
+  const wanted = Object.values(reports.thresholds?.queues || {}).map((t) => t.service_level_seconds).filter(Boolean);
+  reports.serviceLevels = new Map();
+  if (!wanted.length || !reports.me?.permissions.includes(PERMISSION.historical)) return;
+  const from = new Date();
+  from.setHours(0, 0, 0, 0);
+  const to = new Date(Date.now() + 60000);
+  try {
+    const report = await api(`/reports/historical?${query({ from: from.toISOString(), to: to.toISOString(),
+      interval: "total", group_by: "queue", service_levels: [...new Set(wanted)].join(",") })}`);
+    for (const r of report.rows) {
+      const t = reports.thresholds.queues[r.group];
+      if (t?.service_level_seconds) reports.serviceLevels.set(r.group, r.service_level[t.service_level_seconds] ?? null);
+    }
+  } catch {
+    // No figure this minute; the next try may have one.
+  }
+}
+
+function openThresholds() {
+  const body = $("thresholds-table").tBodies[0];
+  const queues = [...document.querySelectorAll("#queue-table tbody tr")].map((r) => [r.dataset.queue, r.dataset.name]);
+  const input = (id, key, value, label, attrs) => el("input", { type: "number", "data-queue": id, "data-key": key,
+    value: value ?? "", "aria-label": label, ...attrs });
+  body.replaceChildren(...queues.map(([id, name]) => {
+    const t = reports.thresholds?.queues?.[id] || {};
+    return el("tr", { "data-queue": id },
+      el("th", { scope: "row", text: name }),
+      el("td", {}, input(id, "waiting", t.waiting, `${name}: waiting at least`, { min: "1", max: "100000" })),
+      el("td", {}, input(id, "oldest_seconds", t.oldest_seconds, `${name}: oldest at least, seconds`, { min: "1", max: "604800" })),
+      el("td", {}, input(id, "service_level_percent", t.service_level_percent, `${name}: service level below, percent`, { min: "0", max: "100", step: "any" })),
+      el("td", {}, input(id, "service_level_seconds", t.service_level_seconds, `${name}: answered within, seconds`, { min: "1", max: "3600" })));
+  }));
+  clearErrors($("thresholds-form"));
+  $("thresholds-dialog").showModal();
+}
+
+async function saveThresholds(event) {
+  event.preventDefault();
+  const form = $("thresholds-form");
+  clearErrors(form);
+  const queues = {};
+  for (const input of form.querySelectorAll("input[data-queue]")) {
+    if (input.value.trim() === "") continue;
+    (queues[input.dataset.queue] ||= {})[input.dataset.key] = Number(input.value);
+  }
+  try {
+    reports.thresholds = await api("/me/report-thresholds", { method: "PUT", body: { queues } });
+    $("thresholds-dialog").close();
+    await loadServiceLevels();
+    attention();
+  } catch (e) {
+    if (e.status !== 401) showErrors(form, e);
+  }
+}
+
 /** Once a second: every clock on the Live tab moves on. */
 function tick() {
   const live = reports.live;
@@ -401,6 +510,7 @@ function tick() {
     const age = cell.dataset.age;
     cell.textContent = age === "" ? "—" : duration(Number(age) + since);
   }
+  attention();
   if (live.socket === null && !live.refused && live.reconnectAt) {
     const left = Math.max(0, Math.ceil((live.reconnectAt - Date.now()) / 1000));
     setConnection("reconnecting", `Reconnecting in ${left} s…`);
@@ -932,5 +1042,9 @@ window.addEventListener("resize", () => {
   resizeTimer = setTimeout(sizeChart, 150);
 });
 setInterval(tick, 1000);
+setInterval(() => { if (reports.thresholds) loadServiceLevels().then(attention); }, 60000);
+$("thresholds-open").addEventListener("click", openThresholds);
+$("thresholds-form").addEventListener("submit", saveThresholds);
+$("thresholds-cancel").addEventListener("click", () => $("thresholds-dialog").close());
 defaults();
 start();
