@@ -237,7 +237,7 @@ try {
   await page.waitForSelector(chatRow, { timeout: 30000 });
   const listed = await page.$$eval(`${chatRow} td`, (tds) => tds.map((td) => td.textContent));
   // Codes in words, each code in its cell's tooltip.
-  if (listed[1] !== "Chat" || listed[2] !== "API" || listed[4] !== "Sales" || listed[5] !== "ana" || listed[6] !== "3:30" || listed[7] !== "Agent hung up") {
+  if (listed[1] !== "Chat" || listed[2] !== "API" || listed[3] !== "Grace" || listed[4] !== "Sales" || listed[5] !== "ana" || listed[6] !== "3:30" || listed[7] !== "Agent hung up") {
     fail(`the chat's row: ${JSON.stringify(listed)}`);
   }
   const tooltip = await page.getAttribute(`${chatRow} td:nth-child(8)`, "title");

@@ -87,6 +87,7 @@ impl Contact {
             initiation_timestamp: now,
             connected_to_system_timestamp: Some(now),
             customer_endpoint: init.customer_endpoint,
+            customer_name: init.customer_name,
             system_endpoint: init.system_endpoint,
             flow_id: init.flow_id,
             attributes: init.data.attributes.clone(),

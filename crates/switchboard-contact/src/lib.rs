@@ -57,8 +57,10 @@ pub struct ContactInit {
     pub channel: Channel,
     /// Inbound, outbound, API...
     pub initiation_method: InitiationMethod,
-    /// Who the customer is (a number, a chat's display name).
+    /// Where the customer is (a number); empty for a chat.
     pub customer_endpoint: Endpoint,
+    /// The name the customer gave (a chat's display name).
+    pub customer_name: Option<String>,
     /// What they reached (the number called).
     pub system_endpoint: Endpoint,
     /// The contact as flows see it (attributes, the customer's address).

@@ -303,6 +303,7 @@ fn the_caller_hangs_up_while_the_enqueue_is_on_its_way() {
             channel: Channel::Voice,
             initiation_method: InitiationMethod::Inbound,
             customer_endpoint: Default::default(),
+            customer_name: None,
             system_endpoint: Default::default(),
             data: switchboard_flow::ContactData::voice("c2", "+1", "+2"),
             flow: Some(flow),

@@ -122,6 +122,10 @@ pub struct ContactRecord {
     pub disconnect_reason: Option<DisconnectReason>,
     /// The caller (voice: an E.164 number or a SIP URI user part).
     pub customer_endpoint: Endpoint,
+    /// The name the customer gave (a chat's display name), where there is
+    /// no number to know them by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
     /// The number dialled.
     pub system_endpoint: Endpoint,
     /// Where the flow or the agent transferred the customer (an external number).

@@ -277,6 +277,8 @@ async fn a_chat_goes_through_the_flow_to_an_agent_and_resumes_without_loss() {
         until(&mut customer, is_message("Welcome back")).await;
         say(&mut customer, "sales", "t4").await;
         let queued = record(&app, &contact, "QUEUED").await;
+        // A chat's customer is known by the name they gave.
+        assert_eq!(queued["customer_name"], "Ada", "{queued}");
         assert_eq!(queued["channel"], "CHAT");
         assert_eq!(queued["initiation_method"], "API");
         assert_eq!(queued["queue"]["name"], "Sales");

@@ -327,6 +327,7 @@ async fn history(rig: &Rig, c: &Centre, hour: DateTime<Utc>) {
         20.0,
     );
     chat2.customer_endpoint = Endpoint::default();
+    chat2.customer_name = Some("Grace".into());
     chat2.system_endpoint = Endpoint::default();
     chat2.disconnect_reason =
         Some(switchboard_model::contact_record::DisconnectReason::AgentDisconnect);

@@ -77,7 +77,10 @@ impl ContactView {
             contact: record.id.clone(),
             channel: record.channel,
             initiation_method: record.initiation_method,
-            customer: record.customer_endpoint.address.clone(),
+            customer: match &record.customer_name {
+                Some(name) if record.customer_endpoint.address.is_empty() => name.clone(),
+                _ => record.customer_endpoint.address.clone(),
+            },
             queue: record.queue.as_ref().map(|q| q.name.clone()),
             attributes: record.attributes.clone(),
             state: CardState::Ended,

@@ -224,6 +224,7 @@ impl Chat {
                 channel: Channel::Chat,
                 initiation_method: InitiationMethod::Api,
                 customer_endpoint: Default::default(),
+                customer_name: Some(new.display_name.clone()),
                 system_endpoint: Default::default(),
                 data,
                 flow: Some(new.flow),

@@ -840,7 +840,7 @@ function drawContacts(items, more) {
       el("td", { class: "nowrap", text: new Date(c.initiation_timestamp).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }) }),
       codeCell(c.channel),
       codeCell(c.initiation_method),
-      el("td", { text: c.customer_endpoint?.address || "—" }),
+      el("td", { text: c.customer_endpoint?.address || c.customer_name || "—" }),
       el("td", { text: c.queue?.name || "—" }),
       el("td", { text: c.agent?.username || "—" }),
       el("td", { class: "num", text: took }),
@@ -920,7 +920,7 @@ function drawRecord(r) {
   pair(meta, "State", inWords(r.state));
   pair(meta, "Initiated", when(r.initiation_timestamp));
   if (r.connected_to_system_timestamp) pair(meta, "Answered by Switchboard", when(r.connected_to_system_timestamp));
-  pair(meta, "Customer", r.customer_endpoint?.address);
+  pair(meta, "Customer", r.customer_endpoint?.address || r.customer_name);
   pair(meta, "Dialled", r.system_endpoint?.address);
   if (r.queue) {
     pair(meta, "Queue", r.queue.name);

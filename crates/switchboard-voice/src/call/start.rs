@@ -85,6 +85,7 @@ pub(super) fn open_contact(
             channel: Channel::Voice,
             initiation_method,
             customer_endpoint: telephone(&new.customer_number),
+            customer_name: None,
             system_endpoint: telephone(&new.system_number),
             data,
             flow: new.flow.take(),
