@@ -117,7 +117,7 @@ fn add_crud<T: Resource>(doc: &mut utoipa::openapi::OpenApi, with_create: bool) 
             .build()
     };
     let list = ResponseBuilder::new()
-        .description("Every object of this kind, by name")
+        .description("The objects of this kind by name: all, or a page")
         .content(
             "application/json",
             json(
@@ -128,10 +128,19 @@ fn add_crud<T: Resource>(doc: &mut utoipa::openapi::OpenApi, with_create: bool) 
                             .items(utoipa::openapi::RefOr::T(record())),
                     )
                     .required("items")
+                    .property(
+                        "next",
+                        ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::String)
+                            .description(Some("The next page's `after`; absent on the last page")),
+                    )
                     .build(),
             ),
         )
         .build();
+    let paging = <crate::api::crud::ListParams as utoipa::IntoParams>::into_params(|| {
+        Some(ParameterIn::Query)
+    });
     let body = RequestBodyBuilder::new()
         .required(Some(Required::True))
         .content("application/json", json(schema_ref(&name)))
@@ -172,7 +181,10 @@ fn add_crud<T: Resource>(doc: &mut utoipa::openapi::OpenApi, with_create: bool) 
     paths.add_path_operation(
         &collection,
         vec![HttpMethod::Get],
-        op(format!("List {label}s"), &view).response("200", list),
+        op(format!("List {label}s"), &view)
+            .parameters(Some(paging))
+            .response("200", list)
+            .response("400", error("400", "A paging parameter is invalid").1),
     );
     if with_create {
         paths.add_path_operation(

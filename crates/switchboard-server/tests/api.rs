@@ -890,3 +890,81 @@ async fn a_database_outage_is_answered_503_with_retry_after_at_once() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn lists_page_by_name_and_search_on_the_server() {
+    for app in apps().await {
+        for name in [
+            "Billing",
+            "Sales EU",
+            "Sales US",
+            "Support",
+            "100% Care",
+            "Tech_Desk",
+        ] {
+            let r = app
+                .post(
+                    "/api/v1/queues",
+                    &app.admin,
+                    json!({"name": name, "hours_of_operation": "Basic Hours"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}: {}", app.backend, r.body);
+        }
+        let names = |r: &Reply| -> Vec<String> {
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|q| q["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Without paging: everything, no cursor (what the console's pickers read).
+        let all = app.get("/api/v1/queues", &app.admin).await;
+        assert_eq!(names(&all).len(), 7, "{}", all.body);
+        assert!(all.body.get("next").is_none());
+        // Pages of three, by name, to the end.
+        let mut seen = Vec::new();
+        let mut path = "/api/v1/queues?limit=3".to_string();
+        for _ in 0..5 {
+            let page = app.get(&path, &app.admin).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            seen.extend(names(&page));
+            match page.body["next"].as_str() {
+                Some(next) => {
+                    let mut url = reqwest::Url::parse("http://x/api/v1/queues?limit=3").unwrap();
+                    url.query_pairs_mut().append_pair("after", next);
+                    path = format!("{}?{}", url.path(), url.query().unwrap());
+                }
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "100% Care",
+                "BasicQueue",
+                "Billing",
+                "Sales EU",
+                "Sales US",
+                "Support",
+                "Tech_Desk"
+            ]
+        );
+        // Search: any case, and the text itself (% and _ are not wildcards).
+        let found = app.get("/api/v1/queues?search=SALES", &app.admin).await;
+        assert_eq!(names(&found), ["Sales EU", "Sales US"]);
+        let found = app.get("/api/v1/queues?search=%25", &app.admin).await;
+        assert_eq!(names(&found), ["100% Care"]);
+        let found = app.get("/api/v1/queues?search=_", &app.admin).await;
+        assert_eq!(names(&found), ["Tech_Desk"]);
+        // Bounded, with the field named.
+        let r = app.get("/api/v1/queues?limit=0", &app.admin).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.field(), "limit");
+        let r = app.get("/api/v1/queues?limit=1001", &app.admin).await;
+        assert_eq!(r.field(), "limit");
+        let r = app.get("/api/v1/users?page=2", &app.admin).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+}

@@ -353,6 +353,53 @@ impl Store {
         rows.iter().map(decode).collect()
     }
 
+    /// One page of a kind's objects by name: at most `limit` after the name
+    /// key `after`, those whose name contains `search` (any case) if given.
+    /// Also returns the cursor of the next page when there is one.
+    pub async fn list_page<T: ConfigSpec>(
+        &self,
+        limit: usize,
+        after: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<(Vec<Record<T>>, Option<String>), StoreError> {
+        // Clauses added only when given: PostgreSQL cannot type a NULL
+        // parameter tested with IS NULL.
+        let mut sql = format!("SELECT {COLUMNS}, name_key FROM objects WHERE kind = $1");
+        let mut n = 1;
+        if after.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND name_key > ${n}"));
+        }
+        if search.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND name_key LIKE ${n} ESCAPE '\\'"));
+        }
+        sql.push_str(&format!(" ORDER BY name_key LIMIT {}", limit + 1));
+        let mut query = sqlx::query(&sql).bind(T::KIND.as_str());
+        if let Some(after) = after {
+            query = query.bind(after.to_string());
+        }
+        if let Some(search) = search {
+            // The text itself, not a pattern: LIKE's wildcards are escaped.
+            let escaped = name_key(search)
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query = query.bind(format!("%{escaped}%"));
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let next = if more {
+            rows.last()
+                .map(|r| r.try_get::<String, _>("name_key"))
+                .transpose()?
+        } else {
+            None
+        };
+        Ok((rows.iter().map(decode).collect::<Result<_, _>>()?, next))
+    }
+
     /// The id of the object of `kind` with this id or name.
     pub async fn resolve(
         &self,

@@ -10,16 +10,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_model::ConfigSpec;
 use switchboard_store::{Record, Ref};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::resource::Resource;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use switchboard_runtime::AppState;
 
 /// What the store adds to every object, shown beside its fields.
@@ -56,7 +56,25 @@ pub fn view<T: ConfigSpec>(record: &Record<T>) -> Value {
 pub struct Items {
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<Value>,
+    /// Where the next page starts (pass it as `after`); absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
+
+/// Paging and search over a list. With none of them, the whole list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Objects per page, 1 to 1000 (100 when paging by `after` or `search` alone).
+    pub limit: Option<u32>,
+    /// The `next` of the page before.
+    pub after: Option<String>,
+    /// Only objects whose name contains this, in any case.
+    pub search: Option<String>,
+}
+
+/// The most objects one page carries.
+const MAX_PAGE: u32 = 1000;
 
 /// All five operations.
 pub fn routes<T: Resource>() -> Router<AppState> {
@@ -94,10 +112,36 @@ pub async fn find<T: Resource>(app: &AppState, id: &str) -> ApiResult<Record<T>>
         .ok_or_else(|| ApiError::not_found(T::KIND, id))
 }
 
-async fn list<T: Resource>(State(app): State<AppState>, who: Principal) -> ApiResult<Json<Items>> {
+async fn list<T: Resource>(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Items>> {
     who.require_any(T::GUARDS.view)?;
-    let items = app.store.list::<T>().await?.iter().map(view).collect();
-    Ok(Json(Items { items }))
+    if p.limit.is_none() && p.after.is_none() && p.search.is_none() {
+        let items = app.store.list::<T>().await?.iter().map(view).collect();
+        return Ok(Json(Items { items, next: None }));
+    }
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    for (field, value) in [("after", &p.after), ("search", &p.search)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+            return Err(ApiError::bad_request(field, "at most 200 characters"));
+        }
+    }
+    let (records, next) = app
+        .store
+        .list_page::<T>(limit as usize, p.after.as_deref(), p.search.as_deref())
+        .await?;
+    Ok(Json(Items {
+        items: records.iter().map(view).collect(),
+        next,
+    }))
 }
 
 async fn read<T: Resource>(

@@ -25,7 +25,7 @@ const api = (path, options) => session.api(path, options);
 
 /** The kinds, in sidebar order. `perm` is the permission prefix; `view` the permissions that let one read (the API's guards). */
 const KINDS = [
-  { path: "users", label: "Users", schema: "User", view: ["Users.View"], create: "Users.Create", edit: "Users.Edit", del: "Users.Delete", title: "username", cols: ["username", "first_name", "last_name", "routing_profile", "security_profiles"] },
+  { path: "users", label: "Users", schema: "User", serverPaged: true, view: ["Users.View"], create: "Users.Create", edit: "Users.Edit", del: "Users.Delete", title: "username", cols: ["username", "first_name", "last_name", "routing_profile", "security_profiles"] },
   { path: "security-profiles", label: "Security profiles", schema: "SecurityProfile", perm: "SecurityProfiles", cols: ["name", "description"] },
   { path: "agent-statuses", label: "Agent statuses", schema: "AgentStatus", perm: "AgentStates", view: ["AgentStates.View", "BasicAgentAccess"], cols: ["name", "type", "enabled", "display_order"] },
   { path: "hours-of-operation", label: "Hours of operation", schema: "HoursOfOperation", perm: "HoursOfOperation", cols: ["name", "time_zone", "description"] },
@@ -256,6 +256,7 @@ const PAGE = 25;
 function drawRows() {
   const view = consoleState.view;
   if (!view) return;
+  if (view.server) return;
   const q = $("list-search").value.trim().toLowerCase();
   let rows = view.rows.filter((r) => !q || r.texts.some((t) => t.toLowerCase().includes(q)));
   if (view.sort) {
@@ -275,6 +276,71 @@ function drawRows() {
     const i = Number(th.dataset.index);
     th.setAttribute("aria-sort", view.sort?.col === i ? (view.sort.dir > 0 ? "ascending" : "descending") : "none");
   }
+}
+
+/** Lists that can grow (users) come a page at a time from the server, searched there. */
+const SERVER_PAGE = 25;
+
+async function serverPage() {
+  const view = consoleState.view;
+  const { kind } = view;
+  const table = $("list-table");
+  table.dataset.ready = "false";
+  const q = $("list-search").value.trim();
+  const params = new URLSearchParams({ limit: String(SERVER_PAGE) });
+  if (view.cursors[view.page]) params.set("after", view.cursors[view.page]);
+  if (q) params.set("search", q);
+  let page;
+  try {
+    page = await api(`/${kind.path}?${params}`);
+  } catch (e) {
+    if (e.status !== 401) $("list-error").textContent = e.message;
+    return;
+  }
+  if (consoleState.view !== view) return;
+  const rows = [];
+  for (const item of page.items) {
+    const tr = el("tr", { tabindex: "0", "data-id": item.id, "data-name": labelOf(kind.path, item) });
+    for (const c of kind.cols) tr.append(el("td", { "data-col": c, text: await cellText(kind, c, item[c]) }));
+    tr.append(el("td", { class: "actions" }));
+    tr.addEventListener("click", () => go(`${kind.path}/${item.id}`));
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") go(`${kind.path}/${item.id}`); });
+    rows.push(tr);
+  }
+  if (consoleState.view !== view) return;
+  view.cursors[view.page + 1] = page.next ?? null;
+  view.more = Boolean(page.next);
+  table.tBodies[0].replaceChildren(...rows);
+  $("page-info").textContent = page.items.length
+    ? `Page ${view.page + 1}${q ? `, matching “${q}”` : ""}`
+    : q ? `Nothing matches “${q}”.` : "";
+  $("prev-page").disabled = view.page === 0;
+  $("next-page").disabled = !view.more;
+  $("pager").hidden = view.page === 0 && !view.more;
+  $("list-empty").hidden = page.items.length > 0 || Boolean(q);
+  table.dataset.ready = "true";
+}
+
+function turnPage(by) {
+  const view = consoleState.view;
+  if (!view) return;
+  view.page = Math.max(0, view.page + by);
+  if (view.server) serverPage();
+  else drawRows();
+}
+
+let searchTimer = null;
+function searchChanged() {
+  const view = consoleState.view;
+  if (!view) return;
+  view.page = 0;
+  if (!view.server) return drawRows();
+  // Asked of the server once typing pauses.
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    view.cursors = [null];
+    serverPage();
+  }, 250);
 }
 
 function sortBy(index) {
@@ -301,6 +367,11 @@ async function showList(kind) {
   table.dataset.ready = "false";
   const head = el("tr");
   kind.cols.forEach((c, i) => {
+    if (kind.serverPaged) {
+      // Paged by the server in name order: a page sorted alone would mislead.
+      head.append(el("th", { "data-col": c, text: labelFor(c) }));
+      return;
+    }
     const sort = el("button", { type: "button", class: "sort", text: labelFor(c) });
     sort.addEventListener("click", () => sortBy(i));
     head.append(el("th", { "data-col": c, "data-index": String(i), "aria-sort": "none" }, sort));
@@ -309,6 +380,11 @@ async function showList(kind) {
   table.tHead.replaceChildren(head);
   table.tBodies[0].replaceChildren();
   consoleState.lists.delete(kind.path);
+  if (kind.serverPaged) {
+    consoleState.view = { server: true, kind, cursors: [null], page: 0 };
+    await serverPage();
+    return;
+  }
   const items = await listOf(kind.path);
   if (consoleState.kind !== kind) return;
   if (items === null) {
@@ -1145,9 +1221,9 @@ $("delete").addEventListener("click", remove);
 $("cancel").addEventListener("click", () => go(consoleState.kind.path));
 $("back").addEventListener("click", () => go(consoleState.kind.path));
 $("create").addEventListener("click", () => go(`${consoleState.kind.path}/new`));
-$("list-search").addEventListener("input", () => { if (consoleState.view) { consoleState.view.page = 0; drawRows(); } });
-$("prev-page").addEventListener("click", () => { consoleState.view.page -= 1; drawRows(); });
-$("next-page").addEventListener("click", () => { consoleState.view.page += 1; drawRows(); });
+$("list-search").addEventListener("input", searchChanged);
+$("prev-page").addEventListener("click", () => turnPage(-1));
+$("next-page").addEventListener("click", () => turnPage(1));
 $("import-users").addEventListener("click", () => { $("import-report").replaceChildren(); $("import-file").value = ""; $("import-dialog").showModal(); });
 $("import-close").addEventListener("click", () => { $("import-dialog").close(); if (consoleState.kind?.path === "users") showList(consoleState.kind); });
 $("import-file").addEventListener("change", () => { const f = $("import-file").files[0]; if (f) importUsers(f); });
