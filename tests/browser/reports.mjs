@@ -259,6 +259,9 @@ try {
   await page.waitForSelector(`#contact-detail[data-contact="${env.VOICE_CONTACT}"][data-loaded]`, { timeout: 30000 });
   const error = await page.textContent("#contact-error");
   if (error) fail(`the call's detail: ${error}`);
+  // With the detail open at 1440 px the table is still whole.
+  const cut = await page.$eval("#contacts-table", (t) => t.scrollWidth > t.parentElement.clientWidth + 1);
+  if (cut) fail("the contacts table is cut off beside the detail");
   const audio = await page.$eval("#recording-player", (a) => new Promise((resolve) => {
     const done = () => resolve({ src: a.src, duration: a.duration, ready: a.readyState });
     if (a.readyState >= 1) done();

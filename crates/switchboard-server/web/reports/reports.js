@@ -657,7 +657,8 @@ function drawChart(report) {
       { label: "Avg handle time", scale: "s", stroke: colour("--brand"), width: 2, points: { show: true, size: 8 }, value: (u, v) => duration(v) },
     ],
     axes: [
-      { space: 90 },
+      // Ticks on the report's own intervals (hours for hourly bars, never 5 minutes).
+      report.interval === "total" ? { space: 90 } : { space: 90, incrs: [1, 2, 3, 4, 6, 8, 12, 24, 48, 96, 168, 336, 720].map((k) => k * step) },
       { scale: "n", label: "Contacts", values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) },
       { scale: "s", side: 1, label: "Handle time", grid: { show: false }, values: (u, ticks) => ticks.map(duration) },
     ],
@@ -871,6 +872,8 @@ async function openContact(id) {
   const panel = $("contact-detail");
   panel.hidden = false;
   panel.dataset.contact = id;
+  // Below the table on narrower screens: bring it into view.
+  panel.scrollIntoView({ block: "nearest" });
   panel.removeAttribute("data-loaded");
   $("contact-id").textContent = id;
   $("contact-meta").replaceChildren();
