@@ -174,6 +174,23 @@ pub fn beep() -> Vec<i16> {
         .collect()
 }
 
+/// The clip without the silence at its ends (text-to-speech leaves some
+/// around every utterance), keeping 10 ms of each edge so no word is cut.
+/// A clip that is all silence becomes empty.
+pub fn trim_silence(samples: &[i16]) -> &[i16] {
+    // About -40 dBFS: quieter than any speech, louder than dither.
+    const THRESHOLD: u16 = 330;
+    let margin = SAMPLE_RATE as usize / 100;
+    let loud = |s: &i16| s.unsigned_abs() > THRESHOLD;
+    let (Some(start), Some(end)) = (
+        samples.iter().position(loud),
+        samples.iter().rposition(loud),
+    ) else {
+        return &samples[..0];
+    };
+    &samples[start.saturating_sub(margin)..(end + 1 + margin).min(samples.len())]
+}
+
 /// Telephone audio (8 kHz, mono) as a 16-bit PCM WAV file.
 pub fn telephone_wav(samples: &[i16]) -> Vec<u8> {
     let spec = hound::WavSpec {
@@ -226,6 +243,22 @@ mod tests {
             .filter(|w| (w[0] < 0) != (w[1] < 0))
             .count();
         crossings as f32 / 2.0 / (middle.len() as f32 / 8_000.0)
+    }
+
+    #[test]
+    fn silence_is_trimmed_from_the_ends_only() {
+        let mut clip = vec![0i16; 800];
+        clip.extend(beep());
+        clip.extend(vec![3; 1600]);
+        let trimmed = trim_silence(&clip);
+        // The beep's soft edges start quiet: within 10 ms either side of it.
+        assert!(
+            (2000..=2000 + 2 * 80).contains(&trimmed.len()),
+            "{}",
+            trimmed.len()
+        );
+        assert!(trim_silence(&[0; 400]).is_empty());
+        assert!(trim_silence(&[]).is_empty());
     }
 
     #[test]

@@ -24,10 +24,13 @@
 //!   decides about time and audio is done by the sans-IO types of
 //!   `switchboard-media`; it only moves bytes and awaits.
 //! - [`softphone`]: each agent's browser softphone line and its WebRTC
-//!   peer connection (str0m, ICE-lite, DTLS-SRTP, G.711); [`agent_media`]
+//!   peer connection (str0m, ICE-lite, DTLS-SRTP, Opus or G.711); [`agent_media`]
 //!   lets a call talk to a SIP phone or a browser alike.
 //! - [`library`]: the audio a flow asks for: uploaded prompts and espeak-ng
-//!   text-to-speech, converted to 8 kHz once and cached.
+//!   text-to-speech, converted to 8 kHz once and cached, with a bounded
+//!   number of espeak-ng processes at once.
+//! - [`spoken`]: queue announcements as cached pieces (phrases and
+//!   numbers), so a caller's place needs no text-to-speech run of its own.
 
 pub mod agent_media;
 pub mod call;
@@ -41,6 +44,7 @@ pub mod registrar;
 pub mod session_timer;
 pub mod sip;
 pub mod softphone;
+pub mod spoken;
 pub mod srtp;
 pub mod transport;
 pub mod trunk_registration;

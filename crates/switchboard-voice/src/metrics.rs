@@ -76,6 +76,12 @@ async fn serve(State(voice): State<Voice>, headers: HeaderMap) -> Response {
     );
     counter(
         &mut r,
+        "tts_processes",
+        "Text-to-speech processes run (each new text once; announcements are cached pieces)",
+        voice.library().speech_runs(),
+    );
+    counter(
+        &mut r,
         "queue_announcements",
         "Position and wait announcements played to queued callers",
         n(&s.queue_announcements),

@@ -233,8 +233,9 @@ impl Call {
             let Some((position, _)) = voice.app().routing.position(&contact).await else {
                 return;
             };
-            let text = announcement_text(position, voice.expected_wait(&queue, position));
-            match voice.library().speak(&text, &voice_name).await {
+            let pieces =
+                crate::spoken::announcement(position, voice.expected_wait(&queue, position));
+            match voice.library().speak_pieces(&pieces, &voice_name).await {
                 Ok(clip) => {
                     VoiceStats::add(&voice.stats().queue_announcements, 1);
                     voice.post(&contact, CallInput::Announcement { clip });
@@ -242,42 +243,5 @@ impl Call {
                 Err(e) => warn!(%contact, "queue announcement: {e}"),
             }
         });
-    }
-}
-
-/// "You are caller number 3 in the queue. Your expected wait is about 4 minutes."
-pub fn announcement_text(position: usize, wait: Option<Duration>) -> String {
-    let mut text = if position == 1 {
-        "Thank you for waiting. You are next in the queue.".to_string()
-    } else {
-        format!("Thank you for waiting. You are caller number {position} in the queue.")
-    };
-    if let Some(wait) = wait {
-        let minutes = wait.as_secs().div_ceil(60);
-        text.push_str(&match minutes {
-            0 | 1 => " Your expected wait is less than a minute.".to_string(),
-            m => format!(" Your expected wait is about {m} minutes."),
-        });
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announcements_say_place_and_wait() {
-        assert_eq!(
-            announcement_text(1, None),
-            "Thank you for waiting. You are next in the queue."
-        );
-        assert_eq!(
-            announcement_text(3, Some(Duration::from_secs(200))),
-            "Thank you for waiting. You are caller number 3 in the queue. Your expected wait is about 4 minutes."
-        );
-        assert!(
-            announcement_text(2, Some(Duration::from_secs(30))).ends_with("less than a minute.")
-        );
     }
 }

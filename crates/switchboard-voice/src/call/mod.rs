@@ -54,7 +54,6 @@ mod tick;
 mod transfer;
 
 use agent::{AgentLeg, AGENT_RING_SECONDS};
-pub use flow::announcement_text;
 pub use input::{AgentAction, CallInput, Purpose};
 use media::Media;
 pub(crate) use phone::invite;
