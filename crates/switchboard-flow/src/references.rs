@@ -161,12 +161,18 @@ pub struct ArnAt {
     pub path: String,
 }
 
-/// Every ARN in `content` (a flow's JSON), in document order.
+/// Every ARN in `content`'s actions (a flow's JSON), in document order.
+/// `Metadata` is not read: the designer's own notes (Connect copies each
+/// block's ARN there) are not what runs, and a block changed to another
+/// object would otherwise stay blocked by its stale note.
 pub fn arns_in(content: &serde_json::Value) -> Vec<ArnAt> {
     use serde_json::Value;
     let mut out = Vec::new();
+    let Some(actions) = content.get("Actions") else {
+        return out;
+    };
     // Iterative walk, newest last so the order is the document's.
-    let mut stack: Vec<(String, &Value)> = vec![(String::new(), content)];
+    let mut stack: Vec<(String, &Value)> = vec![("Actions".to_string(), actions)];
     while let Some((path, value)) = stack.pop() {
         match value {
             Value::String(s) => {
@@ -309,6 +315,13 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn the_designers_notes_in_metadata_are_not_read() {
+        let content = serde_json::json!({"Actions": [], "Metadata": {"ActionMetadata": {"a": {"queue": {
+            "id": "arn:aws:connect:${REGION}:${ACCT_ID}:instance/${INSTANCE_ID}/queue/${Q:old:Q}"}}}}});
+        assert!(arns_in(&content).is_empty());
     }
 
     #[test]

@@ -964,6 +964,15 @@ async fn lists_page_by_name_and_search_on_the_server() {
         assert_eq!(r.field(), "limit");
         let r = app.get("/api/v1/queues?limit=1001", &app.admin).await;
         assert_eq!(r.field(), "limit");
+        let r = app.get("/api/v1/queues?search=a%00b", &app.admin).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{}: {}",
+            app.backend,
+            r.body
+        );
+        assert_eq!(r.field(), "search");
         let r = app.get("/api/v1/users?page=2", &app.admin).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     }

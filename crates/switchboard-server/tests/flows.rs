@@ -478,6 +478,19 @@ async fn a_misspelt_queue_or_hours_fails_validation_and_blocks_publishing() {
             "content.Actions[1].Parameters.HoursOfOperationId"
         );
 
+        // A name no object can have (a NUL) is simply not there, on every database.
+        app.put(
+            "/api/v1/flows/Typo",
+            &app.admin,
+            json!({"name": "Typo", "type": "CONTACT_FLOW", "content": queue_then_hours("Bill\u{0}ng", "Basic Hours")}),
+        )
+        .await;
+        let v = app
+            .post("/api/v1/flows/Typo/validate", &app.admin, json!({}))
+            .await;
+        assert_eq!(v.status, StatusCode::OK, "{}: {}", app.backend, v.body);
+        assert_eq!(v.body["valid"], false);
+
         // A value read when the flow runs cannot be checked now, and is not.
         app.put(
             "/api/v1/flows/Typo",

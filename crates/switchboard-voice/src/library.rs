@@ -63,6 +63,8 @@ const CACHE_LIMIT: usize = 2_000;
 /// burst of new text (a flow published to thousands of waiting callers)
 /// cannot start a process per call.
 const SPEECH_SLOTS: usize = 4;
+/// How long one text may take to speak (espeak-ng says a page in well under a second).
+const SPEECH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 /// Silence between the pieces of an announcement, and after a sentence.
 const PIECE_GAP_MS: usize = 70;
 const SENTENCE_GAP_MS: usize = 300;
@@ -258,15 +260,19 @@ impl Library {
             return Ok(clip.clone());
         }
         self.speech_runs.fetch_add(1, Ordering::Relaxed);
-        let output = tokio::process::Command::new(&self.tts_command)
+        let run = tokio::process::Command::new(&self.tts_command)
             .arg("--stdout")
             .arg("-v")
             .arg(&voice)
             .arg("--")
             .arg(&text)
             .kill_on_drop(true)
-            .output()
+            .output();
+        // A stuck process must not hold its slot for good: dropped at the
+        // deadline, it is killed.
+        let output = tokio::time::timeout(SPEECH_DEADLINE, run)
             .await
+            .map_err(|_| AudioFailure::Speech(format!("no audio within {SPEECH_DEADLINE:?}")))?
             .map_err(|e| AudioFailure::SpeechMissing {
                 command: self.tts_command.clone(),
                 reason: e.to_string(),

@@ -804,6 +804,8 @@ struct BrowserCodec {
     call_law: Law,
     /// Opus's encoder and decoder, opened when Opus is first used.
     opus: Option<OpusEdge>,
+    /// libopus refused to open: said once, not per packet.
+    opus_failed: bool,
     /// The incoming codec's RTP clock, in kHz (jitter comes in its ticks).
     ingress_khz: u32,
 }
@@ -813,6 +815,7 @@ impl Default for BrowserCodec {
         BrowserCodec {
             call_law: Law::MuLaw,
             opus: None,
+            opus_failed: false,
             ingress_khz: 8,
         }
     }
@@ -820,10 +823,13 @@ impl Default for BrowserCodec {
 
 impl BrowserCodec {
     fn opus(&mut self) -> Option<&mut OpusEdge> {
-        if self.opus.is_none() {
+        if self.opus.is_none() && !self.opus_failed {
             match OpusEdge::new() {
                 Ok(edge) => self.opus = Some(edge),
-                Err(e) => warn!("softphone: {e}"),
+                Err(e) => {
+                    warn!("softphone: {e}");
+                    self.opus_failed = true;
+                }
             }
         }
         self.opus.as_mut()

@@ -175,8 +175,8 @@ fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::
     use switchboard_reports::historical::field;
     let mut out = String::from(
         "id,channel,initiation_method,initiation_timestamp,disconnect_timestamp,disconnect_reason,\
-         customer,customer_name,system,queue,enqueue_timestamp,queue_seconds,agent,connected_to_agent_timestamp,\
-         talk_seconds,hold_count,hold_seconds,acw_seconds,previous_contact_id,next_contact_id,recording,transcript\r\n",
+         customer,system,queue,enqueue_timestamp,queue_seconds,agent,connected_to_agent_timestamp,\
+         talk_seconds,hold_count,hold_seconds,acw_seconds,previous_contact_id,next_contact_id,recording,transcript,customer_name\r\n",
     );
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
@@ -191,7 +191,6 @@ fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::
             time(r.disconnect_timestamp),
             field(r.disconnect_reason.map_or("", |d| d.as_str())),
             field(&r.customer_endpoint.address),
-            field(r.customer_name.as_deref().unwrap_or_default()),
             field(&r.system_endpoint.address),
             field(q.map_or("", |q| q.name.as_str())),
             time(q.map(|q| q.enqueue_timestamp)),
@@ -206,6 +205,7 @@ fn contacts_csv(items: &[ContactRecord], next: Option<&str>) -> axum::response::
             field(r.next_contact_id.as_deref().unwrap_or("")),
             field(r.recording.as_ref().map_or("", |x| x.location.as_str())),
             field(r.transcript.as_ref().map_or("", |x| x.location.as_str())),
+            field(r.customer_name.as_deref().unwrap_or_default()),
         ];
         out.push_str(&cells.join(","));
         out.push_str("\r\n");

@@ -130,8 +130,16 @@ async fn list<T: Resource>(
         ));
     }
     for (field, value) in [("after", &p.after), ("search", &p.search)] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+        let Some(value) = value else { continue };
+        if value.chars().count() > 200 {
             return Err(ApiError::bad_request(field, "at most 200 characters"));
+        }
+        // No name holds one, and PostgreSQL refuses a NUL in a parameter.
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                field,
+                "must not contain control characters",
+            ));
         }
     }
     let (records, next) = app

@@ -70,11 +70,13 @@ async fn unknown_objects(
             action: Some(named.action),
         });
     }
+    let named_at: std::collections::HashSet<String> =
+        wanted.iter().map(|w| w.path.clone()).collect();
     for arn in arns_in(content) {
         let Some(kind) = local_kind(&arn.target.kind) else {
             continue;
         };
-        if wanted.iter().any(|w| w.path == arn.path) {
+        if named_at.contains(&arn.path) {
             continue;
         }
         let what = format!(
@@ -92,13 +94,35 @@ async fn unknown_objects(
         });
     }
     let mut problems = Vec::new();
-    let mut known: Vec<(ObjectKind, String)> = Vec::new();
+    // Each distinct name is looked up once, and only so many of them: a
+    // flow is at most 1 MB, but that could name tens of thousands.
+    let mut exists: std::collections::HashMap<(ObjectKind, String), bool> =
+        std::collections::HashMap::new();
     for w in wanted {
-        if known.contains(&(w.kind, w.name.clone())) {
-            continue;
-        }
-        if app.store.resolve(w.kind, &w.name).await?.is_some() {
-            known.push((w.kind, w.name));
+        let key = (w.kind, w.name.clone());
+        let found = match exists.get(&key) {
+            Some(found) => *found,
+            None if exists.len() >= MAX_REFERENCES => {
+                problems.push(Problem {
+                    severity: Severity::Error,
+                    path: w.path,
+                    action: w.action,
+                    message: format!(
+                        "the flow names more than {MAX_REFERENCES} different objects; split it into modules"
+                    ),
+                });
+                break;
+            }
+            None => {
+                // No object's name holds a control character (and
+                // PostgreSQL refuses a NUL in a parameter): not there.
+                let found = !w.name.chars().any(char::is_control)
+                    && app.store.resolve(w.kind, &w.name).await?.is_some();
+                exists.insert(key, found);
+                found
+            }
+        };
+        if found {
             continue;
         }
         problems.push(Problem {
@@ -110,6 +134,9 @@ async fn unknown_objects(
     }
     Ok(problems)
 }
+
+/// The most different objects one flow may name (each is looked up).
+const MAX_REFERENCES: usize = 1000;
 
 /// An object a flow names, to look for.
 struct Wanted {

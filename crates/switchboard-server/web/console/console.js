@@ -207,6 +207,10 @@ function route() {
   const kind = KIND[path] && canView(KIND[path]) ? KIND[path] : KINDS.find(canView);
   if (!kind) return;
   consoleState.kind = kind;
+  // What the last screen was still loading must not land on this one.
+  clearTimeout(searchTimer);
+  consoleState.view = null;
+  consoleState.screen = (consoleState.screen || 0) + 1;
   for (const b of $("nav").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.kind === kind.path));
   if (kind.screen === "audit") showAudit();
   else if (kind.screen === "keys") showApiKeys();
@@ -463,8 +467,12 @@ async function showAudit(older = false) {
   const params = new URLSearchParams({ limit: "50" });
   if (consoleState.auditKind) params.set("object_kind", consoleState.auditKind);
   if (older && consoleState.auditBefore) params.set("before", String(consoleState.auditBefore));
+  // Only the newest request on this visit may write the table.
+  const visit = consoleState.screen;
+  const run = (consoleState.auditRuns = (consoleState.auditRuns || 0) + 1);
   try {
     const { items } = await api(`/audit-log?${params}`);
+    if (consoleState.screen !== visit || consoleState.auditRuns !== run) return;
     for (const e of items) {
       table.tBodies[0].append(el("tr", { class: "plain", "data-seq": String(e.seq) },
         el("td", { text: new Date(e.at).toLocaleString() }), el("td", { text: e.actor_name }),
@@ -520,8 +528,10 @@ async function showApiKeys() {
 
 async function listKeys() {
   const table = $("list-table");
+  const visit = consoleState.screen;
   try {
     const { items } = await api("/api-keys");
+    if (consoleState.screen !== visit) return;
     table.tBodies[0].replaceChildren(...items.map((k) => {
       const revoke = el("button", { type: "button", class: "danger small-button", text: "Revoke" });
       revoke.addEventListener("click", async () => {

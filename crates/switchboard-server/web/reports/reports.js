@@ -348,10 +348,10 @@ function drawSnapshot(s) {
     ...[...byQueue].map(([id, q]) =>
       el("tr", { "data-queue": id, "data-name": q.name, "data-waiting": q.waiting ? "true" : "false" },
         el("td", { text: q.name }),
-        el("td", { class: "num", text: count(q.waiting) }),
+        el("td", { class: "num", "data-value": String(q.waiting), text: count(q.waiting) }),
         el("td", { text: q.channels.join(" · ") || "—" }),
         el("td", { class: "num age", "data-age": q.oldest ?? "" }),
-        el("td", { class: "num", "data-col": "staffed", text: count(queueAgents.get(id)?.staffed ?? 0) }),
+        el("td", { class: "num", "data-col": "staffed", "data-value": String(queueAgents.get(id)?.staffed ?? 0), text: count(queueAgents.get(id)?.staffed ?? 0) }),
         el("td", { class: "num", "data-col": "available", text: count(queueAgents.get(id)?.available ?? 0) }),
         el("td", { class: "num", "data-col": "service_level" }),
         el("td", { class: "attention", "data-col": "attention" })),
@@ -402,10 +402,11 @@ function attention() {
   for (const row of document.querySelectorAll("#queue-table tbody tr")) {
     const id = row.dataset.queue;
     const t = reports.thresholds?.queues?.[id] || {};
-    const waiting = Number(row.cells[1].textContent.replace(/\D/g, "")) || 0;
+    // The figures as numbers, not read back from text in the reader's locale.
+    const waiting = Number(row.cells[1].dataset.value) || 0;
     const ageCell = row.querySelector(".age");
     const age = ageCell.dataset.age === "" ? null : Number(ageCell.dataset.age) + since;
-    const staffed = Number(row.querySelector('[data-col="staffed"]').textContent.replace(/\D/g, "")) || 0;
+    const staffed = Number(row.querySelector('[data-col="staffed"]').dataset.value) || 0;
     const sl = reports.serviceLevels?.get(id);
     const slCell = row.querySelector('[data-col="service_level"]');
     slCell.textContent = sl === undefined || sl === null ? "—" : percent(sl);
@@ -481,7 +482,10 @@ async function saveThresholds(event) {
   event.preventDefault();
   const form = $("thresholds-form");
   clearErrors(form);
-  const queues = {};
+  // The queues listed here are replaced; any other's thresholds (a queue
+  // not on the live view now) are kept.
+  const queues = { ...(reports.thresholds?.queues || {}) };
+  for (const row of form.querySelectorAll("tr[data-queue]")) delete queues[row.dataset.queue];
   for (const input of form.querySelectorAll("input[data-queue]")) {
     if (input.value.trim() === "") continue;
     (queues[input.dataset.queue] ||= {})[input.dataset.key] = Number(input.value);
