@@ -25,7 +25,7 @@ mod routing;
 
 pub use audit::{Actor, AuditEntry, AuditQuery, Deleted};
 pub use auth::{ApiKey, Session};
-pub use blobs::Blobs;
+pub use blobs::{Blobs, BlobsError, S3Config};
 pub use contacts::{ContactCursor, ContactPage, ContactQuery, ContactTime};
 pub use error::StoreError;
 pub use flows::FlowVersion;

@@ -14,7 +14,7 @@ use crate::ServeArgs;
 /// listen = "0.0.0.0:8080"
 /// data_dir = "/var/lib/switchboard"
 /// database_url = "postgres://switchboard@db/switchboard"
-/// blob_dir = "/srv/switchboard/blobs"
+/// blob_dir = "/srv/switchboard/blobs"          # files (prompts, recordings), unless [s3] is set
 /// instance_name = "Acme support"       # what the pages call this instance (default: Switchboard)
 /// session_hours = 12
 /// offer_timeout_seconds = 20
@@ -40,6 +40,13 @@ use crate::ServeArgs;
 /// chat_idle_warning_seconds = 300       # a customer who owes a reply this long is warned...
 /// chat_idle_disconnect_seconds = 600    # ...and disconnected once it has been this long
 /// chat_duration_minutes = 1500          # a chat's longest life when the start request does not say
+///
+/// [s3]                                  # files in an S3-compatible bucket instead of blob_dir
+/// bucket = "switchboard-recordings"
+/// region = "eu-west-2"                  # default: AWS_REGION, else us-east-1
+/// endpoint = "http://127.0.0.1:9000"    # another S3-compatible service; default Amazon S3
+/// path_style = true                     # bucket in the path, as most self-hosted services want
+/// # access_key_id / secret_access_key: default AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 ///
 /// [rate_card]                           # prices for usage reports (default: Connect's UK rates)
 /// currency = "USD"
@@ -86,6 +93,7 @@ struct FileConfig {
     chat_duration_minutes: Option<u64>,
     rate_card: Option<switchboard_reports::usage::RateCard>,
     instance_name: Option<String>,
+    s3: Option<switchboard_store::S3Config>,
 }
 
 /// The settings in force.
@@ -95,6 +103,8 @@ pub(crate) struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub blob_dir: PathBuf,
+    /// Files in this S3-compatible bucket instead of `blob_dir`.
+    pub s3: Option<switchboard_store::S3Config>,
     pub session_hours: i64,
     /// How long an agent has to accept an offered contact.
     pub offer_timeout_seconds: u64,
@@ -370,6 +380,7 @@ impl Config {
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             blob_dir: file.blob_dir.unwrap_or_else(|| data_dir.join("objects")),
+            s3: file.s3,
             database_url,
             data_dir,
             session_hours,

@@ -109,8 +109,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::connect(&cfg.database_url)
         .await
         .with_context(|| format!("opening the database {}", config::redact(&cfg.database_url)))?;
-    let blobs = Blobs::local(&cfg.blob_dir)
-        .with_context(|| format!("opening blob storage at {}", cfg.blob_dir.display()))?;
+    let blobs = match &cfg.s3 {
+        Some(s3) => {
+            let blobs = Blobs::s3(s3).context("opening blob storage")?;
+            blobs.check().await.context("reaching blob storage")?;
+            blobs
+        }
+        None => Blobs::local(&cfg.blob_dir)
+            .with_context(|| format!("opening blob storage at {}", cfg.blob_dir.display()))?,
+    };
 
     bootstrap::ensure_defaults(&store).await?;
     bootstrap::ensure_connect_prompts(&store, &blobs).await?;
