@@ -120,7 +120,16 @@ try {
 
     // Transfer to the queue: the agent goes to after-contact work; once they
   // close it, the same caller (now a transferred contact) is offered again.
-  await contact("connected").locator('select[data-action="transfer"]').selectOption("Back to the queue");
+  // Moving through the list with the keyboard only chooses; nothing is sent
+  // until Transfer is pressed. (A check that something does not happen:
+  // on a slow machine it can pass wrongly, never fail.)
+  await contact("connected").locator('select[data-action="transfer-to"]').focus();
+  await page.keyboard.press("ArrowDown");
+  await page.waitForTimeout(1500);
+  if ((await contact("connected").count()) !== 1) fail("an arrow key in the transfer list transferred the caller");
+  await contact("connected").locator('select[data-action="transfer-to"]').selectOption("Back to the queue");
+  await contact("connected").locator('button[data-action="transfer"]').click();
+  await page.waitForFunction(() => [...document.querySelectorAll("#activity li")].some((li) => li.textContent.includes("Transferred")), null, { timeout: 30000 });
   await contact("ended").waitFor({ timeout: 30000 });
   await agentState("AfterContactWork");
   await screenshot("after-contact-work");
@@ -139,6 +148,17 @@ try {
   // 2. The next call is missed (no answer in time), then offered again and taken.
   await contact("incoming").waitFor({ timeout: 30000 });
   await screenshot("second-call-incoming");
+  // On a phone-sized screen the offer comes first, and nothing is wider than the screen.
+  const wide = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const narrow = await page.evaluate(() => ({
+    fits: document.documentElement.scrollWidth <= window.innerWidth,
+    accept: document.querySelector('.contact[data-state="incoming"] [data-action="accept"]')?.getBoundingClientRect().top,
+    side: document.querySelector(".side")?.getBoundingClientRect().top,
+  }));
+  if (!narrow.fits || !(narrow.accept < narrow.side)) fail(`at 390 px: ${JSON.stringify(narrow)}`);
+  await screenshot("incoming-390");
+  await page.setViewportSize(wide);
   await agentState("Missed");
   await screenshot("missed");
     if ((await contact("incoming").count()) !== 0) fail("the missed offer is still shown");
@@ -148,7 +168,8 @@ try {
   await clickOn("incoming", "accept");
   await contact("connected").waitFor({ timeout: 30000 });
     await expectHearing("on the second call");
-  await contact("connected").locator('select[data-action="transfer"]').selectOption("Support line");
+  await contact("connected").locator('select[data-action="transfer-to"]').selectOption("Support line");
+  await contact("connected").locator('button[data-action="transfer"]').click();
   await contact("ended").waitFor({ timeout: 30000 });
   await agentState("AfterContactWork");
   await screenshot("transferred-after-contact-work");

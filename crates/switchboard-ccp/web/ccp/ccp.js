@@ -363,6 +363,28 @@ function renderEmpty() {
   $("ready-again").hidden = !flagged[ccp.state];
 }
 
+/**
+ * Choosing a destination only chooses it; the Transfer button transfers.
+ * (Transferring on the list's change sent a caller away at one ArrowDown
+ * in the focused list.) The transfer is written in the activity list.
+ */
+function transferPicker(id, targets, attrs) {
+  const picker = el("select", { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer-to" },
+    el("option", { value: "", text: "Transfer to…" }),
+    ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.to})` })));
+  const go = el("button", { type: "button", "data-action": "transfer", text: "Transfer", disabled: true, ...attrs });
+  picker.addEventListener("change", () => { go.disabled = !picker.value; });
+  go.addEventListener("click", () => {
+    if (!picker.value) return;
+    const target = targets.find((q) => q.name === picker.value);
+    if (send({ type: "transfer", contact: id, quick_connect: picker.value })) {
+      const who = ccp.contacts.get(id)?.customer || "the contact";
+      log(`Transferred ${who} to ${target ? `${target.name} (${target.to})` : picker.value}`);
+    }
+  });
+  return el("span", { class: "transfer-box" }, picker, go);
+}
+
 function button(label, cls, onclick, name) {
   return el("button", { class: cls, "data-action": name, onclick, text: label });
 }
@@ -395,15 +417,7 @@ function renderContacts() {
           : button("Hold", "", act("hold"), "hold"),
       );
             const targets = ccp.welcome?.quick_connects || [];
-      if (targets.length) {
-        const picker = el("select", { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer" },
-          el("option", { value: "", text: "Transfer…" }),
-                    ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.to})` })));
-        picker.addEventListener("change", () => {
-          if (picker.value) send({ type: "transfer", contact: id, quick_connect: picker.value });
-        });
-        actions.push(picker);
-      }
+      if (targets.length) actions.push(transferPicker(id, targets, {}));
       actions.push(button("End call", "danger", act("end"), "end"));
         } else if (c.state === "dialing") {
       actions.push(button("Hang up", "danger", act("end"), "end"));
@@ -544,18 +558,7 @@ function drawChatActions(view, c) {
   } else if (c.state === "connected") {
     // A chat can only wait in a queue: agent and number quick connects are for calls.
     const targets = (ccp.welcome?.quick_connects || []).filter((q) => q.target?.type === "QUEUE");
-    if (targets.length) {
-      const picker = el(
-        "select",
-        { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer", "data-sb": "transfer" },
-        el("option", { value: "", text: "Transfer…" }),
-        ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.to})` })),
-      );
-      picker.addEventListener("change", () => {
-        if (picker.value) send({ type: "transfer", contact: id, quick_connect: picker.value });
-      });
-      actions.push(picker);
-    }
+    if (targets.length) actions.push(transferPicker(id, targets, { "data-sb": "transfer" }));
     actions.push(el("button", { class: "danger", "data-action": "end", "data-sb": "end", onclick: act("end"), text: "End chat" }));
   } else if (c.state === "ended") {
     actions.push(el("button", { class: "primary", "data-action": "close", "data-sb": "close", onclick: act("close"), text: "Close contact" }));
