@@ -76,11 +76,14 @@ pub(crate) async fn run(voice: Voice, interval: Duration) {
             *entry = if answered { 0 } else { *entry + 1 };
             if *entry >= MISSES {
                 warn!(%username, device = %key, "a desk phone answered no keep-alive {MISSES} times: dropped");
+                // Counted first: whoever sees the device gone (a scrape, a
+                // test) must also see it counted, and dropping awaits the
+                // store after the binding is already gone.
+                VoiceStats::add(&voice.stats().devices_dropped, 1);
                 voice
                     .registrar()
                     .drop_device(voice.app(), &username, &key)
                     .await;
-                VoiceStats::add(&voice.stats().devices_dropped, 1);
                 misses.remove(&(username, key));
             }
         }
