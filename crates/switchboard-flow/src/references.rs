@@ -66,10 +66,57 @@ pub struct ObjectRef {
 }
 
 /// Every object `flow` names with a literal, in the order of its actions.
-pub fn object_refs(flow: &Flow) -> Vec<ObjectRef> {
+pub fn object_refs<'f>(flow: &'f Flow) -> Vec<ObjectRef> {
+    use ObjectKind::*;
     let mut out = Vec::new();
     for action in &flow.actions {
-        let mut add = |kind: ObjectKind, param: String, operand: &Operand| {
+        // What the action names: kind, parameter, value.
+        let mut named: Vec<(ObjectKind, String, &'f Operand)> = Vec::new();
+        let mut one = |kind, param: &str, operand: Option<&'f Operand>| {
+            named.extend(operand.map(|o| (kind, param.to_string(), o)));
+        };
+        let prompt = |message: Option<&'f Message>| match message {
+            Some(Message::Prompt(p)) => Some(p),
+            _ => None,
+        };
+        match &action.kind {
+            ActionKind::MessageParticipant { message } => {
+                one(Prompt, "PromptId", prompt(Some(message)))
+            }
+            ActionKind::GetParticipantInput { prompt: p, .. } => {
+                one(Prompt, "PromptId", prompt(p.as_ref()))
+            }
+            ActionKind::ConnectParticipantWithLexBot { prompt: p, bot, .. } => {
+                one(Prompt, "PromptId", prompt(p.as_ref()));
+                one(Bot, "LexV2Bot.AliasArn", Some(bot));
+            }
+            ActionKind::MessageParticipantIteratively { messages, .. } => {
+                for (i, m) in messages.iter().enumerate() {
+                    one(Prompt, &format!("Messages[{i}].PromptId"), prompt(Some(m)));
+                }
+            }
+            ActionKind::CheckHoursOfOperation { hours } => {
+                one(HoursOfOperation, "HoursOfOperationId", hours.as_ref())
+            }
+            ActionKind::CheckMetricData { queue, .. } => one(Queue, "QueueId", queue.as_ref()),
+            ActionKind::UpdateContactTargetQueue { queue, agent }
+            | ActionKind::GetMetricData { queue, agent, .. } => {
+                one(Queue, "QueueId", queue.as_ref());
+                one(Agent, "AgentId", agent.as_ref());
+            }
+            ActionKind::TransferToFlow { flow } => one(Flow, "ContactFlowId", Some(flow)),
+            ActionKind::UpdateContactEventHooks { hooks } => {
+                for (hook, flow) in hooks {
+                    one(Flow, &format!("EventHooks.{hook:?}"), Some(flow));
+                }
+            }
+            ActionKind::InvokeLambdaFunction { function, .. } => {
+                one(Function, "LambdaFunctionARN", Some(function))
+            }
+            ActionKind::InvokeFlowModule { module } => one(Module, "FlowModuleId", Some(module)),
+            _ => {}
+        }
+        for (kind, param, operand) in named {
             if let Some((name, written)) = literal(operand) {
                 out.push(ObjectRef {
                     kind,
@@ -79,69 +126,6 @@ pub fn object_refs(flow: &Flow) -> Vec<ObjectRef> {
                     action: action.id.clone(),
                 });
             }
-        };
-        let mut prompt = |param: String, message: &Option<Message>| {
-            if let Some(Message::Prompt(p)) = message {
-                add(ObjectKind::Prompt, param, p);
-            }
-        };
-        match &action.kind {
-            ActionKind::MessageParticipant { message } => {
-                prompt("PromptId".into(), &Some(message.clone()))
-            }
-            ActionKind::GetParticipantInput { prompt: p, .. }
-            | ActionKind::ConnectParticipantWithLexBot { prompt: p, .. } => {
-                prompt("PromptId".into(), p)
-            }
-            ActionKind::MessageParticipantIteratively { messages, .. } => {
-                for (i, m) in messages.iter().enumerate() {
-                    prompt(format!("Messages[{i}].PromptId"), &Some(m.clone()));
-                }
-            }
-            _ => {}
-        }
-        let mut add = |kind: ObjectKind, param: &str, operand: &Option<Operand>| {
-            if let Some((name, written)) = operand.as_ref().and_then(literal) {
-                out.push(ObjectRef {
-                    kind,
-                    name,
-                    written,
-                    path: format!("Actions[{}].Parameters.{param}", action.index),
-                    action: action.id.clone(),
-                });
-            }
-        };
-        match &action.kind {
-            ActionKind::CheckHoursOfOperation { hours } => {
-                add(ObjectKind::HoursOfOperation, "HoursOfOperationId", hours)
-            }
-            ActionKind::CheckMetricData { queue, .. } => add(ObjectKind::Queue, "QueueId", queue),
-            ActionKind::UpdateContactTargetQueue { queue, agent }
-            | ActionKind::GetMetricData { queue, agent, .. } => {
-                add(ObjectKind::Queue, "QueueId", queue);
-                add(ObjectKind::Agent, "AgentId", agent);
-            }
-            ActionKind::TransferToFlow { flow } => {
-                add(ObjectKind::Flow, "ContactFlowId", &Some(flow.clone()))
-            }
-            ActionKind::UpdateContactEventHooks { hooks } => {
-                for (hook, flow) in hooks {
-                    let param = format!("EventHooks.{hook:?}");
-                    add(ObjectKind::Flow, &param, &Some(flow.clone()));
-                }
-            }
-            ActionKind::InvokeLambdaFunction { function, .. } => add(
-                ObjectKind::Function,
-                "LambdaFunctionARN",
-                &Some(function.clone()),
-            ),
-            ActionKind::InvokeFlowModule { module } => {
-                add(ObjectKind::Module, "FlowModuleId", &Some(module.clone()))
-            }
-            ActionKind::ConnectParticipantWithLexBot { bot, .. } => {
-                add(ObjectKind::Bot, "LexV2Bot.AliasArn", &Some(bot.clone()))
-            }
-            _ => {}
         }
     }
     out

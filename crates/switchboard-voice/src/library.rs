@@ -237,13 +237,15 @@ impl Library {
             return Ok(Vec::new().into());
         }
         let key = (voice.clone(), text.clone());
-        if let Some(clip) = self
-            .speech
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(clip.clone());
+        let cached = || {
+            self.speech
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned()
+        };
+        if let Some(clip) = cached() {
+            return Ok(clip);
         }
         // A slot first; the text may have been spoken meanwhile.
         let _slot = self
@@ -251,13 +253,8 @@ impl Library {
             .acquire()
             .await
             .map_err(|e| AudioFailure::Stopped(e.to_string()))?;
-        if let Some(clip) = self
-            .speech
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(clip.clone());
+        if let Some(clip) = cached() {
+            return Ok(clip);
         }
         self.speech_runs.fetch_add(1, Ordering::Relaxed);
         let run = tokio::process::Command::new(&self.tts_command)

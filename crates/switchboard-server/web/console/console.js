@@ -304,12 +304,9 @@ async function serverPage() {
   if (consoleState.view !== view) return;
   const rows = [];
   for (const item of page.items) {
-    const tr = el("tr", { tabindex: "0", "data-id": item.id, "data-name": labelOf(kind.path, item) });
-    for (const c of kind.cols) tr.append(el("td", { "data-col": c, text: await cellText(kind, c, item[c]) }));
-    tr.append(el("td", { class: "actions" }));
-    tr.addEventListener("click", () => go(`${kind.path}/${item.id}`));
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") go(`${kind.path}/${item.id}`); });
-    rows.push(tr);
+    const texts = [];
+    for (const c of kind.cols) texts.push(await cellText(kind, c, item[c]));
+    rows.push(listRow(kind, item, texts));
   }
   if (consoleState.view !== view) return;
   view.cursors[view.page + 1] = page.next ?? null;
@@ -351,6 +348,22 @@ function sortBy(index) {
   const view = consoleState.view;
   view.sort = view.sort?.col === index ? { col: index, dir: -view.sort.dir } : { col: index, dir: 1 };
   drawRows();
+}
+
+/** One object's row: its cells' texts, and opening it on click or Enter (flows open in the designer). */
+function listRow(kind, item, texts) {
+  const tr = el("tr", { tabindex: "0", "data-id": item.id, "data-name": labelOf(kind.path, item) },
+    ...kind.cols.map((c, i) => el("td", { "data-col": c, text: texts[i] })));
+  const actions = el("td", { class: "actions" });
+  tr.append(actions);
+  if (kind.path === "flows") {
+    actions.append(el("a", { class: "button small-button", href: `/console/designer?flow=${encodeURIComponent(item.id)}`, text: "Open in designer" }));
+    tr.classList.add("plain");
+    return tr;
+  }
+  tr.addEventListener("click", () => go(`${kind.path}/${item.id}`));
+  tr.addEventListener("keydown", (e) => { if (e.key === "Enter") go(`${kind.path}/${item.id}`); });
+  return tr;
 }
 
 async function showList(kind) {
@@ -399,27 +412,13 @@ async function showList(kind) {
   const registrations = kind.path === "sip-trunks" ? await trunkRegistrations() : new Map();
   const rows = [];
   for (const item of items) {
-    const tr = el("tr", { tabindex: "0", "data-id": item.id, "data-name": labelOf(kind.path, item) });
     const texts = [];
     for (const c of kind.cols) {
-      const text = c === "registration"
+      texts.push(c === "registration"
         ? (item.register ? registrationText(registrations.get(item.name) || { state: "PENDING" }) : "—")
-        : await cellText(kind, c, item[c]);
-      texts.push(text);
-      tr.append(el("td", { "data-col": c, text }));
+        : await cellText(kind, c, item[c]));
     }
-    const actions = el("td", { class: "actions" });
-    if (kind.path === "flows") {
-      actions.append(el("a", { class: "button small-button", href: `/console/designer?flow=${encodeURIComponent(item.id)}`, text: "Open in designer" }));
-    }
-    tr.append(actions);
-    if (kind.path !== "flows") {
-      tr.addEventListener("click", () => go(`${kind.path}/${item.id}`));
-      tr.addEventListener("keydown", (e) => { if (e.key === "Enter") go(`${kind.path}/${item.id}`); });
-    } else {
-      tr.classList.add("plain");
-    }
-    rows.push({ tr, texts });
+    rows.push({ tr: listRow(kind, item, texts), texts });
   }
   if (consoleState.kind !== kind) return;
   consoleState.view = { rows, page: 0, sort: null };
@@ -430,18 +429,21 @@ async function showList(kind) {
 
 // ---------- the audit log: who changed what, newest first, paged by the server ----------
 
-async function showAudit(older = false) {
+/** The list view set up for a screen of its own (no search, no Create): its table. */
+function screenTable(title, kind) {
   $("form-view").hidden = true;
   $("list-view").hidden = false;
-  $("list-tools").hidden = true;
-  $("create").hidden = true;
-  $("new-flow").hidden = true;
-  $("import-users").hidden = true;
-  $("list-title").textContent = "Audit log";
+  for (const id of ["list-tools", "create", "new-flow", "import-users"]) $(id).hidden = true;
+  $("list-title").textContent = title;
   $("list-error").textContent = "";
-  $("list-empty").hidden = true;
   const table = $("list-table");
-  table.dataset.kind = "audit-log";
+  table.dataset.kind = kind;
+  return table;
+}
+
+async function showAudit(older = false) {
+  const table = screenTable("Audit log", "audit-log");
+  $("list-empty").hidden = true;
   const screen = $("screen");
   if (!older) {
     table.dataset.ready = "false";
@@ -491,16 +493,7 @@ async function showAudit(older = false) {
 // ---------- API keys: made (the key shown once), listed, revoked ----------
 
 async function showApiKeys() {
-  $("form-view").hidden = true;
-  $("list-view").hidden = false;
-  $("list-tools").hidden = true;
-  $("create").hidden = true;
-  $("new-flow").hidden = true;
-  $("import-users").hidden = true;
-  $("list-title").textContent = "API keys";
-  $("list-error").textContent = "";
-  const table = $("list-table");
-  table.dataset.kind = "api-keys";
+  const table = screenTable("API keys", "api-keys");
   table.dataset.ready = "false";
   const name = el("input", { id: "key-name", placeholder: "What it is for, e.g. crm-sync", "aria-label": "Key name" });
   const make = el("button", { type: "submit", class: "primary", id: "key-create", text: "Make a key" });

@@ -117,6 +117,8 @@ const PICKERS = {
   AgentId: { path: "/users", noun: "agent", label: (o) => o.username || o.name },
 };
 const OTHER = "__other__";
+/** How an object reads in a picker: its name, or what the picker says (an agent's username). */
+const pickerLabel = (picker, o) => (picker.label ? picker.label(o) : o.name);
 
 const NEXT_TYPES = new Set(["MessageParticipant", "UpdateContactTextToSpeechVoice", "UpdateContactAttributes",
   "UpdateContactTargetQueue", "UpdateContactRecordingBehavior", "UpdateContactEventHooks", "UpdateContactRoutingBehavior",
@@ -490,8 +492,8 @@ function quietly(f) {
 function objectName(param, value) {
   const picker = PICKERS[param];
   if (!picker || typeof value !== "string") return value;
-  const found = value && (state.objects[picker.path] || []).find((o) => o.id === value || (picker.label ? picker.label(o) : o.name) === value);
-  return found ? (picker.label ? picker.label(found) : found.name) : value;
+  const found = value && (state.objects[picker.path] || []).find((o) => o.id === value || pickerLabel(picker, o) === value);
+  return found ? pickerLabel(picker, found) : value;
 }
 
 const SUMMARY_LABELS = { QueueId: "Queue", PromptId: "Prompt", ContactFlowId: "Flow", FlowModuleId: "Module",
@@ -830,7 +832,7 @@ function pickerField(f, v) {
   let items = state.objects[picker.path] || [];
   if (f === "FlowModuleId") items = items.filter((o) => o.type === "FLOW_MODULE");
   if (f === "ContactFlowId") items = items.filter((o) => o.type !== "FLOW_MODULE");
-  const label = (o) => (picker.label ? picker.label(o) : o.name);
+  const label = (o) => pickerLabel(picker, o);
   const select = el("select", { "data-param": f },
     el("option", { value: "", text: `— no ${picker.noun} —` }),
     ...items.map((o) => el("option", { value: o.id, text: label(o) })),
