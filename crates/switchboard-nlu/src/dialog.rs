@@ -322,7 +322,8 @@ impl Dialog {
             // The fallback when the bot defines none: nothing more to ask.
             return self.finish(IntentState::Fulfilled, None, effects);
         };
-        if hook_first && intent.dialog_code_hook {
+        let has_function = engine.locale.code_hook_function.is_some();
+        if hook_first && intent.dialog_code_hook && has_function {
             return self.call_hook(engine, InvocationSource::DialogCodeHook, effects);
         }
         let filled = |name: &str| {
@@ -342,7 +343,11 @@ impl Dialog {
             return self.confirm(engine, cx, effects);
         }
         if intent.fulfillment_code_hook {
-            return self.call_hook(engine, InvocationSource::FulfillmentCodeHook, effects);
+            if has_function {
+                return self.call_hook(engine, InvocationSource::FulfillmentCodeHook, effects);
+            }
+            // As Lex without a Lambda: done talking; the flow does the work.
+            return self.finish(IntentState::ReadyForFulfillment, None, effects);
         }
         if let Some(closing) = &intent.closing_response {
             effects.push(Effect::Say(self.fill_in(closing)));

@@ -23,6 +23,7 @@ pub mod dialog;
 pub mod engine;
 pub mod hook;
 pub mod lexicon;
+pub mod lexv2;
 pub mod model;
 pub mod numbers;
 pub mod text;

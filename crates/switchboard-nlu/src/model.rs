@@ -98,10 +98,12 @@ pub struct Intent {
     /// Said when the intent fails (retries used up, declined).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_response: Option<String>,
-    /// Call the locale's code hook function on each turn (Lex's dialog code hook).
+    /// Call the locale's code hook function on each turn (Lex's dialog code
+    /// hook); without a function, as in Lex without a Lambda, the bot goes on by its rules.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dialog_code_hook: bool,
-    /// Call the locale's code hook function to fulfil the intent.
+    /// Call the locale's code hook function to fulfil the intent; without a
+    /// function the intent ends ReadyForFulfillment, for the flow to fulfil.
     #[serde(default, skip_serializing_if = "is_false")]
     pub fulfillment_code_hook: bool,
 }
@@ -346,14 +348,6 @@ impl Locale {
                 if slot.max_retries > MAX_RETRIES {
                     add(format!("{sp}.maxRetries"), format!("at most {MAX_RETRIES}"));
                 }
-            }
-            if (intent.dialog_code_hook || intent.fulfillment_code_hook)
-                && self.code_hook_function.is_none()
-            {
-                add(
-                    format!("{ip}.fulfillmentCodeHook"),
-                    "the locale names no code hook function".into(),
-                );
             }
         }
         if fallbacks > 1 {
