@@ -68,6 +68,9 @@ pub struct ContactData {
     pub lex_intent: Option<String>,
     /// The slot values of the bot's last answer, read as `$.Lex.Slots.<name>`.
     pub lex_slots: BTreeMap<String, String>,
+    /// The session attributes the bot's conversation ended with, read as `$.Lex.SessionAttributes.<name>`.
+    #[serde(default)]
+    pub lex_session_attributes: BTreeMap<String, String>,
     /// Whether flow logging is on (off at first); set by UpdateFlowLoggingBehavior.
     pub logging: bool,
     /// The contact's name, set by UpdateContactData, read as `$.Name`.
@@ -122,6 +125,7 @@ impl ContactData {
             queue_time_adjustment_seconds: None,
             lex_intent: None,
             lex_slots: BTreeMap::new(),
+            lex_session_attributes: BTreeMap::new(),
             logging: false,
             name: None,
             description: None,
@@ -174,6 +178,7 @@ impl ContactData {
             ["StoredCustomerInput"] => self.stored_input.clone(),
             ["Lex", "IntentName"] => self.lex_intent.clone(),
             ["Lex", "Slots", slot] => self.lex_slots.get(*slot).cloned(),
+            ["Lex", "SessionAttributes", name] => self.lex_session_attributes.get(*name).cloned(),
             ["TextToSpeechVoice" | "TextToSpeechVoiceId"] => text(&self.voice),
             ["Name"] => self.name.clone(),
             ["Description"] => self.description.clone(),

@@ -259,6 +259,8 @@ pub enum Event {
         intent: String,
         /// The slot values it filled, by slot name.
         slots: BTreeMap<String, String>,
+        /// The session attributes it ended with.
+        session_attributes: BTreeMap<String, String>,
     },
     /// What the function from `InvokeFunction` returned; the flow reads it as `$.External`.
     FunctionResult(BTreeMap<String, Value>),
@@ -1244,9 +1246,17 @@ impl Session {
                     None => self.error_on(&a, "MessagesInterrupted", "interrupt"),
                 }
             }
-            (W::Bot, Event::BotResult { intent, slots }) => {
+            (
+                W::Bot,
+                Event::BotResult {
+                    intent,
+                    slots,
+                    session_attributes,
+                },
+            ) => {
                 self.contact.lex_intent = Some(intent.clone());
                 self.contact.lex_slots = slots;
+                self.contact.lex_session_attributes = session_attributes;
                 self.by_condition(&a, &intent, "NoMatchingCondition")
             }
             (W::Function, Event::FunctionResult(values)) => {

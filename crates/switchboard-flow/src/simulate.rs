@@ -131,6 +131,7 @@ impl Script {
                 Some(intent) => Event::BotResult {
                     intent,
                     slots: BTreeMap::new(),
+                    session_attributes: BTreeMap::new(),
                 },
                 None => Event::Failed("the bot did not understand".into()),
             },

@@ -169,7 +169,8 @@ fn arb_event() -> impl Strategy<Value = Event> {
         Just(Event::InputTimeout),
         "[A-Za-z]{1,6}".prop_map(|intent| Event::BotResult {
             intent,
-            slots: BTreeMap::new()
+            slots: BTreeMap::new(),
+            session_attributes: BTreeMap::new(),
         }),
         Just(Event::FunctionResult(BTreeMap::from([(
             "x".to_string(),

@@ -22,10 +22,11 @@ pub enum ObjectKind {
     Flow,
     ExternalFunction,
     SipTrunk,
+    Bot,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 12] = [
+    pub const ALL: [ObjectKind; 13] = [
         ObjectKind::SecurityProfile,
         ObjectKind::User,
         ObjectKind::AgentStatus,
@@ -38,6 +39,7 @@ impl ObjectKind {
         ObjectKind::Flow,
         ObjectKind::ExternalFunction,
         ObjectKind::SipTrunk,
+        ObjectKind::Bot,
     ];
 
     /// The stable name stored in the database and shown in errors and the audit log.
@@ -55,6 +57,7 @@ impl ObjectKind {
             ObjectKind::Flow => "flow",
             ObjectKind::ExternalFunction => "external_function",
             ObjectKind::SipTrunk => "sip_trunk",
+            ObjectKind::Bot => "bot",
         }
     }
 

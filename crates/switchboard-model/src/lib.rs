@@ -24,6 +24,7 @@ pub use contact_record::ContactRecord;
 pub use kind::{ConfigSpec, ObjectKind, RefSlot};
 pub use objects::{
     agent_status::{AgentStatus, AgentStatusType},
+    bot::Bot,
     external_function::ExternalFunction,
     flow::{Flow, FlowType},
     hours::HoursOfOperation,

@@ -25,6 +25,7 @@ pub const MAX_RETRIES: u32 = 5;
 
 /// A bot: what it is called and the languages it speaks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Bot {
     /// The bot's name; flows name it by this or by an alias ARN that ends in it.
@@ -45,6 +46,7 @@ fn default_idle() -> u32 {
 
 /// What the bot understands in one language.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Locale {
     /// Lex's locale id: `en_US`, `en_GB`.
@@ -72,6 +74,7 @@ fn default_threshold() -> f64 {
 
 /// Something a customer wants, and what the bot needs to know to do it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Intent {
     /// The name a flow's conditions test (`CheckBalance`).
@@ -114,6 +117,7 @@ fn is_false(b: &bool) -> bool {
 
 /// A value the bot needs for an intent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Slot {
     /// The name utterances refer to as `{Name}` and flows read as `$.Lex.Slots.Name`.
@@ -137,6 +141,7 @@ fn default_retries() -> u32 {
 
 /// Asked before fulfilling: "Move $50 from checking to savings?".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Confirmation {
     /// The question; `{SlotName}` is replaced by the slot's value.
@@ -151,6 +156,7 @@ pub struct Confirmation {
 
 /// A custom slot type: values with synonyms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SlotType {
     /// The name slots give as their type.
@@ -168,6 +174,7 @@ pub struct SlotType {
 
 /// A value of a custom slot type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SlotTypeValue {
     /// The value the slot gets.
@@ -179,6 +186,7 @@ pub struct SlotTypeValue {
 
 /// How a custom slot type resolves what was said (Lex's `resolutionStrategy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Resolution {
     /// Expand: a listed value if one matches, else what was said.
     #[default]

@@ -20,7 +20,7 @@ use crate::api::resource::Resource;
 use crate::api::{api_keys, audit, flows, prompts, session, users};
 use crate::error::ApiError;
 use switchboard_model::{
-    AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    AgentStatus, Bot, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
     QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 
@@ -245,6 +245,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add_crud::<QuickConnect>(&mut doc, true);
     add_crud::<Flow>(&mut doc, true);
     add_crud::<ExternalFunction>(&mut doc, true);
+    add_crud::<Bot>(&mut doc, true);
     add_crud::<SipTrunk>(&mut doc, true);
     doc
 }

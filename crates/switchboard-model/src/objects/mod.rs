@@ -1,6 +1,7 @@
 //! One module per kind of configuration object.
 
 pub mod agent_status;
+pub mod bot;
 pub mod external_function;
 pub mod flow;
 pub mod hours;

@@ -19,7 +19,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use switchboard_model::{
-    permissions, AgentStatus, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    permissions, AgentStatus, Bot, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
     QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 use utoipa::ToSchema;
@@ -90,6 +90,7 @@ pub fn router(app: &AppState, chat: &switchboard_webchat::ChatHub) -> Router<App
         .merge(crud::routes::<PhoneNumber>())
         .merge(crud::routes::<QuickConnect>())
         .merge(crud::routes::<ExternalFunction>())
+        .merge(crud::routes::<Bot>())
         .merge(crud::routes::<SipTrunk>())
         .route("/sip-trunk-registrations", get(trunks::registrations))
         .merge(crud::routes::<Flow>())

@@ -7,7 +7,7 @@ use std::future::Future;
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::permissions::ADMIN;
 use switchboard_model::{
-    AgentStatus, ConfigSpec, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
+    AgentStatus, Bot, ConfigSpec, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
     QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 use switchboard_store::Record;
@@ -320,6 +320,17 @@ impl Resource for ExternalFunction {
         create: "ExternalFunctions.Create",
         edit: "ExternalFunctions.Edit",
         delete: "ExternalFunctions.Delete",
+    };
+}
+
+impl Resource for Bot {
+    const PATH: &'static str = "bots";
+    const TAG: &'static str = "Bots";
+    const GUARDS: Guards = Guards {
+        view: &["Bots.View"],
+        create: "Bots.Create",
+        edit: "Bots.Edit",
+        delete: "Bots.Delete",
     };
 }
 
