@@ -35,6 +35,30 @@ enum Waiting {
         request: u64,
         until: Option<DateTime<Utc>>,
     },
+    /// A bot listens: the customer's next message, or silence at `at`.
+    BotInput {
+        at: DateTime<Utc>,
+    },
+    /// A bot's code hook function (request `.0`).
+    BotHook(u64),
+}
+
+/// How long a bot waits for the customer to say something (Lex's idle
+/// session time for text).
+const BOT_INPUT_SECONDS: i64 = 300;
+
+/// A bot the flow handed the customer to.
+struct BotTalk {
+    engine: Arc<switchboard_nlu::Engine>,
+    dialog: switchboard_nlu::Dialog,
+    voice: String,
+}
+
+/// What the flow gave StartBot, kept while the bot loads.
+struct BotStart {
+    prompt: Option<switchboard_flow::Rendered>,
+    voice: String,
+    session_attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// One contact of any channel. See the crate's documentation.
@@ -74,6 +98,10 @@ pub struct Contact {
     third_party_continues: Option<bool>,
     closed: bool,
     outputs: VecDeque<Output>,
+    /// The bot being loaded for StartBot.
+    bot_start: Option<BotStart>,
+    /// The bot the customer talks to now.
+    bot: Option<BotTalk>,
 }
 
 impl Contact {
@@ -133,6 +161,8 @@ impl Contact {
             third_party_continues: None,
             closed: false,
             outputs: VecDeque::new(),
+            bot_start: None,
+            bot: None,
         };
         contact.save();
         match (init.outbound, init.flow) {
@@ -151,6 +181,10 @@ impl Contact {
             Input::FlowAnswer { request, event } => self.flow_answer(request, event),
             Input::FlowLoaded { request, flow } => self.flow_loaded(request, flow),
             Input::CustomerSaid(text) => match self.waiting {
+                Waiting::BotInput { .. } => {
+                    self.waiting = Waiting::Nothing;
+                    self.bot_input(switchboard_nlu::Input::Said(text));
+                }
                 Waiting::Input { .. } => {
                     self.waiting = Waiting::Nothing;
                     self.feed(Event::Input(text));
@@ -232,6 +266,13 @@ impl Contact {
             Input::Transcript(info) => self.record.transcript = Some(info),
             Input::Quality(quality) => self.record.quality = Some(quality),
             Input::Close => self.close(),
+            Input::BotLoaded { request, bot } => self.bot_loaded(request, bot),
+            Input::BotHookAnswered { request, answer } => {
+                if self.waiting == Waiting::BotHook(request) && self.phase == Phase::InFlow {
+                    self.waiting = Waiting::Nothing;
+                    self.bot_input(switchboard_nlu::Input::HookAnswered(answer));
+                }
+            }
         }
         self.settle();
     }
@@ -245,6 +286,7 @@ impl Contact {
         match self.waiting {
             Waiting::Input { at, .. }
             | Waiting::Timer { at, .. }
+            | Waiting::BotInput { at }
             | Waiting::Loop {
                 until: Some(at), ..
             } => Some(at),
@@ -266,6 +308,10 @@ impl Contact {
             Waiting::Timer { at, .. } if now >= at => {
                 self.waiting = Waiting::Nothing;
                 self.feed(Event::TimerFired);
+            }
+            Waiting::BotInput { at } if now >= at => {
+                self.waiting = Waiting::Nothing;
+                self.bot_input(switchboard_nlu::Input::Silence);
             }
             Waiting::Loop {
                 until: Some(at), ..
@@ -313,6 +359,7 @@ impl Contact {
     pub fn awaits(&self, request: u64) -> bool {
         match self.waiting {
             Waiting::Answer(r)
+            | Waiting::BotHook(r)
             | Waiting::Input { request: r, .. }
             | Waiting::Loop { request: r, .. } => r == request,
             _ => false,
@@ -337,6 +384,97 @@ impl Contact {
     /// Whether the last record has been handed out ([`Input::Close`]).
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    // ---------- bots ----------
+
+    fn bot_loaded(&mut self, request: u64, bot: Result<Arc<switchboard_nlu::Engine>, String>) {
+        if self.phase != Phase::InFlow || self.waiting != Waiting::Answer(request) {
+            return;
+        }
+        self.waiting = Waiting::Nothing;
+        let Some(start) = self.bot_start.take() else {
+            return;
+        };
+        let engine = match bot {
+            Ok(engine) => engine,
+            Err(reason) => return self.feed(Event::Failed(reason)),
+        };
+        if let Some(prompt) = start.prompt {
+            self.outputs.push_back(Output::Say {
+                message: prompt,
+                voice: start.voice.clone(),
+            });
+        }
+        let mut effects = Vec::new();
+        let dialog = switchboard_nlu::Dialog::start(
+            &self.id,
+            &engine.locale.locale_id,
+            switchboard_nlu::hook::InputMode::Text,
+            start.session_attributes,
+            &mut effects,
+        );
+        self.bot = Some(BotTalk {
+            engine,
+            dialog,
+            voice: start.voice,
+        });
+        self.bot_effects(effects);
+    }
+
+    fn bot_input(&mut self, input: switchboard_nlu::Input) {
+        let Some(bot) = self.bot.as_mut() else {
+            return;
+        };
+        let cx = switchboard_nlu::Context {
+            today: self.now.date_naive(),
+        };
+        let mut effects = Vec::new();
+        bot.dialog.handle(&bot.engine, &cx, input, &mut effects);
+        self.bot_effects(effects);
+    }
+
+    fn bot_effects(&mut self, effects: Vec<switchboard_nlu::Effect>) {
+        use switchboard_nlu::Effect as Bot;
+        for effect in effects {
+            let voice = self
+                .bot
+                .as_ref()
+                .map(|b| b.voice.clone())
+                .unwrap_or_default();
+            match effect {
+                Bot::Say(text) => self.outputs.push_back(Output::Say {
+                    message: switchboard_flow::Rendered::Text(text),
+                    voice,
+                }),
+                Bot::Listen(_) => {
+                    self.waiting = Waiting::BotInput {
+                        at: self.now + Duration::seconds(BOT_INPUT_SECONDS),
+                    };
+                }
+                Bot::CallHook { function, request } => {
+                    self.request_no += 1;
+                    self.waiting = Waiting::BotHook(self.request_no);
+                    self.outputs.push_back(Output::CallBotHook {
+                        request: self.request_no,
+                        function,
+                        payload: request,
+                    });
+                }
+                Bot::Finished(outcome) => {
+                    self.bot = None;
+                    self.waiting = Waiting::Nothing;
+                    self.pending.push_back(match outcome.error {
+                        Some(e) => Event::Failed(e),
+                        None => Event::BotResult {
+                            intent: outcome.intent,
+                            slots: outcome.slots,
+                            session_attributes: outcome.session_attributes,
+                        },
+                    });
+                }
+            }
+        }
     }
 
     // ---------- the flow ----------
@@ -425,9 +563,32 @@ impl Contact {
                         customer_returned,
                     };
                 }
-                Effect::StartBot { .. } => {
-                    self.pending
-                        .push_back(Event::Failed("no bot engine is configured".into()));
+                Effect::StartBot { .. } if self.channel == Channel::Voice => {
+                    self.pending.push_back(Event::Failed(
+                        "bots on calls need speech recognition, which is not built yet".into(),
+                    ));
+                }
+                Effect::StartBot {
+                    bot,
+                    prompt,
+                    voice,
+                    session_attributes,
+                } => {
+                    let request = self.await_answer();
+                    self.bot_start = Some(BotStart {
+                        prompt,
+                        voice,
+                        session_attributes,
+                    });
+                    let language = self.session.as_ref().map_or_else(
+                        || self.data.language.clone(),
+                        |s| s.contact().language.clone(),
+                    );
+                    self.outputs.push_back(Output::LoadBot {
+                        request,
+                        bot,
+                        language,
+                    });
                 }
                 Effect::TransferToNumber { .. } if self.channel != Channel::Voice => {
                     self.pending.push_back(Event::Failed(

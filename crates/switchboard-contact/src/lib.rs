@@ -40,7 +40,7 @@ mod contact;
 pub use contact::Contact;
 
 use std::sync::Arc;
-use switchboard_flow::{ContactData, Effect, Event, Flow, QueueRef};
+use switchboard_flow::{ContactData, Effect, Event, Flow, QueueRef, Rendered};
 use switchboard_model::contact_record::{
     AgentInfo, CallQuality, Channel, DisconnectReason, Endpoint, InitiationMethod, RecordingInfo,
     TranscriptInfo,
@@ -199,6 +199,21 @@ pub enum Input {
     /// The driver has done what the end asked (hung up, stored files):
     /// the record is closed and written.
     Close,
+    /// The bot asked for by [`Output::LoadBot`] request `request`, compiled,
+    /// or why it cannot talk.
+    BotLoaded {
+        /// The request answered.
+        request: u64,
+        /// The bot's locale, ready to understand; or why not.
+        bot: Result<Arc<switchboard_nlu::Engine>, String>,
+    },
+    /// The bot's code hook function answered [`Output::CallBotHook`] request `request`.
+    BotHookAnswered {
+        /// The request answered.
+        request: u64,
+        /// Its JSON, or why it failed.
+        answer: Result<serde_json::Value, String>,
+    },
 }
 
 /// A routing decision, by contact and agent id.
@@ -314,6 +329,34 @@ pub enum Output {
     Held(bool),
     /// Hang up the third party's leg (the contact is ending).
     DropThirdParty,
+    /// Find and compile the bot the flow named (by name or alias ARN), for
+    /// the contact's language; answer [`Input::BotLoaded`].
+    LoadBot {
+        /// The request's number.
+        request: u64,
+        /// The bot, by the reference the flow gave.
+        bot: String,
+        /// The contact's language (`en-US`), to choose the locale.
+        language: String,
+    },
+    /// Say this to the customer (send it in a chat, speak it on a call);
+    /// nothing to answer.
+    Say {
+        /// What to say.
+        message: Rendered,
+        /// The text-to-speech voice to speak it in.
+        voice: String,
+    },
+    /// Call the bot's code hook function with Lex V2's request; answer
+    /// [`Input::BotHookAnswered`].
+    CallBotHook {
+        /// The request's number.
+        request: u64,
+        /// The function, by the reference the bot gave (an id).
+        function: String,
+        /// Lex V2's code hook request.
+        payload: Box<switchboard_nlu::hook::Request>,
+    },
     /// The contact is ending: tear down the customer's side (hang up unless
     /// they left), store the recording or transcript, then [`Input::Close`].
     Ended {

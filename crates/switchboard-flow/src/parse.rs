@@ -945,7 +945,7 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
                 p.problems.warning(
                     path,
                     Some(p.id),
-                    "Switchboard has no bot engine yet: when the flow runs, this action takes its error branch",
+                    "bots talk in chats; on calls they need speech recognition, which is not built yet, so on a call this action takes its error branch",
                 );
             }
             // Chat's first message and the bot's inactivity timer are the bot's.

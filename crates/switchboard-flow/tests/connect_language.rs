@@ -169,7 +169,7 @@ fn connect_accepts_what_the_validator_used_to_refuse() {
     for said in [
         "never runs",
         "does not fill '$.Customer' yet",
-        "no bot engine yet",
+        "need speech recognition",
     ] {
         assert!(
             warnings.iter().any(|w| w.contains(said)),

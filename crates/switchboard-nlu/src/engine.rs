@@ -44,6 +44,14 @@ pub struct Engine {
     slots: BTreeMap<String, Vec<SlotModel>>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("locale", &self.locale.locale_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     /// Compiles a locale, with the built-in lexicon.
     pub fn new(locale: &Locale) -> Result<Engine, Vec<Problem>> {

@@ -75,23 +75,20 @@ impl Default for FunctionClient {
 }
 
 impl FunctionClient {
-    /// POSTs the event to `url` and reads the answer: a flat object of
-    /// values for STRING_MAP, any object for JSON. Numbers and booleans in
-    /// a STRING_MAP answer become text, as Connect does.
-    pub async fn invoke(
+    /// POSTs `body` to `url` and reads the answer's bytes, within `timeout`
+    /// and [`MAX_RESPONSE_BYTES`].
+    async fn post(
         &self,
         url: &str,
-        contact: &ContactData,
-        parameters: &BTreeMap<String, String>,
+        body: &Value,
         timeout: Duration,
-        json_response: bool,
-    ) -> Result<BTreeMap<String, Value>, FunctionError> {
+    ) -> Result<Vec<u8>, FunctionError> {
         let timeout = timeout.min(MAX_TIMEOUT);
         let call = async {
             let mut response = self
                 .http
                 .post(url)
-                .json(&event(contact, parameters))
+                .json(body)
                 .send()
                 .await
                 .map_err(|e| FunctionError::Unreachable(e.without_url().to_string()))?;
@@ -117,9 +114,40 @@ impl FunctionClient {
             }
             Ok(body)
         };
-        let body = tokio::time::timeout(timeout, call)
+        tokio::time::timeout(timeout, call)
             .await
-            .map_err(|_| FunctionError::Timeout(timeout))??;
+            .map_err(|_| FunctionError::Timeout(timeout))?
+    }
+
+    /// POSTs a JSON document (a bot's code hook request) and returns the
+    /// JSON object it answers.
+    pub async fn invoke_json(
+        &self,
+        url: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<Value, FunctionError> {
+        let body = self.post(url, body, timeout).await?;
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|e| FunctionError::NotAnObject(e.to_string()))?;
+        if !value.is_object() {
+            return Err(FunctionError::NotAnObject("it is not an object".into()));
+        }
+        Ok(value)
+    }
+
+    /// POSTs the event to `url` and reads the answer: a flat object of
+    /// values for STRING_MAP, any object for JSON. Numbers and booleans in
+    /// a STRING_MAP answer become text, as Connect does.
+    pub async fn invoke(
+        &self,
+        url: &str,
+        contact: &ContactData,
+        parameters: &BTreeMap<String, String>,
+        timeout: Duration,
+        json_response: bool,
+    ) -> Result<BTreeMap<String, Value>, FunctionError> {
+        let body = self.post(url, &event(contact, parameters), timeout).await?;
         let value: Value =
             serde_json::from_slice(&body).map_err(|e| FunctionError::NotAnObject(e.to_string()))?;
         let Value::Object(map) = value else {

@@ -17,6 +17,7 @@
 //!   contact, the same for every channel).
 
 pub mod after_contact_work;
+pub mod bots;
 pub mod card;
 pub mod flow_shell;
 pub mod functions;

@@ -100,6 +100,16 @@ pub enum ChatInput {
         reply: oneshot::Sender<Transcript>,
     },
     Routing(RoutingUpdate),
+    /// The bot a flow asked for, compiled (or why not).
+    BotLoaded {
+        request: u64,
+        bot: Result<std::sync::Arc<switchboard_nlu::Engine>, String>,
+    },
+    /// A bot's code hook function answered.
+    BotHook {
+        request: u64,
+        answer: Result<serde_json::Value, String>,
+    },
     /// The answer to an effect handed to a spawned task.
     FlowEvent {
         request: u64,
@@ -327,6 +337,38 @@ impl Chat {
             }
             Output::FlowFailed { reason, .. } => {
                 warn!(contact = %self.contact.id(), "chat flow failed: {reason}");
+            }
+            Output::LoadBot {
+                request,
+                bot,
+                language,
+            } => {
+                let (hub, contact) = (self.hub.clone(), self.contact_id());
+                switchboard_runtime::bots::load_later(&self.app, bot, language, move |bot| {
+                    hub.post(&contact, ChatInput::BotLoaded { request, bot });
+                });
+            }
+            Output::Say { message, .. } => {
+                if let Some(text) = chat_text(&message) {
+                    if let Err(e) = self.say(&text) {
+                        warn!(contact = %self.contact.id(), "bot message not sent: {e}");
+                    }
+                }
+            }
+            Output::CallBotHook {
+                request,
+                function,
+                payload,
+            } => {
+                let (hub, contact) = (self.hub.clone(), self.contact_id());
+                switchboard_runtime::bots::hook_later(
+                    &self.app,
+                    function,
+                    payload,
+                    move |answer| {
+                        hub.post(&contact, ChatInput::BotHook { request, answer });
+                    },
+                );
             }
             Output::Queued { .. } => {
                 info!(contact = %self.contact.id(), "chat queued");
@@ -558,6 +600,12 @@ impl Chat {
             }
             ChatInput::FlowLoaded { request, flow } => {
                 self.tell(Input::FlowLoaded { request, flow }).await;
+            }
+            ChatInput::BotLoaded { request, bot } => {
+                self.tell(Input::BotLoaded { request, bot }).await;
+            }
+            ChatInput::BotHook { request, answer } => {
+                self.tell(Input::BotHookAnswered { request, answer }).await;
             }
             ChatInput::AgentEnd { agent, reply } => {
                 if self.agent.as_ref().is_some_and(|a| a.agent == agent) {

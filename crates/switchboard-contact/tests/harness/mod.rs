@@ -661,6 +661,9 @@ pub fn describe(out: &Output) -> String {
             Route::ContactEnded { .. } => "route ended".into(),
         },
         Output::LoadFlow { flow, .. } => format!("load {flow}"),
+        Output::LoadBot { bot, .. } => format!("load bot {bot}"),
+        Output::Say { .. } => "say".into(),
+        Output::CallBotHook { function, .. } => format!("bot hook {function}"),
         Output::StopMedia => "stop media".into(),
         Output::FlowFailed { .. } => "flow failed".into(),
         Output::Queued { queue_flow } => {

@@ -19,8 +19,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use switchboard_model::{
-    permissions, AgentStatus, Bot, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
-    QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
+    permissions, AgentStatus, Bot, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt,
+    Queue, QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 use utoipa::ToSchema;
 

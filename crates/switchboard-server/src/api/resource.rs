@@ -7,8 +7,8 @@ use std::future::Future;
 use switchboard_model::objects::agent_status::AgentStatusType;
 use switchboard_model::permissions::ADMIN;
 use switchboard_model::{
-    AgentStatus, Bot, ConfigSpec, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt, Queue,
-    QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
+    AgentStatus, Bot, ConfigSpec, ExternalFunction, Flow, HoursOfOperation, PhoneNumber, Prompt,
+    Queue, QuickConnect, RoutingProfile, SecurityProfile, SipTrunk, User,
 };
 use switchboard_store::Record;
 

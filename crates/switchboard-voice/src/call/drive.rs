@@ -52,6 +52,11 @@ impl Call {
             Output::FlowFailed { action, reason } => {
                 warn!(contact = %self.core.id(), ?action, "flow failed: {reason}");
             }
+            // A call's core refuses StartBot until speech recognition is
+            // built, so no bot talks on a call yet.
+            Output::LoadBot { .. } | Output::Say { .. } | Output::CallBotHook { .. } => {
+                warn!(contact = %self.core.id(), "a bot output on a call: bots need speech recognition");
+            }
             Output::Queued { queue_flow } => self.queued(queue_flow),
             Output::QueueFlowEnded => self.play_music(),
             Output::Offer { agent } => self.ask(Io::LookUpAgent { agent }),
