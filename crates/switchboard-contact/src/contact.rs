@@ -102,6 +102,9 @@ pub struct Contact {
     bot_start: Option<BotStart>,
     /// The bot the customer talks to now.
     bot: Option<BotTalk>,
+    /// What a chat customer wrote while nothing listened (the widget's
+    /// first message): as in Connect, the first bot hears it first.
+    unheard: Option<String>,
 }
 
 impl Contact {
@@ -163,6 +166,9 @@ impl Contact {
             outputs: VecDeque::new(),
             bot_start: None,
             bot: None,
+            unheard: init
+                .initial_message
+                .filter(|_| init.channel != Channel::Voice),
         };
         contact.save();
         match (init.outbound, init.flow) {
@@ -187,6 +193,7 @@ impl Contact {
                 }
                 Waiting::Input { .. } => {
                     self.waiting = Waiting::Nothing;
+                    self.unheard = None;
                     self.feed(Event::Input(text));
                 }
                 Waiting::Timer {
@@ -195,6 +202,9 @@ impl Contact {
                 } => {
                     self.waiting = Waiting::Nothing;
                     self.feed(Event::CustomerReturned);
+                }
+                _ if self.phase == Phase::InFlow && self.channel != Channel::Voice => {
+                    self.unheard = Some(text);
                 }
                 _ => {}
             },
@@ -420,6 +430,13 @@ impl Contact {
             voice: start.voice,
         });
         self.bot_effects(effects);
+        // The customer's first message, written before the bot was there.
+        if let Some(text) = self.unheard.take() {
+            if matches!(self.waiting, Waiting::BotInput { .. }) {
+                self.waiting = Waiting::Nothing;
+                self.bot_input(switchboard_nlu::Input::Said(text));
+            }
+        }
     }
 
     fn bot_input(&mut self, input: switchboard_nlu::Input) {

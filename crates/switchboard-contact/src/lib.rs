@@ -73,6 +73,9 @@ pub struct ContactInit {
     pub outbound: Option<Outbound>,
     /// Seeds the flows' random choices (DistributeByPercentage).
     pub seed: u64,
+    /// A chat's first message, written when the customer started it; as in
+    /// Connect, the first bot the flow hands the chat to hears it first.
+    pub initial_message: Option<String>,
 }
 
 /// The agent who placed an outbound call, and the queue it counts in.

@@ -65,6 +65,7 @@ impl Chat {
                 flow_id: Some("flow-1".into()),
                 outbound: None,
                 seed: 1,
+                initial_message: None,
             },
             now,
         );
@@ -221,5 +222,21 @@ fn the_code_hook_request_goes_out_and_its_answer_comes_back_in() {
     assert_eq!(
         c.said.last().map(String::as_str),
         Some("Intent SpeakToAgent")
+    );
+}
+
+#[test]
+fn the_first_message_written_before_the_bot_came_is_the_first_thing_it_hears() {
+    let mut c = Chat::start();
+    // The widget's first message arrives while the bot is still loading.
+    c.type_("I need to check my balance please");
+    let (request, _) = c.load.take().expect("the bot is loaded");
+    c.input(Input::BotLoaded {
+        request,
+        bot: Ok(bank_bot()),
+    });
+    assert_eq!(
+        c.said,
+        ["Hi, how can I help?", "What is your account number?"]
     );
 }

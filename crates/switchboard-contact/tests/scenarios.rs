@@ -310,6 +310,7 @@ fn the_caller_hangs_up_while_the_enqueue_is_on_its_way() {
             flow_id: None,
             outbound: None,
             seed: 1,
+            initial_message: None,
         },
         w2.now,
     );

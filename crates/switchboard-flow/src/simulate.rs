@@ -53,6 +53,11 @@ pub enum FeatureAnswer {
 /// queue's) are open.
 pub type HoursRule = Box<dyn Fn(Option<&str>) -> bool + Send + Sync>;
 
+/// Holds a bot conversation for StartBot: given the bot's reference and the
+/// session attributes the flow passes, the event the flow hears
+/// (`BotResult` or `Failed`).
+pub type BotRule = Box<dyn FnMut(&str, &BTreeMap<String, String>) -> Event + Send>;
+
 /// What the simulated world answers.
 #[derive(Default)]
 pub struct Script {
@@ -61,6 +66,8 @@ pub struct Script {
     pub keypresses: VecDeque<Keypress>,
     /// Intents the bot recognises, in order; when they run out, the bot fails.
     pub intents: VecDeque<String>,
+    /// A real bot's conversation; with one, `intents` are not used.
+    pub bot: Option<BotRule>,
     /// Function name (or ARN) to response; `None` means it fails.
     pub functions: HashMap<String, Option<BTreeMap<String, Value>>>,
     /// Whether hours are open: by hours name, or `None` for any.
@@ -127,6 +134,14 @@ impl Script {
                 interrupt_seconds.as_ref()?;
                 Event::TimerFired
             }
+            Effect::StartBot {
+                bot,
+                session_attributes,
+                ..
+            } if self.bot.is_some() => match self.bot.as_mut() {
+                Some(rule) => rule(bot, session_attributes),
+                None => Event::Failed("no bot".into()),
+            },
             Effect::StartBot { .. } => match self.intents.pop_front() {
                 Some(intent) => Event::BotResult {
                     intent,

@@ -39,9 +39,73 @@ pub enum ImportError {
     /// Too many or too large files.
     #[error("the export is too large: {0}")]
     TooLarge(String),
+    /// Not a zip file, or a broken one.
+    #[error("not a zip file: {0}")]
+    NotAZip(String),
     /// The bot it describes cannot run here.
     #[error("the imported bot has problems: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<crate::model::Problem>),
+}
+
+/// The most an export may hold unzipped (a zip bomb stops here).
+pub const MAX_UNZIPPED_BYTES: u64 = 32 << 20;
+
+/// The files of a zip (path to bytes), bounded in number and size whatever
+/// the zip's headers claim. In memory: no file system is touched.
+pub fn unzip(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ImportError> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ImportError::NotAZip(e.to_string()))?;
+    if archive.len() > MAX_FILES {
+        return Err(ImportError::TooLarge(format!(
+            "{} entries (at most {MAX_FILES})",
+            archive.len()
+        )));
+    }
+    let mut files = BTreeMap::new();
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index(i)
+            .map_err(|e| ImportError::NotAZip(format!("entry {i}: {e}")))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().to_string();
+        // One byte past the limit tells a file that is too large.
+        let mut data = Vec::new();
+        entry
+            .take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| ImportError::NotAZip(format!("{name}: {e}")))?;
+        if data.len() > MAX_FILE_BYTES {
+            return Err(ImportError::TooLarge(format!(
+                "{name} is larger than {MAX_FILE_BYTES} bytes"
+            )));
+        }
+        total += data.len() as u64;
+        if total > MAX_UNZIPPED_BYTES {
+            return Err(ImportError::TooLarge(format!(
+                "more than {MAX_UNZIPPED_BYTES} bytes unzipped"
+            )));
+        }
+        files.insert(name, data);
+    }
+    Ok(files)
+}
+
+/// Files (path to bytes) as a zip, in memory.
+pub fn zip(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        zip.start_file(name.as_str(), options)
+            .map_err(|e| e.to_string())?;
+        zip.write_all(bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(zip.finish().map_err(|e| e.to_string())?.into_inner())
 }
 
 /// What an import took and what it left.

@@ -65,6 +65,7 @@ impl Modify for BearerAuth {
         flows::validate, flows::publish, flows::versions, flows::export, flows::import, flows::simulate,
         crate::api::routing::agents, crate::api::routing::queues, crate::api::routing::set_my_status, crate::api::routing::close_my_contact,
         crate::api::trunks::registrations,
+        crate::api::bots::import, crate::api::bots::export,
     ),
     components(schemas(ApiError, RecordMeta, crate::api::reports::Format)),
     modifiers(&BearerAuth)

@@ -289,3 +289,89 @@ async fn the_widget_chats_from_an_allowed_company_site_and_not_from_another() {
         .collect();
     assert_eq!(chats.len(), 1, "{chats:#?}");
 }
+
+/// Hands the chat to the demo bank bot, then says what it understood.
+fn bot_flow() -> Value {
+    json!({"Version": "2019-10-30", "StartAction": "bot", "Actions": [
+        {"Identifier": "bot", "Type": "ConnectParticipantWithLexBot",
+         "Parameters": {"Text": "Hi, I'm the bank's assistant. How can I help?",
+                        "LexV2Bot": {"AliasArn": "arn:aws:lex:eu-west-2:111122223333:bot-alias/DemoBank/TSTALIASID"}},
+         "Transitions": {"Conditions": [
+            {"NextAction": "said", "Condition": {"Operator": "Equals", "Operands": ["CheckBalance"]}}],
+          "Errors": [
+            {"ErrorType": "NoMatchingCondition", "NextAction": "said"},
+            {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "said", "Type": "MessageParticipant",
+         "Parameters": {"Text": "You asked for $.Lex.IntentName on account $.Lex.Slots.AccountNumber."},
+         "Transitions": {"NextAction": "bye", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_chats_with_a_bot_in_the_widget() {
+    if !browser_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    let bot: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/switchboard-nlu/bots/demo-bank.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    rig.call("POST", "/bots", Some(bot), None).await;
+    let flow = rig
+        .call(
+            "POST",
+            "/flows",
+            Some(json!({"name": "Bank bot", "type": "CONTACT_FLOW", "content": bot_flow()})),
+            None,
+        )
+        .await;
+    let id = flow["id"].as_str().unwrap();
+    rig.call("POST", &format!("/flows/{id}/publish"), None, None)
+        .await;
+
+    let artifacts = root().join("artifacts/chat-bot");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let mut browser = Browser::start(
+        "chat-bot.mjs",
+        &[
+            ("CHAT_URL", rig.origin.clone()),
+            ("CHAT_FLOW", "Bank bot".to_string()),
+            ("CHAT_ARTIFACTS", artifacts.display().to_string()),
+        ],
+        Duration::from_secs(60),
+    );
+    let done = browser.step().await;
+    let contact = done
+        .strip_prefix("DONE ")
+        .expect("DONE <contact>")
+        .to_string();
+    browser.finish().await;
+
+    let record = ended_record(&rig, &contact).await;
+    assert_eq!(
+        record["disconnect_reason"], "CONTACT_FLOW_DISCONNECT",
+        "{record:#}"
+    );
+    let messages = stored_messages(&rig, &contact).await;
+    let customer: Vec<&str> = messages
+        .iter()
+        .filter(|(role, _)| role == "CUSTOMER")
+        .map(|(_, text)| text.as_str())
+        .collect();
+    assert_eq!(
+        customer,
+        [
+            "Hi, what is my balance?",
+            "it's one two three four five six"
+        ]
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(_, text)| text == "What is your account number?"),
+        "the bot's question is in the transcript: {messages:?}"
+    );
+}

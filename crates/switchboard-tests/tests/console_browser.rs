@@ -63,6 +63,11 @@ async fn an_administrator_configures_the_centre_in_the_console() {
 
     let artifacts = root().join("artifacts/console");
     let _ = std::fs::remove_dir_all(&artifacts);
+    // A Lex V2 export, zipped as Lex gives it, for the page to import.
+    let bot_dir = tempfile::tempdir().unwrap();
+    let bot_zip = bot_dir.path().join("OrderFlowers-DRAFT-LexJson.zip");
+    let fixture = root().join("crates/switchboard-nlu/tests/fixtures/lexv2/OrderFlowers");
+    std::fs::write(&bot_zip, zip_tree(&fixture)).unwrap();
     let mut browser = Browser::start(
         "console.mjs",
         &[
@@ -73,6 +78,7 @@ async fn an_administrator_configures_the_centre_in_the_console() {
             ("FLOW_NAME", FLOW.to_string()),
             ("PHONE_NUMBER", NUMBER_E164.to_string()),
             ("CONSOLE_ARTIFACTS", artifacts.display().to_string()),
+            ("BOT_ZIP", bot_zip.display().to_string()),
         ],
         Duration::from_secs(60),
     );
@@ -89,6 +95,7 @@ async fn an_administrator_configures_the_centre_in_the_console() {
             "HOURS",
             "PERMISSIONS",
             "USERS_IMPORTED",
+            "BOT",
             "API_KEY",
             "AUDIT",
             "AGENT",
@@ -185,4 +192,30 @@ async fn an_administrator_configures_the_centre_in_the_console() {
             });
         assert!(found, "no {shot} screenshot in {}", artifacts.display());
     }
+}
+
+/// A folder's files as a zip, paths relative to it.
+fn zip_tree(root: &std::path::Path) -> Vec<u8> {
+    fn walk(
+        dir: &std::path::Path,
+        root: &std::path::Path,
+        out: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    ) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut files = std::collections::BTreeMap::new();
+    walk(root, root, &mut files);
+    switchboard_nlu::lexv2::zip(&files).unwrap()
 }

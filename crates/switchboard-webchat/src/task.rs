@@ -241,6 +241,10 @@ impl Chat {
                 flow_id: new.flow_id,
                 outbound: None,
                 seed: rand::random(),
+                initial_message: new
+                    .initial_message
+                    .as_ref()
+                    .map(|(_, content)| content.clone()),
             },
             now,
         );

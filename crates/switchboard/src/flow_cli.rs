@@ -41,9 +41,16 @@ pub(crate) struct SimulateArgs {
     /// Keys pressed at each input in turn (`timeout` for none). Repeatable.
     #[arg(long = "digits")]
     digits: Vec<String>,
-    /// Intents the bot recognises in turn. Repeatable.
+    /// Intents the bot recognises in turn, without a real bot. Repeatable.
     #[arg(long = "intent")]
     intents: Vec<String>,
+    /// A bot to talk to: a Lex V2 export (its .zip or its unzipped
+    /// folder) or a Switchboard bot (JSON, as the API takes it).
+    #[arg(long)]
+    bot: Option<PathBuf>,
+    /// What the customer says to the bot, turn by turn. Repeatable.
+    #[arg(long = "say")]
+    says: Vec<String>,
     /// A contact attribute, `key=value`. Repeatable.
     #[arg(long = "attr")]
     attrs: Vec<String>,
@@ -250,11 +257,29 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         contact.attributes.insert(k.to_string(), v.to_string());
     }
     feature_answers(&args, &mut script)?;
+    let conversation = Arc::new(std::sync::Mutex::new(Vec::new()));
+    if let Some(path) = &args.bot {
+        let engine = crate::bot_cli::load_engine(path)?;
+        script.bot = Some(crate::bot_cli::conversation(
+            engine,
+            args.says.clone(),
+            now.date_naive(),
+            conversation.clone(),
+        ));
+    } else if !args.says.is_empty() {
+        bail!("--say needs --bot: the bot to say it to");
+    }
     let report = simulate(flow, contact, &mut script, args.seed);
     if args.json {
         out(&format!("{}\n", serde_json::to_string_pretty(&report)?))
     } else {
-        out(&text_report(&report))
+        let lines = conversation.lock().map(|l| l.clone()).unwrap_or_default();
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        out(&(text + &text_report(&report)))
     }
 }
 

@@ -5,6 +5,7 @@
 //! folder) and listens on 127.0.0.1:8080; `--database-url postgres://...`
 //! and a TOML `--config` file move it onto production parts.
 
+mod bot_cli;
 mod config;
 mod flow_cli;
 mod redact;

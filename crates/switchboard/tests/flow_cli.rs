@@ -200,3 +200,74 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn simulate_talks_to_an_imported_lex_v2_bot_turn_by_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("flowers.json");
+    std::fs::write(
+        &flow,
+        r#"{"Version": "2019-10-30", "StartAction": "bot", "Actions": [
+        {"Identifier": "bot", "Type": "ConnectParticipantWithLexBot",
+         "Parameters": {"Text": "How can I help?", "LexV2Bot": {"AliasArn": "arn:aws:lex:eu-west-2:1:bot-alias/ABCDEFGHIJ/TSTALIASID"}},
+         "Transitions": {"Conditions": [{"NextAction": "ok", "Condition": {"Operator": "Equals", "Operands": ["OrderFlowers"]}}],
+           "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "other"}, {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "ok", "Type": "MessageParticipant", "Parameters": {"Text": "Ordered $.Lex.Slots.FlowerType for $.Lex.Slots.PickupDate at $.Lex.Slots.PickupTime"},
+         "Transitions": {"NextAction": "bye", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "other", "Type": "MessageParticipant", "Parameters": {"Text": "Intent $.Lex.IntentName"},
+         "Transitions": {"NextAction": "bye", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]}"#,
+    )
+    .unwrap();
+    let bot = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../switchboard-nlu/tests/fixtures/lexv2/OrderFlowers");
+    let (flow, bot) = (flow.to_str().unwrap(), bot.to_str().unwrap());
+    let (ok, out, err) = switchboard(&[
+        "flow",
+        "simulate",
+        flow,
+        "--channel",
+        "CHAT",
+        "--now",
+        "2026-12-07T10:00:00Z",
+        "--bot",
+        bot,
+        "--say",
+        "I would like to order some tulips",
+        "--say",
+        "tomorrow",
+        "--say",
+        "at 5pm",
+        "--say",
+        "yes",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("bot: What day do you want the tulips to be picked up?"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Ordered tulips for 2026-12-08 at 17:00"),
+        "{out}"
+    );
+
+    // Something it was not built for: its fallback intent, and the flow's branch for it.
+    let (ok, out, err) = switchboard(&[
+        "flow",
+        "simulate",
+        flow,
+        "--channel",
+        "CHAT",
+        "--bot",
+        bot,
+        "--say",
+        "what is the weather in Lisbon",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Intent FallbackIntent"), "{out}");
+
+    // --say without a bot is refused, saying why.
+    let (ok, _, err) = switchboard(&["flow", "simulate", flow, "--say", "hello"]);
+    assert!(!ok);
+    assert!(err.contains("--say needs --bot"), "{err}");
+}

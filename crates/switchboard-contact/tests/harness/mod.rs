@@ -183,6 +183,7 @@ impl World {
             flow_id: Some("flow-1".into()),
             outbound: None,
             seed: 7,
+            initial_message: None,
         })
     }
 
@@ -219,6 +220,7 @@ impl World {
                 queue: (format!("q-{queue}"), queue.into()),
             }),
             seed: 7,
+            initial_message: None,
         })
     }
 

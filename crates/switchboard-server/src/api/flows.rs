@@ -49,7 +49,10 @@ async fn unknown_objects(
             Named::Flow | Named::Module => ObjectKind::Flow,
             Named::Agent => ObjectKind::User,
             Named::Function => ObjectKind::ExternalFunction,
-            // No bots yet: validation already says what the block does.
+            // Connect's flows name bots by alias ARN, with Lex's bot id in
+            // it, which an import cannot map to a local bot by name; the
+            // contact looks the bot up by name, ARN and bot id when it
+            // runs, and a bot it cannot find takes the block's error branch.
             Named::Bot => continue,
         };
         let from = if named.written != named.name {

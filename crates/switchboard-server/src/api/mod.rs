@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod bots;
 pub mod contacts;
 pub mod crud;
 pub mod flows;
@@ -91,6 +92,11 @@ pub fn router(app: &AppState, chat: &switchboard_webchat::ChatHub) -> Router<App
         .merge(crud::routes::<QuickConnect>())
         .merge(crud::routes::<ExternalFunction>())
         .merge(crud::routes::<Bot>())
+        .route(
+            "/bots/import",
+            post(bots::import).layer(DefaultBodyLimit::max(bots::MAX_ZIP_BYTES)),
+        )
+        .route("/bots/{id}/export", get(bots::export))
         .merge(crud::routes::<SipTrunk>())
         .route("/sip-trunk-registrations", get(trunks::registrations))
         .merge(crud::routes::<Flow>())

@@ -37,6 +37,7 @@ const KINDS = [
   { path: "sip-trunks", label: "SIP trunks", schema: "SipTrunk", perm: "SipTrunks", cols: ["name", "transport", "inbound_addresses", "outbound_proxy", "registration"] },
   { path: "external-functions", label: "External functions", schema: "ExternalFunction", perm: "ExternalFunctions", cols: ["name", "url", "description"] },
   { path: "flows", label: "Flows", schema: "Flow", perm: "ContactFlows", cols: ["name", "type", "description"] },
+  { path: "bots", label: "Bots", schema: "Bot", perm: "Bots", cols: ["name", "description", "locales"] },
   { path: "audit-log", label: "Audit log", screen: "audit", view: ["AuditLog.View"] },
   { path: "api-keys", label: "API keys", screen: "keys", view: ["ApiKeys.Manage"] },
 ].map((k) => ({
@@ -62,6 +63,7 @@ const REFERENCES = {
   quick_connects: "quick-connects",
   outbound_caller_id_number: "phone-numbers",
   user: "users",
+  codeHookFunction: "external-functions",
 };
 
 /** Fields in the order a person fills them in; the rest follow alphabetically. */
@@ -111,7 +113,8 @@ window.consoleState = consoleState; // for the browser tests
 
 const can = (p) => consoleState.me?.permissions.includes(p);
 const canView = (kind) => kind.view.some(can);
-const humanize = (name) => name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+// snake_case and a bot's camelCase (Lex's names) alike: "sample utterances".
+const humanize = (name) => name.replace(/_/g, " ").replace(/([a-z])([A-Z])/g, (_, a, b) => `${a} ${b.toLowerCase()}`).replace(/^./, (c) => c.toUpperCase());
 
 /** The items of a kind (cached until a write to that kind); null if the caller may not see them. */
 function listOf(path) {
@@ -245,6 +248,9 @@ async function cellText(kind, column, value) {
       : value.phone_number;
     return `${value.type}: ${what}`;
   }
+  if (column === "locales" && Array.isArray(value)) {
+    return value.map((l) => `${l.localeId}: ${l.intents.length} intent(s)`).join(", ") || "—";
+  }
   if (column === "audio" && typeof value === "object") {
     return `${(value.duration_ms / 1000).toFixed(1)} s, ${value.sample_rate} Hz`;
   }
@@ -374,6 +380,7 @@ async function showList(kind) {
   $("screen").hidden = true;
   $("list-search").value = "";
   $("import-users").hidden = kind.path !== "users" || !can(kind.create);
+  $("import-bot").hidden = kind.path !== "bots" || !can(kind.create);
   $("list-title").textContent = kind.label;
   $("list-error").textContent = "";
   $("create").hidden = kind.path === "flows" || !can(kind.create);
@@ -433,7 +440,7 @@ async function showList(kind) {
 function screenTable(title, kind) {
   $("form-view").hidden = true;
   $("list-view").hidden = false;
-  for (const id of ["list-tools", "create", "new-flow", "import-users"]) $(id).hidden = true;
+  for (const id of ["list-tools", "create", "new-flow", "import-users", "import-bot"]) $(id).hidden = true;
   $("list-title").textContent = title;
   $("list-error").textContent = "";
   const table = $("list-table");
@@ -652,6 +659,44 @@ async function importUsers(file) {
   consoleState.lists.delete("users");
 }
 
+/** Imports a Lex V2 export and shows what was taken and what was not. */
+async function importBot(file) {
+  const report = $("bot-report");
+  report.replaceChildren(el("p", { class: "muted", text: "Importing…" }));
+  try {
+    const result = await api("/bots/import", { method: "POST", form: file, headers: { "content-type": "application/zip" } });
+    const taken = el("ul", { id: "bot-mapped" }, ...result.report.mapped.map((m) => el("li", { text: m })));
+    const left = el("ul", { id: "bot-unmapped" }, ...result.report.unmapped.map((m) => el("li", { text: m })));
+    report.replaceChildren(
+      el("p", { id: "bot-summary", text: `Bot ${result.bot.name} ${result.action}.` }),
+      el("h3", { text: "Taken" }), taken,
+      el("h3", { text: result.report.unmapped.length ? "Not taken (Switchboard does not use these)" : "Nothing was left out." }),
+      ...(result.report.unmapped.length ? [left] : []),
+    );
+    consoleState.lists.delete("bots");
+  } catch (e) {
+    if (e.status === 401) return;
+    const errors = e.body?.errors || [];
+    report.replaceChildren(el("p", { class: "error", role: "alert",
+      text: errors.length ? errors.map((x) => `${x.field}: ${plainReason(x.reason)}`).join("; ") : e.message }));
+  }
+}
+
+/** A bot's Lex V2 export, downloaded. */
+async function exportBot(record) {
+  try {
+    const response = await api(`/bots/${encodeURIComponent(record.id)}/export`, { raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    const a = el("a", { href: url, download: `${record.name}-DRAFT-LexJson.zip` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    if (e.status !== 401) $("form-status").textContent = `The export failed: ${e.message}`;
+  }
+}
+
 // ---------- the schema ----------
 
 function resolve(schema) {
@@ -696,6 +741,9 @@ async function buildControl(schema, path, value, ctx) {
   const type = baseType(s);
   const isNull = nullable(s);
 
+  // An optional object (`Option<T>`: null or T): a box to tick, then its fields.
+  const some = s.oneOf?.filter((v) => !typesOf(v).includes("null") || typesOf(v).length > 1);
+  if (s.oneOf && some.length === 1 && some.length < s.oneOf.length) return buildOptional(some[0], path, value, ctx, name);
   if (s.oneOf) return buildOneOf(s, path, value, ctx);
 
   if (ctx.schemaName === "HoursOfOperation" && path === "config") return buildWeek(value || []);
@@ -870,6 +918,23 @@ async function buildOneOf(s, path, value, ctx) {
   return { node: box, get: () => current.get() };
 }
 
+/** An object that may be absent: ticked, its fields show; unticked, it is null. */
+async function buildOptional(inner, path, value, ctx, name) {
+  const on = el("input", { type: "checkbox", "data-path": join(path, "present"), "aria-label": `Use ${humanize(name).toLowerCase()}` });
+  on.checked = value !== undefined && value !== null;
+  const holder = el("div");
+  const box = el("div", { class: "object nested optional" },
+    el("label", { class: "check" }, on, ` Use ${humanize(name).toLowerCase()}`), holder);
+  let current = null;
+  const render = async () => {
+    current = on.checked ? await buildControl(inner, path, value ?? {}, ctx) : null;
+    holder.replaceChildren(...(current ? [current.node] : []));
+  };
+  on.addEventListener("change", render);
+  await render();
+  return { node: box, get: () => (current ? current.get() : null) };
+}
+
 function buildChecklist(path, options, value) {
   const box = el("div", { class: "checklist", "data-path": path });
   const inputs = [];
@@ -904,6 +969,10 @@ async function buildArray(items, path, value, ctx, name) {
       });
       const row = el("div", { class: "row", "data-row": sub }, control.node, remove);
       if (!(baseType(resolve(items)) === "object")) {
+        // A row of a plain list has no label of its own: name it by list and place.
+        if (["INPUT", "SELECT", "TEXTAREA"].includes(control.node.tagName)) {
+          control.node.setAttribute("aria-label", `${humanize(name).replace(/ies$/, "y").replace(/s$/, "")} ${i + 1}`);
+        }
         row.replaceChildren(el("div", { class: "field" }, control.node, el("span", { class: "field-error", "data-error-for": sub })), remove);
       }
       built.push(control);
@@ -1146,6 +1215,11 @@ async function openForm(kind, record) {
       $("extra").append(box);
     }
   }
+  if (kind.path === "bots" && editing) {
+    const exportButton = el("button", { type: "button", id: "export-bot", text: "Export as Lex V2 (.zip)" });
+    exportButton.addEventListener("click", () => exportBot(record));
+    $("extra").append(el("fieldset", { class: "group" }, el("legend", { text: "Lex V2" }), exportButton));
+  }
   if (kind.path === "prompts" && editing) {
     const player = el("audio", { id: "prompt-player", controls: true, preload: "auto" });
     const box = el("fieldset", { class: "group" }, el("legend", { text: "Listen" }), player);
@@ -1230,6 +1304,9 @@ $("next-page").addEventListener("click", () => turnPage(1));
 $("import-users").addEventListener("click", () => { $("import-report").replaceChildren(); $("import-file").value = ""; $("import-dialog").showModal(); });
 $("import-close").addEventListener("click", () => { $("import-dialog").close(); if (consoleState.kind?.path === "users") showList(consoleState.kind); });
 $("import-file").addEventListener("change", () => { const f = $("import-file").files[0]; if (f) importUsers(f); });
+$("import-bot").addEventListener("click", () => { $("bot-report").replaceChildren(); $("bot-file").value = ""; $("bot-dialog").showModal(); });
+$("bot-close").addEventListener("click", () => { $("bot-dialog").close(); if (consoleState.kind?.path === "bots") showList(consoleState.kind); });
+$("bot-file").addEventListener("change", () => { const f = $("bot-file").files[0]; if (f) importBot(f); });
 // IANA time zones for the hours' picker.
 $("time-zones").replaceChildren(...["UTC", ...(Intl.supportedValuesOf?.("timeZone") || [])].map((z) => el("option", { value: z })));
 window.addEventListener("hashchange", route);

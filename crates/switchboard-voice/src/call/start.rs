@@ -92,6 +92,7 @@ pub(super) fn open_contact(
             flow_id: new.flow_id.take(),
             outbound,
             seed: rand::random(),
+            initial_message: None,
         },
         started_at,
     );
