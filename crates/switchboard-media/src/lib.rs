@@ -14,6 +14,7 @@
 //! - [`rtcp`]: reception statistics and the reports sent and read (RFC 3550).
 //! - [`sdp`]: RFC 3264 offer/answer for one audio stream.
 //! - [`packetize`]: each leg's packet time (`a=ptime`), whatever the audio came in.
+//! - [`endpoint`]: where a caller's utterance starts and ends (voice activity), for bots.
 //! - [`dtmf`]: RFC 4733 telephone-events and the digit collector behind
 //!   GetParticipantInput.
 //! - [`playout`]: what to send in the next 20 ms frame (prompts, loops, music).
@@ -27,6 +28,7 @@
 
 pub mod audio;
 pub mod dtmf;
+pub mod endpoint;
 pub mod g711;
 pub mod g722;
 pub mod opus;

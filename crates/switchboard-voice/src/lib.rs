@@ -44,6 +44,7 @@ pub mod registrar;
 pub mod session_timer;
 pub mod sip;
 pub mod softphone;
+pub mod speech;
 pub mod spoken;
 pub mod srtp;
 pub mod transport;
