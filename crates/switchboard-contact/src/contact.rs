@@ -41,6 +41,8 @@ enum Waiting {
     },
     /// A bot's code hook function (request `.0`).
     BotHook(u64),
+    /// A call's bot line plays (request `.0`).
+    BotSay(u64),
 }
 
 /// How long a bot waits for the customer to say something (Lex's idle
@@ -52,6 +54,85 @@ struct BotTalk {
     engine: Arc<switchboard_nlu::Engine>,
     dialog: switchboard_nlu::Dialog,
     voice: String,
+    /// On a call, what the dialog asked for that waits for a line to play.
+    queued: VecDeque<switchboard_nlu::Effect>,
+}
+
+/// The phrases a caller is likely to say next, for recognisers that take
+/// hints: the intents' sample utterances (slot references left out), or a
+/// slot's values, or yes and no.
+fn bot_phrases(
+    engine: &switchboard_nlu::Engine,
+    expecting: &switchboard_nlu::Expecting,
+) -> Vec<String> {
+    use switchboard_nlu::Expecting;
+    const MOST: usize = 60;
+    let strip = |u: &str| {
+        let mut out = String::new();
+        let mut rest = u;
+        while let Some((before, after)) = rest.split_once('{') {
+            out.push_str(before);
+            rest = after.split_once('}').map_or("", |(_, tail)| tail);
+        }
+        out.push_str(rest);
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    match expecting {
+        Expecting::Intent => engine
+            .locale
+            .intents
+            .iter()
+            .flat_map(|i| i.sample_utterances.iter().take(5))
+            .map(|u| strip(u))
+            .filter(|u| !u.is_empty())
+            .take(MOST)
+            .collect(),
+        Expecting::Slot { slot_type, .. } => {
+            use switchboard_nlu::BuiltIn;
+            let examples: &[&str] = match BuiltIn::from_name(slot_type) {
+                Some(
+                    BuiltIn::Number
+                    | BuiltIn::Digits
+                    | BuiltIn::PhoneNumber
+                    | BuiltIn::AlphaNumeric,
+                ) => &[
+                    "one two three four five six seven eight nine zero",
+                    "oh",
+                    "double",
+                ],
+                Some(BuiltIn::Currency) => &["dollars", "cents", "hundred", "thousand"],
+                Some(BuiltIn::Date) => &[
+                    "today",
+                    "tomorrow",
+                    "Monday",
+                    "Friday",
+                    "next week",
+                    "the first of",
+                ],
+                Some(BuiltIn::Time) => &[
+                    "in the morning",
+                    "in the afternoon",
+                    "o'clock",
+                    "half past",
+                    "noon",
+                ],
+                Some(BuiltIn::Confirmation) => &["yes", "no"],
+                Some(BuiltIn::Email) => &["at", "dot com"],
+                _ => &[],
+            };
+            let listed = engine
+                .locale
+                .slot_types
+                .iter()
+                .filter(|t| &t.name == slot_type)
+                .flat_map(|t| t.values.iter().map(|v| v.value.clone()));
+            listed
+                .chain(examples.iter().map(|e| e.to_string()))
+                .take(MOST)
+                .collect()
+        }
+        Expecting::Confirmation => vec!["yes".into(), "no".into()],
+    }
 }
 
 /// What the flow gave StartBot, kept while the bot loads.
@@ -105,6 +186,8 @@ pub struct Contact {
     /// What a chat customer wrote while nothing listened (the widget's
     /// first message): as in Connect, the first bot hears it first.
     unheard: Option<String>,
+    /// The bot block's own prompt, said before the bot's first line.
+    bot_prompt: Option<switchboard_flow::Rendered>,
 }
 
 impl Contact {
@@ -169,6 +252,7 @@ impl Contact {
             unheard: init
                 .initial_message
                 .filter(|_| init.channel != Channel::Voice),
+            bot_prompt: None,
         };
         contact.save();
         match (init.outbound, init.flow) {
@@ -277,6 +361,18 @@ impl Contact {
             Input::Quality(quality) => self.record.quality = Some(quality),
             Input::Close => self.close(),
             Input::BotLoaded { request, bot } => self.bot_loaded(request, bot),
+            Input::SayFinished { request } => {
+                if self.waiting == Waiting::BotSay(request) {
+                    self.waiting = Waiting::Nothing;
+                    self.bot_effects(Vec::new());
+                }
+            }
+            Input::CustomerSilent => {
+                if matches!(self.waiting, Waiting::BotInput { .. }) {
+                    self.waiting = Waiting::Nothing;
+                    self.bot_input(switchboard_nlu::Input::Silence);
+                }
+            }
             Input::BotHookAnswered { request, answer } => {
                 if self.waiting == Waiting::BotHook(request) && self.phase == Phase::InFlow {
                     self.waiting = Waiting::Nothing;
@@ -370,6 +466,7 @@ impl Contact {
         match self.waiting {
             Waiting::Answer(r)
             | Waiting::BotHook(r)
+            | Waiting::BotSay(r)
             | Waiting::Input { request: r, .. }
             | Waiting::Loop { request: r, .. } => r == request,
             _ => false,
@@ -410,24 +507,29 @@ impl Contact {
             Ok(engine) => engine,
             Err(reason) => return self.feed(Event::Failed(reason)),
         };
-        if let Some(prompt) = start.prompt {
-            self.outputs.push_back(Output::Say {
-                message: prompt,
-                voice: start.voice.clone(),
-            });
-        }
         let mut effects = Vec::new();
+        let mode = if self.channel == Channel::Voice {
+            switchboard_nlu::hook::InputMode::Speech
+        } else {
+            switchboard_nlu::hook::InputMode::Text
+        };
         let dialog = switchboard_nlu::Dialog::start(
             &self.id,
             &engine.locale.locale_id,
-            switchboard_nlu::hook::InputMode::Text,
+            mode,
             start.session_attributes,
             &mut effects,
         );
+        // The block's own prompt first, then what the bot does.
+        if let Some(prompt) = start.prompt {
+            effects.insert(0, switchboard_nlu::Effect::Say(String::new()));
+            self.bot_prompt = Some(prompt);
+        }
         self.bot = Some(BotTalk {
             engine,
             dialog,
             voice: start.voice,
+            queued: VecDeque::new(),
         });
         self.bot_effects(effects);
         // The customer's first message, written before the bot was there.
@@ -451,23 +553,55 @@ impl Contact {
         self.bot_effects(effects);
     }
 
+    /// Acts on the dialog's effects in order. On a call, a line to say
+    /// holds the rest until it has played ([`Input::SayFinished`]).
     fn bot_effects(&mut self, effects: Vec<switchboard_nlu::Effect>) {
         use switchboard_nlu::Effect as Bot;
-        for effect in effects {
-            let voice = self
-                .bot
-                .as_ref()
-                .map(|b| b.voice.clone())
-                .unwrap_or_default();
+        let Some(bot) = self.bot.as_mut() else {
+            return;
+        };
+        bot.queued.extend(effects);
+        let voice_call = self.channel == Channel::Voice;
+        loop {
+            let Some(bot) = self.bot.as_mut() else {
+                return;
+            };
+            let Some(effect) = bot.queued.pop_front() else {
+                return;
+            };
+            let voice = bot.voice.clone();
+            let listens_next = matches!(bot.queued.front(), Some(Bot::Listen(_)));
             match effect {
-                Bot::Say(text) => self.outputs.push_back(Output::Say {
-                    message: switchboard_flow::Rendered::Text(text),
-                    voice,
-                }),
-                Bot::Listen(_) => {
+                Bot::Say(text) => {
+                    // An empty line stands for the block's own prompt.
+                    let message = match (text.is_empty(), self.bot_prompt.take()) {
+                        (true, Some(prompt)) => prompt,
+                        _ => switchboard_flow::Rendered::Text(text),
+                    };
+                    self.request_no += 1;
+                    self.outputs.push_back(Output::Say {
+                        request: self.request_no,
+                        message,
+                        voice,
+                        barge_in: listens_next,
+                    });
+                    if voice_call {
+                        self.waiting = Waiting::BotSay(self.request_no);
+                        return;
+                    }
+                }
+                Bot::Listen(expecting) => {
                     self.waiting = Waiting::BotInput {
                         at: self.now + Duration::seconds(BOT_INPUT_SECONDS),
                     };
+                    if voice_call {
+                        let phrases = self
+                            .bot
+                            .as_ref()
+                            .map(|b| bot_phrases(&b.engine, &expecting))
+                            .unwrap_or_default();
+                        self.outputs.push_back(Output::Listen { phrases });
+                    }
                 }
                 Bot::CallHook { function, request } => {
                     self.request_no += 1;
@@ -489,6 +623,7 @@ impl Contact {
                             session_attributes: outcome.session_attributes,
                         },
                     });
+                    return;
                 }
             }
         }
@@ -579,11 +714,6 @@ impl Contact {
                         at: self.now + Duration::seconds(i64::from(seconds)),
                         customer_returned,
                     };
-                }
-                Effect::StartBot { .. } if self.channel == Channel::Voice => {
-                    self.pending.push_back(Event::Failed(
-                        "bots on calls need speech recognition, which is not built yet".into(),
-                    ));
                 }
                 Effect::StartBot {
                     bot,

@@ -202,6 +202,13 @@ pub enum Input {
     /// The driver has done what the end asked (hung up, stored files):
     /// the record is closed and written.
     Close,
+    /// What [`Output::Say`] request `request` said has played (or the caller talked over it).
+    SayFinished {
+        /// The request answered.
+        request: u64,
+    },
+    /// A call's caller said nothing the bot could hear in time.
+    CustomerSilent,
     /// The bot asked for by [`Output::LoadBot`] request `request`, compiled,
     /// or why it cannot talk.
     BotLoaded {
@@ -342,13 +349,26 @@ pub enum Output {
         /// The contact's language (`en-US`), to choose the locale.
         language: String,
     },
-    /// Say this to the customer (send it in a chat, speak it on a call);
-    /// nothing to answer.
+    /// Say this to the customer: send it in a chat (nothing to answer), or
+    /// speak it on a call and answer [`Input::SayFinished`] when it has
+    /// played, so the bot's lines and the flow's prompts keep their order.
     Say {
+        /// The request's number.
+        request: u64,
         /// What to say.
         message: Rendered,
         /// The text-to-speech voice to speak it in.
         voice: String,
+        /// The bot listens next: the caller may talk over this (barge-in),
+        /// which ends it early.
+        barge_in: bool,
+    },
+    /// A call's bot listens: detect the caller's utterance (or keys) and
+    /// answer [`Input::CustomerSaid`] with its words, or
+    /// [`Input::CustomerSilent`].
+    Listen {
+        /// Phrases the bot can understand now, for recognisers that take hints.
+        phrases: Vec<String>,
     },
     /// Call the bot's code hook function with Lex V2's request; answer
     /// [`Input::BotHookAnswered`].

@@ -240,3 +240,134 @@ fn the_first_message_written_before_the_bot_came_is_the_first_thing_it_hears() {
         ["Hi, how can I help?", "What is your account number?"]
     );
 }
+
+#[test]
+fn on_a_call_each_line_plays_before_the_next_and_the_caller_may_talk_over_a_question() {
+    let now = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+    let mut contact = Contact::new(
+        ContactInit {
+            id: "call-1".into(),
+            channel: Channel::Voice,
+            initiation_method: InitiationMethod::Inbound,
+            customer_endpoint: Endpoint::default(),
+            customer_name: None,
+            system_endpoint: Endpoint::default(),
+            data: ContactData::voice("call-1", "+447700900123", "+442079460123"),
+            flow: Some(bot_flow()),
+            flow_id: Some("flow-1".into()),
+            outbound: None,
+            seed: 1,
+            initial_message: None,
+        },
+        now,
+    );
+    let mut said: Vec<(u64, String, bool)> = Vec::new();
+    let mut listens = 0;
+    let load = std::cell::Cell::new(None);
+    let drain =
+        |contact: &mut Contact, said: &mut Vec<(u64, String, bool)>, listens: &mut usize| {
+            while let Some(out) = contact.poll_output() {
+                match out {
+                    Output::LoadBot { request, .. } => load.set(Some(request)),
+                    Output::Say {
+                        request,
+                        message: Rendered::Text(t),
+                        barge_in,
+                        ..
+                    } => said.push((request, t, barge_in)),
+                    Output::Listen { phrases } => {
+                        assert!(!phrases.is_empty(), "the recogniser gets hints");
+                        *listens += 1;
+                    }
+                    Output::Flow {
+                        request,
+                        effect:
+                            switchboard_flow::Effect::Play {
+                                message: Rendered::Text(t),
+                                ..
+                            },
+                        ..
+                    } => {
+                        said.push((request, t, false));
+                    }
+                    _ => {}
+                }
+            }
+        };
+    drain(&mut contact, &mut said, &mut listens);
+    contact.handle(
+        now,
+        Input::BotLoaded {
+            request: load.get().expect("loads the bot"),
+            bot: Ok(bank_bot()),
+        },
+    );
+    drain(&mut contact, &mut said, &mut listens);
+    // The block's prompt plays; the bot listens once it has (or once the caller talks over it).
+    assert_eq!(
+        said.last().map(|s| (s.1.as_str(), s.2)),
+        Some(("Hi, how can I help?", true))
+    );
+    assert_eq!(listens, 0);
+    contact.handle(
+        now,
+        Input::SayFinished {
+            request: said.last().unwrap().0,
+        },
+    );
+    drain(&mut contact, &mut said, &mut listens);
+    assert_eq!(listens, 1);
+    contact.handle(now, Input::CustomerSaid("what's my balance".into()));
+    drain(&mut contact, &mut said, &mut listens);
+    assert_eq!(
+        said.last().map(|s| (s.1.as_str(), s.2)),
+        Some(("What is your account number?", true))
+    );
+    // Nothing in the caller's silence counts as an answer: asked again.
+    contact.handle(
+        now,
+        Input::SayFinished {
+            request: said.last().unwrap().0,
+        },
+    );
+    drain(&mut contact, &mut said, &mut listens);
+    contact.handle(now, Input::CustomerSilent);
+    drain(&mut contact, &mut said, &mut listens);
+    assert_eq!(
+        said.last().map(|s| s.1.as_str()),
+        Some("What is your account number?")
+    );
+    contact.handle(
+        now,
+        Input::SayFinished {
+            request: said.last().unwrap().0,
+        },
+    );
+    drain(&mut contact, &mut said, &mut listens);
+    contact.handle(
+        now,
+        Input::CustomerSaid("one two three four five six".into()),
+    );
+    drain(&mut contact, &mut said, &mut listens);
+    // The closing line plays before the flow's next prompt.
+    assert_eq!(
+        said.last().map(|s| (s.1.as_str(), s.2)),
+        Some((
+            "Thanks. Let me look up the balance of account 123456.",
+            false
+        ))
+    );
+    let before = said.len();
+    contact.handle(
+        now,
+        Input::SayFinished {
+            request: said.last().unwrap().0,
+        },
+    );
+    drain(&mut contact, &mut said, &mut listens);
+    assert_eq!(said.len(), before + 1);
+    assert_eq!(
+        said.last().map(|s| s.1.as_str()),
+        Some("Account 123456 for a gold customer")
+    );
+}

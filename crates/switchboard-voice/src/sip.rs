@@ -79,6 +79,8 @@ pub struct VoiceConfig {
     /// The DNS servers (address and port) that find carriers' SIP
     /// servers; none: the system's.
     pub dns_servers: Vec<SocketAddr>,
+    /// The speech recogniser bots on calls use; none: calls cannot talk to bots.
+    pub speech: Option<crate::speech::openai::OpenAiConfig>,
     /// How wrong digest passwords are slowed: per (username, source
     /// address) and per address (the HTTP sign-in defaults).
     pub digest_guard: (
@@ -112,6 +114,7 @@ impl VoiceConfig {
             stream_limits: crate::transport::StreamLimits::default(),
             metrics_token: None,
             digest_guard: switchboard_runtime::throttle::SignInGuard::default_policies(),
+            speech: None,
             registration: crate::registrar::ExpiryPolicy::default(),
             feature_codes: crate::feature_codes::FeatureCodes::default(),
             keepalive: crate::registrar::keepalive::INTERVAL,
@@ -165,6 +168,8 @@ struct Inner {
     state_sender: DialogStateSender,
     registrar: Registrar,
     library: Library,
+    /// Hears callers for bots, when configured.
+    recogniser: Option<crate::speech::Recogniser>,
     /// Finds carriers' SIP servers (RFC 3263).
     dns: Arc<crate::dns::Resolver>,
     /// Calls by contact id.
@@ -205,6 +210,10 @@ impl Voice {
     }
     pub fn config(&self) -> &VoiceConfig {
         &self.inner.config
+    }
+    /// The speech recogniser, when one is configured.
+    pub fn recogniser(&self) -> Option<&crate::speech::Recogniser> {
+        self.inner.recogniser.as_ref()
     }
     pub fn dialogs(&self) -> &Arc<DialogLayer> {
         &self.inner.dialogs
@@ -585,6 +594,9 @@ pub async fn start(app: AppState, mut config: VoiceConfig) -> Result<Voice, Star
                 config.digest_guard,
             ),
             library: Library::new(config.tts_command.clone()),
+            recogniser: config.speech.clone().map(|c| {
+                crate::speech::Recogniser::OpenAi(crate::speech::openai::OpenAiCompatible::new(c))
+            }),
             dns,
             app,
             config,

@@ -409,8 +409,10 @@ impl Chat {
                         .contact_started(Channel::Chat, InitiationMethod::Transfer);
                 }
             }
-            // What only calls have (media, holds, third parties).
-            Output::StopMedia
+            // What only calls have (media, holds, third parties, listening
+            // for speech: a chat's messages arrive by themselves).
+            Output::Listen { .. }
+            | Output::StopMedia
             | Output::QueueFlowEnded
             | Output::Held(_)
             | Output::DropThirdParty => {}

@@ -48,6 +48,14 @@ use crate::ServeArgs;
 /// path_style = true                     # bucket in the path, as most self-hosted services want
 /// # access_key_id / secret_access_key: default AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 ///
+/// [speech]                              # the speech recogniser bots on calls use (none: calls cannot talk to bots)
+/// url = "http://127.0.0.1:8178"         # an OpenAI-compatible server: POST /v1/audio/transcriptions
+/// model = "whisper-1"                   # its model field (local servers often ignore it)
+/// language = "en"
+/// # api_key = "..."                     # a bearer token, for hosted services
+/// timeout_seconds = 10                  # one utterance's longest wait
+/// max_concurrent = 8                    # recognitions at once; more callers are asked again
+///
 /// [rate_card]                           # prices for usage reports (default: Connect's UK rates)
 /// currency = "USD"
 /// voice_service_per_minute = 0.0018
@@ -94,6 +102,29 @@ struct FileConfig {
     rate_card: Option<switchboard_reports::usage::RateCard>,
     instance_name: Option<String>,
     s3: Option<switchboard_store::S3Config>,
+    speech: Option<SpeechFile>,
+}
+
+/// The `[speech]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpeechFile {
+    url: String,
+    #[serde(default = "default_speech_model")]
+    model: String,
+    #[serde(default = "default_speech_language")]
+    language: String,
+    api_key: Option<String>,
+    timeout_seconds: Option<u64>,
+    max_concurrent: Option<usize>,
+}
+
+fn default_speech_model() -> String {
+    "whisper-1".into()
+}
+
+fn default_speech_language() -> String {
+    "en".into()
 }
 
 /// The settings in force.
@@ -105,6 +136,8 @@ pub(crate) struct Config {
     pub blob_dir: PathBuf,
     /// Files in this S3-compatible bucket instead of `blob_dir`.
     pub s3: Option<switchboard_store::S3Config>,
+    /// The speech recogniser for bots on calls.
+    pub speech: Option<switchboard_voice::speech::openai::OpenAiConfig>,
     pub session_hours: i64,
     /// How long an agent has to accept an offered contact.
     pub offer_timeout_seconds: u64,
@@ -335,6 +368,32 @@ impl Config {
                     })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let speech = match file.speech {
+            None => None,
+            Some(sp) => {
+                let url = sp.url.trim().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048
+                {
+                    anyhow::bail!("speech.url must be an http:// or https:// URL");
+                }
+                let timeout = sp.timeout_seconds.unwrap_or(10);
+                if !(1..=120).contains(&timeout) {
+                    anyhow::bail!("speech.timeout_seconds must be 1 to 120");
+                }
+                let max_concurrent = sp.max_concurrent.unwrap_or(8);
+                if !(1..=1000).contains(&max_concurrent) {
+                    anyhow::bail!("speech.max_concurrent must be 1 to 1000");
+                }
+                Some(switchboard_voice::speech::openai::OpenAiConfig {
+                    base_url: url,
+                    model: sp.model,
+                    api_key: sp.api_key,
+                    language: sp.language,
+                    timeout: std::time::Duration::from_secs(timeout),
+                    max_concurrent,
+                })
+            }
+        };
         let sip_tls = match (file.sip_tls_listen, file.sip_tls_cert, file.sip_tls_key) {
             (None, None, None) => None,
             (Some(listen), Some(cert_pem), Some(key_pem)) => Some(switchboard_voice::TlsListen {
@@ -381,6 +440,7 @@ impl Config {
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             blob_dir: file.blob_dir.unwrap_or_else(|| data_dir.join("objects")),
             s3: file.s3,
+            speech,
             database_url,
             data_dir,
             session_hours,
@@ -410,6 +470,49 @@ pub(crate) fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_speech_table_names_the_recogniser_and_bad_values_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sb.toml");
+        let resolve = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::resolve(&ServeArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+        };
+        assert!(
+            resolve("").unwrap().speech.is_none(),
+            "no recogniser unless configured"
+        );
+        let cfg =
+            resolve("[speech]\nurl = \"http://127.0.0.1:8178/\"\nmax_concurrent = 2\n").unwrap();
+        let speech = cfg.speech.unwrap();
+        assert_eq!(speech.base_url, "http://127.0.0.1:8178");
+        assert_eq!(speech.model, "whisper-1");
+        assert_eq!(speech.language, "en");
+        assert_eq!(speech.max_concurrent, 2);
+        assert_eq!(speech.timeout, std::time::Duration::from_secs(10));
+        for (text, field) in [
+            ("[speech]\nurl = \"ftp://x\"\n", "speech.url"),
+            (
+                "[speech]\nurl = \"http://x\"\ntimeout_seconds = 0\n",
+                "speech.timeout_seconds",
+            ),
+            (
+                "[speech]\nurl = \"http://x\"\nmax_concurrent = 0\n",
+                "speech.max_concurrent",
+            ),
+            (
+                "[speech]\nurl = \"http://x\"\nengine = \"magic\"\n",
+                "engine",
+            ),
+        ] {
+            let err = format!("{:#}", resolve(text).unwrap_err());
+            assert!(err.contains(field), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn defaults_then_file_then_flags() {

@@ -665,6 +665,7 @@ pub fn describe(out: &Output) -> String {
         Output::LoadFlow { flow, .. } => format!("load {flow}"),
         Output::LoadBot { bot, .. } => format!("load bot {bot}"),
         Output::Say { .. } => "say".into(),
+        Output::Listen { .. } => "listen".into(),
         Output::CallBotHook { function, .. } => format!("bot hook {function}"),
         Output::StopMedia => "stop media".into(),
         Output::FlowFailed { .. } => "flow failed".into(),

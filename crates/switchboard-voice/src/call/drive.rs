@@ -52,11 +52,23 @@ impl Call {
             Output::FlowFailed { action, reason } => {
                 warn!(contact = %self.core.id(), ?action, "flow failed: {reason}");
             }
-            // A call's core refuses StartBot until speech recognition is
-            // built, so no bot talks on a call yet.
-            Output::LoadBot { .. } | Output::Say { .. } | Output::CallBotHook { .. } => {
-                warn!(contact = %self.core.id(), "a bot output on a call: bots need speech recognition");
-            }
+            Output::LoadBot {
+                request,
+                bot,
+                language,
+            } => self.load_bot(request, bot, language),
+            Output::Say {
+                request,
+                message,
+                voice,
+                barge_in,
+            } => self.fetch_audio(request, vec![message], voice, Purpose::BotLine { barge_in }),
+            Output::Listen { phrases } => self.listen(phrases),
+            Output::CallBotHook {
+                request,
+                function,
+                payload,
+            } => self.call_bot_hook(request, function, payload),
             Output::Queued { queue_flow } => self.queued(queue_flow),
             Output::QueueFlowEnded => self.play_music(),
             Output::Offer { agent } => self.ask(Io::LookUpAgent { agent }),

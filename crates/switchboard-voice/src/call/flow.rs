@@ -157,6 +157,17 @@ impl Call {
         purpose: Purpose,
         result: Result<Vec<Clip>, crate::library::AudioFailure>,
     ) {
+        if let Purpose::BotLine { barge_in } = purpose {
+            match result {
+                Ok(clips) => self.bot_line_ready(request, clips, barge_in),
+                Err(e) => {
+                    // The line is lost, not the conversation.
+                    warn!(contact = %self.core.id(), "bot line: {e}");
+                    self.tell(Input::SayFinished { request });
+                }
+            }
+            return;
+        }
         let clips = match result {
             Ok(c) => c,
             Err(e) => {
@@ -192,6 +203,7 @@ impl Call {
                     }
                 }
             }
+            Purpose::BotLine { .. } => {}
             Purpose::Loop => {
                 if clips.iter().all(|c| c.is_empty()) {
                     self.play_music();

@@ -51,6 +51,9 @@ pub enum CallInput {
         request: u64,
         event: Event,
     },
+    /// An answer for the contact's core from a spawned task (a bot loaded,
+    /// a code hook answered, what the caller said).
+    Core(switchboard_contact::Input),
     /// Audio to play, ready.
     Audio {
         request: u64,
@@ -122,6 +125,10 @@ pub enum AgentAction {
 #[derive(Debug, Clone)]
 pub enum Purpose {
     Prompt,
+    /// A bot's line; with barge-in, the caller may talk over it.
+    BotLine {
+        barge_in: bool,
+    },
     Input(InputRules),
     /// A loop: its interrupt is the contact core's timer.
     Loop,
@@ -175,6 +182,7 @@ impl Call {
             CallInput::FlowEvent { request, event } => {
                 self.tell(Input::FlowAnswer { request, event });
             }
+            CallInput::Core(input) => self.tell(input),
             CallInput::Audio {
                 request,
                 purpose,

@@ -35,6 +35,11 @@ pub(super) enum Media {
     Loop,
     /// A queue announcement plays; music resumes after it.
     Announcement(u64),
+    /// A bot's line plays for core request `request`; its playout generation.
+    BotLine {
+        request: u64,
+        generation: u64,
+    },
 }
 
 impl Call {
@@ -42,6 +47,10 @@ impl Call {
         match heard {
             Heard::Digit(d) => self.on_digit(d),
             Heard::Audio(payload) => {
+                if self.listener.is_some() {
+                    let samples = self.customer.law().decode_all(&payload);
+                    self.bot_hears(&samples);
+                }
                 if let Some(rec) = &mut self.recorder {
                     let at = self.at_ms;
                     rec.push(
@@ -90,6 +99,9 @@ impl Call {
     }
 
     pub(super) fn on_digit(&mut self, digit: char) {
+        if self.bot_key(digit) {
+            return;
+        }
         let now = self.now_ms();
         let Some((_, collector)) = &mut self.collector else {
             return;
@@ -185,12 +197,20 @@ impl Call {
                         c.prompt_finished(now);
                     }
                 }
+                Media::BotLine {
+                    request,
+                    generation,
+                } if generation == finished => {
+                    self.media = Media::Nothing;
+                    self.tell(Input::SayFinished { request });
+                }
                 _ => {}
             }
         }
         if let Some(outcome) = self.collector.as_mut().and_then(|(_, c)| c.poll(now)) {
             self.input_done(outcome);
         }
+        self.bot_tick();
         let on_music = self.core.phase() == Phase::Queued
             && self.media == Media::Loop
             && !self.core.flow_running();

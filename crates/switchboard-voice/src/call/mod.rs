@@ -41,6 +41,7 @@ use crate::session_timer::SessionTimer;
 use crate::sip::Voice;
 
 pub(super) mod agent;
+mod bot;
 mod drive;
 mod end;
 mod flow;
@@ -115,6 +116,8 @@ pub struct Call {
     pending_refer: Option<CallInput>,
     /// The I/O the call's parts asked for, for the driver to carry out.
     io: io::Pending,
+    /// A bot hears the caller (or may be talked over).
+    listener: Option<bot::Listener>,
 }
 
 /// What woke the call: a datagram on one of its sockets (its length and
@@ -173,6 +176,7 @@ impl Call {
             last_agent_quality: None,
             pending_refer: None,
             io: io::Pending::default(),
+            listener: None,
         };
         if let Some(line) = outbound_line {
             call.connect_outbound(line);

@@ -1,0 +1,207 @@
+//! A bot on a call: its lines spoken in order, the caller heard through
+//! the media core's endpointer (talking over a question stops it), the
+//! utterance sent to the speech recogniser, keys taken as words, and the
+//! answers handed to the contact's core, which runs the dialog.
+
+use super::*;
+
+use switchboard_contact::Input;
+use switchboard_media::endpoint::{
+    EndpointConfig, EndpointEvent, Endpointer, FRAME as ENDPOINT_FRAME,
+};
+use tracing::warn;
+
+use crate::speech::{Hints, Recognise};
+
+/// Keys pressed while a bot listens are words once `#` ends them or this
+/// long passes after the last.
+const KEY_PAUSE_MS: u64 = 3_000;
+
+/// The caller's ear, while a bot listens or may be talked over.
+pub(super) struct Listener {
+    endpointer: Endpointer,
+    /// The core asked for an answer (not only the barge-in of a question).
+    active: bool,
+    /// Phrases that steer the recogniser.
+    hints: Hints,
+    /// Decoded audio not yet a whole 20 ms frame.
+    pending: Vec<i16>,
+    /// Keys pressed, and when the last came.
+    keys: String,
+    last_key_ms: u64,
+}
+
+impl Listener {
+    fn new() -> Listener {
+        Listener {
+            endpointer: Endpointer::new(EndpointConfig::default()),
+            active: false,
+            hints: Hints::default(),
+            pending: Vec::new(),
+            keys: String::new(),
+            last_key_ms: 0,
+        }
+    }
+}
+
+impl Call {
+    /// The bot a flow named, for a call: only with a recogniser to hear the caller.
+    pub(super) fn load_bot(&self, request: u64, bot: String, language: String) {
+        let (voice, contact) = (self.voice.clone(), self.id());
+        if voice.recogniser().is_none() {
+            let bot = Err("no speech recogniser is configured (the [speech] table), so a call cannot talk to a bot".to_string());
+            self.tell_later(Input::BotLoaded { request, bot });
+            return;
+        }
+        switchboard_runtime::bots::load_later(self.voice.app(), bot, language, move |bot| {
+            voice.post(&contact, CallInput::Core(Input::BotLoaded { request, bot }));
+        });
+    }
+
+    /// Hands an input to the core on the next wake-up (never from inside `drive`).
+    fn tell_later(&self, input: Input) {
+        self.voice.post(&self.id(), CallInput::Core(input));
+    }
+
+    pub(super) fn call_bot_hook(
+        &self,
+        request: u64,
+        function: String,
+        payload: Box<switchboard_nlu::hook::Request>,
+    ) {
+        let (voice, contact) = (self.voice.clone(), self.id());
+        switchboard_runtime::bots::hook_later(self.voice.app(), function, payload, move |answer| {
+            voice.post(
+                &contact,
+                CallInput::Core(Input::BotHookAnswered { request, answer }),
+            );
+        });
+    }
+
+    /// A bot's line is ready to play; with barge-in, the caller is heard while it plays.
+    pub(super) fn bot_line_ready(
+        &mut self,
+        request: u64,
+        clips: Vec<switchboard_media::playout::Clip>,
+        barge_in: bool,
+    ) {
+        let generation = self.playout.play(clips, false);
+        self.media = Media::BotLine {
+            request,
+            generation,
+        };
+        if barge_in && self.listener.is_none() {
+            self.listener = Some(Listener::new());
+        }
+        if !self.playout.is_playing() {
+            self.media = Media::Nothing;
+            self.tell(Input::SayFinished { request });
+        }
+    }
+
+    /// The core listens for the caller's answer.
+    pub(super) fn listen(&mut self, phrases: Vec<String>) {
+        let listener = self.listener.get_or_insert_with(Listener::new);
+        // Talking over the question already: that utterance is the answer.
+        // Else the time to answer counts from now, not from the question's start.
+        if !listener.endpointer.speaking() {
+            listener.endpointer = Endpointer::new(EndpointConfig::default());
+        }
+        listener.active = true;
+        listener.hints = Hints { phrases };
+    }
+
+    /// The caller's audio, decoded, while a bot may hear it.
+    pub(super) fn bot_hears(&mut self, samples: &[i16]) {
+        let Some(listener) = &mut self.listener else {
+            return;
+        };
+        listener.pending.extend_from_slice(samples);
+        let mut events = Vec::new();
+        while listener.pending.len() >= ENDPOINT_FRAME {
+            let frame: Vec<i16> = listener.pending.drain(..ENDPOINT_FRAME).collect();
+            if let Some(e) = listener.endpointer.push(&frame) {
+                events.push(e);
+            }
+        }
+        for event in events {
+            self.endpoint_event(event);
+        }
+    }
+
+    fn endpoint_event(&mut self, event: EndpointEvent) {
+        match event {
+            EndpointEvent::SpeechStarted => {
+                // Barge-in: the caller talks over the question.
+                if let Media::BotLine { request, .. } = self.media {
+                    self.playout.stop();
+                    self.media = Media::Nothing;
+                    self.tell(Input::SayFinished { request });
+                }
+            }
+            EndpointEvent::Utterance(audio) => {
+                let hints = self.listener.take().map(|l| l.hints).unwrap_or_default();
+                self.recognise(audio, hints);
+            }
+            EndpointEvent::NoSpeech => {
+                let active = self.listener.as_ref().is_some_and(|l| l.active);
+                if active {
+                    self.listener = None;
+                    self.tell(Input::CustomerSilent);
+                } else if let Some(l) = &mut self.listener {
+                    // Still the question: keep an ear open until it is asked.
+                    l.endpointer = Endpointer::new(EndpointConfig::default());
+                }
+            }
+        }
+    }
+
+    fn recognise(&self, audio: Vec<i16>, hints: Hints) {
+        let (voice, contact) = (self.voice.clone(), self.id());
+        tokio::spawn(async move {
+            let Some(recogniser) = voice.recogniser() else {
+                return;
+            };
+            let input = match recogniser.transcribe(&audio, &hints).await {
+                Ok(t) if !t.text.trim().is_empty() => Input::CustomerSaid(t.text),
+                Ok(_) => Input::CustomerSilent,
+                Err(e) => {
+                    warn!(%contact, "speech recognition: {e}");
+                    Input::CustomerSilent
+                }
+            };
+            voice.post(&contact, CallInput::Core(input));
+        });
+    }
+
+    /// A key while a bot listens: part of an answer said with keys.
+    pub(super) fn bot_key(&mut self, digit: char) -> bool {
+        let now = self.now_ms();
+        let Some(listener) = self.listener.as_mut().filter(|l| l.active) else {
+            return false;
+        };
+        if digit == '#' {
+            let keys = std::mem::take(&mut listener.keys);
+            self.listener = None;
+            if !keys.is_empty() {
+                self.tell(Input::CustomerSaid(keys));
+            }
+            return true;
+        }
+        listener.keys.push(digit);
+        listener.last_key_ms = now;
+        true
+    }
+
+    /// Keys end after a pause.
+    pub(super) fn bot_tick(&mut self) {
+        let now = self.now_ms();
+        let done = self.listener.as_ref().is_some_and(|l| {
+            !l.keys.is_empty() && now.saturating_sub(l.last_key_ms) >= KEY_PAUSE_MS
+        });
+        if done {
+            let keys = self.listener.take().map(|l| l.keys).unwrap_or_default();
+            self.tell(Input::CustomerSaid(keys));
+        }
+    }
+}
