@@ -39,7 +39,8 @@ pub struct BotImport {
 /// Imports a Lex V2 bot export (the `.zip` Lex's console or
 /// `aws lexv2-models create-export` makes), sent as the request body.
 #[utoipa::path(post, path = "/api/v1/bots/import", tag = "Bots",
-    request_body(content_type = "application/zip", content = Vec<u8>, description = "A Lex V2 export (LexJson zip)"),
+    // The zip's bytes as they are: any content type is read (application/zip from a browser).
+    request_body(content_type = "application/octet-stream", content = Vec<u8>, description = "A Lex V2 export (the LexJson .zip), as the body"),
     responses((status = 200, body = BotImport), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 413, body = ApiError)),
     security(("bearer" = [])))]
 pub async fn import(
