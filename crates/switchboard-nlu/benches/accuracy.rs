@@ -77,6 +77,20 @@ fn main() {
             }
         }
     }
+    let start = Instant::now();
+    let compiles = 20;
+    for _ in 0..compiles {
+        std::hint::black_box(Engine::new(locale).expect("the demo bot compiles"));
+    }
+    println!(
+        "compiling the demo bot (12 intents, {} utterances): {:.1} ms",
+        locale
+            .intents
+            .iter()
+            .map(|i| i.sample_utterances.len())
+            .sum::<usize>(),
+        start.elapsed().as_secs_f64() * 1e3 / compiles as f64
+    );
     let engine = Engine::new(locale).expect("the demo bot compiles");
     let cx = eval::context();
     let start = Instant::now();

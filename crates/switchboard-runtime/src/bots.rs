@@ -3,6 +3,7 @@
 //! bot's code hook function. The conversation itself is the contact's
 //! (`switchboard-contact` runs `switchboard-nlu`'s dialog).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,18 +60,47 @@ pub fn engine_for(bot: &Bot, language: &str) -> Result<Engine, String> {
     })
 }
 
+/// Compiled bots by (id, version, language): a bot is compiled once per
+/// edit, not once per contact. Bounded; emptied when full (a few dozen bots
+/// in use is many).
+static COMPILED: std::sync::Mutex<Option<HashMap<CompiledKey, Arc<Engine>>>> =
+    std::sync::Mutex::new(None);
+/// A bot's id, its version and the language compiled.
+type CompiledKey = (String, i64, String);
+const MOST_COMPILED: usize = 64;
+
+fn compiled(key: &CompiledKey) -> Option<Arc<Engine>> {
+    COMPILED.lock().ok()?.as_ref()?.get(key).cloned()
+}
+
+fn keep_compiled(key: CompiledKey, engine: Arc<Engine>) {
+    if let Ok(mut cache) = COMPILED.lock() {
+        let cache = cache.get_or_insert_with(HashMap::new);
+        if cache.len() >= MOST_COMPILED {
+            cache.clear();
+        }
+        cache.insert(key, engine);
+    }
+}
+
 /// Finds and compiles the bot a flow names.
 pub async fn load(app: &AppState, reference: &str, language: &str) -> Result<Arc<Engine>, String> {
     for name in candidates(reference) {
         match app.store.get::<Bot>(&name).await {
             Ok(Some(bot)) => {
-                // Compiling is CPU work (milliseconds for a few hundred utterances).
+                let key = (bot.id.clone(), bot.version, language.to_string());
+                if let Some(engine) = compiled(&key) {
+                    return Ok(engine);
+                }
+                // Compiling is CPU work (about 5 ms for the demo bot's 140 utterances).
                 let spec = bot.spec;
                 let language = language.to_string();
-                return tokio::task::spawn_blocking(move || engine_for(&spec, &language))
+                let engine = tokio::task::spawn_blocking(move || engine_for(&spec, &language))
                     .await
                     .map_err(|e| format!("compiling the bot failed: {e}"))?
-                    .map(Arc::new);
+                    .map(Arc::new)?;
+                keep_compiled(key, engine.clone());
+                return Ok(engine);
             }
             Ok(None) => continue,
             Err(e) => {
