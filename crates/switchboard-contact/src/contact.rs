@@ -39,15 +39,26 @@ enum Waiting {
     BotInput {
         at: DateTime<Utc>,
     },
-    /// A bot's code hook function (request `.0`).
-    BotHook(u64),
-    /// A call's bot line plays (request `.0`).
-    BotSay(u64),
+    /// A bot's code hook function (request `request`), answered by `at`
+    /// (the shell's own deadline is shorter: this catches a task that died).
+    BotHook {
+        request: u64,
+        at: DateTime<Utc>,
+    },
+    /// A call's bot line plays (request `request`), over by `at` at the latest.
+    BotSay {
+        request: u64,
+        at: DateTime<Utc>,
+    },
 }
 
 /// How long a bot waits for the customer to say something (Lex's idle
 /// session time for text).
 const BOT_INPUT_SECONDS: i64 = 300;
+/// The longest a code hook may take before the bot gives up on it.
+const BOT_HOOK_SECONDS: i64 = 30;
+/// The longest a bot's line may play before the bot goes on.
+const BOT_LINE_SECONDS: i64 = 120;
 
 /// A bot the flow handed the customer to.
 struct BotTalk {
@@ -287,8 +298,16 @@ impl Contact {
                     self.waiting = Waiting::Nothing;
                     self.feed(Event::CustomerReturned);
                 }
-                _ if self.phase == Phase::InFlow && self.channel != Channel::Voice => {
-                    self.unheard = Some(text);
+                // Written while a bot loads or calls its code hook: that
+                // bot hears it next (later messages add to it).
+                _ if self.phase == Phase::InFlow
+                    && self.channel != Channel::Voice
+                    && (self.bot.is_some() || self.bot_start.is_some()) =>
+                {
+                    self.unheard = Some(match self.unheard.take() {
+                        Some(before) => format!("{before} {text}"),
+                        None => text,
+                    });
                 }
                 _ => {}
             },
@@ -362,7 +381,7 @@ impl Contact {
             Input::Close => self.close(),
             Input::BotLoaded { request, bot } => self.bot_loaded(request, bot),
             Input::SayFinished { request } => {
-                if self.waiting == Waiting::BotSay(request) {
+                if matches!(self.waiting, Waiting::BotSay { request: r, .. } if r == request) {
                     self.waiting = Waiting::Nothing;
                     self.bot_effects(Vec::new());
                 }
@@ -374,7 +393,9 @@ impl Contact {
                 }
             }
             Input::BotHookAnswered { request, answer } => {
-                if self.waiting == Waiting::BotHook(request) && self.phase == Phase::InFlow {
+                if matches!(self.waiting, Waiting::BotHook { request: r, .. } if r == request)
+                    && self.phase == Phase::InFlow
+                {
                     self.waiting = Waiting::Nothing;
                     self.bot_input(switchboard_nlu::Input::HookAnswered(answer));
                 }
@@ -393,6 +414,8 @@ impl Contact {
             Waiting::Input { at, .. }
             | Waiting::Timer { at, .. }
             | Waiting::BotInput { at }
+            | Waiting::BotHook { at, .. }
+            | Waiting::BotSay { at, .. }
             | Waiting::Loop {
                 until: Some(at), ..
             } => Some(at),
@@ -418,6 +441,16 @@ impl Contact {
             Waiting::BotInput { at } if now >= at => {
                 self.waiting = Waiting::Nothing;
                 self.bot_input(switchboard_nlu::Input::Silence);
+            }
+            Waiting::BotHook { at, .. } if now >= at => {
+                self.waiting = Waiting::Nothing;
+                self.bot_input(switchboard_nlu::Input::HookAnswered(Err(
+                    "the code hook did not answer".into(),
+                )));
+            }
+            Waiting::BotSay { at, .. } if now >= at => {
+                self.waiting = Waiting::Nothing;
+                self.bot_effects(Vec::new());
             }
             Waiting::Loop {
                 until: Some(at), ..
@@ -465,8 +498,8 @@ impl Contact {
     pub fn awaits(&self, request: u64) -> bool {
         match self.waiting {
             Waiting::Answer(r)
-            | Waiting::BotHook(r)
-            | Waiting::BotSay(r)
+            | Waiting::BotHook { request: r, .. }
+            | Waiting::BotSay { request: r, .. }
             | Waiting::Input { request: r, .. }
             | Waiting::Loop { request: r, .. } => r == request,
             _ => false,
@@ -481,6 +514,11 @@ impl Contact {
     /// The agent offered the contact now, if any.
     pub fn offered(&self) -> Option<&str> {
         self.offered.as_deref()
+    }
+
+    /// Whether a bot talks with the customer now.
+    pub fn talking_to_bot(&self) -> bool {
+        self.bot.is_some()
     }
 
     /// Whether the customer is on hold.
@@ -513,9 +551,14 @@ impl Contact {
         } else {
             switchboard_nlu::hook::InputMode::Text
         };
+        let name = if engine.bot_name.is_empty() {
+            engine.locale.locale_id.clone()
+        } else {
+            engine.bot_name.clone()
+        };
         let dialog = switchboard_nlu::Dialog::start(
             &self.id,
-            &engine.locale.locale_id,
+            &name,
             mode,
             start.session_attributes,
             &mut effects,
@@ -532,13 +575,6 @@ impl Contact {
             queued: VecDeque::new(),
         });
         self.bot_effects(effects);
-        // The customer's first message, written before the bot was there.
-        if let Some(text) = self.unheard.take() {
-            if matches!(self.waiting, Waiting::BotInput { .. }) {
-                self.waiting = Waiting::Nothing;
-                self.bot_input(switchboard_nlu::Input::Said(text));
-            }
-        }
     }
 
     fn bot_input(&mut self, input: switchboard_nlu::Input) {
@@ -586,11 +622,21 @@ impl Contact {
                         barge_in: listens_next,
                     });
                     if voice_call {
-                        self.waiting = Waiting::BotSay(self.request_no);
+                        self.waiting = Waiting::BotSay {
+                            request: self.request_no,
+                            at: self.now + Duration::seconds(BOT_LINE_SECONDS),
+                        };
                         return;
                     }
                 }
                 Bot::Listen(expecting) => {
+                    // What the customer wrote before the bot listened (the
+                    // widget's first message, or during a code hook) is
+                    // what it hears now.
+                    if let Some(text) = self.unheard.take() {
+                        self.bot_input(switchboard_nlu::Input::Said(text));
+                        return;
+                    }
                     self.waiting = Waiting::BotInput {
                         at: self.now + Duration::seconds(BOT_INPUT_SECONDS),
                     };
@@ -605,7 +651,10 @@ impl Contact {
                 }
                 Bot::CallHook { function, request } => {
                     self.request_no += 1;
-                    self.waiting = Waiting::BotHook(self.request_no);
+                    self.waiting = Waiting::BotHook {
+                        request: self.request_no,
+                        at: self.now + Duration::seconds(BOT_HOOK_SECONDS),
+                    };
                     self.outputs.push_back(Output::CallBotHook {
                         request: self.request_no,
                         function,
@@ -614,6 +663,7 @@ impl Contact {
                 }
                 Bot::Finished(outcome) => {
                     self.bot = None;
+                    self.unheard = None;
                     self.waiting = Waiting::Nothing;
                     self.pending.push_back(match outcome.error {
                         Some(e) => Event::Failed(e),

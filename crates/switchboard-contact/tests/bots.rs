@@ -371,3 +371,45 @@ fn on_a_call_each_line_plays_before_the_next_and_the_caller_may_talk_over_a_ques
         Some("Account 123456 for a gold customer")
     );
 }
+
+#[test]
+fn a_message_written_while_the_code_hook_runs_is_the_bots_next_input() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../switchboard-nlu/bots/demo-bank.json"
+    ))
+    .unwrap();
+    let mut bot: Bot = serde_json::from_str(&text).unwrap();
+    let locale = &mut bot.locales[0];
+    locale.code_hook_function = Some("fn-1".into());
+    locale
+        .intents
+        .iter_mut()
+        .find(|i| i.name == "CheckBalance")
+        .unwrap()
+        .dialog_code_hook = true;
+    let engine = Arc::new(Engine::new(locale).unwrap());
+    let mut c = Chat::start();
+    let (request, _) = c.load.take().unwrap();
+    c.input(Input::BotLoaded {
+        request,
+        bot: Ok(engine),
+    });
+    c.type_("what's my balance");
+    let (request, _) = c.hook.take().expect("the dialog hook runs");
+    // The customer answers the question they expect before the hook is back.
+    c.type_("12345678");
+    c.input(Input::BotHookAnswered {
+        request,
+        answer: Ok(json!({"sessionState": {"dialogAction": {"type": "Delegate"},
+            "intent": {"name": "CheckBalance", "state": "InProgress", "slots": {"AccountNumber": null}}}})),
+    });
+    // Asked for the account number, the bot hears what was already written.
+    assert_eq!(
+        c.said.last().map(String::as_str),
+        Some("What is your account number?")
+    );
+    let (request, payload) = c.hook.take().expect("the hook sees the answer");
+    assert_eq!(payload["inputTranscript"], "12345678");
+    let _ = request;
+}

@@ -383,20 +383,25 @@ fn date_at(words: &[&str], i: usize, today: NaiveDate) -> Option<(usize, String)
     if w == "day" && words.get(i + 1) == Some(&"after") && words.get(i + 2) == Some(&"tomorrow") {
         return Some((i + 3, iso(today + Duration::days(2))));
     }
-    // "in three days", "in a week"
+    // "in three days", "in a week" (a date within ten years; more is not a booking)
     if w == "in" {
         let rest = &words[i + 1..];
         let (n, len) = if rest.first() == Some(&"a") {
-            (1, 1)
+            (1i64, 1)
         } else {
             let g = group(rest)?;
+            if !(0.0..=3650.0).contains(&g.value) {
+                return None;
+            }
             (g.value as i64, g.len)
         };
-        return match rest.get(len) {
-            Some(&("day" | "days")) => Some((i + 2 + len, iso(today + Duration::days(n)))),
-            Some(&("week" | "weeks")) => Some((i + 2 + len, iso(today + Duration::days(7 * n)))),
-            _ => None,
+        let days = match rest.get(len) {
+            Some(&("day" | "days")) => n,
+            Some(&("week" | "weeks")) => n.checked_mul(7)?,
+            _ => return None,
         };
+        let date = today.checked_add_signed(Duration::try_days(days)?)?;
+        return Some((i + 2 + len, iso(date)));
     }
     // "(this|next|on|coming) friday"
     let (lead, w) = match w {
@@ -1083,6 +1088,9 @@ mod tests {
             Some("2026-12-10".into())
         );
         assert_eq!(first(BuiltIn::Date, "may I book"), None);
+        // Far futures are not dates, and never overflow.
+        assert_eq!(first(BuiltIn::Date, "in 100000000 days"), None);
+        assert_eq!(first(BuiltIn::Date, "in a hundred million weeks"), None);
     }
 
     #[test]

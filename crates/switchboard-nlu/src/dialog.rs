@@ -29,6 +29,8 @@ use crate::hook::{
 
 /// Most things a customer may say to one bot before it gives up.
 pub const MAX_TURNS: u32 = 30;
+/// Most code hook calls between two things the customer says.
+pub const MAX_HOOKS_PER_TURN: u32 = 4;
 
 /// What happens to the conversation.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +124,8 @@ pub struct Dialog {
     awaiting: Awaiting,
     retries: u32,
     turns: u32,
+    /// Code hook calls since the customer last spoke.
+    hooks_this_turn: u32,
     transcript: String,
     interpretations: Vec<crate::classify::Interpretation>,
 }
@@ -145,6 +149,7 @@ impl Dialog {
             awaiting: Awaiting::Intent,
             retries: 0,
             turns: 0,
+            hooks_this_turn: 0,
             transcript: String::new(),
             interpretations: Vec::new(),
         }
@@ -163,6 +168,9 @@ impl Dialog {
         input: Input,
         effects: &mut Vec<Effect>,
     ) {
+        if matches!(input, Input::Said(_) | Input::Silence) {
+            self.hooks_this_turn = 0;
+        }
         match (self.awaiting.clone(), input) {
             (Awaiting::Done, _) => {}
             (Awaiting::Hook(source), Input::HookAnswered(answer)) => {
@@ -170,6 +178,13 @@ impl Dialog {
             }
             (Awaiting::Hook(_), _) => {}
             (_, Input::HookAnswered(_)) => {}
+            (_, Input::Silence) if self.turns >= MAX_TURNS => {
+                self.fail(
+                    engine,
+                    Some("the conversation went on too long".into()),
+                    effects,
+                );
+            }
             (_, Input::Said(text)) if self.turns >= MAX_TURNS => {
                 self.transcript = text;
                 self.fail(
@@ -193,7 +208,11 @@ impl Dialog {
                 self.transcript = text;
                 self.answer_slot(engine, cx, &slot, effects);
             }
-            (Awaiting::Slot(slot), Input::Silence) => self.retry_slot(engine, cx, &slot, effects),
+            (Awaiting::Slot(slot), Input::Silence) => {
+                // A silence is a turn too: retries and the turn limit both end a silent line.
+                self.turns += 1;
+                self.retry_slot(engine, cx, &slot, effects)
+            }
             (Awaiting::Confirmation, Input::Said(text)) => {
                 self.turns += 1;
                 self.transcript = text;
@@ -211,6 +230,7 @@ impl Dialog {
                 }
             }
             (Awaiting::Confirmation, Input::Silence) => {
+                self.turns += 1;
                 self.retry_confirmation(engine, cx, effects)
             }
         }
@@ -452,6 +472,15 @@ impl Dialog {
     }
 
     fn call_hook(&mut self, engine: &Engine, source: InvocationSource, effects: &mut Vec<Effect>) {
+        // A dialog hook, then a fulfilment hook: two per turn is the most Lex makes.
+        self.hooks_this_turn += 1;
+        if self.hooks_this_turn > MAX_HOOKS_PER_TURN {
+            return self.finish(
+                IntentState::Failed,
+                Some("the code hook kept the bot from the customer".into()),
+                effects,
+            );
+        }
         let Some(function) = engine.locale.code_hook_function.clone() else {
             return self.finish(
                 IntentState::Failed,
@@ -564,6 +593,15 @@ impl Dialog {
         let say_all =
             |effects: &mut Vec<Effect>| effects.extend(said.iter().cloned().map(Effect::Say));
         match kind {
+            // A fulfilment hook that delegates has nothing left to do: the
+            // intent is fulfilled (calling it again would never end).
+            DialogActionType::Delegate if source == InvocationSource::FulfillmentCodeHook => {
+                say_all(effects);
+                if let Some(c) = self.intent(engine).and_then(|i| i.closing_response.clone()) {
+                    effects.push(Effect::Say(self.fill_in(&c)));
+                }
+                self.finish(IntentState::Fulfilled, None, effects);
+            }
             DialogActionType::Delegate => {
                 say_all(effects);
                 self.next_step(engine, cx, false, effects);

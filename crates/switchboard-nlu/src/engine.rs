@@ -37,6 +37,8 @@ pub struct Recognition {
 
 /// A locale ready to understand customers.
 pub struct Engine {
+    /// The bot's name (what code hook requests call it); empty until the shell names it.
+    pub bot_name: String,
     /// The locale it was built from.
     pub locale: Locale,
     analyser: Analyser,
@@ -117,6 +119,7 @@ impl Engine {
             slots.insert(intent.name.clone(), slot_models(intent, &type_of));
         }
         Ok(Engine {
+            bot_name: String::new(),
             ranker: Ranker::new(&ranked),
             analyser,
             slots,

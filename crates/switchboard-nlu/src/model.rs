@@ -210,11 +210,8 @@ impl Bot {
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         let mut add = |path: String, message: String| out.push(Problem { path, message });
-        if self.name.trim().is_empty() || self.name.len() > 100 {
-            add(
-                "name".into(),
-                "give the bot a name of 1 to 100 characters".into(),
-            );
+        if !lex_name(&self.name) {
+            add("name".into(), NAME_RULE.into());
         }
         if self.locales.is_empty() {
             add("locales".into(), "a bot needs at least one locale".into());
@@ -257,7 +254,9 @@ impl Locale {
         let mut types = BTreeSet::new();
         for (t, st) in self.slot_types.iter().enumerate() {
             let tp = format!("{lp}.slotTypes[{t}]");
-            if BuiltIn::from_name(&st.name).is_some() || !types.insert(st.name.as_str()) {
+            if !lex_name(&st.name) {
+                add(format!("{tp}.name"), NAME_RULE.into());
+            } else if BuiltIn::from_name(&st.name).is_some() || !types.insert(st.name.as_str()) {
                 add(
                     format!("{tp}.name"),
                     format!("slot type name {} is taken", st.name),
@@ -289,16 +288,12 @@ impl Locale {
         let mut fallbacks = 0;
         for (i, intent) in self.intents.iter().enumerate() {
             let ip = format!("{lp}.intents[{i}]");
-            if intent.name.trim().is_empty()
-                || intent.name.len() > 100
-                || !names.insert(intent.name.as_str())
-            {
+            if !lex_name(&intent.name) {
+                add(format!("{ip}.name"), NAME_RULE.into());
+            } else if !names.insert(intent.name.as_str()) {
                 add(
                     format!("{ip}.name"),
-                    format!(
-                        "intent name '{}' is empty, too long or used twice",
-                        intent.name
-                    ),
+                    format!("intent {} is listed twice", intent.name),
                 );
             }
             fallbacks += usize::from(intent.fallback);
@@ -339,6 +334,9 @@ impl Locale {
             }
             for (s, slot) in intent.slots.iter().enumerate() {
                 let sp = format!("{ip}.slots[{s}]");
+                if !lex_name(&slot.name) {
+                    add(format!("{sp}.name"), NAME_RULE.into());
+                }
                 if BuiltIn::from_name(&slot.slot_type).is_none()
                     && !types.contains(slot.slot_type.as_str())
                 {
@@ -358,6 +356,18 @@ impl Locale {
                 }
             }
         }
+        for (i, intent) in self.intents.iter().enumerate() {
+            if intent
+                .confirmation
+                .as_ref()
+                .is_some_and(|c| c.max_retries > MAX_RETRIES)
+            {
+                add(
+                    format!("{lp}.intents[{i}].confirmation.maxRetries"),
+                    format!("at most {MAX_RETRIES}"),
+                );
+            }
+        }
         if fallbacks > 1 {
             add(
                 format!("{lp}.intents"),
@@ -365,6 +375,31 @@ impl Locale {
             );
         }
     }
+}
+
+/// What names may be: Lex's rule, which also keeps them safe as the folder
+/// names of an export.
+const NAME_RULE: &str = "1 to 100 letters or digits, each perhaps followed by one '_' or '-', starting with a letter or digit";
+
+/// Whether a name follows Lex's rule `^([0-9a-zA-Z][_-]?){1,100}$`.
+pub fn lex_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || !bytes[0].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut groups = 0;
+    let mut previous_separator = false;
+    for b in bytes {
+        match b {
+            b'_' | b'-' if !previous_separator => previous_separator = true,
+            b if b.is_ascii_alphanumeric() => {
+                groups += 1;
+                previous_separator = false;
+            }
+            _ => return false,
+        }
+    }
+    groups <= 100
 }
 
 /// The `{SlotName}` references in an utterance.

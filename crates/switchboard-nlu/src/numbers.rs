@@ -178,7 +178,9 @@ pub fn group(words: &[&str]) -> Option<Group> {
             }
             last = Last::Tens;
         } else if w == "hundred" {
-            if !matches!(last, Last::Unit | Last::Teen | Last::Tens) || current.is_multiple_of(100)
+            if !matches!(last, Last::Unit | Last::Teen | Last::Tens)
+                || current.is_multiple_of(100)
+                || current >= 100
             {
                 break;
             }
@@ -189,7 +191,7 @@ pub fn group(words: &[&str]) -> Option<Group> {
             if last == Last::Nothing || last == Last::Scale || current == 0 {
                 break;
             }
-            total += current * m;
+            total = total.saturating_add(current.saturating_mul(m));
             current = 0;
             last = Last::Scale;
         } else if w == "and"
@@ -223,8 +225,8 @@ pub fn group(words: &[&str]) -> Option<Group> {
         }
         return None;
     }
-    let mut value = (total + current) as f64;
-    let mut digits = (total + current).to_string();
+    let mut value = total.saturating_add(current) as f64;
+    let mut digits = total.saturating_add(current).to_string();
     // "four point five"
     if words.get(i) == Some(&"point") {
         let mut fraction = String::new();
@@ -329,6 +331,11 @@ mod tests {
         assert_eq!(g("four point five"), Some(("4.5".into(), 3)));
         assert_eq!(g("5 thousand"), Some(("5000".into(), 2)));
         assert_eq!(g("hundred"), None);
+        // Said over and over, a number stays a number (no overflow).
+        let long = ["nine", "hundred"].repeat(20).join(" ");
+        assert_eq!(g(&long), Some(("909".into(), 3)));
+        let scales = "nine hundred million nine hundred thousand nine hundred million million";
+        assert!(g(scales).is_some());
         assert_eq!(g("and"), None);
     }
 

@@ -305,3 +305,46 @@ fn a_conversation_that_never_ends_is_cut_off() {
     assert!(c.outcome.is_some());
     assert_eq!(turns as u32, switchboard_nlu::dialog::MAX_TURNS + 1);
 }
+
+#[test]
+fn a_fulfilment_hook_that_delegates_fulfils_instead_of_being_called_for_ever() {
+    let mut locale = demo();
+    locale.code_hook_function = Some("bank-backend".into());
+    locale
+        .intents
+        .iter_mut()
+        .find(|i| i.name == "SpeakToAgent")
+        .expect("intent")
+        .fulfillment_code_hook = true;
+    let mut c = Chat::new(&locale);
+    c.say("let me talk to a real person");
+    c.input(Input::HookAnswered(Ok(
+        json!({"sessionState": {"dialogAction": {"type": "Delegate"},
+        "intent": {"name": "SpeakToAgent", "state": "InProgress"}}}),
+    )));
+    assert_eq!(c.hooks.len(), 1, "called once");
+    assert_eq!(c.outcome.expect("finished").state, IntentState::Fulfilled);
+}
+
+#[test]
+fn names_follow_lex_rule_so_exports_stay_in_their_folder() {
+    let mut bot = eval::demo_bot();
+    bot.locales[0].intents[0].name = "../../etc".into();
+    bot.locales[0].slot_types[0].name = "a/b".into();
+    let problems = bot.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == "locales[0].intents[0].name"),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == "locales[0].slotTypes[0].name"),
+        "{problems:?}"
+    );
+    assert!(switchboard_nlu::model::lex_name("Order_Flowers-2"));
+    assert!(!switchboard_nlu::model::lex_name("double__underscore"));
+    assert!(!switchboard_nlu::model::lex_name(""));
+}

@@ -47,7 +47,7 @@ pub fn engine_for(bot: &Bot, language: &str) -> Result<Engine, String> {
         })
         .or_else(|| bot.locales.first())
         .ok_or_else(|| format!("bot '{}' has no locale", bot.name))?;
-    Engine::new(locale).map_err(|problems| {
+    let mut engine = Engine::new(locale).map_err(|problems| {
         format!(
             "bot '{}' cannot run: {}",
             bot.name,
@@ -57,7 +57,9 @@ pub fn engine_for(bot: &Bot, language: &str) -> Result<Engine, String> {
                 .collect::<Vec<_>>()
                 .join("; ")
         )
-    })
+    })?;
+    engine.bot_name = bot.name.clone();
+    Ok(engine)
 }
 
 /// Compiled bots by (id, version, language): a bot is compiled once per

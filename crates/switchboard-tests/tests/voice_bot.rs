@@ -134,7 +134,8 @@ async fn a_caller_speaks_to_a_bot_and_the_flow_takes_the_intent_branch() {
         .unwrap(),
     )
     .unwrap();
-    rig.call("POST", "/bots", Some(bot), None).await;
+    let made = rig.call("POST", "/bots", Some(bot), None).await;
+    assert_eq!(made["name"], "DemoBank", "{made}");
     let flow = rig
         .call(
             "POST",
@@ -161,6 +162,10 @@ async fn a_caller_speaks_to_a_bot_and_the_flow_takes_the_intent_branch() {
 
     let heard = heard.lock().unwrap().clone();
     println!("utterances heard (ms): {heard:?}");
+    println!(
+        "records: {:#}",
+        serde_json::Value::Array(rig.contacts().await)
+    );
     assert!(
         heard.len() >= 2,
         "two utterances reached the recogniser: {heard:?}"

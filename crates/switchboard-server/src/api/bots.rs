@@ -56,7 +56,11 @@ pub async fn import(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::bad_request("file", e.to_string()))?;
-    let (mut spec, report) = lexv2::import(&files).map_err(|e| match e {
+    // Parsing up to 32 MiB of JSON is CPU work: off the async workers.
+    let imported = tokio::task::spawn_blocking(move || lexv2::import(&files))
+        .await
+        .map_err(ApiError::internal)?;
+    let (mut spec, report) = imported.map_err(|e| match e {
         ImportError::Invalid(problems) => ApiError::validation(
             problems
                 .into_iter()

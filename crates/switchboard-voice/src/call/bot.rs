@@ -29,10 +29,17 @@ pub(super) struct Listener {
     /// Keys pressed, and when the last came.
     keys: String,
     last_key_ms: u64,
+    /// When audio last came (ms into the call): long after, the tick feeds
+    /// silence (a phone that sends nothing while the caller is quiet).
+    last_audio_ms: u64,
 }
 
+/// 300 ms without a packet is a quiet line, not jitter or a late wake-up
+/// (a made-up silent frame inside a word would cut it).
+const QUIET_MS: u64 = 300;
+
 impl Listener {
-    fn new() -> Listener {
+    fn new(now_ms: u64) -> Listener {
         Listener {
             endpointer: Endpointer::new(EndpointConfig::default()),
             active: false,
@@ -40,6 +47,7 @@ impl Listener {
             pending: Vec::new(),
             keys: String::new(),
             last_key_ms: 0,
+            last_audio_ms: now_ms,
         }
     }
 }
@@ -91,7 +99,7 @@ impl Call {
             generation,
         };
         if barge_in && self.listener.is_none() {
-            self.listener = Some(Listener::new());
+            self.listener = Some(Listener::new(self.at_ms));
         }
         if !self.playout.is_playing() {
             self.media = Media::Nothing;
@@ -101,7 +109,8 @@ impl Call {
 
     /// The core listens for the caller's answer.
     pub(super) fn listen(&mut self, phrases: Vec<String>) {
-        let listener = self.listener.get_or_insert_with(Listener::new);
+        let now = self.now_ms();
+        let listener = self.listener.get_or_insert_with(|| Listener::new(now));
         // Talking over the question already: that utterance is the answer.
         // Else the time to answer counts from now, not from the question's start.
         if !listener.endpointer.speaking() {
@@ -113,9 +122,11 @@ impl Call {
 
     /// The caller's audio, decoded, while a bot may hear it.
     pub(super) fn bot_hears(&mut self, samples: &[i16]) {
+        let now = self.now_ms();
         let Some(listener) = &mut self.listener else {
             return;
         };
+        listener.last_audio_ms = now;
         listener.pending.extend_from_slice(samples);
         let mut events = Vec::new();
         while listener.pending.len() >= ENDPOINT_FRAME {
@@ -130,6 +141,12 @@ impl Call {
     }
 
     fn endpoint_event(&mut self, event: EndpointEvent) {
+        let what = match &event {
+            EndpointEvent::SpeechStarted => "speech started",
+            EndpointEvent::Utterance(_) => "utterance",
+            EndpointEvent::NoSpeech => "no speech",
+        };
+        tracing::debug!(contact = %self.core.id(), what, "a bot's ear");
         match event {
             EndpointEvent::SpeechStarted => {
                 // Barge-in: the caller talks over the question.
@@ -146,8 +163,13 @@ impl Call {
             EndpointEvent::NoSpeech => {
                 let active = self.listener.as_ref().is_some_and(|l| l.active);
                 if active {
-                    self.listener = None;
-                    self.tell(Input::CustomerSilent);
+                    let keys = self.listener.take().map(|l| l.keys).unwrap_or_default();
+                    // Keys being pressed are the answer, not silence.
+                    self.tell(if keys.is_empty() {
+                        Input::CustomerSilent
+                    } else {
+                        Input::CustomerSaid(keys)
+                    });
                 } else if let Some(l) = &mut self.listener {
                     // Still the question: keep an ear open until it is asked.
                     l.endpointer = Endpointer::new(EndpointConfig::default());
@@ -181,9 +203,10 @@ impl Call {
             return false;
         };
         if digit == '#' {
-            let keys = std::mem::take(&mut listener.keys);
-            self.listener = None;
-            if !keys.is_empty() {
+            // '#' alone ends nothing: the bot goes on listening.
+            if !listener.keys.is_empty() {
+                let keys = std::mem::take(&mut listener.keys);
+                self.listener = None;
                 self.tell(Input::CustomerSaid(keys));
             }
             return true;
@@ -193,8 +216,27 @@ impl Call {
         true
     }
 
-    /// Keys end after a pause.
+    /// Keys end after a pause; a quiet line is heard as silence; the ear
+    /// closes when no bot talks any more (the dialog ended or timed out).
     pub(super) fn bot_tick(&mut self) {
+        if self.listener.is_some() && !self.core.talking_to_bot() {
+            self.listener = None;
+            return;
+        }
+        let now = self.now_ms();
+        let quiet = self
+            .listener
+            .as_ref()
+            .is_some_and(|l| now.saturating_sub(l.last_audio_ms) >= QUIET_MS);
+        if quiet {
+            // One frame per tick while the line stays quiet; the clock of
+            // the last packet stays where it was.
+            let last = self.listener.as_ref().map_or(now, |l| l.last_audio_ms);
+            self.bot_hears(&[0; ENDPOINT_FRAME]);
+            if let Some(l) = &mut self.listener {
+                l.last_audio_ms = last;
+            }
+        }
         let now = self.now_ms();
         let done = self.listener.as_ref().is_some_and(|l| {
             !l.keys.is_empty() && now.saturating_sub(l.last_key_ms) >= KEY_PAUSE_MS
