@@ -5,7 +5,11 @@ here: the demo bank bot's held-out test utterances, spoken by espeak-ng and
 optional noise), recognised by free dictation and by a grammar built from
 what the bot can hear. Run by bench/speech.sh; prints a table.
 """
-import audioop
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 import json
 import os
 import re
@@ -62,6 +66,11 @@ def grammar():
             for s in [v["value"]] + v.get("synonyms", []):
                 vocab.update(words(s))
     vocab.update("zero oh one two three four five six seven eight nine ten yes no please".split())
+    # Only words the model can say: the dictionary it ships.
+    import pocketsphinx
+    dictionary = os.path.join(os.path.dirname(pocketsphinx.__file__), "model", "en-us", "cmudict-en-us.dict")
+    known = {line.split()[0] for line in open(dictionary, encoding="utf-8", errors="replace") if line.strip()}
+    vocab = {w for w in vocab if w in known}
     return "#JSGF V1.0;\ngrammar bot;\npublic <utt> = <w>+;\n<w> = " + " | ".join(sorted(vocab)) + ";\n", vocab
 
 
