@@ -641,12 +641,15 @@ impl Contact {
                         at: self.now + Duration::seconds(BOT_INPUT_SECONDS),
                     };
                     if voice_call {
-                        let phrases = self
-                            .bot
-                            .as_ref()
-                            .map(|b| bot_phrases(&b.engine, &expecting))
-                            .unwrap_or_default();
-                        self.outputs.push_back(Output::Listen { phrases });
+                        let (phrases, grammar) = match self.bot.as_ref() {
+                            Some(b) => (
+                                bot_phrases(&b.engine, &expecting),
+                                switchboard_nlu::Grammar::for_expecting(&b.engine, &expecting)
+                                    .map(Arc::new),
+                            ),
+                            None => (Vec::new(), None),
+                        };
+                        self.outputs.push_back(Output::Listen { phrases, grammar });
                     }
                 }
                 Bot::CallHook { function, request } => {

@@ -369,6 +369,9 @@ pub enum Output {
     Listen {
         /// Phrases the bot can understand now, for recognisers that take hints.
         phrases: Vec<String>,
+        /// Everything it can understand now, for recognisers that take
+        /// grammars; none: anything.
+        grammar: Option<Arc<switchboard_nlu::Grammar>>,
     },
     /// Call the bot's code hook function with Lex V2's request; answer
     /// [`Input::BotHookAnswered`].

@@ -275,8 +275,9 @@ fn on_a_call_each_line_plays_before_the_next_and_the_caller_may_talk_over_a_ques
                         barge_in,
                         ..
                     } => said.push((request, t, barge_in)),
-                    Output::Listen { phrases } => {
+                    Output::Listen { phrases, grammar } => {
                         assert!(!phrases.is_empty(), "the recogniser gets hints");
+                        assert!(grammar.is_some(), "and a grammar");
                         *listens += 1;
                     }
                     Output::Flow {

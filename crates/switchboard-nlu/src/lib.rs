@@ -9,7 +9,8 @@
 //! ([`hook`]). [`lexv2`] reads and writes Lex V2's export format.
 //!
 //! What is said comes in as text: chat messages as typed, calls through a
-//! speech recogniser in the voice crate.
+//! speech recogniser in the voice crate, which [`grammar`] tells what the
+//! bot can understand now.
 
 // A pure core: documented for its drivers, and deterministic: iterating a
 // hash map gives an order that differs run to run (use BTreeMap, or sort).
@@ -21,6 +22,7 @@ pub mod classify;
 pub mod custom;
 pub mod dialog;
 pub mod engine;
+pub mod grammar;
 pub mod hook;
 pub mod lexicon;
 pub mod lexv2;
@@ -31,4 +33,5 @@ pub mod text;
 pub use builtin::{BuiltIn, Context};
 pub use dialog::{Dialog, Effect, Expecting, Input, Outcome};
 pub use engine::{Engine, Recognition};
+pub use grammar::Grammar;
 pub use model::{Bot, Intent, Locale, Problem, Slot, SlotType};

@@ -80,7 +80,7 @@ pub struct VoiceConfig {
     /// servers; none: the system's.
     pub dns_servers: Vec<SocketAddr>,
     /// The speech recogniser bots on calls use; none: calls cannot talk to bots.
-    pub speech: Option<crate::speech::openai::OpenAiConfig>,
+    pub speech: Option<crate::speech::SpeechConfig>,
     /// How wrong digest passwords are slowed: per (username, source
     /// address) and per address (the HTTP sign-in defaults).
     pub digest_guard: (
@@ -114,7 +114,9 @@ impl VoiceConfig {
             stream_limits: crate::transport::StreamLimits::default(),
             metrics_token: None,
             digest_guard: switchboard_runtime::throttle::SignInGuard::default_policies(),
-            speech: None,
+            speech: Some(crate::speech::SpeechConfig::OnBox(
+                crate::speech::sphinx::SphinxConfig::default(),
+            )),
             registration: crate::registrar::ExpiryPolicy::default(),
             feature_codes: crate::feature_codes::FeatureCodes::default(),
             keepalive: crate::registrar::keepalive::INTERVAL,
@@ -594,9 +596,7 @@ pub async fn start(app: AppState, mut config: VoiceConfig) -> Result<Voice, Star
                 config.digest_guard,
             ),
             library: Library::new(config.tts_command.clone()),
-            recogniser: config.speech.clone().map(|c| {
-                crate::speech::Recogniser::OpenAi(crate::speech::openai::OpenAiCompatible::new(c))
-            }),
+            recogniser: config.speech.clone().map(crate::speech::Recogniser::new),
             dns,
             app,
             config,

@@ -81,6 +81,7 @@ async fn an_utterance_goes_as_a_wav_with_the_bots_phrases_and_comes_back_as_text
     let (base, seen) = server().await;
     let hints = Hints {
         phrases: vec!["check my balance".into(), "transfer money".into()],
+        grammar: None,
     };
     let audio: Vec<i16> = (0..8000).map(|i| ((i % 50) * 100) as i16).collect();
     let out = engine(format!("{base}/ok"), Duration::from_secs(30))

@@ -48,7 +48,10 @@ use crate::ServeArgs;
 /// path_style = true                     # bucket in the path, as most self-hosted services want
 /// # access_key_id / secret_access_key: default AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 ///
-/// [speech]                              # the speech recogniser bots on calls use (none: calls cannot talk to bots)
+/// [speech]                              # the speech recogniser bots on calls use
+/// engine = "on-box"                     # default: PocketSphinx (Debian's libpocketsphinx3, pocketsphinx-en-us);
+///                                       # or "openai-compatible" (with url), or "off" (calls cannot talk to bots)
+/// # model_dir = "/usr/share/pocketsphinx/model/en-us"
 /// url = "http://127.0.0.1:8178"         # an OpenAI-compatible server: POST /v1/audio/transcriptions
 /// model = "whisper-1"                   # its model field (local servers often ignore it)
 /// language = "en"
@@ -109,7 +112,12 @@ struct FileConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpeechFile {
-    url: String,
+    /// `on-box` (PocketSphinx, the default), `openai-compatible` (needs
+    /// `url`), or `off`.
+    engine: Option<String>,
+    url: Option<String>,
+    /// PocketSphinx's model folder (Debian's `pocketsphinx-en-us` by default).
+    model_dir: Option<PathBuf>,
     #[serde(default = "default_speech_model")]
     model: String,
     #[serde(default = "default_speech_language")]
@@ -117,6 +125,73 @@ struct SpeechFile {
     api_key: Option<String>,
     timeout_seconds: Option<u64>,
     max_concurrent: Option<usize>,
+}
+
+/// The `[speech]` table checked: on the box unless it says otherwise.
+fn speech_config(
+    file: Option<SpeechFile>,
+) -> anyhow::Result<Option<switchboard_voice::speech::SpeechConfig>> {
+    use switchboard_voice::speech::{openai::OpenAiConfig, sphinx::SphinxConfig, SpeechConfig};
+    let Some(sp) = file else {
+        return Ok(Some(SpeechConfig::OnBox(SphinxConfig::default())));
+    };
+    let engine = match (sp.engine.as_deref(), &sp.url) {
+        (Some(e), _) => e.to_string(),
+        // A URL alone means the endpoint (how the table was first written).
+        (None, Some(_)) => "openai-compatible".into(),
+        (None, None) => "on-box".into(),
+    };
+    let timeout = sp.timeout_seconds.unwrap_or(10);
+    if !(1..=120).contains(&timeout) {
+        anyhow::bail!("speech.timeout_seconds must be 1 to 120");
+    }
+    let timeout = std::time::Duration::from_secs(timeout);
+    match engine.as_str() {
+        "off" => Ok(None),
+        "on-box" => {
+            if sp.url.is_some() {
+                anyhow::bail!("speech.url is for engine = \"openai-compatible\"");
+            }
+            let mut c = SphinxConfig::default();
+            if let Some(dir) = sp.model_dir {
+                c.model_dir = dir;
+            }
+            if let Some(n) = sp.max_concurrent {
+                if !(1..=64).contains(&n) {
+                    anyhow::bail!("speech.max_concurrent must be 1 to 64 on the box (a core each)");
+                }
+                c.max_concurrent = n;
+            }
+            c.timeout = timeout;
+            Ok(Some(SpeechConfig::OnBox(c)))
+        }
+        "openai-compatible" => {
+            let url = sp
+                .url
+                .unwrap_or_default()
+                .trim()
+                .trim_end_matches('/')
+                .to_string();
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
+                anyhow::bail!("speech.url must be an http:// or https:// URL");
+            }
+            let max_concurrent = sp.max_concurrent.unwrap_or(8);
+            if !(1..=1000).contains(&max_concurrent) {
+                anyhow::bail!("speech.max_concurrent must be 1 to 1000");
+            }
+            Ok(Some(SpeechConfig::OpenAi(OpenAiConfig {
+                base_url: url,
+                model: sp.model,
+                api_key: sp.api_key,
+                language: sp.language,
+                timeout,
+                max_concurrent,
+            })))
+        }
+        other => anyhow::bail!(
+            "speech.engine must be \"on-box\", \"openai-compatible\" or \"off\", not \"{other}\""
+        ),
+    }
 }
 
 fn default_speech_model() -> String {
@@ -136,8 +211,8 @@ pub(crate) struct Config {
     pub blob_dir: PathBuf,
     /// Files in this S3-compatible bucket instead of `blob_dir`.
     pub s3: Option<switchboard_store::S3Config>,
-    /// The speech recogniser for bots on calls.
-    pub speech: Option<switchboard_voice::speech::openai::OpenAiConfig>,
+    /// The speech recogniser for bots on calls; none: off.
+    pub speech: Option<switchboard_voice::speech::SpeechConfig>,
     pub session_hours: i64,
     /// How long an agent has to accept an offered contact.
     pub offer_timeout_seconds: u64,
@@ -368,32 +443,7 @@ impl Config {
                     })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let speech = match file.speech {
-            None => None,
-            Some(sp) => {
-                let url = sp.url.trim().trim_end_matches('/').to_string();
-                if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048
-                {
-                    anyhow::bail!("speech.url must be an http:// or https:// URL");
-                }
-                let timeout = sp.timeout_seconds.unwrap_or(10);
-                if !(1..=120).contains(&timeout) {
-                    anyhow::bail!("speech.timeout_seconds must be 1 to 120");
-                }
-                let max_concurrent = sp.max_concurrent.unwrap_or(8);
-                if !(1..=1000).contains(&max_concurrent) {
-                    anyhow::bail!("speech.max_concurrent must be 1 to 1000");
-                }
-                Some(switchboard_voice::speech::openai::OpenAiConfig {
-                    base_url: url,
-                    model: sp.model,
-                    api_key: sp.api_key,
-                    language: sp.language,
-                    timeout: std::time::Duration::from_secs(timeout),
-                    max_concurrent,
-                })
-            }
-        };
+        let speech = speech_config(file.speech)?;
         let sip_tls = match (file.sip_tls_listen, file.sip_tls_cert, file.sip_tls_key) {
             (None, None, None) => None,
             (Some(listen), Some(cert_pem), Some(key_pem)) => Some(switchboard_voice::TlsListen {
@@ -482,13 +532,29 @@ mod tests {
                 ..Default::default()
             })
         };
+        use switchboard_voice::speech::SpeechConfig;
         assert!(
-            resolve("").unwrap().speech.is_none(),
-            "no recogniser unless configured"
+            matches!(resolve("").unwrap().speech, Some(SpeechConfig::OnBox(_))),
+            "on the box unless configured"
         );
+        assert!(resolve("[speech]\nengine = \"off\"\n")
+            .unwrap()
+            .speech
+            .is_none());
+        let Some(SpeechConfig::OnBox(onbox)) =
+            resolve("[speech]\nmodel_dir = \"/srv/model\"\nmax_concurrent = 3\n")
+                .unwrap()
+                .speech
+        else {
+            panic!("on the box");
+        };
+        assert_eq!(onbox.model_dir, PathBuf::from("/srv/model"));
+        assert_eq!(onbox.max_concurrent, 3);
         let cfg =
             resolve("[speech]\nurl = \"http://127.0.0.1:8178/\"\nmax_concurrent = 2\n").unwrap();
-        let speech = cfg.speech.unwrap();
+        let Some(SpeechConfig::OpenAi(speech)) = cfg.speech else {
+            panic!("a URL means the endpoint");
+        };
         assert_eq!(speech.base_url, "http://127.0.0.1:8178");
         assert_eq!(speech.model, "whisper-1");
         assert_eq!(speech.language, "en");
@@ -506,8 +572,13 @@ mod tests {
             ),
             (
                 "[speech]\nurl = \"http://x\"\nengine = \"magic\"\n",
-                "engine",
+                "speech.engine",
             ),
+            (
+                "[speech]\nengine = \"on-box\"\nurl = \"http://x\"\n",
+                "speech.url",
+            ),
+            ("[speech]\nmax_concurrent = 65\n", "speech.max_concurrent"),
         ] {
             let err = format!("{:#}", resolve(text).unwrap_err());
             assert!(err.contains(field), "{text}: {err}");

@@ -202,6 +202,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         tracing::warn!("text-to-speech not available: {e}");
     }
+    match voice.recogniser() {
+        None => println!("Speech recognition is off: bots talk in chats only"),
+        Some(recogniser) => {
+            if let Err(e) = recogniser.ready().await {
+                eprintln!(
+                    "warning: speech recognition is not available: {e}.\n  \
+                     Calls that reach a bot take the flow's error branch.\n  \
+                     Install PocketSphinx (Debian/Ubuntu: apt-get install libpocketsphinx3 \
+                     pocketsphinx-en-us), or configure [speech] engine = \"openai-compatible\"."
+                );
+                tracing::warn!("speech recognition not available: {e}");
+            }
+        }
+    }
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;

@@ -56,13 +56,26 @@ impl Call {
     /// The bot a flow named, for a call: only with a recogniser to hear the caller.
     pub(super) fn load_bot(&self, request: u64, bot: String, language: String) {
         let (voice, contact) = (self.voice.clone(), self.id());
-        if voice.recogniser().is_none() {
-            let bot = Err("no speech recogniser is configured (the [speech] table), so a call cannot talk to a bot".to_string());
+        let Some(recogniser) = voice.recogniser().cloned() else {
+            let bot = Err(
+                "speech recognition is off (the [speech] table), so a call cannot talk to a bot"
+                    .to_string(),
+            );
             self.tell_later(Input::BotLoaded { request, bot });
             return;
-        }
-        switchboard_runtime::bots::load_later(self.voice.app(), bot, language, move |bot| {
-            voice.post(&contact, CallInput::Core(Input::BotLoaded { request, bot }));
+        };
+        let app = self.voice.app().clone();
+        tokio::spawn(async move {
+            // A recogniser that cannot run here is the flow's error branch,
+            // said once, not a bot that never hears the caller.
+            if let Err(e) = recogniser.ready().await {
+                let bot = Err(format!("a call cannot talk to a bot: {e}"));
+                voice.post(&contact, CallInput::Core(Input::BotLoaded { request, bot }));
+                return;
+            }
+            switchboard_runtime::bots::load_later(&app, bot, language, move |bot| {
+                voice.post(&contact, CallInput::Core(Input::BotLoaded { request, bot }));
+            });
         });
     }
 
@@ -108,7 +121,7 @@ impl Call {
     }
 
     /// The core listens for the caller's answer.
-    pub(super) fn listen(&mut self, phrases: Vec<String>) {
+    pub(super) fn listen(&mut self, hints: Hints) {
         let now = self.now_ms();
         let listener = self.listener.get_or_insert_with(|| Listener::new(now));
         // Talking over the question already: that utterance is the answer.
@@ -117,7 +130,7 @@ impl Call {
             listener.endpointer = Endpointer::new(EndpointConfig::default());
         }
         listener.active = true;
-        listener.hints = Hints { phrases };
+        listener.hints = hints;
     }
 
     /// The caller's audio, decoded, while a bot may hear it.

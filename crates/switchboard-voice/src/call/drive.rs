@@ -63,7 +63,9 @@ impl Call {
                 voice,
                 barge_in,
             } => self.fetch_audio(request, vec![message], voice, Purpose::BotLine { barge_in }),
-            Output::Listen { phrases } => self.listen(phrases),
+            Output::Listen { phrases, grammar } => {
+                self.listen(crate::speech::Hints { phrases, grammar })
+            }
             Output::CallBotHook {
                 request,
                 function,

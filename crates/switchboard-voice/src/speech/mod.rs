@@ -1,6 +1,8 @@
 //! Speech recognition for bots on calls: what a caller said, as text.
 //!
 //! One trait, [`Recognise`], and the engines behind it ([`Recogniser`]):
+//! - [`sphinx::Sphinx`], the default: CMU PocketSphinx on the box (Debian's
+//!   library and model), held to the bot's grammar;
 //! - [`openai::OpenAiCompatible`]: any server with OpenAI's
 //!   `POST /v1/audio/transcriptions` (whisper.cpp's server, faster-whisper
 //!   servers, hosted services), configured per instance, for operators who
@@ -12,8 +14,10 @@
 //! limit on concurrent recognitions, a deadline, and the longest utterance.
 
 pub mod openai;
+pub mod sphinx;
 
 use std::future::Future;
+use std::sync::Arc;
 
 /// The longest utterance sent to a recogniser, in seconds (Lex's longest).
 pub const MAX_UTTERANCE_SECONDS: usize = 15;
@@ -33,6 +37,9 @@ pub struct Transcript {
 pub struct Hints {
     /// Phrases the caller is likely to say.
     pub phrases: Vec<String>,
+    /// Everything the bot can understand now, for recognisers that take
+    /// grammars; none: anything (dictation).
+    pub grammar: Option<Arc<switchboard_nlu::Grammar>>,
 }
 
 /// Why no transcript came.
@@ -56,6 +63,9 @@ pub enum SpeechError {
     /// The utterance is longer than [`MAX_UTTERANCE_SECONDS`].
     #[error("the utterance is longer than {MAX_UTTERANCE_SECONDS} s")]
     TooLong,
+    /// The engine cannot run on this machine (its library or model is missing).
+    #[error("the recogniser cannot run here: {0}")]
+    Unavailable(String),
 }
 
 /// Turns an utterance (8 kHz, 16-bit mono) into text.
@@ -71,13 +81,50 @@ pub trait Recognise {
 /// The engine an instance is configured with.
 #[derive(Clone)]
 pub enum Recogniser {
+    /// PocketSphinx, on the box.
+    OnBox(sphinx::Sphinx),
     /// An OpenAI-compatible transcription endpoint.
     OpenAi(openai::OpenAiCompatible),
+}
+
+/// Which engine, configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpeechConfig {
+    /// PocketSphinx, on the box (the default).
+    OnBox(sphinx::SphinxConfig),
+    /// An OpenAI-compatible endpoint.
+    OpenAi(openai::OpenAiConfig),
+}
+
+impl Recogniser {
+    /// The engine a configuration names.
+    pub fn new(config: SpeechConfig) -> Recogniser {
+        match config {
+            SpeechConfig::OnBox(c) => Recogniser::OnBox(sphinx::Sphinx::new(c)),
+            SpeechConfig::OpenAi(c) => Recogniser::OpenAi(openai::OpenAiCompatible::new(c)),
+        }
+    }
+
+    /// Whether it can run here: the on-box engine loads its library and
+    /// model (once); a remote one is taken on trust until it is called.
+    pub async fn ready(&self) -> Result<(), SpeechError> {
+        match self {
+            Recogniser::OnBox(engine) => {
+                let engine = engine.clone();
+                tokio::task::spawn_blocking(move || engine.check())
+                    .await
+                    .map_err(|e| SpeechError::Unavailable(e.to_string()))?
+                    .map_err(SpeechError::Unavailable)
+            }
+            Recogniser::OpenAi(_) => Ok(()),
+        }
+    }
 }
 
 impl Recognise for Recogniser {
     async fn transcribe(&self, audio: &[i16], hints: &Hints) -> Result<Transcript, SpeechError> {
         match self {
+            Recogniser::OnBox(engine) => engine.transcribe(audio, hints).await,
             Recogniser::OpenAi(engine) => engine.transcribe(audio, hints).await,
         }
     }
