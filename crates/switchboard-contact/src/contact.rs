@@ -817,6 +817,10 @@ impl Contact {
                     });
                 }
                 Effect::Disconnect => self.end(DisconnectReason::ContactFlowDisconnect),
+                Effect::SetMediaStreaming { directions } => {
+                    self.outputs
+                        .push_back(Output::MediaStreaming { directions });
+                }
                 // Notices: the session's contact already holds them.
                 Effect::End
                 | Effect::SetVoice { .. }

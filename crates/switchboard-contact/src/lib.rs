@@ -373,6 +373,13 @@ pub enum Output {
         /// grammars; none: anything.
         grammar: Option<Arc<switchboard_nlu::Grammar>>,
     },
+    /// Stream the customer's audio to the instance's media streaming
+    /// endpoint in these directions from now on (`None`: stop). A call's;
+    /// no answer is due.
+    MediaStreaming {
+        /// What is streamed.
+        directions: Option<switchboard_flow::model::StreamDirections>,
+    },
     /// Call the bot's code hook function with Lex V2's request; answer
     /// [`Input::BotHookAnswered`].
     CallBotHook {

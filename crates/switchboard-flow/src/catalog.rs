@@ -226,16 +226,6 @@ pub static SPECS: &[ActionSpec] = &[
             Conditions::None,
         )
     },
-    ActionSpec {
-        required: &["MediaStreamingState"],
-        values: &[("MediaStreamingState", &["Enabled", "Disabled"])],
-        ..spec(
-            "UpdateContactMediaStreamingBehavior",
-            Feature::MediaStreaming,
-            NME,
-            Conditions::None,
-        )
-    },
     spec(
         "UpdateContactMediaProcessing",
         Feature::ContactLens,

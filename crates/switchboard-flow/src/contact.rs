@@ -54,6 +54,15 @@ pub struct ContactData {
     pub language: String,
     /// Who is recorded, set by UpdateContactRecordingBehavior; empty means no recording.
     pub recording: Vec<Participant>,
+    /// Whether this instance streams media (an endpoint is configured, and
+    /// the contact is a call): set by the shell; without it
+    /// UpdateContactMediaStreamingBehavior takes its error branch.
+    #[serde(default)]
+    pub media_streaming_available: bool,
+    /// What is streamed now, set by UpdateContactMediaStreamingBehavior;
+    /// `None`: nothing.
+    #[serde(default)]
+    pub media_streaming: Option<crate::model::StreamDirections>,
     /// The flow to run on each contact event, by the reference the flow gave;
     /// set by UpdateContactEventHooks.
     #[serde(serialize_with = "hooks_by_name")]
@@ -120,6 +129,8 @@ impl ContactData {
             voice: "Joanna".into(),
             language: "en-US".into(),
             recording: vec![],
+            media_streaming_available: false,
+            media_streaming: None,
             event_hooks: BTreeMap::new(),
             queue_priority: None,
             queue_time_adjustment_seconds: None,

@@ -192,6 +192,12 @@ pub enum Effect {
         /// `Agent`, `Customer`, both, or none (recording off).
         participants: Vec<String>,
     },
+    /// The flow started (`Some`) or stopped (`None`) streaming the
+    /// customer's audio; a notice, no answer is due.
+    SetMediaStreaming {
+        /// The directions streamed from now on.
+        directions: Option<crate::model::StreamDirections>,
+    },
     /// The flow set the flow to run on a contact event; a notice, no answer is due.
     SetEventHook {
         /// The event, e.g. `CustomerQueue` or `AgentWhisper`.
@@ -920,6 +926,34 @@ impl Session {
                 self.contact.recording = participants.clone();
                 let participants = participants.iter().map(|p| format!("{p:?}")).collect();
                 effects.push(Effect::SetRecording { participants });
+                self.next()
+            }
+            UpdateContactMediaStreamingBehavior {
+                enabled,
+                directions,
+            } => {
+                if !self.contact.media_streaming_available {
+                    return self.error_on(
+                        &a,
+                        "NoMatchingError",
+                        "media streaming is not available (no endpoint is configured, or the contact is not a call)",
+                    );
+                }
+                let now = if *enabled {
+                    let mut both = self.contact.media_streaming.unwrap_or_default();
+                    both.from_customer |= directions.from_customer;
+                    both.to_customer |= directions.to_customer;
+                    Some(both)
+                } else {
+                    // Stop the directions named; nothing left is no stream.
+                    self.contact.media_streaming.and_then(|mut s| {
+                        s.from_customer &= !directions.from_customer;
+                        s.to_customer &= !directions.to_customer;
+                        (s.from_customer || s.to_customer).then_some(s)
+                    })
+                };
+                self.contact.media_streaming = now;
+                effects.push(Effect::SetMediaStreaming { directions: now });
                 self.next()
             }
             UpdateContactEventHooks { hooks } => {

@@ -478,6 +478,15 @@ pub enum ActionKind {
         /// (`RecordingBehavior.RecordedParticipants`); empty turns recording off.
         participants: Vec<Participant>,
     },
+    /// Starts or stops streaming the customer's audio to the instance's
+    /// media streaming endpoint (Connect's Start/Stop media streaming).
+    UpdateContactMediaStreamingBehavior {
+        /// `MediaStreamingState`: Enabled starts, Disabled stops.
+        enabled: bool,
+        /// The customer's directions (`Participants[].MediaDirections`):
+        /// what they say (`From`) and what they hear (`To`).
+        directions: StreamDirections,
+    },
     /// Sets flows to run on the contact's events.
     UpdateContactEventHooks {
         /// Each event and the flow to run on it, by id, name or ARN (`EventHooks`).
@@ -681,4 +690,13 @@ impl Flow {
     pub fn position(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
     }
+}
+
+/// Which of the customer's audio a media stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StreamDirections {
+    /// What the customer says.
+    pub from_customer: bool,
+    /// What the customer hears.
+    pub to_customer: bool,
 }

@@ -840,6 +840,73 @@ fn parse_kind(type_name: &str, p: &mut Params) -> Option<ActionKind> {
             participants.dedup();
             ActionKind::UpdateContactRecordingBehavior { participants }
         }
+        "UpdateContactMediaStreamingBehavior" => {
+            // Connect: each "must be specified statically".
+            let state = p
+                .get("MediaStreamingState")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let enabled = match state.as_deref() {
+                Some("Enabled") => true,
+                Some("Disabled") => false,
+                Some(_) => {
+                    p.error("MediaStreamingState", "must be Enabled or Disabled");
+                    false
+                }
+                None => {
+                    p.error("MediaStreamingState", "missing: Enabled or Disabled");
+                    false
+                }
+            };
+            let kind = p
+                .get("MediaStreamType")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(t) = kind {
+                if t != "Audio" {
+                    p.error(
+                        "MediaStreamType",
+                        "must be Audio (the only type Connect streams)",
+                    );
+                }
+            }
+            let mut directions = StreamDirections::default();
+            match p.get("Participants").cloned() {
+                Some(Value::Array(list)) => {
+                    for (i, v) in list.iter().enumerate() {
+                        if v.get("ParticipantType").and_then(Value::as_str) != Some("Customer") {
+                            p.error(
+                                &format!("Participants[{i}].ParticipantType"),
+                                "must be Customer (the only participant Connect streams)",
+                            );
+                        }
+                        let dirs = v.get("MediaDirections").and_then(Value::as_array);
+                        for (j, d) in dirs.into_iter().flatten().enumerate() {
+                            match d.as_str() {
+                                Some("From") => directions.from_customer = true,
+                                Some("To") => directions.to_customer = true,
+                                _ => p.error(
+                                    &format!("Participants[{i}].MediaDirections[{j}]"),
+                                    "must be From or To",
+                                ),
+                            }
+                        }
+                    }
+                }
+                Some(_) => p.error("Participants", "must be a list"),
+                // Not given: both directions, as the block's defaults.
+                None => {
+                    directions = StreamDirections {
+                        from_customer: true,
+                        to_customer: true,
+                    }
+                }
+            }
+            ActionKind::UpdateContactMediaStreamingBehavior {
+                enabled,
+                directions,
+            }
+        }
         "UpdateContactEventHooks" => {
             let mut hooks = Vec::new();
             for (name, flow) in p.text_map("EventHooks") {

@@ -235,6 +235,7 @@ impl Script {
             Effect::SetVoice { .. }
             | Effect::ContactDataChanged
             | Effect::SetRecording { .. }
+            | Effect::SetMediaStreaming { .. }
             | Effect::SetEventHook { .. }
             | Effect::SetRoutingBehavior { .. }
             | Effect::SetLogging { .. }

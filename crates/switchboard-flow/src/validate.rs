@@ -92,6 +92,7 @@ fn needs_next(kind: &ActionKind) -> bool {
         | UpdateContactAttributes { .. }
         | UpdateContactTargetQueue { .. }
         | UpdateContactRecordingBehavior { .. }
+        | UpdateContactMediaStreamingBehavior { .. }
         | UpdateContactEventHooks { .. }
         | UpdateContactRoutingBehavior { .. }
         | InvokeLambdaFunction { .. }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use switchboard_flow::interp::{Effect, Event, Outcome, Rendered, Session};
+use switchboard_flow::model::StreamDirections;
 use switchboard_flow::simulate::{simulate, Keypress, Report, Script};
 use switchboard_flow::{check, ContactData, Flow, FlowType, Severity};
 
@@ -723,4 +724,72 @@ fn modules_return_to_the_caller() {
         message: Rendered::Text("Back: yes".into()),
         voice: "Joanna".into()
     }));
+}
+
+#[test]
+fn media_streaming_starts_narrows_and_stops_where_the_instance_streams() {
+    let flow = build(
+        FlowType::ContactFlow,
+        json!([
+            {"Identifier": "start", "Type": "UpdateContactMediaStreamingBehavior",
+             "Parameters": {"MediaStreamingState": "Enabled", "MediaStreamType": "Audio",
+                            "Participants": [{"ParticipantType": "Customer", "MediaDirections": ["From", "To"]}]},
+             "Transitions": {"NextAction": "narrow", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "err"}]}},
+            {"Identifier": "narrow", "Type": "UpdateContactMediaStreamingBehavior",
+             "Parameters": {"MediaStreamingState": "Disabled",
+                            "Participants": [{"ParticipantType": "Customer", "MediaDirections": ["To"]}]},
+             "Transitions": {"NextAction": "stop", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "err"}]}},
+            {"Identifier": "stop", "Type": "UpdateContactMediaStreamingBehavior",
+             "Parameters": {"MediaStreamingState": "Disabled",
+                            "Participants": [{"ParticipantType": "Customer", "MediaDirections": ["From"]}]},
+             "Transitions": {"NextAction": "bye", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "err"}]}},
+            say("err", "No streaming", "bye"), end("bye")
+        ]),
+    );
+    // No endpoint configured (or a chat): the error branch, as in Connect.
+    let r = run(flow.clone(), &mut Script::default());
+    assert_eq!(ids(&r), ["start", "err", "bye"]);
+    let mut streaming = contact();
+    streaming.media_streaming_available = true;
+    let r = simulate(flow, streaming, &mut Script::default(), 7);
+    assert_eq!(ids(&r), ["start", "narrow", "stop", "bye"]);
+    let both = StreamDirections {
+        from_customer: true,
+        to_customer: true,
+    };
+    let from = StreamDirections {
+        from_customer: true,
+        to_customer: false,
+    };
+    let streamed: Vec<_> = r
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetMediaStreaming { directions } => Some(*directions),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(streamed, [Some(both), Some(from), None]);
+    assert_eq!(r.contact.media_streaming, None);
+}
+
+#[test]
+fn media_streaming_parameters_are_checked_by_name() {
+    let text = json!({"Version": "2019-10-30", "StartAction": "s", "Actions": [
+        {"Identifier": "s", "Type": "UpdateContactMediaStreamingBehavior",
+         "Parameters": {"MediaStreamingState": "On", "MediaStreamType": "Video",
+                        "Participants": [{"ParticipantType": "Agent", "MediaDirections": ["Sideways"]}]},
+         "Transitions": {"NextAction": "bye"}},
+        end("bye")]})
+    .to_string();
+    let (_, problems) = check(&text, FlowType::ContactFlow);
+    let said: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    for field in [
+        "MediaStreamingState",
+        "MediaStreamType",
+        "Participants[0].ParticipantType",
+        "Participants[0].MediaDirections[0]",
+    ] {
+        assert!(said.iter().any(|p| p.contains(field)), "{field}: {said:#?}");
+    }
 }

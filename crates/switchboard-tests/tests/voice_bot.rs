@@ -22,7 +22,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use common::*;
 use serde_json::{json, Value};
-use switchboard_media::g711::Law;
 use switchboard_voice::speech::openai::OpenAiConfig;
 use switchboard_voice::speech::SpeechConfig;
 
@@ -62,29 +61,6 @@ async fn recogniser(script: Vec<&'static str>) -> (String, Arc<Mutex<Vec<u64>>>)
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}"), heard)
-}
-
-/// What espeak-ng says in `voice`, each text as 8 kHz A-law followed by
-/// `gap_ms` of silence, and a scenario that streams it all in a loop.
-fn speaking_caller(voice: &str, texts: &[&str], gap_ms: usize) -> String {
-    let mut samples = Vec::new();
-    for text in texts {
-        let wav = std::process::Command::new("espeak-ng")
-            .args(["-v", voice, "--stdout", text])
-            .output()
-            .expect("espeak-ng runs")
-            .stdout;
-        samples.extend(switchboard_media::audio::wav_to_telephone(&wav).unwrap());
-        samples.extend(std::iter::repeat_n(0i16, gap_ms * 8));
-    }
-    let raw = std::env::temp_dir().join(format!("switchboard-speak-{}.alaw", std::process::id()));
-    std::fs::write(&raw, Law::ALaw.encode_all(&samples)).unwrap();
-    let text = std::fs::read_to_string(scenario("caller_speaks.xml"))
-        .unwrap()
-        .replace("[stream]", &raw.display().to_string());
-    let path = std::env::temp_dir().join(format!("switchboard-speak-{}.xml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
 
 fn bot_flow() -> Value {

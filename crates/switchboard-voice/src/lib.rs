@@ -31,6 +31,10 @@
 //!   number of espeak-ng processes at once.
 //! - [`spoken`]: queue announcements as cached pieces (phrases and
 //!   numbers), so a caller's place needs no text-to-speech run of its own.
+//! - [`speech`]: speech recognition for bots on calls (PocketSphinx on the
+//!   box, or an OpenAI-compatible server).
+//! - [`streaming`]: a call's audio, live, over a WebSocket to an endpoint
+//!   (UpdateContactMediaStreamingBehavior), which may talk back.
 
 pub mod agent_media;
 pub mod call;
@@ -47,6 +51,7 @@ pub mod softphone;
 pub mod speech;
 pub mod spoken;
 pub mod srtp;
+pub mod streaming;
 pub mod transport;
 pub mod trunk_registration;
 

@@ -81,6 +81,9 @@ pub struct VoiceConfig {
     pub dns_servers: Vec<SocketAddr>,
     /// The speech recogniser bots on calls use; none: calls cannot talk to bots.
     pub speech: Option<crate::speech::SpeechConfig>,
+    /// Where UpdateContactMediaStreamingBehavior streams calls' audio;
+    /// none: the block takes its error branch.
+    pub media_streaming: Option<crate::streaming::StreamingConfig>,
     /// How wrong digest passwords are slowed: per (username, source
     /// address) and per address (the HTTP sign-in defaults).
     pub digest_guard: (
@@ -117,6 +120,7 @@ impl VoiceConfig {
             speech: Some(crate::speech::SpeechConfig::OnBox(
                 crate::speech::sphinx::SphinxConfig::default(),
             )),
+            media_streaming: None,
             registration: crate::registrar::ExpiryPolicy::default(),
             feature_codes: crate::feature_codes::FeatureCodes::default(),
             keepalive: crate::registrar::keepalive::INTERVAL,
@@ -172,6 +176,7 @@ struct Inner {
     library: Library,
     /// Hears callers for bots, when configured.
     recogniser: Option<crate::speech::Recogniser>,
+    streaming: Option<crate::streaming::Streaming>,
     /// Finds carriers' SIP servers (RFC 3263).
     dns: Arc<crate::dns::Resolver>,
     /// Calls by contact id.
@@ -216,6 +221,10 @@ impl Voice {
     /// The speech recogniser, when one is configured.
     pub fn recogniser(&self) -> Option<&crate::speech::Recogniser> {
         self.inner.recogniser.as_ref()
+    }
+    /// Media streaming, when an endpoint is configured.
+    pub fn streaming(&self) -> Option<&crate::streaming::Streaming> {
+        self.inner.streaming.as_ref()
     }
     pub fn dialogs(&self) -> &Arc<DialogLayer> {
         &self.inner.dialogs
@@ -597,6 +606,10 @@ pub async fn start(app: AppState, mut config: VoiceConfig) -> Result<Voice, Star
             ),
             library: Library::new(config.tts_command.clone()),
             recogniser: config.speech.clone().map(crate::speech::Recogniser::new),
+            streaming: config
+                .media_streaming
+                .clone()
+                .map(crate::streaming::Streaming::new),
             dns,
             app,
             config,

@@ -412,6 +412,7 @@ impl Chat {
             // What only calls have (media, holds, third parties, listening
             // for speech: a chat's messages arrive by themselves).
             Output::Listen { .. }
+            | Output::MediaStreaming { .. }
             | Output::StopMedia
             | Output::QueueFlowEnded
             | Output::Held(_)

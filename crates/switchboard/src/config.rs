@@ -59,6 +59,13 @@ use crate::ServeArgs;
 /// timeout_seconds = 10                  # one utterance's longest wait
 /// max_concurrent = 8                    # recognitions at once; more callers are asked again
 ///
+/// [media_streaming]                     # where UpdateContactMediaStreamingBehavior streams calls' audio (README: Media streaming)
+/// url = "ws://127.0.0.1:9100/stream"    # ws:// or wss://; none: the block takes its error branch
+/// # token = "..."                       # sent as Authorization: Bearer
+/// sample_rate = 8000                    # or 16000
+/// max_streams = 100                     # at once on this node
+/// connect_timeout_seconds = 5
+///
 /// [rate_card]                           # prices for usage reports (default: Connect's UK rates)
 /// currency = "USD"
 /// voice_service_per_minute = 0.0018
@@ -106,6 +113,48 @@ struct FileConfig {
     instance_name: Option<String>,
     s3: Option<switchboard_store::S3Config>,
     speech: Option<SpeechFile>,
+    media_streaming: Option<StreamingFile>,
+}
+
+/// The `[media_streaming]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamingFile {
+    url: String,
+    token: Option<String>,
+    sample_rate: Option<u32>,
+    max_streams: Option<usize>,
+    connect_timeout_seconds: Option<u64>,
+}
+
+/// The `[media_streaming]` table checked.
+fn streaming_config(
+    file: Option<StreamingFile>,
+) -> anyhow::Result<Option<switchboard_voice::streaming::StreamingConfig>> {
+    let Some(f) = file else { return Ok(None) };
+    let url = f.url.trim().to_string();
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() > 2048 {
+        anyhow::bail!("media_streaming.url must be a ws:// or wss:// URL");
+    }
+    let sample_rate = f.sample_rate.unwrap_or(8_000);
+    if sample_rate != 8_000 && sample_rate != 16_000 {
+        anyhow::bail!("media_streaming.sample_rate must be 8000 or 16000");
+    }
+    let max_streams = f.max_streams.unwrap_or(100);
+    if !(1..=10_000).contains(&max_streams) {
+        anyhow::bail!("media_streaming.max_streams must be 1 to 10000");
+    }
+    let connect = f.connect_timeout_seconds.unwrap_or(5);
+    if !(1..=60).contains(&connect) {
+        anyhow::bail!("media_streaming.connect_timeout_seconds must be 1 to 60");
+    }
+    Ok(Some(switchboard_voice::streaming::StreamingConfig {
+        url,
+        token: f.token,
+        sample_rate,
+        max_streams,
+        connect_timeout: std::time::Duration::from_secs(connect),
+    }))
 }
 
 /// The `[speech]` table.
@@ -213,6 +262,8 @@ pub(crate) struct Config {
     pub s3: Option<switchboard_store::S3Config>,
     /// The speech recogniser for bots on calls; none: off.
     pub speech: Option<switchboard_voice::speech::SpeechConfig>,
+    /// Where calls' audio is streamed; none: not at all.
+    pub media_streaming: Option<switchboard_voice::streaming::StreamingConfig>,
     pub session_hours: i64,
     /// How long an agent has to accept an offered contact.
     pub offer_timeout_seconds: u64,
@@ -444,6 +495,7 @@ impl Config {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let speech = speech_config(file.speech)?;
+        let media_streaming = streaming_config(file.media_streaming)?;
         let sip_tls = match (file.sip_tls_listen, file.sip_tls_cert, file.sip_tls_key) {
             (None, None, None) => None,
             (Some(listen), Some(cert_pem), Some(key_pem)) => Some(switchboard_voice::TlsListen {
@@ -491,6 +543,7 @@ impl Config {
             blob_dir: file.blob_dir.unwrap_or_else(|| data_dir.join("objects")),
             s3: file.s3,
             speech,
+            media_streaming,
             database_url,
             data_dir,
             session_hours,
@@ -579,6 +632,46 @@ mod tests {
                 "speech.url",
             ),
             ("[speech]\nmax_concurrent = 65\n", "speech.max_concurrent"),
+        ] {
+            let err = format!("{:#}", resolve(text).unwrap_err());
+            assert!(err.contains(field), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_media_streaming_table_names_the_endpoint_and_bad_values_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sb.toml");
+        let resolve = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::resolve(&ServeArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+        };
+        assert!(resolve("").unwrap().media_streaming.is_none());
+        let s =
+            resolve("[media_streaming]\nurl = \"ws://127.0.0.1:9100/s\"\nsample_rate = 16000\n")
+                .unwrap()
+                .media_streaming
+                .unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.sample_rate, s.max_streams),
+            ("ws://127.0.0.1:9100/s", 16_000, 100)
+        );
+        for (text, field) in [
+            (
+                "[media_streaming]\nurl = \"http://x\"\n",
+                "media_streaming.url",
+            ),
+            (
+                "[media_streaming]\nurl = \"ws://x\"\nsample_rate = 44100\n",
+                "media_streaming.sample_rate",
+            ),
+            (
+                "[media_streaming]\nurl = \"ws://x\"\nmax_streams = 0\n",
+                "media_streaming.max_streams",
+            ),
         ] {
             let err = format!("{:#}", resolve(text).unwrap_err());
             assert!(err.contains(field), "{text}: {err}");

@@ -429,6 +429,17 @@ fn effect_line(e: &Effect) -> String {
                 participants.join(" and ")
             }
         ),
+        Effect::SetMediaStreaming { directions } => match directions {
+            None => "stop media streaming".into(),
+            Some(d) => format!(
+                "stream {}",
+                match (d.from_customer, d.to_customer) {
+                    (true, true) => "what the customer says and hears",
+                    (true, false) => "what the customer says",
+                    _ => "what the customer hears",
+                }
+            ),
+        },
         Effect::SetEventHook { hook, flow } => format!("set {hook} flow to {flow}"),
         Effect::SetRoutingBehavior {
             priority,

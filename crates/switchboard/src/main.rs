@@ -181,6 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     voice_config.registration = cfg.sip_registration;
     voice_config.feature_codes = cfg.feature_codes.clone();
     voice_config.speech = cfg.speech.clone();
+    voice_config.media_streaming = cfg.media_streaming.clone();
     voice_config.stream_limits =
         switchboard_voice::transport::StreamLimits::for_descriptors(descriptors);
     if let Some(n) = cfg.sip_connections_per_address {

@@ -666,6 +666,10 @@ pub fn describe(out: &Output) -> String {
         Output::LoadBot { bot, .. } => format!("load bot {bot}"),
         Output::Say { .. } => "say".into(),
         Output::Listen { .. } => "listen".into(),
+        Output::MediaStreaming { directions } => match directions {
+            Some(_) => "stream media".into(),
+            None => "stop streaming".into(),
+        },
         Output::CallBotHook { function, .. } => format!("bot hook {function}"),
         Output::StopMedia => "stop media".into(),
         Output::FlowFailed { .. } => "flow failed".into(),

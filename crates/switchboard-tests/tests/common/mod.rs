@@ -702,3 +702,30 @@ pub fn best_correlation(a: &[i16], b: &[i16], max_lag: usize) -> f64 {
         })
         .fold(0.0, f64::max)
 }
+
+/// What espeak-ng says in `voice`, each text as 8 kHz A-law followed by
+/// `gap_ms` of silence, and a scenario that streams it all in a loop.
+/// Each caller's files are its own (tests run side by side in one process).
+pub fn speaking_caller(voice: &str, texts: &[&str], gap_ms: usize) -> String {
+    static CALLERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("switchboard-speak-{}-{n}", std::process::id());
+    let mut samples = Vec::new();
+    for text in texts {
+        let wav = std::process::Command::new("espeak-ng")
+            .args(["-v", voice, "--stdout", text])
+            .output()
+            .expect("espeak-ng runs")
+            .stdout;
+        samples.extend(switchboard_media::audio::wav_to_telephone(&wav).unwrap());
+        samples.extend(std::iter::repeat_n(0i16, gap_ms * 8));
+    }
+    let raw = std::env::temp_dir().join(format!("{name}.alaw"));
+    std::fs::write(&raw, Law::ALaw.encode_all(&samples)).unwrap();
+    let text = std::fs::read_to_string(scenario("caller_speaks.xml"))
+        .unwrap()
+        .replace("[stream]", &raw.display().to_string());
+    let path = std::env::temp_dir().join(format!("{name}.xml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}

@@ -63,6 +63,7 @@ impl Call {
                 voice,
                 barge_in,
             } => self.fetch_audio(request, vec![message], voice, Purpose::BotLine { barge_in }),
+            Output::MediaStreaming { directions } => self.media_streaming(directions),
             Output::Listen { phrases, grammar } => {
                 self.listen(crate::speech::Hints { phrases, grammar })
             }

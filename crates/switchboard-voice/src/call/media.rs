@@ -51,6 +51,9 @@ impl Call {
                     let samples = self.customer.law().decode_all(&payload);
                     self.bot_hears(&samples);
                 }
+                if let Some(stream) = &mut self.stream {
+                    stream.from_customer(&self.customer.law().decode_all(&payload));
+                }
                 if let Some(rec) = &mut self.recorder {
                     let at = self.at_ms;
                     rec.push(
@@ -94,6 +97,9 @@ impl Call {
         if let Some(rec) = &mut self.recorder {
             let at = self.at_ms;
             rec.push(Side::Agent, at, &law.decode_all(payload));
+        }
+        if let Some(stream) = &mut self.stream {
+            stream.to_customer(&law.decode_all(payload));
         }
         relay(payload, law, &mut self.customer);
     }
@@ -169,15 +175,23 @@ impl Call {
             .agent
             .as_ref()
             .is_none_or(|a| a.on_hold_since.is_some());
-        match (
-            tick::caller_hears(self.bridged(), agent_holds, tick.frame.is_some()),
-            &tick.frame,
-        ) {
-            (tick::CallerHears::Agent, _) => {}
-            (tick::CallerHears::Played, Some(frame)) => self.customer.send_samples(frame),
-            (tick::CallerHears::Played | tick::CallerHears::Silence, _) => {
-                self.customer.send_samples(&[0; FRAME_SAMPLES])
+        let hears = tick::caller_hears(self.bridged(), agent_holds, tick.frame.is_some());
+        if hears != tick::CallerHears::Agent {
+            // What a media stream's endpoint sent back comes first; then
+            // what plays; else silence.
+            let back = self.stream.as_ref().and_then(|s| s.take_back());
+            let frame = match (back, &tick.frame) {
+                (Some(back), _) => back,
+                (None, Some(frame)) if hears == tick::CallerHears::Played => *frame,
+                _ => [0; FRAME_SAMPLES],
+            };
+            self.customer.send_samples(&frame);
+            if let Some(stream) = &mut self.stream {
+                stream.to_customer(&frame);
             }
+        }
+        if self.stream.as_ref().is_some_and(|s| s.ended()) {
+            self.stream = None;
         }
         if let Some(finished) = tick.finished {
             match self.media {
@@ -240,6 +254,29 @@ impl Call {
         let now = self.now_ms();
         if let Some(t) = &mut self.session_timer {
             t.refreshed(now);
+        }
+    }
+
+    /// The flow started, changed or stopped streaming the caller's audio.
+    pub(super) fn media_streaming(
+        &mut self,
+        directions: Option<switchboard_flow::model::StreamDirections>,
+    ) {
+        match (directions, &mut self.stream) {
+            (None, _) => self.stream = None,
+            (Some(d), Some(stream)) => stream.set_directions(d),
+            (Some(d), None) => {
+                let Some(streaming) = self.voice.streaming() else {
+                    return;
+                };
+                let data = self.core.data();
+                let start = crate::streaming::StreamStart {
+                    contact_id: data.contact_id.clone(),
+                    customer_endpoint: data.customer_address.clone(),
+                    system_endpoint: data.system_address.clone(),
+                };
+                self.stream = streaming.start(start, d);
+            }
         }
     }
 

@@ -118,6 +118,8 @@ pub struct Call {
     io: io::Pending,
     /// A bot hears the caller (or may be talked over).
     listener: Option<bot::Listener>,
+    /// The flow streams the caller's audio (UpdateContactMediaStreamingBehavior).
+    stream: Option<crate::streaming::Stream>,
 }
 
 /// What woke the call: a datagram on one of its sockets (its length and
@@ -142,7 +144,8 @@ impl Call {
             Some(o) => voice.app().routing_profile_of(&o.agent).await,
             None => None,
         };
-        let (core, outbound_line) = open_contact(&mut new, outbound_profile, started_at);
+        let streaming = voice.streaming().is_some();
+        let (core, outbound_line) = open_contact(&mut new, outbound_profile, started_at, streaming);
         voice
             .app()
             .metrics
@@ -177,6 +180,7 @@ impl Call {
             pending_refer: None,
             io: io::Pending::default(),
             listener: None,
+            stream: None,
         };
         if let Some(line) = outbound_line {
             call.connect_outbound(line);

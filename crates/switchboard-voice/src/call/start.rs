@@ -50,6 +50,7 @@ pub(super) fn open_contact(
     new: &mut NewCall,
     routing_profile: Option<RoutingProfileRef>,
     started_at: DateTime<Utc>,
+    streaming: bool,
 ) -> (Contact, Option<Arc<Line>>) {
     let initiation_method = if new.outbound.is_some() {
         InitiationMethod::Outbound
@@ -57,6 +58,7 @@ pub(super) fn open_contact(
         InitiationMethod::Inbound
     };
     let mut data = ContactData::voice(&new.contact_id, &new.customer_number, &new.system_number);
+    data.media_streaming_available = streaming;
     let mut outbound_line = None;
     let outbound = match new.outbound.take() {
         Some(o) => {

@@ -332,12 +332,15 @@ impl Sphinx {
     }
 
     /// One recognition, on the calling (blocking) thread.
-    fn recognise_blocking(&self, audio: &[i16], hints: &Hints) -> Result<Transcript, String> {
+    fn recognise_blocking(&self, audio: &[i16], said: &Said) -> Result<Transcript, String> {
         let loaded = self.loaded()?;
-        let jsgf = hints
-            .grammar
-            .as_ref()
-            .and_then(|g| g.to_jsgf(&|word| loaded.words.contains(word)));
+        let jsgf = match said {
+            Said::Hints(hints) => hints
+                .grammar
+                .as_ref()
+                .and_then(|g| g.to_jsgf(&|word| loaded.words.contains(word))),
+            Said::Jsgf(jsgf) => jsgf.clone(),
+        };
         let taken = self
             .inner
             .idle
@@ -379,8 +382,34 @@ fn to_16k(audio: &[i16]) -> Result<Vec<i16>, String> {
         .collect())
 }
 
+/// What the recogniser is held to.
+enum Said {
+    /// The bot's grammar (or dictation).
+    Hints(Hints),
+    /// A grammar written in JSGF (or dictation).
+    Jsgf(Option<String>),
+}
+
 impl Recognise for Sphinx {
     async fn transcribe(&self, audio: &[i16], hints: &Hints) -> Result<Transcript, SpeechError> {
+        self.run(audio, Said::Hints(hints.clone())).await
+    }
+}
+
+impl Sphinx {
+    /// What was said, held to a grammar given in JSGF (none: dictation);
+    /// for measuring against recordings that come with their grammar.
+    pub async fn transcribe_jsgf(
+        &self,
+        audio: &[i16],
+        jsgf: Option<&str>,
+    ) -> Result<String, SpeechError> {
+        self.run(audio, Said::Jsgf(jsgf.map(str::to_string)))
+            .await
+            .map(|t| t.text)
+    }
+
+    async fn run(&self, audio: &[i16], said: Said) -> Result<Transcript, SpeechError> {
         if audio.len() > MAX_UTTERANCE_SECONDS * 8_000 {
             return Err(SpeechError::TooLong);
         }
@@ -391,12 +420,12 @@ impl Recognise for Sphinx {
                 .await
                 .map_err(|_| SpeechError::Busy)?
                 .map_err(|_| SpeechError::Busy)?;
-        let (me, audio, hints) = (self.clone(), audio.to_vec(), hints.clone());
+        let (me, audio) = (self.clone(), audio.to_vec());
         // The permit moves into the blocking task: a recognition that
         // outlives its deadline still holds its decoder and core until done.
         let work = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            me.recognise_blocking(&audio, &hints)
+            me.recognise_blocking(&audio, &said)
         });
         match tokio::time::timeout_at(deadline.into(), work).await {
             Err(_) => Err(SpeechError::Timeout(timeout)),
