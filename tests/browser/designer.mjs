@@ -178,6 +178,18 @@ try {
   await page.click("#undo");
   await page.click("#undo");
   await until("the hours block undone", () => page.locator(".drawflow-node").count(), 5);
+  // A bot is picked from the instance's, into LexV2Bot.AliasArn.
+  const bot = await add("ConnectParticipantWithLexBot");
+  await page.selectOption('#common-fields select[data-param="LexV2Bot.AliasArn"]', { label: "DemoBank" });
+  const botId = await page.inputValue('#common-fields select[data-param="LexV2Bot.AliasArn"]');
+  await page.click("#apply");
+  await until("the bot picked", async () => (await content()).Actions.find((a) => a.Identifier === bot).Parameters.LexV2Bot, { AliasArn: botId });
+  if (!botId || botId === "__other__") fail(`the bot's id: ${botId}`);
+  await selectNode(bot);
+  await until("the bot shown again", () => page.inputValue('#common-fields select[data-param="LexV2Bot.AliasArn"]'), botId);
+  await page.click("#undo");
+  await page.click("#undo");
+  await until("the bot block undone", () => page.locator(".drawflow-node").count(), 5);
   await page.click("#save");
   await until("saved again", () => page.isHidden("#dirty"), true);
 

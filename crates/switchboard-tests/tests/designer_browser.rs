@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use common::browser::{browser_ready, root, Browser};
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const FLOW: &str = "Sales menu";
 const NUMBER: &str = "+442079460321";
@@ -38,6 +38,17 @@ async fn an_admin_designs_publishes_and_simulates_a_flow_in_the_browser() {
         None,
     )
     .await;
+
+    // A bot for the designer's bot picker.
+    let bot: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../switchboard-nlu/bots/demo-bank.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    rig.call("POST", "/bots", Some(bot), None).await;
 
     // A number without a flow yet (the browser sets it in the console) on a
     // trunk that admits this machine, so a real call can follow.

@@ -216,7 +216,7 @@ async fn main() {
     let mut all_grammar = Tally::new();
     let mut all_dictation = Tally::new();
     let mut corpus: Vec<(String, Vec<i16>)> = Vec::new();
-    println!("\n== the bot's intents, spoken (grammar: the bot's; dictation: the model's language model)");
+    println!("\n== the bot's intents, spoken (on-box: the bot's grammar, dictation when nothing in it fits, as calls run; dictation: the model's language model alone)");
     for speaker in speakers {
         for (label, snr) in [("clean", None), ("15 dB SNR", Some(15.0))] {
             let mut by_grammar = Tally::new();
@@ -257,11 +257,11 @@ async fn main() {
                     }
                 }
             }
-            by_grammar.line(&format!("{speaker} {label}, grammar"));
+            by_grammar.line(&format!("{speaker} {label}, on-box"));
             by_dictation.line(&format!("{speaker} {label}, dictation"));
         }
     }
-    all_grammar.line("ALL, grammar");
+    all_grammar.line("ALL, on-box");
     all_dictation.line("ALL, dictation");
 
     println!("\n== real recorded speech (Debian's pocketsphinx-testdata), cut to 8 kHz μ-law");

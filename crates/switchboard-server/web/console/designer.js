@@ -33,8 +33,8 @@ const TYPES = {
     fields: ["Text", "InputTimeLimitSeconds", "StoreInput"], conditions: true },
   MessageParticipantIteratively: { params: { Messages: [{ Text: "Please wait" }], InterruptFrequencySeconds: "60" },
     errors: ["MessagesInterrupted", "NoMatchingError"], fields: ["InterruptFrequencySeconds"] },
-  ConnectParticipantWithLexBot: { params: { Text: "How can I help?" },
-    errors: ["NoMatchingCondition", "InputTimeLimitExceeded", "NoMatchingError"], fields: ["Text"], conditions: true },
+  ConnectParticipantWithLexBot: { params: { Text: "How can I help?", LexV2Bot: { AliasArn: "" } },
+    errors: ["NoMatchingCondition", "InputTimeLimitExceeded", "NoMatchingError"], fields: ["Text", "LexV2Bot.AliasArn"], conditions: true },
   UpdateContactTextToSpeechVoice: { params: { TextToSpeechVoice: "Joanna" }, errors: [], fields: ["TextToSpeechVoice"], next: true },
   UpdateContactAttributes: { params: { Attributes: {} }, errors: ["NoMatchingError"], fields: [] },
   Compare: { params: { ComparisonValue: "$.Attributes.x" }, errors: ["NoMatchingCondition", "NoMatchingError"], fields: ["ComparisonValue"], conditions: true },
@@ -115,7 +115,19 @@ const PICKERS = {
   FlowModuleId: { path: "/flows", noun: "module" },
   LambdaFunctionARN: { path: "/external-functions", noun: "function" },
   AgentId: { path: "/users", noun: "agent", label: (o) => o.username || o.name },
+  "LexV2Bot.AliasArn": { path: "/bots", noun: "bot" },
 };
+/** A field named with a dot ("LexV2Bot.AliasArn") is inside an object parameter. */
+const getField = (params, f) => f.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), params);
+function setField(params, f, v) {
+  const keys = f.split(".");
+  let o = params;
+  for (const k of keys.slice(0, -1)) {
+    if (!o[k] || typeof o[k] !== "object" || Array.isArray(o[k])) o[k] = {};
+    o = o[k];
+  }
+  o[keys[keys.length - 1]] = v;
+}
 const OTHER = "__other__";
 /** How an object reads in a picker: its name, or what the picker says (an agent's username). */
 const pickerLabel = (picker, o) => (picker.label ? picker.label(o) : o.name);
@@ -789,7 +801,7 @@ function showPanel() {
   const common = $("common-fields");
   common.replaceChildren();
   for (const f of fields) {
-    const v = a.Parameters?.[f];
+    const v = getField(a.Parameters, f);
     if (PICKERS[f]) {
       common.append(pickerField(f, v));
       continue;
@@ -802,7 +814,18 @@ function showPanel() {
   $("next-box").hidden = !next;
   $("next-target").replaceChildren(...targetOptions(a.Identifier));
   $("next-target").value = next?.target || "";
+  // What the fields do not show; an object a dotted field is inside stays
+  // here (its other keys are kept), the field's value is set on save.
   const rest = Object.fromEntries(Object.entries(a.Parameters || {}).filter(([k]) => !fields.includes(k)));
+  for (const f of fields.filter((x) => x.includes("."))) {
+    const top = f.split(".")[0];
+    if (rest[top] && typeof rest[top] === "object") {
+      const copy = JSON.parse(JSON.stringify(rest[top]));
+      delete copy[f.split(".").slice(1).join(".")];
+      if (Object.keys(copy).length) rest[top] = copy;
+      else delete rest[top];
+    }
+  }
   $("action-params").value = JSON.stringify(rest, null, 2);
   const t = a.Transitions || {};
   $("conditions-box").hidden = !TYPES[a.Type]?.conditions && !(t.Conditions || []).length;
@@ -820,7 +843,8 @@ const FIELD_WORDS = { Text: "Text to say or send", SSML: "SSML", PromptId: "Prom
   TimeoutSeconds: "Seconds to wait", ThirdPartyPhoneNumber: "Phone number (E.164)",
   ThirdPartyConnectionTimeLimitSeconds: "Seconds to ring", ContinueFlowExecution: "Continue the flow after (True/False)",
   QueuePriority: "Priority (1 = first)", QueueTimeAdjustmentSeconds: "Time in queue adjustment (seconds)",
-  InvocationTimeLimitSeconds: "Seconds to wait for the function", FlowLoggingBehavior: "Logging (Enabled/Disabled)" };
+  InvocationTimeLimitSeconds: "Seconds to wait for the function", FlowLoggingBehavior: "Logging (Enabled/Disabled)",
+  "LexV2Bot.AliasArn": "Bot" };
 
 function fieldLabel(f) {
   return el("span", {}, FIELD_WORDS[f] || f, " ", el("span", { class: "muted small mono", text: f }));
@@ -906,10 +930,11 @@ function applyPanel(event) {
     const other = $("common-fields").querySelector(`[data-other="${input.dataset.param}"]`);
     const v = (input.value === OTHER ? other?.value ?? "" : input.value).trim();
     if (!v) continue;
-    const wasObject = a.Parameters?.[input.dataset.param] !== undefined && typeof a.Parameters[input.dataset.param] === "object";
+    const name = input.dataset.param;
+    const wasObject = typeof getField(a.Parameters, name) === "object";
     if (wasObject) {
-      try { params[input.dataset.param] = JSON.parse(v); } catch { return problem("Parameters", `${input.dataset.param}: not JSON`); }
-    } else params[input.dataset.param] = v;
+      try { setField(params, name, JSON.parse(v)); } catch { return problem("Parameters", `${name}: not JSON`); }
+    } else setField(params, name, v);
   }
   const conditions = [];
   for (const row of $("conditions").querySelectorAll(".condition")) {

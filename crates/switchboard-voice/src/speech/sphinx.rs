@@ -4,9 +4,10 @@
 //! ([`switchboard_nlu::Grammar`], written as JSGF with only the words the
 //! dictionary knows), because a small recogniser is weak at dictation and
 //! strong at choosing among what the bot can understand
-//! (`../shared/SPEECH.md`, `bench/speech.sh`); where no grammar holds what
-//! is expected (names, e-mail addresses, free text) it dictates with the
-//! model's language model.
+//! (`../shared/SPEECH.md`, `bench/speech.sh`). Where no grammar holds what
+//! is expected (names, e-mail addresses, free text), or the caller said
+//! something the grammar does not hold (a paraphrase of a sample), it
+//! dictates with the model's language model and the NLU finds the intent.
 //!
 //! Why loaded at run time (`dlopen`) and declared here: the crates.io
 //! bindings (`pocketsphinx-sys` 0.5, 2016) link the library when the binary
@@ -353,13 +354,20 @@ impl Sphinx {
         };
         // The model is 16 kHz; the call is 8 kHz.
         let wide = to_16k(audio)?;
-        let result = match decoder.search(jsgf.as_deref()) {
+        let mut result = match decoder.search(jsgf.as_deref()) {
             Ok(()) => decoder.decode(&wide),
             Err(e) => {
                 tracing::warn!("speech grammar: {e}; dictating instead");
                 decoder.search(None).and_then(|()| decoder.decode(&wide))
             }
         };
+        // Nothing in the bot's grammar fits: the caller said it their own
+        // way. Dictation hears more of that (measured: bench/speech.sh),
+        // and the NLU, not the grammar, then finds the intent.
+        let unheard = matches!(&result, Ok(text) if text.trim().is_empty());
+        if unheard && jsgf.is_some() && matches!(said, Said::Hints(_)) {
+            result = decoder.search(None).and_then(|()| decoder.decode(&wide));
+        }
         self.inner
             .idle
             .lock()
