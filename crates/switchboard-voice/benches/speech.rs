@@ -146,9 +146,14 @@ impl Tally {
     }
 
     fn line(&mut self, label: &str) {
+        self.line_as(label, "intent");
+    }
+
+    /// `right` names what was counted right: the intent, or an exact sentence.
+    fn line_as(&mut self, label: &str, right: &str) {
         self.ms.sort_by(f64::total_cmp);
         println!(
-            "{label:34} WER {:5.1}%  intent {:5.1}%  ({}/{})  time p50 {:4.0} ms  p95 {:4.0} ms  RTF {:.2}",
+            "{label:34} WER {:5.1}%  {right} {:5.1}%  ({}/{})  time p50 {:4.0} ms  p95 {:4.0} ms  RTF {:.2}",
             100.0 * self.errors as f64 / self.words.max(1) as f64,
             100.0 * self.right as f64 / self.total.max(1) as f64,
             self.right,
@@ -301,7 +306,7 @@ async fn real_speech(sphinx: &Sphinx) {
             .unwrap_or_default();
         tally(&mut cards, &text, &heard, started, &audio);
     }
-    cards.line("cards (5, their grammar)");
+    cards.line_as("cards (5, their grammar)", "exact");
     let transcription = std::fs::read_to_string(data.join("librivox/transcription")).unwrap();
     let ids = std::fs::read_to_string(data.join("librivox/fileids")).unwrap();
     let mut books = Tally::new();
@@ -319,7 +324,7 @@ async fn real_speech(sphinx: &Sphinx) {
             .unwrap_or_default();
         tally(&mut books, text, &heard, started, &audio);
     }
-    books.line("librivox (5, dictation)");
+    books.line_as("librivox (5, dictation)", "exact");
 }
 
 fn tally(t: &mut Tally, text: &str, heard: &str, started: Instant, audio: &[i16]) {
