@@ -91,7 +91,7 @@ impl Analyser {
             })
             .collect();
         let mut known: BTreeSet<String> = lexicon.words().map(str::to_string).collect();
-        known.extend(builtin::WORDS.iter().map(|w| w.to_string()));
+        known.extend(builtin::words().map(str::to_string));
         for c in &customs {
             known.extend(c.words().map(str::to_string));
         }

@@ -828,27 +828,8 @@ const NOT_NAMES: &[&str] = &[
     "off",
 ];
 
-/// Every word the built-in parsers know, so a slip is not "corrected" away from one.
-pub const WORDS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
+/// The words the built-in parsers know beside [`crate::vocabulary`]'s.
+const OTHER_WORDS: &[&str] = &[
     "today",
     "tomorrow",
     "tonight",
@@ -869,55 +850,7 @@ pub const WORDS: &[&str] = &[
     "next",
     "this",
     "coming",
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-    "thirteenth",
-    "fourteenth",
-    "fifteenth",
-    "sixteenth",
-    "seventeenth",
-    "eighteenth",
-    "nineteenth",
-    "twentieth",
-    "thirtieth",
     "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
     "hundred",
     "thousand",
     "million",
@@ -947,6 +880,20 @@ pub const WORDS: &[&str] = &[
     "icloud",
 ];
 
+/// Every word the built-in parsers know, so a slip is not "corrected" away from one.
+pub fn words() -> impl Iterator<Item = &'static str> {
+    use crate::vocabulary::{MONTHS, ONES, ORDINALS, TEENS, TENS, WEEKDAYS};
+    [MONTHS, WEEKDAYS, ORDINALS, ONES, TEENS, TENS, OTHER_WORDS]
+        .into_iter()
+        .flatten()
+        .copied()
+}
+
+/// Whether a built-in parser knows this word.
+pub fn is_word(w: &str) -> bool {
+    words().any(|known| known == w)
+}
+
 fn name_at(tokens: &[Token], i: usize) -> Option<(usize, String)> {
     let w = |k: usize| tokens.get(k).map(|t| t.text.as_str());
     let cue_len = match (w(i), w(i + 1), w(i + 2)) {
@@ -965,7 +912,7 @@ fn name_at(tokens: &[Token], i: usize) -> Option<(usize, String)> {
         && !w.ends_with("ing")
         && !w.ends_with("ed")
         && !NOT_NAMES.contains(&w)
-        && !WORDS.contains(&w);
+        && !is_word(w);
     looks_like_name.then(|| (i + cue_len + 1, capitalise(&name.original)))
 }
 

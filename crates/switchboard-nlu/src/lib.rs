@@ -29,6 +29,7 @@ pub mod lexv2;
 pub mod model;
 pub mod numbers;
 pub mod text;
+pub mod vocabulary;
 
 pub use builtin::{BuiltIn, Context};
 pub use dialog::{Dialog, Effect, Expecting, Input, Outcome};
