@@ -184,24 +184,7 @@ async fn streamed_call(rate: u32) {
         None,
     )
     .await;
-    let flow = rig
-        .call(
-            "POST",
-            "/flows",
-            Some(json!({"name": "Streamed line", "type": "CONTACT_FLOW", "content": streaming_flow()})),
-            None,
-        )
-        .await;
-    let id = flow["id"].as_str().unwrap().to_string();
-    rig.call("POST", &format!("/flows/{id}/publish"), None, None)
-        .await;
-    rig.call(
-        "POST",
-        "/phone-numbers",
-        Some(json!({"number": format!("+{NUMBER}"), "flow": id})),
-        None,
-    )
-    .await;
+    rig.number_runs("Streamed line", streaming_flow()).await;
     let caller = speaking_caller("en-us", &["hello, I am calling about my account"], 500);
     let args = caller_args(&rig, &caller);
     let (code, out) = sipp_within(&args, 90).await;

@@ -101,24 +101,7 @@ async fn bank_line(rig: &Rig) {
     .unwrap();
     let made = rig.call("POST", "/bots", Some(bot), None).await;
     assert_eq!(made["name"], "DemoBank", "{made}");
-    let flow = rig
-        .call(
-            "POST",
-            "/flows",
-            Some(json!({"name": "Bank line", "type": "CONTACT_FLOW", "content": bot_flow()})),
-            None,
-        )
-        .await;
-    let id = flow["id"].as_str().unwrap().to_string();
-    rig.call("POST", &format!("/flows/{id}/publish"), None, None)
-        .await;
-    rig.call(
-        "POST",
-        "/phone-numbers",
-        Some(json!({"number": format!("+{NUMBER}"), "flow": id})),
-        None,
-    )
-    .await;
+    rig.number_runs("Bank line", bot_flow()).await;
 }
 
 /// The whole way on the box: espeak-ng's speech over RTP, the endpointer,

@@ -340,6 +340,29 @@ impl Rig {
         .await
     }
 
+    /// A contact flow named `name` with `content`, published, answers the
+    /// test number ([`NUMBER`]).
+    pub async fn number_runs(&self, name: &str, content: Value) {
+        let flow = self
+            .call(
+                "POST",
+                "/flows",
+                Some(json!({"name": name, "type": "CONTACT_FLOW", "content": content})),
+                None,
+            )
+            .await;
+        let id = flow["id"].as_str().unwrap().to_string();
+        self.call("POST", &format!("/flows/{id}/publish"), None, None)
+            .await;
+        self.call(
+            "POST",
+            "/phone-numbers",
+            Some(json!({"number": format!("+{NUMBER}"), "flow": id})),
+            None,
+        )
+        .await;
+    }
+
     /// `trunk` is the SIP trunk; `phone` is merged into the agent's phone_config.
     pub async fn centre_with(&self, trunk: Value, phone: Value) {
         self.centre_for(trunk, phone, ("deskagent", "Desk", "Agent"))
@@ -354,24 +377,7 @@ impl Rig {
         for (k, v) in phone.as_object().unwrap() {
             phone_config[k] = v.clone();
         }
-        let flow = self
-            .call(
-                "POST",
-                "/flows",
-                Some(json!({"name": "Voice test", "type": "CONTACT_FLOW", "content": menu_flow()})),
-                None,
-            )
-            .await;
-        let id = flow["id"].as_str().unwrap().to_string();
-        self.call("POST", &format!("/flows/{id}/publish"), None, None)
-            .await;
-        self.call(
-            "POST",
-            "/phone-numbers",
-            Some(json!({"number": format!("+{NUMBER}"), "flow": id})),
-            None,
-        )
-        .await;
+        self.number_runs("Voice test", menu_flow()).await;
         self.call(
             "POST",
             "/users",
