@@ -4,8 +4,12 @@
 //! through the codec crate's polyphase resampler, which keeps exact sample
 //! counts per 20 ms frame (160 <-> 320). A 20 ms G.722 packet is 160 bytes,
 //! as a G.711 one, and RFC 3551 clocks G.722 at 8,000 Hz, so packet sizes,
-//! packet times and the RTP clock are the same for both. What is lost is
-//! the upper band (4-7 kHz), which a call bridged to G.711 carries nowhere.
+//! packet times and the RTP clock are the same for both.
+//!
+//! What G.711 loses is the upper band (4-7 kHz). So what a G.722 peer says
+//! also comes out as it was sent ([`Wideband`]): a call whose other leg
+//! speaks G.722 too passes the payload on untouched (no transcoding, no
+//! band lost), and its recording keeps the 16 kHz samples.
 //!
 //! (G.722's own 8 kHz interworking mode would spare the resampling, but the
 //! crate's decoder gives a constant in that mode; the 16 kHz path is the
@@ -23,6 +27,16 @@ pub const PAYLOAD_TYPE: u8 = 9;
 
 /// G.722's sampling rate.
 const WIDEBAND_RATE: usize = 16_000;
+
+/// What a G.722 peer said in one packet, wideband: the payload as it came
+/// (for another G.722 leg) and its 16 kHz samples (for a recording).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wideband {
+    /// The RTP payload, G.722 codes, one byte per 8 kHz sample period.
+    pub payload: Vec<u8>,
+    /// The payload decoded, 16 kHz.
+    pub samples: Vec<i16>,
+}
 
 /// One leg's G.722 encoder and decoder and the resamplers beside them
 /// (each keeps state between packets: one per leg and direction).
@@ -55,14 +69,20 @@ impl Default for G722Edge {
 impl G722Edge {
     /// A G.722 payload from the peer, as audio in `law`.
     pub fn to_law(&mut self, payload: &[u8], law: Law) -> Vec<u8> {
+        self.decode(payload, law).0
+    }
+
+    /// A G.722 payload from the peer: as audio in `law`, and its 16 kHz samples.
+    pub fn decode(&mut self, payload: &[u8], law: Law) -> (Vec<u8>, Vec<i16>) {
         let mut wide = vec![0i16; self.decoder.max_decode_samples(payload.len())];
         let n = self.decoder.decode_into(payload, &mut wide).unwrap_or(0);
+        wide.truncate(n);
         let narrow = match &mut self.down {
-            Some(down) => down.resample(&wide[..n]),
+            Some(down) => down.resample(&wide),
             // Only if the resampler could not be built: every other sample.
-            None => wide[..n].iter().step_by(2).copied().collect(),
+            None => wide.iter().step_by(2).copied().collect(),
         };
-        law.encode_all(&narrow)
+        (law.encode_all(&narrow), wide)
     }
 
     /// Audio in `law`, as a G.722 payload for the peer.

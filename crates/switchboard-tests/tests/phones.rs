@@ -36,6 +36,7 @@ fn deskagent_phone(
         cafile: None,
         codecs: &["g711"],
         mediaenc: None,
+        tone_hz: 440,
     }
 }
 
@@ -225,6 +226,7 @@ async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_fl
             cafile: None,
             codecs: &["g711"],
             mediaenc: None,
+            tone_hz: 440,
         },
     )
     .await;
@@ -346,6 +348,7 @@ async fn a_caller_with_srtp_over_tls_hears_the_menu_and_is_heard() {
             cafile: Some(&tls.cafile),
             codecs: &["g711"],
             mediaenc: Some("srtp-mand"),
+            tone_hz: 440,
         },
     )
     .await;
@@ -471,4 +474,107 @@ async fn a_g722_only_desk_phone_and_a_g711_caller_hear_each_other() {
     let wav = rig.recording(record["id"].as_str().unwrap()).await;
     let (_, agent) = channels(&wav);
     assert!(rms(&agent) > 300.0, "the agent side is {:.0}", rms(&agent));
+}
+
+/// The number records the call and queues it for an agent, no menu.
+fn recorded_queue_flow() -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2019-10-30",
+        "StartAction": "record",
+        "Actions": [
+            {"Identifier": "record", "Type": "UpdateContactRecordingBehavior",
+             "Parameters": {"RecordingBehavior": {"RecordedParticipants": ["Agent", "Customer"]}},
+             "Transitions": {"NextAction": "queue"}},
+            {"Identifier": "queue", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": "BasicQueue"},
+             "Transitions": {"NextAction": "transfer", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
+             "Transitions": {"NextAction": "bye", "Errors": [
+                {"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
+                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_g722_caller_and_a_g722_desk_phone_hear_each_others_upper_band_in_a_wideband_recording() {
+    if !baresip_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre_running(recorded_queue_flow()).await;
+    // Each sends a tone above 4 kHz, which G.711 cannot carry: heard
+    // across only if the call passes G.722 through.
+    let (caller_hz, agent_hz) = (6_000.0, 5_000.0);
+    let phone = Baresip::start(
+        "wide-agent",
+        PhoneSetup {
+            codecs: &["g722"],
+            tone_hz: agent_hz as u32,
+            ..deskagent_phone(&rig, None, "auto")
+        },
+    )
+    .await;
+    registered(&rig, 1).await;
+    let caller = Baresip::start(
+        "wide-caller",
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+            cafile: None,
+            codecs: &["g722"],
+            mediaenc: None,
+            tone_hz: caller_hz as u32,
+        },
+    )
+    .await;
+    caller
+        .command("dial", &format!("sip:{NUMBER}@{}", rig.sip()))
+        .await;
+    phone.event("CALL_ESTABLISHED", 1).await;
+    // Four seconds of the call at 16 kHz reach the phone (the whisper first).
+    let wanted = 44 + 4 * 16_000 * 2;
+    until("four seconds heard by the phone", DEADLINE, || async {
+        let bytes = phone.heard_bytes();
+        if bytes >= wanted {
+            Ok(())
+        } else {
+            Err(bytes)
+        }
+    })
+    .await;
+    caller.command("hangup", "").await;
+    caller.event("CALL_CLOSED", 1).await;
+    phone.event("CALL_CLOSED", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    let (rate, heard) = phone.heard_at();
+    assert_eq!(rate, 16_000, "{}", phone.log());
+    let share = best_tone_share(&heard, rate, caller_hz);
+    assert!(
+        share > 0.5,
+        "the phone heard the caller's tone at {share:.2}"
+    );
+    let (rate, heard) = caller.heard_at();
+    assert_eq!(rate, 16_000, "{}", caller.log());
+    let share = best_tone_share(&heard, rate, agent_hz);
+    assert!(
+        share > 0.5,
+        "the caller heard the agent's tone at {share:.2}"
+    );
+    // The recording is wideband: each side's tone, on its own channel.
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
+    let (rate, customer, agent) = channels_at(&wav);
+    assert_eq!(rate, 16_000);
+    let (left, right) = (
+        best_tone_share(&customer, rate, caller_hz),
+        best_tone_share(&agent, rate, agent_hz),
+    );
+    assert!(
+        left > 0.5 && right > 0.5,
+        "customer {left:.2}, agent {right:.2}"
+    );
 }

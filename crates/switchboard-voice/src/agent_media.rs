@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use switchboard_media::g711::Law;
+use switchboard_media::g722::Wideband;
 use switchboard_media::FRAME_SAMPLES;
 use switchboard_model::contact_record::LegQuality;
 use tokio::sync::mpsc;
@@ -17,6 +18,11 @@ use crate::softphone::{Frame, Line};
 pub trait AudioSink {
     fn law(&self) -> Law;
     fn send_payload(&mut self, payload: &[u8]);
+    /// Takes wideband audio as it was heard, if it speaks the same codec
+    /// (false: it does not, and nothing was sent).
+    fn send_wideband(&mut self, _heard: &Wideband) -> bool {
+        false
+    }
 }
 
 impl AudioSink for Leg {
@@ -26,10 +32,18 @@ impl AudioSink for Leg {
     fn send_payload(&mut self, payload: &[u8]) {
         Leg::send_payload(self, payload)
     }
+    fn send_wideband(&mut self, heard: &Wideband) -> bool {
+        Leg::send_wideband(self, heard)
+    }
 }
 
-/// Sends audio heard in `from_law` out of `to`, transcoding only if the laws differ.
-pub fn relay(payload: &[u8], from_law: Law, to: &mut impl AudioSink) {
+/// Sends audio heard in `from_law` (and as it was sent, when wideband)
+/// out of `to`: a wideband peer's audio goes on untouched to a peer of the
+/// same codec; otherwise transcoded only if the laws differ.
+pub fn relay(payload: &[u8], from_law: Law, wide: Option<&Wideband>, to: &mut impl AudioSink) {
+    if wide.is_some_and(|w| to.send_wideband(w)) {
+        return;
+    }
     if to.law() == from_law {
         to.send_payload(payload);
     } else {
@@ -79,6 +93,15 @@ impl AgentMedia {
         match self {
             AgentMedia::Phone(leg) => Some(leg),
             AgentMedia::Browser(_) => None,
+        }
+    }
+
+    /// Whether the agent's side speaks wideband (a G.722 phone; the
+    /// browser's Opus runs at 8 kHz here).
+    pub fn wideband(&self) -> bool {
+        match self {
+            AgentMedia::Phone(leg) => leg.wideband(),
+            AgentMedia::Browser(_) => false,
         }
     }
 
@@ -153,6 +176,12 @@ impl AudioSink for AgentMedia {
         match self {
             AgentMedia::Phone(leg) => leg.send_payload(payload),
             AgentMedia::Browser(b) => b.send_payload(payload),
+        }
+    }
+    fn send_wideband(&mut self, heard: &Wideband) -> bool {
+        match self {
+            AgentMedia::Phone(leg) => leg.send_wideband(heard),
+            AgentMedia::Browser(_) => false,
         }
     }
 }

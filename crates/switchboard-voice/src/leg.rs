@@ -11,7 +11,7 @@ use switchboard_model::contact_record::LegQuality;
 
 use switchboard_media::dtmf::EventDetector;
 use switchboard_media::g711::Law;
-use switchboard_media::g722::G722Edge;
+use switchboard_media::g722::{G722Edge, Wideband};
 use switchboard_media::packetize::{self, Repacketizer};
 use switchboard_media::rtp::{self, Latch, OutStream};
 use switchboard_media::sdes::Crypto;
@@ -21,8 +21,9 @@ use tokio::net::UdpSocket;
 
 /// What a datagram turned out to be.
 pub enum Heard {
-    /// Audio in the leg's law.
-    Audio(Vec<u8>),
+    /// Audio in the leg's law, and as the peer sent it when that was
+    /// wideband (G.722).
+    Audio(Vec<u8>, Option<Wideband>),
     /// A key press (RFC 4733).
     Digit(char),
     /// Nothing to act on: a repeat, RTCP, comfort noise, an unknown payload.
@@ -239,14 +240,46 @@ impl Leg {
         self.send_payload(&payload);
     }
 
+    /// Whether the peer speaks wideband (G.722).
+    pub fn wideband(&self) -> bool {
+        self.g722.is_some()
+    }
+
     /// Sends audio already in this leg's law (a relay needs no
     /// transcoding), in packets of the peer's packet time.
     pub fn send_payload(&mut self, payload: &[u8]) {
-        if self.latch.is_none() {
+        if !self.sending(payload.len()) {
             return;
         }
-        // A peer that holds (sendonly, inactive, c=0.0.0.0) gets no audio;
-        // the RTP clock still runs for when it resumes.
+        let law = self.law();
+        match &mut self.g722 {
+            Some(edge) => {
+                let wide = edge.from_law(payload, law);
+                self.send_coded(&wide);
+            }
+            None => self.send_coded(payload),
+        }
+    }
+
+    /// Passes on what another G.722 peer said, untouched, when this peer
+    /// speaks G.722 too; false (nothing sent) when it does not.
+    pub fn send_wideband(&mut self, heard: &Wideband) -> bool {
+        if self.g722.is_none() {
+            return false;
+        }
+        if self.sending(heard.payload.len()) {
+            self.send_coded(&heard.payload);
+        }
+        true
+    }
+
+    /// Whether `len` bytes of audio go out now. A peer that holds
+    /// (sendonly, inactive, c=0.0.0.0) gets no audio; the RTP clock still
+    /// runs for when it resumes.
+    fn sending(&mut self, len: usize) -> bool {
+        if self.latch.is_none() {
+            return false;
+        }
         if self.remote_unspecified
             || matches!(
                 self.remote_direction,
@@ -254,9 +287,15 @@ impl Leg {
             )
         {
             self.packets.clear();
-            self.out.skip(payload.len() as u32);
-            return;
+            self.out.skip(len as u32);
+            return false;
         }
+        true
+    }
+
+    /// Audio in the negotiated codec, cut to the peer's packet time (G.711
+    /// and G.722 both take one byte per 8 kHz sample period).
+    fn send_coded(&mut self, payload: &[u8]) {
         let mut packets = std::mem::take(&mut self.packets);
         packets.push(payload, |packet| self.send_packet(packet));
         self.packets = packets;
@@ -264,15 +303,6 @@ impl Leg {
 
     fn send_packet(&mut self, payload: &[u8]) {
         let Some(latch) = &self.latch else { return };
-        let wideband;
-        let payload = match &mut self.g722 {
-            Some(edge) => {
-                let law = self.negotiated.map(|n| n.law).unwrap_or(Law::MuLaw);
-                wideband = edge.from_law(payload, law);
-                &wideband[..]
-            }
-            None => payload,
-        };
         let pt = self
             .negotiated
             .map(|n| n.payload_type)
@@ -357,14 +387,24 @@ impl Leg {
             .on_rtp(packet.ssrc, packet.sequence, packet.timestamp, arrival_ms);
         if packet.payload_type == negotiated.payload_type {
             return match &mut self.g722 {
-                Some(edge) => Heard::Audio(edge.to_law(&packet.payload, negotiated.law)),
-                None => Heard::Audio(packet.payload),
+                Some(edge) => {
+                    let (narrow, samples) = edge.decode(&packet.payload, negotiated.law);
+                    let wide = Wideband {
+                        payload: packet.payload,
+                        samples,
+                    };
+                    Heard::Audio(narrow, Some(wide))
+                }
+                None => Heard::Audio(packet.payload, None),
             };
         }
         match Law::from_payload_type(packet.payload_type) {
-            Some(law) if law == negotiated.law => Heard::Audio(packet.payload),
+            Some(law) if law == negotiated.law => Heard::Audio(packet.payload, None),
             // The peer switched law mid-call (allowed if both were offered).
-            Some(law) => Heard::Audio(negotiated.law.encode_all(&law.decode_all(&packet.payload))),
+            Some(law) => Heard::Audio(
+                negotiated.law.encode_all(&law.decode_all(&packet.payload)),
+                None,
+            ),
             None => Heard::Nothing,
         }
     }

@@ -43,6 +43,8 @@ pub struct PhoneSetup<'a> {
     /// Media encryption for the account (`srtp-mand`: SRTP with SDES keys
     /// or no call), loading the srtp module.
     pub mediaenc: Option<&'a str>,
+    /// The tone it sends, in Hz (its microphone is a sine generator).
+    pub tone_hz: u32,
 }
 
 /// One running baresip.
@@ -85,12 +87,13 @@ impl Baresip {
              module_app ctrl_tcp.so\n\
              ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
              audio_player aufile,{heard}\n\
-             audio_source ausine,440\n\
+             audio_source ausine,{tone}\n\
              ausrc_srate 48000\n\
              ausrc_channels 2\n\
              audio_alert aufile,/dev/null\n",
             rtp + 7,
             heard = dir.join("heard.wav").display(),
+            tone = setup.tone_hz,
             dir = dir.display(),
             codec_modules = setup
                 .codecs
@@ -208,8 +211,43 @@ impl Baresip {
     }
 
     /// What it heard on its calls so far (the sndfile module's decoded
-    /// audio, 8 kHz mono), one call after another.
+    /// audio, mono at the codec's rate: 8 kHz for G.711), one call after another.
     pub fn heard(&self) -> Vec<i16> {
+        self.heard_at().1
+    }
+
+    /// [`Baresip::heard`] and its sample rate (16 kHz for G.722).
+    pub fn heard_at(&self) -> (u32, Vec<i16>) {
+        let mut rate = 8_000;
+        let samples = self
+            .dumps()
+            .iter()
+            .flat_map(|p| {
+                hound::WavReader::open(p)
+                    .map(|r| {
+                        rate = r.spec().sample_rate;
+                        r.into_samples::<i16>()
+                            .filter_map(Result::ok)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        (rate, samples)
+    }
+
+    /// Bytes of decoded audio written so far, header included (the WAV's
+    /// header gets its length only when the call ends: this grows during it).
+    pub fn heard_bytes(&self) -> u64 {
+        self.dumps()
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// The sndfile module's files of decoded audio, in order.
+    fn dumps(&self) -> Vec<PathBuf> {
         let mut files: Vec<_> = std::fs::read_dir(&self.dir)
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -217,17 +255,6 @@ impl Baresip {
             .collect();
         files.sort();
         files
-            .iter()
-            .flat_map(|p| {
-                hound::WavReader::open(p)
-                    .map(|r| {
-                        r.into_samples::<i16>()
-                            .filter_map(Result::ok)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default()
-            })
-            .collect()
     }
 
     /// Its log so far (to explain a failure).

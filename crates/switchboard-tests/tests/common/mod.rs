@@ -369,15 +369,32 @@ impl Rig {
             .await
     }
 
+    /// Like [`Rig::centre`], the test number running `flow` instead of the menu.
+    pub async fn centre_running(&self, flow: Value) {
+        let trunk = json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]});
+        self.centre_full(trunk, json!({}), ("deskagent", "Desk", "Agent"), flow)
+            .await
+    }
+
     /// Like [`Rig::centre_with`], for the agent (username, first and last name) given.
     pub async fn centre_for(&self, trunk: Value, phone: Value, agent: (&str, &str, &str)) {
+        self.centre_full(trunk, phone, agent, menu_flow()).await
+    }
+
+    async fn centre_full(
+        &self,
+        trunk: Value,
+        phone: Value,
+        agent: (&str, &str, &str),
+        flow: Value,
+    ) {
         let (username, first_name, last_name) = agent;
         self.call("POST", "/sip-trunks", Some(trunk), None).await;
         let mut phone_config = json!({"phone_type": "DESK_PHONE", "after_contact_work_timeout_seconds": 1, "sip_password": SIP_PASSWORD});
         for (k, v) in phone.as_object().unwrap() {
             phone_config[k] = v.clone();
         }
-        self.number_runs("Voice test", menu_flow()).await;
+        self.number_runs("Voice test", flow).await;
         self.call(
             "POST",
             "/users",
@@ -637,14 +654,46 @@ pub fn common(rig: &Rig, file: &str, service: &str, ip: &str) -> Vec<String> {
     ]
 }
 
+/// A recording's two channels (customer, agent), asserting 8 kHz stereo.
 pub fn channels(wav: &[u8]) -> (Vec<i16>, Vec<i16>) {
+    let (rate, left, right) = channels_at(wav);
+    assert_eq!(rate, 8000);
+    (left, right)
+}
+
+/// A stereo recording's sample rate and two channels (customer, agent).
+pub fn channels_at(wav: &[u8]) -> (u32, Vec<i16>, Vec<i16>) {
     let mut r = hound::WavReader::new(Cursor::new(wav)).unwrap();
-    assert_eq!((r.spec().channels, r.spec().sample_rate), (2, 8000));
+    assert_eq!(r.spec().channels, 2);
+    let rate = r.spec().sample_rate;
     let all: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
     (
+        rate,
         all.iter().step_by(2).copied().collect(),
         all.iter().skip(1).step_by(2).copied().collect(),
     )
+}
+
+/// The largest share of a half second's energy at `hz` (Goertzel), over
+/// the half seconds of `samples` (at `rate`): near 1 where a pure tone of
+/// `hz` plays, near 0 where it is absent.
+pub fn best_tone_share(samples: &[i16], rate: u32, hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+    samples
+        .chunks_exact(rate as usize / 2)
+        .filter(|window| rms(window) > 100.0)
+        .map(|window| {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for &x in window {
+                let s0 = f64::from(x) + 2.0 * w.cos() * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+            let total: f64 = window.iter().map(|&x| f64::from(x).powi(2)).sum();
+            2.0 * power / (window.len() as f64 * total)
+        })
+        .fold(0.0, f64::max)
 }
 
 pub fn rms(s: &[i16]) -> f64 {

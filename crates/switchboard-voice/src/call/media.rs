@@ -11,6 +11,7 @@ use switchboard_contact::{Input, Phase};
 use switchboard_flow::Event;
 use switchboard_media::dtmf::InputOutcome;
 use switchboard_media::g711::Law;
+use switchboard_media::g722::Wideband;
 use switchboard_media::recording::{Recorder, Side};
 use switchboard_media::FRAME_SAMPLES;
 use switchboard_model::contact_record::DisconnectReason;
@@ -18,6 +19,21 @@ use tracing::warn;
 
 use crate::agent_media::relay;
 use crate::leg::Heard;
+
+/// Records what `side` said: as it was heard when wideband, else in `law`.
+fn record(
+    rec: &mut Recorder,
+    side: Side,
+    at_ms: u64,
+    law: Law,
+    payload: &[u8],
+    wide: Option<&Wideband>,
+) {
+    match wide {
+        Some(w) => rec.push_wideband(side, at_ms, &w.samples),
+        None => rec.push(side, at_ms, &law.decode_all(payload)),
+    }
+}
 
 /// What the caller's media waits for (the contact's own waits, timers and
 /// loops' interrupts, are the contact core's).
@@ -46,7 +62,7 @@ impl Call {
     pub(super) fn heard_customer(&mut self, heard: Heard) {
         match heard {
             Heard::Digit(d) => self.on_digit(d),
-            Heard::Audio(payload) => {
+            Heard::Audio(payload, wide) => {
                 if self.listener.is_some() {
                     let samples = self.customer.law().decode_all(&payload);
                     self.bot_hears(&samples);
@@ -55,17 +71,24 @@ impl Call {
                     stream.from_customer(&self.customer.law().decode_all(&payload));
                 }
                 if let Some(rec) = &mut self.recorder {
-                    let at = self.at_ms;
-                    rec.push(
+                    record(
+                        rec,
                         Side::Customer,
-                        at,
-                        &self.customer.law().decode_all(&payload),
+                        self.at_ms,
+                        self.customer.law(),
+                        &payload,
+                        wide.as_ref(),
                     );
                 }
                 if self.bridged() {
                     if let Some(agent) = &mut self.agent {
                         if agent.on_hold_since.is_none() && agent.whispering.is_none() {
-                            relay(&payload, self.customer.law(), &mut agent.media);
+                            relay(
+                                &payload,
+                                self.customer.law(),
+                                wide.as_ref(),
+                                &mut agent.media,
+                            );
                         }
                     }
                 }
@@ -78,9 +101,9 @@ impl Call {
         let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) else {
             return;
         };
-        if let Heard::Audio(payload) = leg.heard(from, datagram) {
+        if let Heard::Audio(payload, wide) = leg.heard(from, datagram) {
             let law = leg.law();
-            self.heard_agent(law, &payload);
+            self.heard_agent(law, &payload, wide.as_ref());
         }
     }
 
@@ -88,20 +111,19 @@ impl Call {
     /// From the moment the call connects, the whisper too: it fills only the
     /// agent's ear, so a greeting said over it reaches the caller and the
     /// recording (it used to be dropped, cutting the first second or so).
-    pub(super) fn heard_agent(&mut self, law: Law, payload: &[u8]) {
+    pub(super) fn heard_agent(&mut self, law: Law, payload: &[u8], wide: Option<&Wideband>) {
         let bridged = self.bridged();
         let Some(agent) = &mut self.agent else { return };
         if !bridged || agent.on_hold_since.is_some() || agent.muted {
             return;
         }
         if let Some(rec) = &mut self.recorder {
-            let at = self.at_ms;
-            rec.push(Side::Agent, at, &law.decode_all(payload));
+            record(rec, Side::Agent, self.at_ms, law, payload, wide);
         }
         if let Some(stream) = &mut self.stream {
             stream.to_customer(&law.decode_all(payload));
         }
-        relay(payload, law, &mut self.customer);
+        relay(payload, law, wide, &mut self.customer);
     }
 
     pub(super) fn on_digit(&mut self, digit: char) {
@@ -280,11 +302,21 @@ impl Call {
         }
     }
 
-    /// Starts the recording when the flow asked for one (UpdateContactRecordingBehavior).
+    /// Starts the recording when the flow asked for one
+    /// (UpdateContactRecordingBehavior): at 16 kHz when the caller and the
+    /// agent's side both speak wideband, so it keeps what they heard.
     pub(super) fn start_recording(&mut self, now_ms: u64) {
-        // A transfer keeps the recording that is running.
-        if !self.core.data().recording.is_empty() && self.recorder.is_none() {
-            self.recorder = Some(Recorder::new(now_ms));
+        if self.core.data().recording.is_empty() {
+            return;
+        }
+        let wideband =
+            self.customer.wideband() && self.agent.as_ref().is_some_and(|a| a.media.wideband());
+        match &mut self.recorder {
+            None if wideband => self.recorder = Some(Recorder::wideband(now_ms)),
+            None => self.recorder = Some(Recorder::new(now_ms)),
+            // A transfer keeps the recording that is running.
+            Some(recorder) if wideband => recorder.widen(),
+            Some(_) => {}
         }
     }
 

@@ -272,7 +272,7 @@ impl Call {
                     if let Some(a) = &mut self.agent {
                         a.media.heard_browser();
                     }
-                    self.heard_agent(law, &payload);
+                    self.heard_agent(law, &payload, None);
                 }
                 Wake::Browser(None) => {
                     if let Some(AgentMedia::Browser(b)) = self.agent.as_mut().map(|a| &mut a.media)
