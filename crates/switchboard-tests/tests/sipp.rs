@@ -1340,3 +1340,82 @@ async fn a_call_during_a_database_outage_is_refused_and_still_leaves_its_record(
     assert_eq!(record.customer_endpoint.address, "+447700900123");
     assert_eq!(record.system_endpoint.address, format!("+{NUMBER}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_on_both_ip_families_serves_an_ipv4_caller_to_an_ipv6_desk_phone_and_an_ipv6_caller() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::configured(|c| {
+        c.sip_listen = "127.0.0.1:0".parse().unwrap();
+        c.sip_listen_other = Some("[::1]:0".parse().unwrap());
+        c.media_ip_other = Some("::1".parse().unwrap());
+    })
+    .await;
+    rig.centre_with(
+        json!({"name": "dual-stack carrier", "inbound_addresses": ["127.0.0.1", "::1"]}),
+        json!({}),
+    )
+    .await;
+    let v6 = rig.voice.local_sip_other().expect("SIP over IPv6 too");
+    assert!(v6.is_ipv6() && v6.port() == rig.sip().port(), "{v6}");
+    // SIPp over IPv6: its arguments with our IPv6 address as the target.
+    let over_v6 = |file: &str, service: &str| {
+        let mut args = common(&rig, file, service, "::1");
+        args[0] = v6.to_string();
+        args
+    };
+    // deskagent's phone registers over IPv6: its call comes over IPv6 (an
+    // INVITE we send from the IPv6 socket), whoever calls.
+    let mut phone_args = over_v6("agent_phone.xml", "deskagent");
+    phone_args.push("-rtp_echo".into());
+    let phone_port: u16 = phone_args[8].parse().unwrap();
+    let phone = sipp_listening(phone_args, 40).await;
+    let mut register = over_v6("register.xml", "deskagent");
+    register.extend(
+        [
+            "-au",
+            "deskagent",
+            "-ap",
+            SIP_PASSWORD,
+            "-key",
+            "phone_port",
+        ]
+        .map(String::from),
+    );
+    register.push(phone_port.to_string());
+    let (code, out) = sipp(&register).await;
+    assert_eq!(code, 0, "REGISTER over IPv6: {out}");
+    let devices = rig.voice.registrar().devices("deskagent");
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert!(devices[0].destination.is_ipv6(), "{devices:?}");
+    // An IPv4 caller presses 1 and reaches that phone; at the same time an
+    // IPv6 caller presses nothing and is hung up on by the flow (our BYE
+    // leaves by the IPv6 socket).
+    let v4_caller = common(&rig, "caller.xml", NUMBER, "127.0.0.1");
+    let v6_caller = over_v6("caller_waits_for_bye.xml", NUMBER);
+    let ((code4, out4), (code6, out6)) =
+        tokio::join!(sipp(&v4_caller), sipp_within(&v6_caller, 30));
+    assert_eq!(code4, 0, "IPv4 caller: {out4}");
+    assert_eq!(code6, 0, "IPv6 caller: {out6}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "IPv6 phone: {out}");
+    let records = rig.ended(2).await;
+    let by_reason = |reason: &str| {
+        records
+            .iter()
+            .find(|r| r["disconnect_reason"] == reason)
+            .unwrap_or_else(|| panic!("no {reason}: {records:#?}"))
+    };
+    let served = by_reason("CUSTOMER_DISCONNECT");
+    assert_eq!(served["agent"]["username"], "deskagent", "{served:#}");
+    assert!(
+        served["quality"]["agent"]["packets_received"]
+            .as_u64()
+            .unwrap_or_default()
+            > 50,
+        "{served:#}"
+    );
+    let hung_up = by_reason("CONTACT_FLOW_DISCONNECT");
+    assert_eq!(hung_up["flow_path"][0]["action"], "menu", "{hung_up:#}");
+}

@@ -82,11 +82,11 @@ impl Voice {
             return;
         }
         info!(username = %user.spec.username, status = %found.spec.name, "status set from the desk phone");
-        self.confirm(tx, &found.spec.name).await;
+        self.confirm(tx, source, &found.spec.name).await;
     }
 
     /// Answers the feature-code call, says `what` and hangs up.
-    async fn confirm(&self, mut tx: Transaction, what: &str) {
+    async fn confirm(&self, mut tx: Transaction, source: std::net::SocketAddr, what: &str) {
         let Ok(remote) = RemoteAudio::parse(&tx.original.body) else {
             // No offer to answer: the status is set; say so in the status line.
             let _ = tx.reply(StatusCode::Decline).await;
@@ -115,7 +115,7 @@ impl Voice {
             &tx,
             self.state_sender(),
             None,
-            Some(self.contact_uri_for(transport)),
+            Some(self.contact_uri_for(transport, source.ip())),
         ) else {
             let _ = tx.reply(StatusCode::ServerInternalError).await;
             return;

@@ -37,6 +37,9 @@ use switchboard_model::contact_record::{
 pub struct VoiceConfig {
     /// Where SIP listens (UDP and TCP on the same port). Port 0 picks one.
     pub sip_listen: SocketAddr,
+    /// Where SIP also listens in the other IP family (dual stack), on
+    /// `sip_listen`'s port (its own port is not used).
+    pub sip_listen_other: Option<SocketAddr>,
     /// The address RTP sockets bind to and SDP advertises.
     pub media_ip: IpAddr,
     /// A second media address, of the other IP family, for peers whose
@@ -104,6 +107,7 @@ impl VoiceConfig {
     pub fn local(sip_listen: SocketAddr) -> Self {
         Self {
             sip_listen,
+            sip_listen_other: None,
             media_ip: sip_listen.ip(),
             media_ip_other: None,
             realm: "switchboard".into(),
@@ -170,6 +174,8 @@ struct Inner {
     app: AppState,
     config: VoiceConfig,
     local_sip: SocketAddr,
+    /// Our SIP address in the other IP family, when listening on both.
+    local_sip_other: Option<SocketAddr>,
     dialogs: Arc<DialogLayer>,
     state_sender: DialogStateSender,
     registrar: Registrar,
@@ -236,17 +242,30 @@ impl Voice {
     pub fn local_sip(&self) -> SocketAddr {
         self.inner.local_sip
     }
-    /// Our Contact over UDP.
-    pub fn contact_uri(&self) -> Uri {
-        self.contact_uri_for(crate::registrar::Transport::Udp)
+    /// Our SIP address in the other IP family, when listening on both.
+    pub fn local_sip_other(&self) -> Option<SocketAddr> {
+        self.inner.local_sip_other
+    }
+    /// Our SIP address for a peer at `peer`: of its IP family when we
+    /// listen on both.
+    pub fn local_sip_for(&self, peer: IpAddr) -> SocketAddr {
+        match self.inner.local_sip_other {
+            Some(other) if other.is_ipv4() == peer.is_ipv4() => other,
+            _ => self.inner.local_sip,
+        }
+    }
+    /// Our Contact over UDP, for a peer at `peer`.
+    pub fn contact_uri(&self, peer: IpAddr) -> Uri {
+        self.contact_uri_for(crate::registrar::Transport::Udp, peer)
     }
 
-    /// Our Contact for a dialog over `transport`: the address we listen on
-    /// for it, with `;transport=` named for TCP and TLS, so the peer's
-    /// in-dialog requests (ACK, BYE, re-INVITE) come back over the same
-    /// transport (RFC 3261 section 8.1.1.8).
-    pub fn contact_uri_for(&self, transport: crate::registrar::Transport) -> Uri {
-        self.contact_text(transport)
+    /// Our Contact for a dialog over `transport` with a peer at `peer`:
+    /// the address we listen on for it (of the peer's IP family), with
+    /// `;transport=` named for TCP and TLS, so the peer's in-dialog
+    /// requests (ACK, BYE, re-INVITE) come back over the same transport
+    /// (RFC 3261 section 8.1.1.8).
+    pub fn contact_uri_for(&self, transport: crate::registrar::Transport, peer: IpAddr) -> Uri {
+        self.contact_text(transport, peer)
             .as_str()
             .try_into()
             .unwrap_or_default()
@@ -255,17 +274,18 @@ impl Voice {
     /// [`Voice::contact_uri_for`] as text, the transport in lower case as
     /// phones write it (rsipstack's URIs print it in upper case, which RFC
     /// 3261 allows but some phones compare as written).
-    pub(crate) fn contact_text(&self, transport: crate::registrar::Transport) -> String {
+    pub(crate) fn contact_text(
+        &self,
+        transport: crate::registrar::Transport,
+        peer: IpAddr,
+    ) -> String {
         use crate::registrar::Transport;
+        let ours = self.local_sip_for(peer);
         match (transport, &self.inner.config.tls) {
-            (Transport::Udp, _) => format!("sip:switchboard@{}", self.inner.local_sip),
-            (Transport::Tcp, _) => {
-                format!("sip:switchboard@{};transport=tcp", self.inner.local_sip)
-            }
+            (Transport::Udp, _) => format!("sip:switchboard@{ours}"),
+            (Transport::Tcp, _) => format!("sip:switchboard@{ours};transport=tcp"),
             (Transport::Tls, Some(tls)) => format!("sip:switchboard@{};transport=tls", tls.listen),
-            (Transport::Tls, None) => {
-                format!("sip:switchboard@{};transport=tls", self.inner.local_sip)
-            }
+            (Transport::Tls, None) => format!("sip:switchboard@{ours};transport=tls"),
         }
     }
     /// The media address to use with a peer at `peer` (its SDP's address,
@@ -565,6 +585,7 @@ pub async fn start(app: AppState, mut config: VoiceConfig) -> Result<Voice, Star
     let crate::transport::Listening {
         layer,
         local_sip,
+        local_sip_other,
         tcp,
     } = crate::transport::open(
         &config,
@@ -614,6 +635,7 @@ pub async fn start(app: AppState, mut config: VoiceConfig) -> Result<Voice, Star
             app,
             config,
             local_sip,
+            local_sip_other,
             dialogs,
             state_sender,
             calls: Mutex::new(HashMap::new()),
@@ -1066,7 +1088,7 @@ impl Voice {
             &tx,
             self.state_sender(),
             None,
-            Some(self.contact_uri_for(transport)),
+            Some(self.contact_uri_for(transport, source.ip())),
         ) {
             Ok(d) => d,
             Err(_) => {
@@ -1077,7 +1099,7 @@ impl Voice {
         if let Some(to) = to_with_tag(&tx, &dialog.id().local_tag) {
             answer_headers.push(to);
         }
-        let contact = format!("<{}>", self.contact_text(transport));
+        let contact = format!("<{}>", self.contact_text(transport, source.ip()));
         answer_headers.push(Header::Contact(contact.into()));
         let contact_id = uuid::Uuid::new_v4().to_string();
         let (inputs_tx, inputs) = mpsc::unbounded_channel();

@@ -104,7 +104,7 @@ fn registration(voice: &Voice, trunk: &SipTrunk) -> Registration {
     });
     let mut registration = Registration::new(voice.dialogs().endpoint.clone(), credential);
     // Our Contact as the carrier's user: where it sends our numbers' calls.
-    let mut contact = voice.contact_uri();
+    let mut contact = voice.contact_uri(voice.local_sip().ip());
     contact.auth = trunk.username.clone().map(|user| rsipstack::sip::Auth {
         user,
         password: None,

@@ -19,6 +19,7 @@ use crate::ServeArgs;
 /// session_hours = 12
 /// offer_timeout_seconds = 20
 /// sip_listen = "0.0.0.0:5060"          # UDP and TCP
+/// sip_listen_other = "[::]"             # SIP in the other IP family too (dual stack), same port
 /// media_ip = "203.0.113.10"             # RTP sockets and SDP
 /// media_ip_other = "2001:db8::10"       # media address of the other IP family (dual stack)
 /// dns_servers = ["192.0.2.53"]          # DNS for carriers' SIP servers, "ip" or "ip:port" (default: the system's)
@@ -85,6 +86,7 @@ struct FileConfig {
     session_hours: Option<i64>,
     offer_timeout_seconds: Option<u64>,
     sip_listen: Option<String>,
+    sip_listen_other: Option<String>,
     media_ip: Option<String>,
     media_ip_other: Option<String>,
     #[serde(default)]
@@ -269,6 +271,8 @@ pub(crate) struct Config {
     pub offer_timeout_seconds: u64,
     /// SIP (UDP and TCP) for trunks and desk phones.
     pub sip_listen: std::net::SocketAddr,
+    /// SIP in the other IP family as well, on `sip_listen`'s port.
+    pub sip_listen_other: Option<std::net::SocketAddr>,
     /// The address RTP binds to and SDP advertises [default: the SIP address].
     pub media_ip: std::net::IpAddr,
     /// A media address of the other IP family, for peers there.
@@ -458,6 +462,33 @@ impl Config {
         let sip_listen: std::net::SocketAddr = sip_text
             .parse()
             .with_context(|| format!("sip_listen must be IP:port, got '{sip_text}'"))?;
+        let sip_listen_other = match file.sip_listen_other {
+            None => None,
+            Some(text) => {
+                // An address, or an address and port (which must be sip_listen's).
+                let address = text
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| {
+                        text.trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .parse::<std::net::IpAddr>()
+                            .map(|ip| std::net::SocketAddr::new(ip, sip_listen.port()))
+                    })
+                    .with_context(|| {
+                        format!("sip_listen_other must be an IP address (or IP:port), got '{text}'")
+                    })?;
+                anyhow::ensure!(
+                    address.is_ipv4() != sip_listen.is_ipv4(),
+                    "sip_listen_other ({address}) must be of the other IP family than sip_listen ({sip_listen})"
+                );
+                anyhow::ensure!(
+                    address.port() == sip_listen.port(),
+                    "sip_listen_other ({address}) must use sip_listen's port ({})",
+                    sip_listen.port()
+                );
+                Some(address)
+            }
+        };
         let media_ip = match file.media_ip {
             Some(ip) => ip
                 .parse()
@@ -469,7 +500,10 @@ impl Config {
                 ip.parse()
                     .with_context(|| format!("media_ip_other must be an IP address, got '{ip}'"))?,
             ),
-            None => None,
+            // SIP at an address of the other family: media there too.
+            None => sip_listen_other
+                .map(|a| a.ip())
+                .filter(|ip| !ip.is_unspecified()),
         };
         if let Some(other) = media_ip_other {
             anyhow::ensure!(
@@ -532,6 +566,7 @@ impl Config {
             rtp_ports,
             sip_tls,
             sip_listen,
+            sip_listen_other,
             media_ip,
             media_ip_other,
             dns_servers,
@@ -574,17 +609,46 @@ pub(crate) fn redact(url: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_speech_table_names_the_recogniser_and_bad_values_are_refused_by_name() {
+    /// The configuration a file of `text` (and no flags) resolves to.
+    fn resolve(text: &str) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sb.toml");
-        let resolve = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Config::resolve(&ServeArgs {
-                config: Some(file.clone()),
-                ..Default::default()
-            })
-        };
+        std::fs::write(&file, text).unwrap();
+        Config::resolve(&ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn sip_on_both_ip_families_shares_the_port_and_bad_values_are_refused_by_name() {
+        let cfg = resolve("sip_listen = \"0.0.0.0:5070\"\nsip_listen_other = \"[::]\"\n").unwrap();
+        assert_eq!(cfg.sip_listen_other, Some("[::]:5070".parse().unwrap()));
+        assert_eq!(
+            cfg.media_ip_other, None,
+            "a wildcard names no address to advertise"
+        );
+        let cfg = resolve("sip_listen = \"127.0.0.1:5070\"\nsip_listen_other = \"[::1]:5070\"\n")
+            .unwrap();
+        assert_eq!(cfg.sip_listen_other, Some("[::1]:5070".parse().unwrap()));
+        assert_eq!(
+            cfg.media_ip_other,
+            Some("::1".parse().unwrap()),
+            "media follows SIP"
+        );
+        assert_eq!(resolve("").unwrap().sip_listen_other, None);
+        for text in [
+            "sip_listen = \"127.0.0.1:5070\"\nsip_listen_other = \"10.0.0.1\"\n",
+            "sip_listen = \"127.0.0.1:5070\"\nsip_listen_other = \"[::1]:5080\"\n",
+            "sip_listen_other = \"here\"\n",
+        ] {
+            let err = format!("{:#}", resolve(text).unwrap_err());
+            assert!(err.contains("sip_listen_other"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_speech_table_names_the_recogniser_and_bad_values_are_refused_by_name() {
         use switchboard_voice::speech::SpeechConfig;
         assert!(
             matches!(resolve("").unwrap().speech, Some(SpeechConfig::OnBox(_))),
@@ -640,15 +704,6 @@ mod tests {
 
     #[test]
     fn a_media_streaming_table_names_the_endpoint_and_bad_values_are_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("sb.toml");
-        let resolve = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Config::resolve(&ServeArgs {
-                config: Some(file.clone()),
-                ..Default::default()
-            })
-        };
         assert!(resolve("").unwrap().media_streaming.is_none());
         let s =
             resolve("[media_streaming]\nurl = \"ws://127.0.0.1:9100/s\"\nsample_rate = 16000\n")

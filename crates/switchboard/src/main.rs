@@ -173,6 +173,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut voice_config = switchboard_voice::VoiceConfig::local(cfg.sip_listen);
     voice_config.media_ip = cfg.media_ip;
     voice_config.media_ip_other = cfg.media_ip_other;
+    voice_config.sip_listen_other = cfg.sip_listen_other;
     voice_config.dns_servers = cfg.dns_servers.clone();
     voice_config.tls = cfg.sip_tls.clone();
     voice_config.rtp_ports = cfg.rtp_ports;

@@ -41,12 +41,13 @@ impl PhoneRoute {
         offer: Vec<u8>,
         sip_call_id: &str,
     ) -> InviteOption {
-        let caller = format!("sip:{}@{}", sip_user(&shown), voice.local_sip());
+        let ours = voice.local_sip_for(self.destination.ip());
+        let caller = format!("sip:{}@{ours}", sip_user(&shown));
         InviteOption {
             caller_display_name: Some(shown),
             caller: caller.as_str().try_into().unwrap_or_default(),
             callee: self.uri.clone(),
-            contact: voice.contact_uri_for(self.transport),
+            contact: voice.contact_uri_for(self.transport, self.destination.ip()),
             destination: Some(self.sip_addr()),
             credential: self.credential.clone(),
             content_type: Some("application/sdp".into()),

@@ -98,7 +98,7 @@ async fn ping(voice: &Voice, device: &Device) -> bool {
     };
     let from = From {
         display_name: None,
-        uri: voice.contact_uri(),
+        uri: voice.contact_uri(device.destination.ip()),
         params: vec![Param::Tag(make_tag())],
     };
     let to = To {

@@ -48,7 +48,9 @@ const ANY_PORT_ATTEMPTS: usize = 32;
 pub(crate) struct Listening {
     pub(crate) layer: TransportLayer,
     pub(crate) local_sip: SocketAddr,
-    pub(crate) tcp: Option<tokio::net::TcpListener>,
+    /// Our SIP address in the other IP family (dual stack), as advertised.
+    pub(crate) local_sip_other: Option<SocketAddr>,
+    pub(crate) tcp: Vec<tokio::net::TcpListener>,
 }
 
 /// Opens SIP over UDP on a new transport layer and binds TCP on the same
@@ -65,32 +67,54 @@ pub(crate) async fn open(
     let any_port = config.sip_listen.port() == 0;
     let attempts = if any_port { ANY_PORT_ATTEMPTS } else { 1 };
     let mut attempt = 0;
-    let (socket, tcp) = loop {
+    let (socket, tcp, other) = loop {
         attempt += 1;
-        let socket =
+        let mut socket =
             udp::AnsweringSocket::bind(config.sip_listen, allow, stats.unknown_methods.clone())
                 .await
                 .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
         let bound = socket
             .bound()
             .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
+        // The other family on the same port (with port 0, the one just
+        // picked): a phone finds SIP at one port whatever its address.
+        let other = match config.sip_listen_other {
+            None => None,
+            Some(address) => {
+                let address = SocketAddr::new(address.ip(), bound.port());
+                match socket.bind_other(address) {
+                    Ok(bound) => Some(bound),
+                    Err(_) if any_port && attempt < attempts => continue,
+                    Err(e) => return Err(StartError::listen("UDP", address, e)),
+                }
+            }
+        };
+        let tcp_other = match other.map(tcp_one_family).transpose() {
+            Ok(listener) => listener,
+            Err(_) if any_port && attempt < attempts => continue,
+            Err(e) => {
+                warn!("SIP TCP on {other:?} not available: {e}");
+                None
+            }
+        };
         match tokio::net::TcpListener::bind(bound).await {
-            Ok(tcp) => break (socket, Some(tcp)),
+            Ok(tcp) => break (socket, [Some(tcp), tcp_other], other),
             Err(e) if attempt >= attempts => {
                 warn!("SIP TCP on {bound} not available: {e}");
-                break (socket, None);
+                break (socket, [None, tcp_other], other);
             }
             // Port 0: drop this UDP socket and let the kernel pick again.
             Err(_) => continue,
         }
     };
+    let socket = Arc::new(socket);
     // Requests to a name (a carrier's registrar) find it as RFC 3263 says.
     let layer = TransportLayer::new_with_domain_resolver(
         cancel.clone(),
         Box::new(crate::dns::SipDomains(dns)),
     );
     layer.set_stream_idle_timeout(config.stream_idle);
-    let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
+    let udp = UdpConnection::from_socket(socket.clone(), None, Some(cancel.child_token()))
         .await
         .map_err(|e| StartError::Stack(format!("SIP UDP on {}: {e}", config.sip_listen)))?;
     let local_sip: SocketAddr = udp
@@ -99,12 +123,52 @@ pub(crate) async fn open(
         .clone()
         .try_into()
         .map_err(|e| StartError::Stack(format!("SIP address: {e:?}")))?;
+    let local_sip_other = other.map(|bound| advertised_other(bound, config));
+    if let Some(theirs) = local_sip_other {
+        let theirs = rsipstack::sip::HostWithPort::from(theirs).to_string();
+        info!(%local_sip, other = %theirs, "SIP on both IP families");
+        socket.set_via_texts(udp.get_addr().addr.to_string(), theirs);
+    }
     layer.add_transport(udp.into());
     Ok(Listening {
         layer,
         local_sip,
-        tcp,
+        local_sip_other,
+        tcp: tcp.into_iter().flatten().collect(),
     })
+}
+
+/// The address to advertise for the other family's socket bound at
+/// `bound`: itself, or for a wildcard (`[::]`) the other media address
+/// (the host's address in that family), else that family's loopback.
+fn advertised_other(bound: SocketAddr, config: &VoiceConfig) -> SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let ip = match config.media_ip_other {
+        Some(ip) if ip.is_ipv4() == bound.is_ipv4() && !ip.is_unspecified() => ip,
+        _ if bound.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        _ => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    SocketAddr::new(ip, bound.port())
+}
+
+/// A TCP listener on `address` for its family alone (see [`udp`]).
+fn tcp_one_family(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    tokio::net::TcpListener::from_std(socket.into())
 }
 
 /// Starts the TCP (bound by [`open`], on `local_sip`'s port) and TLS
@@ -112,7 +176,7 @@ pub(crate) async fn open(
 pub(crate) async fn accept_streams(
     endpoint: EndpointInnerRef,
     config: &VoiceConfig,
-    tcp: Option<tokio::net::TcpListener>,
+    tcp: Vec<tokio::net::TcpListener>,
     stats: &TransportStats,
     cancel: &CancellationToken,
 ) -> Result<(), StartError> {
@@ -124,7 +188,7 @@ pub(crate) async fn accept_streams(
     );
     // Outbound requests over TCP take their Via from the UDP listener's
     // address with the transport changed: the same port, as TCP listens.
-    if let Some(listener) = tcp {
+    for listener in tcp {
         if let Err(e) = acceptor.tcp(listener) {
             warn!("SIP TCP not available: {e}");
         }
