@@ -1,8 +1,10 @@
 //! Real SIP phones: baresip (Debian `baresip-core`) registering as an
 //! agent's desk phone over UDP and TCP in its own style (the expiry on the
 //! Contact, no Expires header), unregistering when it quits, and two devices
-//! of one agent ringing at once. SIPp is the caller. Under CI a missing
-//! baresip or SIPp fails the test.
+//! of one agent ringing at once; linphonec (Debian `linphone-nogtk`) as a
+//! desk phone over UDP and TCP (answering, transferring by REFER,
+//! unregistering) and as a caller. SIPp is the caller otherwise. Under CI
+//! a missing baresip, linphonec or SIPp fails the test.
 
 // Tests and benchmarks may unwrap: a failure is the report.
 #![allow(clippy::unwrap_used, unreachable_pub)]
@@ -10,6 +12,7 @@
 mod common;
 
 use common::baresip::{baresip_ready, Baresip, PhoneSetup};
+use common::linphone::{linphone_ready, Linphone};
 use common::*;
 use switchboard_voice::registrar::Transport;
 use switchboard_voice::VoiceStats;
@@ -577,4 +580,127 @@ async fn a_g722_caller_and_a_g722_desk_phone_hear_each_others_upper_band_in_a_wi
         left > 0.5 && right > 0.5,
         "customer {left:.2}, agent {right:.2}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linphone_desk_phone_registers_answers_a_caller_both_are_heard_and_it_unregisters() {
+    if !linphone_ready() || !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = Linphone::start("desk", 440.0).await;
+    phone.command("autoanswer enable").await;
+    phone
+        .command(&format!(
+            "register sip:deskagent@{0} sip:{0} {SIP_PASSWORD}",
+            rig.sip()
+        ))
+        .await;
+    let devices = registered(&rig, 1).await;
+    assert_eq!(devices[0].transport, Transport::Udp, "{}", phone.output());
+    let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
+    assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.output());
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    // Its tone reached us and the recording's agent side...
+    let agent_packets = record["quality"]["agent"]["packets_received"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(agent_packets > 100, "{:#}", record["quality"]);
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
+    let (_, agent) = channels(&wav);
+    assert!(rms(&agent) > 300.0, "the agent side is {:.0}", rms(&agent));
+    // ...and it heard the whisper and the caller.
+    let heard = phone.quit().await;
+    assert!(rms(&heard) > 300.0, "the phone heard {:.0}", rms(&heard));
+    // Quitting unregistered it.
+    registered(&rig, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linphone_desk_phone_over_tcp_transfers_the_caller_to_a_queue_by_refer() {
+    if !linphone_ready() || !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = Linphone::start("transfer", 440.0).await;
+    phone.command("autoanswer enable").await;
+    phone
+        .command(&format!(
+            "register sip:deskagent@{0} sip:{0};transport=tcp {SIP_PASSWORD}",
+            rig.sip()
+        ))
+        .await;
+    let devices = registered(&rig, 1).await;
+    assert_eq!(devices[0].transport, Transport::Tcp, "{}", phone.output());
+    // The caller presses 1; the phone answers (over its TCP connection),
+    // then transfers the caller back to the queue (REFER); the caller is
+    // offered again, to the same agent once their after-contact work is over.
+    let args = common(&rig, "caller.xml", NUMBER, "127.0.0.1");
+    let caller = tokio::spawn(async move { sipp_within(&args, 60).await });
+    phone.printed("connected.", 1).await;
+    phone
+        .command(&format!("transfer sip:BasicQueue@{}", rig.sip()))
+        .await;
+    let (code, out) = caller.await.unwrap();
+    assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.output());
+    let ended = rig.ended(2).await;
+    let first = ended
+        .iter()
+        .find(|r| r["initiation_method"] == "INBOUND")
+        .unwrap();
+    let again = ended
+        .iter()
+        .find(|r| r["initiation_method"] == "TRANSFER")
+        .unwrap();
+    assert_eq!(first["next_contact_id"], again["id"], "{first:#}");
+    assert_eq!(first["agent"]["username"], "deskagent");
+    assert_eq!(again["queue"]["name"], "BasicQueue");
+    phone.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_on_linphone_hears_the_menu_presses_a_key_and_waits_in_the_queue() {
+    if !linphone_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let caller = Linphone::start("caller", 440.0).await;
+    caller
+        .command(&format!("call sip:{NUMBER}@{}", rig.sip()))
+        .await;
+    caller.printed("connected.", 1).await;
+    // A key (RFC 4733 from linphone) once it hears the menu.
+    until("the caller hearing the menu", DEADLINE, || async {
+        let heard = caller.hearing();
+        let last = &heard[heard.len().saturating_sub(1600)..];
+        match rms(last) > 300.0 {
+            true => Ok(()),
+            false => Err(rms(last)),
+        }
+    })
+    .await;
+    caller.command("1").await;
+    until("the caller in the queue", DEADLINE, || async {
+        let contact = rig.contacts().await.first().cloned().unwrap_or_default();
+        match contact["queue"]["name"] == "BasicQueue" {
+            true => Ok(()),
+            false => Err(contact),
+        }
+    })
+    .await;
+    caller.command("terminate").await;
+    caller.printed("ended", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(
+        record["dtmf_inputs"],
+        serde_json::json!(["1"]),
+        "{record:#}"
+    );
+    assert_eq!(record["disconnect_reason"], "CUSTOMER_DISCONNECT");
+    let heard = caller.quit().await;
+    assert!(rms(&heard) > 300.0, "the caller heard {:.0}", rms(&heard));
 }

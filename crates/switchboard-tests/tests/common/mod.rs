@@ -5,6 +5,7 @@
 pub mod baresip;
 pub mod browser;
 pub mod dnsmasq;
+pub mod linphone;
 
 use std::io::Cursor;
 use std::net::SocketAddr;
