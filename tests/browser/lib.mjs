@@ -23,11 +23,12 @@ export function failed(e) {
   process.exitCode = 1;
 }
 
-/** Headless Chromium with a fake microphone and no first-run noise. */
-export function launch() {
+/** Headless Chromium with a fake microphone and no first-run noise (`extra`: more flags). */
+export function launch(extra = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: [
+      ...extra,
       "--headless",
       "--no-sandbox",
       "--use-fake-device-for-media-stream",

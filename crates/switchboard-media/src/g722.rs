@@ -7,9 +7,10 @@
 //! packet times and the RTP clock are the same for both.
 //!
 //! What G.711 loses is the upper band (4-7 kHz). So what a G.722 peer says
-//! also comes out as it was sent ([`Wideband`]): a call whose other leg
-//! speaks G.722 too passes the payload on untouched (no transcoding, no
-//! band lost), and its recording keeps the 16 kHz samples.
+//! also comes out as it was sent ([`crate::Wideband`]): a call whose other
+//! leg speaks G.722 too passes the payload on untouched (no transcoding, no
+//! band lost), one on Opus gets the 16 kHz samples, and the recording keeps
+//! them.
 //!
 //! (G.722's own 8 kHz interworking mode would spare the resampling, but the
 //! crate's decoder gives a constant in that mode; the 16 kHz path is the
@@ -26,17 +27,7 @@ use crate::SAMPLE_RATE;
 pub const PAYLOAD_TYPE: u8 = 9;
 
 /// G.722's sampling rate.
-const WIDEBAND_RATE: usize = 16_000;
-
-/// What a G.722 peer said in one packet, wideband: the payload as it came
-/// (for another G.722 leg) and its 16 kHz samples (for a recording).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Wideband {
-    /// The RTP payload, G.722 codes, one byte per 8 kHz sample period.
-    pub payload: Vec<u8>,
-    /// The payload decoded, 16 kHz.
-    pub samples: Vec<i16>,
-}
+const WIDEBAND_RATE: usize = crate::WIDEBAND_RATE as usize;
 
 /// One leg's G.722 encoder and decoder and the resamplers beside them
 /// (each keeps state between packets: one per leg and direction).
@@ -83,6 +74,14 @@ impl G722Edge {
             None => wide.iter().step_by(2).copied().collect(),
         };
         (law.encode_all(&narrow), wide)
+    }
+
+    /// 16 kHz audio (another wideband peer's), as a G.722 payload.
+    pub fn encode_wideband(&mut self, samples: &[i16]) -> Vec<u8> {
+        let mut out = vec![0u8; self.encoder.max_encode_bytes(samples.len())];
+        let n = self.encoder.encode_into(samples, &mut out).unwrap_or(0);
+        out.truncate(n);
+        out
     }
 
     /// Audio in `law`, as a G.722 payload for the peer.

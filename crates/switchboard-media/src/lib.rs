@@ -26,6 +26,21 @@
 // hash map gives an order that differs run to run (use BTreeMap, or sort).
 #![warn(missing_docs, clippy::iter_over_hash_type)]
 
+/// Audio heard from a wideband peer (a G.722 phone, a browser on Opus),
+/// as it was before the call's G.711 narrowed it: its 16 kHz samples, and
+/// the G.722 payload itself when that is what came (passed on untouched
+/// to another G.722 peer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wideband {
+    /// 16 kHz samples.
+    pub samples: Vec<i16>,
+    /// The RTP payload, when the peer spoke G.722.
+    pub g722: Option<Vec<u8>>,
+}
+
+/// Wideband audio's sampling rate.
+pub const WIDEBAND_RATE: u32 = 16_000;
+
 pub mod audio;
 pub mod dtmf;
 pub mod endpoint;

@@ -3,41 +3,57 @@
 //! to and from the call's law here, through Debian's libopus (the `opus`
 //! crate's bindings).
 //!
-//! libopus codes at 8 kHz itself (it resamples internally to its 48 kHz
-//! core), so no resampler stands between the two: a decoder opened at
-//! 8 kHz returns telephone audio, an encoder opened at 8 kHz takes it.
-//! What changes is the RTP clock, which RFC 7587 fixes at 48 kHz whatever
-//! the audio's bandwidth: [`RTP_CLOCK_PER_SAMPLE`] converts.
+//! The edge runs at 16 kHz, wideband, so a browser and a G.722 phone hear
+//! each other's upper band (4-7 kHz) and a recording of the two keeps it:
+//! what the browser says comes out both as 16 kHz samples
+//! ([`OpusEdge::decode`]) and in the call's law, and wideband audio from
+//! the call is coded as it is ([`OpusEdge::from_wideband`]); telephone
+//! audio goes through the codec crate's polyphase resampler (exact counts
+//! per frame, 160 <-> 320, as at the G.722 edge). The RTP clock is 48 kHz
+//! whatever the audio's bandwidth (RFC 7587): [`RTP_CLOCK_PER_SAMPLE`]
+//! converts from 8 kHz sample counts.
 //!
 //! The encoder takes whole 20 ms frames only; audio from the call may come
 //! in other sizes (a caller's 30 ms packets), so what is short of a frame
 //! waits for the next payload.
 
+use audio_codec::resampler::BoxedResampler;
 use opus::{Application, Bitrate, Channels, Decoder, Encoder};
 
 use crate::g711::Law;
-use crate::{FRAME_SAMPLES, SAMPLE_RATE};
+use crate::{FRAME_SAMPLES, SAMPLE_RATE, WIDEBAND_RATE};
 
 /// RTP clock ticks per 8 kHz sample (RFC 7587: Opus is clocked at 48 kHz).
 pub const RTP_CLOCK_PER_SAMPLE: u64 = 6;
-/// The longest Opus packet, 120 ms, in 8 kHz samples.
-const MAX_DECODED: usize = 960;
+/// The longest Opus packet, 120 ms, in 16 kHz samples.
+const MAX_DECODED: usize = 1920;
+/// 20 ms at 16 kHz.
+const WIDE_FRAME: usize = 2 * FRAME_SAMPLES;
 /// RFC 6716's largest packet.
 const MAX_PACKET: usize = 1275;
-/// Enough for telephone-band speech with in-band FEC.
+/// Enough for wideband speech with in-band FEC.
 const BITRATE: i32 = 24_000;
 
-/// Why an Opus edge could not be opened (libopus refused its settings).
+/// Why an Opus edge could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("Opus: {0}")]
-pub struct OpusError(#[from] opus::Error);
+pub enum OpusError {
+    /// libopus refused its settings.
+    #[error("Opus: {0}")]
+    Codec(#[from] opus::Error),
+    /// The 8 <-> 16 kHz resampler could not be built.
+    #[error("Opus edge's resampler: {0}")]
+    Resampler(String),
+}
 
 /// One browser leg's Opus encoder and decoder (each keeps state between
 /// packets).
 pub struct OpusEdge {
     encoder: Encoder,
     decoder: Decoder,
-    /// Audio from the call not yet a whole frame.
+    /// 8 kHz <-> 16 kHz, for the call's telephone audio.
+    up: BoxedResampler,
+    down: BoxedResampler,
+    /// Audio from the call (16 kHz) not yet a whole frame.
     pending: Vec<i16>,
 }
 
@@ -53,35 +69,56 @@ impl OpusEdge {
     /// A mono edge for speech, with in-band FEC so the browser can mend a
     /// lost packet from the next one.
     pub fn new() -> Result<Self, OpusError> {
-        let mut encoder = Encoder::new(SAMPLE_RATE, Channels::Mono, Application::Voip)?;
+        let mut encoder = Encoder::new(WIDEBAND_RATE, Channels::Mono, Application::Voip)?;
         encoder.set_bitrate(Bitrate::Bits(BITRATE))?;
         encoder.set_inband_fec(true)?;
         encoder.set_packet_loss_perc(5)?;
-        let decoder = Decoder::new(SAMPLE_RATE, Channels::Mono)?;
+        let decoder = Decoder::new(WIDEBAND_RATE, Channels::Mono)?;
+        let resampler = |from: u32, to: u32| {
+            BoxedResampler::new(from as usize, to as usize)
+                .map_err(|e| OpusError::Resampler(format!("{e:?}")))
+        };
         Ok(OpusEdge {
             encoder,
             decoder,
-            pending: Vec::with_capacity(2 * FRAME_SAMPLES),
+            up: resampler(SAMPLE_RATE, WIDEBAND_RATE)?,
+            down: resampler(WIDEBAND_RATE, SAMPLE_RATE)?,
+            pending: Vec::with_capacity(2 * WIDE_FRAME),
         })
     }
 
     /// An Opus packet from the browser (mono or stereo, any frame length),
     /// as audio in `law`. A packet libopus cannot read gives nothing.
     pub fn to_law(&mut self, packet: &[u8], law: Law) -> Vec<u8> {
-        let mut pcm = [0i16; MAX_DECODED];
-        match self.decoder.decode(packet, &mut pcm, false) {
-            Ok(n) => law.encode_all(&pcm[..n]),
-            Err(_) => Vec::new(),
-        }
+        self.decode(packet, law)
+            .map(|(narrow, _)| narrow)
+            .unwrap_or_default()
+    }
+
+    /// An Opus packet from the browser: in `law`, and its 16 kHz samples.
+    /// None when libopus cannot read it.
+    pub fn decode(&mut self, packet: &[u8], law: Law) -> Option<(Vec<u8>, Vec<i16>)> {
+        let mut pcm = vec![0i16; MAX_DECODED];
+        let n = self.decoder.decode(packet, &mut pcm, false).ok()?;
+        pcm.truncate(n);
+        let narrow = self.down.resample(&pcm);
+        Some((law.encode_all(&narrow), pcm))
     }
 
     /// Audio in `law` from the call, as the Opus packets (one per whole
     /// 20 ms) it completes, each with its length in 8 kHz samples.
     pub fn from_law(&mut self, payload: &[u8], law: Law) -> Vec<(Vec<u8>, usize)> {
-        self.pending.extend(law.decode_all(payload));
-        let whole = self.pending.len() / FRAME_SAMPLES * FRAME_SAMPLES;
-        let mut packets = Vec::with_capacity(whole / FRAME_SAMPLES);
-        for frame in self.pending[..whole].chunks_exact(FRAME_SAMPLES) {
+        let wide = self.up.resample(&law.decode_all(payload));
+        self.from_wideband(&wide)
+    }
+
+    /// 16 kHz audio from the call (a wideband peer's), as the Opus packets
+    /// it completes, each with its length in 8 kHz samples.
+    pub fn from_wideband(&mut self, samples: &[i16]) -> Vec<(Vec<u8>, usize)> {
+        self.pending.extend_from_slice(samples);
+        let whole = self.pending.len() / WIDE_FRAME * WIDE_FRAME;
+        let mut packets = Vec::with_capacity(whole / WIDE_FRAME);
+        for frame in self.pending[..whole].chunks_exact(WIDE_FRAME) {
             let mut out = vec![0u8; MAX_PACKET];
             if let Ok(n) = self.encoder.encode(frame, &mut out) {
                 out.truncate(n);
@@ -149,7 +186,7 @@ mod tests {
         assert_eq!(edge.from_law(&thirty, law).len(), 1);
         assert_eq!(edge.from_law(&thirty, law).len(), 2);
         assert_eq!(edge.from_law(&law.encode_all(&[0; 100]), law).len(), 0);
-        assert_eq!(edge.pending.len(), 100);
+        assert_eq!(edge.pending.len(), 200, "16 kHz");
     }
 
     #[test]
@@ -165,5 +202,41 @@ mod tests {
         assert_eq!(edge.to_law(&packet[..n], Law::MuLaw).len(), FRAME_SAMPLES);
         // A TOC byte asking for more frames than the packet holds.
         assert!(edge.to_law(&[0xff, 0xff], Law::MuLaw).is_empty());
+    }
+
+    #[test]
+    fn the_upper_band_crosses_an_opus_edge_both_ways() {
+        let tone16: Vec<i16> = (0..16_000)
+            .map(|i| {
+                (8000.0 * (2.0 * std::f64::consts::PI * 6_000.0 * i as f64 / 16_000.0).sin()) as i16
+            })
+            .collect();
+        let mut sender = OpusEdge::new().unwrap();
+        let mut receiver = OpusEdge::new().unwrap();
+        let mut wide = Vec::new();
+        let mut narrow = Vec::new();
+        for frame in tone16.chunks(WIDE_FRAME) {
+            for (packet, samples) in sender.from_wideband(frame) {
+                assert_eq!(samples, FRAME_SAMPLES);
+                let (law, pcm) = receiver.decode(&packet, Law::MuLaw).unwrap();
+                assert_eq!((law.len(), pcm.len()), (FRAME_SAMPLES, WIDE_FRAME));
+                narrow.extend(Law::MuLaw.decode_all(&law));
+                wide.extend(pcm);
+            }
+        }
+        let rms = |s: &[i16]| {
+            (s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+        };
+        // 6 kHz is kept at 16 kHz, and gone (filtered, not aliased) at 8.
+        assert!(
+            rms(&wide[8_000..]) > 3_000.0,
+            "wide {:.0}",
+            rms(&wide[8_000..])
+        );
+        assert!(
+            rms(&narrow[4_000..]) < 500.0,
+            "narrow {:.0}",
+            rms(&narrow[4_000..])
+        );
     }
 }

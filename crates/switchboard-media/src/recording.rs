@@ -13,8 +13,7 @@ use audio_codec::resampler::BoxedResampler;
 
 use crate::SAMPLE_RATE;
 
-/// A wideband recording's rate (G.722's).
-pub const WIDEBAND_RATE: u32 = 16_000;
+pub use crate::WIDEBAND_RATE;
 
 /// Whose audio it is, and so which channel it goes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -203,3 +203,111 @@ async fn an_agent_takes_calls_in_the_browser_softphone() {
     );
     third.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_g722_caller_and_a_browser_agent_hear_each_others_upper_band() {
+    if !browser_ready() || !common::baresip::baresip_ready() {
+        return;
+    }
+    use common::baresip::{Baresip, PhoneSetup};
+    let rig = Rig::new().await;
+    rig.centre_full(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+        json!({"phone_type": "SOFT_PHONE", "after_contact_work_timeout_seconds": 0}),
+        (AGENT, "Ana", "Lima"),
+        recorded_queue_flow(),
+    )
+    .await;
+    // Both sides speak above 4 kHz, which G.711 cannot carry: the caller a
+    // 6 kHz tone in G.722, the agent's microphone 5 kHz beeps (beeps, so
+    // the browser's noise suppression takes them for speech) in Opus.
+    let (caller_hz, agent_hz) = (6_000.0, 5_000.0);
+    let folder = tempfile::tempdir().unwrap();
+    let microphone = folder.path().join("beeps.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(&microphone, spec).unwrap();
+    for i in 0..48_000 * 20 {
+        let on = (i / 9_600) % 2 == 0;
+        let t = f64::from(i) / 48_000.0;
+        let s = if on {
+            8_000.0 * (2.0 * std::f64::consts::PI * agent_hz * t).sin()
+        } else {
+            0.0
+        };
+        wav.write_sample(s as i16).unwrap();
+    }
+    wav.finalize().unwrap();
+    let mut browser = Browser::start(
+        "ccp-wideband.mjs",
+        &[
+            ("CCP_URL", rig.origin.clone()),
+            ("CCP_USER", AGENT.to_string()),
+            ("CCP_PASSWORD", AGENT_PASSWORD.to_string()),
+            ("CCP_MICROPHONE", microphone.display().to_string()),
+        ],
+        Duration::from_secs(90),
+    );
+    assert_eq!(browser.step().await, "READY");
+    let caller = Baresip::start(
+        "wide-browser-caller",
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+            cafile: None,
+            codecs: &["g722"],
+            mediaenc: None,
+            tone_hz: caller_hz as u32,
+        },
+    )
+    .await;
+    caller
+        .command("dial", &format!("sip:{NUMBER}@{}", rig.sip()))
+        .await;
+    assert_eq!(browser.step().await, "CONNECTED");
+    // Four seconds of the agent reach the caller (16 kHz), then it hangs up.
+    let from = caller.heard_bytes();
+    until("four seconds heard by the caller", DEADLINE, || async {
+        let bytes = caller.heard_bytes();
+        match bytes >= from + 4 * 16_000 * 2 {
+            true => Ok(()),
+            false => Err(bytes),
+        }
+    })
+    .await;
+    caller.command("hangup", "").await;
+    assert_eq!(browser.step().await, "DONE");
+    browser.finish().await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], AGENT, "{record:#}");
+    let wav = rig.recording(record["id"].as_str().unwrap()).await;
+    let (rate, customer, agent) = channels_at(&wav);
+    assert_eq!(rate, 16_000, "both sides wideband: a 16 kHz recording");
+    let (left, right) = (
+        best_tone_share(&customer, rate, caller_hz),
+        best_tone_share(&agent, rate, agent_hz),
+    );
+    let (rate, heard) = caller.heard_at();
+    let heard = best_tone_share(&heard, rate, agent_hz);
+    println!(
+        "wideband browser call: recording customer {left:.2} at {caller_hz} Hz, agent {right:.2} \
+         at {agent_hz} Hz; the caller heard {heard:.2} at {agent_hz} Hz"
+    );
+    // The browser's beeps come through its audio processing and Opus at
+    // 24 kbit/s, so less pure than a tone (about 0.6 here); through G.711
+    // they would be gone (near 0).
+    assert!(
+        left > 0.5 && right > 0.3,
+        "customer {left:.2}, agent {right:.2}"
+    );
+    assert!(
+        heard > 0.3,
+        "the caller heard the agent's beeps at {heard:.2}"
+    );
+}

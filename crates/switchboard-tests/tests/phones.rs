@@ -479,27 +479,6 @@ async fn a_g722_only_desk_phone_and_a_g711_caller_hear_each_other() {
     assert!(rms(&agent) > 300.0, "the agent side is {:.0}", rms(&agent));
 }
 
-/// The number records the call and queues it for an agent, no menu.
-fn recorded_queue_flow() -> serde_json::Value {
-    serde_json::json!({
-        "Version": "2019-10-30",
-        "StartAction": "record",
-        "Actions": [
-            {"Identifier": "record", "Type": "UpdateContactRecordingBehavior",
-             "Parameters": {"RecordingBehavior": {"RecordedParticipants": ["Agent", "Customer"]}},
-             "Transitions": {"NextAction": "queue"}},
-            {"Identifier": "queue", "Type": "UpdateContactTargetQueue",
-             "Parameters": {"QueueId": "BasicQueue"},
-             "Transitions": {"NextAction": "transfer", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
-            {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
-             "Transitions": {"NextAction": "bye", "Errors": [
-                {"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
-                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
-            {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
-        ]
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_g722_caller_and_a_g722_desk_phone_hear_each_others_upper_band_in_a_wideband_recording() {
     if !baresip_ready() {

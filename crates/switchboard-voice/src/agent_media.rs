@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use switchboard_media::g711::Law;
-use switchboard_media::g722::Wideband;
+use switchboard_media::Wideband;
 use switchboard_media::FRAME_SAMPLES;
 use switchboard_model::contact_record::LegQuality;
 use tokio::sync::mpsc;
@@ -96,12 +96,12 @@ impl AgentMedia {
         }
     }
 
-    /// Whether the agent's side speaks wideband (a G.722 phone; the
-    /// browser's Opus runs at 8 kHz here).
+    /// Whether the agent's side speaks wideband (a G.722 phone, a
+    /// browser on Opus).
     pub fn wideband(&self) -> bool {
         match self {
             AgentMedia::Phone(leg) => leg.wideband(),
-            AgentMedia::Browser(_) => false,
+            AgentMedia::Browser(b) => b.line.wideband(),
         }
     }
 
@@ -163,6 +163,15 @@ impl AudioSink for BrowserLeg {
             self.packets_out += 1;
         }
     }
+    fn send_wideband(&mut self, heard: &Wideband) -> bool {
+        if !self.line.wideband() {
+            return false;
+        }
+        if self.line.send_wideband(self.law, &heard.samples) {
+            self.packets_out += 1;
+        }
+        true
+    }
 }
 
 impl AudioSink for AgentMedia {
@@ -181,7 +190,7 @@ impl AudioSink for AgentMedia {
     fn send_wideband(&mut self, heard: &Wideband) -> bool {
         match self {
             AgentMedia::Phone(leg) => leg.send_wideband(heard),
-            AgentMedia::Browser(_) => false,
+            AgentMedia::Browser(b) => b.send_wideband(heard),
         }
     }
 }

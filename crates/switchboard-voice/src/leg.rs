@@ -11,11 +11,12 @@ use switchboard_model::contact_record::LegQuality;
 
 use switchboard_media::dtmf::EventDetector;
 use switchboard_media::g711::Law;
-use switchboard_media::g722::{G722Edge, Wideband};
+use switchboard_media::g722::G722Edge;
 use switchboard_media::packetize::{self, Repacketizer};
 use switchboard_media::rtp::{self, Latch, OutStream};
 use switchboard_media::sdes::Crypto;
 use switchboard_media::sdp::{Direction, Negotiated, RemoteAudio, SdpError};
+use switchboard_media::Wideband;
 use switchboard_media::FRAME_SAMPLES;
 use tokio::net::UdpSocket;
 
@@ -261,14 +262,19 @@ impl Leg {
         }
     }
 
-    /// Passes on what another G.722 peer said, untouched, when this peer
-    /// speaks G.722 too; false (nothing sent) when it does not.
+    /// Sends what a wideband peer said, when this peer speaks G.722 too:
+    /// another G.722 peer's payload untouched, else its 16 kHz samples
+    /// coded; false (nothing sent) when this peer is narrowband.
     pub fn send_wideband(&mut self, heard: &Wideband) -> bool {
-        if self.g722.is_none() {
+        let Some(edge) = &mut self.g722 else {
             return false;
-        }
-        if self.sending(heard.payload.len()) {
-            self.send_coded(&heard.payload);
+        };
+        let coded = match &heard.g722 {
+            Some(payload) => payload.clone(),
+            None => edge.encode_wideband(&heard.samples),
+        };
+        if self.sending(coded.len()) {
+            self.send_coded(&coded);
         }
         true
     }
@@ -390,8 +396,8 @@ impl Leg {
                 Some(edge) => {
                     let (narrow, samples) = edge.decode(&packet.payload, negotiated.law);
                     let wide = Wideband {
-                        payload: packet.payload,
                         samples,
+                        g722: Some(packet.payload),
                     };
                     Heard::Audio(narrow, Some(wide))
                 }

@@ -112,8 +112,15 @@ pub enum LineEvent {
     },
 }
 
-/// G.711 audio with its law.
-pub type Frame = (Law, Vec<u8>);
+/// 20 ms or so of audio between a call and a browser: G.711 in its law,
+/// or (to a browser on Opus, from one) its 16 kHz samples too.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub law: Law,
+    /// G.711 (empty when only `wide` is sent to a browser on Opus).
+    pub payload: Vec<u8>,
+    pub wide: Option<Vec<i16>>,
+}
 
 struct Peer {
     id: u64,
@@ -159,6 +166,9 @@ pub struct Line {
     pub agent: String,
     events: broadcast::Sender<LineEvent>,
     state: Mutex<LineState>,
+    /// The browser's peer connection codes Opus (wideband): set by the
+    /// peer's task from what was negotiated, read by calls per packet.
+    wideband: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -171,6 +181,7 @@ impl Line {
             agent: agent.to_string(),
             events: broadcast::channel(256).0,
             state: Mutex::default(),
+            wideband: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -338,11 +349,38 @@ impl Line {
     /// Audio for the agent's ears. Dropped when no browser is connected
     /// or it cannot keep up.
     pub fn send_audio(&self, law: Law, payload: &[u8]) -> bool {
+        self.send_frame(Frame {
+            law,
+            payload: payload.to_vec(),
+            wide: None,
+        })
+    }
+
+    /// Wideband audio (16 kHz) for the agent's ears, for a browser on Opus.
+    pub fn send_wideband(&self, law: Law, samples: &[i16]) -> bool {
+        self.send_frame(Frame {
+            law,
+            payload: Vec::new(),
+            wide: Some(samples.to_vec()),
+        })
+    }
+
+    fn send_frame(&self, frame: Frame) -> bool {
         let s = lock(&self.state);
         match &s.peer {
-            Some(peer) => peer.to_browser.try_send((law, payload.to_vec())).is_ok(),
+            Some(peer) => peer.to_browser.try_send(frame).is_ok(),
             None => false,
         }
+    }
+
+    /// Whether the browser speaks wideband (its peer connection codes Opus).
+    pub fn wideband(&self) -> bool {
+        self.wideband.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_wideband(&self, wideband: bool) {
+        self.wideband
+            .store(wideband, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn quality(&self) -> LineQuality {
@@ -726,7 +764,10 @@ async fn run_peer(
                         line.peer_ended(peer);
                         return;
                     }
-                    Event::MediaAdded(m) => audio = Some(m.mid),
+                    Event::MediaAdded(m) => {
+                        audio = Some(m.mid);
+                        line.set_wideband(sends_opus(&mut rtc, m.mid));
+                    }
                     Event::MediaIngressStats(st) => {
                         // Sent (the browser's sender reports) minus received.
                         let lost = st
@@ -741,14 +782,14 @@ async fn run_peer(
                     Event::MediaData(data) => {
                         let spec = data.params.spec();
                         codec.ingress_khz = (spec.clock_rate.get() / 1000).max(1);
-                        let Some((law, payload)) = codec.heard(spec.codec, &data.data) else {
+                        let Some(frame) = codec.heard(spec.codec, &data.data) else {
                             continue;
                         };
-                        for s in law.decode_all(&payload) {
+                        for s in frame.law.decode_all(&frame.payload) {
                             energy.0 += f64::from(s) * f64::from(s);
                         }
-                        energy.1 += payload.len() as u64;
-                        line.heard((law, payload));
+                        energy.1 += frame.payload.len() as u64;
+                        line.heard(frame);
                     }
                     _ => {}
                 },
@@ -782,9 +823,9 @@ async fn run_peer(
                 }
             }
             frame = from_call.recv() => {
-                let (Some((law, payload)), Some(mid)) = (frame, audio) else { continue };
-                codec.call_law = law;
-                send_frame(&mut rtc, mid, &mut clock, &mut codec, law, &payload);
+                let (Some(frame), Some(mid)) = (frame, audio) else { continue };
+                codec.call_law = frame.law;
+                send_frame(&mut rtc, mid, &mut clock, &mut codec, &frame);
             }
             _ = tokio::time::sleep(wait) => {
                 if let Err(e) = rtc.handle_input(Input::Timeout(Instant::now())) {
@@ -835,45 +876,67 @@ impl BrowserCodec {
         self.opus.as_mut()
     }
 
-    /// A packet from the browser, as G.711 audio for the call.
+    /// A packet from the browser, as G.711 audio for the call (and its
+    /// 16 kHz samples, from Opus).
     fn heard(&mut self, codec: Codec, payload: &[u8]) -> Option<Frame> {
+        let g711 = |law| Frame {
+            law,
+            payload: payload.to_vec(),
+            wide: None,
+        };
         match codec {
-            Codec::PCMU => Some((Law::MuLaw, payload.to_vec())),
-            Codec::PCMA => Some((Law::ALaw, payload.to_vec())),
+            Codec::PCMU => Some(g711(Law::MuLaw)),
+            Codec::PCMA => Some(g711(Law::ALaw)),
             Codec::Opus => {
                 let law = self.call_law;
-                let audio = self.opus()?.to_law(payload, law);
-                (!audio.is_empty()).then_some((law, audio))
+                let (audio, wide) = self.opus()?.decode(payload, law)?;
+                (!audio.is_empty()).then_some(Frame {
+                    law,
+                    payload: audio,
+                    wide: Some(wide),
+                })
             }
             _ => None,
         }
     }
 }
 
-/// Writes one G.711 frame from the call to the browser, in the codec
-/// negotiated (Opus when the browser took it).
+/// The codec we send the browser in, of those it offered: Opus first.
+fn chosen_codec(rtc: &mut Rtc, mid: Mid) -> Option<(str0m::media::Pt, Codec)> {
+    rtc.writer(mid)?
+        .payload_params()
+        .map(|p| (p.pt(), p.spec().codec))
+        .filter(|(_, c)| matches!(c, Codec::Opus | Codec::PCMU | Codec::PCMA))
+        .min_by_key(|(_, c)| *c != Codec::Opus)
+}
+
+/// Whether the browser is sent Opus (wideband).
+fn sends_opus(rtc: &mut Rtc, mid: Mid) -> bool {
+    chosen_codec(rtc, mid).is_some_and(|(_, c)| c == Codec::Opus)
+}
+
+/// Writes one frame from the call to the browser, in the codec negotiated
+/// (Opus when the browser took it: from the 16 kHz samples when the frame
+/// has them).
 fn send_frame(
     rtc: &mut Rtc,
     mid: Mid,
     clock: &mut SendClock,
     codec: &mut BrowserCodec,
-    law: Law,
-    payload: &[u8],
+    frame: &Frame,
 ) {
-    let Some(writer) = rtc.writer(mid) else {
+    let Some((pt, chosen)) = chosen_codec(rtc, mid) else {
         return;
     };
-    // The codecs the browser offered, Opus first.
-    let chosen = writer
-        .payload_params()
-        .map(|p| (p.pt(), p.spec().codec))
-        .filter(|(_, c)| matches!(c, Codec::Opus | Codec::PCMU | Codec::PCMA))
-        .min_by_key(|(_, c)| *c != Codec::Opus);
-    let Some((pt, chosen)) = chosen else { return };
+    let (law, payload) = (frame.law, &frame.payload[..]);
     let now = Instant::now();
     if chosen == Codec::Opus {
         let Some(edge) = codec.opus() else { return };
-        for (packet, samples) in edge.from_law(payload, law) {
+        let packets = match &frame.wide {
+            Some(wide) => edge.from_wideband(wide),
+            None => edge.from_law(payload, law),
+        };
+        for (packet, samples) in packets {
             let at = clock.stamp(now, samples as u64) * RTP_CLOCK_PER_SAMPLE;
             let time = MediaTime::new(at, Frequency::FORTY_EIGHT_KHZ);
             // Each write takes its writer.
@@ -883,6 +946,19 @@ fn send_frame(
         }
         return;
     }
+    // G.711: a frame with only wideband samples (the codec changed under
+    // it) is narrowed here.
+    let narrowed;
+    let payload = match (&frame.wide, payload.is_empty()) {
+        (Some(wide), true) => {
+            narrowed = law.encode_all(&wide.iter().step_by(2).copied().collect::<Vec<_>>());
+            &narrowed[..]
+        }
+        _ => payload,
+    };
+    let Some(writer) = rtc.writer(mid) else {
+        return;
+    };
     let peer_law = if chosen == Codec::PCMU {
         Law::MuLaw
     } else {

@@ -382,7 +382,10 @@ impl Rig {
         self.centre_full(trunk, phone, agent, menu_flow()).await
     }
 
-    async fn centre_full(
+    /// The centre with `trunk`, `phone` merged into the agent's
+    /// phone_config, the agent (username, first and last name) given, and
+    /// the test number running `flow`.
+    pub async fn centre_full(
         &self,
         trunk: Value,
         phone: Value,
@@ -596,6 +599,27 @@ pub fn menu_flow() -> Value {
              "Transitions": {"NextAction": "bye", "Errors": [
                 {"ErrorType": "ConnectionTimeLimitExceeded", "NextAction": "bye"},
                 {"ErrorType": "CallFailed", "NextAction": "bye"},
+                {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+        ]
+    })
+}
+
+/// The number records the call and queues it for an agent, no menu.
+pub fn recorded_queue_flow() -> Value {
+    json!({
+        "Version": "2019-10-30",
+        "StartAction": "record",
+        "Actions": [
+            {"Identifier": "record", "Type": "UpdateContactRecordingBehavior",
+             "Parameters": {"RecordingBehavior": {"RecordedParticipants": ["Agent", "Customer"]}},
+             "Transitions": {"NextAction": "queue"}},
+            {"Identifier": "queue", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": "BasicQueue"},
+             "Transitions": {"NextAction": "transfer", "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
+            {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
+             "Transitions": {"NextAction": "bye", "Errors": [
+                {"ErrorType": "QueueAtCapacity", "NextAction": "bye"},
                 {"ErrorType": "NoMatchingError", "NextAction": "bye"}]}},
             {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
         ]

@@ -130,7 +130,7 @@ enum Wake {
     AgentRtcp(Option<(usize, std::net::SocketAddr)>),
     Customer(Option<(usize, std::net::SocketAddr)>),
     AgentPhone(Option<(usize, std::net::SocketAddr)>),
-    Browser(Option<(switchboard_media::g711::Law, Vec<u8>)>),
+    Browser(Option<crate::softphone::Frame>),
     Tick,
     Input(Option<CallInput>),
 }
@@ -268,11 +268,15 @@ impl Call {
                 | Wake::AgentRtcp(None)
                 | Wake::Customer(None)
                 | Wake::AgentPhone(None) => {}
-                Wake::Browser(Some((law, payload))) => {
+                Wake::Browser(Some(frame)) => {
                     if let Some(a) = &mut self.agent {
                         a.media.heard_browser();
                     }
-                    self.heard_agent(law, &payload, None);
+                    let wide = frame.wide.map(|samples| switchboard_media::Wideband {
+                        samples,
+                        g722: None,
+                    });
+                    self.heard_agent(frame.law, &frame.payload, wide.as_ref());
                 }
                 Wake::Browser(None) => {
                     if let Some(AgentMedia::Browser(b)) = self.agent.as_mut().map(|a| &mut a.media)
