@@ -97,6 +97,12 @@ try {
   await agentState("OnContact");
   await expectHearing("once connected");
   await screenshot("connected");
+  // The in-call keypad: a key goes to the caller (RFC 4733) and into the activity list.
+  await clickOn("connected", "keypad");
+  await contact("connected").locator('.keypad button[data-key="1"]').click();
+  await page.waitForFunction(() => [...document.querySelectorAll("#activity li")].some((li) => li.textContent.includes("Key 1 sent")), null, { timeout: 30000 });
+  await screenshot("keypad");
+  await clickOn("connected", "keypad");
   step("CONNECTED");
 
   await clickOn("connected", "mute");

@@ -51,6 +51,9 @@ use tracing::{info, warn};
 
 /// The longest message a page may send (an SDP offer is a few KiB).
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Keys one keypad message may carry (a pasted account number; the call
+/// holds at most 64 waiting).
+const MAX_KEYS: usize = 32;
 /// A page must say hello this soon after connecting.
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
 /// Pages ping every 10 s; one silent this long is gone (a half-open
@@ -152,6 +155,11 @@ enum Request {
     Transfer {
         contact: String,
         quick_connect: String,
+    },
+    /// Keys from the CCP's keypad to the other party of a call (RFC 4733).
+    SendKeys {
+        contact: String,
+        keys: String,
     },
     Ping,
 }
@@ -579,6 +587,27 @@ async fn handle(
                 Ok(()) => done("contact"),
                 Err(e) => error("contact", e.to_string()),
             }
+        }
+        Request::SendKeys { contact, .. } if is_chat(&contact) => {
+            error("contact", "a chat takes no keys: type the message instead")
+        }
+        Request::SendKeys { contact, keys } => {
+            if let Err(e) = mine(&contact, &[CardState::Connected]) {
+                return e;
+            }
+            if keys.is_empty() || keys.chars().count() > MAX_KEYS {
+                return error("keys", format!("1 to {MAX_KEYS} keys at a time"));
+            }
+            if let Some(bad) = keys
+                .chars()
+                .find(|k| switchboard_media::dtmf::event_of(*k).is_none())
+            {
+                return error(
+                    "keys",
+                    format!("'{bad}' is not a key: 0-9, *, # and A-D are"),
+                );
+            }
+            post(voice, line, &contact, agent, AgentAction::SendKeys(keys))
         }
         Request::Hold { contact } => {
             if let Err(e) = mine(&contact, &[CardState::Connected]) {

@@ -72,6 +72,116 @@ pub fn event_of(digit: char) -> Option<u8> {
     })
 }
 
+/// How long a key sent by [`DigitSender`] sounds, in 8 kHz samples (100 ms:
+/// IVRs want 40 ms at least; phones send 100 or so).
+pub const KEY_SAMPLES: u32 = 800;
+/// The pause after a key before the next, in 8 kHz samples (60 ms).
+pub const GAP_SAMPLES: u32 = 480;
+/// Keys waiting to be sent at most (a pasted number; more is refused).
+pub const MAX_QUEUED_KEYS: usize = 64;
+/// The power level keys are sent at: -10 dBm0, as phones send.
+const KEY_VOLUME: u8 = 10;
+
+/// Why keys could not be queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigitError {
+    /// Not a DTMF key (0-9, *, #, A-D).
+    #[error("'{0}' is not a key: 0-9, *, # and A-D are")]
+    NotAKey(char),
+    /// More than [`MAX_QUEUED_KEYS`] would be waiting.
+    #[error("at most {MAX_QUEUED_KEYS} keys may wait to be sent")]
+    TooMany,
+}
+
+/// One 20 ms tick's worth of a key being sent: the RFC 4733 packet (sent
+/// `copies` times: the end of a key goes three times, RFC 4733 section
+/// 2.5.1.4), with the RTP timestamp of the key's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPacket {
+    /// The telephone-event payload.
+    pub payload: [u8; 4],
+    /// Set on the first packet of a key.
+    pub marker: bool,
+    /// The key's start, in the stream's RTP clock.
+    pub timestamp: u32,
+    /// How many times to send it.
+    pub copies: u8,
+}
+
+/// Keys sent to a peer as RFC 4733 telephone-events (the agent working a
+/// third party's IVR): each key for [`KEY_SAMPLES`] with an update every
+/// tick, its end three times, then [`GAP_SAMPLES`] of pause. While a key
+/// sounds, the leg sends no audio (the peer hears the key alone).
+#[derive(Debug, Default, Clone)]
+pub struct DigitSender {
+    queue: std::collections::VecDeque<u8>,
+    /// The key sounding: its event code, start timestamp, samples so far.
+    current: Option<(u8, u32, u32)>,
+    /// Samples of pause left before the next key.
+    gap: u32,
+}
+
+impl DigitSender {
+    /// Queues `keys` (all or none).
+    pub fn push(&mut self, keys: &str) -> Result<(), DigitError> {
+        let events = keys
+            .chars()
+            .map(|k| event_of(k).ok_or(DigitError::NotAKey(k)))
+            .collect::<Result<Vec<u8>, _>>()?;
+        if self.queue.len() + events.len() > MAX_QUEUED_KEYS {
+            return Err(DigitError::TooMany);
+        }
+        self.queue.extend(events);
+        Ok(())
+    }
+
+    /// Whether a key sounds now (audio waits).
+    pub fn sounding(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Whether anything is left to send or to wait for.
+    pub fn busy(&self) -> bool {
+        self.current.is_some() || self.gap > 0 || !self.queue.is_empty()
+    }
+
+    /// One tick of `samples` (160 for 20 ms) at RTP time `now`: the packet
+    /// to send, if a key sounds.
+    pub fn tick(&mut self, now: u32, samples: u32) -> Option<EventPacket> {
+        if self.current.is_none() {
+            if self.gap > 0 {
+                self.gap = self.gap.saturating_sub(samples);
+                return None;
+            }
+            let event = self.queue.pop_front()?;
+            self.current = Some((event, now, 0));
+        }
+        let (event, start, so_far) = self.current?;
+        let duration = so_far + samples;
+        let end = duration >= KEY_SAMPLES;
+        let packet = EventPacket {
+            payload: TelephoneEvent {
+                event,
+                end,
+                volume: KEY_VOLUME,
+                duration: duration.min(u32::from(u16::MAX)) as u16,
+            }
+            .to_bytes(),
+            marker: so_far == 0,
+            timestamp: start,
+            copies: if end { 3 } else { 1 },
+        };
+        match end {
+            true => {
+                self.current = None;
+                self.gap = GAP_SAMPLES;
+            }
+            false => self.current = Some((event, start, duration)),
+        }
+        Some(packet)
+    }
+}
+
 /// Turns a stream of telephone-event packets into key presses, once each.
 ///
 /// Every packet of one key press carries the same RTP timestamp (the start
@@ -212,6 +322,53 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_sent_for_100_ms_with_its_end_three_times_then_a_pause() {
+        let mut sender = DigitSender::default();
+        sender.push("5#").unwrap();
+        let mut packets = Vec::new();
+        let mut now = 1_000u32;
+        for _ in 0..20 {
+            packets.push(sender.tick(now, 160));
+            now += 160;
+        }
+        // Five ticks of '5' from timestamp 1000, the first marked, the last the end.
+        let five: Vec<_> = packets[..5].iter().map(|p| p.unwrap()).collect();
+        assert!(five
+            .iter()
+            .all(|p| p.timestamp == 1_000 && p.payload[0] == 5));
+        assert!(five[0].marker && !five[1].marker);
+        let last = TelephoneEvent::parse(&five[4].payload).unwrap();
+        assert!(last.end && last.duration == 800 && five[4].copies == 3);
+        assert!(!TelephoneEvent::parse(&five[3].payload).unwrap().end);
+        // 60 ms of pause, then '#' from its own start.
+        assert_eq!(&packets[5..8], &[None, None, None]);
+        let hash = packets[8].unwrap();
+        assert_eq!(
+            (hash.payload[0], hash.timestamp, hash.marker),
+            (11, 1_000 + 8 * 160, true)
+        );
+        // Both detected once each by a receiver.
+        let mut detector = EventDetector::default();
+        let heard: String = packets
+            .iter()
+            .flatten()
+            .filter_map(|p| detector.packet(1, p.timestamp, &p.payload))
+            .collect();
+        assert_eq!(heard, "5#");
+        assert!(!sender.busy());
+    }
+
+    #[test]
+    fn what_is_not_a_key_or_too_much_is_refused_whole() {
+        let mut sender = DigitSender::default();
+        assert_eq!(sender.push("12x"), Err(DigitError::NotAKey('x')));
+        assert!(!sender.busy(), "nothing of a refused push is queued");
+        assert_eq!(sender.push(&"1".repeat(65)), Err(DigitError::TooMany));
+        sender.push(&"1".repeat(64)).unwrap();
+        assert_eq!(sender.push("1"), Err(DigitError::TooMany));
+    }
 
     fn ev(event: u8, end: bool) -> [u8; 4] {
         TelephoneEvent {

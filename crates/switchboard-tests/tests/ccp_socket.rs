@@ -475,3 +475,85 @@ async fn a_desk_phone_agent_ends_their_own_after_contact_work_from_the_api_and_t
         .after_contact_work_duration_seconds
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sends_keys_from_the_keypad_to_the_caller_and_bad_keys_are_refused_by_field() {
+    use common::baresip::{baresip_ready, Baresip, PhoneSetup};
+    if !baresip_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre_full(
+        json!({"name": "loopback carrier", "inbound_addresses": ["127.0.0.1"]}),
+        json!({"phone_type": "SOFT_PHONE"}),
+        ("sam", "Sam", "Reyes"),
+        recorded_queue_flow(),
+    )
+    .await;
+    let token = rig.login("sam", AGENT_PASSWORD).await;
+    let mut sam = ccp_for(&rig, &token).await;
+    rig.call(
+        "PUT",
+        "/me/status",
+        Some(json!({"status": "Available"})),
+        Some(&token),
+    )
+    .await;
+    // The other party is a real phone (baresip), which reports the keys it
+    // receives (RFC 4733) as events.
+    let caller = Baresip::start(
+        "keys",
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+            cafile: None,
+            codecs: &["g711"],
+            mediaenc: None,
+            tone_hz: 440,
+        },
+    )
+    .await;
+    caller
+        .command("dial", &format!("sip:{NUMBER}@{}", rig.sip()))
+        .await;
+    let contact = card(&mut sam, "incoming").await;
+    say(&mut sam, json!({"type": "accept", "contact": contact})).await;
+    card(&mut sam, "connected").await;
+    for (keys, why) in [
+        ("12x", "not a key"),
+        ("", "none"),
+        ("1234567890123456789012345678901234", "too many"),
+    ] {
+        say(
+            &mut sam,
+            json!({"type": "send_keys", "contact": contact, "keys": keys}),
+        )
+        .await;
+        let refused = next_of(&mut sam, "error").await;
+        assert_eq!(refused["field"], "keys", "{why}: {refused}");
+    }
+    say(
+        &mut sam,
+        json!({"type": "send_keys", "contact": "someone-else", "keys": "1"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut sam, "error").await["field"], "contact");
+    // Three keys, one message: each heard once, in order.
+    say(
+        &mut sam,
+        json!({"type": "send_keys", "contact": contact, "keys": "19#"}),
+    )
+    .await;
+    for (nth, key) in ["1", "9", "#"].into_iter().enumerate() {
+        let event = caller.event("CALL_DTMF_START", nth + 1).await;
+        assert_eq!(event["param"], key, "{event}");
+    }
+    say(&mut sam, json!({"type": "end", "contact": contact})).await;
+    card(&mut sam, "ended").await;
+    caller.event("CALL_CLOSED", 1).await;
+    assert_eq!(caller.count("CALL_DTMF_START"), 3, "{}", caller.log());
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "sam", "{record:#}");
+}

@@ -683,3 +683,51 @@ async fn a_caller_on_linphone_hears_the_menu_presses_a_key_and_waits_in_the_queu
     let heard = caller.quit().await;
     assert!(rms(&heard) > 300.0, "the caller heard {:.0}", rms(&heard));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_pressed_on_a_desk_phone_reach_the_other_party() {
+    if !baresip_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre_running(recorded_queue_flow()).await;
+    let phone = Baresip::start("keys-agent", deskagent_phone(&rig, None, "auto")).await;
+    registered(&rig, 1).await;
+    // The other party: a phone that reports the keys it receives.
+    let caller = Baresip::start(
+        "keys-party",
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+            cafile: None,
+            codecs: &["g711"],
+            mediaenc: None,
+            tone_hz: 440,
+        },
+    )
+    .await;
+    caller
+        .command("dial", &format!("sip:{NUMBER}@{}", rig.sip()))
+        .await;
+    phone.event("CALL_ESTABLISHED", 1).await;
+    // The agent presses 5 (RFC 4733 from the phone), as on a PBX, to work
+    // the other party's menu. Keys during the queue's whisper go nowhere,
+    // so it presses again until one is heard.
+    until("the other party hearing the key", DEADLINE, || async {
+        if caller.count("CALL_DTMF_START") > 0 {
+            return Ok(());
+        }
+        phone.command("sndcode", "5").await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        Err(caller.count("CALL_DTMF_START"))
+    })
+    .await;
+    let event = caller.event("CALL_DTMF_START", 1).await;
+    assert_eq!(event["param"], "5", "{event}");
+    caller.command("hangup", "").await;
+    caller.event("CALL_CLOSED", 1).await;
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+}

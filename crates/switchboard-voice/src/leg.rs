@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use switchboard_media::rtcp::{self, Block, ReceptionStats, SenderInfo};
 use switchboard_model::contact_record::LegQuality;
 
-use switchboard_media::dtmf::EventDetector;
+use switchboard_media::dtmf::{DigitError, DigitSender, EventDetector};
 use switchboard_media::g711::Law;
 use switchboard_media::g722::G722Edge;
 use switchboard_media::packetize::{self, Repacketizer};
@@ -29,6 +29,21 @@ pub enum Heard {
     Digit(char),
     /// Nothing to act on: a repeat, RTCP, comfort noise, an unknown payload.
     Nothing,
+}
+
+/// How far (8 kHz samples) the RTP clock may fall behind real time before
+/// it is set to now: 120 ms, above the longest packet time we send (60 ms)
+/// and packets' usual jitter.
+const CLOCK_SLACK: u32 = 6 * FRAME_SAMPLES as u32;
+
+/// Why keys cannot be sent on a leg.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError {
+    /// The peer's SDP offered no telephone-event (RFC 4733).
+    #[error("the other party takes no keys (its SDP has no telephone-event)")]
+    NotTaken,
+    #[error(transparent)]
+    Keys(#[from] DigitError),
 }
 
 /// Who is at the far end of a leg, for learning where its media comes from
@@ -69,6 +84,11 @@ pub struct Leg {
     remote_direction: Direction,
     remote_unspecified: bool,
     detector: EventDetector,
+    /// Keys we send the peer (RFC 4733), a tick at a time.
+    keys: DigitSender,
+    /// Samples our RTP clock moved since it was last set to real time,
+    /// less the 20 ms ticks since ([`Leg::tick`]).
+    clock_balance: i64,
     pub packets_in: u64,
     pub packets_out: u64,
     pub malformed: u64,
@@ -111,6 +131,8 @@ impl Leg {
             remote_direction: Direction::SendRecv,
             remote_unspecified: false,
             detector: EventDetector::default(),
+            keys: DigitSender::default(),
+            clock_balance: 0,
             packets_in: 0,
             packets_out: 0,
             malformed: 0,
@@ -281,9 +303,15 @@ impl Leg {
 
     /// Whether `len` bytes of audio go out now. A peer that holds
     /// (sendonly, inactive, c=0.0.0.0) gets no audio; the RTP clock still
-    /// runs for when it resumes.
+    /// runs for when it resumes. Nor does one hearing keys we send (or the
+    /// pauses between them): their ticks run the clock then
+    /// ([`Leg::tick_keys`]).
     fn sending(&mut self, len: usize) -> bool {
         if self.latch.is_none() {
+            return false;
+        }
+        if self.keys.busy() {
+            self.packets.clear();
             return false;
         }
         if self.remote_unspecified
@@ -294,6 +322,7 @@ impl Leg {
         {
             self.packets.clear();
             self.out.skip(len as u32);
+            self.clock_balance += len as i64;
             return false;
         }
         true
@@ -308,33 +337,92 @@ impl Leg {
     }
 
     fn send_packet(&mut self, payload: &[u8]) {
-        let Some(latch) = &self.latch else { return };
         let pt = self
             .negotiated
             .map(|n| n.payload_type)
             .unwrap_or(self.law().payload_type());
         let packet = self.out.audio(pt, payload, payload.len() as u32);
+        self.clock_balance += payload.len() as i64;
+        self.transmit(&packet, payload.len());
+    }
+
+    /// Queues keys to send the peer as RFC 4733 events (the agent working
+    /// a third party's IVR).
+    pub fn send_keys(&mut self, keys: &str) -> Result<(), KeysError> {
+        if self.negotiated.and_then(|n| n.event_payload_type).is_none() {
+            return Err(KeysError::NotTaken);
+        }
+        Ok(self.keys.push(keys)?)
+    }
+
+    /// Every 20 ms: the keys being sent, and the RTP clock kept to real
+    /// time. Audio relayed from the other side comes when that side speaks;
+    /// when it is silent (a phone's VAD, a muted agent, a key's pause) no
+    /// packet moves the clock, and audio after the silence would carry a
+    /// time from before it, which a jitter buffer takes for late and drops.
+    /// So once the clock is more than 120 ms behind, it jumps to now (a new
+    /// talk spurt); less than that is packets' jitter and packet times,
+    /// which even out.
+    pub fn tick(&mut self) {
+        self.tick_keys();
+        self.clock_balance -= FRAME_SAMPLES as i64;
+        if self.clock_balance <= -(CLOCK_SLACK as i64) {
+            self.out.skip((-self.clock_balance) as u32);
+            self.clock_balance = 0;
+        }
+        // Ahead after a burst: kept to evens out, up to a second.
+        self.clock_balance = self.clock_balance.min(8_000);
+    }
+
+    /// One 20 ms tick of the keys being sent, if any: their packet, and
+    /// the RTP clock moved on for the audio they stand in for.
+    fn tick_keys(&mut self) {
+        let Some(pt) = self.negotiated.and_then(|n| n.event_payload_type) else {
+            return;
+        };
+        if !self.keys.busy() {
+            return;
+        }
+        // A key sounding sends its packet; a pause between keys sends nothing.
+        if let Some(event) = self.keys.tick(self.out.timestamp(), FRAME_SAMPLES as u32) {
+            // Each copy is a packet of its own (its own sequence number): a
+            // receiver's jitter buffer drops a repeated one as a duplicate.
+            for _ in 0..event.copies {
+                let packet = self
+                    .out
+                    .event(pt, &event.payload, event.marker, event.timestamp);
+                self.transmit(&packet, event.payload.len());
+            }
+        }
+        self.out.skip(FRAME_SAMPLES as u32);
+        self.clock_balance += FRAME_SAMPLES as i64;
+    }
+
+    /// Protects (SRTP) and sends one RTP packet to the peer.
+    fn transmit(&mut self, packet: &[u8], payload_len: usize) {
+        let Some(latch) = &self.latch else { return };
         let protected;
         let packet = match &mut self.srtp {
-            Some(srtp) => match srtp.protect_rtp(&packet) {
+            Some(srtp) => match srtp.protect_rtp(packet) {
                 Some(p) => {
                     protected = p;
                     &protected[..]
                 }
                 None => return,
             },
-            None => &packet[..],
+            None => packet,
         };
         // A full socket buffer drops this packet, as the network would.
         if self.socket.try_send_to(packet, latch.destination()).is_ok() {
             self.packets_out += 1;
-            self.octets_out += payload.len() as u64;
+            self.octets_out += payload_len as u64;
         }
     }
 
     /// Nothing to send this tick: keep the RTP clock running.
     pub fn skip(&mut self) {
         self.out.skip(FRAME_SAMPLES as u32);
+        self.clock_balance += FRAME_SAMPLES as i64;
     }
 
     /// Reads one datagram from `from`.

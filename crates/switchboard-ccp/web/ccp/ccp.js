@@ -49,7 +49,9 @@ const ccp = {
   state: "Offline",
   since: null,
   contacts: new Map(),
-    myPeer: null,
+  // Calls whose keypad is open (kept across the cards' re-rendering).
+  keypads: new Set(),
+  myPeer: null,
 
   media: { connected: false, packets: 0, level: 0 },
   retry: 0,
@@ -389,6 +391,20 @@ function button(label, cls, onclick, name) {
   return el("button", { class: cls, "data-action": name, onclick, text: label });
 }
 
+const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+
+/**
+ * The in-call keypad: each key goes to the other party as a telephone
+ * key (RFC 4733), to work a third party's menu. Every key is logged.
+ */
+function keypad(id) {
+  const press = (key) => () => {
+    if (send({ type: "send_keys", contact: id, keys: key })) log(`Key ${key} sent`);
+  };
+  return el("div", { class: "keypad", role: "group", "aria-label": "Keypad" },
+    ...KEYS.map((k) => el("button", { type: "button", "data-key": k, onclick: press(k), text: k })));
+}
+
 function renderContacts() {
   const list = $("contact-list");
   const cards = [];
@@ -416,6 +432,16 @@ function renderContacts() {
           ? button("Resume", "toggled", act("resume"), "resume")
           : button("Hold", "", act("hold"), "hold"),
       );
+      if (c.state === "connected") {
+        const open = ccp.keypads.has(id);
+        const toggle = button(open ? "Hide keypad" : "Keypad", open ? "toggled" : "", () => {
+          if (open) ccp.keypads.delete(id);
+          else ccp.keypads.add(id);
+          renderContacts();
+        }, "keypad");
+        toggle.setAttribute("aria-expanded", String(open));
+        actions.push(toggle);
+      }
             const targets = ccp.welcome?.quick_connects || [];
       if (targets.length) actions.push(transferPicker(id, targets, {}));
       actions.push(button("End call", "danger", act("end"), "end"));
@@ -443,9 +469,11 @@ function renderContacts() {
         el("div", { class: "caller", text: c.customer || "Unknown caller" }),
         meta,
         el("div", { class: "actions" }, ...actions),
+        ...(c.state === "connected" && ccp.keypads.has(id) ? [keypad(id)] : []),
       ),
     );
   }
+  for (const id of ccp.keypads) if (!ccp.contacts.has(id)) ccp.keypads.delete(id);
   place(list, cards);
   forgetChats();
   const incoming = [...ccp.contacts.values()].filter((c) => c.state === "incoming");

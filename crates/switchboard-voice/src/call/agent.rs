@@ -330,6 +330,13 @@ impl Call {
             }
             AgentAction::TransferToNumber(number) => self.cold_transfer(number),
             AgentAction::TransferToQueue(id, name) => self.transfer_to_queue(id, name),
+            AgentAction::SendKeys(keys) => {
+                if let Err(e) = self.customer.send_keys(&keys) {
+                    if let Some(line) = self.agent.as_ref().and_then(|a| a.media.line()) {
+                        line.notice(format!("Keys not sent: {e}."));
+                    }
+                }
+            }
         }
     }
 }

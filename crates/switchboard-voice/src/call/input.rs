@@ -119,6 +119,9 @@ pub enum AgentAction {
     TransferToNumber(String),
     /// Put the caller in a queue (id, name) as a new contact and leave.
     TransferToQueue(String, String),
+    /// Send keys (RFC 4733) to the other party: the agent working a third
+    /// party's IVR from the CCP's keypad.
+    SendKeys(String),
 }
 
 /// Why audio was fetched.

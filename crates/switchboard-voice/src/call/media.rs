@@ -101,9 +101,24 @@ impl Call {
         let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) else {
             return;
         };
-        if let Heard::Audio(payload, wide) = leg.heard(from, datagram) {
-            let law = leg.law();
-            self.heard_agent(law, &payload, wide.as_ref());
+        match leg.heard(from, datagram) {
+            Heard::Audio(payload, wide) => {
+                let law = leg.law();
+                self.heard_agent(law, &payload, wide.as_ref());
+            }
+            // A key on the agent's desk phone goes to the other party, as
+            // on a PBX (working a third party's IVR).
+            Heard::Digit(key) => {
+                let talking = self.bridged()
+                    && self
+                        .agent
+                        .as_ref()
+                        .is_some_and(|a| a.on_hold_since.is_none() && a.whispering.is_none());
+                if talking {
+                    let _ = self.customer.send_keys(&key.to_string());
+                }
+            }
+            Heard::Nothing => {}
         }
     }
 
@@ -160,6 +175,10 @@ impl Call {
     }
 
     pub(super) fn on_tick(&mut self) {
+        self.customer.tick();
+        if let Some(leg) = self.agent.as_mut().and_then(|a| a.media.phone()) {
+            leg.tick();
+        }
         let now = self.now_ms();
         let session_expired = self.session_timer.as_ref().is_some_and(|t| t.expired(now));
         match self.watchdog.tick(
