@@ -105,6 +105,7 @@ try {
 
   await pause(2000); // talk on after the reload; the recording must carry it
   await page.click(button("connected", "end"));
+  await page.click(button("connected", "end-confirm"));
   await page.waitForSelector(contact("ended"), { timeout: WAIT });
   await agentState("AfterContactWork");
   await page.click(button("ended", "close"));

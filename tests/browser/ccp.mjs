@@ -135,6 +135,13 @@ try {
   if ((await contact("connected").count()) !== 1) fail("an arrow key in the transfer list transferred the caller");
   await contact("connected").locator('select[data-action="transfer-to"]').selectOption("Back to the queue");
   await contact("connected").locator('button[data-action="transfer"]').click();
+  // Transfer asks first; Cancel keeps the caller, and asking again does it.
+  await contact("connected").locator('[data-action="transfer-cancel"]').click();
+  if ((await contact("connected").count()) !== 1) fail("a cancelled transfer sent the caller away");
+  await contact("connected").locator('select[data-action="transfer-to"]').selectOption("Back to the queue");
+  await contact("connected").locator('button[data-action="transfer"]').click();
+  await screenshot("transfer-asks");
+  await contact("connected").locator('[data-action="transfer-confirm"]').click();
   await page.waitForFunction(() => [...document.querySelectorAll("#activity li")].some((li) => li.textContent.includes("Transferred")), null, { timeout: 30000 });
   await contact("ended").waitFor({ timeout: 30000 });
   await agentState("AfterContactWork");
@@ -145,6 +152,7 @@ try {
   await contact("connected").waitFor({ timeout: 30000 });
   await expectHearing("after the transfer");
   await clickOn("connected", "end");
+  await contact("connected").locator('[data-action="end-confirm"]').click();
   await contact("ended").waitFor({ timeout: 30000 });
   await clickOn("ended", "close");
   await agentState("Available");
@@ -176,6 +184,7 @@ try {
     await expectHearing("on the second call");
   await contact("connected").locator('select[data-action="transfer-to"]').selectOption("Support line");
   await contact("connected").locator('button[data-action="transfer"]').click();
+  await contact("connected").locator('[data-action="transfer-confirm"]').click();
   await contact("ended").waitFor({ timeout: 30000 });
   await agentState("AfterContactWork");
   await screenshot("transferred-after-contact-work");

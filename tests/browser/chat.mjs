@@ -209,6 +209,7 @@ try {
 
   // 8. The agent ends Ada's chat and closes it; Ada sees it ended.
   await card(first).locator('[data-action="end"]').click();
+  await card(first).locator('[data-action="end-confirm"]').click();
   await card(first).and(agent.locator('[data-state="ended"]')).waitFor({ timeout: 30000 });
   await sb(ada, "status").filter({ hasText: "Chat ended" }).waitFor({ timeout: 30000 });
   await sb(ada, "notice").filter({ hasText: "Chat ended" }).waitFor({ timeout: 30000 });

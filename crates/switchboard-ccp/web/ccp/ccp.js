@@ -51,6 +51,8 @@ const ccp = {
   contacts: new Map(),
   // Calls whose keypad is open (kept across the cards' re-rendering).
   keypads: new Set(),
+  // The action waiting for its second click: { contact, action, target }.
+  confirm: null,
   myPeer: null,
 
   media: { connected: false, packets: 0, level: 0 },
@@ -365,24 +367,67 @@ function renderEmpty() {
   $("ready-again").hidden = !flagged[ccp.state];
 }
 
+/** Who a contact is, for the activity list and questions. */
+const whoIs = (id) => ccp.contacts.get(id)?.customer || "the contact";
+
+/** Asks for the second click of `action` on `id` (re-drawn as a question). */
+function ask(id, action, target) {
+  ccp.confirm = { contact: id, action, target };
+  renderContacts();
+  document.querySelector(`[data-contact="${CSS.escape(id)}"] [data-action="${action}-confirm"]`)?.focus();
+}
+
+function unask() {
+  ccp.confirm = null;
+  renderContacts();
+}
+
 /**
- * Choosing a destination only chooses it; the Transfer button transfers.
- * (Transferring on the list's change sent a caller away at one ArrowDown
- * in the focused list.) The transfer is written in the activity list.
+ * The question an action waiting for its second click shows in place of
+ * its button: `question`, a button that does it (`yes`) and Cancel.
+ * Transfer and end take two clicks: one slip must not send a caller away.
+ */
+function confirmation(action, question, yes, cls, doIt) {
+  return el("span", { class: "confirm", role: "group", "aria-label": question },
+    el("span", { class: "confirm-question", text: question }),
+    el("button", { type: "button", class: cls, "data-action": `${action}-confirm`, onclick: () => { ccp.confirm = null; doIt(); renderContacts(); }, text: yes }),
+    el("button", { type: "button", "data-action": `${action}-cancel`, onclick: unask, text: "Cancel" }));
+}
+
+const asking = (id, action) => ccp.confirm?.contact === id && ccp.confirm?.action === action;
+
+/** An end button that asks first (`what`: "call", "chat"). */
+function endButton(id, what, attrs = {}) {
+  if (asking(id, "end")) {
+    return confirmation("end", `End the ${what} with ${whoIs(id)}?`, `Yes, end the ${what}`, "danger", () => {
+      if (send({ type: "end", contact: id })) log(`Ended the ${what} with ${whoIs(id)}`);
+    });
+  }
+  return el("button", { type: "button", class: "danger", "data-action": "end", onclick: () => ask(id, "end"), text: `End ${what}`, ...attrs });
+}
+
+/**
+ * Choosing a destination only chooses it; the Transfer button asks, and
+ * only its confirmation transfers. (Transferring on the list's change sent
+ * a caller away at one ArrowDown in the focused list.) The transfer is
+ * written in the activity list.
  */
 function transferPicker(id, targets, attrs) {
+  if (asking(id, "transfer")) {
+    const target = targets.find((q) => q.name === ccp.confirm.target);
+    const to = target ? `${target.name} (${target.to})` : ccp.confirm.target;
+    const name = ccp.confirm.target;
+    return confirmation("transfer", `Transfer ${whoIs(id)} to ${to}?`, "Yes, transfer", "primary", () => {
+      if (send({ type: "transfer", contact: id, quick_connect: name })) log(`Transferred ${whoIs(id)} to ${to}`);
+    });
+  }
   const picker = el("select", { class: "transfer", "aria-label": "Transfer to", "data-action": "transfer-to" },
     el("option", { value: "", text: "Transfer to…" }),
     ...targets.map((q) => el("option", { value: q.name, text: `${q.name} (${q.to})` })));
   const go = el("button", { type: "button", "data-action": "transfer", text: "Transfer", disabled: true, ...attrs });
   picker.addEventListener("change", () => { go.disabled = !picker.value; });
   go.addEventListener("click", () => {
-    if (!picker.value) return;
-    const target = targets.find((q) => q.name === picker.value);
-    if (send({ type: "transfer", contact: id, quick_connect: picker.value })) {
-      const who = ccp.contacts.get(id)?.customer || "the contact";
-      log(`Transferred ${who} to ${target ? `${target.name} (${target.to})` : picker.value}`);
-    }
+    if (picker.value) ask(id, "transfer", picker.value);
   });
   return el("span", { class: "transfer-box" }, picker, go);
 }
@@ -414,23 +459,26 @@ function renderContacts() {
       continue;
     }
     const id = c.contact;
-    const act = (type) => () => send({ type, contact: id });
+    // Each action goes in the activity list as it is asked for.
+    const act = (type, said) => () => {
+      if (send({ type, contact: id }) && said) log(`${said} ${whoIs(id)}`);
+    };
     const actions = [];
     if (c.state === "incoming") {
-      actions.push(button("Accept", "accept", act("accept"), "accept"));
-      actions.push(button("Reject", "", act("reject"), "reject"));
+      actions.push(button("Accept", "accept", act("accept", "Accepted"), "accept"));
+      actions.push(button("Reject", "", act("reject", "Rejected"), "reject"));
     } else if (c.state === "connected" || c.state === "on_hold") {
-            // Muting is done by Switchboard (the caller and the recording get
+      // Muting is done by Switchboard (the caller and the recording get
       // silence), so every tab shows the same and none can leave a mic open.
       actions.push(
         button(c.muted ? "Unmute" : "Mute", c.muted ? "toggled" : "", () => {
-          send({ type: "mute", contact: id, muted: !c.muted });
+          if (send({ type: "mute", contact: id, muted: !c.muted })) log(`${c.muted ? "Unmuted" : "Muted"} the call with ${whoIs(id)}`);
         }, "mute"),
       );
       actions.push(
         c.state === "on_hold"
-          ? button("Resume", "toggled", act("resume"), "resume")
-          : button("Hold", "", act("hold"), "hold"),
+          ? button("Resume", "toggled", act("resume", "Resumed"), "resume")
+          : button("Hold", "", act("hold", "Held"), "hold"),
       );
       if (c.state === "connected") {
         const open = ccp.keypads.has(id);
@@ -442,13 +490,13 @@ function renderContacts() {
         toggle.setAttribute("aria-expanded", String(open));
         actions.push(toggle);
       }
-            const targets = ccp.welcome?.quick_connects || [];
+      const targets = ccp.welcome?.quick_connects || [];
       if (targets.length) actions.push(transferPicker(id, targets, {}));
-      actions.push(button("End call", "danger", act("end"), "end"));
-        } else if (c.state === "dialing") {
-      actions.push(button("Hang up", "danger", act("end"), "end"));
+      actions.push(endButton(id, "call"));
+    } else if (c.state === "dialing") {
+      actions.push(button("Hang up", "danger", act("end", "Hung up on"), "end"));
     } else if (c.state === "ended") {
-      actions.push(button("Close contact", "primary", act("close"), "close"));
+      actions.push(button("Close contact", "primary", act("close", "Closed the contact with"), "close"));
     }
     const meta = el("dl", { class: "meta" });
     const row = (k, v) => meta.append(el("dt", { text: k }), el("dd", { text: v }));
@@ -474,6 +522,9 @@ function renderContacts() {
     );
   }
   for (const id of ccp.keypads) if (!ccp.contacts.has(id)) ccp.keypads.delete(id);
+  // A question about a contact that has moved on is no longer asked.
+  const asked = ccp.confirm && ccp.contacts.get(ccp.confirm.contact);
+  if (ccp.confirm && !(asked && ["connected", "on_hold"].includes(asked.state))) ccp.confirm = null;
   place(list, cards);
   forgetChats();
   const incoming = [...ccp.contacts.values()].filter((c) => c.state === "incoming");
@@ -536,7 +587,8 @@ function chatCard(c) {
     chats.set(id, view);
   }
   // Only what changed is drawn again: the conversation is never redrawn.
-  const shown = JSON.stringify(c);
+  // (A question asked about this chat's end or transfer is a change.)
+  const shown = JSON.stringify([c, ccp.confirm?.contact === id ? ccp.confirm : null]);
   if (view.shown !== shown) {
     view.shown = shown;
     view.el.dataset.state = c.state;
@@ -578,18 +630,20 @@ function drawChatTop(view, c) {
 
 function drawChatActions(view, c) {
   const id = c.contact;
-  const act = (type) => () => send({ type, contact: id });
+  const act = (type, said) => () => {
+    if (send({ type, contact: id }) && said) log(`${said} ${whoIs(id)}`);
+  };
   const actions = [];
   if (c.state === "incoming") {
-    actions.push(el("button", { class: "accept", "data-action": "accept", "data-sb": "accept", onclick: act("accept"), text: "Accept" }));
-    actions.push(el("button", { "data-action": "reject", "data-sb": "reject", onclick: act("reject"), text: "Reject" }));
+    actions.push(el("button", { class: "accept", "data-action": "accept", "data-sb": "accept", onclick: act("accept", "Accepted the chat with"), text: "Accept" }));
+    actions.push(el("button", { "data-action": "reject", "data-sb": "reject", onclick: act("reject", "Rejected the chat with"), text: "Reject" }));
   } else if (c.state === "connected") {
     // A chat can only wait in a queue: agent and number quick connects are for calls.
     const targets = (ccp.welcome?.quick_connects || []).filter((q) => q.target?.type === "QUEUE");
     if (targets.length) actions.push(transferPicker(id, targets, { "data-sb": "transfer" }));
-    actions.push(el("button", { class: "danger", "data-action": "end", "data-sb": "end", onclick: act("end"), text: "End chat" }));
+    actions.push(endButton(id, "chat", { "data-sb": "end" }));
   } else if (c.state === "ended") {
-    actions.push(el("button", { class: "primary", "data-action": "close", "data-sb": "close", onclick: act("close"), text: "Close contact" }));
+    actions.push(el("button", { class: "primary", "data-action": "close", "data-sb": "close", onclick: act("close", "Closed the chat with"), text: "Close contact" }));
   }
   view.actions.replaceChildren(...actions);
 }
