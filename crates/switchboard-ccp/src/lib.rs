@@ -542,6 +542,14 @@ async fn handle(
                 Err(e) => error("status", e.to_string()),
             }
         }
+        Request::Accept { contact } | Request::Reject { contact }
+            if line.contact(&contact).is_some_and(|c| c.desk_phone) =>
+        {
+            error(
+                "contact",
+                "this call rings on your desk phone: answer or decline it there",
+            )
+        }
         Request::Accept { contact } => {
             if let Err(e) = mine(&contact, &[CardState::Incoming]) {
                 return e;
@@ -779,6 +787,7 @@ fn show_chats(voice: &Voice, chat: &ChatHub) {
                 muted: false,
                 since: c.since,
                 chat_token: c.token,
+                desk_phone: false,
             });
         }
         AgentChatEvent::Gone { agent, contact } => {

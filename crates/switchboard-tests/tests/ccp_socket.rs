@@ -557,3 +557,56 @@ async fn an_agent_sends_keys_from_the_keypad_to_the_caller_and_bad_keys_are_refu
     let record = rig.ended(1).await.remove(0);
     assert_eq!(record["agent"]["username"], "sam", "{record:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_phone_agent_sees_their_call_in_the_ccp_and_holds_resumes_and_ends_it_there() {
+    if !sipp_ready() {
+        return;
+    }
+    let rig = Rig::new().await;
+    rig.centre().await;
+    let phone = rig.desk_phone("agent_phone.xml", &["-rtp_echo"]).await;
+    let token = rig.login("deskagent", AGENT_PASSWORD).await;
+    let mut ccp = ccp_for(&rig, &token).await;
+    let mut caller = common(&rig, "caller_stays.xml", NUMBER, "127.0.0.1");
+    caller[2] = scenario_pressing("caller_stays.xml", '1');
+    let caller = tokio::spawn(async move { sipp_within(&caller, 60).await });
+    // It rings on the phone, and the CCP shows it, saying where.
+    let offered = loop {
+        let event = next_of(&mut ccp, "contact").await;
+        if event["contact"]["state"] == "incoming" {
+            break event["contact"].clone();
+        }
+    };
+    assert_eq!(offered["desk_phone"], true, "{offered}");
+    let contact = offered["contact"].as_str().unwrap().to_string();
+    say(&mut ccp, json!({"type": "accept", "contact": contact})).await;
+    let refused = next_of(&mut ccp, "error").await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("desk phone"),
+        "{refused}"
+    );
+    // The phone answers; the CCP follows, and holds and resumes the caller.
+    card(&mut ccp, "connected").await;
+    say(&mut ccp, json!({"type": "hold", "contact": contact})).await;
+    card(&mut ccp, "on_hold").await;
+    say(&mut ccp, json!({"type": "resume", "contact": contact})).await;
+    card(&mut ccp, "connected").await;
+    // Ending it there hangs up the phone and the caller.
+    say(&mut ccp, json!({"type": "end", "contact": contact})).await;
+    card(&mut ccp, "ended").await;
+    let (code, out) = caller.await.unwrap();
+    assert_eq!(code, 0, "caller: {out}");
+    let (code, out) = phone.await.unwrap();
+    assert_eq!(code, 0, "phone: {out}");
+    let record = rig.ended(1).await.remove(0);
+    assert_eq!(record["agent"]["username"], "deskagent", "{record:#}");
+    assert_eq!(record["agent"]["hold_count"], 1, "{record:#}");
+    assert_eq!(
+        record["disconnect_reason"], "AGENT_DISCONNECT",
+        "{record:#}"
+    );
+    // After-contact work is closed from the CCP too.
+    say(&mut ccp, json!({"type": "close", "contact": contact})).await;
+    assert_eq!(rig.agent_state().await, "Available");
+}

@@ -94,6 +94,7 @@ pub async fn dial(voice: &Voice, agent: &Record<User>, number: &str) -> Result<S
         muted: false,
         since: Utc::now(),
         chat_token: None,
+        desk_phone: false,
     });
     info!(%contact, agent = %agent.spec.username, %number, "calling out");
     let outbound = OutboundAgent {

@@ -67,6 +67,11 @@ pub struct ContactView {
     /// opens the chat's own WebSocket with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chat_token: Option<String>,
+    /// The call's audio is on the agent's desk phone: it rings and is
+    /// answered there; the CCP shows it and acts on it (hold, keys,
+    /// transfer, end, close).
+    #[serde(default)]
+    pub desk_phone: bool,
 }
 
 impl ContactView {
@@ -87,6 +92,7 @@ impl ContactView {
             muted: false,
             since,
             chat_token: None,
+            desk_phone: false,
         }
     }
 }
@@ -1070,6 +1076,7 @@ mod tests {
             muted: false,
             since: Utc::now(),
             chat_token: None,
+            desk_phone: false,
         };
         line.put_contact(view);
         line.set_contact_state("c1", CardState::Connected);

@@ -464,7 +464,10 @@ function renderContacts() {
       if (send({ type, contact: id }) && said) log(`${said} ${whoIs(id)}`);
     };
     const actions = [];
-    if (c.state === "incoming") {
+    if (c.state === "incoming" && c.desk_phone) {
+      // It rings on the agent's desk phone: answered (or declined) there.
+      actions.push(el("p", { class: "note", "data-note": "desk-phone", text: "Ringing on your desk phone: answer it there." }));
+    } else if (c.state === "incoming") {
       actions.push(button("Accept", "accept", act("accept", "Accepted"), "accept"));
       actions.push(button("Reject", "", act("reject", "Rejected"), "reject"));
     } else if (c.state === "connected" || c.state === "on_hold") {
@@ -503,6 +506,7 @@ function renderContacts() {
     row("Queue", c.queue || "—");
     row("Channel", c.channel === "VOICE" ? "Voice" : c.channel);
     row("Initiated", c.initiation_method.toLowerCase());
+    if (c.desk_phone) row("Audio", "Desk phone");
     for (const [k, v] of Object.entries(c.attributes || {})) row(k, v);
     cards.push(
       el(

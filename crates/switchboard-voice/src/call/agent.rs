@@ -133,13 +133,16 @@ impl Call {
     pub(super) fn agent_connected(&mut self, agent: &str) {
         let now_ms = self.now_ms();
         let id = self.id();
+        let card_line = self.card_line();
         let Some(a) = self.agent.as_mut().filter(|a| a.agent == agent) else {
             return;
         };
         a.connected_at = Some(self.at);
         if let AgentMedia::Browser(b) = &mut a.media {
             b.from_browser = Some(b.line.bridge(&id));
-            b.line.set_contact_state(&id, CardState::Connected);
+        }
+        if let Some(line) = card_line {
+            line.set_contact_state(&id, CardState::Connected);
         }
         if let Some(clip) = a.whisper.take() {
             let mut whisper = Playout::default();
@@ -175,6 +178,7 @@ impl Call {
         contact: &str,
         drop: impl FnOnce(&AgentLeg) -> bool,
     ) -> Option<AgentLeg> {
+        let card_line = self.card_line();
         let a = self.agent.take_if(|a| drop(a))?;
         let id = contact;
         self.voice.unbind_call_id(&a.sip_call_id);
@@ -183,6 +187,8 @@ impl Call {
         }
         if let Some(line) = a.media.line() {
             line.unbridge(id);
+        }
+        if let Some(line) = card_line.filter(|l| l.agent == a.agent && a.third_party.is_none()) {
             if a.connected_at.is_some() {
                 line.set_contact_state(id, CardState::Ended);
             } else {
@@ -286,9 +292,10 @@ impl Call {
     /// counts it in the record.
     pub(super) fn held(&mut self, hold: bool) {
         let id = self.id();
+        let card_line = self.card_line();
         let Some(a) = &mut self.agent else { return };
         a.on_hold_since = hold.then_some(self.at_ms);
-        if let Some(line) = a.media.line() {
+        if let Some(line) = card_line {
             let state = if hold {
                 CardState::OnHold
             } else {
@@ -317,22 +324,24 @@ impl Call {
             AgentAction::Resume => self.tell(Input::Hold(false)),
             AgentAction::End => {
                 info!(contact = %self.core.id(), "the agent ended the contact");
+                self.ended_in_ccp = true;
                 self.tell(Input::AgentLeft);
             }
             AgentAction::Mute(muted) => {
                 let id = self.id();
+                let card_line = self.card_line();
                 if let Some(a) = &mut self.agent {
                     a.muted = muted;
-                    if let Some(line) = a.media.line() {
-                        line.set_muted(&id, muted);
-                    }
+                }
+                if let Some(line) = card_line {
+                    line.set_muted(&id, muted);
                 }
             }
             AgentAction::TransferToNumber(number) => self.cold_transfer(number),
             AgentAction::TransferToQueue(id, name) => self.transfer_to_queue(id, name),
             AgentAction::SendKeys(keys) => {
                 if let Err(e) = self.customer.send_keys(&keys) {
-                    if let Some(line) = self.agent.as_ref().and_then(|a| a.media.line()) {
+                    if let Some(line) = self.card_line() {
                         line.notice(format!("Keys not sent: {e}."));
                     }
                 }

@@ -98,9 +98,11 @@ impl Call {
             } => {
                 self.voice.agent_finished(&agent, &contact);
                 if let Some(a) = self.drop_agent_leg_of(&contact, |a| a.agent == agent) {
-                    // An agent who hung up needs no BYE.
+                    // An agent who hung up needs no BYE (one who ended the
+                    // call in the CCP, on a desk phone, does).
                     let hung_up = self.core.record().disconnect_reason
-                        == Some(DisconnectReason::AgentDisconnect);
+                        == Some(DisconnectReason::AgentDisconnect)
+                        && !(self.ended_in_ccp && a.dialog.is_some());
                     if transferred || !hung_up {
                         self.stop_ringing(a);
                     }

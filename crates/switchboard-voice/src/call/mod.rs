@@ -93,6 +93,9 @@ pub struct Call {
     collector: Option<(u64, Collector)>,
     enqueue_task: Option<tokio::task::JoinHandle<()>>,
     recorder: Option<Recorder>,
+    /// The agent ended the call in the CCP: a desk phone's leg is still up
+    /// and gets a BYE (one that hung up itself needs none).
+    ended_in_ccp: bool,
     records: switchboard_runtime::records::RecordWriter,
     /// Ends the call when the caller's RTP stops (or its session timer runs out).
     watchdog: tick::Watchdog,
@@ -169,6 +172,7 @@ impl Call {
             collector: None,
             enqueue_task: None,
             recorder: None,
+            ended_in_ccp: false,
             records,
             watchdog: tick::Watchdog::new(0, media_timeout_ms),
             customer_held: false,

@@ -157,7 +157,22 @@ impl Call {
             muted: false,
             since: self.at,
             chat_token: None,
+            desk_phone: self
+                .agent
+                .as_ref()
+                .is_some_and(|a| matches!(a.media, AgentMedia::Phone(_))),
         }
+    }
+
+    /// The CCP line that shows the agent's side of the call: their
+    /// browser's, or a desk-phone agent's line when their CCP is open (the
+    /// cards only: the audio is on the phone). None for a third party.
+    pub(super) fn card_line(&self) -> Option<std::sync::Arc<crate::softphone::Line>> {
+        let a = self.agent.as_ref().filter(|a| a.third_party.is_none())?;
+        a.media
+            .line()
+            .cloned()
+            .or_else(|| self.voice.softphones().get(&a.agent))
     }
 
     /// Offers the contact to a softphone agent's CCP, where they accept or
@@ -302,6 +317,10 @@ impl Call {
             whispering: None,
             muted: false,
         });
+        // A desk-phone agent with the CCP open sees the call ring there too.
+        if let Some(line) = self.card_line() {
+            line.put_contact(self.view(CardState::Incoming));
+        }
         // Connect's default agent whisper: the queue's name.
         let whisper = match third_party {
             None => self.core.record().queue.as_ref().map(|q| q.name.clone()),
