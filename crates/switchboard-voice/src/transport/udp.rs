@@ -9,7 +9,7 @@
 //!   datagram goes out of the one of its destination's family, and a
 //!   request leaving by the other family's socket has its top Via's
 //!   address (ours, as rsipstack wrote it) changed to that socket's, so
-//!   the peer answers to an address it can reach ([`restamp_via`]).
+//!   the peer answers to an address it can reach (`restamp_via`).
 //!
 //! rsipstack reads its UDP socket through the `UdpSocket` trait; this type
 //! implements it over tokio's sockets and looks at each datagram first. A
