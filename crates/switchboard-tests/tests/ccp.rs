@@ -255,16 +255,7 @@ async fn a_g722_caller_and_a_browser_agent_hear_each_others_upper_band() {
     assert_eq!(browser.step().await, "READY");
     let caller = Baresip::start(
         "wide-browser-caller",
-        PhoneSetup {
-            aor: "<sip:+447700900123@127.0.0.1>".into(),
-            password: "unused",
-            regint: 0,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g722"],
-            mediaenc: None,
-            tone_hz: caller_hz as u32,
-        },
+        PhoneSetup::caller(&["g722"], caller_hz as u32),
     )
     .await;
     caller

@@ -501,20 +501,7 @@ async fn an_agent_sends_keys_from_the_keypad_to_the_caller_and_bad_keys_are_refu
     .await;
     // The other party is a real phone (baresip), which reports the keys it
     // receives (RFC 4733) as events.
-    let caller = Baresip::start(
-        "keys",
-        PhoneSetup {
-            aor: "<sip:+447700900123@127.0.0.1>".into(),
-            password: "unused",
-            regint: 0,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
-            mediaenc: None,
-            tone_hz: 440,
-        },
-    )
-    .await;
+    let caller = Baresip::start("keys", PhoneSetup::caller(&["g711"], 440)).await;
     caller
         .command("dial", &format!("sip:{NUMBER}@{}", rig.sip()))
         .await;

@@ -223,13 +223,7 @@ async fn a_caller_on_baresip_over_tcp_hears_the_menu_and_is_hung_up_on_by_the_fl
         "caller",
         PhoneSetup {
             aor: "<sip:+447700900123@127.0.0.1;transport=tcp>".into(),
-            password: "unused",
-            regint: 0,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
-            mediaenc: None,
-            tone_hz: 440,
+            ..PhoneSetup::caller(&["g711"], 440)
         },
     )
     .await;
@@ -345,13 +339,9 @@ async fn a_caller_with_srtp_over_tls_hears_the_menu_and_is_heard() {
         "srtp",
         PhoneSetup {
             aor: "<sip:+447700900123@127.0.0.1;transport=tls>".into(),
-            password: "unused",
-            regint: 0,
-            answermode: "manual",
             cafile: Some(&tls.cafile),
-            codecs: &["g711"],
             mediaenc: Some("srtp-mand"),
-            tone_hz: 440,
+            ..PhoneSetup::caller(&["g711"], 440)
         },
     )
     .await;
@@ -501,16 +491,7 @@ async fn a_g722_caller_and_a_g722_desk_phone_hear_each_others_upper_band_in_a_wi
     registered(&rig, 1).await;
     let caller = Baresip::start(
         "wide-caller",
-        PhoneSetup {
-            aor: "<sip:+447700900123@127.0.0.1>".into(),
-            password: "unused",
-            regint: 0,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g722"],
-            mediaenc: None,
-            tone_hz: caller_hz as u32,
-        },
+        PhoneSetup::caller(&["g722"], caller_hz as u32),
     )
     .await;
     caller
@@ -694,20 +675,7 @@ async fn keys_pressed_on_a_desk_phone_reach_the_other_party() {
     let phone = Baresip::start("keys-agent", deskagent_phone(&rig, None, "auto")).await;
     registered(&rig, 1).await;
     // The other party: a phone that reports the keys it receives.
-    let caller = Baresip::start(
-        "keys-party",
-        PhoneSetup {
-            aor: "<sip:+447700900123@127.0.0.1>".into(),
-            password: "unused",
-            regint: 0,
-            answermode: "manual",
-            cafile: None,
-            codecs: &["g711"],
-            mediaenc: None,
-            tone_hz: 440,
-        },
-    )
-    .await;
+    let caller = Baresip::start("keys-party", PhoneSetup::caller(&["g711"], 440)).await;
     caller
         .command("dial", &format!("sip:{NUMBER}@{}", rig.sip()))
         .await;

@@ -47,6 +47,24 @@ pub struct PhoneSetup<'a> {
     pub tone_hz: u32,
 }
 
+impl PhoneSetup<'static> {
+    /// A caller's phone: no registration, rings rather than answers,
+    /// speaking `codecs` and saying a `tone_hz` tone; it dials the test
+    /// number from +447700900123.
+    pub fn caller(codecs: &'static [&'static str], tone_hz: u32) -> PhoneSetup<'static> {
+        PhoneSetup {
+            aor: "<sip:+447700900123@127.0.0.1>".into(),
+            password: "unused",
+            regint: 0,
+            answermode: "manual",
+            cafile: None,
+            codecs,
+            mediaenc: None,
+            tone_hz,
+        }
+    }
+}
+
 /// One running baresip.
 pub struct Baresip {
     child: tokio::process::Child,
