@@ -378,6 +378,9 @@ impl Leg {
     /// the RTP clock moved on for the audio they stand in for.
     fn tick_keys(&mut self) {
         let Some(pt) = self.negotiated.and_then(|n| n.event_payload_type) else {
+            // The peer's new SDP takes no keys: those waiting are dropped,
+            // or they would hold its audio back for good.
+            self.keys = DigitSender::default();
             return;
         };
         if !self.keys.busy() {

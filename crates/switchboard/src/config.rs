@@ -486,6 +486,18 @@ impl Config {
                     "sip_listen_other ({address}) must use sip_listen's port ({})",
                     sip_listen.port()
                 );
+                // A wildcard names no address for peers to reach us at:
+                // media_ip_other says which (Contacts, Vias and SDP use it).
+                anyhow::ensure!(
+                    !address.ip().is_unspecified()
+                        || file
+                            .media_ip_other
+                            .as_deref()
+                            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+                            .is_some_and(|ip| !ip.is_unspecified()),
+                    "sip_listen_other ({address}) listens on every address of its family: set \
+                     media_ip_other to the one peers reach"
+                );
                 Some(address)
             }
         };
@@ -622,12 +634,12 @@ mod tests {
 
     #[test]
     fn sip_on_both_ip_families_shares_the_port_and_bad_values_are_refused_by_name() {
-        let cfg = resolve("sip_listen = \"0.0.0.0:5070\"\nsip_listen_other = \"[::]\"\n").unwrap();
+        let cfg = resolve(
+            "sip_listen = \"0.0.0.0:5070\"\nsip_listen_other = \"[::]\"\nmedia_ip_other = \"2001:db8::10\"\n",
+        )
+        .unwrap();
         assert_eq!(cfg.sip_listen_other, Some("[::]:5070".parse().unwrap()));
-        assert_eq!(
-            cfg.media_ip_other, None,
-            "a wildcard names no address to advertise"
-        );
+        assert_eq!(cfg.media_ip_other, Some("2001:db8::10".parse().unwrap()));
         let cfg = resolve("sip_listen = \"127.0.0.1:5070\"\nsip_listen_other = \"[::1]:5070\"\n")
             .unwrap();
         assert_eq!(cfg.sip_listen_other, Some("[::1]:5070".parse().unwrap()));
@@ -641,6 +653,8 @@ mod tests {
             "sip_listen = \"127.0.0.1:5070\"\nsip_listen_other = \"10.0.0.1\"\n",
             "sip_listen = \"127.0.0.1:5070\"\nsip_listen_other = \"[::1]:5080\"\n",
             "sip_listen_other = \"here\"\n",
+            // A wildcard with no address to advertise.
+            "sip_listen = \"0.0.0.0:5070\"\nsip_listen_other = \"[::]\"\n",
         ] {
             let err = format!("{:#}", resolve(text).unwrap_err());
             assert!(err.contains("sip_listen_other"), "{text}: {err}");

@@ -374,7 +374,8 @@ const whoIs = (id) => ccp.contacts.get(id)?.customer || "the contact";
 function ask(id, action, target) {
   ccp.confirm = { contact: id, action, target };
   renderContacts();
-  document.querySelector(`[data-contact="${CSS.escape(id)}"] [data-action="${action}-confirm"]`)?.focus();
+  // Focus goes to Cancel: a held or repeated Enter must not confirm.
+  document.querySelector(`[data-contact="${CSS.escape(id)}"] [data-action="${action}-cancel"]`)?.focus();
 }
 
 function unask() {

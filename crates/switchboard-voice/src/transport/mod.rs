@@ -69,10 +69,15 @@ pub(crate) async fn open(
     let mut attempt = 0;
     let (socket, tcp, other) = loop {
         attempt += 1;
-        let mut socket =
-            udp::AnsweringSocket::bind(config.sip_listen, allow, stats.unknown_methods.clone())
-                .await
-                .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
+        let dual = config.sip_listen_other.is_some();
+        let mut socket = udp::AnsweringSocket::bind(
+            config.sip_listen,
+            dual,
+            allow,
+            stats.unknown_methods.clone(),
+        )
+        .await
+        .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
         let bound = socket
             .bound()
             .map_err(|e| StartError::listen("UDP", config.sip_listen, e))?;
@@ -97,7 +102,11 @@ pub(crate) async fn open(
                 None
             }
         };
-        match tokio::net::TcpListener::bind(bound).await {
+        let tcp = match dual {
+            true => tcp_one_family(bound),
+            false => tokio::net::TcpListener::bind(bound).await,
+        };
+        match tcp {
             Ok(tcp) => break (socket, [Some(tcp), tcp_other], other),
             Err(e) if attempt >= attempts => {
                 warn!("SIP TCP on {bound} not available: {e}");

@@ -41,13 +41,20 @@ pub(crate) struct AnsweringSocket {
 }
 
 impl AnsweringSocket {
+    /// Binds `address`; for its family alone when the other family gets a
+    /// socket of its own (`[::]` would otherwise take IPv4 too).
     pub(crate) async fn bind(
         address: SocketAddr,
+        one_family: bool,
         allow: &'static str,
         answered: Arc<AtomicU64>,
     ) -> std::io::Result<Self> {
+        let socket = match one_family {
+            true => tokio::net::UdpSocket::from_std(bind_one_family(address)?)?,
+            false => tokio::net::UdpSocket::bind(address).await?,
+        };
         Ok(Self {
-            socket: tokio::net::UdpSocket::bind(address).await?,
+            socket,
             other: None,
             via_texts: OnceLock::new(),
             other_first: AtomicBool::new(false),
