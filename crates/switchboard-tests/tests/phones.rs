@@ -196,19 +196,7 @@ async fn a_desk_phone_transfers_the_caller_to_a_queue_by_refer() {
     phone.event("CALL_CLOSED", 1).await;
     let (code, out) = caller.await.unwrap();
     assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.log());
-    let ended = rig.ended(2).await;
-    let first = ended
-        .iter()
-        .find(|r| r["initiation_method"] == "INBOUND")
-        .unwrap();
-    let again = ended
-        .iter()
-        .find(|r| r["initiation_method"] == "TRANSFER")
-        .unwrap();
-    assert_eq!(first["next_contact_id"], again["id"], "{first:#}");
-    assert_eq!(again["previous_contact_id"], first["id"], "{again:#}");
-    assert_eq!(first["agent"]["username"], "deskagent");
-    assert_eq!(again["queue"]["name"], "BasicQueue");
+    transferred_back_to_the_queue(&rig).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -542,6 +530,39 @@ async fn a_g722_caller_and_a_g722_desk_phone_hear_each_others_upper_band_in_a_wi
     );
 }
 
+/// Waits for the two records a desk phone's transfer of the caller back to
+/// the queue leaves (deskagent's, then the caller's next contact there),
+/// linked both ways.
+async fn transferred_back_to_the_queue(rig: &Rig) {
+    let ended = rig.ended(2).await;
+    let first = ended
+        .iter()
+        .find(|r| r["initiation_method"] == "INBOUND")
+        .unwrap();
+    let again = ended
+        .iter()
+        .find(|r| r["initiation_method"] == "TRANSFER")
+        .unwrap();
+    assert_eq!(first["next_contact_id"], again["id"], "{first:#}");
+    assert_eq!(again["previous_contact_id"], first["id"], "{again:#}");
+    assert_eq!(first["agent"]["username"], "deskagent");
+    assert_eq!(again["queue"]["name"], "BasicQueue");
+}
+
+/// deskagent's phone on linphonec, answering at once, registered over
+/// `transport` (`udp`, `tcp`).
+async fn linphone_deskagent(rig: &Rig, name: &str, transport: &str) -> Linphone {
+    let phone = Linphone::start(name, 440.0).await;
+    phone.command("autoanswer enable").await;
+    phone
+        .command(&format!(
+            "register sip:deskagent@{0} sip:{0};transport={transport} {SIP_PASSWORD}",
+            rig.sip()
+        ))
+        .await;
+    phone
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linphone_desk_phone_registers_answers_a_caller_both_are_heard_and_it_unregisters() {
     if !linphone_ready() || !sipp_ready() {
@@ -549,14 +570,7 @@ async fn a_linphone_desk_phone_registers_answers_a_caller_both_are_heard_and_it_
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let phone = Linphone::start("desk", 440.0).await;
-    phone.command("autoanswer enable").await;
-    phone
-        .command(&format!(
-            "register sip:deskagent@{0} sip:{0} {SIP_PASSWORD}",
-            rig.sip()
-        ))
-        .await;
+    let phone = linphone_deskagent(&rig, "desk", "udp").await;
     let devices = registered(&rig, 1).await;
     assert_eq!(devices[0].transport, Transport::Udp, "{}", phone.output());
     let (code, out) = sipp(&common(&rig, "caller.xml", NUMBER, "127.0.0.1")).await;
@@ -585,14 +599,7 @@ async fn a_linphone_desk_phone_over_tcp_transfers_the_caller_to_a_queue_by_refer
     }
     let rig = Rig::new().await;
     rig.centre().await;
-    let phone = Linphone::start("transfer", 440.0).await;
-    phone.command("autoanswer enable").await;
-    phone
-        .command(&format!(
-            "register sip:deskagent@{0} sip:{0};transport=tcp {SIP_PASSWORD}",
-            rig.sip()
-        ))
-        .await;
+    let phone = linphone_deskagent(&rig, "transfer", "tcp").await;
     let devices = registered(&rig, 1).await;
     assert_eq!(devices[0].transport, Transport::Tcp, "{}", phone.output());
     // The caller presses 1; the phone answers (over its TCP connection),
@@ -606,18 +613,7 @@ async fn a_linphone_desk_phone_over_tcp_transfers_the_caller_to_a_queue_by_refer
         .await;
     let (code, out) = caller.await.unwrap();
     assert_eq!(code, 0, "caller: {out}\n--- phone:\n{}", phone.output());
-    let ended = rig.ended(2).await;
-    let first = ended
-        .iter()
-        .find(|r| r["initiation_method"] == "INBOUND")
-        .unwrap();
-    let again = ended
-        .iter()
-        .find(|r| r["initiation_method"] == "TRANSFER")
-        .unwrap();
-    assert_eq!(first["next_contact_id"], again["id"], "{first:#}");
-    assert_eq!(first["agent"]["username"], "deskagent");
-    assert_eq!(again["queue"]["name"], "BasicQueue");
+    transferred_back_to_the_queue(&rig).await;
     phone.quit().await;
 }
 

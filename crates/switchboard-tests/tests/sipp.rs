@@ -1371,21 +1371,7 @@ async fn sip_on_both_ip_families_serves_an_ipv4_caller_to_an_ipv6_desk_phone_and
     phone_args.push("-rtp_echo".into());
     let phone_port: u16 = phone_args[8].parse().unwrap();
     let phone = sipp_listening(phone_args, 40).await;
-    let mut register = over_v6("register.xml", "deskagent");
-    register.extend(
-        [
-            "-au",
-            "deskagent",
-            "-ap",
-            SIP_PASSWORD,
-            "-key",
-            "phone_port",
-        ]
-        .map(String::from),
-    );
-    register.push(phone_port.to_string());
-    let (code, out) = sipp(&register).await;
-    assert_eq!(code, 0, "REGISTER over IPv6: {out}");
+    register_phone_with(over_v6("register.xml", "deskagent"), phone_port).await;
     let devices = rig.voice.registrar().devices("deskagent");
     assert_eq!(devices.len(), 1, "{devices:?}");
     assert!(devices[0].destination.is_ipv6(), "{devices:?}");

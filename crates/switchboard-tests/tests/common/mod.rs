@@ -448,21 +448,8 @@ impl Rig {
     /// Registers deskagent's phone (SIPp, digest) with its Contact at
     /// 127.0.0.1:`phone_port`, whatever listens there.
     pub async fn register_phone(&self, phone_port: u16) {
-        let mut register = common(self, "register.xml", "deskagent", "127.0.0.1");
-        register.extend(
-            [
-                "-au",
-                "deskagent",
-                "-ap",
-                SIP_PASSWORD,
-                "-key",
-                "phone_port",
-            ]
-            .map(String::from),
-        );
-        register.push(phone_port.to_string());
-        let (code, out) = sipp(&register).await;
-        assert_eq!(code, 0, "REGISTER: {out}");
+        let register = common(self, "register.xml", "deskagent", "127.0.0.1");
+        register_phone_with(register, phone_port).await;
     }
 
     pub async fn agent_state(&self) -> String {
@@ -624,6 +611,25 @@ pub fn recorded_queue_flow() -> Value {
             {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
         ]
     })
+}
+
+/// Registers deskagent's phone with SIPp `register` (register.xml's
+/// arguments: which address and family), its Contact at `phone_port`.
+pub async fn register_phone_with(mut register: Vec<String>, phone_port: u16) {
+    register.extend(
+        [
+            "-au",
+            "deskagent",
+            "-ap",
+            SIP_PASSWORD,
+            "-key",
+            "phone_port",
+        ]
+        .map(String::from),
+    );
+    register.push(phone_port.to_string());
+    let (code, out) = sipp(&register).await;
+    assert_eq!(code, 0, "REGISTER: {out}");
 }
 
 /// Runs SIPp to the end; returns its exit code and what it printed.
