@@ -606,14 +606,8 @@ async fn handle(
             if keys.is_empty() || keys.chars().count() > MAX_KEYS {
                 return error("keys", format!("1 to {MAX_KEYS} keys at a time"));
             }
-            if let Some(bad) = keys
-                .chars()
-                .find(|k| switchboard_media::dtmf::event_of(*k).is_none())
-            {
-                return error(
-                    "keys",
-                    format!("'{bad}' is not a key: 0-9, *, # and A-D are"),
-                );
+            if let Err(e) = switchboard_media::dtmf::events_of(&keys) {
+                return error("keys", e.to_string());
             }
             post(voice, line, &contact, agent, AgentAction::SendKeys(keys))
         }

@@ -93,6 +93,13 @@ pub enum DigitError {
     TooMany,
 }
 
+/// The RFC 4733 event codes of `keys`; the first that is not a key is refused.
+pub fn events_of(keys: &str) -> Result<Vec<u8>, DigitError> {
+    keys.chars()
+        .map(|k| event_of(k).ok_or(DigitError::NotAKey(k)))
+        .collect()
+}
+
 /// One 20 ms tick's worth of a key being sent: the RFC 4733 packet (sent
 /// `copies` times: the end of a key goes three times, RFC 4733 section
 /// 2.5.1.4), with the RTP timestamp of the key's start.
@@ -124,10 +131,7 @@ pub struct DigitSender {
 impl DigitSender {
     /// Queues `keys` (all or none).
     pub fn push(&mut self, keys: &str) -> Result<(), DigitError> {
-        let events = keys
-            .chars()
-            .map(|k| event_of(k).ok_or(DigitError::NotAKey(k)))
-            .collect::<Result<Vec<u8>, _>>()?;
+        let events = events_of(keys)?;
         if self.queue.len() + events.len() > MAX_QUEUED_KEYS {
             return Err(DigitError::TooMany);
         }

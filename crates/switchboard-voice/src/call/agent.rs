@@ -188,7 +188,8 @@ impl Call {
         if let Some(line) = a.media.line() {
             line.unbridge(id);
         }
-        if let Some(line) = card_line.filter(|l| l.agent == a.agent && a.third_party.is_none()) {
+        // The line of the leg being dropped: card_line names the one leg.
+        if let Some(line) = card_line {
             if a.connected_at.is_some() {
                 line.set_contact_state(id, CardState::Ended);
             } else {

@@ -162,19 +162,26 @@ fn advertised_other(bound: SocketAddr, config: &VoiceConfig) -> SocketAddr {
     SocketAddr::new(ip, bound.port())
 }
 
-/// A TCP listener on `address` for its family alone (see [`udp`]).
-fn tcp_one_family(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
+/// A non-blocking socket of `address`'s family that takes that family
+/// alone: an IPv6 one is IPv6-only (tokio and std cannot set that before
+/// binding), so `[::]` and `0.0.0.0` can share a port. Not yet bound.
+fn one_family(
+    address: SocketAddr,
+    kind: socket2::Type,
+    protocol: socket2::Protocol,
+) -> std::io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(address), kind, Some(protocol))?;
     if address.is_ipv6() {
         socket.set_only_v6(true)?;
     }
-    socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// A TCP listener on `address` for its family alone.
+fn tcp_one_family(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = one_family(address, socket2::Type::STREAM, socket2::Protocol::TCP)?;
+    socket.set_reuse_address(true)?;
     socket.bind(&address.into())?;
     socket.listen(1024)?;
     tokio::net::TcpListener::from_std(socket.into())

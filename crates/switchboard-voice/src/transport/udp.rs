@@ -108,16 +108,7 @@ impl AnsweringSocket {
 
 /// A UDP socket on `address` for its family alone.
 fn bind_one_family(address: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )?;
-    if address.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_nonblocking(true)?;
+    let socket = super::one_family(address, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
     socket.bind(&address.into())?;
     Ok(socket.into())
 }
